@@ -1,0 +1,198 @@
+// Defaulting, as upstream's SetDefaults_* functions (pkg/apis/*/v1/defaults.go) apply it
+// on decode. Pure: each function fills missing fields of the object it is given.
+import type {
+  Container,
+  Deployment,
+  EndpointSlice,
+  IngressClass,
+  KubeObject,
+  NetworkPolicy,
+  Pod,
+  PodSpec,
+  PodTemplateSpec,
+  Probe,
+  ReplicaSet,
+  Service,
+} from './types.ts';
+import { isObject } from './types.ts';
+
+function defaultProbe(p: Probe | undefined): void {
+  if (!p) return;
+  p.timeoutSeconds ??= 1;
+  p.periodSeconds ??= 10;
+  p.successThreshold ??= 1;
+  p.failureThreshold ??= 3;
+  if (p.httpGet) {
+    p.httpGet.path ??= '/';
+    p.httpGet.scheme ??= 'HTTP';
+  }
+}
+
+/** The tag of an image reference, with docker's "latest" when none is given. */
+function imageTag(image: string): string | undefined {
+  if (image.includes('@')) return undefined;
+  const lastSlash = image.lastIndexOf('/');
+  const colon = image.indexOf(':', lastSlash + 1);
+  return colon >= 0 ? image.slice(colon + 1) : 'latest';
+}
+
+function defaultContainer(c: Container): void {
+  if (!c.imagePullPolicy) c.imagePullPolicy = imageTag(c.image ?? '') === 'latest' ? 'Always' : 'IfNotPresent';
+  c.terminationMessagePath ??= '/dev/termination-log';
+  c.terminationMessagePolicy ??= 'File';
+  c.resources ??= {};
+  for (const port of c.ports ?? []) port.protocol ??= 'TCP';
+  for (const env of c.env ?? []) {
+    const fieldRef = env.valueFrom?.fieldRef;
+    if (isObject(fieldRef)) fieldRef.apiVersion ??= 'v1';
+  }
+  defaultProbe(c.livenessProbe);
+  defaultProbe(c.readinessProbe);
+  defaultProbe(c.startupProbe);
+}
+
+export function defaultPodSpec(spec: PodSpec): void {
+  spec.dnsPolicy ??= 'ClusterFirst';
+  spec.restartPolicy ??= 'Always';
+  spec.terminationGracePeriodSeconds ??= 30;
+  spec.securityContext ??= {};
+  spec.schedulerName ??= 'default-scheduler';
+  spec.enableServiceLinks ??= true;
+  if (spec.hostNetwork) {
+    for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+      for (const p of c.ports ?? []) p.hostPort ??= p.containerPort;
+    }
+  }
+  for (const c of spec.containers ?? []) defaultContainer(c);
+  for (const c of spec.initContainers ?? []) defaultContainer(c);
+}
+
+function defaultTemplate(t: PodTemplateSpec | undefined): void {
+  if (t?.spec) defaultPodSpec(t.spec);
+}
+
+export function defaultPod(pod: Pod): void {
+  pod.spec ??= { containers: [] };
+  defaultPodSpec(pod.spec);
+  // What admission plugins add to every pod: the default service account, the
+  // default priority, and DefaultTolerationSeconds' tolerations.
+  if (!pod.spec.serviceAccountName) pod.spec.serviceAccountName = pod.spec.serviceAccount || 'default';
+  pod.spec.serviceAccount = pod.spec.serviceAccountName;
+  pod.spec.priority ??= 0;
+  pod.spec.preemptionPolicy ??= 'PreemptLowerPriority';
+  const tolerations = (pod.spec.tolerations ?? []) as { key?: string; effect?: string }[];
+  for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
+    if (!tolerations.some((t) => t.key === key && (t.effect === 'NoExecute' || !t.effect))) {
+      tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 } as { key: string });
+    }
+  }
+  pod.spec.tolerations = tolerations as Record<string, unknown>[];
+}
+
+export function defaultService(svc: Service): void {
+  svc.spec ??= {};
+  const s = svc.spec;
+  s.type ??= 'ClusterIP';
+  s.sessionAffinity ??= 'None';
+  if (s.sessionAffinity === 'ClientIP') {
+    s.sessionAffinityConfig ??= {};
+    s.sessionAffinityConfig.clientIP ??= {};
+    s.sessionAffinityConfig.clientIP.timeoutSeconds ??= 10800;
+  }
+  for (const p of s.ports ?? []) {
+    p.protocol ??= 'TCP';
+    if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port;
+  }
+  const external = s.type === 'NodePort' || s.type === 'LoadBalancer' || (s.type === 'ClusterIP' && (s.externalIPs?.length ?? 0) > 0);
+  if (external && !s.externalTrafficPolicy) s.externalTrafficPolicy = 'Cluster';
+  if (s.internalTrafficPolicy === undefined && (s.type === 'NodePort' || s.type === 'LoadBalancer' || s.type === 'ClusterIP')) {
+    s.internalTrafficPolicy = 'Cluster';
+  }
+  if (s.type === 'LoadBalancer') s.allocateLoadBalancerNodePorts ??= true;
+  if (s.type === 'LoadBalancer') {
+    for (const ing of svc.status?.loadBalancer?.ingress ?? []) if (ing.ip && !ing.ipMode) ing.ipMode = 'VIP';
+  }
+}
+
+export function defaultDeployment(d: Deployment): void {
+  d.spec ??= {} as Deployment['spec'];
+  const s = d.spec;
+  s.replicas ??= 1;
+  s.strategy ??= {};
+  s.strategy.type ??= 'RollingUpdate';
+  if (s.strategy.type === 'RollingUpdate') {
+    s.strategy.rollingUpdate ??= {};
+    s.strategy.rollingUpdate.maxUnavailable ??= '25%';
+    s.strategy.rollingUpdate.maxSurge ??= '25%';
+  }
+  s.revisionHistoryLimit ??= 10;
+  s.progressDeadlineSeconds ??= 600;
+  defaultTemplate(s.template);
+}
+
+export function defaultReplicaSet(rs: ReplicaSet): void {
+  rs.spec ??= {} as ReplicaSet['spec'];
+  rs.spec.replicas ??= 1;
+  defaultTemplate(rs.spec.template);
+}
+
+export function defaultEndpointSlice(es: EndpointSlice): void {
+  for (const p of es.ports ?? []) {
+    p.name ??= '';
+    p.protocol ??= 'TCP';
+  }
+}
+
+function defaultEndpoints(ep: KubeObject): void {
+  const subsets = Array.isArray(ep.subsets) ? (ep.subsets as { ports?: { protocol?: string }[] }[]) : [];
+  for (const ss of subsets) for (const p of ss.ports ?? []) p.protocol ??= 'TCP';
+}
+
+function defaultNetworkPolicy(np: NetworkPolicy): void {
+  np.spec ??= { podSelector: {} };
+  const s = np.spec;
+  for (const rule of [...(s.ingress ?? []), ...(s.egress ?? [])]) for (const p of rule.ports ?? []) p.protocol ??= 'TCP';
+  if (!s.policyTypes?.length) {
+    s.policyTypes = ['Ingress'];
+    if (s.egress?.length) s.policyTypes.push('Egress');
+  }
+}
+
+function defaultIngressClass(ic: IngressClass): void {
+  const params = ic.spec?.parameters;
+  if (params) params.scope ??= 'Cluster';
+}
+
+function defaultNamespace(ns: KubeObject): void {
+  // Every namespace carries its own name as an immutable label (NamespaceDefaultLabelName).
+  if (ns.metadata.name) ns.metadata.labels = { ...(ns.metadata.labels ?? {}), 'kubernetes.io/metadata.name': ns.metadata.name };
+}
+
+function defaultSecret(s: KubeObject): void {
+  s.type ??= 'Opaque';
+  // stringData is write-only: conversion folds it into data.
+  if (isObject(s.stringData)) {
+    const data = isObject(s.data) ? { ...s.data } : {};
+    for (const [k, v] of Object.entries(s.stringData)) data[k] = Buffer.from(String(v)).toString('base64');
+    s.data = data;
+    delete s.stringData;
+  }
+}
+
+const defaulters: Record<string, (o: KubeObject) => void> = {
+  Pod: (o) => defaultPod(o as Pod),
+  Service: (o) => defaultService(o as Service),
+  Deployment: (o) => defaultDeployment(o as Deployment),
+  ReplicaSet: (o) => defaultReplicaSet(o as ReplicaSet),
+  EndpointSlice: (o) => defaultEndpointSlice(o as EndpointSlice),
+  Endpoints: defaultEndpoints,
+  NetworkPolicy: (o) => defaultNetworkPolicy(o as NetworkPolicy),
+  IngressClass: (o) => defaultIngressClass(o as IngressClass),
+  Namespace: defaultNamespace,
+  Secret: defaultSecret,
+};
+
+/** Applies the defaults of `kind` to `obj` in place. */
+export function applyDefaults(kind: string, obj: KubeObject): void {
+  defaulters[kind]?.(obj);
+}

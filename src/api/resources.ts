@@ -1,0 +1,106 @@
+// The API resources podpath serves, with the metadata discovery publishes for them.
+
+export interface SubresourceInfo {
+  name: string;
+  group: string;
+  version: string;
+  kind: string;
+  verbs: string[];
+}
+
+export interface ResourceType {
+  group: string;
+  version: string;
+  kind: string;
+  listKind: string;
+  resource: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  verbs: string[];
+  subresources: SubresourceInfo[];
+  /** client-node model holding the schema of this kind */
+  model: string;
+}
+
+const allVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+const subVerbs = ['get', 'patch', 'update'];
+
+function status(group: string, version: string, kind: string): SubresourceInfo {
+  return { name: 'status', group, version, kind, verbs: subVerbs };
+}
+
+function scale(): SubresourceInfo {
+  return { name: 'scale', group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: subVerbs };
+}
+
+function def(r: Omit<ResourceType, 'listKind' | 'verbs'> & { verbs?: string[] }): ResourceType {
+  return { ...r, listKind: `${r.kind}List`, verbs: r.verbs ?? allVerbs };
+}
+
+export const resourceTypes: readonly ResourceType[] = [
+  def({ group: '', version: 'v1', kind: 'Namespace', resource: 'namespaces', singular: 'namespace', namespaced: false, shortNames: ['ns'], categories: [], verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], subresources: [status('', 'v1', 'Namespace'), { name: 'finalize', group: '', version: 'v1', kind: 'Namespace', verbs: ['update'] }], model: 'V1Namespace' }),
+  def({ group: '', version: 'v1', kind: 'Node', resource: 'nodes', singular: 'node', namespaced: false, shortNames: ['no'], categories: [], subresources: [status('', 'v1', 'Node')], model: 'V1Node' }),
+  def({
+    group: '', version: 'v1', kind: 'Pod', resource: 'pods', singular: 'pod', namespaced: true, shortNames: ['po'], categories: ['all'],
+    subresources: [
+      status('', 'v1', 'Pod'),
+      { name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] },
+      { name: 'log', group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },
+    ],
+    model: 'V1Pod',
+  }),
+  def({ group: '', version: 'v1', kind: 'Service', resource: 'services', singular: 'service', namespaced: true, shortNames: ['svc'], categories: ['all'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], subresources: [status('', 'v1', 'Service')], model: 'V1Service' }),
+  def({ group: '', version: 'v1', kind: 'Endpoints', resource: 'endpoints', singular: 'endpoints', namespaced: true, shortNames: ['ep'], categories: [], subresources: [], model: 'V1Endpoints' }),
+  def({ group: '', version: 'v1', kind: 'Secret', resource: 'secrets', singular: 'secret', namespaced: true, shortNames: [], categories: [], subresources: [], model: 'V1Secret' }),
+  def({ group: '', version: 'v1', kind: 'ConfigMap', resource: 'configmaps', singular: 'configmap', namespaced: true, shortNames: ['cm'], categories: [], subresources: [], model: 'V1ConfigMap' }),
+  def({ group: '', version: 'v1', kind: 'Event', resource: 'events', singular: 'event', namespaced: true, shortNames: ['ev'], categories: [], subresources: [], model: 'CoreV1Event' }),
+  def({ group: '', version: 'v1', kind: 'ServiceAccount', resource: 'serviceaccounts', singular: 'serviceaccount', namespaced: true, shortNames: ['sa'], categories: [], subresources: [{ name: 'token', group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] }], model: 'V1ServiceAccount' }),
+  def({ group: 'apps', version: 'v1', kind: 'Deployment', resource: 'deployments', singular: 'deployment', namespaced: true, shortNames: ['deploy'], categories: ['all'], subresources: [scale(), status('apps', 'v1', 'Deployment')], model: 'V1Deployment' }),
+  def({ group: 'apps', version: 'v1', kind: 'ReplicaSet', resource: 'replicasets', singular: 'replicaset', namespaced: true, shortNames: ['rs'], categories: ['all'], subresources: [scale(), status('apps', 'v1', 'ReplicaSet')], model: 'V1ReplicaSet' }),
+  def({ group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', resource: 'endpointslices', singular: 'endpointslice', namespaced: true, shortNames: [], categories: [], subresources: [], model: 'V1EndpointSlice' }),
+  def({ group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', resource: 'ingresses', singular: 'ingress', namespaced: true, shortNames: ['ing'], categories: [], subresources: [status('networking.k8s.io', 'v1', 'Ingress')], model: 'V1Ingress' }),
+  def({ group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', resource: 'ingressclasses', singular: 'ingressclass', namespaced: false, shortNames: [], categories: [], subresources: [], model: 'V1IngressClass' }),
+  def({ group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', resource: 'networkpolicies', singular: 'networkpolicy', namespaced: true, shortNames: ['netpol'], categories: [], subresources: [], model: 'V1NetworkPolicy' }),
+  def({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', resource: 'leases', singular: 'lease', namespaced: true, shortNames: [], categories: [], subresources: [], model: 'V1Lease' }),
+];
+
+export function apiVersionOf(r: { group: string; version: string }): string {
+  return r.group ? `${r.group}/${r.version}` : r.version;
+}
+
+const byPath = new Map<string, ResourceType>();
+const byKind = new Map<string, ResourceType>();
+for (const r of resourceTypes) {
+  byPath.set(`${r.group}/${r.version}/${r.resource}`, r);
+  byKind.set(`${apiVersionOf(r)}/${r.kind}`, r);
+}
+
+export function findResource(group: string, version: string, resource: string): ResourceType | undefined {
+  return byPath.get(`${group}/${version}/${resource}`);
+}
+
+export function findKind(apiVersion: string, kind: string): ResourceType | undefined {
+  return byKind.get(`${apiVersion}/${kind}`);
+}
+
+export function resourceOf(group: string, resource: string): ResourceType {
+  const r = resourceTypes.find((t) => t.group === group && t.resource === resource);
+  if (!r) throw new Error(`unknown resource ${resource}.${group}`);
+  return r;
+}
+
+/** Group versions served, in discovery order. */
+export function groupVersions(): { group: string; version: string }[] {
+  const seen = new Set<string>();
+  const out: { group: string; version: string }[] = [];
+  for (const r of resourceTypes) {
+    const k = `${r.group}/${r.version}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push({ group: r.group, version: r.version });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,170 @@
+// `podpath apiserver`: storage, allocators, built-in finalization, bootstrap objects, and
+// the HTTPS listener, assembled.
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import path from 'node:path';
+import { isApiError } from '../api/errors.ts';
+import { resourceOf } from '../api/resources.ts';
+import type { KubeObject, Service } from '../api/types.ts';
+import { parseIP } from '../util/ip.ts';
+import { ClusterIPAllocator, PortAllocator } from './allocators.ts';
+import { loadOrCreateServing, type ServingMaterial } from './certs.ts';
+import { decodeFor } from './decode.ts';
+import { Finalization } from './finalization.ts';
+import { createHandler } from './http.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
+import { Registry, type Ctx } from './registry.ts';
+import { ServiceAllocations } from './serviceips.ts';
+import { Store } from './storage/store.ts';
+
+export interface ApiServerOptions {
+  dataDir: string;
+  /** host:port to listen on */
+  listen: string;
+  serviceCIDR: string;
+  nodePortRange: string;
+  kubeconfig?: string;
+  /** the address other components reach this server at (backs the `kubernetes` Service) */
+  advertiseAddress?: string;
+  /** additional names/IPs for the serving certificate */
+  extraSANs?: string[];
+  log?: (line: string) => void;
+}
+
+export interface RunningApiServer {
+  url: string;
+  port: number;
+  host: string;
+  serving: ServingMaterial;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+function splitHostPort(s: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
+  if (!m) throw new Error(`--listen must be host:port, got ${JSON.stringify(s)}`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** Creates an object through the registry as the API server itself, unless it exists. */
+function ensure(registry: Registry, group: string, resource: string, obj: KubeObject): void {
+  const rt = resourceOf(group, resource);
+  if (registry.tryGet(rt, obj.metadata.namespace, obj.metadata.name!)) return;
+  const { obj: decoded } = decodeFor(rt, obj, 'Strict');
+  const ctx: Ctx = { rt, query: new URLSearchParams(), userAgent: 'kube-apiserver' };
+  if (obj.metadata.namespace) ctx.namespace = obj.metadata.namespace;
+  registry.createObject(ctx, decoded);
+}
+
+function bootstrap(registry: Registry, servicePort: number, advertise: string | undefined): void {
+  for (const name of systemNamespaces) ensure(registry, '', 'namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  const svc: Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: registry.allocations.ips.first(),
+      ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: servicePort }],
+      sessionAffinity: 'None',
+    },
+  };
+  ensure(registry, '', 'services', svc);
+  if (!advertise) return;
+  ensure(registry, '', 'endpoints', {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
+    subsets: [{ addresses: [{ ip: advertise }], ports: [{ name: 'https', port: servicePort, protocol: 'TCP' }] }],
+  });
+  ensure(registry, 'discovery.k8s.io', 'endpointslices', {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+    addressType: parseIP(advertise)?.family === 6 ? 'IPv6' : 'IPv4',
+    endpoints: [{ addresses: [advertise], conditions: { ready: true } }],
+    ports: [{ name: 'https', port: servicePort, protocol: 'TCP' }],
+  });
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<RunningApiServer> {
+  const log = opts.log ?? (() => {});
+  const { host, port } = splitHostPort(opts.listen);
+  const ips = new ClusterIPAllocator(opts.serviceCIDR);
+  const nodePorts = PortAllocator.parse(opts.nodePortRange);
+  const store = Store.open(path.join(opts.dataDir, 'store'));
+  const allocations = new ServiceAllocations(ips, nodePorts);
+  for (const problem of allocations.rebuild(store.list('/services') as Service[])) log(`warning: ${problem}`);
+  const registry = new Registry(store, { allocations });
+
+  const sanIPs = new Set<string>(['127.0.0.1', ips.first()]);
+  if (host && host !== '0.0.0.0' && host !== '::' && parseIP(host)) sanIPs.add(host);
+  if (opts.advertiseAddress) sanIPs.add(opts.advertiseAddress);
+  const sanDNS = new Set(['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local']);
+  for (const s of opts.extraSANs ?? []) (parseIP(s) ? sanIPs : sanDNS).add(s);
+  const serving = await loadOrCreateServing(opts.dataDir, { ips: [...sanIPs], dns: [...sanDNS] });
+
+  let ready = false;
+  const finalization = new Finalization(registry);
+  finalization.log = log;
+
+  const server = https.createServer({ cert: serving.cert, key: serving.key, ca: serving.caCert });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actualPort = (server.address() as { port: number }).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const url = `https://${shownHost}:${actualPort}`;
+  server.on(
+    'request',
+    createHandler({
+      registry,
+      token: serving.token,
+      serverAddress: `${opts.advertiseAddress ?? host}:${actualPort}`,
+      ready: () => ready,
+      log,
+    }),
+  );
+
+  try {
+    bootstrap(registry, actualPort, opts.advertiseAddress);
+    await store.sync();
+  } catch (e) {
+    server.close();
+    store.close();
+    throw isApiError(e) ? new Error(`bootstrap failed: ${e.message}`) : e;
+  }
+  finalization.start();
+  ready = true;
+
+  if (opts.kubeconfig) writeKubeconfig(opts.kubeconfig, { name: 'podpath', server: url, caCert: serving.caCert, token: serving.token });
+
+  return {
+    url,
+    port: actualPort,
+    host,
+    serving,
+    registry,
+    async close() {
+      ready = false;
+      finalization.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      await store.sync();
+      store.close();
+    },
+  };
+}

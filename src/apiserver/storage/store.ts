@@ -1,0 +1,233 @@
+// The API server's object store: every object of every resource, one global
+// resourceVersion (like etcd's revision), a bounded history per resource for watch
+// resumption, and watchers that receive events once the write is durable.
+//
+// Node runs handlers on one thread, so a read followed by a write with no `await`
+// between them is atomic; handlers rely on that instead of locks.
+import type { KubeObject } from '../../api/types.ts';
+import { Wal } from './wal.ts';
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface StoreEvent {
+  type: EventType;
+  rv: number;
+  resource: string;
+  object: KubeObject;
+  /** the object before this change (MODIFIED and DELETED) */
+  prev?: KubeObject;
+}
+
+export interface Watcher {
+  resource: string;
+  deliver(ev: StoreEvent): void;
+}
+
+export interface StoreOptions {
+  /** events kept per resource for watch resumption */
+  historyLimit?: number;
+  /** compact the log once it exceeds this many bytes */
+  compactBytes?: number;
+}
+
+class History {
+  events: StoreEvent[] = [];
+  /** all events with rv > startRV are in `events` */
+  startRV: number;
+  constructor(startRV: number) {
+    this.startRV = startRV;
+  }
+}
+
+export function objectKey(resource: string, namespace: string | undefined, name: string): string {
+  return `${resource}/${namespace ?? ''}/${name}`;
+}
+
+export class Store {
+  private objects: Map<string, KubeObject>;
+  private byResource = new Map<string, Map<string, KubeObject>>();
+  private histories = new Map<string, History>();
+  private watchers = new Map<string, Set<Watcher>>();
+  private undelivered: StoreEvent[] = [];
+  private rv: number;
+  private readonly historyLimit: number;
+  private readonly compactBytes: number;
+
+  constructor(
+    private readonly wal: Wal | null,
+    initial: { rv: number; objects: Map<string, KubeObject> } = { rv: 0, objects: new Map() },
+    opts: StoreOptions = {},
+  ) {
+    this.rv = initial.rv;
+    this.objects = initial.objects;
+    this.historyLimit = opts.historyLimit ?? 20000;
+    this.compactBytes = opts.compactBytes ?? 64 * 1024 * 1024;
+    for (const [key, obj] of this.objects) this.table(resourceOfKey(key)).set(key, obj);
+    if (wal) wal.onDurable = () => this.deliver();
+  }
+
+  static open(dataDir: string, opts: StoreOptions = {}): Store {
+    const { wal, state } = Wal.open(dataDir);
+    return new Store(wal, state, opts);
+  }
+
+  get resourceVersion(): number {
+    return this.rv;
+  }
+
+  private table(resource: string): Map<string, KubeObject> {
+    let t = this.byResource.get(resource);
+    if (!t) {
+      t = new Map();
+      this.byResource.set(resource, t);
+    }
+    return t;
+  }
+
+  private history(resource: string): History {
+    let h = this.histories.get(resource);
+    if (!h) {
+      // A resource with no history yet has seen no change since this process started.
+      h = new History(this.rv);
+      this.histories.set(resource, h);
+    }
+    return h;
+  }
+
+  get(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.objects.get(objectKey(resource, namespace, name));
+  }
+
+  /** All objects of a resource, optionally in one namespace, ordered by namespace then name. */
+  list(resource: string, namespace?: string): KubeObject[] {
+    const t = this.byResource.get(resource);
+    if (!t) return [];
+    const prefix = namespace === undefined ? undefined : `${resource}/${namespace}/`;
+    const out: KubeObject[] = [];
+    for (const [key, obj] of t) if (prefix === undefined || key.startsWith(prefix)) out.push(obj);
+    out.sort(compareObjects);
+    return out;
+  }
+
+  count(resource: string): number {
+    return this.byResource.get(resource)?.size ?? 0;
+  }
+
+  /**
+   * Stores `obj` (created or replaced), stamping the next resourceVersion into it.
+   * The caller owns `obj` from here on only for reading.
+   */
+  put(resource: string, obj: KubeObject): KubeObject {
+    const key = objectKey(resource, obj.metadata.namespace, obj.metadata.name!);
+    const prev = this.objects.get(key);
+    const rv = ++this.rv;
+    obj.metadata.resourceVersion = String(rv);
+    this.objects.set(key, obj);
+    this.table(resource).set(key, obj);
+    this.wal?.append({ rv, op: 'put', key, obj });
+    this.record({ type: prev ? 'MODIFIED' : 'ADDED', rv, resource, object: obj, ...(prev ? { prev } : {}) });
+    return obj;
+  }
+
+  /** Removes an object; the DELETED event carries its last state at a new resourceVersion. */
+  remove(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    const key = objectKey(resource, namespace, name);
+    const prev = this.objects.get(key);
+    if (!prev) return undefined;
+    const rv = ++this.rv;
+    const last: KubeObject = { ...prev, metadata: { ...prev.metadata, resourceVersion: String(rv) } };
+    this.objects.delete(key);
+    this.table(resource).delete(key);
+    this.wal?.append({ rv, op: 'del', key });
+    this.record({ type: 'DELETED', rv, resource, object: last, prev });
+    return last;
+  }
+
+  private record(ev: StoreEvent): void {
+    const h = this.history(ev.resource);
+    h.events.push(ev);
+    if (h.events.length > this.historyLimit) {
+      const drop = h.events.length - this.historyLimit;
+      h.startRV = h.events[drop - 1]!.rv;
+      h.events.splice(0, drop);
+    }
+    this.undelivered.push(ev);
+    if (!this.wal) queueMicrotask(() => this.deliver());
+  }
+
+  /** Resolves when every write so far is durable (and its watch events delivered). */
+  sync(): Promise<void> {
+    return this.wal ? this.wal.sync() : Promise.resolve();
+  }
+
+  private deliver(): void {
+    const evs = this.undelivered;
+    if (evs.length === 0) return;
+    this.undelivered = [];
+    for (const ev of evs) {
+      const ws = this.watchers.get(ev.resource);
+      if (!ws) continue;
+      for (const w of ws) w.deliver(ev);
+    }
+    if (this.wal && this.wal.size > this.compactBytes) this.wal.compact(this.rv, this.objects);
+  }
+
+  /**
+   * Events of `resource` after `fromRV` that are still in history, or `undefined` when
+   * history no longer reaches back that far (the caller answers 410 Expired).
+   */
+  eventsSince(resource: string, fromRV: number): StoreEvent[] | undefined {
+    const h = this.history(resource);
+    if (fromRV < h.startRV) return undefined;
+    // Events not yet durable are delivered live, not replayed.
+    const pending = new Set(this.undelivered);
+    return h.events.filter((e) => e.rv > fromRV && !pending.has(e));
+  }
+
+  oldestResumableRV(resource: string): number {
+    return this.history(resource).startRV;
+  }
+
+  /** The newest resourceVersion whose events have all been delivered. */
+  get deliveredRV(): number {
+    return this.undelivered.length ? this.undelivered[0]!.rv - 1 : this.rv;
+  }
+
+  addWatcher(w: Watcher): void {
+    let set = this.watchers.get(w.resource);
+    if (!set) {
+      set = new Set();
+      this.watchers.set(w.resource, set);
+    }
+    set.add(w);
+  }
+
+  removeWatcher(w: Watcher): void {
+    this.watchers.get(w.resource)?.delete(w);
+  }
+
+  watcherCount(): number {
+    let n = 0;
+    for (const s of this.watchers.values()) n += s.size;
+    return n;
+  }
+
+  close(): void {
+    this.wal?.close();
+  }
+}
+
+function resourceOfKey(key: string): string {
+  // key = group/resource/namespace/name; group may be empty
+  const parts = key.split('/');
+  return `${parts[0]}/${parts[1]}`;
+}
+
+function compareObjects(a: KubeObject, b: KubeObject): number {
+  const an = a.metadata.namespace ?? '';
+  const bn = b.metadata.namespace ?? '';
+  if (an !== bn) return an < bn ? -1 : 1;
+  const a2 = a.metadata.name ?? '';
+  const b2 = b.metadata.name ?? '';
+  return a2 < b2 ? -1 : a2 > b2 ? 1 : 0;
+}

@@ -1,0 +1,166 @@
+// Per-kind write rules, as upstream's registry strategies define them: what a create resets,
+// what an update keeps from the old object, when generation moves, and which validation runs.
+import type { FieldError } from '../api/errors.ts';
+import type { Container, Deployment, EndpointSlice, KubeObject, Namespace, Pod, ReplicaSet, Service } from '../api/types.ts';
+import * as apps from '../api/validation/apps.ts';
+import * as core from '../api/validation/core.ts';
+import * as net from '../api/validation/networking.ts';
+import { validateObjectMetaUpdate } from '../api/validation/meta.ts';
+
+export interface Strategy {
+  /** validation of a new object */
+  validate(obj: KubeObject): FieldError[];
+  validateUpdate(obj: KubeObject, old: KubeObject): FieldError[];
+  validateStatusUpdate?(obj: KubeObject, old: KubeObject): FieldError[];
+  /** resets what a client may not set on create (status, mostly) */
+  prepareForCreate?(obj: KubeObject): void;
+  /** what a main-resource update keeps from the stored object */
+  prepareForUpdate?(obj: KubeObject, old: KubeObject): void;
+  /** the parts of an object whose change moves metadata.generation; undefined = no generation */
+  generationOf?(obj: KubeObject): unknown;
+  /** PUT of a missing object creates it */
+  allowCreateOnUpdate?: boolean;
+}
+
+function keepStatus(obj: KubeObject, old: KubeObject): void {
+  if (old.status === undefined) delete obj.status;
+  else obj.status = structuredClone(old.status);
+}
+
+const spec = (o: KubeObject) => o.spec;
+
+function qosClass(pod: Pod): string {
+  const containers: Container[] = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])];
+  let anySet = false;
+  let guaranteed = true;
+  for (const c of containers) {
+    const req = c.resources?.requests ?? {};
+    const lim = c.resources?.limits ?? {};
+    if (Object.keys(req).length || Object.keys(lim).length) anySet = true;
+    for (const r of ['cpu', 'memory']) {
+      if (!lim[r]) guaranteed = false;
+      else if (req[r] !== undefined && req[r] !== lim[r]) guaranteed = false;
+    }
+  }
+  if (!anySet) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+export const strategies: Record<string, Strategy> = {
+  Service: {
+    validate: (o) => core.validateService(o as Service),
+    validateUpdate: (o, old) => core.validateServiceUpdate(o as Service, old as Service),
+    validateStatusUpdate: (o, old) => core.validateServiceStatusUpdate(o as Service, old as Service),
+    prepareForCreate: (o) => {
+      o.status = { loadBalancer: {} };
+    },
+    prepareForUpdate: keepStatus,
+  },
+  Pod: {
+    validate: (o) => core.validatePod(o as Pod),
+    validateUpdate: (o, old) => core.validatePodUpdate(o as Pod, old as Pod),
+    validateStatusUpdate: (o, old) => core.validatePodStatusUpdate(o as Pod, old as Pod),
+    prepareForCreate: (o) => {
+      const pod = o as Pod;
+      pod.status = { phase: 'Pending', qosClass: qosClass(pod) };
+    },
+    prepareForUpdate: keepStatus,
+  },
+  Namespace: {
+    validate: (o) => core.validateNamespace(o as Namespace),
+    validateUpdate: (o, old) => core.validateNamespaceUpdate(o as Namespace, old as Namespace),
+    validateStatusUpdate: (o, old) => core.validateNamespaceUpdate(o as Namespace, old as Namespace),
+    prepareForCreate: (o) => {
+      const ns = o as Namespace;
+      ns.spec = { finalizers: ['kubernetes'] };
+      ns.status = { phase: 'Active' };
+    },
+    prepareForUpdate: (o, old) => {
+      (o as Namespace).spec = structuredClone((old as Namespace).spec);
+      keepStatus(o, old);
+    },
+  },
+  Node: {
+    validate: (o) => core.validateNode(o),
+    validateUpdate: (o, old) => core.validateNodeUpdate(o, old),
+    validateStatusUpdate: (o, old) => core.validateNodeUpdate(o, old),
+    prepareForUpdate: keepStatus,
+  },
+  Endpoints: {
+    validate: core.validateEndpoints,
+    validateUpdate: (o, old) => [...core.validateEndpoints(o).filter((e) => !e.field.startsWith('metadata.name')), ...validateMetaUpdateOnly(o, old)],
+    allowCreateOnUpdate: true,
+  },
+  Secret: { validate: core.validateSecret, validateUpdate: core.validateSecretUpdate },
+  ConfigMap: { validate: core.validateConfigMap, validateUpdate: core.validateConfigMapUpdate },
+  Event: {
+    validate: core.validateEvent,
+    validateUpdate: (o, old) => [...validateMetaUpdateOnly(o, old), ...core.validateEvent(o).filter((e) => !e.field.startsWith('metadata.name'))],
+    allowCreateOnUpdate: true,
+  },
+  ServiceAccount: {
+    validate: core.validateServiceAccount,
+    validateUpdate: (o, old) => validateMetaUpdateOnly(o, old),
+  },
+  Deployment: {
+    validate: (o) => apps.validateDeployment(o as Deployment),
+    validateUpdate: (o, old) => apps.validateDeploymentUpdate(o as Deployment, old as Deployment),
+    validateStatusUpdate: (o, old) => apps.validateDeploymentStatusUpdate(o as Deployment, old as Deployment),
+    prepareForCreate: (o) => {
+      o.status = {};
+    },
+    prepareForUpdate: keepStatus,
+    generationOf: spec,
+  },
+  ReplicaSet: {
+    validate: (o) => apps.validateReplicaSet(o as ReplicaSet),
+    validateUpdate: (o, old) => apps.validateReplicaSetUpdate(o as ReplicaSet, old as ReplicaSet),
+    validateStatusUpdate: (o, old) => apps.validateReplicaSetStatusUpdate(o as ReplicaSet, old as ReplicaSet),
+    prepareForCreate: (o) => {
+      o.status = { replicas: 0 };
+    },
+    prepareForUpdate: keepStatus,
+    generationOf: spec,
+  },
+  EndpointSlice: {
+    validate: (o) => net.validateEndpointSlice(o as EndpointSlice),
+    validateUpdate: (o, old) => net.validateEndpointSliceUpdate(o as EndpointSlice, old as EndpointSlice),
+    generationOf: (o) => [o.addressType, o.endpoints, o.ports],
+  },
+  Ingress: {
+    validate: (o) => net.validateIngress(o),
+    validateUpdate: (o, old) => net.validateIngressUpdate(o, old),
+    validateStatusUpdate: (o, old) => net.validateIngressStatusUpdate(o, old),
+    prepareForCreate: (o) => {
+      o.status = {};
+    },
+    prepareForUpdate: keepStatus,
+    generationOf: spec,
+  },
+  IngressClass: {
+    validate: (o) => net.validateIngressClass(o),
+    validateUpdate: (o, old) => net.validateIngressClassUpdate(o, old),
+    generationOf: spec,
+  },
+  NetworkPolicy: {
+    validate: (o) => net.validateNetworkPolicy(o as never),
+    validateUpdate: (o, old) => net.validateNetworkPolicyUpdate(o as never, old as never),
+    generationOf: spec,
+  },
+  Lease: {
+    validate: net.validateLease,
+    validateUpdate: (o, old) => validateMetaUpdateOnly(o, old),
+    allowCreateOnUpdate: true,
+  },
+};
+
+
+function validateMetaUpdateOnly(o: KubeObject, old: KubeObject): FieldError[] {
+  return validateObjectMetaUpdate(o.metadata, old.metadata);
+}
+
+export function strategyFor(kind: string): Strategy {
+  const s = strategies[kind];
+  if (!s) throw new Error(`no strategy for ${kind}`);
+  return s;
+}

@@ -1,0 +1,134 @@
+// Watch: a chunked stream of {"type":...,"object":...} lines. Starts from a resourceVersion
+// (history replay, or 410 Expired as an ERROR event when history no longer reaches back),
+// or from "now" with synthetic ADDED events; follows label/field selectors across updates
+// (an object leaving the selection is reported DELETED); sends bookmarks when asked.
+import type { ServerResponse } from 'node:http';
+import { errors } from '../api/errors.ts';
+import { apiVersionOf, type ResourceType } from '../api/resources.ts';
+import type { KubeObject } from '../api/types.ts';
+import { includeObjectOf, toTable, type Shape } from './output.ts';
+import type { Registry } from './registry.ts';
+import type { StoreEvent, Watcher } from './storage/store.ts';
+
+const maxBufferedBytes = 32 * 1024 * 1024;
+
+export interface WatchRequest {
+  rt: ResourceType;
+  namespace?: string;
+  query: URLSearchParams;
+  shape: Shape;
+}
+
+type WireType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequest, onClose: (fn: () => void) => void): void {
+  const { rt, namespace, query, shape } = w;
+  const store = registry.store;
+  const resourceKey = `${rt.group}/${rt.resource}`;
+  const match = registry.matcher(rt, query);
+  const inScope = (o: KubeObject) => !rt.namespaced || namespace === undefined || o.metadata.namespace === namespace;
+  const selected = (o: KubeObject | undefined) => o !== undefined && inScope(o) && match(o);
+  const include = shape.kind === 'table' ? includeObjectOf(query) : 'Metadata';
+  const rvParam = query.get('resourceVersion') ?? '';
+  const sendInitial = query.get('sendInitialEvents') === 'true';
+  const bookmarks = query.get('allowWatchBookmarks') === 'true';
+  const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '') || 1800 + Math.floor(Math.random() * 1800);
+
+  if (rvParam !== '' && rvParam !== '0' && !/^\d+$/.test(rvParam)) throw errors.badRequest(`invalid resource version: ${rvParam}`);
+
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+  res.flushHeaders();
+
+  let first = true;
+  let closed = false;
+  const encode = (type: WireType, obj: unknown, ev?: StoreEvent): string => {
+    if (shape.kind === 'table' && (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED')) {
+      const o = obj as KubeObject;
+      const table = toTable(rt, [o], o.metadata.resourceVersion ?? '', shape.version, include, first);
+      first = false;
+      return JSON.stringify({ type, object: table }) + '\n';
+    }
+    if (ev && obj === ev.object) return `{"type":"${type}","object":${eventJson(ev)}}\n`;
+    return JSON.stringify({ type, object: obj }) + '\n';
+  };
+  const send = (line: string) => {
+    if (closed) return;
+    res.write(line);
+    if (res.writableLength > maxBufferedBytes) close();
+  };
+
+  let startRV: number;
+  let replay: StoreEvent[] = [];
+  const explicit = rvParam !== '' && rvParam !== '0' && !sendInitial;
+  if (explicit) {
+    startRV = Number(rvParam);
+    const since = store.eventsSince(resourceKey, startRV);
+    if (!since) {
+      const st = errors.expired(`too old resource version: ${startRV} (${store.oldestResumableRV(resourceKey) + 1})`).status;
+      res.end(JSON.stringify({ type: 'ERROR', object: st }) + '\n');
+      return;
+    }
+    replay = since;
+  } else {
+    startRV = store.resourceVersion;
+  }
+
+  const deliver = (ev: StoreEvent) => {
+    if (ev.rv <= startRV) return;
+    const isNow = selected(ev.object);
+    const wasBefore = ev.type === 'ADDED' ? false : selected(ev.prev);
+    let type: WireType | undefined;
+    if (ev.type === 'ADDED') type = isNow ? 'ADDED' : undefined;
+    else if (ev.type === 'DELETED') type = wasBefore || isNow ? 'DELETED' : undefined;
+    else if (isNow && wasBefore) type = 'MODIFIED';
+    else if (isNow) type = 'ADDED';
+    else if (wasBefore) type = 'DELETED';
+    if (type) send(encode(type, ev.object, ev));
+  };
+  const watcher: Watcher = { resource: resourceKey, deliver };
+
+  if (!explicit) {
+    for (const o of store.list(resourceKey, rt.namespaced ? namespace : undefined)) if (match(o)) send(encode('ADDED', o));
+    if (sendInitial) {
+      send(
+        JSON.stringify({
+          type: 'BOOKMARK',
+          object: { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(startRV), annotations: { 'k8s.io/initial-events-end': 'true' } } },
+        }) + '\n',
+      );
+    }
+  } else {
+    for (const ev of replay) deliver(ev);
+  }
+  store.addWatcher(watcher);
+
+  const timers: NodeJS.Timeout[] = [];
+  if (bookmarks) {
+    timers.push(
+      setInterval(() => {
+        send(JSON.stringify({ type: 'BOOKMARK', object: { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(store.deliveredRV) } } }) + '\n');
+      }, 30_000),
+    );
+  }
+  timers.push(setTimeout(() => close(), timeoutSeconds * 1000));
+  function close() {
+    if (closed) return;
+    closed = true;
+    store.removeWatcher(watcher);
+    for (const t of timers) clearTimeout(t);
+    res.end();
+  }
+  onClose(close);
+}
+
+const jsonCache = new WeakMap<StoreEvent, string>();
+
+/** An event's object serialized once, however many watchers receive it. */
+function eventJson(ev: StoreEvent): string {
+  let s = jsonCache.get(ev);
+  if (s === undefined) {
+    s = JSON.stringify(ev.object);
+    jsonCache.set(ev, s);
+  }
+  return s;
+}
