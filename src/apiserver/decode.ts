@@ -6,12 +6,15 @@ import { errors } from '../api/errors.ts';
 import { apiVersionOf, type ResourceType } from '../api/resources.ts';
 import { DecodeError, decodeObject } from '../api/schema.ts';
 import { isObject, type KubeObject } from '../api/types.ts';
+import { decodeProtobufBody } from './protobuf.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
 export interface RawBody {
   text: string;
   contentType: string;
+  /** the undecoded body, for binary media types */
+  bytes?: Buffer;
 }
 
 export function mediaType(contentType: string): string {
@@ -28,6 +31,7 @@ export function parseBody(raw: RawBody): unknown {
       throw errors.badRequest(`couldn't get version/kind; json parse error: ${jsonErrorText(e as Error)}`);
     }
   }
+  if (mt === 'application/vnd.kubernetes.protobuf') return decodeProtobufBody(raw.bytes ?? Buffer.from(raw.text, 'latin1'));
   if (mt === 'application/yaml' || mt.endsWith('+yaml')) {
     try {
       const docs = YAML.parseAllDocuments(raw.text);
@@ -39,7 +43,7 @@ export function parseBody(raw: RawBody): unknown {
       throw errors.badRequest(`error converting YAML to JSON: yaml: ${(e as Error).message.split('\n')[0]}`);
     }
   }
-  throw errors.unsupportedMediaType(['application/json', 'application/yaml']);
+  throw errors.unsupportedMediaType(['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
 }
 
 function jsonErrorText(e: Error): string {

@@ -53,7 +53,7 @@ class Reply {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -66,7 +66,7 @@ function readBody(req: IncomingMessage): Promise<string> {
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -153,9 +153,6 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     const contentType = req.headers['content-type'] ?? '';
 
     if (r.name === undefined) {
-      if (r.rt.namespaced === false || r.namespace !== undefined || method === 'GET') {
-        // collection
-      }
       switch (method) {
         case 'GET': {
           const shape = negotiate(accept);
@@ -173,14 +170,15 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         }
         case 'POST': {
           if (r.rt.namespaced && r.namespace === undefined) throw errors.methodNotSupported({ group: r.rt.group, resource: r.rt.resource }, 'create');
-          const raw: RawBody = { text: await readBody(req), contentType };
+          const bytes = await readBody(req);
+          const raw: RawBody = { text: bytes.toString('utf8'), contentType, bytes };
           const result = await registry.create(ctx, raw);
           reply.warnings.push(...result.warnings);
           reply.send(result.code, result.object);
           return;
         }
         case 'DELETE': {
-          const body = await readBody(req);
+          const body = (await readBody(req)).toString('utf8');
           const items = await registry.deleteCollection(ctx, deleteOptions(body, contentType, q));
           reply.send(200, { kind: r.rt.listKind, apiVersion: r.rt.group ? `${r.rt.group}/${r.rt.version}` : r.rt.version, metadata: { resourceVersion: String(registry.store.resourceVersion) }, items });
           return;
@@ -191,7 +189,10 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     }
 
     const sub = r.subresource;
-    const raw = async (): Promise<RawBody> => ({ text: await readBody(req), contentType });
+    const raw = async (): Promise<RawBody> => {
+      const bytes = await readBody(req);
+      return { text: bytes.toString('utf8'), contentType, bytes };
+    };
     if (sub === 'scale') {
       if (method === 'GET') return reply.send(200, registry.getScale(ctx));
       if (method === 'PUT') return send(reply, await registry.updateScale(ctx, await raw()));
@@ -240,7 +241,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
       case 'PATCH':
         return send(reply, await registry.patch(ctx, await raw()));
       case 'DELETE': {
-        const body = await readBody(req);
+        const body = (await readBody(req)).toString('utf8');
         const result = await registry.delete(ctx, deleteOptions(body, contentType, q));
         reply.send(200, result.body);
         return;
@@ -323,5 +324,5 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
 }
 
 function notFoundPath(): ApiError {
-  return new ApiError(404, 'NotFound', 'the server could not find the requested resource', { causes: [{ reason: 'UnexpectedServerResponse', message: '404 page not found' }] });
+  return new ApiError(404, 'NotFound', 'the server could not find the requested resource');
 }
