@@ -4,6 +4,7 @@
 import { errors, field, GoRepr, Path, type FieldError } from '../api/errors.ts';
 import type { Service } from '../api/types.ts';
 import { familyOf } from '../util/ip.ts';
+import { validateClusterIPsRelated } from '../api/validation/core.ts';
 import { AllocationError, ClusterIPAllocator, PortAllocator } from './allocators.ts';
 
 export interface Txn {
@@ -74,6 +75,8 @@ export class ServiceAllocations {
   initIPFamilies(svc: Service, old: Service | undefined): void {
     const s = svc.spec;
     if (s.type === 'ExternalName') return;
+    const early = validateClusterIPsRelated(svc);
+    if (early.length) throw invalid(svc, early);
     const clusterFamily = this.ips.cidr.family === 4 ? 'IPv4' : 'IPv6';
     if (s.ipFamilyPolicy === undefined) {
       if (old?.spec.ipFamilyPolicy) s.ipFamilyPolicy = old.spec.ipFamilyPolicy;

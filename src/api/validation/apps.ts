@@ -52,7 +52,8 @@ function validateSelectorAndTemplate(
     errs.push(field.required(tp));
     return errs;
   }
-  if (sel && !sel.nothing && sel.requirements.length && !matches(sel, template.metadata?.labels)) {
+  // A missing selector matches nothing (labels.Nothing is not Empty), so the template is reported too.
+  if (sel && (sel.nothing || sel.requirements.length) && !matches(sel, template.metadata?.labels)) {
     errs.push(field.invalid(tp.child('metadata', 'labels'), template.metadata?.labels ?? {}, '`selector` does not match template `labels`'));
   }
   errs.push(...validatePodTemplateSpec(template, tp));

@@ -108,7 +108,8 @@ function validateNonSpecialIP(ip: string, p: Path): FieldError[] {
 
 export { validateNonSpecialIP as validateEndpointIP };
 
-function validateClusterIPsRelated(svc: Service): FieldError[] {
+/** ValidateServiceClusterIPsRelatedFields; also run before allocation, as upstream does. */
+export function validateClusterIPsRelated(svc: Service): FieldError[] {
   if (svc.spec.type === 'ExternalName') return [];
   const errs: FieldError[] = [];
   const spec = svc.spec;

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Runs the whole test suite with node's test runner, then checks that nothing the suite
+// started is still alive and no network namespace of a test lab is left.
+// Usage: node bin/run-tests.js [file-or-dir...]
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const runId = randomUUID();
+
+function collect(p, out) {
+  const st = fs.statSync(p);
+  if (st.isDirectory()) {
+    for (const e of fs.readdirSync(p).sort()) collect(path.join(p, e), out);
+  } else if (p.endsWith('.test.ts')) out.push(p);
+  return out;
+}
+
+const targets = process.argv.slice(2);
+const files = (targets.length ? targets : ['test']).flatMap((t) => collect(path.resolve(root, t), []));
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+
+const env = { ...process.env, PODPATH_TEST_RUN: runId };
+const res = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...files],
+  { cwd: root, env, stdio: 'inherit' },
+);
+
+/** Processes whose environment carries this run's marker (all were started by the suite). */
+function leftoverProcesses() {
+  const left = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (environ.includes(`PODPATH_TEST_RUN=${runId}`)) left.push(`${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()}`);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return left;
+}
+
+function leftoverNamespaces() {
+  try {
+    return fs.readdirSync('/run/netns').filter((n) => n.startsWith('pptest'));
+  } catch {
+    return [];
+  }
+}
+
+let leftovers = leftoverProcesses();
+for (let i = 0; i < 20 && leftovers.length; i++) {
+  spawnSync('sleep', ['0.25']);
+  leftovers = leftoverProcesses();
+}
+const netns = leftoverNamespaces();
+if (leftovers.length || netns.length) {
+  console.error('\nthe test suite left things behind:');
+  for (const l of leftovers) console.error(`  process ${l}`);
+  for (const n of netns) console.error(`  network namespace ${n}`);
+  process.exit(res.status === 0 ? 1 : res.status ?? 1);
+}
+process.exit(res.status ?? 1);

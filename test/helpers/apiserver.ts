@@ -1,0 +1,177 @@
+// Test helpers: a real `podpath apiserver` child process, the real kubectl with its own HOME,
+// and raw HTTPS requests with the server's CA and token.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const podpathBin = path.join(repoRoot, 'bin/podpath.js');
+export const kubectlBin = process.env.PODPATH_KUBECTL ?? '/usr/bin/kubectl';
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `pptest-${prefix}-`));
+}
+
+export interface TestApiServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  kubeconfig: string;
+  token: string;
+  caCert: string;
+  child: ChildProcess;
+  /** SIGKILLs the server process (no clean shutdown) */
+  kill9(): Promise<void>;
+  /** stops it gracefully */
+  stop(): Promise<void>;
+  /** starts a new process on the same data dir and port */
+  restart(): Promise<void>;
+  /** stops it and removes its files */
+  dispose(): Promise<void>;
+}
+
+function waitExit(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+  });
+}
+
+async function launch(dataDir: string, listen: string, kubeconfig: string, extra: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [podpathBin, 'apiserver', '--data-dir', dataDir, '--listen', listen, '--kubeconfig', kubeconfig, ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`apiserver did not start in time:\n${out}\n${err}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (https:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`apiserver exited with ${code}:\n${out}\n${err}`));
+    });
+  });
+  return { child, url };
+}
+
+export async function startApiServer(opts: { extraArgs?: string[] } = {}): Promise<TestApiServer> {
+  const dataDir = tempDir('apiserver');
+  const kubeconfig = path.join(dataDir, 'kubeconfig');
+  const extra = opts.extraArgs ?? [];
+  let { child, url } = await launch(dataDir, '127.0.0.1:0', kubeconfig, extra);
+  const port = Number(new URL(url).port);
+  const kc = YAML.parse(fs.readFileSync(kubeconfig, 'utf8'));
+  const token: string = kc.users[0].user.token;
+  const caCert = Buffer.from(kc.clusters[0].cluster['certificate-authority-data'], 'base64').toString();
+  const server: TestApiServer = {
+    url,
+    port,
+    dataDir,
+    kubeconfig,
+    token,
+    caCert,
+    get child() {
+      return child;
+    },
+    async kill9() {
+      child.kill('SIGKILL');
+      await waitExit(child);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await waitExit(child);
+    },
+    async restart() {
+      ({ child } = await launch(dataDir, `127.0.0.1:${port}`, kubeconfig, extra));
+    },
+    async dispose() {
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  } as TestApiServer;
+  return server;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real kubectl with a private HOME (kubectl caches discovery per HOME). */
+export function makeKubectl(kubeconfig: string): (args: string[], input?: string) => KubectlResult {
+  const home = tempDir('home');
+  return (args, input) => {
+    const r = spawnSync(kubectlBin, args, {
+      input,
+      env: { ...process.env, HOME: home, KUBECONFIG: kubeconfig },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json: () => any;
+}
+
+/** One HTTPS request to the test server (token unless `auth: false`). */
+export function request(s: TestApiServer, method: string, p: string, body?: string | Buffer, opts: { contentType?: string; accept?: string; auth?: boolean } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (opts.auth !== false) headers.Authorization = `Bearer ${s.token}`;
+    if (body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
+    if (opts.accept) headers.Accept = opts.accept;
+    const req = https.request({ host: '127.0.0.1', port: s.port, method, path: p, headers, ca: s.caCert, servername: 'localhost', timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `fn` until it returns a truthy value, at most `timeoutMs`. */
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(50);
+  }
+}
