@@ -142,7 +142,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     return tokenMatches(presented, opts.token) || Boolean(opts.tokenReview?.(presented));
   }
 
-  async function handleResource(req: IncomingMessage, reply: Reply, r: Route, url: URL): Promise<void> {
+  async function handleResource(req: IncomingMessage, reply: Reply, r: Route, url: URL, bytes: Buffer): Promise<void> {
     const q = url.searchParams;
     const method = req.method ?? 'GET';
     const ctx: Ctx = { rt: r.rt, query: q, userAgent: req.headers['user-agent'] };
@@ -170,7 +170,6 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         }
         case 'POST': {
           if (r.rt.namespaced && r.namespace === undefined) throw errors.methodNotSupported({ group: r.rt.group, resource: r.rt.resource }, 'create');
-          const bytes = await readBody(req);
           const raw: RawBody = { text: bytes.toString('utf8'), contentType, bytes };
           const result = await registry.create(ctx, raw);
           reply.warnings.push(...result.warnings);
@@ -178,8 +177,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
           return;
         }
         case 'DELETE': {
-          const body = (await readBody(req)).toString('utf8');
-          const items = await registry.deleteCollection(ctx, deleteOptions(body, contentType, q));
+          const items = await registry.deleteCollection(ctx, deleteOptions(bytes.toString('utf8'), contentType, q));
           reply.send(200, { kind: r.rt.listKind, apiVersion: r.rt.group ? `${r.rt.group}/${r.rt.version}` : r.rt.version, metadata: { resourceVersion: String(registry.store.resourceVersion) }, items });
           return;
         }
@@ -189,10 +187,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     }
 
     const sub = r.subresource;
-    const raw = async (): Promise<RawBody> => {
-      const bytes = await readBody(req);
-      return { text: bytes.toString('utf8'), contentType, bytes };
-    };
+    const raw = async (): Promise<RawBody> => ({ text: bytes.toString('utf8'), contentType, bytes });
     if (sub === 'scale') {
       if (method === 'GET') return reply.send(200, registry.getScale(ctx));
       if (method === 'PUT') return send(reply, await registry.updateScale(ctx, await raw()));
@@ -241,8 +236,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
       case 'PATCH':
         return send(reply, await registry.patch(ctx, await raw()));
       case 'DELETE': {
-        const body = (await readBody(req)).toString('utf8');
-        const result = await registry.delete(ctx, deleteOptions(body, contentType, q));
+        const result = await registry.delete(ctx, deleteOptions(bytes.toString('utf8'), contentType, q));
         reply.send(200, result.body);
         return;
       }
@@ -290,6 +284,9 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     const reply = new Reply(res);
     try {
+      // The whole body is read before anything is answered: a response sent while a body is
+      // still arriving breaks the kept-alive connection the client reuses.
+      const bytes = await readBody(req);
       if (publicPaths.has(path)) {
         if (path === '/version') return reply.send(200, serverVersion);
         if (path.startsWith('/readyz') && !opts.ready()) return reply.send(500, null, 'text/plain; charset=utf-8', '[-]informer-sync failed: not ready\nreadyz check failed\n');
@@ -306,7 +303,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);
       if (!r) throw notFoundPath();
-      await handleResource(req, reply, r, url);
+      await handleResource(req, reply, r, url, bytes);
     } catch (e) {
       if (res.headersSent) {
         res.destroy();
