@@ -8,7 +8,8 @@ export class AllocationError extends Error {}
 export const errAllocated = 'provided IP is already allocated';
 
 function staticBand(size: number, divisor: number, max: number): number {
-  return Math.min(Math.max(16, Math.floor(size / divisor)), max);
+  // A range smaller than the band is all static band: dynamic allocation then scans all of it.
+  return Math.min(Math.max(16, Math.floor(size / divisor)), max, size);
 }
 
 /** Picks a free offset in [lo, hi), scanning from a random start; -1 when full. */

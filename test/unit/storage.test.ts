@@ -1,0 +1,89 @@
+// The store's write-ahead log and snapshots, watch history, and the IP/port allocators.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ClusterIPAllocator, PortAllocator } from '../../src/apiserver/allocators.ts';
+import { Store } from '../../src/apiserver/storage/store.ts';
+import type { KubeObject } from '../../src/api/types.ts';
+import { tempDir } from '../helpers/apiserver.ts';
+
+const cm = (name: string, v: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { v } });
+
+describe('store durability', () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it('replays the log over the snapshot and drops a torn last record', async () => {
+    const dir = tempDir('store');
+    dirs.push(dir);
+    const s = Store.open(dir);
+    s.put('/configmaps', cm('a', '1'));
+    s.put('/configmaps', cm('b', '1'));
+    s.put('/configmaps', cm('a', '2'));
+    s.remove('/configmaps', 'default', 'b');
+    await s.sync();
+    const rv = s.resourceVersion;
+    // Simulate a crash in the middle of writing the next record.
+    fs.appendFileSync(path.join(dir, 'wal.log'), '{"rv":99,"op":"put","key":"/configmaps/default/c","obj":{"kind":"Conf');
+    const again = Store.open(dir);
+    assert.equal(again.resourceVersion, rv);
+    assert.deepEqual(again.list('/configmaps').map((o) => [o.metadata.name, (o.data as { v: string }).v]), [['a', '2']]);
+    again.put('/configmaps', cm('c', '1'));
+    assert.equal(again.resourceVersion, rv + 1, 'resourceVersion continues after recovery');
+    again.close();
+  });
+
+  it('compacts into a snapshot without losing anything', async () => {
+    const dir = tempDir('store');
+    dirs.push(dir);
+    const s = Store.open(dir, { compactBytes: 2000 });
+    for (let i = 0; i < 50; i++) s.put('/configmaps', cm(`c${i % 5}`, String(i)));
+    await s.sync();
+    assert.ok(fs.statSync(path.join(dir, 'wal.log')).size < 2000 + 1000, 'the log was compacted');
+    s.close();
+    const again = Store.open(dir);
+    assert.deepEqual(
+      again.list('/configmaps').map((o) => (o.data as { v: string }).v),
+      ['45', '46', '47', '48', '49'],
+    );
+    again.close();
+  });
+
+  it('keeps watch history per resource and says when it no longer reaches back', async () => {
+    const s = new Store(null, undefined, { historyLimit: 3 });
+    for (let i = 0; i < 5; i++) s.put('/configmaps', cm('x', String(i)));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(s.eventsSince('/configmaps', 1), undefined, 'rv 1 is too old');
+    assert.deepEqual(s.eventsSince('/configmaps', 3)!.map((e) => e.rv), [4, 5]);
+  });
+});
+
+describe('allocators', () => {
+  it('hand out ClusterIPs from the upper band and refuse taken or foreign addresses', () => {
+    const a = new ClusterIPAllocator('10.96.0.0/12');
+    assert.equal(a.first(), '10.96.0.1');
+    a.allocate('10.96.0.1');
+    assert.throws(() => a.allocate('10.96.0.1'), /provided IP is already allocated/);
+    assert.throws(() => a.allocate('10.0.0.1'), /the provided IP \(10.0.0.1\) is not in the valid range. The range of valid IPs is 10.96.0.0\/12/);
+    assert.throws(() => a.allocate('10.96.0.0'), /not in the valid range/, 'the network address is not usable');
+    for (let i = 0; i < 200; i++) {
+      const ip = a.allocateNext();
+      const last = ip.split('.').map(Number);
+      const offset = ((last[1]! - 96) << 16) + (last[2]! << 8) + last[3]!;
+      assert.ok(offset > 256, `${ip} is above the static band`);
+    }
+    const small = new ClusterIPAllocator('10.0.0.0/29');
+    const got = new Set(Array.from({ length: 6 }, () => small.allocateNext()));
+    assert.equal(got.size, 6);
+    assert.throws(() => small.allocateNext(), /range is full/);
+  });
+
+  it('hand out NodePorts and refuse out-of-range or taken ones', () => {
+    const p = PortAllocator.parse('30000-32767');
+    p.allocate(30080);
+    assert.throws(() => p.allocate(30080), /provided port is already allocated/);
+    assert.throws(() => p.allocate(40000), /provided port is not in the valid range. The range of valid ports is 30000-32767/);
+    for (let i = 0; i < 100; i++) assert.ok(p.allocateNext() >= 30086);
+  });
+});
