@@ -7,7 +7,7 @@ import { isObject } from '../api/types.ts';
 import { tokenMatches } from './certs.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion, wantsAggregated } from './discovery.ts';
-import { openapiFor, openapiRoot } from './openapi.ts';
+import { openapiFor, openapiRoot, openapiV2 } from './openapi.ts';
 import { contentTypeOf, negotiate, serialize, shapeList, shapeObject } from './output.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
 import { serveWatch } from './watch.ts';
@@ -39,10 +39,10 @@ class Reply {
     readonly res: ServerResponse,
     readonly warnings: string[] = [],
   ) {}
-  send(code: number, body: unknown, contentType = 'application/json', text?: string): void {
+  send(code: number, body: unknown, contentType = 'application/json', text?: string, binary = false): void {
     const headers: Record<string, string | string[]> = { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' };
     if (this.warnings.length) headers.Warning = this.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
-    const payload = text ?? JSON.stringify(body);
+    const payload = binary ? Buffer.from(text ?? '', 'latin1') : (text ?? JSON.stringify(body));
     headers['Content-Length'] = String(Buffer.byteLength(payload));
     this.res.writeHead(code, headers);
     this.res.end(payload);
@@ -299,7 +299,13 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         if (!doc) throw notFoundPath();
         return reply.send(200, doc);
       }
-      if (path === '/openapi/v2') throw notFoundPath();
+      if (path === '/openapi/v2' || path === '/swagger-2.0.0.pb-v1') {
+        const doc = openapiV2();
+        if ((req.headers.accept ?? '').includes('protobuf')) {
+          return reply.send(200, null, 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', doc.proto.toString('latin1'), true);
+        }
+        return reply.send(200, doc.json);
+      }
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);
       if (!r) throw notFoundPath();

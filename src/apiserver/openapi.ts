@@ -75,3 +75,32 @@ export function openapiFor(pathAfterV3: string): Record<string, unknown> | undef
   for (const gv of groupVersions()) if (gvPath(gv.group, gv.version) === pathAfterV3) return openapiDoc(gv.group, gv.version);
   return undefined;
 }
+
+// ---- OpenAPI v2 (older kubectl, e.g. Debian's 1.20, asks for it before every apply) ----
+
+function pbField(num: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([(num << 3) | 2]), varint(payload.length), payload]);
+}
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/**
+ * A Swagger 2.0 document without definitions, in JSON and in gnostic's protobuf form
+ * (openapi_v2.Document: swagger=1, info=2 {title=1, version=2}, paths=8). kubectl skips
+ * client-side validation of kinds the document does not define and leaves checks to the server.
+ */
+export function openapiV2(): { json: Record<string, unknown>; proto: Buffer } {
+  const title = 'Kubernetes';
+  const version = serverVersion.gitVersion;
+  const info = Buffer.concat([pbField(1, Buffer.from(title)), pbField(2, Buffer.from(version))]);
+  const proto = Buffer.concat([pbField(1, Buffer.from('2.0')), pbField(2, info), pbField(8, Buffer.alloc(0))]);
+  return { json: { swagger: '2.0', info: { title, version }, paths: {} }, proto };
+}

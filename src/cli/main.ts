@@ -19,8 +19,10 @@ program
   .option('--node-port-range <lo-hi>', 'range NodePorts are allocated from', '30000-32767')
   .option('--kubeconfig <file>', 'write a kubeconfig for this server (context "podpath", mode 0600)')
   .addOption(new Option('--advertise-address <ip>', 'address the `kubernetes` Service points at (default: none)'))
-  .action(async (o: { dataDir: string; listen: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string }) => {
+  .option('--apply <file>', 'after starting, create or update the objects in this YAML file (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .action(async (o: { dataDir: string; listen: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[] }) => {
     await runApiServer({
+      apply: o.apply.map((f) => path.resolve(f)),
       dataDir: path.resolve(o.dataDir),
       listen: o.listen,
       serviceCIDR: o.serviceCidr,

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what podpath needs on a Debian machine, as root: the Debian packages it drives,
+# kubectl (Debian's kubernetes-client when the machine has none), and the npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get installs packages)" >&2
+  exit 1
+fi
+if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=18)?0:1)'; then
+  echo "install-deps: Node.js >= 20.18 with npm is required (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "  Debian 12's nodejs package is 18.x; install Node 20 or newer from nodejs.org or NodeSource." >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  ca-certificates curl iproute2 iptables nftables conntrack containernetworking-plugins dnsutils >/dev/null
+if ! command -v kubectl >/dev/null; then
+  apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+fi
+# Debian's older kubectl, unpacked beside the project (not installed), so the tests can check
+# that podpath works with it too even where another kubectl owns /usr/bin/kubectl.
+if [ ! -x .cache/kubernetes-client/usr/bin/kubectl ]; then
+  mkdir -p .cache/kubernetes-client
+  (cd .cache && apt-get download -qq kubernetes-client >/dev/null 2>&1 && dpkg -x kubernetes-client_*.deb kubernetes-client && rm -f kubernetes-client_*.deb) ||
+    echo "install-deps: could not fetch Debian's kubernetes-client; its compatibility test will be skipped" >&2
+fi
+npm ci --no-audit --no-fund
