@@ -4,6 +4,7 @@
 // `watchers` watches. Reference measured in the same run: the disk's own rate of appending a
 // record of the same size and fdatasync'ing it (the limit for one-at-a-time durable writes).
 import fs from 'node:fs';
+import type { ClientRequest } from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -116,7 +117,7 @@ async function main() {
       Array.from(
         { length: WATCHERS },
         () =>
-          new Promise<https.ClientRequest>((resolve) => {
+          new Promise<ClientRequest>((resolve) => {
             const w = https.request(
               { host: '127.0.0.1', port: s.port, path: `/api/v1/namespaces/default/services?watch=true&resourceVersion=${rv}`, agent, servername: 'localhost', headers: { Authorization: `Bearer ${s.token}` } },
               (res) => {
