@@ -1,5 +1,6 @@
 // `podpath apiserver`: storage, allocators, built-in finalization, bootstrap objects, and
 // the HTTPS listener, assembled.
+import fs from 'node:fs';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import path from 'node:path';
@@ -28,6 +29,8 @@ export interface ApiServerOptions {
   advertiseAddress?: string;
   /** additional names/IPs for the serving certificate */
   extraSANs?: string[];
+  /** also serve on this unix socket (the lab's host tunnel connects to it) */
+  listenUnix?: string;
   log?: (line: string) => void;
 }
 
@@ -124,18 +127,32 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     server.listen(port, host, () => resolve());
   });
   const actualPort = (server.address() as { port: number }).port;
+  let unixServer: https.Server | undefined;
+  if (opts.listenUnix) {
+    fs.rmSync(opts.listenUnix, { force: true });
+    unixServer = https.createServer({ cert: serving.cert, key: serving.key, ca: serving.caCert });
+    unixServer.on('connection', (sk: Socket) => {
+      sockets.add(sk);
+      sk.on('close', () => sockets.delete(sk));
+    });
+    const u = unixServer;
+    await new Promise<void>((resolve, reject) => {
+      u.once('error', reject);
+      u.listen(opts.listenUnix, () => resolve());
+    });
+    fs.chmodSync(opts.listenUnix, 0o600);
+  }
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `https://${shownHost}:${actualPort}`;
-  server.on(
-    'request',
-    createHandler({
-      registry,
-      token: serving.token,
-      serverAddress: `${opts.advertiseAddress ?? host}:${actualPort}`,
-      ready: () => ready,
-      log,
-    }),
-  );
+  const handler = createHandler({
+    registry,
+    token: serving.token,
+    serverAddress: `${opts.advertiseAddress ?? host}:${actualPort}`,
+    ready: () => ready,
+    log,
+  });
+  server.on('request', handler);
+  unixServer?.on('request', handler);
 
   try {
     bootstrap(registry, actualPort, opts.advertiseAddress);
@@ -161,8 +178,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       finalization.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
+        unixServer?.close();
         for (const s of sockets) s.destroy();
       });
+      if (opts.listenUnix) fs.rmSync(opts.listenUnix, { force: true });
       await store.sync();
       store.close();
     },

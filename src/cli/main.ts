@@ -1,7 +1,11 @@
 // The podpath command line.
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { runApiServer } from './apiserver.ts';
+import { addDaemonCommands } from './daemons.ts';
+
+// Each command loads its modules when it runs: a pod's built-in image should not pay for the
+// API server's schema at start-up.
+const labCli = () => import('./lab.ts');
 
 const program = new Command();
 program
@@ -11,26 +15,104 @@ program
   .showHelpAfterError();
 
 program
+  .command('up')
+  .description('Build a lab (underlay, nodes, client namespace; API server, controllers, scheduler, node agents), apply manifests, wait for their pods to be Ready.')
+  .option('-f, --filename <file-or-dir>', 'manifests to apply (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--name <name>', 'lab name (network namespaces are named pp-<name>-...)', 'podpath')
+  .option('--nodes <n>', 'number of nodes', '1')
+  .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic').choices(['host-gw', 'vxlan']).default('host-gw'))
+  .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode').default('none'))
+  .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')
+  .option('--timeout <seconds>', 'how long to wait for nodes and pods', '120')
+  .option('--keep-on-failure', 'leave a lab that did not come up in place for inspection')
+  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan'; proxyMode: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean }) => {
+    await (await labCli()).up({
+      name: o.name,
+      nodes: Number(o.nodes),
+      cniBackend: o.cniBackend,
+      proxyMode: o.proxyMode,
+      files: o.filename.map((f) => path.resolve(f)),
+      ...(o.kubeconfig ? { kubeconfig: path.resolve(o.kubeconfig) } : {}),
+      timeoutSeconds: Number(o.timeout),
+      keepOnFailure: o.keepOnFailure,
+    });
+  });
+
+program
+  .command('down')
+  .description('Remove a lab: every namespace, link, process and file it made (all labs without --name).')
+  .option('--name <name>', 'lab name')
+  .action(async (o: { name?: string }) => (await labCli()).down(o.name));
+
+program
+  .command('status')
+  .description('List labs, their processes and nodes.')
+  .action(async () => (await labCli()).status());
+
+program
+  .command('restart')
+  .description('Stop a lab component and start it again as before (e.g. agent-NODE: the node agent adopts its running pods).')
+  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel or agent-NODE (podpath status lists them)')
+  .option('--name <name>', 'lab name (default: the only lab)')
+  .action(async (component: string, o: { name?: string }) => {
+    const s = (await labCli()).pickLab(o.name);
+    const pid = await (await import('../lab/lab.ts')).restartDaemon(s, component);
+    process.stdout.write(`${component} of lab ${s.name} restarted (pid ${pid})\n`);
+  });
+
+program
+  .command('curl')
+  .description('Run curl inside a lab: from the client namespace (the user\'s computer), a node, or a pod.')
+  .option('--name <name>', 'lab name (default: the only lab)')
+  .option('--from <where>', 'client | node/NAME | pod/NAMESPACE/NAME', 'client')
+  .argument('<args...>', 'URL and curl options')
+  .allowUnknownOption()
+  .action(async (args: string[], o: { name?: string; from: string }) => {
+    process.exitCode = await (await labCli()).curl(o.name, o.from, args);
+  });
+
+program
+  .command('service')
+  .description('Open 127.0.0.1:<port> to a Service\'s NodePort on a node and print the URL (as `minikube service --url`); runs until interrupted.')
+  .argument('<name>', 'Service name')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('--name <lab>', 'lab name (default: the only lab)')
+  .option('--url', 'print the URL only')
+  .action(async (svc: string, o: { namespace: string; name?: string }) => {
+    const stop = await (await labCli()).service(o.name, svc, o.namespace, (url) => process.stdout.write(`${url}\n`));
+    const end = () => {
+      stop();
+      process.exit(0);
+    };
+    process.on('SIGINT', end);
+    process.on('SIGTERM', end);
+  });
+
+program
   .command('apiserver')
   .description('Run a Kubernetes API server (HTTPS, bearer token, durable embedded storage) in the foreground.')
   .requiredOption('--data-dir <dir>', 'directory for storage, certificates and the token')
   .option('--listen <host:port>', 'address to listen on', '127.0.0.1:6443')
+  .option('--listen-unix <path>', 'also serve on this unix socket')
   .option('--service-cidr <cidr>', 'range ClusterIPs are allocated from', '10.96.0.0/12')
   .option('--node-port-range <lo-hi>', 'range NodePorts are allocated from', '30000-32767')
   .option('--kubeconfig <file>', 'write a kubeconfig for this server (context "podpath", mode 0600)')
   .addOption(new Option('--advertise-address <ip>', 'address the `kubernetes` Service points at (default: none)'))
   .option('--apply <file>', 'after starting, create or update the objects in this YAML file (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-  .action(async (o: { dataDir: string; listen: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[] }) => {
-    await runApiServer({
+  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[] }) => {
+    await (await import('./apiserver.ts')).runApiServer({
       apply: o.apply.map((f) => path.resolve(f)),
       dataDir: path.resolve(o.dataDir),
       listen: o.listen,
       serviceCIDR: o.serviceCidr,
       nodePortRange: o.nodePortRange,
+      ...(o.listenUnix ? { listenUnix: path.resolve(o.listenUnix) } : {}),
       ...(o.kubeconfig ? { kubeconfig: path.resolve(o.kubeconfig) } : {}),
       ...(o.advertiseAddress ? { advertiseAddress: o.advertiseAddress } : {}),
     });
   });
+
+addDaemonCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);

@@ -1,0 +1,140 @@
+// Invoking CNI plugins as the CNI specification (SPEC.md) describes and as kubelet does:
+// each plugin of a network configuration list is executed with CNI_COMMAND/CNI_CONTAINERID/
+// CNI_NETNS/CNI_IFNAME/CNI_PATH in its environment and its configuration on stdin, ADD in
+// order with the previous plugin's result, DEL in reverse order.
+import { spawn } from 'node:child_process';
+
+export const cniPath = process.env.PODPATH_CNI_PATH ?? '/usr/lib/cni';
+
+export interface CniIP {
+  address: string;
+  gateway?: string;
+  interface?: number;
+}
+
+export interface CniResult {
+  cniVersion?: string;
+  interfaces?: { name: string; mac?: string; sandbox?: string }[];
+  ips?: CniIP[];
+  routes?: { dst: string; gw?: string }[];
+  dns?: Record<string, unknown>;
+}
+
+export interface NetConfList {
+  cniVersion: string;
+  name: string;
+  plugins: Record<string, unknown>[];
+}
+
+export class CniError extends Error {
+  constructor(
+    readonly plugin: string,
+    readonly code: number,
+    msg: string,
+  ) {
+    super(`CNI plugin ${plugin} failed (code ${code}): ${msg}`);
+  }
+}
+
+/** The pod network of one node: a bridge with hairpin mode, host-local IPAM over its pod CIDR. */
+export function nodeConfList(podCIDR: string, ipamDataDir: string, mtu?: number): NetConfList {
+  return {
+    cniVersion: '1.0.0',
+    name: 'podpath',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: 'cni0',
+        isGateway: true,
+        // Pod-to-pod traffic keeps its addresses across nodes; the agent masquerades only
+        // traffic leaving the cluster network (as kindnet and ip-masq-agent do).
+        ipMasq: false,
+        hairpinMode: true,
+        ...(mtu ? { mtu } : {}),
+        ipam: { type: 'host-local', ranges: [[{ subnet: podCIDR }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDataDir },
+      },
+      { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+    ],
+  };
+}
+
+export const loopbackConf: NetConfList = { cniVersion: '1.0.0', name: 'podpath-lo', plugins: [{ type: 'loopback' }] };
+
+export interface CniInvocation {
+  containerId: string;
+  netns: string;
+  ifname: string;
+  /** CNI_ARGS, e.g. K8S_POD_NAMESPACE=...;K8S_POD_NAME=... */
+  args?: Record<string, string>;
+  /** runtimeConfig for plugins that declare capabilities (portmap's portMappings) */
+  runtimeConfig?: Record<string, unknown>;
+}
+
+function execPlugin(plugin: string, command: 'ADD' | 'DEL' | 'CHECK', conf: Record<string, unknown>, inv: CniInvocation): Promise<CniResult> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: inv.containerId,
+      CNI_NETNS: inv.netns,
+      CNI_IFNAME: inv.ifname,
+      CNI_PATH: cniPath,
+    };
+    if (inv.args) env.CNI_ARGS = Object.entries(inv.args).map(([k, v]) => `${k}=${v}`).join(';');
+    const child = spawn(`${cniPath}/${plugin}`, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', (e) => reject(new CniError(plugin, -1, `${e.message} (is containernetworking-plugins installed in ${cniPath}?)`)));
+    child.on('close', (code) => {
+      if (code === 0) {
+        try {
+          resolve(out.trim() ? (JSON.parse(out) as CniResult) : {});
+        } catch {
+          reject(new CniError(plugin, -1, `unparsable result: ${out}`));
+        }
+        return;
+      }
+      let msg = err.trim() || out.trim();
+      try {
+        const e = JSON.parse(out) as { code?: number; msg?: string; details?: string };
+        msg = `${e.msg ?? ''}${e.details ? `: ${e.details}` : ''}`;
+      } catch {
+        // stderr text
+      }
+      reject(new CniError(plugin, code ?? -1, msg));
+    });
+    child.stdin.end(JSON.stringify(conf));
+  });
+}
+
+function pluginConf(list: NetConfList, p: Record<string, unknown>, inv: CniInvocation, prevResult?: CniResult): Record<string, unknown> {
+  const conf: Record<string, unknown> = { cniVersion: list.cniVersion, name: list.name, ...p };
+  const caps = p.capabilities as Record<string, boolean> | undefined;
+  if (caps && inv.runtimeConfig) {
+    const rc: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(inv.runtimeConfig)) if (caps[k]) rc[k] = v;
+    if (Object.keys(rc).length) conf.runtimeConfig = rc;
+  }
+  if (prevResult) conf.prevResult = prevResult;
+  return conf;
+}
+
+export async function cniAdd(list: NetConfList, inv: CniInvocation): Promise<CniResult> {
+  let result: CniResult | undefined;
+  for (const p of list.plugins) result = await execPlugin(String(p.type), 'ADD', pluginConf(list, p, inv, result), inv);
+  return result ?? {};
+}
+
+export async function cniDel(list: NetConfList, inv: CniInvocation): Promise<void> {
+  const errors: string[] = [];
+  for (const p of [...list.plugins].reverse()) {
+    try {
+      await execPlugin(String(p.type), 'DEL', pluginConf(list, p, inv), inv);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (errors.length) throw new Error(errors.join('; '));
+}

@@ -1,0 +1,120 @@
+// The lab's component processes: each runs in the foreground until SIGTERM/SIGINT.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+
+const log = (component: string) => (line: string) => process.stderr.write(`${new Date().toISOString()} ${component}: ${line}\n`);
+
+function onStop(fn: () => void | Promise<void>): void {
+  const stop = async () => {
+    await fn();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+}
+
+function hostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  if (i < 0) throw new Error(`expected host:port, got ${s}`);
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
+}
+
+export function addDaemonCommands(program: Command): void {
+  program
+    .command('controller-manager')
+    .description('Run the controllers (deployment, replicaset, endpointslice, endpoints, node-ipam) against an API server.')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--cluster-cidr <cidr>', 'pod network of the cluster', '10.244.0.0/16')
+    .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod CIDR', '24')
+    .action(async (o: { kubeconfig?: string; clusterCidr: string; nodeCidrMaskSize: string }) => {
+      const { runControllerManager } = await import('../controllers/manager.ts');
+      const stop = await runControllerManager({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), clusterCIDR: o.clusterCidr, nodeCIDRMaskSize: Number(o.nodeCidrMaskSize), log: log('controller-manager') });
+      onStop(stop);
+    });
+
+  program
+    .command('scheduler')
+    .description('Run the scheduler (binds pending pods to Ready nodes, spreading replicas).')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .action(async (o: { kubeconfig?: string }) => {
+      const { runScheduler } = await import('../controllers/manager.ts');
+      const stop = await runScheduler({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), log: log('scheduler') });
+      onStop(stop);
+    });
+
+  program
+    .command('agent')
+    .description("Run a node agent (the kubelet's job): registers the node, runs its pods in network namespaces wired by CNI.")
+    .requiredOption('--node-name <name>', 'name of the Node')
+    .requiredOption('--node-ip <ip>', "the node's InternalIP")
+    .requiredOption('--state-dir <dir>', 'directory for pod state, logs and IPAM')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--pod-netns-prefix <prefix>', 'prefix of pod network namespace names', 'pp-pod-')
+    .option('--control-plane', 'label the node as control plane')
+    .option('--cluster-dns <ip>', 'nameserver written into pods\' resolv.conf', '10.96.0.10')
+    .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
+    .option('--cluster-cidr <cidr>', 'pod network of the cluster (traffic leaving it is masqueraded)', '10.244.0.0/16')
+    .option('--cni-backend <backend>', 'how other nodes\' pod CIDRs are reached: host-gw or vxlan', 'host-gw')
+    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; clusterDomain: string; clusterCidr: string; cniBackend: string }) => {
+      if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
+      const { NodeAgent } = await import('../agent/agent.ts');
+      const agent = new NodeAgent({
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+        nodeName: o.nodeName,
+        nodeIP: o.nodeIp,
+        stateDir: path.resolve(o.stateDir),
+        podNetnsPrefix: o.podNetnsPrefix,
+        controlPlane: Boolean(o.controlPlane),
+        clusterDNS: o.clusterDns,
+        clusterDomain: o.clusterDomain,
+        clusterCIDR: o.clusterCidr,
+        cniBackend: o.cniBackend,
+        podpathArgv: [process.execPath, process.argv[1]!],
+        log: log(`agent ${o.nodeName}`),
+      });
+      await agent.start();
+      onStop(() => agent.stop());
+    });
+
+  const image = program.command('image').description("Built-in container images (run inside pods by the node agent).");
+  image
+    .command('echo')
+    .description('The seeds\' app: /health, /api/v1/* (who served, who asked), /metrics.')
+    .option('--port <port>', 'port to listen on', '8080')
+    .option('--message <text>', 'add "message" to /api/v1/* answers')
+    .action(async (o: { port: string; message?: string }) => {
+      const { startEcho } = await import('../images/echo.ts');
+      const server = startEcho({ port: Number(o.port), ...(o.message !== undefined ? { message: o.message } : {}) });
+      onStop(() => void server.close());
+    });
+
+  program
+    .command('tunnel', { hidden: true })
+    .description('Pipe 127.0.0.1:PORT to a unix socket (the host end of a lab tunnel).')
+    .requiredOption('--listen <host:port>', 'address to listen on')
+    .requiredOption('--unix <path>', 'unix socket to connect to')
+    .option('--port-file <file>', 'write the listening port here')
+    .action(async (o: { listen: string; unix: string; portFile?: string }) => {
+      const { host, port } = hostPort(o.listen);
+      const { tunnel } = await import('../lab/tunnel.ts');
+      const t = await tunnel(host, port, o.unix);
+      if (o.portFile) fs.writeFileSync(o.portFile, String(t.port));
+      onStop(() => void t.server.close());
+    });
+
+  program
+    .command('forward', { hidden: true })
+    .description('Listen on a unix socket and connect each connection to HOST:PORT from this namespace.')
+    .requiredOption('--listen-unix <path>', 'unix socket to listen on')
+    .requiredOption('--to <host:port>', 'address to connect to')
+    .action(async (o: { listenUnix: string; to: string }) => {
+      const { host, port } = hostPort(o.to);
+      const { forwarder } = await import('../lab/tunnel.ts');
+      const server = await forwarder(o.listenUnix, host, port);
+      onStop(() => {
+        server.close();
+        fs.rmSync(o.listenUnix, { force: true });
+      });
+    });
+}

@@ -1,0 +1,291 @@
+// podpath up | down | status | curl | service: building, using and removing labs.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { KubeObject, Node, Pod, Service } from '../api/types.ts';
+import { mergeKubeconfig, unmergeKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.ts';
+import { Client, loadConfig, objectPath } from '../client/client.ts';
+import { findKind } from '../api/resources.ts';
+import { buildNetwork, clientIP, clusterCIDR, destroyLab, labPaths, listLabs, podpathJs, preflight, readState, serviceCIDR, startDaemon, validateLabName, writeState, type LabState } from '../lab/lab.ts';
+import { ipIn, listNetns } from '../lab/netns.ts';
+import { tunnel } from '../lab/tunnel.ts';
+import { alive } from '../lab/proc.ts';
+
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+
+async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function defaultKubeconfig(): string {
+  return process.env.KUBECONFIG?.split(':')[0] || path.join(os.homedir(), '.kube/config');
+}
+
+export function pickLab(name: string | undefined): LabState {
+  if (name) {
+    const s = readState(name);
+    if (!s) throw new Error(`no lab named ${name} (podpath status lists the labs)`);
+    return s;
+  }
+  const labs = listLabs();
+  if (labs.length === 0) throw new Error('no lab is running (start one with podpath up)');
+  if (labs.length > 1) throw new Error(`several labs are running (${labs.join(', ')}); choose one with --name`);
+  return readState(labs[0]!)!;
+}
+
+export function labClient(s: LabState): Client {
+  const admin = loadConfig(labPaths(s.name).adminKubeconfig, 'podpath');
+  return new Client({ ...admin, server: `https://127.0.0.1:${s.apiPort}` });
+}
+
+export interface UpOptions {
+  name: string;
+  nodes: number;
+  cniBackend: 'host-gw' | 'vxlan';
+  proxyMode: string;
+  files: string[];
+  kubeconfig?: string;
+  timeoutSeconds: number;
+  keepOnFailure?: boolean;
+}
+
+function manifests(files: string[]): KubeObject[] {
+  const out: KubeObject[] = [];
+  const paths = files.flatMap((f) => (fs.statSync(f).isDirectory() ? fs.readdirSync(f).filter((x) => /\.ya?ml$|\.json$/.test(x)).sort().map((x) => path.join(f, x)) : [f]));
+  for (const p of paths) {
+    for (const doc of YAML.parseAllDocuments(fs.readFileSync(p, 'utf8'))) {
+      if (doc.errors.length) throw new Error(`${p}: ${doc.errors[0]!.message}`);
+      const o = doc.toJS() as KubeObject | null;
+      if (o && typeof o === 'object') out.push(o);
+    }
+  }
+  return out;
+}
+
+/** Server-side apply of each object, as `kubectl apply --server-side` would. */
+export async function applyAll(client: Client, objs: KubeObject[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const o of objs) {
+    const rt = findKind(String(o.apiVersion), String(o.kind));
+    if (!rt) throw new Error(`kind ${o.kind} (${o.apiVersion}) is not served by podpath`);
+    const ns = rt.namespaced ? (o.metadata?.namespace ?? 'default') : undefined;
+    const p = `${objectPath(String(o.apiVersion), rt.resource, ns, o.metadata.name!)}?fieldManager=podpath&fieldValidation=Strict&force=true`;
+    await client.request('PATCH', p, JSON.stringify(o), 'application/apply-patch+yaml');
+    lines.push(`${rt.resource}${rt.group ? `.${rt.group}` : ''}/${o.metadata.name} applied`);
+  }
+  return lines;
+}
+
+export async function up(o: UpOptions): Promise<void> {
+  validateLabName(o.name);
+  if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
+  if (o.proxyMode !== 'none') throw new Error(`--proxy-mode ${o.proxyMode}: kube-proxy is not part of podpath yet; use --proxy-mode none`);
+  if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
+  const missing = preflight();
+  if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
+  const objs = manifests(o.files);
+  if (readState(o.name) || listNetns().some((n) => n.startsWith(`pp-${o.name}-`))) {
+    say(`cleaning up what is left of a previous lab named ${o.name}`);
+    await destroyLab(o.name);
+  }
+  const t0 = Date.now();
+  const p = labPaths(o.name);
+  let s: LabState | undefined;
+  try {
+    s = buildNetwork(o.name, o.nodes, o.cniBackend);
+    const n1 = s.nodes[0]!;
+    startDaemon(s, 'apiserver', n1.netns, ['apiserver', '--data-dir', p.apiserverData, '--listen', `${n1.ip}:6443`, '--listen-unix', p.apiserverSocket, '--advertise-address', n1.ip, '--kubeconfig', p.adminKubeconfig, '--service-cidr', serviceCIDR]);
+    await waitFor(() => fs.existsSync(p.adminKubeconfig) && fs.existsSync(p.apiserverSocket), 30_000, 'the API server');
+    const portFile = path.join(p.dir, 'tunnel.port');
+    startDaemon(s, 'tunnel', undefined, ['tunnel', '--listen', '127.0.0.1:0', '--unix', p.apiserverSocket, '--port-file', portFile]);
+    s.apiPort = await waitFor(() => Number(fs.readFileSync(portFile, 'utf8')) || undefined, 10_000, 'the API tunnel');
+    writeState(s);
+    startDaemon(s, 'controller-manager', n1.netns, ['controller-manager', '--kubeconfig', p.adminKubeconfig, '--cluster-cidr', clusterCIDR]);
+    startDaemon(s, 'scheduler', n1.netns, ['scheduler', '--kubeconfig', p.adminKubeconfig]);
+    for (const [i, n] of s.nodes.entries()) {
+      startDaemon(s, `agent-${n.name}`, n.netns, [
+        'agent',
+        '--kubeconfig',
+        p.adminKubeconfig,
+        '--node-name',
+        n.name,
+        '--node-ip',
+        n.ip,
+        '--state-dir',
+        p.node(n.name),
+        '--pod-netns-prefix',
+        s.podNetnsPrefix,
+        '--cluster-cidr',
+        clusterCIDR,
+        '--cni-backend',
+        s.cniBackend,
+        ...(i === 0 ? ['--control-plane'] : []),
+      ]);
+    }
+    const client = labClient(s);
+    try {
+      const lab = s;
+      // The client namespace reaches each node's pods through that node (static routes, as a
+      // user adds them on their computer for a local cluster).
+      const nodes = await waitFor(
+        async () => {
+          const list = (await client.get<{ items: Node[] }>('/api/v1/nodes')).items;
+          const ready = list.filter((n) => n.spec?.podCIDR && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+          return ready.length === lab.nodes.length ? ready : undefined;
+        },
+        o.timeoutSeconds * 1000,
+        'nodes to be Ready',
+      );
+      const nodesReadyMs = Date.now() - t0;
+      for (const n of nodes) {
+        const via = n.status!.addresses!.find((a) => a.type === 'InternalIP')!.address;
+        ipIn(lab.client, 'route', 'replace', n.spec!.podCIDR!, 'via', via);
+      }
+      for (const line of await applyAll(client, objs)) say(line);
+      let podsRunningMs: number | undefined;
+      const running = await waitFor(
+        async () => {
+          const pods = (await client.get<{ items: Pod[] }>('/api/v1/pods')).items.filter((x) => !x.metadata.deletionTimestamp);
+          const deps = (await client.get<{ items: { spec: { replicas?: number }; status?: { readyReplicas?: number } }[] }>('/apis/apps/v1/deployments')).items;
+          const allCreated = pods.length >= deps.reduce((n, d) => n + (d.spec.replicas ?? 1), 0);
+          const depsReady = deps.every((d) => (d.status?.readyReplicas ?? 0) >= (d.spec.replicas ?? 1));
+          if (podsRunningMs === undefined && allCreated && pods.every((x) => x.status?.phase === 'Running' && x.status.podIP)) podsRunningMs = Date.now() - t0;
+          const ready = pods.every((x) => x.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || x.status?.phase === 'Succeeded');
+          return depsReady && ready ? { pods } : undefined;
+        },
+        o.timeoutSeconds * 1000,
+        'pods to be Ready',
+      );
+      const admin = loadConfig(p.adminKubeconfig);
+      const context = o.name === 'podpath' ? 'podpath' : `podpath-${o.name}`;
+      const entry = { name: context, server: `https://127.0.0.1:${s.apiPort}`, caCert: admin.ca!, token: admin.token! };
+      const kc = o.kubeconfig ?? defaultKubeconfig();
+      if (o.kubeconfig) writeKubeconfig(kc, entry);
+      else mergeKubeconfig(kc, entry);
+      s.kubeconfig = kc;
+      s.context = context;
+      writeState(s);
+      const secs = (ms: number | undefined) => `${((ms ?? Date.now() - t0) / 1000).toFixed(1)} s`;
+      say(`\nlab ${o.name} is up in ${secs(undefined)} (nodes Ready ${secs(nodesReadyMs)}, pods Running ${secs(podsRunningMs)}, pods Ready ${secs(undefined)})`);
+      say(`nodes ${s.nodes.map((n) => `${n.name} ${n.ip}`).join(', ')}; client ${clientIP}`);
+      say(`kubectl: context ${context} in ${kc} (API server through https://127.0.0.1:${s.apiPort})`);
+      say(`  kubectl${o.kubeconfig ? ` --kubeconfig ${kc}` : ''} get nodes,pods,svc -o wide`);
+      for (const x of running.pods) say(`  pod ${x.metadata.namespace}/${x.metadata.name} ${x.status?.podIP ?? ''} on ${x.spec.nodeName ?? ''}`);
+      const first = running.pods.find((x) => x.status?.podIP && x.spec.containers[0]?.ports?.length);
+      if (first) {
+        const port = first.spec.containers[0]!.ports![0]!.containerPort;
+        say(`reach a pod from the client namespace (the lab's stand-in for your computer, ${clientIP}):`);
+        const probePath = first.spec.containers[0]!.readinessProbe?.httpGet?.path ?? '/';
+        say(`  podpath curl --name ${o.name} http://${first.status!.podIP}:${port}${probePath}`);
+      }
+      say(`remove the lab:\n  podpath down --name ${o.name}`);
+    } finally {
+      client.close();
+    }
+  } catch (e) {
+    const logs = fs.existsSync(p.logs) ? fs.readdirSync(p.logs) : [];
+    const tails = logs.map((f) => `--- ${f}\n${fs.readFileSync(path.join(p.logs, f), 'utf8').split('\n').slice(-8).join('\n')}`).join('\n');
+    if (o.keepOnFailure) say(`keeping lab ${o.name} for inspection (podpath down --name ${o.name} removes it)`);
+    else await destroyLab(o.name);
+    throw new Error(`${(e as Error).message}\n${tails}`);
+  }
+}
+
+export async function down(name: string | undefined): Promise<void> {
+  const names = name ? [name] : listLabs();
+  if (names.length === 0) return say('no lab to remove');
+  for (const n of names) {
+    validateLabName(n);
+    const s = readState(n);
+    for (const line of await destroyLab(n)) say(`${n}: ${line}`);
+    if (s?.kubeconfig && s.context && s.kubeconfig === defaultKubeconfig()) unmergeKubeconfig(s.kubeconfig, s.context);
+    say(`lab ${n} removed`);
+  }
+}
+
+export async function status(): Promise<void> {
+  const labs = listLabs();
+  if (!labs.length) return say('no labs');
+  for (const n of labs) {
+    const s = readState(n)!;
+    const procs = Object.entries(s.pids).map(([c, pid]) => `${c}${alive(pid) ? '' : ' (dead)'}`);
+    say(`lab ${n}: created ${s.createdAt}; API https://127.0.0.1:${s.apiPort}; processes: ${procs.join(', ')}`);
+    const client = labClient(s);
+    try {
+      const nodes = (await client.get<{ items: Node[] }>('/api/v1/nodes')).items;
+      for (const node of nodes) {
+        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+        say(`  node ${node.metadata.name} ${node.status?.addresses?.[0]?.address ?? ''} ${ready ? 'Ready' : 'NotReady'} podCIDR ${node.spec?.podCIDR ?? '-'}`);
+      }
+    } catch (e) {
+      say(`  API server unreachable: ${(e as Error).message}`);
+    } finally {
+      client.close();
+    }
+  }
+}
+
+/** The network namespace `--from` names: client, node/NAME or pod/NS/NAME. */
+export async function namespaceOf(s: LabState, from: string): Promise<string> {
+  if (from === 'client') return s.client;
+  const m = /^node\/(.+)$/.exec(from);
+  if (m) {
+    const n = s.nodes.find((x) => x.name === m[1]);
+    if (!n) throw new Error(`no node ${m[1]} in lab ${s.name} (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
+    return n.netns;
+  }
+  const pm = /^pod\/([^/]+)\/(.+)$/.exec(from);
+  if (!pm) throw new Error(`--from must be client, node/NAME or pod/NAMESPACE/NAME, not ${from}`);
+  const client = labClient(s);
+  try {
+    const pod = await client.get<Pod>(objectPath('v1', 'pods', pm[1], pm[2]!));
+    return `${s.podNetnsPrefix}${pod.metadata.uid!.replace(/-/g, '').slice(0, 8)}`;
+  } finally {
+    client.close();
+  }
+}
+
+export async function curl(name: string | undefined, from: string, args: string[]): Promise<number> {
+  const s = pickLab(name);
+  const ns = await namespaceOf(s, from);
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sS', '--max-time', '10', ...args], { stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
+/** `minikube service NAME --url`: 127.0.0.1:<port> -> the Service's NodePort on the first node. */
+export async function service(name: string | undefined, svcName: string, namespace: string, onUrl: (url: string) => void): Promise<() => void> {
+  const s = pickLab(name);
+  const client = labClient(s);
+  let svc: Service;
+  try {
+    svc = await client.get<Service>(objectPath('v1', 'services', namespace, svcName));
+  } finally {
+    client.close();
+  }
+  const port = svc.spec.ports?.find((x) => x.nodePort);
+  if (!port?.nodePort) throw new Error(`service ${namespace}/${svcName} has no NodePort (type ${svc.spec.type})`);
+  const node = s.nodes[0]!;
+  const sock = path.join(labPaths(s.name).dir, `svc-${namespace}-${svcName}-${process.pid}.sock`);
+  const fwd = spawn('ip', ['netns', 'exec', node.netns, process.execPath, podpathJs, 'forward', '--listen-unix', sock, '--to', `${node.ip}:${port.nodePort}`], { stdio: 'ignore' });
+  await waitFor(() => fs.existsSync(sock), 10_000, 'the forwarder');
+  const t = await tunnel('127.0.0.1', 0, sock);
+  onUrl(`http://127.0.0.1:${t.port}`);
+  return () => {
+    t.server.close();
+    fwd.kill('SIGTERM');
+    fs.rmSync(sock, { force: true });
+  };
+}
+

@@ -1,0 +1,208 @@
+// A lab: an underlay namespace with a bridge (the "physical" 192.168.49.0/24 network), node
+// namespaces on it, a client namespace standing for the user's computer, and one process per
+// component inside the namespace where its upstream counterpart lives. Nothing is added to the
+// host's root namespace: the host reaches the lab through 127.0.0.1 tunnels.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, run, sysctlIn } from './netns.ts';
+import { alive, killGroup } from './proc.ts';
+
+export const stateRoot = process.env.PODPATH_STATE_ROOT ?? '/run/podpath';
+export const podpathJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/podpath.js');
+
+export const underlayCIDR = '192.168.49.0/24';
+export const clientIP = '192.168.49.100';
+export const clusterCIDR = '10.244.0.0/16';
+export const serviceCIDR = '10.96.0.0/12';
+
+export interface LabNode {
+  name: string;
+  netns: string;
+  ip: string;
+}
+
+export interface LabState {
+  name: string;
+  createdAt: string;
+  stateDir: string;
+  underlay: string;
+  client: string;
+  nodes: LabNode[];
+  podNetnsPrefix: string;
+  cniBackend: 'host-gw' | 'vxlan';
+  /** component -> pid */
+  pids: Record<string, number>;
+  /** component -> how it was started (namespace and arguments), so it can be restarted */
+  daemons?: Record<string, { netns?: string; args: string[] }>;
+  apiPort?: number;
+  kubeconfig?: string;
+  context?: string;
+}
+
+export function validateLabName(name: string): void {
+  if (!/^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$/.test(name)) {
+    throw new Error(`invalid lab name ${JSON.stringify(name)}: use 1-20 lower-case letters, digits and '-', starting with a letter`);
+  }
+}
+
+export function labPaths(name: string) {
+  const dir = path.join(stateRoot, name);
+  return {
+    dir,
+    state: path.join(dir, 'state.json'),
+    logs: path.join(dir, 'logs'),
+    apiserverData: path.join(dir, 'apiserver'),
+    apiserverSocket: path.join(dir, 'apiserver.sock'),
+    adminKubeconfig: path.join(dir, 'admin.kubeconfig'),
+    node: (n: string) => path.join(dir, 'nodes', n),
+  };
+}
+
+export function nodeName(lab: string, i: number): string {
+  return i === 0 ? lab : `${lab}-m${String(i + 1).padStart(2, '0')}`;
+}
+
+export function readState(name: string): LabState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(labPaths(name).state, 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeState(s: LabState): void {
+  fs.writeFileSync(labPaths(s.name).state, JSON.stringify(s, null, 2));
+}
+
+export function listLabs(): string[] {
+  try {
+    return fs.readdirSync(stateRoot).filter((d) => fs.existsSync(path.join(stateRoot, d, 'state.json')));
+  } catch {
+    return [];
+  }
+}
+
+/** Creates the namespaces, links and addresses of a lab. */
+export function buildNetwork(name: string, nodes: number, backend: 'host-gw' | 'vxlan'): LabState {
+  const p = labPaths(name);
+  fs.mkdirSync(p.logs, { recursive: true });
+  const prefix = `pp-${name}-`;
+  const s: LabState = {
+    name,
+    createdAt: new Date().toISOString(),
+    stateDir: p.dir,
+    underlay: `${prefix}u`,
+    client: `${prefix}c`,
+    nodes: [],
+    podNetnsPrefix: `${prefix}p`,
+    cniBackend: backend,
+    pids: {},
+  };
+  writeState(s);
+  netnsAdd(s.underlay);
+  ipIn(s.underlay, 'link', 'add', 'br0', 'type', 'bridge');
+  ipIn(s.underlay, 'link', 'set', 'br0', 'up');
+  const attach = (ns: string, port: string, address: string) => {
+    netnsAdd(ns);
+    ipIn(s.underlay, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ipIn(s.underlay, 'link', 'set', port, 'master', 'br0', 'up');
+    ipIn(ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+    ipIn(ns, 'link', 'set', 'eth0', 'up');
+  };
+  attach(s.client, 'client', clientIP);
+  for (let i = 0; i < nodes; i++) {
+    const n: LabNode = { name: nodeName(name, i), netns: `${prefix}n${i + 1}`, ip: `192.168.49.${i + 2}` };
+    attach(n.netns, `node${i + 1}`, n.ip);
+    sysctlIn(n.netns, 'net.ipv4.ip_forward', '1');
+    s.nodes.push(n);
+    writeState(s);
+  }
+  return s;
+}
+
+/** Starts `podpath <args>` as a detached process (in `netns` if given), logging to the lab's log dir. */
+export function startDaemon(s: LabState, component: string, netns: string | undefined, args: string[]): number {
+  const log = fs.openSync(path.join(labPaths(s.name).logs, `${component}.log`), 'a');
+  // nsenter switches only the network namespace. (`ip netns exec` would also give the daemon a
+  // private mount namespace, and the pod namespaces an agent creates would then be invisible to
+  // everything else on the host.)
+  const argv = netns ? ['nsenter', `--net=/run/netns/${netns}`, process.execPath, podpathJs, ...args] : [process.execPath, podpathJs, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env: process.env });
+  fs.closeSync(log);
+  child.unref();
+  if (!child.pid) throw new Error(`could not start ${component}`);
+  s.pids[component] = child.pid;
+  s.daemons = { ...s.daemons, [component]: { ...(netns ? { netns } : {}), args } };
+  writeState(s);
+  return child.pid;
+}
+
+/** Stops a lab component (if it runs) and starts it again the way it was first started. */
+export async function restartDaemon(s: LabState, component: string): Promise<number> {
+  const d = s.daemons?.[component];
+  if (!d) throw new Error(`lab ${s.name} has no component ${component} (it has: ${Object.keys(s.daemons ?? {}).join(', ')})`);
+  const pid = s.pids[component];
+  if (pid && alive(pid)) await stopPids([pid]);
+  return startDaemon(s, component, d.netns, d.args);
+}
+
+async function stopPids(pids: number[]): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => pids.forEach((pid) => killGroup(pid, sig));
+  signal('SIGTERM');
+  const deadline = Date.now() + 5000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  signal('SIGKILL');
+  while (pids.some(alive)) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * Removes everything of lab `name`: its processes (by the PIDs it recorded, then whatever still
+ * runs inside its namespaces), its namespaces, the files `ip netns exec` binds, its state.
+ */
+export async function destroyLab(name: string): Promise<string[]> {
+  const done: string[] = [];
+  const s = readState(name);
+  const prefix = `pp-${name}-`;
+  if (s) {
+    // Agents first, so nothing restarts containers while they are being stopped.
+    const agents = Object.entries(s.pids).filter(([c]) => c.startsWith('agent')).map(([, p]) => p);
+    await stopPids(agents);
+    await stopPids(Object.values(s.pids));
+    done.push(`stopped ${Object.keys(s.pids).length} lab processes`);
+  }
+  const namespaces = listNetns().filter((n) => n.startsWith(prefix));
+  const stray = namespaces.flatMap((n) => pidsIn(n));
+  if (stray.length) {
+    await stopPids(stray);
+    done.push(`stopped ${stray.length} processes left in the lab's namespaces`);
+  }
+  // Pods first, then nodes, client and underlay.
+  const order = (n: string) => (n.startsWith(`${prefix}p`) ? 0 : n.endsWith('-u') ? 2 : 1);
+  for (const n of namespaces.sort((a, b) => order(a) - order(b))) netnsDel(n);
+  if (namespaces.length) done.push(`deleted ${namespaces.length} network namespaces`);
+  for (const d of fs.existsSync('/etc/netns') ? fs.readdirSync('/etc/netns') : []) {
+    if (d.startsWith(prefix)) fs.rmSync(path.join('/etc/netns', d), { recursive: true, force: true });
+  }
+  fs.rmSync(labPaths(name).dir, { recursive: true, force: true });
+  return done;
+}
+
+/** What is missing on this machine for a lab, with how to get it (empty when all is there). */
+export function preflight(): string[] {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root: podpath up creates network namespaces and links; run it as root (sudo)');
+  const have = (cmd: string) => run(['sh', '-c', `command -v ${cmd}`], { allowFail: true }).trim() !== '';
+  if (!have('ip')) missing.push('ip (iproute2): apt-get install -y iproute2');
+  if (!have('iptables')) missing.push('iptables: apt-get install -y iptables');
+  if (!have('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
+  if (!have('curl')) missing.push('curl: apt-get install -y curl');
+  for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {
+    if (!fs.existsSync(`/usr/lib/cni/${plugin}`)) {
+      missing.push(`CNI plugin ${plugin} in /usr/lib/cni: apt-get install -y containernetworking-plugins`);
+      break;
+    }
+  }
+  return missing;
+}
