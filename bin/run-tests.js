@@ -48,12 +48,16 @@ function leftoverProcesses() {
   return left;
 }
 
-function leftoverNamespaces() {
-  try {
-    return fs.readdirSync('/run/netns').filter((n) => n.startsWith('pptest'));
-  } catch {
-    return [];
-  }
+/** Test labs are named ppt<random> (test/helpers/lab.ts): their namespaces, /etc/netns files and state. */
+function leftoverLabs() {
+  const ls = (dir, prefix) => {
+    try {
+      return fs.readdirSync(dir).filter((n) => n.startsWith(prefix)).map((n) => path.join(dir, n));
+    } catch {
+      return [];
+    }
+  };
+  return [...ls('/run/netns', 'pp-ppt'), ...ls('/etc/netns', 'pp-ppt'), ...ls('/run/podpath', 'ppt')];
 }
 
 let leftovers = leftoverProcesses();
@@ -61,11 +65,11 @@ for (let i = 0; i < 20 && leftovers.length; i++) {
   spawnSync('sleep', ['0.25']);
   leftovers = leftoverProcesses();
 }
-const netns = leftoverNamespaces();
-if (leftovers.length || netns.length) {
+const labs = leftoverLabs();
+if (leftovers.length || labs.length) {
   console.error('\nthe test suite left things behind:');
   for (const l of leftovers) console.error(`  process ${l}`);
-  for (const n of netns) console.error(`  network namespace ${n}`);
+  for (const n of labs) console.error(`  lab file or network namespace ${n}`);
   process.exit(res.status === 0 ? 1 : res.status ?? 1);
 }
 process.exit(res.status ?? 1);

@@ -1,0 +1,137 @@
+// Lab benchmark: time from `podpath up -f examples/seed-001` to nodes Ready, pods Running and
+// pods Ready; the same for a 3-node lab with 10 pods; resident memory of every process of the
+// lab. Root only. (Time to the first curl through the NodePort comes with kube-proxy.)
+//   node --import tsx bench/lab.ts [--runs 3]
+// References measured in the same run: starting one podpath process (`podpath --version`, the
+// floor under each of the lab's processes), and creating a pod's network by hand (`ip netns add`
+// plus the same CNI bridge/host-local ADD the agent runs).
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cniAdd, cniDel, nodeConfList } from '../src/agent/cni.ts';
+import { readState } from '../src/lab/lab.ts';
+import { listNetns, netnsAdd, netnsDel, pidsIn } from '../src/lab/netns.ts';
+import { podpathBin, repoRoot } from '../test/helpers/apiserver.ts';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}
+const RUNS = arg('runs', 3);
+
+function podpath(args: string[]): { ms: number; out: string } {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [podpathBin, ...args], { encoding: 'utf8', timeout: 300_000 });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`podpath ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  return { ms, out: r.stdout };
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every process of a lab: its daemons, and whatever runs in its namespaces (pods). */
+function labMemory(name: string): { processes: number; mib: number } {
+  const s = readState(name)!;
+  const pids = new Set<number>(Object.values(s.pids));
+  for (const ns of listNetns().filter((n) => n.startsWith(`pp-${name}-`))) for (const p of pidsIn(ns)) pids.add(p);
+  let mib = 0;
+  for (const p of pids) mib += rssMiB(p);
+  return { processes: pids.size, mib };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** The milestones `podpath up` prints: nodes Ready, pods Running (with IPs), pods Ready. */
+function milestones(out: string): { nodes: number; running: number; ready: number } {
+  const m = /nodes Ready ([\d.]+) s, pods Running ([\d.]+) s, pods Ready ([\d.]+) s/.exec(out);
+  if (!m) throw new Error(`podpath up did not print its milestones:\n${out}`);
+  return { nodes: Number(m[1]) * 1000, running: Number(m[2]) * 1000, ready: Number(m[3]) * 1000 };
+}
+
+async function scenario(label: string, nodes: number, files: string[]): Promise<void> {
+  const up: number[] = [];
+  const steps: { nodes: number; running: number; ready: number }[] = [];
+  let mem = { processes: 0, mib: 0 };
+  for (let run = 0; run < RUNS; run++) {
+    const name = `ppb${randomBytes(3).toString('hex')}`;
+    const kc = path.join(os.tmpdir(), `${name}.kubeconfig`);
+    try {
+      const r = podpath(['up', '--name', name, '--nodes', String(nodes), '--kubeconfig', kc, ...files.flatMap((f) => ['-f', f])]);
+      up.push(r.ms);
+      steps.push(milestones(r.out));
+      mem = labMemory(name);
+    } finally {
+      podpath(['down', '--name', name]);
+      fs.rmSync(kc, { force: true });
+    }
+  }
+  const med = (f: (x: (typeof steps)[number]) => number) => (median(steps.map(f)) / 1000).toFixed(2);
+  console.log(`${label}: podpath up, wall time to pods Ready: median ${(median(up) / 1000).toFixed(2)} s (runs: ${up.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
+  console.log(`${label}:   nodes Ready ${med((x) => x.nodes)} s, pods Running with IPs ${med((x) => x.running)} s, pods Ready ${med((x) => x.ready)} s (readiness probe period 10 s)`);
+  console.log(`${label}: resident memory of all lab processes: ${mem.mib.toFixed(0)} MiB in ${mem.processes} processes`);
+}
+
+async function references(): Promise<void> {
+  const starts: number[] = [];
+  for (let i = 0; i < 5; i++) starts.push(podpath(['--version']).ms);
+  console.log(`reference: starting one podpath process (podpath --version): median ${median(starts).toFixed(0)} ms`);
+  // The CNI reference runs in a namespace of its own, so the bridge the plugin creates never
+  // touches the host: this script again, under nsenter.
+  const host = `pp-ppb${randomBytes(3).toString('hex')}-h`;
+  netnsAdd(host);
+  try {
+    const r = spawnSync('nsenter', [`--net=/run/netns/${host}`, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--cni-reference', host], { encoding: 'utf8', cwd: repoRoot });
+    if (r.status !== 0) throw new Error(`CNI reference failed:\n${r.stderr}`);
+    process.stdout.write(r.stdout);
+  } finally {
+    netnsDel(host);
+  }
+}
+
+/** Inside the reference namespace: 10 pod networks made by hand, as the agent makes them. */
+async function cniReference(prefix: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ppbench-'));
+  const conf = nodeConfList('10.250.0.0/24', path.join(dir, 'ipam'));
+  const times: number[] = [];
+  const names = Array.from({ length: 10 }, (_, i) => `${prefix}${i}`);
+  try {
+    for (const [i, ns] of names.entries()) {
+      const t0 = performance.now();
+      netnsAdd(ns);
+      await cniAdd(conf, { containerId: `bench${i}`, netns: `/run/netns/${ns}`, ifname: 'eth0' });
+      times.push(performance.now() - t0);
+    }
+    for (const [i, ns] of names.entries()) await cniDel(conf, { containerId: `bench${i}`, netns: `/run/netns/${ns}`, ifname: 'eth0' });
+  } finally {
+    for (const ns of names) if (listNetns().includes(ns)) netnsDel(ns);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`reference: a pod network by hand (ip netns add + CNI bridge/host-local/portmap ADD): median ${median(times).toFixed(0)} ms`);
+}
+
+const seed = path.join(repoRoot, 'examples/seed-001');
+if (process.getuid?.() !== 0) {
+  console.error('bench/lab.ts builds labs and needs root');
+  process.exit(1);
+}
+const ref = process.argv.indexOf('--cni-reference');
+if (ref > 0) {
+  await cniReference(process.argv[ref + 1]!);
+  process.exit(0);
+}
+await references();
+await scenario('seed 001 (1 node, 2 pods)', 1, [seed]);
+await scenario('3 nodes, 10 pods', 3, [path.join(repoRoot, 'bench/ten-pods.yaml')]);

@@ -1,0 +1,75 @@
+// Test helpers for labs: `podpath up` as a real child process with a unique lab name, the real
+// kubectl pointed at the lab's kubeconfig, curl inside the lab, and `podpath down`.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { makeKubectl, podpathBin, tempDir, type KubectlResult } from './apiserver.ts';
+
+export const isRoot = process.getuid?.() === 0;
+/** Test labs are named ppt<random>; bin/run-tests.js checks nothing with that prefix is left. */
+export const testLabPrefix = 'ppt';
+
+export interface TestLab {
+  name: string;
+  kubeconfig: string;
+  kubectl: (args: string[], input?: string) => KubectlResult;
+  /** kubectl that must succeed; returns stdout */
+  ok: (args: string[], input?: string) => string;
+  /** `podpath <args>` for this lab, synchronously */
+  podpath: (args: string[]) => KubectlResult;
+  /** curl inside the lab (from 'client', 'node/NAME' or 'pod/NS/NAME'); returns stdout */
+  curl: (from: string, url: string, extra?: string[]) => KubectlResult;
+  down: () => Promise<KubectlResult>;
+}
+
+function runPodpath(args: string[]): KubectlResult {
+  const r = spawnSync(process.execPath, [podpathBin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan' }): Promise<TestLab> {
+  const name = `${testLabPrefix}${randomBytes(4).toString('hex')}`;
+  const kubeconfig = path.join(tempDir('lab'), 'kubeconfig');
+  const args = ['up', '--name', name, '--kubeconfig', kubeconfig, '--nodes', String(opts.nodes ?? 1), '--cni-backend', opts.cniBackend ?? 'host-gw', '--timeout', '90'];
+  for (const f of opts.files ?? []) args.push('-f', f);
+  const kubectl = makeKubectl(kubeconfig);
+  const lab: TestLab = {
+    name,
+    kubeconfig,
+    kubectl,
+    ok: (a, input) => {
+      const r = kubectl(a, input);
+      if (r.code !== 0) throw new Error(`kubectl ${a.join(' ')} failed (${r.code}):\n${r.stderr}`);
+      return r.stdout;
+    },
+    podpath: (a) => runPodpath([...a, '--name', name]),
+    curl: (from, url, extra = []) => runPodpath(['curl', '--name', name, '--from', from, url, ...extra]),
+    down: async () => runPodpath(['down', '--name', name]),
+  };
+  const out = await new Promise<KubectlResult>((resolve) => {
+    const child = spawn(process.execPath, [podpathBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  if (out.code !== 0) {
+    await lab.down();
+    throw new Error(`podpath ${args.join(' ')} failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
+  }
+  return lab;
+}
+
+/** Pods of a label selector as kubectl sees them (JSON). */
+export function pods(lab: TestLab, selector: string): { name: string; ip: string; node: string; ready: boolean; phase: string; deleting: boolean }[] {
+  const list = JSON.parse(lab.ok(['get', 'pods', '-l', selector, '-o', 'json'])) as { items: any[] };
+  return list.items.map((p) => ({
+    name: p.metadata.name,
+    ip: p.status?.podIP ?? '',
+    node: p.spec.nodeName ?? '',
+    phase: p.status?.phase ?? '',
+    deleting: Boolean(p.metadata.deletionTimestamp),
+    ready: Boolean(p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')),
+  }));
+}

@@ -1,0 +1,95 @@
+// Three-node labs with each CNI backend: replicas spread over the nodes, pods on different nodes
+// reach each other by pod IP (routed by host-gw, or encapsulated in VXLAN), and `podpath down`
+// leaves nothing behind.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { describe, it } from 'node:test';
+import { labPaths } from '../../src/lab/lab.ts';
+import { ipIn, listNetns } from '../../src/lab/netns.ts';
+import { alive } from '../../src/lab/proc.ts';
+import { vxlanDevice } from '../../src/agent/routes.ts';
+import { eventually } from '../helpers/apiserver.ts';
+import { isRoot, pods, startLab } from '../helpers/lab.ts';
+
+const app = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: spread}
+spec:
+  replicas: 6
+  selector: {matchLabels: {app: spread}}
+  template:
+    metadata: {labels: {app: spread}}
+    spec:
+      containers:
+      - {name: web, image: podpath/echo, ports: [{containerPort: 8080}]}
+`;
+
+function txPackets(ns: string, dev: string): number {
+  const j = JSON.parse(ipIn(ns, '-s', '-j', 'link', 'show', dev)) as { stats64: { tx: { packets: number } } }[];
+  return j[0]!.stats64.tx.packets;
+}
+
+for (const backend of ['host-gw', 'vxlan'] as const) {
+  describe(`a 3-node lab with --cni-backend ${backend}`, { skip: !isRoot && 'labs need root' }, () => {
+    it('spreads pods over the nodes, connects them across nodes, and is gone after podpath down', async (t) => {
+      const lab = await startLab({ nodes: 3, cniBackend: backend });
+      let downed = false;
+      t.after(async () => {
+        if (!downed) await lab.down();
+      });
+      const nodes = lab.ok(['get', 'nodes', '-o', 'wide']).trim().split('\n').slice(1);
+      assert.deepEqual(
+        nodes.map((l) => l.split(/\s+/).filter((_, i) => i === 0 || i === 5)),
+        [
+          [lab.name, '192.168.49.2'],
+          [`${lab.name}-m02`, '192.168.49.3'],
+          [`${lab.name}-m03`, '192.168.49.4'],
+        ],
+      );
+      const cidrs = JSON.parse(lab.ok(['get', 'nodes', '-o', 'json'])).items.map((n: any) => n.spec.podCIDR).sort();
+      assert.deepEqual(cidrs, ['10.244.0.0/24', '10.244.1.0/24', '10.244.2.0/24']);
+
+      lab.ok(['apply', '-f', '-'], app);
+      const running = (await eventually(() => {
+        const p = pods(lab, 'app=spread').filter((x) => x.phase === 'Running' && x.ip);
+        return p.length === 6 ? p : undefined;
+      }, 60_000, '6 running pods'))!;
+      const byNode = new Map<string, typeof running>();
+      for (const p of running) byNode.set(p.node, [...(byNode.get(p.node) ?? []), p]);
+      assert.equal(byNode.size, 3, 'replicas are spread over all nodes');
+      for (const list of byNode.values()) assert.equal(list.length, 2);
+
+      const s = JSON.parse(fs.readFileSync(labPaths(lab.name).state, 'utf8')) as { nodes: { netns: string }[] };
+      const before = backend === 'vxlan' ? s.nodes.map((n) => txPackets(n.netns, vxlanDevice)) : [];
+      // Every pod reaches one pod on each other node, by pod IP, and sees the caller's own pod IP.
+      const firsts = [...byNode.values()].map((l) => l[0]!);
+      for (const from of firsts) {
+        for (const to of firsts) {
+          if (from.node === to.node) continue;
+          const r = lab.curl(`pod/default/${from.name}`, `http://${to.ip}:8080/api/v1/peer`);
+          assert.equal(r.code, 0, `${from.name} (${from.node}) -> ${to.ip} (${to.node}): ${r.stderr}`);
+          const who = JSON.parse(r.stdout);
+          assert.equal(who.node, to.node);
+          assert.equal(who.client.split(':')[0], from.ip, 'pod-to-pod traffic keeps its source address');
+        }
+      }
+      if (backend === 'vxlan') {
+        const afterTx = s.nodes.map((n) => txPackets(n.netns, vxlanDevice));
+        afterTx.forEach((n, i) => assert.ok(n > before[i]!, `node ${i + 1} sent through ${vxlanDevice}`));
+        const routes = ipIn(s.nodes[0]!.netns, 'route', 'show', 'dev', vxlanDevice);
+        assert.match(routes, /10\.244\.\d+\.0\/24 via 10\.244\.\d+\.0 onlink/);
+      } else {
+        const routes = ipIn(s.nodes[0]!.netns, 'route');
+        assert.match(routes, /10\.244\.\d+\.0\/24 via 192\.168\.49\.\d+ dev eth0/);
+      }
+
+      const r = await lab.down();
+      downed = true;
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(listNetns().filter((n) => n.startsWith(`pp-${lab.name}-`)), []);
+      assert.equal(fs.existsSync(labPaths(lab.name).dir), false);
+      assert.deepEqual(fs.readdirSync('/etc/netns').filter((n) => n.startsWith(`pp-${lab.name}-`)), []);
+      for (const pid of Object.values((s as unknown as { pids: Record<string, number> }).pids)) assert.equal(alive(pid), false, `lab process ${pid} is gone`);
+    });
+  });
+}
