@@ -80,7 +80,7 @@ async function scenario(label: string, nodes: number, files: string[]): Promise<
   }
   const med = (f: (x: (typeof steps)[number]) => number) => (median(steps.map(f)) / 1000).toFixed(2);
   console.log(`${label}: podpath up, wall time to pods Ready: median ${(median(up) / 1000).toFixed(2)} s (runs: ${up.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
-  console.log(`${label}:   nodes Ready ${med((x) => x.nodes)} s, pods Running with IPs ${med((x) => x.running)} s, pods Ready ${med((x) => x.ready)} s (readiness probe period 10 s)`);
+  console.log(`${label}:   nodes Ready ${med((x) => x.nodes)} s, pods Running with IPs ${med((x) => x.running)} s, pods Ready ${med((x) => x.ready)} s`);
   console.log(`${label}: resident memory of all lab processes: ${mem.mib.toFixed(0)} MiB in ${mem.processes} processes`);
 }
 

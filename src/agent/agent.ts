@@ -40,6 +40,8 @@ export interface AgentOptions {
 interface RuntimeContainer {
   pid?: number;
   startedAt?: string;
+  /** startedAt to the millisecond (the API's timestamps are whole seconds) */
+  startedAtMs?: number;
   restartCount: number;
   state: ContainerState;
   lastState?: ContainerState;
@@ -70,6 +72,8 @@ interface ProbeState {
 function applyAll(cmds: NetCommand[], allowFail = false): void {
   for (const c of cmds) run([c.tool, ...c.args], { allowFail });
 }
+
+const firstProbeAfterMs = 500;
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const builtinImages = new Set(['podpath/echo']);
@@ -459,6 +463,7 @@ export class NodeAgent {
     });
     rc.pid = pid;
     rc.startedAt = now();
+    rc.startedAtMs = Date.now();
     rc.state = { running: { startedAt: rc.startedAt } };
     rc.started = true;
     rc.ready = !c.readinessProbe;
@@ -484,7 +489,7 @@ export class NodeAgent {
         if (!this.children.has(rc.pid)) this.exited(rp, rc, null, null);
         continue;
       }
-      const startedMs = Date.parse(rc.startedAt ?? '') || Date.now();
+      const startedMs = rc.startedAtMs ?? (Date.parse(rc.startedAt ?? '') || Date.now());
       for (const kind of ['readiness', 'liveness'] as const) {
         const probe = kind === 'readiness' ? c.readinessProbe : c.livenessProbe;
         if (!probe) continue;
@@ -492,7 +497,10 @@ export class NodeAgent {
         const st = this.probes.get(key) ?? { successes: 0, failures: 0, last: 0, running: false };
         this.probes.set(key, st);
         const period = (probe.periodSeconds ?? 10) * 1000;
-        if (st.running || Date.now() - startedMs < (probe.initialDelaySeconds ?? 0) * 1000 || Date.now() - st.last < period) continue;
+        // Like the kubelet's probe worker, which first sees a new container on a later sync, a
+        // probe never fires in the instant its container is started.
+        const delay = Math.max((probe.initialDelaySeconds ?? 0) * 1000, firstProbeAfterMs);
+        if (st.running || Date.now() - startedMs < delay || Date.now() - st.last < period) continue;
         st.running = true;
         st.last = Date.now();
         void runProbe(probe, rp, c).then((ok) => {

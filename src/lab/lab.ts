@@ -10,7 +10,14 @@ import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, run, sysctlIn } from './ne
 import { alive, killGroup } from './proc.ts';
 
 export const stateRoot = process.env.PODPATH_STATE_ROOT ?? '/run/podpath';
-export const podpathJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/podpath.js');
+/** bin/podpath.js of this checkout, found from this module whether it runs from src/ or dist/. */
+export const podpathJs = ((): string => {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const bin = path.join(dir, 'bin/podpath.js');
+    if (fs.existsSync(bin)) return bin;
+  }
+  throw new Error('cannot find bin/podpath.js above this module');
+})();
 
 export const underlayCIDR = '192.168.49.0/24';
 export const clientIP = '192.168.49.100';
