@@ -139,7 +139,12 @@ export function request(s: TestApiServer, method: string, p: string, body?: stri
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (opts.auth !== false) headers.Authorization = `Bearer ${s.token}`;
-    if (body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
+    if (body !== undefined) {
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      // Without a length, node sends a DELETE's body unframed (no chunking for DELETE), and the
+      // server rightly reads it as the start of the next request.
+      headers['Content-Length'] = String(Buffer.byteLength(body));
+    }
     if (opts.accept) headers.Accept = opts.accept;
     const req = https.request({ host: '127.0.0.1', port: s.port, method, path: p, headers, ca: s.caCert, servername: 'localhost', timeout: 30_000 }, (res) => {
       const chunks: Buffer[] = [];

@@ -2,7 +2,9 @@
 // kubectl pointed at the lab's kubeconfig, curl inside the lab, and `podpath down`.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
+import { labPaths } from '../../src/lab/lab.ts';
 import { makeKubectl, podpathBin, tempDir, type KubectlResult } from './apiserver.ts';
 
 export const isRoot = process.getuid?.() === 0;
@@ -20,6 +22,8 @@ export interface TestLab {
   /** curl inside the lab (from 'client', 'node/NAME' or 'pod/NS/NAME'); returns stdout */
   curl: (from: string, url: string, extra?: string[]) => KubectlResult;
   down: () => Promise<KubectlResult>;
+  /** what to print when a lab test fails: pods, events and the tails of the lab's logs */
+  diagnose: () => string;
 }
 
 function runPodpath(args: string[]): KubectlResult {
@@ -45,6 +49,11 @@ export async function startLab(opts: { files?: string[]; nodes?: number; cniBack
     podpath: (a) => runPodpath([...a, '--name', name]),
     curl: (from, url, extra = []) => runPodpath(['curl', '--name', name, '--from', from, url, ...extra]),
     down: async () => runPodpath(['down', '--name', name]),
+    diagnose: () => {
+      const logs = labPaths(name).logs;
+      const tails = fs.existsSync(logs) ? fs.readdirSync(logs).map((f) => `--- ${f}\n${fs.readFileSync(path.join(logs, f), 'utf8').split('\n').slice(-15).join('\n')}`) : [];
+      return [kubectl(['get', 'pods', '-o', 'wide']).stdout, kubectl(['get', 'events']).stdout, ...tails].join('\n');
+    },
   };
   const out = await new Promise<KubectlResult>((resolve) => {
     const child = spawn(process.execPath, [podpathBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -59,6 +68,16 @@ export async function startLab(opts: { files?: string[]; nodes?: number; cniBack
     throw new Error(`podpath ${args.join(' ')} failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
   }
   return lab;
+}
+
+/** Runs `fn`; when it throws, adds the lab's diagnosis to the error. */
+export async function explained<T>(lab: TestLab, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    (e as Error).message += `\n${lab.diagnose()}`;
+    throw e;
+  }
 }
 
 /** Pods of a label selector as kubectl sees them (JSON). */

@@ -110,7 +110,13 @@ describe('fuzzing podpath apiserver', () => {
       const p = pathFor();
       const body = method === 'GET' ? undefined : bodyFor();
       const ct = pick(contentTypes);
-      const res = await request(s, method, p, body, { contentType: ct });
+      let res;
+      try {
+        res = await request(s, method, p, body, { contentType: ct });
+      } catch (e) {
+        failures.push(`#${i} ${method} ${p} (${ct}) body ${JSON.stringify(body?.toString().slice(0, 300))}: ${(e as Error).message}; server exit code ${s.child.exitCode}, signal ${s.child.signalCode}`);
+        break;
+      }
       if (res.status >= 500) failures.push(`#${i} ${method} ${p} -> ${res.status} ${res.body.slice(0, 300)}`);
       if (res.status !== 200 && res.status !== 201 && res.headers['content-type']?.toString().startsWith('application/json')) {
         const st = JSON.parse(res.body);

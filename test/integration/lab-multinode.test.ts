@@ -9,7 +9,7 @@ import { ipIn, listNetns } from '../../src/lab/netns.ts';
 import { alive } from '../../src/lab/proc.ts';
 import { vxlanDevice } from '../../src/agent/routes.ts';
 import { eventually } from '../helpers/apiserver.ts';
-import { isRoot, pods, startLab } from '../helpers/lab.ts';
+import { explained, isRoot, pods, startLab } from '../helpers/lab.ts';
 
 const app = `apiVersion: apps/v1
 kind: Deployment
@@ -50,10 +50,12 @@ for (const backend of ['host-gw', 'vxlan'] as const) {
       assert.deepEqual(cidrs, ['10.244.0.0/24', '10.244.1.0/24', '10.244.2.0/24']);
 
       lab.ok(['apply', '-f', '-'], app);
-      const running = (await eventually(() => {
-        const p = pods(lab, 'app=spread').filter((x) => x.phase === 'Running' && x.ip);
-        return p.length === 6 ? p : undefined;
-      }, 60_000, '6 running pods'))!;
+      const running = (await explained(lab, () =>
+        eventually(() => {
+          const p = pods(lab, 'app=spread').filter((x) => x.phase === 'Running' && x.ip);
+          return p.length === 6 ? p : undefined;
+        }, 60_000, '6 running pods'),
+      ))!;
       const byNode = new Map<string, typeof running>();
       for (const p of running) byNode.set(p.node, [...(byNode.get(p.node) ?? []), p]);
       assert.equal(byNode.size, 3, 'replicas are spread over all nodes');
