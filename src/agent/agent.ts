@@ -9,10 +9,11 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Container, ContainerState, ContainerStatus, Node, Pod, PodCondition, Probe } from '../api/types.ts';
+import type { Container, ContainerState, ContainerStatus, Node, Pod, PodCondition, Probe, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { ip, netnsAdd, netnsDel, netnsExists, run, succeeds, writeNetnsEtc } from '../lab/netns.ts';
+import { serviceLinksFor } from './env.ts';
 import { cniAdd, cniDel, loopbackConf, nodeConfList, type NetConfList } from './cni.ts';
 import { peerCommands, peerRemovalCommands, vxlanDevice, vxlanDeviceCommands, vxlanMTU, type CniBackend, type NetCommand, type PeerNode } from './routes.ts';
 import { alive, killGroup } from '../lab/proc.ts';
@@ -86,6 +87,7 @@ export class NodeAgent {
   private client: Client;
   private pods: Informer<Pod>;
   private nodes: Informer<Node>;
+  private services: Informer<Service>;
   private runtime = new Map<string, RuntimePod>();
   private children = new Map<number, ChildProcess>();
   private probes = new Map<string, ProbeState>();
@@ -102,6 +104,7 @@ export class NodeAgent {
     this.client = new Client(loadConfig(o.kubeconfig, `kubelet/podpath (${o.nodeName})`));
     this.pods = new Informer<Pod>(this.client, 'v1', 'pods', { fieldSelector: `spec.nodeName=${o.nodeName}` });
     this.nodes = new Informer<Node>(this.client, 'v1', 'nodes');
+    this.services = new Informer<Service>(this.client, 'v1', 'services');
     fs.mkdirSync(path.join(o.stateDir, 'pods'), { recursive: true });
     fs.mkdirSync(path.join(o.stateDir, 'logs'), { recursive: true });
   }
@@ -137,9 +140,11 @@ export class NodeAgent {
     this.nodes.onError = (e) => this.o.log(`nodes informer: ${e.message}`);
     this.pods.on({ add: (p) => this.kick(p), update: (_, p) => this.kick(p), delete: (p) => this.kickUid(p.metadata.uid!) });
     this.nodes.on({ add: (n) => this.nodeChanged(n), update: (_, n) => this.nodeChanged(n), delete: (n) => this.nodeGone(n) });
+    this.services.onError = (e) => this.o.log(`services informer: ${e.message}`);
     this.nodes.start();
+    this.services.start();
     this.pods.start();
-    await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync()]);
+    await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync(), this.services.waitForSync()]);
     this.startLogServer();
     this.timers.push(setInterval(() => void this.heartbeat(), 10_000));
     this.timers.push(setInterval(() => this.tick(), 500));
@@ -150,6 +155,7 @@ export class NodeAgent {
     for (const t of this.timers) clearInterval(t);
     this.pods.stop();
     this.nodes.stop();
+    this.services.stop();
     this.logServer?.close();
     this.client.close();
   }
@@ -393,9 +399,7 @@ export class NodeAgent {
       POD_NAMESPACE: pod.metadata.namespace!,
       POD_IP: rp.podIP ?? '',
       NODE_NAME: this.o.nodeName,
-      KUBERNETES_SERVICE_HOST: '10.96.0.1',
-      KUBERNETES_SERVICE_PORT: '443',
-      KUBERNETES_SERVICE_PORT_HTTPS: '443',
+      ...serviceLinksFor(pod.metadata.namespace!, pod.spec.enableServiceLinks, this.services.list()),
     };
     if (process.env.PODPATH_TEST_RUN) env.PODPATH_TEST_RUN = process.env.PODPATH_TEST_RUN;
     const field = (p: string) =>
@@ -410,35 +414,45 @@ export class NodeAgent {
     return env;
   }
 
+  /** Init containers one at a time, each to success; then the app containers. */
   private runContainers(pod: Pod, rp: RuntimePod): void {
     const policy = pod.spec.restartPolicy ?? 'Always';
-    for (const c of pod.spec.containers) {
-      let rc = rp.containers[c.name];
-      if (!rc) {
-        rc = rp.containers[c.name] = { restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } }, ready: false, started: false };
-      }
-      if (rc.state.running) continue;
-      const term = rc.state.terminated;
-      if (term) {
-        const again = policy === 'Always' || (policy === 'OnFailure' && term.exitCode !== 0);
-        if (!again) continue;
-        rc.backoffSeconds = Math.min(rc.backoffSeconds ? rc.backoffSeconds * 2 : 10, 300);
-        rc.nextStart = Date.now() + rc.backoffSeconds * 1000;
-        rc.lastState = { terminated: term };
-        rc.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${rc.backoffSeconds}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` } };
-        this.save(rp);
-        continue;
-      }
-      if (rc.nextStart && Date.now() < rc.nextStart) continue;
-      const cmd = this.commandFor(c);
-      if (typeof cmd === 'string') {
-        rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd } };
-        continue;
-      }
-      if (rc.nextStart) rc.restartCount++;
-      rc.nextStart = undefined;
-      this.startProcess(pod, c, rp, rc, cmd);
+    for (const c of pod.spec.initContainers ?? []) {
+      const rc = (rp.containers[c.name] ??= { restartCount: 0, state: { waiting: { reason: 'PodInitializing' } }, ready: false, started: false });
+      if (rc.state.terminated?.exitCode === 0) continue;
+      // A failed init container is retried unless the pod never restarts (then the pod fails).
+      this.runContainer(pod, c, rp, rc, policy === 'Never' ? 'Never' : 'OnFailure');
+      return;
     }
+    for (const c of pod.spec.containers) {
+      const rc = (rp.containers[c.name] ??= { restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } }, ready: false, started: false });
+      this.runContainer(pod, c, rp, rc, policy);
+    }
+  }
+
+  /** Starts a container that is not running, restarting an exited one by `policy` with back-off. */
+  private runContainer(pod: Pod, c: Container, rp: RuntimePod, rc: RuntimeContainer, policy: string): void {
+    if (rc.state.running) return;
+    const term = rc.state.terminated;
+    if (term) {
+      const again = policy === 'Always' || (policy === 'OnFailure' && term.exitCode !== 0);
+      if (!again) return;
+      rc.backoffSeconds = Math.min(rc.backoffSeconds ? rc.backoffSeconds * 2 : 10, 300);
+      rc.nextStart = Date.now() + rc.backoffSeconds * 1000;
+      rc.lastState = { terminated: term };
+      rc.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${rc.backoffSeconds}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` } };
+      this.save(rp);
+      return;
+    }
+    if (rc.nextStart && Date.now() < rc.nextStart) return;
+    const cmd = this.commandFor(c);
+    if (typeof cmd === 'string') {
+      rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd } };
+      return;
+    }
+    if (rc.nextStart) rc.restartCount++;
+    rc.nextStart = undefined;
+    this.startProcess(pod, c, rp, rc, cmd);
   }
 
   private startProcess(pod: Pod, c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[]): void {
@@ -482,13 +496,13 @@ export class NodeAgent {
   }
 
   private tickProbes(pod: Pod, rp: RuntimePod): void {
+    // Processes adopted from a previous agent have no child handle: their exit is noticed here.
+    for (const rc of Object.values(rp.containers)) {
+      if (rc.state.running && rc.pid && !alive(rc.pid) && !this.children.has(rc.pid)) this.exited(rp, rc, null, null);
+    }
     for (const c of pod.spec.containers) {
       const rc = rp.containers[c.name];
-      if (!rc?.state.running || !rc.pid) continue;
-      if (!alive(rc.pid)) {
-        if (!this.children.has(rc.pid)) this.exited(rp, rc, null, null);
-        continue;
-      }
+      if (!rc?.state.running || !rc.pid || !alive(rc.pid)) continue;
       const startedMs = rc.startedAtMs ?? (Date.parse(rc.startedAt ?? '') || Date.now());
       for (const kind of ['readiness', 'liveness'] as const) {
         const probe = kind === 'readiness' ? c.readinessProbe : c.livenessProbe;
@@ -527,8 +541,8 @@ export class NodeAgent {
 
   private async reportStatus(pod: Pod, rp: RuntimePod): Promise<void> {
     this.tickProbes(pod, rp);
-    const statuses: ContainerStatus[] = pod.spec.containers.map((c) => {
-      const rc = rp.containers[c.name] ?? { restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } }, ready: false, started: false };
+    const statusOf = (c: Container, waiting: string): ContainerStatus => {
+      const rc = rp.containers[c.name] ?? { restartCount: 0, state: { waiting: { reason: waiting } }, ready: false, started: false };
       return {
         name: c.name,
         state: rc.state,
@@ -540,12 +554,16 @@ export class NodeAgent {
         ...(rc.pid ? { containerID: `podpath://${rp.uid.slice(0, 8)}-${c.name}-${rc.pid}` } : {}),
         started: rc.started && Boolean(rc.state.running),
       };
-    });
-    const allReady = statuses.length > 0 && statuses.every((s) => s.ready);
+    };
+    const initStatuses = (pod.spec.initContainers ?? []).map((c) => ({ ...statusOf(c, 'PodInitializing'), ready: rp.containers[c.name]?.state.terminated?.exitCode === 0 }));
+    const initialized = initStatuses.every((s) => s.state?.terminated?.exitCode === 0);
+    const statuses = pod.spec.containers.map((c) => statusOf(c, initialized ? 'ContainerCreating' : 'PodInitializing'));
+    const allReady = initialized && statuses.length > 0 && statuses.every((s) => s.ready);
     const policy = pod.spec.restartPolicy ?? 'Always';
     const allDone = statuses.every((s) => s.state?.terminated);
     let phase = statuses.some((s) => s.state?.running || s.state?.terminated || (s.state?.waiting?.reason === 'CrashLoopBackOff')) ? 'Running' : 'Pending';
-    if (allDone && policy !== 'Always') {
+    if (!initialized) phase = policy === 'Never' && initStatuses.some((s) => (s.state?.terminated?.exitCode ?? 0) !== 0) ? 'Failed' : 'Pending';
+    else if (allDone && policy !== 'Always') {
       const failed = statuses.some((s) => (s.state?.terminated?.exitCode ?? 0) !== 0);
       if (policy === 'Never' || !failed) phase = failed ? 'Failed' : 'Succeeded';
     }
@@ -560,7 +578,7 @@ export class NodeAgent {
       phase,
       conditions: [
         cond('PodReadyToStartContainers', Boolean(rp.podIP)),
-        cond('Initialized', true),
+        cond('Initialized', initialized, 'ContainersNotInitialized'),
         cond('Ready', allReady, 'ContainersNotReady'),
         cond('ContainersReady', allReady, 'ContainersNotReady'),
         scheduled,
@@ -569,6 +587,7 @@ export class NodeAgent {
       hostIPs: [{ ip: this.o.nodeIP }],
       ...(rp.podIP ? { podIP: rp.podIP, podIPs: [{ ip: rp.podIP }] } : {}),
       startTime: rp.startTime,
+      ...(initStatuses.length ? { initContainerStatuses: initStatuses } : {}),
       containerStatuses: statuses,
       qosClass: pod.status?.qosClass ?? 'BestEffort',
     };

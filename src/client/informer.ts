@@ -76,7 +76,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   private async relist(): Promise<void> {
     if (this.stopped) return;
-    let list: { metadata: { resourceVersion: string }; items: T[] };
+    let list: { kind?: string; metadata: { resourceVersion: string }; items: T[] };
     try {
       list = await this.client.get(this.query({}));
     } catch (e) {
@@ -85,7 +85,10 @@ export class Informer<T extends KubeObject = KubeObject> {
       return;
     }
     const fresh = new Map<string, T>();
-    for (const it of list.items) fresh.set(key(it), it);
+    // A list's items carry no apiVersion/kind (the list has them); watch events' objects do.
+    // The cache holds whole objects either way, so an owner reference made from one is complete.
+    const kind = list.kind?.replace(/List$/, '');
+    for (const it of list.items) fresh.set(key(it), { ...it, apiVersion: it.apiVersion ?? this.apiVersion, ...(kind && !it.kind ? { kind } : {}) });
     for (const [k, old] of this.cache) if (!fresh.has(k)) this.emit('delete', old);
     for (const [k, cur] of fresh) {
       const old = this.cache.get(k);

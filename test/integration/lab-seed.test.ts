@@ -120,6 +120,44 @@ spec:
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('runs init containers to completion first, and gives containers the Service link variables', async () => {
+    const dir = tempDir('init');
+    const manifest = `apiVersion: v1
+kind: Pod
+metadata: {name: init-demo}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - {name: prepare, image: busybox, command: [sh, -c, 'sleep 2; echo prepared > ${dir}/out']}
+  containers:
+  - {name: main, image: busybox, command: [sh, -c, 'cat ${dir}/out; env | sort; exec sleep 600']}
+`;
+    lab.ok(['apply', '-f', '-'], manifest);
+    const status = () => JSON.parse(lab.ok(['get', 'pod', 'init-demo', '-o', 'json'])).status;
+    await eventually(() => status().initContainerStatuses?.[0]?.state?.running, 15_000, 'the init container to run');
+    const during = lab.ok(['get', 'pod', 'init-demo']).trim().split('\n')[1]!;
+    assert.match(during, /^init-demo\s+0\/1\s+Init:0\/1\s/);
+    assert.equal(status().conditions.find((c: any) => c.type === 'Initialized').status, 'False');
+    assert.equal(status().containerStatuses[0].state.waiting.reason, 'PodInitializing');
+    await eventually(() => status().phase === 'Running', 20_000, 'the main container to run');
+    const st = status();
+    assert.equal(st.initContainerStatuses[0].state.terminated.exitCode, 0);
+    assert.equal(st.initContainerStatuses[0].state.terminated.reason, 'Completed');
+    assert.equal(st.conditions.find((c: any) => c.type === 'Initialized').status, 'True');
+    const logs = await eventually(() => {
+      const l = lab.ok(['logs', 'init-demo']);
+      return l.includes('KUBERNETES_SERVICE_HOST') ? l : undefined;
+    }, 10_000, 'the main container\'s output');
+    assert.match(logs!, /^prepared$/m);
+    const clusterIP = JSON.parse(lab.ok(['get', 'svc', 'api-service', '-o', 'json'])).spec.clusterIP;
+    assert.match(logs!, new RegExp(`^API_SERVICE_SERVICE_HOST=${clusterIP.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(logs!, new RegExp(`^API_SERVICE_PORT_8080_TCP=tcp://${clusterIP.replace(/\./g, '\\.')}:8080$`, 'm'));
+    assert.match(logs!, /^KUBERNETES_SERVICE_HOST=10\.96\.0\.1$/m);
+    assert.match(logs!, /^KUBERNETES_SERVICE_PORT_HTTPS=443$/m);
+    lab.ok(['delete', 'pod', 'init-demo', '--grace-period=1']);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('scales to 5 Running pods and replaces a deleted pod', async () => {
     lab.ok(['scale', 'deployment/api-server', '--replicas=5']);
     await eventually(() => pods(lab, 'app=api').filter((p) => p.phase === 'Running' && !p.deleting).length === 5, 30_000, '5 running pods');
