@@ -158,6 +158,15 @@ spec:
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('leaves a pod whose image is not built in and has no command Waiting, saying why', async () => {
+    lab.ok(['run', 'web', '--image=nginx:1.27', '--restart=Never']);
+    const st = (await eventually(() => JSON.parse(lab.ok(['get', 'pod', 'web', '-o', 'json'])).status.containerStatuses?.[0]?.state?.waiting?.message ? JSON.parse(lab.ok(['get', 'pod', 'web', '-o', 'json'])).status : undefined, 15_000, 'the waiting reason'))!;
+    assert.equal(st.containerStatuses[0].state.waiting.reason, 'CreateContainerConfigError');
+    assert.match(st.containerStatuses[0].state.waiting.message, /image nginx:1\.27 is not built into podpath and the container has no command/);
+    assert.match(lab.ok(['get', 'pod', 'web']), /web\s+0\/1\s+CreateContainerConfigError\s+0\s/);
+    lab.ok(['delete', 'pod', 'web', '--grace-period=0', '--force']);
+  });
+
   it('scales to 5 Running pods and replaces a deleted pod', async () => {
     lab.ok(['scale', 'deployment/api-server', '--replicas=5']);
     await eventually(() => pods(lab, 'app=api').filter((p) => p.phase === 'Running' && !p.deleting).length === 5, 30_000, '5 running pods');

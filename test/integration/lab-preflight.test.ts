@@ -1,0 +1,33 @@
+// `podpath up` checks what it needs before doing anything: without root it says so and leaves
+// nothing behind. Bad input is refused before anything is built.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { describe, it } from 'node:test';
+import { listNetns } from '../../src/lab/netns.ts';
+import { podpathBin, repoRoot } from '../helpers/apiserver.ts';
+import { isRoot, testLabPrefix } from '../helpers/lab.ts';
+
+const up = (args: string[], asNobody = false) => {
+  const argv = [process.execPath, podpathBin, 'up', ...args];
+  const r = asNobody ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv], { encoding: 'utf8', cwd: repoRoot }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+};
+
+describe('podpath up preflight', () => {
+  it('without root, names what is missing and creates nothing', { skip: !isRoot && 'needs root to switch to an unprivileged user' }, () => {
+    const name = `${testLabPrefix}nobody`;
+    const r = up(['--name', name, '-f', 'examples/seed-001'], true);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /cannot build a lab, missing:\n {2}- root: podpath up creates network namespaces and links; run it as root \(sudo\)/);
+    assert.deepEqual(listNetns().filter((n) => n.startsWith(`pp-${name}-`)), []);
+    assert.equal(fs.existsSync(`/run/podpath/${name}`), false);
+  });
+
+  it('refuses a bad lab name, node count or backend before building anything', () => {
+    assert.match(up(['--name', 'Bad_Name']).out, /invalid lab name "Bad_Name": use 1-20 lower-case letters, digits and '-', starting with a letter/);
+    assert.match(up(['--name', `${testLabPrefix}x`, '--nodes', '0']).out, /--nodes must be between 1 and 20/);
+    assert.match(up(['--name', `${testLabPrefix}x`, '--cni-backend', 'flannel']).out, /Allowed choices are host-gw, vxlan/);
+    assert.equal(fs.existsSync(`/run/podpath/${testLabPrefix}x`), false);
+  });
+});
