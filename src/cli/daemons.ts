@@ -1,5 +1,6 @@
 // The lab's component processes: each runs in the foreground until SIGTERM/SIGINT.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 
@@ -12,6 +13,20 @@ function onStop(fn: () => void | Promise<void>): void {
   };
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
+}
+
+/** A Go-style duration: 1s, 500ms, 1m30s. */
+function durationMs(s: string): number {
+  let ms = 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let m: RegExpExecArray | null;
+  let seen = '';
+  while ((m = re.exec(s))) {
+    ms += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    seen += m[0];
+  }
+  if (!seen || seen !== s) throw new Error(`invalid duration ${JSON.stringify(s)} (examples: 1s, 500ms, 1m30s)`);
+  return ms;
 }
 
 function hostPort(s: string): { host: string; port: number } {
@@ -76,6 +91,60 @@ export function addDaemonCommands(program: Command): void {
       await agent.start();
       onStop(() => agent.stop());
     });
+
+  const iptablesOptions = (c: Command) =>
+    c
+      .option('--cluster-cidr <cidr>', 'pod network: ClusterIP traffic from outside it is masqueraded (detect-local-mode ClusterCIDR)')
+      .option('--masquerade-all', 'masquerade all traffic to ClusterIPs')
+      .option('--masquerade-bit <n>', 'bit of the fwmark that marks traffic to masquerade', '14')
+      .option('--nodeport-addresses <cidrs>', 'addresses NodePorts answer on (default: all local addresses)')
+      .option('--iptables-localhost-nodeports <bool>', 'NodePorts answer on 127.0.0.0/8 too', 'true');
+  type IptablesFlags = { clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string };
+  const iptablesConfig = (o: IptablesFlags) => ({
+    ...(o.clusterCidr ? { clusterCIDR: o.clusterCidr } : {}),
+    masqueradeAll: Boolean(o.masqueradeAll),
+    masqueradeBit: Number(o.masqueradeBit),
+    localhostNodePorts: o.iptablesLocalhostNodeports !== 'false',
+    ...(o.nodeportAddresses ? { nodePortAddresses: o.nodeportAddresses.split(',').map((x) => x.trim().replace(/\/32$/, '')) } : {}),
+  });
+
+  const proxy = iptablesOptions(
+    program
+      .command('proxy')
+      .description('Run kube-proxy for one node (iptables mode): Services and EndpointSlices become the node\'s NAT rules.')
+      .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+      .option('--node-name <name>', 'the Node this proxy runs on', os.hostname())
+      .option('--mode <mode>', 'iptables (nftables is not implemented yet)', 'iptables')
+      .option('--min-sync-period <duration>', 'least time between syncs', '1s')
+      .option('--sync-period <duration>', 'time between full syncs', '30s')
+      // `proxy render` has the same flags: options after `render` belong to it.
+      .enablePositionalOptions(),
+  ).action(async (o: IptablesFlags & { kubeconfig?: string; nodeName: string; mode: string; minSyncPeriod: string; syncPeriod: string }) => {
+    if (o.mode !== 'iptables') throw new Error(`--mode ${o.mode}: only iptables is implemented so far`);
+    const { IptablesProxier } = await import('../proxy/proxier.ts');
+    const proxier = new IptablesProxier({
+      ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+      nodeName: o.nodeName,
+      config: iptablesConfig(o),
+      minSyncPeriodMs: durationMs(o.minSyncPeriod),
+      syncPeriodMs: durationMs(o.syncPeriod),
+      log: log(`kube-proxy ${o.nodeName}`),
+    });
+    await proxier.start();
+    onStop(() => proxier.stop());
+  });
+  iptablesOptions(
+    proxy
+      .command('render')
+      .description('Print what a full sync would apply on a node (the iptables-restore input), from a file of Services and EndpointSlices. No cluster, no root.')
+      .requiredOption('-f, --filename <file>', 'multi-document YAML of Services and EndpointSlices (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+      .option('--mode <mode>', 'iptables (nftables is not implemented yet)', 'iptables')
+      .option('--node-name <name>', 'the node whose rules are rendered (decides which endpoints are local)', 'node')
+      .option('--node-ip <ip>', "the node's IP (accepted for kube-proxy compatibility)"),
+  ).action(async (o: IptablesFlags & { filename: string[]; mode: string; nodeName: string }) => {
+    const { render } = await import('../proxy/render.ts');
+    process.stdout.write(render(o.filename, { mode: o.mode, nodeName: o.nodeName, config: iptablesConfig(o) }));
+  });
 
   const image = program.command('image').description("Built-in container images (run inside pods by the node agent).");
   image

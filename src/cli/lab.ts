@@ -91,7 +91,7 @@ export async function applyAll(client: Client, objs: KubeObject[]): Promise<stri
 export async function up(o: UpOptions): Promise<void> {
   validateLabName(o.name);
   if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
-  if (o.proxyMode !== 'none') throw new Error(`--proxy-mode ${o.proxyMode}: kube-proxy is not part of podpath yet; use --proxy-mode none`);
+  if (o.proxyMode !== 'none' && o.proxyMode !== 'iptables') throw new Error(`--proxy-mode must be iptables or none, not ${o.proxyMode}`);
   if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
   const missing = preflight();
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
@@ -133,6 +133,11 @@ export async function up(o: UpOptions): Promise<void> {
         s.cniBackend,
         ...(i === 0 ? ['--control-plane'] : []),
       ]);
+    }
+    if (o.proxyMode !== 'none') {
+      for (const n of s.nodes) {
+        startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', o.proxyMode, '--cluster-cidr', clusterCIDR]);
+      }
     }
     const client = labClient(s);
     try {
@@ -189,6 +194,18 @@ export async function up(o: UpOptions): Promise<void> {
         say(`reach a pod from the client namespace (the lab's stand-in for your computer, ${clientIP}):`);
         const probePath = first.spec.containers[0]!.readinessProbe?.httpGet?.path ?? '/';
         say(`  podpath curl --name ${o.name} http://${first.status!.podIP}:${port}${probePath}`);
+      }
+      if (o.proxyMode !== 'none') {
+        const svcs = (await client.get<{ items: Service[] }>('/api/v1/services')).items.filter((x) => x.spec.ports?.some((q) => q.nodePort));
+        for (const svc of svcs) {
+          const np = svc.spec.ports!.find((q) => q.nodePort)!.nodePort!;
+          // A path the backing pods answer: their readiness probe's, when they have one.
+          const backing = running.pods.find((x) => x.metadata.namespace === svc.metadata.namespace && Object.entries(svc.spec.selector ?? { '': '' }).every(([k, v]) => x.metadata.labels?.[k] === v));
+          const svcPath = backing?.spec.containers[0]?.readinessProbe?.httpGet?.path ?? '/';
+          say(`reach Service ${svc.metadata.namespace}/${svc.metadata.name} through its NodePort (kube-proxy, ${o.proxyMode} mode):`);
+          say(`  podpath curl --name ${o.name} http://${s.nodes[0]!.ip}:${np}${svcPath}        # from the client namespace`);
+          say(`  podpath service ${svc.metadata.name} --name ${o.name}${svc.metadata.namespace !== 'default' ? ` -n ${svc.metadata.namespace}` : ''} --url     # a 127.0.0.1 URL on this host`);
+        }
       }
       say(`remove the lab:\n  podpath down --name ${o.name}`);
     } finally {

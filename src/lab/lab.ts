@@ -123,6 +123,9 @@ export function buildNetwork(name: string, nodes: number, backend: 'host-gw' | '
     const n: LabNode = { name: nodeName(name, i), netns: `${prefix}n${i + 1}`, ip: `192.168.49.${i + 2}` };
     attach(n.netns, `node${i + 1}`, n.ip);
     sysctlIn(n.netns, 'net.ipv4.ip_forward', '1');
+    // Bridged pod-to-pod replies must pass iptables too, or a Service's DNAT is not undone for
+    // a client on the same bridge (what kubeadm and minikube set on every node).
+    sysctlIn(n.netns, 'net.bridge.bridge-nf-call-iptables', '1');
     s.nodes.push(n);
     writeState(s);
   }

@@ -2,12 +2,14 @@
 // 10.244.0.0/24; the client namespace reaches each pod through the node; the Deployment and
 // ReplicaSet controllers, probes, logs and the node agent behave as in a real cluster.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readState } from '../../src/lab/lab.ts';
 import { listNetns } from '../../src/lab/netns.ts';
-import { eventually, repoRoot, sleep, tempDir } from '../helpers/apiserver.ts';
+import { eventually, podpathBin, repoRoot, sleep, tempDir } from '../helpers/apiserver.ts';
 import { isRoot, pods, startLab, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
@@ -46,6 +48,75 @@ describe('podpath up with the seed example', { skip: !isRoot && 'labs need root'
       // routed, not NATed: the pod sees the client's own address
       assert.match(who.client, /^192\.168\.49\.100:\d+$/);
     }
+  });
+
+  /** Pods that answered `n` fresh connections to `url` from `from` (one curl, Connection: close). */
+  const hits = (from: string, url: string, n: number) => {
+    const r = lab.curl(from, url, ['-H', 'Connection: close', ...Array.from({ length: n - 1 }, () => url)]);
+    assert.equal(r.code, 0, r.stderr);
+    return [...r.stdout.matchAll(/\{[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { pod: string; client: string });
+  };
+
+  it('reaches both pods through the NodePort 192.168.49.2:30080 from the client namespace, SNATed', () => {
+    const names = new Set(pods(lab, 'app=api').map((p) => p.name));
+    const seen = new Set<string>();
+    for (let round = 0; round < 5 && seen.size < names.size; round++) {
+      for (const a of hits('client', 'http://192.168.49.2:30080/api/v1/np', 20)) {
+        seen.add(a.pod);
+        // externalTrafficPolicy Cluster: the pod sees the node's bridge address, not the client
+        assert.match(a.client, /^10\.244\.0\.1:\d+$/);
+      }
+    }
+    assert.deepEqual([...seen].sort(), [...names].sort(), 'both pods answered within 100 requests');
+  });
+
+  it('reaches both pods through the ClusterIP from a pod, and a pod reaches itself (hairpin)', () => {
+    const clusterIP = JSON.parse(lab.ok(['get', 'svc', 'api-service', '-o', 'json'])).spec.clusterIP;
+    const [me, other] = pods(lab, 'app=api');
+    const seen = new Set<string>();
+    for (let round = 0; round < 5 && seen.size < 2; round++) {
+      for (const a of hits(`pod/default/${me!.name}`, `http://${clusterIP}:8080/api/v1/cip`, 20)) {
+        seen.add(a.pod);
+        // to another pod the source stays the pod's own IP; to itself it is masqueraded (hairpin)
+        if (a.pod === other!.name) assert.match(a.client, new RegExp(`^${me!.ip.replace(/\./g, '\\.')}:`));
+        else assert.match(a.client, /^10\.244\.0\.1:\d+$/);
+      }
+    }
+    assert.deepEqual([...seen].sort(), [me!.name, other!.name].sort());
+  });
+
+  it('opens the NodePort to the host with podpath service --url', async () => {
+    const child = spawn(process.execPath, [podpathBin, 'service', 'api-service', '--name', lab.name, '--url'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /^(http:\/\/127\.0\.0\.1:\d+)$/m.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`podpath service exited with ${code}: ${out}`)));
+      });
+      const body = await new Promise<string>((resolve, reject) => {
+        http.get(`${url}/api/v1/host`, (res) => {
+          let b = '';
+          res.on('data', (d: Buffer) => (b += d.toString()));
+          res.on('end', () => resolve(b));
+        }).on('error', reject);
+      });
+      assert.match(JSON.parse(body).pod, /^api-server-/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('shows upstream\'s layout in iptables-save on the node', () => {
+    const s = readState(lab.name)!;
+    const save = spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, 'iptables-save'], { encoding: 'utf8' }).stdout;
+    assert.match(save, /^-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES$/m);
+    assert.match(save, /^-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING$/m);
+    assert.match(save, /^-A KUBE-NODEPORTS -p tcp -m comment --comment "default\/api-service" -m tcp --dport 30080 -j KUBE-EXT-JKKS4F2RVJTCP5JI$/m);
+    assert.equal(save.match(/-j DNAT --to-destination 10\.244\.0\.\d+:8080/g)?.length, 2);
   });
 
   it('lists both pods, ready, in the Service\'s EndpointSlice with the named port and nodeName', async () => {
@@ -170,6 +241,9 @@ spec:
   it('scales to 5 Running pods and replaces a deleted pod', async () => {
     lab.ok(['scale', 'deployment/api-server', '--replicas=5']);
     await eventually(() => pods(lab, 'app=api').filter((p) => p.phase === 'Running' && !p.deleting).length === 5, 30_000, '5 running pods');
+    const node = readState(lab.name)!.nodes[0]!.netns;
+    const dnats = () => spawnSync('ip', ['netns', 'exec', node, 'iptables-save', '-t', 'nat'], { encoding: 'utf8' }).stdout.match(/-j DNAT --to-destination 10\.244\.0\.\d+:8080/g)?.length;
+    await eventually(() => pods(lab, 'app=api').filter((p) => p.ready).length === 5 && dnats() === 5, 30_000, 'kube-proxy to write 5 endpoints');
     const before = pods(lab, 'app=api');
     assert.equal(new Set(before.map((p) => p.ip)).size, 5, 'every pod has its own IP');
     const victim = before[0]!.name;

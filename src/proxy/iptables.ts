@@ -1,0 +1,248 @@
+// kube-proxy's iptables mode, as a pure function: ServicePorts in, the `iptables-restore
+// --noflush` input of a full sync out (upstream's chains, hashed names, rule text and order),
+// plus the jump rules that hook those chains into the built-in ones.
+import { createHash } from 'node:crypto';
+import { categorizeEndpoints, externallyAccessible, type ServicePortInfo } from './model.ts';
+
+export interface IptablesConfig {
+  /** detect-local-mode ClusterCIDR: traffic from outside this range to a ClusterIP is masqueraded */
+  clusterCIDR?: string;
+  masqueradeAll?: boolean;
+  masqueradeBit?: number;
+  /** NodePorts answer on 127.0.0.0/8 too (upstream default true) */
+  localhostNodePorts?: boolean;
+  /** empty: NodePorts on every local address */
+  nodePortAddresses?: string[];
+  /** MASQUERADE --random-fully (when iptables supports it) */
+  randomFully?: boolean;
+  /** nf_conntrack_tcp_be_liberal is 1: no INVALID drop rule */
+  conntrackTCPBeLiberal?: boolean;
+}
+
+/** Total endpoints above which per-endpoint comments are left out (upstream's largeClusterMode). */
+export const largeClusterEndpointsThreshold = 1000;
+
+const base32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function encodeBase32(buf: Buffer): string {
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const b of buf) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += base32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += base32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+/** First 16 characters of base32(sha256(s)): upstream's chain-name hash. */
+export function portProtoHash(s: string): string {
+  return encodeBase32(createHash('sha256').update(s, 'utf8').digest()).slice(0, 16);
+}
+
+const proto = (sp: ServicePortInfo) => sp.protocol.toLowerCase();
+export const svcChain = (sp: ServicePortInfo) => `KUBE-SVC-${portProtoHash(sp.name + proto(sp))}`;
+export const svlChain = (sp: ServicePortInfo) => `KUBE-SVL-${portProtoHash(sp.name + proto(sp))}`;
+export const extChain = (sp: ServicePortInfo) => `KUBE-EXT-${portProtoHash(sp.name + proto(sp))}`;
+export const fwChain = (sp: ServicePortInfo) => `KUBE-FW-${portProtoHash(sp.name + proto(sp))}`;
+export const sepChain = (sp: ServicePortInfo, endpoint: string) => `KUBE-SEP-${portProtoHash(sp.name + proto(sp) + endpoint)}`;
+
+/** A comment argument as upstream writes it: quoted when it has spaces. */
+const comment = (c: string) => (c.includes(' ') ? `"${c}"` : c);
+
+export interface JumpRule {
+  table: 'filter' | 'nat';
+  chain: string;
+  /** rule arguments, ending with -j TARGET */
+  args: string[];
+}
+
+export const jumpRules: JumpRule[] = [
+  ...['INPUT', 'FORWARD'].map((chain) => ({ table: 'filter' as const, chain, args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes externally-visible service portals', '-j', 'KUBE-EXTERNAL-SERVICES'] })),
+  { table: 'filter', chain: 'INPUT', args: ['-m', 'comment', '--comment', 'kubernetes health check service ports', '-j', 'KUBE-NODEPORTS'] },
+  ...['FORWARD', 'OUTPUT'].map((chain) => ({ table: 'filter' as const, chain, args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES'] })),
+  { table: 'filter', chain: 'FORWARD', args: ['-m', 'comment', '--comment', 'kubernetes forwarding rules', '-j', 'KUBE-FORWARD'] },
+  ...['INPUT', 'OUTPUT', 'FORWARD'].map((chain) => ({ table: 'filter' as const, chain, args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes load balancer firewall', '-j', 'KUBE-PROXY-FIREWALL'] })),
+  ...['OUTPUT', 'PREROUTING'].map((chain) => ({ table: 'nat' as const, chain, args: ['-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES'] })),
+  { table: 'nat', chain: 'POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules', '-j', 'KUBE-POSTROUTING'] },
+  ...['INPUT', 'OUTPUT'].map((chain) => ({ table: 'filter' as const, chain, args: ['-j', 'KUBE-FIREWALL'] })),
+];
+
+export interface IptablesRender {
+  /** the iptables-restore input */
+  text: string;
+  /** every per-service nat chain the sync keeps (the rest with a service prefix are stale) */
+  activeNatChains: Set<string>;
+}
+
+const probability = (n: number) => (1 / n).toFixed(10);
+
+/** A full sync: the filter and nat tables' kube-proxy chains and rules. */
+export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {}): IptablesRender {
+  const mark = `0x${(1 << (cfg.masqueradeBit ?? 14)).toString(16).padStart(4, '0')}`;
+  const localhostNodePorts = cfg.localhostNodePorts ?? true;
+  const filterChains = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
+  if (localhostNodePorts) filterChains.push('KUBE-FIREWALL');
+  const natChains = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
+  const filterRules: string[] = [];
+  const natRules: string[] = [];
+  const svcChainLines: string[] = [];
+  const active = new Set<string>();
+
+  natRules.push(
+    `-A KUBE-POSTROUTING -m mark ! --mark ${mark}/${mark} -j RETURN`,
+    `-A KUBE-POSTROUTING -j MARK --xor-mark ${mark}`,
+    `-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${cfg.randomFully ? ' --random-fully' : ''}`,
+    `-A KUBE-MARK-MASQ -j MARK --or-mark ${mark}`,
+  );
+  if (localhostNodePorts) {
+    filterRules.push('-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP');
+  }
+  if (!cfg.conntrackTCPBeLiberal) filterRules.push('-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP');
+  filterRules.push(
+    `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`,
+    '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+  );
+
+  const totalEndpoints = ports.reduce((n, sp) => n + sp.endpoints.length, 0);
+  const largeCluster = totalEndpoints > largeClusterEndpointsThreshold;
+
+  // Upstream walks a Go map (random order); sorting by name makes the output reproducible.
+  for (const sp of [...ports].sort((a, b) => (a.name + a.protocol < b.name + b.protocol ? -1 : 1))) {
+    const p = proto(sp);
+    const match = (c: string) => `-m comment --comment ${comment(c)} -m ${p} -p ${p}`;
+    const eps = categorizeEndpoints(sp);
+    const hasEndpoints = eps.hasAnyEndpoints;
+    const internalChain = sp.internalPolicyLocal ? svlChain(sp) : svcChain(sp);
+    const clusterChain = svcChain(sp);
+    const localChain = svlChain(sp);
+    const externalChain = extChain(sp);
+    const firewallChain = fwChain(sp);
+    const hasInternalEndpoints = sp.internalPolicyLocal ? eps.localEndpoints.length > 0 : hasEndpoints;
+    const hasExternalEndpoints = sp.externalPolicyLocal ? eps.localEndpoints.length > 0 : hasEndpoints;
+    const usesExternalChain = hasEndpoints && externallyAccessible(sp);
+    const usesFWChain = hasEndpoints && sp.loadBalancerVIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
+    const internalTarget = hasEndpoints ? 'DROP' : 'REJECT';
+    const internalComment = hasEndpoints ? `${sp.name} has no local endpoints` : `${sp.name} has no endpoints`;
+    const externalTarget = !hasEndpoints ? 'REJECT' : 'DROP';
+    const externalComment = !hasEndpoints ? `${sp.name} has no endpoints` : `${sp.name} has no local endpoints`;
+
+    // Chains this service keeps, declared once.
+    const chains: string[] = [];
+    if (eps.clusterEndpoints.length > 0) chains.push(clusterChain);
+    if (eps.localEndpoints.length > 0) chains.push(localChain);
+    if (usesExternalChain) chains.push(externalChain);
+    if (usesFWChain) chains.push(firewallChain);
+
+    // 1. ClusterIP
+    if (hasInternalEndpoints) natRules.push(`-A KUBE-SERVICES ${match(`${sp.name} cluster IP`)} -d ${sp.clusterIP} --dport ${sp.port} -j ${internalChain}`);
+    else filterRules.push(`-A KUBE-SERVICES ${match(internalComment)} -d ${sp.clusterIP} --dport ${sp.port} -j ${internalTarget}`);
+    // 2. externalIPs
+    for (const ip of sp.externalIPs) {
+      if (hasEndpoints) natRules.push(`-A KUBE-SERVICES ${match(`${sp.name} external IP`)} -d ${ip} --dport ${sp.port} -j ${externalChain}`);
+      if (!hasExternalEndpoints) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment)} -d ${ip} --dport ${sp.port} -j ${externalTarget}`);
+    }
+    // 3. LoadBalancer VIPs
+    for (const ip of sp.loadBalancerVIPs) {
+      if (hasEndpoints) natRules.push(`-A KUBE-SERVICES ${match(`${sp.name} loadbalancer IP`)} -d ${ip} --dport ${sp.port} -j ${usesFWChain ? firewallChain : externalChain}`);
+      if (usesFWChain) filterRules.push(`-A KUBE-PROXY-FIREWALL ${match(`${sp.name} traffic not accepted by ${firewallChain}`)} -d ${ip} --dport ${sp.port} -j DROP`);
+    }
+    if (!hasExternalEndpoints) {
+      for (const ip of sp.loadBalancerVIPs) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment)} -d ${ip} --dport ${sp.port} -j ${externalTarget}`);
+    }
+    // 4. NodePort
+    if (sp.nodePort) {
+      if (hasEndpoints) natRules.push(`-A KUBE-NODEPORTS ${match(sp.name)} --dport ${sp.nodePort} -j ${externalChain}`);
+      if (!hasExternalEndpoints) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment).replace(` -m ${p} -p ${p}`, ` -m addrtype --dst-type LOCAL -m ${p} -p ${p}`)} --dport ${sp.nodePort} -j ${externalTarget}`);
+    }
+    // 5. health check NodePort
+    if (sp.healthCheckNodePort) filterRules.push(`-A KUBE-NODEPORTS -m comment --comment ${comment(`${sp.name} health check node port`)} -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
+
+    if (!hasEndpoints) continue;
+    for (const c of chains) {
+      svcChainLines.push(`:${c} - [0:0]`);
+      active.add(c);
+    }
+    // 6. internal masquerade, the first rule of the internal chain
+    if (hasInternalEndpoints) {
+      if (cfg.masqueradeAll) natRules.push(`-A ${internalChain} ${match(`${sp.name} cluster IP`)} -d ${sp.clusterIP} --dport ${sp.port} -j KUBE-MARK-MASQ`);
+      else if (cfg.clusterCIDR) natRules.push(`-A ${internalChain} ${match(`${sp.name} cluster IP`)} -d ${sp.clusterIP} --dport ${sp.port} ! -s ${cfg.clusterCIDR} -j KUBE-MARK-MASQ`);
+    }
+    const writeServiceChain = (chain: string, endpoints: typeof eps.clusterEndpoints) => {
+      // 9. to the endpoints: affinity first, then random choice
+      const epComment = (e: { key: string }) => (largeCluster ? '' : `-m comment --comment ${comment(`${sp.name} -> ${e.key}`)} `);
+      if (sp.stickyMaxAgeSeconds) {
+        for (const e of endpoints) natRules.push(`-A ${chain} ${epComment(e)}-m recent --name ${sepChain(sp, e.key)} --rcheck --seconds ${sp.stickyMaxAgeSeconds} --reap -j ${sepChain(sp, e.key)}`);
+      }
+      endpoints.forEach((e, i) => {
+        const left = endpoints.length - i;
+        const stat = left > 1 ? `-m statistic --mode random --probability ${probability(left)} ` : '';
+        natRules.push(`-A ${chain} ${epComment(e)}${stat}-j ${sepChain(sp, e.key)}`);
+      });
+    };
+    // 7. external chain
+    if (usesExternalChain) {
+      if (!sp.externalPolicyLocal) {
+        natRules.push(`-A ${externalChain} -m comment --comment ${comment(`masquerade traffic for ${sp.name} external destinations`)} -j KUBE-MARK-MASQ`);
+      } else {
+        if (cfg.clusterCIDR) natRules.push(`-A ${externalChain} -m comment --comment ${comment(`pod traffic for ${sp.name} external destinations`)} -s ${cfg.clusterCIDR} -j ${clusterChain}`);
+        natRules.push(`-A ${externalChain} -m comment --comment ${comment(`masquerade LOCAL traffic for ${sp.name} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
+        natRules.push(`-A ${externalChain} -m comment --comment ${comment(`route LOCAL traffic for ${sp.name} external destinations`)} -m addrtype --src-type LOCAL -j ${clusterChain}`);
+      }
+      if (hasExternalEndpoints) natRules.push(`-A ${externalChain} -j ${sp.externalPolicyLocal ? localChain : clusterChain}`);
+    }
+    // 8. firewall chain
+    if (usesFWChain) {
+      for (const cidr of sp.loadBalancerSourceRanges) natRules.push(`-A ${firewallChain} -m comment --comment ${comment(`${sp.name} loadbalancer IP`)} -s ${cidr} -j ${externalChain}`);
+      natRules.push(`-A ${firewallChain} -m comment --comment ${comment(`other traffic to ${sp.name} will be dropped by KUBE-PROXY-FIREWALL`)}`);
+    }
+    if (chains.includes(clusterChain)) writeServiceChain(clusterChain, eps.clusterEndpoints);
+    if (chains.includes(localChain)) writeServiceChain(localChain, eps.localEndpoints);
+    // 10. one chain per endpoint: hairpin masquerade, then DNAT
+    for (const e of eps.allReachable) {
+      const sep = sepChain(sp, e.key);
+      svcChainLines.push(`:${sep} - [0:0]`);
+      active.add(sep);
+      const c = largeCluster ? '' : `-m comment --comment ${comment(sp.name)} `;
+      natRules.push(`-A ${sep} ${c}-s ${e.ip} -j KUBE-MARK-MASQ`);
+      const recent = sp.stickyMaxAgeSeconds ? `-m recent --name ${sep} --set ` : '';
+      natRules.push(`-A ${sep} ${c}${recent}-m ${p} -p ${p} -j DNAT --to-destination ${e.key}`);
+    }
+  }
+
+  // The NodePort dispatch is the last rule of KUBE-SERVICES.
+  const nodePortsComment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
+  if (!cfg.nodePortAddresses?.length) natRules.push(`-A KUBE-SERVICES ${nodePortsComment} -m addrtype --dst-type LOCAL${localhostNodePorts ? '' : ' ! -d 127.0.0.0/8'} -j KUBE-NODEPORTS`);
+  else for (const ip of cfg.nodePortAddresses) natRules.push(`-A KUBE-SERVICES ${nodePortsComment} -d ${ip} -j KUBE-NODEPORTS`);
+
+  const text = [
+    '*filter',
+    ...filterChains.map((c) => `:${c} - [0:0]`),
+    ...filterRules,
+    'COMMIT',
+    '*nat',
+    ...natChains.map((c) => `:${c} - [0:0]`),
+    ...svcChainLines,
+    ...natRules,
+    'COMMIT',
+    '',
+  ].join('\n');
+  return { text, activeNatChains: active };
+}
+
+const servicePrefixes = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-SEP-', 'KUBE-FW-', 'KUBE-EXT-'];
+
+/** Lines that delete the stale per-service chains found in `iptables-save -t nat` output. */
+export function staleChainLines(natSave: string, active: Set<string>): string[] {
+  const stale: string[] = [];
+  for (const line of natSave.split('\n')) {
+    const m = /^:(\S+) /.exec(line);
+    if (m && servicePrefixes.some((p) => m[1]!.startsWith(p)) && !active.has(m[1]!)) stale.push(m[1]!);
+  }
+  return [...stale.map((c) => `:${c} - [0:0]`), ...stale.map((c) => `-X ${c}`)];
+}

@@ -1,0 +1,137 @@
+// kube-proxy's shared model, for every mode: Services become ServicePorts, EndpointSlices
+// become each ServicePort's endpoints, and endpoints are split into the ones cluster traffic
+// and local traffic may use. Pure functions of API objects (IPv4 only).
+import type { EndpointSlice, Service } from '../api/types.ts';
+
+export interface ProxyEndpoint {
+  ip: string;
+  port: number;
+  /** "ip:port", as upstream's BaseEndpointInfo.String() */
+  key: string;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  isLocal: boolean;
+}
+
+export interface ServicePortInfo {
+  /** "<ns>/<name>" plus ":<portName>" when the port is named */
+  name: string;
+  namespace: string;
+  serviceName: string;
+  portName: string;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  clusterIP: string;
+  port: number;
+  nodePort: number;
+  externalIPs: string[];
+  loadBalancerVIPs: string[];
+  loadBalancerSourceRanges: string[];
+  /** only for type NodePort/LoadBalancer with externalTrafficPolicy Local */
+  externalPolicyLocal: boolean;
+  internalPolicyLocal: boolean;
+  /** ClientIP affinity timeout in seconds, 0 without affinity */
+  stickyMaxAgeSeconds: number;
+  /** only for LoadBalancer Services with externalTrafficPolicy Local */
+  healthCheckNodePort: number;
+  endpoints: ProxyEndpoint[];
+}
+
+export function externallyAccessible(sp: ServicePortInfo): boolean {
+  return sp.nodePort !== 0 || sp.loadBalancerVIPs.length > 0 || sp.externalIPs.length > 0;
+}
+
+/** Headless and ExternalName Services have nothing for kube-proxy to do. */
+export function shouldSkipService(svc: Service): boolean {
+  const ip = svc.spec?.clusterIP;
+  return !ip || ip === 'None' || svc.spec?.type === 'ExternalName';
+}
+
+const isIPv4 = (s: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s);
+
+/** The endpoints of one Service port from its EndpointSlices, deduplicated and sorted as upstream does. */
+export function endpointsFor(namespace: string, serviceName: string, portName: string, protocol: string, slices: EndpointSlice[], nodeName: string): ProxyEndpoint[] {
+  const byKey = new Map<string, ProxyEndpoint>();
+  for (const slice of slices) {
+    if (slice.metadata.namespace !== namespace || slice.metadata.labels?.['kubernetes.io/service-name'] !== serviceName) continue;
+    if (slice.addressType !== 'IPv4') continue;
+    const port = (slice.ports ?? []).find((p) => p.name != null && (p.name ?? '') === portName && (p.protocol ?? 'TCP') === protocol);
+    if (!port?.port) continue;
+    for (const ep of slice.endpoints ?? []) {
+      const ip = ep.addresses?.[0];
+      if (!ip || !isIPv4(ip)) continue;
+      const c = ep.conditions ?? {};
+      const e: ProxyEndpoint = {
+        ip,
+        port: port.port,
+        key: `${ip}:${port.port}`,
+        ready: c.ready ?? true,
+        serving: c.serving ?? true,
+        terminating: c.terminating ?? false,
+        isLocal: ep.nodeName === nodeName,
+      };
+      const had = byKey.get(e.key);
+      if (!had || (had.terminating && !e.terminating)) byKey.set(e.key, e);
+    }
+  }
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** ServicePorts of all Services (skipping headless/ExternalName), with their endpoints. */
+export function servicePorts(services: Service[], slices: EndpointSlice[], nodeName: string): ServicePortInfo[] {
+  const out: ServicePortInfo[] = [];
+  for (const svc of services) {
+    if (shouldSkipService(svc)) continue;
+    const s = svc.spec;
+    const ns = svc.metadata.namespace ?? 'default';
+    const name = svc.metadata.name!;
+    const type = s.type ?? 'ClusterIP';
+    const externalPolicyLocal = (type === 'NodePort' || type === 'LoadBalancer') && s.externalTrafficPolicy === 'Local';
+    for (const p of s.ports ?? []) {
+      const protocol = (p.protocol ?? 'TCP') as ServicePortInfo['protocol'];
+      const portName = p.name ?? '';
+      out.push({
+        name: `${ns}/${name}${portName ? `:${portName}` : ''}`,
+        namespace: ns,
+        serviceName: name,
+        portName,
+        protocol,
+        clusterIP: s.clusterIP!,
+        port: p.port,
+        nodePort: p.nodePort ?? 0,
+        externalIPs: (s.externalIPs ?? []).filter(isIPv4),
+        loadBalancerVIPs: type === 'LoadBalancer' ? (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ip && isIPv4(i.ip) && (i as { ipMode?: string }).ipMode !== 'Proxy').map((i) => i.ip!) : [],
+        loadBalancerSourceRanges: type === 'LoadBalancer' ? (s.loadBalancerSourceRanges ?? []).map((r) => r.trim()).filter((r) => isIPv4(r.split('/')[0]!)) : [],
+        externalPolicyLocal,
+        internalPolicyLocal: s.internalTrafficPolicy === 'Local',
+        stickyMaxAgeSeconds: s.sessionAffinity === 'ClientIP' ? (s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
+        healthCheckNodePort: type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local' ? (s.healthCheckNodePort ?? 0) : 0,
+        endpoints: endpointsFor(ns, name, portName, protocol, slices, nodeName),
+      });
+    }
+  }
+  return out;
+}
+
+export interface CategorizedEndpoints {
+  clusterEndpoints: ProxyEndpoint[];
+  localEndpoints: ProxyEndpoint[];
+  allReachable: ProxyEndpoint[];
+  hasAnyEndpoints: boolean;
+}
+
+/** Which endpoints cluster and local traffic may use: ready ones, else serving-terminating ones. */
+export function categorizeEndpoints(sp: ServicePortInfo): CategorizedEndpoints {
+  const usable = (eps: ProxyEndpoint[]) => {
+    const ready = eps.filter((e) => e.ready);
+    return ready.length ? ready : eps.filter((e) => e.serving && e.terminating);
+  };
+  const usesCluster = !sp.internalPolicyLocal || externallyAccessible(sp);
+  const usesLocal = sp.internalPolicyLocal || (sp.externalPolicyLocal && externallyAccessible(sp));
+  const clusterEndpoints = usesCluster ? usable(sp.endpoints) : [];
+  const localEndpoints = usesLocal ? usable(sp.endpoints.filter((e) => e.isLocal)) : [];
+  const hasAnyEndpoints = sp.endpoints.some((e) => e.ready || (e.serving && e.terminating));
+  const seen = new Set(clusterEndpoints.map((e) => e.key));
+  const allReachable = [...clusterEndpoints, ...localEndpoints.filter((e) => !seen.has(e.key))].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { clusterEndpoints, localEndpoints, allReachable, hasAnyEndpoints };
+}

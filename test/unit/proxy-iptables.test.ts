@@ -1,0 +1,90 @@
+// kube-proxy's iptables mode as a pure function, checked against upstream's documented names,
+// rule text and order (chain hashes and rule examples from upstream's proxier tests).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { EndpointSlice, Service } from '../../src/api/types.ts';
+import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables.ts';
+import { servicePorts } from '../../src/proxy/model.ts';
+import { render } from '../../src/proxy/render.ts';
+import { repoRoot } from '../helpers/apiserver.ts';
+
+const svc = (ns: string, name: string, spec: Record<string, unknown>): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: ns, name }, spec }) as unknown as Service;
+const slice = (ns: string, svcName: string, port: { name?: string; port: number }, eps: { ip: string; node?: string; ready?: boolean; serving?: boolean; terminating?: boolean }[]): EndpointSlice =>
+  ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { namespace: ns, name: `${svcName}-abc`, labels: { 'kubernetes.io/service-name': svcName } },
+    addressType: 'IPv4',
+    ports: [{ name: port.name ?? '', port: port.port, protocol: 'TCP' }],
+    endpoints: eps.map((e) => ({ addresses: [e.ip], nodeName: e.node, conditions: { ready: e.ready ?? true, serving: e.serving ?? true, terminating: e.terminating ?? false } })),
+  }) as unknown as EndpointSlice;
+const lines = (text: string) => text.split('\n');
+
+describe('iptables proxier rules', () => {
+  it('hashes chain names as upstream', () => {
+    assert.equal(portProtoHash('ns1/svc1:p80tcp'), 'XPGD46QRK7WJZT7O');
+    assert.equal(portProtoHash('ns1/svc1:p80tcp10.180.0.1:80'), 'SXIVWICOYRO3J4NJ');
+    assert.equal(portProtoHash('ns5/svc5:p80tcp'), 'NUKIZ6OKUXPJNT4C');
+    assert.equal(portProtoHash('ns5/svc5:p80tcp10.180.0.3:80'), 'I77PXRDZVX7PMWMN');
+    assert.equal(portProtoHash('ns4/svc4:p80tcp'), '4SW47YFZTEDKD3PK');
+  });
+
+  it('renders seed 001 (a NodePort Service with two endpoints) exactly as the golden file', () => {
+    const text = render([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')], { mode: 'iptables', nodeName: 'minikube', config: { clusterCIDR: '10.244.0.0/16' } });
+    assert.equal(text, fs.readFileSync(path.join(repoRoot, 'test/golden/proxy-iptables-seed-001.txt'), 'utf8'));
+  });
+
+  it('writes ClientIP affinity with recent, as upstream\'s ns5/svc5 example', () => {
+    const out = lines(
+      renderIptables(servicePorts([svc('ns5', 'svc5', { clusterIP: '172.30.0.45', ports: [{ name: 'p80', port: 80 }], sessionAffinity: 'ClientIP' })], [slice('ns5', 'svc5', { name: 'p80', port: 80 }, [{ ip: '10.180.0.3' }])], 'node1')).text,
+    );
+    assert.ok(out.includes('-A KUBE-SVC-NUKIZ6OKUXPJNT4C -m comment --comment "ns5/svc5:p80 -> 10.180.0.3:80" -m recent --name KUBE-SEP-I77PXRDZVX7PMWMN --rcheck --seconds 10800 --reap -j KUBE-SEP-I77PXRDZVX7PMWMN'));
+    assert.ok(out.includes('-A KUBE-SEP-I77PXRDZVX7PMWMN -m comment --comment ns5/svc5:p80 -m recent --name KUBE-SEP-I77PXRDZVX7PMWMN --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.3:80'));
+  });
+
+  it('spreads over n endpoints with 1/(n-i) probabilities written to 10 decimals', () => {
+    const eps = ['10.180.0.1', '10.180.0.2', '10.180.0.3', '10.180.0.4'].map((ip) => ({ ip }));
+    const out = lines(renderIptables(servicePorts([svc('ns4', 'svc4', { clusterIP: '172.30.0.44', ports: [{ name: 'p80', port: 80 }] })], [slice('ns4', 'svc4', { name: 'p80', port: 80 }, eps)], 'n')).text).filter((l) => l.startsWith('-A KUBE-SVC-4SW47YFZTEDKD3PK'));
+    assert.deepEqual(
+      out.map((l) => /--probability (\S+)/.exec(l)?.[1] ?? 'last'),
+      ['0.2500000000', '0.3333333333', '0.5000000000', 'last'],
+    );
+  });
+
+  it('rejects traffic to a Service without endpoints, and drops External traffic with no local endpoint', () => {
+    const none = renderIptables(servicePorts([svc('ns1', 'empty', { clusterIP: '172.30.0.41', ports: [{ port: 80 }] })], [], 'n')).text;
+    assert.ok(lines(none).includes('-A KUBE-SERVICES -m comment --comment "ns1/empty has no endpoints" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j REJECT'));
+    assert.ok(!none.includes('KUBE-SVC-'), 'no service chain without endpoints');
+    const local = renderIptables(
+      servicePorts([svc('ns1', 'loc', { type: 'NodePort', clusterIP: '172.30.0.42', externalTrafficPolicy: 'Local', ports: [{ port: 80, nodePort: 30001 }] })], [slice('ns1', 'loc', { port: 80 }, [{ ip: '10.180.0.9', node: 'other' }])], 'n'),
+      { clusterCIDR: '10.0.0.0/8' },
+    ).text;
+    assert.ok(lines(local).includes('-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns1/loc has no local endpoints" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport 30001 -j DROP'));
+    assert.ok(lines(local).some((l) => l.startsWith('-A KUBE-EXT-') && l.includes('"pod traffic for ns1/loc external destinations" -s 10.0.0.0/8 -j KUBE-SVC-')));
+  });
+
+  it('uses serving terminating endpoints only when no endpoint is ready', () => {
+    const ports = servicePorts([svc('ns1', 's', { clusterIP: '172.30.0.43', ports: [{ port: 80 }] })], [slice('ns1', 's', { port: 80 }, [{ ip: '10.1.0.1', ready: false, serving: true, terminating: true }])], 'n');
+    assert.ok(renderIptables(ports).text.includes('--to-destination 10.1.0.1:80'));
+  });
+
+  it('drops per-endpoint comments above 1000 endpoints', () => {
+    const eps = Array.from({ length: 1001 }, (_, i) => ({ ip: `10.2.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
+    const text = renderIptables(servicePorts([svc('ns1', 'big', { clusterIP: '172.30.0.50', ports: [{ port: 80 }] })], [slice('ns1', 'big', { port: 80 }, eps)], 'n')).text;
+    assert.ok(!/-A KUBE-SEP-\S+ -m comment/.test(text));
+    assert.ok(!/-A KUBE-SVC-\S+ -m comment --comment "ns1\/big ->/.test(text));
+  });
+
+  it('deletes stale per-service chains found in iptables-save', () => {
+    const save = '*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]\n:KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]\n:KUBE-SVC-KEEPKEEPKEEPKEEP - [0:0]\nCOMMIT\n';
+    assert.deepEqual(staleChainLines(save, new Set(['KUBE-SVC-KEEPKEEPKEEPKEEP'])), [':KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]', ':KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]', '-X KUBE-SVC-AAAAAAAAAAAAAAAA', '-X KUBE-SEP-BBBBBBBBBBBBBBBB']);
+  });
+
+  it('refuses a state file with other kinds, naming the document', () => {
+    const f = path.join(repoRoot, 'examples/seed-001/api-server.yaml');
+    assert.throws(() => render([f], { mode: 'iptables', nodeName: 'n', config: {} }), (e: Error & { code?: string }) => e.code === 'BadState' && /document 1: expected v1 Service, discovery\.k8s\.io\/v1 EndpointSlice or v1 Node, got apps\/v1 Deployment/.test(e.message));
+    assert.throws(() => render([f], { mode: 'nftables', nodeName: 'n', config: {} }), (e: Error & { code?: string }) => e.code === 'UnsupportedMode');
+  });
+});
