@@ -40,9 +40,17 @@ function encodeBase32(buf: Buffer): string {
   return out;
 }
 
-/** First 16 characters of base32(sha256(s)): upstream's chain-name hash. */
+const hashCache = new Map<string, string>();
+
+/** First 16 characters of base32(sha256(s)): upstream's chain-name hash (memoized: every sync names the same chains). */
 export function portProtoHash(s: string): string {
-  return encodeBase32(createHash('sha256').update(s, 'utf8').digest()).slice(0, 16);
+  let h = hashCache.get(s);
+  if (h === undefined) {
+    h = encodeBase32(createHash('sha256').update(s, 'utf8').digest().subarray(0, 10));
+    if (hashCache.size > 500_000) hashCache.clear();
+    hashCache.set(s, h);
+  }
+  return h;
 }
 
 const proto = (sp: ServicePortInfo) => sp.protocol.toLowerCase();

@@ -49,11 +49,24 @@ export function shouldSkipService(svc: Service): boolean {
 
 const isIPv4 = (s: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s);
 
-/** The endpoints of one Service port from its EndpointSlices, deduplicated and sorted as upstream does. */
-export function endpointsFor(namespace: string, serviceName: string, portName: string, protocol: string, slices: EndpointSlice[], nodeName: string): ProxyEndpoint[] {
+const sliceKey = (namespace: string | undefined, serviceName: string | undefined) => `${namespace ?? 'default'}/${serviceName ?? ''}`;
+
+/** EndpointSlices by "<namespace>/<service name>". */
+export function slicesByService(slices: EndpointSlice[]): Map<string, EndpointSlice[]> {
+  const m = new Map<string, EndpointSlice[]>();
+  for (const s of slices) {
+    const k = sliceKey(s.metadata.namespace, s.metadata.labels?.['kubernetes.io/service-name']);
+    const list = m.get(k);
+    if (list) list.push(s);
+    else m.set(k, [s]);
+  }
+  return m;
+}
+
+/** The endpoints of one Service port from that Service's EndpointSlices, deduplicated and sorted as upstream does. */
+export function endpointsFor(portName: string, protocol: string, slices: EndpointSlice[], nodeName: string): ProxyEndpoint[] {
   const byKey = new Map<string, ProxyEndpoint>();
   for (const slice of slices) {
-    if (slice.metadata.namespace !== namespace || slice.metadata.labels?.['kubernetes.io/service-name'] !== serviceName) continue;
     if (slice.addressType !== 'IPv4') continue;
     const port = (slice.ports ?? []).find((p) => p.name != null && (p.name ?? '') === portName && (p.protocol ?? 'TCP') === protocol);
     if (!port?.port) continue;
@@ -80,6 +93,7 @@ export function endpointsFor(namespace: string, serviceName: string, portName: s
 /** ServicePorts of all Services (skipping headless/ExternalName), with their endpoints. */
 export function servicePorts(services: Service[], slices: EndpointSlice[], nodeName: string): ServicePortInfo[] {
   const out: ServicePortInfo[] = [];
+  const bySvc = slicesByService(slices);
   for (const svc of services) {
     if (shouldSkipService(svc)) continue;
     const s = svc.spec;
@@ -106,7 +120,7 @@ export function servicePorts(services: Service[], slices: EndpointSlice[], nodeN
         internalPolicyLocal: s.internalTrafficPolicy === 'Local',
         stickyMaxAgeSeconds: s.sessionAffinity === 'ClientIP' ? (s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
         healthCheckNodePort: type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local' ? (s.healthCheckNodePort ?? 0) : 0,
-        endpoints: endpointsFor(ns, name, portName, protocol, slices, nodeName),
+        endpoints: endpointsFor(portName, protocol, bySvc.get(sliceKey(ns, name)) ?? [], nodeName),
       });
     }
   }
