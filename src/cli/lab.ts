@@ -68,7 +68,11 @@ function manifests(files: string[]): KubeObject[] {
     for (const doc of YAML.parseAllDocuments(fs.readFileSync(p, 'utf8'))) {
       if (doc.errors.length) throw new Error(`${p}: ${doc.errors[0]!.message}`);
       const o = doc.toJS() as KubeObject | null;
-      if (o && typeof o === 'object') out.push(o);
+      if (!o || typeof o !== 'object') continue;
+      // Checked before anything is built: a lab is not made for manifests it cannot apply.
+      if (!findKind(String(o.apiVersion), String(o.kind))) throw new Error(`${p}: kind ${o.kind} (${o.apiVersion}) is not served by podpath`);
+      if (!o.metadata?.name) throw new Error(`${p}: ${o.kind} has no metadata.name`);
+      out.push(o);
     }
   }
   return out;
@@ -78,8 +82,7 @@ function manifests(files: string[]): KubeObject[] {
 export async function applyAll(client: Client, objs: KubeObject[]): Promise<string[]> {
   const lines: string[] = [];
   for (const o of objs) {
-    const rt = findKind(String(o.apiVersion), String(o.kind));
-    if (!rt) throw new Error(`kind ${o.kind} (${o.apiVersion}) is not served by podpath`);
+    const rt = findKind(String(o.apiVersion), String(o.kind))!;
     const ns = rt.namespaced ? (o.metadata?.namespace ?? 'default') : undefined;
     const p = `${objectPath(String(o.apiVersion), rt.resource, ns, o.metadata.name!)}?fieldManager=podpath&fieldValidation=Strict&force=true`;
     await client.request('PATCH', p, JSON.stringify(o), 'application/apply-patch+yaml');
@@ -93,9 +96,9 @@ export async function up(o: UpOptions): Promise<void> {
   if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
   if (o.proxyMode !== 'none' && o.proxyMode !== 'iptables') throw new Error(`--proxy-mode must be iptables or none, not ${o.proxyMode}`);
   if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
+  const objs = manifests(o.files);
   const missing = preflight();
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
-  const objs = manifests(o.files);
   if (readState(o.name) || listNetns().some((n) => n.startsWith(`pp-${o.name}-`))) {
     say(`cleaning up what is left of a previous lab named ${o.name}`);
     await destroyLab(o.name);

@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { listNetns } from '../../src/lab/netns.ts';
 import { podpathBin, repoRoot } from '../helpers/apiserver.ts';
@@ -24,10 +26,14 @@ describe('podpath up preflight', () => {
     assert.equal(fs.existsSync(`/run/podpath/${name}`), false);
   });
 
-  it('refuses a bad lab name, node count or backend before building anything', () => {
+  it('refuses a bad lab name, node count, backend or manifest before building anything', () => {
     assert.match(up(['--name', 'Bad_Name']).out, /invalid lab name "Bad_Name": use 1-20 lower-case letters, digits and '-', starting with a letter/);
     assert.match(up(['--name', `${testLabPrefix}x`, '--nodes', '0']).out, /--nodes must be between 1 and 20/);
     assert.match(up(['--name', `${testLabPrefix}x`, '--cni-backend', 'flannel']).out, /Allowed choices are host-gw, vxlan/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pptest-manifest-'));
+    fs.writeFileSync(path.join(dir, 'widget.yaml'), 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n');
+    assert.match(up(['--name', `${testLabPrefix}x`, '-f', dir]).out, /widget\.yaml: kind Widget \(example\.com\/v1\) is not served by podpath/);
+    fs.rmSync(dir, { recursive: true, force: true });
     assert.equal(fs.existsSync(`/run/podpath/${testLabPrefix}x`), false);
   });
 });
