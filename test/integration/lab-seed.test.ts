@@ -110,6 +110,35 @@ describe('podpath up with the seed example', { skip: !isRoot && 'labs need root'
     }
   });
 
+  it('keeps a client on one pod with ClientIP affinity, and refuses a Service without endpoints at once', async () => {
+    lab.ok(['apply', '-f', '-'], `apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: api}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  selector: {app: nothing-matches}
+  ports: [{port: 80, targetPort: 8080}]
+`);
+    const ip = (name: string) => JSON.parse(lab.ok(['get', 'svc', name, '-o', 'json'])).spec.clusterIP as string;
+    const [me] = pods(lab, 'app=api');
+    const node = readState(lab.name)!.nodes[0]!.netns;
+    const nat = () => spawnSync('ip', ['netns', 'exec', node, 'iptables-save'], { encoding: 'utf8' }).stdout;
+    await eventually(() => nat().includes('default/sticky -> ') && nat().includes('"default/nobody has no endpoints"'), 15_000, 'kube-proxy to write both Services');
+    const answered = new Set(hits(`pod/default/${me!.name}`, `http://${ip('sticky')}/api/v1/sticky`, 20).map((a) => a.pod));
+    assert.equal(answered.size, 1, `one pod answered every connection, not ${[...answered].join(', ')}`);
+    // REJECT answers with a TCP reset: curl fails to connect (exit 7) instead of timing out (28).
+    const r = lab.curl(`pod/default/${me!.name}`, `http://${ip('nobody')}/`, ['--connect-timeout', '5']);
+    assert.equal(r.code, 7, r.stderr);
+    lab.ok(['delete', 'svc', 'sticky', 'nobody']);
+  });
+
   it('shows upstream\'s layout in iptables-save on the node', () => {
     const s = readState(lab.name)!;
     const save = spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, 'iptables-save'], { encoding: 'utf8' }).stdout;
