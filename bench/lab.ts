@@ -1,7 +1,8 @@
 // Lab benchmark: time from `podpath up -f examples/seed-001` to nodes Ready, pods Running and
 // pods Ready; the same for a 3-node lab with 10 pods; resident memory of every process of the
 // lab. Root only. (Time to the first curl through the NodePort comes with kube-proxy.)
-//   node --import tsx bench/lab.ts [--runs 3]
+//   npm run build && node --import tsx bench/lab.ts [--runs 3]
+// (Build first: with src/ newer than dist/, every lab process runs through tsx, slower and larger.)
 // References measured in the same run: starting one podpath process (`podpath --version`, the
 // floor under each of the lab's processes), and creating a pod's network by hand (`ip netns add`
 // plus the same CNI bridge/host-local ADD the agent runs).
