@@ -6,7 +6,8 @@ import type { EndpointSlice, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { jumpRules, renderIptables, staleChainLines, type IptablesConfig } from './iptables.ts';
-import { servicePorts } from './model.ts';
+import { ServiceHealthServers } from './healthcheck.ts';
+import { categorizeEndpoints, servicePorts } from './model.ts';
 
 export interface ProxierOptions {
   kubeconfig?: string;
@@ -49,12 +50,16 @@ export class IptablesProxier {
   private pending = false;
   private needFullSync = true;
   readonly cfg: IptablesConfig;
+  private health: ServiceHealthServers;
+  private lastSyncOk = Date.now();
 
   constructor(private readonly o: ProxierOptions) {
     this.client = new Client(loadConfig(o.kubeconfig, `kube-proxy/podpath (${o.nodeName})`));
     this.services = new Informer<Service>(this.client, 'v1', 'services');
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
     this.cfg = { randomFully: supportsRandomFully(), ...o.config };
+    // Healthy while syncs keep succeeding (upstream's timeout: two sync periods).
+    this.health = new ServiceHealthServers(() => Date.now() - this.lastSyncOk < 2 * o.syncPeriodMs, o.log);
   }
 
   async start(): Promise<void> {
@@ -73,6 +78,7 @@ export class IptablesProxier {
     if (this.timer) clearInterval(this.timer);
     this.services.stop();
     this.slices.stop();
+    this.health.close();
     this.client.close();
   }
 
@@ -101,6 +107,12 @@ export class IptablesProxier {
       exec(['iptables-restore', '-w', '5', '-W', '100000', '--noflush', '--counters'], text);
       if (this.needFullSync) this.ensureJumpRules();
       this.needFullSync = false;
+      this.lastSyncOk = Date.now();
+      this.health.sync(
+        ports
+          .filter((sp) => sp.healthCheckNodePort)
+          .map((sp) => ({ namespace: sp.namespace, name: sp.serviceName, port: sp.healthCheckNodePort, localEndpoints: categorizeEndpoints(sp).localEndpoints.filter((e) => e.ready).length })),
+      );
       this.o.log(`synced ${ports.length} service ports in ${(performance.now() - t0).toFixed(1)} ms${stale.length ? `, ${stale.length / 2} stale chains removed` : ''}`);
     } catch (e) {
       this.needFullSync = true;

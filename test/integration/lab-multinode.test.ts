@@ -85,6 +85,37 @@ for (const backend of ['host-gw', 'vxlan'] as const) {
         assert.match(routes, /10\.244\.\d+\.0\/24 via 192\.168\.49\.\d+ dev eth0/);
       }
 
+      // externalTrafficPolicy Local: one pod on the last node; only that node answers (with the
+      // client's own address) and says so on the health-check port.
+      const last = `${lab.name}-m03`;
+      lab.ok(['apply', '-f', '-'], `apiVersion: v1
+kind: Pod
+metadata: {name: solo, labels: {app: solo}}
+spec:
+  nodeName: ${last}
+  containers:
+  - {name: web, image: podpath/echo, ports: [{containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: solo}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: solo}
+  ports: [{port: 80, targetPort: 8080}]
+`);
+      const soloSvc = JSON.parse(lab.ok(['get', 'svc', 'solo', '-o', 'json'])).spec;
+      const health = (ip: string) => lab.curl('client', `http://${ip}:${soloSvc.healthCheckNodePort}/healthz`, ['-w', '\\n%{http_code}']);
+      await explained(lab, () => eventually(() => health('192.168.49.4').stdout.endsWith('\n200'), 30_000, 'the health check of the node with the pod to pass'));
+      const ok = health('192.168.49.4').stdout;
+      assert.match(ok, /"localEndpoints": 1,/);
+      assert.match(health('192.168.49.2').stdout, /"localEndpoints": 0,[\s\S]*\n503$/);
+      const who = JSON.parse(lab.curl('client', `http://192.168.49.4:${soloSvc.ports[0].nodePort}/api/v1/local`).stdout);
+      assert.equal(who.client.split(':')[0], '192.168.49.100', 'Local policy keeps the client address');
+      const dropped = lab.curl('client', `http://192.168.49.2:${soloSvc.ports[0].nodePort}/`, ['--max-time', '2']);
+      assert.equal(dropped.code, 28, 'a node without a local endpoint drops the traffic (curl times out)');
+
       const r = await lab.down();
       downed = true;
       assert.equal(r.code, 0, r.stderr);

@@ -8,6 +8,7 @@ import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
 import { render } from '../../src/proxy/render.ts';
+import { serviceHealthBody } from '../../src/proxy/healthcheck.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 
 const svc = (ns: string, name: string, spec: Record<string, unknown>): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: ns, name }, spec }) as unknown as Service;
@@ -86,5 +87,11 @@ describe('iptables proxier rules', () => {
     const f = path.join(repoRoot, 'examples/seed-001/api-server.yaml');
     assert.throws(() => render([f], { mode: 'iptables', nodeName: 'n', config: {} }), (e: Error & { code?: string }) => e.code === 'BadState' && /document 1: expected v1 Service, discovery\.k8s\.io\/v1 EndpointSlice or v1 Node, got apps\/v1 Deployment/.test(e.message));
     assert.throws(() => render([f], { mode: 'nftables', nodeName: 'n', config: {} }), (e: Error & { code?: string }) => e.code === 'UnsupportedMode');
+  });
+
+  it('answers health checks with upstream\'s body (127 bytes for default/wp-nginx-service)', () => {
+    const body = serviceHealthBody('default', 'wp-nginx-service', 1, true);
+    assert.equal(Buffer.byteLength(body), 127);
+    assert.equal(body, '{\n\t"service": {\n\t\t"namespace": "default",\n\t\t"name": "wp-nginx-service"\n\t},\n\t"localEndpoints": 1,\n\t"serviceProxyHealthy": true\n}');
   });
 });

@@ -1,0 +1,63 @@
+// The healthCheckNodePort servers kube-proxy runs for LoadBalancer Services with
+// externalTrafficPolicy Local: a load balancer asks any path and gets 200 while this node has
+// a ready local endpoint (503 otherwise), with upstream's body and headers byte for byte.
+import http from 'node:http';
+
+/** Upstream's response body: TAB-indented JSON, no trailing newline. */
+export function serviceHealthBody(namespace: string, name: string, localEndpoints: number, serviceProxyHealthy: boolean): string {
+  return `{\n\t"service": {\n\t\t"namespace": ${JSON.stringify(namespace)},\n\t\t"name": ${JSON.stringify(name)}\n\t},\n\t"localEndpoints": ${localEndpoints},\n\t"serviceProxyHealthy": ${serviceProxyHealthy}\n}`;
+}
+
+export interface HealthCheckTarget {
+  namespace: string;
+  name: string;
+  port: number;
+  localEndpoints: number;
+}
+
+/** One HTTP server per health-check port, opened and closed as Services come and go. */
+export class ServiceHealthServers {
+  private servers = new Map<number, { server: http.Server; target: HealthCheckTarget }>();
+
+  constructor(
+    private readonly proxyHealthy: () => boolean,
+    private readonly log: (s: string) => void,
+  ) {}
+
+  sync(targets: HealthCheckTarget[]): void {
+    const want = new Map(targets.map((t) => [t.port, t]));
+    for (const [port, s] of this.servers) {
+      if (!want.has(port)) {
+        s.server.close();
+        this.servers.delete(port);
+      }
+    }
+    for (const [port, t] of want) {
+      const had = this.servers.get(port);
+      if (had) {
+        had.target = t;
+        continue;
+      }
+      const entry = { server: http.createServer(), target: t };
+      entry.server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+        const cur = entry.target;
+        const healthy = this.proxyHealthy();
+        const body = serviceHealthBody(cur.namespace, cur.name, cur.localEndpoints, healthy);
+        res.writeHead(cur.localEndpoints > 0 && healthy ? 200 : 503, {
+          'Content-Type': 'application/json',
+          'X-Content-Type-Options': 'nosniff',
+          'X-Load-Balancing-Endpoint-Weight': String(cur.localEndpoints),
+        });
+        res.end(body);
+      });
+      entry.server.on('error', (e) => this.log(`health check server on ${port}: ${e.message}`));
+      entry.server.listen(port, '0.0.0.0');
+      this.servers.set(port, entry);
+    }
+  }
+
+  close(): void {
+    for (const s of this.servers.values()) s.server.close();
+    this.servers.clear();
+  }
+}
