@@ -139,6 +139,26 @@ spec:
     lab.ok(['delete', 'svc', 'sticky', 'nobody']);
   });
 
+  it('keeps Service traffic working when kube-proxy is killed, and converges without duplicates after a restart', async () => {
+    const s = readState(lab.name)!;
+    const component = `proxy-${lab.name}`;
+    const save = () => spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, 'iptables-save'], { encoding: 'utf8' }).stdout;
+    await eventually(() => !/default\/(sticky|nobody)/.test(save()), 15_000, 'the Services an earlier test deleted to leave the rules');
+    const before = save().split('\n').filter((l) => l.startsWith('-A')).sort();
+    process.kill(s.pids[component]!, 'SIGKILL');
+    await sleep(300);
+    assert.ok(hits('client', 'http://192.168.49.2:30080/api/v1/after-kill', 5).length === 5, 'new connections still succeed');
+    const r = lab.podpath(['restart', component]);
+    assert.equal(r.code, 0, r.stderr);
+    const log = path.join(s.stateDir, 'logs', `${component}.log`);
+    const syncs = () => fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('synced')).length;
+    const n0 = syncs();
+    await eventually(() => syncs() > n0, 15_000, 'the restarted proxy to sync');
+    const after = save().split('\n').filter((l) => l.startsWith('-A')).sort();
+    assert.deepEqual(after, before, 'the same rules, none duplicated or left stale');
+    assert.equal(after.filter((l) => l === '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES').length, 1);
+  });
+
   it('shows upstream\'s layout in iptables-save on the node', () => {
     const s = readState(lab.name)!;
     const save = spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, 'iptables-save'], { encoding: 'utf8' }).stdout;
