@@ -117,9 +117,10 @@ export function addDaemonCommands(program: Command): void {
       .option('--mode <mode>', 'iptables (nftables is not implemented yet)', 'iptables')
       .option('--min-sync-period <duration>', 'least time between syncs', '1s')
       .option('--sync-period <duration>', 'time between full syncs', '30s')
+      .option('--healthz-bind-address <host:port>', '/healthz and /livez', '0.0.0.0:10256')
       // `proxy render` has the same flags: options after `render` belong to it.
       .enablePositionalOptions(),
-  ).action(async (o: IptablesFlags & { kubeconfig?: string; nodeName: string; mode: string; minSyncPeriod: string; syncPeriod: string }) => {
+  ).action(async (o: IptablesFlags & { kubeconfig?: string; nodeName: string; mode: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string }) => {
     if (o.mode !== 'iptables') throw new Error(`--mode ${o.mode}: only iptables is implemented so far`);
     const { IptablesProxier } = await import('../proxy/proxier.ts');
     const proxier = new IptablesProxier({
@@ -128,6 +129,7 @@ export function addDaemonCommands(program: Command): void {
       config: iptablesConfig(o),
       minSyncPeriodMs: durationMs(o.minSyncPeriod),
       syncPeriodMs: durationMs(o.syncPeriod),
+      healthzBindAddress: o.healthzBindAddress,
       log: log(`kube-proxy ${o.nodeName}`),
     });
     await proxier.start();

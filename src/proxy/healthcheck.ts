@@ -61,3 +61,65 @@ export class ServiceHealthServers {
     this.servers.clear();
   }
 }
+
+/** Go's time.RFC3339Nano as json.Marshal writes it: trailing zeros of the fraction dropped. */
+export function rfc3339Nano(d: Date): string {
+  return d.toISOString().replace(/\.?0+Z$/, 'Z');
+}
+
+/** kube-proxy's own /healthz and /livez answer (json of upstream's ProxyHealth; nodeEligible only on /healthz). */
+export function proxyHealthBody(path: '/healthz' | '/livez', now: Date, lastUpdated: Date, healthy: boolean): string {
+  // A healthy answer reports "now" as lastUpdated.
+  const last = healthy ? now : lastUpdated;
+  return JSON.stringify({
+    lastUpdated: rfc3339Nano(last),
+    currentTime: rfc3339Nano(now),
+    ...(path === '/healthz' ? { nodeEligible: true } : {}),
+    healthy,
+    status: { IPv4: { lastUpdated: rfc3339Nano(last), healthy } },
+  });
+}
+
+/**
+ * The proxy health server (upstream :10256). Unhealthy when a sync was asked for and has not
+ * completed within `timeoutMs` (upstream: twice the sync period).
+ */
+export class ProxyHealthServer {
+  private server: http.Server | undefined;
+  private queuedAt: number | undefined;
+  private updatedAt = new Date();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  queued(): void {
+    this.queuedAt ??= Date.now();
+  }
+
+  updated(): void {
+    this.queuedAt = undefined;
+    this.updatedAt = new Date();
+  }
+
+  healthy(): boolean {
+    return this.queuedAt === undefined || Date.now() - this.queuedAt < this.timeoutMs;
+  }
+
+  listen(host: string, port: number, log: (s: string) => void): void {
+    this.server = http.createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== '/healthz' && path !== '/livez') {
+        res.writeHead(404).end();
+        return;
+      }
+      const healthy = this.healthy();
+      res.writeHead(healthy ? 200 : 503, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' });
+      res.end(proxyHealthBody(path, new Date(), this.updatedAt, healthy));
+    });
+    this.server.on('error', (e) => log(`health server on ${host}:${port}: ${e.message}`));
+    this.server.listen(port, host);
+  }
+
+  close(): void {
+    this.server?.close();
+  }
+}

@@ -6,7 +6,7 @@ import type { EndpointSlice, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { jumpRules, renderIptables, staleChainLines, type IptablesConfig } from './iptables.ts';
-import { ServiceHealthServers } from './healthcheck.ts';
+import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
 import { categorizeEndpoints, servicePorts } from './model.ts';
 
 export interface ProxierOptions {
@@ -14,6 +14,8 @@ export interface ProxierOptions {
   nodeName: string;
   config: IptablesConfig;
   minSyncPeriodMs: number;
+  /** host:port of /healthz and /livez (upstream 0.0.0.0:10256); empty: none */
+  healthzBindAddress: string;
   syncPeriodMs: number;
   log: (s: string) => void;
 }
@@ -51,15 +53,16 @@ export class IptablesProxier {
   private needFullSync = true;
   readonly cfg: IptablesConfig;
   private health: ServiceHealthServers;
-  private lastSyncOk = Date.now();
+  private proxyHealth: ProxyHealthServer;
 
   constructor(private readonly o: ProxierOptions) {
     this.client = new Client(loadConfig(o.kubeconfig, `kube-proxy/podpath (${o.nodeName})`));
     this.services = new Informer<Service>(this.client, 'v1', 'services');
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
     this.cfg = { randomFully: supportsRandomFully(), ...o.config };
-    // Healthy while syncs keep succeeding (upstream's timeout: two sync periods).
-    this.health = new ServiceHealthServers(() => Date.now() - this.lastSyncOk < 2 * o.syncPeriodMs, o.log);
+    // Healthy while asked-for syncs complete within two sync periods, as upstream.
+    this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs);
+    this.health = new ServiceHealthServers(() => this.proxyHealth.healthy(), o.log);
   }
 
   async start(): Promise<void> {
@@ -68,6 +71,11 @@ export class IptablesProxier {
       inf.on({ add: () => this.requestSync(), update: () => this.requestSync(), delete: () => this.requestSync() });
       inf.start();
     }
+    if (this.o.healthzBindAddress) {
+      const i = this.o.healthzBindAddress.lastIndexOf(':');
+      this.proxyHealth.listen(this.o.healthzBindAddress.slice(0, i), Number(this.o.healthzBindAddress.slice(i + 1)), this.o.log);
+    }
+    this.proxyHealth.queued();
     await Promise.all([this.services.waitForSync(), this.slices.waitForSync()]);
     this.sync();
     this.timer = setInterval(() => this.requestSync(true), this.o.syncPeriodMs);
@@ -79,12 +87,14 @@ export class IptablesProxier {
     this.services.stop();
     this.slices.stop();
     this.health.close();
+    this.proxyHealth.close();
     this.client.close();
   }
 
   /** Runs a sync now, or as soon as minSyncPeriod allows (several requests make one sync). */
   private requestSync(full = false): void {
     if (full) this.needFullSync = true;
+    this.proxyHealth.queued();
     if (this.pending) return;
     const wait = Math.max(0, this.lastSync + this.o.minSyncPeriodMs - Date.now());
     this.pending = true;
@@ -107,7 +117,7 @@ export class IptablesProxier {
       exec(['iptables-restore', '-w', '5', '-W', '100000', '--noflush', '--counters'], text);
       if (this.needFullSync) this.ensureJumpRules();
       this.needFullSync = false;
-      this.lastSyncOk = Date.now();
+      this.proxyHealth.updated();
       this.health.sync(
         ports
           .filter((sp) => sp.healthCheckNodePort)

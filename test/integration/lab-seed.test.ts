@@ -159,12 +159,16 @@ spec:
     assert.equal(after.filter((l) => l === '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES').length, 1);
   });
 
-  it('shows upstream\'s layout in iptables-save on the node', () => {
+  it('shows upstream\'s layout in iptables-save on the node, and answers /healthz and /livez on 10256', () => {
     const s = readState(lab.name)!;
     const save = spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, 'iptables-save'], { encoding: 'utf8' }).stdout;
     assert.match(save, /^-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES$/m);
     assert.match(save, /^-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING$/m);
     assert.match(save, /^-A KUBE-NODEPORTS -p tcp -m comment --comment "default\/api-service" -m tcp --dport 30080 -j KUBE-EXT-JKKS4F2RVJTCP5JI$/m);
+    const hz = lab.curl('client', 'http://192.168.49.2:10256/healthz', ['-w', '\\n%{http_code}']).stdout.split('\n');
+    assert.equal(hz[1], '200');
+    assert.deepEqual(Object.keys(JSON.parse(hz[0]!)), ['lastUpdated', 'currentTime', 'nodeEligible', 'healthy', 'status']);
+    assert.deepEqual(Object.keys(JSON.parse(lab.curl('client', 'http://192.168.49.2:10256/livez').stdout)), ['lastUpdated', 'currentTime', 'healthy', 'status']);
     // api-service's endpoints (a Service another test just deleted may linger until the next sync)
     assert.equal(save.match(/--comment "default\/api-service" -m tcp -j DNAT --to-destination 10\.244\.0\.\d+:8080/g)?.length, 2);
   });

@@ -8,7 +8,7 @@ import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
 import { render } from '../../src/proxy/render.ts';
-import { serviceHealthBody } from '../../src/proxy/healthcheck.ts';
+import { proxyHealthBody, rfc3339Nano, serviceHealthBody } from '../../src/proxy/healthcheck.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 
 const svc = (ns: string, name: string, spec: Record<string, unknown>): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: ns, name }, spec }) as unknown as Service;
@@ -93,5 +93,13 @@ describe('iptables proxier rules', () => {
     const body = serviceHealthBody('default', 'wp-nginx-service', 1, true);
     assert.equal(Buffer.byteLength(body), 127);
     assert.equal(body, '{\n\t"service": {\n\t\t"namespace": "default",\n\t\t"name": "wp-nginx-service"\n\t},\n\t"localEndpoints": 1,\n\t"serviceProxyHealthy": true\n}');
+  });
+
+  it('answers /healthz and /livez as upstream\'s ProxyHealth', () => {
+    const now = new Date('2026-11-23T18:00:00.123Z');
+    const last = new Date('2026-11-23T17:00:00Z');
+    assert.equal(rfc3339Nano(new Date('2026-11-23T17:00:00.500Z')), '2026-11-23T17:00:00.5Z');
+    assert.equal(proxyHealthBody('/healthz', now, last, true), '{"lastUpdated":"2026-11-23T18:00:00.123Z","currentTime":"2026-11-23T18:00:00.123Z","nodeEligible":true,"healthy":true,"status":{"IPv4":{"lastUpdated":"2026-11-23T18:00:00.123Z","healthy":true}}}');
+    assert.equal(proxyHealthBody('/livez', now, last, false), '{"lastUpdated":"2026-11-23T17:00:00Z","currentTime":"2026-11-23T18:00:00.123Z","healthy":false,"status":{"IPv4":{"lastUpdated":"2026-11-23T17:00:00Z","healthy":false}}}');
   });
 });
