@@ -51,6 +51,8 @@ export class IptablesProxier {
   private lastSync = 0;
   private pending = false;
   private needFullSync = true;
+  /** no sync before both informers have listed: a Service without its slices would be REJECTed */
+  private initialized = false;
   readonly cfg: IptablesConfig;
   private health: ServiceHealthServers;
   private proxyHealth: ProxyHealthServer;
@@ -77,6 +79,7 @@ export class IptablesProxier {
     }
     this.proxyHealth.queued();
     await Promise.all([this.services.waitForSync(), this.slices.waitForSync()]);
+    this.initialized = true;
     this.sync();
     this.timer = setInterval(() => this.requestSync(true), this.o.syncPeriodMs);
     this.o.log(`iptables proxier for ${this.o.nodeName} started`);
@@ -105,6 +108,7 @@ export class IptablesProxier {
   }
 
   private sync(): void {
+    if (!this.initialized) return;
     this.lastSync = Date.now();
     const t0 = performance.now();
     try {
