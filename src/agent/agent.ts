@@ -9,10 +9,11 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Container, ContainerState, ContainerStatus, Node, Pod, PodCondition, Probe, Service } from '../api/types.ts';
+import type { Container, ContainerState, ContainerStatus, EndpointSlice, KubeObject, Node, Pod, PodCondition, Probe, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { ip, netnsAdd, netnsDel, netnsExists, run, succeeds, writeNetnsEtc } from '../lab/netns.ts';
+import { announcements } from './announce.ts';
 import { serviceLinksFor } from './env.ts';
 import { cniAdd, cniDel, loopbackConf, nodeConfList, type NetConfList } from './cni.ts';
 import { peerCommands, peerRemovalCommands, vxlanDevice, vxlanDeviceCommands, vxlanMTU, type CniBackend, type NetCommand, type PeerNode } from './routes.ts';
@@ -33,6 +34,8 @@ export interface AgentOptions {
   clusterCIDR: string;
   /** how pod CIDRs of other nodes are reached */
   cniBackend: CniBackend;
+  /** the interface LoadBalancer IPs are held on (the node's underlay link) */
+  underlayDevice: string;
   /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
   podpathArgv: string[];
   log: (s: string) => void;
@@ -88,6 +91,9 @@ export class NodeAgent {
   private pods: Informer<Pod>;
   private nodes: Informer<Node>;
   private services: Informer<Service>;
+  private slices: Informer<EndpointSlice>;
+  /** LoadBalancer IPs this node holds on its underlay interface */
+  private announced = new Set<string>();
   private runtime = new Map<string, RuntimePod>();
   private children = new Map<number, ChildProcess>();
   private probes = new Map<string, ProbeState>();
@@ -105,6 +111,7 @@ export class NodeAgent {
     this.pods = new Informer<Pod>(this.client, 'v1', 'pods', { fieldSelector: `spec.nodeName=${o.nodeName}` });
     this.nodes = new Informer<Node>(this.client, 'v1', 'nodes');
     this.services = new Informer<Service>(this.client, 'v1', 'services');
+    this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
     fs.mkdirSync(path.join(o.stateDir, 'pods'), { recursive: true });
     fs.mkdirSync(path.join(o.stateDir, 'logs'), { recursive: true });
   }
@@ -141,10 +148,14 @@ export class NodeAgent {
     this.pods.on({ add: (p) => this.kick(p), update: (_, p) => this.kick(p), delete: (p) => this.kickUid(p.metadata.uid!) });
     this.nodes.on({ add: (n) => this.nodeChanged(n), update: (_, n) => this.nodeChanged(n), delete: (n) => this.nodeGone(n) });
     this.services.onError = (e) => this.o.log(`services informer: ${e.message}`);
+    this.slices.onError = (e) => this.o.log(`endpointslices informer: ${e.message}`);
+    for (const inf of [this.services, this.slices, this.nodes] as Informer<KubeObject>[]) inf.on({ add: () => this.announce(), update: () => this.announce(), delete: () => this.announce() });
     this.nodes.start();
     this.services.start();
+    this.slices.start();
     this.pods.start();
-    await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync(), this.services.waitForSync()]);
+    await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync(), this.services.waitForSync(), this.slices.waitForSync()]);
+    this.announce();
     this.startLogServer();
     this.timers.push(setInterval(() => void this.heartbeat(), 10_000));
     this.timers.push(setInterval(() => this.tick(), 500));
@@ -156,6 +167,7 @@ export class NodeAgent {
     this.pods.stop();
     this.nodes.stop();
     this.services.stop();
+    this.slices.stop();
     this.logServer?.close();
     this.client.close();
   }
@@ -289,6 +301,25 @@ export class NodeAgent {
     if (!had) return;
     applyAll(peerRemovalCommands(this.o.cniBackend, had), true);
     this.peers.delete(had.name);
+  }
+
+  /** Holds the LoadBalancer IPs this node is chosen to answer for, and lets go of the others. */
+  private announce(): void {
+    if (!this.services.hasSynced || !this.slices.hasSynced || !this.nodes.hasSynced) return;
+    const mine = new Set(announcements(this.services.list(), this.slices.list(), this.nodes.list()).filter((a) => a.node === this.o.nodeName).map((a) => a.ip));
+    for (const ip of mine) {
+      if (this.announced.has(ip)) continue;
+      if (succeeds(['ip', 'addr', 'replace', `${ip}/32`, 'dev', this.o.underlayDevice])) {
+        this.announced.add(ip);
+        this.o.log(`answering for LoadBalancer IP ${ip}`);
+      }
+    }
+    for (const ip of [...this.announced]) {
+      if (mine.has(ip)) continue;
+      succeeds(['ip', 'addr', 'del', `${ip}/32`, 'dev', this.o.underlayDevice]);
+      this.announced.delete(ip);
+      this.o.log(`no longer answering for LoadBalancer IP ${ip}`);
+    }
   }
 
   // ---- pods ----

@@ -38,13 +38,14 @@ function hostPort(s: string): { host: string; port: number } {
 export function addDaemonCommands(program: Command): void {
   program
     .command('controller-manager')
-    .description('Run the controllers (deployment, replicaset, endpointslice, endpoints, node-ipam) against an API server.')
+    .description('Run the controllers (deployment, replicaset, endpointslice, endpoints, node-ipam, loadbalancer IPs) against an API server.')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--cluster-cidr <cidr>', 'pod network of the cluster', '10.244.0.0/16')
     .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod CIDR', '24')
-    .action(async (o: { kubeconfig?: string; clusterCidr: string; nodeCidrMaskSize: string }) => {
+    .option('--load-balancer-pool <first-last>', 'addresses for LoadBalancer Services (empty: none)', '192.168.49.200-192.168.49.250')
+    .action(async (o: { kubeconfig?: string; clusterCidr: string; nodeCidrMaskSize: string; loadBalancerPool: string }) => {
       const { runControllerManager } = await import('../controllers/manager.ts');
-      const stop = await runControllerManager({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), clusterCIDR: o.clusterCidr, nodeCIDRMaskSize: Number(o.nodeCidrMaskSize), log: log('controller-manager') });
+      const stop = await runControllerManager({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), clusterCIDR: o.clusterCidr, nodeCIDRMaskSize: Number(o.nodeCidrMaskSize), loadBalancerPool: o.loadBalancerPool, log: log('controller-manager') });
       onStop(stop);
     });
 
@@ -85,6 +86,7 @@ export function addDaemonCommands(program: Command): void {
         clusterDomain: o.clusterDomain,
         clusterCIDR: o.clusterCidr,
         cniBackend: o.cniBackend,
+        underlayDevice: 'eth0',
         podpathArgv: [process.execPath, process.argv[1]!],
         log: log(`agent ${o.nodeName}`),
       });

@@ -5,12 +5,15 @@ import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';
 import { EndpointsControllers, NodeIpamController } from './endpoints.ts';
+import { LoadBalancerIPController, poolAddresses } from './loadbalancer.ts';
 import { DeploymentController, ReplicaSetController } from './workloads.ts';
 
 export interface ControllerManagerOptions {
   kubeconfig?: string;
   clusterCIDR: string;
   nodeCIDRMaskSize: number;
+  /** LoadBalancer addresses, FIRST-LAST; empty: no LoadBalancer IPs */
+  loadBalancerPool: string;
   log: (s: string) => void;
 }
 
@@ -30,6 +33,7 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
     new DeploymentController(client, deps, rss, o.log).queue,
     new EndpointsControllers(client, svcs, pods, slices, eps, o.log).queue,
     new NodeIpamController(client, nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
+    ...(o.loadBalancerPool ? [new LoadBalancerIPController(client, svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
   ];
   for (const i of informers) i.start();
   await Promise.all(informers.map((i) => i.waitForSync()));

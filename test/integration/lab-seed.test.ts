@@ -143,7 +143,7 @@ spec:
     const s = readState(lab.name)!;
     const component = `proxy-${lab.name}`;
     const save = () => spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, 'iptables-save'], { encoding: 'utf8' }).stdout;
-    await eventually(() => !/default\/(sticky|nobody)/.test(save()), 15_000, 'the Services an earlier test deleted to leave the rules');
+    await eventually(() => !/default\/(sticky|nobody|public)/.test(save()), 15_000, 'the Services an earlier test deleted to leave the rules');
     const before = save().split('\n').filter((l) => l.startsWith('-A')).sort();
     process.kill(s.pids[component]!, 'SIGKILL');
     await sleep(300);
@@ -157,6 +157,18 @@ spec:
     const after = save().split('\n').filter((l) => l.startsWith('-A')).sort();
     assert.deepEqual(after, before, 'the same rules, none duplicated or left stale');
     assert.equal(after.filter((l) => l === '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES').length, 1);
+  });
+
+  it('gives a LoadBalancer Service an address from the pool that the client namespace reaches', async () => {
+    lab.ok(['apply', '-f', '-'], 'apiVersion: v1\nkind: Service\nmetadata: {name: public}\nspec:\n  type: LoadBalancer\n  selector: {app: api}\n  ports: [{port: 80, targetPort: 8080}]\n');
+    await eventually(() => /^public\s+LoadBalancer\s+\S+\s+192\.168\.49\.200\s+80:\d+\/TCP\s/m.test(lab.ok(['get', 'svc', 'public'])), 15_000, 'EXTERNAL-IP 192.168.49.200');
+    const answers = await eventually(() => {
+      const r = lab.curl('client', 'http://192.168.49.200/api/v1/lb', ['--max-time', '2']);
+      return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+    }, 15_000, 'the LoadBalancer IP to answer');
+    assert.match(answers.pod, /^api-server-/);
+    assert.equal(answers.host, '192.168.49.200');
+    lab.ok(['delete', 'svc', 'public']);
   });
 
   it('shows upstream\'s layout in iptables-save on the node, and answers /healthz and /livez on 10256', () => {
