@@ -4,16 +4,15 @@
 // with a ready endpoint of the Service.
 import { createHash } from 'node:crypto';
 import type { EndpointSlice, Node, Service } from '../api/types.ts';
+import { hasTrueCondition } from '../api/conditions.ts';
 
 export interface Announcement {
   ip: string;
   node: string;
 }
 
-const ready = (n: Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-
 export function announcements(services: Service[], slices: EndpointSlice[], nodes: Node[]): Announcement[] {
-  const readyNodes = nodes.filter(ready).map((n) => n.metadata.name!);
+  const readyNodes = nodes.filter((n) => hasTrueCondition(n)).map((n) => n.metadata.name!);
   const out: Announcement[] = [];
   for (const svc of services) {
     if (svc.spec?.type !== 'LoadBalancer') continue;

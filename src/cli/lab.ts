@@ -12,6 +12,7 @@ import { buildNetwork, clientIP, clusterCIDR, destroyLab, labPaths, listLabs, po
 import { ipIn, listNetns } from '../lab/netns.ts';
 import { tunnel } from '../lab/tunnel.ts';
 import { alive } from '../lab/proc.ts';
+import { hasTrueCondition } from '../api/conditions.ts';
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 
@@ -150,7 +151,7 @@ export async function up(o: UpOptions): Promise<void> {
       const nodes = await waitFor(
         async () => {
           const list = (await client.get<{ items: Node[] }>('/api/v1/nodes')).items;
-          const ready = list.filter((n) => n.spec?.podCIDR && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+          const ready = list.filter((n) => n.spec?.podCIDR && hasTrueCondition(n));
           return ready.length === lab.nodes.length ? ready : undefined;
         },
         o.timeoutSeconds * 1000,
@@ -170,7 +171,7 @@ export async function up(o: UpOptions): Promise<void> {
           const allCreated = pods.length >= deps.reduce((n, d) => n + (d.spec.replicas ?? 1), 0);
           const depsReady = deps.every((d) => (d.status?.readyReplicas ?? 0) >= (d.spec.replicas ?? 1));
           if (podsRunningMs === undefined && allCreated && pods.every((x) => x.status?.phase === 'Running' && x.status.podIP)) podsRunningMs = Date.now() - t0;
-          const ready = pods.every((x) => x.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || x.status?.phase === 'Succeeded');
+          const ready = pods.every((x) => hasTrueCondition(x) || x.status?.phase === 'Succeeded');
           return depsReady && ready ? { pods } : undefined;
         },
         o.timeoutSeconds * 1000,
@@ -246,7 +247,7 @@ export async function status(): Promise<void> {
     try {
       const nodes = (await client.get<{ items: Node[] }>('/api/v1/nodes')).items;
       for (const node of nodes) {
-        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+        const ready = hasTrueCondition(node);
         say(`  node ${node.metadata.name} ${node.status?.addresses?.[0]?.address ?? ''} ${ready ? 'Ready' : 'NotReady'} podCIDR ${node.spec?.podCIDR ?? '-'}`);
       }
     } catch (e) {

@@ -8,9 +8,10 @@ import type { Deployment, IntOrString, KubeObject, OwnerReference, Pod, PodTempl
 import { objectPath, type Client } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from './queue.ts';
+import { hasTrueCondition } from '../api/conditions.ts';
 
 export function isPodReady(p: Pod): boolean {
-  return (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return hasTrueCondition(p);
 }
 
 export function isTerminal(p: Pod): boolean {

@@ -7,9 +7,10 @@ import { objectPath, type Client } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from '../controllers/queue.ts';
 import { controllerOf } from '../controllers/workloads.ts';
+import { hasTrueCondition } from '../api/conditions.ts';
 
 export function nodeIsSchedulable(n: Node): boolean {
-  const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  const ready = hasTrueCondition(n);
   const noSchedule = (n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' && t.key !== 'node-role.kubernetes.io/control-plane');
   return Boolean(ready && !n.spec?.unschedulable && n.spec?.podCIDR && !noSchedule);
 }
