@@ -6,6 +6,7 @@ import { fromSet, matches } from '../api/labels.ts';
 import type { Endpoint, EndpointPort, EndpointSlice, Endpoints, KubeObject, Pod, Service } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
+import { cidrAddress, parseCIDR } from '../util/ip.ts';
 import { nsName, splitKey, WorkQueue } from './queue.ts';
 import { isPodReady, isTerminal } from './workloads.ts';
 
@@ -186,15 +187,14 @@ export class NodeIpamController {
     const node = this.nodes.get(undefined, name);
     const spec = (node?.spec ?? {}) as { podCIDR?: string };
     if (!node || spec.podCIDR || this.allocated.has(name)) return;
-    const [base, prefix] = this.clusterCIDR.split('/') as [string, string];
-    const octets = base.split('.').map(Number);
+    const cluster = parseCIDR(this.clusterCIDR);
+    if (!cluster) throw new Error(`invalid cluster CIDR ${this.clusterCIDR}`);
     const used = new Set([...this.nodes.list().map((n) => (n.spec as { podCIDR?: string } | undefined)?.podCIDR), ...this.allocated.values()].filter(Boolean));
-    const count = 2 ** (this.maskSize - Number(prefix));
+    const count = 2 ** (this.maskSize - cluster.prefix);
+    const step = 1n << BigInt(cluster.bits - this.maskSize);
     for (let i = 0; i < count; i++) {
-      // /16 cluster CIDR, /24 per node: the i-th /24
-      const v = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
-      const sub = (v + i * 2 ** (32 - this.maskSize)) >>> 0;
-      const cidr = `${sub >>> 24}.${(sub >>> 16) & 255}.${(sub >>> 8) & 255}.${sub & 255}/${this.maskSize}`;
+      // e.g. a /16 cluster CIDR, a /24 per node: the i-th /24
+      const cidr = `${cidrAddress(cluster, BigInt(i) * step)}/${this.maskSize}`;
       if (used.has(cidr)) continue;
       // Reserved before the request: the queue syncs several nodes at once.
       this.allocated.set(name, cidr);

@@ -5,18 +5,16 @@ import type { Service } from '../api/types.ts';
 import type { Client } from '../client/client.ts';
 import { objectPath } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
+import { formatIP, parseIP } from '../util/ip.ts';
 import { WorkQueue } from './queue.ts';
-
-const ipToInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-const intToIP = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 
 /** The addresses of a pool written "FIRST-LAST", in order. */
 export function poolAddresses(pool: string): string[] {
-  const m = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(pool.trim());
-  if (!m) throw new Error(`invalid LoadBalancer pool ${JSON.stringify(pool)}: expected FIRST-LAST, e.g. 192.168.49.200-192.168.49.250`);
-  const [a, b] = [ipToInt(m[1]!), ipToInt(m[2]!)];
-  if (b < a || b - a > 65535) throw new Error(`invalid LoadBalancer pool ${pool}: LAST must follow FIRST, at most 65536 addresses`);
-  return Array.from({ length: b - a + 1 }, (_, i) => intToIP(a + i));
+  const [first, last] = pool.trim().split('-').map(parseIP);
+  if (first?.family !== 4 || last?.family !== 4) throw new Error(`invalid LoadBalancer pool ${JSON.stringify(pool)}: expected FIRST-LAST, e.g. 192.168.49.200-192.168.49.250`);
+  const count = Number(last.value - first.value) + 1;
+  if (count < 1 || count > 65536) throw new Error(`invalid LoadBalancer pool ${pool}: LAST must follow FIRST, at most 65536 addresses`);
+  return Array.from({ length: count }, (_, i) => formatIP(first.value + BigInt(i), 4));
 }
 
 const wantsIP = (s: Service) => s.spec?.type === 'LoadBalancer' && !s.spec.loadBalancerClass;

@@ -2,6 +2,7 @@
 // become each ServicePort's endpoints, and endpoints are split into the ones cluster traffic
 // and local traffic may use. Pure functions of API objects (IPv4 only).
 import type { EndpointSlice, Service } from '../api/types.ts';
+import { parseIP } from '../util/ip.ts';
 
 export interface ProxyEndpoint {
   ip: string;
@@ -47,7 +48,7 @@ export function shouldSkipService(svc: Service): boolean {
   return !ip || ip === 'None' || svc.spec?.type === 'ExternalName';
 }
 
-const isIPv4 = (s: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s);
+const isIPv4 = (s: string) => parseIP(s)?.family === 4;
 
 const sliceKey = (namespace: string | undefined, serviceName: string | undefined) => `${namespace ?? 'default'}/${serviceName ?? ''}`;
 
