@@ -131,7 +131,7 @@ export function addDaemonCommands(program: Command): void {
       config: iptablesConfig(o),
       minSyncPeriodMs: durationMs(o.minSyncPeriod),
       syncPeriodMs: durationMs(o.syncPeriod),
-      healthzBindAddress: o.healthzBindAddress,
+      ...(o.healthzBindAddress ? { healthz: hostPort(o.healthzBindAddress) } : {}),
       log: log(`kube-proxy ${o.nodeName}`),
     });
     await proxier.start();

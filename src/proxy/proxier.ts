@@ -1,10 +1,10 @@
 // The live kube-proxy (iptables mode): informers for Services and EndpointSlices, a
 // bounded-frequency sync runner, and a thin shell that hands renderIptables' text to
 // iptables-restore. The offline `podpath proxy render` calls the same renderIptables.
-import { spawnSync } from 'node:child_process';
 import type { EndpointSlice, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
+import { run, succeeds } from '../lab/netns.ts';
 import { jumpRules, renderIptables, staleChainLines, type IptablesConfig } from './iptables.ts';
 import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
 import { categorizeEndpoints, servicePorts } from './model.ts';
@@ -14,30 +14,21 @@ export interface ProxierOptions {
   nodeName: string;
   config: IptablesConfig;
   minSyncPeriodMs: number;
-  /** host:port of /healthz and /livez (upstream 0.0.0.0:10256); empty: none */
-  healthzBindAddress: string;
+  /** where /healthz and /livez listen (upstream 0.0.0.0:10256); none when absent */
+  healthz?: { host: string; port: number };
   syncPeriodMs: number;
   log: (s: string) => void;
 }
 
-export class ProxyError extends Error {
-  constructor(
-    readonly code: 'RestoreFailed' | 'CommandFailed',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function exec(argv: string[], input?: string): string {
-  const r = spawnSync(argv[0]!, argv.slice(1), { input, encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new ProxyError('CommandFailed', `${argv.join(' ')} failed (${r.status}): ${(r.stderr ?? r.error?.message ?? '').trim()}`);
-  return r.stdout;
-}
-
 /** Whether iptables supports MASQUERADE --random-fully (1.6.2 and later). */
 function supportsRandomFully(): boolean {
-  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(spawnSync('iptables', ['--version'], { encoding: 'utf8' }).stdout ?? '');
+  let version = '';
+  try {
+    version = run(['iptables', '--version'], { allowFail: true });
+  } catch {
+    // no iptables: the first sync says so
+  }
+  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(version);
   if (!m) return false;
   const [a, b, c] = m.slice(1).map(Number) as [number, number, number];
   return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
@@ -73,10 +64,7 @@ export class IptablesProxier {
       inf.on({ add: () => this.requestSync(), update: () => this.requestSync(), delete: () => this.requestSync() });
       inf.start();
     }
-    if (this.o.healthzBindAddress) {
-      const i = this.o.healthzBindAddress.lastIndexOf(':');
-      this.proxyHealth.listen(this.o.healthzBindAddress.slice(0, i), Number(this.o.healthzBindAddress.slice(i + 1)), this.o.log);
-    }
+    if (this.o.healthz) this.proxyHealth.listen(this.o.healthz.host, this.o.healthz.port, this.o.log);
     this.proxyHealth.queued();
     await Promise.all([this.services.waitForSync(), this.slices.waitForSync()]);
     this.initialized = true;
@@ -116,9 +104,9 @@ export class IptablesProxier {
       const r = renderIptables(ports, this.cfg);
       let text = r.text;
       // Stale per-service chains go in the same transaction.
-      const stale = staleChainLines(exec(['iptables-save', '-t', 'nat']), r.activeNatChains);
+      const stale = staleChainLines(run(['iptables-save', '-t', 'nat']), r.activeNatChains);
       if (stale.length) text = text.replace(/COMMIT\n$/, `${stale.join('\n')}\nCOMMIT\n`);
-      exec(['iptables-restore', '-w', '5', '-W', '100000', '--noflush', '--counters'], text);
+      run(['iptables-restore', '-w', '5', '-W', '100000', '--noflush', '--counters'], { input: text });
       if (this.needFullSync) this.ensureJumpRules();
       this.needFullSync = false;
       this.proxyHealth.updated();
@@ -138,8 +126,7 @@ export class IptablesProxier {
   /** The jump rules from the built-in chains, prepended when missing (full syncs only). */
   private ensureJumpRules(): void {
     for (const j of jumpRules) {
-      const exists = spawnSync('iptables', ['-w', '5', '-t', j.table, '-C', j.chain, ...j.args], { stdio: 'ignore' }).status === 0;
-      if (!exists) exec(['iptables', '-w', '5', '-t', j.table, '-I', j.chain, ...j.args]);
+      if (!succeeds(['iptables', '-w', '5', '-t', j.table, '-C', j.chain, ...j.args])) run(['iptables', '-w', '5', '-t', j.table, '-I', j.chain, ...j.args]);
     }
   }
 }
