@@ -123,7 +123,8 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
   // Upstream walks a Go map (random order); sorting by name makes the output reproducible.
   for (const sp of [...ports].sort((a, b) => (a.name + a.protocol < b.name + b.protocol ? -1 : 1))) {
     const p = proto(sp);
-    const match = (c: string) => `-m comment --comment ${comment(c)} -m ${p} -p ${p}`;
+    // Upstream's match order: comment, [extra matches], protocol.
+    const match = (c: string, extra = '') => `-m comment --comment ${comment(c)} ${extra}-m ${p} -p ${p}`;
     const eps = categorizeEndpoints(sp);
     const hasEndpoints = eps.hasAnyEndpoints;
     const internalChain = sp.internalPolicyLocal ? svlChain(sp) : svcChain(sp);
@@ -166,7 +167,7 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
     // 4. NodePort
     if (sp.nodePort) {
       if (hasEndpoints) natRules.push(`-A KUBE-NODEPORTS ${match(sp.name)} --dport ${sp.nodePort} -j ${externalChain}`);
-      if (!hasExternalEndpoints) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment).replace(` -m ${p} -p ${p}`, ` -m addrtype --dst-type LOCAL -m ${p} -p ${p}`)} --dport ${sp.nodePort} -j ${externalTarget}`);
+      if (!hasExternalEndpoints) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment, '-m addrtype --dst-type LOCAL ')} --dport ${sp.nodePort} -j ${externalTarget}`);
     }
     // 5. health check NodePort
     if (sp.healthCheckNodePort) filterRules.push(`-A KUBE-NODEPORTS -m comment --comment ${comment(`${sp.name} health check node port`)} -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
