@@ -13,6 +13,7 @@ import { ipIn, listNetns } from '../lab/netns.ts';
 import { tunnel } from '../lab/tunnel.ts';
 import { alive } from '../lab/proc.ts';
 import { hasTrueCondition } from '../api/conditions.ts';
+import { fromSet, matches } from '../api/labels.ts';
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 
@@ -204,7 +205,8 @@ export async function up(o: UpOptions): Promise<void> {
         for (const svc of svcs) {
           const np = svc.spec.ports!.find((q) => q.nodePort)!.nodePort!;
           // A path the backing pods answer: their readiness probe's, when they have one.
-          const backing = running.pods.find((x) => x.metadata.namespace === svc.metadata.namespace && Object.entries(svc.spec.selector ?? { '': '' }).every(([k, v]) => x.metadata.labels?.[k] === v));
+          const selector = svc.spec.selector ? fromSet(svc.spec.selector) : undefined;
+          const backing = selector && running.pods.find((x) => x.metadata.namespace === svc.metadata.namespace && matches(selector, x.metadata.labels));
           const svcPath = backing?.spec.containers[0]?.readinessProbe?.httpGet?.path ?? '/';
           say(`reach Service ${svc.metadata.namespace}/${svc.metadata.name} through its NodePort (kube-proxy, ${o.proxyMode} mode):`);
           say(`  podpath curl --name ${o.name} http://${s.nodes[0]!.ip}:${np}${svcPath}        # from the client namespace`);
