@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { validateFlags, type ProxyFlags } from '../proxy/config.ts';
 
 const log = (component: string) => (line: string) => process.stderr.write(`${new Date().toISOString()} ${component}: ${line}\n`);
 
@@ -94,60 +95,67 @@ export function addDaemonCommands(program: Command): void {
       onStop(() => agent.stop());
     });
 
-  const iptablesOptions = (c: Command) =>
+  // The flags `proxy` and `proxy render` share, with kube-proxy's names and defaults.
+  const proxyOptions = (c: Command) =>
     c
+      .addOption(new Option('--mode <mode>', 'which kernel rules kube-proxy writes').choices(['iptables', 'nftables']).default('iptables'))
       .option('--cluster-cidr <cidr>', 'pod network: ClusterIP traffic from outside it is masqueraded (detect-local-mode ClusterCIDR)')
       .option('--masquerade-all', 'masquerade all traffic to ClusterIPs')
       .option('--masquerade-bit <n>', 'bit of the fwmark that marks traffic to masquerade', '14')
-      .option('--nodeport-addresses <cidrs>', 'addresses NodePorts answer on (default: all local addresses)')
-      .option('--iptables-localhost-nodeports <bool>', 'NodePorts answer on 127.0.0.0/8 too', 'true');
-  type IptablesFlags = { clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string };
-  const iptablesConfig = (o: IptablesFlags) => ({
+      .option('--nodeport-addresses <cidrs>', 'comma-separated CIDRs (or "primary") of the addresses NodePorts answer on (default: iptables all local addresses, nftables primary)')
+      .option('--iptables-localhost-nodeports <bool>', 'iptables mode: NodePorts answer on 127.0.0.0/8 too', 'true')
+      .option('--service-cidr <cidrs>', 'comma-separated Service CIDRs (nftables mode drops traffic to their unallocated addresses)');
+  type ProxyCliFlags = { mode: 'iptables' | 'nftables'; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
+  const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
+  const proxyFlags = (o: ProxyCliFlags): ProxyFlags => ({
     ...(o.clusterCidr ? { clusterCIDR: o.clusterCidr } : {}),
     masqueradeAll: Boolean(o.masqueradeAll),
     masqueradeBit: Number(o.masqueradeBit),
     localhostNodePorts: o.iptablesLocalhostNodeports !== 'false',
-    ...(o.nodeportAddresses ? { nodePortAddresses: o.nodeportAddresses.split(',').map((x) => x.trim().replace(/\/32$/, '')) } : {}),
+    nodePortAddresses: list(o.nodeportAddresses),
+    ...(o.serviceCidr ? { serviceCIDRs: list(o.serviceCidr) } : {}),
   });
 
-  const proxy = iptablesOptions(
+  const proxy = proxyOptions(
     program
       .command('proxy')
-      .description('Run kube-proxy for one node (iptables mode): Services and EndpointSlices become the node\'s NAT rules.')
+      .description("Run kube-proxy for one node: Services and EndpointSlices become the node's iptables or nftables rules.")
       .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
       .option('--node-name <name>', 'the Node this proxy runs on', os.hostname())
-      .option('--mode <mode>', 'iptables (nftables is not implemented yet)', 'iptables')
       .option('--min-sync-period <duration>', 'least time between syncs', '1s')
-      .option('--sync-period <duration>', 'time between full syncs', '30s')
+      .option('--sync-period <duration>', 'time between periodic syncs', '30s')
       .option('--healthz-bind-address <host:port>', '/healthz and /livez', '0.0.0.0:10256')
+      .option('--metrics-bind-address <host:port>', 'Prometheus /metrics', '127.0.0.1:10249')
       // `proxy render` has the same flags: options after `render` belong to it.
       .enablePositionalOptions(),
-  ).action(async (o: IptablesFlags & { kubeconfig?: string; nodeName: string; mode: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string }) => {
-    if (o.mode !== 'iptables') throw new Error(`--mode ${o.mode}: only iptables is implemented so far`);
-    const { IptablesProxier } = await import('../proxy/proxier.ts');
-    const proxier = new IptablesProxier({
+  ).action(async (o: ProxyCliFlags & { kubeconfig?: string; nodeName: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string; metricsBindAddress: string }) => {
+    const flags = proxyFlags(o);
+    validateFlags(flags);
+    const { Proxier } = await import('../proxy/proxier.ts');
+    const proxier = new Proxier({
       ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+      mode: o.mode,
       nodeName: o.nodeName,
-      config: iptablesConfig(o),
+      flags,
       minSyncPeriodMs: durationMs(o.minSyncPeriod),
       syncPeriodMs: durationMs(o.syncPeriod),
       ...(o.healthzBindAddress ? { healthz: hostPort(o.healthzBindAddress) } : {}),
+      ...(o.metricsBindAddress ? { metrics: hostPort(o.metricsBindAddress) } : {}),
       log: log(`kube-proxy ${o.nodeName}`),
     });
     await proxier.start();
     onStop(() => proxier.stop());
   });
-  iptablesOptions(
+  proxyOptions(
     proxy
       .command('render')
-      .description('Print what a full sync would apply on a node (the iptables-restore input), from a file of Services and EndpointSlices. No cluster, no root.')
+      .description('Print what a full sync would apply on a node (the iptables-restore input, or the nft -f transaction), from a file of Services and EndpointSlices. No cluster, no root.')
       .requiredOption('-f, --filename <file>', 'multi-document YAML of Services and EndpointSlices (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-      .option('--mode <mode>', 'iptables (nftables is not implemented yet)', 'iptables')
       .option('--node-name <name>', 'the node whose rules are rendered (decides which endpoints are local)', 'node')
-      .option('--node-ip <ip>', "the node's IP (accepted for kube-proxy compatibility)"),
-  ).action(async (o: IptablesFlags & { filename: string[]; mode: string; nodeName: string }) => {
+      .option('--node-ip <ip>', "the node's primary IP (nftables mode's NodePort address; LoadBalancer source ranges)"),
+  ).action(async (o: ProxyCliFlags & { filename: string[]; nodeName: string; nodeIp?: string }) => {
     const { render } = await import('../proxy/render.ts');
-    process.stdout.write(render(o.filename, { mode: o.mode, nodeName: o.nodeName, config: iptablesConfig(o) }));
+    process.stdout.write(render(o.filename, { mode: o.mode, nodeName: o.nodeName, ...(o.nodeIp ? { nodeIP: o.nodeIp } : {}), config: proxyFlags(o) }));
   });
 
   const image = program.command('image').description("Built-in container images (run inside pods by the node agent).");

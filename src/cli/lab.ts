@@ -96,10 +96,10 @@ export async function applyAll(client: Client, objs: KubeObject[]): Promise<stri
 export async function up(o: UpOptions): Promise<void> {
   validateLabName(o.name);
   if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
-  if (o.proxyMode !== 'none' && o.proxyMode !== 'iptables') throw new Error(`--proxy-mode must be iptables or none, not ${o.proxyMode}`);
+  if (!['iptables', 'nftables', 'none'].includes(o.proxyMode)) throw new Error(`--proxy-mode must be iptables, nftables or none, not ${o.proxyMode}`);
   if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
   const objs = manifests(o.files);
-  const missing = preflight();
+  const missing = preflight(o.proxyMode);
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
   if (readState(o.name) || listNetns().some((n) => n.startsWith(`pp-${o.name}-`))) {
     say(`cleaning up what is left of a previous lab named ${o.name}`);
@@ -141,7 +141,7 @@ export async function up(o: UpOptions): Promise<void> {
     }
     if (o.proxyMode !== 'none') {
       for (const n of s.nodes) {
-        startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', o.proxyMode, '--cluster-cidr', clusterCIDR]);
+        startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', o.proxyMode, '--cluster-cidr', clusterCIDR, '--service-cidr', serviceCIDR]);
       }
     }
     const client = labClient(s);

@@ -23,7 +23,7 @@ program
   .option('--name <name>', 'lab name (network namespaces are named pp-<name>-...)', 'podpath')
   .option('--nodes <n>', 'number of nodes', '1')
   .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic').choices(['host-gw', 'vxlan']).default('host-gw'))
-  .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules)').choices(['iptables', 'none']).default('iptables'))
+  .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules)').choices(['iptables', 'nftables', 'none']).default('iptables'))
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')
   .option('--timeout <seconds>', 'how long to wait for nodes and pods', '120')
   .option('--keep-on-failure', 'leave a lab that did not come up in place for inspection')

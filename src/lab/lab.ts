@@ -200,12 +200,14 @@ export async function destroyLab(name: string): Promise<string[]> {
 }
 
 /** What is missing on this machine for a lab, with how to get it (empty when all is there). */
-export function preflight(): string[] {
+export function preflight(proxyMode = 'iptables'): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root: podpath up creates network namespaces and links; run it as root (sudo)');
   const have = (cmd: string) => run(['sh', '-c', `command -v ${cmd}`], { allowFail: true }).trim() !== '';
   if (!have('ip')) missing.push('ip (iproute2): apt-get install -y iproute2');
   if (!have('iptables')) missing.push('iptables: apt-get install -y iptables');
+  if (proxyMode === 'nftables' && !have('nft')) missing.push('nft (nftables), for --proxy-mode nftables: apt-get install -y nftables');
+  if (!have('conntrack')) missing.push('conntrack (conntrack-tools), for kube-proxy\'s UDP cleanup: apt-get install -y conntrack');
   if (!have('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
   if (!have('curl')) missing.push('curl: apt-get install -y curl');
   for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {

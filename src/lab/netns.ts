@@ -15,9 +15,9 @@ export class CommandError extends Error {
 }
 
 /** Runs a command and returns its stdout; throws CommandError on a non-zero exit. */
-export function run(argv: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+export function run(argv: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): string {
   // Large outputs (iptables-save of thousands of Services) must not hit spawnSync's 1 MiB default.
-  const r = spawnSync(argv[0]!, argv.slice(1), { input: opts.input, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 30 });
+  const r = spawnSync(argv[0]!, argv.slice(1), { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, maxBuffer: 1 << 30 });
   if (r.error) throw new CommandError(argv, null, r.error.message);
   if (r.status !== 0 && !opts.allowFail) throw new CommandError(argv, r.status, r.stderr ?? '');
   return r.stdout ?? '';

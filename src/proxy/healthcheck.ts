@@ -89,7 +89,11 @@ export class ProxyHealthServer {
   private queuedAt: number | undefined;
   private updatedAt = new Date();
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    /** told of every answer (upstream counts them in kubeproxy_proxy_healthz_total / _livez_total) */
+    private readonly onAnswer: (path: '/healthz' | '/livez', code: number) => void = () => {},
+  ) {}
 
   queued(): void {
     this.queuedAt ??= Date.now();
@@ -112,6 +116,7 @@ export class ProxyHealthServer {
         return;
       }
       const healthy = this.healthy();
+      this.onAnswer(path, healthy ? 200 : 503);
       res.writeHead(healthy ? 200 : 503, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' });
       res.end(proxyHealthBody(path, new Date(), this.updatedAt, healthy));
     });

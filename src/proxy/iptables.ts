@@ -1,7 +1,7 @@
 // kube-proxy's iptables mode, as a pure function: ServicePorts in, the `iptables-restore
 // --noflush` input of a full sync out (upstream's chains, hashed names, rule text and order),
 // plus the jump rules that hook those chains into the built-in ones.
-import { createHash } from 'node:crypto';
+import { base32Sha256Prefix } from './hash.ts';
 import { categorizeEndpoints, externallyAccessible, type ServicePortInfo } from './model.ts';
 
 export interface IptablesConfig {
@@ -22,36 +22,8 @@ export interface IptablesConfig {
 /** Total endpoints above which per-endpoint comments are left out (upstream's largeClusterMode). */
 export const largeClusterEndpointsThreshold = 1000;
 
-const base32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-function encodeBase32(buf: Buffer): string {
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const b of buf) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += base32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += base32[(value << (5 - bits)) & 31];
-  return out;
-}
-
-const hashCache = new Map<string, string>();
-
-/** First 16 characters of base32(sha256(s)): upstream's chain-name hash (memoized: every sync names the same chains). */
-export function portProtoHash(s: string): string {
-  let h = hashCache.get(s);
-  if (h === undefined) {
-    h = encodeBase32(createHash('sha256').update(s, 'utf8').digest().subarray(0, 10));
-    if (hashCache.size > 500_000) hashCache.clear();
-    hashCache.set(s, h);
-  }
-  return h;
-}
+/** First 16 characters of base32(sha256(s)): upstream's iptables chain-name hash. */
+export const portProtoHash = (s: string): string => base32Sha256Prefix(s, 16);
 
 const proto = (sp: ServicePortInfo) => sp.protocol.toLowerCase();
 export const svcChain = (sp: ServicePortInfo) => `KUBE-SVC-${portProtoHash(sp.name + proto(sp))}`;
@@ -86,12 +58,20 @@ export interface IptablesRender {
   text: string;
   /** every per-service nat chain the sync keeps (the rest with a service prefix are stale) */
   activeNatChains: Set<string>;
+  /** rules written, by table */
+  rulesWritten: { filter: number; nat: number };
+  /** nat rules of the per-service chains, by "<namespace>/<name>", for the Services written */
+  serviceNatRules: Map<string, number>;
 }
 
 const probability = (n: number) => (1 / n).toFixed(10);
 
-/** A full sync: the filter and nat tables' kube-proxy chains and rules. */
-export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {}): IptablesRender {
+/**
+ * A sync: the filter and nat tables' kube-proxy chains and rules. With `changed` (a partial
+ * sync), the per-service chains of other Services are neither declared nor written — they
+ * keep their rules and stay active; the top-level chains are always written whole.
+ */
+export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {}, changed?: Set<string>): IptablesRender {
   const mark = `0x${(1 << (cfg.masqueradeBit ?? 14)).toString(16).padStart(4, '0')}`;
   const localhostNodePorts = cfg.localhostNodePorts ?? true;
   const filterChains = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
@@ -101,6 +81,7 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
   const natRules: string[] = [];
   const svcChainLines: string[] = [];
   const active = new Set<string>();
+  const serviceNatRules = new Map<string, number>();
 
   natRules.push(
     `-A KUBE-POSTROUTING -m mark ! --mark ${mark}/${mark} -j RETURN`,
@@ -173,6 +154,13 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
     if (sp.healthCheckNodePort) filterRules.push(`-A KUBE-NODEPORTS -m comment --comment ${comment(`${sp.name} health check node port`)} -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
 
     if (!hasEndpoints) continue;
+    const svcKey = `${sp.namespace}/${sp.serviceName}`;
+    if (changed && !changed.has(svcKey)) {
+      for (const c of chains) active.add(c);
+      for (const e of eps.allReachable) active.add(sepChain(sp, e.key));
+      continue;
+    }
+    const natBefore = natRules.length;
     for (const c of chains) {
       svcChainLines.push(`:${c} - [0:0]`);
       active.add(c);
@@ -222,6 +210,7 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
       const recent = sp.stickyMaxAgeSeconds ? `-m recent --name ${sep} --set ` : '';
       natRules.push(`-A ${sep} ${c}${recent}-m ${p} -p ${p} -j DNAT --to-destination ${e.key}`);
     }
+    serviceNatRules.set(svcKey, (serviceNatRules.get(svcKey) ?? 0) + natRules.length - natBefore);
   }
 
   // The NodePort dispatch is the last rule of KUBE-SERVICES.
@@ -241,7 +230,7 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
     'COMMIT',
     '',
   ].join('\n');
-  return { text, activeNatChains: active };
+  return { text, activeNatChains: active, rulesWritten: { filter: filterRules.length, nat: natRules.length }, serviceNatRules };
 }
 
 const servicePrefixes = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-SEP-', 'KUBE-FW-', 'KUBE-EXT-'];

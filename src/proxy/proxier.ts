@@ -1,91 +1,149 @@
-// The live kube-proxy (iptables mode): informers for Services and EndpointSlices, a
-// bounded-frequency sync runner, and a thin shell that hands renderIptables' text to
-// iptables-restore. The offline `podpath proxy render` calls the same renderIptables.
-import type { EndpointSlice, Service } from '../api/types.ts';
+// The live kube-proxy: informers for Services, EndpointSlices and its own Node, a change
+// tracker (which Services changed since the last sync), a bounded-frequency sync runner with
+// upstream's defaults, and a rule backend (iptables or nftables) that turns the ServicePorts
+// into kernel rules — fully at start, after a failure, when the rules were flushed behind its
+// back and once an hour; otherwise only for the Services that changed.
+import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
-import { run, succeeds } from '../lab/netns.ts';
-import { jumpRules, renderIptables, staleChainLines, type IptablesConfig } from './iptables.ts';
+import { newBackend, type Backend } from './backends.ts';
+import type { ProxyFlags, ProxyMode } from './config.ts';
+import { reconcileConntrack } from './conntrack.ts';
 import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
-import { categorizeEndpoints, servicePorts } from './model.ts';
+import { ProxyMetrics } from './metrics.ts';
+import { categorizeEndpoints, externallyAccessible, servicePorts, type ServicePortInfo } from './model.ts';
 
 export interface ProxierOptions {
   kubeconfig?: string;
+  mode: ProxyMode;
   nodeName: string;
-  config: IptablesConfig;
+  flags: ProxyFlags;
   minSyncPeriodMs: number;
+  syncPeriodMs: number;
   /** where /healthz and /livez listen (upstream 0.0.0.0:10256); none when absent */
   healthz?: { host: string; port: number };
-  syncPeriodMs: number;
+  /** where /metrics listens (upstream 127.0.0.1:10249); none when absent */
+  metrics?: { host: string; port: number };
   log: (s: string) => void;
 }
 
-/** Whether iptables supports MASQUERADE --random-fully (1.6.2 and later). */
-function supportsRandomFully(): boolean {
-  let version = '';
-  try {
-    version = run(['iptables', '--version'], { allowFail: true });
-  } catch {
-    // no iptables: the first sync says so
-  }
-  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(version);
-  if (!m) return false;
-  const [a, b, c] = m.slice(1).map(Number) as [number, number, number];
-  return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
-}
+/** Upstream's proxyutil.FullSyncPeriod: a full sync at least this often. */
+const fullSyncPeriodMs = 3_600_000;
+const serviceKey = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+const sliceServiceKey = (s: EndpointSlice) => {
+  const name = s.metadata.labels?.['kubernetes.io/service-name'];
+  return name ? `${s.metadata.namespace ?? 'default'}/${name}` : undefined;
+};
 
-export class IptablesProxier {
+export class Proxier {
   private client: Client;
   private services: Informer<Service>;
   private slices: Informer<EndpointSlice>;
+  private nodes: Informer<Node>;
+  private backend: Backend;
+  readonly metrics: ProxyMetrics;
   private timer: NodeJS.Timeout | undefined;
   private lastSync = 0;
+  private lastFullSync = 0;
   private pending = false;
   private needFullSync = true;
   /** no sync before both informers have listed: a Service without its slices would be REJECTed */
   private initialized = false;
-  readonly cfg: IptablesConfig;
+  /** EndpointSlices by Service, and each Service's ports as of the last sync */
+  private slicesByService = new Map<string, Map<string, EndpointSlice>>();
+  private ports = new Map<string, ServicePortInfo[]>();
+  private changedServices = new Set<string>();
+  private changedEndpoints = new Set<string>();
+  /** last-change-trigger-time of the EndpointSlice changes waiting for a sync */
+  private triggerTimes: number[] = [];
   private health: ServiceHealthServers;
   private proxyHealth: ProxyHealthServer;
+  private metricsServer: import('node:http').Server | undefined;
 
   constructor(private readonly o: ProxierOptions) {
     this.client = new Client(loadConfig(o.kubeconfig, `kube-proxy/podpath (${o.nodeName})`));
     this.services = new Informer<Service>(this.client, 'v1', 'services');
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
-    this.cfg = { randomFully: supportsRandomFully(), ...o.config };
+    this.nodes = new Informer<Node>(this.client, 'v1', 'nodes', { fieldSelector: `metadata.name=${o.nodeName}` });
+    this.metrics = new ProxyMetrics(o.mode);
+    this.backend = newBackend(o.mode, o.flags, this.metrics);
     // Healthy while asked-for syncs complete within two sync periods, as upstream.
-    this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs);
+    this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs, (path, code) => (path === '/healthz' ? this.metrics.healthzTotal : this.metrics.livezTotal).inc(1, { code: String(code) }));
     this.health = new ServiceHealthServers(() => this.proxyHealth.healthy(), o.log);
   }
 
   async start(): Promise<void> {
-    for (const inf of [this.services, this.slices]) {
+    this.services.on({
+      add: (s) => this.serviceChanged(s),
+      update: (_, s) => this.serviceChanged(s),
+      delete: (s) => this.serviceChanged(s),
+    });
+    this.slices.on({
+      add: (s) => this.sliceChanged(undefined, s),
+      update: (old, s) => this.sliceChanged(old, s),
+      delete: (s) => this.sliceChanged(s, undefined),
+    });
+    // A new node address changes NodePort addresses: the backend resyncs fully then.
+    this.nodes.on({ add: () => this.requestSync(), update: () => this.requestSync() });
+    for (const inf of [this.services, this.slices, this.nodes]) {
       inf.onError = (e) => this.o.log(`informer: ${e.message}`);
-      inf.on({ add: () => this.requestSync(), update: () => this.requestSync(), delete: () => this.requestSync() });
       inf.start();
     }
     if (this.o.healthz) this.proxyHealth.listen(this.o.healthz.host, this.o.healthz.port, this.o.log);
+    if (this.o.metrics) this.metricsServer = this.metrics.listen(this.o.metrics.host, this.o.metrics.port, this.o.log);
     this.proxyHealth.queued();
+    this.metrics.lastQueued.set(Date.now() / 1000);
     await Promise.all([this.services.waitForSync(), this.slices.waitForSync()]);
     this.initialized = true;
     this.sync();
-    this.timer = setInterval(() => this.requestSync(true), this.o.syncPeriodMs);
-    this.o.log(`iptables proxier for ${this.o.nodeName} started`);
+    // Periodic syncs: partial (nothing to do unless something changed) unless the rules were
+    // flushed behind our back or a full sync is due.
+    this.timer = setInterval(() => this.requestSync(!this.backend.intact() || Date.now() - this.lastFullSync > fullSyncPeriodMs), this.o.syncPeriodMs);
+    this.o.log(`${this.o.mode} proxier for ${this.o.nodeName} started`);
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    this.services.stop();
-    this.slices.stop();
+    for (const inf of [this.services, this.slices, this.nodes]) inf.stop();
     this.health.close();
     this.proxyHealth.close();
+    this.metricsServer?.close();
     this.client.close();
+  }
+
+  private serviceChanged(s: Service): void {
+    this.changedServices.add(serviceKey(s));
+    this.metrics.serviceChangesTotal.inc();
+    this.metrics.serviceChangesPending.set(this.changedServices.size);
+    this.requestSync();
+  }
+
+  private sliceChanged(old: EndpointSlice | undefined, cur: EndpointSlice | undefined): void {
+    const name = (cur ?? old)!.metadata.name!;
+    const oldKey = old && sliceServiceKey(old);
+    const newKey = cur && sliceServiceKey(cur);
+    if (oldKey) {
+      this.slicesByService.get(oldKey)?.delete(name);
+      this.changedEndpoints.add(oldKey);
+    }
+    if (newKey && cur) {
+      let m = this.slicesByService.get(newKey);
+      if (!m) this.slicesByService.set(newKey, (m = new Map()));
+      m.set(name, cur);
+      this.changedEndpoints.add(newKey);
+    }
+    const trigger = Date.parse(cur?.metadata.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'] ?? '');
+    if (!Number.isNaN(trigger)) this.triggerTimes.push(trigger);
+    this.metrics.endpointChangesTotal.inc();
+    this.metrics.endpointChangesPending.set(this.changedEndpoints.size);
+    this.requestSync();
   }
 
   /** Runs a sync now, or as soon as minSyncPeriod allows (several requests make one sync). */
   private requestSync(full = false): void {
     if (full) this.needFullSync = true;
     this.proxyHealth.queued();
+    this.metrics.lastQueued.set(Date.now() / 1000);
     if (this.pending) return;
     const wait = Math.max(0, this.lastSync + this.o.minSyncPeriodMs - Date.now());
     this.pending = true;
@@ -95,27 +153,46 @@ export class IptablesProxier {
     }, wait);
   }
 
+  private nodeIP(): string | undefined {
+    const node = this.nodes.list()[0];
+    return node?.status?.addresses?.find((a) => a.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(a.address))?.address;
+  }
+
+  /** Brings each changed Service's ports up to date; returns the Services to rewrite. */
+  private takeChanges(full: boolean): Set<string> {
+    const changed = new Set([...this.changedServices, ...this.changedEndpoints]);
+    this.changedServices.clear();
+    this.changedEndpoints.clear();
+    this.metrics.serviceChangesPending.set(0);
+    this.metrics.endpointChangesPending.set(0);
+    const keys = full ? new Set([...this.ports.keys(), ...this.services.list().map(serviceKey), ...changed]) : changed;
+    for (const k of keys) {
+      const [ns, name] = k.split('/') as [string, string];
+      const svc = this.services.get(ns, name);
+      const ports = svc ? servicePorts([svc], [...(this.slicesByService.get(k)?.values() ?? [])], this.o.nodeName) : [];
+      if (ports.length) this.ports.set(k, ports);
+      else this.ports.delete(k);
+    }
+    return keys;
+  }
+
   private sync(): void {
     if (!this.initialized) return;
     this.lastSync = Date.now();
     const t0 = performance.now();
+    const full = this.needFullSync;
+    const triggers = this.triggerTimes;
+    this.triggerTimes = [];
     try {
-      const ports = servicePorts(this.services.list(), this.slices.list(), this.o.nodeName);
-      const r = renderIptables(ports, this.cfg);
-      let text = r.text;
-      // Stale per-service chains go in the same transaction.
-      const stale = staleChainLines(run(['iptables-save', '-t', 'nat']), r.activeNatChains);
-      if (stale.length) text = text.replace(/COMMIT\n$/, `${stale.join('\n')}\nCOMMIT\n`);
-      run(['iptables-restore', '-w', '5', '-W', '100000', '--noflush', '--counters'], { input: text });
-      if (this.needFullSync) this.ensureJumpRules();
+      const changed = this.takeChanges(full);
+      const nodeIP = this.nodeIP();
+      const r = this.backend.sync({ byService: this.ports, ...(full ? {} : { changed }), ...(nodeIP ? { nodeIP } : {}) });
       this.needFullSync = false;
-      this.proxyHealth.updated();
-      this.health.sync(
-        ports
-          .filter((sp) => sp.healthCheckNodePort)
-          .map((sp) => ({ namespace: sp.namespace, name: sp.serviceName, port: sp.healthCheckNodePort, localEndpoints: categorizeEndpoints(sp).localEndpoints.filter((e) => e.ready).length })),
-      );
-      this.o.log(`synced ${ports.length} service ports in ${(performance.now() - t0).toFixed(1)} ms${stale.length ? `, ${stale.length / 2} stale chains removed` : ''}`);
+      if (full) this.lastFullSync = Date.now();
+      this.afterSync(triggers);
+      const ms = performance.now() - t0;
+      for (const h of [this.metrics.syncDuration, r.full ? this.metrics.syncFullDuration : this.metrics.syncPartialDuration]) h.observe(ms / 1000);
+      this.o.log(`synced ${this.ports.size} services (${r.full ? 'full' : 'partial'}, ${r.summary}) in ${ms.toFixed(1)} ms`);
     } catch (e) {
       this.needFullSync = true;
       this.o.log(`sync failed: ${(e as Error).message}`);
@@ -123,10 +200,42 @@ export class IptablesProxier {
     }
   }
 
-  /** The jump rules from the built-in chains, prepended when missing (full syncs only). */
-  private ensureJumpRules(): void {
-    for (const j of jumpRules) {
-      if (!succeeds(['iptables', '-w', '5', '-t', j.table, '-C', j.chain, ...j.args])) run(['iptables', '-w', '5', '-t', j.table, '-I', j.chain, ...j.args]);
+  /** What follows a successful sync: health, metrics, health-check servers, conntrack. */
+  private afterSync(triggers: number[]): void {
+    this.proxyHealth.updated();
+    const now = Date.now();
+    this.metrics.lastSync.set(now / 1000);
+    for (const t of triggers) this.metrics.networkProgramming.observe(Math.max(0, now - t) / 1000);
+    const hc: { namespace: string; name: string; port: number; localEndpoints: number }[] = [];
+    let noLocalInternal = 0;
+    let noLocalExternal = 0;
+    const udp: ServicePortInfo[] = [];
+    for (const ports of this.ports.values()) {
+      for (const sp of ports) {
+        if (sp.protocol === 'UDP') udp.push(sp);
+        // Only Services with a Local policy need their endpoints categorized here.
+        if (!sp.healthCheckNodePort && !sp.internalPolicyLocal && !sp.externalPolicyLocal) continue;
+        const eps = categorizeEndpoints(sp);
+        if (sp.healthCheckNodePort) hc.push({ namespace: sp.namespace, name: sp.serviceName, port: sp.healthCheckNodePort, localEndpoints: eps.localEndpoints.filter((e) => e.ready).length });
+        if (eps.hasAnyEndpoints && eps.localEndpoints.length === 0) {
+          if (sp.internalPolicyLocal) noLocalInternal++;
+          if (sp.externalPolicyLocal && externallyAccessible(sp)) noLocalExternal++;
+        }
+      }
+    }
+    this.metrics.noLocalEndpoints.set(noLocalInternal, { traffic_policy: 'internal' });
+    this.metrics.noLocalEndpoints.set(noLocalExternal, { traffic_policy: 'external' });
+    this.health.sync(hc);
+    if (udp.length) {
+      try {
+        const n = reconcileConntrack(udp);
+        if (n) {
+          this.metrics.conntrackDeleted.inc(n);
+          this.o.log(`deleted ${n} stale UDP conntrack entries`);
+        }
+      } catch (e) {
+        this.o.log(`conntrack cleanup failed: ${(e as Error).message}`);
+      }
     }
   }
 }

@@ -1,14 +1,18 @@
 // `podpath proxy render`: what a full sync would apply on a node, from a file of Services and
-// EndpointSlices, with no cluster and no root. The same renderIptables the live proxier runs.
+// EndpointSlices, with no cluster and no root. The same renderIptables / renderNftables the
+// live proxier runs.
 import fs from 'node:fs';
 import YAML from 'yaml';
+import { familyOf } from '../util/ip.ts';
 import type { EndpointSlice, KubeObject, Service } from '../api/types.ts';
-import { renderIptables, type IptablesConfig } from './iptables.ts';
+import { iptablesConfig, nftablesConfig, nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from './config.ts';
+import { renderIptables } from './iptables.ts';
 import { servicePorts } from './model.ts';
+import { renderNftables } from './nftables.ts';
 
 export class RenderError extends Error {
   constructor(
-    readonly code: 'BadState' | 'UnsupportedMode',
+    readonly code: 'BadState' | 'UnsupportedMode' | 'BadFlags',
     message: string,
   ) {
     super(message);
@@ -18,7 +22,9 @@ export class RenderError extends Error {
 export interface RenderOptions {
   mode: string;
   nodeName: string;
-  config: IptablesConfig;
+  /** the node's primary IP (NodePort addresses, LoadBalancer source ranges) */
+  nodeIP?: string;
+  config: ProxyFlags;
 }
 
 /** Services and EndpointSlices from a multi-document YAML/JSON text (Lists are unpacked; Nodes are accepted and ignored). */
@@ -47,7 +53,17 @@ export function parseState(text: string, source: string): { services: Service[];
 }
 
 export function render(files: string[], o: RenderOptions): string {
-  if (o.mode !== 'iptables') throw new RenderError('UnsupportedMode', `--mode ${o.mode}: only iptables is implemented so far`);
+  if (!proxyModes.includes(o.mode as ProxyMode)) throw new RenderError('UnsupportedMode', `--mode ${o.mode}: expected one of ${proxyModes.join(', ')}`);
+  const mode = o.mode as ProxyMode;
+  try {
+    validateFlags(o.config);
+  } catch (e) {
+    throw new RenderError('BadFlags', (e as Error).message);
+  }
+  if (o.nodeIP !== undefined && familyOf(o.nodeIP) !== 4) throw new RenderError('BadFlags', `--node-ip: ${JSON.stringify(o.nodeIP)} is not an IPv4 address`);
+  // Offline, the node's only address is the one given.
+  const ips = nodePortIPs(mode, o.config.nodePortAddresses, o.nodeIP, o.nodeIP ? [o.nodeIP] : [], o.config.localhostNodePorts);
+  if (mode === 'nftables' && ips !== undefined && ips.length === 0) throw new RenderError('BadFlags', '--node-ip is needed: NodePorts answer on the node\'s primary IP (or give --nodeport-addresses 0.0.0.0/0)');
   const services: Service[] = [];
   const slices: EndpointSlice[] = [];
   for (const f of files) {
@@ -55,5 +71,6 @@ export function render(files: string[], o: RenderOptions): string {
     services.push(...st.services);
     slices.push(...st.slices);
   }
-  return renderIptables(servicePorts(services, slices, o.nodeName), o.config).text;
+  const ports = servicePorts(services, slices, o.nodeName);
+  return mode === 'iptables' ? renderIptables(ports, iptablesConfig(o.config, ips)).text : renderNftables(ports, nftablesConfig(o.config, ips, o.nodeIP));
 }

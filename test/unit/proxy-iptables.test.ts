@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables.ts';
+import type { ProxyFlags } from '../../src/proxy/config.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
 import { render } from '../../src/proxy/render.ts';
 import { proxyHealthBody, rfc3339Nano, serviceHealthBody } from '../../src/proxy/healthcheck.ts';
@@ -22,6 +23,7 @@ const slice = (ns: string, svcName: string, port: { name?: string; port: number 
     endpoints: eps.map((e) => ({ addresses: [e.ip], nodeName: e.node, conditions: { ready: e.ready ?? true, serving: e.serving ?? true, terminating: e.terminating ?? false } })),
   }) as unknown as EndpointSlice;
 const lines = (text: string) => text.split('\n');
+const flags: ProxyFlags = { masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [] };
 
 describe('iptables proxier rules', () => {
   it('hashes chain names as upstream', () => {
@@ -33,7 +35,7 @@ describe('iptables proxier rules', () => {
   });
 
   it('renders seed 001 (a NodePort Service with two endpoints) exactly as the golden file', () => {
-    const text = render([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')], { mode: 'iptables', nodeName: 'minikube', config: { clusterCIDR: '10.244.0.0/16' } });
+    const text = render([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')], { mode: 'iptables', nodeName: 'minikube', config: { ...flags, clusterCIDR: '10.244.0.0/16' } });
     assert.equal(text, fs.readFileSync(path.join(repoRoot, 'test/golden/proxy-iptables-seed-001.txt'), 'utf8'));
   });
 
@@ -85,8 +87,11 @@ describe('iptables proxier rules', () => {
 
   it('refuses a state file with other kinds, naming the document', () => {
     const f = path.join(repoRoot, 'examples/seed-001/api-server.yaml');
-    assert.throws(() => render([f], { mode: 'iptables', nodeName: 'n', config: {} }), (e: Error & { code?: string }) => e.code === 'BadState' && /document 1: expected v1 Service, discovery\.k8s\.io\/v1 EndpointSlice or v1 Node, got apps\/v1 Deployment/.test(e.message));
-    assert.throws(() => render([f], { mode: 'nftables', nodeName: 'n', config: {} }), (e: Error & { code?: string }) => e.code === 'UnsupportedMode');
+    assert.throws(() => render([f], { mode: 'iptables', nodeName: 'n', config: flags }), (e: Error & { code?: string }) => e.code === 'BadState' && /document 1: expected v1 Service, discovery\.k8s\.io\/v1 EndpointSlice or v1 Node, got apps\/v1 Deployment/.test(e.message));
+    assert.throws(() => render([f], { mode: 'ipvs', nodeName: 'n', config: flags }), (e: Error & { code?: string }) => e.code === 'UnsupportedMode' && /expected one of iptables, nftables/.test(e.message));
+    const state = path.join(repoRoot, 'examples/proxy/seed-001-state.yaml');
+    assert.throws(() => render([state], { mode: 'nftables', nodeName: 'n', config: flags }), (e: Error & { code?: string }) => e.code === 'BadFlags' && /--node-ip is needed/.test(e.message));
+    assert.throws(() => render([state], { mode: 'iptables', nodeName: 'n', config: { ...flags, nodePortAddresses: ['10.0.0.300/8'] } }), (e: Error & { code?: string }) => e.code === 'BadFlags' && /--nodeport-addresses: "10\.0\.0\.300\/8"/.test(e.message));
   });
 
   it('answers health checks with upstream\'s body (127 bytes for default/wp-nginx-service)', () => {

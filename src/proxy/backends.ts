@@ -1,0 +1,233 @@
+// The two rule backends of the live proxier: each takes the ServicePorts of every Service
+// (and which Services changed since the last sync) and brings the kernel there through a
+// small shell interface — iptables-restore, or one nft transaction — keeping what it needs
+// for the next partial sync. Fakes of the shells stand in for the kernel in unit tests.
+import { run, succeeds } from '../lab/netns.ts';
+import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
+import { jumpRules, renderIptables, staleChainLines } from './iptables.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import type { ServicePortInfo } from './model.ts';
+import { deleteChainsText, planNftSync, renderService, table, type NftAppliedState, type ServiceNft } from './nftables.ts';
+
+export interface SyncRequest {
+  /** every Service's ports, by "<namespace>/<name>" */
+  byService: Map<string, ServicePortInfo[]>;
+  /** undefined: a full sync; else the Services whose objects or EndpointSlices changed */
+  changed?: Set<string>;
+  /** the node's primary IP, once its Node object says */
+  nodeIP?: string;
+}
+
+export interface SyncResult {
+  /** whether everything was rewritten (the backend may widen a partial sync) */
+  full: boolean;
+  /** a line for the log */
+  summary: string;
+}
+
+export interface Backend {
+  readonly mode: ProxyMode;
+  /** Applies the rules; throws when the kernel tool refuses them. */
+  sync(req: SyncRequest): SyncResult;
+  /** Whether the rules a full sync wrote are still in place (someone may have flushed them). */
+  intact(): boolean;
+}
+
+/** The node's IPv4 addresses, for --nodeport-addresses CIDRs. */
+function localIPv4s(): string[] {
+  try {
+    const links = JSON.parse(run(['ip', '-j', '-4', 'addr', 'show'])) as { addr_info?: { local?: string }[] }[];
+    return links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? '')).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+const flatten = (m: Map<string, ServicePortInfo[]>) => [...m.values()].flat();
+
+export interface IptablesShell {
+  restore(text: string): void;
+  saveNat(): string;
+  /** -C, then -I when missing */
+  ensureRule(table: string, chain: string, args: string[]): void;
+  ensureChain(table: string, chain: string): void;
+  hasChain(table: string, chain: string): boolean;
+}
+
+export const realIptables: IptablesShell = {
+  restore: (text) => void run(['iptables-restore', '-w', '5', '-W', '100000', '--noflush', '--counters'], { input: text, timeoutMs: 600_000 }),
+  saveNat: () => run(['iptables-save', '-t', 'nat'], { timeoutMs: 600_000 }),
+  ensureRule: (t, chain, args) => {
+    if (!succeeds(['iptables', '-w', '5', '-t', t, '-C', chain, ...args])) run(['iptables', '-w', '5', '-t', t, '-I', chain, ...args]);
+  },
+  ensureChain: (t, chain) => {
+    if (!succeeds(['iptables', '-w', '5', '-t', t, '-S', chain, '1'])) run(['iptables', '-w', '5', '-t', t, '-N', chain]);
+  },
+  hasChain: (t, chain) => succeeds(['iptables', '-w', '5', '-t', t, '-S', chain, '1']),
+};
+
+/** Whether iptables supports MASQUERADE --random-fully (1.6.2 and later). */
+function supportsRandomFully(): boolean {
+  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(run(['iptables', '--version'], { allowFail: true }));
+  if (!m) return false;
+  const [a, b, c] = m.slice(1).map(Number) as [number, number, number];
+  return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
+}
+
+const canaryTables = ['mangle', 'nat', 'filter'];
+
+export class IptablesBackend implements Backend {
+  readonly mode = 'iptables' as const;
+  private serviceNatRules = new Map<string, number>();
+  private randomFully: boolean | undefined;
+
+  constructor(
+    private readonly flags: ProxyFlags,
+    private readonly metrics: ProxyMetrics,
+    private readonly shell: IptablesShell = realIptables,
+  ) {}
+
+  sync(req: SyncRequest): SyncResult {
+    const full = req.changed === undefined;
+    this.randomFully ??= this.shell === realIptables && supportsRandomFully();
+    const ips = nodePortIPs('iptables', this.flags.nodePortAddresses, req.nodeIP, this.flags.nodePortAddresses.some((a) => a !== 'primary') ? localIPv4s() : [], this.flags.localhostNodePorts);
+    const r = renderIptables(flatten(req.byService), { ...iptablesConfig(this.flags, ips), randomFully: this.randomFully }, req.changed);
+    // Stale per-service chains go in the same transaction.
+    const stale = staleChainLines(this.shell.saveNat(), r.activeNatChains);
+    const text = stale.length ? r.text.replace(/COMMIT\n$/, `${stale.join('\n')}\nCOMMIT\n`) : r.text;
+    try {
+      this.shell.restore(text);
+    } catch (e) {
+      this.metrics.iptablesRestoreFailures.inc();
+      if (!full) this.metrics.iptablesPartialRestoreFailures.inc();
+      throw e;
+    }
+    if (full) {
+      for (const j of jumpRules) this.shell.ensureRule(j.table, j.chain, j.args);
+      // Upstream's canary: if these vanish, someone flushed the tables and a full sync is due.
+      for (const t of canaryTables) this.shell.ensureChain(t, 'KUBE-PROXY-CANARY');
+      this.serviceNatRules.clear();
+    }
+    for (const k of req.changed ?? []) this.serviceNatRules.delete(k);
+    let writtenServiceRules = 0;
+    for (const [k, n] of r.serviceNatRules) {
+      this.serviceNatRules.set(k, n);
+      writtenServiceRules += n;
+    }
+    let owned = 0;
+    for (const n of this.serviceNatRules.values()) owned += n;
+    this.metrics.iptablesRulesLast.set(r.rulesWritten.filter, { table: 'filter' });
+    this.metrics.iptablesRulesLast.set(r.rulesWritten.nat, { table: 'nat' });
+    this.metrics.iptablesRulesTotal.set(r.rulesWritten.filter, { table: 'filter' });
+    this.metrics.iptablesRulesTotal.set(r.rulesWritten.nat - writtenServiceRules + owned, { table: 'nat' });
+    return { full, summary: `${r.rulesWritten.nat + r.rulesWritten.filter} rules written${stale.length ? `, ${stale.length / 2} stale chains removed` : ''}` };
+  }
+
+  intact(): boolean {
+    return this.shell.hasChain('mangle', 'KUBE-PROXY-CANARY');
+  }
+}
+
+export interface NftShell {
+  run(text: string): void;
+  /** names of the table's chains and sets; empty when there is no table */
+  listChains(): string[];
+  listSets(): string[];
+  hasChain(name: string): boolean;
+}
+
+function nftList(kind: 'chains' | 'sets'): string[] {
+  const out = run(['nft', '--json', 'list', kind, 'ip'], { allowFail: true, timeoutMs: 600_000 });
+  if (!out.trim()) return [];
+  const one = kind === 'chains' ? 'chain' : 'set';
+  const doc = JSON.parse(out) as { nftables: Record<string, { table?: string; name?: string }>[] };
+  return doc.nftables.map((o) => o[one]).filter((o): o is { table: string; name: string } => o?.table === 'kube-proxy').map((o) => o.name);
+}
+
+export const realNft: NftShell = {
+  run: (text) => void run(['nft', '-f', '-'], { input: text, timeoutMs: 600_000 }),
+  listChains: () => nftList('chains'),
+  listSets: () => nftList('sets'),
+  hasChain: (name) => succeeds(['nft', 'list', 'chain', ...table.split(' '), name]),
+};
+
+/** Chains flushed by a sync are deleted at least this long after (older kernels keep references a moment). */
+const staleChainDelayMs = 1000;
+
+export class NftablesBackend implements Backend {
+  readonly mode = 'nftables' as const;
+  private renders = new Map<string, ServiceNft>();
+  private applied: NftAppliedState | undefined;
+  private staleChains = new Map<string, number>();
+  private lastNodeIP: string | undefined;
+
+  constructor(
+    private readonly flags: ProxyFlags,
+    private readonly metrics: ProxyMetrics,
+    private readonly shell: NftShell = realNft,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  sync(req: SyncRequest): SyncResult {
+    this.deleteStaleChains();
+    // The node's address decides nodeport-ips: a change of it needs the set rewritten.
+    const full = req.changed === undefined || this.applied === undefined || req.nodeIP !== this.lastNodeIP;
+    const ips = nodePortIPs('nftables', this.flags.nodePortAddresses, req.nodeIP, this.flags.nodePortAddresses.some((a) => a !== 'primary') ? localIPv4s() : [], false);
+    const cfg = nftablesConfig(this.flags, ips, req.nodeIP);
+    const keys = full ? [...req.byService.keys()] : [...req.changed!];
+    if (full) this.renders.clear();
+    for (const k of keys) {
+      const ports = req.byService.get(k);
+      if (ports?.length) this.renders.set(k, renderService(ports, cfg));
+      else this.renders.delete(k);
+    }
+    const plan = planNftSync({
+      services: this.renders,
+      ...(full ? { existingChains: this.shell.listChains(), existingSets: this.shell.listSets() } : { changed: new Set(keys), prev: this.applied! }),
+      cfg,
+    });
+    if (plan.text) {
+      try {
+        this.shell.run(plan.text);
+      } catch (e) {
+        this.metrics.nftablesSyncFailures.inc();
+        this.applied = undefined;
+        throw e;
+      }
+    }
+    this.applied = plan.next;
+    this.lastNodeIP = req.nodeIP;
+    const t = this.now();
+    for (const c of plan.staleChains) this.staleChains.set(c, t);
+    // A chain in use again is no longer stale.
+    for (const svc of this.renders.values()) for (const c of svc.chains) this.staleChains.delete(c.name);
+    return { full, summary: `${plan.operations} nft operations${full ? '' : ` for ${keys.length} changed services`}` };
+  }
+
+  /** Deletes, in a transaction of its own, chains that have been stale for a second or more. */
+  private deleteStaleChains(): void {
+    const cutoff = this.now() - staleChainDelayMs;
+    const old = [...this.staleChains].filter(([, t]) => t <= cutoff).map(([c]) => c);
+    if (!old.length) return;
+    for (const c of old) this.staleChains.delete(c);
+    try {
+      this.shell.run(deleteChainsText(old));
+    } catch {
+      // Still there: the next full sync finds and flushes them again.
+      this.metrics.nftablesCleanupFailures.inc();
+    }
+  }
+
+  /** Chains still waiting for deletion (they need a later sync). */
+  get pendingStaleChains(): number {
+    return this.staleChains.size;
+  }
+
+  intact(): boolean {
+    return this.shell.hasChain('services');
+  }
+}
+
+export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMetrics): Backend {
+  return mode === 'iptables' ? new IptablesBackend(flags, metrics) : new NftablesBackend(flags, metrics);
+}

@@ -1,0 +1,74 @@
+// kube-proxy's configuration as both rule backends take it: the flags a user gives (with
+// upstream's names and defaults) and how --nodeport-addresses becomes the addresses
+// NodePorts answer on.
+import { cidrContains, isLoopback, parseCIDR } from '../util/ip.ts';
+import type { IptablesConfig } from './iptables.ts';
+import type { NftablesConfig } from './nftables.ts';
+
+export type ProxyMode = 'iptables' | 'nftables';
+export const proxyModes: ProxyMode[] = ['iptables', 'nftables'];
+
+export interface ProxyFlags {
+  clusterCIDR?: string;
+  masqueradeAll: boolean;
+  masqueradeBit: number;
+  /** iptables mode: NodePorts answer on 127.0.0.0/8 too */
+  localhostNodePorts: boolean;
+  /** CIDRs and/or "primary"; empty: the mode's default (iptables: all addresses, nftables: primary) */
+  nodePortAddresses: string[];
+  /** Service CIDRs (nftables mode drops traffic to their unallocated addresses) */
+  serviceCIDRs?: string[];
+}
+
+export class ProxyConfigError extends Error {
+  readonly code = 'BadFlags';
+}
+
+/** Checks the flags that take addresses, naming the bad one. */
+export function validateFlags(f: ProxyFlags): void {
+  if (f.clusterCIDR && !parseCIDR(f.clusterCIDR)) throw new ProxyConfigError(`--cluster-cidr: ${JSON.stringify(f.clusterCIDR)} is not a CIDR`);
+  for (const a of f.nodePortAddresses) if (a !== 'primary' && !parseCIDR(a)) throw new ProxyConfigError(`--nodeport-addresses: ${JSON.stringify(a)} is neither a CIDR nor "primary"`);
+  for (const c of f.serviceCIDRs ?? []) if (!parseCIDR(c)) throw new ProxyConfigError(`--service-cidr: ${JSON.stringify(c)} is not a CIDR`);
+  if (!Number.isInteger(f.masqueradeBit) || f.masqueradeBit < 0 || f.masqueradeBit > 31) throw new ProxyConfigError(`--masquerade-bit: must be 0..31, not ${f.masqueradeBit}`);
+}
+
+/**
+ * The addresses NodePorts answer on, or undefined for "every local address".
+ * `primary` is the node's own IP; a CIDR selects the local addresses inside it.
+ */
+export function nodePortIPs(mode: ProxyMode, spec: string[], nodeIP: string | undefined, localIPs: string[], localhostNodePorts: boolean): string[] | undefined {
+  const effective = spec.length ? spec : mode === 'nftables' ? ['primary'] : [];
+  if (!effective.length || effective.some((a) => /^0\.0\.0\.0\/0$/.test(a))) return undefined;
+  const out = new Set<string>();
+  for (const a of effective) {
+    if (a === 'primary') {
+      if (nodeIP) out.add(nodeIP);
+      continue;
+    }
+    const c = parseCIDR(a)!;
+    for (const ip of localIPs) if (cidrContains(c, ip)) out.add(ip);
+  }
+  // Loopback NodePorts exist only in iptables mode, with localhostNodePorts.
+  return [...out].filter((ip) => !isLoopback(ip) || (mode === 'iptables' && localhostNodePorts));
+}
+
+export function iptablesConfig(f: ProxyFlags, ips: string[] | undefined): IptablesConfig {
+  return {
+    ...(f.clusterCIDR ? { clusterCIDR: f.clusterCIDR } : {}),
+    masqueradeAll: f.masqueradeAll,
+    masqueradeBit: f.masqueradeBit,
+    localhostNodePorts: f.localhostNodePorts,
+    ...(ips ? { nodePortAddresses: ips } : {}),
+  };
+}
+
+export function nftablesConfig(f: ProxyFlags, ips: string[] | undefined, nodeIP: string | undefined): NftablesConfig {
+  return {
+    ...(f.clusterCIDR ? { clusterCIDR: f.clusterCIDR } : {}),
+    masqueradeAll: f.masqueradeAll,
+    masqueradeBit: f.masqueradeBit,
+    ...(ips ? { nodePortIPs: ips } : {}),
+    ...(nodeIP ? { nodeIP } : {}),
+    ...(f.serviceCIDRs?.length ? { serviceCIDRs: f.serviceCIDRs } : {}),
+  };
+}
