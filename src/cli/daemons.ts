@@ -164,10 +164,15 @@ export function addDaemonCommands(program: Command): void {
     .description('The seeds\' app: /health, /api/v1/* (who served, who asked), /metrics.')
     .option('--port <port>', 'port to listen on', '8080')
     .option('--message <text>', 'add "message" to /api/v1/* answers')
-    .action(async (o: { port: string; message?: string }) => {
-      const { startEcho } = await import('../images/echo.ts');
+    .option('--udp-port <port>', 'also answer UDP datagrams on this port')
+    .action(async (o: { port: string; message?: string; udpPort?: string }) => {
+      const { startEcho, startUdpEcho } = await import('../images/echo.ts');
       const server = startEcho({ port: Number(o.port), ...(o.message !== undefined ? { message: o.message } : {}) });
-      onStop(() => void server.close());
+      const udp = o.udpPort ? startUdpEcho(Number(o.udpPort)) : undefined;
+      onStop(() => {
+        server.close();
+        udp?.close();
+      });
     });
 
   program

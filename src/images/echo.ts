@@ -1,6 +1,8 @@
 // The built-in image `podpath/echo`: the seeds' Go app. GET /health answers
 // {"status":"healthy","uptime":"5m30s"}; /api/v1/* answers with who served it and who asked
 // (the client address as the pod sees it, so NAT is visible); /metrics is Prometheus text.
+// With --udp-port it also answers each UDP datagram with who served it and who sent it.
+import dgram from 'node:dgram';
 import http from 'node:http';
 import os from 'node:os';
 
@@ -21,6 +23,18 @@ export interface EchoOptions {
   host?: string;
   /** included in /api/v1/* answers, so a rollout's new version is visible */
   message?: string;
+}
+
+/** A UDP socket that answers every datagram with the pod's identity and the sender's address. */
+export function startUdpEcho(port: number, host = '0.0.0.0'): dgram.Socket {
+  const env = process.env;
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (_msg, rinfo) => {
+    const body = JSON.stringify({ pod: env.POD_NAME ?? os.hostname(), podIP: env.POD_IP ?? '', client: `${rinfo.address}:${rinfo.port}` });
+    sock.send(body, rinfo.port, rinfo.address);
+  });
+  sock.bind(port, host);
+  return sock;
 }
 
 export function startEcho(o: EchoOptions): http.Server {

@@ -123,6 +123,10 @@ export function buildNetwork(name: string, nodes: number, backend: 'host-gw' | '
     const n: LabNode = { name: nodeName(name, i), netns: `${prefix}n${i + 1}`, ip: `192.168.49.${i + 2}` };
     attach(n.netns, `node${i + 1}`, n.ip);
     sysctlIn(n.netns, 'net.ipv4.ip_forward', '1');
+    // A real node reaches ClusterIPs through its default route: without any route, the node's
+    // own connections to a Service fail before kube-proxy's output rules can DNAT them. The
+    // underlay is the node's only network, so an unallocated ClusterIP just goes unanswered.
+    ipIn(n.netns, 'route', 'add', serviceCIDR, 'dev', 'eth0');
     // Bridged pod-to-pod replies must pass iptables too, or a Service's DNAT is not undone for
     // a client on the same bridge (what kubeadm and minikube set on every node).
     sysctlIn(n.netns, 'net.bridge.bridge-nf-call-iptables', '1');

@@ -31,6 +31,8 @@ export interface Backend {
   sync(req: SyncRequest): SyncResult;
   /** Whether the rules a full sync wrote are still in place (someone may have flushed them). */
   intact(): boolean;
+  /** Whether a later sync has cleaning up to do (stale chains waiting for deletion). */
+  pendingCleanup(): boolean;
 }
 
 /** The node's IPv4 addresses, for --nodeport-addresses CIDRs. */
@@ -126,6 +128,10 @@ export class IptablesBackend implements Backend {
   intact(): boolean {
     return this.shell.hasChain('mangle', 'KUBE-PROXY-CANARY');
   }
+
+  pendingCleanup(): boolean {
+    return false;
+  }
 }
 
 export interface NftShell {
@@ -218,9 +224,8 @@ export class NftablesBackend implements Backend {
     }
   }
 
-  /** Chains still waiting for deletion (they need a later sync). */
-  get pendingStaleChains(): number {
-    return this.staleChains.size;
+  pendingCleanup(): boolean {
+    return this.staleChains.size > 0;
   }
 
   intact(): boolean {

@@ -93,7 +93,9 @@ export class Proxier {
     if (this.o.metrics) this.metricsServer = this.metrics.listen(this.o.metrics.host, this.o.metrics.port, this.o.log);
     this.proxyHealth.queued();
     this.metrics.lastQueued.set(Date.now() / 1000);
-    await Promise.all([this.services.waitForSync(), this.slices.waitForSync()]);
+    // The Node (for its address) too: a first sync without it would leave NodePorts unanswered
+    // in nftables mode until it arrives. A Node not registered yet comes later, with a resync.
+    await Promise.all([this.services.waitForSync(), this.slices.waitForSync(), this.nodes.waitForSync()]);
     this.initialized = true;
     this.sync();
     // Periodic syncs: partial (nothing to do unless something changed) unless the rules were
@@ -190,6 +192,8 @@ export class Proxier {
       this.needFullSync = false;
       if (full) this.lastFullSync = Date.now();
       this.afterSync(triggers);
+      // Chains a sync flushed are deleted by a later one: make sure there is one.
+      if (this.backend.pendingCleanup()) setTimeout(() => this.requestSync(), 1100).unref();
       const ms = performance.now() - t0;
       for (const h of [this.metrics.syncDuration, r.full ? this.metrics.syncFullDuration : this.metrics.syncPartialDuration]) h.observe(ms / 1000);
       this.o.log(`synced ${this.ports.size} services (${r.full ? 'full' : 'partial'}, ${r.summary}) in ${ms.toFixed(1)} ms`);

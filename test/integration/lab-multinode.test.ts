@@ -1,5 +1,6 @@
-// Three-node labs with each CNI backend: replicas spread over the nodes, pods on different nodes
-// reach each other by pod IP (routed by host-gw, or encapsulated in VXLAN), and `podpath down`
+// Three-node labs with each CNI backend (and each kube-proxy mode): replicas spread over the
+// nodes, pods on different nodes reach each other by pod IP (routed by host-gw, or encapsulated
+// in VXLAN), externalTrafficPolicy Local answers only where the pod is, and `podpath down`
 // leaves nothing behind.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -29,10 +30,16 @@ function txPackets(ns: string, dev: string): number {
   return j[0]!.stats64.tx.packets;
 }
 
-for (const backend of ['host-gw', 'vxlan'] as const) {
-  describe(`a 3-node lab with --cni-backend ${backend}`, { skip: !isRoot && 'labs need root' }, () => {
-    it('spreads pods over the nodes, connects them across nodes, and is gone after podpath down', async (t) => {
-      const lab = await startLab({ nodes: 3, cniBackend: backend });
+const labs = [
+  { backend: 'host-gw', proxyMode: 'iptables' },
+  { backend: 'vxlan', proxyMode: 'iptables' },
+  { backend: 'host-gw', proxyMode: 'nftables' },
+] as const;
+
+for (const { backend, proxyMode } of labs) {
+  describe(`a 3-node lab with --cni-backend ${backend} and --proxy-mode ${proxyMode}`, { skip: !isRoot && 'labs need root' }, () => {
+    it('spreads pods over the nodes, connects them across nodes, honours externalTrafficPolicy Local, and is gone after podpath down', async (t) => {
+      const lab = await startLab({ nodes: 3, cniBackend: backend, proxyMode });
       let downed = false;
       t.after(async () => {
         if (!downed) await lab.down();

@@ -1,6 +1,7 @@
 // Seed 001 in a real one-node lab: kubectl sees the node at 192.168.49.2 and two Running pods in
 // 10.244.0.0/24; the client namespace reaches each pod through the node; the Deployment and
 // ReplicaSet controllers, probes, logs and the node agent behave as in a real cluster.
+// (kube-proxy's behaviour in this lab, per mode, is in lab-proxy.test.ts.)
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -50,41 +51,6 @@ describe('podpath up with the seed example', { skip: !isRoot && 'labs need root'
     }
   });
 
-  /** Pods that answered `n` fresh connections to `url` from `from` (one curl, Connection: close). */
-  const hits = (from: string, url: string, n: number) => {
-    const r = lab.curl(from, url, ['-H', 'Connection: close', ...Array.from({ length: n - 1 }, () => url)]);
-    assert.equal(r.code, 0, r.stderr);
-    return [...r.stdout.matchAll(/\{[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { pod: string; client: string });
-  };
-
-  it('reaches both pods through the NodePort 192.168.49.2:30080 from the client namespace, SNATed', () => {
-    const names = new Set(pods(lab, 'app=api').map((p) => p.name));
-    const seen = new Set<string>();
-    for (let round = 0; round < 5 && seen.size < names.size; round++) {
-      for (const a of hits('client', 'http://192.168.49.2:30080/api/v1/np', 20)) {
-        seen.add(a.pod);
-        // externalTrafficPolicy Cluster: the pod sees the node's bridge address, not the client
-        assert.match(a.client, /^10\.244\.0\.1:\d+$/);
-      }
-    }
-    assert.deepEqual([...seen].sort(), [...names].sort(), 'both pods answered within 100 requests');
-  });
-
-  it('reaches both pods through the ClusterIP from a pod, and a pod reaches itself (hairpin)', () => {
-    const clusterIP = JSON.parse(lab.ok(['get', 'svc', 'api-service', '-o', 'json'])).spec.clusterIP;
-    const [me, other] = pods(lab, 'app=api');
-    const seen = new Set<string>();
-    for (let round = 0; round < 5 && seen.size < 2; round++) {
-      for (const a of hits(`pod/default/${me!.name}`, `http://${clusterIP}:8080/api/v1/cip`, 20)) {
-        seen.add(a.pod);
-        // to another pod the source stays the pod's own IP; to itself it is masqueraded (hairpin)
-        if (a.pod === other!.name) assert.match(a.client, new RegExp(`^${me!.ip.replace(/\./g, '\\.')}:`));
-        else assert.match(a.client, /^10\.244\.0\.1:\d+$/);
-      }
-    }
-    assert.deepEqual([...seen].sort(), [me!.name, other!.name].sort());
-  });
-
   it('opens the NodePort to the host with podpath service --url', async () => {
     const child = spawn(process.execPath, [podpathBin, 'service', 'api-service', '--name', lab.name, '--url'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
@@ -108,81 +74,6 @@ describe('podpath up with the seed example', { skip: !isRoot && 'labs need root'
     } finally {
       child.kill('SIGTERM');
     }
-  });
-
-  it('keeps a client on one pod with ClientIP affinity, and refuses a Service without endpoints at once', async () => {
-    lab.ok(['apply', '-f', '-'], `apiVersion: v1
-kind: Service
-metadata: {name: sticky}
-spec:
-  selector: {app: api}
-  sessionAffinity: ClientIP
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: nobody}
-spec:
-  selector: {app: nothing-matches}
-  ports: [{port: 80, targetPort: 8080}]
-`);
-    const ip = (name: string) => JSON.parse(lab.ok(['get', 'svc', name, '-o', 'json'])).spec.clusterIP as string;
-    const [me] = pods(lab, 'app=api');
-    const node = readState(lab.name)!.nodes[0]!.netns;
-    const nat = () => spawnSync('ip', ['netns', 'exec', node, 'iptables-save'], { encoding: 'utf8' }).stdout;
-    await eventually(() => nat().includes('default/sticky -> ') && nat().includes('"default/nobody has no endpoints"'), 15_000, 'kube-proxy to write both Services');
-    const answered = new Set(hits(`pod/default/${me!.name}`, `http://${ip('sticky')}/api/v1/sticky`, 20).map((a) => a.pod));
-    assert.equal(answered.size, 1, `one pod answered every connection, not ${[...answered].join(', ')}`);
-    // REJECT answers with a TCP reset: curl fails to connect (exit 7) instead of timing out (28).
-    const r = lab.curl(`pod/default/${me!.name}`, `http://${ip('nobody')}/`, ['--connect-timeout', '5']);
-    assert.equal(r.code, 7, r.stderr);
-    lab.ok(['delete', 'svc', 'sticky', 'nobody']);
-  });
-
-  it('keeps Service traffic working when kube-proxy is killed, and converges without duplicates after a restart', async () => {
-    const s = readState(lab.name)!;
-    const component = `proxy-${lab.name}`;
-    const save = () => spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, 'iptables-save'], { encoding: 'utf8' }).stdout;
-    await eventually(() => !/default\/(sticky|nobody|public)/.test(save()), 15_000, 'the Services an earlier test deleted to leave the rules');
-    const before = save().split('\n').filter((l) => l.startsWith('-A')).sort();
-    process.kill(s.pids[component]!, 'SIGKILL');
-    await sleep(300);
-    assert.ok(hits('client', 'http://192.168.49.2:30080/api/v1/after-kill', 5).length === 5, 'new connections still succeed');
-    const r = lab.podpath(['restart', component]);
-    assert.equal(r.code, 0, r.stderr);
-    const log = path.join(s.stateDir, 'logs', `${component}.log`);
-    const syncs = () => fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('synced')).length;
-    const n0 = syncs();
-    await eventually(() => syncs() > n0, 15_000, 'the restarted proxy to sync');
-    const after = save().split('\n').filter((l) => l.startsWith('-A')).sort();
-    assert.deepEqual(after, before, 'the same rules, none duplicated or left stale');
-    assert.equal(after.filter((l) => l === '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES').length, 1);
-  });
-
-  it('gives a LoadBalancer Service an address from the pool that the client namespace reaches', async () => {
-    lab.ok(['apply', '-f', '-'], 'apiVersion: v1\nkind: Service\nmetadata: {name: public}\nspec:\n  type: LoadBalancer\n  selector: {app: api}\n  ports: [{port: 80, targetPort: 8080}]\n');
-    await eventually(() => /^public\s+LoadBalancer\s+\S+\s+192\.168\.49\.200\s+80:\d+\/TCP\s/m.test(lab.ok(['get', 'svc', 'public'])), 15_000, 'EXTERNAL-IP 192.168.49.200');
-    const answers = await eventually(() => {
-      const r = lab.curl('client', 'http://192.168.49.200/api/v1/lb', ['--max-time', '2']);
-      return r.code === 0 ? JSON.parse(r.stdout) : undefined;
-    }, 15_000, 'the LoadBalancer IP to answer');
-    assert.match(answers.pod, /^api-server-/);
-    assert.equal(answers.host, '192.168.49.200');
-    lab.ok(['delete', 'svc', 'public']);
-  });
-
-  it('shows upstream\'s layout in iptables-save on the node, and answers /healthz and /livez on 10256', () => {
-    const s = readState(lab.name)!;
-    const save = spawnSync('ip', ['netns', 'exec', s.nodes[0]!.netns, 'iptables-save'], { encoding: 'utf8' }).stdout;
-    assert.match(save, /^-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES$/m);
-    assert.match(save, /^-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING$/m);
-    assert.match(save, /^-A KUBE-NODEPORTS -p tcp -m comment --comment "default\/api-service" -m tcp --dport 30080 -j KUBE-EXT-JKKS4F2RVJTCP5JI$/m);
-    const hz = lab.curl('client', 'http://192.168.49.2:10256/healthz', ['-w', '\\n%{http_code}']).stdout.split('\n');
-    assert.equal(hz[1], '200');
-    assert.deepEqual(Object.keys(JSON.parse(hz[0]!)), ['lastUpdated', 'currentTime', 'nodeEligible', 'healthy', 'status']);
-    assert.deepEqual(Object.keys(JSON.parse(lab.curl('client', 'http://192.168.49.2:10256/livez').stdout)), ['lastUpdated', 'currentTime', 'healthy', 'status']);
-    // api-service's endpoints (a Service another test just deleted may linger until the next sync)
-    assert.equal(save.match(/--comment "default\/api-service" -m tcp -j DNAT --to-destination 10\.244\.0\.\d+:8080/g)?.length, 2);
   });
 
   it('lists both pods, ready, in the Service\'s EndpointSlice with the named port and nodeName', async () => {
