@@ -162,7 +162,6 @@ const staleChainDelayMs = 1000;
 
 export class NftablesBackend implements Backend {
   readonly mode = 'nftables' as const;
-  private renders = new Map<string, ServiceNft>();
   private applied: NftAppliedState | undefined;
   private staleChains = new Map<string, number>();
   private lastNodeIP: string | undefined;
@@ -181,14 +180,13 @@ export class NftablesBackend implements Backend {
     const ips = nodePortIPs('nftables', this.flags.nodePortAddresses, req.nodeIP, this.flags.nodePortAddresses.some((a) => a !== 'primary') ? localIPv4s() : [], false);
     const cfg = nftablesConfig(this.flags, ips, req.nodeIP);
     const keys = full ? [...req.byService.keys()] : [...req.changed!];
-    if (full) this.renders.clear();
+    const services = new Map<string, ServiceNft>();
     for (const k of keys) {
       const ports = req.byService.get(k);
-      if (ports?.length) this.renders.set(k, renderService(ports, cfg));
-      else this.renders.delete(k);
+      if (ports?.length) services.set(k, renderService(ports, cfg));
     }
     const plan = planNftSync({
-      services: this.renders,
+      services,
       ...(full ? { existingChains: this.shell.listChains(), existingSets: this.shell.listSets() } : { changed: new Set(keys), prev: this.applied! }),
       cfg,
     });
@@ -201,12 +199,13 @@ export class NftablesBackend implements Backend {
         throw e;
       }
     }
-    this.applied = plan.next;
+    this.applied = plan.commit();
     this.lastNodeIP = req.nodeIP;
     const t = this.now();
+    if (full) this.staleChains.clear();
     for (const c of plan.staleChains) this.staleChains.set(c, t);
     // A chain in use again is no longer stale.
-    for (const svc of this.renders.values()) for (const c of svc.chains) this.staleChains.delete(c.name);
+    for (const svc of services.values()) for (const c of svc.chains) this.staleChains.delete(c.name);
     return { full, summary: `${plan.operations} nft operations${full ? '' : ` for ${keys.length} changed services`}` };
   }
 

@@ -241,10 +241,10 @@ export function setupLines(cfg: NftablesConfig): { declarations: string[]; rules
   return { declarations: d, rules: r };
 }
 
-/** What the last successful sync left in the kernel, as far as the proxier needs to know. */
+/** What the last successful sync left in the table: each Service's contents, and each map or set element with how many Services want it. */
 export interface NftAppliedState {
   services: Map<string, ServiceNft>;
-  elements: Map<string, NftElement>;
+  elements: Map<string, { e: NftElement; refs: number }>;
 }
 
 export interface NftSyncPlan {
@@ -252,13 +252,14 @@ export interface NftSyncPlan {
   text: string;
   /** commands in it (upstream counts these per transaction) */
   operations: number;
-  next: NftAppliedState;
   /** per-service chains flushed by this sync, to delete in a later one */
   staleChains: string[];
+  /** once the transaction succeeded: the state it left (on a partial sync, `prev` updated in place) */
+  commit(): NftAppliedState;
 }
 
 export interface NftSyncInput {
-  /** every Service's wanted contents, by "<namespace>/<name>" */
+  /** a full sync: every Service's contents; a partial one: those of the changed Services (absent: gone) */
   services: Map<string, ServiceNft>;
   /** undefined: a full sync; else the Services whose objects or EndpointSlices changed */
   changed?: Set<string>;
@@ -269,12 +270,16 @@ export interface NftSyncInput {
   cfg: NftablesConfig;
 }
 
-/** Plans one sync transaction. */
+/**
+ * Plans one sync transaction. A partial sync costs in proportion to the changed Services:
+ * their chains are rewritten and their elements diffed against what they had.
+ */
 export function planNftSync(input: NftSyncInput): NftSyncPlan {
   const full = input.changed === undefined || input.prev === undefined;
   const declarations: string[] = [];
   const rules: string[] = [];
-  const elementLines: string[] = [];
+  const deletes: string[] = [];
+  const adds: string[] = [];
   const cleanup: string[] = [];
   const staleChains: string[] = [];
   if (full) {
@@ -289,19 +294,28 @@ export function planNftSync(input: NftSyncInput): NftSyncPlan {
       for (const r of c.rules) rules.push(`add rule ${table} ${c.name} ${r}`);
     }
   };
-  const activeChains = new Set<string>();
-  const activeSets = new Set<string>();
-  for (const svc of input.services.values()) {
-    for (const c of svc.chains) activeChains.add(c.name);
-    for (const a of svc.affinitySets) activeSets.add(a.name);
-  }
-  // Per-service chains and affinity sets.
-  const keys = full ? [...input.services.keys()].sort() : [...input.changed!].sort();
-  for (const k of keys) {
-    const svc = input.services.get(k);
-    if (svc) write(svc);
-  }
+  const finish = (commit: () => NftAppliedState): NftSyncPlan => {
+    const all = [...declarations, ...rules, ...deletes, ...adds, ...cleanup];
+    return { text: all.length ? `${all.join('\n')}\n` : '', operations: all.length, staleChains, commit };
+  };
+
   if (full) {
+    const activeChains = new Set<string>();
+    const activeSets = new Set<string>();
+    const want = new Map<string, { e: NftElement; refs: number }>();
+    for (const k of [...input.services.keys()].sort()) {
+      const svc = input.services.get(k)!;
+      write(svc);
+      for (const c of svc.chains) activeChains.add(c.name);
+      for (const a of svc.affinitySets) activeSets.add(a.name);
+      for (const e of svc.elements) {
+        const id = elementId(e);
+        const had = want.get(id);
+        if (had) had.refs++;
+        else want.set(id, { e, refs: 1 });
+      }
+    }
+    for (const { e } of want.values()) adds.push(addElement(e));
     for (const c of input.existingChains ?? []) {
       if (isServiceChain(c) && !activeChains.has(c)) {
         cleanup.push(`flush chain ${table} ${c}`);
@@ -309,41 +323,63 @@ export function planNftSync(input: NftSyncInput): NftSyncPlan {
       }
     }
     for (const s of input.existingSets ?? []) if (isAffinitySet(s) && !activeSets.has(s)) cleanup.push(`delete set ${table} ${s}`);
-  } else {
-    for (const k of keys) {
-      const old = input.prev!.services.get(k);
-      if (!old) continue;
-      for (const c of old.chains) {
-        if (!activeChains.has(c.name)) {
-          cleanup.push(`flush chain ${table} ${c.name}`);
-          staleChains.push(c.name);
-        }
-      }
-      for (const a of old.affinitySets) if (!activeSets.has(a.name)) cleanup.push(`delete set ${table} ${a.name}`);
-    }
+    return finish(() => ({ services: new Map(input.services), elements: want }));
   }
-  // Map and set elements: all of them after a flush, else the difference.
-  const want = new Map<string, NftElement>();
-  for (const k of [...input.services.keys()].sort()) for (const e of input.services.get(k)!.elements) want.set(elementId(e), e);
-  if (full) {
-    for (const e of want.values()) elementLines.push(addElement(e));
-  } else {
-    for (const [id, e] of input.prev!.elements) {
-      const w = want.get(id);
-      if (!w || !sameElement(w, e)) elementLines.push(deleteElement(e));
+
+  const prev = input.prev!;
+  // Reference counts as they will be after this sync, for the elements it touches.
+  const refs = new Map<string, { e: NftElement; refs: number }>();
+  const entry = (id: string) => {
+    let r = refs.get(id);
+    if (!r) {
+      const had = prev.elements.get(id);
+      r = had ? { e: had.e, refs: had.refs } : { e: undefined as unknown as NftElement, refs: 0 };
+      refs.set(id, r);
     }
-    for (const [id, e] of want) {
-      const had = input.prev!.elements.get(id);
-      if (!had || !sameElement(had, e)) elementLines.push(addElement(e));
-    }
-  }
-  const all = [...declarations, ...rules, ...elementLines, ...cleanup];
-  return {
-    text: all.length ? `${all.join('\n')}\n` : '',
-    operations: all.length,
-    next: { services: new Map(input.services), elements: want },
-    staleChains,
+    return r;
   };
+  const keys = [...input.changed!].sort();
+  for (const k of keys) {
+    const svc = input.services.get(k);
+    const old = prev.services.get(k);
+    if (svc) write(svc);
+    // A Service's chains and sets carry its name: only its own new contents can still use them.
+    const chains = new Set(svc?.chains.map((c) => c.name));
+    const sets = new Set(svc?.affinitySets.map((a) => a.name));
+    for (const c of old?.chains ?? []) {
+      if (!chains.has(c.name)) {
+        cleanup.push(`flush chain ${table} ${c.name}`);
+        staleChains.push(c.name);
+      }
+    }
+    for (const a of old?.affinitySets ?? []) if (!sets.has(a.name)) cleanup.push(`delete set ${table} ${a.name}`);
+    const before = new Map((old?.elements ?? []).map((e) => [elementId(e), e]));
+    const after = new Map((svc?.elements ?? []).map((e) => [elementId(e), e]));
+    for (const [id] of before) if (!after.has(id)) entry(id).refs--;
+    for (const [id, e] of after) {
+      const r = entry(id);
+      if (!before.has(id)) r.refs++;
+      // The newest wanted value wins (two Services never rightly share an element).
+      if (r.e === undefined || !sameElement(r.e, e)) r.e = e;
+    }
+  }
+  for (const [id, r] of refs) {
+    const had = prev.elements.get(id);
+    if (had && (r.refs <= 0 || !sameElement(had.e, r.e))) deletes.push(deleteElement(had.e));
+    if (r.refs > 0 && (!had || !sameElement(had.e, r.e))) adds.push(addElement(r.e));
+  }
+  return finish(() => {
+    for (const k of keys) {
+      const svc = input.services.get(k);
+      if (svc) prev.services.set(k, svc);
+      else prev.services.delete(k);
+    }
+    for (const [id, r] of refs) {
+      if (r.refs > 0) prev.elements.set(id, r);
+      else prev.elements.delete(id);
+    }
+    return prev;
+  });
 }
 
 /** The transaction that deletes chains flushed by an earlier sync. */

@@ -6,11 +6,13 @@
 import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
+import { familyOf } from '../util/ip.ts';
 import { newBackend, type Backend } from './backends.ts';
 import type { ProxyFlags, ProxyMode } from './config.ts';
 import { reconcileConntrack } from './conntrack.ts';
 import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
 import { ProxyMetrics } from './metrics.ts';
+import { BoundedFrequencyRunner } from './runner.ts';
 import { categorizeEndpoints, externallyAccessible, servicePorts, type ServicePortInfo } from './model.ts';
 
 export interface ProxierOptions {
@@ -35,6 +37,8 @@ const sliceServiceKey = (s: EndpointSlice) => {
   return name ? `${s.metadata.namespace ?? 'default'}/${name}` : undefined;
 };
 
+const internalIPv4 = (n: Node) => n.status?.addresses?.find((a) => a.type === 'InternalIP' && familyOf(a.address) === 4)?.address;
+
 export class Proxier {
   private client: Client;
   private services: Informer<Service>;
@@ -43,9 +47,8 @@ export class Proxier {
   private backend: Backend;
   readonly metrics: ProxyMetrics;
   private timer: NodeJS.Timeout | undefined;
-  private lastSync = 0;
+  private runner: BoundedFrequencyRunner;
   private lastFullSync = 0;
-  private pending = false;
   private needFullSync = true;
   /** no sync before both informers have listed: a Service without its slices would be REJECTed */
   private initialized = false;
@@ -70,6 +73,8 @@ export class Proxier {
     // Healthy while asked-for syncs complete within two sync periods, as upstream.
     this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs, (path, code) => (path === '/healthz' ? this.metrics.healthzTotal : this.metrics.livezTotal).inc(1, { code: String(code) }));
     this.health = new ServiceHealthServers(() => this.proxyHealth.healthy(), o.log);
+    // Upstream's runner: burstSyncs 2, at most one sync per minSyncPeriod beyond that.
+    this.runner = new BoundedFrequencyRunner(() => this.sync(), o.minSyncPeriodMs, 2);
   }
 
   async start(): Promise<void> {
@@ -83,8 +88,10 @@ export class Proxier {
       update: (old, s) => this.sliceChanged(old, s),
       delete: (s) => this.sliceChanged(s, undefined),
     });
-    // A new node address changes NodePort addresses: the backend resyncs fully then.
-    this.nodes.on({ add: () => this.requestSync(), update: () => this.requestSync() });
+    // A new node address changes NodePort addresses (the backend resyncs fully then); labels
+    // are what upstream resyncs for. Heartbeats (status updates) change neither.
+    const nodeView = (n: Node) => JSON.stringify([internalIPv4(n), n.metadata.labels ?? {}]);
+    this.nodes.on({ add: () => this.requestSync(), update: (old, cur) => nodeView(old) !== nodeView(cur) && this.requestSync() });
     for (const inf of [this.services, this.slices, this.nodes]) {
       inf.onError = (e) => this.o.log(`informer: ${e.message}`);
       inf.start();
@@ -106,6 +113,7 @@ export class Proxier {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.runner.stop();
     for (const inf of [this.services, this.slices, this.nodes]) inf.stop();
     this.health.close();
     this.proxyHealth.close();
@@ -141,23 +149,17 @@ export class Proxier {
     this.requestSync();
   }
 
-  /** Runs a sync now, or as soon as minSyncPeriod allows (several requests make one sync). */
+  /** Asks the runner for a sync (several requests make one sync). */
   private requestSync(full = false): void {
     if (full) this.needFullSync = true;
     this.proxyHealth.queued();
     this.metrics.lastQueued.set(Date.now() / 1000);
-    if (this.pending) return;
-    const wait = Math.max(0, this.lastSync + this.o.minSyncPeriodMs - Date.now());
-    this.pending = true;
-    setTimeout(() => {
-      this.pending = false;
-      this.sync();
-    }, wait);
+    this.runner.run();
   }
 
   private nodeIP(): string | undefined {
     const node = this.nodes.list()[0];
-    return node?.status?.addresses?.find((a) => a.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(a.address))?.address;
+    return node && internalIPv4(node);
   }
 
   /** Brings each changed Service's ports up to date; returns the Services to rewrite. */
@@ -180,7 +182,6 @@ export class Proxier {
 
   private sync(): void {
     if (!this.initialized) return;
-    this.lastSync = Date.now();
     const t0 = performance.now();
     const full = this.needFullSync;
     const triggers = this.triggerTimes;

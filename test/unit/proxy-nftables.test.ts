@@ -56,6 +56,13 @@ describe('nftables proxier rules', () => {
     assert.equal(nft.dump(), once);
   });
 
+  it('renders seed 001 (a NodePort Service with two endpoints) exactly as the golden file', () => {
+    const golden = path.join(repoRoot, 'test/golden/proxy-nftables-seed-001.txt');
+    const text = render([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')], { mode: 'nftables', nodeName: 'minikube', nodeIP: '192.168.49.2', config: { clusterCIDR: '10.244.0.0/16', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], serviceCIDRs: ['10.96.0.0/12'] } });
+    if (process.env.PODPATH_UPDATE_GOLDEN) fs.writeFileSync(golden, text);
+    assert.equal(text, fs.readFileSync(golden, 'utf8'));
+  });
+
   it('matches every local address but 127.0.0.0/8 for NodePorts when no addresses are given', () => {
     const text = renderNftables([], { clusterCIDR: '10.0.0.0/8' });
     const nft = new NftFake();
@@ -87,10 +94,13 @@ describe('nftables proxier rules', () => {
     const nft = new NftFake();
     let prev: NftAppliedState | undefined;
     const sync = (services: Service[], changed?: string[]) => {
-      const plan = planNftSync({ services: wanted(services, slices, cfg), ...(changed ? { changed: new Set(changed) } : {}), ...(prev ? { prev } : {}), existingChains: nft.chainNames(), existingSets: nft.setNames(), cfg });
+      // A partial sync is given only the changed Services' contents.
+      const all = wanted(services, slices, cfg);
+      const given = changed ? new Map([...all].filter(([k]) => changed.includes(k))) : all;
+      const plan = planNftSync({ services: given, ...(changed ? { changed: new Set(changed) } : {}), ...(prev ? { prev } : {}), existingChains: nft.chainNames(), existingSets: nft.setNames(), cfg });
       nft.apply(plan.text);
       assert.equal(nft.lastOperations, plan.operations);
-      prev = plan.next;
+      prev = plan.commit();
       return plan;
     };
     sync([s1, s2]);
