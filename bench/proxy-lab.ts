@@ -48,6 +48,16 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 `;
 
+/** Waits until the proxy has logged nothing for 1.5 s plus its last sync's duration (no sync in flight, tokens back). */
+async function idle(log: string): Promise<void> {
+  for (;;) {
+    const text = fs.readFileSync(log, 'utf8');
+    const lastMs = Number(/ in ([\d.]+) ms\n?$/.exec(text)?.[1] ?? 0);
+    await sleep(1500 + lastMs);
+    if (fs.readFileSync(log, 'utf8').length === text.length) return;
+  }
+}
+
 /** Runs `count` creations with at most 32 in flight. */
 async function pool(count: number, fn: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -116,17 +126,23 @@ async function main(): Promise<void> {
       const latencies: number[] = [];
       const syncMs: number[] = [];
       for (let k = 0; k < changes; k++) {
-        await sleep(1200); // past minSyncPeriod: the change is not held back by the previous sync
+        await idle(log);
         const before = fs.readFileSync(log, 'utf8').length;
         const slice: EndpointSlice = benchSlice(0, k % 2 === 0 ? 9 : 10);
         const tw = Date.now();
         await client.request('PATCH', '/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices/svc-0-x', { endpoints: slice.endpoints }, 'application/merge-patch+json');
         for (let waited = 0; ; waited += 5) {
-          // (not a sync that only deleted chains a previous one flushed)
-          const line = fs.readFileSync(log, 'utf8').slice(before).split('\n').find((l) => / synced .*\(partial, (?!0 nft)/.test(l));
+          // The first sync that started after the write and wrote something (not one that only
+          // deleted chains an earlier sync flushed).
+          const line = fs
+            .readFileSync(log, 'utf8')
+            .slice(before)
+            .split('\n')
+            .map((l) => ({ l, end: Date.parse(l.slice(0, 24)), ms: Number(/ in ([\d.]+) ms$/.exec(l)?.[1] ?? NaN) }))
+            .find((x) => / synced .*\(partial, (?!0 nft)/.test(x.l) && x.end - x.ms >= tw - 2);
           if (line) {
-            latencies.push(Date.parse(line.slice(0, 24)) - tw);
-            syncMs.push(Number(/ in ([\d.]+) ms$/.exec(line)?.[1] ?? NaN));
+            latencies.push(line.end - tw);
+            syncMs.push(line.ms);
             break;
           }
           if (waited > 60_000) throw new Error('no partial sync within 60 s of the EndpointSlice write');

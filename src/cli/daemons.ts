@@ -131,6 +131,9 @@ export function addDaemonCommands(program: Command): void {
   ).action(async (o: ProxyCliFlags & { kubeconfig?: string; nodeName: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string; metricsBindAddress: string }) => {
     const flags = proxyFlags(o);
     validateFlags(flags);
+    const { proxyPreflight } = await import('../proxy/backends.ts');
+    const missing = proxyPreflight(o.mode);
+    if (missing.length) throw new Error(`cannot run kube-proxy in ${o.mode} mode, missing:\n  - ${missing.join('\n  - ')}`);
     const { Proxier } = await import('../proxy/proxier.ts');
     const proxier = new Proxier({
       ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),

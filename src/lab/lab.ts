@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, run, sysctlIn } from './netns.ts';
+import { commandExists, ipIn, listNetns, netnsAdd, netnsDel, pidsIn, run, sysctlIn } from './netns.ts';
 import { alive, killGroup } from './proc.ts';
 
 export const stateRoot = process.env.PODPATH_STATE_ROOT ?? '/run/podpath';
@@ -207,13 +207,12 @@ export async function destroyLab(name: string): Promise<string[]> {
 export function preflight(proxyMode = 'iptables'): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root: podpath up creates network namespaces and links; run it as root (sudo)');
-  const have = (cmd: string) => run(['sh', '-c', `command -v ${cmd}`], { allowFail: true }).trim() !== '';
-  if (!have('ip')) missing.push('ip (iproute2): apt-get install -y iproute2');
-  if (!have('iptables')) missing.push('iptables: apt-get install -y iptables');
-  if (proxyMode === 'nftables' && !have('nft')) missing.push('nft (nftables), for --proxy-mode nftables: apt-get install -y nftables');
-  if (!have('conntrack')) missing.push('conntrack (conntrack-tools), for kube-proxy\'s UDP cleanup: apt-get install -y conntrack');
-  if (!have('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
-  if (!have('curl')) missing.push('curl: apt-get install -y curl');
+  if (!commandExists('ip')) missing.push('ip (iproute2): apt-get install -y iproute2');
+  if (!commandExists('iptables')) missing.push('iptables: apt-get install -y iptables');
+  if (proxyMode === 'nftables' && !commandExists('nft')) missing.push('nft (nftables), for --proxy-mode nftables: apt-get install -y nftables');
+  if (!commandExists('conntrack')) missing.push('conntrack (conntrack-tools), for kube-proxy\'s UDP cleanup: apt-get install -y conntrack');
+  if (!commandExists('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
+  if (!commandExists('curl')) missing.push('curl: apt-get install -y curl');
   for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {
     if (!fs.existsSync(`/usr/lib/cni/${plugin}`)) {
       missing.push(`CNI plugin ${plugin} in /usr/lib/cni: apt-get install -y containernetworking-plugins`);

@@ -23,6 +23,11 @@ export function run(argv: string[], opts: { input?: string; allowFail?: boolean;
   return r.stdout ?? '';
 }
 
+/** Whether a program is on the PATH. */
+export function commandExists(cmd: string): boolean {
+  return run(['sh', '-c', `command -v ${cmd}`], { allowFail: true }).trim() !== '';
+}
+
 /** Whether a command exits 0. */
 export function succeeds(argv: string[]): boolean {
   return spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore', timeout: 60_000 }).status === 0;

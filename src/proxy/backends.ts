@@ -2,7 +2,7 @@
 // (and which Services changed since the last sync) and brings the kernel there through a
 // small shell interface — iptables-restore, or one nft transaction — keeping what it needs
 // for the next partial sync. Fakes of the shells stand in for the kernel in unit tests.
-import { run, succeeds } from '../lab/netns.ts';
+import { commandExists, run, succeeds } from '../lab/netns.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
 import { jumpRules, renderIptables, staleChainLines } from './iptables.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -230,6 +230,15 @@ export class NftablesBackend implements Backend {
   intact(): boolean {
     return this.shell.hasChain('services');
   }
+}
+
+/** What the live proxy needs on this machine, each with how to get it; empty when all is there. */
+export function proxyPreflight(mode: ProxyMode): string[] {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root: kube-proxy writes the kernel\'s packet rules; run it as root in the network namespace whose rules it owns');
+  const tools = mode === 'nftables' ? [['nft', 'nftables']] : [['iptables-restore', 'iptables'], ['iptables-save', 'iptables']];
+  for (const [cmd, pkg] of [...tools, ['conntrack', 'conntrack'], ['ip', 'iproute2']]) if (!commandExists(cmd!)) missing.push(`${cmd}: apt-get install -y ${pkg}`);
+  return missing;
 }
 
 export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMetrics): Backend {

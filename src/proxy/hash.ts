@@ -21,16 +21,16 @@ function encodeBase32(buf: Buffer): string {
   return out;
 }
 
-const cache = new Map<string, string>();
+const caches = { 8: new Map<string, string>(), 16: new Map<string, string>() };
 
-/** The first `chars` (a multiple of 8) characters of base32(sha256(s)). */
+/** The first `chars` characters of base32(sha256(s)). */
 export function base32Sha256Prefix(s: string, chars: 8 | 16): string {
-  const k = `${chars}\0${s}`;
-  let h = cache.get(k);
+  const cache = caches[chars];
+  let h = cache.get(s);
   if (h === undefined) {
     h = encodeBase32(createHash('sha256').update(s, 'utf8').digest().subarray(0, (chars / 8) * 5));
     if (cache.size > 500_000) cache.clear();
-    cache.set(k, h);
+    cache.set(s, h);
   }
   return h;
 }

@@ -68,13 +68,13 @@ export function rfc3339Nano(d: Date): string {
 }
 
 /** kube-proxy's own /healthz and /livez answer (json of upstream's ProxyHealth; nodeEligible only on /healthz). */
-export function proxyHealthBody(path: '/healthz' | '/livez', now: Date, lastUpdated: Date, healthy: boolean): string {
+export function proxyHealthBody(path: '/healthz' | '/livez', now: Date, lastUpdated: Date, healthy: boolean, nodeEligible = true): string {
   // A healthy answer reports "now" as lastUpdated.
   const last = healthy ? now : lastUpdated;
   return JSON.stringify({
     lastUpdated: rfc3339Nano(last),
     currentTime: rfc3339Nano(now),
-    ...(path === '/healthz' ? { nodeEligible: true } : {}),
+    ...(path === '/healthz' ? { nodeEligible } : {}),
     healthy,
     status: { IPv4: { lastUpdated: rfc3339Nano(last), healthy } },
   });
@@ -88,6 +88,8 @@ export class ProxyHealthServer {
   private server: http.Server | undefined;
   private queuedAt: number | undefined;
   private updatedAt = new Date();
+  /** false while the Node is being deleted (or the cluster autoscaler is about to): /healthz answers 503 then */
+  nodeEligible = true;
 
   constructor(
     private readonly timeoutMs: number,
@@ -116,9 +118,10 @@ export class ProxyHealthServer {
         return;
       }
       const healthy = this.healthy();
-      this.onAnswer(path, healthy ? 200 : 503);
-      res.writeHead(healthy ? 200 : 503, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' });
-      res.end(proxyHealthBody(path, new Date(), this.updatedAt, healthy));
+      const code = healthy && (path === '/livez' || this.nodeEligible) ? 200 : 503;
+      this.onAnswer(path, code);
+      res.writeHead(code, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' });
+      res.end(proxyHealthBody(path, new Date(), this.updatedAt, healthy, this.nodeEligible));
     });
     this.server.on('error', (e) => log(`health server on ${host}:${port}: ${e.message}`));
     this.server.listen(port, host);

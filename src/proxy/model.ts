@@ -2,7 +2,7 @@
 // become each ServicePort's endpoints, and endpoints are split into the ones cluster traffic
 // and local traffic may use. Pure functions of API objects (IPv4 only).
 import type { EndpointSlice, Service } from '../api/types.ts';
-import { parseIP } from '../util/ip.ts';
+import { isIPv4Sloppy } from '../util/ip.ts';
 
 export interface ProxyEndpoint {
   ip: string;
@@ -13,6 +13,16 @@ export interface ProxyEndpoint {
   serving: boolean;
   terminating: boolean;
   isLocal: boolean;
+  /** topology hints of the EndpointSlice: zones and nodes this endpoint is meant for */
+  zoneHints: string[];
+  nodeHints: string[];
+}
+
+/** Where the proxy runs, as topology-aware routing sees it. */
+export interface NodeTopology {
+  nodeName: string;
+  /** the Node's topology.kubernetes.io/zone label */
+  zone?: string;
 }
 
 export interface ServicePortInfo {
@@ -36,6 +46,8 @@ export interface ServicePortInfo {
   /** only for LoadBalancer Services with externalTrafficPolicy Local */
   healthCheckNodePort: number;
   endpoints: ProxyEndpoint[];
+  /** the node these ports are seen from (topology hints are matched against it) */
+  topology: NodeTopology;
 }
 
 export function externallyAccessible(sp: ServicePortInfo): boolean {
@@ -48,7 +60,7 @@ export function shouldSkipService(svc: Service): boolean {
   return !ip || ip === 'None' || svc.spec?.type === 'ExternalName';
 }
 
-const isIPv4 = (s: string) => parseIP(s)?.family === 4;
+const isIPv4 = isIPv4Sloppy;
 
 const sliceKey = (namespace: string | undefined, serviceName: string | undefined) => `${namespace ?? 'default'}/${serviceName ?? ''}`;
 
@@ -83,6 +95,8 @@ export function endpointsFor(portName: string, protocol: string, slices: Endpoin
         serving: c.serving ?? true,
         terminating: c.terminating ?? false,
         isLocal: ep.nodeName === nodeName,
+        zoneHints: (ep.hints?.forZones ?? []).map((z) => z.name),
+        nodeHints: (ep.hints?.forNodes ?? []).map((n) => n.name),
       };
       const had = byKey.get(e.key);
       if (!had || (had.terminating && !e.terminating)) byKey.set(e.key, e);
@@ -92,8 +106,9 @@ export function endpointsFor(portName: string, protocol: string, slices: Endpoin
 }
 
 /** ServicePorts of all Services (skipping headless/ExternalName), with their endpoints. */
-export function servicePorts(services: Service[], slices: EndpointSlice[], nodeName: string): ServicePortInfo[] {
+export function servicePorts(services: Service[], slices: EndpointSlice[], nodeName: string, zone?: string): ServicePortInfo[] {
   const out: ServicePortInfo[] = [];
+  const topology: NodeTopology = { nodeName, ...(zone ? { zone } : {}) };
   const bySvc = slicesByService(slices);
   for (const svc of services) {
     if (shouldSkipService(svc)) continue;
@@ -122,6 +137,7 @@ export function servicePorts(services: Service[], slices: EndpointSlice[], nodeN
         stickyMaxAgeSeconds: s.sessionAffinity === 'ClientIP' ? (s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
         healthCheckNodePort: type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local' ? (s.healthCheckNodePort ?? 0) : 0,
         endpoints: endpointsFor(portName, protocol, bySvc.get(sliceKey(ns, name)) ?? [], nodeName),
+        topology,
       });
     }
   }
@@ -135,15 +151,37 @@ export interface CategorizedEndpoints {
   hasAnyEndpoints: boolean;
 }
 
-/** Which endpoints cluster and local traffic may use: ready ones, else serving-terminating ones. */
+/**
+ * Topology-aware routing: when every ready endpoint carries node (or zone) hints and one is
+ * meant for this node (its zone), cluster traffic keeps to the endpoints hinted so.
+ */
+function topologyFilter(sp: ServicePortInfo): ((e: ProxyEndpoint) => boolean) | undefined {
+  const { nodeName, zone } = sp.topology;
+  let allNode = true;
+  let forNode = false;
+  let allZone = true;
+  let forZone = false;
+  for (const e of sp.endpoints) {
+    if (!e.ready) continue;
+    if (!e.nodeHints.length) allNode = false;
+    else if (e.nodeHints.includes(nodeName)) forNode = true;
+    if (!e.zoneHints.length) allZone = false;
+    else if (zone !== undefined && e.zoneHints.includes(zone)) forZone = true;
+  }
+  if (allNode && forNode) return (e) => e.nodeHints.includes(nodeName);
+  if (allZone && forZone) return (e) => e.zoneHints.includes(zone!);
+  return undefined;
+}
+
+/** Which endpoints cluster and local traffic may use: ready ones (kept to hinted ones by topology), else serving-terminating ones. */
 export function categorizeEndpoints(sp: ServicePortInfo): CategorizedEndpoints {
-  const usable = (eps: ProxyEndpoint[]) => {
-    const ready = eps.filter((e) => e.ready);
+  const usable = (eps: ProxyEndpoint[], topology?: (e: ProxyEndpoint) => boolean) => {
+    const ready = eps.filter((e) => e.ready && (!topology || topology(e)));
     return ready.length ? ready : eps.filter((e) => e.serving && e.terminating);
   };
   const usesCluster = !sp.internalPolicyLocal || externallyAccessible(sp);
   const usesLocal = sp.internalPolicyLocal || (sp.externalPolicyLocal && externallyAccessible(sp));
-  const clusterEndpoints = usesCluster ? usable(sp.endpoints) : [];
+  const clusterEndpoints = usesCluster ? usable(sp.endpoints, topologyFilter(sp)) : [];
   const localEndpoints = usesLocal ? usable(sp.endpoints.filter((e) => e.isLocal)) : [];
   const hasAnyEndpoints = sp.endpoints.some((e) => e.ready || (e.serving && e.terminating));
   const seen = new Set(clusterEndpoints.map((e) => e.key));

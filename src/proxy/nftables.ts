@@ -50,12 +50,6 @@ function hashAndTruncate(name: string): string {
 const proto = (sp: ServicePortInfo) => sp.protocol.toLowerCase();
 const portBase = (sp: ServicePortInfo) => hashAndTruncate(`${sp.namespace}/${sp.serviceName}/${proto(sp)}/${sp.portName}`);
 const endpointBase = (sp: ServicePortInfo, e: ProxyEndpoint) => hashAndTruncate(`${sp.namespace}/${sp.serviceName}/${proto(sp)}/${sp.portName}__${e.ip.replace(/:/g, '.')}/${e.port}`);
-export const serviceChainName = (sp: ServicePortInfo) => `service-${portBase(sp)}`;
-export const localChainName = (sp: ServicePortInfo) => `local-${portBase(sp)}`;
-export const externalChainName = (sp: ServicePortInfo) => `external-${portBase(sp)}`;
-export const firewallChainName = (sp: ServicePortInfo) => `firewall-${portBase(sp)}`;
-export const endpointChainName = (sp: ServicePortInfo, e: ProxyEndpoint) => `endpoint-${endpointBase(sp, e)}`;
-export const affinitySetName = (sp: ServicePortInfo, e: ProxyEndpoint) => `affinity-${endpointBase(sp, e)}`;
 /** Per-service chains are the only ones with a "/" in their names. */
 export const isServiceChain = (name: string) => name.includes('/');
 export const isAffinitySet = (name: string) => name.startsWith('affinity-');
@@ -71,10 +65,18 @@ export function renderServicePort(sp: ServicePortInfo, cfg: NftablesConfig): Ser
   const p = proto(sp);
   const eps = categorizeEndpoints(sp);
   const hasEndpoints = eps.hasAnyEndpoints;
-  const clusterChain = serviceChainName(sp);
-  const localChain = localChainName(sp);
-  const externalChain = externalChainName(sp);
-  const fwChain = firewallChainName(sp);
+  const base = portBase(sp);
+  const clusterChain = `service-${base}`;
+  const localChain = `local-${base}`;
+  const externalChain = `external-${base}`;
+  const fwChain = `firewall-${base}`;
+  // Each endpoint's chain and affinity set name, computed once.
+  const epBase = new Map<ProxyEndpoint, string>();
+  const epName = (e: ProxyEndpoint) => {
+    let b = epBase.get(e);
+    if (b === undefined) epBase.set(e, (b = endpointBase(sp, e)));
+    return b;
+  };
   const usesClusterChain = eps.clusterEndpoints.length > 0;
   const usesLocalChain = eps.localEndpoints.length > 0;
   const internalChain = sp.internalPolicyLocal ? localChain : clusterChain;
@@ -121,8 +123,8 @@ export function renderServicePort(sp: ServicePortInfo, cfg: NftablesConfig): Ser
   }
 
   const serviceToEndpoints = (rules: string[], endpoints: ProxyEndpoint[]) => {
-    if (sp.stickyMaxAgeSeconds) for (const e of endpoints) rules.push(`ip saddr @${affinitySetName(sp, e)} goto ${endpointChainName(sp, e)}`);
-    rules.push(`numgen random mod ${endpoints.length} vmap { ${endpoints.map((e, i) => `${i} : goto ${endpointChainName(sp, e)}`).join(' , ')} }`);
+    if (sp.stickyMaxAgeSeconds) for (const e of endpoints) rules.push(`ip saddr @affinity-${epName(e)} goto endpoint-${epName(e)}`);
+    rules.push(`numgen random mod ${endpoints.length} vmap { ${endpoints.map((e, i) => `${i} : goto endpoint-${epName(e)}`).join(' , ')} }`);
   };
   const internalMasq = cfg.masqueradeAll ? `ip daddr ${sp.clusterIP} ${p} dport ${sp.port} jump mark-for-masquerade` : cfg.clusterCIDR ? `ip daddr ${sp.clusterIP} ip saddr != ${cfg.clusterCIDR} jump mark-for-masquerade` : undefined;
   if (usesClusterChain) {
@@ -147,11 +149,11 @@ export function renderServicePort(sp: ServicePortInfo, cfg: NftablesConfig): Ser
     if (hasExternalEndpoints) rules.push(`goto ${sp.externalPolicyLocal ? localChain : clusterChain}`);
   }
   for (const e of eps.allReachable) {
-    const rules = chain(endpointChainName(sp, e));
+    const rules = chain(`endpoint-${epName(e)}`);
     rules.push(`ip saddr ${e.ip} jump mark-for-masquerade`);
     if (sp.stickyMaxAgeSeconds) {
-      out.affinitySets.push({ name: affinitySetName(sp, e), timeoutSeconds: sp.stickyMaxAgeSeconds });
-      rules.push(`update @${affinitySetName(sp, e)} { ip saddr }`);
+      out.affinitySets.push({ name: `affinity-${epName(e)}`, timeoutSeconds: sp.stickyMaxAgeSeconds });
+      rules.push(`update @affinity-${epName(e)} { ip saddr }`);
     }
     rules.push(`meta l4proto ${p} dnat to ${e.key}`);
   }
@@ -295,8 +297,9 @@ export function planNftSync(input: NftSyncInput): NftSyncPlan {
     }
   };
   const finish = (commit: () => NftAppliedState): NftSyncPlan => {
-    const all = [...declarations, ...rules, ...deletes, ...adds, ...cleanup];
-    return { text: all.length ? `${all.join('\n')}\n` : '', operations: all.length, staleChains, commit };
+    const parts = [declarations, rules, deletes, adds, cleanup].filter((p) => p.length);
+    const operations = parts.reduce((n, p) => n + p.length, 0);
+    return { text: parts.map((p) => `${p.join('\n')}\n`).join(''), operations, staleChains, commit };
   };
 
   if (full) {

@@ -3,6 +3,7 @@
 // upstream's defaults, and a rule backend (iptables or nftables) that turns the ServicePorts
 // into kernel rules — fully at start, after a failure, when the rules were flushed behind its
 // back and once an hour; otherwise only for the Services that changed.
+import type { Server } from 'node:http';
 import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
@@ -37,6 +38,7 @@ const sliceServiceKey = (s: EndpointSlice) => {
   return name ? `${s.metadata.namespace ?? 'default'}/${name}` : undefined;
 };
 
+const zoneOf = (n: Node | undefined) => n?.metadata.labels?.['topology.kubernetes.io/zone'];
 const internalIPv4 = (n: Node) => n.status?.addresses?.find((a) => a.type === 'InternalIP' && familyOf(a.address) === 4)?.address;
 
 export class Proxier {
@@ -61,7 +63,7 @@ export class Proxier {
   private triggerTimes: number[] = [];
   private health: ServiceHealthServers;
   private proxyHealth: ProxyHealthServer;
-  private metricsServer: import('node:http').Server | undefined;
+  private metricsServer: Server | undefined;
 
   constructor(private readonly o: ProxierOptions) {
     this.client = new Client(loadConfig(o.kubeconfig, `kube-proxy/podpath (${o.nodeName})`));
@@ -91,7 +93,22 @@ export class Proxier {
     // A new node address changes NodePort addresses (the backend resyncs fully then); labels
     // are what upstream resyncs for. Heartbeats (status updates) change neither.
     const nodeView = (n: Node) => JSON.stringify([internalIPv4(n), n.metadata.labels ?? {}]);
-    this.nodes.on({ add: () => this.requestSync(), update: (old, cur) => nodeView(old) !== nodeView(cur) && this.requestSync() });
+    const eligible = (n: Node | undefined) => {
+      // Upstream: a Node being deleted, or marked for deletion by the cluster autoscaler, fails /healthz.
+      this.proxyHealth.nodeEligible = !n || (!n.metadata.deletionTimestamp && !(n.spec?.taints ?? []).some((t) => t.key === 'ToBeDeletedByClusterAutoscaler'));
+    };
+    this.nodes.on({
+      add: (n) => {
+        eligible(n);
+        this.requestSync(zoneOf(n) !== undefined);
+      },
+      update: (old, cur) => {
+        eligible(cur);
+        // A new zone label changes topology-aware routing of every Service: a full sync.
+        if (nodeView(old) !== nodeView(cur)) this.requestSync(zoneOf(old) !== zoneOf(cur));
+      },
+      delete: () => eligible(undefined),
+    });
     for (const inf of [this.services, this.slices, this.nodes]) {
       inf.onError = (e) => this.o.log(`informer: ${e.message}`);
       inf.start();
@@ -170,10 +187,11 @@ export class Proxier {
     this.metrics.serviceChangesPending.set(0);
     this.metrics.endpointChangesPending.set(0);
     const keys = full ? new Set([...this.ports.keys(), ...this.services.list().map(serviceKey), ...changed]) : changed;
+    const zone = zoneOf(this.nodes.list()[0]);
     for (const k of keys) {
       const [ns, name] = k.split('/') as [string, string];
       const svc = this.services.get(ns, name);
-      const ports = svc ? servicePorts([svc], [...(this.slicesByService.get(k)?.values() ?? [])], this.o.nodeName) : [];
+      const ports = svc ? servicePorts([svc], [...(this.slicesByService.get(k)?.values() ?? [])], this.o.nodeName, zone) : [];
       if (ports.length) this.ports.set(k, ports);
       else this.ports.delete(k);
     }

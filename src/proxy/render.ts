@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { familyOf } from '../util/ip.ts';
-import type { EndpointSlice, KubeObject, Service } from '../api/types.ts';
+import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from './config.ts';
 import { renderIptables } from './iptables.ts';
 import { servicePorts } from './model.ts';
@@ -27,10 +27,11 @@ export interface RenderOptions {
   config: ProxyFlags;
 }
 
-/** Services and EndpointSlices from a multi-document YAML/JSON text (Lists are unpacked; Nodes are accepted and ignored). */
-export function parseState(text: string, source: string): { services: Service[]; slices: EndpointSlice[] } {
+/** Services, EndpointSlices and Nodes from a multi-document YAML/JSON text (Lists are unpacked). */
+export function parseState(text: string, source: string): { services: Service[]; slices: EndpointSlice[]; nodes: Node[] } {
   const services: Service[] = [];
   const slices: EndpointSlice[] = [];
+  const nodes: Node[] = [];
   const add = (o: KubeObject, where: string) => {
     if (o.kind === 'List' || /List$/.test(String(o.kind))) {
       for (const [i, it] of ((o as unknown as { items?: KubeObject[] }).items ?? []).entries()) add(it, `${where} item ${i}`);
@@ -39,7 +40,7 @@ export function parseState(text: string, source: string): { services: Service[];
     if (!o.metadata?.name) throw new RenderError('BadState', `${where}: ${o.kind ?? 'object'} has no metadata.name`);
     if (o.kind === 'Service' && o.apiVersion === 'v1') services.push({ ...o, metadata: { namespace: 'default', ...o.metadata } } as Service);
     else if (o.kind === 'EndpointSlice' && o.apiVersion === 'discovery.k8s.io/v1') slices.push({ ...o, metadata: { namespace: 'default', ...o.metadata } } as EndpointSlice);
-    else if (o.kind === 'Node' && o.apiVersion === 'v1') return;
+    else if (o.kind === 'Node' && o.apiVersion === 'v1') nodes.push(o as Node);
     else throw new RenderError('BadState', `${where}: expected v1 Service, discovery.k8s.io/v1 EndpointSlice or v1 Node, got ${o.apiVersion ?? '?'} ${o.kind ?? '?'}`);
   };
   for (const [i, doc] of YAML.parseAllDocuments(text).entries()) {
@@ -49,7 +50,7 @@ export function parseState(text: string, source: string): { services: Service[];
     if (typeof o !== 'object') throw new RenderError('BadState', `${source} document ${i + 1}: not an object`);
     add(o, `${source} document ${i + 1}`);
   }
-  return { services, slices };
+  return { services, slices, nodes };
 }
 
 export function render(files: string[], o: RenderOptions): string {
@@ -66,11 +67,15 @@ export function render(files: string[], o: RenderOptions): string {
   if (mode === 'nftables' && ips !== undefined && ips.length === 0) throw new RenderError('BadFlags', '--node-ip is needed: NodePorts answer on the node\'s primary IP (or give --nodeport-addresses 0.0.0.0/0)');
   const services: Service[] = [];
   const slices: EndpointSlice[] = [];
+  const nodes: Node[] = [];
   for (const f of files) {
     const st = parseState(f === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(f, 'utf8'), f);
     services.push(...st.services);
     slices.push(...st.slices);
+    nodes.push(...st.nodes);
   }
-  const ports = servicePorts(services, slices, o.nodeName);
+  // The rendered node's zone, for topology-aware routing.
+  const zone = nodes.find((n) => n.metadata.name === o.nodeName)?.metadata.labels?.['topology.kubernetes.io/zone'];
+  const ports = servicePorts(services, slices, o.nodeName, zone);
   return mode === 'iptables' ? renderIptables(ports, iptablesConfig(o.config, ips)).text : renderNftables(ports, nftablesConfig(o.config, ips, o.nodeIP));
 }

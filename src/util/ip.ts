@@ -115,7 +115,16 @@ export function ipOffset(c: Cidr, ip: string): bigint | undefined {
 }
 
 export function familyOf(ip: string): Family | undefined {
+  if (isIPv4Sloppy(ip)) return 4;
   return parseIP(ip)?.family;
+}
+
+const dottedQuad = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Whether s is an IPv4 address as parseIP reads them (leading zeros allowed), without BigInt work: hot in kube-proxy's model. */
+export function isIPv4Sloppy(s: string): boolean {
+  const m = dottedQuad.exec(s);
+  return m !== null && +m[1]! <= 255 && +m[2]! <= 255 && +m[3]! <= 255 && +m[4]! <= 255;
 }
 
 export function isLoopback(ip: string): boolean {

@@ -36,4 +36,17 @@ describe('podpath up preflight', () => {
     fs.rmSync(dir, { recursive: true, force: true });
     assert.equal(fs.existsSync(`/run/podpath/${testLabPrefix}x`), false);
   });
+
+  it('runs no kube-proxy without root, saying so, and refuses bad proxy flags naming the flag', { skip: !isRoot && 'needs root to switch to an unprivileged user' }, () => {
+    const proxy = (args: string[], asNobody = false) => {
+      const argv = [process.execPath, podpathBin, 'proxy', '--kubeconfig', '/nonexistent', ...args];
+      const r = asNobody ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv], { encoding: 'utf8', cwd: repoRoot, timeout: 20_000 }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 20_000 });
+      return { code: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+    const r = proxy(['--mode', 'nftables'], true);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /cannot run kube-proxy in nftables mode, missing:\n {2}- root: kube-proxy writes the kernel's packet rules/);
+    assert.match(proxy(['--cluster-cidr', '10.244.0.0/33']).out, /--cluster-cidr: "10\.244\.0\.0\/33" is not a CIDR/);
+    assert.match(proxy(['--mode', 'ipvs']).out, /Allowed choices are iptables, nftables/);
+  });
 });

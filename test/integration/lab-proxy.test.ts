@@ -182,7 +182,7 @@ spec:
       lab.ok(['delete', 'svc', 'udp']);
     });
 
-    it(`shows upstream's layout in the node's ${mode === 'iptables' ? 'iptables-save' : 'nft list ruleset'}, /healthz on 10256 and /metrics on 10249`, () => {
+    it(`shows upstream's layout in the node's ${mode === 'iptables' ? 'iptables-save' : 'nft list ruleset'}, /healthz on 10256 and /metrics on 10249`, async () => {
       const text = rules(lab, mode);
       if (mode === 'iptables') {
         assert.match(text, /^-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES$/m);
@@ -201,12 +201,24 @@ spec:
       const hz = lab.curl('client', 'http://192.168.49.2:10256/healthz', ['-w', '\\n%{http_code}']).stdout.split('\n');
       assert.equal(hz[1], '200');
       assert.deepEqual(Object.keys(JSON.parse(hz[0]!)), ['lastUpdated', 'currentTime', 'nodeEligible', 'healthy', 'status']);
+      // A node the cluster autoscaler is about to delete fails /healthz (load balancers move away); /livez stays 200.
+      const healthz = () => lab.curl('client', 'http://192.168.49.2:10256/healthz', ['-w', '\\n%{http_code}']).stdout;
+      lab.ok(['taint', 'nodes', lab.name, 'ToBeDeletedByClusterAutoscaler=1:NoSchedule']);
+      try {
+        await eventually(() => healthz().endsWith('\n503'), 10_000, '/healthz to answer 503 for a node marked for deletion');
+        assert.match(healthz(), /"nodeEligible":false,"healthy":true/);
+        assert.match(lab.curl('client', 'http://192.168.49.2:10256/livez', ['-w', '\\n%{http_code}']).stdout, /\n200$/);
+      } finally {
+        lab.ok(['taint', 'nodes', lab.name, 'ToBeDeletedByClusterAutoscaler-']);
+      }
+      await eventually(() => healthz().endsWith('\n200'), 10_000, '/healthz to recover');
       const metrics = lab.curl(`node/${lab.name}`, 'http://127.0.0.1:10249/metrics');
       assert.equal(metrics.code, 0, metrics.stderr);
       assert.match(metrics.stdout, /^# HELP kubeproxy_sync_proxy_rules_duration_seconds \[ALPHA\] SyncProxyRules latency in seconds$/m);
       assert.match(metrics.stdout, /^kubeproxy_sync_proxy_rules_duration_seconds_count [1-9]\d*$/m);
       assert.match(metrics.stdout, /^kubeproxy_sync_proxy_rules_last_timestamp_seconds \d/m);
       assert.match(metrics.stdout, /^kubeproxy_proxy_healthz_total\{code="200"\} [1-9]/m);
+      assert.match(metrics.stdout, /^kubeproxy_proxy_healthz_total\{code="503"\} [1-9]/m);
       assert.match(metrics.stdout, /^kubeproxy_sync_proxy_rules_endpoint_changes_total [1-9]/m);
       if (mode === 'iptables') assert.match(metrics.stdout, /^kubeproxy_sync_proxy_rules_iptables_total\{table="nat"\} [1-9]/m);
       else assert.match(metrics.stdout, /^kubeproxy_sync_proxy_rules_nftables_sync_failures_total 0$/m);

@@ -105,6 +105,7 @@ describe('iptables proxier rules', () => {
     const last = new Date('2026-11-23T17:00:00Z');
     assert.equal(rfc3339Nano(new Date('2026-11-23T17:00:00.500Z')), '2026-11-23T17:00:00.5Z');
     assert.equal(proxyHealthBody('/healthz', now, last, true), '{"lastUpdated":"2026-11-23T18:00:00.123Z","currentTime":"2026-11-23T18:00:00.123Z","nodeEligible":true,"healthy":true,"status":{"IPv4":{"lastUpdated":"2026-11-23T18:00:00.123Z","healthy":true}}}');
+    assert.equal(proxyHealthBody('/healthz', now, last, true, false), '{"lastUpdated":"2026-11-23T18:00:00.123Z","currentTime":"2026-11-23T18:00:00.123Z","nodeEligible":false,"healthy":true,"status":{"IPv4":{"lastUpdated":"2026-11-23T18:00:00.123Z","healthy":true}}}');
     assert.equal(proxyHealthBody('/livez', now, last, false), '{"lastUpdated":"2026-11-23T17:00:00Z","currentTime":"2026-11-23T18:00:00.123Z","healthy":false,"status":{"IPv4":{"lastUpdated":"2026-11-23T17:00:00Z","healthy":false}}}');
   });
 });

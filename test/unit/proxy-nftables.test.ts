@@ -149,6 +149,22 @@ describe('nftables proxier rules', () => {
     assert.ok(!nft.chainNames().some((c) => c.includes('/')), nft.chainNames().join(' '));
   });
 
+  it('keeps cluster traffic to the endpoints hinted for this node or its zone, when every ready endpoint has hints', () => {
+    const s1 = svc('ns1', 'svc1', { clusterIP: '172.30.0.41', ports: [{ name: 'p80', port: 80 }] });
+    const hinted = (hints: { zones?: string[]; nodes?: string[] }[]): EndpointSlice => {
+      const sl = slice('ns1', 'svc1', 80, hints.map((_, i) => `10.180.0.${i + 1}`));
+      sl.endpoints.forEach((e, i) => (e.hints = { ...(hints[i]!.zones ? { forZones: hints[i]!.zones!.map((name) => ({ name })) } : {}), ...(hints[i]!.nodes ? { forNodes: hints[i]!.nodes!.map((name) => ({ name })) } : {}) }));
+      return sl;
+    };
+    const mod = (sl: EndpointSlice, zone?: string) => /numgen random mod (\d+)/.exec(renderNftables(servicePorts([s1], [sl], 'test-node', zone), upstreamCfg))![1];
+    const zones = hinted([{ zones: ['a'] }, { zones: ['a'] }, { zones: ['b'] }]);
+    assert.equal(mod(zones, 'a'), '2', 'PreferSameZone: the two endpoints for zone a');
+    assert.equal(mod(zones, 'b'), '1');
+    assert.equal(mod(zones, 'c'), '3', 'no endpoint for this zone: all of them');
+    assert.equal(mod(hinted([{ zones: ['a'] }, {}, { zones: ['b'] }]), 'a'), '3', 'an endpoint without hints: all of them');
+    assert.equal(mod(hinted([{ nodes: ['test-node'], zones: ['a'] }, { nodes: ['other'], zones: ['a'] }, { nodes: ['other'], zones: ['a'] }]), 'a'), '1', 'PreferSameNode before zones');
+  });
+
   it('has a fake table that refuses what nft refuses', () => {
     const nft = new NftFake();
     nft.apply(renderNftables([], upstreamCfg));
