@@ -17,6 +17,8 @@ export interface IptablesConfig {
   randomFully?: boolean;
   /** nf_conntrack_tcp_be_liberal is 1: no INVALID drop rule */
   conntrackTCPBeLiberal?: boolean;
+  /** the nfacct counters upstream counts dropped INVALID and accepted localhost-NodePort packets in exist */
+  nfacctCounters?: boolean;
 }
 
 /** Total endpoints above which per-endpoint comments are left out (upstream's largeClusterMode). */
@@ -92,7 +94,7 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
   if (localhostNodePorts) {
     filterRules.push('-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP');
   }
-  if (!cfg.conntrackTCPBeLiberal) filterRules.push('-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP');
+  if (!cfg.conntrackTCPBeLiberal) filterRules.push(`-A KUBE-FORWARD -m conntrack --ctstate INVALID ${cfg.nfacctCounters ? '-m nfacct --nfacct-name ct_state_invalid_dropped_pkts ' : ''}-j DROP`);
   filterRules.push(
     `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`,
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
@@ -147,7 +149,11 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
     }
     // 4. NodePort
     if (sp.nodePort) {
-      if (hasEndpoints) natRules.push(`-A KUBE-NODEPORTS ${match(sp.name)} --dport ${sp.nodePort} -j ${externalChain}`);
+      if (hasEndpoints) {
+        // NodePorts on 127.0.0.0/8, counted (upstream writes this rule only with the counter).
+        if (localhostNodePorts && cfg.nfacctCounters) natRules.push(`-A KUBE-NODEPORTS ${match(sp.name)} -d 127.0.0.0/8 --dport ${sp.nodePort} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ${externalChain}`);
+        natRules.push(`-A KUBE-NODEPORTS ${match(sp.name)} --dport ${sp.nodePort} -j ${externalChain}`);
+      }
       if (!hasExternalEndpoints) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment, '-m addrtype --dst-type LOCAL ')} --dport ${sp.nodePort} -j ${externalTarget}`);
     }
     // 5. health check NodePort

@@ -8,7 +8,8 @@ import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables.ts';
 import type { ProxyFlags } from '../../src/proxy/config.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
-import { render } from '../../src/proxy/render.ts';
+import { parseState, render } from '../../src/proxy/render.ts';
+import { sortIptables } from '../helpers/iptables-sort.ts';
 import { proxyHealthBody, rfc3339Nano, serviceHealthBody } from '../../src/proxy/healthcheck.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 
@@ -32,6 +33,13 @@ describe('iptables proxier rules', () => {
     assert.equal(portProtoHash('ns5/svc5:p80tcp'), 'NUKIZ6OKUXPJNT4C');
     assert.equal(portProtoHash('ns5/svc5:p80tcp10.180.0.3:80'), 'I77PXRDZVX7PMWMN');
     assert.equal(portProtoHash('ns4/svc4:p80tcp'), '4SW47YFZTEDKD3PK');
+  });
+
+  it('writes exactly upstream\'s rules for upstream\'s overall test case, after its canonical sort', () => {
+    const st = parseState(fs.readFileSync(path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml'), 'utf8'), 'state');
+    const text = renderIptables(servicePorts(st.services, st.slices, 'test-node'), { clusterCIDR: '10.0.0.0/8', nfacctCounters: true }).text;
+    const golden = fs.readFileSync(path.join(repoRoot, 'test/golden/proxy-iptables-upstream-overall.txt'), 'utf8');
+    assert.equal(sortIptables(text), sortIptables(golden));
   });
 
   it('renders seed 001 (a NodePort Service with two endpoints) exactly as the golden file', () => {
