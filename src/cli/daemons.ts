@@ -99,13 +99,15 @@ export function addDaemonCommands(program: Command): void {
   const proxyOptions = (c: Command) =>
     c
       .addOption(new Option('--mode <mode>', 'which kernel rules kube-proxy writes').choices(['iptables', 'nftables']).default('iptables'))
+      // kube-proxy's own spelling of the same flag
+      .addOption(new Option('--proxy-mode <mode>').choices(['iptables', 'nftables']).hideHelp())
       .option('--cluster-cidr <cidr>', 'pod network: ClusterIP traffic from outside it is masqueraded (detect-local-mode ClusterCIDR)')
       .option('--masquerade-all', 'masquerade all traffic to ClusterIPs')
       .option('--masquerade-bit <n>', 'bit of the fwmark that marks traffic to masquerade', '14')
       .option('--nodeport-addresses <cidrs>', 'comma-separated CIDRs (or "primary") of the addresses NodePorts answer on (default: iptables all local addresses, nftables primary)')
       .option('--iptables-localhost-nodeports <bool>', 'iptables mode: NodePorts answer on 127.0.0.0/8 too', 'true')
       .option('--service-cidr <cidrs>', 'comma-separated Service CIDRs (nftables mode drops traffic to their unallocated addresses)');
-  type ProxyCliFlags = { mode: 'iptables' | 'nftables'; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
+  type ProxyCliFlags = { mode: 'iptables' | 'nftables'; proxyMode?: 'iptables' | 'nftables'; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
   const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
   const proxyFlags = (o: ProxyCliFlags): ProxyFlags => ({
     ...(o.clusterCidr ? { clusterCIDR: o.clusterCidr } : {}),
@@ -131,13 +133,14 @@ export function addDaemonCommands(program: Command): void {
   ).action(async (o: ProxyCliFlags & { kubeconfig?: string; nodeName: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string; metricsBindAddress: string }) => {
     const flags = proxyFlags(o);
     validateFlags(flags);
+    const mode = o.proxyMode ?? o.mode;
     const { proxyPreflight } = await import('../proxy/backends.ts');
-    const missing = proxyPreflight(o.mode);
-    if (missing.length) throw new Error(`cannot run kube-proxy in ${o.mode} mode, missing:\n  - ${missing.join('\n  - ')}`);
+    const missing = proxyPreflight(mode);
+    if (missing.length) throw new Error(`cannot run kube-proxy in ${mode} mode, missing:\n  - ${missing.join('\n  - ')}`);
     const { Proxier } = await import('../proxy/proxier.ts');
     const proxier = new Proxier({
       ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
-      mode: o.mode,
+      mode,
       nodeName: o.nodeName,
       flags,
       minSyncPeriodMs: durationMs(o.minSyncPeriod),
@@ -158,7 +161,7 @@ export function addDaemonCommands(program: Command): void {
       .option('--node-ip <ip>', "the node's primary IP (nftables mode's NodePort address; LoadBalancer source ranges)"),
   ).action(async (o: ProxyCliFlags & { filename: string[]; nodeName: string; nodeIp?: string }) => {
     const { render } = await import('../proxy/render.ts');
-    process.stdout.write(render(o.filename, { mode: o.mode, nodeName: o.nodeName, ...(o.nodeIp ? { nodeIP: o.nodeIp } : {}), config: proxyFlags(o) }));
+    process.stdout.write(render(o.filename, { mode: o.proxyMode ?? o.mode, nodeName: o.nodeName, ...(o.nodeIp ? { nodeIP: o.nodeIp } : {}), config: proxyFlags(o) }));
   });
 
   const image = program.command('image').description("Built-in container images (run inside pods by the node agent).");

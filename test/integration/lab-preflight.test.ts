@@ -48,5 +48,6 @@ describe('podpath up preflight', () => {
     assert.match(r.out, /cannot run kube-proxy in nftables mode, missing:\n {2}- root: kube-proxy writes the kernel's packet rules/);
     assert.match(proxy(['--cluster-cidr', '10.244.0.0/33']).out, /--cluster-cidr: "10\.244\.0\.0\/33" is not a CIDR/);
     assert.match(proxy(['--mode', 'ipvs']).out, /Allowed choices are iptables, nftables/);
+    assert.match(proxy(['--proxy-mode', 'nftables'], true).out, /cannot run kube-proxy in nftables mode/, "kube-proxy's own flag name works too");
   });
 });
