@@ -17,7 +17,7 @@ import { IptablesBackend, NftablesBackend, type Backend } from '../src/proxy/bac
 import type { ProxyFlags, ProxyMode } from '../src/proxy/config.ts';
 import { renderIptables } from '../src/proxy/iptables.ts';
 import { ProxyMetrics } from '../src/proxy/metrics.ts';
-import { servicePorts, type ServicePortInfo } from '../src/proxy/model.ts';
+import { portsByService, servicePorts } from '../src/proxy/model.ts';
 import { renderNftables } from '../src/proxy/nftables.ts';
 import { benchSlice, benchState } from './proxy-state.ts';
 
@@ -28,15 +28,6 @@ function arg(name: string, def: string): string {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const flags: ProxyFlags = { clusterCIDR: '10.244.0.0/16', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], serviceCIDRs: ['10.96.0.0/12'] };
 const nodeIP = '192.168.49.2';
-
-function byService(ports: ServicePortInfo[]): Map<string, ServicePortInfo[]> {
-  const m = new Map<string, ServicePortInfo[]>();
-  for (const sp of ports) {
-    const k = `${sp.namespace}/${sp.serviceName}`;
-    m.set(k, [...(m.get(k) ?? []), sp]);
-  }
-  return m;
-}
 
 interface WorkerResult {
   renderCold: number;
@@ -63,7 +54,7 @@ function worker(mode: ProxyMode, n: number, textFile: string): WorkerResult {
   fs.writeFileSync(textFile, out.text);
   const metrics = new ProxyMetrics(mode);
   const backend: Backend = mode === 'iptables' ? new IptablesBackend(flags, metrics) : new NftablesBackend(flags, metrics);
-  const m = byService(out.ports);
+  const m = portsByService(out.ports);
   const t1 = performance.now();
   backend.sync({ byService: m, nodeIP });
   const apply = performance.now() - t1;

@@ -45,6 +45,12 @@ function localIPv4s(): string[] {
   }
 }
 
+/** The addresses NodePorts answer on here (the interfaces are read only when CIDRs ask for them). */
+function liveNodePortIPs(mode: ProxyMode, flags: ProxyFlags, nodeIP: string | undefined): string[] | undefined {
+  const local = flags.nodePortAddresses.some((a) => a !== 'primary') ? localIPv4s() : [];
+  return nodePortIPs(mode, flags.nodePortAddresses, nodeIP, local, flags.localhostNodePorts);
+}
+
 const flatten = (m: Map<string, ServicePortInfo[]>) => [...m.values()].flat();
 
 export interface IptablesShell {
@@ -92,7 +98,7 @@ export class IptablesBackend implements Backend {
   sync(req: SyncRequest): SyncResult {
     const full = req.changed === undefined;
     this.randomFully ??= this.shell === realIptables && supportsRandomFully();
-    const ips = nodePortIPs('iptables', this.flags.nodePortAddresses, req.nodeIP, this.flags.nodePortAddresses.some((a) => a !== 'primary') ? localIPv4s() : [], this.flags.localhostNodePorts);
+    const ips = liveNodePortIPs('iptables', this.flags, req.nodeIP);
     const r = renderIptables(flatten(req.byService), { ...iptablesConfig(this.flags, ips), randomFully: this.randomFully }, req.changed);
     // Stale per-service chains go in the same transaction.
     const stale = staleChainLines(this.shell.saveNat(), r.activeNatChains);
@@ -177,7 +183,7 @@ export class NftablesBackend implements Backend {
     this.deleteStaleChains();
     // The node's address decides nodeport-ips: a change of it needs the set rewritten.
     const full = req.changed === undefined || this.applied === undefined || req.nodeIP !== this.lastNodeIP;
-    const ips = nodePortIPs('nftables', this.flags.nodePortAddresses, req.nodeIP, this.flags.nodePortAddresses.some((a) => a !== 'primary') ? localIPv4s() : [], false);
+    const ips = liveNodePortIPs('nftables', this.flags, req.nodeIP);
     const cfg = nftablesConfig(this.flags, ips, req.nodeIP);
     const keys = full ? [...req.byService.keys()] : [...req.changed!];
     const services = new Map<string, ServiceNft>();

@@ -144,6 +144,18 @@ export function servicePorts(services: Service[], slices: EndpointSlice[], nodeN
   return out;
 }
 
+/** ServicePorts grouped by their Service, "<namespace>/<name>" (the unit partial syncs rewrite). */
+export function portsByService(ports: ServicePortInfo[]): Map<string, ServicePortInfo[]> {
+  const m = new Map<string, ServicePortInfo[]>();
+  for (const sp of ports) {
+    const k = sliceKey(sp.namespace, sp.serviceName);
+    const l = m.get(k);
+    if (l) l.push(sp);
+    else m.set(k, [sp]);
+  }
+  return m;
+}
+
 export interface CategorizedEndpoints {
   clusterEndpoints: ProxyEndpoint[];
   localEndpoints: ProxyEndpoint[];

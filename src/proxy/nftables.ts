@@ -5,7 +5,7 @@
 // chains and the element differences on a partial one.
 import { cidrContains, cidrString, parseCIDR } from '../util/ip.ts';
 import { base32Sha256Prefix } from './hash.ts';
-import { categorizeEndpoints, externallyAccessible, type ProxyEndpoint, type ServicePortInfo } from './model.ts';
+import { categorizeEndpoints, externallyAccessible, portsByService, type ProxyEndpoint, type ServicePortInfo } from './model.ts';
 
 export interface NftablesConfig {
   /** detect-local-mode ClusterCIDR: ClusterIP traffic from outside it is masqueraded */
@@ -393,13 +393,6 @@ export function deleteChainsText(chains: string[]): string {
 /** A full sync, from nothing: what `podpath proxy render --mode nftables` prints. */
 export function renderNftables(ports: ServicePortInfo[], cfg: NftablesConfig): string {
   const services = new Map<string, ServiceNft>();
-  const byService = new Map<string, ServicePortInfo[]>();
-  for (const sp of ports) {
-    const k = `${sp.namespace}/${sp.serviceName}`;
-    const l = byService.get(k);
-    if (l) l.push(sp);
-    else byService.set(k, [sp]);
-  }
-  for (const [k, l] of byService) services.set(k, renderService(l, cfg));
+  for (const [k, l] of portsByService(ports)) services.set(k, renderService(l, cfg));
   return planNftSync({ services, cfg }).text;
 }
