@@ -4,7 +4,7 @@
 // for the next partial sync. Fakes of the shells stand in for the kernel in unit tests.
 import { commandExists, run, succeeds } from '../lab/netns.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
-import { jumpRules, renderIptables, staleChainLines } from './iptables.ts';
+import { jumpRules, largeClusterEndpointsThreshold, renderIptables, staleChainLines } from './iptables.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import type { ServicePortInfo } from './model.ts';
 import { deleteChainsText, planNftSync, renderService, table, type NftAppliedState, type ServiceNft } from './nftables.ts';
@@ -88,20 +88,29 @@ export class IptablesBackend implements Backend {
   readonly mode = 'iptables' as const;
   private serviceNatRules = new Map<string, number>();
   private randomFully: boolean | undefined;
+  private lastStaleCheck = -Infinity;
 
   constructor(
     private readonly flags: ProxyFlags,
     private readonly metrics: ProxyMetrics,
     private readonly shell: IptablesShell = realIptables,
+    /** in large clusters stale chains are looked for once per sync period (upstream's largeClusterMode) */
+    private readonly syncPeriodMs = 30_000,
+    private readonly now: () => number = Date.now,
   ) {}
 
   sync(req: SyncRequest): SyncResult {
     const full = req.changed === undefined;
     this.randomFully ??= this.shell === realIptables && supportsRandomFully();
     const ips = liveNodePortIPs('iptables', this.flags, req.nodeIP);
-    const r = renderIptables(flatten(req.byService), { ...iptablesConfig(this.flags, ips), randomFully: this.randomFully }, req.changed);
-    // Stale per-service chains go in the same transaction.
-    const stale = staleChainLines(this.shell.saveNat(), r.activeNatChains);
+    const ports = flatten(req.byService);
+    const r = renderIptables(ports, { ...iptablesConfig(this.flags, ips), randomFully: this.randomFully }, req.changed);
+    // Stale per-service chains go in the same transaction. Listing them costs seconds in a
+    // large cluster, so there it happens on full syncs and once per sync period.
+    const large = ports.reduce((n, sp) => n + sp.endpoints.length, 0) > largeClusterEndpointsThreshold;
+    const check = full || !large || this.now() - this.lastStaleCheck >= this.syncPeriodMs;
+    if (check) this.lastStaleCheck = this.now();
+    const stale = check ? staleChainLines(this.shell.saveNat(), r.activeNatChains) : [];
     const text = stale.length ? r.text.replace(/COMMIT\n$/, `${stale.join('\n')}\nCOMMIT\n`) : r.text;
     try {
       this.shell.restore(text);
@@ -247,6 +256,6 @@ export function proxyPreflight(mode: ProxyMode): string[] {
   return missing;
 }
 
-export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMetrics): Backend {
-  return mode === 'iptables' ? new IptablesBackend(flags, metrics) : new NftablesBackend(flags, metrics);
+export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMetrics, syncPeriodMs: number): Backend {
+  return mode === 'iptables' ? new IptablesBackend(flags, metrics, realIptables, syncPeriodMs) : new NftablesBackend(flags, metrics);
 }

@@ -71,7 +71,7 @@ export class Proxier {
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
     this.nodes = new Informer<Node>(this.client, 'v1', 'nodes', { fieldSelector: `metadata.name=${o.nodeName}` });
     this.metrics = new ProxyMetrics(o.mode);
-    this.backend = newBackend(o.mode, o.flags, this.metrics);
+    this.backend = newBackend(o.mode, o.flags, this.metrics, o.syncPeriodMs);
     // Healthy while asked-for syncs complete within two sync periods, as upstream.
     this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs, (path, code) => (path === '/healthz' ? this.metrics.healthzTotal : this.metrics.livezTotal).inc(1, { code: String(code) }));
     this.health = new ServiceHealthServers(() => this.proxyHealth.healthy(), o.log);
