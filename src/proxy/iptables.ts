@@ -2,7 +2,7 @@
 // --noflush` input of a full sync out (upstream's chains, hashed names, rule text and order),
 // plus the jump rules that hook those chains into the built-in ones.
 import { base32Sha256Prefix } from './hash.ts';
-import { categorizeEndpoints, externallyAccessible, type ServicePortInfo } from './model.ts';
+import { categorizeEndpoints, externallyAccessible, serviceKey, type ServicePortInfo } from './model.ts';
 
 export interface IptablesConfig {
   /** detect-local-mode ClusterCIDR: traffic from outside this range to a ClusterIP is masqueraded */
@@ -20,6 +20,9 @@ export interface IptablesConfig {
   /** the nfacct counters upstream counts dropped INVALID and accepted localhost-NodePort packets in exist */
   nfacctCounters?: boolean;
 }
+
+/** The fwmark bit that marks traffic for masquerading, as both rule backends write it (bit 14: 0x4000). */
+export const masqueradeMark = (bit = 14) => `0x${(1 << bit).toString(16).padStart(4, '0')}`;
 
 /** Total endpoints above which per-endpoint comments are left out (upstream's largeClusterMode). */
 export const largeClusterEndpointsThreshold = 1000;
@@ -74,7 +77,7 @@ const probability = (n: number) => (1 / n).toFixed(10);
  * keep their rules and stay active; the top-level chains are always written whole.
  */
 export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {}, changed?: Set<string>): IptablesRender {
-  const mark = `0x${(1 << (cfg.masqueradeBit ?? 14)).toString(16).padStart(4, '0')}`;
+  const mark = masqueradeMark(cfg.masqueradeBit);
   const localhostNodePorts = cfg.localhostNodePorts ?? true;
   const filterChains = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
   if (localhostNodePorts) filterChains.push('KUBE-FIREWALL');
@@ -160,7 +163,7 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
     if (sp.healthCheckNodePort) filterRules.push(`-A KUBE-NODEPORTS -m comment --comment ${comment(`${sp.name} health check node port`)} -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
 
     if (!hasEndpoints) continue;
-    const svcKey = `${sp.namespace}/${sp.serviceName}`;
+    const svcKey = serviceKey(sp.namespace, sp.serviceName);
     if (changed && !changed.has(svcKey)) {
       for (const c of chains) active.add(c);
       for (const e of eps.allReachable) active.add(sepChain(sp, e.key));

@@ -1,7 +1,7 @@
 // kube-proxy's shared model, for every mode: Services become ServicePorts, EndpointSlices
 // become each ServicePort's endpoints, and endpoints are split into the ones cluster traffic
 // and local traffic may use. Pure functions of API objects (IPv4 only).
-import type { EndpointSlice, Service } from '../api/types.ts';
+import type { EndpointSlice, Node, Service } from '../api/types.ts';
 import { isIPv4Sloppy } from '../util/ip.ts';
 
 export interface ProxyEndpoint {
@@ -62,13 +62,23 @@ export function shouldSkipService(svc: Service): boolean {
 
 const isIPv4 = isIPv4Sloppy;
 
-const sliceKey = (namespace: string | undefined, serviceName: string | undefined) => `${namespace ?? 'default'}/${serviceName ?? ''}`;
+/** A Service's key everywhere in the proxy: "<namespace>/<name>". */
+export const serviceKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? 'default'}/${name ?? ''}`;
+
+/** The key of the Service an EndpointSlice belongs to (its kubernetes.io/service-name label), if it names one. */
+export function sliceServiceKey(s: EndpointSlice): string | undefined {
+  const name = s.metadata.labels?.['kubernetes.io/service-name'];
+  return name ? serviceKey(s.metadata.namespace, name) : undefined;
+}
+
+/** A Node's topology.kubernetes.io/zone label (topology-aware routing matches hints against it). */
+export const nodeZone = (n: Node | undefined): string | undefined => n?.metadata.labels?.['topology.kubernetes.io/zone'];
 
 /** EndpointSlices by "<namespace>/<service name>". */
 export function slicesByService(slices: EndpointSlice[]): Map<string, EndpointSlice[]> {
   const m = new Map<string, EndpointSlice[]>();
   for (const s of slices) {
-    const k = sliceKey(s.metadata.namespace, s.metadata.labels?.['kubernetes.io/service-name']);
+    const k = serviceKey(s.metadata.namespace, s.metadata.labels?.['kubernetes.io/service-name']);
     const list = m.get(k);
     if (list) list.push(s);
     else m.set(k, [s]);
@@ -136,7 +146,7 @@ export function servicePorts(services: Service[], slices: EndpointSlice[], nodeN
         internalPolicyLocal: s.internalTrafficPolicy === 'Local',
         stickyMaxAgeSeconds: s.sessionAffinity === 'ClientIP' ? (s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
         healthCheckNodePort: type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local' ? (s.healthCheckNodePort ?? 0) : 0,
-        endpoints: endpointsFor(portName, protocol, bySvc.get(sliceKey(ns, name)) ?? [], nodeName),
+        endpoints: endpointsFor(portName, protocol, bySvc.get(serviceKey(ns, name)) ?? [], nodeName),
         topology,
       });
     }
@@ -148,7 +158,7 @@ export function servicePorts(services: Service[], slices: EndpointSlice[], nodeN
 export function portsByService(ports: ServicePortInfo[]): Map<string, ServicePortInfo[]> {
   const m = new Map<string, ServicePortInfo[]>();
   for (const sp of ports) {
-    const k = sliceKey(sp.namespace, sp.serviceName);
+    const k = serviceKey(sp.namespace, sp.serviceName);
     const l = m.get(k);
     if (l) l.push(sp);
     else m.set(k, [sp]);

@@ -5,6 +5,7 @@
 // chains and the element differences on a partial one.
 import { cidrContains, cidrString, parseCIDR } from '../util/ip.ts';
 import { base32Sha256Prefix } from './hash.ts';
+import { masqueradeMark } from './iptables.ts';
 import { categorizeEndpoints, externallyAccessible, portsByService, type ProxyEndpoint, type ServicePortInfo } from './model.ts';
 
 export interface NftablesConfig {
@@ -54,7 +55,6 @@ const endpointBase = (sp: ServicePortInfo, e: ProxyEndpoint) => hashAndTruncate(
 export const isServiceChain = (name: string) => name.includes('/');
 export const isAffinitySet = (name: string) => name.startsWith('affinity-');
 
-const mask = (cfg: NftablesConfig) => `0x${(1 << (cfg.masqueradeBit ?? 14)).toString(16).padStart(4, '0')}`;
 const normCIDR = (c: string) => {
   const p = parseCIDR(c);
   return p ? cidrString(p) : c;
@@ -201,7 +201,7 @@ const maps: [name: string, type: string, comment: string][] = [
  * flushed, so the transaction owns their contents) and the fixed rules.
  */
 export function setupLines(cfg: NftablesConfig): { declarations: string[]; rules: string[] } {
-  const m = mask(cfg);
+  const m = masqueradeMark(cfg.masqueradeBit);
   const matchAll = cfg.nodePortIPs === undefined;
   const d: string[] = [`add table ${table} { comment "rules for kube-proxy" ; }`];
   d.push(`add set ${table} cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }`, `flush set ${table} cluster-ips`);

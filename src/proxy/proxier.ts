@@ -14,7 +14,7 @@ import { reconcileConntrack } from './conntrack.ts';
 import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
-import { categorizeEndpoints, externallyAccessible, servicePorts, type ServicePortInfo } from './model.ts';
+import { categorizeEndpoints, externallyAccessible, nodeZone, servicePorts, serviceKey, sliceServiceKey, type ServicePortInfo } from './model.ts';
 
 export interface ProxierOptions {
   kubeconfig?: string;
@@ -32,13 +32,8 @@ export interface ProxierOptions {
 
 /** Upstream's proxyutil.FullSyncPeriod: a full sync at least this often. */
 const fullSyncPeriodMs = 3_600_000;
-const serviceKey = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
-const sliceServiceKey = (s: EndpointSlice) => {
-  const name = s.metadata.labels?.['kubernetes.io/service-name'];
-  return name ? `${s.metadata.namespace ?? 'default'}/${name}` : undefined;
-};
+const keyOf = (o: KubeObject) => serviceKey(o.metadata.namespace, o.metadata.name);
 
-const zoneOf = (n: Node | undefined) => n?.metadata.labels?.['topology.kubernetes.io/zone'];
 const internalIPv4 = (n: Node) => n.status?.addresses?.find((a) => a.type === 'InternalIP' && familyOf(a.address) === 4)?.address;
 
 export class Proxier {
@@ -100,12 +95,12 @@ export class Proxier {
     this.nodes.on({
       add: (n) => {
         eligible(n);
-        this.requestSync(zoneOf(n) !== undefined);
+        this.requestSync(nodeZone(n) !== undefined);
       },
       update: (old, cur) => {
         eligible(cur);
         // A new zone label changes topology-aware routing of every Service: a full sync.
-        if (nodeView(old) !== nodeView(cur)) this.requestSync(zoneOf(old) !== zoneOf(cur));
+        if (nodeView(old) !== nodeView(cur)) this.requestSync(nodeZone(old) !== nodeZone(cur));
       },
       delete: () => eligible(undefined),
     });
@@ -139,7 +134,7 @@ export class Proxier {
   }
 
   private serviceChanged(s: Service): void {
-    this.changedServices.add(serviceKey(s));
+    this.changedServices.add(keyOf(s));
     this.metrics.serviceChangesTotal.inc();
     this.metrics.serviceChangesPending.set(this.changedServices.size);
     this.requestSync();
@@ -186,8 +181,8 @@ export class Proxier {
     this.changedEndpoints.clear();
     this.metrics.serviceChangesPending.set(0);
     this.metrics.endpointChangesPending.set(0);
-    const keys = full ? new Set([...this.ports.keys(), ...this.services.list().map(serviceKey), ...changed]) : changed;
-    const zone = zoneOf(this.nodes.list()[0]);
+    const keys = full ? new Set([...this.ports.keys(), ...this.services.list().map(keyOf), ...changed]) : changed;
+    const zone = nodeZone(this.nodes.list()[0]);
     for (const k of keys) {
       const [ns, name] = k.split('/') as [string, string];
       const svc = this.services.get(ns, name);

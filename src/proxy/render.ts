@@ -7,7 +7,7 @@ import { familyOf } from '../util/ip.ts';
 import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from './config.ts';
 import { renderIptables } from './iptables.ts';
-import { servicePorts } from './model.ts';
+import { nodeZone, servicePorts } from './model.ts';
 import { renderNftables } from './nftables.ts';
 
 export class RenderError extends Error {
@@ -75,7 +75,7 @@ export function render(files: string[], o: RenderOptions): string {
     nodes.push(...st.nodes);
   }
   // The rendered node's zone, for topology-aware routing.
-  const zone = nodes.find((n) => n.metadata.name === o.nodeName)?.metadata.labels?.['topology.kubernetes.io/zone'];
+  const zone = nodeZone(nodes.find((n) => n.metadata.name === o.nodeName));
   const ports = servicePorts(services, slices, o.nodeName, zone);
   return mode === 'iptables' ? renderIptables(ports, iptablesConfig(o.config, ips)).text : renderNftables(ports, nftablesConfig(o.config, ips, o.nodeIP));
 }
