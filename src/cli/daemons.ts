@@ -164,6 +164,46 @@ export function addDaemonCommands(program: Command): void {
     process.stdout.write(render(o.filename, { mode: o.proxyMode ?? o.mode, nodeName: o.nodeName, ...(o.nodeIp ? { nodeIP: o.nodeIp } : {}), config: proxyFlags(o) }));
   });
 
+  // The flags `dns` and `dns serve` share (CoreDNS's kubernetes plugin options, as flags).
+  const dnsOptions = (c: Command, listen: string, probes: boolean) =>
+    c
+      .option('--listen <addr:port>', 'UDP and TCP address to answer on', listen)
+      .option('--zone <domain>', 'the cluster domain', 'cluster.local')
+      .addOption(new Option('--pods <mode>', 'pod records a-b-c-d.<ns>.pod.<zone>').choices(['disabled', 'insecure', 'verified']).default('disabled'))
+      .option('--ttl <seconds>', 'TTL of the answers (0–3600)', '5')
+      .option('--upstream <addrs>', 'comma-separated resolvers for names outside the zone (ADDR[:PORT]; "none": SERVFAIL) (default: the nameservers of --resolv-conf)')
+      .option('--resolv-conf <file>', 'where the upstream resolvers are read from', '/etc/resolv.conf')
+      .option('--health-addr <addr:port>', 'HTTP /health ("off": none)', probes ? ':8080' : 'off')
+      .option('--ready-addr <addr:port>', 'HTTP /ready, 200 once the informers have synced ("off": none)', probes ? ':8181' : 'off')
+      .option('--metrics-addr <addr:port>', 'Prometheus /metrics ("off": none)', probes ? ':9153' : 'off');
+  type DnsCliFlags = { listen: string; zone: string; pods: string; ttl: string; upstream?: string; resolvConf: string; healthAddr: string; readyAddr: string; metricsAddr: string };
+  const dnsFlags = (o: DnsCliFlags) => ({ listen: o.listen, zone: o.zone, pods: o.pods, ttl: o.ttl, resolvConf: o.resolvConf, health: o.healthAddr, ready: o.readyAddr, metrics: o.metricsAddr, ...(o.upstream !== undefined ? { upstream: o.upstream } : {}) });
+  const dns = dnsOptions(
+    program
+      .command('dns')
+      .description('Run the cluster DNS (CoreDNS with its kubernetes plugin): Services, EndpointSlices, Pods and Namespaces answered per the Kubernetes DNS specification; other names forwarded upstream.')
+      .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+      .enablePositionalOptions(),
+    ':53',
+    true,
+  ).action(async (o: DnsCliFlags & { kubeconfig?: string }) => {
+    const { runDns } = await import('../dns/dns.ts');
+    const running = await runDns({ ...dnsFlags(o), ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}) }, log('dns'));
+    onStop(() => running.close());
+  });
+  dnsOptions(
+    dns
+      .command('serve')
+      .description('Answer DNS from a file of Services, EndpointSlices, Pods and Namespaces, with no cluster and no root (the same answers as `podpath dns`).')
+      .requiredOption('-f, --filename <file>', 'multi-document YAML of the objects (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[]),
+    '127.0.0.1:5353',
+    false,
+  ).action(async (o: DnsCliFlags & { filename: string[] }) => {
+    const { serveFromFiles } = await import('../dns/dns.ts');
+    const running = await serveFromFiles(o.filename, dnsFlags(o), log('dns'));
+    onStop(() => running.close());
+  });
+
   const image = program.command('image').description("Built-in container images (run inside pods by the node agent).");
   image
     .command('echo')

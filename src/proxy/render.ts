@@ -2,7 +2,7 @@
 // EndpointSlices, with no cluster and no root. The same renderIptables / renderNftables the
 // live proxier runs.
 import fs from 'node:fs';
-import YAML from 'yaml';
+import { readObjects } from '../api/state.ts';
 import { familyOf } from '../util/ip.ts';
 import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from './config.ts';
@@ -29,28 +29,21 @@ export interface RenderOptions {
 
 /** Services, EndpointSlices and Nodes from a multi-document YAML/JSON text (Lists are unpacked). */
 export function parseState(text: string, source: string): { services: Service[]; slices: EndpointSlice[]; nodes: Node[] } {
-  const services: Service[] = [];
-  const slices: EndpointSlice[] = [];
-  const nodes: Node[] = [];
-  const add = (o: KubeObject, where: string) => {
-    if (o.kind === 'List' || /List$/.test(String(o.kind))) {
-      for (const [i, it] of ((o as unknown as { items?: KubeObject[] }).items ?? []).entries()) add(it, `${where} item ${i}`);
-      return;
-    }
-    if (!o.metadata?.name) throw new RenderError('BadState', `${where}: ${o.kind ?? 'object'} has no metadata.name`);
-    if (o.kind === 'Service' && o.apiVersion === 'v1') services.push({ ...o, metadata: { namespace: 'default', ...o.metadata } } as Service);
-    else if (o.kind === 'EndpointSlice' && o.apiVersion === 'discovery.k8s.io/v1') slices.push({ ...o, metadata: { namespace: 'default', ...o.metadata } } as EndpointSlice);
-    else if (o.kind === 'Node' && o.apiVersion === 'v1') nodes.push(o as Node);
-    else throw new RenderError('BadState', `${where}: expected v1 Service, discovery.k8s.io/v1 EndpointSlice or v1 Node, got ${o.apiVersion ?? '?'} ${o.kind ?? '?'}`);
-  };
-  for (const [i, doc] of YAML.parseAllDocuments(text).entries()) {
-    if (doc.errors.length) throw new RenderError('BadState', `${source} document ${i + 1}: ${doc.errors[0]!.message}`);
-    const o = doc.toJS() as KubeObject | null;
-    if (o == null) continue;
-    if (typeof o !== 'object') throw new RenderError('BadState', `${source} document ${i + 1}: not an object`);
-    add(o, `${source} document ${i + 1}`);
+  let objs: KubeObject[];
+  try {
+    objs = readObjects(text, source, [
+      { apiVersion: 'v1', kind: 'Service', namespaced: true },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespaced: true },
+      { apiVersion: 'v1', kind: 'Node', namespaced: false },
+    ]);
+  } catch (e) {
+    throw new RenderError('BadState', (e as Error).message);
   }
-  return { services, slices, nodes };
+  return {
+    services: objs.filter((o): o is Service => o.kind === 'Service'),
+    slices: objs.filter((o): o is EndpointSlice => o.kind === 'EndpointSlice'),
+    nodes: objs.filter((o): o is Node => o.kind === 'Node'),
+  };
 }
 
 export function render(files: string[], o: RenderOptions): string {
