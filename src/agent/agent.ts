@@ -10,10 +10,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Container, ContainerState, ContainerStatus, EndpointSlice, KubeObject, Node, Pod, PodCondition, Probe, Service } from '../api/types.ts';
-import { Client, loadConfig, objectPath } from '../client/client.ts';
+import { Client, loadConfig, objectPath, type ClientConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { ip, netnsAdd, netnsDel, netnsExists, run, succeeds, writeNetnsEtc } from '../lab/netns.ts';
 import { announcements } from './announce.ts';
+import { podResolvConf } from './dns.ts';
+import { writeKubeconfig } from '../apiserver/kubeconfig.ts';
 import { serviceLinksFor } from './env.ts';
 import { cniAdd, cniDel, loopbackConf, nodeConfList, type NetConfList } from './cni.ts';
 import { peerCommands, peerRemovalCommands, vxlanDevice, vxlanDeviceCommands, vxlanMTU, type CniBackend, type NetCommand, type PeerNode } from './routes.ts';
@@ -29,6 +31,8 @@ export interface AgentOptions {
   podNetnsPrefix: string;
   controlPlane?: boolean;
   clusterDNS: string;
+  /** the node's resolv.conf (kubelet --resolv-conf) */
+  resolvConf?: string;
   clusterDomain: string;
   /** masquerade pod traffic whose destination is outside this range */
   clusterCIDR: string;
@@ -80,7 +84,12 @@ function applyAll(cmds: NetCommand[], allowFail = false): void {
 const firstProbeAfterMs = 500;
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-const builtinImages = new Set(['podpath/echo']);
+// Built-in images: the podpath subcommand each runs (after the agent's argv prefix).
+const builtinImages: Record<string, (c: Container, kubeconfig: string) => string[]> = {
+  'podpath/echo': (c) => ['image', 'echo', '--port', String(c.ports?.[0]?.containerPort ?? 8080)],
+  // The cluster DNS, reaching the API server through the `kubernetes` Service as a pod does.
+  'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig],
+};
 
 function imageName(image: string | undefined): string {
   return (image ?? '').replace(/^docker\.io\//, '').replace(/:[^/]*$/, '');
@@ -88,6 +97,7 @@ function imageName(image: string | undefined): string {
 
 export class NodeAgent {
   private client: Client;
+  private clientConfig: ClientConfig;
   private pods: Informer<Pod>;
   private nodes: Informer<Node>;
   private services: Informer<Service>;
@@ -107,7 +117,8 @@ export class NodeAgent {
   private logServer: http.Server | undefined;
 
   constructor(private readonly o: AgentOptions) {
-    this.client = new Client(loadConfig(o.kubeconfig, `kubelet/podpath (${o.nodeName})`));
+    this.clientConfig = loadConfig(o.kubeconfig, `kubelet/podpath (${o.nodeName})`);
+    this.client = new Client(this.clientConfig);
     this.pods = new Informer<Pod>(this.client, 'v1', 'pods', { fieldSelector: `spec.nodeName=${o.nodeName}` });
     this.nodes = new Informer<Node>(this.client, 'v1', 'nodes');
     this.services = new Informer<Service>(this.client, 'v1', 'services');
@@ -373,18 +384,9 @@ export class NodeAgent {
     const netns = `${this.o.podNetnsPrefix}${uid.replace(/-/g, '').slice(0, 8)}`;
     netnsAdd(netns);
     const ns = pod.metadata.namespace!;
-    const search = [`${ns}.svc.${this.o.clusterDomain}`, `svc.${this.o.clusterDomain}`, this.o.clusterDomain];
-    const policy = pod.spec.dnsPolicy ?? 'ClusterFirst';
-    let resolv: string;
-    if (policy === 'None') {
-      const dc = pod.spec.dnsConfig ?? {};
-      resolv = resolvConf(dc.nameservers ?? [], dc.searches ?? [], (dc.options ?? []).map((x) => (x.value !== undefined ? `${x.name}:${x.value}` : x.name)));
-    } else if (policy === 'Default' || (policy === 'ClusterFirst' && pod.spec.hostNetwork)) {
-      resolv = fs.readFileSync('/etc/resolv.conf', 'utf8');
-    } else {
-      const dc = pod.spec.dnsConfig ?? {};
-      resolv = resolvConf([this.o.clusterDNS, ...(dc.nameservers ?? [])], [...search, ...(dc.searches ?? [])], ['ndots:5', ...(dc.options ?? []).map((x) => (x.value !== undefined ? `${x.name}:${x.value}` : x.name))]);
-    }
+    const dns = podResolvConf(pod, { clusterDNS: this.o.clusterDNS ? this.o.clusterDNS.split(',') : [], clusterDomain: this.o.clusterDomain, hostResolvConf: readMaybe(this.o.resolvConf ?? '/etc/resolv.conf') });
+    for (const w of dns.warnings) this.o.log(`pod ${ns}/${pod.metadata.name}: ${w.reason}: ${w.message}`);
+    const resolv = dns.text;
     writeNetnsEtc(netns, 'resolv.conf', resolv);
     const inv = { containerId: uid, netns: `/run/netns/${netns}`, ifname: 'eth0', args: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: ns, K8S_POD_NAME: pod.metadata.name!, K8S_POD_UID: uid } };
     await cniAdd(loopbackConf, { ...inv, ifname: 'lo' });
@@ -412,13 +414,25 @@ export class NodeAgent {
     return rp;
   }
 
-  private commandFor(c: Container): string[] | string {
-    if (builtinImages.has(imageName(c.image)) && !c.command?.length) {
-      const port = c.ports?.[0]?.containerPort ?? 8080;
-      return [...this.o.podpathArgv, 'image', 'echo', '--port', String(port), ...(c.args ?? [])];
-    }
+  /**
+   * The in-cluster credentials a pod's process gets, as a kubeconfig: the API server at the
+   * `kubernetes` Service (KUBERNETES_SERVICE_HOST:PORT, through kube-proxy), its CA and token.
+   */
+  private podKubeconfig(pod: Pod): string {
+    const file = path.join(this.o.stateDir, 'serviceaccount', `${pod.metadata.uid}.kubeconfig`);
+    const svc = this.services.get('default', 'kubernetes');
+    const host = svc?.spec.clusterIP ?? '10.96.0.1';
+    const port = svc?.spec.ports?.find((p) => p.name === 'https')?.port ?? 443;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    writeKubeconfig(file, { name: 'in-cluster', server: `https://${host}:${port}`, caCert: this.clientConfig.ca ?? '', token: this.clientConfig.token ?? '' });
+    return file;
+  }
+
+  private commandFor(pod: Pod, c: Container): string[] | string {
+    const builtin = builtinImages[imageName(c.image)];
+    if (builtin && !c.command?.length) return [...this.o.podpathArgv, ...builtin(c, this.podKubeconfig(pod)), ...(c.args ?? [])];
     if (c.command?.length) return [...c.command, ...(c.args ?? [])];
-    return `image ${c.image ?? '(none)'} is not built into podpath and the container has no command; podpath runs built-in images (podpath/echo) or a container's command from the host's filesystem inside the pod's network namespace`;
+    return `image ${c.image ?? '(none)'} is not built into podpath and the container has no command; podpath runs built-in images (${Object.keys(builtinImages).join(', ')}) or a container's command from the host's filesystem inside the pod's network namespace`;
   }
 
   private envFor(pod: Pod, c: Container, rp: RuntimePod): Record<string, string> {
@@ -476,7 +490,7 @@ export class NodeAgent {
       return;
     }
     if (rc.nextStart && Date.now() < rc.nextStart) return;
-    const cmd = this.commandFor(c);
+    const cmd = this.commandFor(pod, c);
     if (typeof cmd === 'string') {
       rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd } };
       return;
@@ -642,6 +656,7 @@ export class NodeAgent {
     }
     netnsDel(rp.netns);
     fs.rmSync(this.statePath(rp.uid), { force: true });
+    fs.rmSync(path.join(this.o.stateDir, 'serviceaccount', `${rp.uid}.kubeconfig`), { force: true });
     this.runtime.delete(rp.uid);
     this.lastStatus.delete(rp.uid);
     this.o.log(`pod ${rp.namespace}/${rp.name} torn down`);
@@ -685,11 +700,12 @@ export class NodeAgent {
   }
 }
 
-function resolvConf(nameservers: string[], searches: string[], options: string[]): string {
-  const lines = nameservers.slice(0, 3).map((n) => `nameserver ${n}`);
-  if (searches.length) lines.push(`search ${searches.join(' ')}`);
-  if (options.length) lines.push(`options ${options.join(' ')}`);
-  return lines.join('\n') + '\n';
+function readMaybe(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function mergeConditions<T extends { type: string; status: string; lastTransitionTime?: string }>(old: T[] | undefined, fresh: T[]): T[] {

@@ -70,10 +70,11 @@ export function addDaemonCommands(program: Command): void {
     .option('--pod-netns-prefix <prefix>', 'prefix of pod network namespace names', 'pp-pod-')
     .option('--control-plane', 'label the node as control plane')
     .option('--cluster-dns <ip>', 'nameserver written into pods\' resolv.conf', '10.96.0.10')
+    .option('--resolv-conf <file>', "the node's resolv.conf: what dnsPolicy Default pods get, and the search domains ClusterFirst appends", '/etc/resolv.conf')
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
     .option('--cluster-cidr <cidr>', 'pod network of the cluster (traffic leaving it is masqueraded)', '10.244.0.0/16')
     .option('--cni-backend <backend>', 'how other nodes\' pod CIDRs are reached: host-gw or vxlan', 'host-gw')
-    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; clusterDomain: string; clusterCidr: string; cniBackend: string }) => {
+    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; resolvConf: string; clusterDomain: string; clusterCidr: string; cniBackend: string }) => {
       if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
       const { NodeAgent } = await import('../agent/agent.ts');
       const agent = new NodeAgent({
@@ -84,6 +85,7 @@ export function addDaemonCommands(program: Command): void {
         podNetnsPrefix: o.podNetnsPrefix,
         controlPlane: Boolean(o.controlPlane),
         clusterDNS: o.clusterDns,
+        resolvConf: o.resolvConf,
         clusterDomain: o.clusterDomain,
         clusterCIDR: o.clusterCidr,
         cniBackend: o.cniBackend,
@@ -218,6 +220,20 @@ export function addDaemonCommands(program: Command): void {
       onStop(() => {
         server.close();
         udp?.close();
+      });
+    });
+
+  program
+    .command('lab-resolver', { hidden: true })
+    .description("The lab's upstream DNS resolver: the lab's hosts (zone lab), REFUSED for other names.")
+    .requiredOption('--listen <host:port>', 'UDP address')
+    .option('--host <name=ip>', 'a host of the lab (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (o: { listen: string; host: string[] }) => {
+      const { startLabResolver } = await import('../lab/resolver.ts');
+      const { host, port } = hostPort(o.listen);
+      const s = startLabResolver(host, port, new Map(o.host.map((h) => h.split('=') as [string, string])), log('resolver'));
+      onStop(() => {
+        s.close();
       });
     });
 

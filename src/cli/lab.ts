@@ -8,7 +8,8 @@ import type { KubeObject, Node, Pod, Service } from '../api/types.ts';
 import { mergeKubeconfig, unmergeKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
 import { findKind } from '../api/resources.ts';
-import { buildNetwork, clientIP, clusterCIDR, destroyLab, labPaths, listLabs, podpathJs, preflight, readState, serviceCIDR, startDaemon, validateLabName, writeState, type LabState } from '../lab/lab.ts';
+import { dnsAddon } from '../lab/addons.ts';
+import { buildNetwork, clientIP, clusterCIDR, clusterDNS, routerIP, destroyLab, labPaths, listLabs, podpathJs, preflight, readState, serviceCIDR, startDaemon, validateLabName, writeState, type LabState } from '../lab/lab.ts';
 import { ipIn, listNetns } from '../lab/netns.ts';
 import { tunnel } from '../lab/tunnel.ts';
 import { alive } from '../lab/proc.ts';
@@ -57,6 +58,9 @@ export interface UpOptions {
   nodes: number;
   cniBackend: 'host-gw' | 'vxlan';
   proxyMode: string;
+  /** the cluster DNS add-on (default on; it needs kube-proxy to reach the API server) */
+  dns?: boolean;
+  dnsUpstream?: string;
   files: string[];
   kubeconfig?: string;
   timeoutSeconds: number;
@@ -101,6 +105,9 @@ export async function up(o: UpOptions): Promise<void> {
   const objs = manifests(o.files);
   const missing = preflight(o.proxyMode);
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
+  // The DNS pods reach the API server through the `kubernetes` Service: no proxy, no DNS.
+  const withDNS = (o.dns ?? true) && o.proxyMode !== 'none';
+  if ((o.dns ?? true) && !withDNS) say('no cluster DNS: CoreDNS reaches the API server through the kubernetes Service, which needs a --proxy-mode');
   if (readState(o.name) || listNetns().some((n) => n.startsWith(`pp-${o.name}-`))) {
     say(`cleaning up what is left of a previous lab named ${o.name}`);
     await destroyLab(o.name);
@@ -117,6 +124,7 @@ export async function up(o: UpOptions): Promise<void> {
     startDaemon(s, 'tunnel', undefined, ['tunnel', '--listen', '127.0.0.1:0', '--unix', p.apiserverSocket, '--port-file', portFile]);
     s.apiPort = await waitFor(() => Number(fs.readFileSync(portFile, 'utf8')) || undefined, 10_000, 'the API tunnel');
     writeState(s);
+    startDaemon(s, 'resolver', s.underlay, ['lab-resolver', '--listen', `${routerIP}:53`, '--host', `router.lab=${routerIP}`, '--host', `client.lab=${clientIP}`, ...s.nodes.flatMap((n) => ['--host', `${n.name}.lab=${n.ip}`])]);
     startDaemon(s, 'controller-manager', n1.netns, ['controller-manager', '--kubeconfig', p.adminKubeconfig, '--cluster-cidr', clusterCIDR]);
     startDaemon(s, 'scheduler', n1.netns, ['scheduler', '--kubeconfig', p.adminKubeconfig]);
     for (const [i, n] of s.nodes.entries()) {
@@ -136,6 +144,10 @@ export async function up(o: UpOptions): Promise<void> {
         clusterCIDR,
         '--cni-backend',
         s.cniBackend,
+        '--cluster-dns',
+        clusterDNS,
+        '--resolv-conf',
+        p.nodeResolvConf,
         ...(i === 0 ? ['--control-plane'] : []),
       ]);
     }
@@ -162,7 +174,10 @@ export async function up(o: UpOptions): Promise<void> {
       for (const n of nodes) {
         const via = n.status!.addresses!.find((a) => a.type === 'InternalIP')!.address;
         ipIn(lab.client, 'route', 'replace', n.spec!.podCIDR!, 'via', via);
+        // The router (the lab's resolver) answers pods directly, as a host-gw network's router does.
+        ipIn(lab.underlay, 'route', 'replace', n.spec!.podCIDR!, 'via', via);
       }
+      if (withDNS) for (const line of await applyAll(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) say(line);
       for (const line of await applyAll(client, objs)) say(line);
       let podsRunningMs: number | undefined;
       const running = await waitFor(
@@ -193,7 +208,8 @@ export async function up(o: UpOptions): Promise<void> {
       say(`kubectl: context ${context} in ${kc} (API server through https://127.0.0.1:${s.apiPort})`);
       say(`  kubectl${o.kubeconfig ? ` --kubeconfig ${kc}` : ''} get nodes,pods,svc -o wide`);
       for (const x of running.pods) say(`  pod ${x.metadata.namespace}/${x.metadata.name} ${x.status?.podIP ?? ''} on ${x.spec.nodeName ?? ''}`);
-      const first = running.pods.find((x) => x.status?.podIP && x.spec.containers[0]?.ports?.length);
+      if (withDNS) say(`cluster DNS: Service kube-system/kube-dns ${clusterDNS} (CoreDNS, ${running.pods.filter((x) => x.metadata.labels?.['k8s-app'] === 'kube-dns').length} pods); pods resolve Service names, e.g. api-service or kubernetes.default`);
+      const first = running.pods.find((x) => x.metadata.namespace !== 'kube-system' && x.status?.podIP && x.spec.containers[0]?.ports?.length);
       if (first) {
         const port = first.spec.containers[0]!.ports![0]!.containerPort;
         say(`reach a pod from the client namespace (the lab's stand-in for your computer, ${clientIP}):`);

@@ -24,15 +24,19 @@ program
   .option('--nodes <n>', 'number of nodes', '1')
   .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic').choices(['host-gw', 'vxlan']).default('host-gw'))
   .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules)').choices(['iptables', 'nftables', 'none']).default('iptables'))
+  .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
+  .option('--dns-upstream <addrs>', "where the cluster DNS forwards names outside cluster.local (ADDR[:PORT],...; default: the node's resolv.conf)")
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')
   .option('--timeout <seconds>', 'how long to wait for nodes and pods', '120')
   .option('--keep-on-failure', 'leave a lab that did not come up in place for inspection')
-  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan'; proxyMode: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean }) => {
+  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan'; proxyMode: string; dns: boolean; dnsUpstream?: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean }) => {
     await (await labCli()).up({
       name: o.name,
       nodes: Number(o.nodes),
       cniBackend: o.cniBackend,
       proxyMode: o.proxyMode,
+      dns: o.dns,
+      ...(o.dnsUpstream ? { dnsUpstream: o.dnsUpstream } : {}),
       files: o.filename.map((f) => path.resolve(f)),
       ...(o.kubeconfig ? { kubeconfig: path.resolve(o.kubeconfig) } : {}),
       timeoutSeconds: Number(o.timeout),

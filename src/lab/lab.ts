@@ -23,6 +23,10 @@ export const underlayCIDR = '192.168.49.0/24';
 export const clientIP = '192.168.49.100';
 export const clusterCIDR = '10.244.0.0/16';
 export const serviceCIDR = '10.96.0.0/12';
+/** the kube-dns Service's ClusterIP, written into pods' resolv.conf */
+export const clusterDNS = '10.96.0.10';
+/** the underlay's router address: the lab's upstream DNS resolver answers there */
+export const routerIP = '192.168.49.1';
 
 export interface LabNode {
   name: string;
@@ -63,6 +67,7 @@ export function labPaths(name: string) {
     apiserverData: path.join(dir, 'apiserver'),
     apiserverSocket: path.join(dir, 'apiserver.sock'),
     adminKubeconfig: path.join(dir, 'admin.kubeconfig'),
+    nodeResolvConf: path.join(dir, 'resolv.conf'),
     node: (n: string) => path.join(dir, 'nodes', n),
   };
 }
@@ -111,6 +116,9 @@ export function buildNetwork(name: string, nodes: number, backend: 'host-gw' | '
   netnsAdd(s.underlay);
   ipIn(s.underlay, 'link', 'add', 'br0', 'type', 'bridge');
   ipIn(s.underlay, 'link', 'set', 'br0', 'up');
+  ipIn(s.underlay, 'addr', 'add', `${routerIP}/24`, 'dev', 'br0');
+  // The nodes' resolv.conf (the kubelet's --resolv-conf): the lab's resolver on the router.
+  fs.writeFileSync(p.nodeResolvConf, `nameserver ${routerIP}\n`);
   const attach = (ns: string, port: string, address: string) => {
     netnsAdd(ns);
     ipIn(s.underlay, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
