@@ -293,12 +293,14 @@ export class Forwarder {
     return { rcode: Rcode.SERVFAIL, fromCache: false };
   }
 
+  /** Caches an answer; its TTLs are capped at the cache's maximum in what the client gets too. */
   private store(key: string, buf: Buffer): void {
     if (this.o.maxTtl <= 0) return;
     const t = cacheTtl(buf, this.o.maxTtl);
     if (!t) return;
+    for (const at of t.offsets) if (buf.readUInt32BE(at) > this.o.maxTtl) buf.writeUInt32BE(this.o.maxTtl, at);
     if (this.cache.size >= this.o.cacheEntries) this.cache.delete(this.cache.keys().next().value!);
     const now = Date.now();
-    this.cache.set(key, { buf, storedAt: now, expires: now + t.ttl * 1000, ttlOffsets: t.offsets, rcode: t.rcode });
+    this.cache.set(key, { buf: Buffer.from(buf), storedAt: now, expires: now + t.ttl * 1000, ttlOffsets: t.offsets, rcode: t.rcode });
   }
 }

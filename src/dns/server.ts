@@ -8,7 +8,7 @@ import { familyOf } from '../util/ip.ts';
 import { Counter, exponential, HistogramVec, type HistogramCell, type Metric } from '../util/prometheus.ts';
 import type { Forwarder } from './forward.ts';
 import { decodeQuery, encodeResponse, Rcode, rcodeName, typeName, type Query, type Response, type RR } from './wire.ts';
-import { buildIndex, lookup, type Answer, type DnsIndex, type ZoneConfig } from './zone.ts';
+import { buildIndex, lookup, soaRecord, type Answer, type DnsIndex, type ZoneConfig } from './zone.ts';
 
 export interface HostPort {
   host: string;
@@ -257,7 +257,7 @@ export class DnsServer {
       const a = lookup(ix ?? this.unsynced, q.question);
       if (a.forward) return this.forward(q, msg, proto, family, limit, t0);
       if (!ix) {
-        const out = encodeResponse({ ...this.base(q), rcode: Rcode.SERVFAIL });
+        const out = encodeResponse({ ...this.base(q), aa: true, rcode: Rcode.SERVFAIL, authority: [soaRecord(this.unsynced, this.o.zone.zone)] });
         this.report(proto, family, q.question.type, msg, out, t0, 'kubernetes', undefined, dnssec);
         return out;
       }

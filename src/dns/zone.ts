@@ -221,6 +221,8 @@ export function lookup(ix: DnsIndex, q: Question): Answer {
     }
     return nodata();
   }
+  // CoreDNS answers NS only at the apex; anywhere else in the zone it is NODATA, name or not.
+  if (q.type === Type.NS) return nodata();
   if (n === 1 && labels[0] === 'dns-version') {
     if (q.type === Type.TXT) return { ...empty(Rcode.NOERROR), answer: [{ name: q.name, type: Type.TXT, ttl: 28800, data: [dnsSchemaVersion] }] };
     return nodata();
