@@ -296,11 +296,16 @@ export async function namespaceOf(s: LabState, from: string): Promise<string> {
   }
 }
 
-export async function curl(name: string | undefined, from: string, args: string[]): Promise<number> {
+/** Runs a command in a lab namespace, as its processes see the world (a pod's resolv.conf and hosts too). */
+export async function execIn(name: string | undefined, from: string, argv: string[]): Promise<number> {
   const s = pickLab(name);
   const ns = await namespaceOf(s, from);
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sS', '--max-time', '10', ...args], { stdio: 'inherit' });
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit' });
   return r.status ?? 1;
+}
+
+export function curl(name: string | undefined, from: string, args: string[]): Promise<number> {
+  return execIn(name, from, ['curl', '-sS', '--max-time', '10', ...args]);
 }
 
 /** `minikube service NAME --url`: 127.0.0.1:<port> -> the Service's NodePort on the first node. */

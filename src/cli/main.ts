@@ -67,6 +67,16 @@ program
   });
 
 program
+  .command('exec')
+  .description("Run a command inside a lab: in the client namespace, a node, or a pod (with the pod's /etc/resolv.conf and /etc/hosts), e.g. podpath exec --from pod/default/NAME -- getent hosts kubernetes.default")
+  .option('--name <name>', 'lab name (default: the only lab)')
+  .option('--from <where>', 'client | node/NAME | pod/NAMESPACE/NAME', 'client')
+  .argument('<command...>', 'the command and its arguments (after --)')
+  .action(async (argv: string[], o: { name?: string; from: string }) => {
+    process.exitCode = await (await labCli()).execIn(o.name, o.from, argv);
+  });
+
+program
   .command('curl')
   .description('Run curl inside a lab: from the client namespace (the user\'s computer), a node, or a pod.')
   .option('--name <name>', 'lab name (default: the only lab)')

@@ -124,10 +124,12 @@ export class EndpointsControllers {
     const existing = this.slices.list().filter((es) => es.metadata.namespace === ns && es.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name && es.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] === managedBy);
     const labels = { ...(svc.metadata.labels ?? {}), 'kubernetes.io/service-name': svc.metadata.name!, 'endpointslice.kubernetes.io/managed-by': managedBy };
     const addressType = (svc.spec.ipFamilies?.[0] ?? 'IPv4') === 'IPv6' ? 'IPv6' : 'IPv4';
+    // When this change was made: kube-proxy and the cluster DNS measure their programming latency from it.
+    const annotations = { 'endpoints.kubernetes.io/last-change-trigger-time': new Date().toISOString() };
     const body = (d: DesiredSlice, base?: EndpointSlice): KubeObject => ({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: base ? { ...base.metadata, labels } : { generateName: `${svc.metadata.name}-`, namespace: ns, labels, ownerReferences: ownerRef(svc) },
+      metadata: base ? { ...base.metadata, labels, annotations: { ...base.metadata.annotations, ...annotations } } : { generateName: `${svc.metadata.name}-`, namespace: ns, labels, annotations, ownerReferences: ownerRef(svc) },
       addressType,
       endpoints: d.endpoints,
       ports: d.ports,

@@ -62,14 +62,15 @@ export interface FakeUpstream {
  * names get no answer at all; other names NXDOMAIN. UDP answers over 512 octets are truncated,
  * TCP gets them whole.
  */
-export async function fakeUpstream(records: Record<string, RR[]>, silent: string[] = []): Promise<FakeUpstream> {
+export async function fakeUpstream(records: Record<string, RR[]>, silent: string[] | ((name: string) => boolean) = []): Promise<FakeUpstream> {
+  const quiet = typeof silent === 'function' ? silent : (n: string) => silent.includes(n);
   const seen: string[] = [];
   const answer = (msg: Buffer, limit: number): Buffer | undefined => {
     const q = decodeQuery(msg);
     if ('code' in q) return undefined;
     const name = q.question.name.toLowerCase();
     seen.push(`${name} ${q.question.type}`);
-    if (silent.includes(name)) return undefined;
+    if (quiet(name)) return undefined;
     const rrs = (records[name] ?? []).filter((r) => r.type === q.question.type || r.type === Type.CNAME);
     const soa: RR = { name: 'example.com', type: Type.SOA, ttl: 60, data: { mname: 'ns.example.com', rname: 'h.example.com', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 20 } };
     return encodeResponse({ id: q.id, rd: q.rd, ra: true, aa: true, rcode: records[name] ? Rcode.NOERROR : Rcode.NXDOMAIN, question: q.question, answer: rrs, authority: rrs.length ? [] : [soa], additional: [], ...(q.edns ? { edns: { udpSize: 512, version: 0, do: false } } : {}) }, limit);

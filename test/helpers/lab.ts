@@ -21,6 +21,8 @@ export interface TestLab {
   podpath: (args: string[]) => KubectlResult;
   /** curl inside the lab (from 'client', 'node/NAME' or 'pod/NS/NAME'); returns stdout */
   curl: (from: string, url: string, extra?: string[]) => KubectlResult;
+  /** a command inside the lab (`podpath exec`), from the same places as curl */
+  exec: (from: string, argv: string[]) => KubectlResult;
   down: () => Promise<KubectlResult>;
   /** what to print when a lab test fails: pods, events and the tails of the lab's logs */
   diagnose: () => string;
@@ -48,6 +50,7 @@ export async function startLab(opts: { files?: string[]; nodes?: number; cniBack
     },
     podpath: (a) => runPodpath([...a, '--name', name]),
     curl: (from, url, extra = []) => runPodpath(['curl', '--name', name, '--from', from, url, ...extra]),
+    exec: (from, argv) => runPodpath(['exec', '--name', name, '--from', from, '--', ...argv]),
     down: async () => runPodpath(['down', '--name', name]),
     diagnose: () => {
       const logs = labPaths(name).logs;
