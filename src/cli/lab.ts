@@ -218,6 +218,14 @@ export async function up(o: UpOptions): Promise<void> {
       }
       if (o.proxyMode !== 'none') {
         const svcs = (await client.get<{ items: Service[] }>('/api/v1/services')).items.filter((x) => x.spec.ports?.some((q) => q.nodePort));
+        // Pods Ready is not yet rules written (kube-proxy syncs at most once a second): wait
+        // until each NodePort that has ready pods stops refusing connections from the client.
+        const backed = svcs.filter((svc) => svc.spec.selector && running.pods.some((x) => x.metadata.namespace === svc.metadata.namespace && matches(fromSet(svc.spec.selector!), x.metadata.labels)));
+        for (const svc of backed) {
+          const url = `http://${lab.nodes[0]!.ip}:${svc.spec.ports!.find((q) => q.nodePort)!.nodePort}/`;
+          const refused = () => spawnSync('ip', ['netns', 'exec', lab.client, 'curl', '-s', '-o', '/dev/null', '--max-time', '1', url]).status === 7;
+          await waitFor(() => !refused() || undefined, 15_000, `kube-proxy to open ${url}`).catch(() => say(`warning: ${url} still refuses connections`));
+        }
         for (const svc of svcs) {
           const np = svc.spec.ports!.find((q) => q.nodePort)!.nodePort!;
           // A path the backing pods answer: their readiness probe's, when they have one.
