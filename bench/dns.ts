@@ -10,8 +10,10 @@
 //               ndots:5 search path: svcN.bench.default.svc.cluster.local (NXDOMAIN), then
 //               svcN.bench.svc.cluster.local (the answer); figures are per query
 //   forwarded   A queries for names outside the zone, forwarded to the upstream (and cached 30 s)
-// Each: the most queries per second dnsperf gets answered (-c 4 -T 2 -q 500), then the
-// latency distribution (p50/p99 from dnsperf -v) at a fixed rate (--rate, default 60000/s).
+// Each: the most queries per second dnsperf gets answered (-c 4 -q 500), then the latency
+// distribution (p50/p99 from dnsperf -v) at a fixed rate (--rate, default 60000/s), after a
+// warm-up run. With two or more CPUs, dnsperf runs on CPU 0 and the servers on CPU 1 (taskset),
+// so that the load generator and the server under test do not take turns on one core.
 // No root needed.
 //   npm run build && node --import tsx bench/dns.ts [--services 1000] [--seconds 10] [--rate 60000]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -29,6 +31,9 @@ const services = Number(arg('services', '1000'));
 const seconds = Number(arg('seconds', '10'));
 const rate = Number(arg('rate', '60000'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pinned = os.cpus().length >= 2 && !spawnSync('taskset', ['-c', '0', 'true']).error;
+/** argv on CPU `cpu` when pinning (taskset), as is otherwise */
+const on = (cpu: number, argv: string[]) => (pinned ? ['taskset', '-c', String(cpu), ...argv] : argv);
 
 if (spawnSync('dnsperf', ['-h']).error) {
   console.error('bench/dns: dnsperf is missing — apt-get install -y dnsperf');
@@ -69,7 +74,8 @@ s.bind(Number(process.argv[1]), '127.0.0.1');
 
 async function startResponder(answer: boolean): Promise<number> {
   const port = await freePort();
-  const c = spawn(process.execPath, ['-e', responder(answer), String(port)], { stdio: 'ignore' });
+  const argv = on(1, [process.execPath, '-e', responder(answer), String(port)]);
+  const c = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
   children.push(c);
   await sleep(300);
   return port;
@@ -100,7 +106,8 @@ interface Run {
 }
 
 function dnsperf(port: number, data: string, extra: string[], verbose = false): { run: Run; latencies: number[] } {
-  const r = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), ...extra, ...(verbose ? ['-v'] : [])], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const argv = on(0, ['dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), ...extra, ...(verbose ? ['-v'] : [])]);
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 30 });
   const num = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
   const latencies: number[] = [];
   if (verbose) for (const m of r.stdout.matchAll(/^> \w+ \S+ \S+ ([\d.]+)$/gm)) latencies.push(Number(m[1]) * 1000);
@@ -111,25 +118,26 @@ function dnsperf(port: number, data: string, extra: string[], verbose = false): 
 }
 
 const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]! : NaN);
-const max = ['-c', '4', '-T', '2', '-q', '500'];
+const max = ['-c', '4', '-T', pinned ? '1' : '2', '-q', '500'];
 
 function measure(label: string, port: number, data: string): void {
   // Warm the caches (answers, forwarded names), then the peak, then latency at a fixed rate.
   dnsperf(port, data, ['-l', '2', ...max]);
   const peak = dnsperf(port, data, max).run;
-  const fixed = dnsperf(port, data, ['-c', '4', '-T', '2', '-q', '2000', '-Q', String(rate)], true);
+  const fixed = dnsperf(port, data, ['-c', '2', '-T', '1', '-q', '300', '-Q', String(rate)], true);
   console.log(
     `${label.padEnd(26)} peak ${peak.qps.toFixed(0).padStart(6)} q/s (lost ${peak.lost}, avg ${peak.avgMs.toFixed(2)} ms)   at ${rate}/s: ${fixed.run.qps.toFixed(0)} q/s, lost ${fixed.run.lost}, p50 ${pct(fixed.latencies, 0.5).toFixed(3)} ms, p99 ${pct(fixed.latencies, 0.99).toFixed(3)} ms`,
   );
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/dns: ${os.cpus().length} CPUs, ${services} Services, dnsperf ${seconds} s per run\n`);
+  console.log(`bench/dns: ${os.cpus().length} CPUs${pinned ? ' (dnsperf on CPU 0, servers on CPU 1)' : ''}, ${services} Services, dnsperf ${seconds} s per run\n`);
   const echo = await startResponder(false);
   const upstream = await startResponder(true);
   const state = writeState();
   const port = await freePort();
-  const dns = spawn(process.execPath, [podpathBin, 'dns', 'serve', '--listen', `127.0.0.1:${port}`, '-f', state, '-f', path.join(repoRoot, 'examples/dns/cluster-state.yaml'), '--upstream', `127.0.0.1:${upstream}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const dnsArgv = on(1, [process.execPath, podpathBin, 'dns', 'serve', '--listen', `127.0.0.1:${port}`, '-f', state, '-f', path.join(repoRoot, 'examples/dns/cluster-state.yaml'), '--upstream', `127.0.0.1:${upstream}`]);
+  const dns = spawn(dnsArgv[0]!, dnsArgv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(dns);
   let log = '';
   dns.stderr!.on('data', (d: Buffer) => (log += d.toString()));

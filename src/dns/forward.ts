@@ -217,10 +217,11 @@ export class Forwarder {
   }
 
   /** Forwards the client's query bytes (any ID). The question is the decoded one; `dnssec` the DO bit. */
-  forward(query: Buffer, q: Question, dnssec: boolean): Promise<ForwardResult> {
+  forward(query: Buffer, q: Question, dnssec: boolean): ForwardResult | Promise<ForwardResult> {
     const key = `${q.name.toLowerCase()}|${q.type}|${q.class}|${dnssec ? 1 : 0}`;
+    // A cached answer is returned at once (no promise): most forwarded queries are cache hits.
     const hit = this.fromCache(key);
-    if (hit) return Promise.resolve(hit);
+    if (hit) return hit;
     this.cacheMisses++;
     const running = this.inflight.get(key);
     if (running) return running;

@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { familyOf } from '../util/ip.ts';
 import { Counter, exponential, HistogramVec, type HistogramCell, type Metric } from '../util/prometheus.ts';
-import type { Forwarder } from './forward.ts';
+import type { Forwarder, ForwardResult } from './forward.ts';
 import { decodeQuery, encodeResponse, Rcode, rcodeName, typeName, type Query, type Response, type RR } from './wire.ts';
 import { buildIndex, lookup, soaRecord, type Answer, type DnsIndex, type ZoneConfig } from './zone.ts';
 
@@ -145,10 +145,12 @@ export class DnsServer {
     const v6 = familyOf(host) === 6;
     const bindHost = host || '0.0.0.0';
     const udp = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+    const explain = (e: NodeJS.ErrnoException) =>
+      e.code === 'EACCES' ? new Error(`cannot listen on ${bindHost}:${port}: ports below 1024 need root (or give --listen 127.0.0.1:5353)`) : e.code === 'EADDRINUSE' ? new Error(`cannot listen on ${bindHost}:${port}: the address is in use`) : e;
     await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
+      udp.once('error', (e) => reject(explain(e)));
       udp.bind(port, bindHost, () => {
-        udp.off('error', reject);
+        udp.removeAllListeners('error');
         resolve();
       });
     });
@@ -165,9 +167,12 @@ export class DnsServer {
     const tcp = net.createServer((s) => this.tcpConnection(s));
     tcp.maxConnections = this.o.maxTcpConnections ?? 1000;
     await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
+      tcp.once('error', (e) => {
+        udp.close();
+        reject(explain(e));
+      });
       tcp.listen({ port: boundPort, host: bindHost }, () => {
-        tcp.off('error', reject);
+        tcp.removeAllListeners('error');
         resolve();
       });
     });
@@ -293,15 +298,20 @@ export class DnsServer {
     this.o.metrics.record(this.slotFor(proto, family, qtype, out, plugin, cached), (performance.now() - t0) / 1000, proto === 'tcp' ? 65535 : msg.length, out.length, dnssec);
   }
 
-  private async forward(q: Query, msg: Buffer, proto: Proto, family: 4 | 6, limit: number, t0: number): Promise<Buffer | undefined> {
-    const fw = this.o.forwarder;
-    const r = fw ? await fw.forward(msg, q.question, Boolean(q.edns?.do)) : undefined;
+  private forward(q: Query, msg: Buffer, proto: Proto, family: 4 | 6, limit: number, t0: number): Buffer | Promise<Buffer> {
+    const r = this.o.forwarder?.forward(msg, q.question, Boolean(q.edns?.do));
+    return r instanceof Promise ? r.then((x) => this.relay(q, msg, proto, family, limit, t0, x)) : this.relay(q, msg, proto, family, limit, t0, r);
+  }
+
+  /** The upstream's (or the cache's) answer, made the client's: its ID, its question's case, its size. */
+  private relay(q: Query, msg: Buffer, proto: Proto, family: 4 | 6, limit: number, t0: number, r: ForwardResult | undefined): Buffer {
     let out: Buffer;
     if (r?.response) {
       out = r.response;
       out.writeUInt16BE(q.id, 0);
-      // Echo the client's spelling of the question (the upstream may have changed its case).
-      if (out.length >= q.questionEnd && out.toString('latin1', 12, q.questionEnd).toLowerCase() === msg.toString('latin1', 12, q.questionEnd).toLowerCase()) msg.copy(out, 12, 12, q.questionEnd);
+      // Echo the client's spelling of the question (the upstream, or an earlier client whose
+      // answer was cached, may have spelled it otherwise): the same name, so the same length.
+      if (out.length >= q.questionEnd && out.readUInt16BE(4) === 1) msg.copy(out, 12, 12, q.questionEnd);
       if (out.length > limit) {
         // Too big for this client over UDP: the question alone, with TC, so it retries over TCP.
         out = Buffer.from(out.subarray(0, q.questionEnd));

@@ -95,7 +95,7 @@ const questions: [string, string][] = [
 test('dns: the cluster zone answers as the specification and CoreDNS do (golden transcript)', () => {
   const text = questions.map(([n, t]) => `${n} ${t}\n${show(ask(n, t))}\n`).join('');
   const golden = path.join(repoRoot, 'test/golden/dns-answers.txt');
-  if (process.env.PODPATH_WRITE_GOLDEN) fs.writeFileSync(golden, text);
+  if (process.env.PODPATH_UPDATE_GOLDEN) fs.writeFileSync(golden, text);
   assert.equal(text, fs.readFileSync(golden, 'utf8'));
 });
 
