@@ -179,7 +179,7 @@ export async function runDns(f: DnsFlags & { kubeconfig?: string }, log: (s: str
     dirty = true;
     serial = Math.floor(Date.now() / 1000);
   };
-  const headless = (s: EndpointSlice) => services.list().find((x) => x.metadata.namespace === s.metadata.namespace && x.metadata.name === s.metadata.labels?.['kubernetes.io/service-name'])?.spec.clusterIP === 'None';
+  const headless = (s: EndpointSlice) => services.get(s.metadata.namespace, s.metadata.labels?.['kubernetes.io/service-name'] ?? '')?.spec.clusterIP === 'None';
   // DNS programming latency, as CoreDNS measures it: headless Services' endpoint changes, from
   // the EndpointSlice controller's trigger time to this server having them.
   const programmed = (s: EndpointSlice) => {

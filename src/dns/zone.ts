@@ -3,7 +3,7 @@
 // DNS-Based Service Discovery specification (schema 1.1.0) and CoreDNS's kubernetes plugin
 // where the specification is silent (SRV priority/weight, endpoint names, NODATA vs NXDOMAIN).
 import type { EndpointSlice, Namespace, Pod, Service } from '../api/types.ts';
-import { sliceServiceKey } from '../proxy/model.ts';
+import { serviceKey, sliceServiceKey } from '../proxy/model.ts';
 import { familyOf, formatIP, parseIP } from '../util/ip.ts';
 import { Rcode, Type, type Question, type RR, type Soa } from './wire.ts';
 
@@ -129,7 +129,7 @@ export function buildIndex(state: ClusterState, config: ZoneConfig, serial: numb
     const fqdn = `${info.name}.${info.namespace}.svc.${config.zone}`;
     const tolerate = svc.metadata.annotations?.[tolerateUnready] === 'true' || spec.publishNotReadyAddresses === true;
     const seen = new Set<string>();
-    for (const slice of slicesBySvc.get(`${ns}/${name}`) ?? []) {
+    for (const slice of slicesBySvc.get(serviceKey(ns, name)) ?? []) {
       if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
       const ports = (slice.ports ?? []).filter((p) => p.port !== undefined && p.port !== null).map((p) => ({ name: (p.name ?? '').toLowerCase(), protocol: (p.protocol ?? 'TCP').toLowerCase(), port: p.port! }));
       for (const ep of slice.endpoints ?? []) {

@@ -224,19 +224,20 @@ spec:
     await eventually(() => pods(lab, 'app=api').filter((p) => p.ready).length === 2, 30_000, '2 ready pods');
     lab.ok(['patch', 'deployment', 'api-server', '--type=json', '-p', '[{"op":"add","path":"/spec/template/spec/containers/0/args","value":["--message","v2"]}]']);
     let minReady = Infinity;
-    let samples = 0;
+    let inProgress = 0;
     const deadline = Date.now() + 60_000;
     for (;;) {
       const now = pods(lab, 'app=api');
-      samples++;
       minReady = Math.min(minReady, now.filter((p) => p.ready && !p.deleting).length);
       const dep = JSON.parse(lab.ok(['get', 'deployment', 'api-server', '-o', 'json']));
       const done = dep.status.observedGeneration === dep.metadata.generation && dep.status.updatedReplicas === 2 && dep.status.readyReplicas === 2 && (dep.status.replicas ?? 0) === 2;
       if (done && now.length === 2) break;
+      inProgress++;
       assert.ok(Date.now() < deadline, 'the rollout did not finish within 60 s');
       await sleep(150);
     }
-    assert.ok(samples > 3, 'the rollout was observed');
+    // At least one sample fell inside the rollout (a new pod not yet Ready or an old one still there).
+    assert.ok(inProgress > 0, 'the rollout was observed');
     assert.ok(minReady >= 2, `ready pods dropped to ${minReady} during the rollout`);
     for (const p of pods(lab, 'app=api')) {
       assert.equal(JSON.parse(lab.curl('client', `http://${p.ip}:8080/api/v1/v`).stdout).message, 'v2');
