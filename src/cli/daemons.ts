@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { validateFlags, type ProxyFlags } from '../proxy/config.ts';
+import { validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
 
 const log = (component: string) => (line: string) => process.stderr.write(`${new Date().toISOString()} ${component}: ${line}\n`);
 
@@ -100,16 +100,18 @@ export function addDaemonCommands(program: Command): void {
   // The flags `proxy` and `proxy render` share, with kube-proxy's names and defaults.
   const proxyOptions = (c: Command) =>
     c
-      .addOption(new Option('--mode <mode>', 'which kernel rules kube-proxy writes').choices(['iptables', 'nftables']).default('iptables'))
+      .addOption(new Option('--mode <mode>', 'iptables or nftables rules, the userspace proxy, or IPVS (rendered; applied only where the kernel has it)').choices(['iptables', 'nftables', 'userspace', 'ipvs']).default('iptables'))
       // kube-proxy's own spelling of the same flag
-      .addOption(new Option('--proxy-mode <mode>').choices(['iptables', 'nftables']).hideHelp())
+      .addOption(new Option('--proxy-mode <mode>').choices(['iptables', 'nftables', 'userspace', 'ipvs']).hideHelp())
+      .option('--ipvs-scheduler <name>', 'userspace and IPVS modes: the scheduler (rr, wrr, lc, wlc, sh, dh, sed, nq); a Service may choose its own with the proxy.podpath.dev/scheduler annotation', 'rr')
+      .option('--udp-timeout <duration>', 'userspace mode: idle UDP sessions end after this long', '250ms')
       .option('--cluster-cidr <cidr>', 'pod network: ClusterIP traffic from outside it is masqueraded (detect-local-mode ClusterCIDR)')
       .option('--masquerade-all', 'masquerade all traffic to ClusterIPs')
       .option('--masquerade-bit <n>', 'bit of the fwmark that marks traffic to masquerade', '14')
       .option('--nodeport-addresses <cidrs>', 'comma-separated CIDRs (or "primary") of the addresses NodePorts answer on (default: iptables all local addresses, nftables primary)')
       .option('--iptables-localhost-nodeports <bool>', 'iptables mode: NodePorts answer on 127.0.0.0/8 too', 'true')
       .option('--service-cidr <cidrs>', 'comma-separated Service CIDRs (nftables mode drops traffic to their unallocated addresses)');
-  type ProxyCliFlags = { mode: 'iptables' | 'nftables'; proxyMode?: 'iptables' | 'nftables'; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
+  type ProxyCliFlags = { mode: ProxyMode; proxyMode?: ProxyMode; ipvsScheduler: string; udpTimeout: string; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
   const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
   const proxyFlags = (o: ProxyCliFlags): ProxyFlags => ({
     ...(o.clusterCidr ? { clusterCIDR: o.clusterCidr } : {}),
@@ -118,6 +120,8 @@ export function addDaemonCommands(program: Command): void {
     localhostNodePorts: o.iptablesLocalhostNodeports !== 'false',
     nodePortAddresses: list(o.nodeportAddresses),
     ...(o.serviceCidr ? { serviceCIDRs: list(o.serviceCidr) } : {}),
+    scheduler: o.ipvsScheduler,
+    udpTimeoutMs: durationMs(o.udpTimeout),
   });
 
   const proxy = proxyOptions(
@@ -205,6 +209,18 @@ export function addDaemonCommands(program: Command): void {
     const running = await serveFromFiles(o.filename, dnsFlags(o), log('dns'));
     onStop(() => running.close());
   });
+
+  proxy
+    .command('ipvsadm')
+    .description("A lab node's IPVS table in `ipvsadm -Ln` format: live, with connection counts, in userspace mode (podpath is the one balancing); in the other modes what IPVS mode would program.")
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .option('--node <name>', 'the node (default: the first)')
+    .option('--stats', 'per-server totals (ipvsadm -Ln --stats; packets are counted as socket reads)')
+    .option('-c, --connections', 'the connection entries (ipvsadm -Lnc)')
+    .action(async (o: { name?: string; node?: string; stats?: boolean; connections?: boolean }) => {
+      const { ipvsadm } = await import('./lab.ts');
+      process.exitCode = ipvsadm(o.name, o.node, o);
+    });
 
   const image = program.command('image').description("Built-in container images (run inside pods by the node agent).");
   image

@@ -100,7 +100,7 @@ export async function applyAll(client: Client, objs: KubeObject[]): Promise<stri
 export async function up(o: UpOptions): Promise<void> {
   validateLabName(o.name);
   if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
-  if (!['iptables', 'nftables', 'none'].includes(o.proxyMode)) throw new Error(`--proxy-mode must be iptables, nftables or none, not ${o.proxyMode}`);
+  if (!['iptables', 'nftables', 'userspace', 'ipvs', 'none'].includes(o.proxyMode)) throw new Error(`--proxy-mode must be iptables, nftables, userspace, ipvs or none, not ${o.proxyMode}`);
   if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
   const objs = manifests(o.files);
   const missing = preflight(o.proxyMode);
@@ -310,6 +310,18 @@ export async function execIn(name: string | undefined, from: string, argv: strin
   const ns = await namespaceOf(s, from);
   const r = spawnSync('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit' });
   return r.status ?? 1;
+}
+
+/** `podpath proxy ipvsadm`: a node's IPVS table as its kube-proxy reports it (live in userspace mode). */
+export function ipvsadm(name: string | undefined, node: string | undefined, o: { stats?: boolean; connections?: boolean }): number {
+  const s = pickLab(name);
+  const n = node ? s.nodes.find((x) => x.name === node) : s.nodes[0];
+  if (!n) throw new Error(`no node ${node} in lab ${s.name} (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
+  const q = o.stats ? '?stats' : o.connections ? '?connections' : '';
+  const r = spawnSync('ip', ['netns', 'exec', n.netns, 'curl', '-sSf', '--max-time', '5', `http://127.0.0.1:10249/ipvsadm${q}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`kube-proxy on ${n.name} did not answer (${(r.stderr || '').trim() || `exit ${r.status}`}); is the lab's --proxy-mode none?`);
+  process.stdout.write(r.stdout);
+  return 0;
 }
 
 export function curl(name: string | undefined, from: string, args: string[]): Promise<number> {

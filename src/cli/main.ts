@@ -23,7 +23,7 @@ program
   .option('--name <name>', 'lab name (network namespaces are named pp-<name>-...)', 'podpath')
   .option('--nodes <n>', 'number of nodes', '1')
   .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic').choices(['host-gw', 'vxlan']).default('host-gw'))
-  .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules)').choices(['iptables', 'nftables', 'none']).default('iptables'))
+  .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules; ipvs needs a kernel with IPVS)').choices(['iptables', 'nftables', 'userspace', 'ipvs', 'none']).default('iptables'))
   .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
   .option('--dns-upstream <addrs>', "where the cluster DNS forwards names outside cluster.local (ADDR[:PORT],...; default: the node's resolv.conf)")
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')

@@ -2,6 +2,7 @@
 // namespaces on it, a client namespace standing for the user's computer, and one process per
 // component inside the namespace where its upstream counterpart lives. Nothing is added to the
 // host's root namespace: the host reaches the lab through 127.0.0.1 tunnels.
+import { proxyPreflight } from '../proxy/backends.ts';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -218,6 +219,7 @@ export function preflight(proxyMode = 'iptables'): string[] {
   if (!commandExists('ip')) missing.push('ip (iproute2): apt-get install -y iproute2');
   if (!commandExists('iptables')) missing.push('iptables: apt-get install -y iptables');
   if (proxyMode === 'nftables' && !commandExists('nft')) missing.push('nft (nftables), for --proxy-mode nftables: apt-get install -y nftables');
+  if (proxyMode === 'ipvs') missing.push(...proxyPreflight('ipvs'));
   if (!commandExists('conntrack')) missing.push('conntrack (conntrack-tools), for kube-proxy\'s UDP cleanup: apt-get install -y conntrack');
   if (!commandExists('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
   if (!commandExists('curl')) missing.push('curl: apt-get install -y curl');

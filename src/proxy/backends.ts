@@ -2,7 +2,10 @@
 // (and which Services changed since the last sync) and brings the kernel there through a
 // small shell interface — iptables-restore, or one nft transaction — keeping what it needs
 // for the next partial sync. Fakes of the shells stand in for the kernel in unit tests.
+import fs from 'node:fs';
 import { commandExists, run, succeeds } from '../lab/netns.ts';
+import type { SchedulerName } from './schedulers.ts';
+import { realDummy, UserspaceBackend } from './userspace.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
 import { jumpRules, largeClusterEndpointsThreshold, renderIptables, staleChainLines } from './iptables.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -247,15 +250,38 @@ export class NftablesBackend implements Backend {
   }
 }
 
+/** IPVS mode needs the kernel's IP Virtual Server; the message says what is missing and what works instead. */
+export function ipvsMissing(procFile = '/proc/net/ip_vs'): string | undefined {
+  if (fs.existsSync(procFile)) return undefined;
+  return `IPVS: this kernel has no IP Virtual Server support (${procFile} is missing: the ip_vs module is not loaded, or not built). Load it with \`modprobe ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh\` where the kernel has it, or use --proxy-mode iptables, nftables or userspace, which work here (\`podpath proxy render --mode ipvs\` still shows what IPVS mode would program)`;
+}
+
 /** What the live proxy needs on this machine, each with how to get it; empty when all is there. */
 export function proxyPreflight(mode: ProxyMode): string[] {
   const missing: string[] = [];
+  if (mode === 'ipvs') {
+    const m = ipvsMissing();
+    if (m) return [m];
+    missing.push('IPVS mode is rendered (`podpath proxy render --mode ipvs`, `podpath proxy ipvsadm`) but not applied to a kernel by podpath yet; use --proxy-mode userspace for IPVS scheduling, or iptables/nftables');
+    return missing;
+  }
   if (process.getuid?.() !== 0) missing.push('root: kube-proxy writes the kernel\'s packet rules; run it as root in the network namespace whose rules it owns');
-  const tools = mode === 'nftables' ? [['nft', 'nftables']] : [['iptables-restore', 'iptables'], ['iptables-save', 'iptables']];
-  for (const [cmd, pkg] of [...tools, ['conntrack', 'conntrack'], ['ip', 'iproute2']]) if (!commandExists(cmd!)) missing.push(`${cmd}: apt-get install -y ${pkg}`);
+  const tools = mode === 'nftables' ? [['nft', 'nftables']] : mode === 'userspace' ? [] : [['iptables-restore', 'iptables'], ['iptables-save', 'iptables']];
+  for (const [cmd, pkg] of [...tools, ...(mode === 'userspace' ? [] : [['conntrack', 'conntrack']]), ['ip', 'iproute2']]) if (!commandExists(cmd!)) missing.push(`${cmd}: apt-get install -y ${pkg}`);
   return missing;
 }
 
-export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMetrics, syncPeriodMs: number): Backend {
+export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMetrics, syncPeriodMs: number, log: (s: string) => void = () => {}): Backend {
+  if (mode === 'userspace') {
+    return new UserspaceBackend({
+      scheduler: (flags.scheduler as SchedulerName | undefined) ?? 'rr',
+      udpTimeoutMs: flags.udpTimeoutMs ?? 250,
+      connectTimeoutMs: 1000,
+      nodePortIPs: (nodeIP) => liveNodePortIPs(mode, flags, nodeIP),
+      dummy: realDummy,
+      log,
+    });
+  }
+  if (mode === 'ipvs') throw new Error(ipvsMissing() ?? 'IPVS mode is not applied by podpath yet');
   return mode === 'iptables' ? new IptablesBackend(flags, metrics, realIptables, syncPeriodMs) : new NftablesBackend(flags, metrics);
 }

@@ -1,12 +1,13 @@
 // kube-proxy's configuration as both rule backends take it: the flags a user gives (with
 // upstream's names and defaults) and how --nodeport-addresses becomes the addresses
 // NodePorts answer on.
+import { isSchedulerName, schedulerNames } from './schedulers.ts';
 import { cidrContains, isLoopback, parseCIDR } from '../util/ip.ts';
 import type { IptablesConfig } from './iptables.ts';
 import type { NftablesConfig } from './nftables.ts';
 
-export type ProxyMode = 'iptables' | 'nftables';
-export const proxyModes: ProxyMode[] = ['iptables', 'nftables'];
+export type ProxyMode = 'iptables' | 'nftables' | 'userspace' | 'ipvs';
+export const proxyModes: ProxyMode[] = ['iptables', 'nftables', 'userspace', 'ipvs'];
 
 export interface ProxyFlags {
   clusterCIDR?: string;
@@ -18,6 +19,10 @@ export interface ProxyFlags {
   nodePortAddresses: string[];
   /** Service CIDRs (nftables mode drops traffic to their unallocated addresses) */
   serviceCIDRs?: string[];
+  /** userspace and IPVS modes: the default scheduler (--ipvs-scheduler), rr unless given */
+  scheduler?: string;
+  /** userspace mode: idle UDP sessions end after this long */
+  udpTimeoutMs?: number;
 }
 
 export class ProxyConfigError extends Error {
@@ -30,6 +35,7 @@ export function validateFlags(f: ProxyFlags): void {
   for (const a of f.nodePortAddresses) if (a !== 'primary' && !parseCIDR(a)) throw new ProxyConfigError(`--nodeport-addresses: ${JSON.stringify(a)} is neither a CIDR nor "primary"`);
   for (const c of f.serviceCIDRs ?? []) if (!parseCIDR(c)) throw new ProxyConfigError(`--service-cidr: ${JSON.stringify(c)} is not a CIDR`);
   if (!Number.isInteger(f.masqueradeBit) || f.masqueradeBit < 0 || f.masqueradeBit > 31) throw new ProxyConfigError(`--masquerade-bit: must be 0..31, not ${f.masqueradeBit}`);
+  if (f.scheduler !== undefined && !isSchedulerName(f.scheduler)) throw new ProxyConfigError(`--ipvs-scheduler: ${JSON.stringify(f.scheduler)} is not one of ${schedulerNames.join(', ')}`);
 }
 
 /**

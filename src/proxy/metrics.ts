@@ -25,26 +25,37 @@ export class ProxyMetrics {
   readonly iptablesRulesLast = new Counter('kubeproxy_sync_proxy_rules_iptables_last', '[ALPHA] Number of iptables rules written by kube-proxy in last sync', 'gauge');
   readonly nftablesSyncFailures = new Counter('kubeproxy_sync_proxy_rules_nftables_sync_failures_total', '[ALPHA] Cumulative proxy nftables sync failures');
   readonly nftablesCleanupFailures = new Counter('kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total', '[ALPHA] Cumulative proxy nftables cleanup failures');
+  // podpath's own (userspace mode balances in the process, so it can count per endpoint)
+  readonly endpointConnections = new Counter('podpath_proxy_endpoint_connections', 'Connections (TCP) and sessions (UDP) open to an endpoint through a userspace-mode virtual server', 'gauge');
+  readonly endpointConnectionsTotal = new Counter('podpath_proxy_endpoint_connections_total', 'Connections and sessions made to an endpoint through a userspace-mode virtual server');
   readonly conntrackDeleted = new Counter('kubeproxy_conntrack_reconciler_deleted_entries_total', '[ALPHA] Cumulative conntrack flows deleted by conntrack reconciler');
   private readonly all: Metric[];
 
   constructor(mode: ProxyMode) {
-    for (const c of [this.healthzTotal, this.livezTotal, this.noLocalEndpoints, this.iptablesRulesTotal, this.iptablesRulesLast]) c.labelled = true;
+    for (const c of [this.healthzTotal, this.livezTotal, this.noLocalEndpoints, this.iptablesRulesTotal, this.iptablesRulesLast, this.endpointConnections, this.endpointConnectionsTotal]) c.labelled = true;
     // Registered per mode, as upstream's RegisterMetrics does.
     const common: Metric[] = [this.syncDuration, this.lastQueued, this.lastSync, this.endpointChangesPending, this.endpointChangesTotal, this.serviceChangesPending, this.serviceChangesTotal, this.healthzTotal, this.livezTotal, this.networkProgramming, this.noLocalEndpoints, this.conntrackDeleted];
     const byMode: Metric[] =
       mode === 'iptables'
         ? [this.syncFullDuration, this.syncPartialDuration, this.iptablesRestoreFailures, this.iptablesPartialRestoreFailures, this.iptablesRulesTotal, this.iptablesRulesLast]
-        : [this.nftablesSyncFailures, this.nftablesCleanupFailures];
+        : mode === 'nftables'
+          ? [this.nftablesSyncFailures, this.nftablesCleanupFailures]
+          : mode === 'userspace'
+            ? [this.endpointConnections, this.endpointConnectionsTotal]
+            : [];
     this.all = [...common, ...byMode].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /** called before each scrape (values read from elsewhere are set then) */
+  beforeExpose?: () => void;
+
   /** The /metrics body. */
   expose(): string {
+    this.beforeExpose?.();
     return this.all.map((m) => m.expose()).join('');
   }
 
-  listen(host: string, port: number, log: (s: string) => void): http.Server {
-    return serveMetrics(() => this.expose(), host, port, log);
+  listen(host: string, port: number, log: (s: string) => void, extra: Record<string, (query: URLSearchParams) => string> = {}): http.Server {
+    return serveMetrics(() => this.expose(), host, port, log, extra);
   }
 }

@@ -13,6 +13,8 @@ export interface ProxyEndpoint {
   serving: boolean;
   terminating: boolean;
   isLocal: boolean;
+  /** the pod behind it (targetRef), if the slice says */
+  podName?: string;
   /** topology hints of the EndpointSlice: zones and nodes this endpoint is meant for */
   zoneHints: string[];
   nodeHints: string[];
@@ -48,6 +50,25 @@ export interface ServicePortInfo {
   endpoints: ProxyEndpoint[];
   /** the node these ports are seen from (topology hints are matched against it) */
   topology: NodeTopology;
+  /** userspace/IPVS modes: the Service's scheduler annotation, if any */
+  scheduler?: string;
+  /** userspace/IPVS modes: endpoint weights by pod name or IP (the weights annotation) */
+  weights?: Record<string, number>;
+}
+
+/** Annotations choosing a Service's IPVS scheduler and its endpoints' weights (userspace and IPVS modes). */
+export const schedulerAnnotation = 'proxy.podpath.dev/scheduler';
+export const weightsAnnotation = 'proxy.podpath.dev/weights';
+
+/** "pod-a=3,10.244.0.6=1" → { 'pod-a': 3, '10.244.0.6': 1 } (malformed items are ignored). */
+export function parseWeights(s: string | undefined): Record<string, number> | undefined {
+  if (!s) return undefined;
+  const out: Record<string, number> = {};
+  for (const item of s.split(',')) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(item);
+    if (m) out[m[1]!] = Math.min(Number(m[2]), 65535);
+  }
+  return out;
 }
 
 export function externallyAccessible(sp: ServicePortInfo): boolean {
@@ -105,6 +126,7 @@ export function endpointsFor(portName: string, protocol: string, slices: Endpoin
         serving: c.serving ?? true,
         terminating: c.terminating ?? false,
         isLocal: ep.nodeName === nodeName,
+        ...(ep.targetRef?.name ? { podName: ep.targetRef.name } : {}),
         zoneHints: (ep.hints?.forZones ?? []).map((z) => z.name),
         nodeHints: (ep.hints?.forNodes ?? []).map((n) => n.name),
       };
@@ -148,6 +170,8 @@ export function servicePorts(services: Service[], slices: EndpointSlice[], nodeN
         healthCheckNodePort: type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local' ? (s.healthCheckNodePort ?? 0) : 0,
         endpoints: endpointsFor(portName, protocol, bySvc.get(serviceKey(ns, name)) ?? [], nodeName),
         topology,
+        ...(svc.metadata.annotations?.[schedulerAnnotation] ? { scheduler: svc.metadata.annotations[schedulerAnnotation] } : {}),
+        ...(svc.metadata.annotations?.[weightsAnnotation] ? { weights: parseWeights(svc.metadata.annotations[weightsAnnotation]) } : {}),
       });
     }
   }

@@ -12,7 +12,10 @@ import { newBackend, type Backend } from './backends.ts';
 import type { ProxyFlags, ProxyMode } from './config.ts';
 import { reconcileConntrack } from './conntrack.ts';
 import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
+import { ipvsadmList, virtualServers } from './ipvs.ts';
 import { ProxyMetrics } from './metrics.ts';
+import type { SchedulerName } from './schedulers.ts';
+import { UserspaceBackend } from './userspace.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
 import { categorizeEndpoints, externallyAccessible, nodeZone, servicePorts, serviceKey, sliceServiceKey, type ServicePortInfo } from './model.ts';
 
@@ -66,12 +69,22 @@ export class Proxier {
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
     this.nodes = new Informer<Node>(this.client, 'v1', 'nodes', { fieldSelector: `metadata.name=${o.nodeName}` });
     this.metrics = new ProxyMetrics(o.mode);
-    this.backend = newBackend(o.mode, o.flags, this.metrics, o.syncPeriodMs);
+    this.backend = newBackend(o.mode, o.flags, this.metrics, o.syncPeriodMs, o.log);
     // Healthy while asked-for syncs complete within two sync periods, as upstream.
     this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs, (path, code) => (path === '/healthz' ? this.metrics.healthzTotal : this.metrics.livezTotal).inc(1, { code: String(code) }));
     this.health = new ServiceHealthServers(() => this.proxyHealth.healthy(), o.log);
     // Upstream's runner: burstSyncs 2, at most one sync per minSyncPeriod beyond that.
     this.runner = new BoundedFrequencyRunner(() => this.sync(), o.minSyncPeriodMs, 2);
+    // Userspace mode counts connections per endpoint; /metrics reads them when scraped.
+    const backend = this.backend;
+    if (backend instanceof UserspaceBackend) {
+      this.metrics.beforeExpose = () => {
+        for (const c of backend.endpointCounts()) {
+          this.metrics.endpointConnections.set(c.active, { service: c.service, endpoint: c.endpoint });
+          this.metrics.endpointConnectionsTotal.set(c.total, { service: c.service, endpoint: c.endpoint });
+        }
+      };
+    }
   }
 
   async start(): Promise<void> {
@@ -109,7 +122,7 @@ export class Proxier {
       inf.start();
     }
     if (this.o.healthz) this.proxyHealth.listen(this.o.healthz.host, this.o.healthz.port, this.o.log);
-    if (this.o.metrics) this.metricsServer = this.metrics.listen(this.o.metrics.host, this.o.metrics.port, this.o.log);
+    if (this.o.metrics) this.metricsServer = this.metrics.listen(this.o.metrics.host, this.o.metrics.port, this.o.log, { '/ipvsadm': (q) => this.ipvsadm(q) });
     this.proxyHealth.queued();
     this.metrics.lastQueued.set(Date.now() / 1000);
     // The Node (for its address) too: a first sync without it would leave NodePorts unanswered
@@ -130,6 +143,7 @@ export class Proxier {
     this.health.close();
     this.proxyHealth.close();
     this.metricsServer?.close();
+    if (this.backend instanceof UserspaceBackend) this.backend.close();
     this.client.close();
   }
 
@@ -244,7 +258,8 @@ export class Proxier {
     this.metrics.noLocalEndpoints.set(noLocalInternal, { traffic_policy: 'internal' });
     this.metrics.noLocalEndpoints.set(noLocalExternal, { traffic_policy: 'external' });
     this.health.sync(hc);
-    if (udp.length) {
+    // Userspace mode keeps no NAT state in the kernel: nothing to clean up there.
+    if (udp.length && this.o.mode !== 'userspace') {
       try {
         const n = reconcileConntrack(udp);
         if (n) {
@@ -255,5 +270,15 @@ export class Proxier {
         this.o.log(`conntrack cleanup failed: ${(e as Error).message}`);
       }
     }
+  }
+
+  /**
+   * `ipvsadm -Ln` of this node: in userspace mode the live table podpath balances over (with
+   * ?stats or ?connections), in the other modes what IPVS mode would program for the same Services.
+   */
+  ipvsadm(q: URLSearchParams): string {
+    if (this.backend instanceof UserspaceBackend) return q.has('stats') ? this.backend.stats() : q.has('connections') ? this.backend.connections() : this.backend.list();
+    const ip = this.nodeIP();
+    return ipvsadmList(virtualServers([...this.ports.values()].flat(), { scheduler: (this.o.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ip ? [ip] : [] }));
   }
 }

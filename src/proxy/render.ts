@@ -9,6 +9,8 @@ import { iptablesConfig, nftablesConfig, nodePortIPs, proxyModes, validateFlags,
 import { renderIptables } from './iptables.ts';
 import { nodeZone, servicePorts } from './model.ts';
 import { renderNftables } from './nftables.ts';
+import { dummyAddresses, dummyDevice, ipvsadmList, renderIpvs, virtualServers } from './ipvs.ts';
+import type { SchedulerName } from './schedulers.ts';
 
 export class RenderError extends Error {
   constructor(
@@ -70,5 +72,11 @@ export function render(files: string[], o: RenderOptions): string {
   // The rendered node's zone, for topology-aware routing.
   const zone = nodeZone(nodes.find((n) => n.metadata.name === o.nodeName));
   const ports = servicePorts(services, slices, o.nodeName, zone);
+  if (mode === 'ipvs' || mode === 'userspace') {
+    // Both balance over the IPVS table; NodePort virtual servers are per node address.
+    const ipvs = { scheduler: (o.config.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ips ?? (o.nodeIP ? [o.nodeIP] : ['0.0.0.0']) };
+    if (mode === 'ipvs') return renderIpvs(ports, ipvs);
+    return [`# ip addr: ${dummyDevice} (type dummy) holds`, ...dummyAddresses(ports).map((ip) => `${ip}/32`), '# the table podpath balances over (ipvsadm -Ln)', ipvsadmList(virtualServers(ports, ipvs))].join('\n');
+  }
   return mode === 'iptables' ? renderIptables(ports, iptablesConfig(o.config, ips)).text : renderNftables(ports, nftablesConfig(o.config, ips, o.nodeIP));
 }

@@ -135,10 +135,17 @@ export class HistogramVec implements Metric {
   }
 }
 
-/** Serves `expose()` at /metrics (404 elsewhere). */
-export function serveMetrics(expose: () => string, host: string, port: number, log: (s: string) => void): http.Server {
+/** Serves `expose()` at /metrics, and text pages at the `extra` paths (404 elsewhere). */
+export function serveMetrics(expose: () => string, host: string, port: number, log: (s: string) => void, extra: Record<string, (query: URLSearchParams) => string> = {}): http.Server {
   const server = http.createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== '/metrics') {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const page = extra[url.pathname];
+    if (page) {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(page(url.searchParams));
+      return;
+    }
+    if (url.pathname !== '/metrics') {
       res.writeHead(404).end();
       return;
     }

@@ -1,0 +1,198 @@
+// The IPVS view of the Services (pure): the virtual servers and real servers upstream's IPVS
+// proxier programs — one virtual server per ClusterIP, external IP and LoadBalancer IP port,
+// and per node address for NodePorts — the addresses it binds to kube-ipvs0, the ipsets its
+// iptables rules match, and the text `ipvsadm -Ln` / `ipvsadm-save -n` print. Userspace mode
+// balances over the same table, so both modes show the same `podpath proxy ipvsadm`.
+import { categorizeEndpoints, type ServicePortInfo } from './model.ts';
+import { isSchedulerName, type SchedulerName } from './schedulers.ts';
+
+export const dummyDevice = 'kube-ipvs0';
+
+export interface RealServer {
+  ip: string;
+  port: number;
+  /** "ip:port" */
+  key: string;
+  weight: number;
+  podName?: string;
+}
+
+export interface VirtualServer {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  ip: string;
+  port: number;
+  scheduler: SchedulerName;
+  /** ClientIP affinity (`persistent <s>`), 0 without */
+  persistentSeconds: number;
+  /** the ServicePort ("ns/name[:port]") */
+  service: string;
+  /** reached from outside the cluster (NodePort, external or LoadBalancer IP): the external traffic policy applies */
+  external: boolean;
+  reals: RealServer[];
+}
+
+export interface IpvsOptions {
+  /** --ipvs-scheduler / --scheduler */
+  scheduler: SchedulerName;
+  /** addresses NodePorts answer on (upstream: the node's addresses) */
+  nodePortIPs: string[];
+}
+
+/** The virtual servers of every ServicePort, with the real servers their traffic policies allow. */
+export function virtualServers(ports: ServicePortInfo[], o: IpvsOptions): VirtualServer[] {
+  const out: VirtualServer[] = [];
+  for (const sp of ports) {
+    if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') continue;
+    const eps = categorizeEndpoints(sp);
+    const real = (list: typeof eps.clusterEndpoints): RealServer[] =>
+      list.map((e) => {
+        const w = sp.weights?.[e.podName ?? ''] ?? sp.weights?.[e.ip];
+        return { ip: e.ip, port: e.port, key: e.key, weight: w ?? 1, ...(e.podName ? { podName: e.podName } : {}) };
+      });
+    const scheduler = sp.scheduler && isSchedulerName(sp.scheduler) ? sp.scheduler : o.scheduler;
+    const base = { protocol: sp.protocol, scheduler, persistentSeconds: sp.stickyMaxAgeSeconds, service: sp.name };
+    const internal = real(sp.internalPolicyLocal ? eps.localEndpoints : eps.clusterEndpoints);
+    const external = real(sp.externalPolicyLocal ? eps.localEndpoints : eps.clusterEndpoints);
+    out.push({ ...base, ip: sp.clusterIP, port: sp.port, external: false, reals: internal });
+    for (const ip of [...sp.externalIPs, ...sp.loadBalancerVIPs]) out.push({ ...base, ip, port: sp.port, external: true, reals: external });
+    if (sp.nodePort) for (const ip of o.nodePortIPs) out.push({ ...base, ip, port: sp.nodePort, external: true, reals: external });
+  }
+  return out;
+}
+
+/** The addresses bound to kube-ipvs0: ClusterIPs, external IPs and LoadBalancer IPs. */
+export function dummyAddresses(ports: ServicePortInfo[]): string[] {
+  const s = new Set<string>();
+  for (const sp of ports) for (const ip of [sp.clusterIP, ...sp.externalIPs, ...sp.loadBalancerVIPs]) s.add(ip);
+  return [...s].sort(compareIP);
+}
+
+function compareIP(a: string, b: string): number {
+  const n = (ip: string) => ip.split('.').reduce((acc, x) => acc * 256 + Number(x), 0);
+  return n(a) - n(b);
+}
+
+const vsKey = (v: VirtualServer) => `${v.protocol}/${v.ip}:${v.port}`;
+const byAddress = (a: VirtualServer, b: VirtualServer) => (a.protocol !== b.protocol ? (a.protocol < b.protocol ? -1 : 1) : compareIP(a.ip, b.ip) || a.port - b.port);
+
+export interface RealCounts {
+  active: number;
+  inactive: number;
+}
+
+/** `ipvsadm -Ln`: header, virtual servers (persistence as `persistent <s>`), real servers with counts. */
+export function ipvsadmList(vss: VirtualServer[], counts: (v: VirtualServer, r: RealServer) => RealCounts = () => ({ active: 0, inactive: 0 })): string {
+  const lines = ['IP Virtual Server version 1.2.1 (size=4096)', 'Prot LocalAddress:Port Scheduler Flags', '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn'];
+  for (const v of [...vss].sort(byAddress)) {
+    lines.push(`${v.protocol}  ${v.ip}:${v.port} ${v.scheduler}${v.persistentSeconds ? ` persistent ${v.persistentSeconds}` : ''}`);
+    for (const r of v.reals) {
+      const c = counts(v, r);
+      lines.push(`  -> ${`${r.ip}:${r.port}`.padEnd(28)} ${'Masq'.padEnd(7)} ${String(r.weight).padEnd(6)} ${String(c.active).padEnd(10)} ${String(c.inactive).padEnd(10)}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export interface RealStats {
+  conns: number;
+  inPkts: number;
+  outPkts: number;
+  inBytes: number;
+  outBytes: number;
+}
+
+/** `ipvsadm -Ln --stats`. */
+export function ipvsadmStats(vss: VirtualServer[], stats: (v: VirtualServer, r: RealServer) => RealStats): string {
+  const cols = (s: RealStats) => [s.conns, s.inPkts, s.outPkts, s.inBytes, s.outBytes].map((x) => String(x).padStart(8)).join(' ');
+  const lines = ['IP Virtual Server version 1.2.1 (size=4096)', `${'Prot LocalAddress:Port'.padEnd(34)}${['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'].map((x) => x.padStart(8)).join(' ')}`, '  -> RemoteAddress:Port'];
+  for (const v of [...vss].sort(byAddress)) {
+    const per = v.reals.map((r) => stats(v, r));
+    const sum = per.reduce((a, s) => ({ conns: a.conns + s.conns, inPkts: a.inPkts + s.inPkts, outPkts: a.outPkts + s.outPkts, inBytes: a.inBytes + s.inBytes, outBytes: a.outBytes + s.outBytes }), { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 });
+    lines.push(`${`${v.protocol}  ${v.ip}:${v.port}`.padEnd(34)}${cols(sum)}`);
+    v.reals.forEach((r, i) => lines.push(`${`  -> ${r.ip}:${r.port}`.padEnd(34)}${cols(per[i]!)}`));
+  }
+  return lines.join('\n') + '\n';
+}
+
+export interface ConnectionEntry {
+  protocol: 'TCP' | 'UDP';
+  expiresInSeconds: number;
+  state: string;
+  source: string;
+  virtual: string;
+  destination: string;
+}
+
+/** `ipvsadm -Lnc`. */
+export function ipvsadmConnections(conns: ConnectionEntry[]): string {
+  const mmss = (s: number) => `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+  const lines = ['IPVS connection entries', 'pro expire state       source             virtual            destination'];
+  for (const c of conns) lines.push(`${c.protocol.padEnd(3)} ${mmss(c.expiresInSeconds)}  ${c.state.padEnd(11)} ${c.source.padEnd(18)} ${c.virtual.padEnd(18)} ${c.destination}`);
+  return lines.join('\n') + '\n';
+}
+
+/** `ipvsadm-save -n`: the rules that rebuild the table. */
+export function ipvsadmSave(vss: VirtualServer[]): string {
+  const flag = (p: VirtualServer['protocol']) => (p === 'TCP' ? '-t' : p === 'UDP' ? '-u' : '--sctp-service');
+  const lines: string[] = [];
+  for (const v of [...vss].sort(byAddress)) {
+    lines.push(`-A ${flag(v.protocol)} ${v.ip}:${v.port} -s ${v.scheduler}${v.persistentSeconds ? ` -p ${v.persistentSeconds}` : ''}`);
+    for (const r of v.reals) lines.push(`-a ${flag(v.protocol)} ${v.ip}:${v.port} -r ${r.ip}:${r.port} -m -w ${r.weight}`);
+  }
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+/** The ipsets upstream's IPVS proxier fills (names and types from its ipsetInfo), as `ipset save` prints them. */
+export function ipsetSave(ports: ServicePortInfo[], vss: VirtualServer[]): string {
+  const sets: { name: string; type: string; entries: Set<string> }[] = [
+    { name: 'KUBE-CLUSTER-IP', type: 'hash:ip,port', entries: new Set() },
+    { name: 'KUBE-EXTERNAL-IP', type: 'hash:ip,port', entries: new Set() },
+    { name: 'KUBE-EXTERNAL-IP-LOCAL', type: 'hash:ip,port', entries: new Set() },
+    { name: 'KUBE-LOAD-BALANCER', type: 'hash:ip,port', entries: new Set() },
+    { name: 'KUBE-LOAD-BALANCER-LOCAL', type: 'hash:ip,port', entries: new Set() },
+    { name: 'KUBE-LOOP-BACK', type: 'hash:ip,port,ip', entries: new Set() },
+    { name: 'KUBE-NODE-PORT-TCP', type: 'bitmap:port', entries: new Set() },
+    { name: 'KUBE-NODE-PORT-LOCAL-TCP', type: 'bitmap:port', entries: new Set() },
+    { name: 'KUBE-NODE-PORT-UDP', type: 'bitmap:port', entries: new Set() },
+    { name: 'KUBE-NODE-PORT-LOCAL-UDP', type: 'bitmap:port', entries: new Set() },
+  ];
+  const set = (n: string) => sets.find((s) => s.name === n)!.entries;
+  for (const sp of ports) {
+    if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') continue;
+    const proto = sp.protocol.toLowerCase();
+    set('KUBE-CLUSTER-IP').add(`${sp.clusterIP},${proto}:${sp.port}`);
+    for (const ip of sp.externalIPs) set(sp.externalPolicyLocal ? 'KUBE-EXTERNAL-IP-LOCAL' : 'KUBE-EXTERNAL-IP').add(`${ip},${proto}:${sp.port}`);
+    for (const ip of sp.loadBalancerVIPs) {
+      set('KUBE-LOAD-BALANCER').add(`${ip},${proto}:${sp.port}`);
+      if (sp.externalPolicyLocal) set('KUBE-LOAD-BALANCER-LOCAL').add(`${ip},${proto}:${sp.port}`);
+    }
+    if (sp.nodePort) {
+      set(`KUBE-NODE-PORT-${sp.protocol}`).add(String(sp.nodePort));
+      if (sp.externalPolicyLocal) set(`KUBE-NODE-PORT-LOCAL-${sp.protocol}`).add(String(sp.nodePort));
+    }
+  }
+  // Hairpin: an endpoint reaching its own Service is masqueraded (dst ip,port and src ip).
+  for (const v of vss) if (!v.external) for (const r of v.reals) set('KUBE-LOOP-BACK').add(`${r.ip},${v.protocol.toLowerCase()}:${r.port},${r.ip}`);
+  const lines: string[] = [];
+  for (const s of sets) {
+    lines.push(`create ${s.name} ${s.type}${s.type.startsWith('bitmap') ? ' range 0-65535' : ' family inet hashsize 1024 maxelem 65536'}`);
+    for (const e of [...s.entries].sort()) lines.push(`add ${s.name} ${e}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `proxy render --mode ipvs`: kube-ipvs0's addresses, the IPVS table and the ipsets. */
+export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions): string {
+  const vss = virtualServers(ports, o);
+  return [
+    `# ip addr: ${dummyDevice} (type dummy) holds`,
+    ...dummyAddresses(ports).map((ip) => `${ip}/32`),
+    '# ipvsadm-save -n',
+    ipvsadmSave(vss).trimEnd(),
+    '# ipset save',
+    ipsetSave(ports, vss).trimEnd(),
+    '',
+  ].join('\n');
+}
+
+export { vsKey };

@@ -1,0 +1,338 @@
+// Userspace mode: the node answers for every ClusterIP, external and LoadBalancer IP (bound to
+// kube-ipvs0, as IPVS mode binds them) and for NodePorts, accepts each TCP connection or UDP
+// session itself and connects onward to an endpoint the virtual server's IPVS scheduler picks
+// (ClientIP affinity as IPVS persistence). A failed connect moves on to the next endpoint; a
+// virtual server without endpoints is not listened on, so connections are refused at once.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { run, succeeds } from '../lab/netns.ts';
+import type { Backend, SyncRequest, SyncResult } from './backends.ts';
+import { dummyAddresses, dummyDevice, ipvsadmConnections, ipvsadmList, ipvsadmStats, virtualServers, vsKey, type ConnectionEntry, type RealServer, type VirtualServer } from './ipvs.ts';
+import type { ServicePortInfo } from './model.ts';
+import { newScheduler, type Dest, type Scheduler, type SchedulerName } from './schedulers.ts';
+
+/** The addresses of kube-ipvs0 (a fake stands in for `ip` in unit tests). */
+export interface DummyShell {
+  ensure(): void;
+  exists(): boolean;
+  list(): string[];
+  add(ip: string): void;
+  del(ip: string): void;
+}
+
+export const realDummy: DummyShell = {
+  ensure() {
+    // A kernel without the dummy driver gets a port-less bridge: addresses on it are just as local.
+    if (!succeeds(['ip', 'link', 'show', dummyDevice]) && !succeeds(['ip', 'link', 'add', dummyDevice, 'type', 'dummy'])) run(['ip', 'link', 'add', dummyDevice, 'type', 'bridge']);
+    run(['ip', 'link', 'set', dummyDevice, 'up']);
+    // strictARP, as IPVS mode sets it: the node must not answer ARP for Service IPs it holds on
+    // the dummy device (a LoadBalancer IP is answered only by the node that announces it).
+    for (const [k, v] of [['net.ipv4.conf.all.arp_ignore', '1'], ['net.ipv4.conf.all.arp_announce', '2']]) succeeds(['sysctl', '-q', '-w', `${k}=${v}`]);
+  },
+  exists: () => succeeds(['ip', 'link', 'show', dummyDevice]),
+  list() {
+    const j = JSON.parse(run(['ip', '-j', '-4', 'addr', 'show', 'dev', dummyDevice]) || '[]') as { addr_info?: { local?: string }[] }[];
+    return j.flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? '')).filter(Boolean);
+  },
+  add: (ip) => void succeeds(['ip', 'addr', 'replace', `${ip}/32`, 'dev', dummyDevice]),
+  del: (ip) => void succeeds(['ip', 'addr', 'del', `${ip}/32`, 'dev', dummyDevice]),
+};
+
+export interface UserspaceOptions {
+  scheduler: SchedulerName;
+  /** idle UDP sessions end after this long (kube-proxy's --udp-timeout, 250 ms upstream) */
+  udpTimeoutMs: number;
+  connectTimeoutMs: number;
+  nodePortIPs: (nodeIP: string | undefined) => string[] | undefined;
+  dummy: DummyShell;
+  log: (s: string) => void;
+}
+
+/** Per real server: what the balancers and `ipvsadm` see. */
+interface RealState extends Dest {
+  total: number;
+  inBytes: number;
+  outBytes: number;
+  inReads: number;
+  outReads: number;
+}
+
+interface VsState {
+  vs: VirtualServer;
+  reals: RealState[];
+  scheduler: Scheduler;
+  /** ClientIP persistence: client → real server key, until */
+  affinity: Map<string, { key: string; until: number }>;
+  tcp?: net.Server;
+  udp?: dgram.Socket;
+  sessions: Map<string, { upstream: dgram.Socket; real: RealState; timer: NodeJS.Timeout; until: number; client: string }>;
+  conns: Set<{ client: string; real: RealState; since: number }>;
+}
+
+export class UserspaceBackend implements Backend {
+  readonly mode = 'userspace' as const;
+  private readonly vss = new Map<string, VsState>();
+  /** per real server counts survive syncs (by virtual server and real server) */
+  private readonly counts = new Map<string, RealState>();
+
+  constructor(private readonly o: UserspaceOptions) {}
+
+  sync(req: SyncRequest): SyncResult {
+    this.o.dummy.ensure();
+    const ports: ServicePortInfo[] = [...req.byService.values()].flat();
+    const nodePortIPs = this.o.nodePortIPs(req.nodeIP) ?? ['0.0.0.0'];
+    const want = virtualServers(ports, { scheduler: this.o.scheduler, nodePortIPs });
+    // Addresses first, so that listeners on them can bind.
+    const addrs = new Set(dummyAddresses(ports));
+    const have = new Set(this.o.dummy.list());
+    for (const ip of addrs) if (!have.has(ip)) this.o.dummy.add(ip);
+    for (const ip of have) if (!addrs.has(ip)) this.o.dummy.del(ip);
+    const seen = new Set<string>();
+    let opened = 0;
+    let closed = 0;
+    for (const vs of want) {
+      const key = vsKey(vs);
+      seen.add(key);
+      let st = this.vss.get(key);
+      if (!st) {
+        st = { vs, reals: [], scheduler: newScheduler(vs.scheduler), affinity: new Map(), sessions: new Map(), conns: new Set() };
+        this.vss.set(key, st);
+      }
+      if (st.vs.scheduler !== vs.scheduler) st.scheduler = newScheduler(vs.scheduler);
+      st.vs = vs;
+      st.reals = vs.reals.map((r) => this.realState(key, r));
+      const live = st.reals.length > 0;
+      if (live && !st.tcp && !st.udp) {
+        this.listen(st);
+        opened++;
+      } else if (!live && (st.tcp || st.udp)) {
+        this.unlisten(st);
+        closed++;
+      }
+    }
+    for (const [key, st] of this.vss) {
+      if (seen.has(key)) continue;
+      this.unlisten(st);
+      this.vss.delete(key);
+      closed++;
+    }
+    return { full: true, summary: `${want.length} virtual servers (${opened} listeners opened, ${closed} closed), ${addrs.size} addresses on ${dummyDevice}` };
+  }
+
+  intact(): boolean {
+    return this.o.dummy.exists();
+  }
+
+  pendingCleanup(): boolean {
+    return false;
+  }
+
+  close(): void {
+    for (const st of this.vss.values()) this.unlisten(st);
+    this.vss.clear();
+  }
+
+  private realState(vs: string, r: RealServer): RealState {
+    const k = `${vs}>${r.key}`;
+    let s = this.counts.get(k);
+    if (!s) this.counts.set(k, (s = { key: r.key, ip: r.ip, weight: r.weight, active: 0, inactive: 0, total: 0, inBytes: 0, outBytes: 0, inReads: 0, outReads: 0 }));
+    s.weight = r.weight;
+    return s;
+  }
+
+  /** The real server for a new connection: the client's persistent one if still there, else the scheduler's. */
+  private choose(st: VsState, client: string, exclude: Set<string>): RealState | undefined {
+    const now = Date.now();
+    const candidates = exclude.size ? st.reals.filter((r) => !exclude.has(r.key)) : st.reals;
+    if (st.vs.persistentSeconds) {
+      const a = st.affinity.get(client);
+      const r = a && a.until > now ? candidates.find((x) => x.key === a.key && x.weight > 0) : undefined;
+      if (r) {
+        a!.until = now + st.vs.persistentSeconds * 1000;
+        return r;
+      }
+    }
+    const picked = st.scheduler.pick(candidates, client, st.vs.ip) as RealState | undefined;
+    if (picked && st.vs.persistentSeconds) st.affinity.set(client, { key: picked.key, until: now + st.vs.persistentSeconds * 1000 });
+    return picked;
+  }
+
+  private listen(st: VsState): void {
+    const host = st.vs.ip;
+    const where = `${st.vs.protocol} ${host}:${st.vs.port}`;
+    if (st.vs.protocol === 'TCP') {
+      const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (c) => this.accept(st, c));
+      server.on('error', (e) => this.o.log(`listen ${where}: ${e.message}`));
+      server.listen({ host, port: st.vs.port, backlog: 1024 });
+      st.tcp = server;
+    } else {
+      const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+      sock.on('error', (e) => this.o.log(`listen ${where}: ${e.message}`));
+      sock.on('message', (msg, rinfo) => this.datagram(st, sock, msg, rinfo));
+      sock.bind(st.vs.port, host);
+      st.udp = sock;
+    }
+  }
+
+  private unlisten(st: VsState): void {
+    st.tcp?.close();
+    st.tcp = undefined;
+    try {
+      st.udp?.close();
+    } catch {
+      /* closed */
+    }
+    st.udp = undefined;
+    for (const s of st.sessions.values()) {
+      clearTimeout(s.timer);
+      s.upstream.close();
+      s.real.inactive--;
+    }
+    st.sessions.clear();
+  }
+
+  private accept(st: VsState, client: net.Socket): void {
+    const from = (client.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const tried = new Set<string>();
+    client.on('error', () => client.destroy());
+    const attempt = () => {
+      const real = this.choose(st, from, tried);
+      if (!real) {
+        client.destroy();
+        return;
+      }
+      tried.add(real.key);
+      const up = net.connect({ host: real.ip, port: Number(real.key.split(':')[1]), noDelay: true, timeout: this.o.connectTimeoutMs });
+      const fail = () => {
+        up.destroy();
+        // The next endpoint, as upstream's userspace proxy retried (a killed pod must not fail a new connection).
+        if (!client.destroyed) attempt();
+      };
+      up.once('timeout', fail);
+      up.once('error', fail);
+      up.once('connect', () => {
+        up.removeListener('timeout', fail);
+        up.removeListener('error', fail);
+        up.setTimeout(0);
+        this.splice(st, client, up, real, from);
+      });
+    };
+    attempt();
+  }
+
+  /** Pipes both ways; pipe() pauses a side whose peer cannot take more (back-pressure). */
+  private splice(st: VsState, client: net.Socket, up: net.Socket, real: RealState, from: string): void {
+    real.active++;
+    real.total++;
+    const conn = { client: `${from}:${client.remotePort}`, real, since: Date.now() };
+    st.conns.add(conn);
+    let done = false;
+    const end = () => {
+      if (done) return;
+      done = true;
+      real.active--;
+      st.conns.delete(conn);
+      client.destroy();
+      up.destroy();
+    };
+    client.on('data', (d: Buffer) => {
+      real.inBytes += d.length;
+      real.inReads++;
+    });
+    up.on('data', (d: Buffer) => {
+      real.outBytes += d.length;
+      real.outReads++;
+    });
+    client.pipe(up);
+    up.pipe(client);
+    for (const s of [client, up]) {
+      s.on('close', end);
+      s.on('error', end);
+    }
+    client.resume();
+  }
+
+  private datagram(st: VsState, sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const key = `${rinfo.address}:${rinfo.port}`;
+    let s = st.sessions.get(key);
+    if (!s) {
+      const real = this.choose(st, rinfo.address, new Set());
+      if (!real) return;
+      const upstream = dgram.createSocket('udp4');
+      upstream.on('message', (m) => {
+        real.outBytes += m.length;
+        real.outReads++;
+        if (st.udp === sock) sock.send(m, rinfo.port, rinfo.address);
+        this.touch(st, key);
+      });
+      upstream.on('error', () => this.expire(st, key));
+      upstream.connect(Number(real.key.split(':')[1]), real.ip);
+      real.inactive++; // IPVS counts UDP connections as inactive
+      real.total++;
+      s = { upstream, real, timer: setTimeout(() => this.expire(st, key), this.o.udpTimeoutMs), until: Date.now() + this.o.udpTimeoutMs, client: key };
+      st.sessions.set(key, s);
+    } else this.touch(st, key);
+    s.real.inBytes += msg.length;
+    s.real.inReads++;
+    const session = s;
+    const send = () => session.upstream.send(msg, (e) => e && this.expire(st, key));
+    // connect() completes asynchronously; a send before it would have no destination.
+    try {
+      session.upstream.remoteAddress();
+      send();
+    } catch {
+      session.upstream.once('connect', send);
+    }
+  }
+
+  private touch(st: VsState, key: string): void {
+    const s = st.sessions.get(key);
+    if (!s) return;
+    clearTimeout(s.timer);
+    s.until = Date.now() + this.o.udpTimeoutMs;
+    s.timer = setTimeout(() => this.expire(st, key), this.o.udpTimeoutMs);
+  }
+
+  private expire(st: VsState, key: string): void {
+    const s = st.sessions.get(key);
+    if (!s) return;
+    clearTimeout(s.timer);
+    st.sessions.delete(key);
+    s.real.inactive--;
+    try {
+      s.upstream.close();
+    } catch {
+      /* closed */
+    }
+  }
+
+  // What `podpath proxy ipvsadm` shows of the live table.
+  list(): string {
+    return ipvsadmList([...this.vss.values()].map((s) => s.vs), (v, r) => this.counts.get(`${vsKey(v)}>${r.key}`) ?? { active: 0, inactive: 0 });
+  }
+
+  stats(): string {
+    return ipvsadmStats([...this.vss.values()].map((s) => s.vs), (v, r) => {
+      const c = this.counts.get(`${vsKey(v)}>${r.key}`);
+      return { conns: c?.total ?? 0, inPkts: c?.inReads ?? 0, outPkts: c?.outReads ?? 0, inBytes: c?.inBytes ?? 0, outBytes: c?.outBytes ?? 0 };
+    });
+  }
+
+  connections(): string {
+    const now = Date.now();
+    const out: ConnectionEntry[] = [];
+    for (const st of this.vss.values()) {
+      const virtual = `${st.vs.ip}:${st.vs.port}`;
+      for (const c of st.conns) out.push({ protocol: 'TCP', expiresInSeconds: 900, state: 'ESTABLISHED', source: c.client, virtual, destination: c.real.key });
+      for (const s of st.sessions.values()) out.push({ protocol: 'UDP', expiresInSeconds: Math.max(0, (s.until - now) / 1000), state: 'UDP', source: s.client, virtual, destination: s.real.key });
+    }
+    return ipvsadmConnections(out);
+  }
+
+  /** Per real server counts, for /metrics. */
+  endpointCounts(): { service: string; endpoint: string; active: number; total: number }[] {
+    const out: { service: string; endpoint: string; active: number; total: number }[] = [];
+    for (const st of this.vss.values()) for (const r of st.reals) out.push({ service: `${st.vs.service} ${st.vs.protocol} ${st.vs.ip}:${st.vs.port}`, endpoint: r.key, active: r.active + r.inactive, total: r.total });
+    return out;
+  }
+}
