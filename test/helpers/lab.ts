@@ -33,7 +33,7 @@ function runPodpath(args: string[]): KubectlResult {
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' }): Promise<TestLab> {
+export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace' }): Promise<TestLab> {
   const name = `${testLabPrefix}${randomBytes(4).toString('hex')}`;
   const kubeconfig = path.join(tempDir('lab'), 'kubeconfig');
   const args = ['up', '--name', name, '--kubeconfig', kubeconfig, '--nodes', String(opts.nodes ?? 1), '--cni-backend', opts.cniBackend ?? 'host-gw', '--proxy-mode', opts.proxyMode ?? 'iptables', '--timeout', '90'];

@@ -1,0 +1,143 @@
+// kube-proxy in userspace mode in a real lab with the seed example: the same end-to-end
+// behaviour as the rule modes (NodePort from the client, ClusterIP from a pod, hairpin, ClientIP
+// affinity, refusal without endpoints, scaling), an endpoint killed mid-run without a failed
+// new connection, per-Service schedulers and weights, and the live `ipvsadm` table.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { labPaths, readState } from '../../src/lab/lab.ts';
+import { eventually, repoRoot, sleep } from '../helpers/apiserver.ts';
+import { explained, isRoot, pods, startLab, type TestLab } from '../helpers/lab.ts';
+
+const seed = path.join(repoRoot, 'examples/seed-001');
+
+describe('kube-proxy in userspace mode, in a lab with the seed example', { skip: !isRoot && 'labs need root' }, () => {
+  let lab: TestLab;
+  before(async () => {
+    lab = await startLab({ files: [seed], proxyMode: 'userspace' });
+  });
+  after(async () => {
+    if (lab) {
+      const r = await lab.down();
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
+
+  /** Pods that answered `n` fresh connections to `url` from `from` (one curl, Connection: close). */
+  const hits = (from: string, url: string, n: number) => {
+    const r = lab.curl(from, url, ['-H', 'Connection: close', ...Array.from({ length: n - 1 }, () => url)]);
+    assert.equal(r.code, 0, r.stderr);
+    return [...r.stdout.matchAll(/\{[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { pod: string; client: string });
+  };
+  const clusterIP = (name: string) => JSON.parse(lab.ok(['get', 'svc', name, '-o', 'json'])).spec.clusterIP as string;
+  const table = (extra: string[] = []) => {
+    const r = lab.podpath(['proxy', 'ipvsadm', ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+
+  it('reaches both pods through the NodePort 192.168.49.2:30080 from the client namespace', () =>
+    explained(lab, async () => {
+      const got = hits('client', 'http://192.168.49.2:30080/api/v1/x', 10);
+      assert.deepEqual(new Set(got.map((g) => g.pod)), new Set(pods(lab, 'app=api').map((p) => p.name)));
+      // The proxy connects onward from the node: the pods see the node's address, not the client's.
+      assert.ok(got.every((g) => !g.client.startsWith('192.168.49.100:')), JSON.stringify(got));
+    }));
+
+  it('reaches both pods through the ClusterIP from a pod, itself included (hairpin)', () =>
+    explained(lab, async () => {
+      const [a] = pods(lab, 'app=api');
+      const got = hits(`pod/default/${a!.name}`, `http://${clusterIP('api-service')}:8080/api/v1/x`, 10);
+      assert.deepEqual(new Set(got.map((g) => g.pod)), new Set(pods(lab, 'app=api').map((p) => p.name)));
+    }));
+
+  it('shows the live table in ipvsadm -Ln format, with connection totals in --stats', () =>
+    explained(lab, async () => {
+      const t = table();
+      assert.match(t, /^IP Virtual Server version 1\.2\.1 \(size=4096\)\nProt LocalAddress:Port Scheduler Flags\n {2}-> RemoteAddress:Port {11}Forward Weight ActiveConn InActConn\n/);
+      const ip = clusterIP('api-service');
+      assert.match(t, new RegExp(`^TCP  ${ip.replace(/\./g, '\\.')}:8080 rr\\n(  -> 10\\.244\\.0\\.\\d+:8080 +Masq    1 .*\\n){2}`, 'm'));
+      assert.match(t, /^UDP  10\.96\.0\.10:53 rr$/m);
+      assert.match(table(['--stats']), new RegExp(`^TCP  ${ip.replace(/\./g, '\\.')}:8080 +[1-9]\\d* `, 'm'));
+    }));
+
+  it('keeps a client on one pod with sessionAffinity ClientIP (persistent in the table)', () =>
+    explained(lab, async () => {
+      lab.ok(['patch', 'svc', 'api-service', '-p', '{"spec":{"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":60}}}}']);
+      await eventually(() => /TCP {2}\S+:8080 rr persistent 60/.test(table()), 10_000, 'persistence in the table');
+      const got = hits('client', 'http://192.168.49.2:30080/api/v1/x', 10);
+      assert.equal(new Set(got.map((g) => g.pod)).size, 1, JSON.stringify(got.map((g) => g.pod)));
+      lab.ok(['patch', 'svc', 'api-service', '-p', '{"spec":{"sessionAffinity":"None","sessionAffinityConfig":null}}']);
+      await eventually(() => !/persistent/.test(table()), 10_000, 'persistence gone');
+    }));
+
+  it('refuses connections at once to a Service without endpoints', () =>
+    explained(lab, async () => {
+      lab.ok(['create', 'service', 'clusterip', 'nobody', '--tcp=80:8080']);
+      const ip = clusterIP('nobody');
+      await eventually(() => table().includes(`TCP  ${ip}:80 rr`), 10_000, 'the empty virtual server');
+      const r = lab.curl(`pod/default/${pods(lab, 'app=api')[0]!.name}`, `http://${ip}:80/`);
+      assert.equal(r.code, 7, `curl exit ${r.code}: ${r.stderr}`);
+      lab.ok(['delete', 'service', 'nobody']);
+    }));
+
+  it('follows scaling 2 → 4 → 2 in the table within 2 s of the EndpointSlice', () =>
+    explained(lab, async () => {
+      const ip = clusterIP('api-service');
+      const inTable = () => {
+        const lines = (table().split(`TCP  ${ip}:8080 `)[1] ?? '').split('\n').slice(1);
+        const end = lines.findIndex((l) => !l.startsWith('  -> '));
+        return end < 0 ? lines.length : end;
+      };
+      for (const replicas of [4, 2]) {
+        lab.ok(['scale', 'deployment/api-server', `--replicas=${replicas}`]);
+        const slice = await eventually(() => {
+          const n = lab.ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=api-service', '-o', 'jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]} {end}']).trim().split(' ').filter(Boolean).length;
+          return n === replicas ? Date.now() : undefined;
+        }, 60_000, `${replicas} ready endpoints`);
+        const seen = await eventually(() => (inTable() === replicas ? Date.now() : undefined), 10_000, `${replicas} real servers`);
+        assert.ok(seen! - slice! <= 2000, `the table followed after ${seen! - slice!} ms`);
+      }
+    }));
+
+  it('sends no new connection to a killed endpoint: a failed connect moves on to the next', () =>
+    explained(lab, async () => {
+      await eventually(() => pods(lab, 'app=api').filter((p) => p.ready && !p.deleting).length === 2, 60_000, '2 ready pods');
+      const victim = pods(lab, 'app=api')[0]!;
+      // The container's process, as the node agent recorded it (the agent started it; the suite started the agent).
+      const stateDir = path.join(labPaths(lab.name).dir, 'nodes', readState(lab.name)!.nodes[0]!.name, 'pods');
+      const uid = JSON.parse(lab.ok(['get', 'pod', victim.name, '-o', 'json'])).metadata.uid as string;
+      const pid = (JSON.parse(fs.readFileSync(path.join(stateDir, `${uid}.json`), 'utf8')) as { containers: Record<string, { pid?: number }> }).containers.api!.pid!;
+      const url = 'http://192.168.49.2:30080/health';
+      const loop = `for i in $(seq 120); do curl -s -o /dev/null -w '%{http_code}\\n' -H 'Connection: close' --max-time 3 ${url}; sleep 0.02; done`;
+      const runner = new Promise<string>((resolve) => {
+        const p = spawn('ip', ['netns', 'exec', readState(lab.name)!.client, 'sh', '-c', loop], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.on('close', () => resolve(out));
+      });
+      await sleep(500);
+      process.kill(pid, 'SIGKILL');
+      const codes = (await runner).trim().split('\n');
+      assert.equal(codes.length, 120);
+      assert.deepEqual([...new Set(codes)], ['200'], `responses: ${codes.join(' ')}`);
+    }));
+
+  it('balances by a Service\'s own scheduler and weights (wrr 2:1), and counts per endpoint in /metrics', () =>
+    explained(lab, async () => {
+      await eventually(() => pods(lab, 'app=api').filter((p) => p.ready && !p.deleting).length === 2, 60_000, '2 ready pods');
+      const [a, b] = pods(lab, 'app=api').filter((p) => p.ready && !p.deleting);
+      lab.ok(['annotate', 'svc', 'api-service', 'proxy.podpath.dev/scheduler=wrr', `proxy.podpath.dev/weights=${a!.name}=2,${b!.ip}=1`, '--overwrite']);
+      await eventually(() => /TCP {2}\S+:30080 wrr/.test(table()), 10_000, 'wrr in the table');
+      assert.match(table(), new RegExp(`-> ${a!.ip.replace(/\./g, '\\.')}:8080 +Masq {4}2 `));
+      const got = hits('client', 'http://192.168.49.2:30080/api/v1/x', 30);
+      const count = (name: string) => got.filter((g) => g.pod === name).length;
+      assert.deepEqual([count(a!.name), count(b!.name)], [20, 10]);
+      const m = lab.exec(`node/${readState(lab.name)!.nodes[0]!.name}`, ['curl', '-s', 'http://127.0.0.1:10249/metrics']).stdout;
+      assert.match(m, new RegExp(`podpath_proxy_endpoint_connections_total\\{service="default/api-service TCP 0\\.0\\.0\\.0:30080",endpoint="${a!.ip.replace(/\./g, '\\.')}:8080"\\} \\d+`));
+      const hz = lab.exec(`node/${readState(lab.name)!.nodes[0]!.name}`, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:10256/healthz']).stdout;
+      assert.equal(hz, '200');
+    }));
+});
