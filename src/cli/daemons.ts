@@ -215,7 +215,7 @@ export function addDaemonCommands(program: Command): void {
     .description("A lab node's IPVS table in `ipvsadm -Ln` format: live, with connection counts, in userspace mode (podpath is the one balancing); in the other modes what IPVS mode would program.")
     .option('--name <name>', 'lab name (default: the only lab)')
     .option('--node <name>', 'the node (default: the first)')
-    .option('--stats', 'per-server totals (ipvsadm -Ln --stats; packets are counted as socket reads)')
+    .option('--stats', 'per-server totals (ipvsadm -Ln --stats: connections and bytes; a userspace proxy sees no packets, so those columns are 0)')
     .option('-c, --connections', 'the connection entries (ipvsadm -Lnc)')
     .action(async (o: { name?: string; node?: string; stats?: boolean; connections?: boolean }) => {
       const { ipvsadm } = await import('./lab.ts');

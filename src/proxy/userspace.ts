@@ -53,8 +53,6 @@ interface RealState extends Dest {
   total: number;
   inBytes: number;
   outBytes: number;
-  inReads: number;
-  outReads: number;
 }
 
 interface VsState {
@@ -66,7 +64,23 @@ interface VsState {
   tcp?: net.Server;
   udp?: dgram.Socket;
   sessions: Map<string, { upstream: dgram.Socket; real: RealState; timer: NodeJS.Timeout; until: number; client: string }>;
-  conns: Set<{ client: string; real: RealState; since: number }>;
+  conns: Set<Conn>;
+}
+
+interface Conn {
+  client: string;
+  real: RealState;
+  since: number;
+  sockets: [net.Socket, net.Socket];
+}
+
+/** from → to, pausing `from` while `to` cannot take more; a half-close is passed on. */
+function forward(from: net.Socket, to: net.Socket): void {
+  from.on('data', (d: Buffer) => {
+    if (!to.write(d)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => to.end());
 }
 
 export class UserspaceBackend implements Backend {
@@ -135,7 +149,7 @@ export class UserspaceBackend implements Backend {
   private realState(vs: string, r: RealServer): RealState {
     const k = `${vs}>${r.key}`;
     let s = this.counts.get(k);
-    if (!s) this.counts.set(k, (s = { key: r.key, ip: r.ip, weight: r.weight, active: 0, inactive: 0, total: 0, inBytes: 0, outBytes: 0, inReads: 0, outReads: 0 }));
+    if (!s) this.counts.set(k, (s = { key: r.key, ip: r.ip, weight: r.weight, active: 0, inactive: 0, total: 0, inBytes: 0, outBytes: 0 }));
     s.weight = r.weight;
     return s;
   }
@@ -220,35 +234,32 @@ export class UserspaceBackend implements Backend {
     attempt();
   }
 
-  /** Pipes both ways; pipe() pauses a side whose peer cannot take more (back-pressure). */
+  /**
+   * Forwards both ways with back-pressure: a side whose peer's buffer is full is paused until it
+   * drains. Bytes are counted from the sockets' own counters when the connection ends (no work
+   * per chunk beyond the write).
+   */
   private splice(st: VsState, client: net.Socket, up: net.Socket, real: RealState, from: string): void {
     real.active++;
     real.total++;
-    const conn = { client: `${from}:${client.remotePort}`, real, since: Date.now() };
+    const conn: Conn = { client: `${from}:${client.remotePort}`, real, since: Date.now(), sockets: [client, up] };
     st.conns.add(conn);
     let done = false;
     const end = () => {
       if (done) return;
       done = true;
       real.active--;
+      real.inBytes += client.bytesRead;
+      real.outBytes += up.bytesRead;
       st.conns.delete(conn);
       client.destroy();
       up.destroy();
     };
-    client.on('data', (d: Buffer) => {
-      real.inBytes += d.length;
-      real.inReads++;
-    });
-    up.on('data', (d: Buffer) => {
-      real.outBytes += d.length;
-      real.outReads++;
-    });
-    client.pipe(up);
-    up.pipe(client);
-    for (const s of [client, up]) {
-      s.on('close', end);
-      s.on('error', end);
-    }
+    forward(client, up);
+    forward(up, client);
+    client.on('close', end);
+    up.on('close', end);
+    up.on('error', end);
     client.resume();
   }
 
@@ -261,7 +272,6 @@ export class UserspaceBackend implements Backend {
       const upstream = dgram.createSocket('udp4');
       upstream.on('message', (m) => {
         real.outBytes += m.length;
-        real.outReads++;
         if (st.udp === sock) sock.send(m, rinfo.port, rinfo.address);
         this.touch(st, key);
       });
@@ -273,7 +283,6 @@ export class UserspaceBackend implements Backend {
       st.sessions.set(key, s);
     } else this.touch(st, key);
     s.real.inBytes += msg.length;
-    s.real.inReads++;
     const session = s;
     const send = () => session.upstream.send(msg, (e) => e && this.expire(st, key));
     // connect() completes asynchronously; a send before it would have no destination.
@@ -312,9 +321,18 @@ export class UserspaceBackend implements Backend {
   }
 
   stats(): string {
+    // Bytes of connections still open are read from their sockets; packets are not visible to a userspace proxy.
+    const open = new Map<RealState, [number, number]>();
+    for (const st of this.vss.values()) {
+      for (const c of st.conns) {
+        const [i, o] = open.get(c.real) ?? [0, 0];
+        open.set(c.real, [i + c.sockets[0].bytesRead, o + c.sockets[1].bytesRead]);
+      }
+    }
     return ipvsadmStats([...this.vss.values()].map((s) => s.vs), (v, r) => {
       const c = this.counts.get(`${vsKey(v)}>${r.key}`);
-      return { conns: c?.total ?? 0, inPkts: c?.inReads ?? 0, outPkts: c?.outReads ?? 0, inBytes: c?.inBytes ?? 0, outBytes: c?.outBytes ?? 0 };
+      const [i, o] = (c && open.get(c)) ?? [0, 0];
+      return { conns: c?.total ?? 0, inPkts: 0, outPkts: 0, inBytes: (c?.inBytes ?? 0) + i, outBytes: (c?.outBytes ?? 0) + o };
     });
   }
 

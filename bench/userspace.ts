@@ -1,0 +1,140 @@
+// kube-proxy's userspace mode against HAProxy in TCP mode (Debian's haproxy) and a direct
+// connection, all on 127.0.0.0/8 in one run (no root; the loopback addresses stand in for a
+// ClusterIP, so the kernel's DNAT path — nftables mode, which needs a lab — is not measured here):
+//   short      new TCP connections per second, each reading a small reply and closing
+//              (--concurrency loops for --seconds), with p50/p99 connect-to-reply latency
+//   bulk       one connection streaming --megabytes to a sink, MB/s
+// The proxies and the backends run on CPU 1 and the load generator on CPU 0 when there are two.
+//   node --import tsx bench/userspace.ts [--seconds 5] [--concurrency 32] [--megabytes 1024]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot } from '../test/helpers/apiserver.ts';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : def;
+}
+const seconds = Number(arg('seconds', '5'));
+const concurrency = Number(arg('concurrency', '32'));
+const megabytes = Number(arg('megabytes', '1024'));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pinned = os.cpus().length >= 2 && !spawnSync('taskset', ['-c', '0', 'true']).error;
+const on = (cpu: number, argv: string[]) => (pinned ? ['taskset', '-c', String(cpu), ...argv] : argv);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-bench-us-'));
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function start(argv: string[]): ChildProcess {
+  const a = on(1, argv);
+  const c = spawn(a[0]!, a.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(c);
+  return c;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+// Backends: "reply" answers each connection with a line and closes; "sink" swallows everything.
+const backendSrc = `
+const net = require('node:net');
+const [mode, port] = [process.argv[1], Number(process.argv[2])];
+net.createServer((c) => { c.on('error', () => {}); if (mode === 'reply') c.end('ok\\n'); else c.on('data', () => {}); }).listen(port, '127.0.0.1');
+`;
+
+// The userspace proxy in a process of its own, balancing a loopback "ClusterIP" over the backends.
+const proxySrc = `
+import { UserspaceBackend } from '${path.join(repoRoot, 'src/proxy/userspace.ts')}';
+const [vip, port, ...eps] = process.argv.slice(2);
+const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 1000, nodePortIPs: () => undefined, log: console.error,
+  dummy: { ensure() {}, exists: () => true, list: () => [], add() {}, del() {} } });
+const endpoints = eps.map((e) => { const [ip, p] = e.split(':'); return { ip, port: Number(p), key: e, ready: true, serving: true, terminating: false, isLocal: true, zoneHints: [], nodeHints: [] }; });
+b.sync({ byService: new Map([['bench/svc', [{ name: 'bench/svc', namespace: 'bench', serviceName: 'svc', portName: '', protocol: 'TCP', clusterIP: vip, port: Number(port), nodePort: 0, externalIPs: [], loadBalancerVIPs: [], loadBalancerSourceRanges: [], externalPolicyLocal: false, internalPolicyLocal: false, stickyMaxAgeSeconds: 0, healthCheckNodePort: 0, endpoints, topology: { nodeName: 'n' } }]]]) });
+`;
+
+// The load generator (CPU 0): short connections or one bulk stream.
+const loadSrc = `
+const net = require('node:net');
+const [mode, host, port, a, b] = [process.argv[1], process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
+if (mode === 'short') {
+  const until = Date.now() + a * 1000; let done = 0, failed = 0; const lat = [];
+  const loop = () => { if (Date.now() >= until) return finish(); const t = process.hrtime.bigint();
+    const c = net.connect(port, host); let got = false;
+    c.on('data', () => { got = true; }); c.on('error', () => { failed++; });
+    c.on('close', () => { if (got) { done++; if (lat.length < 2e6) lat.push(Number(process.hrtime.bigint() - t) / 1e6); } loop(); }); };
+  let live = b; const finish = () => { if (--live === 0) { lat.sort((x, y) => x - y); console.log(JSON.stringify({ rate: done / a, failed, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)] })); } };
+  for (let i = 0; i < b; i++) loop();
+} else {
+  const total = a * 1024 * 1024; const chunk = Buffer.alloc(64 * 1024, 7); let sent = 0; const t0 = process.hrtime.bigint();
+  const c = net.connect(port, host, () => { const pump = () => { while (sent < total) { sent += chunk.length; if (!c.write(chunk)) return c.once('drain', pump); } c.end(); }; pump(); });
+  c.on('close', () => { const s = Number(process.hrtime.bigint() - t0) / 1e9; console.log(JSON.stringify({ mbps: a / s })); });
+}
+`;
+
+function load(mode: 'short' | 'bulk', host: string, port: number): Record<string, number> {
+  const argv = on(0, [process.execPath, '-e', loadSrc, mode, host, String(port), ...(mode === 'short' ? [String(seconds), String(concurrency)] : [String(megabytes), '0'])]);
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 300_000 });
+  return JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
+}
+
+async function main(): Promise<void> {
+  if (spawnSync('haproxy', ['-v']).error) {
+    console.error('bench/userspace: haproxy is missing — apt-get install -y haproxy');
+    process.exit(1);
+  }
+  console.log(`bench/userspace: ${os.cpus().length} CPUs${pinned ? ' (load on CPU 0; proxies and backends on CPU 1)' : ''}; short: ${concurrency} loops × ${seconds} s; bulk: ${megabytes} MB\n`);
+  const reply = [await freePort(), await freePort()];
+  const sink = [await freePort(), await freePort()];
+  for (const p of reply) start([process.execPath, '-e', backendSrc, 'reply', String(p)]);
+  for (const p of sink) start([process.execPath, '-e', backendSrc, 'sink', String(p)]);
+  const [usShort, usBulk, haShort, haBulk] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const proxyFile = path.join(dir, 'proxy.ts');
+  fs.writeFileSync(proxyFile, proxySrc);
+  const tsx = ['--import', 'tsx'];
+  start([process.execPath, ...tsx, proxyFile, '127.0.0.70', String(usShort), ...reply.map((p) => `127.0.0.1:${p}`)]);
+  start([process.execPath, ...tsx, proxyFile, '127.0.0.71', String(usBulk), ...sink.map((p) => `127.0.0.1:${p}`)]);
+  const cfg = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(
+    cfg,
+    `global\n  maxconn 4000\n  nbthread 1\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n` +
+      `listen short\n  bind 127.0.0.72:${haShort}\n  balance roundrobin\n${reply.map((p, i) => `  server r${i} 127.0.0.1:${p}\n`).join('')}` +
+      `listen bulk\n  bind 127.0.0.73:${haBulk}\n  balance roundrobin\n${sink.map((p, i) => `  server s${i} 127.0.0.1:${p}\n`).join('')}`,
+  );
+  start(['haproxy', '-db', '-f', cfg]);
+  await sleep(2500);
+  const fmt = (r: Record<string, number>) => (r.rate !== undefined ? `${r.rate.toFixed(0).padStart(6)} conn/s  p50 ${r.p50?.toFixed(2)} ms  p99 ${r.p99?.toFixed(2)} ms  failed ${r.failed}` : `${r.mbps?.toFixed(0).padStart(6)} MB/s`);
+  const rows: [string, () => Record<string, number>][] = [
+    ['direct short', () => load('short', '127.0.0.1', reply[0]!)],
+    ['haproxy short', () => load('short', '127.0.0.72', haShort)],
+    ['userspace short', () => load('short', '127.0.0.70', usShort)],
+    ['direct bulk', () => load('bulk', '127.0.0.1', sink[0]!)],
+    ['haproxy bulk', () => load('bulk', '127.0.0.73', haBulk)],
+    ['userspace bulk', () => load('bulk', '127.0.0.71', usBulk)],
+  ];
+  const res: Record<string, Record<string, number>> = {};
+  for (const [name, run] of rows) {
+    res[name] = run();
+    console.log(`${name.padEnd(18)} ${fmt(res[name]!)}`);
+  }
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((a / b) * 100).toFixed(0)}%` : '?');
+  console.log(`\nuserspace vs HAProxy: short connections ${ratio(res['userspace short']!.rate, res['haproxy short']!.rate)} (aim ≥ 50%), bulk ${ratio(res['userspace bulk']!.mbps, res['haproxy bulk']!.mbps)} (aim ≥ 80%)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,144 @@
+// The userspace proxy's data path on 127.0.0.0/8 (no root: loopback addresses stand in for
+// ClusterIPs, a fake stands in for kube-ipvs0), and the IPVS table's text formats.
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { after, test } from 'node:test';
+import { ipvsadmList, ipvsadmSave, virtualServers } from '../../src/proxy/ipvs.ts';
+import type { ServicePortInfo } from '../../src/proxy/model.ts';
+import { UserspaceBackend, type DummyShell } from '../../src/proxy/userspace.ts';
+
+function sp(o: Partial<ServicePortInfo> & Pick<ServicePortInfo, 'clusterIP' | 'port' | 'endpoints'>): ServicePortInfo {
+  return { name: 'default/svc', namespace: 'default', serviceName: 'svc', portName: '', protocol: 'TCP', nodePort: 0, externalIPs: [], loadBalancerVIPs: [], loadBalancerSourceRanges: [], externalPolicyLocal: false, internalPolicyLocal: false, stickyMaxAgeSeconds: 0, healthCheckNodePort: 0, topology: { nodeName: 'n' }, ...o };
+}
+const ep = (ip: string, port: number, isLocal = true) => ({ ip, port, key: `${ip}:${port}`, ready: true, serving: true, terminating: false, isLocal, zoneHints: [], nodeHints: [] });
+
+const fakeDummy = (): DummyShell & { addrs: Set<string> } => {
+  const addrs = new Set<string>();
+  return { addrs, ensure() {}, exists: () => true, list: () => [...addrs], add: (ip) => void addrs.add(ip), del: (ip) => void addrs.delete(ip) };
+};
+
+const closers: (() => void)[] = [];
+after(() => closers.forEach((c) => c()));
+
+async function echoServer(name: string): Promise<number> {
+  const s = net.createServer((c) => c.end(`${name}\n`));
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  closers.push(() => s.close());
+  return (s.address() as net.AddressInfo).port;
+}
+
+function ask(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, host);
+    let out = '';
+    c.on('data', (d) => (out += d.toString()));
+    c.on('end', () => resolve(out.trim()));
+    c.on('error', reject);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+test('userspace: round robin over the endpoints, addresses on the dummy device, refusal without endpoints', async () => {
+  const [pa, pb] = [await echoServer('a'), await echoServer('b')];
+  const vip = '127.0.0.61';
+  const port = await freePort();
+  const dummy = fakeDummy();
+  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy, log: () => {} });
+  closers.push(() => b.close());
+  const svc = (endpoints: ReturnType<typeof ep>[]) => new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints })]]]);
+  b.sync({ byService: svc([ep('127.0.0.1', pa), ep('127.0.0.1', pb)]) });
+  assert.deepEqual([...dummy.addrs], [vip]);
+  await new Promise((r) => setTimeout(r, 50));
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push(await ask(vip, port));
+  assert.deepEqual(got, ['a', 'b', 'a', 'b']);
+  assert.match(b.list(), new RegExp(`TCP  ${vip.replace(/\./g, '\\.')}:${port} rr\\n  -> 127\\.0\\.0\\.1:${pa} +Masq    1      0          0`));
+  b.sync({ byService: svc([]) });
+  await new Promise((r) => setTimeout(r, 50));
+  await assert.rejects(ask(vip, port), /ECONNREFUSED/);
+  b.sync({ byService: new Map() });
+  assert.deepEqual([...dummy.addrs], []);
+});
+
+test('userspace: a failed connect goes to the next endpoint; ClientIP persistence sticks', async () => {
+  const alive = await echoServer('alive');
+  const dead = await freePort(); // nothing listens there
+  const vip = '127.0.0.62';
+  const port = await freePort();
+  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  closers.push(() => b.close());
+  b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints: [ep('127.0.0.1', dead), ep('127.0.0.1', alive)] })]]]) });
+  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 6; i++) assert.equal(await ask(vip, port), 'alive');
+  const [x, y] = [await echoServer('x'), await echoServer('y')];
+  const vip2 = '127.0.0.63';
+  b.sync({ byService: new Map([['default/s2', [sp({ clusterIP: vip2, port, stickyMaxAgeSeconds: 60, endpoints: [ep('127.0.0.1', x), ep('127.0.0.1', y)] })]]]) });
+  await new Promise((r) => setTimeout(r, 50));
+  const first = await ask(vip2, port);
+  for (let i = 0; i < 5; i++) assert.equal(await ask(vip2, port), first);
+  assert.match(b.list(), /rr persistent 60/);
+});
+
+test('userspace: UDP sessions reach one endpoint and expire after the idle timeout', async () => {
+  const echo = dgram.createSocket('udp4');
+  echo.on('message', (m, r) => echo.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address));
+  await new Promise<void>((r) => echo.bind(0, '127.0.0.1', () => r()));
+  closers.push(() => echo.close());
+  const vip = '127.0.0.64';
+  const port = await freePort();
+  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 200, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  closers.push(() => b.close());
+  b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, protocol: 'UDP', endpoints: [ep('127.0.0.1', echo.address().port)] })]]]) });
+  await new Promise((r) => setTimeout(r, 50));
+  const c = dgram.createSocket('udp4');
+  const reply = new Promise<string>((r) => c.once('message', (m) => r(m.toString())));
+  c.send('hi', port, vip);
+  assert.equal(await reply, 'echo:hi');
+  assert.match(b.list(), new RegExp(`UDP  ${vip.replace(/\./g, '\\.')}:${port} rr\\n  -> 127\\.0\\.0\\.1:\\d+ +Masq    1      0          1`));
+  assert.match(b.connections(), /^UDP 00:00 {2}UDP /m);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.match(b.list(), /Masq {4}1 {6}0 {10}0/);
+  c.close();
+});
+
+test('ipvs: ipvsadm -Ln reads as upstream\'s README example (persistence, TCP and UDP for DNS)', () => {
+  const ports = [
+    sp({ name: 'default/kubernetes:https', clusterIP: '10.0.0.1', port: 443, stickyMaxAgeSeconds: 10800, endpoints: [ep('192.168.0.1', 6443)] }),
+    sp({ name: 'kube-system/kube-dns:dns-tcp', clusterIP: '10.0.0.10', port: 53, endpoints: [ep('172.17.0.2', 53)] }),
+    sp({ name: 'kube-system/kube-dns:dns', clusterIP: '10.0.0.10', port: 53, protocol: 'UDP', endpoints: [ep('172.17.0.2', 53)] }),
+  ];
+  const vss = virtualServers(ports, { scheduler: 'rr', nodePortIPs: [] });
+  const text = ipvsadmList(vss, (v, r) => ({ active: v.port === 443 && r.port === 6443 ? 1 : 0, inactive: 0 }));
+  // Upstream's README (pkg/proxy/ipvs) shows the lines without ipvsadm's trailing padding.
+  assert.equal(text.split('\n').map((l) => l.trimEnd()).join('\n'), `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  10.0.0.1:443 rr persistent 10800
+  -> 192.168.0.1:6443             Masq    1      1          0
+TCP  10.0.0.10:53 rr
+  -> 172.17.0.2:53                Masq    1      0          0
+UDP  10.0.0.10:53 rr
+  -> 172.17.0.2:53                Masq    1      0          0
+`);
+  assert.equal(ipvsadmSave(vss), '-A -t 10.0.0.1:443 -s rr -p 10800\n-a -t 10.0.0.1:443 -r 192.168.0.1:6443 -m -w 1\n-A -t 10.0.0.10:53 -s rr\n-a -t 10.0.0.10:53 -r 172.17.0.2:53 -m -w 1\n-A -u 10.0.0.10:53 -s rr\n-a -u 10.0.0.10:53 -r 172.17.0.2:53 -m -w 1\n');
+});
+
+test('ipvs: traffic policies choose the real servers; a Service\'s scheduler annotation and weights apply', () => {
+  const eps = [ep('10.244.0.5', 8080, true), ep('10.244.1.5', 8080, false)];
+  const vss = virtualServers([sp({ clusterIP: '10.96.0.20', port: 80, nodePort: 30080, internalPolicyLocal: true, externalPolicyLocal: true, scheduler: 'sh', weights: { '10.244.1.5': 3 }, endpoints: eps })], { scheduler: 'rr', nodePortIPs: ['192.168.49.2'] });
+  assert.deepEqual(vss.map((v) => [v.ip, v.port, v.scheduler, v.reals.map((r) => `${r.key}w${r.weight}`)]), [
+    ['10.96.0.20', 80, 'sh', ['10.244.0.5:8080w1']],
+    ['192.168.49.2', 30080, 'sh', ['10.244.0.5:8080w1']],
+  ]);
+  const cluster = virtualServers([sp({ clusterIP: '10.96.0.20', port: 80, scheduler: 'bogus', weights: { '10.244.1.5': 3 }, endpoints: eps })], { scheduler: 'lc', nodePortIPs: [] });
+  assert.deepEqual(cluster[0]!.reals.map((r) => r.weight), [1, 3]);
+  assert.equal(cluster[0]!.scheduler, 'lc');
+});
