@@ -95,3 +95,14 @@ export function pods(lab: TestLab, selector: string): { name: string; ip: string
     ready: Boolean(p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')),
   }));
 }
+
+/** What the podpath/echo pods answered to `n` fresh connections to `url` from `from` (one curl, Connection: close). */
+export function echoHits(lab: TestLab, from: string, url: string, n: number): { pod: string; client: string }[] {
+  const r = lab.curl(from, url, ['-H', 'Connection: close', ...Array.from({ length: n - 1 }, () => url)]);
+  if (r.code !== 0) throw new Error(`curl from ${from} failed (${r.code}): ${r.stderr}`);
+  return [...r.stdout.matchAll(/\{[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { pod: string; client: string });
+}
+
+export function serviceClusterIP(lab: TestLab, name: string): string {
+  return JSON.parse(lab.ok(['get', 'svc', name, '-o', 'json'])).spec.clusterIP as string;
+}

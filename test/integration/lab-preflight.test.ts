@@ -26,6 +26,16 @@ describe('podpath up preflight', () => {
     assert.equal(fs.existsSync(`/run/podpath/${name}`), false);
   });
 
+  it('stops --proxy-mode ipvs on a kernel without IPVS with a message naming it and the modes that work', { skip: fs.existsSync('/proc/net/ip_vs') && 'this kernel has IPVS' }, () => {
+    const name = `${testLabPrefix}ipvs`;
+    const r = up(['--name', name, '--proxy-mode', 'ipvs']);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /IPVS: this kernel has no IP Virtual Server support \(\/proc\/net\/ip_vs is missing: the ip_vs module is not loaded, or not built\)/);
+    assert.match(r.out, /or use --proxy-mode iptables, nftables or userspace, which work here/);
+    assert.deepEqual(listNetns().filter((n) => n.startsWith(`pp-${name}-`)), []);
+    assert.equal(fs.existsSync(`/run/podpath/${name}`), false);
+  });
+
   it('refuses a bad lab name, node count, backend or manifest before building anything', () => {
     assert.match(up(['--name', 'Bad_Name']).out, /invalid lab name "Bad_Name": use 1-20 lower-case letters, digits and '-', starting with a letter/);
     assert.match(up(['--name', `${testLabPrefix}x`, '--nodes', '0']).out, /--nodes must be between 1 and 20/);
@@ -47,7 +57,9 @@ describe('podpath up preflight', () => {
     assert.equal(r.code, 1);
     assert.match(r.out, /cannot run kube-proxy in nftables mode, missing:\n {2}- root: kube-proxy writes the kernel's packet rules/);
     assert.match(proxy(['--cluster-cidr', '10.244.0.0/33']).out, /--cluster-cidr: "10\.244\.0\.0\/33" is not a CIDR/);
-    assert.match(proxy(['--mode', 'ipvs']).out, /Allowed choices are iptables, nftables/);
+    assert.match(proxy(['--mode', 'fast']).out, /Allowed choices are iptables, nftables, userspace, ipvs/);
+    if (!fs.existsSync('/proc/net/ip_vs')) assert.match(proxy(['--mode', 'ipvs']).out, /cannot run kube-proxy in ipvs mode, missing:\n {2}- IPVS: this kernel has no IP Virtual Server support/);
+    assert.match(proxy(['--mode', 'userspace', '--ipvs-scheduler', 'fastest']).out, /--ipvs-scheduler: "fastest" is not one of rr, wrr, lc, wlc, sh, dh, sed, nq/);
     assert.match(proxy(['--proxy-mode', 'nftables'], true).out, /cannot run kube-proxy in nftables mode/, "kube-proxy's own flag name works too");
   });
 });

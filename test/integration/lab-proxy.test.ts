@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readState } from '../../src/lab/lab.ts';
 import { eventually, repoRoot, sleep } from '../helpers/apiserver.ts';
-import { explained, isRoot, pods, startLab, type TestLab } from '../helpers/lab.ts';
+import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
 type Mode = 'iptables' | 'nftables';
@@ -49,13 +49,8 @@ for (const mode of ['iptables', 'nftables'] as const) {
       }
     });
 
-    /** Pods that answered `n` fresh connections to `url` from `from` (one curl, Connection: close). */
-    const hits = (from: string, url: string, n: number) => {
-      const r = lab.curl(from, url, ['-H', 'Connection: close', ...Array.from({ length: n - 1 }, () => url)]);
-      assert.equal(r.code, 0, r.stderr);
-      return [...r.stdout.matchAll(/\{[^}]*\}/g)].map((m) => JSON.parse(m[0]) as { pod: string; client: string });
-    };
-    const clusterIP = (name: string) => JSON.parse(lab.ok(['get', 'svc', name, '-o', 'json'])).spec.clusterIP as string;
+    const hits = (from: string, url: string, n: number) => echoHits(lab, from, url, n);
+    const clusterIP = (name: string) => serviceClusterIP(lab, name);
 
     it('reaches both pods through the NodePort 192.168.49.2:30080 from the client namespace, SNATed', () => {
       const names = new Set(pods(lab, 'app=api').map((p) => p.name));

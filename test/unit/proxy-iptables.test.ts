@@ -96,7 +96,7 @@ describe('iptables proxier rules', () => {
   it('refuses a state file with other kinds, naming the document', () => {
     const f = path.join(repoRoot, 'examples/seed-001/api-server.yaml');
     assert.throws(() => render([f], { mode: 'iptables', nodeName: 'n', config: flags }), (e: Error & { code?: string }) => e.code === 'BadState' && /document 1: expected v1 Service, discovery\.k8s\.io\/v1 EndpointSlice or v1 Node, got apps\/v1 Deployment/.test(e.message));
-    assert.throws(() => render([f], { mode: 'ipvs', nodeName: 'n', config: flags }), (e: Error & { code?: string }) => e.code === 'UnsupportedMode' && /expected one of iptables, nftables/.test(e.message));
+    assert.throws(() => render([f], { mode: 'bpf', nodeName: 'n', config: flags }), (e: Error & { code?: string }) => e.code === 'UnsupportedMode' && /--mode bpf: expected one of iptables, nftables, userspace, ipvs/.test(e.message));
     const state = path.join(repoRoot, 'examples/proxy/seed-001-state.yaml');
     assert.throws(() => render([state], { mode: 'nftables', nodeName: 'n', config: flags }), (e: Error & { code?: string }) => e.code === 'BadFlags' && /--node-ip is needed/.test(e.message));
     assert.throws(() => render([state], { mode: 'iptables', nodeName: 'n', config: { ...flags, nodePortAddresses: ['10.0.0.300/8'] } }), (e: Error & { code?: string }) => e.code === 'BadFlags' && /--nodeport-addresses: "10\.0\.0\.300\/8"/.test(e.message));

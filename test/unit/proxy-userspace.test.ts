@@ -3,7 +3,11 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, test } from 'node:test';
+import { render } from '../../src/proxy/render.ts';
+import { repoRoot } from '../helpers/apiserver.ts';
 import { ipvsadmList, ipvsadmSave, virtualServers } from '../../src/proxy/ipvs.ts';
 import type { ServicePortInfo } from '../../src/proxy/model.ts';
 import { UserspaceBackend, type DummyShell } from '../../src/proxy/userspace.ts';
@@ -141,4 +145,12 @@ test('ipvs: traffic policies choose the real servers; a Service\'s scheduler ann
   const cluster = virtualServers([sp({ clusterIP: '10.96.0.20', port: 80, scheduler: 'bogus', weights: { '10.244.1.5': 3 }, endpoints: eps })], { scheduler: 'lc', nodePortIPs: [] });
   assert.deepEqual(cluster[0]!.reals.map((r) => r.weight), [1, 3]);
   assert.equal(cluster[0]!.scheduler, 'lc');
+});
+
+test('render --mode ipvs: seed 001 as kube-ipvs0 addresses, ipvsadm-save and ipset save (golden)', () => {
+  const text = render([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')], { mode: 'ipvs', nodeName: 'minikube', nodeIP: '192.168.49.2', config: { clusterCIDR: '10.244.0.0/16', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], scheduler: 'rr' } });
+  const golden = path.join(repoRoot, 'test/golden/proxy-ipvs-seed-001.txt');
+  if (process.env.PODPATH_UPDATE_GOLDEN) fs.writeFileSync(golden, text);
+  assert.equal(text, fs.readFileSync(golden, 'utf8'));
+  assert.throws(() => render([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')], { mode: 'ipvs', nodeName: 'minikube', config: { masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], scheduler: 'fastest' } }), (e: Error & { code?: string }) => e.code === 'BadFlags' && /--ipvs-scheduler: "fastest" is not one of rr, wrr, lc, wlc, sh, dh, sed, nq/.test(e.message));
 });
