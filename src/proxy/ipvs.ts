@@ -181,8 +181,49 @@ export function ipsetSave(ports: ServicePortInfo[], vss: VirtualServer[]): strin
   return lines.join('\n') + '\n';
 }
 
-/** `proxy render --mode ipvs`: kube-ipvs0's addresses, the IPVS table and the ipsets. */
-export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions): string {
+export interface IpvsNatOptions {
+  clusterCIDR?: string;
+  masqueradeAll: boolean;
+  /** the fwmark bit for masquerading (14: 0x4000) */
+  masqueradeBit: number;
+}
+
+/**
+ * The nat-table rules upstream's IPVS proxier keeps beside the IPVS table (masquerading by the
+ * ipsets, hairpin through KUBE-LOOP-BACK), as iptables-restore input. The jump rules from
+ * PREROUTING/OUTPUT/POSTROUTING are shown as comments: they are installed one by one.
+ */
+export function ipvsNatRules(ports: ServicePortInfo[], o: IpvsNatOptions): string {
+  const mark = `0x${(1 << o.masqueradeBit).toString(16)}`;
+  const protos = [...new Set(ports.filter((p) => p.nodePort && (p.protocol === 'TCP' || p.protocol === 'UDP')).map((p) => p.protocol))].sort();
+  const masq = o.masqueradeAll ? [] : o.clusterCIDR ? ['!', '-s', o.clusterCIDR] : undefined;
+  const lines = [
+    '# -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '# -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '# -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    '*nat',
+    ':KUBE-SERVICES - [0:0]',
+    ':KUBE-POSTROUTING - [0:0]',
+    ':KUBE-NODE-PORT - [0:0]',
+    ':KUBE-MARK-MASQ - [0:0]',
+    `-A KUBE-POSTROUTING -m comment --comment "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose" -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE`,
+    `-A KUBE-POSTROUTING -m mark ! --mark ${mark}/${mark} -j RETURN`,
+    `-A KUBE-POSTROUTING -j MARK --xor-mark ${mark}`,
+    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+    `-A KUBE-MARK-MASQ -j MARK --or-mark ${mark}`,
+    '-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN',
+    // Traffic to a ClusterIP from outside the pod network (or all, with --masquerade-all) is masqueraded.
+    ...(masq ? [['-A', 'KUBE-SERVICES', ...masq, '-m', 'comment', '--comment', '"Kubernetes service cluster ip + port for masquerade purpose"', '-m', 'set', '--match-set', 'KUBE-CLUSTER-IP', 'dst,dst', '-j', 'KUBE-MARK-MASQ'].join(' ')] : []),
+    '-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT',
+    '-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT',
+    ...protos.map((p) => `-A KUBE-NODE-PORT -p ${p.toLowerCase()} -m comment --comment "Kubernetes nodeport ${p} port for masquerade purpose" -m set --match-set KUBE-NODE-PORT-${p} dst -j KUBE-MARK-MASQ`),
+    'COMMIT',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** `proxy render --mode ipvs`: kube-ipvs0's addresses, the IPVS table, the ipsets and the nat rules. */
+export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions, nat: IpvsNatOptions): string {
   const vss = virtualServers(ports, o);
   return [
     `# ip addr: ${dummyDevice} (type dummy) holds`,
@@ -191,6 +232,8 @@ export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions): string {
     ipvsadmSave(vss).trimEnd(),
     '# ipset save',
     ipsetSave(ports, vss).trimEnd(),
+    '# iptables-restore --noflush (nat)',
+    ipvsNatRules(ports, nat).trimEnd(),
     '',
   ].join('\n');
 }
