@@ -176,12 +176,26 @@ export class UserspaceBackend implements Backend {
     const where = `${st.vs.protocol} ${host}:${st.vs.port}`;
     if (st.vs.protocol === 'TCP') {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (c) => this.accept(st, c));
-      server.on('error', (e) => this.o.log(`listen ${where}: ${e.message}`));
+      // A listener that could not bind is forgotten, so that the next sync tries again.
+      server.on('error', (e) => {
+        this.o.log(`listen ${where}: ${e.message}`);
+        if (st.tcp === server) st.tcp = undefined;
+      });
       server.listen({ host, port: st.vs.port, backlog: 1024 });
       st.tcp = server;
     } else {
       const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-      sock.on('error', (e) => this.o.log(`listen ${where}: ${e.message}`));
+      sock.on('error', (e) => {
+        this.o.log(`listen ${where}: ${e.message}`);
+        if (st.udp === sock) {
+          st.udp = undefined;
+          try {
+            sock.close();
+          } catch {
+            /* never bound */
+          }
+        }
+      });
       sock.on('message', (msg, rinfo) => this.datagram(st, sock, msg, rinfo));
       sock.bind(st.vs.port, host);
       st.udp = sock;
