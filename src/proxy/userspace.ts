@@ -175,7 +175,9 @@ export class UserspaceBackend implements Backend {
     const host = st.vs.ip;
     const where = `${st.vs.protocol} ${host}:${st.vs.port}`;
     if (st.vs.protocol === 'TCP') {
-      const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (c) => this.accept(st, c));
+      // No pauseOnConnect: until forwarding attaches a 'data' listener, what the client sends
+      // waits in the socket's own buffer (and the kernel's, past its high-water mark).
+      const server = net.createServer({ noDelay: true }, (c) => this.accept(st, c));
       // A listener that could not bind is forgotten, so that the next sync tries again.
       server.on('error', (e) => {
         this.o.log(`listen ${where}: ${e.message}`);
@@ -222,7 +224,10 @@ export class UserspaceBackend implements Backend {
   private accept(st: VsState, client: net.Socket): void {
     const from = (client.remoteAddress ?? '').replace(/^::ffff:/, '');
     const tried = new Set<string>();
+    let pending: net.Socket | undefined;
     client.on('error', () => client.destroy());
+    // A client gone while its upstream is still connecting takes the attempt with it.
+    client.once('close', () => pending?.destroy());
     const attempt = () => {
       const real = this.choose(st, from, tried);
       if (!real) {
@@ -231,6 +236,7 @@ export class UserspaceBackend implements Backend {
       }
       tried.add(real.key);
       const up = net.connect({ host: real.ip, port: Number(real.key.split(':')[1]), noDelay: true, timeout: this.o.connectTimeoutMs });
+      pending = up;
       const fail = () => {
         up.destroy();
         // The next endpoint, as upstream's userspace proxy retried (a killed pod must not fail a new connection).
@@ -242,6 +248,11 @@ export class UserspaceBackend implements Backend {
         up.removeListener('timeout', fail);
         up.removeListener('error', fail);
         up.setTimeout(0);
+        pending = undefined;
+        if (client.destroyed) {
+          up.destroy();
+          return;
+        }
         this.splice(st, client, up, real, from);
       });
     };
@@ -274,7 +285,6 @@ export class UserspaceBackend implements Backend {
     client.on('close', end);
     up.on('close', end);
     up.on('error', end);
-    client.resume();
   }
 
   private datagram(st: VsState, sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
