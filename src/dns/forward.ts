@@ -47,6 +47,8 @@ export interface ForwardResult {
   rcode: number;
   fromCache: boolean;
   upstream?: string;
+  /** the cache entry behind the answer, when it is cached (the server's wire cache reuses it) */
+  entry?: CacheEntry;
 }
 
 export interface ForwarderOptions {
@@ -63,7 +65,7 @@ export interface ForwarderOptions {
   onReject?: () => void;
 }
 
-interface CacheEntry {
+export interface CacheEntry {
   buf: Buffer;
   storedAt: number;
   expires: number;
@@ -191,6 +193,14 @@ function cacheTtl(buf: Buffer, maxTtl: number): { ttl: number; offsets: number[]
   return ttl > 0 ? { ttl, offsets: records.map((r) => r.ttlAt), rcode: m.rcode } : undefined;
 }
 
+/** A cached answer as of `now`: its TTLs lowered by the whole seconds it has been cached. */
+export function agedCopy(e: CacheEntry, now: number): Buffer {
+  const out = Buffer.from(e.buf);
+  const age = Math.floor((now - e.storedAt) / 1000);
+  if (age > 0) for (const at of e.ttlOffsets) out.writeUInt32BE(Math.max(0, out.readUInt32BE(at) - age), at);
+  return out;
+}
+
 export class Forwarder {
   private readonly upstreams: UdpUpstream[];
   private readonly cache = new Map<string, CacheEntry>();
@@ -264,10 +274,7 @@ export class Forwarder {
       return undefined;
     }
     this.cacheHits++;
-    const out = Buffer.from(e.buf);
-    const age = Math.floor((now - e.storedAt) / 1000);
-    if (age > 0) for (const at of e.ttlOffsets) out.writeUInt32BE(Math.max(0, out.readUInt32BE(at) - age), at);
-    return { response: out, rcode: e.rcode, fromCache: true };
+    return { response: agedCopy(e, now), rcode: e.rcode, fromCache: true, entry: e };
   }
 
   private async ask(query: Buffer, q: Question, key: string): Promise<ForwardResult> {
@@ -285,8 +292,8 @@ export class Forwarder {
         this.o.onUpstream?.(u.label, rcode, Number(process.hrtime.bigint() - t0) / 1e9);
         const out = Buffer.from(resp);
         out.writeUInt16BE(0, 0);
-        this.store(key, out);
-        return { response: out, rcode, fromCache: false, upstream: u.label };
+        const entry = this.store(key, out);
+        return { response: out, rcode, fromCache: false, upstream: u.label, ...(entry ? { entry } : {}) };
       } catch {
         // try the next upstream
       }
@@ -295,13 +302,15 @@ export class Forwarder {
   }
 
   /** Caches an answer; its TTLs are capped at the cache's maximum in what the client gets too. */
-  private store(key: string, buf: Buffer): void {
-    if (this.o.maxTtl <= 0) return;
+  private store(key: string, buf: Buffer): CacheEntry | undefined {
+    if (this.o.maxTtl <= 0) return undefined;
     const t = cacheTtl(buf, this.o.maxTtl);
-    if (!t) return;
+    if (!t) return undefined;
     for (const at of t.offsets) if (buf.readUInt32BE(at) > this.o.maxTtl) buf.writeUInt32BE(this.o.maxTtl, at);
     if (this.cache.size >= this.o.cacheEntries) this.cache.delete(this.cache.keys().next().value!);
     const now = Date.now();
-    this.cache.set(key, { buf: Buffer.from(buf), storedAt: now, expires: now + t.ttl * 1000, ttlOffsets: t.offsets, rcode: t.rcode });
+    const entry = { buf: Buffer.from(buf), storedAt: now, expires: now + t.ttl * 1000, ttlOffsets: t.offsets, rcode: t.rcode };
+    this.cache.set(key, entry);
+    return entry;
   }
 }

@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { familyOf } from '../util/ip.ts';
 import { Counter, exponential, HistogramVec, type HistogramCell, type Metric } from '../util/prometheus.ts';
-import type { Forwarder, ForwardResult } from './forward.ts';
+import { agedCopy, type CacheEntry, type Forwarder, type ForwardResult } from './forward.ts';
 import { decodeQuery, encodeResponse, Rcode, rcodeName, typeName, type Query, type Response, type RR } from './wire.ts';
 import { buildIndex, lookup, soaRecord, type Answer, type DnsIndex, type ZoneConfig } from './zone.ts';
 
@@ -126,6 +126,8 @@ export class DnsServer {
   private readonly tcpSockets = new Set<net.Socket>();
   /** encoded answers by (proto, query bytes after the ID), valid for one index */
   private answers = new Map<string, { buf: Buffer; qtype: number; slot4?: Slot; slot6?: Slot }>();
+  /** forwarded answers by the same key, while the forwarder's cache holds them */
+  private forwarded = new Map<string, { entry: CacheEntry; questionEnd: number; qtype: number; slot4?: Slot; slot6?: Slot }>();
   private answersFor?: DnsIndex;
   static readonly answerCacheEntries = 20000;
   /** an empty index of the zone: tells names to forward from names in the zone before sync */
@@ -235,6 +237,20 @@ export class DnsServer {
       }
       // Same bytes after the ID (flags, question, EDNS) → same answer, for this index.
       const key = msg.length >= 12 ? proto + msg.toString('latin1', 2) : '';
+      const fwd = key ? this.forwarded.get(key) : undefined;
+      if (fwd) {
+        const now = Date.now();
+        if (now < fwd.entry.expires) {
+          // A forwarded answer still in the cache: its aged copy, with this query's ID and spelling.
+          const out = agedCopy(fwd.entry, now);
+          msg.copy(out, 0, 0, 2);
+          msg.copy(out, 12, 12, fwd.questionEnd);
+          const slot = family === 4 ? (fwd.slot4 ??= this.slotFor(proto, 4, fwd.qtype, out, 'cache', true)) : (fwd.slot6 ??= this.slotFor(proto, 6, fwd.qtype, out, 'cache', true));
+          this.o.metrics.record(slot, (performance.now() - t0) / 1000, proto === 'tcp' ? 65535 : msg.length, out.length, false);
+          return out;
+        }
+        this.forwarded.delete(key);
+      }
       const hit = key ? this.answers.get(key) : undefined;
       if (hit) {
         const out = Buffer.from(hit.buf);
@@ -317,6 +333,11 @@ export class DnsServer {
         out = Buffer.from(out.subarray(0, q.questionEnd));
         out.writeUInt16BE(out.readUInt16BE(2) | 0x0200, 2);
         out.fill(0, 6, 12);
+      }
+      // Whole answers the cache holds are served from the wire cache next time (same bytes, same limit).
+      else if (r.entry && msg.length >= 12 && out.readUInt16BE(4) === 1) {
+        if (this.forwarded.size >= DnsServer.answerCacheEntries) this.forwarded.clear();
+        this.forwarded.set(proto + msg.toString('latin1', 2), { entry: r.entry, questionEnd: q.questionEnd, qtype: q.question.type });
       }
     } else out = encodeResponse({ ...this.base(q), ra: true, rcode: r?.rcode ?? Rcode.SERVFAIL });
     this.report(proto, family, q.question.type, msg, out, t0, r?.fromCache ? 'cache' : 'forward', Boolean(r?.fromCache), Boolean(q.edns?.do));
