@@ -16,45 +16,23 @@
 // so that the load generator and the server under test do not take turns on one core.
 // No root needed.
 //   npm run build && node --import tsx bench/dns.ts [--services 1000] [--seconds 10] [--rate 60000]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { podpathBin, repoRoot } from '../test/helpers/apiserver.ts';
+import { arg, freePort, on, pinned, scratch, sleep } from './common.ts';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-}
 const services = Number(arg('services', '1000'));
 const seconds = Number(arg('seconds', '10'));
 const rate = Number(arg('rate', '60000'));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pinned = os.cpus().length >= 2 && !spawnSync('taskset', ['-c', '0', 'true']).error;
-/** argv on CPU `cpu` when pinning (taskset), as is otherwise */
-const on = (cpu: number, argv: string[]) => (pinned ? ['taskset', '-c', String(cpu), ...argv] : argv);
 
 if (spawnSync('dnsperf', ['-h']).error) {
   console.error('bench/dns: dnsperf is missing — apt-get install -y dnsperf');
   process.exit(1);
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-bench-dns-'));
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null) c.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+const { dir, start } = scratch('podpath-bench-dns-');
 
 // A minimal UDP responder in its own process: the reference for "Node's own cost per datagram".
 // With `answer` it appends one A record (a fake upstream resolver); without, it echoes the query
@@ -74,9 +52,7 @@ s.bind(Number(process.argv[1]), '127.0.0.1');
 
 async function startResponder(answer: boolean): Promise<number> {
   const port = await freePort();
-  const argv = on(1, [process.execPath, '-e', responder(answer), String(port)]);
-  const c = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
-  children.push(c);
+  start([process.execPath, '-e', responder(answer), String(port)]);
   await sleep(300);
   return port;
 }
@@ -136,9 +112,8 @@ async function main(): Promise<void> {
   const upstream = await startResponder(true);
   const state = writeState();
   const port = await freePort();
-  const dnsArgv = on(1, [process.execPath, podpathBin, 'dns', 'serve', '--listen', `127.0.0.1:${port}`, '-f', state, '-f', path.join(repoRoot, 'examples/dns/cluster-state.yaml'), '--upstream', `127.0.0.1:${upstream}`]);
-  const dns = spawn(dnsArgv[0]!, dnsArgv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(dns);
+  const dnsArgv = [process.execPath, podpathBin, 'dns', 'serve', '--listen', `127.0.0.1:${port}`, '-f', state, '-f', path.join(repoRoot, 'examples/dns/cluster-state.yaml'), '--upstream', `127.0.0.1:${upstream}`];
+  const dns = start(dnsArgv, 'pipe');
   let log = '';
   dns.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   for (let i = 0; i < 100 && !log.includes('serving'); i++) await sleep(100);

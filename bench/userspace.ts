@@ -6,45 +6,17 @@
 //   bulk       one connection streaming --megabytes to a sink, MB/s
 // The proxies and the backends run on CPU 1 and the load generator on CPU 0 when there are two.
 //   node --import tsx bench/userspace.ts [--seconds 5] [--concurrency 32] [--megabytes 1024]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../test/helpers/apiserver.ts';
+import { arg, freePort, on, pinned, scratch, sleep } from './common.ts';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-}
 const seconds = Number(arg('seconds', '5'));
 const concurrency = Number(arg('concurrency', '32'));
 const megabytes = Number(arg('megabytes', '1024'));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pinned = os.cpus().length >= 2 && !spawnSync('taskset', ['-c', '0', 'true']).error;
-const on = (cpu: number, argv: string[]) => (pinned ? ['taskset', '-c', String(cpu), ...argv] : argv);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-bench-us-'));
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null) c.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function start(argv: string[]): ChildProcess {
-  const a = on(1, argv);
-  const c = spawn(a[0]!, a.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(c);
-  return c;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+const { dir, start } = scratch('podpath-bench-us-');
 
 // Backends: "reply" answers each connection with a line and closes; "sink" swallows everything.
 const backendSrc = `
