@@ -124,7 +124,8 @@ spec:
       if (proxyMode === 'userspace') {
         // The userspace proxy connects onward itself: the pod sees the node; a node without a
         // local endpoint has no listener for the port, so the connection is refused.
-        assert.equal(who.client.split(':')[0], '10.244.2.1', 'the proxy on the pod\'s node connects from its bridge address');
+        const podCIDR = JSON.parse(lab.ok(['get', 'node', last, '-o', 'json'])).spec.podCIDR as string;
+        assert.equal(who.client.split(':')[0], podCIDR.replace(/\.0\/24$/, '.1'), 'the proxy on the pod\'s node connects from its bridge address');
         assert.equal(dropped.code, 7, 'a node without a local endpoint refuses the connection');
       } else {
         assert.equal(who.client.split(':')[0], '192.168.49.100', 'Local policy keeps the client address');
