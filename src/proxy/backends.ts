@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import { commandExists, run, succeeds } from '../lab/netns.ts';
 import type { SchedulerName } from './schedulers.ts';
-import { realDummy, UserspaceBackend } from './userspace.ts';
+import { dummyAddresses, dummyDevice, ipsetSave, ipsetSwapScript, ipvsNatRules, planIpvsTable, virtualServers } from './ipvs.ts';
+import { realDummy, UserspaceBackend, type DummyShell } from './userspace.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
 import { jumpRules, largeClusterEndpointsThreshold, renderIptables, staleChainLines } from './iptables.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -250,6 +251,70 @@ export class NftablesBackend implements Backend {
   }
 }
 
+/** The kernel side of IPVS mode (fakes in unit tests; these machines' kernels have no IPVS). */
+export interface IpvsShell {
+  /** `ipvsadm-save -n` */
+  save(): string;
+  /** `ipvsadm-restore` of edit lines */
+  restore(lines: string[]): void;
+  /** `ipset restore` */
+  ipsetRestore(text: string): void;
+  iptables: IptablesShell;
+  sysctl(key: string, value: string): void;
+}
+
+export const realIpvs: IpvsShell = {
+  save: () => run(['ipvsadm-save', '-n']),
+  restore: (lines) => void (lines.length && run(['ipvsadm-restore'], { input: lines.join('\n') + '\n' })),
+  ipsetRestore: (text) => void run(['ipset', 'restore'], { input: text }),
+  iptables: realIptables,
+  sysctl: (k, v) => void succeeds(['sysctl', '-q', '-w', `${k}=${v}`]),
+};
+
+/**
+ * IPVS mode as upstream programs it: Service addresses on kube-ipvs0, the IPVS table edited in
+ * place, the ipsets swapped in whole, and the nat rules beside them (iptables-restore --noflush).
+ */
+export class IpvsBackend implements Backend {
+  readonly mode = 'ipvs' as const;
+  constructor(
+    private readonly flags: ProxyFlags,
+    private readonly shell: IpvsShell = realIpvs,
+    private readonly dummy: DummyShell = realDummy,
+  ) {}
+
+  sync(req: SyncRequest): SyncResult {
+    const ports = flatten(req.byService);
+    const nodePortIPs = liveNodePortIPs('ipvs', this.flags, req.nodeIP) ?? (req.nodeIP ? [req.nodeIP] : []);
+    const vss = virtualServers(ports, { scheduler: (this.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs });
+    this.dummy.ensure();
+    // Upstream's sysctls for IPVS with conntrack (proxier.go).
+    for (const [k, v] of [['net.ipv4.vs.conntrack', '1'], ['net.ipv4.vs.expire_nodest_conn', '1'], ['net.ipv4.vs.expire_quiescent_template', '1'], ['net.ipv4.ip_forward', '1']]) this.shell.sysctl(k!, v!);
+    const want = new Set(dummyAddresses(ports));
+    const have = new Set(this.dummy.list());
+    for (const ip of want) if (!have.has(ip)) this.dummy.add(ip);
+    this.shell.ipsetRestore(ipsetSwapScript(ipsetSave(ports, vss)));
+    const nat = ipvsNatRules(ports, { ...(this.flags.clusterCIDR ? { clusterCIDR: this.flags.clusterCIDR } : {}), masqueradeAll: this.flags.masqueradeAll, masqueradeBit: this.flags.masqueradeBit });
+    this.shell.iptables.restore(nat.split('\n').filter((l) => !l.startsWith('#')).join('\n'));
+    for (const [chain, comment, target] of [['PREROUTING', 'kubernetes service portals', 'KUBE-SERVICES'], ['OUTPUT', 'kubernetes service portals', 'KUBE-SERVICES'], ['POSTROUTING', 'kubernetes postrouting rules', 'KUBE-POSTROUTING']] as const) {
+      this.shell.iptables.ensureRule('nat', chain, ['-m', 'comment', '--comment', comment, '-j', target]);
+    }
+    const edits = planIpvsTable(this.shell.save(), vss);
+    this.shell.restore(edits);
+    // Addresses go last: a virtual server is removed before its address is.
+    for (const ip of have) if (!want.has(ip)) this.dummy.del(ip);
+    return { full: true, summary: `${vss.length} virtual servers, ${edits.length} table edits, ${want.size} addresses on ${dummyDevice}` };
+  }
+
+  intact(): boolean {
+    return this.dummy.exists() && this.shell.iptables.hasChain('nat', 'KUBE-SERVICES');
+  }
+
+  pendingCleanup(): boolean {
+    return false;
+  }
+}
+
 /** IPVS mode needs the kernel's IP Virtual Server; the message says what is missing and what works instead. */
 export function ipvsMissing(procFile = '/proc/net/ip_vs'): string | undefined {
   if (fs.existsSync(procFile)) return undefined;
@@ -262,11 +327,9 @@ export function proxyPreflight(mode: ProxyMode): string[] {
   if (mode === 'ipvs') {
     const m = ipvsMissing();
     if (m) return [m];
-    missing.push('IPVS mode is rendered (`podpath proxy render --mode ipvs`, `podpath proxy ipvsadm`) but not applied to a kernel by podpath yet; use --proxy-mode userspace for IPVS scheduling, or iptables/nftables');
-    return missing;
   }
   if (process.getuid?.() !== 0) missing.push('root: kube-proxy writes the kernel\'s packet rules; run it as root in the network namespace whose rules it owns');
-  const tools = mode === 'nftables' ? [['nft', 'nftables']] : mode === 'userspace' ? [] : [['iptables-restore', 'iptables'], ['iptables-save', 'iptables']];
+  const tools = mode === 'nftables' ? [['nft', 'nftables']] : mode === 'userspace' ? [] : [['iptables-restore', 'iptables'], ['iptables-save', 'iptables'], ...(mode === 'ipvs' ? [['ipvsadm', 'ipvsadm'], ['ipvsadm-save', 'ipvsadm'], ['ipset', 'ipset']] : [])];
   for (const [cmd, pkg] of [...tools, ...(mode === 'userspace' ? [] : [['conntrack', 'conntrack']]), ['ip', 'iproute2']]) if (!commandExists(cmd!)) missing.push(`${cmd}: apt-get install -y ${pkg}`);
   return missing;
 }
@@ -282,6 +345,10 @@ export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMet
       log,
     });
   }
-  if (mode === 'ipvs') throw new Error(ipvsMissing() ?? 'IPVS mode is not applied by podpath yet');
+  if (mode === 'ipvs') {
+    const m = ipvsMissing();
+    if (m) throw new Error(m);
+    return new IpvsBackend(flags);
+  }
   return mode === 'iptables' ? new IptablesBackend(flags, metrics, realIptables, syncPeriodMs) : new NftablesBackend(flags, metrics);
 }

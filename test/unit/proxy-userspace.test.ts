@@ -8,7 +8,8 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { render } from '../../src/proxy/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
-import { ipvsadmList, ipvsadmSave, virtualServers } from '../../src/proxy/ipvs.ts';
+import { IpvsBackend, type IpvsShell } from '../../src/proxy/backends.ts';
+import { ipsetSwapScript, ipvsadmList, ipvsadmSave, parseIpvsadmSave, virtualServers } from '../../src/proxy/ipvs.ts';
 import type { ServicePortInfo } from '../../src/proxy/model.ts';
 import { UserspaceBackend, type DummyShell } from '../../src/proxy/userspace.ts';
 
@@ -153,4 +154,61 @@ test('render --mode ipvs: seed 001 as kube-ipvs0 addresses, ipvsadm-save and ips
   if (process.env.PODPATH_UPDATE_GOLDEN) fs.writeFileSync(golden, text);
   assert.equal(text, fs.readFileSync(golden, 'utf8'));
   assert.throws(() => render([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')], { mode: 'ipvs', nodeName: 'minikube', config: { masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], scheduler: 'fastest' } }), (e: Error & { code?: string }) => e.code === 'BadFlags' && /--ipvs-scheduler: "fastest" is not one of rr, wrr, lc, wlc, sh, dh, sed, nq/.test(e.message));
+});
+
+test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rules and jumps kept (fake kernel)', () => {
+  let table = '';
+  const calls: string[] = [];
+  const shell: IpvsShell = {
+    save: () => table,
+    restore: (lines) => {
+      calls.push(...lines.map((l) => `ipvsadm ${l}`));
+      // Apply the edits to the fake table as the kernel would (whole-table text is enough here).
+      const t = parseIpvsadmSave(table);
+      for (const l of lines) {
+        const m = /^-([AEDaed]) (-[tu]) (\S+)(?: -r (\S+))?(?: (.*))?$/.exec(l)!;
+        const vs = `${m[2]} ${m[3]}`;
+        if (m[1] === 'A' || m[1] === 'E') t.set(vs, { opts: m[5] ?? '', reals: t.get(vs)?.reals ?? new Map() });
+        else if (m[1] === 'D') t.delete(vs);
+        else if (m[1] === 'd') t.get(vs)!.reals.delete(m[4]!);
+        else t.get(vs)!.reals.set(m[4]!, m[5] ?? '');
+      }
+      table = [...t].flatMap(([vs, e]) => [`-A ${vs} ${e.opts}`, ...[...e.reals].map(([r, o]) => `-a ${vs} -r ${r} ${o}`)]).join('\n');
+    },
+    ipsetRestore: (text) => calls.push(`ipset ${text.split('\n').filter((l) => l.startsWith('swap')).length} swaps`),
+    iptables: { restore: (text) => calls.push(`iptables-restore ${text.split('\n').filter((l) => l.startsWith('-A')).length} rules`), saveNat: () => '', ensureRule: (_t, chain) => calls.push(`ensure ${chain}`), ensureChain: () => {}, hasChain: () => true },
+    sysctl: () => {},
+  };
+  const dummy = fakeDummy();
+  const b = new IpvsBackend({ masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], clusterCIDR: '10.244.0.0/16' }, shell, dummy);
+  const ports = (eps: ReturnType<typeof ep>[], extra = true) => new Map([
+    ['default/web', [sp({ name: 'default/web', clusterIP: '10.96.0.20', port: 80, nodePort: 30080, endpoints: eps })]],
+    ...(extra ? [['default/db', [sp({ name: 'default/db', clusterIP: '10.96.0.30', port: 5432, endpoints: [ep('10.244.0.9', 5432)] })]] as [string, ServicePortInfo[]]] : []),
+  ]);
+  b.sync({ byService: ports([ep('10.244.0.5', 8080), ep('10.244.0.6', 8080)]), nodeIP: '192.168.49.2' });
+  assert.deepEqual([...dummy.addrs].sort(), ['10.96.0.20', '10.96.0.30']);
+  assert.deepEqual(calls.filter((c) => !c.startsWith('ipvsadm')), ['ipset 10 swaps', 'iptables-restore 10 rules', 'ensure PREROUTING', 'ensure OUTPUT', 'ensure POSTROUTING']);
+  assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), [
+    'ipvsadm -A -t 10.96.0.20:80 -s rr',
+    'ipvsadm -a -t 10.96.0.20:80 -r 10.244.0.5:8080 -m -w 1',
+    'ipvsadm -a -t 10.96.0.20:80 -r 10.244.0.6:8080 -m -w 1',
+    'ipvsadm -A -t 10.96.0.30:5432 -s rr',
+    'ipvsadm -a -t 10.96.0.30:5432 -r 10.244.0.9:5432 -m -w 1',
+    'ipvsadm -A -t 192.168.49.2:30080 -s rr',
+    'ipvsadm -a -t 192.168.49.2:30080 -r 10.244.0.5:8080 -m -w 1',
+    'ipvsadm -a -t 192.168.49.2:30080 -r 10.244.0.6:8080 -m -w 1',
+  ]);
+  calls.length = 0;
+  // One endpoint gone and the db Service deleted: only those edits, and its address goes.
+  b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });
+  assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), ['ipvsadm -d -t 10.96.0.20:80 -r 10.244.0.6:8080', 'ipvsadm -d -t 192.168.49.2:30080 -r 10.244.0.6:8080', 'ipvsadm -D -t 10.96.0.30:5432']);
+  assert.deepEqual([...dummy.addrs], ['10.96.0.20']);
+  // Nothing changed: no edits at all.
+  calls.length = 0;
+  b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });
+  assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), []);
+});
+
+test('ipset swap script: each set filled under a temporary name, then swapped in', () => {
+  assert.equal(ipsetSwapScript('create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-CLUSTER-IP 10.96.0.1,tcp:443\n'), 'create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 -exist\ncreate KUBE-CLUSTER-IP-tmp hash:ip,port family inet hashsize 1024 maxelem 65536 -exist\nflush KUBE-CLUSTER-IP-tmp\nadd KUBE-CLUSTER-IP-tmp 10.96.0.1,tcp:443\nswap KUBE-CLUSTER-IP-tmp KUBE-CLUSTER-IP\ndestroy KUBE-CLUSTER-IP-tmp\n');
 });
