@@ -77,15 +77,17 @@ describe('cluster DNS in a lab', { skip: !isRoot && 'labs need root' }, () => {
       const slices = () => JSON.parse(lab.ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=pets', '-o', 'json'])).items as EndpointSlice[];
       for (const replicas of [3, 1]) {
         lab.ok(['scale', 'deployment/pets', `--replicas=${replicas}`]);
-        // The Deployment's ready pods plus the hostname pod (querier), which also matches app=pets.
-        const want = (await eventually(() => {
+        // The Deployment's ready pods plus the hostname pod (querier), which also matches app=pets:
+        // poll the DNS alone (a few ms a query) until it answers that many...
+        const seen = (await eventually((): number | undefined => (answer().length === replicas + 1 ? Date.now() : undefined), 60_000, `DNS answering ${replicas + 1} addresses`))!;
+        const got = answer();
+        // ...then check that the EndpointSlice says the same, and when the controller wrote it.
+        const ready = (await eventually(() => {
           const ips = slices().flatMap((sl) => sl.endpoints.filter((e) => e.conditions?.ready).map((e) => e.addresses[0]!)).sort();
-          return ips.length === replicas + 1 ? ips : undefined;
-        }, 60_000, `${replicas + 1} ready endpoints`))!;
-        // When the controller wrote the slice that has them (its last-change-trigger-time)...
+          return JSON.stringify(ips) === JSON.stringify(got) ? ips : undefined;
+        }, 10_000, 'the EndpointSlice to match the answer'))!;
+        assert.equal(ready.length, replicas + 1);
         const written = Math.max(...slices().map((sl) => Date.parse(sl.metadata.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'] ?? '')));
-        // ...and when the cluster DNS first answered them.
-        const seen = (await eventually((): number | undefined => (JSON.stringify(answer()) === JSON.stringify(want) ? Date.now() : undefined), 10_000, `DNS answering ${want.join(', ')}`))!;
         assert.ok(Number.isFinite(written), 'the slice carries its trigger time');
         assert.ok(seen - written <= 2000, `DNS followed the slice ${seen - written} ms after it was written`);
       }
