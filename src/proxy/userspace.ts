@@ -130,7 +130,19 @@ export class UserspaceBackend implements Backend {
       this.vss.delete(key);
       closed++;
     }
+    this.prune();
     return { full: true, summary: `${want.length} virtual servers (${opened} listeners opened, ${closed} closed), ${addrs.size} addresses on ${dummyDevice}` };
+  }
+
+  /** Forgets counts of real servers gone and idle, and expired persistence, so churn does not grow memory. */
+  private prune(): void {
+    const inUse = new Set<RealState>();
+    const now = Date.now();
+    for (const st of this.vss.values()) {
+      for (const r of st.reals) inUse.add(r);
+      for (const [client, a] of st.affinity) if (a.until <= now) st.affinity.delete(client);
+    }
+    for (const [k, r] of this.counts) if (!inUse.has(r) && r.active === 0 && r.inactive === 0) this.counts.delete(k);
   }
 
   intact(): boolean {
