@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { labPaths } from '../../src/lab/lab.ts';
+import { labPaths, readState } from '../../src/lab/lab.ts';
 import { makeKubectl, podpathBin, tempDir, type KubectlResult } from './apiserver.ts';
 
 export const isRoot = process.getuid?.() === 0;
@@ -105,4 +105,38 @@ export function echoHits(lab: TestLab, from: string, url: string, n: number): { 
 
 export function serviceClusterIP(lab: TestLab, name: string): string {
   return JSON.parse(lab.ok(['get', 'svc', name, '-o', 'json'])).spec.clusterIP as string;
+}
+
+/** A Deployment `udp` of podpath/echo answering UDP on 5300, behind the Service `udp` (53/UDP). */
+export const udpEchoManifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: udp}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: udp}}
+  template:
+    metadata: {labels: {app: udp}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: echo
+        image: podpath/echo
+        args: [--udp-port, "5300"]
+        ports: [{containerPort: 5300, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: udp}
+spec:
+  selector: {app: udp}
+  ports: [{port: 53, targetPort: 5300, protocol: UDP}]
+`;
+
+/** The pod that answers one datagram to ip:53 sent from the first node, always from source port 40053 (one conntrack entry, one session). */
+export function udpEchoFromNode(lab: TestLab, ip: string): string | undefined {
+  const netns = readState(lab.name)!.nodes[0]!.netns;
+  const script = `const s=require('dgram').createSocket('udp4');s.bind(40053,()=>{s.send('hi',53,'${ip}');});s.on('message',m=>{console.log(String(m));process.exit(0)});setTimeout(()=>{console.log('timeout');process.exit(0)},1500);`;
+  const r = spawnSync('nsenter', [`--net=/run/netns/${netns}`, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  const out = r.stdout.trim();
+  return out.startsWith('{') ? (JSON.parse(out) as { pod: string }).pod : undefined;
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readState } from '../../src/lab/lab.ts';
 import { eventually, repoRoot, sleep } from '../helpers/apiserver.ts';
-import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, type TestLab } from '../helpers/lab.ts';
+import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
 type Mode = 'iptables' | 'nftables';
@@ -129,38 +129,10 @@ spec:
     });
 
     it('deletes the conntrack entries of a UDP endpoint that went away, so the next datagram reaches the new one', async () => {
-      lab.ok(['apply', '-f', '-'], `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: udp}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: udp}}
-  template:
-    metadata: {labels: {app: udp}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: echo
-        image: podpath/echo
-        args: [--udp-port, "5300"]
-        ports: [{containerPort: 5300, protocol: UDP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: udp}
-spec:
-  selector: {app: udp}
-  ports: [{port: 53, targetPort: 5300, protocol: UDP}]
-`);
-      const netns = readState(lab.name)!.nodes[0]!.netns;
+      lab.ok(['apply', '-f', '-'], udpEchoManifest);
       const ip = clusterIP('udp');
       // One datagram from the node, always from source port 40053: the same conntrack entry.
-      const ask = () => {
-        const script = `const s=require('dgram').createSocket('udp4');s.bind(40053,()=>{s.send('hi',53,'${ip}');});s.on('message',m=>{console.log(String(m));process.exit(0)});setTimeout(()=>{console.log('timeout');process.exit(0)},1500);`;
-        const r = spawnSync('nsenter', [`--net=/run/netns/${netns}`, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
-        const out = r.stdout.trim();
-        return out.startsWith('{') ? (JSON.parse(out) as { pod: string }).pod : undefined;
-      };
+      const ask = () => udpEchoFromNode(lab, ip);
       const first = await explained(lab, () => eventually(() => ask(), 30_000, 'the UDP Service to answer'));
       lab.ok(['delete', 'pod', first!, '--wait=false']);
       const second = await explained(lab, () =>

@@ -3,13 +3,13 @@
 // affinity, refusal without endpoints, scaling), an endpoint killed mid-run without a failed
 // new connection, per-Service schedulers and weights, and the live `ipvsadm` table.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { labPaths, readState } from '../../src/lab/lab.ts';
 import { eventually, repoRoot, sleep } from '../helpers/apiserver.ts';
-import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, type TestLab } from '../helpers/lab.ts';
+import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
 
@@ -76,6 +76,44 @@ describe('kube-proxy in userspace mode, in a lab with the seed example', { skip:
       const r = lab.curl(`pod/default/${pods(lab, 'app=api')[0]!.name}`, `http://${ip}:80/`);
       assert.equal(r.code, 7, `curl exit ${r.code}: ${r.stderr}`);
       lab.ok(['delete', 'service', 'nobody']);
+    }));
+
+  it('answers a LoadBalancer IP from the client (the announcing node holds it; strictARP keeps the others quiet)', () =>
+    explained(lab, async () => {
+      lab.ok(['apply', '-f', '-'], `apiVersion: v1
+kind: Service
+metadata: {name: public}
+spec:
+  type: LoadBalancer
+  selector: {app: api}
+  ports: [{port: 80, targetPort: 8080}]
+`);
+      const lbIP = (await eventually(() => JSON.parse(lab.ok(['get', 'svc', 'public', '-o', 'json'])).status?.loadBalancer?.ingress?.[0]?.ip as string | undefined, 15_000, 'an EXTERNAL-IP'))!;
+      const answer = await eventually(() => {
+        const r = lab.curl('client', `http://${lbIP}/api/v1/lb`, ['--max-time', '2']);
+        return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+      }, 15_000, 'the LoadBalancer IP to answer');
+      assert.match(answer.pod, /^api-server-/);
+      assert.match(table(), new RegExp(`^TCP  ${lbIP.replace(/\./g, '\\.')}:80 rr$`, 'm'));
+      lab.ok(['delete', 'svc', 'public']);
+    }));
+
+  it('sends the next UDP datagram from the same source port to the replacement of a deleted endpoint', () =>
+    explained(lab, async () => {
+      lab.ok(['apply', '-f', '-'], udpEchoManifest);
+      const ip = clusterIP('udp');
+      const ask = () => udpEchoFromNode(lab, ip);
+      const first = await eventually(() => ask(), 30_000, 'the UDP Service to answer');
+      lab.ok(['delete', 'pod', first!, '--wait=false']);
+      const second = await eventually(() => {
+        const p = pods(lab, 'app=udp').find((x) => x.ready && !x.deleting && x.name !== first);
+        return p && pods(lab, 'app=udp').length === 1 ? p : undefined;
+      }, 30_000, 'the replacement pod alone');
+      await sleep(1500);
+      // The session to the old endpoint ended with it (idle timeout); the next one picks the new pod.
+      assert.equal(ask(), second!.name);
+      lab.ok(['delete', 'deployment', 'udp']);
+      lab.ok(['delete', 'service', 'udp']);
     }));
 
   it('follows scaling 2 → 4 → 2 in the table within 2 s of the EndpointSlice', () =>
