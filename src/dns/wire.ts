@@ -1,6 +1,7 @@
 // The DNS wire format (RFC 1035, EDNS0 from RFC 6891): a strict query decoder that never
 // throws past its edge, and a response encoder with name compression and truncation.
 import { isIP } from 'node:net';
+import { formatIP, parseIP } from '../util/ip.ts';
 
 export const Type = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 export const Class = { IN: 1, CH: 3, ANY: 255 } as const;
@@ -297,17 +298,8 @@ function writeRR(w: Writer, rr: RR): void {
 
 export function ipv6Bytes(ip: string): Buffer {
   const out = Buffer.alloc(16);
-  let s = ip;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4) {
-    const p = v4[1]!.split('.').map(Number);
-    s = s.slice(0, -v4[1]!.length) + `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
-  }
-  const [head, tail] = s.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
+  let v = parseIP(ip)?.value ?? 0n;
+  for (let i = 15; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
   return out;
 }
 
@@ -451,23 +443,9 @@ export function decodeMessage(buf: Buffer): DecodedResponse {
 }
 
 function formatIPv6(b: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  // Compress the longest run of zero groups.
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  let v = 0n;
+  for (const byte of b) v = (v << 8n) | BigInt(byte);
+  return formatIP(v, 6);
 }
 
 /** Encodes a plain query (for the forwarder's own lookups and for tests). */

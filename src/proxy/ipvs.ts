@@ -3,6 +3,7 @@
 // and per node address for NodePorts — the addresses it binds to kube-ipvs0, the ipsets its
 // iptables rules match, and the text `ipvsadm -Ln` / `ipvsadm-save -n` print. Userspace mode
 // balances over the same table, so both modes show the same `podpath proxy ipvsadm`.
+import { parseIP } from '../util/ip.ts';
 import { categorizeEndpoints, type ServicePortInfo } from './model.ts';
 import { isSchedulerName, type SchedulerName } from './schedulers.ts';
 
@@ -68,8 +69,8 @@ export function dummyAddresses(ports: ServicePortInfo[]): string[] {
 }
 
 function compareIP(a: string, b: string): number {
-  const n = (ip: string) => ip.split('.').reduce((acc, x) => acc * 256 + Number(x), 0);
-  return n(a) - n(b);
+  const n = (ip: string) => parseIP(ip)?.value ?? 0n;
+  return n(a) < n(b) ? -1 : n(a) > n(b) ? 1 : 0;
 }
 
 const vsKey = (v: VirtualServer) => `${v.protocol}/${v.ip}:${v.port}`;

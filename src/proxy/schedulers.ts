@@ -1,6 +1,7 @@
 // The Linux IPVS schedulers, as pure choosers over a virtual service's destinations (net/netfilter
 // ipvs/ip_vs_{rr,wrr,lc,wlc,sed,nq,sh,dh}.c): the same choices for the same state, so that
 // userspace mode balances as IPVS mode would and `ipvsadm -Ln` reads the same.
+import { parseIP } from '../util/ip.ts';
 
 export const schedulerNames = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'sed', 'nq'] as const;
 export type SchedulerName = (typeof schedulerNames)[number];
@@ -27,9 +28,10 @@ const usable = (d: Dest) => d.weight > 0;
 /** ip_vs_dest_conn_overhead: active connections weigh 256 inactive ones. */
 const overhead = (d: Dest) => d.active * 256 + d.inactive;
 
+/** The address as IPVS hashes it: an IPv4 address as its 32-bit number (others folded to 32 bits). */
 function ipv4Number(ip: string): number {
-  const p = ip.split('.').map(Number);
-  return p.length === 4 && p.every((x) => x >= 0 && x <= 255) ? ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0 : hashString(ip);
+  const p = parseIP(ip);
+  return p?.family === 4 ? Number(p.value) : hashString(ip);
 }
 function hashString(s: string): number {
   let h = 0;
