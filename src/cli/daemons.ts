@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
+import { parseHostPort } from '../util/ip.ts';
 
 const log = (component: string) => (line: string) => process.stderr.write(`${new Date().toISOString()} ${component}: ${line}\n`);
 
@@ -30,11 +31,7 @@ function durationMs(s: string): number {
   return ms;
 }
 
-function hostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':');
-  if (i < 0) throw new Error(`expected host:port, got ${s}`);
-  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
-}
+const hostPort = (s: string, flag = 'address') => parseHostPort(s, flag);
 
 export function addDaemonCommands(program: Command): void {
   program
@@ -151,8 +148,8 @@ export function addDaemonCommands(program: Command): void {
       flags,
       minSyncPeriodMs: durationMs(o.minSyncPeriod),
       syncPeriodMs: durationMs(o.syncPeriod),
-      ...(o.healthzBindAddress ? { healthz: hostPort(o.healthzBindAddress) } : {}),
-      ...(o.metricsBindAddress ? { metrics: hostPort(o.metricsBindAddress) } : {}),
+      ...(o.healthzBindAddress ? { healthz: hostPort(o.healthzBindAddress, '--healthz-bind-address') } : {}),
+      ...(o.metricsBindAddress ? { metrics: hostPort(o.metricsBindAddress, '--metrics-bind-address') } : {}),
       log: log(`kube-proxy ${o.nodeName}`),
     });
     await proxier.start();

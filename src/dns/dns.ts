@@ -8,7 +8,8 @@ import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { serveMetrics } from '../util/prometheus.ts';
 import { Forwarder, parseResolvConf, parseUpstream, type Upstream } from './forward.ts';
-import { DnsMetrics, DnsServer, parseListen, serveProbe, type HostPort } from './server.ts';
+import { parseHostPort, type HostPort } from '../util/ip.ts';
+import { DnsMetrics, DnsServer, serveProbe } from './server.ts';
 import { rcodeName } from './wire.ts';
 import { buildIndex, podsModes, type ClusterState, type DnsIndex, type PodsMode, type ZoneConfig } from './zone.ts';
 
@@ -67,7 +68,7 @@ export function upstreams(f: Pick<DnsFlags, 'upstream' | 'resolvConf'>): Upstrea
 }
 
 function optionalListen(s: string | undefined, flag: string): HostPort | undefined {
-  return s === undefined || s === '' || s === 'off' ? undefined : parseListen(s, flag);
+  return s === undefined || s === '' || s === 'off' ? undefined : parseHostPort(s, flag);
 }
 
 /** Services, EndpointSlices, Pods and Namespaces from state files ("-" is stdin). */
@@ -102,7 +103,7 @@ export interface RunningDns {
 }
 
 async function start(f: DnsFlags, zone: ZoneConfig, index: () => DnsIndex | undefined, log: (s: string) => void): Promise<RunningDns> {
-  const listen = parseListen(f.listen, '--listen');
+  const listen = parseHostPort(f.listen, '--listen');
   const health = optionalListen(f.health, '--health-addr');
   const ready = optionalListen(f.ready, '--ready-addr');
   const metricsAt = optionalListen(f.metrics, '--metrics-addr');

@@ -4,25 +4,11 @@
 import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
-import { familyOf } from '../util/ip.ts';
+import { familyOf, type HostPort } from '../util/ip.ts';
 import { Counter, exponential, HistogramVec, type HistogramCell, type Metric } from '../util/prometheus.ts';
 import { agedCopy, type CacheEntry, type Forwarder, type ForwardResult } from './forward.ts';
 import { decodeQuery, encodeResponse, Rcode, rcodeName, typeName, type Query, type Response, type RR } from './wire.ts';
 import { buildIndex, lookup, soaRecord, type Answer, type DnsIndex, type ZoneConfig } from './zone.ts';
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/** "ADDR:PORT", ":PORT" or "[V6]:PORT". */
-export function parseListen(s: string, flag: string): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(s);
-  const host = m ? (m[1] ?? m[2] ?? '') : '';
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535) || (host !== '' && !familyOf(host))) throw Object.assign(new Error(`${flag} ${JSON.stringify(s)}: expected ADDRESS:PORT (e.g. 127.0.0.1:5353 or :53)`), { code: 'BadFlags' });
-  return { host, port };
-}
 
 // CoreDNS's monitored query types; the rest are counted as "other".
 const monitored = new Set(['A', 'AAAA', 'CNAME', 'DNSKEY', 'DS', 'MX', 'NSEC3', 'NSEC', 'NS', 'PTR', 'RRSIG', 'SOA', 'SRV', 'TXT', 'IXFR', 'AXFR', 'ANY', 'HTTPS']);

@@ -148,3 +148,17 @@ export function isLinkLocalMulticast(ip: string): boolean {
   if (!p) return false;
   return p.family === 4 ? p.value >> 8n === 0xe00000n : p.value >> 112n === 0xff02n;
 }
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** "ADDR:PORT", ":PORT" or "[V6]:PORT". */
+export function parseHostPort(s: string, flag: string): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(s);
+  const host = m ? (m[1] ?? m[2] ?? '') : '';
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535) || (host !== '' && !familyOf(host))) throw Object.assign(new Error(`${flag} ${JSON.stringify(s)}: expected ADDRESS:PORT (e.g. 127.0.0.1:5353 or :53)`), { code: 'BadFlags' });
+  return { host, port };
+}
