@@ -194,8 +194,11 @@ export function reverseToIP(lower: string): string | undefined {
   return undefined;
 }
 
+/** ExternalName CNAMEs followed inside the zone at most this deep (a loop ends there). */
+const maxChase = 8;
+
 /** The answer to `q` from the index. Owner names echo the question's case. */
-export function lookup(ix: DnsIndex, q: Question): Answer {
+export function lookup(ix: DnsIndex, q: Question, depth = 0): Answer {
   const lower = q.name.toLowerCase();
   const zone = ix.config.zone;
   const rel = relative(lower, zone);
@@ -241,7 +244,7 @@ export function lookup(ix: DnsIndex, q: Question): Answer {
     if (!svc) return nxdomain();
     const records = serviceRecords(ix, svc, labels.slice(0, n - 3));
     if (records === undefined) return nxdomain();
-    return answerFor(ix, q, svc, records, nodata);
+    return answerFor(ix, q, svc, records, nodata, depth);
   }
   if (kind === 'pod') {
     if (n === 1) return nodata();
@@ -301,7 +304,7 @@ function addressRecords(name: string, ips: string[], ttl: number): RR[] {
   return ips.map((ip) => (familyOf(ip) === 6 ? { name, type: Type.AAAA, ttl, data: ip } : { name, type: Type.A, ttl, data: ip }));
 }
 
-function answerFor(ix: DnsIndex, q: Question, svc: ServiceInfo, records: ServiceRecord[], nodata: () => Answer): Answer {
+function answerFor(ix: DnsIndex, q: Question, svc: ServiceInfo, records: ServiceRecord[], nodata: () => Answer, depth: number): Answer {
   const ttl = ix.config.ttl;
   if (svc.kind === 'ExternalName') {
     const target = records[0]!.host;
@@ -309,7 +312,8 @@ function answerFor(ix: DnsIndex, q: Question, svc: ServiceInfo, records: Service
     if (q.type !== Type.A && q.type !== Type.AAAA) return a;
     // An in-cluster target is chased here; anything else is left to the caller's upstream.
     if (relative(target, ix.config.zone) !== undefined) {
-      const inner = lookup(ix, { name: target, type: q.type, class: q.class });
+      if (depth >= maxChase) return a;
+      const inner = lookup(ix, { name: target, type: q.type, class: q.class }, depth + 1);
       a.answer.push(...inner.answer);
       return a;
     }

@@ -165,6 +165,16 @@ test('dns: ExternalName is a CNAME; an in-cluster target is chased, an outside o
   assert.deepEqual(inner.answer.map((r) => [r.type, r.data]), [[Type.CNAME, 'svc1.testns.svc.cluster.local'], [Type.A, '10.96.0.30']]);
 });
 
+test('dns: an ExternalName loop inside the zone ends after a bounded chase', () => {
+  const st = structuredClone(state);
+  st.services.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'loop-a', namespace: 'testns' }, spec: { type: 'ExternalName', externalName: 'loop-b.testns.svc.cluster.local' } });
+  st.services.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'loop-b', namespace: 'testns' }, spec: { type: 'ExternalName', externalName: 'loop-a.testns.svc.cluster.local' } });
+  const a = ask('loop-a.testns.svc.cluster.local', 'A', buildIndex(st, zone(), 1));
+  assert.equal(a.rcode, 0);
+  assert.equal(a.answer.length, 9);
+  assert.ok(a.answer.every((r) => r.type === Type.CNAME));
+});
+
 test('dns: PTR for ClusterIPs and endpoint addresses, one per (Service, endpoint); IPv6 nibbles', () => {
   assert.deepEqual(ask('1.0.96.10.in-addr.arpa', 'PTR').answer.map((r) => r.data), ['kubernetes.default.svc.cluster.local']);
   assert.deepEqual(ask('100.1.244.10.in-addr.arpa', 'PTR').answer.map((r) => r.data), ['my-pet.headless.testns.svc.cluster.local']);
