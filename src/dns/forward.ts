@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { familyOf } from '../util/ip.ts';
-import { decodeMessage, encodeQuery, Rcode, Type, type Question, type RR } from './wire.ts';
+import { decodeMessage, encodeQuery, readName, Rcode, Type, type Question, type RR } from './wire.ts';
 
 export interface Upstream {
   host: string;
@@ -132,16 +132,12 @@ class UdpUpstream {
   }
 }
 
-/** Does `r` answer `q` (same question, case-insensitively)? */
+/** Does `r` answer `q` (a response with the same question, case-insensitively, or none)? Only the question is read. */
 function answers(r: Buffer, q: Question): boolean {
   if (!(r.readUInt16BE(2) & 0x8000)) return false;
-  try {
-    const m = decodeMessage(r);
-    const rq = m.questions[0];
-    return !rq || (rq.name.toLowerCase() === q.name.toLowerCase() && rq.type === q.type);
-  } catch {
-    return false;
-  }
+  if (r.readUInt16BE(4) === 0) return true;
+  const n = readName(r, 12);
+  return typeof n !== 'string' && n.end + 4 <= r.length && n.name.toLowerCase() === q.name.toLowerCase() && r.readUInt16BE(n.end) === q.type;
 }
 
 function tcpQuery(up: Upstream, query: Buffer, timeoutMs: number): Promise<Buffer> {

@@ -1,6 +1,5 @@
 // The DNS wire format (RFC 1035, EDNS0 from RFC 6891): a strict query decoder that never
 // throws past its edge, and a response encoder with name compression and truncation.
-import { isIP } from 'node:net';
 import { formatIP, parseIP } from '../util/ip.ts';
 
 export const Type = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
@@ -301,10 +300,6 @@ export function ipv6Bytes(ip: string): Buffer {
   let v = parseIP(ip)?.value ?? 0n;
   for (let i = 15; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
   return out;
-}
-
-export function isIPv4(s: string): boolean {
-  return isIP(s) === 4;
 }
 
 /**

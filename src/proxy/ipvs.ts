@@ -73,7 +73,8 @@ function compareIP(a: string, b: string): number {
   return n(a) < n(b) ? -1 : n(a) > n(b) ? 1 : 0;
 }
 
-const vsKey = (v: VirtualServer) => `${v.protocol}/${v.ip}:${v.port}`;
+/** A virtual server's identity: protocol, address and port. */
+export const vsKey = (v: VirtualServer) => `${v.protocol}/${v.ip}:${v.port}`;
 const byAddress = (a: VirtualServer, b: VirtualServer) => (a.protocol !== b.protocol ? (a.protocol < b.protocol ? -1 : 1) : compareIP(a.ip, b.ip) || a.port - b.port);
 
 export interface RealCounts {
@@ -239,7 +240,6 @@ export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions, nat: IpvsNa
   ].join('\n');
 }
 
-export { vsKey };
 
 /** A table as `ipvsadm-save -n` prints it: virtual server → its -A line options and real servers' -a options. */
 export function parseIpvsadmSave(text: string): Map<string, { opts: string; reals: Map<string, string> }> {
