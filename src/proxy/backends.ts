@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { commandExists, run, succeeds } from '../lab/netns.ts';
 import type { SchedulerName } from './schedulers.ts';
-import { dummyAddresses, dummyDevice, ipsetSave, ipsetSwapScript, ipvsNatRules, planIpvsTable, virtualServers } from './ipvs.ts';
+import { dummyAddresses, dummyDevice, ipsetSave, ipsetSwapScript, ipvsIptablesRules, ipvsJumpRules, ipvsSets, planIpvsTable, virtualServers } from './ipvs.ts';
 import { realDummy, UserspaceBackend, type DummyShell } from './userspace.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
 import { jumpRules, largeClusterEndpointsThreshold, renderIptables, staleChainLines } from './iptables.ts';
@@ -286,19 +286,17 @@ export class IpvsBackend implements Backend {
   sync(req: SyncRequest): SyncResult {
     const ports = flatten(req.byService);
     const nodePortIPs = liveNodePortIPs('ipvs', this.flags, req.nodeIP) ?? (req.nodeIP ? [req.nodeIP] : []);
-    const vss = virtualServers(ports, { scheduler: (this.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs });
+    const vss = virtualServers(ports, { scheduler: (this.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs, mode: 'ipvs' });
     this.dummy.ensure();
     // Upstream's sysctls for IPVS with conntrack (proxier.go).
     for (const [k, v] of [['net.ipv4.vs.conntrack', '1'], ['net.ipv4.vs.expire_nodest_conn', '1'], ['net.ipv4.vs.expire_quiescent_template', '1'], ['net.ipv4.ip_forward', '1']]) this.shell.sysctl(k!, v!);
     const want = new Set(dummyAddresses(ports));
     const have = new Set(this.dummy.list());
     for (const ip of want) if (!have.has(ip)) this.dummy.add(ip);
-    this.shell.ipsetRestore(ipsetSwapScript(ipsetSave(ports, vss)));
-    const nat = ipvsNatRules(ports, { ...(this.flags.clusterCIDR ? { clusterCIDR: this.flags.clusterCIDR } : {}), masqueradeAll: this.flags.masqueradeAll, masqueradeBit: this.flags.masqueradeBit });
-    this.shell.iptables.restore(nat.split('\n').filter((l) => !l.startsWith('#')).join('\n'));
-    for (const [chain, comment, target] of [['PREROUTING', 'kubernetes service portals', 'KUBE-SERVICES'], ['OUTPUT', 'kubernetes service portals', 'KUBE-SERVICES'], ['POSTROUTING', 'kubernetes postrouting rules', 'KUBE-POSTROUTING']] as const) {
-      this.shell.iptables.ensureRule('nat', chain, ['-m', 'comment', '--comment', comment, '-j', target]);
-    }
+    const sets = ipvsSets(ports, { nodePortIPs, ...(req.nodeIP ? { nodeIP: req.nodeIP } : {}) });
+    this.shell.ipsetRestore(ipsetSwapScript(ipsetSave(sets)));
+    this.shell.iptables.restore(ipvsIptablesRules(sets, { ...(this.flags.clusterCIDR ? { clusterCIDR: this.flags.clusterCIDR } : {}), masqueradeAll: this.flags.masqueradeAll, masqueradeBit: this.flags.masqueradeBit }));
+    for (const j of ipvsJumpRules) this.shell.iptables.ensureRule(j.table, j.chain, j.args);
     const edits = planIpvsTable(this.shell.save(), vss);
     this.shell.restore(edits);
     // Addresses go last: a virtual server is removed before its address is.

@@ -37,13 +37,20 @@ export interface IpvsOptions {
   scheduler: SchedulerName;
   /** addresses NodePorts answer on (upstream: the node's addresses) */
   nodePortIPs: string[];
+  /**
+   * Who balances. IPVS: a Local traffic policy with no local endpoint falls back to the cluster's
+   * endpoints, as upstream's IPVS proxier does (kubernetes#97081: local pods can still reach the
+   * Service). Userspace: such a virtual server has no real servers (refused), and SCTP is left
+   * out (Node has no SCTP sockets).
+   */
+  mode: 'ipvs' | 'userspace';
 }
 
 /** The virtual servers of every ServicePort, with the real servers their traffic policies allow. */
 export function virtualServers(ports: ServicePortInfo[], o: IpvsOptions): VirtualServer[] {
   const out: VirtualServer[] = [];
   for (const sp of ports) {
-    if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') continue;
+    if (o.mode === 'userspace' && sp.protocol === 'SCTP') continue;
     const eps = categorizeEndpoints(sp);
     const real = (list: typeof eps.clusterEndpoints): RealServer[] =>
       list.map((e) => {
@@ -52,8 +59,9 @@ export function virtualServers(ports: ServicePortInfo[], o: IpvsOptions): Virtua
       });
     const scheduler = sp.scheduler && isSchedulerName(sp.scheduler) ? sp.scheduler : o.scheduler;
     const base = { protocol: sp.protocol, scheduler, persistentSeconds: sp.stickyMaxAgeSeconds, service: sp.name };
-    const internal = real(sp.internalPolicyLocal ? eps.localEndpoints : eps.clusterEndpoints);
-    const external = real(sp.externalPolicyLocal ? eps.localEndpoints : eps.clusterEndpoints);
+    const pick = (local: boolean) => (!local ? eps.clusterEndpoints : eps.localEndpoints.length || o.mode === 'userspace' ? eps.localEndpoints : eps.clusterEndpoints);
+    const internal = real(pick(sp.internalPolicyLocal));
+    const external = real(pick(sp.externalPolicyLocal));
     out.push({ ...base, ip: sp.clusterIP, port: sp.port, external: false, reals: internal });
     for (const ip of [...sp.externalIPs, ...sp.loadBalancerVIPs]) out.push({ ...base, ip, port: sp.port, external: true, reals: external });
     if (sp.nodePort) for (const ip of o.nodePortIPs) out.push({ ...base, ip, port: sp.nodePort, external: true, reals: external });
@@ -144,41 +152,103 @@ export function ipvsadmSave(vss: VirtualServer[]): string {
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
-/** The ipsets upstream's IPVS proxier fills (names and types from its ipsetInfo), as `ipset save` prints them. */
-export function ipsetSave(ports: ServicePortInfo[], vss: VirtualServer[]): string {
-  const sets: { name: string; type: string; entries: Set<string> }[] = [
-    { name: 'KUBE-CLUSTER-IP', type: 'hash:ip,port', entries: new Set() },
-    { name: 'KUBE-EXTERNAL-IP', type: 'hash:ip,port', entries: new Set() },
-    { name: 'KUBE-EXTERNAL-IP-LOCAL', type: 'hash:ip,port', entries: new Set() },
-    { name: 'KUBE-LOAD-BALANCER', type: 'hash:ip,port', entries: new Set() },
-    { name: 'KUBE-LOAD-BALANCER-LOCAL', type: 'hash:ip,port', entries: new Set() },
-    { name: 'KUBE-LOOP-BACK', type: 'hash:ip,port,ip', entries: new Set() },
-    { name: 'KUBE-NODE-PORT-TCP', type: 'bitmap:port', entries: new Set() },
-    { name: 'KUBE-NODE-PORT-LOCAL-TCP', type: 'bitmap:port', entries: new Set() },
-    { name: 'KUBE-NODE-PORT-UDP', type: 'bitmap:port', entries: new Set() },
-    { name: 'KUBE-NODE-PORT-LOCAL-UDP', type: 'bitmap:port', entries: new Set() },
-  ];
-  const set = (n: string) => sets.find((s) => s.name === n)!.entries;
+/** One ipset of upstream's IPVS proxier: name, type, the comment its iptables rules carry, and entries. */
+export interface IpvsSet {
+  name: string;
+  type: 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'bitmap:port';
+  comment: string;
+  entries: Set<string>;
+}
+
+// Upstream's ipsetInfo, in its order, with its comments.
+const ipsetInfo: [string, IpvsSet['type'], string][] = [
+  ['KUBE-LOOP-BACK', 'hash:ip,port,ip', 'Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose'],
+  ['KUBE-CLUSTER-IP', 'hash:ip,port', 'Kubernetes service cluster ip + port for masquerade purpose'],
+  ['KUBE-EXTERNAL-IP', 'hash:ip,port', 'Kubernetes service external ip + port for masquerade and filter purpose'],
+  ['KUBE-EXTERNAL-IP-LOCAL', 'hash:ip,port', 'Kubernetes service external ip + port with externalTrafficPolicy=local'],
+  ['KUBE-LOAD-BALANCER', 'hash:ip,port', 'Kubernetes service lb portal'],
+  ['KUBE-LOAD-BALANCER-FW', 'hash:ip,port', 'Kubernetes service load balancer ip + port for load balancer with sourceRange'],
+  ['KUBE-LOAD-BALANCER-LOCAL', 'hash:ip,port', 'Kubernetes service load balancer ip + port with externalTrafficPolicy=local'],
+  ['KUBE-LOAD-BALANCER-SOURCE-IP', 'hash:ip,port,ip', 'Kubernetes service load balancer ip + port + source IP for packet filter purpose'],
+  ['KUBE-LOAD-BALANCER-SOURCE-CIDR', 'hash:ip,port,net', 'Kubernetes service load balancer ip + port + source cidr for packet filter purpose'],
+  ['KUBE-NODE-PORT-TCP', 'bitmap:port', 'Kubernetes nodeport TCP port for masquerade purpose'],
+  ['KUBE-NODE-PORT-LOCAL-TCP', 'bitmap:port', 'Kubernetes nodeport TCP port with externalTrafficPolicy=local'],
+  ['KUBE-NODE-PORT-UDP', 'bitmap:port', 'Kubernetes nodeport UDP port for masquerade purpose'],
+  ['KUBE-NODE-PORT-LOCAL-UDP', 'bitmap:port', 'Kubernetes nodeport UDP port with externalTrafficPolicy=local'],
+  ['KUBE-NODE-PORT-SCTP-HASH', 'hash:ip,port', "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'"],
+  ['KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'hash:ip,port', "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'"],
+  ['KUBE-HEALTH-CHECK-NODE-PORT', 'bitmap:port', 'Kubernetes health check node port'],
+  ['KUBE-IPVS-IPS', 'hash:ip', 'Addresses on the ipvs interface'],
+];
+
+/** A LoadBalancer IP:port the node itself may not reach (source ranges that leave the node out). */
+export interface NoNodeAccess {
+  ip: string;
+  protocol: string;
+  port: number;
+}
+
+export interface IpvsSets {
+  sets: Map<string, IpvsSet>;
+  noNodeAccess: NoNodeAccess[];
+}
+
+/**
+ * The ipsets upstream's IPVS proxier fills from the ServicePorts (syncProxyRules): hairpin
+ * entries for local endpoints, ClusterIPs, external and LoadBalancer IPs (with their
+ * externalTrafficPolicy=Local and source-range companions), NodePorts by protocol,
+ * health-check NodePorts and the addresses bound to kube-ipvs0.
+ */
+export function ipvsSets(ports: ServicePortInfo[], o: { nodeIP?: string; nodePortIPs: string[] }): IpvsSets {
+  const sets = new Map(ipsetInfo.map(([name, type, comment]) => [name, { name, type, comment, entries: new Set<string>() }]));
+  const add = (set: string, e: string) => sets.get(set)!.entries.add(e);
+  const noNodeAccess: NoNodeAccess[] = [];
   for (const sp of ports) {
-    if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') continue;
     const proto = sp.protocol.toLowerCase();
-    set('KUBE-CLUSTER-IP').add(`${sp.clusterIP},${proto}:${sp.port}`);
-    for (const ip of sp.externalIPs) set(sp.externalPolicyLocal ? 'KUBE-EXTERNAL-IP-LOCAL' : 'KUBE-EXTERNAL-IP').add(`${ip},${proto}:${sp.port}`);
+    const at = (ip: string, port = sp.port) => `${ip},${proto}:${port}`;
+    for (const e of sp.endpoints) if (e.isLocal) add('KUBE-LOOP-BACK', `${e.ip},${proto}:${e.port},${e.ip}`);
+    add('KUBE-CLUSTER-IP', at(sp.clusterIP));
+    for (const ip of sp.externalIPs) add(sp.externalPolicyLocal ? 'KUBE-EXTERNAL-IP-LOCAL' : 'KUBE-EXTERNAL-IP', at(ip));
     for (const ip of sp.loadBalancerVIPs) {
-      set('KUBE-LOAD-BALANCER').add(`${ip},${proto}:${sp.port}`);
-      if (sp.externalPolicyLocal) set('KUBE-LOAD-BALANCER-LOCAL').add(`${ip},${proto}:${sp.port}`);
+      add('KUBE-LOAD-BALANCER', at(ip));
+      if (sp.externalPolicyLocal) add('KUBE-LOAD-BALANCER-LOCAL', at(ip));
+      if (!sp.loadBalancerSourceRanges.length) continue;
+      add('KUBE-LOAD-BALANCER-FW', at(ip));
+      for (const cidr of sp.loadBalancerSourceRanges) add('KUBE-LOAD-BALANCER-SOURCE-CIDR', `${at(ip)},${cidr}`);
+      // The node reaches an LB IP with the LB IP as its source (it is on kube-ipvs0).
+      if (o.nodeIP && sp.loadBalancerSourceRanges.some((c) => cidrContains(c, o.nodeIP!))) add('KUBE-LOAD-BALANCER-SOURCE-IP', `${at(ip)},${ip}`);
+      else noNodeAccess.push({ ip, protocol: proto, port: sp.port });
     }
-    if (sp.nodePort) {
-      set(`KUBE-NODE-PORT-${sp.protocol}`).add(String(sp.nodePort));
-      if (sp.externalPolicyLocal) set(`KUBE-NODE-PORT-LOCAL-${sp.protocol}`).add(String(sp.nodePort));
+    if (sp.nodePort && o.nodePortIPs.length) {
+      const entries = sp.protocol === 'SCTP' ? o.nodePortIPs.map((ip) => at(ip, sp.nodePort)) : [String(sp.nodePort)];
+      const suffix = sp.protocol === 'SCTP' ? 'SCTP-HASH' : sp.protocol;
+      for (const e of entries) {
+        add(`KUBE-NODE-PORT-${suffix}`, e);
+        if (sp.externalPolicyLocal) add(`KUBE-NODE-PORT-LOCAL-${suffix}`, e);
+      }
     }
+    if (sp.healthCheckNodePort) add('KUBE-HEALTH-CHECK-NODE-PORT', String(sp.healthCheckNodePort));
   }
-  // Hairpin: an endpoint reaching its own Service is masqueraded (dst ip,port and src ip).
-  for (const v of vss) if (!v.external) for (const r of v.reals) set('KUBE-LOOP-BACK').add(`${r.ip},${v.protocol.toLowerCase()}:${r.port},${r.ip}`);
+  for (const ip of dummyAddresses(ports)) add('KUBE-IPVS-IPS', ip);
+  return { sets, noNodeAccess };
+}
+
+function cidrContains(cidr: string, ip: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const a = parseIP(base ?? '');
+  const b = parseIP(ip);
+  if (!a || !b || a.family !== b.family) return false;
+  const width = a.family === 4 ? 32 : 128;
+  const shift = BigInt(width - Number(bits ?? width));
+  return a.value >> shift === b.value >> shift;
+}
+
+/** The sets as `ipset save` prints them (with the creation options upstream's ipset util passes). */
+export function ipsetSave(s: IpvsSets): string {
   const lines: string[] = [];
-  for (const s of sets) {
-    lines.push(`create ${s.name} ${s.type}${s.type.startsWith('bitmap') ? ' range 0-65535' : ' family inet hashsize 1024 maxelem 65536'}`);
-    for (const e of [...s.entries].sort()) lines.push(`add ${s.name} ${e}`);
+  for (const set of s.sets.values()) {
+    lines.push(`create ${set.name} ${set.type}${set.type === 'bitmap:port' ? ' range 0-65535' : ' family inet hashsize 1024 maxelem 65536'}`);
+    for (const e of [...set.entries].sort()) lines.push(`add ${set.name} ${e}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -190,56 +260,120 @@ export interface IpvsNatOptions {
   masqueradeBit: number;
 }
 
+/** The jumps into upstream's chains (iptablesJumpChain), each inserted at the top of its built-in chain. */
+export const ipvsJumpRules: { table: 'nat' | 'filter'; chain: string; args: string[] }[] = (
+  [
+    ['nat', 'OUTPUT', 'KUBE-SERVICES', 'kubernetes service portals'],
+    ['nat', 'PREROUTING', 'KUBE-SERVICES', 'kubernetes service portals'],
+    ['nat', 'POSTROUTING', 'KUBE-POSTROUTING', 'kubernetes postrouting rules'],
+    ['filter', 'FORWARD', 'KUBE-FORWARD', 'kubernetes forwarding rules'],
+    ['filter', 'INPUT', 'KUBE-NODE-PORT', 'kubernetes health check rules'],
+    ['filter', 'INPUT', 'KUBE-PROXY-FIREWALL', 'kube-proxy firewall rules'],
+    ['filter', 'FORWARD', 'KUBE-PROXY-FIREWALL', 'kube-proxy firewall rules'],
+    ['filter', 'INPUT', 'KUBE-IPVS-FILTER', 'kubernetes ipvs access filter'],
+    ['filter', 'OUTPUT', 'KUBE-IPVS-OUT-FILTER', 'kubernetes ipvs access filter'],
+  ] as const
+).map(([table, chain, to, comment]) => ({ table, chain, args: ['-m', 'comment', '--comment', comment, '-j', to] }));
+
+// ipsetWithIptablesChain: a non-empty set sends its matches from one chain to another.
+const setJumps: [set: string, table: 'nat' | 'filter', from: string, to: string, match: string, proto?: string][] = [
+  ['KUBE-LOOP-BACK', 'nat', 'KUBE-POSTROUTING', 'MASQUERADE', 'dst,dst,src'],
+  ['KUBE-LOAD-BALANCER', 'nat', 'KUBE-SERVICES', 'KUBE-LOAD-BALANCER', 'dst,dst'],
+  ['KUBE-LOAD-BALANCER-LOCAL', 'nat', 'KUBE-LOAD-BALANCER', 'RETURN', 'dst,dst'],
+  ['KUBE-NODE-PORT-LOCAL-TCP', 'nat', 'KUBE-NODE-PORT', 'RETURN', 'dst', 'tcp'],
+  ['KUBE-NODE-PORT-TCP', 'nat', 'KUBE-NODE-PORT', 'KUBE-MARK-MASQ', 'dst', 'tcp'],
+  ['KUBE-NODE-PORT-LOCAL-UDP', 'nat', 'KUBE-NODE-PORT', 'RETURN', 'dst', 'udp'],
+  ['KUBE-NODE-PORT-UDP', 'nat', 'KUBE-NODE-PORT', 'KUBE-MARK-MASQ', 'dst', 'udp'],
+  ['KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'nat', 'KUBE-NODE-PORT', 'RETURN', 'dst,dst', 'sctp'],
+  ['KUBE-NODE-PORT-SCTP-HASH', 'nat', 'KUBE-NODE-PORT', 'KUBE-MARK-MASQ', 'dst,dst', 'sctp'],
+  ['KUBE-LOAD-BALANCER-FW', 'filter', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'dst,dst'],
+  ['KUBE-LOAD-BALANCER-SOURCE-CIDR', 'filter', 'KUBE-SOURCE-RANGES-FIREWALL', 'RETURN', 'dst,dst,src'],
+  ['KUBE-LOAD-BALANCER-SOURCE-IP', 'filter', 'KUBE-SOURCE-RANGES-FIREWALL', 'RETURN', 'dst,dst,src'],
+];
+
 /**
- * The nat-table rules upstream's IPVS proxier keeps beside the IPVS table (masquerading by the
- * ipsets, hairpin through KUBE-LOOP-BACK), as iptables-restore input. The jump rules from
- * PREROUTING/OUTPUT/POSTROUTING are shown as comments: they are installed one by one.
+ * The nat and filter rules upstream's IPVS proxier keeps beside the IPVS table
+ * (writeIptablesRules), as iptables-restore --noflush input: masquerading by the ipsets, hairpin
+ * through KUBE-LOOP-BACK, LoadBalancer source ranges, the health-check ports, and the filter that
+ * stops other ports of the node being reached through a Service address.
  */
-export function ipvsNatRules(ports: ServicePortInfo[], o: IpvsNatOptions): string {
+export function ipvsIptablesRules(s: IpvsSets, o: IpvsNatOptions): string {
   const mark = `0x${(1 << o.masqueradeBit).toString(16)}`;
-  const protos = [...new Set(ports.filter((p) => p.nodePort && (p.protocol === 'TCP' || p.protocol === 'UDP')).map((p) => p.protocol))].sort();
-  const masq = o.masqueradeAll ? [] : o.clusterCIDR ? ['!', '-s', o.clusterCIDR] : undefined;
-  const lines = [
-    '# -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '# -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '# -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+  const q = (c: string) => `"${c}"`;
+  const set = (n: string) => s.sets.get(n)!;
+  const nonEmpty = (n: string) => set(n).entries.size > 0;
+  const nat: string[] = ['-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN'];
+  const filter: string[] = [];
+  for (const [name, table, from, to, match, proto] of setJumps) {
+    if (!nonEmpty(name)) continue;
+    (table === 'nat' ? nat : filter).push(['-A', from, ...(proto ? ['-p', proto] : []), '-m', 'comment', '--comment', q(set(name).comment), '-m', 'set', '--match-set', name, match, '-j', to].join(' '));
+  }
+  const matchSet = (name: string, m: string) => ['-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', q(set(name).comment), '-m', 'set', '--match-set', name, m].join(' ');
+  if (nonEmpty('KUBE-CLUSTER-IP')) {
+    // Off-cluster traffic to a ClusterIP is masqueraded; without a cluster CIDR, node-originated traffic from a VIP is.
+    if (o.masqueradeAll) nat.push(`${matchSet('KUBE-CLUSTER-IP', 'dst,dst')} -j KUBE-MARK-MASQ`);
+    else if (o.clusterCIDR) nat.push(`${matchSet('KUBE-CLUSTER-IP', 'dst,dst')} ! -s ${o.clusterCIDR} -j KUBE-MARK-MASQ`);
+    else nat.push(`${matchSet('KUBE-CLUSTER-IP', 'src,dst')} -j KUBE-MARK-MASQ`);
+  }
+  // External IPs: accepted from off the machine (not a bridge port, not a local source) and when local.
+  const externalIPRules = (name: string) => {
+    nat.push(`${matchSet(name, 'dst,dst')} -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT`);
+    nat.push(`${matchSet(name, 'dst,dst')} -m addrtype --dst-type LOCAL -j ACCEPT`);
+  };
+  if (nonEmpty('KUBE-EXTERNAL-IP')) {
+    nat.push(`${matchSet('KUBE-EXTERNAL-IP', 'dst,dst')} -j KUBE-MARK-MASQ`);
+    externalIPRules('KUBE-EXTERNAL-IP');
+  }
+  if (nonEmpty('KUBE-EXTERNAL-IP-LOCAL')) externalIPRules('KUBE-EXTERNAL-IP-LOCAL');
+  nat.push('-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT');
+  nat.push('-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ');
+  filter.push('-A KUBE-SOURCE-RANGES-FIREWALL -j DROP');
+  for (const e of s.noNodeAccess) filter.push(`-A KUBE-IPVS-OUT-FILTER -s ${e.ip} -m ipvs --vaddr ${e.ip} --vproto ${e.protocol} --vport ${e.port} -j DROP`);
+  // Accept what IPVS serves, in case later rules would drop it (last in KUBE-SERVICES).
+  for (const name of ['KUBE-CLUSTER-IP', 'KUBE-LOAD-BALANCER']) if (nonEmpty(name)) nat.push(`-A KUBE-SERVICES -m set --match-set ${name} dst,dst -j ACCEPT`);
+  filter.push(`-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
+  filter.push('-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT');
+  filter.push(`-A KUBE-NODE-PORT -m comment --comment ${q(set('KUBE-HEALTH-CHECK-NODE-PORT').comment)} -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT`);
+  for (const [name, m] of [['KUBE-LOAD-BALANCER', 'dst,dst'], ['KUBE-CLUSTER-IP', 'dst,dst'], ['KUBE-EXTERNAL-IP', 'dst,dst'], ['KUBE-EXTERNAL-IP-LOCAL', 'dst,dst'], ['KUBE-HEALTH-CHECK-NODE-PORT', 'dst']]) {
+    filter.push(`-A KUBE-IPVS-FILTER -m set --match-set ${name} ${m} -j RETURN`);
+  }
+  filter.push('-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT');
+  nat.push(`-A KUBE-POSTROUTING -m mark ! --mark ${mark}/${mark} -j RETURN`);
+  nat.push(`-A KUBE-POSTROUTING -j MARK --xor-mark ${mark}`);
+  nat.push('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
+  nat.push(`-A KUBE-MARK-MASQ -j MARK --or-mark ${mark}`);
+  const chains = (names: string[]) => names.map((c) => `:${c} - [0:0]`);
+  return [
     '*nat',
-    ':KUBE-SERVICES - [0:0]',
-    ':KUBE-POSTROUTING - [0:0]',
-    ':KUBE-NODE-PORT - [0:0]',
-    ':KUBE-MARK-MASQ - [0:0]',
-    `-A KUBE-POSTROUTING -m comment --comment "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose" -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE`,
-    `-A KUBE-POSTROUTING -m mark ! --mark ${mark}/${mark} -j RETURN`,
-    `-A KUBE-POSTROUTING -j MARK --xor-mark ${mark}`,
-    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
-    `-A KUBE-MARK-MASQ -j MARK --or-mark ${mark}`,
-    '-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN',
-    // Traffic to a ClusterIP from outside the pod network (or all, with --masquerade-all) is masqueraded.
-    ...(masq ? [['-A', 'KUBE-SERVICES', ...masq, '-m', 'comment', '--comment', '"Kubernetes service cluster ip + port for masquerade purpose"', '-m', 'set', '--match-set', 'KUBE-CLUSTER-IP', 'dst,dst', '-j', 'KUBE-MARK-MASQ'].join(' ')] : []),
-    '-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT',
-    '-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT',
-    ...protos.map((p) => `-A KUBE-NODE-PORT -p ${p.toLowerCase()} -m comment --comment "Kubernetes nodeport ${p} port for masquerade purpose" -m set --match-set KUBE-NODE-PORT-${p} dst -j KUBE-MARK-MASQ`),
+    ...chains(['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-NODE-PORT', 'KUBE-LOAD-BALANCER', 'KUBE-MARK-MASQ']),
+    ...nat,
     'COMMIT',
-  ];
-  return lines.join('\n') + '\n';
+    '*filter',
+    ...chains(['KUBE-FORWARD', 'KUBE-NODE-PORT', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'KUBE-IPVS-FILTER', 'KUBE-IPVS-OUT-FILTER']),
+    ...filter,
+    'COMMIT',
+    '',
+  ].join('\n');
 }
 
-/** `proxy render --mode ipvs`: kube-ipvs0's addresses, the IPVS table, the ipsets and the nat rules. */
-export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions, nat: IpvsNatOptions): string {
+/** `proxy render --mode ipvs`: kube-ipvs0's addresses, the IPVS table, the ipsets, the iptables rules and their jumps. */
+export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions, nat: IpvsNatOptions & { nodeIP?: string }): string {
   const vss = virtualServers(ports, o);
+  const sets = ipvsSets(ports, { nodePortIPs: o.nodePortIPs, ...(nat.nodeIP ? { nodeIP: nat.nodeIP } : {}) });
   return [
     `# ip addr: ${dummyDevice} (type dummy) holds`,
     ...dummyAddresses(ports).map((ip) => `${ip}/32`),
     '# ipvsadm-save -n',
     ipvsadmSave(vss).trimEnd(),
     '# ipset save',
-    ipsetSave(ports, vss).trimEnd(),
-    '# iptables-restore --noflush (nat)',
-    ipvsNatRules(ports, nat).trimEnd(),
+    ipsetSave(sets).trimEnd(),
+    '# jump rules (iptables -I, each kept once)',
+    ...ipvsJumpRules.map((j) => `# -t ${j.table} -I ${j.chain} ${j.args.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`),
+    '# iptables-restore --noflush',
+    ipvsIptablesRules(sets, nat).trimEnd(),
     '',
   ].join('\n');
 }
-
 
 /** A table as `ipvsadm-save -n` prints it: virtual server → its -A line options and real servers' -a options. */
 export function parseIpvsadmSave(text: string): Map<string, { opts: string; reals: Map<string, string> }> {

@@ -279,6 +279,6 @@ export class Proxier {
   ipvsadm(q: URLSearchParams): string {
     if (this.backend instanceof UserspaceBackend) return q.has('stats') ? this.backend.stats() : q.has('connections') ? this.backend.connections() : this.backend.list();
     const ip = this.nodeIP();
-    return ipvsadmList(virtualServers([...this.ports.values()].flat(), { scheduler: (this.o.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ip ? [ip] : [] }));
+    return ipvsadmList(virtualServers([...this.ports.values()].flat(), { scheduler: (this.o.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ip ? [ip] : [], mode: 'ipvs' }));
   }
 }

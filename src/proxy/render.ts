@@ -74,8 +74,8 @@ export function render(files: string[], o: RenderOptions): string {
   const ports = servicePorts(services, slices, o.nodeName, zone);
   if (mode === 'ipvs' || mode === 'userspace') {
     // Both balance over the IPVS table; NodePort virtual servers are per node address.
-    const ipvs = { scheduler: (o.config.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ips ?? (o.nodeIP ? [o.nodeIP] : ['0.0.0.0']) };
-    if (mode === 'ipvs') return renderIpvs(ports, ipvs, { ...(o.config.clusterCIDR ? { clusterCIDR: o.config.clusterCIDR } : {}), masqueradeAll: o.config.masqueradeAll, masqueradeBit: o.config.masqueradeBit });
+    const ipvs = { scheduler: (o.config.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ips ?? (o.nodeIP ? [o.nodeIP] : ['0.0.0.0']), mode };
+    if (mode === 'ipvs') return renderIpvs(ports, ipvs, { ...(o.config.clusterCIDR ? { clusterCIDR: o.config.clusterCIDR } : {}), ...(o.nodeIP ? { nodeIP: o.nodeIP } : {}), masqueradeAll: o.config.masqueradeAll, masqueradeBit: o.config.masqueradeBit });
     return [`# ip addr: ${dummyDevice} (type dummy) holds`, ...dummyAddresses(ports).map((ip) => `${ip}/32`), '# the table podpath balances over (ipvsadm -Ln)', ipvsadmList(virtualServers(ports, ipvs))].join('\n');
   }
   return mode === 'iptables' ? renderIptables(ports, iptablesConfig(o.config, ips)).text : renderNftables(ports, nftablesConfig(o.config, ips, o.nodeIP));

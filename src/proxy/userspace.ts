@@ -95,7 +95,7 @@ export class UserspaceBackend implements Backend {
     this.o.dummy.ensure();
     const ports: ServicePortInfo[] = [...req.byService.values()].flat();
     const nodePortIPs = this.o.nodePortIPs(req.nodeIP) ?? ['0.0.0.0'];
-    const want = virtualServers(ports, { scheduler: this.o.scheduler, nodePortIPs });
+    const want = virtualServers(ports, { scheduler: this.o.scheduler, nodePortIPs, mode: 'userspace' });
     // Addresses first, so that listeners on them can bind.
     const addrs = new Set(dummyAddresses(ports));
     const have = new Set(this.o.dummy.list());

@@ -120,7 +120,7 @@ test('ipvs: ipvsadm -Ln reads as upstream\'s README example (persistence, TCP an
     sp({ name: 'kube-system/kube-dns:dns-tcp', clusterIP: '10.0.0.10', port: 53, endpoints: [ep('172.17.0.2', 53)] }),
     sp({ name: 'kube-system/kube-dns:dns', clusterIP: '10.0.0.10', port: 53, protocol: 'UDP', endpoints: [ep('172.17.0.2', 53)] }),
   ];
-  const vss = virtualServers(ports, { scheduler: 'rr', nodePortIPs: [] });
+  const vss = virtualServers(ports, { scheduler: 'rr', nodePortIPs: [], mode: 'ipvs' });
   const text = ipvsadmList(vss, (v, r) => ({ active: v.port === 443 && r.port === 6443 ? 1 : 0, inactive: 0 }));
   // Upstream's README (pkg/proxy/ipvs) shows the lines without ipvsadm's trailing padding.
   assert.equal(text.split('\n').map((l) => l.trimEnd()).join('\n'), `IP Virtual Server version 1.2.1 (size=4096)
@@ -138,12 +138,16 @@ UDP  10.0.0.10:53 rr
 
 test('ipvs: traffic policies choose the real servers; a Service\'s scheduler annotation and weights apply', () => {
   const eps = [ep('10.244.0.5', 8080, true), ep('10.244.1.5', 8080, false)];
-  const vss = virtualServers([sp({ clusterIP: '10.96.0.20', port: 80, nodePort: 30080, internalPolicyLocal: true, externalPolicyLocal: true, scheduler: 'sh', weights: { '10.244.1.5': 3 }, endpoints: eps })], { scheduler: 'rr', nodePortIPs: ['192.168.49.2'] });
+  const vss = virtualServers([sp({ clusterIP: '10.96.0.20', port: 80, nodePort: 30080, internalPolicyLocal: true, externalPolicyLocal: true, scheduler: 'sh', weights: { '10.244.1.5': 3 }, endpoints: eps })], { scheduler: 'rr', nodePortIPs: ['192.168.49.2'], mode: 'userspace' });
   assert.deepEqual(vss.map((v) => [v.ip, v.port, v.scheduler, v.reals.map((r) => `${r.key}w${r.weight}`)]), [
     ['10.96.0.20', 80, 'sh', ['10.244.0.5:8080w1']],
     ['192.168.49.2', 30080, 'sh', ['10.244.0.5:8080w1']],
   ]);
-  const cluster = virtualServers([sp({ clusterIP: '10.96.0.20', port: 80, scheduler: 'bogus', weights: { '10.244.1.5': 3 }, endpoints: eps })], { scheduler: 'lc', nodePortIPs: [] });
+  // Local policies with no local endpoint: IPVS falls back to the cluster's endpoints (upstream #97081), userspace refuses.
+  const remoteOnly = sp({ clusterIP: '10.96.0.20', port: 80, nodePort: 30080, externalPolicyLocal: true, endpoints: [ep('10.244.1.5', 8080, false)] });
+  assert.deepEqual(virtualServers([remoteOnly], { scheduler: 'rr', nodePortIPs: ['192.168.49.2'], mode: 'ipvs' }).map((v) => v.reals.length), [1, 1]);
+  assert.deepEqual(virtualServers([remoteOnly], { scheduler: 'rr', nodePortIPs: ['192.168.49.2'], mode: 'userspace' }).map((v) => v.reals.length), [1, 0]);
+  const cluster = virtualServers([sp({ clusterIP: '10.96.0.20', port: 80, scheduler: 'bogus', weights: { '10.244.1.5': 3 }, endpoints: eps })], { scheduler: 'lc', nodePortIPs: [], mode: 'ipvs' });
   assert.deepEqual(cluster[0]!.reals.map((r) => r.weight), [1, 3]);
   assert.equal(cluster[0]!.scheduler, 'lc');
 });
@@ -154,6 +158,21 @@ test('render --mode ipvs: seed 001 as kube-ipvs0 addresses, ipvsadm-save and ips
   if (process.env.PODPATH_UPDATE_GOLDEN) fs.writeFileSync(golden, text);
   assert.equal(text, fs.readFileSync(golden, 'utf8'));
   assert.throws(() => render([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')], { mode: 'ipvs', nodeName: 'minikube', config: { masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], scheduler: 'fastest' } }), (e: Error & { code?: string }) => e.code === 'BadFlags' && /--ipvs-scheduler: "fastest" is not one of rr, wrr, lc, wlc, sh, dh, sed, nq/.test(e.message));
+});
+
+test('render --mode ipvs: upstream\'s overall test case — every ipset and upstream\'s nat and filter rules (golden)', () => {
+  const text = render([path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml')], { mode: 'ipvs', nodeName: 'test-node', nodeIP: '192.168.0.2', config: { clusterCIDR: '10.0.0.0/8', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], scheduler: 'rr' } });
+  const golden = path.join(repoRoot, 'test/golden/proxy-ipvs-upstream-overall.txt');
+  if (process.env.PODPATH_UPDATE_GOLDEN) fs.writeFileSync(golden, text);
+  assert.equal(text, fs.readFileSync(golden, 'utf8'));
+  const lines = text.split('\n');
+  // svc5's source range leaves the node out: the node may not reach its LB IP (kubernetes#119656).
+  assert.ok(lines.includes('-A KUBE-IPVS-OUT-FILTER -s 5.6.7.8 -m ipvs --vaddr 5.6.7.8 --vproto tcp --vport 80 -j DROP'));
+  assert.ok(lines.includes('add KUBE-LOAD-BALANCER-SOURCE-CIDR 5.6.7.8,tcp:80,203.0.113.0/25'));
+  // svc2 (Local, no local endpoint) still has real servers in IPVS mode (kubernetes#97081).
+  assert.ok(lines.includes('-a -t 1.2.3.4:80 -r 10.180.0.2:80 -m -w 1'));
+  assert.ok(lines.includes('-A KUBE-SERVICES -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ'));
+  assert.ok(lines.includes('-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT'));
 });
 
 test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rules and jumps kept (fake kernel)', () => {
@@ -176,7 +195,7 @@ test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rule
       table = [...t].flatMap(([vs, e]) => [`-A ${vs} ${e.opts}`, ...[...e.reals].map(([r, o]) => `-a ${vs} -r ${r} ${o}`)]).join('\n');
     },
     ipsetRestore: (text) => calls.push(`ipset ${text.split('\n').filter((l) => l.startsWith('swap')).length} swaps`),
-    iptables: { restore: (text) => calls.push(`iptables-restore ${text.split('\n').filter((l) => l.startsWith('-A')).length} rules`), saveNat: () => '', ensureRule: (_t, chain) => calls.push(`ensure ${chain}`), ensureChain: () => {}, hasChain: () => true },
+    iptables: { restore: (text) => calls.push(`iptables-restore ${text.split('\n').filter((l) => l.startsWith('-A')).length} rules`), saveNat: () => '', ensureRule: (t, chain, args) => calls.push(`ensure ${t} ${chain} ${args.at(-1)}`), ensureChain: () => {}, hasChain: () => true },
     sysctl: () => {},
   };
   const dummy = fakeDummy();
@@ -187,7 +206,19 @@ test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rule
   ]);
   b.sync({ byService: ports([ep('10.244.0.5', 8080), ep('10.244.0.6', 8080)]), nodeIP: '192.168.49.2' });
   assert.deepEqual([...dummy.addrs].sort(), ['10.96.0.20', '10.96.0.30']);
-  assert.deepEqual(calls.filter((c) => !c.startsWith('ipvsadm')), ['ipset 10 swaps', 'iptables-restore 10 rules', 'ensure PREROUTING', 'ensure OUTPUT', 'ensure POSTROUTING']);
+  assert.deepEqual(calls.filter((c) => !c.startsWith('ipvsadm')), [
+    'ipset 17 swaps',
+    'iptables-restore 21 rules',
+    'ensure nat OUTPUT KUBE-SERVICES',
+    'ensure nat PREROUTING KUBE-SERVICES',
+    'ensure nat POSTROUTING KUBE-POSTROUTING',
+    'ensure filter FORWARD KUBE-FORWARD',
+    'ensure filter INPUT KUBE-NODE-PORT',
+    'ensure filter INPUT KUBE-PROXY-FIREWALL',
+    'ensure filter FORWARD KUBE-PROXY-FIREWALL',
+    'ensure filter INPUT KUBE-IPVS-FILTER',
+    'ensure filter OUTPUT KUBE-IPVS-OUT-FILTER',
+  ]);
   assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), [
     'ipvsadm -A -t 10.96.0.20:80 -s rr',
     'ipvsadm -a -t 10.96.0.20:80 -r 10.244.0.5:8080 -m -w 1',
