@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Compiles src/ into dist/ (ES modules, one chunk per lazily loaded command) so podpath's
-// processes start without a TypeScript loader: faster, and tens of MiB less per process.
+// processes start without a TypeScript loader: faster, and tens of MiB less per process; and
+// src/native/sockopt.c into build/sockopt.node (the userspace proxy's transparent sockets).
 // Run by `npm ci`/`npm install` (the prepare script); bin/podpath.js falls back to loading the
 // TypeScript sources whenever dist/ is missing or older than src/.
+import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,5 +26,14 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
+// The Node-API addon: one C file against Node's own headers. Without a compiler podpath still
+// works; the userspace proxy then says it cannot keep client addresses.
+const headers = [path.resolve(process.execPath, '../../include/node'), '/usr/include/node'].find((d) => fs.existsSync(path.join(d, 'node_api.h')));
+fs.mkdirSync(path.join(root, 'build'), { recursive: true });
+const cc = headers && spawnSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', `-I${headers}`, '-o', path.join(root, 'build/sockopt.node'), path.join(root, 'src/native/sockopt.c')], { encoding: 'utf8' });
+if (!cc || cc.status !== 0) {
+  const why = !headers ? "Node's headers (node_api.h) were not found beside this node" : cc.error ? `cc: ${cc.error.message}` : cc.stderr.trim();
+  console.warn(`podpath build: build/sockopt.node not built (${why}); the userspace proxy will not keep client addresses. apt-get install -y gcc libc6-dev, then npm run build.`);
+}
 // Written last: bin/podpath.js trusts dist/ only when this stamp is newer than every source file.
 fs.writeFileSync(path.join(out, 'BUILT'), new Date().toISOString());

@@ -17,7 +17,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  ca-certificates curl util-linux iproute2 iptables nftables conntrack containernetworking-plugins dnsutils dnsperf haproxy ipvsadm ipset >/dev/null
+  ca-certificates curl util-linux iproute2 iptables nftables conntrack containernetworking-plugins dnsutils dnsperf haproxy ipvsadm ipset gcc libc6-dev >/dev/null
 if ! command -v kubectl >/dev/null; then
   apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
 fi

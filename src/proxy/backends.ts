@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { commandExists, run, succeeds } from '../lab/netns.ts';
 import type { SchedulerName } from './schedulers.ts';
 import { dummyAddresses, dummyDevice, ipsetSave, ipsetSwapScript, ipvsIptablesRules, ipvsJumpRules, ipvsSets, planIpvsTable, virtualServers } from './ipvs.ts';
+import { realTransparent } from './transparent.ts';
 import { realDummy, UserspaceBackend, type DummyShell } from './userspace.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
 import { jumpRules, largeClusterEndpointsThreshold, renderIptables, staleChainLines } from './iptables.ts';
@@ -20,6 +21,8 @@ export interface SyncRequest {
   changed?: Set<string>;
   /** the node's primary IP, once its Node object says */
   nodeIP?: string;
+  /** the node's pod range (spec.podCIDR), once assigned */
+  podCIDR?: string;
 }
 
 export interface SyncResult {
@@ -340,6 +343,7 @@ export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMet
       connectTimeoutMs: 1000,
       nodePortIPs: (nodeIP) => liveNodePortIPs(mode, flags, nodeIP),
       dummy: realDummy,
+      transparent: realTransparent,
       log,
     });
   }

@@ -3,7 +3,7 @@
 // and per node address for NodePorts — the addresses it binds to kube-ipvs0, the ipsets its
 // iptables rules match, and the text `ipvsadm -Ln` / `ipvsadm-save -n` print. Userspace mode
 // balances over the same table, so both modes show the same `podpath proxy ipvsadm`.
-import { parseIP } from '../util/ip.ts';
+import { cidrContains, parseCIDR, parseIP } from '../util/ip.ts';
 import { categorizeEndpoints, type ServicePortInfo } from './model.ts';
 import { isSchedulerName, type SchedulerName } from './schedulers.ts';
 
@@ -29,6 +29,11 @@ export interface VirtualServer {
   service: string;
   /** reached from outside the cluster (NodePort, external or LoadBalancer IP): the external traffic policy applies */
   external: boolean;
+  /**
+   * external with externalTrafficPolicy Local: the endpoints are on this node and their replies
+   * come back through it, so a proxy may connect with the client's own address
+   */
+  preserveClient: boolean;
   reals: RealServer[];
 }
 
@@ -62,9 +67,10 @@ export function virtualServers(ports: ServicePortInfo[], o: IpvsOptions): Virtua
     const pick = (local: boolean) => (!local ? eps.clusterEndpoints : eps.localEndpoints.length || o.mode === 'userspace' ? eps.localEndpoints : eps.clusterEndpoints);
     const internal = real(pick(sp.internalPolicyLocal));
     const external = real(pick(sp.externalPolicyLocal));
-    out.push({ ...base, ip: sp.clusterIP, port: sp.port, external: false, reals: internal });
-    for (const ip of [...sp.externalIPs, ...sp.loadBalancerVIPs]) out.push({ ...base, ip, port: sp.port, external: true, reals: external });
-    if (sp.nodePort) for (const ip of o.nodePortIPs) out.push({ ...base, ip, port: sp.nodePort, external: true, reals: external });
+    const ext = { external: true, preserveClient: sp.externalPolicyLocal, reals: external };
+    out.push({ ...base, ip: sp.clusterIP, port: sp.port, external: false, preserveClient: false, reals: internal });
+    for (const ip of [...sp.externalIPs, ...sp.loadBalancerVIPs]) out.push({ ...base, ip, port: sp.port, ...ext });
+    if (sp.nodePort) for (const ip of o.nodePortIPs) out.push({ ...base, ip, port: sp.nodePort, ...ext });
   }
   return out;
 }
@@ -216,7 +222,7 @@ export function ipvsSets(ports: ServicePortInfo[], o: { nodeIP?: string; nodePor
       add('KUBE-LOAD-BALANCER-FW', at(ip));
       for (const cidr of sp.loadBalancerSourceRanges) add('KUBE-LOAD-BALANCER-SOURCE-CIDR', `${at(ip)},${cidr}`);
       // The node reaches an LB IP with the LB IP as its source (it is on kube-ipvs0).
-      if (o.nodeIP && sp.loadBalancerSourceRanges.some((c) => cidrContains(c, o.nodeIP!))) add('KUBE-LOAD-BALANCER-SOURCE-IP', `${at(ip)},${ip}`);
+      if (o.nodeIP && sp.loadBalancerSourceRanges.some((c) => { const cidr = parseCIDR(c); return !!cidr && cidrContains(cidr, o.nodeIP!); })) add('KUBE-LOAD-BALANCER-SOURCE-IP', `${at(ip)},${ip}`);
       else noNodeAccess.push({ ip, protocol: proto, port: sp.port });
     }
     if (sp.nodePort && o.nodePortIPs.length) {
@@ -231,16 +237,6 @@ export function ipvsSets(ports: ServicePortInfo[], o: { nodeIP?: string; nodePor
   }
   for (const ip of dummyAddresses(ports)) add('KUBE-IPVS-IPS', ip);
   return { sets, noNodeAccess };
-}
-
-function cidrContains(cidr: string, ip: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const a = parseIP(base ?? '');
-  const b = parseIP(ip);
-  if (!a || !b || a.family !== b.family) return false;
-  const width = a.family === 4 ? 32 : 128;
-  const shift = BigInt(width - Number(bits ?? width));
-  return a.value >> shift === b.value >> shift;
 }
 
 /** The sets as `ipset save` prints them (with the creation options upstream's ipset util passes). */

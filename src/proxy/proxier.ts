@@ -216,7 +216,8 @@ export class Proxier {
     try {
       const changed = this.takeChanges(full);
       const nodeIP = this.nodeIP();
-      const r = this.backend.sync({ byService: this.ports, ...(full ? {} : { changed }), ...(nodeIP ? { nodeIP } : {}) });
+      const podCIDR = this.nodes.list()[0]?.spec?.podCIDR;
+      const r = this.backend.sync({ byService: this.ports, ...(full ? {} : { changed }), ...(nodeIP ? { nodeIP } : {}), ...(podCIDR ? { podCIDR } : {}) });
       this.needFullSync = false;
       if (full) this.lastFullSync = Date.now();
       this.afterSync(triggers);

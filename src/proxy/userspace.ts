@@ -6,10 +6,12 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { run, succeeds } from '../lab/netns.ts';
+import { cidrContains, parseCIDR, type Cidr } from '../util/ip.ts';
 import type { Backend, SyncRequest, SyncResult } from './backends.ts';
 import { dummyAddresses, dummyDevice, ipvsadmConnections, ipvsadmList, ipvsadmStats, virtualServers, vsKey, type ConnectionEntry, type RealServer, type VirtualServer } from './ipvs.ts';
 import type { ServicePortInfo } from './model.ts';
 import { newScheduler, type Dest, type Scheduler, type SchedulerName } from './schedulers.ts';
+import type { TransparentShell } from './transparent.ts';
 
 /** The addresses of kube-ipvs0 (a fake stands in for `ip` in unit tests). */
 export interface DummyShell {
@@ -39,6 +41,8 @@ export const realDummy: DummyShell = {
 };
 
 export interface UserspaceOptions {
+  /** client addresses kept for externalTrafficPolicy Local (absent: never kept) */
+  transparent?: TransparentShell;
   scheduler: SchedulerName;
   /** idle UDP sessions end after this long (kube-proxy's --udp-timeout, 250 ms upstream) */
   udpTimeoutMs: number;
@@ -88,6 +92,10 @@ export class UserspaceBackend implements Backend {
   private readonly vss = new Map<string, VsState>();
   /** per real server counts survive syncs (by virtual server and real server) */
   private readonly counts = new Map<string, RealState>();
+  /** whether transparent sockets work here; set up at the first sync that needs them */
+  private transparentReady?: boolean;
+  /** this node's pod range: its pods share the endpoints' bridge, so their replies would bypass the proxy */
+  private podCIDR?: Cidr;
 
   constructor(private readonly o: UserspaceOptions) {}
 
@@ -96,6 +104,8 @@ export class UserspaceBackend implements Backend {
     const ports: ServicePortInfo[] = [...req.byService.values()].flat();
     const nodePortIPs = this.o.nodePortIPs(req.nodeIP) ?? ['0.0.0.0'];
     const want = virtualServers(ports, { scheduler: this.o.scheduler, nodePortIPs, mode: 'userspace' });
+    this.podCIDR = req.podCIDR ? parseCIDR(req.podCIDR) : undefined;
+    if (this.transparentReady === undefined && want.some((v) => v.preserveClient && v.reals.length)) this.setUpTransparent();
     // Addresses first, so that listeners on them can bind.
     const addrs = new Set(dummyAddresses(ports));
     const have = new Set(this.o.dummy.list());
@@ -132,6 +142,33 @@ export class UserspaceBackend implements Backend {
     }
     this.prune();
     return { full: true, summary: `${want.length} virtual servers (${opened} listeners opened, ${closed} closed), ${addrs.size} addresses on ${dummyDevice}` };
+  }
+
+  private setUpTransparent(): void {
+    const t = this.o.transparent;
+    const missing = t ? t.missing() : 'not enabled';
+    if (t && !missing) {
+      try {
+        t.ensureRouting();
+        this.transparentReady = true;
+        return;
+      } catch (e) {
+        this.o.log(`client addresses will not be kept (externalTrafficPolicy Local): ${(e as Error).message}`);
+        this.transparentReady = false;
+        return;
+      }
+    }
+    this.o.log(`client addresses will not be kept (externalTrafficPolicy Local): ${missing}`);
+    this.transparentReady = false;
+  }
+
+  /**
+   * Whether the connection to an endpoint carries the client's address and port: where the Service
+   * keeps it and the replies come back through this node (not for this node's own pods, which
+   * share the endpoints' bridge); else it carries the node's.
+   */
+  private clientSource(st: VsState, client: string): boolean {
+    return st.vs.preserveClient && this.transparentReady === true && !(this.podCIDR && cidrContains(this.podCIDR, client));
   }
 
   /** Forgets counts of real servers gone and idle, and expired persistence, so churn does not grow memory. */
@@ -247,7 +284,10 @@ export class UserspaceBackend implements Backend {
         return;
       }
       tried.add(real.key);
-      const up = net.connect({ host: real.ip, port: Number(real.key.split(':')[1]), noDelay: true, timeout: this.o.connectTimeoutMs });
+      const up = this.upstreamSocket(st, from, client.remotePort ?? 0);
+      up.setNoDelay(true);
+      up.setTimeout(this.o.connectTimeoutMs);
+      up.connect({ host: real.ip, port: Number(real.key.split(':')[1]) });
       pending = up;
       const fail = () => {
         up.destroy();
@@ -269,6 +309,18 @@ export class UserspaceBackend implements Backend {
       });
     };
     attempt();
+  }
+
+  /** A socket to connect to an endpoint from: bound to the client's address and port where that is kept. */
+  private upstreamSocket(st: VsState, from: string, port: number): net.Socket {
+    if (this.clientSource(st, from)) {
+      try {
+        return new net.Socket({ fd: this.o.transparent!.open(false, from, port), readable: true, writable: true });
+      } catch (e) {
+        this.o.log(`keeping client address ${from}: ${(e as Error).message}; connecting from the node instead`);
+      }
+    }
+    return new net.Socket();
   }
 
   /**
@@ -306,6 +358,13 @@ export class UserspaceBackend implements Backend {
       const real = this.choose(st, rinfo.address, new Set());
       if (!real) return;
       const upstream = dgram.createSocket('udp4');
+      if (this.clientSource(st, rinfo.address)) {
+        try {
+          upstream.bind({ fd: this.o.transparent!.open(true, rinfo.address, rinfo.port) });
+        } catch (e) {
+          this.o.log(`keeping client address ${rinfo.address}: ${(e as Error).message}; sending from the node instead`);
+        }
+      }
       upstream.on('message', (m) => {
         real.outBytes += m.length;
         if (st.udp === sock) sock.send(m, rinfo.port, rinfo.address);

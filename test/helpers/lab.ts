@@ -134,9 +134,15 @@ spec:
 
 /** The pod that answers one datagram to ip:53 sent from the first node, always from source port 40053 (one conntrack entry, one session). */
 export function udpEchoFromNode(lab: TestLab, ip: string): string | undefined {
-  const netns = readState(lab.name)!.nodes[0]!.netns;
-  const script = `const s=require('dgram').createSocket('udp4');s.bind(40053,()=>{s.send('hi',53,'${ip}');});s.on('message',m=>{console.log(String(m));process.exit(0)});setTimeout(()=>{console.log('timeout');process.exit(0)},1500);`;
+  return udpEcho(lab, 'node', ip, 53)?.pod;
+}
+
+/** One datagram from port 40053 of the lab's first node or its client to ip:port; the podpath/echo reply. */
+export function udpEcho(lab: TestLab, from: 'node' | 'client', ip: string, port: number): { pod: string; client: string } | undefined {
+  const st = readState(lab.name)!;
+  const netns = from === 'node' ? st.nodes[0]!.netns : st.client;
+  const script = `const s=require('dgram').createSocket('udp4');s.bind(40053,()=>{s.send('hi',${port},'${ip}');});s.on('message',m=>{console.log(String(m));process.exit(0)});setTimeout(()=>{console.log('timeout');process.exit(0)},1500);`;
   const r = spawnSync('nsenter', [`--net=/run/netns/${netns}`, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
   const out = r.stdout.trim();
-  return out.startsWith('{') ? (JSON.parse(out) as { pod: string }).pod : undefined;
+  return out.startsWith('{') ? (JSON.parse(out) as { pod: string; client: string }) : undefined;
 }

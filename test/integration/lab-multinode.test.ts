@@ -121,14 +121,21 @@ spec:
       assert.match(health('192.168.49.2').stdout, /"localEndpoints": 0,[\s\S]*\n503$/);
       const who = JSON.parse(lab.curl('client', `http://192.168.49.4:${soloSvc.ports[0].nodePort}/api/v1/local`).stdout);
       const dropped = lab.curl('client', `http://192.168.49.2:${soloSvc.ports[0].nodePort}/`, ['--max-time', '2']);
+      assert.equal(who.client.split(':')[0], '192.168.49.100', 'Local policy keeps the client address');
       if (proxyMode === 'userspace') {
-        // The userspace proxy connects onward itself: the pod sees the node; a node without a
-        // local endpoint has no listener for the port, so the connection is refused.
-        const podCIDR = JSON.parse(lab.ok(['get', 'node', last, '-o', 'json'])).spec.podCIDR as string;
-        assert.equal(who.client.split(':')[0], podCIDR.replace(/\.0\/24$/, '.1'), 'the proxy on the pod\'s node connects from its bridge address');
+        // The userspace proxy connects onward itself, from a transparent socket bound to the
+        // client's address; a node without a local endpoint has no listener, so it refuses.
         assert.equal(dropped.code, 7, 'a node without a local endpoint refuses the connection');
+        // A Cluster-policy NodePort is proxied from the node's own address (its bridge, toward a local pod).
+        lab.ok(['expose', 'deployment', 'spread', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
+        const spread = JSON.parse(lab.ok(['get', 'svc', 'spread', '-o', 'json'])).spec;
+        await eventually(() => lab.curl('client', `http://192.168.49.4:${spread.ports[0].nodePort}/`).code === 0, 10_000, 'the spread NodePort to answer');
+        const podCIDR = JSON.parse(lab.ok(['get', 'node', last, '-o', 'json'])).spec.podCIDR as string;
+        const seen = new Set<string>();
+        for (let i = 0; i < 30 && seen.size < 2; i++) seen.add(JSON.parse(lab.curl('client', `http://192.168.49.4:${spread.ports[0].nodePort}/api/v1/local`).stdout).client.split(':')[0]);
+        assert.ok(!seen.has('192.168.49.100'), `Cluster policy does not keep the client address: ${[...seen]}`);
+        assert.ok(seen.has(podCIDR.replace(/\.0\/24$/, '.1')), `the proxy reaches its own node's pod from its bridge address: ${[...seen]}`);
       } else {
-        assert.equal(who.client.split(':')[0], '192.168.49.100', 'Local policy keeps the client address');
         assert.equal(dropped.code, 28, 'a node without a local endpoint drops the traffic (curl times out)');
       }
 

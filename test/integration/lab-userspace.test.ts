@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { labPaths, readState } from '../../src/lab/lab.ts';
 import { eventually, repoRoot, sleep } from '../helpers/apiserver.ts';
-import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
+import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, udpEcho, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
 
@@ -114,6 +114,38 @@ spec:
       assert.equal(ask(), second!.name);
       lab.ok(['delete', 'deployment', 'udp']);
       lab.ok(['delete', 'service', 'udp']);
+    }));
+
+  it('keeps the client\'s address and port for externalTrafficPolicy Local, over TCP and UDP', () =>
+    explained(lab, async () => {
+      lab.ok(['apply', '-f', '-'], `${udpEchoManifest}---
+apiVersion: v1
+kind: Service
+metadata: {name: udp-local}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: udp}
+  ports: [{port: 53, targetPort: 5300, protocol: UDP, nodePort: 30053}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api-local}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: api}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30081}]
+`);
+      const udp = await eventually(() => udpEcho(lab, 'client', '192.168.49.2', 30053), 30_000, 'the Local UDP NodePort to answer');
+      assert.equal(udp!.client, '192.168.49.100:40053', 'the pod sees the client\'s own address and port');
+      // The same client port through the Cluster-policy Service: the node's address instead.
+      assert.notEqual(udpEcho(lab, 'node', clusterIP('udp'), 53)?.client.split(':')[0], '192.168.49.100');
+      await eventually(() => lab.curl('client', 'http://192.168.49.2:30081/').code === 0, 10_000, 'the Local TCP NodePort to answer');
+      const got = hits('client', 'http://192.168.49.2:30081/api/v1/x', 4);
+      assert.ok(got.every((g) => g.client.startsWith('192.168.49.100:')), JSON.stringify(got));
+      lab.ok(['delete', 'deployment', 'udp']);
+      lab.ok(['delete', 'service', 'udp', 'udp-local', 'api-local']);
     }));
 
   it('follows scaling 2 → 4 → 2 in the table within 2 s of the EndpointSlice', () =>

@@ -1,0 +1,92 @@
+// Client addresses through the userspace proxy. For external traffic with
+// externalTrafficPolicy: Local the endpoints are on this node, so the proxy may connect to them
+// with the client's own address and port (a socket with IP_TRANSPARENT, from build/sockopt.node,
+// the one piece Node cannot do itself). The endpoint's reply is routed to the node (its gateway),
+// where it must be handed to that socket instead of forwarded: a mark on packets that belong to a
+// transparent socket (nft `socket transparent`) and a policy route for marked packets to the local
+// stack do that, as for TPROXY.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { commandExists, run } from '../lab/netns.ts';
+
+/** The fwmark bit on replies to transparent sockets (kube-proxy's own marks are 0x4000 and 0x8000). */
+export const transparentMark = 0x20000;
+/** The routing table that delivers marked packets locally. */
+export const transparentRouteTable = 1037;
+export const transparentTable = 'podpath-userspace';
+
+/** The nft table that marks packets owned by a transparent socket (pure; applied whole). */
+export function transparentNftables(): string {
+  const mark = `0x${transparentMark.toString(16)}`;
+  return [
+    `table ip ${transparentTable}`,
+    `flush table ip ${transparentTable}`,
+    `table ip ${transparentTable} {`,
+    '  chain prerouting {',
+    '    type filter hook prerouting priority mangle; policy accept;',
+    `    socket transparent 1 meta mark set meta mark | ${mark} comment "reply to a connection the userspace proxy opened with the client's address"`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** What keeping client addresses needs from the machine (a fake stands in for it in unit tests). */
+export interface TransparentShell {
+  /** why client addresses cannot be kept here, with how to fix it; undefined when they can */
+  missing(): string | undefined;
+  /** the mark rule and the policy route, idempotently */
+  ensureRouting(): void;
+  /** a non-blocking socket with IP_TRANSPARENT bound to ip:port (TCP: another port if that one is taken), as an fd */
+  open(udp: boolean, ip: string, port: number): number;
+}
+
+interface SockoptAddon {
+  transparentSocket(udp: boolean, ip: string, port: number): number;
+}
+
+/** build/sockopt.node of this checkout (scripts/build.js compiles it), found from src/ or dist/. */
+function addonPath(): string | undefined {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'bin/podpath.js'))) {
+      const p = path.join(dir, 'build/sockopt.node');
+      return fs.existsSync(p) ? p : undefined;
+    }
+  }
+  return undefined;
+}
+
+let addon: SockoptAddon | undefined;
+let addonError: string | undefined;
+
+function loadAddon(): SockoptAddon | undefined {
+  if (addon || addonError) return addon;
+  const p = addonPath();
+  if (!p) {
+    addonError = 'build/sockopt.node is not built (it needs a C compiler and Node\'s headers: apt-get install -y gcc libc6-dev, then npm run build)';
+    return undefined;
+  }
+  try {
+    addon = createRequire(import.meta.url)(p) as SockoptAddon;
+  } catch (e) {
+    addonError = `${p} does not load: ${(e as Error).message} (npm run build rebuilds it)`;
+  }
+  return addon;
+}
+
+export const realTransparent: TransparentShell = {
+  missing() {
+    if (!loadAddon()) return addonError;
+    if (!commandExists('nft')) return 'nft is missing (apt-get install -y nftables)';
+    return undefined;
+  },
+  ensureRouting() {
+    run(['nft', '-f', '-'], { input: transparentNftables() });
+    const mark = `0x${transparentMark.toString(16)}/0x${transparentMark.toString(16)}`;
+    if (!run(['ip', 'rule', 'show', 'fwmark', mark]).trim()) run(['ip', 'rule', 'add', 'fwmark', mark, 'lookup', String(transparentRouteTable)]);
+    run(['ip', 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(transparentRouteTable)]);
+  },
+  open: (udp, ip, port) => loadAddon()!.transparentSocket(udp, ip, port),
+};
