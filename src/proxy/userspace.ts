@@ -10,6 +10,7 @@ import { cidrContains, parseCIDR, type Cidr } from '../util/ip.ts';
 import type { Backend, SyncRequest, SyncResult } from './backends.ts';
 import { dummyAddresses, dummyDevice, ipvsadmConnections, ipvsadmList, ipvsadmStats, virtualServers, vsKey, type ConnectionEntry, type RealServer, type VirtualServer } from './ipvs.ts';
 import type { ServicePortInfo } from './model.ts';
+import { Pipe, readAcceptedInto, upstreamSocket } from './relay.ts';
 import { newScheduler, type Dest, type Scheduler, type SchedulerName } from './schedulers.ts';
 import type { TransparentShell } from './transparent.ts';
 
@@ -78,20 +79,14 @@ interface Conn {
   sockets: [net.Socket, net.Socket];
 }
 
-/** from → to, pausing `from` while `to` cannot take more; a half-close is passed on. */
-function forward(from: net.Socket, to: net.Socket): void {
-  from.on('data', (d: Buffer) => {
-    if (!to.write(d)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-  from.on('end', () => to.end());
-}
-
 export class UserspaceBackend implements Backend {
   readonly mode = 'userspace' as const;
   private readonly vss = new Map<string, VsState>();
   /** per real server counts survive syncs (by virtual server and real server) */
   private readonly counts = new Map<string, RealState>();
+  /** connects under way, for the connect-timeout sweep */
+  private readonly connecting = new Map<net.Socket, { since: number; fail: () => void }>();
+  private sweep?: NodeJS.Timeout;
   /** whether transparent sockets work here; set up at the first sync that needs them */
   private transparentReady?: boolean;
   /** this node's pod range: its pods share the endpoints' bridge, so their replies would bypass the proxy */
@@ -191,6 +186,8 @@ export class UserspaceBackend implements Backend {
   }
 
   close(): void {
+    clearInterval(this.sweep);
+    this.sweep = undefined;
     for (const st of this.vss.values()) this.unlisten(st);
     this.vss.clear();
   }
@@ -204,9 +201,9 @@ export class UserspaceBackend implements Backend {
   }
 
   /** The real server for a new connection: the client's persistent one if still there, else the scheduler's. */
-  private choose(st: VsState, client: string, exclude: Set<string>): RealState | undefined {
+  private choose(st: VsState, client: string, exclude?: Set<string>): RealState | undefined {
     const now = Date.now();
-    const candidates = exclude.size ? st.reals.filter((r) => !exclude.has(r.key)) : st.reals;
+    const candidates = exclude ? st.reals.filter((r) => !exclude.has(r.key)) : st.reals;
     if (st.vs.persistentSeconds) {
       const a = st.affinity.get(client);
       const r = a && a.until > now ? candidates.find((x) => x.key === a.key && x.weight > 0) : undefined;
@@ -224,9 +221,9 @@ export class UserspaceBackend implements Backend {
     const host = st.vs.ip;
     const where = `${st.vs.protocol} ${host}:${st.vs.port}`;
     if (st.vs.protocol === 'TCP') {
-      // No pauseOnConnect: until forwarding attaches a 'data' listener, what the client sends
-      // waits in the socket's own buffer (and the kernel's, past its high-water mark).
-      const server = net.createServer({ noDelay: true }, (c) => this.accept(st, c));
+      // Accepted paused: the connection is taken over by the relay (relay.ts) before it reads.
+      // Half-open: a client's FIN is passed on and the endpoint may still answer, as through DNAT.
+      const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (c) => this.accept(st, c));
       // A listener that could not bind is forgotten, so that the next sync tries again.
       server.on('error', (e) => {
         this.o.log(`listen ${where}: ${e.message}`);
@@ -272,90 +269,128 @@ export class UserspaceBackend implements Backend {
 
   private accept(st: VsState, client: net.Socket): void {
     const from = (client.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const tried = new Set<string>();
+    const fromPort = client.remotePort ?? 0;
+    const toUpstream = new Pipe();
+    const toClient = new Pipe();
+    readAcceptedInto(client, toUpstream);
+    toClient.to = client;
+    let tried: Set<string> | undefined;
     let pending: net.Socket | undefined;
     client.on('error', () => client.destroy());
-    // A client gone while its upstream is still connecting takes the attempt with it.
-    client.once('close', () => pending?.destroy());
+    client.once('close', () => {
+      // A client gone while its upstream is still connecting takes the attempt with it.
+      if (!pending) return;
+      pending.destroy();
+      toUpstream.release();
+      toClient.release();
+    });
     const attempt = () => {
       const real = this.choose(st, from, tried);
       if (!real) {
         client.destroy();
         return;
       }
-      tried.add(real.key);
-      const up = this.upstreamSocket(st, from, client.remotePort ?? 0);
+      (tried ??= new Set()).add(real.key);
+      const up = this.upstreamSocket(st, from, fromPort, toClient);
       up.setNoDelay(true);
-      up.setTimeout(this.o.connectTimeoutMs);
       up.connect({ host: real.ip, port: Number(real.key.split(':')[1]) });
       pending = up;
       const fail = () => {
+        this.connecting.delete(up);
         up.destroy();
         // The next endpoint, as upstream's userspace proxy retried (a killed pod must not fail a new connection).
         if (!client.destroyed) attempt();
       };
-      up.once('timeout', fail);
+      this.connectTimeout(up, fail);
       up.once('error', fail);
       up.once('connect', () => {
-        up.removeListener('timeout', fail);
+        this.connecting.delete(up);
         up.removeListener('error', fail);
-        up.setTimeout(0);
         pending = undefined;
         if (client.destroyed) {
           up.destroy();
+          toUpstream.release();
+          toClient.release();
           return;
         }
-        this.splice(st, client, up, real, from);
+        toUpstream.to = up;
+        this.splice(st, client, up, real, `${from}:${fromPort}`, toUpstream, toClient);
       });
     };
     attempt();
   }
 
+  /**
+   * Connects still pending after --connect timeout fail (onto the next endpoint). One sweep for
+   * them all, rather than a timer per connection.
+   */
+  private connectTimeout(up: net.Socket, fail: () => void): void {
+    this.connecting.set(up, { since: Date.now(), fail });
+    if (this.sweep) return;
+    const every = Math.max(10, Math.min(250, this.o.connectTimeoutMs / 4));
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const [, c] of this.connecting) if (now - c.since >= this.o.connectTimeoutMs) c.fail();
+      if (this.connecting.size === 0) {
+        clearInterval(this.sweep);
+        this.sweep = undefined;
+      }
+    }, every);
+    this.sweep.unref();
+  }
+
   /** A socket to connect to an endpoint from: bound to the client's address and port where that is kept. */
-  private upstreamSocket(st: VsState, from: string, port: number): net.Socket {
+  private upstreamSocket(st: VsState, from: string, port: number, pipe: Pipe): net.Socket {
     if (this.clientSource(st, from)) {
       try {
-        return new net.Socket({ fd: this.o.transparent!.open(false, from, port), readable: true, writable: true });
+        return upstreamSocket(pipe, this.o.transparent!.open(false, from, port));
       } catch (e) {
         this.o.log(`keeping client address ${from}: ${(e as Error).message}; connecting from the node instead`);
       }
     }
-    return new net.Socket();
+    return upstreamSocket(pipe);
   }
 
   /**
-   * Forwards both ways with back-pressure: a side whose peer's buffer is full is paused until it
-   * drains. Bytes are counted from the sockets' own counters when the connection ends (no work
-   * per chunk beyond the write).
+   * Relays both ways (relay.ts: reads into reused buffers, back-pressure by waiting for each
+   * write); a half-close is passed on. Bytes are counted from the sockets' own counters when the
+   * connection ends.
    */
-  private splice(st: VsState, client: net.Socket, up: net.Socket, real: RealState, from: string): void {
+  private splice(st: VsState, client: net.Socket, up: net.Socket, real: RealState, source: string, toUpstream: Pipe, toClient: Pipe): void {
     real.active++;
     real.total++;
-    const conn: Conn = { client: `${from}:${client.remotePort}`, real, since: Date.now(), sockets: [client, up] };
+    const conn: Conn = { client: source, real, since: Date.now(), sockets: [client, up] };
     st.conns.add(conn);
-    let done = false;
-    const end = () => {
-      if (done) return;
-      done = true;
-      real.active--;
-      real.inBytes += client.bytesRead;
-      real.outBytes += up.bytesRead;
-      st.conns.delete(conn);
-      client.destroy();
-      up.destroy();
+    let open = 2;
+    const closed = () => {
+      if (open-- === 2) {
+        // The first side to close takes the other with it.
+        real.active--;
+        real.inBytes += client.bytesRead;
+        real.outBytes += up.bytesRead;
+        st.conns.delete(conn);
+        client.destroy();
+        up.destroy();
+      } else {
+        // Both closed: neither can touch the buffers any more.
+        toUpstream.release();
+        toClient.release();
+      }
     };
-    forward(client, up);
-    forward(up, client);
-    client.on('close', end);
-    up.on('close', end);
-    up.on('error', end);
+    client.on('end', () => up.end());
+    up.on('end', () => client.end());
+    client.on('close', closed);
+    up.on('close', closed);
+    up.on('error', () => up.destroy());
+    client.resume();
+    up.resume();
   }
 
   private datagram(st: VsState, sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const key = `${rinfo.address}:${rinfo.port}`;
     let s = st.sessions.get(key);
     if (!s) {
-      const real = this.choose(st, rinfo.address, new Set());
+      const real = this.choose(st, rinfo.address);
       if (!real) return;
       const upstream = dgram.createSocket('udp4');
       if (this.clientSource(st, rinfo.address)) {

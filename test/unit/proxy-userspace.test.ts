@@ -1,6 +1,7 @@
 // The userspace proxy's data path on 127.0.0.0/8 (no root: loopback addresses stand in for
 // ClusterIPs, a fake stands in for kube-ipvs0), and the IPVS table's text formats.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import fs from 'node:fs';
@@ -71,6 +72,61 @@ test('userspace: round robin over the endpoints, addresses on the dummy device, 
   await assert.rejects(ask(vip, port), /ECONNREFUSED/);
   b.sync({ byService: new Map() });
   assert.deepEqual([...dummy.addrs], []);
+});
+
+test('userspace: bytes arrive intact both ways through the reused read buffers, with back-pressure and half-close', async () => {
+  // The endpoint hashes what it receives and, after the client's half-close, streams back 12 MB
+  // of its own followed by that hash.
+  const down = crypto.randomBytes(12 * 1024 * 1024);
+  const server = net.createServer((c) => {
+    const h = crypto.createHash('sha256');
+    c.on('data', (d) => h.update(d));
+    c.on('end', () => {
+      c.write(down);
+      c.end(h.digest());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  closers.push(() => server.close());
+  const vip = '127.0.0.66';
+  const port = await freePort();
+  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  closers.push(() => b.close());
+  b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints: [ep('127.0.0.1', (server.address() as net.AddressInfo).port)] })]]]) });
+  await new Promise((r) => setTimeout(r, 50));
+  const one = async () => {
+    const up = crypto.randomBytes(20 * 1024 * 1024);
+    const c = net.connect(port, vip);
+    const chunks: Buffer[] = [];
+    let paused = 0;
+    c.on('data', (d) => {
+      chunks.push(d);
+      // A slow reader now and then: the proxy must hold back rather than buffer or lose data.
+      if (++paused % 40 === 0) {
+        c.pause();
+        setTimeout(() => c.resume(), 5);
+      }
+    });
+    // Written in uneven pieces, some before the connection is up.
+    for (let off = 0; off < up.length; ) {
+      const n = Math.min(up.length - off, 1 + ((off * 7919) % 300_000));
+      c.write(up.subarray(off, off + n));
+      off += n;
+    }
+    c.end();
+    await new Promise<void>((resolve, reject) => {
+      c.on('close', () => resolve());
+      c.on('error', reject);
+    });
+    const got = Buffer.concat(chunks);
+    assert.equal(got.length, down.length + 32);
+    assert.ok(got.subarray(0, down.length).equals(down), 'the 12 MB from the endpoint arrive unchanged');
+    assert.deepEqual(got.subarray(down.length), crypto.createHash('sha256').update(up).digest(), 'the endpoint saw the 20 MB unchanged');
+  };
+  // Two at once, so pooled buffers serve concurrent connections, then one more that reuses them.
+  await Promise.all([one(), one()]);
+  await one();
+  assert.match(b.stats(), new RegExp(`TCP  127\\.0\\.0\\.66:${port} +3 +0 +0 +62914560 +37748832`));
 });
 
 test('userspace: a failed connect goes to the next endpoint; ClientIP persistence sticks', async () => {

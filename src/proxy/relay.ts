@@ -1,0 +1,74 @@
+// The userspace proxy's data path. Each direction of a connection reads into a buffer of its own,
+// reused read after read (Node's `onread`), and writes a view of it to the other socket: no copy
+// and no allocation per chunk beyond the view. The next read waits until the last write has left
+// Node for the kernel; back-pressure is that wait. Buffers are pooled across connections.
+import net from 'node:net';
+
+const bufferSize = 256 * 1024;
+const poolMax = 128;
+const pool: Buffer[] = [];
+
+/** One direction of a proxied connection: what `from` reads goes to `to`. */
+export class Pipe {
+  to?: net.Socket;
+  from?: net.Socket;
+  readonly buffer: Buffer = pool.pop() ?? Buffer.allocUnsafeSlow(bufferSize);
+  private waiting = false;
+  private released = false;
+
+  /** Node's onread callback: `from` read n bytes into the buffer. false pauses `from`. */
+  readonly callback = (n: number, chunk: Buffer): false | void => {
+    const to = this.to;
+    if (!to || to.destroyed) return false;
+    to.write(chunk.subarray(0, n), this.written);
+    // Written through to the kernel: the buffer is free for the next read.
+    if (to.writableLength === 0) return;
+    // Still referenced by the pending write: read nothing more until it has gone.
+    this.waiting = true;
+    return false;
+  };
+
+  private readonly written = (err?: Error | null): void => {
+    if (!this.waiting) return;
+    this.waiting = false;
+    if (!err) this.from?.resume();
+  };
+
+  /** Gives the buffer back to the pool once neither socket can touch it. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (pool.length < poolMax) pool.push(this.buffer);
+  }
+}
+
+// net.Server offers no `onread` for the sockets it accepts. What the option sets up is two fields
+// and the handle's user buffer, so an accepted socket that has not read yet (pauseOnConnect) is
+// given the same. The fields are found by name once.
+let fields: { buffer: symbol; callback: symbol } | undefined;
+
+function userBufferFields(s: net.Socket): { buffer: symbol; callback: symbol } {
+  if (fields) return fields;
+  const own = Object.getOwnPropertySymbols(s);
+  const buffer = own.find((x) => x.description === 'kBuffer');
+  const callback = own.find((x) => x.description === 'kBufferCb');
+  if (!buffer || !callback) throw new Error(`this Node (${process.version}) has no onread fields on its sockets; the userspace proxy needs Node 20`);
+  return (fields = { buffer, callback });
+}
+
+/** Makes a socket a server accepted with pauseOnConnect read into `pipe`'s buffer once resumed. */
+export function readAcceptedInto(accepted: net.Socket, pipe: Pipe): void {
+  const f = userBufferFields(accepted);
+  const s = accepted as unknown as Record<symbol, unknown> & { _handle: { useUserBuffer(b: Buffer): void } };
+  s[f.buffer] = pipe.buffer;
+  s[f.callback] = pipe.callback;
+  s._handle.useUserBuffer(pipe.buffer);
+  pipe.from = accepted;
+}
+
+/** A socket to connect onward from (optionally an fd already bound), reading into `pipe`'s buffer. */
+export function upstreamSocket(pipe: Pipe, fd?: number): net.Socket {
+  const socket = new net.Socket({ ...(fd === undefined ? {} : { fd, readable: true, writable: true }), allowHalfOpen: true, onread: { buffer: pipe.buffer, callback: pipe.callback } } as net.SocketConstructorOpts);
+  pipe.from = socket;
+  return socket;
+}
