@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { commandExists, run, succeeds } from '../lab/netns.ts';
 import type { SchedulerName } from './schedulers.ts';
-import { dummyAddresses, dummyDevice, ipsetSave, ipsetSwapScript, ipvsIptablesRules, ipvsJumpRules, ipvsSets, planIpvsTable, virtualServers } from './ipvs.ts';
+import { dummyAddresses, dummyDevice, ipsetSave, ipsetSwapScript, ipvsIptablesRules, ipvsJumpRules, ipvsSets, parseIpvsadmList, planIpvsTable, virtualServers } from './ipvs.ts';
 import { realTransparent } from './transparent.ts';
 import { realDummy, UserspaceBackend, type DummyShell } from './userspace.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
@@ -258,6 +258,8 @@ export class NftablesBackend implements Backend {
 export interface IpvsShell {
   /** `ipvsadm-save -n` */
   save(): string;
+  /** `ipvsadm -Ln` (connection counts) */
+  list(): string;
   /** `ipvsadm-restore` of edit lines */
   restore(lines: string[]): void;
   /** `ipset restore` */
@@ -268,6 +270,7 @@ export interface IpvsShell {
 
 export const realIpvs: IpvsShell = {
   save: () => run(['ipvsadm-save', '-n']),
+  list: () => run(['ipvsadm', '-Ln']),
   restore: (lines) => void (lines.length && run(['ipvsadm-restore'], { input: lines.join('\n') + '\n' })),
   ipsetRestore: (text) => void run(['ipset', 'restore'], { input: text }),
   iptables: realIptables,
@@ -300,7 +303,7 @@ export class IpvsBackend implements Backend {
     this.shell.ipsetRestore(ipsetSwapScript(ipsetSave(sets)));
     this.shell.iptables.restore(ipvsIptablesRules(sets, { ...(this.flags.clusterCIDR ? { clusterCIDR: this.flags.clusterCIDR } : {}), masqueradeAll: this.flags.masqueradeAll, masqueradeBit: this.flags.masqueradeBit }));
     for (const j of ipvsJumpRules) this.shell.iptables.ensureRule(j.table, j.chain, j.args);
-    const edits = planIpvsTable(this.shell.save(), vss);
+    const edits = planIpvsTable(this.shell.save(), vss, parseIpvsadmList(this.shell.list()));
     this.shell.restore(edits);
     // Addresses go last: a virtual server is removed before its address is.
     for (const ip of have) if (!want.has(ip)) this.dummy.del(ip);

@@ -390,12 +390,30 @@ export function parseIpvsadmSave(text: string): Map<string, { opts: string; real
   return out;
 }
 
+/** Connection counts per real server as `ipvsadm -Ln` prints them: "-t ip:port" → real "ip:port" → counts. */
+export function parseIpvsadmList(text: string): Map<string, Map<string, RealCounts>> {
+  const out = new Map<string, Map<string, RealCounts>>();
+  let vs: Map<string, RealCounts> | undefined;
+  for (const line of text.split('\n')) {
+    const v = /^(TCP|UDP|SCTP)\s+(\S+)\s/.exec(line);
+    if (v) {
+      out.set(`${v[1] === 'TCP' ? '-t' : v[1] === 'UDP' ? '-u' : '--sctp-service'} ${v[2]}`, (vs = new Map()));
+      continue;
+    }
+    const r = /^\s+->\s+(\S+)\s+\S+\s+\d+\s+(\d+)\s+(\d+)/.exec(line);
+    if (r && vs) vs.set(r[1]!, { active: Number(r[2]), inactive: Number(r[3]) });
+  }
+  return out;
+}
+
 /**
  * The `ipvsadm-restore` lines that take the kernel's table (`current`, from `ipvsadm-save -n`)
  * to the wanted one, touching only what differs — existing connections keep their servers, as
- * upstream's proxier edits the table in place (-E/-e) rather than rebuilding it.
+ * upstream's proxier edits the table in place (-E/-e) rather than rebuilding it. A TCP real
+ * server that goes while it still has connections (`counts`, from `ipvsadm -Ln`) is kept with
+ * weight 0 until they are gone, as upstream's graceful termination does; UDP and SCTP ones go at once.
  */
-export function planIpvsTable(current: string, want: VirtualServer[]): string[] {
+export function planIpvsTable(current: string, want: VirtualServer[], counts: Map<string, Map<string, RealCounts>> = new Map()): string[] {
   const have = parseIpvsadmSave(current);
   const wanted = parseIpvsadmSave(ipvsadmSave(want));
   const lines: string[] = [];
@@ -408,7 +426,13 @@ export function planIpvsTable(current: string, want: VirtualServer[]): string[] 
       if (hr === undefined) lines.push(`-a ${vs} -r ${r} ${opts}`.trimEnd());
       else if (hr !== opts) lines.push(`-e ${vs} -r ${r} ${opts}`.trimEnd());
     }
-    for (const r of h?.reals.keys() ?? []) if (!w.reals.has(r)) lines.push(`-d ${vs} -r ${r}`);
+    for (const [r, opts] of h?.reals ?? []) {
+      if (w.reals.has(r)) continue;
+      const c = counts.get(vs)?.get(r);
+      const draining = vs.startsWith('-t ') && c !== undefined && c.active + c.inactive > 0;
+      if (!draining) lines.push(`-d ${vs} -r ${r}`);
+      else if (!/-w 0$/.test(opts)) lines.push(`-e ${vs} -r ${r} -m -w 0`);
+    }
   }
   for (const vs of have.keys()) if (!wanted.has(vs)) lines.push(`-D ${vs}`);
   return lines;

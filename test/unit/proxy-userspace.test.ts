@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import { render } from '../../src/proxy/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { IpvsBackend, type IpvsShell } from '../../src/proxy/backends.ts';
-import { ipsetSwapScript, ipvsadmList, ipvsadmSave, parseIpvsadmSave, virtualServers } from '../../src/proxy/ipvs.ts';
+import { ipsetSwapScript, ipvsadmList, ipvsadmSave, parseIpvsadmList, parseIpvsadmSave, virtualServers } from '../../src/proxy/ipvs.ts';
 import type { ServicePortInfo } from '../../src/proxy/model.ts';
 import { UserspaceBackend, type DummyShell } from '../../src/proxy/userspace.ts';
 
@@ -234,8 +234,10 @@ test('render --mode ipvs: upstream\'s overall test case — every ipset and upst
 test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rules and jumps kept (fake kernel)', () => {
   let table = '';
   const calls: string[] = [];
+  let listing = '';
   const shell: IpvsShell = {
     save: () => table,
+    list: () => listing,
     restore: (lines) => {
       calls.push(...lines.map((l) => `ipvsadm ${l}`));
       // Apply the edits to the fake table as the kernel would (whole-table text is enough here).
@@ -294,6 +296,37 @@ test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rule
   calls.length = 0;
   b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });
   assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), []);
+  // Graceful termination: an endpoint that goes while its real server has connections stays with
+  // weight 0 until they are gone (the NodePort's real server, without connections, goes at once).
+  b.sync({ byService: ports([ep('10.244.0.5', 8080), ep('10.244.0.6', 8080)], false), nodeIP: '192.168.49.2' });
+  listing = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  10.96.0.20:80 rr
+  -> 10.244.0.5:8080              Masq    1      0          0
+  -> 10.244.0.6:8080              Masq    1      2          1
+TCP  192.168.49.2:30080 rr
+  -> 10.244.0.5:8080              Masq    1      0          0
+  -> 10.244.0.6:8080              Masq    1      0          0
+`;
+  calls.length = 0;
+  b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });
+  assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), ['ipvsadm -e -t 10.96.0.20:80 -r 10.244.0.6:8080 -m -w 0', 'ipvsadm -d -t 192.168.49.2:30080 -r 10.244.0.6:8080']);
+  calls.length = 0;
+  b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });
+  assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), [], 'still draining: nothing to do');
+  listing = listing.replace('Masq    1      2          1', 'Masq    0      0          0');
+  calls.length = 0;
+  b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });
+  assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), ['ipvsadm -d -t 10.96.0.20:80 -r 10.244.0.6:8080']);
+});
+
+test('ipvsadm -Ln connection counts are read per virtual and real server', () => {
+  const counts = parseIpvsadmList('IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  10.0.0.1:443 rr persistent 10800\n  -> 192.168.0.1:6443             Masq    1      1          0\nUDP  10.0.0.10:53 rr\n  -> 172.17.0.2:53                Masq    1      0          4\n');
+  assert.deepEqual([...counts].map(([vs, rs]) => [vs, [...rs]]), [
+    ['-t 10.0.0.1:443', [['192.168.0.1:6443', { active: 1, inactive: 0 }]]],
+    ['-u 10.0.0.10:53', [['172.17.0.2:53', { active: 0, inactive: 4 }]]],
+  ]);
 });
 
 test('ipset swap script: each set filled under a temporary name, then swapped in', () => {
