@@ -124,7 +124,7 @@ export function addDaemonCommands(program: Command): void {
   const proxy = proxyOptions(
     program
       .command('proxy')
-      .description("Run kube-proxy for one node: Services and EndpointSlices become the node's iptables or nftables rules.")
+      .description("Run kube-proxy for one node: Services and EndpointSlices become the node's iptables or nftables rules, the userspace proxy's listeners (keeping client addresses for externalTrafficPolicy Local), or the IPVS table with its ipsets and rules.")
       .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
       .option('--node-name <name>', 'the Node this proxy runs on', os.hostname())
       .option('--min-sync-period <duration>', 'least time between syncs', '1s')
@@ -158,7 +158,7 @@ export function addDaemonCommands(program: Command): void {
   proxyOptions(
     proxy
       .command('render')
-      .description('Print what a full sync would apply on a node (the iptables-restore input, or the nft -f transaction), from a file of Services and EndpointSlices. No cluster, no root.')
+      .description('Print what a full sync would apply on a node (the iptables-restore input, the nft -f transaction, or for IPVS the addresses, ipvsadm-save table, ipsets and iptables rules), from a file of Services and EndpointSlices. No cluster, no root.')
       .requiredOption('-f, --filename <file>', 'multi-document YAML of Services and EndpointSlices (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[])
       .option('--node-name <name>', 'the node whose rules are rendered (decides which endpoints are local)', 'node')
       .option('--node-ip <ip>', "the node's primary IP (nftables mode's NodePort address; LoadBalancer source ranges)"),
