@@ -101,6 +101,8 @@ export function addDaemonCommands(program: Command): void {
       // kube-proxy's own spelling of the same flag
       .addOption(new Option('--proxy-mode <mode>').choices(['iptables', 'nftables', 'userspace', 'ipvs']).hideHelp())
       .option('--ipvs-scheduler <name>', 'userspace and IPVS modes: the scheduler (rr, wrr, lc, wlc, sh, dh, sed, nq); a Service may choose its own with the proxy.podpath.dev/scheduler annotation', 'rr')
+      // a shorter spelling of the same flag
+      .addOption(new Option('--scheduler <name>').hideHelp())
       .option('--udp-timeout <duration>', 'userspace mode: idle UDP sessions end after this long', '250ms')
       .option('--cluster-cidr <cidr>', 'pod network: ClusterIP traffic from outside it is masqueraded (detect-local-mode ClusterCIDR)')
       .option('--masquerade-all', 'masquerade all traffic to ClusterIPs')
@@ -108,7 +110,7 @@ export function addDaemonCommands(program: Command): void {
       .option('--nodeport-addresses <cidrs>', 'comma-separated CIDRs (or "primary") of the addresses NodePorts answer on (default: iptables all local addresses, nftables primary)')
       .option('--iptables-localhost-nodeports <bool>', 'iptables mode: NodePorts answer on 127.0.0.0/8 too', 'true')
       .option('--service-cidr <cidrs>', 'comma-separated Service CIDRs (nftables mode drops traffic to their unallocated addresses)');
-  type ProxyCliFlags = { mode: ProxyMode; proxyMode?: ProxyMode; ipvsScheduler: string; udpTimeout: string; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
+  type ProxyCliFlags = { mode: ProxyMode; proxyMode?: ProxyMode; ipvsScheduler: string; scheduler?: string; udpTimeout: string; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
   const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
   const proxyFlags = (o: ProxyCliFlags): ProxyFlags => ({
     ...(o.clusterCidr ? { clusterCIDR: o.clusterCidr } : {}),
@@ -117,7 +119,7 @@ export function addDaemonCommands(program: Command): void {
     localhostNodePorts: o.iptablesLocalhostNodeports !== 'false',
     nodePortAddresses: list(o.nodeportAddresses),
     ...(o.serviceCidr ? { serviceCIDRs: list(o.serviceCidr) } : {}),
-    scheduler: o.ipvsScheduler,
+    scheduler: o.scheduler ?? o.ipvsScheduler,
     udpTimeoutMs: durationMs(o.udpTimeout),
   });
 

@@ -141,20 +141,16 @@ export class UserspaceBackend implements Backend {
 
   private setUpTransparent(): void {
     const t = this.o.transparent;
-    const missing = t ? t.missing() : 'not enabled';
-    if (t && !missing) {
+    let why = t ? t.missing() : 'not enabled';
+    if (t && !why) {
       try {
         t.ensureRouting();
-        this.transparentReady = true;
-        return;
       } catch (e) {
-        this.o.log(`client addresses will not be kept (externalTrafficPolicy Local): ${(e as Error).message}`);
-        this.transparentReady = false;
-        return;
+        why = (e as Error).message;
       }
     }
-    this.o.log(`client addresses will not be kept (externalTrafficPolicy Local): ${missing}`);
-    this.transparentReady = false;
+    this.transparentReady = !why;
+    if (why) this.o.log(`client addresses will not be kept (externalTrafficPolicy Local): ${why}`);
   }
 
   /**
@@ -280,6 +276,7 @@ export class UserspaceBackend implements Backend {
     client.once('close', () => {
       // A client gone while its upstream is still connecting takes the attempt with it.
       if (!pending) return;
+      this.connecting.delete(pending);
       pending.destroy();
       toUpstream.release();
       toClient.release();
@@ -321,8 +318,8 @@ export class UserspaceBackend implements Backend {
   }
 
   /**
-   * Connects still pending after --connect timeout fail (onto the next endpoint). One sweep for
-   * them all, rather than a timer per connection.
+   * A connect still pending after the connect timeout fails (onto the next endpoint). One sweep
+   * for them all, rather than a timer per connection.
    */
   private connectTimeout(up: net.Socket, fail: () => void): void {
     this.connecting.set(up, { since: Date.now(), fail });

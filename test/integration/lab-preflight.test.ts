@@ -60,6 +60,7 @@ describe('podpath up preflight', () => {
     assert.match(proxy(['--mode', 'fast']).out, /Allowed choices are iptables, nftables, userspace, ipvs/);
     if (!fs.existsSync('/proc/net/ip_vs')) assert.match(proxy(['--mode', 'ipvs']).out, /cannot run kube-proxy in ipvs mode, missing:\n {2}- IPVS: this kernel has no IP Virtual Server support/);
     assert.match(proxy(['--mode', 'userspace', '--ipvs-scheduler', 'fastest']).out, /--ipvs-scheduler: "fastest" is not one of rr, wrr, lc, wlc, sh, dh, sed, nq/);
+    assert.match(proxy(['--mode', 'userspace', '--scheduler', 'quickest']).out, /--ipvs-scheduler: "quickest" is not one of rr, wrr, lc, wlc, sh, dh, sed, nq/, '--scheduler is the same flag');
     assert.match(proxy(['--proxy-mode', 'nftables'], true).out, /cannot run kube-proxy in nftables mode/, "kube-proxy's own flag name works too");
   });
 });
