@@ -7,6 +7,7 @@
 // The proxies and the backends run on CPU 1 and the load generator on CPU 0 when there are two.
 //   node --import tsx bench/userspace.ts [--seconds 5] [--concurrency 32] [--megabytes 1024]
 import { spawnSync } from 'node:child_process';
+import { buildSync } from 'esbuild';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,11 +73,13 @@ async function main(): Promise<void> {
   for (const p of reply) start([process.execPath, '-e', backendSrc, 'reply', String(p)]);
   for (const p of sink) start([process.execPath, '-e', backendSrc, 'sink', String(p)]);
   const [usShort, usBulk, haShort, haBulk] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const proxyFile = path.join(dir, 'proxy.ts');
-  fs.writeFileSync(proxyFile, proxySrc);
-  const tsx = ['--import', 'tsx'];
-  start([process.execPath, ...tsx, proxyFile, '127.0.0.70', String(usShort), ...reply.map((p) => `127.0.0.1:${p}`)]);
-  start([process.execPath, ...tsx, proxyFile, '127.0.0.71', String(usBulk), ...sink.map((p) => `127.0.0.1:${p}`)]);
+  // Bundled as `npm run build` bundles podpath (esbuild, no TypeScript loader at run time).
+  const proxyTs = path.join(dir, 'proxy.ts');
+  const proxyFile = path.join(dir, 'proxy.mjs');
+  fs.writeFileSync(proxyTs, proxySrc);
+  buildSync({ entryPoints: [proxyTs], outfile: proxyFile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' });
+  start([process.execPath, proxyFile, '127.0.0.70', String(usShort), ...reply.map((p) => `127.0.0.1:${p}`)]);
+  start([process.execPath, proxyFile, '127.0.0.71', String(usBulk), ...sink.map((p) => `127.0.0.1:${p}`)]);
   const cfg = path.join(dir, 'haproxy.cfg');
   fs.writeFileSync(
     cfg,

@@ -1,20 +1,30 @@
 // The userspace proxy's data path. Each direction of a connection reads into a buffer of its own,
 // reused read after read (Node's `onread`), and writes a view of it to the other socket: no copy
 // and no allocation per chunk beyond the view. The next read waits until the last write has left
-// Node for the kernel; back-pressure is that wait. Buffers are pooled across connections.
+// Node for the kernel; back-pressure is that wait. Pipes (with their buffers) are pooled across
+// connections, and a connection's event handlers are shared functions: a new connection costs its
+// sockets and little else.
 import net from 'node:net';
 
 const bufferSize = 256 * 1024;
 const poolMax = 128;
-const pool: Buffer[] = [];
+const pool: Pipe[] = [];
 
 /** One direction of a proxied connection: what `from` reads goes to `to`. */
 export class Pipe {
   to?: net.Socket;
   from?: net.Socket;
-  readonly buffer: Buffer = pool.pop() ?? Buffer.allocUnsafeSlow(bufferSize);
+  readonly buffer: Buffer = Buffer.allocUnsafeSlow(bufferSize);
   private waiting = false;
   private released = false;
+
+  /** A pipe from the pool, or a new one. */
+  static take(): Pipe {
+    const p = pool.pop();
+    if (!p) return new Pipe();
+    p.released = false;
+    return p;
+  }
 
   /** Node's onread callback: `from` read n bytes into the buffer. false pauses `from`. */
   readonly callback = (n: number, chunk: Buffer): false | void => {
@@ -34,11 +44,13 @@ export class Pipe {
     if (!err) this.from?.resume();
   };
 
-  /** Gives the buffer back to the pool once neither socket can touch it. */
+  /** Back to the pool, once neither socket can touch the buffer. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (pool.length < poolMax) pool.push(this.buffer);
+    this.to = this.from = undefined;
+    this.waiting = false;
+    if (pool.length < poolMax) pool.push(this);
   }
 }
 
@@ -72,3 +84,57 @@ export function upstreamSocket(pipe: Pipe, fd?: number): net.Socket {
   pipe.from = socket;
   return socket;
 }
+
+const kRelay = Symbol('relay');
+type WithRelay = net.Socket & { [kRelay]: Relay<unknown> };
+
+/**
+ * A connected pair relaying both ways (half-open sockets: a FIN is passed on and the other side
+ * may go on). The first socket to close takes the other with it (`done` runs then); the pipes go
+ * back to the pool when both have closed.
+ */
+export class Relay<T> {
+  private open = 2;
+  constructor(
+    readonly client: net.Socket,
+    readonly upstream: net.Socket,
+    private readonly pipes: [Pipe, Pipe],
+    readonly tag: T,
+    private readonly done: (r: Relay<T>) => void,
+  ) {
+    for (const s of [client, upstream] as WithRelay[]) {
+      s[kRelay] = this as Relay<unknown>;
+      s.on('end', onEnd);
+      s.on('close', onClose);
+    }
+    upstream.on('error', ignore);
+    client.resume();
+    upstream.resume();
+  }
+
+  private closed(): void {
+    if (this.open-- === 2) {
+      this.done(this);
+      this.client.destroy();
+      this.upstream.destroy();
+    } else for (const p of this.pipes) p.release();
+  }
+
+  private other(s: net.Socket): net.Socket {
+    return s === this.client ? this.upstream : this.client;
+  }
+
+  static end(this: net.Socket): void {
+    const r = (this as WithRelay)[kRelay];
+    r.other(this).end();
+  }
+
+  static close(this: net.Socket): void {
+    (this as WithRelay)[kRelay].closed();
+  }
+}
+
+const onEnd = Relay.end;
+const onClose = Relay.close;
+// Errors end in 'close'; the listener only keeps an error from being thrown.
+export const ignore = (): void => {};

@@ -10,7 +10,7 @@ import { cidrContains, parseCIDR, type Cidr } from '../util/ip.ts';
 import type { Backend, SyncRequest, SyncResult } from './backends.ts';
 import { dummyAddresses, dummyDevice, ipvsadmConnections, ipvsadmList, ipvsadmStats, virtualServers, vsKey, type ConnectionEntry, type RealServer, type VirtualServer } from './ipvs.ts';
 import type { ServicePortInfo } from './model.ts';
-import { Pipe, readAcceptedInto, upstreamSocket } from './relay.ts';
+import { ignore, Pipe, readAcceptedInto, Relay, upstreamSocket } from './relay.ts';
 import { newScheduler, type Dest, type Scheduler, type SchedulerName } from './schedulers.ts';
 import type { TransparentShell } from './transparent.ts';
 
@@ -55,6 +55,7 @@ export interface UserspaceOptions {
 
 /** Per real server: what the balancers and `ipvsadm` see. */
 interface RealState extends Dest {
+  port: number;
   total: number;
   inBytes: number;
   outBytes: number;
@@ -72,12 +73,11 @@ interface VsState {
   conns: Set<Conn>;
 }
 
-interface Conn {
-  client: string;
-  real: RealState;
-  since: number;
-  sockets: [net.Socket, net.Socket];
-}
+/** A proxied TCP connection, tagged with its virtual and real server. */
+type Conn = Relay<{ st: VsState; real: RealState }>;
+
+/** The client's address, as IPv4 where it is one (asks the kernel once per socket). */
+const peer = (s: net.Socket) => (s.remoteAddress ?? '').replace(/^::ffff:/, '');
 
 export class UserspaceBackend implements Backend {
   readonly mode = 'userspace' as const;
@@ -191,7 +191,7 @@ export class UserspaceBackend implements Backend {
   private realState(vs: string, r: RealServer): RealState {
     const k = `${vs}>${r.key}`;
     let s = this.counts.get(k);
-    if (!s) this.counts.set(k, (s = { key: r.key, ip: r.ip, weight: r.weight, active: 0, inactive: 0, total: 0, inBytes: 0, outBytes: 0 }));
+    if (!s) this.counts.set(k, (s = { key: r.key, ip: r.ip, port: r.port, weight: r.weight, active: 0, inactive: 0, total: 0, inBytes: 0, outBytes: 0 }));
     s.weight = r.weight;
     return s;
   }
@@ -264,15 +264,15 @@ export class UserspaceBackend implements Backend {
   }
 
   private accept(st: VsState, client: net.Socket): void {
-    const from = (client.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const fromPort = client.remotePort ?? 0;
-    const toUpstream = new Pipe();
-    const toClient = new Pipe();
+    // The client's address only where something depends on it (a getpeername saved per connection).
+    const from = st.vs.persistentSeconds > 0 || st.vs.scheduler === 'sh' || st.vs.preserveClient ? peer(client) : '';
+    const toUpstream = Pipe.take();
+    const toClient = Pipe.take();
     readAcceptedInto(client, toUpstream);
     toClient.to = client;
     let tried: Set<string> | undefined;
     let pending: net.Socket | undefined;
-    client.on('error', () => client.destroy());
+    client.on('error', ignore);
     client.once('close', () => {
       // A client gone while its upstream is still connecting takes the attempt with it.
       if (!pending) return;
@@ -288,9 +288,9 @@ export class UserspaceBackend implements Backend {
         return;
       }
       (tried ??= new Set()).add(real.key);
-      const up = this.upstreamSocket(st, from, fromPort, toClient);
+      const up = this.upstreamSocket(st, client, from, toClient);
       up.setNoDelay(true);
-      up.connect({ host: real.ip, port: Number(real.key.split(':')[1]) });
+      up.connect({ host: real.ip, port: real.port });
       pending = up;
       const fail = () => {
         this.connecting.delete(up);
@@ -311,7 +311,7 @@ export class UserspaceBackend implements Backend {
           return;
         }
         toUpstream.to = up;
-        this.splice(st, client, up, real, `${from}:${fromPort}`, toUpstream, toClient);
+        this.splice(st, client, up, real, toUpstream, toClient);
       });
     };
     attempt();
@@ -337,10 +337,10 @@ export class UserspaceBackend implements Backend {
   }
 
   /** A socket to connect to an endpoint from: bound to the client's address and port where that is kept. */
-  private upstreamSocket(st: VsState, from: string, port: number, pipe: Pipe): net.Socket {
+  private upstreamSocket(st: VsState, client: net.Socket, from: string, pipe: Pipe): net.Socket {
     if (this.clientSource(st, from)) {
       try {
-        return upstreamSocket(pipe, this.o.transparent!.open(false, from, port));
+        return upstreamSocket(pipe, this.o.transparent!.open(false, from, client.remotePort ?? 0));
       } catch (e) {
         this.o.log(`keeping client address ${from}: ${(e as Error).message}; connecting from the node instead`);
       }
@@ -348,40 +348,20 @@ export class UserspaceBackend implements Backend {
     return upstreamSocket(pipe);
   }
 
-  /**
-   * Relays both ways (relay.ts: reads into reused buffers, back-pressure by waiting for each
-   * write); a half-close is passed on. Bytes are counted from the sockets' own counters when the
-   * connection ends.
-   */
-  private splice(st: VsState, client: net.Socket, up: net.Socket, real: RealState, source: string, toUpstream: Pipe, toClient: Pipe): void {
+  /** Relays both ways (relay.ts); bytes are counted from the sockets' own counters when it ends. */
+  private splice(st: VsState, client: net.Socket, up: net.Socket, real: RealState, toUpstream: Pipe, toClient: Pipe): void {
     real.active++;
     real.total++;
-    const conn: Conn = { client: source, real, since: Date.now(), sockets: [client, up] };
-    st.conns.add(conn);
-    let open = 2;
-    const closed = () => {
-      if (open-- === 2) {
-        // The first side to close takes the other with it.
-        real.active--;
-        real.inBytes += client.bytesRead;
-        real.outBytes += up.bytesRead;
-        st.conns.delete(conn);
-        client.destroy();
-        up.destroy();
-      } else {
-        // Both closed: neither can touch the buffers any more.
-        toUpstream.release();
-        toClient.release();
-      }
-    };
-    client.on('end', () => up.end());
-    up.on('end', () => client.end());
-    client.on('close', closed);
-    up.on('close', closed);
-    up.on('error', () => up.destroy());
-    client.resume();
-    up.resume();
+    st.conns.add(new Relay(client, up, [toUpstream, toClient], { st, real }, this.relayDone));
   }
+
+  private readonly relayDone = (c: Conn): void => {
+    const { st, real } = c.tag;
+    real.active--;
+    real.inBytes += c.client.bytesRead;
+    real.outBytes += c.upstream.bytesRead;
+    st.conns.delete(c);
+  };
 
   private datagram(st: VsState, sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const key = `${rinfo.address}:${rinfo.port}`;
@@ -403,7 +383,7 @@ export class UserspaceBackend implements Backend {
         this.touch(st, key);
       });
       upstream.on('error', () => this.expire(st, key));
-      upstream.connect(Number(real.key.split(':')[1]), real.ip);
+      upstream.connect(real.port, real.ip);
       real.inactive++; // IPVS counts UDP connections as inactive
       real.total++;
       s = { upstream, real, timer: setTimeout(() => this.expire(st, key), this.o.udpTimeoutMs), until: Date.now() + this.o.udpTimeoutMs, client: key };
@@ -452,8 +432,8 @@ export class UserspaceBackend implements Backend {
     const open = new Map<RealState, [number, number]>();
     for (const st of this.vss.values()) {
       for (const c of st.conns) {
-        const [i, o] = open.get(c.real) ?? [0, 0];
-        open.set(c.real, [i + c.sockets[0].bytesRead, o + c.sockets[1].bytesRead]);
+        const [i, o] = open.get(c.tag.real) ?? [0, 0];
+        open.set(c.tag.real, [i + c.client.bytesRead, o + c.upstream.bytesRead]);
       }
     }
     return ipvsadmStats([...this.vss.values()].map((s) => s.vs), (v, r) => {
@@ -468,7 +448,7 @@ export class UserspaceBackend implements Backend {
     const out: ConnectionEntry[] = [];
     for (const st of this.vss.values()) {
       const virtual = `${st.vs.ip}:${st.vs.port}`;
-      for (const c of st.conns) out.push({ protocol: 'TCP', expiresInSeconds: 900, state: 'ESTABLISHED', source: c.client, virtual, destination: c.real.key });
+      for (const c of st.conns) out.push({ protocol: 'TCP', expiresInSeconds: 900, state: 'ESTABLISHED', source: `${peer(c.client)}:${c.client.remotePort}`, virtual, destination: c.tag.real.key });
       for (const s of st.sessions.values()) out.push({ protocol: 'UDP', expiresInSeconds: Math.max(0, (s.until - now) / 1000), state: 'UDP', source: s.client, virtual, destination: s.real.key });
     }
     return ipvsadmConnections(out);
