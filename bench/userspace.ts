@@ -5,7 +5,8 @@
 //              (--concurrency loops for --seconds), with p50/p99 connect-to-reply latency
 //   bulk       one connection streaming --megabytes to a sink, MB/s
 // The proxies and the backends run on CPU 1 and the load generator on CPU 0 when there are two.
-//   node --import tsx bench/userspace.ts [--seconds 5] [--concurrency 32] [--megabytes 1024]
+//   node --import tsx bench/userspace.ts [--seconds 5] [--concurrency 32] [--megabytes 1024] [--rounds 3]
+// Each row is measured once per round, rounds one after another; ratios are taken within a round.
 import { spawnSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
 import fs from 'node:fs';
@@ -17,6 +18,7 @@ import { arg, freePort, on, pinned, scratch, sleep } from './common.ts';
 const seconds = Number(arg('seconds', '5'));
 const concurrency = Number(arg('concurrency', '32'));
 const megabytes = Number(arg('megabytes', '1024'));
+const rounds = Number(arg('rounds', '3'));
 const { dir, start } = scratch('podpath-bench-us-');
 
 // Backends: "reply" answers each connection with a line and closes; "sink" swallows everything.
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
     console.error('bench/userspace: haproxy is missing — apt-get install -y haproxy');
     process.exit(1);
   }
-  console.log(`bench/userspace: ${os.cpus().length} CPUs${pinned ? ' (load on CPU 0; proxies and backends on CPU 1)' : ''}; short: ${concurrency} loops × ${seconds} s; bulk: ${megabytes} MB\n`);
+  console.log(`bench/userspace: ${os.cpus().length} CPUs${pinned ? ' (load on CPU 0; proxies and backends on CPU 1)' : ''}; short: ${concurrency} loops × ${seconds} s; bulk: ${megabytes} MB; ${rounds} rounds\n`);
   const reply = [await freePort(), await freePort()];
   const sink = [await freePort(), await freePort()];
   for (const p of reply) start([process.execPath, '-e', backendSrc, 'reply', String(p)]);
@@ -120,14 +122,32 @@ async function main(): Promise<void> {
     await sleep(1000);
     rows.push(['nft DNAT short', () => load('short', '127.0.0.80', 80, netns)], ['nft DNAT bulk', () => load('bulk', '127.0.0.81', 80, netns)]);
   } else console.log('(not root, or no nft: the kernel DNAT rows are left out)');
-  const res: Record<string, Record<string, number>> = {};
-  for (const [name, run] of rows) {
-    res[name] = run();
-    console.log(`${name.padEnd(18)} ${fmt(res[name]!)}`);
+  // The machine's speed drifts between seconds; so every row is measured in each of --rounds
+  // rounds, one after another, and each ratio is taken within a round (paired), then the median.
+  const runs: Record<string, Record<string, number>[]> = {};
+  for (let round = 1; round <= rounds; round++) {
+    for (const [name, run] of rows) {
+      const r = run();
+      (runs[name] ??= []).push(r);
+      console.log(`${`round ${round}`.padEnd(8)} ${name.padEnd(18)} ${fmt(r)}`);
+    }
   }
-  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${((a / b) * 100).toFixed(0)}%` : '?');
-  if (res['nft DNAT short']) console.log(`\nuserspace vs the kernel's DNAT: short connections ${ratio(res['userspace short']!.rate, res['nft DNAT short']!.rate)}, bulk ${ratio(res['userspace bulk']!.mbps, res['nft DNAT bulk']!.mbps)}`);
-  console.log(`userspace vs HAProxy: short connections ${ratio(res['userspace short']!.rate, res['haproxy short']!.rate)} (aim ≥ 50%), bulk ${ratio(res['userspace bulk']!.mbps, res['haproxy bulk']!.mbps)} (aim ≥ 80%)`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const metric = (name: string) => (name.endsWith('short') ? 'rate' : 'mbps');
+  console.log('\nmedians:');
+  for (const [name] of rows) {
+    const rs = runs[name]!;
+    const m: Record<string, number> = {};
+    for (const k of Object.keys(rs[0]!)) m[k] = median(rs.map((r) => r[k]!));
+    console.log(`${name.padEnd(18)} ${fmt(m)}`);
+  }
+  const paired = (a: string, b: string) => {
+    const xs = runs[a]!.map((r, i) => (r[metric(a)]! / runs[b]![i]![metric(b)]!) * 100);
+    return `${median(xs).toFixed(0)}% (rounds: ${xs.map((x) => x.toFixed(0)).join(', ')})`;
+  };
+  console.log('');
+  if (runs['nft DNAT short']) console.log(`userspace vs the kernel's DNAT: short connections ${paired('userspace short', 'nft DNAT short')}, bulk ${paired('userspace bulk', 'nft DNAT bulk')}`);
+  console.log(`userspace vs HAProxy: short connections ${paired('userspace short', 'haproxy short')} (aim ≥ 50%), bulk ${paired('userspace bulk', 'haproxy bulk')} (aim ≥ 80%)`);
 }
 
 main().then(
