@@ -456,9 +456,12 @@ export function ipsetSwapScript(saveText: string): string {
     const a = /^add (\S+) (.*)$/.exec(line);
     if (a) adds.get(a[1]!)?.push(a[2]!);
   }
+  let i = 0;
   for (const [name, spec] of creates) {
-    // Set names are at most 31 characters; the temporary name keeps within that.
-    const tmp = `${name.slice(0, 26)}-tmp`;
+    // Set names are at most 31 characters: a long name's temporary one is cut and numbered, so
+    // KUBE-LOAD-BALANCER-SOURCE-IP and -SOURCE-CIDR do not share one.
+    const tmp = name.length + 4 <= 31 ? `${name}-tmp` : `${name.slice(0, 25)}-tmp${i}`;
+    i++;
     out.push(`create ${name} ${spec} -exist`, `create ${tmp} ${spec} -exist`, `flush ${tmp}`);
     for (const e of adds.get(name)!) out.push(`add ${tmp} ${e}`);
     out.push(`swap ${tmp} ${name}`, `destroy ${tmp}`);

@@ -1,5 +1,5 @@
 // What `proxy render --mode ipvs` writes is taken by the real tools: its ipsets by `ipset
-// restore` and its nat and filter rules by `iptables-restore --noflush`, in a namespace of the
+// restore` (as IPVS mode swaps them in) and its nat and filter rules by `iptables-restore --noflush`, in a namespace of the
 // test's own. (The one match that needs the kernel's IPVS, `-m ipvs`, is left out where the kernel
 // has none; the IPVS table itself cannot be loaded here.)
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
 import { netnsAdd, netnsDel, run } from '../../src/lab/netns.ts';
+import { ipsetSwapScript } from '../../src/proxy/ipvs.ts';
 import { render } from '../../src/proxy/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { isRoot, testLabPrefix } from '../helpers/lab.ts';
@@ -27,10 +28,14 @@ it('ipset restore and iptables-restore take the IPVS mode render of upstream\'s 
   netnsAdd(ns);
   try {
     const inNs = (argv: string[], input?: string) => run(['ip', 'netns', 'exec', ns, ...argv], input === undefined ? {} : { input });
-    inNs(['ipset', 'restore'], section(text, '# ipset save'));
+    // As IPVS mode applies them: each set filled under a temporary name and swapped in — twice,
+    // the second time over sets that exist (and are referenced by no rule yet).
+    const swap = ipsetSwapScript(section(text, '# ipset save'));
+    inNs(['ipset', 'restore'], swap);
+    inNs(['ipset', 'restore'], swap);
     inNs(['iptables-restore', '--noflush'], rules);
     const sets = inNs(['ipset', 'list', '-n']).trim().split('\n');
-    assert.equal(sets.length, 17);
+    assert.equal(sets.length, 17, `no temporary set is left: ${sets}`);
     assert.ok(sets.includes('KUBE-LOAD-BALANCER-SOURCE-CIDR') && sets.includes('KUBE-IPVS-IPS'));
     assert.match(inNs(['ipset', 'list', 'KUBE-LOAD-BALANCER-SOURCE-CIDR']), /5\.6\.7\.8,tcp:80,203\.0\.113\.0\/25/);
     const filter = inNs(['iptables-save', '-t', 'filter']);

@@ -330,5 +330,9 @@ test('ipvsadm -Ln connection counts are read per virtual and real server', () =>
 });
 
 test('ipset swap script: each set filled under a temporary name, then swapped in', () => {
+  const long = ipsetSwapScript('create KUBE-LOAD-BALANCER-SOURCE-IP hash:ip,port,ip family inet hashsize 1024 maxelem 65536\ncreate KUBE-LOAD-BALANCER-SOURCE-CIDR hash:ip,port,net family inet hashsize 1024 maxelem 65536\n');
+  const tmps = [...long.matchAll(/^swap (\S+) /gm)].map((m) => m[1]!);
+  assert.deepEqual(tmps, ['KUBE-LOAD-BALANCER-SOURCE-tmp0', 'KUBE-LOAD-BALANCER-SOURCE-tmp1']);
+  assert.ok(tmps.every((t) => t.length <= 31));
   assert.equal(ipsetSwapScript('create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-CLUSTER-IP 10.96.0.1,tcp:443\n'), 'create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 -exist\ncreate KUBE-CLUSTER-IP-tmp hash:ip,port family inet hashsize 1024 maxelem 65536 -exist\nflush KUBE-CLUSTER-IP-tmp\nadd KUBE-CLUSTER-IP-tmp 10.96.0.1,tcp:443\nswap KUBE-CLUSTER-IP-tmp KUBE-CLUSTER-IP\ndestroy KUBE-CLUSTER-IP-tmp\n');
 });
