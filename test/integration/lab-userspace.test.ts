@@ -144,6 +144,13 @@ spec:
       await eventually(() => lab.curl('client', 'http://192.168.49.2:30081/').code === 0, 10_000, 'the Local TCP NodePort to answer');
       const got = hits('client', 'http://192.168.49.2:30081/api/v1/x', 4);
       assert.ok(got.every((g) => g.client.startsWith('192.168.49.100:')), JSON.stringify(got));
+      // From the node itself (its own address, its port already taken by the client's socket) and
+      // from a pod on the node's bridge (proxied from the node): both still answered.
+      const fromNode = hits(`node/${readState(lab.name)!.nodes[0]!.name}`, 'http://192.168.49.2:30081/api/v1/x', 2);
+      assert.ok(fromNode.every((g) => g.client.startsWith('192.168.49.2:')), JSON.stringify(fromNode));
+      const [a] = pods(lab, 'app=api');
+      const fromPod = hits(`pod/default/${a!.name}`, 'http://192.168.49.2:30081/api/v1/x', 4);
+      assert.ok(fromPod.length === 4 && fromPod.every((g) => !g.client.startsWith(`${a!.ip}:`)), JSON.stringify(fromPod));
       lab.ok(['delete', 'deployment', 'udp']);
       lab.ok(['delete', 'service', 'udp', 'udp-local', 'api-local']);
     }));
