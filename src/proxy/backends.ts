@@ -7,7 +7,7 @@ import { commandExists, run, succeeds } from '../lab/netns.ts';
 import type { SchedulerName } from './schedulers.ts';
 import { dummyAddresses, dummyDevice, ipsetSave, ipsetSwapScript, ipvsIptablesRules, ipvsJumpRules, ipvsSets, parseIpvsadmList, planIpvsTable, virtualServers } from './ipvs.ts';
 import { realTransparent } from './transparent.ts';
-import { realDummy, UserspaceBackend, type DummyShell } from './userspace.ts';
+import { ipv4Addresses, realDummy, UserspaceBackend, type DummyShell } from './userspace.ts';
 import { iptablesConfig, nftablesConfig, nodePortIPs, type ProxyFlags, type ProxyMode } from './config.ts';
 import { jumpRules, largeClusterEndpointsThreshold, renderIptables, staleChainLines } from './iptables.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -45,8 +45,7 @@ export interface Backend {
 /** The node's IPv4 addresses, for --nodeport-addresses CIDRs. */
 function localIPv4s(): string[] {
   try {
-    const links = JSON.parse(run(['ip', '-j', '-4', 'addr', 'show'])) as { addr_info?: { local?: string }[] }[];
-    return links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? '')).filter(Boolean);
+    return ipv4Addresses([]);
   } catch {
     return [];
   }
@@ -296,10 +295,11 @@ export class IpvsBackend implements Backend {
     this.dummy.ensure();
     // Upstream's sysctls for IPVS with conntrack (proxier.go).
     for (const [k, v] of [['net.ipv4.vs.conntrack', '1'], ['net.ipv4.vs.expire_nodest_conn', '1'], ['net.ipv4.vs.expire_quiescent_template', '1'], ['net.ipv4.ip_forward', '1']]) this.shell.sysctl(k!, v!);
-    const want = new Set(dummyAddresses(ports));
+    const nodeAddresses = new Set(this.dummy.nodeAddresses());
+    const want = new Set(dummyAddresses(ports, nodeAddresses));
     const have = new Set(this.dummy.list());
     for (const ip of want) if (!have.has(ip)) this.dummy.add(ip);
-    const sets = ipvsSets(ports, { nodePortIPs, ...(req.nodeIP ? { nodeIP: req.nodeIP } : {}) });
+    const sets = ipvsSets(ports, { nodePortIPs, nodeAddresses, ...(req.nodeIP ? { nodeIP: req.nodeIP } : {}) });
     this.shell.ipsetRestore(ipsetSwapScript(ipsetSave(sets)));
     this.shell.iptables.restore(ipvsIptablesRules(sets, { ...(this.flags.clusterCIDR ? { clusterCIDR: this.flags.clusterCIDR } : {}), masqueradeAll: this.flags.masqueradeAll, masqueradeBit: this.flags.masqueradeBit }));
     for (const j of ipvsJumpRules) this.shell.iptables.ensureRule(j.table, j.chain, j.args);

@@ -75,10 +75,16 @@ export function virtualServers(ports: ServicePortInfo[], o: IpvsOptions): Virtua
   return out;
 }
 
-/** The addresses bound to kube-ipvs0: ClusterIPs, external IPs and LoadBalancer IPs. */
-export function dummyAddresses(ports: ServicePortInfo[]): string[] {
+/**
+ * The addresses bound to kube-ipvs0: ClusterIPs, and external and LoadBalancer IPs that are not
+ * already the node's own (on another interface), as upstream binds them.
+ */
+export function dummyAddresses(ports: ServicePortInfo[], nodeAddresses: ReadonlySet<string> = new Set()): string[] {
   const s = new Set<string>();
-  for (const sp of ports) for (const ip of [sp.clusterIP, ...sp.externalIPs, ...sp.loadBalancerVIPs]) s.add(ip);
+  for (const sp of ports) {
+    s.add(sp.clusterIP);
+    for (const ip of [...sp.externalIPs, ...sp.loadBalancerVIPs]) if (!nodeAddresses.has(ip)) s.add(ip);
+  }
   return [...s].sort(compareIP);
 }
 
@@ -205,7 +211,7 @@ export interface IpvsSets {
  * externalTrafficPolicy=Local and source-range companions), NodePorts by protocol,
  * health-check NodePorts and the addresses bound to kube-ipvs0.
  */
-export function ipvsSets(ports: ServicePortInfo[], o: { nodeIP?: string; nodePortIPs: string[] }): IpvsSets {
+export function ipvsSets(ports: ServicePortInfo[], o: { nodeIP?: string; nodePortIPs: string[]; nodeAddresses?: ReadonlySet<string> }): IpvsSets {
   const sets = new Map(ipsetInfo.map(([name, type, comment]) => [name, { name, type, comment, entries: new Set<string>() }]));
   const add = (set: string, e: string) => sets.get(set)!.entries.add(e);
   const noNodeAccess: NoNodeAccess[] = [];
@@ -235,7 +241,7 @@ export function ipvsSets(ports: ServicePortInfo[], o: { nodeIP?: string; nodePor
     }
     if (sp.healthCheckNodePort) add('KUBE-HEALTH-CHECK-NODE-PORT', String(sp.healthCheckNodePort));
   }
-  for (const ip of dummyAddresses(ports)) add('KUBE-IPVS-IPS', ip);
+  for (const ip of dummyAddresses(ports, o.nodeAddresses)) add('KUBE-IPVS-IPS', ip);
   return { sets, noNodeAccess };
 }
 
@@ -355,10 +361,11 @@ export function ipvsIptablesRules(s: IpvsSets, o: IpvsNatOptions): string {
 /** `proxy render --mode ipvs`: kube-ipvs0's addresses, the IPVS table, the ipsets, the iptables rules and their jumps. */
 export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions, nat: IpvsNatOptions & { nodeIP?: string }): string {
   const vss = virtualServers(ports, o);
-  const sets = ipvsSets(ports, { nodePortIPs: o.nodePortIPs, ...(nat.nodeIP ? { nodeIP: nat.nodeIP } : {}) });
+  const nodeAddresses = new Set(nat.nodeIP ? [nat.nodeIP] : []);
+  const sets = ipvsSets(ports, { nodePortIPs: o.nodePortIPs, nodeAddresses, ...(nat.nodeIP ? { nodeIP: nat.nodeIP } : {}) });
   return [
     `# ip addr: ${dummyDevice} (type dummy) holds`,
-    ...dummyAddresses(ports).map((ip) => `${ip}/32`),
+    ...dummyAddresses(ports, nodeAddresses).map((ip) => `${ip}/32`),
     '# ipvsadm-save -n',
     ipvsadmSave(vss).trimEnd(),
     '# ipset save',

@@ -19,8 +19,16 @@ export interface DummyShell {
   ensure(): void;
   exists(): boolean;
   list(): string[];
+  /** the node's addresses on its other interfaces */
+  nodeAddresses(): string[];
   add(ip: string): void;
   del(ip: string): void;
+}
+
+/** IPv4 addresses `ip addr show [ARGS]` lists, leaving out the interface `except`. */
+export function ipv4Addresses(args: string[], except?: string): string[] {
+  const j = JSON.parse(run(['ip', '-j', '-4', 'addr', 'show', ...args]) || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
+  return j.filter((l) => l.ifname !== except).flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? '')).filter(Boolean);
 }
 
 export const realDummy: DummyShell = {
@@ -33,10 +41,8 @@ export const realDummy: DummyShell = {
     for (const [k, v] of [['net.ipv4.conf.all.arp_ignore', '1'], ['net.ipv4.conf.all.arp_announce', '2']]) succeeds(['sysctl', '-q', '-w', `${k}=${v}`]);
   },
   exists: () => succeeds(['ip', 'link', 'show', dummyDevice]),
-  list() {
-    const j = JSON.parse(run(['ip', '-j', '-4', 'addr', 'show', 'dev', dummyDevice]) || '[]') as { addr_info?: { local?: string }[] }[];
-    return j.flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? '')).filter(Boolean);
-  },
+  list: () => ipv4Addresses(['dev', dummyDevice]),
+  nodeAddresses: () => ipv4Addresses([], dummyDevice),
   add: (ip) => void succeeds(['ip', 'addr', 'replace', `${ip}/32`, 'dev', dummyDevice]),
   del: (ip) => void succeeds(['ip', 'addr', 'del', `${ip}/32`, 'dev', dummyDevice]),
 };
@@ -102,7 +108,7 @@ export class UserspaceBackend implements Backend {
     this.podCIDR = req.podCIDR ? parseCIDR(req.podCIDR) : undefined;
     if (this.transparentReady === undefined && want.some((v) => v.preserveClient && v.reals.length)) this.setUpTransparent();
     // Addresses first, so that listeners on them can bind.
-    const addrs = new Set(dummyAddresses(ports));
+    const addrs = new Set(dummyAddresses(ports, new Set(this.o.dummy.nodeAddresses())));
     const have = new Set(this.o.dummy.list());
     for (const ip of addrs) if (!have.has(ip)) this.o.dummy.add(ip);
     for (const ip of have) if (!addrs.has(ip)) this.o.dummy.del(ip);

@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import { render } from '../../src/proxy/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { IpvsBackend, type IpvsShell } from '../../src/proxy/backends.ts';
-import { ipsetSwapScript, ipvsadmList, ipvsadmSave, parseIpvsadmList, parseIpvsadmSave, virtualServers } from '../../src/proxy/ipvs.ts';
+import { dummyAddresses, ipsetSwapScript, ipvsadmList, ipvsadmSave, parseIpvsadmList, parseIpvsadmSave, virtualServers } from '../../src/proxy/ipvs.ts';
 import type { ServicePortInfo } from '../../src/proxy/model.ts';
 import { UserspaceBackend, type DummyShell } from '../../src/proxy/userspace.ts';
 
@@ -21,7 +21,7 @@ const ep = (ip: string, port: number, isLocal = true) => ({ ip, port, key: `${ip
 
 const fakeDummy = (): DummyShell & { addrs: Set<string> } => {
   const addrs = new Set<string>();
-  return { addrs, ensure() {}, exists: () => true, list: () => [...addrs], add: (ip) => void addrs.add(ip), del: (ip) => void addrs.delete(ip) };
+  return { addrs, ensure() {}, exists: () => true, list: () => [...addrs], nodeAddresses: () => ['192.168.49.2'], add: (ip) => void addrs.add(ip), del: (ip) => void addrs.delete(ip) };
 };
 
 const closers: (() => void)[] = [];
@@ -190,6 +190,12 @@ UDP  10.0.0.10:53 rr
   -> 172.17.0.2:53                Masq    1      0          0
 `);
   assert.equal(ipvsadmSave(vss), '-A -t 10.0.0.1:443 -s rr -p 10800\n-a -t 10.0.0.1:443 -r 192.168.0.1:6443 -m -w 1\n-A -t 10.0.0.10:53 -s rr\n-a -t 10.0.0.10:53 -r 172.17.0.2:53 -m -w 1\n-A -u 10.0.0.10:53 -s rr\n-a -u 10.0.0.10:53 -r 172.17.0.2:53 -m -w 1\n');
+});
+
+test('ipvs: an external or LoadBalancer IP that is already the node\'s own is not bound to kube-ipvs0', () => {
+  const ports = [sp({ clusterIP: '10.96.0.20', port: 80, externalIPs: ['192.168.49.2', '192.168.49.9'], loadBalancerVIPs: ['192.168.49.200'], endpoints: [] })];
+  assert.deepEqual(dummyAddresses(ports, new Set(['192.168.49.2'])), ['10.96.0.20', '192.168.49.9', '192.168.49.200']);
+  assert.deepEqual(dummyAddresses(ports), ['10.96.0.20', '192.168.49.2', '192.168.49.9', '192.168.49.200']);
 });
 
 test('ipvs: traffic policies choose the real servers; a Service\'s scheduler annotation and weights apply', () => {
