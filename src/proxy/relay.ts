@@ -59,18 +59,19 @@ export class Pipe {
 // given the same. The fields are found by name once.
 let fields: { buffer: symbol; callback: symbol } | undefined;
 
-function userBufferFields(s: net.Socket): { buffer: symbol; callback: symbol } {
+/** The two fields, from a socket of this Node; throws, saying so, where they are not (checked at start). */
+export function userBufferFields(): { buffer: symbol; callback: symbol } {
   if (fields) return fields;
-  const own = Object.getOwnPropertySymbols(s);
+  const own = Object.getOwnPropertySymbols(new net.Socket());
   const buffer = own.find((x) => x.description === 'kBuffer');
   const callback = own.find((x) => x.description === 'kBufferCb');
-  if (!buffer || !callback) throw new Error(`this Node (${process.version}) has no onread fields on its sockets; the userspace proxy needs Node 20`);
+  if (!buffer || !callback) throw new Error(`userspace mode: this Node (${process.version}) has no onread fields on its sockets, which the proxy's relay uses; run it on Node 20`);
   return (fields = { buffer, callback });
 }
 
 /** Makes a socket a server accepted with pauseOnConnect read into `pipe`'s buffer once resumed. */
 export function readAcceptedInto(accepted: net.Socket, pipe: Pipe): void {
-  const f = userBufferFields(accepted);
+  const f = userBufferFields();
   const s = accepted as unknown as Record<symbol, unknown> & { _handle: { useUserBuffer(b: Buffer): void } };
   s[f.buffer] = pipe.buffer;
   s[f.callback] = pipe.callback;

@@ -10,7 +10,7 @@ import { cidrContains, parseCIDR, type Cidr } from '../util/ip.ts';
 import type { Backend, SyncRequest, SyncResult } from './backends.ts';
 import { dummyAddresses, dummyDevice, ipvsadmConnections, ipvsadmList, ipvsadmStats, virtualServers, vsKey, type ConnectionEntry, type RealServer, type VirtualServer } from './ipvs.ts';
 import type { ServicePortInfo } from './model.ts';
-import { ignore, Pipe, readAcceptedInto, Relay, upstreamSocket } from './relay.ts';
+import { ignore, Pipe, readAcceptedInto, Relay, upstreamSocket, userBufferFields } from './relay.ts';
 import { newScheduler, type Dest, type Scheduler, type SchedulerName } from './schedulers.ts';
 import type { TransparentShell } from './transparent.ts';
 
@@ -98,7 +98,10 @@ export class UserspaceBackend implements Backend {
   /** this node's pod range: its pods share the endpoints' bridge, so their replies would bypass the proxy */
   private podCIDR?: Cidr;
 
-  constructor(private readonly o: UserspaceOptions) {}
+  constructor(private readonly o: UserspaceOptions) {
+    // The relay's one reliance on Node's internals is checked before anything listens.
+    userBufferFields();
+  }
 
   sync(req: SyncRequest): SyncResult {
     this.o.dummy.ensure();
