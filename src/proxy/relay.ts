@@ -105,8 +105,8 @@ export class Relay<T> {
   ) {
     for (const s of [client, upstream] as WithRelay[]) {
       s[kRelay] = this as Relay<unknown>;
-      s.on('end', onEnd);
-      s.on('close', onClose);
+      s.on('end', Relay.end);
+      s.on('close', Relay.close);
     }
     upstream.on('error', ignore);
     client.resume();
@@ -125,6 +125,7 @@ export class Relay<T> {
     return s === this.client ? this.upstream : this.client;
   }
 
+  // Shared by every connection: the socket an event came from finds its relay.
   static end(this: net.Socket): void {
     const r = (this as WithRelay)[kRelay];
     r.other(this).end();
@@ -135,7 +136,5 @@ export class Relay<T> {
   }
 }
 
-const onEnd = Relay.end;
-const onClose = Relay.close;
 // Errors end in 'close'; the listener only keeps an error from being thrown.
 export const ignore = (): void => {};
