@@ -129,6 +129,50 @@ test('userspace: bytes arrive intact both ways through the reused read buffers, 
   assert.match(b.stats(), new RegExp(`TCP  127\\.0\\.0\\.66:${port} +3 +0 +0 +62914560 +37748832`));
 });
 
+test('userspace: externalTrafficPolicy Local asks for a transparent socket from the client\'s address, and falls back to the node\'s', async () => {
+  const web = await echoServer('local');
+  const nodeIP = '127.0.0.67';
+  const nodePort = await freePort();
+  const logs: string[] = [];
+  const opened: string[] = [];
+  let routing = 0;
+  const transparent = { missing: () => undefined, ensureRouting: () => void routing++, open: (udp: boolean, ip: string) => { opened.push(`${udp ? 'udp' : 'tcp'} ${ip}`); throw new Error('EPERM (fake)'); } };
+  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: fakeDummy(), transparent, log: (l) => logs.push(l) });
+  closers.push(() => b.close());
+  const port = await freePort();
+  const svc = (externalPolicyLocal: boolean) => new Map([['default/svc', [sp({ clusterIP: '127.0.0.68', port, nodePort, externalPolicyLocal, endpoints: [ep('127.0.0.1', web)] })]]]);
+  b.sync({ byService: svc(true), podCIDR: '10.244.0.0/24' });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(routing, 1, 'the mark and route are set up once a Local Service has a local endpoint');
+  assert.equal(await ask(nodeIP, nodePort), 'local', 'a socket that cannot be had: connected from the node instead');
+  assert.deepEqual(opened, ['tcp 127.0.0.1']);
+  assert.ok(logs.some((l) => l === 'keeping client address 127.0.0.1: EPERM (fake); connecting from the node instead'), logs.join('\n'));
+  // The ClusterIP, and clients on the node's own pod range, are proxied from the node without asking.
+  assert.equal(await ask('127.0.0.68', port), 'local');
+  b.sync({ byService: svc(true), podCIDR: '127.0.0.0/8' });
+  assert.equal(await ask(nodeIP, nodePort), 'local');
+  b.sync({ byService: svc(false), podCIDR: '10.244.0.0/24' });
+  assert.equal(await ask(nodeIP, nodePort), 'local');
+  assert.deepEqual(opened, ['tcp 127.0.0.1'], 'asked only for the Local NodePort from outside the pod range');
+  assert.equal(routing, 1);
+});
+
+test('userspace: without what transparent sockets need, the proxy says so once and proxies from the node', async () => {
+  const web = await echoServer('local');
+  const nodeIP = '127.0.0.69';
+  const nodePort = await freePort();
+  const logs: string[] = [];
+  const transparent = { missing: () => 'build/sockopt.node is not built (fake)', ensureRouting: () => assert.fail('no routing without the addon'), open: () => assert.fail('no socket without the addon') };
+  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: fakeDummy(), transparent, log: (l) => logs.push(l) });
+  closers.push(() => b.close());
+  const svc = new Map([['default/svc', [sp({ clusterIP: '127.0.0.70', port: await freePort(), nodePort, externalPolicyLocal: true, endpoints: [ep('127.0.0.1', web)] })]]]);
+  b.sync({ byService: svc });
+  b.sync({ byService: svc });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await ask(nodeIP, nodePort), 'local');
+  assert.deepEqual(logs, ['client addresses will not be kept (externalTrafficPolicy Local): build/sockopt.node is not built (fake)']);
+});
+
 test('userspace: a failed connect goes to the next endpoint; ClientIP persistence sticks', async () => {
   const alive = await echoServer('alive');
   const dead = await freePort(); // nothing listens there
