@@ -32,7 +32,7 @@ net.createServer((c) => { c.on('error', () => {}); if (mode === 'reply') c.end('
 const proxySrc = `
 import { UserspaceBackend } from '${path.join(repoRoot, 'src/proxy/userspace.ts')}';
 const [vip, port, ...eps] = process.argv.slice(2);
-const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 1000, nodePortIPs: () => undefined, log: console.error,
+const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 1000, nodePortIPs: () => undefined, log: console.error,
   dummy: { ensure() {}, exists: () => true, list: () => [], nodeAddresses: () => [], add() {}, del() {} } });
 const endpoints = eps.map((e) => { const [ip, p] = e.split(':'); return { ip, port: Number(p), key: e, ready: true, serving: true, terminating: false, isLocal: true, zoneHints: [], nodeHints: [] }; });
 b.sync({ byService: new Map([['bench/svc', [{ name: 'bench/svc', namespace: 'bench', serviceName: 'svc', portName: '', protocol: 'TCP', clusterIP: vip, port: Number(port), nodePort: 0, externalIPs: [], loadBalancerVIPs: [], loadBalancerSourceRanges: [], externalPolicyLocal: false, internalPolicyLocal: false, stickyMaxAgeSeconds: 0, healthCheckNodePort: 0, endpoints, topology: { nodeName: 'n' } }]]]) });

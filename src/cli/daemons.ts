@@ -104,13 +104,14 @@ export function addDaemonCommands(program: Command): void {
       // a shorter spelling of the same flag
       .addOption(new Option('--scheduler <name>').hideHelp())
       .option('--udp-timeout <duration>', 'userspace mode: idle UDP sessions end after this long', '250ms')
+      .option('--ipvs-strict-arp', 'userspace and IPVS modes: arp_ignore=1 and arp_announce=2, so the node answers no ARP for the Service IPs on kube-ipvs0 (needed beside a layer-2 LoadBalancer announcer)')
       .option('--cluster-cidr <cidr>', 'pod network: ClusterIP traffic from outside it is masqueraded (detect-local-mode ClusterCIDR)')
       .option('--masquerade-all', 'masquerade all traffic to ClusterIPs')
       .option('--masquerade-bit <n>', 'bit of the fwmark that marks traffic to masquerade', '14')
       .option('--nodeport-addresses <cidrs>', 'comma-separated CIDRs (or "primary") of the addresses NodePorts answer on (default: iptables all local addresses, nftables primary)')
       .option('--iptables-localhost-nodeports <bool>', 'iptables mode: NodePorts answer on 127.0.0.0/8 too', 'true')
       .option('--service-cidr <cidrs>', 'comma-separated Service CIDRs (nftables mode drops traffic to their unallocated addresses)');
-  type ProxyCliFlags = { mode: ProxyMode; proxyMode?: ProxyMode; ipvsScheduler: string; scheduler?: string; udpTimeout: string; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
+  type ProxyCliFlags = { mode: ProxyMode; proxyMode?: ProxyMode; ipvsScheduler: string; scheduler?: string; ipvsStrictArp?: boolean; udpTimeout: string; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
   const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
   const proxyFlags = (o: ProxyCliFlags): ProxyFlags => ({
     ...(o.clusterCidr ? { clusterCIDR: o.clusterCidr } : {}),
@@ -120,6 +121,7 @@ export function addDaemonCommands(program: Command): void {
     nodePortAddresses: list(o.nodeportAddresses),
     ...(o.serviceCidr ? { serviceCIDRs: list(o.serviceCidr) } : {}),
     scheduler: o.scheduler ?? o.ipvsScheduler,
+    strictARP: Boolean(o.ipvsStrictArp),
     udpTimeoutMs: durationMs(o.udpTimeout),
   });
 

@@ -153,7 +153,10 @@ export async function up(o: UpOptions): Promise<void> {
     }
     if (o.proxyMode !== 'none') {
       for (const n of s.nodes) {
-        startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', o.proxyMode, '--cluster-cidr', clusterCIDR, '--service-cidr', serviceCIDR]);
+        // The lab announces LoadBalancer IPs on the underlay as MetalLB's layer-2 mode does,
+        // which, beside Service IPs on kube-ipvs0, needs strict ARP (as MetalLB's docs say).
+        const strictARP = o.proxyMode === 'userspace' || o.proxyMode === 'ipvs' ? ['--ipvs-strict-arp'] : [];
+        startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', o.proxyMode, '--cluster-cidr', clusterCIDR, '--service-cidr', serviceCIDR, ...strictARP]);
       }
     }
     const client = labClient(s);

@@ -292,7 +292,7 @@ export class IpvsBackend implements Backend {
     const ports = flatten(req.byService);
     const nodePortIPs = liveNodePortIPs('ipvs', this.flags, req.nodeIP) ?? (req.nodeIP ? [req.nodeIP] : []);
     const vss = virtualServers(ports, { scheduler: (this.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs, mode: 'ipvs' });
-    this.dummy.ensure();
+    this.dummy.ensure(this.flags.strictARP ?? false);
     // Upstream's sysctls for IPVS with conntrack (proxier.go).
     for (const [k, v] of [['net.ipv4.vs.conntrack', '1'], ['net.ipv4.vs.expire_nodest_conn', '1'], ['net.ipv4.vs.expire_quiescent_template', '1'], ['net.ipv4.ip_forward', '1']]) this.shell.sysctl(k!, v!);
     const nodeAddresses = new Set(this.dummy.nodeAddresses());
@@ -342,6 +342,7 @@ export function newBackend(mode: ProxyMode, flags: ProxyFlags, metrics: ProxyMet
   if (mode === 'userspace') {
     return new UserspaceBackend({
       scheduler: (flags.scheduler as SchedulerName | undefined) ?? 'rr',
+      strictARP: flags.strictARP ?? false,
       udpTimeoutMs: flags.udpTimeoutMs ?? 250,
       connectTimeoutMs: 1000,
       nodePortIPs: (nodeIP) => liveNodePortIPs(mode, flags, nodeIP),

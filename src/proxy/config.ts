@@ -23,6 +23,8 @@ export interface ProxyFlags {
   scheduler?: string;
   /** userspace mode: idle UDP sessions end after this long */
   udpTimeoutMs?: number;
+  /** userspace and IPVS modes: arp_ignore=1/arp_announce=2 (--ipvs-strict-arp; upstream's default is off) */
+  strictARP?: boolean;
 }
 
 export class ProxyConfigError extends Error {

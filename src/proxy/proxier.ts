@@ -133,6 +133,8 @@ export class Proxier {
     // Periodic syncs: partial (nothing to do unless something changed) unless the rules were
     // flushed behind our back or a full sync is due.
     this.timer = setInterval(() => this.requestSync(!this.backend.intact() || Date.now() - this.lastFullSync > fullSyncPeriodMs), this.o.syncPeriodMs);
+    // upstream's line ("Using ipvs Proxier"), then ours
+    this.o.log(`Using ${this.o.mode} Proxier`);
     this.o.log(`${this.o.mode} proxier for ${this.o.nodeName} started`);
   }
 

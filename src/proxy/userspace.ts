@@ -16,7 +16,8 @@ import type { TransparentShell } from './transparent.ts';
 
 /** The addresses of kube-ipvs0 (a fake stands in for `ip` in unit tests). */
 export interface DummyShell {
-  ensure(): void;
+  /** the device, up; with strictARP (--ipvs-strict-arp) the node answers no ARP for the Service IPs it holds there */
+  ensure(strictARP: boolean): void;
   exists(): boolean;
   list(): string[];
   /** the node's addresses on its other interfaces */
@@ -32,13 +33,14 @@ export function ipv4Addresses(args: string[], except?: string): string[] {
 }
 
 export const realDummy: DummyShell = {
-  ensure() {
+  ensure(strictARP) {
     // A kernel without the dummy driver gets a port-less bridge: addresses on it are just as local.
     if (!succeeds(['ip', 'link', 'show', dummyDevice]) && !succeeds(['ip', 'link', 'add', dummyDevice, 'type', 'dummy'])) run(['ip', 'link', 'add', dummyDevice, 'type', 'bridge']);
     run(['ip', 'link', 'set', dummyDevice, 'up']);
-    // strictARP, as IPVS mode sets it: the node must not answer ARP for Service IPs it holds on
-    // the dummy device (a LoadBalancer IP is answered only by the node that announces it).
-    for (const [k, v] of [['net.ipv4.conf.all.arp_ignore', '1'], ['net.ipv4.conf.all.arp_announce', '2']]) succeeds(['sysctl', '-q', '-w', `${k}=${v}`]);
+    // strictARP, as IPVS mode sets it when asked (MetalLB's layer-2 mode needs it): the node
+    // must not answer ARP for Service IPs it holds on the dummy device, so a LoadBalancer IP is
+    // answered only by the node that announces it.
+    if (strictARP) for (const [k, v] of [['net.ipv4.conf.all.arp_ignore', '1'], ['net.ipv4.conf.all.arp_announce', '2']]) succeeds(['sysctl', '-q', '-w', `${k}=${v}`]);
   },
   exists: () => succeeds(['ip', 'link', 'show', dummyDevice]),
   list: () => ipv4Addresses(['dev', dummyDevice]),
@@ -51,6 +53,8 @@ export interface UserspaceOptions {
   /** client addresses kept for externalTrafficPolicy Local (absent: never kept) */
   transparent?: TransparentShell;
   scheduler: SchedulerName;
+  /** --ipvs-strict-arp */
+  strictARP: boolean;
   /** idle UDP sessions end after this long (kube-proxy's --udp-timeout, 250 ms upstream) */
   udpTimeoutMs: number;
   connectTimeoutMs: number;
@@ -104,7 +108,7 @@ export class UserspaceBackend implements Backend {
   }
 
   sync(req: SyncRequest): SyncResult {
-    this.o.dummy.ensure();
+    this.o.dummy.ensure(this.o.strictARP);
     const ports: ServicePortInfo[] = [...req.byService.values()].flat();
     const nodePortIPs = this.o.nodePortIPs(req.nodeIP) ?? ['0.0.0.0'];
     const want = virtualServers(ports, { scheduler: this.o.scheduler, nodePortIPs, mode: 'userspace' });

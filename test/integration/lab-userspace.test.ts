@@ -212,4 +212,13 @@ spec:
       const hz = lab.exec(`node/${readState(lab.name)!.nodes[0]!.name}`, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:10256/healthz']).stdout;
       assert.equal(hz, '200');
     }));
+
+  it('says which proxier it uses, as upstream logs it, and sets strict ARP as the lab asks (--ipvs-strict-arp)', () =>
+    explained(lab, async () => {
+      const node = readState(lab.name)!.nodes[0]!;
+      const proxyLog = fs.readFileSync(path.join(labPaths(lab.name).logs, `proxy-${node.name}.log`), 'utf8');
+      assert.match(proxyLog, /Using userspace Proxier/);
+      assert.equal(lab.exec(`node/${node.name}`, ['sysctl', '-n', 'net.ipv4.conf.all.arp_ignore']).stdout.trim(), '1');
+      assert.equal(lab.exec(`node/${node.name}`, ['sysctl', '-n', 'net.ipv4.conf.all.arp_announce']).stdout.trim(), '2');
+    }));
 });

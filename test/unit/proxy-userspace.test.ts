@@ -57,7 +57,7 @@ test('userspace: round robin over the endpoints, addresses on the dummy device, 
   const vip = '127.0.0.61';
   const port = await freePort();
   const dummy = fakeDummy();
-  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy, log: () => {} });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy, log: () => {} });
   closers.push(() => b.close());
   const svc = (endpoints: ReturnType<typeof ep>[]) => new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints })]]]);
   b.sync({ byService: svc([ep('127.0.0.1', pa), ep('127.0.0.1', pb)]) });
@@ -90,7 +90,7 @@ test('userspace: bytes arrive intact both ways through the reused read buffers, 
   closers.push(() => server.close());
   const vip = '127.0.0.66';
   const port = await freePort();
-  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
   closers.push(() => b.close());
   b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints: [ep('127.0.0.1', (server.address() as net.AddressInfo).port)] })]]]) });
   await new Promise((r) => setTimeout(r, 50));
@@ -137,7 +137,7 @@ test('userspace: externalTrafficPolicy Local asks for a transparent socket from 
   const opened: string[] = [];
   let routing = 0;
   const transparent = { missing: () => undefined, ensureRouting: () => void routing++, open: (udp: boolean, ip: string) => { opened.push(`${udp ? 'udp' : 'tcp'} ${ip}`); throw new Error('EPERM (fake)'); } };
-  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: fakeDummy(), transparent, log: (l) => logs.push(l) });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: fakeDummy(), transparent, log: (l) => logs.push(l) });
   closers.push(() => b.close());
   const port = await freePort();
   const svc = (externalPolicyLocal: boolean) => new Map([['default/svc', [sp({ clusterIP: '127.0.0.68', port, nodePort, externalPolicyLocal, endpoints: [ep('127.0.0.1', web)] })]]]);
@@ -163,7 +163,7 @@ test('userspace: without what transparent sockets need, the proxy says so once a
   const nodePort = await freePort();
   const logs: string[] = [];
   const transparent = { missing: () => 'build/sockopt.node is not built (fake)', ensureRouting: () => assert.fail('no routing without the addon'), open: () => assert.fail('no socket without the addon') };
-  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: fakeDummy(), transparent, log: (l) => logs.push(l) });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: fakeDummy(), transparent, log: (l) => logs.push(l) });
   closers.push(() => b.close());
   const svc = new Map([['default/svc', [sp({ clusterIP: '127.0.0.70', port: await freePort(), nodePort, externalPolicyLocal: true, endpoints: [ep('127.0.0.1', web)] })]]]);
   b.sync({ byService: svc });
@@ -178,7 +178,7 @@ test('userspace: a failed connect goes to the next endpoint; ClientIP persistenc
   const dead = await freePort(); // nothing listens there
   const vip = '127.0.0.62';
   const port = await freePort();
-  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
   closers.push(() => b.close());
   b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints: [ep('127.0.0.1', dead), ep('127.0.0.1', alive)] })]]]) });
   await new Promise((r) => setTimeout(r, 50));
@@ -199,7 +199,7 @@ test('userspace: UDP sessions reach one endpoint and expire after the idle timeo
   closers.push(() => echo.close());
   const vip = '127.0.0.64';
   const port = await freePort();
-  const b = new UserspaceBackend({ scheduler: 'rr', udpTimeoutMs: 200, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 200, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
   closers.push(() => b.close());
   b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, protocol: 'UDP', endpoints: [ep('127.0.0.1', echo.address().port)] })]]]) });
   await new Promise((r) => setTimeout(r, 50));
