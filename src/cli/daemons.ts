@@ -110,8 +110,26 @@ export function addDaemonCommands(program: Command): void {
       .option('--masquerade-bit <n>', 'bit of the fwmark that marks traffic to masquerade', '14')
       .option('--nodeport-addresses <cidrs>', 'comma-separated CIDRs (or "primary") of the addresses NodePorts answer on (default: iptables all local addresses, nftables primary)')
       .option('--iptables-localhost-nodeports <bool>', 'iptables mode: NodePorts answer on 127.0.0.0/8 too', 'true')
-      .option('--service-cidr <cidrs>', 'comma-separated Service CIDRs (nftables mode drops traffic to their unallocated addresses)');
-  type ProxyCliFlags = { mode: ProxyMode; proxyMode?: ProxyMode; ipvsScheduler: string; scheduler?: string; ipvsStrictArp?: boolean; udpTimeout: string; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
+      .option('--service-cidr <cidrs>', 'comma-separated Service CIDRs (nftables mode drops traffic to their unallocated addresses)')
+      .option('--config <file>', 'a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) file: mode, clusterCIDR, ipvs.scheduler, ipvs.strictARP, sync periods, …; flags given on the command line win');
+  /** Settings from --config fill in every option not given on the command line. */
+  const applyConfigFile = async (o: ProxyCliFlags & Record<string, unknown>, cmd: Command): Promise<void> => {
+    if (!o.config) return;
+    const [{ kubeProxyFileSettings }, YAML] = await Promise.all([import('../proxy/config.ts'), import('yaml')]);
+    let doc: unknown;
+    try {
+      doc = YAML.parse(fs.readFileSync(o.config, 'utf8'));
+    } catch (e) {
+      throw new Error(`--config ${o.config}: ${(e as Error).message}`);
+    }
+    const fromCli = (k: string) => cmd.getOptionValueSource(k) === 'cli';
+    for (const [k, v] of Object.entries(kubeProxyFileSettings(doc, o.config))) {
+      if (fromCli(k) || (k === 'mode' && fromCli('proxyMode'))) continue;
+      o[k] = v;
+      if (k === 'mode') delete o.proxyMode;
+    }
+  };
+  type ProxyCliFlags = { config?: string; mode: ProxyMode; proxyMode?: ProxyMode; ipvsScheduler: string; scheduler?: string; ipvsStrictArp?: boolean; udpTimeout: string; clusterCidr?: string; masqueradeAll?: boolean; masqueradeBit: string; nodeportAddresses?: string; iptablesLocalhostNodeports: string; serviceCidr?: string };
   const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
   const proxyFlags = (o: ProxyCliFlags): ProxyFlags => ({
     ...(o.clusterCidr ? { clusterCIDR: o.clusterCidr } : {}),
@@ -137,7 +155,8 @@ export function addDaemonCommands(program: Command): void {
       .option('--metrics-bind-address <host:port>', 'Prometheus /metrics', '127.0.0.1:10249')
       // `proxy render` has the same flags: options after `render` belong to it.
       .enablePositionalOptions(),
-  ).action(async (o: ProxyCliFlags & { kubeconfig?: string; nodeName: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string; metricsBindAddress: string }) => {
+  ).action(async (o: ProxyCliFlags & { kubeconfig?: string; nodeName: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string; metricsBindAddress: string }, cmd: Command) => {
+    await applyConfigFile(o, cmd);
     const flags = proxyFlags(o);
     validateFlags(flags);
     const mode = o.proxyMode ?? o.mode;
@@ -166,7 +185,8 @@ export function addDaemonCommands(program: Command): void {
       .requiredOption('-f, --filename <file>', 'multi-document YAML of Services and EndpointSlices (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[])
       .option('--node-name <name>', 'the node whose rules are rendered (decides which endpoints are local)', 'node')
       .option('--node-ip <ip>', "the node's primary IP (nftables mode's NodePort address; LoadBalancer source ranges)"),
-  ).action(async (o: ProxyCliFlags & { filename: string[]; nodeName: string; nodeIp?: string }) => {
+  ).action(async (o: ProxyCliFlags & { filename: string[]; nodeName: string; nodeIp?: string }, cmd: Command) => {
+    await applyConfigFile(o, cmd);
     const { render } = await import('../proxy/render.ts');
     process.stdout.write(render(o.filename, { mode: o.proxyMode ?? o.mode, nodeName: o.nodeName, ...(o.nodeIp ? { nodeIP: o.nodeIp } : {}), config: proxyFlags(o) }));
   });

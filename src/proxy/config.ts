@@ -80,3 +80,89 @@ export function nftablesConfig(f: ProxyFlags, ips: string[] | undefined, nodeIP:
     ...(f.serviceCIDRs?.length ? { serviceCIDRs: f.serviceCIDRs } : {}),
   };
 }
+
+/**
+ * What podpath's kube-proxy takes from a KubeProxyConfiguration file (--config), by flag name.
+ * Sync periods and masquerading come from the section of the mode in use, as upstream reads them
+ * (IPVS and userspace modes masquerade by the iptables section).
+ */
+export interface KubeProxyFileSettings {
+  mode?: ProxyMode;
+  nodeName?: string;
+  kubeconfig?: string;
+  healthzBindAddress?: string;
+  metricsBindAddress?: string;
+  clusterCidr?: string;
+  nodeportAddresses?: string;
+  syncPeriod?: string;
+  minSyncPeriod?: string;
+  masqueradeAll?: boolean;
+  masqueradeBit?: string;
+  iptablesLocalhostNodeports?: string;
+  ipvsScheduler?: string;
+  ipvsStrictArp?: boolean;
+}
+
+// KubeProxyConfiguration v1alpha1's fields: those podpath uses, and those it accepts and ignores.
+const fileFields: Record<string, readonly string[] | 'ignored'> = {
+  apiVersion: [], kind: [], mode: [], clusterCIDR: [], hostnameOverride: [], healthzBindAddress: [], metricsBindAddress: [], nodePortAddresses: [],
+  clientConnection: ['kubeconfig', 'acceptContentTypes', 'contentType', 'qps', 'burst'],
+  iptables: ['masqueradeBit', 'masqueradeAll', 'localhostNodePorts', 'syncPeriod', 'minSyncPeriod'],
+  ipvs: ['syncPeriod', 'minSyncPeriod', 'scheduler', 'excludeCIDRs', 'strictARP', 'tcpTimeout', 'tcpFinTimeout', 'udpTimeout'],
+  nftables: ['masqueradeBit', 'masqueradeAll', 'syncPeriod', 'minSyncPeriod'],
+  featureGates: 'ignored', bindAddress: 'ignored', bindAddressHardFail: 'ignored', enableProfiling: 'ignored', oomScoreAdj: 'ignored', portRange: 'ignored',
+  conntrack: 'ignored', configSyncPeriod: 'ignored', winkernel: 'ignored', showHiddenMetricsForVersion: 'ignored', detectLocalMode: 'ignored', detectLocal: 'ignored', logging: 'ignored',
+};
+
+/** Reads a KubeProxyConfiguration (already parsed from YAML), refusing what kube-proxy's strict decoding refuses. */
+export function kubeProxyFileSettings(doc: unknown, file: string): KubeProxyFileSettings {
+  const bad = (what: string) => new ProxyConfigError(`--config ${file}: ${what}`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad('not a KubeProxyConfiguration object');
+  const c = doc as Record<string, unknown>;
+  if (c.apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1' || c.kind !== 'KubeProxyConfiguration') throw bad(`apiVersion/kind must be kubeproxy.config.k8s.io/v1alpha1 KubeProxyConfiguration, not ${String(c.apiVersion)} ${String(c.kind)}`);
+  for (const [k, v] of Object.entries(c)) {
+    const known = fileFields[k];
+    if (!known) throw bad(`unknown field "${k}"`);
+    if (known === 'ignored' || !known.length || v === null || v === undefined) continue;
+    if (typeof v !== 'object' || Array.isArray(v)) throw bad(`${k}: must be an object`);
+    for (const f of Object.keys(v)) if (!known.includes(f)) throw bad(`unknown field "${k}.${f}"`);
+  }
+  const section = (k: string) => (c[k] ?? {}) as Record<string, unknown>;
+  const str = (v: unknown, field: string) => {
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string') throw bad(`${field}: must be a string`);
+    return v;
+  };
+  const bool = (v: unknown, field: string) => {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') throw bad(`${field}: must be true or false`);
+    return v;
+  };
+  const modeText = str(c.mode, 'mode');
+  if (modeText !== undefined && !proxyModes.includes(modeText as ProxyMode)) throw bad(`mode: ${JSON.stringify(modeText)} is not one of ${proxyModes.join(', ')}`);
+  const mode = modeText as ProxyMode | undefined;
+  // The mode's own section holds its sync periods; IPVS (and the userspace proxier) masquerade by iptables'.
+  const periods = mode === 'ipvs' ? 'ipvs' : mode === 'nftables' ? 'nftables' : 'iptables';
+  const masq = mode === 'nftables' ? 'nftables' : 'iptables';
+  const nodePorts = c.nodePortAddresses;
+  if (nodePorts !== undefined && nodePorts !== null && (!Array.isArray(nodePorts) || nodePorts.some((a) => typeof a !== 'string'))) throw bad('nodePortAddresses: must be a list of strings');
+  const bit = section(masq).masqueradeBit;
+  if (bit !== undefined && bit !== null && !Number.isInteger(bit)) throw bad(`${masq}.masqueradeBit: must be a whole number`);
+  const out: KubeProxyFileSettings = {
+    mode,
+    nodeName: str(c.hostnameOverride, 'hostnameOverride'),
+    kubeconfig: str(section('clientConnection').kubeconfig, 'clientConnection.kubeconfig'),
+    healthzBindAddress: str(c.healthzBindAddress, 'healthzBindAddress'),
+    metricsBindAddress: str(c.metricsBindAddress, 'metricsBindAddress'),
+    clusterCidr: str(c.clusterCIDR, 'clusterCIDR'),
+    nodeportAddresses: Array.isArray(nodePorts) && nodePorts.length ? nodePorts.join(',') : undefined,
+    syncPeriod: str(section(periods).syncPeriod, `${periods}.syncPeriod`),
+    minSyncPeriod: str(section(periods).minSyncPeriod, `${periods}.minSyncPeriod`),
+    masqueradeAll: bool(section(masq).masqueradeAll, `${masq}.masqueradeAll`),
+    masqueradeBit: typeof bit === 'number' ? String(bit) : undefined,
+    iptablesLocalhostNodeports: bool(section('iptables').localhostNodePorts, 'iptables.localhostNodePorts')?.toString(),
+    ipvsScheduler: str(section('ipvs').scheduler, 'ipvs.scheduler'),
+    ipvsStrictArp: bool(section('ipvs').strictARP, 'ipvs.strictARP'),
+  };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as KubeProxyFileSettings;
+}
