@@ -27,6 +27,12 @@ it('renders IPVS mode from the seeds\' configuration file as from the flags, and
   assert.doesNotMatch(iptables.out, /ipvsadm/);
 });
 
+it('runs kube-proxy in the file\'s mode', { skip: fs.existsSync('/proc/net/ip_vs') && 'this kernel has IPVS' }, () => {
+  const r = spawnSync(process.execPath, [podpathBin, 'proxy', '--config', example, '--kubeconfig', '/nonexistent'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cannot run kube-proxy in ipvs mode, missing:\n {2}- IPVS: this kernel has no IP Virtual Server support/);
+});
+
 it('takes each setting from the mode\'s own section, as kube-proxy reads them', () => {
   const doc = {
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
