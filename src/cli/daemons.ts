@@ -115,15 +115,9 @@ export function addDaemonCommands(program: Command): void {
   /** Settings from --config fill in every option not given on the command line. */
   const applyConfigFile = async (o: ProxyCliFlags & Record<string, unknown>, cmd: Command): Promise<void> => {
     if (!o.config) return;
-    const [{ kubeProxyFileSettings }, YAML] = await Promise.all([import('../proxy/config.ts'), import('yaml')]);
-    let doc: unknown;
-    try {
-      doc = YAML.parse(fs.readFileSync(o.config, 'utf8'));
-    } catch (e) {
-      throw new Error(`--config ${o.config}: ${(e as Error).message}`);
-    }
+    const { readKubeProxyConfig } = await import('../proxy/configfile.ts');
     const fromCli = (k: string) => cmd.getOptionValueSource(k) === 'cli';
-    for (const [k, v] of Object.entries(kubeProxyFileSettings(doc, o.config))) {
+    for (const [k, v] of Object.entries(readKubeProxyConfig(o.config))) {
       if (fromCli(k) || (k === 'mode' && fromCli('proxyMode'))) continue;
       o[k] = v;
       if (k === 'mode') delete o.proxyMode;

@@ -58,6 +58,10 @@ export interface UpOptions {
   nodes: number;
   cniBackend: 'host-gw' | 'vxlan';
   proxyMode: string;
+  /** kube-proxy's KubeProxyConfiguration file, passed to every node's proxy */
+  proxyConfig?: string;
+  /** --proxy-mode was given: it wins over the file's mode */
+  proxyModeGiven?: boolean;
   /** the cluster DNS add-on (default on; it needs kube-proxy to reach the API server) */
   dns?: boolean;
   dnsUpstream?: string;
@@ -99,6 +103,11 @@ export async function applyAll(client: Client, objs: KubeObject[]): Promise<stri
 
 export async function up(o: UpOptions): Promise<void> {
   validateLabName(o.name);
+  if (o.proxyConfig) {
+    // Read (and refused, if bad) before anything is built; its mode is the lab's unless one was given.
+    const fileMode = (await import('../proxy/configfile.ts')).readKubeProxyConfig(o.proxyConfig).mode;
+    if (fileMode && !o.proxyModeGiven) o = { ...o, proxyMode: fileMode };
+  }
   if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
   if (!['iptables', 'nftables', 'userspace', 'ipvs', 'none'].includes(o.proxyMode)) throw new Error(`--proxy-mode must be iptables, nftables, userspace, ipvs or none, not ${o.proxyMode}`);
   if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
@@ -156,7 +165,9 @@ export async function up(o: UpOptions): Promise<void> {
         // The lab announces LoadBalancer IPs on the underlay as MetalLB's layer-2 mode does,
         // which, beside Service IPs on kube-ipvs0, needs strict ARP (as MetalLB's docs say).
         const strictARP = o.proxyMode === 'userspace' || o.proxyMode === 'ipvs' ? ['--ipvs-strict-arp'] : [];
-        startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', o.proxyMode, '--cluster-cidr', clusterCIDR, '--service-cidr', serviceCIDR, ...strictARP]);
+        // The lab's own flags (where the API server is, which node, its networks) win over a --proxy-config file.
+        const config = o.proxyConfig ? ['--config', o.proxyConfig] : [];
+        startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', ...config, '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', o.proxyMode, '--cluster-cidr', clusterCIDR, '--service-cidr', serviceCIDR, ...strictARP]);
       }
     }
     const client = labClient(s);

@@ -166,3 +166,4 @@ export function kubeProxyFileSettings(doc: unknown, file: string): KubeProxyFile
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as KubeProxyFileSettings;
 }
+

@@ -36,6 +36,27 @@ describe('podpath up preflight', () => {
     assert.equal(fs.existsSync(`/run/podpath/${name}`), false);
   });
 
+  it('takes the lab\'s proxy mode from --proxy-config, and refuses a bad file before building anything', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-proxy-config-'));
+    try {
+      const name = `${testLabPrefix}cfg`;
+      const bad = path.join(dir, 'bad.yaml');
+      fs.writeFileSync(bad, 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nipvs:\n  strictArp: true\n');
+      const r = up(['--name', name, '--proxy-config', bad]);
+      assert.equal(r.code, 1);
+      assert.match(r.out, /--config \S+bad\.yaml: unknown field "ipvs\.strictArp"/);
+      if (!fs.existsSync('/proc/net/ip_vs')) {
+        const ipvs = up(['--name', name, '--proxy-config', path.join(repoRoot, 'examples/proxy/kube-proxy-ipvs.yaml')]);
+        assert.equal(ipvs.code, 1);
+        assert.match(ipvs.out, /IPVS: this kernel has no IP Virtual Server support/, 'the file\'s mode is the lab\'s');
+      }
+      assert.deepEqual(listNetns().filter((n) => n.startsWith(`pp-${name}-`)), []);
+      assert.equal(fs.existsSync(`/run/podpath/${name}`), false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a bad lab name, node count, backend or manifest before building anything', () => {
     assert.match(up(['--name', 'Bad_Name']).out, /invalid lab name "Bad_Name": use 1-20 lower-case letters, digits and '-', starting with a letter/);
     assert.match(up(['--name', `${testLabPrefix}x`, '--nodes', '0']).out, /--nodes must be between 1 and 20/);
