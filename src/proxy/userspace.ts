@@ -349,16 +349,23 @@ export class UserspaceBackend implements Backend {
     this.sweep.unref();
   }
 
+  /**
+   * A transparent socket bound to the client's address and port, as an fd, where the Service keeps
+   * them and one can be had; else undefined (the node's own address is used, and why is logged).
+   */
+  private clientBoundFd(st: VsState, udp: boolean, ip: string, port: () => number): number | undefined {
+    if (!this.clientSource(st, ip)) return undefined;
+    try {
+      return this.o.transparent!.open(udp, ip, port());
+    } catch (e) {
+      this.o.log(`keeping client address ${ip}: ${(e as Error).message}; ${udp ? 'sending' : 'connecting'} from the node instead`);
+      return undefined;
+    }
+  }
+
   /** A socket to connect to an endpoint from: bound to the client's address and port where that is kept. */
   private upstreamSocket(st: VsState, client: net.Socket, from: string, pipe: Pipe): net.Socket {
-    if (this.clientSource(st, from)) {
-      try {
-        return upstreamSocket(pipe, this.o.transparent!.open(false, from, client.remotePort ?? 0));
-      } catch (e) {
-        this.o.log(`keeping client address ${from}: ${(e as Error).message}; connecting from the node instead`);
-      }
-    }
-    return upstreamSocket(pipe);
+    return upstreamSocket(pipe, this.clientBoundFd(st, false, from, () => client.remotePort ?? 0));
   }
 
   /** Relays both ways (relay.ts); bytes are counted from the sockets' own counters when it ends. */
@@ -383,13 +390,8 @@ export class UserspaceBackend implements Backend {
       const real = this.choose(st, rinfo.address);
       if (!real) return;
       const upstream = dgram.createSocket('udp4');
-      if (this.clientSource(st, rinfo.address)) {
-        try {
-          upstream.bind({ fd: this.o.transparent!.open(true, rinfo.address, rinfo.port) });
-        } catch (e) {
-          this.o.log(`keeping client address ${rinfo.address}: ${(e as Error).message}; sending from the node instead`);
-        }
-      }
+      const fd = this.clientBoundFd(st, true, rinfo.address, () => rinfo.port);
+      if (fd !== undefined) upstream.bind({ fd });
       upstream.on('message', (m) => {
         real.outBytes += m.length;
         if (st.udp === sock) sock.send(m, rinfo.port, rinfo.address);
