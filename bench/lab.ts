@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cniAdd, cniDel, nodeConfList } from '../src/agent/cni.ts';
 import { readState } from '../src/lab/lab.ts';
-import { listNetns, netnsAdd, netnsDel, pidsIn } from '../src/lab/netns.ts';
+import { listNetns, netnsAdd, netnsDel, pidsIn } from '../src/exec/netns.ts';
 import { podpathBin, repoRoot } from '../test/helpers/apiserver.ts';
 
 function arg(name: string, def: number): number {

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { netnsAdd, netnsDel } from '../src/lab/netns.ts';
+import { netnsAdd, netnsDel } from '../src/exec/netns.ts';
 import { IptablesBackend, NftablesBackend, type Backend } from '../src/proxy/backends.ts';
 import type { ProxyFlags, ProxyMode } from '../src/proxy/config.ts';
 import { renderIptables } from '../src/proxy/iptables.ts';

@@ -12,14 +12,14 @@ import path from 'node:path';
 import type { Container, ContainerState, ContainerStatus, EndpointSlice, KubeObject, Node, Pod, PodCondition, Probe, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath, type ClientConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
-import { ip, netnsAdd, netnsDel, netnsExists, run, succeeds, writeNetnsEtc } from '../lab/netns.ts';
+import { ip, netnsAdd, netnsDel, netnsExists, run, succeeds, writeNetnsEtc } from '../exec/netns.ts';
 import { announcements } from './announce.ts';
 import { podResolvConf } from './dns.ts';
-import { writeKubeconfig } from '../apiserver/kubeconfig.ts';
+import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { serviceLinksFor } from './env.ts';
 import { cniAdd, cniDel, loopbackConf, nodeConfList, type NetConfList } from './cni.ts';
 import { peerCommands, peerRemovalCommands, vxlanDevice, vxlanDeviceCommands, vxlanMTU, type CniBackend, type NetCommand, type PeerNode } from './routes.ts';
-import { alive, killGroup } from '../lab/proc.ts';
+import { alive, killGroup } from '../exec/proc.ts';
 
 export interface AgentOptions {
   kubeconfig?: string;

@@ -1,12 +1,13 @@
 // Reading a state file: a multi-document YAML/JSON text of objects (Lists unpacked), as the
 // offline commands (`proxy render`, `dns serve -f`) take it. Namespaced objects default to
 // "default", as kubectl apply would place them.
-import YAML from 'yaml';
+import { ManifestError, parseManifests } from './manifest.ts';
 import type { KubeObject } from './types.ts';
 
 export class StateError extends Error {
   readonly code = 'BadState';
 }
+
 
 export interface Accepted {
   apiVersion: string;
@@ -18,22 +19,17 @@ export function readObjects(text: string, source: string, accepted: Accepted[]):
   const out: KubeObject[] = [];
   const expected = accepted.map((a) => `${a.apiVersion} ${a.kind}`);
   const list = expected.length > 1 ? `${expected.slice(0, -1).join(', ')} or ${expected.at(-1)}` : expected[0];
-  const add = (o: KubeObject, where: string) => {
-    if (o.kind === 'List' || /List$/.test(String(o.kind))) {
-      for (const [i, it] of ((o as unknown as { items?: KubeObject[] }).items ?? []).entries()) add(it, `${where} item ${i}`);
-      return;
-    }
+  let docs;
+  try {
+    docs = parseManifests(text, source, { lists: true });
+  } catch (e) {
+    throw e instanceof ManifestError ? new StateError(e.message) : e;
+  }
+  for (const { obj: o, where } of docs) {
     if (!o.metadata?.name) throw new StateError(`${where}: ${o.kind ?? 'object'} has no metadata.name`);
     const a = accepted.find((x) => x.kind === o.kind && x.apiVersion === o.apiVersion);
     if (!a) throw new StateError(`${where}: expected ${list}, got ${o.apiVersion ?? '?'} ${o.kind ?? '?'}`);
     out.push(a.namespaced ? ({ ...o, metadata: { namespace: 'default', ...o.metadata } } as KubeObject) : o);
-  };
-  for (const [i, doc] of YAML.parseAllDocuments(text).entries()) {
-    if (doc.errors.length) throw new StateError(`${source} document ${i + 1}: ${doc.errors[0]!.message}`);
-    const o = doc.toJS() as KubeObject | null;
-    if (o == null) continue;
-    if (typeof o !== 'object' || Array.isArray(o)) throw new StateError(`${source} document ${i + 1}: not an object`);
-    add(o, `${source} document ${i + 1}`);
   }
   return out;
 }

@@ -13,7 +13,7 @@ import { loadOrCreateServing, type ServingMaterial } from './certs.ts';
 import { decodeFor } from './decode.ts';
 import { Finalization } from './finalization.ts';
 import { createHandler } from './http.ts';
-import { writeKubeconfig } from './kubeconfig.ts';
+import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { Registry, type Ctx } from './registry.ts';
 import { ServiceAllocations } from './serviceips.ts';
 import { Store } from './storage/store.ts';

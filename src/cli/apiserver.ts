@@ -1,9 +1,7 @@
 // `podpath apiserver`: runs in the foreground until SIGINT/SIGTERM.
-import fs from 'node:fs';
-import YAML from 'yaml';
 import { isApiError } from '../api/errors.ts';
 import { findKind } from '../api/resources.ts';
-import { isObject } from '../api/types.ts';
+import { readManifests } from '../api/manifest.ts';
 import { decodeFor } from '../apiserver/decode.ts';
 import type { Registry } from '../apiserver/registry.ts';
 import { startApiServer, type ApiServerOptions } from '../apiserver/server.ts';
@@ -16,10 +14,7 @@ export interface RunOptions extends Omit<ApiServerOptions, 'log'> {
 /** Creates each object of a multi-document YAML file, or replaces it if it exists. */
 export function applyFile(registry: Registry, file: string): string[] {
   const out: string[] = [];
-  for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
-    if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]!.message}`);
-    const obj = doc.toJS() as unknown;
-    if (!isObject(obj)) continue;
+  for (const { obj } of readManifests([file])) {
     const rt = findKind(String(obj.apiVersion), String(obj.kind));
     if (!rt) throw new Error(`${file}: kind ${String(obj.kind)} (${String(obj.apiVersion)}) is not served by podpath`);
     const { obj: decoded } = decodeFor(rt, obj, 'Strict');

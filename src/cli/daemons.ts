@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
 import { parseHostPort } from '../util/ip.ts';
+import { clusterCIDR, clusterDNS, loadBalancerPool } from '../lab/defaults.ts';
 
 const log = (component: string) => (line: string) => process.stderr.write(`${new Date().toISOString()} ${component}: ${line}\n`);
 
@@ -38,9 +39,9 @@ export function addDaemonCommands(program: Command): void {
     .command('controller-manager')
     .description('Run the controllers (deployment, replicaset, endpointslice, endpoints, node-ipam, loadbalancer IPs) against an API server.')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
-    .option('--cluster-cidr <cidr>', 'pod network of the cluster', '10.244.0.0/16')
+    .option('--cluster-cidr <cidr>', 'pod network of the cluster', clusterCIDR)
     .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod CIDR', '24')
-    .option('--load-balancer-pool <first-last>', 'addresses for LoadBalancer Services (empty: none)', '192.168.49.200-192.168.49.250')
+    .option('--load-balancer-pool <first-last>', 'addresses for LoadBalancer Services (empty: none)', loadBalancerPool)
     .action(async (o: { kubeconfig?: string; clusterCidr: string; nodeCidrMaskSize: string; loadBalancerPool: string }) => {
       const { runControllerManager } = await import('../controllers/manager.ts');
       const stop = await runControllerManager({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), clusterCIDR: o.clusterCidr, nodeCIDRMaskSize: Number(o.nodeCidrMaskSize), loadBalancerPool: o.loadBalancerPool, log: log('controller-manager') });
@@ -52,7 +53,7 @@ export function addDaemonCommands(program: Command): void {
     .description('Run the scheduler (binds pending pods to Ready nodes, spreading replicas).')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .action(async (o: { kubeconfig?: string }) => {
-      const { runScheduler } = await import('../controllers/manager.ts');
+      const { runScheduler } = await import('../scheduler/server.ts');
       const stop = await runScheduler({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), log: log('scheduler') });
       onStop(stop);
     });
@@ -66,10 +67,10 @@ export function addDaemonCommands(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--pod-netns-prefix <prefix>', 'prefix of pod network namespace names', 'pp-pod-')
     .option('--control-plane', 'label the node as control plane')
-    .option('--cluster-dns <ip>', 'nameserver written into pods\' resolv.conf', '10.96.0.10')
+    .option('--cluster-dns <ip>', 'nameserver written into pods\' resolv.conf', clusterDNS)
     .option('--resolv-conf <file>', "the node's resolv.conf: what dnsPolicy Default pods get, and the search domains ClusterFirst appends", '/etc/resolv.conf')
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
-    .option('--cluster-cidr <cidr>', 'pod network of the cluster (traffic leaving it is masqueraded)', '10.244.0.0/16')
+    .option('--cluster-cidr <cidr>', 'pod network of the cluster (traffic leaving it is masqueraded)', clusterCIDR)
     .option('--cni-backend <backend>', 'how other nodes\' pod CIDRs are reached: host-gw or vxlan', 'host-gw')
     .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; resolvConf: string; clusterDomain: string; clusterCidr: string; cniBackend: string }) => {
       if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);

@@ -3,16 +3,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import YAML from 'yaml';
+import { readManifests } from '../api/manifest.ts';
 import type { KubeObject, Node, Pod, Service } from '../api/types.ts';
-import { mergeKubeconfig, unmergeKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.ts';
+import { mergeKubeconfig, unmergeKubeconfig, writeKubeconfig } from '../client/kubeconfig.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
 import { findKind } from '../api/resources.ts';
 import { dnsAddon } from '../lab/addons.ts';
 import { buildNetwork, clientIP, clusterCIDR, clusterDNS, routerIP, destroyLab, labPaths, listLabs, podpathJs, preflight, readState, serviceCIDR, startDaemon, validateLabName, writeState, type LabState } from '../lab/lab.ts';
-import { ipIn, listNetns } from '../lab/netns.ts';
+import { ipIn, listNetns } from '../exec/netns.ts';
 import { tunnel } from '../lab/tunnel.ts';
-import { alive } from '../lab/proc.ts';
+import { alive } from '../exec/proc.ts';
 import { hasTrueCondition } from '../api/conditions.ts';
 import { fromSet, matches } from '../api/labels.ts';
 
@@ -72,20 +72,12 @@ export interface UpOptions {
 }
 
 function manifests(files: string[]): KubeObject[] {
-  const out: KubeObject[] = [];
-  const paths = files.flatMap((f) => (fs.statSync(f).isDirectory() ? fs.readdirSync(f).filter((x) => /\.ya?ml$|\.json$/.test(x)).sort().map((x) => path.join(f, x)) : [f]));
-  for (const p of paths) {
-    for (const doc of YAML.parseAllDocuments(fs.readFileSync(p, 'utf8'))) {
-      if (doc.errors.length) throw new Error(`${p}: ${doc.errors[0]!.message}`);
-      const o = doc.toJS() as KubeObject | null;
-      if (!o || typeof o !== 'object') continue;
-      // Checked before anything is built: a lab is not made for manifests it cannot apply.
-      if (!findKind(String(o.apiVersion), String(o.kind))) throw new Error(`${p}: kind ${o.kind} (${o.apiVersion}) is not served by podpath`);
-      if (!o.metadata?.name) throw new Error(`${p}: ${o.kind} has no metadata.name`);
-      out.push(o);
-    }
-  }
-  return out;
+  return readManifests(files).map(({ obj: o, file: p }) => {
+    // Checked before anything is built: a lab is not made for manifests it cannot apply.
+    if (!findKind(String(o.apiVersion), String(o.kind))) throw new Error(`${p}: kind ${o.kind} (${o.apiVersion}) is not served by podpath`);
+    if (!o.metadata?.name) throw new Error(`${p}: ${o.kind} has no metadata.name`);
+    return o;
+  });
 }
 
 /** Server-side apply of each object, as `kubectl apply --server-side` would. */

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
+import { serviceCIDR } from '../lab/defaults.ts';
 
 // Each command loads its modules when it runs: a pod's built-in image should not pay for the
 // API server's schema at start-up.
@@ -112,7 +113,7 @@ program
   .requiredOption('--data-dir <dir>', 'directory for storage, certificates and the token')
   .option('--listen <host:port>', 'address to listen on', '127.0.0.1:6443')
   .option('--listen-unix <path>', 'also serve on this unix socket')
-  .option('--service-cidr <cidr>', 'range ClusterIPs are allocated from', '10.96.0.0/12')
+  .option('--service-cidr <cidr>', 'range ClusterIPs are allocated from', serviceCIDR)
   .option('--node-port-range <lo-hi>', 'range NodePorts are allocated from', '30000-32767')
   .option('--kubeconfig <file>', 'write a kubeconfig for this server (context "podpath", mode 0600)')
   .addOption(new Option('--advertise-address <ip>', 'address the `kubernetes` Service points at (default: none)'))

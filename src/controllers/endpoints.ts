@@ -7,8 +7,8 @@ import type { Endpoint, EndpointPort, EndpointSlice, Endpoints, KubeObject, Pod,
 import { objectPath, type Client } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
 import { cidrAddress, parseCIDR } from '../util/ip.ts';
-import { nsName, splitKey, WorkQueue } from './queue.ts';
-import { isPodReady, isTerminal } from './workloads.ts';
+import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
+import { isPodReady, isTerminal } from '../api/pod.ts';
 
 export const managedBy = 'endpointslice-controller.k8s.io';
 export const maxEndpointsPerSlice = 100;

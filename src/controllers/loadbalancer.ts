@@ -6,7 +6,7 @@ import type { Client } from '../client/client.ts';
 import { objectPath } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
 import { formatIP, parseIP } from '../util/ip.ts';
-import { WorkQueue } from './queue.ts';
+import { WorkQueue } from '../client/workqueue.ts';
 
 /** The addresses of a pool written "FIRST-LAST", in order. */
 export function poolAddresses(pool: string): string[] {

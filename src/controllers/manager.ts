@@ -1,9 +1,8 @@
-// `podpath controller-manager` and `podpath scheduler`: processes that talk only to the API
+// `podpath controller-manager`: a process that talks only to the API
 // server, with shared informers feeding the controllers.
-import type { Deployment, EndpointSlice, Endpoints, KubeObject, Node, Pod, ReplicaSet, Service } from '../api/types.ts';
+import type { Deployment, EndpointSlice, Endpoints, KubeObject, Pod, ReplicaSet, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
-import { Scheduler } from '../scheduler/scheduler.ts';
 import { EndpointsControllers, NodeIpamController } from './endpoints.ts';
 import { LoadBalancerIPController, poolAddresses } from './loadbalancer.ts';
 import { DeploymentController, ReplicaSetController } from './workloads.ts';
@@ -41,24 +40,6 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   return () => {
     for (const q of queues) q.stop();
     for (const i of informers) i.stop();
-    client.close();
-  };
-}
-
-export async function runScheduler(o: { kubeconfig?: string; log: (s: string) => void }): Promise<() => void> {
-  const client = new Client(loadConfig(o.kubeconfig, 'kube-scheduler/podpath'));
-  const pods = new Informer<Pod>(client, 'v1', 'pods');
-  const nodes = new Informer<Node>(client, 'v1', 'nodes');
-  for (const i of [pods, nodes]) i.onError = (e) => o.log(`informer ${i.resource}: ${e.message}`);
-  const s = new Scheduler(client, pods, nodes, o.log);
-  pods.start();
-  nodes.start();
-  await Promise.all([pods.waitForSync(), nodes.waitForSync()]);
-  o.log('scheduler started');
-  return () => {
-    s.queue.stop();
-    pods.stop();
-    nodes.stop();
     client.close();
   };
 }

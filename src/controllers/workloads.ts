@@ -7,20 +7,8 @@ import { fromLabelSelector, matches } from '../api/labels.ts';
 import type { Deployment, IntOrString, KubeObject, OwnerReference, Pod, PodTemplateSpec, ReplicaSet } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
-import { nsName, splitKey, WorkQueue } from './queue.ts';
-import { hasTrueCondition } from '../api/conditions.ts';
-
-export function isPodReady(p: Pod): boolean {
-  return hasTrueCondition(p);
-}
-
-export function isTerminal(p: Pod): boolean {
-  return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
-}
-
-export function controllerOf(o: KubeObject): OwnerReference | undefined {
-  return o.metadata.ownerReferences?.find((r) => r.controller);
-}
+import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
+import { controllerOf, isPodReady, isTerminal } from '../api/pod.ts';
 
 function ownerRef(o: KubeObject): OwnerReference {
   return { apiVersion: o.apiVersion!, kind: o.kind!, name: o.metadata.name!, uid: o.metadata.uid!, controller: true, blockOwnerDeletion: true };

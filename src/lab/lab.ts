@@ -7,8 +7,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commandExists, ipIn, listNetns, netnsAdd, netnsDel, pidsIn, run, sysctlIn } from './netns.ts';
-import { alive, killGroup } from './proc.ts';
+import { commandExists, ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn } from '../exec/netns.ts';
+import { alive, killGroup } from '../exec/proc.ts';
+
+import { clientIP, nodeIP, routerIP, serviceCIDR } from './defaults.ts';
+
+export * from './defaults.ts';
 
 export const stateRoot = process.env.PODPATH_STATE_ROOT ?? '/run/podpath';
 /** bin/podpath.js of this checkout, found from this module whether it runs from src/ or dist/. */
@@ -19,15 +23,6 @@ export const podpathJs = ((): string => {
   }
   throw new Error('cannot find bin/podpath.js above this module');
 })();
-
-export const underlayCIDR = '192.168.49.0/24';
-export const clientIP = '192.168.49.100';
-export const clusterCIDR = '10.244.0.0/16';
-export const serviceCIDR = '10.96.0.0/12';
-/** the kube-dns Service's ClusterIP, written into pods' resolv.conf */
-export const clusterDNS = '10.96.0.10';
-/** the underlay's router address: the lab's upstream DNS resolver answers there */
-export const routerIP = '192.168.49.1';
 
 export interface LabNode {
   name: string;
@@ -129,7 +124,7 @@ export function buildNetwork(name: string, nodes: number, backend: 'host-gw' | '
   };
   attach(s.client, 'client', clientIP);
   for (let i = 0; i < nodes; i++) {
-    const n: LabNode = { name: nodeName(name, i), netns: `${prefix}n${i + 1}`, ip: `192.168.49.${i + 2}` };
+    const n: LabNode = { name: nodeName(name, i), netns: `${prefix}n${i + 1}`, ip: nodeIP(i) };
     attach(n.netns, `node${i + 1}`, n.ip);
     sysctlIn(n.netns, 'net.ipv4.ip_forward', '1');
     // A real node reaches ClusterIPs through its default route: without any route, the node's

@@ -3,7 +3,7 @@
 // small shell interface — iptables-restore, or one nft transaction — keeping what it needs
 // for the next partial sync. Fakes of the shells stand in for the kernel in unit tests.
 import fs from 'node:fs';
-import { commandExists, run, succeeds } from '../lab/netns.ts';
+import { commandExists, run, succeeds } from '../exec/netns.ts';
 import type { SchedulerName } from './schedulers.ts';
 import { dummyAddresses, dummyDevice, ipsetSave, ipsetSwapScript, ipvsIptablesRules, ipvsJumpRules, ipvsSets, parseIpvsadmList, planIpvsTable, virtualServers } from './ipvs.ts';
 import { realTransparent } from './transparent.ts';

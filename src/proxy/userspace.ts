@@ -5,7 +5,7 @@
 // virtual server without endpoints is not listened on, so connections are refused at once.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { run, succeeds } from '../lab/netns.ts';
+import { run, succeeds } from '../exec/netns.ts';
 import { cidrContains, parseCIDR, type Cidr } from '../util/ip.ts';
 import type { Backend, SyncRequest, SyncResult } from './backends.ts';
 import { dummyAddresses, dummyDevice, ipvsadmConnections, ipvsadmList, ipvsadmStats, virtualServers, vsKey, type ConnectionEntry, type RealServer, type VirtualServer } from './ipvs.ts';

@@ -5,8 +5,8 @@ import { fromSet, matches } from '../api/labels.ts';
 import type { Node, Pod } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
-import { nsName, splitKey, WorkQueue } from '../controllers/queue.ts';
-import { controllerOf } from '../controllers/workloads.ts';
+import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
+import { controllerOf } from '../api/pod.ts';
 import { hasTrueCondition } from '../api/conditions.ts';
 
 export function nodeIsSchedulable(n: Node): boolean {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { listNetns } from '../../src/lab/netns.ts';
+import { listNetns } from '../../src/exec/netns.ts';
 import { podpathBin, repoRoot } from '../helpers/apiserver.ts';
 import { isRoot, testLabPrefix } from '../helpers/lab.ts';
 

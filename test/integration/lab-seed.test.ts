@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readState } from '../../src/lab/lab.ts';
-import { listNetns } from '../../src/lab/netns.ts';
+import { listNetns } from '../../src/exec/netns.ts';
 import { eventually, podpathBin, repoRoot, sleep, tempDir } from '../helpers/apiserver.ts';
 import { isRoot, pods, startLab, type TestLab } from '../helpers/lab.ts';
 

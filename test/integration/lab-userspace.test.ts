@@ -3,7 +3,7 @@
 // affinity, refusal without endpoints, scaling), an endpoint killed mid-run without a failed
 // new connection, per-Service schedulers and weights, and the live `ipvsadm` table.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
-import { netnsAdd, netnsDel, run } from '../../src/lab/netns.ts';
+import { netnsAdd, netnsDel, run } from '../../src/exec/netns.ts';
 import { ipsetSwapScript } from '../../src/proxy/ipvs.ts';
 import { render } from '../../src/proxy/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';

@@ -3,7 +3,7 @@
 import { field, GoRepr, Path, type FieldError } from '../errors.ts';
 import type { EndpointSlice, Ingress, IngressBackend, IngressClass, KubeObject, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../types.ts';
 import { isValidIP, parseCIDR, cidrContains, formatIP } from '../../util/ip.ts';
-import { validateDNS1123Label, validateDNS1123Subdomain, validateEndpointIP, validateQualifiedName, validateCIDR } from './core.ts';
+import { validateDNS1123Label, validateEndpointIP, validateQualifiedName, validateCIDR } from './core.ts';
 import { validateImmutableField, validateLabelSelector, validateNamespaceName, validateObjectMeta, validateObjectMetaUpdate } from './meta.ts';
 import {
   isDNS1123Subdomain,

@@ -1,37 +1,10 @@
 // The thin shell around iproute2 that the lab and the node agent use: network namespaces,
 // links, addresses, routes, and files that `ip netns exec` binds over /etc for a namespace.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { run } from './exec.ts';
 
-export class CommandError extends Error {
-  constructor(
-    readonly argv: string[],
-    readonly code: number | null,
-    readonly stderr: string,
-  ) {
-    super(`${argv.join(' ')} failed (${code}): ${stderr.trim()}`);
-  }
-}
-
-/** Runs a command and returns its stdout; throws CommandError on a non-zero exit. */
-export function run(argv: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): string {
-  // Large outputs (iptables-save of thousands of Services) must not hit spawnSync's 1 MiB default.
-  const r = spawnSync(argv[0]!, argv.slice(1), { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, maxBuffer: 1 << 30 });
-  if (r.error) throw new CommandError(argv, null, r.error.message);
-  if (r.status !== 0 && !opts.allowFail) throw new CommandError(argv, r.status, r.stderr ?? '');
-  return r.stdout ?? '';
-}
-
-/** Whether a program is on the PATH. */
-export function commandExists(cmd: string): boolean {
-  return run(['sh', '-c', `command -v ${cmd}`], { allowFail: true }).trim() !== '';
-}
-
-/** Whether a command exits 0. */
-export function succeeds(argv: string[]): boolean {
-  return spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore', timeout: 60_000 }).status === 0;
-}
+export { CommandError, commandExists, run, succeeds } from './exec.ts';
 
 export function ip(...args: string[]): string {
   return run(['ip', ...args]);
@@ -72,7 +45,7 @@ export function writeNetnsEtc(ns: string, file: 'resolv.conf' | 'hosts', content
 }
 
 export function sysctlIn(ns: string, key: string, value: string): void {
-  run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', `${key}=${value}`]);
+  run(['sysctl', '-q', '-w', `${key}=${value}`], { netns: ns });
 }
 
 /** The PIDs of processes whose network namespace is `ns` (as `ip netns pids`). */
