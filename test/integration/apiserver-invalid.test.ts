@@ -394,8 +394,6 @@ describe('invalid input to podpath apiserver', () => {
     await s?.dispose();
   });
 
-  it(`has at least 30 cases`, () => assert.ok(cases.length >= 30));
-
   for (const c of cases) {
     it(`rejects ${c.what}`, async () => {
       const r = await request(s, 'POST', `${c.path}?fieldValidation=Strict`, JSON.stringify(c.obj));
@@ -412,6 +410,21 @@ describe('invalid input to podpath apiserver', () => {
       assert.equal(got.status, 404, `${name} was not stored`);
     });
   }
+
+  it('stored nothing for any rejected object, under any name', async () => {
+    const before = new Map<string, string[]>();
+    for (const p of new Set(cases.map((c) => c.path))) {
+      const r = await request(s, 'GET', p);
+      if (r.status !== 200) continue;
+      before.set(p, (r.json().items as { metadata: { name: string } }[]).map((o) => o.metadata.name).sort());
+    }
+    for (const c of cases) await request(s, 'POST', `${c.path}?fieldValidation=Strict`, JSON.stringify(c.obj));
+    for (const [p, names] of before) {
+      const r = await request(s, 'GET', p);
+      assert.deepEqual((r.json().items as { metadata: { name: string } }[]).map((o) => o.metadata.name).sort(), names, p);
+    }
+    assert.deepEqual(before.get(svcPath), ['kubernetes', 'taken'], 'only the kubernetes Service and the one the test created are there');
+  });
 
   it('answers malformed JSON and YAML with 400', async () => {
     const j = await request(s, 'POST', svcPath, '{"apiVersion": "v1", "kind": ');
