@@ -2,7 +2,7 @@
 // managedFields.fieldsV1 (f:<field>, k:<list-map key>, v:<set value>, "." for the node
 // itself). Used to record managers on every write and to resolve server-side apply.
 import { childType, isAtomicMap, isAtomicStruct, listMeta, modelOf } from './patchmeta.ts';
-import { isObject } from './types.ts';
+import { isObject, objectMetaFields, userMetadata } from './types.ts';
 
 const SEP = '\u0001';
 
@@ -10,19 +10,7 @@ const SEP = '\u0001';
 export type FieldSet = Set<string>;
 
 /** Top-level metadata fields the server owns; no manager ever owns them. */
-const serverMetadata = new Set([
-  'name',
-  'namespace',
-  'uid',
-  'resourceVersion',
-  'generation',
-  'creationTimestamp',
-  'deletionTimestamp',
-  'deletionGracePeriodSeconds',
-  'managedFields',
-  'selfLink',
-  'generateName',
-]);
+const serverMetadata = new Set<string>(objectMetaFields.filter((f) => !userMetadata.has(f)));
 
 export interface FieldSetOptions {
   /** include only `status` (a status write) or everything but `status` (a main-resource write) */

@@ -38,6 +38,28 @@ export interface ObjectMeta {
   selfLink?: string;
 }
 
+/** ObjectMeta's fields in the order the API server serializes them (the Go struct's order). */
+export const objectMetaFields = [
+  'name',
+  'generateName',
+  'namespace',
+  'selfLink',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
+] as const satisfies readonly (keyof ObjectMeta)[];
+
+/** The metadata fields clients own (field managers may own them); the server owns the rest. */
+export const userMetadata: ReadonlySet<string> = new Set(['labels', 'annotations', 'ownerReferences', 'finalizers']);
+
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;

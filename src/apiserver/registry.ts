@@ -12,7 +12,7 @@ import { recordUpdate, serverSideApply, type ManagerContext } from '../api/patch
 import { PatchError, strategicMerge } from '../api/patch/strategic.ts';
 import { apiVersionOf, resourceOf, type ResourceType } from '../api/resources.ts';
 import { sameValue } from '../api/fieldset.ts';
-import { isObject, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
+import { isObject, objectMetaFields, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
 import { decodeFor, fieldValidationOf, mediaType, parseBody, type RawBody } from './decode.ts';
 import { carryAllocatedValues, normalizeClusterIPs, ServiceAllocations, type Txn } from './serviceips.ts';
 import type { Store } from './storage/store.ts';
@@ -84,23 +84,7 @@ function canonical(obj: KubeObject): KubeObject {
   const { kind, apiVersion, metadata, status, ...rest } = obj;
   const m = metadata;
   const meta: Record<string, unknown> = {};
-  for (const k of [
-    'name',
-    'generateName',
-    'namespace',
-    'selfLink',
-    'uid',
-    'resourceVersion',
-    'generation',
-    'creationTimestamp',
-    'deletionTimestamp',
-    'deletionGracePeriodSeconds',
-    'labels',
-    'annotations',
-    'ownerReferences',
-    'finalizers',
-    'managedFields',
-  ] as const) {
+  for (const k of objectMetaFields) {
     if (m[k] !== undefined) meta[k] = m[k];
   }
   for (const [k, v] of Object.entries(m)) if (!(k in meta) && v !== undefined) meta[k] = v;
