@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import type { Container, Probe } from '../../src/api/types.ts';
+import type { Container, Pod, Probe } from '../../src/api/types.ts';
 import type { RuntimePod } from '../../src/agent/checkpoint.ts';
 import { countResult, firstProbeAfterMs, netTransport, Prober, runProbe, type HttpProbeRequest, type ProbeTransport, type ProbeWorker } from '../../src/agent/prober.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
@@ -23,6 +23,27 @@ function scripted(results: boolean[]) {
     tcpConnect: (host, port, timeoutMs) => (asked.push({ tcp: [host, port, timeoutMs] }), next()),
   };
   return { transport, asked };
+}
+
+/** A prober with a fake clock and process table, one running container process, and a scripted transport. */
+function proberFor(results: boolean[]) {
+  const clock = new FakeClock();
+  const events: string[] = [];
+  const procs = new FakeProcesses(events);
+  const logs: string[] = [];
+  const resynced: string[] = [];
+  const { transport, asked } = scripted(results);
+  const prober = new Prober({ clock, processes: procs, transport, executor: new FakeExecutor(), log: (s) => void logs.push(s), resync: (uid) => void resynced.push(uid) });
+  const pid = procs.start(['x'], { env: {}, logFile: '' }, () => {})!;
+  const r = rp(pid, clock.now());
+  /** `ms` later, a sync: how many probes have been asked once they finished. */
+  const tickAfter = async (p: Pod, ms: number) => {
+    clock.advance(ms);
+    prober.tick(p, r);
+    await settle();
+    return asked.length;
+  };
+  return { clock, procs, events, logs, resynced, asked, prober, pid, r, tickAfter };
 }
 
 describe('node agent prober', () => {
@@ -68,75 +89,35 @@ describe('node agent prober', () => {
   });
 
   it('fires after the initial delay (never at once), then once a period, and sets the container ready', async () => {
-    const clock = new FakeClock();
-    const procs = new FakeProcesses();
-    const resynced: string[] = [];
-    const { transport, asked } = scripted([false, true]);
-    const prober = new Prober({ clock, processes: procs, transport, executor: new FakeExecutor(), log: () => {}, resync: (uid) => void resynced.push(uid) });
-    const pid = procs.start(['x'], { env: {}, logFile: '' }, () => {})!;
+    const { resynced, r, tickAfter } = proberFor([false, true]);
     const p = pod('web', { containers: [{ name: 'main', readinessProbe: { httpGet: { port: 80 }, periodSeconds: 2, successThreshold: 1 } }] });
-    const r = rp(pid, clock.now());
-    prober.tick(p, r);
-    assert.equal(asked.length, 0, 'not in the instant the container started');
-    clock.advance(firstProbeAfterMs);
-    prober.tick(p, r);
-    prober.tick(p, r);
-    await settle();
-    assert.equal(asked.length, 1, 'once per period');
+    assert.equal(await tickAfter(p, 0), 0, 'not in the instant the container started');
+    assert.equal(await tickAfter(p, firstProbeAfterMs), 1);
+    assert.equal(await tickAfter(p, 0), 1, 'once per period');
     assert.equal(r.containers.main!.ready, false);
     assert.deepEqual(resynced, ['u1']);
-    clock.advance(1999);
-    prober.tick(p, r);
-    assert.equal(asked.length, 1);
-    clock.advance(1);
-    prober.tick(p, r);
-    await settle();
-    assert.equal(asked.length, 2);
+    assert.equal(await tickAfter(p, 1999), 1);
+    assert.equal(await tickAfter(p, 1), 2);
     assert.equal(r.containers.main!.ready, true);
   });
 
   it('waits initialDelaySeconds, starts over when the container restarts, and probes nothing that is not running', async () => {
-    const clock = new FakeClock();
-    const procs = new FakeProcesses();
-    const { transport, asked } = scripted([true, true, true]);
-    const prober = new Prober({ clock, processes: procs, transport, executor: new FakeExecutor(), log: () => {}, resync: () => {} });
-    const pid = procs.start(['x'], { env: {}, logFile: '' }, () => {})!;
+    const { clock, procs, prober, pid, r, tickAfter } = proberFor([true, true, true]);
     const p = pod('web', { containers: [{ name: 'main', readinessProbe: { tcpSocket: { port: 80 }, initialDelaySeconds: 5 } }] });
-    const r = rp(pid, clock.now());
-    clock.advance(4999);
-    prober.tick(p, r);
-    assert.equal(asked.length, 0);
-    clock.advance(1);
-    prober.tick(p, r);
-    await settle();
-    assert.equal(asked.length, 1);
-    clock.advance(1000);
+    assert.equal(await tickAfter(p, 4999), 0);
+    assert.equal(await tickAfter(p, 1), 1);
     prober.forget('u1', 'main');
     r.containers.main!.startedAtMs = clock.now() - 6000;
-    prober.tick(p, r);
-    await settle();
-    assert.equal(asked.length, 2, 'a forgotten worker fires without waiting out the period');
+    assert.equal(await tickAfter(p, 1000), 2, 'a forgotten worker fires without waiting out the period');
     procs.exit(pid, 0);
-    clock.advance(60_000);
-    prober.tick(p, r);
-    assert.equal(asked.length, 2, 'an exited container is not probed');
+    assert.equal(await tickAfter(p, 60_000), 2, 'an exited container is not probed');
   });
 
   it('kills a container whose liveness probe failed failureThreshold times', async () => {
-    const clock = new FakeClock();
-    const events: string[] = [];
-    const procs = new FakeProcesses(events);
-    const logs: string[] = [];
-    const { transport } = scripted([false, false]);
-    const prober = new Prober({ clock, processes: procs, transport, executor: new FakeExecutor(), log: (s) => void logs.push(s), resync: () => {} });
-    const pid = procs.start(['x'], { env: {}, logFile: '' }, () => {})!;
+    const { events, logs, pid, tickAfter } = proberFor([false, false]);
     const p = pod('web', { containers: [{ name: 'main', livenessProbe: { httpGet: { port: 80 }, periodSeconds: 1, failureThreshold: 2 } }] });
-    const r = rp(pid, clock.now());
-    for (let i = 0; i < 2; i++) {
-      clock.advance(1000);
-      prober.tick(p, r);
-      await settle();
-    }
+    await tickAfter(p, 1000);
+    await tickAfter(p, 1000);
     assert.deepEqual(events, [`start ${pid}`, `SIGKILL ${pid}`]);
     assert.deepEqual(logs, ['liveness probe failed for default/web container main; restarting']);
   });
