@@ -2,7 +2,7 @@
 // each plugin of a network configuration list is executed with CNI_COMMAND/CNI_CONTAINERID/
 // CNI_NETNS/CNI_IFNAME/CNI_PATH in its environment and its configuration on stdin, ADD in
 // order with the previous plugin's result, DEL in reverse order.
-import { spawn } from 'node:child_process';
+import { defaultExecutor, type Executor } from '../exec/exec.ts';
 
 export const cniPath = process.env.PODPATH_CNI_PATH ?? '/usr/lib/cni';
 
@@ -70,43 +70,36 @@ export interface CniInvocation {
   runtimeConfig?: Record<string, unknown>;
 }
 
-function execPlugin(plugin: string, command: 'ADD' | 'DEL' | 'CHECK', conf: Record<string, unknown>, inv: CniInvocation): Promise<CniResult> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: inv.containerId,
-      CNI_NETNS: inv.netns,
-      CNI_IFNAME: inv.ifname,
-      CNI_PATH: cniPath,
-    };
-    if (inv.args) env.CNI_ARGS = Object.entries(inv.args).map(([k, v]) => `${k}=${v}`).join(';');
-    const child = spawn(`${cniPath}/${plugin}`, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => reject(new CniError(plugin, -1, `${e.message} (is containernetworking-plugins installed in ${cniPath}?)`)));
-    child.on('close', (code) => {
-      if (code === 0) {
-        try {
-          resolve(out.trim() ? (JSON.parse(out) as CniResult) : {});
-        } catch {
-          reject(new CniError(plugin, -1, `unparsable result: ${out}`));
-        }
-        return;
-      }
-      let msg = err.trim() || out.trim();
-      try {
-        const e = JSON.parse(out) as { code?: number; msg?: string; details?: string };
-        msg = `${e.msg ?? ''}${e.details ? `: ${e.details}` : ''}`;
-      } catch {
-        // stderr text
-      }
-      reject(new CniError(plugin, code ?? -1, msg));
-    });
-    child.stdin.end(JSON.stringify(conf));
-  });
+/** Runs one plugin through the executor; its result, or a CniError from its exit or error JSON. */
+async function execPlugin(ex: Executor, plugin: string, command: 'ADD' | 'DEL' | 'CHECK', conf: Record<string, unknown>, inv: CniInvocation): Promise<CniResult> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: inv.containerId,
+    CNI_NETNS: inv.netns,
+    CNI_IFNAME: inv.ifname,
+    CNI_PATH: cniPath,
+  };
+  if (inv.args) env.CNI_ARGS = Object.entries(inv.args).map(([k, v]) => `${k}=${v}`).join(';');
+  const r = await ex.execAsync([`${cniPath}/${plugin}`], { env, input: JSON.stringify(conf) });
+  // The plugin did not start (execAsync then reports a negative status, not null).
+  if (r.error !== undefined) throw new CniError(plugin, -1, `${r.error} (is containernetworking-plugins installed in ${cniPath}?)`);
+  const out = r.stdout;
+  if (r.status === 0) {
+    try {
+      return out.trim() ? (JSON.parse(out) as CniResult) : {};
+    } catch {
+      throw new CniError(plugin, -1, `unparsable result: ${out}`);
+    }
+  }
+  let msg = r.stderr.trim() || out.trim();
+  try {
+    const e = JSON.parse(out) as { code?: number; msg?: string; details?: string };
+    msg = `${e.msg ?? ''}${e.details ? `: ${e.details}` : ''}`;
+  } catch {
+    // stderr text
+  }
+  throw new CniError(plugin, r.status ?? -1, msg);
 }
 
 function pluginConf(list: NetConfList, p: Record<string, unknown>, inv: CniInvocation, prevResult?: CniResult): Record<string, unknown> {
@@ -121,17 +114,17 @@ function pluginConf(list: NetConfList, p: Record<string, unknown>, inv: CniInvoc
   return conf;
 }
 
-export async function cniAdd(list: NetConfList, inv: CniInvocation): Promise<CniResult> {
+export async function cniAdd(list: NetConfList, inv: CniInvocation, ex: Executor = defaultExecutor): Promise<CniResult> {
   let result: CniResult | undefined;
-  for (const p of list.plugins) result = await execPlugin(String(p.type), 'ADD', pluginConf(list, p, inv, result), inv);
+  for (const p of list.plugins) result = await execPlugin(ex, String(p.type), 'ADD', pluginConf(list, p, inv, result), inv);
   return result ?? {};
 }
 
-export async function cniDel(list: NetConfList, inv: CniInvocation): Promise<void> {
+export async function cniDel(list: NetConfList, inv: CniInvocation, ex: Executor = defaultExecutor): Promise<void> {
   const errors: string[] = [];
   for (const p of [...list.plugins].reverse()) {
     try {
-      await execPlugin(String(p.type), 'DEL', pluginConf(list, p, inv), inv);
+      await execPlugin(ex, String(p.type), 'DEL', pluginConf(list, p, inv), inv);
     } catch (e) {
       errors.push((e as Error).message);
     }

@@ -3,7 +3,7 @@
 // and ndots:5; Default → the node's resolv.conf; None → dnsConfig alone; hostNetwork pods get
 // the cluster DNS only with ClusterFirstWithHostNet. Pure: the agent writes the text.
 import type { Pod } from '../api/types.ts';
-import { parseResolvConf, type ResolvConf } from '../dns/forward.ts';
+import { parseResolvConf, type ResolvConf } from '../util/resolvconf.ts';
 
 export const maxNameservers = 3;
 export const maxSearchDomains = 32;

@@ -1,7 +1,8 @@
-// The Docker-links-style variables the kubelet gives every container for the Services it can
-// see: those of the pod's namespace (when spec.enableServiceLinks is not false) and always the
-// API server's `kubernetes` Service from the default namespace. Pure: Services in, variables out.
-import type { Service } from '../api/types.ts';
+// A container's environment, as the kubelet makes it: among it the Docker-links-style variables
+// for the Services the pod can see — those of the pod's namespace (when spec.enableServiceLinks
+// is not false) and always the API server's `kubernetes` Service from the default namespace.
+// Pure: objects in, variables out.
+import type { Container, Pod, Service } from '../api/types.ts';
 
 const envName = (name: string) => name.toUpperCase().replace(/-/g, '_');
 
@@ -34,5 +35,47 @@ export function serviceLinksFor(namespace: string, enableServiceLinks: boolean |
   // The pod's own namespace wins over the master service when names collide.
   visible.sort((a, b) => Number(a.metadata.namespace === namespace) - Number(b.metadata.namespace === namespace));
   for (const s of visible) Object.assign(env, serviceLinkEnv(s));
+  return env;
+}
+
+/** What the environment of a container is made from, besides the pod and container. */
+export interface ContainerEnvInputs {
+  nodeName: string;
+  nodeIP: string;
+  podIP?: string;
+  /** the Services the agent sees, for the service links */
+  services: Service[];
+  /** the agent's own environment: PATH, and the test-run marker passed on */
+  hostEnv?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A container's whole environment: the basics a process expects, the pod's identity, the
+ * service links, then the container's `env` (values with $(VAR) references expanded, and
+ * fieldRef values from the pod).
+ */
+export function containerEnv(pod: Pod, c: Container, i: ContainerEnvInputs): Record<string, string> {
+  const hostEnv = i.hostEnv ?? process.env;
+  const env: Record<string, string> = {
+    PATH: hostEnv.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    HOSTNAME: pod.spec.hostname ?? pod.metadata.name!,
+    POD_NAME: pod.metadata.name!,
+    POD_NAMESPACE: pod.metadata.namespace!,
+    POD_IP: i.podIP ?? '',
+    NODE_NAME: i.nodeName,
+    ...serviceLinksFor(pod.metadata.namespace!, pod.spec.enableServiceLinks, i.services),
+  };
+  // The test runner finds what a test run left behind by this marker.
+  if (hostEnv.PODPATH_TEST_RUN) env.PODPATH_TEST_RUN = hostEnv.PODPATH_TEST_RUN;
+  const field = (p: string) =>
+    ({ 'metadata.name': pod.metadata.name, 'metadata.namespace': pod.metadata.namespace, 'metadata.uid': pod.metadata.uid, 'spec.nodeName': i.nodeName, 'status.podIP': i.podIP, 'status.hostIP': i.nodeIP, 'spec.serviceAccountName': pod.spec.serviceAccountName })[p];
+  for (const e of c.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, k: string) => env[k] ?? m);
+    else {
+      const fr = (e.valueFrom as { fieldRef?: { fieldPath?: string } } | undefined)?.fieldRef?.fieldPath;
+      if (fr) env[e.name] = field(fr) ?? '';
+    }
+  }
   return env;
 }

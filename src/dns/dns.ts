@@ -7,7 +7,8 @@ import type { EndpointSlice, KubeObject, Namespace, Pod, Service } from '../api/
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { serveMetrics } from '../util/prometheus.ts';
-import { Forwarder, parseResolvConf, parseUpstream, type Upstream } from './forward.ts';
+import { Forwarder, parseUpstream, type Upstream } from './forward.ts';
+import { parseResolvConf } from '../util/resolvconf.ts';
 import { parseHostPort, type HostPort } from '../util/ip.ts';
 import { DnsMetrics, DnsServer, serveProbe } from './server.ts';
 import { rcodeName } from './wire.ts';

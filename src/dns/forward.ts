@@ -13,26 +13,6 @@ export interface Upstream {
   port: number;
 }
 
-export interface ResolvConf {
-  nameservers: string[];
-  search: string[];
-  options: string[];
-}
-
-/** resolv.conf(5): nameserver, search/domain and options lines; comments with # or ;. */
-export function parseResolvConf(text: string): ResolvConf {
-  const out: ResolvConf = { nameservers: [], search: [], options: [] };
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/[#;].*$/, '').trim();
-    if (!line) continue;
-    const [key, ...rest] = line.split(/\s+/);
-    if (key === 'nameserver' && rest[0]) out.nameservers.push(rest[0]);
-    else if (key === 'search' || key === 'domain') out.search = rest;
-    else if (key === 'options') out.options.push(...rest);
-  }
-  return out;
-}
-
 /** "ADDR", "ADDR:PORT" or "[V6]:PORT" → an upstream (port 53 by default). */
 export function parseUpstream(s: string): Upstream | undefined {
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? (familyOf(s) ? [s, s, undefined] : /^([^:]+)(?::(\d+))?$/.exec(s));

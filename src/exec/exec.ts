@@ -118,3 +118,13 @@ export function commandExists(cmd: string, ex: Executor = defaultExecutor): bool
 export async function runAsync(argv: string[], opts: RunOptions = {}, ex: Executor = defaultExecutor): Promise<string> {
   return checked(argv, await ex.execAsync(argv, opts), opts.allowFail);
 }
+
+/**
+ * Runs a user's command attached to this terminal (stdin, stdout and stderr inherited, so it
+ * can be interactive) and returns its exit code (1 when it could not run). Not part of
+ * Executor: nothing is captured, so there is nothing for a fake to answer.
+ */
+export function execAttached(argv: string[], opts: Pick<RunOptions, 'netns' | 'netnsEtc' | 'env'> = {}): number {
+  const cmd = wrapNetns(argv, opts);
+  return spawnSync(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env: opts.env }).status ?? 1;
+}

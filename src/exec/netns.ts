@@ -2,7 +2,7 @@
 // links, addresses, routes, and files that `ip netns exec` binds over /etc for a namespace.
 import fs from 'node:fs';
 import path from 'node:path';
-import { run } from './exec.ts';
+import { defaultExecutor, run, type Executor } from './exec.ts';
 
 export { CommandError, commandExists, run, succeeds } from './exec.ts';
 
@@ -27,13 +27,13 @@ export function netnsExists(name: string): boolean {
   return fs.existsSync(`/run/netns/${name}`);
 }
 
-export function netnsAdd(name: string): void {
-  if (!netnsExists(name)) ip('netns', 'add', name);
-  ipIn(name, 'link', 'set', 'lo', 'up');
+export function netnsAdd(name: string, ex: Executor = defaultExecutor): void {
+  if (!netnsExists(name)) run(['ip', 'netns', 'add', name], {}, ex);
+  run(['ip', '-n', name, 'link', 'set', 'lo', 'up'], {}, ex);
 }
 
-export function netnsDel(name: string): void {
-  if (netnsExists(name)) run(['ip', 'netns', 'del', name], { allowFail: true });
+export function netnsDel(name: string, ex: Executor = defaultExecutor): void {
+  if (netnsExists(name)) run(['ip', 'netns', 'del', name], { allowFail: true }, ex);
   fs.rmSync(path.join('/etc/netns', name), { recursive: true, force: true });
 }
 

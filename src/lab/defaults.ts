@@ -18,3 +18,7 @@ export const serviceCIDR = '10.96.0.0/12';
 export const clusterDNS = '10.96.0.10';
 /** kube-proxy's mode when none is asked for, as upstream's on Linux */
 export const defaultProxyMode = 'iptables';
+/** the host end of every tunnel into a lab (the host has no route into the lab's ranges) */
+export const tunnelHost = '127.0.0.1';
+/** where each node's kube-proxy serves /metrics and /ipvsadm (its --metrics-bind-address default) */
+export const proxyMetricsAddress = '127.0.0.1:10249';

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wrapNetns } from '../exec/exec.ts';
 import { commandExists, ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn } from '../exec/netns.ts';
 import { alive, killGroup } from '../exec/proc.ts';
 
@@ -146,7 +147,7 @@ export function startDaemon(s: LabState, component: string, netns: string | unde
   // nsenter switches only the network namespace. (`ip netns exec` would also give the daemon a
   // private mount namespace, and the pod namespaces an agent creates would then be invisible to
   // everything else on the host.)
-  const argv = netns ? ['nsenter', `--net=/run/netns/${netns}`, process.execPath, podpathJs, ...args] : [process.execPath, podpathJs, ...args];
+  const argv = wrapNetns([process.execPath, podpathJs, ...args], netns ? { netns } : {});
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env: process.env });
   fs.closeSync(log);
   child.unref();

@@ -1,0 +1,30 @@
+// What a container runs. podpath has no image store: a built-in image is a podpath subcommand
+// (after the agent's own argv), any other container runs its `command` from the host's
+// filesystem inside the pod's namespace, and an image that is neither cannot run.
+import type { Container } from '../api/types.ts';
+
+/** Built-in images: the podpath subcommand each runs. */
+export const builtinImages: Record<string, (c: Container, kubeconfig: string) => string[]> = {
+  'podpath/echo': (c) => ['image', 'echo', '--port', String(c.ports?.[0]?.containerPort ?? 8080)],
+  // The cluster DNS, reaching the API server through the `kubernetes` Service as a pod does.
+  'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig],
+};
+
+/** An image reference without registry docker.io and tag: podpath/echo for docker.io/podpath/echo:1. */
+export function imageName(image: string | undefined): string {
+  return (image ?? '').replace(/^docker\.io\//, '').replace(/:[^/]*$/, '');
+}
+
+/** The command line, or why the container cannot run (the reason CreateContainerConfigError carries). */
+export type ContainerCommand = { argv: string[] } | { error: string };
+
+/**
+ * The command line of container `c`. `podpathArgv` starts podpath (e.g. [node, bin/podpath.js]);
+ * `kubeconfig` gives the pod's in-cluster credentials, asked for only for a built-in image.
+ */
+export function containerCommand(c: Container, podpathArgv: string[], kubeconfig: () => string): ContainerCommand {
+  const builtin = builtinImages[imageName(c.image)];
+  if (builtin && !c.command?.length) return { argv: [...podpathArgv, ...builtin(c, kubeconfig()), ...(c.args ?? [])] };
+  if (c.command?.length) return { argv: [...c.command, ...(c.args ?? [])] };
+  return { error: `image ${c.image ?? '(none)'} is not built into podpath and the container has no command; podpath runs built-in images (${Object.keys(builtinImages).join(', ')}) or a container's command from the host's filesystem inside the pod's network namespace` };
+}

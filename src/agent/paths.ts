@@ -1,0 +1,27 @@
+// Where a node agent keeps its files, all under its --state-dir.
+import path from 'node:path';
+
+export interface AgentPaths {
+  /** one checkpoint file per pod */
+  podsDir: string;
+  logsDir: string;
+  /** a container's output, appended to across restarts */
+  containerLog(uid: string, container: string): string;
+  /** host-local IPAM's allocations */
+  ipamDir: string;
+  /** the node's CNI network configuration list, as written for inspection */
+  confList: string;
+  /** the in-cluster kubeconfig a pod's built-in image is given */
+  podKubeconfig(uid: string): string;
+}
+
+export function agentPaths(stateDir: string): AgentPaths {
+  return {
+    podsDir: path.join(stateDir, 'pods'),
+    logsDir: path.join(stateDir, 'logs'),
+    containerLog: (uid, container) => path.join(stateDir, 'logs', `${uid}_${container}.log`),
+    ipamDir: path.join(stateDir, 'ipam'),
+    confList: path.join(stateDir, '10-podpath.conflist'),
+    podKubeconfig: (uid) => path.join(stateDir, 'serviceaccount', `${uid}.kubeconfig`),
+  };
+}

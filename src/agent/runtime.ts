@@ -1,0 +1,195 @@
+// The container runtime under the kubelet's syncPod: a pod's sandbox, then its init containers
+// one at a time to success and its app containers as processes in the sandbox; exited
+// containers restarted by restartPolicy with back-off (CrashLoopBackOff); graceful termination
+// (SIGTERM, the grace period, SIGKILL) before the sandbox goes. Every pod is checkpointed, so
+// a restarted agent adopts what kept running.
+import fs from 'node:fs';
+import os from 'node:os';
+import type { Container, ContainerState, Pod, Service } from '../api/types.ts';
+import { wrapNetns } from '../exec/exec.ts';
+import { apiTime, type Clock } from './clock.ts';
+import { waitingContainer, type CheckpointStore, type RuntimeContainer, type RuntimePod } from './checkpoint.ts';
+import { containerEnv } from './env.ts';
+import { containerCommand } from './images.ts';
+import type { AgentPaths } from './paths.ts';
+import type { Processes } from './processes.ts';
+import type { SandboxManager } from './sandbox.ts';
+
+export const initialBackoffSeconds = 10;
+export const maxBackoffSeconds = 300;
+
+/** The kubelet's crash-loop back-off: 10 s, doubled on each restart, at most 5 minutes. */
+export function nextBackoffSeconds(previous: number | undefined): number {
+  return Math.min(previous ? previous * 2 : initialBackoffSeconds, maxBackoffSeconds);
+}
+
+/** The terminated state of a process that exited with `code` or was killed by `signal` (128+n, as a shell says). */
+export function terminatedState(code: number | null, signal: NodeJS.Signals | null, startedAt: string | undefined, finishedAt: string): ContainerState {
+  const exitCode = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 137);
+  return { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt, ...(signal ? { signal: os.constants.signals[signal] } : {}) } };
+}
+
+export interface RuntimeOptions {
+  nodeName: string;
+  nodeIP: string;
+  /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
+  podpathArgv: string[];
+  paths: Pick<AgentPaths, 'containerLog' | 'podKubeconfig'>;
+  log: (s: string) => void;
+}
+
+export interface RuntimeDeps {
+  processes: Processes;
+  clock: Clock;
+  checkpoints: CheckpointStore;
+  sandboxes: SandboxManager;
+  /** the Services the agent sees (service links) */
+  services: () => Service[];
+  /** writes the pod's in-cluster kubeconfig and returns its path */
+  podKubeconfig: (pod: Pod) => string;
+  /** a container (re)started: its probe results so far are void */
+  containerStarted: (uid: string, container: string) => void;
+}
+
+export class ContainerRuntime {
+  private readonly pods = new Map<string, RuntimePod>();
+
+  constructor(
+    private readonly o: RuntimeOptions,
+    private readonly d: RuntimeDeps,
+  ) {}
+
+  get(uid: string): RuntimePod | undefined {
+    return this.pods.get(uid);
+  }
+
+  uids(): string[] {
+    return [...this.pods.keys()];
+  }
+
+  /** Reads the checkpoints back; containers that died meanwhile are recorded as exited. */
+  adopt(): void {
+    for (const cp of this.d.checkpoints.loadAll()) {
+      if ('error' in cp) {
+        this.o.log(`cannot adopt ${cp.file}: ${cp.error}`);
+        continue;
+      }
+      try {
+        for (const c of Object.values(cp.pod.containers)) {
+          if (c.pid && !this.d.processes.alive(c.pid)) this.exited(cp.pod, c, null, null);
+        }
+        this.pods.set(cp.pod.uid, cp.pod);
+      } catch (e) {
+        this.o.log(`cannot adopt ${cp.file}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** The pod's sandbox, recorded (and checkpointed) with no container started yet. */
+  async createPod(pod: Pod): Promise<RuntimePod> {
+    const sb = await this.d.sandboxes.create(pod);
+    const rp: RuntimePod = { uid: pod.metadata.uid!, namespace: pod.metadata.namespace!, name: pod.metadata.name!, netns: sb.netns, startTime: apiTime(this.d.clock.now()), containers: {} };
+    if (sb.podIP) rp.podIP = sb.podIP;
+    this.pods.set(rp.uid, rp);
+    this.d.checkpoints.save(rp);
+    this.o.log(`pod ${rp.namespace}/${rp.name} sandbox ${sb.netns} ip ${sb.podIP}`);
+    return rp;
+  }
+
+  /** Init containers one at a time, each to success; then the app containers. */
+  runContainers(pod: Pod, rp: RuntimePod): void {
+    const policy = pod.spec.restartPolicy ?? 'Always';
+    for (const c of pod.spec.initContainers ?? []) {
+      const rc = (rp.containers[c.name] ??= waitingContainer('PodInitializing'));
+      if (rc.state.terminated?.exitCode === 0) continue;
+      // A failed init container is retried unless the pod never restarts (then the pod fails).
+      this.runContainer(pod, c, rp, rc, policy === 'Never' ? 'Never' : 'OnFailure');
+      return;
+    }
+    for (const c of pod.spec.containers) {
+      const rc = (rp.containers[c.name] ??= waitingContainer('ContainerCreating'));
+      this.runContainer(pod, c, rp, rc, policy);
+    }
+  }
+
+  /** Starts a container that is not running, restarting an exited one by `policy` with back-off. */
+  private runContainer(pod: Pod, c: Container, rp: RuntimePod, rc: RuntimeContainer, policy: string): void {
+    if (rc.state.running) return;
+    const now = this.d.clock.now();
+    const term = rc.state.terminated;
+    if (term) {
+      const again = policy === 'Always' || (policy === 'OnFailure' && term.exitCode !== 0);
+      if (!again) return;
+      rc.backoffSeconds = nextBackoffSeconds(rc.backoffSeconds);
+      rc.nextStart = now + rc.backoffSeconds * 1000;
+      rc.lastState = { terminated: term };
+      rc.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${rc.backoffSeconds}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` } };
+      this.d.checkpoints.save(rp);
+      return;
+    }
+    if (rc.nextStart && now < rc.nextStart) return;
+    const cmd = containerCommand(c, this.o.podpathArgv, () => this.d.podKubeconfig(pod));
+    if ('error' in cmd) {
+      rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd.error } };
+      return;
+    }
+    if (rc.nextStart) rc.restartCount++;
+    rc.nextStart = undefined;
+    this.startProcess(pod, c, rp, rc, cmd.argv);
+  }
+
+  private startProcess(pod: Pod, c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[]): void {
+    const env = containerEnv(pod, c, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(rp.podIP ? { podIP: rp.podIP } : {}), services: this.d.services() });
+    // `ip netns exec`: the container sees the pod's resolv.conf and hosts over /etc.
+    const argv = wrapNetns(cmd, { netns: rp.netns, netnsEtc: true });
+    const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), logFile: this.o.paths.containerLog(rp.uid, c.name) }, (code, signal) => {
+      if (rc.pid === pid) this.exited(rp, rc, code, signal);
+    });
+    if (!pid) {
+      rc.state = { waiting: { reason: 'RunContainerError', message: `cannot start ${cmd[0]}` } };
+      return;
+    }
+    const now = this.d.clock.now();
+    rc.pid = pid;
+    rc.startedAt = apiTime(now);
+    rc.startedAtMs = now;
+    rc.state = { running: { startedAt: rc.startedAt } };
+    rc.started = true;
+    rc.ready = !c.readinessProbe;
+    this.d.containerStarted(rp.uid, c.name);
+    this.d.checkpoints.save(rp);
+    this.o.log(`started ${rp.namespace}/${rp.name} container ${c.name} pid ${pid}`);
+  }
+
+  private exited(rp: RuntimePod, rc: RuntimeContainer, code: number | null, signal: NodeJS.Signals | null): void {
+    rc.state = terminatedState(code, signal, rc.startedAt, apiTime(this.d.clock.now()));
+    rc.pid = undefined;
+    rc.ready = false;
+    this.d.checkpoints.save(rp);
+  }
+
+  /** Processes adopted from a previous agent have no exit listener: their exit is noticed here. */
+  noticeExits(rp: RuntimePod): void {
+    for (const rc of Object.values(rp.containers)) {
+      if (rc.state.running && rc.pid && !this.d.processes.alive(rc.pid) && !this.d.processes.supervises(rc.pid)) this.exited(rp, rc, null, null);
+    }
+  }
+
+  /** SIGTERM, wait up to the grace period, SIGKILL; then release the sandbox and forget the pod. */
+  async terminate(rp: RuntimePod, graceSeconds: number): Promise<void> {
+    const { processes, clock } = this.d;
+    rp.terminating = true;
+    const pids = Object.values(rp.containers).map((c) => c.pid).filter((p): p is number => Boolean(p));
+    const anyAlive = () => pids.some((pid) => processes.alive(pid));
+    for (const pid of pids) processes.signal(pid, 'SIGTERM');
+    const deadline = clock.now() + graceSeconds * 1000;
+    while (anyAlive() && clock.now() < deadline) await clock.sleep(100);
+    for (const pid of pids) if (processes.alive(pid)) processes.signal(pid, 'SIGKILL');
+    while (anyAlive()) await clock.sleep(50);
+    await this.d.sandboxes.remove(rp);
+    this.d.checkpoints.remove(rp.uid);
+    fs.rmSync(this.o.paths.podKubeconfig(rp.uid), { force: true });
+    this.pods.delete(rp.uid);
+    this.o.log(`pod ${rp.namespace}/${rp.name} torn down`);
+  }
+}

@@ -1,0 +1,70 @@
+// Reaching a running lab from the host: choosing the lab, an API client through its 127.0.0.1
+// tunnel, the network namespace a `--from` names, and running a user's command there.
+import type { Pod } from '../api/types.ts';
+import { sandboxName } from '../agent/sandbox.ts';
+import { Client, loadConfig, objectPath } from '../client/client.ts';
+import { defaultExecutor, execAttached, type Executor } from '../exec/exec.ts';
+import { proxyMetricsAddress, tunnelHost } from './defaults.ts';
+import { labPaths, listLabs, readState, type LabNode, type LabState } from './lab.ts';
+
+/** The lab named, or the only one running. */
+export function pickLab(name: string | undefined): LabState {
+  if (name) {
+    const s = readState(name);
+    if (!s) throw new Error(`no lab named ${name} (podpath status lists the labs)`);
+    return s;
+  }
+  const labs = listLabs();
+  if (labs.length === 0) throw new Error('no lab is running (start one with podpath up)');
+  if (labs.length > 1) throw new Error(`several labs are running (${labs.join(', ')}); choose one with --name`);
+  return readState(labs[0]!)!;
+}
+
+/** The lab's admin client, through the host's tunnel to its API server. */
+export function labClient(s: LabState): Client {
+  const admin = loadConfig(labPaths(s.name).adminKubeconfig, 'podpath');
+  return new Client({ ...admin, server: `https://${tunnelHost}:${s.apiPort}` });
+}
+
+/** A node of the lab by name, or the first. */
+export function labNode(s: LabState, name: string | undefined): LabNode {
+  const n = name ? s.nodes.find((x) => x.name === name) : s.nodes[0];
+  if (!n) throw new Error(`no node ${name} in lab ${s.name} (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
+  return n;
+}
+
+/** The network namespace `--from` names: client, node/NAME or pod/NS/NAME. */
+export async function namespaceOf(s: LabState, from: string): Promise<string> {
+  if (from === 'client') return s.client;
+  const m = /^node\/(.+)$/.exec(from);
+  if (m) return labNode(s, m[1]).netns;
+  const pm = /^pod\/([^/]+)\/(.+)$/.exec(from);
+  if (!pm) throw new Error(`--from must be client, node/NAME or pod/NAMESPACE/NAME, not ${from}`);
+  const client = labClient(s);
+  try {
+    const pod = await client.get<Pod>(objectPath('v1', 'pods', pm[1], pm[2]!));
+    return sandboxName(s.podNetnsPrefix, pod.metadata.uid!);
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs a command in a lab namespace as its processes see the world (a pod's resolv.conf and hosts too), attached to the terminal; its exit code. */
+export async function runIn(name: string | undefined, from: string, argv: string[]): Promise<number> {
+  const s = pickLab(name);
+  const ns = await namespaceOf(s, from);
+  return execAttached(argv, { netns: ns, netnsEtc: true });
+}
+
+/** curl in a lab namespace (`podpath curl`): quiet but for errors, at most 10 s. */
+export function curlIn(name: string | undefined, from: string, args: string[]): Promise<number> {
+  return runIn(name, from, ['curl', '-sS', '--max-time', '10', ...args]);
+}
+
+/** A node's IPVS table as its kube-proxy reports it (`?stats` or `?connections` for those views). */
+export function proxyIpvsTable(name: string | undefined, node: string | undefined, view: '' | '?stats' | '?connections', ex: Executor = defaultExecutor): string {
+  const n = labNode(pickLab(name), node);
+  const r = ex.exec(['curl', '-sSf', '--max-time', '5', `http://${proxyMetricsAddress}/ipvsadm${view}`], { netns: n.netns });
+  if (r.status !== 0) throw new Error(`kube-proxy on ${n.name} did not answer (${(r.stderr || '').trim() || `exit ${r.status}`}); is the lab's --proxy-mode none?`);
+  return r.stdout;
+}

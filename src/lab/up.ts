@@ -1,0 +1,251 @@
+// `podpath up`: a lab built step by step — the network, the API server and the host's tunnel to
+// it, the lab's resolver, controllers and scheduler, a node agent and kube-proxy per node — then
+// routes from the client to the pods, the add-ons and manifests applied, and waits until nodes,
+// pods and NodePorts are ready. What happens is told to an UpProgress, for the CLI to print; a
+// lab that fails to come up is removed (unless kept for inspection).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Node, Pod, Service } from '../api/types.ts';
+import { fromSet, matches } from '../api/labels.ts';
+import type { Client } from '../client/client.ts';
+import { ipIn, listNetns } from '../exec/netns.ts';
+import { labClient } from './access.ts';
+import { dnsAddon } from './addons.ts';
+import { applyAll, readLabManifests } from './apply.ts';
+import { clientIP, clusterCIDR, clusterDNS, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
+import { publishKubeconfig } from './kubeconfig.ts';
+import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
+import { waitFor, waitForNodePort, waitForNodes, waitForPods } from './wait.ts';
+
+export const proxyModes = ['iptables', 'nftables', 'userspace', 'ipvs', 'none'];
+
+export interface UpOptions {
+  name: string;
+  nodes: number;
+  cniBackend: 'host-gw' | 'vxlan';
+  proxyMode: string;
+  /** kube-proxy's KubeProxyConfiguration file, passed to every node's proxy */
+  proxyConfig?: string;
+  /** --proxy-mode was given: it wins over the file's mode */
+  proxyModeGiven?: boolean;
+  /** the cluster DNS add-on (default on; it needs kube-proxy to reach the API server) */
+  dns?: boolean;
+  dnsUpstream?: string;
+  files: string[];
+  kubeconfig?: string;
+  timeoutSeconds: number;
+  keepOnFailure?: boolean;
+}
+
+/** The lab once its pods are Ready. */
+export interface UpSummary {
+  name: string;
+  /** from the start of the build to nodes Ready, pods Running (all, first seen) and pods Ready */
+  nodesReadyMs: number;
+  podsRunningMs: number;
+  podsReadyMs: number;
+  nodes: LabNode[];
+  clientIP: string;
+  /** where kubectl finds the lab */
+  kubeconfig: string;
+  kubeconfigGiven: boolean;
+  context: string;
+  apiURL: string;
+  pods: Pod[];
+  /** the cluster DNS address, when the lab has the DNS add-on */
+  clusterDNS?: string;
+}
+
+/** A Service reachable through a NodePort of the first node, and a path its pods answer. */
+export interface NodePortAccess {
+  namespace: string;
+  name: string;
+  url: string;
+}
+
+export interface UpProgress {
+  /** something the user should know, as it happens */
+  note(text: string): void;
+  /** an object applied ("RESOURCE/NAME applied") */
+  applied(line: string): void;
+  /** nodes and pods are Ready */
+  up(s: UpSummary): void;
+  /** a NodePort with ready pods still refuses connections after the wait */
+  nodePortRefusing(url: string): void;
+  /** the Services with NodePorts (none without kube-proxy) */
+  nodePorts(services: NodePortAccess[]): void;
+}
+
+/** The options' own checks, before anything is read or built. */
+export function checkUpOptions(o: UpOptions): void {
+  if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
+  if (!proxyModes.includes(o.proxyMode)) throw new Error(`--proxy-mode must be iptables, nftables, userspace, ipvs or none, not ${o.proxyMode}`);
+  if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
+}
+
+export async function up(o: UpOptions, progress: UpProgress): Promise<void> {
+  validateLabName(o.name);
+  checkUpOptions(o);
+  const objs = readLabManifests(o.files);
+  const missing = preflight(o.proxyMode);
+  if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
+  // The DNS pods reach the API server through the `kubernetes` Service: no proxy, no DNS.
+  const withDNS = (o.dns ?? true) && o.proxyMode !== 'none';
+  if ((o.dns ?? true) && !withDNS) progress.note('no cluster DNS: CoreDNS reaches the API server through the kubernetes Service, which needs a --proxy-mode');
+  if (readState(o.name) || listNetns().some((n) => n.startsWith(`pp-${o.name}-`))) {
+    progress.note(`cleaning up what is left of a previous lab named ${o.name}`);
+    await destroyLab(o.name);
+  }
+  const t0 = Date.now();
+  try {
+    const s = buildNetwork(o.name, o.nodes, o.cniBackend);
+    await startApiServer(s);
+    await startApiTunnel(s);
+    startResolver(s);
+    startControllers(s);
+    startAgents(s);
+    if (o.proxyMode !== 'none') startProxies(s, o.proxyMode, o.proxyConfig);
+    const client = labClient(s);
+    try {
+      const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
+      const nodesReadyMs = Date.now() - t0;
+      routeToPods(s, nodes);
+      if (withDNS) for (const line of await applyAll(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
+      for (const line of await applyAll(client, objs)) progress.applied(line);
+      const ready = await waitForPods(client, o.timeoutSeconds * 1000);
+      const kc = publishKubeconfig(s, o.kubeconfig);
+      const podsReadyMs = Date.now() - t0;
+      progress.up({
+        name: o.name,
+        nodesReadyMs,
+        podsRunningMs: ready.runningAt !== undefined ? ready.runningAt - t0 : podsReadyMs,
+        podsReadyMs,
+        nodes: s.nodes,
+        clientIP,
+        kubeconfig: kc.file,
+        kubeconfigGiven: Boolean(o.kubeconfig),
+        context: kc.context,
+        apiURL: `https://${tunnelHost}:${s.apiPort}`,
+        pods: ready.pods,
+        ...(withDNS ? { clusterDNS } : {}),
+      });
+      if (o.proxyMode !== 'none') progress.nodePorts(await openNodePorts(client, s, ready.pods, progress));
+    } finally {
+      client.close();
+    }
+  } catch (e) {
+    const p = labPaths(o.name);
+    const logs = fs.existsSync(p.logs) ? fs.readdirSync(p.logs) : [];
+    const tails = logs.map((f) => `--- ${f}\n${fs.readFileSync(path.join(p.logs, f), 'utf8').split('\n').slice(-8).join('\n')}`).join('\n');
+    if (o.keepOnFailure) progress.note(`keeping lab ${o.name} for inspection (podpath down --name ${o.name} removes it)`);
+    else await destroyLab(o.name);
+    throw new Error(`${(e as Error).message}\n${tails}`);
+  }
+}
+
+/** The API server on the first node, until its kubeconfig and unix socket exist. */
+async function startApiServer(s: LabState): Promise<void> {
+  const p = labPaths(s.name);
+  const n1 = s.nodes[0]!;
+  startDaemon(s, 'apiserver', n1.netns, ['apiserver', '--data-dir', p.apiserverData, '--listen', `${n1.ip}:6443`, '--listen-unix', p.apiserverSocket, '--advertise-address', n1.ip, '--kubeconfig', p.adminKubeconfig, '--service-cidr', serviceCIDR]);
+  await waitFor(() => fs.existsSync(p.adminKubeconfig) && fs.existsSync(p.apiserverSocket), 30_000, 'the API server');
+}
+
+/** The host's tunnel to the API server's unix socket; its port goes into the lab's state. */
+async function startApiTunnel(s: LabState): Promise<void> {
+  const p = labPaths(s.name);
+  const portFile = path.join(p.dir, 'tunnel.port');
+  startDaemon(s, 'tunnel', undefined, ['tunnel', '--listen', `${tunnelHost}:0`, '--unix', p.apiserverSocket, '--port-file', portFile]);
+  s.apiPort = await waitFor(() => Number(fs.readFileSync(portFile, 'utf8')) || undefined, 10_000, 'the API tunnel');
+  writeState(s);
+}
+
+/** The lab's upstream resolver on the router: the lab's hosts by name. */
+function startResolver(s: LabState): void {
+  startDaemon(s, 'resolver', s.underlay, ['lab-resolver', '--listen', `${routerIP}:53`, '--host', `router.lab=${routerIP}`, '--host', `client.lab=${clientIP}`, ...s.nodes.flatMap((n) => ['--host', `${n.name}.lab=${n.ip}`])]);
+}
+
+/** The controller manager and the scheduler, on the first node. */
+function startControllers(s: LabState): void {
+  const p = labPaths(s.name);
+  const n1 = s.nodes[0]!;
+  startDaemon(s, 'controller-manager', n1.netns, ['controller-manager', '--kubeconfig', p.adminKubeconfig, '--cluster-cidr', clusterCIDR]);
+  startDaemon(s, 'scheduler', n1.netns, ['scheduler', '--kubeconfig', p.adminKubeconfig]);
+}
+
+/** A node agent per node; the first node is the control plane. */
+function startAgents(s: LabState): void {
+  const p = labPaths(s.name);
+  for (const [i, n] of s.nodes.entries()) {
+    startDaemon(s, `agent-${n.name}`, n.netns, [
+      'agent',
+      '--kubeconfig',
+      p.adminKubeconfig,
+      '--node-name',
+      n.name,
+      '--node-ip',
+      n.ip,
+      '--state-dir',
+      p.node(n.name),
+      '--pod-netns-prefix',
+      s.podNetnsPrefix,
+      '--cluster-cidr',
+      clusterCIDR,
+      '--cni-backend',
+      s.cniBackend,
+      '--cluster-dns',
+      clusterDNS,
+      '--resolv-conf',
+      p.nodeResolvConf,
+      ...(i === 0 ? ['--control-plane'] : []),
+    ]);
+  }
+}
+
+/** kube-proxy per node, in `mode`. */
+function startProxies(s: LabState, mode: string, configFile: string | undefined): void {
+  const p = labPaths(s.name);
+  for (const n of s.nodes) {
+    // The lab announces LoadBalancer IPs on the underlay as MetalLB's layer-2 mode does,
+    // which, beside Service IPs on kube-ipvs0, needs strict ARP (as MetalLB's docs say).
+    const strictARP = mode === 'userspace' || mode === 'ipvs' ? ['--ipvs-strict-arp'] : [];
+    // The lab's own flags (where the API server is, which node, its networks) win over a --proxy-config file.
+    const config = configFile ? ['--config', configFile] : [];
+    startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', ...config, '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', mode, '--cluster-cidr', clusterCIDR, '--service-cidr', serviceCIDR, ...strictARP]);
+  }
+}
+
+/**
+ * The client namespace reaches each node's pods through that node (static routes, as a user
+ * adds them on their computer for a local cluster); so does the router (the lab's resolver
+ * answers pods directly, as a host-gw network's router does).
+ */
+function routeToPods(s: LabState, nodes: Node[]): void {
+  for (const n of nodes) {
+    const via = n.status!.addresses!.find((a) => a.type === 'InternalIP')!.address;
+    ipIn(s.client, 'route', 'replace', n.spec!.podCIDR!, 'via', via);
+    ipIn(s.underlay, 'route', 'replace', n.spec!.podCIDR!, 'via', via);
+  }
+}
+
+/** The pods a Service selects, among `pods`. */
+function backingPods(svc: Service, pods: Pod[]): Pod[] {
+  if (!svc.spec.selector) return [];
+  const selector = fromSet(svc.spec.selector);
+  return pods.filter((x) => x.metadata.namespace === svc.metadata.namespace && matches(selector, x.metadata.labels));
+}
+
+/** Waits until each NodePort with ready pods accepts connections from the client; every NodePort Service, with a path its pods answer. */
+async function openNodePorts(client: Client, s: LabState, pods: Pod[], progress: UpProgress): Promise<NodePortAccess[]> {
+  const svcs = (await client.get<{ items: Service[] }>('/api/v1/services')).items.filter((x) => x.spec.ports?.some((q) => q.nodePort));
+  const nodePort = (svc: Service) => svc.spec.ports!.find((q) => q.nodePort)!.nodePort!;
+  for (const svc of svcs.filter((x) => backingPods(x, pods).length > 0)) {
+    const url = `http://${s.nodes[0]!.ip}:${nodePort(svc)}/`;
+    if (!(await waitForNodePort(s.client, url))) progress.nodePortRefusing(url);
+  }
+  return svcs.map((svc) => {
+    // A path the backing pods answer: their readiness probe's, when they have one.
+    const path0 = backingPods(svc, pods)[0]?.spec.containers[0]?.readinessProbe?.httpGet?.path ?? '/';
+    return { namespace: svc.metadata.namespace!, name: svc.metadata.name!, url: `http://${s.nodes[0]!.ip}:${nodePort(svc)}${path0}` };
+  });
+}

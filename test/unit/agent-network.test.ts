@@ -1,0 +1,109 @@
+// The node agent's network part: the commands it runs, through the executor, for a set of
+// Nodes — the masquerade rule, host-gw routes or the VXLAN device and per-peer neighbour, FDB
+// and route entries, their removal, and the LoadBalancer IPs this node answers for.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Node, Service } from '../../src/api/types.ts';
+import { masqueradeComment, NodeNetwork } from '../../src/agent/network.ts';
+import type { CniBackend } from '../../src/agent/routes.ts';
+import { FakeExecutor } from '../../src/exec/fake.ts';
+
+const node = (name: string, ip: string, podCIDR?: string): Node => ({ apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: podCIDR ? { podCIDR } : {}, status: { addresses: [{ type: 'InternalIP', address: ip }], conditions: [{ type: 'Ready', status: 'True' }] } });
+const self = node('n1', '192.168.49.2', '10.244.0.0/24');
+const n2 = node('n2', '192.168.49.3', '10.244.1.0/24');
+const n3 = node('n3', '192.168.49.4', '10.244.2.0/24');
+
+function network(backend: CniBackend, ex = new FakeExecutor()) {
+  const logs: string[] = [];
+  const net = new NodeNetwork({ nodeName: 'n1', nodeIP: '192.168.49.2', clusterCIDR: '10.244.0.0/16', cniBackend: backend, underlayDevice: 'eth0', log: (s) => void logs.push(s) }, ex);
+  const argv = () => ex.calls.map((c) => c.argv.join(' '));
+  return { net, ex, logs, argv };
+}
+
+describe('node agent network', () => {
+  it('adds the masquerade rule for traffic leaving the cluster network only when it is missing', () => {
+    const rule = `POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -m comment --comment ${masqueradeComment} -j MASQUERADE`;
+    const missing = network('host-gw', new FakeExecutor().on('iptables', (a) => (a.includes('-C') ? { status: 1 } : '')));
+    missing.net.ensureMasquerade();
+    assert.deepEqual(missing.argv(), [`iptables -t nat -C ${rule}`, `iptables -t nat -A ${rule}`]);
+    const present = network('host-gw');
+    present.net.ensureMasquerade();
+    assert.deepEqual(present.argv(), [`iptables -t nat -C ${rule}`]);
+  });
+
+  it('host-gw: a route to each peer\'s pod CIDR via its InternalIP, once this node has its own CIDR', () => {
+    const { net, argv } = network('host-gw');
+    net.peerChanged(n2);
+    assert.deepEqual(argv(), [], 'no own pod CIDR yet');
+    net.setPodCIDR('10.244.0.0/24');
+    for (const n of [n2, n3, node('n4', '192.168.49.5')]) net.peerChanged(n);
+    net.peerChanged(n2);
+    assert.deepEqual(argv(), ['ip route replace 10.244.1.0/24 via 192.168.49.3', 'ip route replace 10.244.2.0/24 via 192.168.49.4'], 'a node without a pod CIDR gets no route, an unchanged one no command');
+    assert.equal(net.bridgeMTU, undefined);
+  });
+
+  it('host-gw: a peer that moved is removed then added again; a peer gone is removed', () => {
+    const { net, argv, ex } = network('host-gw');
+    net.setPodCIDR('10.244.0.0/24');
+    net.peerChanged(n2);
+    ex.calls.length = 0;
+    net.peerChanged(node('n2', '192.168.49.9', '10.244.1.0/24'));
+    net.peerGone(n2);
+    net.peerGone(n3);
+    assert.deepEqual(argv(), ['ip route del 10.244.1.0/24', 'ip route replace 10.244.1.0/24 via 192.168.49.9', 'ip route del 10.244.1.0/24']);
+  });
+
+  it('vxlan: a fresh device for this node\'s CIDR, then per peer a permanent neighbour, an FDB entry and an onlink route', () => {
+    const { net, argv } = network('vxlan');
+    net.setPodCIDR(self.spec!.podCIDR!);
+    net.peerChanged(n2);
+    assert.deepEqual(argv(), [
+      'ip link show podpath.1',
+      'ip link del podpath.1',
+      'ip link add podpath.1 address 0a:58:c0:a8:31:02 type vxlan id 1 local 192.168.49.2 dev eth0 dstport 8472 nolearning',
+      'ip link set podpath.1 mtu 1450 up',
+      'ip addr replace 10.244.0.0/32 dev podpath.1',
+      'ip neigh replace 10.244.1.0 lladdr 0a:58:c0:a8:31:03 dev podpath.1 nud permanent',
+      'bridge fdb replace 0a:58:c0:a8:31:03 dev podpath.1 dst 192.168.49.3 self permanent',
+      'ip route replace 10.244.1.0/24 via 10.244.1.0 dev podpath.1 onlink',
+    ]);
+    assert.equal(net.bridgeMTU, 1450, 'the pod bridge leaves room for the outer headers');
+  });
+
+  it('vxlan: forgetting a peer removes its route, FDB entry and neighbour, tolerating ones already gone', () => {
+    const ex = new FakeExecutor().on('bridge', (a) => (a[1] === 'del' ? { status: 2, stderr: 'RTNETLINK answers: No such file or directory' } : ''));
+    const { net, argv } = network('vxlan', ex);
+    net.setPodCIDR('10.244.0.0/24');
+    net.peerChanged(n2);
+    ex.calls.length = 0;
+    net.peerGone(n2);
+    assert.deepEqual(argv(), ['ip route del 10.244.1.0/24', 'bridge fdb del 0a:58:c0:a8:31:03 dev podpath.1 dst 192.168.49.3 self', 'ip neigh del 10.244.1.0 dev podpath.1']);
+  });
+
+  it('logs a peer it cannot route to, and tries again on the next change', () => {
+    let fail = true;
+    const ex = new FakeExecutor().on('ip', () => (fail ? { status: 2, stderr: 'Nexthop has invalid gateway' } : ''));
+    const { net, logs, argv } = network('host-gw', ex);
+    net.setPodCIDR('10.244.0.0/24');
+    net.peerChanged(n2);
+    assert.match(logs[0]!, /^route to 10\.244\.1\.0\/24 on n2: ip route replace .* failed \(2\): Nexthop has invalid gateway$/);
+    fail = false;
+    net.peerChanged(n2);
+    assert.deepEqual(argv(), ['ip route replace 10.244.1.0/24 via 192.168.49.3', 'ip route replace 10.244.1.0/24 via 192.168.49.3']);
+  });
+
+  it('holds the LoadBalancer IPs it is chosen for on the underlay device and lets go of the others', () => {
+    const { net, argv, ex, logs } = network('host-gw');
+    const lb = (name: string, ip: string) => ({ metadata: { namespace: 'default', name }, spec: { type: 'LoadBalancer' }, status: { loadBalancer: { ingress: [{ ip }] } } }) as unknown as Service;
+    const services = ['192.168.49.200', '192.168.49.201', '192.168.49.202', '192.168.49.203'].map((ip, i) => lb(`s${i}`, ip));
+    net.announce(services, [], [self, n2]);
+    const held = argv().map((a) => /^ip addr replace (\S+)\/32 dev eth0$/.exec(a)?.[1]);
+    assert.ok(held.length > 0 && held.length < 4, `some addresses here, some on n2 (${held})`);
+    ex.calls.length = 0;
+    net.announce(services, [], [self, n2]);
+    assert.deepEqual(argv(), [], 'nothing again for addresses held');
+    net.announce(services, [], [n2]);
+    assert.deepEqual(argv().sort(), held.map((ip) => `ip addr del ${ip}/32 dev eth0`).sort(), 'a node no longer Ready (here: not listed) lets go');
+    assert.equal(logs.filter((l) => l.startsWith('no longer answering')).length, held.length);
+  });
+});
