@@ -82,7 +82,7 @@ async function execPlugin(ex: Executor, plugin: string, command: 'ADD' | 'DEL' |
   };
   if (inv.args) env.CNI_ARGS = Object.entries(inv.args).map(([k, v]) => `${k}=${v}`).join(';');
   const r = await ex.execAsync([`${cniPath}/${plugin}`], { env, input: JSON.stringify(conf) });
-  // The plugin did not start (execAsync then reports a negative status, not null).
+  // The plugin did not start.
   if (r.error !== undefined) throw new CniError(plugin, -1, `${r.error} (is containernetworking-plugins installed in ${cniPath}?)`);
   const out = r.stdout;
   if (r.status === 0) {

@@ -77,7 +77,8 @@ export const realExecutor: Executor = {
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('error', (e) => (error = e.message));
-      child.on('close', (status) => resolve({ status, stdout, stderr, ...(error ? { error } : {}) }));
+      // A command that could not start closes with a negative errno: reported as null, as spawnSync does.
+      child.on('close', (status) => resolve({ status: error === undefined ? status : null, stdout, stderr, ...(error ? { error } : {}) }));
       child.stdin.on('error', () => {
         // the command exited without reading its input
       });
