@@ -99,7 +99,8 @@ const num = (j: Json) => (typeof j === 'number' ? j : undefined);
 const str = (j: Json) => (typeof j === 'string' ? j : undefined);
 const strings = (j: Json): string[] => (typeof j === 'string' ? [j] : Array.isArray(j) ? j.filter((x): x is string => typeof x === 'string') : []);
 
-function setItem(j: Json): SetItem {
+/** One element of a set or map as the JSON gives it (a map's as [key, value]). */
+export function setItem(j: Json): SetItem {
   // a map item is [key, value]; either side may be wrapped as {"elem": {"val": …, "comment": …}}
   if (Array.isArray(j) && j.length === 2) return { ...setItem(j[0]), value: expr(j[1]) };
   if (isObject(j) && isObject(j.elem)) {

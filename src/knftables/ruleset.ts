@@ -2,7 +2,7 @@
 // typed objects a transaction is built from, each rule with its statements (expr.ts) and — when
 // the `nft -a list …` text listing is given too — its text as nft writes it.
 import { NftError } from './errors.ts';
-import { elementWords, expr, statement } from './expr.ts';
+import { elementWords, setItem, statement } from './expr.ts';
 import { parseListing, type Listing } from './listing.ts';
 import type { BaseChainHook, BaseChainPolicy, BaseChainType, Chain, Element, Family, Flowtable, NftMap, NftSet, Rule, SetFlag, SetPolicy, Table, TableFlag } from './types.ts';
 
@@ -74,8 +74,7 @@ function setLike(o: JsonObject, l: Listing | undefined) {
 function elements(o: JsonObject, where: { set: string } | { map: string }): Element[] {
   const elems = Array.isArray(o.elem) ? o.elem : [];
   return elems.map((j) => {
-    const item = expr({ set: [j] });
-    const it = item.kind === 'set' ? item.items[0]! : { key: item };
+    const it = setItem(j);
     return present({
       kind: 'element' as const,
       family: o.family as Family,

@@ -1,6 +1,7 @@
 // The one place nftables objects become `nft -f` text, in knftables' exact format: a transaction's
 // operations, and the Fake's dump, are these lines. Callers validate first (validate.ts); the
 // writer assumes a valid object.
+import { NftError } from './errors.ts';
 import { locate } from './validate.ts';
 import { parsePriority, type NftContext, type NftObject, type Verb } from './types.ts';
 
@@ -28,7 +29,7 @@ const flagList = (flags: readonly string[] | undefined) => (flags?.length ? [` f
 /** One operation as one line of `nft -f` input, newline included. */
 export function writeOperation(verb: Verb, obj: NftObject, ctx: NftContext = {}): string {
   const where = locate(ctx, obj);
-  if (!('family' in where)) throw where;
+  if (where instanceof NftError) throw where;
   const { family, table } = where;
   const defining = verb === 'add' || verb === 'create';
   // by handle: knftables leaves out the newline here (running the next operation into this line); it is written

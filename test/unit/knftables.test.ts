@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeExecutor } from '../../src/exec/fake.ts';
-import { concat, Fake, NftError, Nftables, parsePriority, parseRuleset, readRuleset, Transaction, writeOperation, type Expr, type NftObject, type Statement } from '../../src/knftables/index.ts';
+import { concat, Fake, NftError, Nftables, parsePriority, parseRuleset, readRuleset, Transaction, writeOperation, type Expr, type NftObject, type NftSet, type Statement } from '../../src/knftables/index.ts';
+import { deleteChainsText, planNftSync, setupLines, type NftAppliedState } from '../../src/proxy/nftables.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { sortNftables } from '../helpers/nft-fake.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
@@ -28,6 +29,27 @@ describe('knftables transactions as nft -f text', () => {
     const tx = seed001();
     assert.equal(tx.toString(), golden('proxy-nftables-seed-001.txt'));
     assert.equal(tx.numOperations, 90);
+  });
+
+  it('reproduces the deletes the nftables mode writes by hand: a stale Service\'s elements, chains and affinity sets, and nodeport-ips', () => {
+    const chain = 'service-ULMVA6XW-ns1/svc1/tcp/p80';
+    const aff = 'affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80';
+    const gone = { set: 'service-ips', key: '172.30.0.41 . tcp . 80', value: `goto ${chain}` };
+    const prev: NftAppliedState = {
+      services: new Map([['ns1/svc1', { chains: [{ name: chain, rules: [] }], affinitySets: [{ name: aff, timeoutSeconds: 10800 }], elements: [gone] }]]),
+      elements: new Map([[`${gone.set} ${gone.key}`, { e: gone, refs: 1 }]]),
+    };
+    const plan = planNftSync({ services: new Map(), changed: new Set(['ns1/svc1']), prev, cfg: {} });
+    const tx = new Transaction(ctx)
+      .delete(elem({ map: 'service-ips' }, ['172.30.0.41', 'tcp', '80']))
+      .flush({ kind: 'chain', name: chain })
+      .delete({ kind: 'set', name: aff });
+    assert.equal(tx.toString(), plan.text);
+    assert.equal(tx.numOperations, plan.operations);
+    assert.equal(new Transaction(ctx).delete({ kind: 'chain', name: chain }).toString(), deleteChainsText([chain]));
+    // NodePorts on every local address: the set is added (so the delete cannot fail) and deleted
+    const nodePortIPs: NftSet = { kind: 'set', name: 'nodeport-ips', type: 'ipv4_addr', comment: 'IPs that accept NodePort traffic' };
+    assert.equal(new Transaction(ctx).add(nodePortIPs).delete(nodePortIPs).toString(), setupLines({}).declarations.slice(3, 5).map((l) => `${l}\n`).join(''));
   });
 
   it('writes every object and verb in knftables\' format', () => {
