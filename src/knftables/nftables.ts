@@ -1,0 +1,101 @@
+// The nftables Interface over the real nft binary, through podpath's exec layer (so it can run
+// in a namespace, and be handed the exec fake): transactions go to `nft -f -` as text, reads come
+// back as JSON plus the text listing that carries each rule's text.
+import { defaultExecutor, type Executor, type Result } from '../exec/exec.ts';
+import { errorFromStderr, NftError } from './errors.ts';
+import { singular, type ListableType, type NftInterface } from './interface.ts';
+import { parseRuleset, type Ruleset } from './ruleset.ts';
+import { Transaction } from './transaction.ts';
+import type { Element, Family, Rule } from './types.ts';
+
+export interface NftOptions {
+  family: Family;
+  table: string;
+  executor?: Executor;
+  /** the network namespace (under /run/netns) whose tables to work on */
+  netns?: string;
+  /** destroy as add + delete where nft or the kernel lacks destroy (checked once, on first use) */
+  emulateDestroy?: boolean;
+  /** per nft run (default 60 s; a large sync may want more) */
+  timeoutMs?: number;
+}
+
+/** Where and how to run nft. */
+export interface NftRunner {
+  executor?: Executor;
+  netns?: string;
+  timeoutMs?: number;
+}
+
+/** Runs nft; its stdout, or the NftError for what it said. */
+function nft(r: NftRunner, args: string[], input?: string): string {
+  const res: Result = (r.executor ?? defaultExecutor).exec(['nft', ...args], {
+    ...(input !== undefined ? { input } : {}),
+    ...(r.netns ? { netns: r.netns } : {}),
+    timeoutMs: r.timeoutMs ?? 60_000,
+  });
+  if (res.status === 0) return res.stdout;
+  if (res.status === null) throw new NftError('EEXEC', `nft did not run: ${res.error ?? res.stderr}`, res.stderr);
+  throw errorFromStderr(res.stderr);
+}
+
+/** Every table of the namespace, read back (the trace's view of the kernel). */
+export function readRuleset(r: NftRunner = {}): Ruleset {
+  return parseRuleset(nft(r, ['-j', 'list', 'ruleset']), nft(r, ['-a', 'list', 'ruleset']));
+}
+
+export class Nftables implements NftInterface {
+  private hasDestroy: boolean | undefined;
+
+  constructor(private readonly opts: NftOptions) {}
+
+  newTransaction(): Transaction {
+    const { family, table, emulateDestroy } = this.opts;
+    if (emulateDestroy && this.hasDestroy === undefined) {
+      // nft before 1.0.7 does not parse destroy; kernels before 6.3 refuse it
+      this.hasDestroy = this.probe(`destroy table ${family} ${table}\n`);
+    }
+    return new Transaction({ family, table, emulateDestroy: emulateDestroy === true && this.hasDestroy === false });
+  }
+
+  private probe(text: string): boolean {
+    try {
+      nft(this.opts, ['--check', '-f', '-'], text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  run(tx: Transaction): void {
+    if (tx.error) throw tx.error;
+    nft(this.opts, ['-f', '-'], tx.toString());
+  }
+
+  check(tx: Transaction): void {
+    if (tx.error) throw tx.error;
+    nft(this.opts, ['--check', '-f', '-'], tx.toString());
+  }
+
+  private where(): string[] {
+    return [this.opts.family, this.opts.table];
+  }
+
+  list(objectType: ListableType): string[] {
+    const kind = singular(objectType);
+    const rs = parseRuleset(nft(this.opts, ['--json', '--terse', 'list', 'table', ...this.where()]));
+    const objs = kind === 'chain' ? rs.chains : kind === 'set' ? rs.sets : kind === 'map' ? rs.maps : rs.flowtables;
+    return objs.map((o) => o.name).sort();
+  }
+
+  listRules(chain: string): Rule[] {
+    const what = chain === '' ? ['table', ...this.where()] : ['chain', ...this.where(), chain];
+    // --terse: a table's set elements are not wanted here
+    const json = nft(this.opts, ['--json', ...(chain === '' ? ['--terse'] : []), 'list', ...what]);
+    return parseRuleset(json, nft(this.opts, ['-a', 'list', ...what])).rules;
+  }
+
+  listElements(objectType: 'set' | 'map', name: string): Element[] {
+    return parseRuleset(nft(this.opts, ['--json', 'list', objectType, ...this.where(), name])).elements;
+  }
+}

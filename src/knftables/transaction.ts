@@ -1,0 +1,98 @@
+// A transaction: operations queued on typed objects, applied all or nothing by an Interface (nft -f,
+// or the Fake). As in knftables, queueing never throws: the first invalid operation is kept as the
+// transaction's error, later ones are ignored, and running the transaction fails with it.
+import { NftError } from './errors.ts';
+import { writeOperation } from './serialize.ts';
+import type { NftContext, NftObject, Verb } from './types.ts';
+import { validate } from './validate.ts';
+
+export interface Operation {
+  verb: Verb;
+  obj: NftObject;
+}
+
+// Callers may reuse and change their objects after queueing them; the queue keeps its own copies.
+function copy<T extends NftObject>(obj: T): T {
+  const c: Record<string, unknown> = { ...obj };
+  for (const k of ['key', 'value', 'flags', 'devices']) if (Array.isArray(c[k])) c[k] = [...(c[k] as unknown[])];
+  return c as T;
+}
+
+export class Transaction {
+  private readonly queue: Operation[] = [];
+  private err: NftError | undefined;
+
+  constructor(readonly context: NftContext = {}) {}
+
+  /** The first invalid operation's error, if any (Interfaces refuse to run such a transaction). */
+  get error(): NftError | undefined {
+    return this.err;
+  }
+
+  get operations(): readonly Operation[] {
+    return this.queue;
+  }
+
+  get numOperations(): number {
+    return this.queue.length;
+  }
+
+  private push(verb: Verb, obj: NftObject): this {
+    if (this.err) return this;
+    this.err = validate(verb, obj, this.context);
+    if (!this.err) this.queue.push({ verb, obj: copy(obj) });
+    return this;
+  }
+
+  /** Ensures obj exists (a rule: appends it, or adds it after its index/handle). */
+  add(obj: NftObject): this {
+    return this.push('add', obj);
+  }
+
+  /** Creates obj, which must not exist. */
+  create(obj: NftObject): this {
+    return this.push('create', obj);
+  }
+
+  /** Inserts a rule at the start of its chain, or before its index/handle. */
+  insert(obj: NftObject): this {
+    return this.push('insert', obj);
+  }
+
+  /** Replaces the rule with obj's handle. */
+  replace(obj: NftObject): this {
+    return this.push('replace', obj);
+  }
+
+  /** Empties a table (its chains' rules), chain, set or map, which must exist. */
+  flush(obj: NftObject): this {
+    return this.push('flush', obj);
+  }
+
+  /** Deletes obj, which must exist. */
+  delete(obj: NftObject): this {
+    return this.push('delete', obj);
+  }
+
+  /**
+   * Deletes obj if it exists. With context.emulateDestroy this is written as add + delete (for nft
+   * before 1.0.7 / kernels before 6.3), so obj must then be valid for both: by name, never a rule,
+   * and a set or map with its type.
+   */
+  destroy(obj: NftObject): this {
+    if (this.err) return this;
+    if (!this.context.emulateDestroy) return this.push('destroy', obj);
+    const bad = validate('destroy', obj, this.context) ?? validate('add', obj, this.context) ?? validate('delete', obj, this.context);
+    if (bad) {
+      this.err = new NftError(bad.code, `object is not compatible with EmulateDestroy: ${bad.message}`);
+      return this;
+    }
+    return this.push('add', obj).push('delete', obj);
+  }
+
+  /** The `nft -f` input; a pending error is appended as a comment, as knftables does. */
+  toString(): string {
+    const text = this.queue.map((op) => writeOperation(op.verb, op.obj, this.context)).join('');
+    return this.err ? `${text}# ERROR: ${this.err.message}` : text;
+  }
+}

@@ -1,0 +1,147 @@
+// src/knftables against the real nft and kernel, in a network namespace of the test's own: the
+// serialized kube-proxy transactions load, read back (`nft -j` + `nft -a list`) into the objects
+// they were built from, agree with the Fake element for element, and nft refuses what the Fake
+// refuses, with the same codes, changing nothing.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { commandExists, run } from '../../src/exec/exec.ts';
+import { Fake, NftError, Nftables, parsePriority, readRuleset, type Chain, type NftMap, type NftSet, type Transaction } from '../../src/knftables/index.ts';
+import { isRoot } from '../helpers/lab.ts';
+import { codeOf as codes } from '../fixtures/codes.ts';
+import { ctx, elem, moreServices, rule, seed001 } from '../fixtures/kube-proxy-nft.ts';
+
+const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
+const ns = `podpath-test-${randomBytes(4).toString('hex')}`;
+
+const codeOf = (f: () => void) => codes(f, NftError);
+
+/** The objects a transaction defines (its add operations), by kind. */
+function defined<T extends Chain | NftSet | NftMap>(tx: Transaction, kind: T['kind']): T[] {
+  return tx.operations.filter((op) => op.verb === 'add' && op.obj.kind === kind).map((op) => op.obj as T);
+}
+
+describe('knftables on the kernel', { skip }, () => {
+  const nft = new Nftables({ ...ctx, netns: ns });
+  const fake = new Fake(ctx);
+
+  before(() => {
+    run(['ip', 'netns', 'add', ns]);
+  });
+  after(() => {
+    run(['ip', 'netns', 'del', ns], { allowFail: true });
+  });
+
+  it('loads the serialized transactions, and reads back the objects they were built from', () => {
+    for (const tx of [seed001(), moreServices()]) {
+      nft.run(tx);
+      fake.run(tx);
+    }
+    const rs = readRuleset({ netns: ns });
+    assert.deepEqual(rs.tables.map((t) => [t.family, t.name, t.comment]), [['ip', 'kube-proxy', 'rules for kube-proxy']]);
+
+    const built = [...defined<Chain>(seed001(), 'chain'), ...defined<Chain>(moreServices(), 'chain')];
+    assert.deepEqual(rs.chains.map((c) => c.name).sort(), built.map((c) => c.name).sort());
+    for (const c of built) {
+      const got = rs.chains.find((r) => r.name === c.name)!;
+      assert.deepEqual(
+        { type: got.type, hook: got.hook, priority: got.priority, policy: got.policy, comment: got.comment },
+        { type: c.type, hook: c.hook, priority: c.priority === undefined ? undefined : parsePriority('ip', c.priority), policy: c.hook ? 'accept' : undefined, comment: c.comment },
+        c.name,
+      );
+    }
+    for (const s of [...defined<NftSet>(seed001(), 'set'), ...defined<NftSet>(moreServices(), 'set')]) {
+      const got = rs.sets.find((r) => r.name === s.name)!;
+      assert.deepEqual([got.type, got.flags, got.timeout, got.comment], [s.type, s.flags, s.timeout, s.comment], s.name);
+    }
+    for (const m of defined<NftMap>(seed001(), 'map')) {
+      const got = rs.maps.find((r) => r.name === m.name)!;
+      assert.deepEqual([got.type, got.comment], [m.type, m.comment], m.name);
+    }
+
+    // Elements: the kernel holds exactly what the Fake holds.
+    const kernelElements = rs.elements.map(({ set, map, key, value, comment }) => JSON.stringify({ set, map, key, value, comment })).sort();
+    const fakeElements = [...fake.list('sets').map((n) => fake.listElements('set', n)), ...fake.list('maps').map((n) => fake.listElements('map', n))]
+      .flat()
+      .map(({ set, map, key, value, comment }) => JSON.stringify({ set, map, key, value, comment }))
+      .sort();
+    assert.deepEqual(kernelElements, fakeElements);
+    assert.equal(kernelElements.length, 10);
+
+    // Rules: the same chains, order and comments as the Fake; the text as given unless nft spells it its own way.
+    const respelled = new Map([
+      ['ip daddr { 10.96.0.0/12 } drop', 'ip daddr 10.96.0.0/12 drop'],
+      ['ip saddr != { 203.0.113.0/25 } drop', 'ip saddr != 203.0.113.0/25 drop'],
+      ['mark set mark or 0x4000', 'meta mark set meta mark | 0x00004000'],
+      ['mark and 0x4000 == 0 return', 'meta mark & 0x00004000 == 0x00000000 return'],
+      ['mark set mark xor 0x4000', 'meta mark set meta mark ^ 0x00004000'],
+    ]);
+    for (const chain of fake.list('chains')) {
+      const want = fake.listRules(chain);
+      const got = rs.rules.filter((r) => r.chain === chain);
+      assert.deepEqual(got.map((r) => r.comment), want.map((r) => r.comment), chain);
+      assert.deepEqual(
+        got.map((r) => r.rule),
+        want.map((r) => respelled.get(r.rule) ?? r.rule.replace(/ , /g, ', ')),
+        chain,
+      );
+    }
+
+    // What a packet walker needs of the dispatch: the verdict map's key and the element it finds.
+    const dispatch = rs.rules.find((r) => r.chain === 'services')!;
+    assert.deepEqual(dispatch.expr, [{ kind: 'vmap', key: { kind: 'concat', parts: [{ kind: 'payload', protocol: 'ip', field: 'daddr' }, { kind: 'meta', key: 'l4proto' }, { kind: 'payload', protocol: 'th', field: 'dport' }] }, data: { kind: 'setRef', name: 'service-ips' } }]);
+    assert.deepEqual(rs.elements.find((e) => e.map === 'service-ips' && e.key[0] === '10.96.0.20')?.value, ['goto service-MICGIRMT-default/api-service/tcp/']);
+  });
+
+  it('lists chains, rules and elements through the Interface as the Fake does', () => {
+    assert.deepEqual(nft.list('chains'), fake.list('chains'));
+    assert.deepEqual(nft.list('maps'), fake.list('maps'));
+    const strip = (es: { key: string[]; value?: string[]; comment?: string }[]) => es.map(({ key, value, comment }) => ({ key, value, comment }));
+    assert.deepEqual(strip(nft.listElements('map', 'no-endpoint-services')), strip(fake.listElements('map', 'no-endpoint-services')));
+    const rules = nft.listRules('external-42NFTM6N-ns2/svc2/tcp/p80');
+    assert.deepEqual(rules.map((r) => [r.rule, r.comment]), fake.listRules('external-42NFTM6N-ns2/svc2/tcp/p80').map((r) => [r.rule, r.comment]));
+    assert.ok(rules.every((r) => typeof r.handle === 'number'));
+    assert.equal(nft.listRules('').length, fake.listRules('').length);
+    assert.equal(codeOf(() => nft.listRules('nope')), 'ENOENT');
+    assert.equal(codeOf(() => new Nftables({ family: 'ip', table: 'nope', netns: ns }).list('chains')), 'ENOENT');
+  });
+
+  const refusals: [string, (tx: Transaction) => void][] = [
+    ['a rule in a missing chain', (tx) => tx.add(rule('nope', 'accept'))],
+    ['a jump to a missing chain', (tx) => tx.add(rule('services', 'jump nope'))],
+    ['a jump to a base chain', (tx) => tx.add(rule('services', 'jump nat-output'))],
+    ['a lookup in a missing set', (tx) => tx.add(rule('services', 'ip saddr @nope drop'))],
+    ['a goto in a map element to a missing chain', (tx) => tx.add(elem({ map: 'service-nodeports' }, ['tcp', '1'], ['goto nope']))],
+    ['deleting a missing chain', (tx) => tx.delete({ kind: 'chain', name: 'nope' })],
+    ['deleting a missing element', (tx) => tx.delete(elem({ set: 'cluster-ips' }, ['9.9.9.9']))],
+    ['deleting a missing rule', (tx) => tx.delete({ kind: 'rule', chain: 'services', rule: '', handle: 99999 })],
+    ['creating an existing chain', (tx) => tx.create({ kind: 'chain', name: 'services' })],
+    ['creating an existing element', (tx) => tx.create(elem({ set: 'cluster-ips' }, ['10.96.0.20']))],
+    ['a map element there with another value', (tx) => tx.add(elem({ map: 'service-ips' }, ['10.96.0.20', 'tcp', '8080'], ['drop']))],
+    ['deleting a chain a rule jumps to', (tx) => tx.delete({ kind: 'chain', name: 'mark-for-masquerade' })],
+    ['deleting a chain a map element goes to', (tx) => tx.delete({ kind: 'chain', name: 'external-MICGIRMT-default/api-service/tcp/' })],
+    ['deleting a set a rule looks up', (tx) => tx.delete({ kind: 'set', name: 'cluster-ips' })],
+    ['an element key of the wrong shape', (tx) => tx.add(elem({ map: 'service-ips' }, ['10.96.0.21', 'tcp'], ['drop']))],
+  ];
+  for (const [what, build] of refusals) {
+    it(`nft refuses ${what} with the Fake's code, all or nothing`, () => {
+      const before = run(['nft', 'list', 'ruleset'], { netns: ns });
+      const tx = nft.newTransaction();
+      tx.add({ kind: 'chain', name: 'added-first' });
+      build(tx);
+      const code = codeOf(() => fake.run(tx));
+      assert.notEqual(code, 'no error');
+      assert.equal(codeOf(() => nft.check(tx)), code, 'nft --check');
+      assert.equal(codeOf(() => nft.run(tx)), code, 'nft -f');
+      assert.equal(run(['nft', 'list', 'ruleset'], { netns: ns }), before);
+    });
+  }
+
+  it('emulates destroy where nft lacks it, and destroys what is there and what is not', () => {
+    const n = new Nftables({ ...ctx, netns: ns, emulateDestroy: true });
+    const tx = n.newTransaction().add({ kind: 'chain', name: 'doomed' });
+    n.run(tx);
+    n.run(n.newTransaction().destroy({ kind: 'chain', name: 'doomed' }).destroy({ kind: 'chain', name: 'never-was' }));
+    assert.ok(!n.list('chains').includes('doomed') && !n.list('chains').includes('never-was'));
+  });
+});
