@@ -2,7 +2,8 @@
 // --noflush` input of a full sync out (upstream's chains, hashed names, rule text and order),
 // plus the jump rules that hook those chains into the built-in ones.
 import { base32Sha256Prefix } from './hash.ts';
-import { categorizeEndpoints, externallyAccessible, serviceKey, type ServicePortInfo } from './model.ts';
+import { serviceKey } from '../api/keys.ts';
+import { categorizeEndpoints, externallyAccessible, type ServicePortInfo } from './model.ts';
 
 export interface IptablesConfig {
   /** detect-local-mode ClusterCIDR: traffic from outside this range to a ClusterIP is masqueraded */

@@ -17,7 +17,8 @@ import { ProxyMetrics } from './metrics.ts';
 import type { SchedulerName } from './schedulers.ts';
 import { UserspaceBackend } from './userspace.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
-import { categorizeEndpoints, externallyAccessible, nodeZone, servicePorts, serviceKey, sliceServiceKey, type ServicePortInfo } from './model.ts';
+import { serviceKey, sliceServiceKey } from '../api/keys.ts';
+import { categorizeEndpoints, externallyAccessible, nodeZone, servicePorts, type ServicePortInfo } from './model.ts';
 
 export interface ProxierOptions {
   kubeconfig?: string;
