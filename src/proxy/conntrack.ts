@@ -2,7 +2,7 @@
 // flow to a Service address (or NodePort) whose reply comes from an address that is no longer
 // a serving endpoint of that Service port keeps being NATed to the old endpoint until it is
 // deleted. TCP flows are never touched (they end gracefully).
-import { run } from '../exec/netns.ts';
+import { run } from '../exec/exec.ts';
 import type { ServicePortInfo } from './model.ts';
 
 export interface ConntrackEntry {

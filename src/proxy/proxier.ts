@@ -8,15 +8,14 @@ import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { familyOf } from '../util/ip.ts';
-import { newBackend, type Backend } from './backends.ts';
-import type { ProxyFlags, ProxyMode } from './config.ts';
+import type { Backend } from './backend.ts';
+import { defaultScheduler, type ProxyFlags, type ProxyMode } from './config.ts';
 import { reconcileConntrack } from './conntrack.ts';
 import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
-import { ipvsadmList, virtualServers } from './ipvs.ts';
 import { ProxyMetrics } from './metrics.ts';
-import type { SchedulerName } from './schedulers.ts';
-import { UserspaceBackend } from './userspace.ts';
+import { modes } from './modes.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
+import { ipvsadmList, virtualServers } from './virtualserver.ts';
 import { serviceKey, sliceServiceKey } from '../api/keys.ts';
 import { categorizeEndpoints, externallyAccessible, nodeZone, servicePorts, type ServicePortInfo } from './model.ts';
 
@@ -70,7 +69,7 @@ export class Proxier {
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
     this.nodes = new Informer<Node>(this.client, 'v1', 'nodes', { fieldSelector: `metadata.name=${o.nodeName}` });
     this.metrics = new ProxyMetrics(o.mode);
-    this.backend = newBackend(o.mode, o.flags, this.metrics, o.syncPeriodMs, o.log);
+    this.backend = modes[o.mode].newBackend({ flags: o.flags, metrics: this.metrics, syncPeriodMs: o.syncPeriodMs, log: o.log });
     // Healthy while asked-for syncs complete within two sync periods, as upstream.
     this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs, (path, code) => (path === '/healthz' ? this.metrics.healthzTotal : this.metrics.livezTotal).inc(1, { code: String(code) }));
     this.health = new ServiceHealthServers(() => this.proxyHealth.healthy(), o.log);
@@ -78,9 +77,9 @@ export class Proxier {
     this.runner = new BoundedFrequencyRunner(() => this.sync(), o.minSyncPeriodMs, 2);
     // Userspace mode counts connections per endpoint; /metrics reads them when scraped.
     const backend = this.backend;
-    if (backend instanceof UserspaceBackend) {
+    if (backend.connectionCounts) {
       this.metrics.beforeExpose = () => {
-        for (const c of backend.endpointCounts()) {
+        for (const c of backend.connectionCounts!()) {
           this.metrics.endpointConnections.set(c.active, { service: c.service, endpoint: c.endpoint });
           this.metrics.endpointConnectionsTotal.set(c.total, { service: c.service, endpoint: c.endpoint });
         }
@@ -146,7 +145,7 @@ export class Proxier {
     this.health.close();
     this.proxyHealth.close();
     this.metricsServer?.close();
-    if (this.backend instanceof UserspaceBackend) this.backend.close();
+    this.backend.close?.();
     this.client.close();
   }
 
@@ -262,8 +261,8 @@ export class Proxier {
     this.metrics.noLocalEndpoints.set(noLocalInternal, { traffic_policy: 'internal' });
     this.metrics.noLocalEndpoints.set(noLocalExternal, { traffic_policy: 'external' });
     this.health.sync(hc);
-    // Userspace mode keeps no NAT state in the kernel: nothing to clean up there.
-    if (udp.length && this.o.mode !== 'userspace') {
+    // Only NAT in the kernel leaves conntrack entries to clean up.
+    if (udp.length && modes[this.o.mode].kernelNAT) {
       try {
         const n = reconcileConntrack(udp);
         if (n) {
@@ -281,8 +280,8 @@ export class Proxier {
    * ?stats or ?connections), in the other modes what IPVS mode would program for the same Services.
    */
   ipvsadm(q: URLSearchParams): string {
-    if (this.backend instanceof UserspaceBackend) return q.has('stats') ? this.backend.stats() : q.has('connections') ? this.backend.connections() : this.backend.list();
+    if (this.backend.debugInfo) return this.backend.debugInfo(q);
     const ip = this.nodeIP();
-    return ipvsadmList(virtualServers([...this.ports.values()].flat(), { scheduler: (this.o.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ip ? [ip] : [], mode: 'ipvs' }));
+    return ipvsadmList(virtualServers([...this.ports.values()].flat(), { scheduler: defaultScheduler(this.o.flags), nodePortIPs: ip ? [ip] : [], mode: 'ipvs' }));
   }
 }

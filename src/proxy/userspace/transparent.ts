@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commandExists, run } from '../exec/netns.ts';
+import { commandExists, run } from '../../exec/exec.ts';
 
 /** The fwmark bit on replies to transparent sockets (kube-proxy's own marks are 0x4000 and 0x8000). */
 export const transparentMark = 0x20000;
