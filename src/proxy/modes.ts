@@ -1,7 +1,7 @@
 // kube-proxy's modes in one table: for each, what `podpath proxy render` prints, how the live
 // backend is made, and what the machine needs for it. Whatever depends on the mode (render, the
 // proxy server, preflight) looks it up here rather than switching on the name.
-import { commandExists } from '../exec/exec.ts';
+import { commandExists, defaultExecutor, type Executor } from '../exec/exec.ts';
 import type { Backend } from './backend.ts';
 import { defaultScheduler, type ProxyFlags, type ProxyMode } from './config.ts';
 import { realDummy } from './dummydevice.ts';
@@ -10,10 +10,12 @@ import { iptablesConfig, renderIptables } from './iptables/render.ts';
 import { realIptables } from './iptablesshell.ts';
 import { IpvsBackend, ipvsMissing } from './ipvs/backend.ts';
 import { renderIpvs } from './ipvs/render.ts';
+import { realIpvs } from './ipvs/shell.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import type { ServicePortInfo } from './model.ts';
 import { NftablesBackend } from './nftables/backend.ts';
 import { nftablesConfig, renderNftables } from './nftables/render.ts';
+import { realNft } from './nftables/shell.ts';
 import { liveNodePortIPs } from './nodeaddresses.ts';
 import { UserspaceBackend } from './userspace/backend.ts';
 import { renderUserspace } from './userspace/render.ts';
@@ -35,6 +37,8 @@ export interface BackendContext {
   metrics: ProxyMetrics;
   syncPeriodMs: number;
   log: (s: string) => void;
+  /** what every command of the backend runs through */
+  ex: Executor;
 }
 
 export interface ProxyModeSpec {
@@ -59,29 +63,29 @@ export const modes: Record<ProxyMode, ProxyModeSpec> = {
     tools: [['iptables-restore', 'iptables'], ['iptables-save', 'iptables']],
     kernelNAT: true,
     render: (ports, n) => renderIptables(ports, iptablesConfig(n.flags, n.nodePortIPs)).text,
-    newBackend: (c) => new IptablesBackend(c.flags, c.metrics, realIptables, c.syncPeriodMs),
+    newBackend: (c) => new IptablesBackend(c.flags, c.metrics, realIptables(c.ex), c.syncPeriodMs, Date.now, c.ex),
   },
   nftables: {
     tools: [['nft', 'nftables']],
     kernelNAT: true,
     offlineProblem: (n) => (n.nodePortIPs !== undefined && n.nodePortIPs.length === 0 ? '--node-ip is needed: NodePorts answer on the node\'s primary IP (or give --nodeport-addresses 0.0.0.0/0)' : undefined),
     render: (ports, n) => renderNftables(ports, nftablesConfig(n.flags, n.nodePortIPs, n.nodeIP)),
-    newBackend: (c) => new NftablesBackend(c.flags, c.metrics),
+    newBackend: (c) => new NftablesBackend(c.flags, c.metrics, realNft(c.ex), Date.now, c.ex),
   },
   userspace: {
     tools: [],
     // The proxy connects onward itself: no NAT state in the kernel.
     kernelNAT: false,
     render: (ports, n) => renderUserspace(ports, offlineIpvsTable(n, 'userspace')),
-    newBackend: ({ flags, log }) =>
+    newBackend: ({ flags, log, ex }) =>
       new UserspaceBackend({
         scheduler: defaultScheduler(flags),
         strictARP: flags.strictARP ?? false,
         udpTimeoutMs: flags.udpTimeoutMs ?? 250,
         connectTimeoutMs: 1000,
-        nodePortIPs: (nodeIP) => liveNodePortIPs('userspace', flags, nodeIP),
-        dummy: realDummy,
-        transparent: realTransparent,
+        nodePortIPs: (nodeIP) => liveNodePortIPs('userspace', flags, nodeIP, ex),
+        dummy: realDummy(ex),
+        transparent: realTransparent(ex),
         log,
       }),
   },
@@ -93,22 +97,22 @@ export const modes: Record<ProxyMode, ProxyModeSpec> = {
       const nat = { ...(n.flags.clusterCIDR ? { clusterCIDR: n.flags.clusterCIDR } : {}), ...(n.nodeIP ? { nodeIP: n.nodeIP } : {}), masqueradeAll: n.flags.masqueradeAll, masqueradeBit: n.flags.masqueradeBit };
       return renderIpvs(ports, offlineIpvsTable(n, 'ipvs'), nat);
     },
-    newBackend: ({ flags }) => {
+    newBackend: ({ flags, ex }) => {
       const m = ipvsMissing();
       if (m) throw new Error(m);
-      return new IpvsBackend(flags);
+      return new IpvsBackend(flags, realIpvs(ex), realDummy(ex), ex);
     },
   },
 };
 
 /** What the live proxy needs on this machine, each with how to get it; empty when all is there. */
-export function proxyPreflight(mode: ProxyMode): string[] {
+export function proxyPreflight(mode: ProxyMode, ex: Executor = defaultExecutor): string[] {
   const spec = modes[mode];
   const unsupported = spec.unsupported?.();
   if (unsupported) return [unsupported];
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root: kube-proxy writes the kernel\'s packet rules; run it as root in the network namespace whose rules it owns');
   const tools = [...spec.tools, ...(spec.kernelNAT ? [['conntrack', 'conntrack'] as const] : []), ['ip', 'iproute2'] as const];
-  for (const [cmd, pkg] of tools) if (!commandExists(cmd)) missing.push(`${cmd}: apt-get install -y ${pkg}`);
+  for (const [cmd, pkg] of tools) if (!commandExists(cmd, ex)) missing.push(`${cmd}: apt-get install -y ${pkg}`);
   return missing;
 }

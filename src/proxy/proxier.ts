@@ -8,6 +8,7 @@ import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { familyOf } from '../util/ip.ts';
+import { defaultExecutor } from '../exec/exec.ts';
 import type { Backend } from './backend.ts';
 import { defaultScheduler, type ProxyFlags, type ProxyMode } from './config.ts';
 import { reconcileConntrack } from './conntrack.ts';
@@ -69,7 +70,7 @@ export class Proxier {
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
     this.nodes = new Informer<Node>(this.client, 'v1', 'nodes', { fieldSelector: `metadata.name=${o.nodeName}` });
     this.metrics = new ProxyMetrics(o.mode);
-    this.backend = modes[o.mode].newBackend({ flags: o.flags, metrics: this.metrics, syncPeriodMs: o.syncPeriodMs, log: o.log });
+    this.backend = modes[o.mode].newBackend({ flags: o.flags, metrics: this.metrics, syncPeriodMs: o.syncPeriodMs, log: o.log, ex: defaultExecutor });
     // Healthy while asked-for syncs complete within two sync periods, as upstream.
     this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs, (path, code) => (path === '/healthz' ? this.metrics.healthzTotal : this.metrics.livezTotal).inc(1, { code: String(code) }));
     this.health = new ServiceHealthServers(() => this.proxyHealth.healthy(), o.log);

@@ -1,6 +1,7 @@
 // iptables mode, live: each sync is one `iptables-restore --noflush` of the rules renderIptables
 // writes (only the changed Services' chains on a partial sync, stale chains deleted in the same
 // transaction), the jump rules and upstream's canary chains kept in place on full syncs.
+import { defaultExecutor, type Executor } from '../../exec/exec.ts';
 import { allServicePorts, type Backend, type SyncRequest, type SyncResult } from '../backend.ts';
 import type { ProxyFlags } from '../config.ts';
 import { realIptables, type IptablesShell } from '../iptablesshell.ts';
@@ -19,16 +20,18 @@ export class IptablesBackend implements Backend {
   constructor(
     private readonly flags: ProxyFlags,
     private readonly metrics: ProxyMetrics,
-    private readonly shell: IptablesShell = realIptables,
+    private readonly shell: IptablesShell = realIptables(),
     /** in large clusters stale chains are looked for once per sync period (upstream's largeClusterMode) */
     private readonly syncPeriodMs = 30_000,
     private readonly now: () => number = Date.now,
+    /** runs `ip addr` when --nodeport-addresses names CIDRs */
+    private readonly ex: Executor = defaultExecutor,
   ) {}
 
   sync(req: SyncRequest): SyncResult {
     const full = req.changed === undefined;
     this.randomFully ??= this.shell.supportsRandomFully?.() ?? false;
-    const ips = liveNodePortIPs('iptables', this.flags, req.nodeIP);
+    const ips = liveNodePortIPs('iptables', this.flags, req.nodeIP, this.ex);
     const ports = allServicePorts(req.byService);
     const r = renderIptables(ports, { ...iptablesConfig(this.flags, ips), randomFully: this.randomFully }, req.changed);
     // Stale per-service chains go in the same transaction. Listing them costs seconds in a

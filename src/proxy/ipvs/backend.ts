@@ -2,6 +2,7 @@
 // swapped in whole, the nat and filter rules restored beside them, and the IPVS table edited in
 // place so existing connections keep their real servers.
 import fs from 'node:fs';
+import { defaultExecutor, type Executor } from '../../exec/exec.ts';
 import { allServicePorts, type Backend, type SyncRequest, type SyncResult } from '../backend.ts';
 import { defaultScheduler, type ProxyFlags } from '../config.ts';
 import { realDummy, type DummyShell } from '../dummydevice.ts';
@@ -19,13 +20,15 @@ export class IpvsBackend implements Backend {
   readonly mode = 'ipvs' as const;
   constructor(
     private readonly flags: ProxyFlags,
-    private readonly shell: IpvsShell = realIpvs,
-    private readonly dummy: DummyShell = realDummy,
+    private readonly shell: IpvsShell = realIpvs(),
+    private readonly dummy: DummyShell = realDummy(),
+    /** runs `ip addr` when --nodeport-addresses names CIDRs */
+    private readonly ex: Executor = defaultExecutor,
   ) {}
 
   sync(req: SyncRequest): SyncResult {
     const ports = allServicePorts(req.byService);
-    const nodePortIPs = liveNodePortIPs('ipvs', this.flags, req.nodeIP) ?? (req.nodeIP ? [req.nodeIP] : []);
+    const nodePortIPs = liveNodePortIPs('ipvs', this.flags, req.nodeIP, this.ex) ?? (req.nodeIP ? [req.nodeIP] : []);
     const vss = virtualServers(ports, { scheduler: defaultScheduler(this.flags), nodePortIPs, mode: 'ipvs' });
     this.dummy.ensure(this.flags.strictARP ?? false);
     // Upstream's sysctls for IPVS with conntrack (proxier.go).

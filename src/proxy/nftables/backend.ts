@@ -1,6 +1,7 @@
 // nftables mode, live: each sync is one `nft -f` transaction that planNftSync makes from what the
 // last sync applied (only the changed Services' chains and elements on a partial sync); chains a
 // sync left unused are deleted a second later, in a transaction of their own.
+import { defaultExecutor, type Executor } from '../../exec/exec.ts';
 import type { Backend, SyncRequest, SyncResult } from '../backend.ts';
 import type { ProxyFlags } from '../config.ts';
 import type { ProxyMetrics } from '../metrics.ts';
@@ -20,15 +21,17 @@ export class NftablesBackend implements Backend {
   constructor(
     private readonly flags: ProxyFlags,
     private readonly metrics: ProxyMetrics,
-    private readonly shell: NftShell = realNft,
+    private readonly shell: NftShell = realNft(),
     private readonly now: () => number = Date.now,
+    /** runs `ip addr` when --nodeport-addresses names CIDRs */
+    private readonly ex: Executor = defaultExecutor,
   ) {}
 
   sync(req: SyncRequest): SyncResult {
     this.deleteStaleChains();
     // The node's address decides nodeport-ips: a change of it needs the set rewritten.
     const full = req.changed === undefined || this.applied === undefined || req.nodeIP !== this.lastNodeIP;
-    const ips = liveNodePortIPs('nftables', this.flags, req.nodeIP);
+    const ips = liveNodePortIPs('nftables', this.flags, req.nodeIP, this.ex);
     const cfg = nftablesConfig(this.flags, ips, req.nodeIP);
     const keys = full ? [...req.byService.keys()] : [...req.changed!];
     const services = new Map<string, ServiceNft>();
