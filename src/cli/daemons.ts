@@ -158,8 +158,8 @@ export function addDaemonCommands(program: Command): void {
     const { proxyPreflight } = await import('../proxy/modes.ts');
     const missing = proxyPreflight(mode);
     if (missing.length) throw new Error(`cannot run kube-proxy in ${mode} mode, missing:\n  - ${missing.join('\n  - ')}`);
-    const { Proxier } = await import('../proxy/proxier.ts');
-    const proxier = new Proxier({
+    const { ProxyServer } = await import('../proxy/server.ts');
+    const server = new ProxyServer({
       ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
       mode,
       nodeName: o.nodeName,
@@ -170,8 +170,8 @@ export function addDaemonCommands(program: Command): void {
       ...(o.metricsBindAddress ? { metrics: hostPort(o.metricsBindAddress, '--metrics-bind-address') } : {}),
       log: log(`kube-proxy ${o.nodeName}`),
     });
-    await proxier.start();
-    onStop(() => proxier.stop());
+    await server.start();
+    onStop(() => server.stop());
   });
   proxyOptions(
     proxy
