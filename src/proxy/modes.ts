@@ -42,7 +42,7 @@ export interface BackendContext {
 }
 
 export interface ProxyModeSpec {
-  /** the commands only this mode runs, each with the Debian package that has it (preflight checks them in this order) */
+  /** the mode's own commands, each with the Debian package that has it (preflight checks them in this order, then conntrack where the kernel NATs, then ip) */
   tools: readonly (readonly [command: string, pkg: string])[];
   /** what the kernel lacks for this mode, and what works instead; undefined when it has what it needs */
   unsupported?(): string | undefined;
