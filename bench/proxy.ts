@@ -13,12 +13,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { netnsAdd, netnsDel } from '../src/exec/netns.ts';
-import { IptablesBackend, NftablesBackend, type Backend } from '../src/proxy/backends.ts';
+import type { Backend } from '../src/proxy/backend.ts';
 import type { ProxyFlags, ProxyMode } from '../src/proxy/config.ts';
-import { renderIptables } from '../src/proxy/iptables.ts';
+import { IptablesBackend } from '../src/proxy/iptables/backend.ts';
+import { renderIptables } from '../src/proxy/iptables/render.ts';
 import { ProxyMetrics } from '../src/proxy/metrics.ts';
 import { portsByService, servicePorts } from '../src/proxy/model.ts';
-import { renderNftables } from '../src/proxy/nftables.ts';
+import { NftablesBackend } from '../src/proxy/nftables/backend.ts';
+import { renderNftables } from '../src/proxy/nftables/render.ts';
 import { benchSlice, benchState } from './proxy-state.ts';
 
 function arg(name: string, def: string): string {

@@ -30,7 +30,7 @@ net.createServer((c) => { c.on('error', () => {}); if (mode === 'reply') c.end('
 
 // The userspace proxy in a process of its own, balancing a loopback "ClusterIP" over the backends.
 const proxySrc = `
-import { UserspaceBackend } from '${path.join(repoRoot, 'src/proxy/userspace.ts')}';
+import { UserspaceBackend } from '${path.join(repoRoot, 'src/proxy/userspace/backend.ts')}';
 const [vip, port, ...eps] = process.argv.slice(2);
 const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 1000, nodePortIPs: () => undefined, log: console.error,
   dummy: { ensure() {}, exists: () => true, list: () => [], nodeAddresses: () => [], add() {}, del() {} } });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
+import { proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
 import { parseHostPort } from '../util/ip.ts';
 import { clusterCIDR, clusterDNS, loadBalancerPool } from '../lab/defaults.ts';
 
@@ -98,9 +98,9 @@ export function addDaemonCommands(program: Command): void {
   // The flags `proxy` and `proxy render` share, with kube-proxy's names and defaults.
   const proxyOptions = (c: Command) =>
     c
-      .addOption(new Option('--mode <mode>', 'iptables or nftables rules, the userspace proxy, or IPVS (rendered; applied only where the kernel has it)').choices(['iptables', 'nftables', 'userspace', 'ipvs']).default('iptables'))
+      .addOption(new Option('--mode <mode>', 'iptables or nftables rules, the userspace proxy, or IPVS (rendered; applied only where the kernel has it)').choices(proxyModes).default('iptables'))
       // kube-proxy's own spelling of the same flag
-      .addOption(new Option('--proxy-mode <mode>').choices(['iptables', 'nftables', 'userspace', 'ipvs']).hideHelp())
+      .addOption(new Option('--proxy-mode <mode>').choices(proxyModes).hideHelp())
       .option('--ipvs-scheduler <name>', 'userspace and IPVS modes: the scheduler (rr, wrr, lc, wlc, sh, dh, sed, nq); a Service may choose its own with the proxy.podpath.dev/scheduler annotation', 'rr')
       // a shorter spelling of the same flag
       .addOption(new Option('--scheduler <name>').hideHelp())
@@ -155,11 +155,11 @@ export function addDaemonCommands(program: Command): void {
     const flags = proxyFlags(o);
     validateFlags(flags);
     const mode = o.proxyMode ?? o.mode;
-    const { proxyPreflight } = await import('../proxy/backends.ts');
+    const { proxyPreflight } = await import('../proxy/modes.ts');
     const missing = proxyPreflight(mode);
     if (missing.length) throw new Error(`cannot run kube-proxy in ${mode} mode, missing:\n  - ${missing.join('\n  - ')}`);
-    const { Proxier } = await import('../proxy/proxier.ts');
-    const proxier = new Proxier({
+    const { ProxyServer } = await import('../proxy/server.ts');
+    const server = new ProxyServer({
       ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
       mode,
       nodeName: o.nodeName,
@@ -170,8 +170,8 @@ export function addDaemonCommands(program: Command): void {
       ...(o.metricsBindAddress ? { metrics: hostPort(o.metricsBindAddress, '--metrics-bind-address') } : {}),
       log: log(`kube-proxy ${o.nodeName}`),
     });
-    await proxier.start();
-    onStop(() => proxier.stop());
+    await server.start();
+    onStop(() => server.stop());
   });
   proxyOptions(
     proxy

@@ -2,8 +2,8 @@
 // Namespaces, and the answer to one question from that index, following the Kubernetes
 // DNS-Based Service Discovery specification (schema 1.1.0) and CoreDNS's kubernetes plugin
 // where the specification is silent (SRV priority/weight, endpoint names, NODATA vs NXDOMAIN).
+import { serviceKey, sliceServiceKey } from '../api/keys.ts';
 import type { EndpointSlice, Namespace, Pod, Service } from '../api/types.ts';
-import { serviceKey, sliceServiceKey } from '../proxy/model.ts';
 import { familyOf, formatIP, parseIP } from '../util/ip.ts';
 import { Rcode, Type, type Question, type RR, type Soa } from './wire.ts';
 

@@ -1,10 +1,8 @@
 // kube-proxy's configuration as both rule backends take it: the flags a user gives (with
 // upstream's names and defaults) and how --nodeport-addresses becomes the addresses
 // NodePorts answer on.
-import { isSchedulerName, schedulerNames } from './schedulers.ts';
+import { isSchedulerName, schedulerNames, type SchedulerName } from './schedulers.ts';
 import { cidrContains, isLoopback, parseCIDR } from '../util/ip.ts';
-import type { IptablesConfig } from './iptables.ts';
-import type { NftablesConfig } from './nftables.ts';
 
 export type ProxyMode = 'iptables' | 'nftables' | 'userspace' | 'ipvs';
 export const proxyModes: ProxyMode[] = ['iptables', 'nftables', 'userspace', 'ipvs'];
@@ -26,6 +24,12 @@ export interface ProxyFlags {
   /** userspace and IPVS modes: arp_ignore=1/arp_announce=2 (--ipvs-strict-arp; upstream's default is off) */
   strictARP?: boolean;
 }
+
+/** The IPVS scheduler virtual servers get unless a Service asks for its own (--ipvs-scheduler, rr by default). */
+export const defaultScheduler = (f: ProxyFlags): SchedulerName => (f.scheduler as SchedulerName | undefined) ?? 'rr';
+
+/** The fwmark bit that marks traffic for masquerading, as both rule backends write it (bit 14: 0x4000). */
+export const masqueradeMark = (bit = 14) => `0x${(1 << bit).toString(16).padStart(4, '0')}`;
 
 export class ProxyConfigError extends Error {
   readonly code = 'BadFlags';
@@ -58,27 +62,6 @@ export function nodePortIPs(mode: ProxyMode, spec: string[], nodeIP: string | un
   }
   // Loopback NodePorts exist only in iptables mode, with localhostNodePorts.
   return [...out].filter((ip) => !isLoopback(ip) || (mode === 'iptables' && localhostNodePorts));
-}
-
-export function iptablesConfig(f: ProxyFlags, ips: string[] | undefined): IptablesConfig {
-  return {
-    ...(f.clusterCIDR ? { clusterCIDR: f.clusterCIDR } : {}),
-    masqueradeAll: f.masqueradeAll,
-    masqueradeBit: f.masqueradeBit,
-    localhostNodePorts: f.localhostNodePorts,
-    ...(ips ? { nodePortAddresses: ips } : {}),
-  };
-}
-
-export function nftablesConfig(f: ProxyFlags, ips: string[] | undefined, nodeIP: string | undefined): NftablesConfig {
-  return {
-    ...(f.clusterCIDR ? { clusterCIDR: f.clusterCIDR } : {}),
-    masqueradeAll: f.masqueradeAll,
-    masqueradeBit: f.masqueradeBit,
-    ...(ips ? { nodePortIPs: ips } : {}),
-    ...(nodeIP ? { nodeIP } : {}),
-    ...(f.serviceCIDRs?.length ? { serviceCIDRs: f.serviceCIDRs } : {}),
-  };
 }
 
 /**

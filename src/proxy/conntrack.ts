@@ -2,7 +2,7 @@
 // flow to a Service address (or NodePort) whose reply comes from an address that is no longer
 // a serving endpoint of that Service port keeps being NATed to the old endpoint until it is
 // deleted. TCP flows are never touched (they end gracefully).
-import { run } from '../exec/netns.ts';
+import { defaultExecutor, run, type Executor } from '../exec/exec.ts';
 import type { ServicePortInfo } from './model.ts';
 
 export interface ConntrackEntry {
@@ -54,11 +54,11 @@ export function staleConntrackDeletes(entries: ConntrackEntry[], udpPorts: Servi
 }
 
 /** Lists UDP flows, deletes the stale ones; returns how many delete calls succeeded. */
-export function reconcileConntrack(udpPorts: ServicePortInfo[]): number {
-  const entries = parseConntrack(run(['conntrack', '-L', '-f', 'ipv4', '-p', 'udp'], { allowFail: true }));
+export function reconcileConntrack(udpPorts: ServicePortInfo[], ex: Executor = defaultExecutor): number {
+  const entries = parseConntrack(run(['conntrack', '-L', '-f', 'ipv4', '-p', 'udp'], { allowFail: true }, ex));
   let n = 0;
   for (const args of staleConntrackDeletes(entries, udpPorts)) {
-    run(['conntrack', '-D', '-f', 'ipv4', '-p', 'udp', ...args], { allowFail: true });
+    run(['conntrack', '-D', '-f', 'ipv4', '-p', 'udp', ...args], { allowFail: true }, ex);
     n++;
   }
   return n;

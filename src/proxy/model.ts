@@ -1,6 +1,7 @@
 // kube-proxy's shared model, for every mode: Services become ServicePorts, EndpointSlices
 // become each ServicePort's endpoints, and endpoints are split into the ones cluster traffic
 // and local traffic may use. Pure functions of API objects (IPv4 only).
+import { serviceKey, serviceNameLabel } from '../api/keys.ts';
 import type { EndpointSlice, Node, Service } from '../api/types.ts';
 import { isIPv4Sloppy } from '../util/ip.ts';
 
@@ -83,15 +84,6 @@ export function shouldSkipService(svc: Service): boolean {
 
 const isIPv4 = isIPv4Sloppy;
 
-/** A Service's key everywhere in the proxy: "<namespace>/<name>". */
-export const serviceKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? 'default'}/${name ?? ''}`;
-
-/** The key of the Service an EndpointSlice belongs to (its kubernetes.io/service-name label), if it names one. */
-export function sliceServiceKey(s: EndpointSlice): string | undefined {
-  const name = s.metadata.labels?.['kubernetes.io/service-name'];
-  return name ? serviceKey(s.metadata.namespace, name) : undefined;
-}
-
 /** A Node's topology.kubernetes.io/zone label (topology-aware routing matches hints against it). */
 export const nodeZone = (n: Node | undefined): string | undefined => n?.metadata.labels?.['topology.kubernetes.io/zone'];
 
@@ -99,7 +91,7 @@ export const nodeZone = (n: Node | undefined): string | undefined => n?.metadata
 export function slicesByService(slices: EndpointSlice[]): Map<string, EndpointSlice[]> {
   const m = new Map<string, EndpointSlice[]>();
   for (const s of slices) {
-    const k = serviceKey(s.metadata.namespace, s.metadata.labels?.['kubernetes.io/service-name']);
+    const k = serviceKey(s.metadata.namespace, s.metadata.labels?.[serviceNameLabel]);
     const list = m.get(k);
     if (list) list.push(s);
     else m.set(k, [s]);

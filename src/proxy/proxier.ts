@@ -1,208 +1,227 @@
-// The live kube-proxy: informers for Services, EndpointSlices and its own Node, a change
-// tracker (which Services changed since the last sync), a bounded-frequency sync runner with
-// upstream's defaults, and a rule backend (iptables or nftables) that turns the ServicePorts
-// into kernel rules — fully at start, after a failure, when the rules were flushed behind its
-// back and once an hour; otherwise only for the Services that changed.
-import type { Server } from 'node:http';
-import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
-import { Client, loadConfig } from '../client/client.ts';
-import { Informer } from '../client/informer.ts';
+// The Proxier: kube-proxy's core, the same for every mode. Told of Service, EndpointSlice and
+// Node events, it tracks which Services changed and has its Backend sync through a
+// bounded-frequency runner: fully at start (once Services and EndpointSlices are listed), after
+// a failure, when the rules were flushed behind its back, when the node's address, pod range or
+// zone changes, and once an hour; otherwise only for the Services that changed. It has no client
+// or informers (server.ts feeds it) and its time is injected, so tests step it.
+import type { EndpointSlice, Node, Service } from '../api/types.ts';
 import { familyOf } from '../util/ip.ts';
-import { newBackend, type Backend } from './backends.ts';
-import type { ProxyFlags, ProxyMode } from './config.ts';
-import { reconcileConntrack } from './conntrack.ts';
-import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
-import { ipvsadmList, virtualServers } from './ipvs.ts';
-import { ProxyMetrics } from './metrics.ts';
-import type { SchedulerName } from './schedulers.ts';
-import { UserspaceBackend } from './userspace.ts';
+import type { Backend } from './backend.ts';
+import { EndpointSliceChangeTracker, ServiceChangeTracker } from './changetracker.ts';
+import type { HealthCheckTarget, ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import { categorizeEndpoints, externallyAccessible, nodeZone, servicePorts, type ServicePortInfo } from './model.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
-import { categorizeEndpoints, externallyAccessible, nodeZone, servicePorts, serviceKey, sliceServiceKey, type ServicePortInfo } from './model.ts';
+
+/** Time as the Proxier sees it. */
+export interface Clock {
+  now(): number;
+  /** runs fn once after ms; the returned function cancels it */
+  after(ms: number, fn: () => void): () => void;
+  /** runs fn every ms; the returned function stops it */
+  every(ms: number, fn: () => void): () => void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  after: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  every: (ms, fn) => {
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  },
+};
+
+/** Runs the sync when asked, rate-limited (upstream's BoundedFrequencyRunner). */
+export interface SyncRunner {
+  run(): void;
+  stop(): void;
+}
+
+/** The sync health /healthz reports (upstream's ProxyHealthServer). */
+export type SyncHealth = Pick<ProxyHealthServer, 'queued' | 'updated' | 'nodeEligible'>;
+/** The healthCheckNodePort servers (upstream's ServiceHealthServer). */
+export type ServiceHealth = Pick<ServiceHealthServers, 'sync'>;
 
 export interface ProxierOptions {
-  kubeconfig?: string;
-  mode: ProxyMode;
   nodeName: string;
-  flags: ProxyFlags;
-  minSyncPeriodMs: number;
+  backend: Backend;
+  metrics: ProxyMetrics;
+  /** between periodic syncs; a failed sync is retried after one */
   syncPeriodMs: number;
-  /** where /healthz and /livez listen (upstream 0.0.0.0:10256); none when absent */
-  healthz?: { host: string; port: number };
-  /** where /metrics listens (upstream 127.0.0.1:10249); none when absent */
-  metrics?: { host: string; port: number };
+  /** the default runner's least time between syncs, beyond a burst of two */
+  minSyncPeriodMs: number;
   log: (s: string) => void;
+  proxyHealth?: SyncHealth;
+  serviceHealth?: ServiceHealth;
+  /** deletes stale UDP conntrack entries and says how many; absent where the kernel NATs nothing */
+  conntrack?: (udpPorts: ServicePortInfo[]) => number;
+  clock?: Clock;
+  runner?: (sync: () => void) => SyncRunner;
 }
 
 /** Upstream's proxyutil.FullSyncPeriod: a full sync at least this often. */
 const fullSyncPeriodMs = 3_600_000;
-const keyOf = (o: KubeObject) => serviceKey(o.metadata.namespace, o.metadata.name);
+/** Chains a sync flushed are deleted by a later one, this long after. */
+const cleanupDelayMs = 1100;
 
-const internalIPv4 = (n: Node) => n.status?.addresses?.find((a) => a.type === 'InternalIP' && familyOf(a.address) === 4)?.address;
+const internalIPv4 = (n: Node | undefined) => n?.status?.addresses?.find((a) => a.type === 'InternalIP' && familyOf(a.address) === 4)?.address;
+/** What of the Node the rules depend on: its address (NodePorts), pod range and zone (topology). */
+const nodeRuleView = (n: Node | undefined) => JSON.stringify([internalIPv4(n), n?.spec?.podCIDR, nodeZone(n)]);
 
 export class Proxier {
-  private client: Client;
-  private services: Informer<Service>;
-  private slices: Informer<EndpointSlice>;
-  private nodes: Informer<Node>;
-  private backend: Backend;
-  readonly metrics: ProxyMetrics;
-  private timer: NodeJS.Timeout | undefined;
-  private runner: BoundedFrequencyRunner;
-  private lastFullSync = 0;
-  private needFullSync = true;
-  /** no sync before both informers have listed: a Service without its slices would be REJECTed */
+  private readonly clock: Clock;
+  private readonly runner: SyncRunner;
+  private readonly serviceChanges = new ServiceChangeTracker();
+  private readonly endpointChanges = new EndpointSliceChangeTracker();
+  /** each Service's ports as of the last sync (upstream's ServicePortMap) */
+  private readonly ports = new Map<string, ServicePortInfo[]>();
+  private node: Node | undefined;
+  private servicesSynced = false;
+  private endpointSlicesSynced = false;
+  /** no sync before both are listed: a Service without its slices would be REJECTed */
   private initialized = false;
-  /** EndpointSlices by Service, and each Service's ports as of the last sync */
-  private slicesByService = new Map<string, Map<string, EndpointSlice>>();
-  private ports = new Map<string, ServicePortInfo[]>();
-  private changedServices = new Set<string>();
-  private changedEndpoints = new Set<string>();
-  /** last-change-trigger-time of the EndpointSlice changes waiting for a sync */
-  private triggerTimes: number[] = [];
-  private health: ServiceHealthServers;
-  private proxyHealth: ProxyHealthServer;
-  private metricsServer: Server | undefined;
+  private needFullSync = true;
+  private lastFullSync = 0;
+  /** cancels the timers still to fire */
+  private readonly timers = new Set<() => void>();
 
   constructor(private readonly o: ProxierOptions) {
-    this.client = new Client(loadConfig(o.kubeconfig, `kube-proxy/podpath (${o.nodeName})`));
-    this.services = new Informer<Service>(this.client, 'v1', 'services');
-    this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
-    this.nodes = new Informer<Node>(this.client, 'v1', 'nodes', { fieldSelector: `metadata.name=${o.nodeName}` });
-    this.metrics = new ProxyMetrics(o.mode);
-    this.backend = newBackend(o.mode, o.flags, this.metrics, o.syncPeriodMs, o.log);
-    // Healthy while asked-for syncs complete within two sync periods, as upstream.
-    this.proxyHealth = new ProxyHealthServer(2 * o.syncPeriodMs, (path, code) => (path === '/healthz' ? this.metrics.healthzTotal : this.metrics.livezTotal).inc(1, { code: String(code) }));
-    this.health = new ServiceHealthServers(() => this.proxyHealth.healthy(), o.log);
+    this.clock = o.clock ?? realClock;
     // Upstream's runner: burstSyncs 2, at most one sync per minSyncPeriod beyond that.
-    this.runner = new BoundedFrequencyRunner(() => this.sync(), o.minSyncPeriodMs, 2);
-    // Userspace mode counts connections per endpoint; /metrics reads them when scraped.
-    const backend = this.backend;
-    if (backend instanceof UserspaceBackend) {
-      this.metrics.beforeExpose = () => {
-        for (const c of backend.endpointCounts()) {
-          this.metrics.endpointConnections.set(c.active, { service: c.service, endpoint: c.endpoint });
-          this.metrics.endpointConnectionsTotal.set(c.total, { service: c.service, endpoint: c.endpoint });
-        }
-      };
-    }
+    this.runner = (o.runner ?? ((sync) => new BoundedFrequencyRunner(sync, o.minSyncPeriodMs, 2)))(() => this.sync());
+    // The first sync is due from the start: /healthz turns unhealthy if it takes too long.
+    o.proxyHealth?.queued();
+    o.metrics.lastQueued.set(this.clock.now() / 1000);
   }
 
-  async start(): Promise<void> {
-    this.services.on({
-      add: (s) => this.serviceChanged(s),
-      update: (_, s) => this.serviceChanged(s),
-      delete: (s) => this.serviceChanged(s),
-    });
-    this.slices.on({
-      add: (s) => this.sliceChanged(undefined, s),
-      update: (old, s) => this.sliceChanged(old, s),
-      delete: (s) => this.sliceChanged(s, undefined),
-    });
-    // A new node address changes NodePort addresses (the backend resyncs fully then); labels
-    // are what upstream resyncs for. Heartbeats (status updates) change neither.
-    const nodeView = (n: Node) => JSON.stringify([internalIPv4(n), n.metadata.labels ?? {}]);
-    const eligible = (n: Node | undefined) => {
-      // Upstream: a Node being deleted, or marked for deletion by the cluster autoscaler, fails /healthz.
-      this.proxyHealth.nodeEligible = !n || (!n.metadata.deletionTimestamp && !(n.spec?.taints ?? []).some((t) => t.key === 'ToBeDeletedByClusterAutoscaler'));
-    };
-    this.nodes.on({
-      add: (n) => {
-        eligible(n);
-        this.requestSync(nodeZone(n) !== undefined);
-      },
-      update: (old, cur) => {
-        eligible(cur);
-        // A new zone label changes topology-aware routing of every Service: a full sync.
-        if (nodeView(old) !== nodeView(cur)) this.requestSync(nodeZone(old) !== nodeZone(cur));
-      },
-      delete: () => eligible(undefined),
-    });
-    for (const inf of [this.services, this.slices, this.nodes]) {
-      inf.onError = (e) => this.o.log(`informer: ${e.message}`);
-      inf.start();
-    }
-    if (this.o.healthz) this.proxyHealth.listen(this.o.healthz.host, this.o.healthz.port, this.o.log);
-    if (this.o.metrics) this.metricsServer = this.metrics.listen(this.o.metrics.host, this.o.metrics.port, this.o.log, { '/ipvsadm': (q) => this.ipvsadm(q) });
-    this.proxyHealth.queued();
-    this.metrics.lastQueued.set(Date.now() / 1000);
-    // The Node (for its address) too: a first sync without it would leave NodePorts unanswered
-    // in nftables mode until it arrives. A Node not registered yet comes later, with a resync.
-    await Promise.all([this.services.waitForSync(), this.slices.waitForSync(), this.nodes.waitForSync()]);
+  onServiceAdd(s: Service): void {
+    this.serviceChanged(undefined, s);
+  }
+
+  onServiceUpdate(old: Service, s: Service): void {
+    this.serviceChanged(old, s);
+  }
+
+  onServiceDelete(s: Service): void {
+    this.serviceChanged(s, undefined);
+  }
+
+  /** The Services have been listed. */
+  onServicesSynced(): void {
+    this.servicesSynced = true;
+    this.startSyncing();
+  }
+
+  onEndpointSliceAdd(s: EndpointSlice): void {
+    this.endpointSliceChanged(undefined, s);
+  }
+
+  onEndpointSliceUpdate(old: EndpointSlice, s: EndpointSlice): void {
+    this.endpointSliceChanged(old, s);
+  }
+
+  onEndpointSliceDelete(s: EndpointSlice): void {
+    this.endpointSliceChanged(s, undefined);
+  }
+
+  /** The EndpointSlices have been listed. */
+  onEndpointSlicesSynced(): void {
+    this.endpointSlicesSynced = true;
+    this.startSyncing();
+  }
+
+  onNodeAdd(n: Node): void {
+    this.nodeChanged(n);
+    this.requestSync(nodeRuleView(n) !== nodeRuleView(undefined));
+  }
+
+  onNodeUpdate(old: Node, n: Node): void {
+    this.nodeChanged(n);
+    // A new address, pod range or zone changes the rules of every Service; other labels are what
+    // upstream resyncs for. Heartbeats (status updates) change neither.
+    const full = nodeRuleView(old) !== nodeRuleView(n);
+    if (full || JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(n.metadata.labels ?? {})) this.requestSync(full);
+  }
+
+  onNodeDelete(): void {
+    this.nodeChanged(undefined);
+  }
+
+  /** Every Service's ports as of the last sync. */
+  servicePorts(): ServicePortInfo[] {
+    return [...this.ports.values()].flat();
+  }
+
+  /** The node's primary IP, once its Node object says. */
+  nodeIP(): string | undefined {
+    return internalIPv4(this.node);
+  }
+
+  stop(): void {
+    for (const cancel of this.timers) cancel();
+    this.timers.clear();
+    this.runner.stop();
+  }
+
+  private serviceChanged(old: Service | undefined, cur: Service | undefined): void {
+    this.serviceChanges.update(old, cur);
+    this.o.metrics.serviceChangesTotal.inc();
+    this.o.metrics.serviceChangesPending.set(this.serviceChanges.pending);
+    this.requestSync();
+  }
+
+  private endpointSliceChanged(old: EndpointSlice | undefined, cur: EndpointSlice | undefined): void {
+    this.endpointChanges.update(old, cur);
+    this.o.metrics.endpointChangesTotal.inc();
+    this.o.metrics.endpointChangesPending.set(this.endpointChanges.pending);
+    this.requestSync();
+  }
+
+  private nodeChanged(n: Node | undefined): void {
+    this.node = n;
+    // Upstream: a Node being deleted, or marked for deletion by the cluster autoscaler, fails /healthz.
+    if (this.o.proxyHealth) this.o.proxyHealth.nodeEligible = !n || (!n.metadata.deletionTimestamp && !(n.spec?.taints ?? []).some((t) => t.key === 'ToBeDeletedByClusterAutoscaler'));
+  }
+
+  /** The first sync, once Services and EndpointSlices are listed, then the periodic ones. */
+  private startSyncing(): void {
+    if (this.initialized || !this.servicesSynced || !this.endpointSlicesSynced) return;
     this.initialized = true;
     this.sync();
     // Periodic syncs: partial (nothing to do unless something changed) unless the rules were
     // flushed behind our back or a full sync is due.
-    this.timer = setInterval(() => this.requestSync(!this.backend.intact() || Date.now() - this.lastFullSync > fullSyncPeriodMs), this.o.syncPeriodMs);
-    // upstream's line ("Using ipvs Proxier"), then ours
-    this.o.log(`Using ${this.o.mode} Proxier`);
-    this.o.log(`${this.o.mode} proxier for ${this.o.nodeName} started`);
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.runner.stop();
-    for (const inf of [this.services, this.slices, this.nodes]) inf.stop();
-    this.health.close();
-    this.proxyHealth.close();
-    this.metricsServer?.close();
-    if (this.backend instanceof UserspaceBackend) this.backend.close();
-    this.client.close();
-  }
-
-  private serviceChanged(s: Service): void {
-    this.changedServices.add(keyOf(s));
-    this.metrics.serviceChangesTotal.inc();
-    this.metrics.serviceChangesPending.set(this.changedServices.size);
-    this.requestSync();
-  }
-
-  private sliceChanged(old: EndpointSlice | undefined, cur: EndpointSlice | undefined): void {
-    const name = (cur ?? old)!.metadata.name!;
-    const oldKey = old && sliceServiceKey(old);
-    const newKey = cur && sliceServiceKey(cur);
-    if (oldKey) {
-      this.slicesByService.get(oldKey)?.delete(name);
-      this.changedEndpoints.add(oldKey);
-    }
-    if (newKey && cur) {
-      let m = this.slicesByService.get(newKey);
-      if (!m) this.slicesByService.set(newKey, (m = new Map()));
-      m.set(name, cur);
-      this.changedEndpoints.add(newKey);
-    }
-    const trigger = Date.parse(cur?.metadata.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'] ?? '');
-    if (!Number.isNaN(trigger)) this.triggerTimes.push(trigger);
-    this.metrics.endpointChangesTotal.inc();
-    this.metrics.endpointChangesPending.set(this.changedEndpoints.size);
-    this.requestSync();
+    this.timers.add(this.clock.every(this.o.syncPeriodMs, () => this.requestSync(!this.o.backend.intact() || this.clock.now() - this.lastFullSync > fullSyncPeriodMs)));
   }
 
   /** Asks the runner for a sync (several requests make one sync). */
   private requestSync(full = false): void {
     if (full) this.needFullSync = true;
-    this.proxyHealth.queued();
-    this.metrics.lastQueued.set(Date.now() / 1000);
+    this.o.proxyHealth?.queued();
+    this.o.metrics.lastQueued.set(this.clock.now() / 1000);
     this.runner.run();
   }
 
-  private nodeIP(): string | undefined {
-    const node = this.nodes.list()[0];
-    return node && internalIPv4(node);
+  private later(ms: number, fn: () => void): void {
+    const cancel = this.clock.after(ms, () => {
+      this.timers.delete(cancel);
+      fn();
+    });
+    this.timers.add(cancel);
   }
 
   /** Brings each changed Service's ports up to date; returns the Services to rewrite. */
   private takeChanges(full: boolean): Set<string> {
-    const changed = new Set([...this.changedServices, ...this.changedEndpoints]);
-    this.changedServices.clear();
-    this.changedEndpoints.clear();
-    this.metrics.serviceChangesPending.set(0);
-    this.metrics.endpointChangesPending.set(0);
-    const keys = full ? new Set([...this.ports.keys(), ...this.services.list().map(keyOf), ...changed]) : changed;
-    const zone = nodeZone(this.nodes.list()[0]);
+    const changed = new Set([...this.serviceChanges.checkoutChanges(), ...this.endpointChanges.checkoutChanges()]);
+    this.o.metrics.serviceChangesPending.set(0);
+    this.o.metrics.endpointChangesPending.set(0);
+    const keys = full ? new Set([...this.ports.keys(), ...this.serviceChanges.keys(), ...changed]) : changed;
+    const zone = nodeZone(this.node);
     for (const k of keys) {
-      const [ns, name] = k.split('/') as [string, string];
-      const svc = this.services.get(ns, name);
-      const ports = svc ? servicePorts([svc], [...(this.slicesByService.get(k)?.values() ?? [])], this.o.nodeName, zone) : [];
+      const svc = this.serviceChanges.get(k);
+      const ports = svc ? servicePorts([svc], this.endpointChanges.slicesFor(k), this.o.nodeName, zone) : [];
       if (ports.length) this.ports.set(k, ports);
       else this.ports.delete(k);
     }
@@ -213,35 +232,35 @@ export class Proxier {
     if (!this.initialized) return;
     const t0 = performance.now();
     const full = this.needFullSync;
-    const triggers = this.triggerTimes;
-    this.triggerTimes = [];
+    const triggers = this.endpointChanges.checkoutTriggerTimes();
     try {
       const changed = this.takeChanges(full);
       const nodeIP = this.nodeIP();
-      const podCIDR = this.nodes.list()[0]?.spec?.podCIDR;
-      const r = this.backend.sync({ byService: this.ports, ...(full ? {} : { changed }), ...(nodeIP ? { nodeIP } : {}), ...(podCIDR ? { podCIDR } : {}) });
+      const podCIDR = this.node?.spec?.podCIDR;
+      const r = this.o.backend.sync({ byService: this.ports, ...(full ? {} : { changed }), ...(nodeIP ? { nodeIP } : {}), ...(podCIDR ? { podCIDR } : {}) });
       this.needFullSync = false;
-      if (full) this.lastFullSync = Date.now();
+      if (full) this.lastFullSync = this.clock.now();
       this.afterSync(triggers);
       // Chains a sync flushed are deleted by a later one: make sure there is one.
-      if (this.backend.pendingCleanup()) setTimeout(() => this.requestSync(), 1100).unref();
+      if (this.o.backend.pendingCleanup()) this.later(cleanupDelayMs, () => this.requestSync());
       const ms = performance.now() - t0;
-      for (const h of [this.metrics.syncDuration, r.full ? this.metrics.syncFullDuration : this.metrics.syncPartialDuration]) h.observe(ms / 1000);
+      for (const h of [this.o.metrics.syncDuration, r.full ? this.o.metrics.syncFullDuration : this.o.metrics.syncPartialDuration]) h.observe(ms / 1000);
       this.o.log(`synced ${this.ports.size} services (${r.full ? 'full' : 'partial'}, ${r.summary}) in ${ms.toFixed(1)} ms`);
     } catch (e) {
       this.needFullSync = true;
       this.o.log(`sync failed: ${(e as Error).message}`);
-      setTimeout(() => this.requestSync(true), this.o.syncPeriodMs);
+      this.later(this.o.syncPeriodMs, () => this.requestSync(true));
     }
   }
 
   /** What follows a successful sync: health, metrics, health-check servers, conntrack. */
   private afterSync(triggers: number[]): void {
-    this.proxyHealth.updated();
-    const now = Date.now();
-    this.metrics.lastSync.set(now / 1000);
-    for (const t of triggers) this.metrics.networkProgramming.observe(Math.max(0, now - t) / 1000);
-    const hc: { namespace: string; name: string; port: number; localEndpoints: number }[] = [];
+    const { metrics } = this.o;
+    this.o.proxyHealth?.updated();
+    const now = this.clock.now();
+    metrics.lastSync.set(now / 1000);
+    for (const t of triggers) metrics.networkProgramming.observe(Math.max(0, now - t) / 1000);
+    const hc: HealthCheckTarget[] = [];
     let noLocalInternal = 0;
     let noLocalExternal = 0;
     const udp: ServicePortInfo[] = [];
@@ -258,30 +277,19 @@ export class Proxier {
         }
       }
     }
-    this.metrics.noLocalEndpoints.set(noLocalInternal, { traffic_policy: 'internal' });
-    this.metrics.noLocalEndpoints.set(noLocalExternal, { traffic_policy: 'external' });
-    this.health.sync(hc);
-    // Userspace mode keeps no NAT state in the kernel: nothing to clean up there.
-    if (udp.length && this.o.mode !== 'userspace') {
+    metrics.noLocalEndpoints.set(noLocalInternal, { traffic_policy: 'internal' });
+    metrics.noLocalEndpoints.set(noLocalExternal, { traffic_policy: 'external' });
+    this.o.serviceHealth?.sync(hc);
+    if (udp.length && this.o.conntrack) {
       try {
-        const n = reconcileConntrack(udp);
+        const n = this.o.conntrack(udp);
         if (n) {
-          this.metrics.conntrackDeleted.inc(n);
+          metrics.conntrackDeleted.inc(n);
           this.o.log(`deleted ${n} stale UDP conntrack entries`);
         }
       } catch (e) {
         this.o.log(`conntrack cleanup failed: ${(e as Error).message}`);
       }
     }
-  }
-
-  /**
-   * `ipvsadm -Ln` of this node: in userspace mode the live table podpath balances over (with
-   * ?stats or ?connections), in the other modes what IPVS mode would program for the same Services.
-   */
-  ipvsadm(q: URLSearchParams): string {
-    if (this.backend instanceof UserspaceBackend) return q.has('stats') ? this.backend.stats() : q.has('connections') ? this.backend.connections() : this.backend.list();
-    const ip = this.nodeIP();
-    return ipvsadmList(virtualServers([...this.ports.values()].flat(), { scheduler: (this.o.flags.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ip ? [ip] : [], mode: 'ipvs' }));
   }
 }

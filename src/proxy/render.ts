@@ -1,16 +1,13 @@
 // `podpath proxy render`: what a full sync would apply on a node, from a file of Services and
-// EndpointSlices, with no cluster and no root. The same renderIptables / renderNftables the
-// live proxier runs.
+// EndpointSlices, with no cluster and no root. Each mode's render (modes.ts) is the same pure
+// function its live backend runs.
 import fs from 'node:fs';
 import { readObjects } from '../api/state.ts';
 import { familyOf } from '../util/ip.ts';
 import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
-import { iptablesConfig, nftablesConfig, nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from './config.ts';
-import { renderIptables } from './iptables.ts';
+import { nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from './config.ts';
 import { nodeZone, servicePorts } from './model.ts';
-import { renderNftables } from './nftables.ts';
-import { dummyAddresses, dummyDevice, ipvsadmList, renderIpvs, virtualServers } from './ipvs.ts';
-import type { SchedulerName } from './schedulers.ts';
+import { modes, type OfflineNode } from './modes.ts';
 
 export class RenderError extends Error {
   constructor(
@@ -59,7 +56,9 @@ export function render(files: string[], o: RenderOptions): string {
   if (o.nodeIP !== undefined && familyOf(o.nodeIP) !== 4) throw new RenderError('BadFlags', `--node-ip: ${JSON.stringify(o.nodeIP)} is not an IPv4 address`);
   // Offline, the node's only address is the one given.
   const ips = nodePortIPs(mode, o.config.nodePortAddresses, o.nodeIP, o.nodeIP ? [o.nodeIP] : [], o.config.localhostNodePorts);
-  if (mode === 'nftables' && ips !== undefined && ips.length === 0) throw new RenderError('BadFlags', '--node-ip is needed: NodePorts answer on the node\'s primary IP (or give --nodeport-addresses 0.0.0.0/0)');
+  const node: OfflineNode = { flags: o.config, ...(o.nodeIP ? { nodeIP: o.nodeIP } : {}), ...(ips ? { nodePortIPs: ips } : {}) };
+  const problem = modes[mode].offlineProblem?.(node);
+  if (problem) throw new RenderError('BadFlags', problem);
   const services: Service[] = [];
   const slices: EndpointSlice[] = [];
   const nodes: Node[] = [];
@@ -71,12 +70,5 @@ export function render(files: string[], o: RenderOptions): string {
   }
   // The rendered node's zone, for topology-aware routing.
   const zone = nodeZone(nodes.find((n) => n.metadata.name === o.nodeName));
-  const ports = servicePorts(services, slices, o.nodeName, zone);
-  if (mode === 'ipvs' || mode === 'userspace') {
-    // Both balance over the IPVS table; NodePort virtual servers are per node address.
-    const ipvs = { scheduler: (o.config.scheduler as SchedulerName | undefined) ?? 'rr', nodePortIPs: ips ?? (o.nodeIP ? [o.nodeIP] : ['0.0.0.0']), mode };
-    if (mode === 'ipvs') return renderIpvs(ports, ipvs, { ...(o.config.clusterCIDR ? { clusterCIDR: o.config.clusterCIDR } : {}), ...(o.nodeIP ? { nodeIP: o.nodeIP } : {}), masqueradeAll: o.config.masqueradeAll, masqueradeBit: o.config.masqueradeBit });
-    return [`# ip addr: ${dummyDevice} (type dummy) holds`, ...dummyAddresses(ports).map((ip) => `${ip}/32`), '# the table podpath balances over (ipvsadm -Ln)', ipvsadmList(virtualServers(ports, ipvs))].join('\n');
-  }
-  return mode === 'iptables' ? renderIptables(ports, iptablesConfig(o.config, ips)).text : renderNftables(ports, nftablesConfig(o.config, ips, o.nodeIP));
+  return modes[mode].render(servicePorts(services, slices, o.nodeName, zone), node);
 }

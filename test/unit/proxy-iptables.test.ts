@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
-import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables.ts';
+import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables/render.ts';
 import type { ProxyFlags } from '../../src/proxy/config.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
 import { parseState, render } from '../../src/proxy/render.ts';

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
-import { IptablesBackend, type IptablesShell } from '../../src/proxy/backends.ts';
+import { IptablesBackend } from '../../src/proxy/iptables/backend.ts';
+import type { IptablesShell } from '../../src/proxy/iptablesshell.ts';
 import { nodePortIPs, type ProxyFlags } from '../../src/proxy/config.ts';
 import { parseConntrack, staleConntrackDeletes } from '../../src/proxy/conntrack.ts';
 import { ProxyMetrics } from '../../src/proxy/metrics.ts';

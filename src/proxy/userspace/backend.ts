@@ -5,49 +5,13 @@
 // virtual server without endpoints is not listened on, so connections are refused at once.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { run, succeeds } from '../exec/netns.ts';
-import { cidrContains, parseCIDR, type Cidr } from '../util/ip.ts';
-import type { Backend, SyncRequest, SyncResult } from './backends.ts';
-import { dummyAddresses, dummyDevice, ipvsadmConnections, ipvsadmList, ipvsadmStats, virtualServers, vsKey, type ConnectionEntry, type RealServer, type VirtualServer } from './ipvs.ts';
-import type { ServicePortInfo } from './model.ts';
+import { cidrContains, parseCIDR, type Cidr } from '../../util/ip.ts';
+import { allServicePorts, type Backend, type EndpointConnections, type SyncRequest, type SyncResult } from '../backend.ts';
+import type { DummyShell } from '../dummydevice.ts';
+import { newScheduler, type Dest, type Scheduler, type SchedulerName } from '../schedulers.ts';
+import { dummyAddresses, dummyDevice, ipvsadmConnections, ipvsadmList, ipvsadmStats, virtualServers, vsKey, type ConnectionEntry, type RealServer, type VirtualServer } from '../virtualserver.ts';
 import { ignore, Pipe, readAcceptedInto, Relay, upstreamSocket, userBufferFields } from './relay.ts';
-import { newScheduler, type Dest, type Scheduler, type SchedulerName } from './schedulers.ts';
 import type { TransparentShell } from './transparent.ts';
-
-/** The addresses of kube-ipvs0 (a fake stands in for `ip` in unit tests). */
-export interface DummyShell {
-  /** the device, up; with strictARP (--ipvs-strict-arp) the node answers no ARP for the Service IPs it holds there */
-  ensure(strictARP: boolean): void;
-  exists(): boolean;
-  list(): string[];
-  /** the node's addresses on its other interfaces */
-  nodeAddresses(): string[];
-  add(ip: string): void;
-  del(ip: string): void;
-}
-
-/** IPv4 addresses `ip addr show [ARGS]` lists, leaving out the interface `except`. */
-export function ipv4Addresses(args: string[], except?: string): string[] {
-  const j = JSON.parse(run(['ip', '-j', '-4', 'addr', 'show', ...args]) || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
-  return j.filter((l) => l.ifname !== except).flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? '')).filter(Boolean);
-}
-
-export const realDummy: DummyShell = {
-  ensure(strictARP) {
-    // A kernel without the dummy driver gets a port-less bridge: addresses on it are just as local.
-    if (!succeeds(['ip', 'link', 'show', dummyDevice]) && !succeeds(['ip', 'link', 'add', dummyDevice, 'type', 'dummy'])) run(['ip', 'link', 'add', dummyDevice, 'type', 'bridge']);
-    run(['ip', 'link', 'set', dummyDevice, 'up']);
-    // strictARP, as IPVS mode sets it when asked (MetalLB's layer-2 mode needs it): the node
-    // must not answer ARP for Service IPs it holds on the dummy device, so a LoadBalancer IP is
-    // answered only by the node that announces it.
-    if (strictARP) for (const [k, v] of [['net.ipv4.conf.all.arp_ignore', '1'], ['net.ipv4.conf.all.arp_announce', '2']]) succeeds(['sysctl', '-q', '-w', `${k}=${v}`]);
-  },
-  exists: () => succeeds(['ip', 'link', 'show', dummyDevice]),
-  list: () => ipv4Addresses(['dev', dummyDevice]),
-  nodeAddresses: () => ipv4Addresses([], dummyDevice),
-  add: (ip) => void succeeds(['ip', 'addr', 'replace', `${ip}/32`, 'dev', dummyDevice]),
-  del: (ip) => void succeeds(['ip', 'addr', 'del', `${ip}/32`, 'dev', dummyDevice]),
-};
 
 export interface UserspaceOptions {
   /** client addresses kept for externalTrafficPolicy Local (absent: never kept) */
@@ -109,7 +73,7 @@ export class UserspaceBackend implements Backend {
 
   sync(req: SyncRequest): SyncResult {
     this.o.dummy.ensure(this.o.strictARP);
-    const ports: ServicePortInfo[] = [...req.byService.values()].flat();
+    const ports = allServicePorts(req.byService);
     const nodePortIPs = this.o.nodePortIPs(req.nodeIP) ?? ['0.0.0.0'];
     const want = virtualServers(ports, { scheduler: this.o.scheduler, nodePortIPs, mode: 'userspace' });
     this.podCIDR = req.podCIDR ? parseCIDR(req.podCIDR) : undefined;
@@ -469,9 +433,14 @@ export class UserspaceBackend implements Backend {
     return ipvsadmConnections(out);
   }
 
+  /** `podpath proxy ipvsadm` (/ipvsadm on the metrics port): the live table, its totals or its connections. */
+  debugInfo(q: URLSearchParams): string {
+    return q.has('stats') ? this.stats() : q.has('connections') ? this.connections() : this.list();
+  }
+
   /** Per real server counts, for /metrics. */
-  endpointCounts(): { service: string; endpoint: string; active: number; total: number }[] {
-    const out: { service: string; endpoint: string; active: number; total: number }[] = [];
+  connectionCounts(): EndpointConnections[] {
+    const out: EndpointConnections[] = [];
     for (const st of this.vss.values()) for (const r of st.reals) out.push({ service: `${st.vs.service} ${st.vs.protocol} ${st.vs.ip}:${st.vs.port}`, endpoint: r.key, active: r.active + r.inactive, total: r.total });
     return out;
   }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commandExists, run } from '../exec/netns.ts';
+import { commandExists, defaultExecutor, run, type Executor } from '../../exec/exec.ts';
 
 /** The fwmark bit on replies to transparent sockets (kube-proxy's own marks are 0x4000 and 0x8000). */
 export const transparentMark = 0x20000;
@@ -76,17 +76,41 @@ function loadAddon(): SockoptAddon | undefined {
   return addon;
 }
 
-export const realTransparent: TransparentShell = {
-  missing() {
-    if (!loadAddon()) return addonError;
-    if (!commandExists('nft')) return 'nft is missing (apt-get install -y nftables)';
-    return undefined;
-  },
-  ensureRouting() {
-    run(['nft', '-f', '-'], { input: transparentNftables() });
-    const mark = `0x${transparentMark.toString(16)}/0x${transparentMark.toString(16)}`;
-    if (!run(['ip', 'rule', 'show', 'fwmark', mark]).trim()) run(['ip', 'rule', 'add', 'fwmark', mark, 'lookup', String(transparentRouteTable)]);
-    run(['ip', 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(transparentRouteTable)]);
-  },
-  open: (udp, ip, port) => loadAddon()!.transparentSocket(udp, ip, port),
-};
+/** The machine's: the addon for the sockets, `nft` and `ip` (run through `ex`) for the mark and route. */
+export function realTransparent(ex: Executor = defaultExecutor): TransparentShell {
+  return {
+    missing() {
+      if (!loadAddon()) return addonError;
+      if (!commandExists('nft', ex)) return 'nft is missing (apt-get install -y nftables)';
+      return undefined;
+    },
+    ensureRouting() {
+      run(['nft', '-f', '-'], { input: transparentNftables() }, ex);
+      const mark = `0x${transparentMark.toString(16)}/0x${transparentMark.toString(16)}`;
+      if (!run(['ip', 'rule', 'show', 'fwmark', mark], {}, ex).trim()) run(['ip', 'rule', 'add', 'fwmark', mark, 'lookup', String(transparentRouteTable)], {}, ex);
+      run(['ip', 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(transparentRouteTable)], {}, ex);
+    },
+    open: (udp, ip, port) => loadAddon()!.transparentSocket(udp, ip, port),
+  };
+}
+
+/** The fake: says what `missing` says, counts the routing set up, and has no sockets to give (open throws). */
+export class FakeTransparent implements TransparentShell {
+  routingSetUps = 0;
+  readonly asked: string[] = [];
+
+  constructor(private readonly why?: string) {}
+
+  missing(): string | undefined {
+    return this.why;
+  }
+
+  ensureRouting(): void {
+    this.routingSetUps++;
+  }
+
+  open(udp: boolean, ip: string, port: number): number {
+    this.asked.push(`${udp ? 'udp' : 'tcp'} ${ip}:${port}`);
+    throw new Error('EPERM (fake: no transparent sockets)');
+  }
+}

@@ -3,10 +3,10 @@
 // balancing, verdict maps), and a sync plan turns the wanted state — and what the last sync
 // applied — into one `nft -f` transaction: everything on a full sync, only changed services'
 // chains and the element differences on a partial one.
-import { cidrContains, cidrString, parseCIDR } from '../util/ip.ts';
-import { base32Sha256Prefix } from './hash.ts';
-import { masqueradeMark } from './iptables.ts';
-import { categorizeEndpoints, externallyAccessible, portsByService, type ProxyEndpoint, type ServicePortInfo } from './model.ts';
+import { cidrContains, cidrString, parseCIDR } from '../../util/ip.ts';
+import { masqueradeMark, type ProxyFlags } from '../config.ts';
+import { base32Sha256Prefix } from '../hash.ts';
+import { categorizeEndpoints, externallyAccessible, portsByService, type ProxyEndpoint, type ServicePortInfo } from '../model.ts';
 
 export interface NftablesConfig {
   /** detect-local-mode ClusterCIDR: ClusterIP traffic from outside it is masqueraded */
@@ -19,6 +19,18 @@ export interface NftablesConfig {
   nodeIP?: string;
   /** Service CIDRs: traffic to an unallocated ClusterIP in them is dropped */
   serviceCIDRs?: string[];
+}
+
+/** The rendering options the flags give, with the addresses NodePorts answer on (undefined: every local address) and the node's IP. */
+export function nftablesConfig(f: ProxyFlags, ips: string[] | undefined, nodeIP: string | undefined): NftablesConfig {
+  return {
+    ...(f.clusterCIDR ? { clusterCIDR: f.clusterCIDR } : {}),
+    masqueradeAll: f.masqueradeAll,
+    masqueradeBit: f.masqueradeBit,
+    ...(ips ? { nodePortIPs: ips } : {}),
+    ...(nodeIP ? { nodeIP } : {}),
+    ...(f.serviceCIDRs?.length ? { serviceCIDRs: f.serviceCIDRs } : {}),
+  };
 }
 
 export const table = 'ip kube-proxy';

@@ -1,8 +1,10 @@
 // kube-proxy's iptables mode, as a pure function: ServicePorts in, the `iptables-restore
 // --noflush` input of a full sync out (upstream's chains, hashed names, rule text and order),
 // plus the jump rules that hook those chains into the built-in ones.
-import { base32Sha256Prefix } from './hash.ts';
-import { categorizeEndpoints, externallyAccessible, serviceKey, type ServicePortInfo } from './model.ts';
+import { serviceKey } from '../../api/keys.ts';
+import { masqueradeMark, type ProxyFlags } from '../config.ts';
+import { base32Sha256Prefix } from '../hash.ts';
+import { categorizeEndpoints, externallyAccessible, type ServicePortInfo } from '../model.ts';
 
 export interface IptablesConfig {
   /** detect-local-mode ClusterCIDR: traffic from outside this range to a ClusterIP is masqueraded */
@@ -21,8 +23,16 @@ export interface IptablesConfig {
   nfacctCounters?: boolean;
 }
 
-/** The fwmark bit that marks traffic for masquerading, as both rule backends write it (bit 14: 0x4000). */
-export const masqueradeMark = (bit = 14) => `0x${(1 << bit).toString(16).padStart(4, '0')}`;
+/** The rendering options the flags give, with the addresses NodePorts answer on (undefined: every local address). */
+export function iptablesConfig(f: ProxyFlags, ips: string[] | undefined): IptablesConfig {
+  return {
+    ...(f.clusterCIDR ? { clusterCIDR: f.clusterCIDR } : {}),
+    masqueradeAll: f.masqueradeAll,
+    masqueradeBit: f.masqueradeBit,
+    localhostNodePorts: f.localhostNodePorts,
+    ...(ips ? { nodePortAddresses: ips } : {}),
+  };
+}
 
 /** Total endpoints above which per-endpoint comments are left out (upstream's largeClusterMode). */
 export const largeClusterEndpointsThreshold = 1000;
