@@ -155,10 +155,10 @@ export function addDaemonCommands(program: Command): void {
     const flags = proxyFlags(o);
     validateFlags(flags);
     const mode = o.proxyMode ?? o.mode;
-    const { proxyPreflight } = await import('../proxy/modes.ts');
+    const { proxyPreflight } = await import('../proxy/app/modes.ts');
     const missing = proxyPreflight(mode);
     if (missing.length) throw new Error(`cannot run kube-proxy in ${mode} mode, missing:\n  - ${missing.join('\n  - ')}`);
-    const { ProxyServer } = await import('../proxy/server.ts');
+    const { ProxyServer } = await import('../proxy/app/server.ts');
     const server = new ProxyServer({
       ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
       mode,
@@ -182,7 +182,7 @@ export function addDaemonCommands(program: Command): void {
       .option('--node-ip <ip>', "the node's primary IP (nftables mode's NodePort address; LoadBalancer source ranges)"),
   ).action(async (o: ProxyCliFlags & { filename: string[]; nodeName: string; nodeIp?: string }, cmd: Command) => {
     await applyConfigFile(o, cmd);
-    const { render } = await import('../proxy/render.ts');
+    const { render } = await import('../proxy/app/render.ts');
     process.stdout.write(render(o.filename, { mode: o.proxyMode ?? o.mode, nodeName: o.nodeName, ...(o.nodeIp ? { nodeIP: o.nodeIp } : {}), config: proxyFlags(o) }));
   });
 

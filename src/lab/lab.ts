@@ -2,7 +2,7 @@
 // namespaces on it, a client namespace standing for the user's computer, and one process per
 // component inside the namespace where its upstream counterpart lives. Nothing is added to the
 // host's root namespace: the host reaches the lab through 127.0.0.1 tunnels.
-import { proxyPreflight } from '../proxy/modes.ts';
+import { proxyPreflight } from '../proxy/app/modes.ts';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

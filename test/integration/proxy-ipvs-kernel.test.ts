@@ -9,7 +9,7 @@ import path from 'node:path';
 import { it } from 'node:test';
 import { netnsAdd, netnsDel, run } from '../../src/exec/netns.ts';
 import { ipsetSwapScript } from '../../src/proxy/ipvs/plan.ts';
-import { render } from '../../src/proxy/render.ts';
+import { render } from '../../src/proxy/app/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { isRoot, testLabPrefix } from '../helpers/lab.ts';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { concat, Fake, NftError, Nftables, parsePriority, parseRuleset, readRuleset, Transaction, writeOperation, type Expr, type NftObject, type NftSet, type Statement } from '../../src/knftables/index.ts';
-import { deleteChainsText, planNftSync, setupLines, type NftAppliedState } from '../../src/proxy/nftables.ts';
+import { deleteChainsText, planNftSync, setupLines, type NftAppliedState } from '../../src/proxy/nftables/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { sortNftables } from '../helpers/nft-fake.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';

@@ -93,4 +93,10 @@ describe('source layout', () => {
     const modes = ['iptables', 'nftables', 'ipvs', 'userspace'].map((m) => `proxy/${m}`);
     assert.deepEqual([...edges].filter((e) => { const [a, b] = e.split(' '); return modes.includes(a!) && modes.includes(b!); }), []);
   });
+
+  it('runs commands only through src/exec; only the process supervisors spawn long-running children themselves', () => {
+    const supervisors = ['agent/processes.ts', 'lab/lab.ts', 'lab/service.ts'];
+    const spawning = [...g.keys()].map(rel).filter((f) => !f.startsWith('exec/') && /node:child_process/.test(fs.readFileSync(path.join(src, f), 'utf8')));
+    assert.deepEqual(spawning.filter((f) => !supervisors.includes(f)), []);
+  });
 });

@@ -8,7 +8,7 @@ import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables/render.ts';
 import type { ProxyFlags } from '../../src/proxy/config.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
-import { parseState, render } from '../../src/proxy/render.ts';
+import { parseState, render } from '../../src/proxy/app/render.ts';
 import { sortIptables } from '../helpers/iptables-sort.ts';
 import { proxyHealthBody, rfc3339Nano, serviceHealthBody } from '../../src/proxy/healthcheck.ts';
 import { repoRoot } from '../helpers/apiserver.ts';

@@ -8,7 +8,7 @@ import { IpvsBackend } from '../../src/proxy/ipvs/backend.ts';
 import { ipsetSwapScript, parseIpvsadmList, parseIpvsadmSave } from '../../src/proxy/ipvs/plan.ts';
 import type { IpvsShell } from '../../src/proxy/ipvs/shell.ts';
 import type { ServicePortInfo } from '../../src/proxy/model.ts';
-import { render } from '../../src/proxy/render.ts';
+import { render } from '../../src/proxy/app/render.ts';
 import { dummyAddresses, ipvsadmList, ipvsadmSave, virtualServers } from '../../src/proxy/virtualserver.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { ep, fakeDummy, sp } from '../helpers/proxy.ts';

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
 import { deleteChainsText, planNftSync, renderNftables, renderService, type NftAppliedState, type NftablesConfig, type ServiceNft } from '../../src/proxy/nftables/render.ts';
-import { parseState, render } from '../../src/proxy/render.ts';
+import { parseState, render } from '../../src/proxy/app/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { NftFake, sortNftables } from '../helpers/nft-fake.ts';
 

@@ -16,7 +16,7 @@ import { IpvsBackend } from '../../src/proxy/ipvs/backend.ts';
 import { FakeIpvs, realIpvs } from '../../src/proxy/ipvs/shell.ts';
 import { ProxyMetrics } from '../../src/proxy/metrics.ts';
 import { portsByService, servicePorts } from '../../src/proxy/model.ts';
-import { modes, proxyPreflight } from '../../src/proxy/modes.ts';
+import { modes, proxyPreflight } from '../../src/proxy/app/modes.ts';
 import { NftablesBackend } from '../../src/proxy/nftables/backend.ts';
 import { FakeNft, realNft } from '../../src/proxy/nftables/shell.ts';
 import { UserspaceBackend } from '../../src/proxy/userspace/backend.ts';

@@ -2,11 +2,11 @@
 // EndpointSlices, with no cluster and no root. Each mode's render (modes.ts) is the same pure
 // function its live backend runs.
 import fs from 'node:fs';
-import { readObjects } from '../api/state.ts';
-import { familyOf } from '../util/ip.ts';
-import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.ts';
-import { nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from './config.ts';
-import { nodeZone, servicePorts } from './model.ts';
+import { readObjects } from '../../api/state.ts';
+import { familyOf } from '../../util/ip.ts';
+import type { EndpointSlice, KubeObject, Node, Service } from '../../api/types.ts';
+import { nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from '../config.ts';
+import { nodeZone, servicePorts } from '../model.ts';
 import { modes, type OfflineNode } from './modes.ts';
 
 export class RenderError extends Error {

@@ -1,26 +1,26 @@
 // kube-proxy's modes in one table: for each, what `podpath proxy render` prints, how the live
 // backend is made, and what the machine needs for it. Whatever depends on the mode (render, the
 // proxy server, preflight) looks it up here rather than switching on the name.
-import { commandExists, defaultExecutor, type Executor } from '../exec/exec.ts';
-import type { Backend } from './backend.ts';
-import { defaultScheduler, type ProxyFlags, type ProxyMode } from './config.ts';
-import { realDummy } from './dummydevice.ts';
-import { IptablesBackend } from './iptables/backend.ts';
-import { iptablesConfig, renderIptables } from './iptables/render.ts';
-import { realIptables } from './iptablesshell.ts';
-import { IpvsBackend, ipvsMissing } from './ipvs/backend.ts';
-import { renderIpvs } from './ipvs/render.ts';
-import { realIpvs } from './ipvs/shell.ts';
-import type { ProxyMetrics } from './metrics.ts';
-import type { ServicePortInfo } from './model.ts';
-import { NftablesBackend } from './nftables/backend.ts';
-import { nftablesConfig, renderNftables } from './nftables/render.ts';
-import { realNft } from './nftables/shell.ts';
-import { liveNodePortIPs } from './nodeaddresses.ts';
-import { UserspaceBackend } from './userspace/backend.ts';
-import { renderUserspace } from './userspace/render.ts';
-import { realTransparent } from './userspace/transparent.ts';
-import type { IpvsOptions } from './virtualserver.ts';
+import { commandExists, defaultExecutor, type Executor } from '../../exec/exec.ts';
+import type { Backend } from '../backend.ts';
+import { defaultScheduler, type ProxyFlags, type ProxyMode } from '../config.ts';
+import { realDummy } from '../dummydevice.ts';
+import { IptablesBackend } from '../iptables/backend.ts';
+import { iptablesConfig, renderIptables } from '../iptables/render.ts';
+import { realIptables } from '../iptablesshell.ts';
+import { IpvsBackend, ipvsMissing } from '../ipvs/backend.ts';
+import { renderIpvs } from '../ipvs/render.ts';
+import { realIpvs } from '../ipvs/shell.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import type { ServicePortInfo } from '../model.ts';
+import { NftablesBackend } from '../nftables/backend.ts';
+import { nftablesConfig, renderNftables } from '../nftables/render.ts';
+import { realNft } from '../nftables/shell.ts';
+import { liveNodePortIPs } from '../nodeaddresses.ts';
+import { UserspaceBackend } from '../userspace/backend.ts';
+import { renderUserspace } from '../userspace/render.ts';
+import { realTransparent } from '../userspace/transparent.ts';
+import type { IpvsOptions } from '../virtualserver.ts';
 
 /** The node an offline render is made for. */
 export interface OfflineNode {

@@ -3,18 +3,18 @@
 // table, /healthz and /livez, /metrics and the healthCheckNodePort servers, all feeding the
 // Proxier.
 import type { Server } from 'node:http';
-import type { EndpointSlice, Node, Service } from '../api/types.ts';
-import { Client, loadConfig } from '../client/client.ts';
-import { Informer } from '../client/informer.ts';
-import { defaultExecutor, type Executor } from '../exec/exec.ts';
-import type { Backend } from './backend.ts';
-import { defaultScheduler, type ProxyFlags, type ProxyMode } from './config.ts';
-import { reconcileConntrack } from './conntrack.ts';
-import { ProxyHealthServer, ServiceHealthServers } from './healthcheck.ts';
-import { ProxyMetrics } from './metrics.ts';
+import type { EndpointSlice, Node, Service } from '../../api/types.ts';
+import { Client, loadConfig } from '../../client/client.ts';
+import { Informer } from '../../client/informer.ts';
+import { defaultExecutor, type Executor } from '../../exec/exec.ts';
+import type { Backend } from '../backend.ts';
+import { defaultScheduler, type ProxyFlags, type ProxyMode } from '../config.ts';
+import { reconcileConntrack } from '../conntrack.ts';
+import { ProxyHealthServer, ServiceHealthServers } from '../healthcheck.ts';
+import { ProxyMetrics } from '../metrics.ts';
 import { modes } from './modes.ts';
-import { Proxier } from './proxier.ts';
-import { ipvsadmList, virtualServers } from './virtualserver.ts';
+import { Proxier } from '../proxier.ts';
+import { ipvsadmList, virtualServers } from '../virtualserver.ts';
 
 export interface ProxyServerOptions {
   kubeconfig?: string;
