@@ -31,6 +31,8 @@ export class FakeIptables implements IptablesInterface {
   private tables = new Map<TableName, Chains>();
   /** The tables of the last restore, whether it succeeded or not. */
   lastRestore: readonly Table[] | undefined;
+  /** what hasRandomFully answers (upstream's fake: SetHasRandomFully) */
+  randomFully = false;
 
   /** A chain's rules, or undefined when it does not exist. */
   rules(table: TableName, chain: string): Rule[] | undefined {
@@ -184,5 +186,9 @@ export class FakeIptables implements IptablesInterface {
 
   hasChain(table: TableName, chain: string): boolean {
     return this.tables.get(table)?.has(chain) ?? false;
+  }
+
+  hasRandomFully(): boolean {
+    return this.randomFully;
   }
 }

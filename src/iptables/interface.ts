@@ -1,6 +1,6 @@
 // pkg/util/iptables' Interface, the part podpath's proxy modes, agent and trace use: restore a
-// set of tables, save one back, and make sure a chain or a jump rule exists. iptables.ts runs the
-// real tools; fake.ts is the one fake.
+// set of tables, save one back, make sure a chain or a jump rule exists, and say what the tools
+// support. iptables.ts runs the real tools; fake.ts is the one fake.
 import type { Table, TableName } from './types.ts';
 
 export type RulePosition = 'append' | 'prepend';
@@ -22,4 +22,6 @@ export interface IptablesInterface {
   /** Adds a rule (as iptables' argument list) at the end or the start of a chain unless it is there; whether it was. */
   ensureRule(position: RulePosition, table: TableName, chain: string, args: readonly string[]): boolean;
   hasChain(table: TableName, chain: string): boolean;
+  /** Whether MASQUERADE takes --random-fully (iptables 1.6.2 and later), as upstream's HasRandomFully. */
+  hasRandomFully(): boolean;
 }

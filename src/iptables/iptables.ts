@@ -35,7 +35,17 @@ export function errorFromStderr(stderr: string): IptError {
   return new IptError(code, said || 'iptables failed', stderr);
 }
 
+/** Whether an `iptables --version` line names 1.6.2 or later, the first with MASQUERADE --random-fully. */
+function versionHasRandomFully(versionText: string): boolean {
+  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(versionText);
+  if (!m) return false;
+  const [a, b, c] = m.slice(1).map(Number) as [number, number, number];
+  return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
+}
+
 export class Iptables implements IptablesInterface {
+  private randomFully: boolean | undefined;
+
   constructor(private readonly opts: IptablesOptions = {}) {}
 
   private exec(argv: string[], input?: string): Result {
@@ -86,5 +96,11 @@ export class Iptables implements IptablesInterface {
 
   hasChain(table: TableName, chain: string): boolean {
     return this.exec(this.iptables(table, '-S', chain)).status === 0;
+  }
+
+  /** Asks `iptables --version` once. */
+  hasRandomFully(): boolean {
+    this.randomFully ??= versionHasRandomFully(this.exec(['iptables', '--version']).stdout);
+    return this.randomFully;
   }
 }

@@ -39,5 +39,5 @@ export function serializeDump(tables: readonly Table[], style: Quoting = 'restor
     for (const o of t.ops) lines.push(opLine(o, style));
     lines.push('COMMIT', ...(t.footer ?? []));
   }
-  return lines.map((l) => `${l}\n`).join('');
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }

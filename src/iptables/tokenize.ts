@@ -3,6 +3,8 @@
 // next character literally; outside quotes, blanks separate words.
 
 export function tokenize(line: string): string[] {
+  // Most lines quote nothing: split them at once (a large nat table has hundreds of thousands).
+  if (!line.includes('"')) return line.split(/[ \t]+/).filter((w) => w !== '');
   const words: string[] = [];
   let cur = '';
   let inWord = false;
@@ -52,5 +54,7 @@ export function quoteArg(value: string, option: string | undefined, style: Quoti
 
 /** An argument list written as one line. */
 export function joinArgs(args: readonly string[], style: Quoting): string {
-  return args.map((a, i) => quoteArg(a, args[i - 1], style)).join(' ');
+  let line = '';
+  for (let i = 0; i < args.length; i++) line += `${i ? ' ' : ''}${quoteArg(args[i]!, args[i - 1], style)}`;
+  return line;
 }

@@ -60,6 +60,17 @@ export interface Table {
 
 export const zeroCounters = (): Counters => ({ packets: 0n, bytes: 0n });
 
+/** A user chain declared as kube-proxy declares it (":NAME - [0:0]"): made, or flushed by a --noflush restore. */
+export const userChain = (name: string): ChainDecl => ({ name, policy: '-', counters: zeroCounters() });
+
+/** A table to fill, with these user chains declared and no rules yet. */
+export const newTable = (name: TableName, chains: readonly string[] = []): Table => ({ name, chains: chains.map(userChain), ops: [] });
+
+/** Appends "-A CHAIN args…" to a table's operations. */
+export function appendRule(table: Table, chain: string, args: string[]): void {
+  table.ops.push({ op: 'append', rule: { chain, args } });
+}
+
 /** The rules a table's ops append to one chain, in order (all there is in iptables-save output). */
 export function rulesOf(table: Table, chain: string): Rule[] {
   return table.ops.flatMap((o) => (o.op === 'append' && o.rule.chain === chain ? [o.rule] : []));

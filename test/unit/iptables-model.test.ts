@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeExecutor } from '../../src/exec/fake.ts';
-import { FakeIptables, IptError, Iptables, matchParam, parseDump, parseRuleSpec, quoteArg, rulesOf, serializeDump, targetParam, tokenize, type Table } from '../../src/iptables/index.ts';
+import { appendRule, FakeIptables, IptError, Iptables, matchParam, newTable, parseDump, parseRuleSpec, quoteArg, rulesOf, serializeDump, targetParam, tokenize, userChain, type Table } from '../../src/iptables/index.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
 
@@ -43,6 +43,16 @@ describe('iptables text', () => {
     assert.equal(nat.ops.length, 16);
     assert.deepEqual(rulesOf(nat, 'KUBE-MARK-MASQ'), [{ chain: 'KUBE-MARK-MASQ', args: ['-j', 'MARK', '--or-mark', '0x4000'] }]);
     assert.deepEqual(rulesOf(nat, 'KUBE-SERVICES').map((r) => r.args.at(-1)), ['KUBE-SVC-JKKS4F2RVJTCP5JI', 'KUBE-NODEPORTS'], 'a chain\'s rules, wherever they stand in the input');
+  });
+
+  it('builds a table as kube-proxy writes one: user chains declared "- [0:0]", rules appended as argument lists', () => {
+    const t = newTable('nat', ['KUBE-SERVICES']);
+    t.chains.push(userChain('KUBE-MARK-MASQ'));
+    appendRule(t, 'KUBE-SERVICES', ['-m', 'comment', '--comment', 'default/web cluster IP', '-d', '10.96.0.20', '-j', 'KUBE-MARK-MASQ']);
+    appendRule(t, 'KUBE-MARK-MASQ', ['-j', 'MARK', '--or-mark', '0x4000']);
+    const text = '*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n-A KUBE-SERVICES -m comment --comment "default/web cluster IP" -d 10.96.0.20 -j KUBE-MARK-MASQ\n-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\nCOMMIT\n';
+    assert.equal(serializeDump([t], 'restore'), text);
+    assert.deepEqual(parseDump(text), [t]);
   });
 
   it('reads and writes back real iptables-save output byte for byte, its header and footer and counters included', () => {
@@ -258,6 +268,21 @@ describe('iptables Interface over the exec layer', () => {
       ['-w', '5', '-t', 'nat', '-C', 'OUTPUT', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES'],
       ['-w', '5', '-t', 'nat', '-I', 'OUTPUT', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES'],
     ]);
+  });
+
+  it('says whether MASQUERADE takes --random-fully from iptables --version (1.6.2 and later), asking once; the fake as it is told', () => {
+    const answers = (version: string) => {
+      const ex = new FakeExecutor().on('iptables', () => version);
+      const ipt = new Iptables({ executor: ex });
+      const said = [ipt.hasRandomFully(), ipt.hasRandomFully()];
+      assert.deepEqual(ex.callsOf('iptables'), [['--version']]);
+      return said[0];
+    };
+    assert.deepEqual(['iptables v1.6.1\n', 'iptables v1.6.2\n', 'iptables v1.8.9 (nf_tables)\n', 'iptables v2.0.0\n', 'iptables v1.4.21\n', ''].map(answers), [false, true, true, true, false, false]);
+    const fake = new FakeIptables();
+    assert.equal(fake.hasRandomFully(), false);
+    fake.randomFully = true;
+    assert.equal(fake.hasRandomFully(), true);
   });
 
   it('turns what the tools say into error codes', () => {
