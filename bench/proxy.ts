@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { netnsAdd, netnsDel } from '../src/exec/netns.ts';
+import { serializeDump } from '../src/iptables/index.ts';
 import type { Backend } from '../src/proxy/backend.ts';
 import type { ProxyFlags, ProxyMode } from '../src/proxy/config.ts';
 import { IptablesBackend } from '../src/proxy/iptables/backend.ts';
@@ -44,7 +45,7 @@ function worker(mode: ProxyMode, n: number, textFile: string): WorkerResult {
   const st = benchState(n);
   const renderOnce = () => {
     const ports = servicePorts(st.services, st.slices, 'n1');
-    return { ports, text: mode === 'iptables' ? renderIptables(ports, { clusterCIDR: flags.clusterCIDR!, nodePortAddresses: [] }).text : renderNftables(ports, { clusterCIDR: flags.clusterCIDR!, nodePortIPs: [nodeIP], nodeIP, serviceCIDRs: flags.serviceCIDRs! }) };
+    return { ports, text: mode === 'iptables' ? serializeDump(renderIptables(ports, { clusterCIDR: flags.clusterCIDR!, nodePortAddresses: [] }).tables, 'restore') : renderNftables(ports, { clusterCIDR: flags.clusterCIDR!, nodePortIPs: [nodeIP], nodeIP, serviceCIDRs: flags.serviceCIDRs! }) };
   };
   const times: number[] = [];
   let out = renderOnce();

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
-import { portProtoHash, renderIptables, staleChainLines } from '../../src/proxy/iptables/render.ts';
+import { parseDump, serializeDump } from '../../src/iptables/index.ts';
+import { deleteChains, portProtoHash, renderIptables, staleChains } from '../../src/proxy/iptables/render.ts';
 import type { ProxyFlags } from '../../src/proxy/config.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
 import { parseState, render } from '../../src/proxy/app/render.ts';
@@ -24,6 +25,8 @@ const slice = (ns: string, svcName: string, port: { name?: string; port: number 
     endpoints: eps.map((e) => ({ addresses: [e.ip], nodeName: e.node, conditions: { ready: e.ready ?? true, serving: e.serving ?? true, terminating: e.terminating ?? false } })),
   }) as unknown as EndpointSlice;
 const lines = (text: string) => text.split('\n');
+/** The iptables-restore input of a render. */
+const restoreText = (...args: Parameters<typeof renderIptables>) => serializeDump(renderIptables(...args).tables, 'restore');
 const flags: ProxyFlags = { masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [] };
 
 describe('iptables proxier rules', () => {
@@ -37,7 +40,7 @@ describe('iptables proxier rules', () => {
 
   it('writes exactly upstream\'s rules for upstream\'s overall test case, after its canonical sort', () => {
     const st = parseState(fs.readFileSync(path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml'), 'utf8'), 'state');
-    const text = renderIptables(servicePorts(st.services, st.slices, 'test-node'), { clusterCIDR: '10.0.0.0/8', nfacctCounters: true }).text;
+    const text = restoreText(servicePorts(st.services, st.slices, 'test-node'), { clusterCIDR: '10.0.0.0/8', nfacctCounters: true });
     const golden = fs.readFileSync(path.join(repoRoot, 'test/golden/proxy-iptables-upstream-overall.txt'), 'utf8');
     assert.equal(sortIptables(text), sortIptables(golden));
   });
@@ -49,7 +52,7 @@ describe('iptables proxier rules', () => {
 
   it('writes ClientIP affinity with recent, as upstream\'s ns5/svc5 example', () => {
     const out = lines(
-      renderIptables(servicePorts([svc('ns5', 'svc5', { clusterIP: '172.30.0.45', ports: [{ name: 'p80', port: 80 }], sessionAffinity: 'ClientIP' })], [slice('ns5', 'svc5', { name: 'p80', port: 80 }, [{ ip: '10.180.0.3' }])], 'node1')).text,
+      restoreText(servicePorts([svc('ns5', 'svc5', { clusterIP: '172.30.0.45', ports: [{ name: 'p80', port: 80 }], sessionAffinity: 'ClientIP' })], [slice('ns5', 'svc5', { name: 'p80', port: 80 }, [{ ip: '10.180.0.3' }])], 'node1')),
     );
     assert.ok(out.includes('-A KUBE-SVC-NUKIZ6OKUXPJNT4C -m comment --comment "ns5/svc5:p80 -> 10.180.0.3:80" -m recent --name KUBE-SEP-I77PXRDZVX7PMWMN --rcheck --seconds 10800 --reap -j KUBE-SEP-I77PXRDZVX7PMWMN'));
     assert.ok(out.includes('-A KUBE-SEP-I77PXRDZVX7PMWMN -m comment --comment ns5/svc5:p80 -m recent --name KUBE-SEP-I77PXRDZVX7PMWMN --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.3:80'));
@@ -57,7 +60,7 @@ describe('iptables proxier rules', () => {
 
   it('spreads over n endpoints with 1/(n-i) probabilities written to 10 decimals', () => {
     const eps = ['10.180.0.1', '10.180.0.2', '10.180.0.3', '10.180.0.4'].map((ip) => ({ ip }));
-    const out = lines(renderIptables(servicePorts([svc('ns4', 'svc4', { clusterIP: '172.30.0.44', ports: [{ name: 'p80', port: 80 }] })], [slice('ns4', 'svc4', { name: 'p80', port: 80 }, eps)], 'n')).text).filter((l) => l.startsWith('-A KUBE-SVC-4SW47YFZTEDKD3PK'));
+    const out = lines(restoreText(servicePorts([svc('ns4', 'svc4', { clusterIP: '172.30.0.44', ports: [{ name: 'p80', port: 80 }] })], [slice('ns4', 'svc4', { name: 'p80', port: 80 }, eps)], 'n'))).filter((l) => l.startsWith('-A KUBE-SVC-4SW47YFZTEDKD3PK'));
     assert.deepEqual(
       out.map((l) => /--probability (\S+)/.exec(l)?.[1] ?? 'last'),
       ['0.2500000000', '0.3333333333', '0.5000000000', 'last'],
@@ -65,32 +68,39 @@ describe('iptables proxier rules', () => {
   });
 
   it('rejects traffic to a Service without endpoints, and drops External traffic with no local endpoint', () => {
-    const none = renderIptables(servicePorts([svc('ns1', 'empty', { clusterIP: '172.30.0.41', ports: [{ port: 80 }] })], [], 'n')).text;
+    const none = restoreText(servicePorts([svc('ns1', 'empty', { clusterIP: '172.30.0.41', ports: [{ port: 80 }] })], [], 'n'));
     assert.ok(lines(none).includes('-A KUBE-SERVICES -m comment --comment "ns1/empty has no endpoints" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j REJECT'));
     assert.ok(!none.includes('KUBE-SVC-'), 'no service chain without endpoints');
-    const local = renderIptables(
+    const local = restoreText(
       servicePorts([svc('ns1', 'loc', { type: 'NodePort', clusterIP: '172.30.0.42', externalTrafficPolicy: 'Local', ports: [{ port: 80, nodePort: 30001 }] })], [slice('ns1', 'loc', { port: 80 }, [{ ip: '10.180.0.9', node: 'other' }])], 'n'),
       { clusterCIDR: '10.0.0.0/8' },
-    ).text;
+    );
     assert.ok(lines(local).includes('-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns1/loc has no local endpoints" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport 30001 -j DROP'));
     assert.ok(lines(local).some((l) => l.startsWith('-A KUBE-EXT-') && l.includes('"pod traffic for ns1/loc external destinations" -s 10.0.0.0/8 -j KUBE-SVC-')));
   });
 
   it('uses serving terminating endpoints only when no endpoint is ready', () => {
     const ports = servicePorts([svc('ns1', 's', { clusterIP: '172.30.0.43', ports: [{ port: 80 }] })], [slice('ns1', 's', { port: 80 }, [{ ip: '10.1.0.1', ready: false, serving: true, terminating: true }])], 'n');
-    assert.ok(renderIptables(ports).text.includes('--to-destination 10.1.0.1:80'));
+    assert.ok(restoreText(ports).includes('--to-destination 10.1.0.1:80'));
   });
 
   it('drops per-endpoint comments above 1000 endpoints', () => {
     const eps = Array.from({ length: 1001 }, (_, i) => ({ ip: `10.2.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
-    const text = renderIptables(servicePorts([svc('ns1', 'big', { clusterIP: '172.30.0.50', ports: [{ port: 80 }] })], [slice('ns1', 'big', { port: 80 }, eps)], 'n')).text;
+    const text = restoreText(servicePorts([svc('ns1', 'big', { clusterIP: '172.30.0.50', ports: [{ port: 80 }] })], [slice('ns1', 'big', { port: 80 }, eps)], 'n'));
     assert.ok(!/-A KUBE-SEP-\S+ -m comment/.test(text));
     assert.ok(!/-A KUBE-SVC-\S+ -m comment --comment "ns1\/big ->/.test(text));
   });
 
   it('deletes stale per-service chains found in iptables-save', () => {
     const save = '*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]\n:KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]\n:KUBE-SVC-KEEPKEEPKEEPKEEP - [0:0]\nCOMMIT\n';
-    assert.deepEqual(staleChainLines(save, new Set(['KUBE-SVC-KEEPKEEPKEEPKEEP'])), [':KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]', ':KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]', '-X KUBE-SVC-AAAAAAAAAAAAAAAA', '-X KUBE-SEP-BBBBBBBBBBBBBBBB']);
+    const stale = staleChains(parseDump(save)[0]!, new Set(['KUBE-SVC-KEEPKEEPKEEPKEEP']));
+    assert.deepEqual(stale, ['KUBE-SVC-AAAAAAAAAAAAAAAA', 'KUBE-SEP-BBBBBBBBBBBBBBBB']);
+    // In the sync's own nat table, as upstream writes them: declared with the other chains, deleted after the rules.
+    const [, nat] = renderIptables([]).tables;
+    deleteChains(nat, stale);
+    const text = serializeDump([nat], 'restore');
+    assert.match(text, /^:KUBE-MARK-MASQ - \[0:0\]\n:KUBE-SVC-AAAAAAAAAAAAAAAA - \[0:0\]\n:KUBE-SEP-BBBBBBBBBBBBBBBB - \[0:0\]\n-A KUBE-POSTROUTING /m);
+    assert.match(text, /\n-A KUBE-SERVICES [^\n]*-j KUBE-NODEPORTS\n-X KUBE-SVC-AAAAAAAAAAAAAAAA\n-X KUBE-SEP-BBBBBBBBBBBBBBBB\nCOMMIT\n$/);
   });
 
   it('refuses a state file with other kinds, naming the document', () => {

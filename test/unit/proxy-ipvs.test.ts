@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { FakeIptables, type RestoreOptions, type RulePosition, type Table, type TableName } from '../../src/iptables/index.ts';
 import { IpvsBackend } from '../../src/proxy/ipvs/backend.ts';
 import { ipsetSwapScript, parseIpvsadmList, parseIpvsadmSave } from '../../src/proxy/ipvs/plan.ts';
 import type { IpvsShell } from '../../src/proxy/ipvs/shell.ts';
@@ -84,6 +85,17 @@ test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rule
   let table = '';
   const calls: string[] = [];
   let listing = '';
+  // src/iptables' fake, its restores and ensured rules logged in turn with the other tools' calls
+  const iptables = new (class extends FakeIptables {
+    override restore(tables: readonly Table[], opts?: RestoreOptions) {
+      calls.push(`iptables-restore ${tables.reduce((n, t) => n + t.ops.filter((o) => o.op === 'append').length, 0)} rules`);
+      super.restore(tables, opts);
+    }
+    override ensureRule(position: RulePosition, t: TableName, chain: string, args: readonly string[]) {
+      calls.push(`ensure ${t} ${chain} ${args.at(-1)}`);
+      return super.ensureRule(position, t, chain, args);
+    }
+  })();
   const shell: IpvsShell = {
     save: () => table,
     list: () => listing,
@@ -102,7 +114,7 @@ test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rule
       table = [...t].flatMap(([vs, e]) => [`-A ${vs} ${e.opts}`, ...[...e.reals].map(([r, o]) => `-a ${vs} -r ${r} ${o}`)]).join('\n');
     },
     ipsetRestore: (text) => calls.push(`ipset ${text.split('\n').filter((l) => l.startsWith('swap')).length} swaps`),
-    iptables: { restore: (text) => calls.push(`iptables-restore ${text.split('\n').filter((l) => l.startsWith('-A')).length} rules`), saveNat: () => '', ensureRule: (t, chain, args) => calls.push(`ensure ${t} ${chain} ${args.at(-1)}`), ensureChain: () => {}, hasChain: () => true },
+    iptables,
     sysctl: () => {},
   };
   const dummy = fakeDummy();
@@ -168,6 +180,9 @@ TCP  192.168.49.2:30080 rr
   calls.length = 0;
   b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });
   assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), ['ipvsadm -d -t 10.96.0.20:80 -r 10.244.0.6:8080']);
+  // After all these syncs each jump is in its built-in chain once, the last one ensured first.
+  assert.deepEqual(iptables.rules('filter', 'INPUT')!.map((r) => r.args.at(-1)), ['KUBE-IPVS-FILTER', 'KUBE-PROXY-FIREWALL', 'KUBE-NODE-PORT']);
+  assert.deepEqual(iptables.rules('nat', 'POSTROUTING')!.map((r) => r.args.at(-1)), ['KUBE-POSTROUTING']);
 });
 
 test('ipvsadm -Ln connection counts are read per virtual and real server', () => {

@@ -6,12 +6,12 @@ import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
+import { appendRule, FakeIptables, IptError, Iptables, newTable } from '../../src/iptables/index.ts';
 import { allServicePorts } from '../../src/proxy/backend.ts';
 import { proxyModes, type ProxyFlags } from '../../src/proxy/config.ts';
 import { reconcileConntrack } from '../../src/proxy/conntrack.ts';
 import { FakeDummy, realDummy } from '../../src/proxy/dummydevice.ts';
 import { IptablesBackend } from '../../src/proxy/iptables/backend.ts';
-import { FakeIptables, realIptables } from '../../src/proxy/iptablesshell.ts';
 import { IpvsBackend } from '../../src/proxy/ipvs/backend.ts';
 import { FakeIpvs, realIpvs } from '../../src/proxy/ipvs/shell.ts';
 import { ProxyMetrics } from '../../src/proxy/metrics.ts';
@@ -31,8 +31,8 @@ const argvs = (ex: FakeExecutor) => ex.calls.map((c) => c.argv.join(' '));
 describe('kube-proxy shells through the exec layer', () => {
   it('iptables: restore with --noflush, -C before -I, the canary, and --random-fully only where iptables --version allows it', () => {
     const ex = new FakeExecutor().on('iptables', (argv) => (argv[1] === '--version' ? 'iptables v1.8.9 (nf_tables)\n' : argv.includes('-C') || argv.includes('-S') ? { status: 1 } : ''));
-    const shell = realIptables(ex);
-    assert.equal(shell.supportsRandomFully!(), true);
+    const shell = new Iptables({ executor: ex });
+    assert.equal(shell.hasRandomFully(), true);
     new IptablesBackend(flags, new ProxyMetrics('iptables'), shell, 30_000, Date.now, ex).sync({ byService: byService(['10.244.0.5']), nodeIP: '192.168.49.2' });
     const restore = ex.calls.find((c) => c.argv[0] === 'iptables-restore')!;
     assert.deepEqual(restore.argv, ['iptables-restore', '-w', '5', '-W', '100000', '--noflush', '--counters']);
@@ -41,14 +41,15 @@ describe('kube-proxy shells through the exec layer', () => {
     const jump = argvs(ex).indexOf('iptables -w 5 -t nat -C OUTPUT -m comment --comment kubernetes service portals -j KUBE-SERVICES');
     assert.equal(argvs(ex)[jump + 1], 'iptables -w 5 -t nat -I OUTPUT -m comment --comment kubernetes service portals -j KUBE-SERVICES', 'a missing jump rule is inserted');
     for (const t of ['mangle', 'nat', 'filter']) assert.ok(argvs(ex).includes(`iptables -w 5 -t ${t} -N KUBE-PROXY-CANARY`));
-    assert.equal(realIptables(new FakeExecutor().on('iptables', () => 'iptables v1.6.1\n')).supportsRandomFully!(), false);
-    // The capability is the shell's to say: a fake without it gets no --random-fully.
+    assert.equal(new Iptables({ executor: new FakeExecutor().on('iptables', () => 'iptables v1.6.1\n') }).hasRandomFully(), false);
+    // The capability is the Interface's to say: a fake without it gets no --random-fully.
     const fake = new FakeIptables();
+    const masquerade = () => fake.rules('nat', 'KUBE-POSTROUTING')!.at(-1)!.args.slice(-3);
     new IptablesBackend(flags, new ProxyMetrics('iptables'), fake).sync({ byService: byService(['10.244.0.5']) });
-    assert.doesNotMatch(fake.restores[0]!, /--random-fully/);
+    assert.deepEqual(masquerade(), ['kubernetes service traffic requiring SNAT', '-j', 'MASQUERADE']);
     fake.randomFully = true;
     new IptablesBackend(flags, new ProxyMetrics('iptables'), fake).sync({ byService: byService(['10.244.0.5']) });
-    assert.match(fake.restores[1]!, /-j MASQUERADE --random-fully$/m);
+    assert.deepEqual(masquerade(), ['-j', 'MASQUERADE', '--random-fully']);
   });
 
   it('nftables: one nft -f transaction, the table read back as JSON', () => {
@@ -75,7 +76,7 @@ describe('kube-proxy shells through the exec layer', () => {
       { argv: ['ipvsadm-restore'], input: '-A -t 10.96.0.20:80 -s rr\n' },
       { argv: ['ipset', 'restore'], input: 'create KUBE-CLUSTER-IP hash:ip,port\n' },
       { argv: ['sysctl', '-q', '-w', 'net.ipv4.vs.conntrack=1'] },
-      { argv: ['iptables', '-w', '5', '-t', 'nat', '-S', 'KUBE-SERVICES', '1'] },
+      { argv: ['iptables', '-w', '5', '-t', 'nat', '-S', 'KUBE-SERVICES'] },
     ]);
   });
 
@@ -142,16 +143,21 @@ describe('kube-proxy shells through the exec layer', () => {
 });
 
 describe('the shells\' fakes behave as the kernel', () => {
-  it('FakeIptables: chains a restore declares and the canary exist afterwards', () => {
-    const shell = new FakeIptables();
-    const b = new IptablesBackend(flags, new ProxyMetrics('iptables'), shell);
+  it('FakeIptables: chains a restore declares and the canary exist afterwards; a refused restore changes nothing', () => {
+    const ipt = new FakeIptables();
+    const b = new IptablesBackend(flags, new ProxyMetrics('iptables'), ipt);
     assert.equal(b.intact(), false);
     b.sync({ byService: byService(['10.244.0.5']) });
     assert.equal(b.intact(), true);
-    assert.ok(shell.hasChain('nat', 'KUBE-SERVICES'));
-    shell.failNext = new Error('iptables-restore: line 3 failed');
-    assert.throws(() => b.sync({ byService: byService(['10.244.0.6']) }), /line 3 failed/);
-    assert.equal(shell.restores.length, 1, 'the failed restore changed nothing');
+    assert.ok(ipt.hasChain('nat', 'KUBE-SERVICES'));
+    // Someone else's rule jumps to the endpoint chain the next sync finds stale: iptables will not delete it.
+    const sep = ipt.save('nat').chains.find((c) => c.name.startsWith('KUBE-SEP-'))!.name;
+    const other = newTable('nat', ['OTHER']);
+    appendRule(other, 'OTHER', ['-j', sep]);
+    ipt.restore([other], { noflush: true });
+    const before = ipt.save('nat');
+    assert.throws(() => b.sync({ byService: byService(['10.244.0.6']) }), (e) => e instanceof IptError && e.code === 'EBUSY');
+    assert.deepEqual(ipt.save('nat'), before, 'the refused restore changed nothing');
   });
 
   it('FakeNft: the table\'s chains come and go with the transactions', () => {

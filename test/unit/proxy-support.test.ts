@@ -3,12 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
-import { IptablesBackend } from '../../src/proxy/iptables/backend.ts';
-import type { IptablesShell } from '../../src/proxy/iptablesshell.ts';
-import { nodePortIPs, type ProxyFlags } from '../../src/proxy/config.ts';
+import { nodePortIPs } from '../../src/proxy/config.ts';
 import { parseConntrack, staleConntrackDeletes } from '../../src/proxy/conntrack.ts';
 import { ProxyMetrics } from '../../src/proxy/metrics.ts';
-import { portsByService, servicePorts } from '../../src/proxy/model.ts';
+import { servicePorts } from '../../src/proxy/model.ts';
 
 describe('kube-proxy support', () => {
   it('resolves --nodeport-addresses as upstream: all addresses, primary, or the local ones inside CIDRs', () => {
@@ -51,32 +49,5 @@ describe('kube-proxy support', () => {
     assert.match(text, /^kubeproxy_sync_proxy_rules_nftables_sync_failures_total 0$/m);
     assert.doesNotMatch(text, /iptables_restore_failures/, 'iptables metrics are registered in iptables mode only');
     assert.doesNotMatch(text, /^kubeproxy_sync_proxy_rules_no_local_endpoints_total /m, 'a labelled gauge appears once it has a value');
-  });
-
-  it('writes only the changed Services\' chains on iptables partial syncs, and in a large cluster looks for stale chains once per sync period', () => {
-    const services: Service[] = [];
-    const slices: EndpointSlice[] = [];
-    for (let i = 0; i < 101; i++) {
-      services.push({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'ns', name: `s${i}` }, spec: { clusterIP: `172.30.1.${i}`, ports: [{ port: 80 }] } } as unknown as Service);
-      slices.push({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { namespace: 'ns', name: `s${i}-1`, labels: { 'kubernetes.io/service-name': `s${i}` } }, addressType: 'IPv4', ports: [{ name: '', port: 8080, protocol: 'TCP' }], endpoints: Array.from({ length: 10 }, (_, j) => ({ addresses: [`10.1.${i}.${j}`] })) } as unknown as EndpointSlice);
-    }
-    const restores: string[] = [];
-    let saves = 0;
-    const shell: IptablesShell = { restore: (t) => void restores.push(t), saveNat: () => (saves++, ''), ensureRule: () => {}, ensureChain: () => {}, hasChain: () => true };
-    let now = 0;
-    const flags: ProxyFlags = { clusterCIDR: '10.0.0.0/8', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [] };
-    const backend = new IptablesBackend(flags, new ProxyMetrics('iptables'), shell, 30_000, () => now);
-    const m = portsByService(servicePorts(services, slices, 'n'));
-    backend.sync({ byService: m });
-    assert.equal(saves, 1);
-    assert.equal(restores[0]!.match(/^:KUBE-SEP-/gm)?.length, 1010, 'a full sync declares every endpoint chain');
-    now = 1000;
-    backend.sync({ byService: m, changed: new Set(['ns/s7']) });
-    assert.equal(restores[1]!.match(/^:KUBE-SEP-/gm)?.length, 10, 'a partial sync declares only the changed Service\'s endpoint chains');
-    assert.match(restores[1]!, /^-A KUBE-SERVICES .*-d 172\.30\.1\.99 /m, 'KUBE-SERVICES is still written whole');
-    assert.equal(saves, 1, '1,010 endpoints: no stale-chain listing on this partial sync');
-    now = 31_000;
-    backend.sync({ byService: m, changed: new Set(['ns/s7']) });
-    assert.equal(saves, 2, 'a sync period later it looks again');
   });
 });

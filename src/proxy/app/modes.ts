@@ -2,12 +2,12 @@
 // backend is made, and what the machine needs for it. Whatever depends on the mode (render, the
 // proxy server, preflight) looks it up here rather than switching on the name.
 import { commandExists, defaultExecutor, type Executor } from '../../exec/exec.ts';
+import { Iptables, serializeDump } from '../../iptables/index.ts';
 import type { Backend } from '../backend.ts';
 import { defaultScheduler, type ProxyFlags, type ProxyMode } from '../config.ts';
 import { realDummy } from '../dummydevice.ts';
 import { IptablesBackend } from '../iptables/backend.ts';
 import { iptablesConfig, renderIptables } from '../iptables/render.ts';
-import { realIptables } from '../iptablesshell.ts';
 import { IpvsBackend, ipvsMissing } from '../ipvs/backend.ts';
 import { renderIpvs } from '../ipvs/render.ts';
 import { realIpvs } from '../ipvs/shell.ts';
@@ -62,8 +62,8 @@ export const modes: Record<ProxyMode, ProxyModeSpec> = {
   iptables: {
     tools: [['iptables-restore', 'iptables'], ['iptables-save', 'iptables']],
     kernelNAT: true,
-    render: (ports, n) => renderIptables(ports, iptablesConfig(n.flags, n.nodePortIPs)).text,
-    newBackend: (c) => new IptablesBackend(c.flags, c.metrics, realIptables(c.ex), c.syncPeriodMs, Date.now, c.ex),
+    render: (ports, n) => serializeDump(renderIptables(ports, iptablesConfig(n.flags, n.nodePortIPs)).tables, 'restore'),
+    newBackend: (c) => new IptablesBackend(c.flags, c.metrics, new Iptables({ executor: c.ex, timeoutMs: 600_000 }), c.syncPeriodMs, Date.now, c.ex),
   },
   nftables: {
     tools: [['nft', 'nftables']],

@@ -1,7 +1,9 @@
-// kube-proxy's iptables mode, as a pure function: ServicePorts in, the `iptables-restore
-// --noflush` input of a full sync out (upstream's chains, hashed names, rule text and order),
-// plus the jump rules that hook those chains into the built-in ones.
+// kube-proxy's iptables mode, as a pure function: ServicePorts in, the filter and nat tables of
+// a sync out as typed objects (upstream's chains, hashed names, rule arguments and order; their
+// `iptables-restore --noflush` text is src/iptables' serializeDump), plus the jump rules that
+// hook those chains into the built-in ones and the stale chains a saved nat table still holds.
 import { serviceKey } from '../../api/keys.ts';
+import { appendRule, newTable, userChain, type Table } from '../../iptables/index.ts';
 import { masqueradeMark, type ProxyFlags } from '../config.ts';
 import { base32Sha256Prefix } from '../hash.ts';
 import { categorizeEndpoints, externallyAccessible, type ServicePortInfo } from '../model.ts';
@@ -47,9 +49,6 @@ export const extChain = (sp: ServicePortInfo) => `KUBE-EXT-${portProtoHash(sp.na
 export const fwChain = (sp: ServicePortInfo) => `KUBE-FW-${portProtoHash(sp.name + proto(sp))}`;
 export const sepChain = (sp: ServicePortInfo, endpoint: string) => `KUBE-SEP-${portProtoHash(sp.name + proto(sp) + endpoint)}`;
 
-/** A comment argument as upstream writes it: quoted when it has spaces. */
-const comment = (c: string) => (c.includes(' ') ? `"${c}"` : c);
-
 export interface JumpRule {
   table: 'filter' | 'nat';
   chain: string;
@@ -69,8 +68,8 @@ export const jumpRules: JumpRule[] = [
 ];
 
 export interface IptablesRender {
-  /** the iptables-restore input */
-  text: string;
+  /** the filter and nat tables, as `iptables-restore --noflush` takes them */
+  tables: [filter: Table, nat: Table];
   /** every per-service nat chain the sync keeps (the rest with a service prefix are stale) */
   activeNatChains: Set<string>;
   /** rules written, by table */
@@ -89,29 +88,23 @@ const probability = (n: number) => (1 / n).toFixed(10);
 export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {}, changed?: Set<string>): IptablesRender {
   const mark = masqueradeMark(cfg.masqueradeBit);
   const localhostNodePorts = cfg.localhostNodePorts ?? true;
-  const filterChains = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
-  if (localhostNodePorts) filterChains.push('KUBE-FIREWALL');
-  const natChains = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
-  const filterRules: string[] = [];
-  const natRules: string[] = [];
-  const svcChainLines: string[] = [];
+  const filter = newTable('filter', ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL', ...(localhostNodePorts ? ['KUBE-FIREWALL'] : [])]);
+  const nat = newTable('nat', ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']);
+  const filterRule = (chain: string, ...args: string[]) => appendRule(filter, chain, args);
+  const natRule = (chain: string, ...args: string[]) => appendRule(nat, chain, args);
   const active = new Set<string>();
   const serviceNatRules = new Map<string, number>();
 
-  natRules.push(
-    `-A KUBE-POSTROUTING -m mark ! --mark ${mark}/${mark} -j RETURN`,
-    `-A KUBE-POSTROUTING -j MARK --xor-mark ${mark}`,
-    `-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${cfg.randomFully ? ' --random-fully' : ''}`,
-    `-A KUBE-MARK-MASQ -j MARK --or-mark ${mark}`,
-  );
+  natRule('KUBE-POSTROUTING', '-m', 'mark', '!', '--mark', `${mark}/${mark}`, '-j', 'RETURN');
+  natRule('KUBE-POSTROUTING', '-j', 'MARK', '--xor-mark', mark);
+  natRule('KUBE-POSTROUTING', '-m', 'comment', '--comment', 'kubernetes service traffic requiring SNAT', '-j', 'MASQUERADE', ...(cfg.randomFully ? ['--random-fully'] : []));
+  natRule('KUBE-MARK-MASQ', '-j', 'MARK', '--or-mark', mark);
   if (localhostNodePorts) {
-    filterRules.push('-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP');
+    filterRule('KUBE-FIREWALL', '-m', 'comment', '--comment', 'block incoming localnet connections', '-d', '127.0.0.0/8', '!', '-s', '127.0.0.0/8', '-m', 'conntrack', '!', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'DROP');
   }
-  if (!cfg.conntrackTCPBeLiberal) filterRules.push(`-A KUBE-FORWARD -m conntrack --ctstate INVALID ${cfg.nfacctCounters ? '-m nfacct --nfacct-name ct_state_invalid_dropped_pkts ' : ''}-j DROP`);
-  filterRules.push(
-    `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`,
-    '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-  );
+  if (!cfg.conntrackTCPBeLiberal) filterRule('KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', ...(cfg.nfacctCounters ? ['-m', 'nfacct', '--nfacct-name', 'ct_state_invalid_dropped_pkts'] : []), '-j', 'DROP');
+  filterRule('KUBE-FORWARD', '-m', 'comment', '--comment', 'kubernetes forwarding rules', '-m', 'mark', '--mark', `${mark}/${mark}`, '-j', 'ACCEPT');
+  filterRule('KUBE-FORWARD', '-m', 'comment', '--comment', 'kubernetes forwarding conntrack rule', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
 
   const totalEndpoints = ports.reduce((n, sp) => n + sp.endpoints.length, 0);
   const largeCluster = totalEndpoints > largeClusterEndpointsThreshold;
@@ -119,8 +112,9 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
   // Upstream walks a Go map (random order); sorting by name makes the output reproducible.
   for (const sp of [...ports].sort((a, b) => (a.name + a.protocol < b.name + b.protocol ? -1 : 1))) {
     const p = proto(sp);
+    const port = String(sp.port);
     // Upstream's match order: comment, [extra matches], protocol.
-    const match = (c: string, extra = '') => `-m comment --comment ${comment(c)} ${extra}-m ${p} -p ${p}`;
+    const match = (c: string, ...extra: string[]) => ['-m', 'comment', '--comment', c, ...extra, '-m', p, '-p', p];
     const eps = categorizeEndpoints(sp);
     const hasEndpoints = eps.hasAnyEndpoints;
     const internalChain = sp.internalPolicyLocal ? svlChain(sp) : svcChain(sp);
@@ -145,32 +139,33 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
     if (usesFWChain) chains.push(firewallChain);
 
     // 1. ClusterIP
-    if (hasInternalEndpoints) natRules.push(`-A KUBE-SERVICES ${match(`${sp.name} cluster IP`)} -d ${sp.clusterIP} --dport ${sp.port} -j ${internalChain}`);
-    else filterRules.push(`-A KUBE-SERVICES ${match(internalComment)} -d ${sp.clusterIP} --dport ${sp.port} -j ${internalTarget}`);
+    if (hasInternalEndpoints) natRule('KUBE-SERVICES', ...match(`${sp.name} cluster IP`), '-d', sp.clusterIP, '--dport', port, '-j', internalChain);
+    else filterRule('KUBE-SERVICES', ...match(internalComment), '-d', sp.clusterIP, '--dport', port, '-j', internalTarget);
     // 2. externalIPs
     for (const ip of sp.externalIPs) {
-      if (hasEndpoints) natRules.push(`-A KUBE-SERVICES ${match(`${sp.name} external IP`)} -d ${ip} --dport ${sp.port} -j ${externalChain}`);
-      if (!hasExternalEndpoints) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment)} -d ${ip} --dport ${sp.port} -j ${externalTarget}`);
+      if (hasEndpoints) natRule('KUBE-SERVICES', ...match(`${sp.name} external IP`), '-d', ip, '--dport', port, '-j', externalChain);
+      if (!hasExternalEndpoints) filterRule('KUBE-EXTERNAL-SERVICES', ...match(externalComment), '-d', ip, '--dport', port, '-j', externalTarget);
     }
     // 3. LoadBalancer VIPs
     for (const ip of sp.loadBalancerVIPs) {
-      if (hasEndpoints) natRules.push(`-A KUBE-SERVICES ${match(`${sp.name} loadbalancer IP`)} -d ${ip} --dport ${sp.port} -j ${usesFWChain ? firewallChain : externalChain}`);
-      if (usesFWChain) filterRules.push(`-A KUBE-PROXY-FIREWALL ${match(`${sp.name} traffic not accepted by ${firewallChain}`)} -d ${ip} --dport ${sp.port} -j DROP`);
+      if (hasEndpoints) natRule('KUBE-SERVICES', ...match(`${sp.name} loadbalancer IP`), '-d', ip, '--dport', port, '-j', usesFWChain ? firewallChain : externalChain);
+      if (usesFWChain) filterRule('KUBE-PROXY-FIREWALL', ...match(`${sp.name} traffic not accepted by ${firewallChain}`), '-d', ip, '--dport', port, '-j', 'DROP');
     }
     if (!hasExternalEndpoints) {
-      for (const ip of sp.loadBalancerVIPs) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment)} -d ${ip} --dport ${sp.port} -j ${externalTarget}`);
+      for (const ip of sp.loadBalancerVIPs) filterRule('KUBE-EXTERNAL-SERVICES', ...match(externalComment), '-d', ip, '--dport', port, '-j', externalTarget);
     }
     // 4. NodePort
     if (sp.nodePort) {
+      const nodePort = String(sp.nodePort);
       if (hasEndpoints) {
         // NodePorts on 127.0.0.0/8, counted (upstream writes this rule only with the counter).
-        if (localhostNodePorts && cfg.nfacctCounters) natRules.push(`-A KUBE-NODEPORTS ${match(sp.name)} -d 127.0.0.0/8 --dport ${sp.nodePort} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ${externalChain}`);
-        natRules.push(`-A KUBE-NODEPORTS ${match(sp.name)} --dport ${sp.nodePort} -j ${externalChain}`);
+        if (localhostNodePorts && cfg.nfacctCounters) natRule('KUBE-NODEPORTS', ...match(sp.name), '-d', '127.0.0.0/8', '--dport', nodePort, '-m', 'nfacct', '--nfacct-name', 'localhost_nps_accepted_pkts', '-j', externalChain);
+        natRule('KUBE-NODEPORTS', ...match(sp.name), '--dport', nodePort, '-j', externalChain);
       }
-      if (!hasExternalEndpoints) filterRules.push(`-A KUBE-EXTERNAL-SERVICES ${match(externalComment, '-m addrtype --dst-type LOCAL ')} --dport ${sp.nodePort} -j ${externalTarget}`);
+      if (!hasExternalEndpoints) filterRule('KUBE-EXTERNAL-SERVICES', ...match(externalComment, '-m', 'addrtype', '--dst-type', 'LOCAL'), '--dport', nodePort, '-j', externalTarget);
     }
     // 5. health check NodePort
-    if (sp.healthCheckNodePort) filterRules.push(`-A KUBE-NODEPORTS -m comment --comment ${comment(`${sp.name} health check node port`)} -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
+    if (sp.healthCheckNodePort) filterRule('KUBE-NODEPORTS', '-m', 'comment', '--comment', `${sp.name} health check node port`, '-m', 'tcp', '-p', 'tcp', '--dport', String(sp.healthCheckNodePort), '-j', 'ACCEPT');
 
     if (!hasEndpoints) continue;
     const svcKey = serviceKey(sp.namespace, sp.serviceName);
@@ -179,87 +174,76 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
       for (const e of eps.allReachable) active.add(sepChain(sp, e.key));
       continue;
     }
-    const natBefore = natRules.length;
+    const natBefore = nat.ops.length;
     for (const c of chains) {
-      svcChainLines.push(`:${c} - [0:0]`);
+      nat.chains.push(userChain(c));
       active.add(c);
     }
     // 6. internal masquerade, the first rule of the internal chain
     if (hasInternalEndpoints) {
-      if (cfg.masqueradeAll) natRules.push(`-A ${internalChain} ${match(`${sp.name} cluster IP`)} -d ${sp.clusterIP} --dport ${sp.port} -j KUBE-MARK-MASQ`);
-      else if (cfg.clusterCIDR) natRules.push(`-A ${internalChain} ${match(`${sp.name} cluster IP`)} -d ${sp.clusterIP} --dport ${sp.port} ! -s ${cfg.clusterCIDR} -j KUBE-MARK-MASQ`);
+      if (cfg.masqueradeAll) natRule(internalChain, ...match(`${sp.name} cluster IP`), '-d', sp.clusterIP, '--dport', port, '-j', 'KUBE-MARK-MASQ');
+      else if (cfg.clusterCIDR) natRule(internalChain, ...match(`${sp.name} cluster IP`), '-d', sp.clusterIP, '--dport', port, '!', '-s', cfg.clusterCIDR, '-j', 'KUBE-MARK-MASQ');
     }
     const writeServiceChain = (chain: string, endpoints: typeof eps.clusterEndpoints) => {
       // 9. to the endpoints: affinity first, then random choice
-      const epComment = (e: { key: string }) => (largeCluster ? '' : `-m comment --comment ${comment(`${sp.name} -> ${e.key}`)} `);
+      const epComment = (e: { key: string }) => (largeCluster ? [] : ['-m', 'comment', '--comment', `${sp.name} -> ${e.key}`]);
       if (sp.stickyMaxAgeSeconds) {
-        for (const e of endpoints) natRules.push(`-A ${chain} ${epComment(e)}-m recent --name ${sepChain(sp, e.key)} --rcheck --seconds ${sp.stickyMaxAgeSeconds} --reap -j ${sepChain(sp, e.key)}`);
+        for (const e of endpoints) natRule(chain, ...epComment(e), '-m', 'recent', '--name', sepChain(sp, e.key), '--rcheck', '--seconds', String(sp.stickyMaxAgeSeconds), '--reap', '-j', sepChain(sp, e.key));
       }
       endpoints.forEach((e, i) => {
         const left = endpoints.length - i;
-        const stat = left > 1 ? `-m statistic --mode random --probability ${probability(left)} ` : '';
-        natRules.push(`-A ${chain} ${epComment(e)}${stat}-j ${sepChain(sp, e.key)}`);
+        const stat = left > 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', probability(left)] : [];
+        natRule(chain, ...epComment(e), ...stat, '-j', sepChain(sp, e.key));
       });
     };
     // 7. external chain
     if (usesExternalChain) {
       if (!sp.externalPolicyLocal) {
-        natRules.push(`-A ${externalChain} -m comment --comment ${comment(`masquerade traffic for ${sp.name} external destinations`)} -j KUBE-MARK-MASQ`);
+        natRule(externalChain, '-m', 'comment', '--comment', `masquerade traffic for ${sp.name} external destinations`, '-j', 'KUBE-MARK-MASQ');
       } else {
-        if (cfg.clusterCIDR) natRules.push(`-A ${externalChain} -m comment --comment ${comment(`pod traffic for ${sp.name} external destinations`)} -s ${cfg.clusterCIDR} -j ${clusterChain}`);
-        natRules.push(`-A ${externalChain} -m comment --comment ${comment(`masquerade LOCAL traffic for ${sp.name} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
-        natRules.push(`-A ${externalChain} -m comment --comment ${comment(`route LOCAL traffic for ${sp.name} external destinations`)} -m addrtype --src-type LOCAL -j ${clusterChain}`);
+        if (cfg.clusterCIDR) natRule(externalChain, '-m', 'comment', '--comment', `pod traffic for ${sp.name} external destinations`, '-s', cfg.clusterCIDR, '-j', clusterChain);
+        natRule(externalChain, '-m', 'comment', '--comment', `masquerade LOCAL traffic for ${sp.name} external destinations`, '-m', 'addrtype', '--src-type', 'LOCAL', '-j', 'KUBE-MARK-MASQ');
+        natRule(externalChain, '-m', 'comment', '--comment', `route LOCAL traffic for ${sp.name} external destinations`, '-m', 'addrtype', '--src-type', 'LOCAL', '-j', clusterChain);
       }
-      if (hasExternalEndpoints) natRules.push(`-A ${externalChain} -j ${sp.externalPolicyLocal ? localChain : clusterChain}`);
+      if (hasExternalEndpoints) natRule(externalChain, '-j', sp.externalPolicyLocal ? localChain : clusterChain);
     }
     // 8. firewall chain
     if (usesFWChain) {
-      for (const cidr of sp.loadBalancerSourceRanges) natRules.push(`-A ${firewallChain} -m comment --comment ${comment(`${sp.name} loadbalancer IP`)} -s ${cidr} -j ${externalChain}`);
-      natRules.push(`-A ${firewallChain} -m comment --comment ${comment(`other traffic to ${sp.name} will be dropped by KUBE-PROXY-FIREWALL`)}`);
+      for (const cidr of sp.loadBalancerSourceRanges) natRule(firewallChain, '-m', 'comment', '--comment', `${sp.name} loadbalancer IP`, '-s', cidr, '-j', externalChain);
+      natRule(firewallChain, '-m', 'comment', '--comment', `other traffic to ${sp.name} will be dropped by KUBE-PROXY-FIREWALL`);
     }
     if (chains.includes(clusterChain)) writeServiceChain(clusterChain, eps.clusterEndpoints);
     if (chains.includes(localChain)) writeServiceChain(localChain, eps.localEndpoints);
     // 10. one chain per endpoint: hairpin masquerade, then DNAT
     for (const e of eps.allReachable) {
       const sep = sepChain(sp, e.key);
-      svcChainLines.push(`:${sep} - [0:0]`);
+      nat.chains.push(userChain(sep));
       active.add(sep);
-      const c = largeCluster ? '' : `-m comment --comment ${comment(sp.name)} `;
-      natRules.push(`-A ${sep} ${c}-s ${e.ip} -j KUBE-MARK-MASQ`);
-      const recent = sp.stickyMaxAgeSeconds ? `-m recent --name ${sep} --set ` : '';
-      natRules.push(`-A ${sep} ${c}${recent}-m ${p} -p ${p} -j DNAT --to-destination ${e.key}`);
+      const c = largeCluster ? [] : ['-m', 'comment', '--comment', sp.name];
+      natRule(sep, ...c, '-s', e.ip, '-j', 'KUBE-MARK-MASQ');
+      const recent = sp.stickyMaxAgeSeconds ? ['-m', 'recent', '--name', sep, '--set'] : [];
+      natRule(sep, ...c, ...recent, '-m', p, '-p', p, '-j', 'DNAT', '--to-destination', e.key);
     }
-    serviceNatRules.set(svcKey, (serviceNatRules.get(svcKey) ?? 0) + natRules.length - natBefore);
+    serviceNatRules.set(svcKey, (serviceNatRules.get(svcKey) ?? 0) + nat.ops.length - natBefore);
   }
 
   // The NodePort dispatch is the last rule of KUBE-SERVICES.
-  const nodePortsComment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
-  if (!cfg.nodePortAddresses?.length) natRules.push(`-A KUBE-SERVICES ${nodePortsComment} -m addrtype --dst-type LOCAL${localhostNodePorts ? '' : ' ! -d 127.0.0.0/8'} -j KUBE-NODEPORTS`);
-  else for (const ip of cfg.nodePortAddresses) natRules.push(`-A KUBE-SERVICES ${nodePortsComment} -d ${ip} -j KUBE-NODEPORTS`);
+  const nodePortsComment = ['-m', 'comment', '--comment', 'kubernetes service nodeports; NOTE: this must be the last rule in this chain'];
+  if (!cfg.nodePortAddresses?.length) natRule('KUBE-SERVICES', ...nodePortsComment, '-m', 'addrtype', '--dst-type', 'LOCAL', ...(localhostNodePorts ? [] : ['!', '-d', '127.0.0.0/8']), '-j', 'KUBE-NODEPORTS');
+  else for (const ip of cfg.nodePortAddresses) natRule('KUBE-SERVICES', ...nodePortsComment, '-d', ip, '-j', 'KUBE-NODEPORTS');
 
-  const text = [
-    '*filter',
-    ...filterChains.map((c) => `:${c} - [0:0]`),
-    ...filterRules,
-    'COMMIT',
-    '*nat',
-    ...natChains.map((c) => `:${c} - [0:0]`),
-    ...svcChainLines,
-    ...natRules,
-    'COMMIT',
-    '',
-  ].join('\n');
-  return { text, activeNatChains: active, rulesWritten: { filter: filterRules.length, nat: natRules.length }, serviceNatRules };
+  return { tables: [filter, nat], activeNatChains: active, rulesWritten: { filter: filter.ops.length, nat: nat.ops.length }, serviceNatRules };
 }
 
 const servicePrefixes = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-SEP-', 'KUBE-FW-', 'KUBE-EXT-'];
 
-/** Lines that delete the stale per-service chains found in `iptables-save -t nat` output. */
-export function staleChainLines(natSave: string, active: Set<string>): string[] {
-  const stale: string[] = [];
-  for (const line of natSave.split('\n')) {
-    const m = /^:(\S+) /.exec(line);
-    if (m && servicePrefixes.some((p) => m[1]!.startsWith(p)) && !active.has(m[1]!)) stale.push(m[1]!);
-  }
-  return [...stale.map((c) => `:${c} - [0:0]`), ...stale.map((c) => `-X ${c}`)];
+/** The per-service chains of a saved nat table (`iptables-save -t nat`, parsed) that the sync no longer keeps. */
+export function staleChains(savedNat: Table, active: Set<string>): string[] {
+  return savedNat.chains.map((c) => c.name).filter((name) => servicePrefixes.some((p) => name.startsWith(p)) && !active.has(name));
+}
+
+/** Deletes chains in the same transaction, as upstream does: each declared (so flushed), then -X after the rules. */
+export function deleteChains(table: Table, chains: readonly string[]): void {
+  for (const c of chains) table.chains.push(userChain(c));
+  for (const c of chains) table.ops.push({ op: 'deleteChain', chain: c });
 }

@@ -39,8 +39,8 @@ export class IpvsBackend implements Backend {
     for (const ip of want) if (!have.has(ip)) this.dummy.add(ip);
     const sets = ipvsSets(ports, { nodePortIPs, nodeAddresses, ...(req.nodeIP ? { nodeIP: req.nodeIP } : {}) });
     this.shell.ipsetRestore(ipsetSwapScript(ipsetSave(sets)));
-    this.shell.iptables.restore(ipvsIptablesRules(sets, { ...(this.flags.clusterCIDR ? { clusterCIDR: this.flags.clusterCIDR } : {}), masqueradeAll: this.flags.masqueradeAll, masqueradeBit: this.flags.masqueradeBit }));
-    for (const j of ipvsJumpRules) this.shell.iptables.ensureRule(j.table, j.chain, j.args);
+    this.shell.iptables.restore(ipvsIptablesRules(sets, { ...(this.flags.clusterCIDR ? { clusterCIDR: this.flags.clusterCIDR } : {}), masqueradeAll: this.flags.masqueradeAll, masqueradeBit: this.flags.masqueradeBit }), { noflush: true, counters: true });
+    for (const j of ipvsJumpRules) this.shell.iptables.ensureRule('prepend', j.table, j.chain, j.args);
     const edits = planIpvsTable(this.shell.save(), vss, parseIpvsadmList(this.shell.list()));
     this.shell.restore(edits);
     // Addresses go last: a virtual server is removed before its address is.

@@ -1,7 +1,8 @@
 // IPVS mode's own rules (pure): the ipsets upstream's IPVS proxier fills, the nat and filter
-// rules it keeps beside the IPVS table, their jumps, and what `podpath proxy render --mode ipvs`
-// prints. The IPVS table itself (virtual and real servers) is ../virtualserver.ts, shared with
+// rules it keeps beside the IPVS table (typed tables, as iptables mode's), their jumps, and what
+// `podpath proxy render --mode ipvs` prints. The IPVS table itself (virtual and real servers) is ../virtualserver.ts, shared with
 // userspace mode.
+import { appendRule, joinArgs, newTable, serializeDump, type Table, type TableName } from '../../iptables/index.ts';
 import { cidrContains, parseCIDR } from '../../util/ip.ts';
 import type { ServicePortInfo } from '../model.ts';
 import { dummyAddresses, dummyDevice, ipvsadmSave, virtualServers, type IpvsOptions } from '../virtualserver.ts';
@@ -105,7 +106,7 @@ export interface IpvsNatOptions {
 }
 
 /** The jumps into upstream's chains (iptablesJumpChain), each inserted at the top of its built-in chain. */
-export const ipvsJumpRules: { table: 'nat' | 'filter'; chain: string; args: string[] }[] = (
+export const ipvsJumpRules: { table: TableName; chain: string; args: string[] }[] = (
   [
     ['nat', 'OUTPUT', 'KUBE-SERVICES', 'kubernetes service portals'],
     ['nat', 'PREROUTING', 'KUBE-SERVICES', 'kubernetes service portals'],
@@ -120,7 +121,7 @@ export const ipvsJumpRules: { table: 'nat' | 'filter'; chain: string; args: stri
 ).map(([table, chain, to, comment]) => ({ table, chain, args: ['-m', 'comment', '--comment', comment, '-j', to] }));
 
 // ipsetWithIptablesChain: a non-empty set sends its matches from one chain to another.
-const setJumps: [set: string, table: 'nat' | 'filter', from: string, to: string, match: string, proto?: string][] = [
+const setJumps: [set: string, table: TableName, from: string, to: string, match: string, proto?: string][] = [
   ['KUBE-LOOP-BACK', 'nat', 'KUBE-POSTROUTING', 'MASQUERADE', 'dst,dst,src'],
   ['KUBE-LOAD-BALANCER', 'nat', 'KUBE-SERVICES', 'KUBE-LOAD-BALANCER', 'dst,dst'],
   ['KUBE-LOAD-BALANCER-LOCAL', 'nat', 'KUBE-LOAD-BALANCER', 'RETURN', 'dst,dst'],
@@ -137,67 +138,58 @@ const setJumps: [set: string, table: 'nat' | 'filter', from: string, to: string,
 
 /**
  * The nat and filter rules upstream's IPVS proxier keeps beside the IPVS table
- * (writeIptablesRules), as iptables-restore --noflush input: masquerading by the ipsets, hairpin
+ * (writeIptablesRules), as the tables of an iptables-restore --noflush: masquerading by the ipsets, hairpin
  * through KUBE-LOOP-BACK, LoadBalancer source ranges, the health-check ports, and the filter that
  * stops other ports of the node being reached through a Service address.
  */
-export function ipvsIptablesRules(s: IpvsSets, o: IpvsNatOptions): string {
+export function ipvsIptablesRules(s: IpvsSets, o: IpvsNatOptions): [nat: Table, filter: Table] {
   const mark = `0x${(1 << o.masqueradeBit).toString(16)}`;
-  const q = (c: string) => `"${c}"`;
   const set = (n: string) => s.sets.get(n)!;
   const nonEmpty = (n: string) => set(n).entries.size > 0;
-  const nat: string[] = ['-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN'];
-  const filter: string[] = [];
+  const nat = newTable('nat', ['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-NODE-PORT', 'KUBE-LOAD-BALANCER', 'KUBE-MARK-MASQ']);
+  const filter = newTable('filter', ['KUBE-FORWARD', 'KUBE-NODE-PORT', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'KUBE-IPVS-FILTER', 'KUBE-IPVS-OUT-FILTER']);
+  const natRule = (chain: string, ...args: string[]) => appendRule(nat, chain, args);
+  const filterRule = (chain: string, ...args: string[]) => appendRule(filter, chain, args);
+  natRule('KUBE-SERVICES', '-s', '127.0.0.0/8', '-j', 'RETURN');
   for (const [name, table, from, to, match, proto] of setJumps) {
     if (!nonEmpty(name)) continue;
-    (table === 'nat' ? nat : filter).push(['-A', from, ...(proto ? ['-p', proto] : []), '-m', 'comment', '--comment', q(set(name).comment), '-m', 'set', '--match-set', name, match, '-j', to].join(' '));
+    appendRule(table === 'nat' ? nat : filter, from, [...(proto ? ['-p', proto] : []), '-m', 'comment', '--comment', set(name).comment, '-m', 'set', '--match-set', name, match, '-j', to]);
   }
-  const matchSet = (name: string, m: string) => ['-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', q(set(name).comment), '-m', 'set', '--match-set', name, m].join(' ');
+  const matchSet = (name: string, m: string) => ['-m', 'comment', '--comment', set(name).comment, '-m', 'set', '--match-set', name, m];
   if (nonEmpty('KUBE-CLUSTER-IP')) {
     // Off-cluster traffic to a ClusterIP is masqueraded; without a cluster CIDR, node-originated traffic from a VIP is.
-    if (o.masqueradeAll) nat.push(`${matchSet('KUBE-CLUSTER-IP', 'dst,dst')} -j KUBE-MARK-MASQ`);
-    else if (o.clusterCIDR) nat.push(`${matchSet('KUBE-CLUSTER-IP', 'dst,dst')} ! -s ${o.clusterCIDR} -j KUBE-MARK-MASQ`);
-    else nat.push(`${matchSet('KUBE-CLUSTER-IP', 'src,dst')} -j KUBE-MARK-MASQ`);
+    if (o.masqueradeAll) natRule('KUBE-SERVICES', ...matchSet('KUBE-CLUSTER-IP', 'dst,dst'), '-j', 'KUBE-MARK-MASQ');
+    else if (o.clusterCIDR) natRule('KUBE-SERVICES', ...matchSet('KUBE-CLUSTER-IP', 'dst,dst'), '!', '-s', o.clusterCIDR, '-j', 'KUBE-MARK-MASQ');
+    else natRule('KUBE-SERVICES', ...matchSet('KUBE-CLUSTER-IP', 'src,dst'), '-j', 'KUBE-MARK-MASQ');
   }
   // External IPs: accepted from off the machine (not a bridge port, not a local source) and when local.
   const externalIPRules = (name: string) => {
-    nat.push(`${matchSet(name, 'dst,dst')} -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT`);
-    nat.push(`${matchSet(name, 'dst,dst')} -m addrtype --dst-type LOCAL -j ACCEPT`);
+    natRule('KUBE-SERVICES', ...matchSet(name, 'dst,dst'), '-m', 'physdev', '!', '--physdev-is-in', '-m', 'addrtype', '!', '--src-type', 'LOCAL', '-j', 'ACCEPT');
+    natRule('KUBE-SERVICES', ...matchSet(name, 'dst,dst'), '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'ACCEPT');
   };
   if (nonEmpty('KUBE-EXTERNAL-IP')) {
-    nat.push(`${matchSet('KUBE-EXTERNAL-IP', 'dst,dst')} -j KUBE-MARK-MASQ`);
+    natRule('KUBE-SERVICES', ...matchSet('KUBE-EXTERNAL-IP', 'dst,dst'), '-j', 'KUBE-MARK-MASQ');
     externalIPRules('KUBE-EXTERNAL-IP');
   }
   if (nonEmpty('KUBE-EXTERNAL-IP-LOCAL')) externalIPRules('KUBE-EXTERNAL-IP-LOCAL');
-  nat.push('-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT');
-  nat.push('-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ');
-  filter.push('-A KUBE-SOURCE-RANGES-FIREWALL -j DROP');
-  for (const e of s.noNodeAccess) filter.push(`-A KUBE-IPVS-OUT-FILTER -s ${e.ip} -m ipvs --vaddr ${e.ip} --vproto ${e.protocol} --vport ${e.port} -j DROP`);
+  natRule('KUBE-SERVICES', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'KUBE-NODE-PORT');
+  natRule('KUBE-LOAD-BALANCER', '-j', 'KUBE-MARK-MASQ');
+  filterRule('KUBE-SOURCE-RANGES-FIREWALL', '-j', 'DROP');
+  for (const e of s.noNodeAccess) filterRule('KUBE-IPVS-OUT-FILTER', '-s', e.ip, '-m', 'ipvs', '--vaddr', e.ip, '--vproto', e.protocol, '--vport', String(e.port), '-j', 'DROP');
   // Accept what IPVS serves, in case later rules would drop it (last in KUBE-SERVICES).
-  for (const name of ['KUBE-CLUSTER-IP', 'KUBE-LOAD-BALANCER']) if (nonEmpty(name)) nat.push(`-A KUBE-SERVICES -m set --match-set ${name} dst,dst -j ACCEPT`);
-  filter.push(`-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
-  filter.push('-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT');
-  filter.push(`-A KUBE-NODE-PORT -m comment --comment ${q(set('KUBE-HEALTH-CHECK-NODE-PORT').comment)} -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT`);
-  for (const [name, m] of [['KUBE-LOAD-BALANCER', 'dst,dst'], ['KUBE-CLUSTER-IP', 'dst,dst'], ['KUBE-EXTERNAL-IP', 'dst,dst'], ['KUBE-EXTERNAL-IP-LOCAL', 'dst,dst'], ['KUBE-HEALTH-CHECK-NODE-PORT', 'dst']]) {
-    filter.push(`-A KUBE-IPVS-FILTER -m set --match-set ${name} ${m} -j RETURN`);
+  for (const name of ['KUBE-CLUSTER-IP', 'KUBE-LOAD-BALANCER']) if (nonEmpty(name)) natRule('KUBE-SERVICES', '-m', 'set', '--match-set', name, 'dst,dst', '-j', 'ACCEPT');
+  filterRule('KUBE-FORWARD', '-m', 'comment', '--comment', 'kubernetes forwarding rules', '-m', 'mark', '--mark', `${mark}/${mark}`, '-j', 'ACCEPT');
+  filterRule('KUBE-FORWARD', '-m', 'comment', '--comment', 'kubernetes forwarding conntrack rule', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
+  filterRule('KUBE-NODE-PORT', ...matchSet('KUBE-HEALTH-CHECK-NODE-PORT', 'dst'), '-j', 'ACCEPT');
+  for (const [name, m] of [['KUBE-LOAD-BALANCER', 'dst,dst'], ['KUBE-CLUSTER-IP', 'dst,dst'], ['KUBE-EXTERNAL-IP', 'dst,dst'], ['KUBE-EXTERNAL-IP-LOCAL', 'dst,dst'], ['KUBE-HEALTH-CHECK-NODE-PORT', 'dst']] as const) {
+    filterRule('KUBE-IPVS-FILTER', '-m', 'set', '--match-set', name, m, '-j', 'RETURN');
   }
-  filter.push('-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT');
-  nat.push(`-A KUBE-POSTROUTING -m mark ! --mark ${mark}/${mark} -j RETURN`);
-  nat.push(`-A KUBE-POSTROUTING -j MARK --xor-mark ${mark}`);
-  nat.push('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
-  nat.push(`-A KUBE-MARK-MASQ -j MARK --or-mark ${mark}`);
-  const chains = (names: string[]) => names.map((c) => `:${c} - [0:0]`);
-  return [
-    '*nat',
-    ...chains(['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-NODE-PORT', 'KUBE-LOAD-BALANCER', 'KUBE-MARK-MASQ']),
-    ...nat,
-    'COMMIT',
-    '*filter',
-    ...chains(['KUBE-FORWARD', 'KUBE-NODE-PORT', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'KUBE-IPVS-FILTER', 'KUBE-IPVS-OUT-FILTER']),
-    ...filter,
-    'COMMIT',
-    '',
-  ].join('\n');
+  filterRule('KUBE-IPVS-FILTER', '-m', 'conntrack', '--ctstate', 'NEW', '-m', 'set', '--match-set', 'KUBE-IPVS-IPS', 'dst', '-j', 'REJECT');
+  natRule('KUBE-POSTROUTING', '-m', 'mark', '!', '--mark', `${mark}/${mark}`, '-j', 'RETURN');
+  natRule('KUBE-POSTROUTING', '-j', 'MARK', '--xor-mark', mark);
+  natRule('KUBE-POSTROUTING', '-m', 'comment', '--comment', 'kubernetes service traffic requiring SNAT', '-j', 'MASQUERADE', '--random-fully');
+  natRule('KUBE-MARK-MASQ', '-j', 'MARK', '--or-mark', mark);
+  return [nat, filter];
 }
 
 /** `proxy render --mode ipvs`: kube-ipvs0's addresses, the IPVS table, the ipsets, the iptables rules and their jumps. */
@@ -213,9 +205,9 @@ export function renderIpvs(ports: ServicePortInfo[], o: IpvsOptions, nat: IpvsNa
     '# ipset save',
     ipsetSave(sets).trimEnd(),
     '# jump rules (iptables -I, each kept once)',
-    ...ipvsJumpRules.map((j) => `# -t ${j.table} -I ${j.chain} ${j.args.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`),
+    ...ipvsJumpRules.map((j) => `# -t ${j.table} -I ${j.chain} ${joinArgs(j.args, 'restore')}`),
     '# iptables-restore --noflush',
-    ipvsIptablesRules(sets, nat).trimEnd(),
+    serializeDump(ipvsIptablesRules(sets, nat), 'restore').trimEnd(),
     '',
   ].join('\n');
 }

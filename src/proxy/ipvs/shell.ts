@@ -1,8 +1,8 @@
-// The kernel side of IPVS mode: ipvsadm for the table, ipset for the sets, iptables for the
-// rules beside them, sysctl for upstream's settings; and a fake kernel (these machines' kernels
-// have no IPVS).
+// The kernel side of IPVS mode: ipvsadm for the table, ipset for the sets, iptables (src/iptables'
+// Interface) for the rules beside them, sysctl for upstream's settings; and a fake kernel (these
+// machines' kernels have no IPVS) whose iptables is src/iptables' fake.
 import { defaultExecutor, run, succeeds, type Executor } from '../../exec/exec.ts';
-import { FakeIptables, realIptables, type IptablesShell } from '../iptablesshell.ts';
+import { FakeIptables, Iptables, type IptablesInterface } from '../../iptables/index.ts';
 
 export interface IpvsShell {
   /** `ipvsadm-save -n` */
@@ -13,12 +13,12 @@ export interface IpvsShell {
   restore(lines: string[]): void;
   /** `ipset restore` */
   ipsetRestore(text: string): void;
-  iptables: IptablesShell;
+  iptables: IptablesInterface;
   sysctl(key: string, value: string): void;
 }
 
 /** The real tools, run through `ex`. */
-export function realIpvs(ex: Executor = defaultExecutor, iptables: IptablesShell = realIptables(ex)): IpvsShell {
+export function realIpvs(ex: Executor = defaultExecutor, iptables: IptablesInterface = new Iptables({ executor: ex, timeoutMs: 600_000 })): IpvsShell {
   return {
     save: () => run(['ipvsadm-save', '-n'], {}, ex),
     list: () => run(['ipvsadm', '-Ln'], {}, ex),
@@ -42,7 +42,7 @@ export class FakeIpvs implements IpvsShell {
   /** the table, by "-t ip:port": the virtual server's options and each real server's */
   private readonly table = new Map<string, { opts: string; reals: Map<string, string> }>();
 
-  constructor(readonly iptables: IptablesShell = new FakeIptables()) {}
+  constructor(readonly iptables: IptablesInterface = new FakeIptables()) {}
 
   save(): string {
     const lines = [...this.table].flatMap(([vs, v]) => [`-A ${vs} ${v.opts}`.trimEnd(), ...[...v.reals].map(([r, o]) => `-a ${vs} -r ${r} ${o}`.trimEnd())]);
