@@ -7,56 +7,8 @@ import type { Backend, SyncRequest, SyncResult } from '../../src/proxy/backend.t
 import type { HealthCheckTarget } from '../../src/proxy/healthcheck.ts';
 import { ProxyMetrics } from '../../src/proxy/metrics.ts';
 import type { ServicePortInfo } from '../../src/proxy/model.ts';
-import { Proxier, type Clock, type SyncRunner } from '../../src/proxy/proxier.ts';
-
-/** Time that moves only when the test says, firing the timers due on the way in order. */
-class FakeClock implements Clock {
-  t = 0;
-  private timers: { at: number; every?: number; fn: () => void }[] = [];
-
-  now(): number {
-    return this.t;
-  }
-
-  after(ms: number, fn: () => void): () => void {
-    const timer = { at: this.t + ms, fn };
-    this.timers.push(timer);
-    return () => void (this.timers = this.timers.filter((x) => x !== timer));
-  }
-
-  every(ms: number, fn: () => void): () => void {
-    const timer = { at: this.t + ms, every: ms, fn };
-    this.timers.push(timer);
-    return () => void (this.timers = this.timers.filter((x) => x !== timer));
-  }
-
-  advance(ms = 0): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = this.timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.t = next.at;
-      if (next.every) next.at += next.every;
-      else this.timers = this.timers.filter((x) => x !== next);
-      next.fn();
-    }
-    this.t = end;
-  }
-}
-
-/** A runner without rate limits: a requested sync runs at the clock's next step, once however often it was asked for. */
-const runnerOn = (clock: FakeClock) => (sync: () => void): SyncRunner => {
-  let pending: (() => void) | undefined;
-  return {
-    run: () => {
-      pending ??= clock.after(0, () => {
-        pending = undefined;
-        sync();
-      });
-    },
-    stop: () => pending?.(),
-  };
-};
+import { Proxier } from '../../src/proxy/proxier.ts';
+import { FakeClock, runnerOn } from '../helpers/proxy.ts';
 
 interface Recorded {
   at: number;
