@@ -2,9 +2,11 @@
 // leaving the cluster network, the routes (host-gw) or VXLAN device and per-peer entries (vxlan)
 // that reach the other nodes' pod CIDRs, and the LoadBalancer IPs this node answers for on the
 // underlay. What to run is planned by routes.ts and announce.ts; this runs it, through the
-// executor, in the namespace the agent runs in (the node's).
+// executor (the masquerade rule through src/iptables' Interface), in the namespace the agent runs
+// in (the node's).
 import type { EndpointSlice, Node, Service } from '../api/types.ts';
 import { run, succeeds, type Executor } from '../exec/exec.ts';
+import { Iptables, type IptablesInterface } from '../iptables/index.ts';
 import { announcements } from './announce.ts';
 import { peerCommands, peerRemovalCommands, vxlanDevice, vxlanDeviceCommands, vxlanMTU, type CniBackend, type NetCommand, type PeerNode } from './routes.ts';
 
@@ -31,6 +33,7 @@ export class NodeNetwork {
   constructor(
     private readonly o: NetworkOptions,
     private readonly ex: Executor,
+    private readonly iptables: IptablesInterface = new Iptables({ executor: ex }),
   ) {}
 
   get podCIDR(): string | undefined {
@@ -48,8 +51,7 @@ export class NodeNetwork {
 
   /** One nat rule in the node's namespace: pod traffic leaving the cluster network is masqueraded. */
   ensureMasquerade(): void {
-    const spec = ['POSTROUTING', '-s', this.o.clusterCIDR, '!', '-d', this.o.clusterCIDR, '-m', 'comment', '--comment', masqueradeComment, '-j', 'MASQUERADE'];
-    if (!succeeds(['iptables', '-t', 'nat', '-C', ...spec], {}, this.ex)) run(['iptables', '-t', 'nat', '-A', ...spec], {}, this.ex);
+    this.iptables.ensureRule('append', 'nat', 'POSTROUTING', ['-s', this.o.clusterCIDR, '!', '-d', this.o.clusterCIDR, '-m', 'comment', '--comment', masqueradeComment, '-j', 'MASQUERADE']);
   }
 
   /** This node's pod CIDR (from its Node's spec); under VXLAN its device is made for it. */

@@ -1,12 +1,13 @@
-// The node agent's network part: the commands it runs, through the executor, for a set of
-// Nodes — the masquerade rule, host-gw routes or the VXLAN device and per-peer neighbour, FDB
-// and route entries, their removal, and the LoadBalancer IPs this node answers for.
+// The node agent's network part: the masquerade rule (in src/iptables' fake), and the commands it
+// runs through the executor for a set of Nodes — host-gw routes or the VXLAN device and per-peer
+// neighbour, FDB and route entries, their removal, and the LoadBalancer IPs this node answers for.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Node, Service } from '../../src/api/types.ts';
 import { masqueradeComment, NodeNetwork } from '../../src/agent/network.ts';
 import type { CniBackend } from '../../src/agent/routes.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
+import { FakeIptables } from '../../src/iptables/index.ts';
 
 const node = (name: string, ip: string, podCIDR?: string): Node => ({ apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: podCIDR ? { podCIDR } : {}, status: { addresses: [{ type: 'InternalIP', address: ip }], conditions: [{ type: 'Ready', status: 'True' }] } });
 const self = node('n1', '192.168.49.2', '10.244.0.0/24');
@@ -15,20 +16,22 @@ const n3 = node('n3', '192.168.49.4', '10.244.2.0/24');
 
 function network(backend: CniBackend, ex = new FakeExecutor()) {
   const logs: string[] = [];
-  const net = new NodeNetwork({ nodeName: 'n1', nodeIP: '192.168.49.2', clusterCIDR: '10.244.0.0/16', cniBackend: backend, underlayDevice: 'eth0', log: (s) => void logs.push(s) }, ex);
+  const iptables = new FakeIptables();
+  const net = new NodeNetwork({ nodeName: 'n1', nodeIP: '192.168.49.2', clusterCIDR: '10.244.0.0/16', cniBackend: backend, underlayDevice: 'eth0', log: (s) => void logs.push(s) }, ex, iptables);
   const argv = () => ex.calls.map((c) => c.argv.join(' '));
-  return { net, ex, logs, argv };
+  return { net, ex, iptables, logs, argv };
 }
 
 describe('node agent network', () => {
-  it('adds the masquerade rule for traffic leaving the cluster network only when it is missing', () => {
-    const rule = `POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -m comment --comment ${masqueradeComment} -j MASQUERADE`;
-    const missing = network('host-gw', new FakeExecutor().on('iptables', (a) => (a.includes('-C') ? { status: 1 } : '')));
-    missing.net.ensureMasquerade();
-    assert.deepEqual(missing.argv(), [`iptables -t nat -C ${rule}`, `iptables -t nat -A ${rule}`]);
-    const present = network('host-gw');
-    present.net.ensureMasquerade();
-    assert.deepEqual(present.argv(), [`iptables -t nat -C ${rule}`]);
+  it('adds the masquerade rule for traffic leaving the cluster network only when it is missing, after the rules already there', () => {
+    const rule = { chain: 'POSTROUTING', args: ['-s', '10.244.0.0/16', '!', '-d', '10.244.0.0/16', '-m', 'comment', '--comment', masqueradeComment, '-j', 'MASQUERADE'] };
+    const { net, iptables, argv } = network('host-gw');
+    const earlier = { chain: 'POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules', '-j', 'RETURN'] };
+    iptables.ensureRule('append', 'nat', 'POSTROUTING', earlier.args);
+    net.ensureMasquerade();
+    net.ensureMasquerade();
+    assert.deepEqual(iptables.rules('nat', 'POSTROUTING'), [earlier, rule], 'appended once');
+    assert.deepEqual(argv(), [], 'nothing else run for it');
   });
 
   it('host-gw: a route to each peer\'s pod CIDR via its InternalIP, once this node has its own CIDR', () => {
