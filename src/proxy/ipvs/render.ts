@@ -1,7 +1,7 @@
 // IPVS mode's own rules (pure): the ipsets upstream's IPVS proxier fills, the nat and filter
 // rules it keeps beside the IPVS table (typed tables, as iptables mode's), their jumps, and what
-// `podpath proxy render --mode ipvs` prints. The IPVS table itself (virtual and real servers) is ../virtualserver.ts, shared with
-// userspace mode.
+// `podpath proxy render --mode ipvs` prints. The IPVS table itself (virtual and real servers) is
+// ../virtualserver.ts, shared with userspace mode.
 import { appendRule, joinArgs, newTable, serializeDump, type Table, type TableName } from '../../iptables/index.ts';
 import { cidrContains, parseCIDR } from '../../util/ip.ts';
 import type { ServicePortInfo } from '../model.ts';
@@ -138,9 +138,9 @@ const setJumps: [set: string, table: TableName, from: string, to: string, match:
 
 /**
  * The nat and filter rules upstream's IPVS proxier keeps beside the IPVS table
- * (writeIptablesRules), as the tables of an iptables-restore --noflush: masquerading by the ipsets, hairpin
- * through KUBE-LOOP-BACK, LoadBalancer source ranges, the health-check ports, and the filter that
- * stops other ports of the node being reached through a Service address.
+ * (writeIptablesRules), as the tables of an iptables-restore --noflush: masquerading by the
+ * ipsets, hairpin through KUBE-LOOP-BACK, LoadBalancer source ranges, the health-check ports, and
+ * the filter that stops other ports of the node being reached through a Service address.
  */
 export function ipvsIptablesRules(s: IpvsSets, o: IpvsNatOptions): [nat: Table, filter: Table] {
   const mark = `0x${(1 << o.masqueradeBit).toString(16)}`;
