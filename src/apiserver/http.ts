@@ -11,8 +11,11 @@ import { openapiFor, openapiRoot, openapiV2 } from './openapi.ts';
 import { contentTypeOf, negotiate, serialize, shapeList, shapeObject } from './output.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
 import { serveWatch } from './watch.ts';
+import { BodyTooLargeError, decodeSegment, discardBody, readBody, type Handler, type Target } from '../util/httpserver.ts';
 
 const maxBodyBytes = 3 * 1024 * 1024;
+/** Go's server reads up to 256 KiB of an unread body to keep the connection; past that it closes it. */
+const unauthenticatedDiscardCap = 256 * 1024;
 const publicPaths = new Set(['/healthz', '/livez', '/readyz', '/version', '/healthz/ping', '/livez/ping', '/readyz/ping']);
 const namespaceSubresources = new Set(['status', 'finalize']);
 const endpointsWarning = 'v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice';
@@ -53,27 +56,15 @@ class Reply {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > maxBodyBytes) {
-        reject(errors.tooLarge(`Request entity too large: limit is ${maxBodyBytes}`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 /** Resolves /api/v1/... and /apis/g/v/... to a resource, namespace, name and subresource. */
 export function route(pathname: string): Route | undefined {
-  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts: string[] = [];
+  for (const seg of pathname.split('/').filter(Boolean)) {
+    // Escapes that are not UTF-8 name nothing here: 404, as upstream.
+    const d = decodeSegment(seg);
+    if (d === undefined) return undefined;
+    parts.push(d);
+  }
   let group: string;
   let version: string;
   let rest: string[];
@@ -131,7 +122,7 @@ function deleteOptions(body: string, contentType: string, q: URLSearchParams): D
   return opts;
 }
 
-export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createHandler(opts: HttpOptions): Handler {
   const { registry } = opts;
 
   function authenticated(req: IncomingMessage): boolean {
@@ -142,8 +133,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     return tokenMatches(presented, opts.token) || Boolean(opts.tokenReview?.(presented));
   }
 
-  async function handleResource(req: IncomingMessage, reply: Reply, r: Route, url: URL, bytes: Buffer): Promise<void> {
-    const q = url.searchParams;
+  async function handleResource(req: IncomingMessage, reply: Reply, r: Route, q: URLSearchParams, bytes: Buffer): Promise<void> {
     const method = req.method ?? 'GET';
     const ctx: Ctx = { rt: r.rt, query: q, userAgent: req.headers['user-agent'] };
     if (r.namespace !== undefined) ctx.namespace = r.namespace;
@@ -283,20 +273,27 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     return false;
   }
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://apiserver');
-    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+  async function dispatch(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void> {
+    const path = target.pathname.length > 1 ? target.pathname.replace(/\/+$/, '') : target.pathname;
     const reply = new Reply(res);
     try {
-      // The whole body is read before anything is answered: a response sent while a body is
-      // still arriving breaks the kept-alive connection the client reuses.
-      const bytes = await readBody(req);
       if (publicPaths.has(path)) {
+        discardBody(req);
         if (path === '/version') return reply.send(200, serverVersion);
         if (path.startsWith('/readyz') && !opts.ready()) return reply.send(500, null, 'text/plain; charset=utf-8', '[-]informer-sync failed: not ready\nreadyz check failed\n');
         return reply.send(200, null, 'text/plain; charset=utf-8', 'ok');
       }
-      if (!authenticated(req)) return reply.status(errors.unauthorized());
+      // Authentication comes before the body is read, so an unauthenticated client cannot make
+      // the server hold anything it sends; its body is discarded (up to a cap) after the 401.
+      if (!authenticated(req)) {
+        discardBody(req, unauthenticatedDiscardCap);
+        return reply.status(errors.unauthorized());
+      }
+      // The whole body is read (or refused with 413, the rest discarded) before anything is
+      // answered: a response sent while a body is still arriving breaks the kept-alive connection.
+      const bytes = await readBody(req, maxBodyBytes).catch((e: unknown) => {
+        throw e instanceof BodyTooLargeError ? errors.tooLarge(e.message) : e;
+      });
       if (path === '/openapi/v3') return reply.send(200, openapiRoot());
       if (path.startsWith('/openapi/v3/')) {
         const doc = openapiFor(path.slice('/openapi/v3/'.length));
@@ -313,7 +310,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);
       if (!r) throw notFoundPath();
-      await handleResource(req, reply, r, url, bytes);
+      await handleResource(req, reply, r, target.query, bytes);
     } catch (e) {
       if (res.headersSent) {
         res.destroy();
@@ -325,9 +322,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     }
   }
 
-  return (req, res) => {
-    void dispatch(req, res);
-  };
+  return dispatch;
 }
 
 /** pods/{name}/log: proxied to the node agent's /containerLogs endpoint, as the kubelet's. */

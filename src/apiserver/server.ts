@@ -17,6 +17,7 @@ import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { Registry, type Ctx } from './registry.ts';
 import { ServiceAllocations } from './serviceips.ts';
 import { Store } from './storage/store.ts';
+import { guard, serverOptions, type Limits } from '../util/httpserver.ts';
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -42,6 +43,12 @@ export interface RunningApiServer {
   registry: Registry;
   close(): Promise<void>;
 }
+
+/**
+ * kube-apiserver's: 32 s to send the headers (ReadHeaderTimeout), a minute for a whole request
+ * (its request timeout), idle connections kept two minutes.
+ */
+const apiserverLimits: Partial<Limits> = { headersTimeoutMs: 32_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 120_000 };
 
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
@@ -113,15 +120,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const finalization = new Finalization(registry);
   finalization.log = log;
 
-  const server = https.createServer({ cert: serving.cert, key: serving.key, ca: serving.caCert });
+  const tls = { cert: serving.cert, key: serving.key, ca: serving.caCert };
+  const server = https.createServer({ ...tls, ...serverOptions(apiserverLimits) });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  server.keepAliveTimeout = 120_000;
-  server.headersTimeout = 125_000;
-  server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -130,7 +135,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   let unixServer: https.Server | undefined;
   if (opts.listenUnix) {
     fs.rmSync(opts.listenUnix, { force: true });
-    unixServer = https.createServer({ cert: serving.cert, key: serving.key, ca: serving.caCert });
+    unixServer = https.createServer({ ...tls, ...serverOptions(apiserverLimits) });
     unixServer.on('connection', (sk: Socket) => {
       sockets.add(sk);
       sk.on('close', () => sockets.delete(sk));
@@ -151,8 +156,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     ready: () => ready,
     log,
   });
-  server.on('request', handler);
-  unixServer?.on('request', handler);
+  guard(server, handler, apiserverLimits, log);
+  if (unixServer) guard(unixServer, handler, apiserverLimits, log);
 
   try {
     bootstrap(registry, actualPort, opts.advertiseAddress);

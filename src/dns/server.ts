@@ -2,8 +2,9 @@
 // everything outside the zone, EDNS0 and truncation, an answer cache, CoreDNS's metrics, and the
 // /health and /ready endpoints. The answers themselves come from zone.ts.
 import dgram from 'node:dgram';
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
+import { createHttpServer } from '../util/httpserver.ts';
 import { familyOf, type HostPort } from '../util/ip.ts';
 import { Counter, exponential, HistogramVec, type HistogramCell, type Metric } from '../util/prometheus.ts';
 import { agedCopy, type CacheEntry, type Forwarder, type ForwardResult } from './forward.ts';
@@ -340,8 +341,8 @@ export class DnsServer {
 
 /** CoreDNS's health (:8080/health, "OK") and ready (:8181/ready, "OK" or the plugins not ready). */
 export function serveProbe(path: '/health' | '/ready', at: HostPort, ready: () => boolean, log: (s: string) => void): http.Server {
-  const server = http.createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== path) {
+  const server = createHttpServer((_req, res, target) => {
+    if (target.pathname !== path) {
       res.writeHead(404).end();
       return;
     }
