@@ -18,6 +18,7 @@ import { Registry, type Ctx } from './registry.ts';
 import { ServiceAllocations } from './serviceips.ts';
 import { Store } from './storage/store.ts';
 import { guard, serverOptions, type Limits } from '../util/httpserver.ts';
+import { privateDir } from '../util/privatefs.ts';
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -104,6 +105,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const { host, port } = splitHostPort(opts.listen);
   const ips = new ClusterIPAllocator(opts.serviceCIDR);
   const nodePorts = PortAllocator.parse(opts.nodePortRange);
+  privateDir(opts.dataDir);
   const store = Store.open(path.join(opts.dataDir, 'store'));
   const allocations = new ServiceAllocations(ips, nodePorts);
   for (const problem of allocations.rebuild(store.list('/services') as Service[])) log(`warning: ${problem}`);

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { KubeObject } from '../../api/types.ts';
+import { openPrivate, privateDir } from '../../util/privatefs.ts';
 
 export interface WalRecord {
   rv: number;
@@ -49,11 +50,11 @@ export class Wal {
 
   /** Opens (creating if needed) the data directory and recovers its state. */
   static open(dir: string): { wal: Wal; state: RecoveredState } {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    privateDir(dir);
     const state = recover(dir);
     // Start from a fresh snapshot so the log never grows across restarts.
     writeSnapshot(dir, state.rv, state.objects);
-    const fd = fs.openSync(path.join(dir, logName), 'w');
+    const fd = openPrivate(path.join(dir, logName), 'w');
     fs.fdatasyncSync(fd);
     return { wal: new Wal(dir, fd, 0), state };
   }
@@ -107,7 +108,7 @@ export class Wal {
     this.flush();
     writeSnapshot(this.dir, rv, objects);
     fs.closeSync(this.fd);
-    this.fd = fs.openSync(path.join(this.dir, logName), 'w');
+    this.fd = openPrivate(path.join(this.dir, logName), 'w');
     fs.fdatasyncSync(this.fd);
     this.logBytes = 0;
   }
@@ -120,7 +121,7 @@ export class Wal {
 
 function writeSnapshot(dir: string, rv: number, objects: Map<string, KubeObject>): void {
   const tmp = path.join(dir, `${snapshotName}.tmp`);
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  const fd = openPrivate(tmp, 'w');
   // Written piecewise: one JSON.stringify of everything would hold the whole store twice.
   const write = (s: string) => fs.writeSync(fd, s);
   write(`{"version":1,"rv":${rv},"objects":[`);
