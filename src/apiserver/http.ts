@@ -10,6 +10,7 @@ import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersio
 import { openapiFor, openapiRoot, openapiV2 } from './openapi.ts';
 import { contentTypeOf, negotiate, serialize, shapeList, shapeObject } from './output.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
+import type { Store } from './storage/store.ts';
 import { serveWatch } from './watch.ts';
 import { BodyTooLargeError, decodeSegment, discardBody, readBody, type Handler, type Target } from '../util/httpserver.ts';
 
@@ -52,6 +53,8 @@ class Reply {
   }
   status(err: ApiError | Status): void {
     const st = err instanceof ApiError ? err.status : err;
+    // As apiserver's responsewriters: a Status that says when to retry says it in a header too.
+    if (st.details?.retryAfterSeconds) this.res.setHeader('Retry-After', String(st.details.retryAfterSeconds));
     this.send(st.code, st);
   }
 }
@@ -146,6 +149,7 @@ export function createHandler(opts: HttpOptions): Handler {
       switch (method) {
         case 'GET': {
           const shape = negotiate(accept);
+          await waitForResourceVersion(registry.store, q);
           if (q.get('watch') === 'true' || q.get('watch') === '1') {
             serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: q, shape }, (close) => {
               req.on('close', close);
@@ -213,6 +217,7 @@ export function createHandler(opts: HttpOptions): Handler {
       case 'GET': {
         const shape = negotiate(accept);
         if (q.get('watch') === 'true' || q.get('watch') === '1') {
+          await waitForResourceVersion(registry.store, q);
           const fq = new URLSearchParams(q);
           fq.set('fieldSelector', [q.get('fieldSelector'), `metadata.name=${r.name}`].filter(Boolean).join(','));
           serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: fq, shape }, (close) => {
@@ -349,6 +354,24 @@ function podLogs(registry: Registry, r: Route, q: URLSearchParams, res: ServerRe
     res.end(JSON.stringify(st));
   });
   res.on('close', () => up.destroy());
+}
+
+/** How long a list or watch waits for the store to reach the resourceVersion it asks for (the watch cache's blockTimeout). */
+const freshnessWaitMs = 3000;
+
+/**
+ * A list or watch from a resourceVersion the store has not reached waits for it a little,
+ * then fails as upstream's does: 504 "Too large resource version", retry after a second.
+ */
+async function waitForResourceVersion(store: Store, q: URLSearchParams): Promise<void> {
+  const rv = q.get('resourceVersion') ?? '';
+  if (!/^\d+$/.test(rv)) return;
+  const asked = Number(rv);
+  const deadline = Date.now() + freshnessWaitMs;
+  while (store.resourceVersion < asked) {
+    if (Date.now() >= deadline) throw errors.resourceVersionTooLarge(asked, store.resourceVersion);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function notFoundPath(): ApiError {

@@ -11,6 +11,7 @@ import type { Registry } from './registry.ts';
 import type { StoreEvent, Watcher } from './storage/store.ts';
 
 const maxBufferedBytes = 32 * 1024 * 1024;
+const maxTimerMs = 2 ** 31 - 1;
 
 export interface WatchRequest {
   rt: ResourceType;
@@ -33,6 +34,8 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
   const sendInitial = query.get('sendInitialEvents') === 'true';
   const bookmarks = query.get('allowWatchBookmarks') === 'true';
   const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '') || 1800 + Math.floor(Math.random() * 1800);
+  // Node fires a longer timer at once (TimeoutOverflowWarning): such a watch simply lasts the longest a timer can wait.
+  const timeoutMs = Math.min(timeoutSeconds * 1000, maxTimerMs);
 
   if (rvParam !== '' && rvParam !== '0' && !/^\d+$/.test(rvParam)) throw errors.badRequest(`invalid resource version: ${rvParam}`);
 
@@ -110,7 +113,7 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
       }, 30_000),
     );
   }
-  timers.push(setTimeout(() => close(), timeoutSeconds * 1000));
+  timers.push(setTimeout(() => close(), timeoutMs));
   function close() {
     if (closed) return;
     closed = true;
