@@ -101,6 +101,13 @@ export function answerBadRequest(res: http.ServerResponse): void {
  */
 export function guard(server: http.Server, handler: Handler, l: Partial<Limits> = {}, log: (s: string) => void = () => {}): void {
   applyLimits(server, l);
+  // Node 20 lets its HTTP parser read a TLS socket's handle directly; when it pauses that
+  // parser (a request arriving before the last response drained), data already decrypted still
+  // reaches it and fails with HPE_PAUSED, resetting a healthy kept-alive connection. Marking the
+  // handle as taken makes the parser read through the socket's stream, which pauses cleanly.
+  server.prependListener('secureConnection', (socket: { _handle?: { _consumed?: boolean } }) => {
+    if (socket._handle) socket._handle._consumed = true;
+  });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const target = parseTarget(req.url);
     if (!target) return answerBadRequest(res);

@@ -90,6 +90,15 @@ describe('apiserver front door', () => {
     await stillServes();
   });
 
+  it('keeps kept-alive connections healthy under back-to-back writes larger than a TLS record', async () => {
+    // Node 20's parser, reading a TLS handle directly, reset such connections now and then (HPE_PAUSED).
+    const value = 'v'.repeat(40_000);
+    for (let i = 0; i < 300; i++) {
+      const r = await request(s, 'POST', '/api/v1/namespaces/default/configmaps', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `ka-${i}` }, data: { v: value } })).catch((e: Error) => assert.fail(`write ${i}: ${e.message}`));
+      assert.equal(r.status, 201, r.body);
+    }
+  });
+
   it('closes a connection whose headers come too slowly (32 s, as kube-apiserver)', async () => {
     const drip = Array.from({ length: 60 }, (_, i) => (i === 0 ? 'GET /healthz HTTP/1.1\r\n' : 'X-A: b\r\n'));
     const slow = rawExchange({ port: s.port, tls: true, chunks: drip, gapMs: 1000, timeoutMs: 50_000 });
