@@ -1,6 +1,8 @@
 // Issue 14, watch and list edge cases: timeouts beyond a timer's range, resourceVersions from
 // the future, and watchers that never read.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { request, sleep, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
@@ -21,6 +23,10 @@ function watchEndsWithin(s: TestApiServer, path: string, ms: number): Promise<{ 
     });
     req.on('error', reject);
   });
+}
+
+function peakRssMiB(pid: number): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 describe('apiserver watch limits', () => {
@@ -55,5 +61,62 @@ describe('apiserver watch limits', () => {
     const ok = await request(s, 'GET', '/api/v1/namespaces/default/configmaps?resourceVersion=1');
     assert.equal(ok.status, 200, ok.body);
     await sleep(0);
+  });
+
+  it('closes watchers that never read while large objects are written, and stays within a few hundred MB', async () => {
+    const path = '/api/v1/namespaces/default/configmaps?watch=true';
+    const stalled: { req: ClientRequest; ended: boolean; res?: IncomingMessage }[] = [];
+    for (let i = 0; i < 50; i++) {
+      const w: { req: ClientRequest; ended: boolean; res?: IncomingMessage } = { req: undefined as unknown as ClientRequest, ended: false };
+      w.req = https.get({ host: '127.0.0.1', port: s.port, path, headers: { Authorization: `Bearer ${s.token}` }, ca: s.caCert, servername: 'localhost' }, (res) => {
+        w.res = res;
+        res.pause(); // never reads (until the end, to see whether the server closed it)
+        res.on('close', () => (w.ended = true));
+        res.on('error', () => (w.ended = true));
+      });
+      w.req.on('error', () => (w.ended = true));
+      stalled.push(w);
+    }
+    // One watcher that reads everything still gets every event.
+    let seen = 0;
+    const reader = https.get({ host: '127.0.0.1', port: s.port, path, headers: { Authorization: `Bearer ${s.token}` }, ca: s.caCert, servername: 'localhost' }, (res) => {
+      let buf = '';
+      res.on('error', () => {});
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          if (buf.slice(0, nl).includes('"ADDED"')) seen++;
+          buf = buf.slice(nl + 1);
+        }
+      });
+    });
+    reader.on('error', () => {});
+    await sleep(500);
+    const before = peakRssMiB(s.child.pid!);
+    assert.equal(s.child.exitCode, null);
+    const value = 'v'.repeat(100 * 1024);
+    for (let i = 0; i < 400; i += 8) {
+      await Promise.all(
+        Array.from({ length: 8 }, (_, j) =>
+          request(s, 'POST', '/api/v1/namespaces/default/configmaps', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `big-${i + j}` }, data: { v: value } })).then(
+            (r) => assert.equal(r.status, 201, r.body),
+            (e) => assert.fail(`write ${i + j}: ${e.message}, server exit ${s.child.exitCode}`),
+          ),
+        ),
+      );
+    }
+    await sleep(1000);
+    const grew = peakRssMiB(s.child.pid!) - before;
+    // A closed connection shows only once its buffered bytes are read.
+    for (const w of stalled) w.res?.resume();
+    await sleep(3000);
+    const ended = stalled.filter((w) => w.ended).length;
+    for (const w of stalled) w.req.destroy();
+    reader.destroy();
+    assert.ok(grew < 300, `resident peak grew by ${grew.toFixed(0)} MiB`);
+    assert.equal(ended, 50, `only ${ended} of 50 stalled watchers were closed`);
+    assert.equal(seen, 400, 'the reading watcher missed events');
   });
 });
