@@ -106,7 +106,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const ips = new ClusterIPAllocator(opts.serviceCIDR);
   const nodePorts = PortAllocator.parse(opts.nodePortRange);
   privateDir(opts.dataDir);
-  const store = Store.open(path.join(opts.dataDir, 'store'));
+  const store = Store.open(path.join(opts.dataDir, 'store'), { log });
   const allocations = new ServiceAllocations(ips, nodePorts);
   for (const problem of allocations.rebuild(store.list('/services') as Service[])) log(`warning: ${problem}`);
   const registry = new Registry(store, { allocations });
