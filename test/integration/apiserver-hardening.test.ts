@@ -2,15 +2,9 @@
 // before holding them, clients too slow to be worth a connection. Each case starts the real
 // server and sends the raw request, then checks that a good request still succeeds.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { makeKubectl, request, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
+import { makeKubectl, peakRssMiB, request, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 import { goodGet, rawExchange } from '../helpers/raw.ts';
-
-function rssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m![1]) / 1024;
-}
 
 describe('apiserver front door', () => {
   let s: TestApiServer;
@@ -80,12 +74,12 @@ describe('apiserver front door', () => {
     });
     assert.equal(r.status, 401, r.text);
     // Many unauthenticated uploads at once do not make the server hold their bodies.
-    const before = rssMiB(s.child.pid!);
+    const before = peakRssMiB(s.child.pid!);
     const body = Buffer.alloc(3 * 1024 * 1024, 'a');
     for (let round = 0; round < 2; round++) {
       await Promise.all(Array.from({ length: 40 }, () => request(s, 'POST', '/api/v1/namespaces/default/configmaps', body, { auth: false }).catch(() => undefined)));
     }
-    const grew = rssMiB(s.child.pid!) - before;
+    const grew = peakRssMiB(s.child.pid!) - before;
     assert.ok(grew < 100, `resident peak grew by ${grew.toFixed(0)} MiB`);
     await stillServes();
   });

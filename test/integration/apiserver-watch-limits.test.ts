@@ -1,11 +1,10 @@
 // Issue 14, watch and list edge cases: timeouts beyond a timer's range, resourceVersions from
 // the future, and watchers that never read.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { request, sleep, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
+import { peakRssMiB, request, sleep, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 
 /** Opens a watch and reports whether the server ended it within `ms`. */
 function watchEndsWithin(s: TestApiServer, path: string, ms: number): Promise<{ ended: boolean; status: number }> {
@@ -23,10 +22,6 @@ function watchEndsWithin(s: TestApiServer, path: string, ms: number): Promise<{ 
     });
     req.on('error', reject);
   });
-}
-
-function peakRssMiB(pid: number): number {
-  return Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 describe('apiserver watch limits', () => {

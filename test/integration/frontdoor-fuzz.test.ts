@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { eventually, repoRoot, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 import { freePort, serveDns, type ServedDns } from '../helpers/dns.ts';
 import { goodGet, rawExchange } from '../helpers/raw.ts';
+import { rng } from '../helpers/rng.ts';
 
 interface Door {
   name: string;
@@ -20,17 +21,6 @@ interface Door {
   good: string;
   proc: () => ChildProcess;
   headers?: Record<string, string>;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const badTargets = ['http://a:99999/', 'http://[::1/', 'http://a:b/', 'http://%zz/', 'http://[x]/', 'http://', 'https://a b/', '%', '/%zz', '/%E0%A4%A', '/%', '//x', '*', '/?a=%zz', '/a?%', '/../../etc/passwd', '/' + 'a'.repeat(20_000), 'x:/y', '/\u00ff'];
