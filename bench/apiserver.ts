@@ -1,8 +1,13 @@
-// API server benchmark: durable writes, list time, watch fan-out, memory.
+// API server benchmark: durable writes, list time, watch fan-out, memory; then write
+// throughput and acknowledgement stalls with 1, 8 and 32 writers in a large store.
 //   node --import tsx bench/apiserver.ts [--objects 10000] [--watchers 50] [--changes 1000] [--concurrency 32]
+//       [--store-mb 300] [--seconds 10] [--writers 1,8,32]
 // Creates N Services and N EndpointSlices, lists them, then fans `changes` updates out to
 // `watchers` watches. Reference measured in the same run: the disk's own rate of appending a
 // record of the same size and fdatasync'ing it (the limit for one-at-a-time durable writes).
+// The second part fills a fresh server with 4 KB ConfigMaps up to --store-mb, then updates
+// them for --seconds with each number of writers: writes/s, and the longest time no write was
+// acknowledged (compaction used to stop the server for seconds every 64 MB of log).
 import fs from 'node:fs';
 import type { ClientRequest } from 'node:http';
 import https from 'node:https';
@@ -19,6 +24,12 @@ const N = arg('objects', 10_000);
 const WATCHERS = arg('watchers', 50);
 const CHANGES = arg('changes', 1_000);
 const CONC = arg('concurrency', 32);
+const STORE_MB = arg('store-mb', 300);
+const SECONDS = arg('seconds', 10);
+const WRITERS = (() => {
+  const i = process.argv.indexOf('--writers');
+  return (i > 0 ? process.argv[i + 1]! : '1,8,32').split(',').map(Number);
+})();
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -177,4 +188,54 @@ async function main() {
   }
 }
 
+/** Writes/s and the longest acknowledgement gap, per number of writers, in a store of STORE_MB of 4 KB objects. */
+async function writeStalls(): Promise<void> {
+  const s = await startApiServer();
+  const { agent, req } = client(s);
+  try {
+    const value = 'x'.repeat(4000);
+    const count = Math.max(1, Math.round((STORE_MB * 1024 * 1024) / 4300));
+    const cm = (i: number, gen: number) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}` }, data: { v: value, gen: String(gen) } });
+    const tf = performance.now();
+    await runPool(
+      Array.from({ length: count }, (_, i) => i),
+      32,
+      async (i) => {
+        const r = await req('POST', '/api/v1/namespaces/default/configmaps', cm(i, 0));
+        if (r.status !== 201) throw new Error(`create configmap ${i}: ${r.status} ${r.body}`);
+      },
+    );
+    console.log(`writes into a store of ${count} ConfigMaps of 4 KB (~${STORE_MB} MB; filled in ${((performance.now() - tf) / 1000).toFixed(1)} s), ${SECONDS} s per row`);
+    let gen = 1;
+    for (const writers of WRITERS) {
+      let done = 0;
+      let lastAck = performance.now();
+      let longestGap = 0;
+      let longestLatency = 0;
+      const end = performance.now() + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: writers }, async () => {
+          while (performance.now() < end) {
+            const i = Math.floor(Math.random() * count);
+            const a = performance.now();
+            const r = await req('PUT', `/api/v1/namespaces/default/configmaps/cm-${i}`, cm(i, gen++));
+            if (r.status !== 200) throw new Error(`update configmap ${i}: ${r.status} ${r.body}`);
+            const now = performance.now();
+            longestGap = Math.max(longestGap, now - lastAck);
+            longestLatency = Math.max(longestLatency, now - a);
+            lastAck = now;
+            done++;
+          }
+        }),
+      );
+      console.log(`  ${String(writers).padStart(2)} writer(s):  ${(done / SECONDS).toFixed(0).padStart(6)} writes/s, longest gap between acknowledgements ${longestGap.toFixed(0)} ms, longest write ${longestLatency.toFixed(0)} ms`);
+    }
+    console.log(`  apiserver RSS:         ${rssMiB(s.child.pid!).toFixed(0)} MiB`);
+  } finally {
+    agent.destroy();
+    await s.dispose();
+  }
+}
+
 await main();
+if (STORE_MB > 0) await writeStalls();

@@ -281,6 +281,12 @@ export const errors = {
     new ApiError(500, 'InternalError', `Internal error occurred: ${err}`, { causes: [{ message: err }] }),
   tooLarge: (message: string) => new ApiError(413, 'RequestEntityTooLarge', message),
   timeout: (message: string) => new ApiError(504, 'Timeout', message),
+  /** storage.NewTooLargeResourceVersionError: a resourceVersion the store has not reached. */
+  resourceVersionTooLarge: (asked: number, current: number, retrySeconds = 1) =>
+    new ApiError(504, 'Timeout', `Timeout: Too large resource version: ${asked}, current: ${current}`, {
+      causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+      retryAfterSeconds: retrySeconds,
+    }),
   serviceUnavailable: (message: string) => new ApiError(503, 'ServiceUnavailable', message),
 };
 

@@ -5,6 +5,7 @@ import * as x509 from '@peculiar/x509';
 import { randomBytes, webcrypto, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { privateDir, writePrivate } from '../util/privatefs.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -28,9 +29,14 @@ function serial(): string {
   return b.toString('hex');
 }
 
-async function makeMaterial(sans: { ips: string[]; dns: string[] }): Promise<Omit<ServingMaterial, 'token'> & { caKey: string }> {
-  const now = new Date(Date.now() - 60_000);
-  const notAfter = new Date(now.getTime() + 10 * 365 * 24 * 3600 * 1000);
+interface CA {
+  cert: x509.X509Certificate;
+  key: CryptoKey;
+  certPem: string;
+  keyPem: string;
+}
+
+async function makeCA(now: Date, notAfter: Date): Promise<CA> {
   const caKeys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -45,30 +51,41 @@ async function makeMaterial(sans: { ips: string[]; dns: string[] }): Promise<Omi
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
+  return { cert: ca, key: caKeys.privateKey, certPem: ca.toString('pem') + '\n', keyPem: pemKey(await webcrypto.subtle.exportKey('pkcs8', caKeys.privateKey)) };
+}
+
+/** The CA kept in the data directory, or undefined when it is missing or unreadable. */
+async function loadCA(certPem: string, keyPem: string): Promise<CA | undefined> {
+  try {
+    const der = Buffer.from(keyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const key = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']);
+    return { cert: new x509.X509Certificate(certPem), key, certPem, keyPem };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A serving certificate for `sans`, signed by `ca`. */
+async function issueServing(ca: CA, sans: { ips: string[]; dns: string[] }, now: Date, notAfter: Date): Promise<{ cert: string; key: string }> {
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: 'CN=kube-apiserver',
-    issuer: ca.subject,
+    issuer: ca.cert.subject,
     notBefore: now,
     notAfter,
     signingAlgorithm: alg,
     publicKey: keys.publicKey,
-    signingKey: caKeys.privateKey,
+    signingKey: ca.key,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([...sans.ips.map((ip) => ({ type: 'ip' as const, value: ip })), ...sans.dns.map((d) => ({ type: 'dns' as const, value: d }))]),
-      await x509.AuthorityKeyIdentifierExtension.create(ca),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
     ],
   });
-  return {
-    caCert: ca.toString('pem') + '\n',
-    caKey: pemKey(await webcrypto.subtle.exportKey('pkcs8', caKeys.privateKey)),
-    cert: cert.toString('pem') + '\n',
-    key: pemKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
-  };
+  return { cert: cert.toString('pem') + '\n', key: pemKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
 }
 
 function sansOf(certPem: string): string[] {
@@ -87,9 +104,11 @@ function sansOf(certPem: string): string[] {
  */
 export async function loadOrCreateServing(dataDir: string, sans: { ips: string[]; dns: string[] }): Promise<ServingMaterial> {
   const dir = path.join(dataDir, 'pki');
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  privateDir(dir);
   const f = (n: string) => path.join(dir, n);
-  const write = (n: string, s: string) => fs.writeFileSync(f(n), s, { mode: 0o600 });
+  const write = (n: string, s: string) => writePrivate(f(n), s);
+  // Files written before (by an older release, or by hand) are narrowed too.
+  for (const n of ['token', 'ca.crt', 'ca.key', 'server.crt', 'server.key']) if (fs.existsSync(f(n))) fs.chmodSync(f(n), 0o600);
   let token: string;
   if (fs.existsSync(f('token'))) token = fs.readFileSync(f('token'), 'utf8').trim();
   else {
@@ -103,12 +122,20 @@ export async function loadOrCreateServing(dataDir: string, sans: { ips: string[]
       return { caCert: fs.readFileSync(f('ca.crt'), 'utf8'), cert, key: fs.readFileSync(f('server.key'), 'utf8'), token };
     }
   }
-  const m = await makeMaterial(sans);
-  write('ca.crt', m.caCert);
-  write('ca.key', m.caKey);
-  write('server.crt', m.cert);
-  write('server.key', m.key);
-  return { caCert: m.caCert, cert: m.cert, key: m.key, token };
+  const now = new Date(Date.now() - 60_000);
+  const notAfter = new Date(now.getTime() + 10 * 365 * 24 * 3600 * 1000);
+  // The CA outlives address changes: the kubeconfigs it signed for stay valid, and only the
+  // serving certificate is issued again.
+  let ca = fs.existsSync(f('ca.crt')) && fs.existsSync(f('ca.key')) ? await loadCA(fs.readFileSync(f('ca.crt'), 'utf8'), fs.readFileSync(f('ca.key'), 'utf8')) : undefined;
+  if (!ca) {
+    ca = await makeCA(now, notAfter);
+    write('ca.crt', ca.certPem);
+    write('ca.key', ca.keyPem);
+  }
+  const serving = await issueServing(ca, sans, now, notAfter);
+  write('server.crt', serving.cert);
+  write('server.key', serving.key);
+  return { caCert: ca.certPem, cert: serving.cert, key: serving.key, token };
 }
 
 /** Constant-time comparison of a presented bearer token. */

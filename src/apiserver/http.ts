@@ -10,9 +10,13 @@ import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersio
 import { openapiFor, openapiRoot, openapiV2 } from './openapi.ts';
 import { contentTypeOf, negotiate, serialize, shapeList, shapeObject } from './output.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
+import type { Store } from './storage/store.ts';
 import { serveWatch } from './watch.ts';
+import { BodyTooLargeError, decodeSegment, discardBody, readBody, type Handler, type Target } from '../util/httpserver.ts';
 
 const maxBodyBytes = 3 * 1024 * 1024;
+/** Go's server reads up to 256 KiB of an unread body to keep the connection; past that it closes it. */
+const unauthenticatedDiscardCap = 256 * 1024;
 const publicPaths = new Set(['/healthz', '/livez', '/readyz', '/version', '/healthz/ping', '/livez/ping', '/readyz/ping']);
 const namespaceSubresources = new Set(['status', 'finalize']);
 const endpointsWarning = 'v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice';
@@ -49,31 +53,21 @@ class Reply {
   }
   status(err: ApiError | Status): void {
     const st = err instanceof ApiError ? err.status : err;
+    // As apiserver's responsewriters: a Status that says when to retry says it in a header too.
+    if (st.details?.retryAfterSeconds) this.res.setHeader('Retry-After', String(st.details.retryAfterSeconds));
     this.send(st.code, st);
   }
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > maxBodyBytes) {
-        reject(errors.tooLarge(`Request entity too large: limit is ${maxBodyBytes}`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 /** Resolves /api/v1/... and /apis/g/v/... to a resource, namespace, name and subresource. */
 export function route(pathname: string): Route | undefined {
-  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts: string[] = [];
+  for (const seg of pathname.split('/').filter(Boolean)) {
+    // Escapes that are not UTF-8 name nothing here: 404, as upstream.
+    const d = decodeSegment(seg);
+    if (d === undefined) return undefined;
+    parts.push(d);
+  }
   let group: string;
   let version: string;
   let rest: string[];
@@ -131,7 +125,7 @@ function deleteOptions(body: string, contentType: string, q: URLSearchParams): D
   return opts;
 }
 
-export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createHandler(opts: HttpOptions): Handler {
   const { registry } = opts;
 
   function authenticated(req: IncomingMessage): boolean {
@@ -142,8 +136,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     return tokenMatches(presented, opts.token) || Boolean(opts.tokenReview?.(presented));
   }
 
-  async function handleResource(req: IncomingMessage, reply: Reply, r: Route, url: URL, bytes: Buffer): Promise<void> {
-    const q = url.searchParams;
+  async function handleResource(req: IncomingMessage, reply: Reply, r: Route, q: URLSearchParams, bytes: Buffer): Promise<void> {
     const method = req.method ?? 'GET';
     const ctx: Ctx = { rt: r.rt, query: q, userAgent: req.headers['user-agent'] };
     if (r.namespace !== undefined) ctx.namespace = r.namespace;
@@ -156,6 +149,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
       switch (method) {
         case 'GET': {
           const shape = negotiate(accept);
+          await waitForResourceVersion(registry.store, q);
           if (q.get('watch') === 'true' || q.get('watch') === '1') {
             serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: q, shape }, (close) => {
               req.on('close', close);
@@ -223,6 +217,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
       case 'GET': {
         const shape = negotiate(accept);
         if (q.get('watch') === 'true' || q.get('watch') === '1') {
+          await waitForResourceVersion(registry.store, q);
           const fq = new URLSearchParams(q);
           fq.set('fieldSelector', [q.get('fieldSelector'), `metadata.name=${r.name}`].filter(Boolean).join(','));
           serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: fq, shape }, (close) => {
@@ -283,20 +278,27 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     return false;
   }
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://apiserver');
-    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+  async function dispatch(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void> {
+    const path = target.pathname.length > 1 ? target.pathname.replace(/\/+$/, '') : target.pathname;
     const reply = new Reply(res);
     try {
-      // The whole body is read before anything is answered: a response sent while a body is
-      // still arriving breaks the kept-alive connection the client reuses.
-      const bytes = await readBody(req);
       if (publicPaths.has(path)) {
+        discardBody(req);
         if (path === '/version') return reply.send(200, serverVersion);
         if (path.startsWith('/readyz') && !opts.ready()) return reply.send(500, null, 'text/plain; charset=utf-8', '[-]informer-sync failed: not ready\nreadyz check failed\n');
         return reply.send(200, null, 'text/plain; charset=utf-8', 'ok');
       }
-      if (!authenticated(req)) return reply.status(errors.unauthorized());
+      // Authentication comes before the body is read, so an unauthenticated client cannot make
+      // the server hold anything it sends; its body is discarded (up to a cap) after the 401.
+      if (!authenticated(req)) {
+        discardBody(req, unauthenticatedDiscardCap);
+        return reply.status(errors.unauthorized());
+      }
+      // The whole body is read (or refused with 413, the rest discarded) before anything is
+      // answered: a response sent while a body is still arriving breaks the kept-alive connection.
+      const bytes = await readBody(req, maxBodyBytes).catch((e: unknown) => {
+        throw e instanceof BodyTooLargeError ? errors.tooLarge(e.message) : e;
+      });
       if (path === '/openapi/v3') return reply.send(200, openapiRoot());
       if (path.startsWith('/openapi/v3/')) {
         const doc = openapiFor(path.slice('/openapi/v3/'.length));
@@ -313,7 +315,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);
       if (!r) throw notFoundPath();
-      await handleResource(req, reply, r, url, bytes);
+      await handleResource(req, reply, r, target.query, bytes);
     } catch (e) {
       if (res.headersSent) {
         res.destroy();
@@ -325,9 +327,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     }
   }
 
-  return (req, res) => {
-    void dispatch(req, res);
-  };
+  return dispatch;
 }
 
 /** pods/{name}/log: proxied to the node agent's /containerLogs endpoint, as the kubelet's. */
@@ -354,6 +354,24 @@ function podLogs(registry: Registry, r: Route, q: URLSearchParams, res: ServerRe
     res.end(JSON.stringify(st));
   });
   res.on('close', () => up.destroy());
+}
+
+/** How long a list or watch waits for the store to reach the resourceVersion it asks for (the watch cache's blockTimeout). */
+const freshnessWaitMs = 3000;
+
+/**
+ * A list or watch from a resourceVersion the store has not reached waits for it a little,
+ * then fails as upstream's does: 504 "Too large resource version", retry after a second.
+ */
+async function waitForResourceVersion(store: Store, q: URLSearchParams): Promise<void> {
+  const rv = q.get('resourceVersion') ?? '';
+  if (!/^\d+$/.test(rv)) return;
+  const asked = Number(rv);
+  const deadline = Date.now() + freshnessWaitMs;
+  while (store.resourceVersion < asked) {
+    if (Date.now() >= deadline) throw errors.resourceVersionTooLarge(asked, store.resourceVersion);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function notFoundPath(): ApiError {

@@ -17,6 +17,8 @@ import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { Registry, type Ctx } from './registry.ts';
 import { ServiceAllocations } from './serviceips.ts';
 import { Store } from './storage/store.ts';
+import { guard, serverOptions, type Limits } from '../util/httpserver.ts';
+import { privateDir } from '../util/privatefs.ts';
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -42,6 +44,12 @@ export interface RunningApiServer {
   registry: Registry;
   close(): Promise<void>;
 }
+
+/**
+ * kube-apiserver's: 32 s to send the headers (ReadHeaderTimeout), a minute for a whole request
+ * (its request timeout), idle connections kept two minutes.
+ */
+const apiserverLimits: Partial<Limits> = { headersTimeoutMs: 32_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 120_000 };
 
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
@@ -97,7 +105,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const { host, port } = splitHostPort(opts.listen);
   const ips = new ClusterIPAllocator(opts.serviceCIDR);
   const nodePorts = PortAllocator.parse(opts.nodePortRange);
-  const store = Store.open(path.join(opts.dataDir, 'store'));
+  privateDir(opts.dataDir);
+  const store = Store.open(path.join(opts.dataDir, 'store'), { log });
   const allocations = new ServiceAllocations(ips, nodePorts);
   for (const problem of allocations.rebuild(store.list('/services') as Service[])) log(`warning: ${problem}`);
   const registry = new Registry(store, { allocations });
@@ -113,15 +122,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const finalization = new Finalization(registry);
   finalization.log = log;
 
-  const server = https.createServer({ cert: serving.cert, key: serving.key, ca: serving.caCert });
+  const tls = { cert: serving.cert, key: serving.key, ca: serving.caCert };
+  const server = https.createServer({ ...tls, ...serverOptions(apiserverLimits) });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  server.keepAliveTimeout = 120_000;
-  server.headersTimeout = 125_000;
-  server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -130,7 +137,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   let unixServer: https.Server | undefined;
   if (opts.listenUnix) {
     fs.rmSync(opts.listenUnix, { force: true });
-    unixServer = https.createServer({ cert: serving.cert, key: serving.key, ca: serving.caCert });
+    unixServer = https.createServer({ ...tls, ...serverOptions(apiserverLimits) });
     unixServer.on('connection', (sk: Socket) => {
       sockets.add(sk);
       sk.on('close', () => sockets.delete(sk));
@@ -151,8 +158,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     ready: () => ready,
     log,
   });
-  server.on('request', handler);
-  unixServer?.on('request', handler);
+  guard(server, handler, apiserverLimits, log);
+  if (unixServer) guard(unixServer, handler, apiserverLimits, log);
 
   try {
     bootstrap(registry, actualPort, opts.advertiseAddress);

@@ -149,7 +149,7 @@ export const strategies: Record<string, Strategy> = {
   },
   Lease: {
     validate: net.validateLease,
-    validateUpdate: (o, old) => validateMetaUpdateOnly(o, old),
+    validateUpdate: (o, old) => [...validateMetaUpdateOnly(o, old), ...net.validateLeaseSpec(o)],
     allowCreateOnUpdate: true,
   },
 };

@@ -10,7 +10,13 @@ import { includeObjectOf, toTable, type Shape } from './output.ts';
 import type { Registry } from './registry.ts';
 import type { StoreEvent, Watcher } from './storage/store.ts';
 
-const maxBufferedBytes = 32 * 1024 * 1024;
+/**
+ * How far (in characters of JSON) one watcher may fall behind beyond its initial events. A
+ * watcher further behind is closed (upstream closes a cacheWatcher whose buffer stays full), so
+ * the client relists and resumes.
+ */
+const maxQueuedLength = 16 * 1024 * 1024;
+const maxTimerMs = 2 ** 31 - 1;
 
 export interface WatchRequest {
   rt: ResourceType;
@@ -33,6 +39,8 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
   const sendInitial = query.get('sendInitialEvents') === 'true';
   const bookmarks = query.get('allowWatchBookmarks') === 'true';
   const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '') || 1800 + Math.floor(Math.random() * 1800);
+  // Node fires a longer timer at once (TimeoutOverflowWarning): such a watch simply lasts the longest a timer can wait.
+  const timeoutMs = Math.min(timeoutSeconds * 1000, maxTimerMs);
 
   if (rvParam !== '' && rvParam !== '0' && !/^\d+$/.test(rvParam)) throw errors.badRequest(`invalid resource version: ${rvParam}`);
 
@@ -51,10 +59,37 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
     if (ev && obj === ev.object) return `{"type":"${type}","object":${eventJson(ev)}}\n`;
     return JSON.stringify({ type, object: obj }) + '\n';
   };
+  // Lines wait in a queue while the socket is full, and go out as it drains. A queued event
+  // line is a rope over the event's JSON that every watcher shares, so a lagging watcher costs
+  // little until it is too far behind; then it is dropped and what it had buffered released.
+  // The initial events (the list the client asked for) are exempt from the bound.
+  const queue: string[] = [];
+  let queued = 0;
+  let initialLength = 0;
+  let live = false;
+  let blocked = false;
+  const write = (line: string): void => {
+    if (!res.write(line) && !blocked) {
+      blocked = true;
+      res.once('drain', drain);
+    }
+  };
+  const drain = (): void => {
+    blocked = false;
+    while (queue.length && !blocked && !closed) {
+      const line = queue.shift()!;
+      queued -= line.length;
+      write(line);
+    }
+    if (!queue.length) initialLength = 0;
+  };
   const send = (line: string) => {
     if (closed) return;
-    res.write(line);
-    if (res.writableLength > maxBufferedBytes) close();
+    if (!blocked) return write(line);
+    queue.push(line);
+    queued += line.length;
+    if (!live) initialLength += line.length;
+    else if (queued > maxQueuedLength + initialLength) drop();
   };
 
   let startRV: number;
@@ -100,6 +135,7 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
   } else {
     for (const ev of replay) deliver(ev);
   }
+  live = true;
   store.addWatcher(watcher);
 
   const timers: NodeJS.Timeout[] = [];
@@ -110,13 +146,22 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
       }, 30_000),
     );
   }
-  timers.push(setTimeout(() => close(), timeoutSeconds * 1000));
-  function close() {
-    if (closed) return;
+  timers.push(setTimeout(() => close(), timeoutMs));
+  function stop(): boolean {
+    if (closed) return false;
     closed = true;
     store.removeWatcher(watcher);
     for (const t of timers) clearTimeout(t);
-    res.end();
+    return true;
+  }
+  function close() {
+    if (stop()) res.end();
+  }
+  /** Closes a watcher that stopped reading, releasing what it had buffered. */
+  function drop() {
+    if (!stop()) return;
+    queue.length = 0;
+    res.destroy();
   }
   onClose(close);
 }

@@ -2,9 +2,11 @@
 // everything outside the zone, EDNS0 and truncation, an answer cache, CoreDNS's metrics, and the
 // /health and /ready endpoints. The answers themselves come from zone.ts.
 import dgram from 'node:dgram';
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
+import { createHttpServer } from '../util/httpserver.ts';
 import { familyOf, type HostPort } from '../util/ip.ts';
+import { defaultTcpLimits, TcpConnections, type TcpLimits } from './tcpconns.ts';
 import { Counter, exponential, HistogramVec, type HistogramCell, type Metric } from '../util/prometheus.ts';
 import { agedCopy, type CacheEntry, type Forwarder, type ForwardResult } from './forward.ts';
 import { decodeQuery, encodeResponse, Rcode, rcodeName, typeName, type Query, type Response, type RR } from './wire.ts';
@@ -100,8 +102,8 @@ export interface DnsServerOptions {
   forwarder?: Forwarder;
   metrics: DnsMetrics;
   log: (s: string) => void;
-  maxTcpConnections?: number;
-  tcpIdleMs?: number;
+  /** TCP connection cap and read deadlines (CoreDNS's defaults unless given) */
+  tcp?: Partial<TcpLimits>;
 }
 
 type Proto = 'udp' | 'tcp';
@@ -109,7 +111,7 @@ type Proto = 'udp' | 'tcp';
 export class DnsServer {
   private udp?: dgram.Socket;
   private tcp?: net.Server;
-  private readonly tcpSockets = new Set<net.Socket>();
+  private readonly tcpConns: TcpConnections;
   /** encoded answers by (proto, query bytes after the ID), valid for one index */
   private answers = new Map<string, { buf: Buffer; qtype: number; slot4?: Slot; slot6?: Slot }>();
   /** forwarded answers by the same key, while the forwarder's cache holds them */
@@ -121,6 +123,7 @@ export class DnsServer {
 
   constructor(private readonly o: DnsServerOptions) {
     this.unsynced = buildIndex({ services: [], slices: [], pods: [], namespaces: [] }, o.zone, 0);
+    this.tcpConns = new TcpConnections({ ...defaultTcpLimits, ...o.tcp });
   }
 
   get address(): HostPort {
@@ -153,7 +156,6 @@ export class DnsServer {
     // TCP on the same port (the one UDP got, when 0 was asked for).
     const boundPort = udp.address().port;
     const tcp = net.createServer((s) => this.tcpConnection(s));
-    tcp.maxConnections = this.o.maxTcpConnections ?? 1000;
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', (e) => {
         udp.close();
@@ -170,7 +172,7 @@ export class DnsServer {
 
   async close(): Promise<void> {
     this.udp?.close();
-    for (const s of this.tcpSockets) s.destroy();
+    this.tcpConns.closeAll();
     await new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r()));
     this.o.forwarder?.close();
   }
@@ -181,10 +183,9 @@ export class DnsServer {
   }
 
   private tcpConnection(s: net.Socket): void {
-    this.tcpSockets.add(s);
-    s.on('close', () => this.tcpSockets.delete(s));
     s.on('error', () => s.destroy());
-    s.setTimeout(this.o.tcpIdleMs ?? 10_000, () => s.destroy());
+    const conn = this.tcpConns.admit(s);
+    if (!conn) return;
     const family = s.remoteFamily === 'IPv6' && !s.remoteAddress?.startsWith('::ffff:') ? 6 : 4;
     let pending = Buffer.alloc(0);
     s.on('data', (d) => {
@@ -194,6 +195,7 @@ export class DnsServer {
         if (pending.length < 2 + len) break;
         const msg = pending.subarray(2, 2 + len);
         pending = pending.subarray(2 + len);
+        this.tcpConns.messageRead(s, conn);
         const reply = (b: Buffer | undefined) => {
           if (!b || s.destroyed) return;
           const head = Buffer.allocUnsafe(2);
@@ -201,8 +203,12 @@ export class DnsServer {
           s.write(Buffer.concat([head, b]));
         };
         const r = this.handle(msg, 'tcp', family);
-        if (r instanceof Promise) r.then(reply).catch((e: unknown) => this.crashed(e));
-        else if (r) reply(r);
+        if (r instanceof Promise) {
+          conn.pending++;
+          r.then(reply)
+            .catch((e: unknown) => this.crashed(e))
+            .finally(() => conn.pending--);
+        } else if (r) reply(r);
         else {
           // A message we cannot even answer FORMERR to ends the stream (its framing is suspect).
           s.destroy();
@@ -340,8 +346,8 @@ export class DnsServer {
 
 /** CoreDNS's health (:8080/health, "OK") and ready (:8181/ready, "OK" or the plugins not ready). */
 export function serveProbe(path: '/health' | '/ready', at: HostPort, ready: () => boolean, log: (s: string) => void): http.Server {
-  const server = http.createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== path) {
+  const server = createHttpServer((_req, res, target) => {
+    if (target.pathname !== path) {
       res.writeHead(404).end();
       return;
     }

@@ -3,8 +3,9 @@
 // (the client address as the pod sees it, so NAT is visible); /metrics is Prometheus text.
 // With --udp-port it also answers each UDP datagram with who served it and who sent it.
 import dgram from 'node:dgram';
-import http from 'node:http';
+import type http from 'node:http';
 import os from 'node:os';
+import { createHttpServer } from '../util/httpserver.ts';
 
 /** Go's time.Duration.String() at whole seconds: 5m30s, 1h2m3s, 45s. */
 export function goDuration(ms: number): string {
@@ -41,8 +42,7 @@ export function startEcho(o: EchoOptions): http.Server {
   const started = Date.now();
   const counts = new Map<string, number>();
   const env = process.env;
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://pod');
+  const server = createHttpServer((req, res, url) => {
     const route = url.pathname === '/health' ? '/health' : url.pathname.startsWith('/api/v1/') || url.pathname === '/api/v1' ? '/api/v1/*' : url.pathname === '/metrics' ? '/metrics' : 'other';
     const code = route === 'other' ? 404 : 200;
     const label = `method="${req.method}",path="${route}",code="${code}"`;

@@ -1,6 +1,7 @@
 // Prometheus text exposition (format 0.0.4): counters, gauges and histograms as client_golang
 // exposes them, shared by the components' /metrics endpoints.
-import http from 'node:http';
+import type http from 'node:http';
+import { createHttpServer } from './httpserver.ts';
 
 export type Labels = Record<string, string>;
 export const labelText = (l: Labels) => {
@@ -137,21 +138,20 @@ export class HistogramVec implements Metric {
 
 /** Serves `expose()` at /metrics, and text pages at the `extra` paths (404 elsewhere). */
 export function serveMetrics(expose: () => string, host: string, port: number, log: (s: string) => void, extra: Record<string, (query: URLSearchParams) => string> = {}): http.Server {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const page = extra[url.pathname];
+  const server = createHttpServer((_req, res, target) => {
+    const page = extra[target.pathname];
     if (page) {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(page(url.searchParams));
+      res.end(page(target.query));
       return;
     }
-    if (url.pathname !== '/metrics') {
+    if (target.pathname !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
     res.end(expose());
-  });
+  }, {}, log);
   server.on('error', (e) => log(`metrics server on ${host}:${port}: ${e.message}`));
   server.listen(port, host);
   return server;

@@ -28,8 +28,8 @@ export interface TestApiServer {
   kill9(): Promise<void>;
   /** stops it gracefully */
   stop(): Promise<void>;
-  /** starts a new process on the same data dir and port */
-  restart(): Promise<void>;
+  /** starts a new process on the same data dir and port (with other flags, when given) */
+  restart(extraArgs?: string[]): Promise<void>;
   /** stops it and removes its files */
   dispose(): Promise<void>;
 }
@@ -69,8 +69,8 @@ async function launch(dataDir: string, listen: string, kubeconfig: string, extra
   return { child, url };
 }
 
-export async function startApiServer(opts: { extraArgs?: string[] } = {}): Promise<TestApiServer> {
-  const dataDir = tempDir('apiserver');
+export async function startApiServer(opts: { extraArgs?: string[]; dataDir?: string } = {}): Promise<TestApiServer> {
+  const dataDir = opts.dataDir ?? tempDir('apiserver');
   const kubeconfig = path.join(dataDir, 'kubeconfig');
   const extra = opts.extraArgs ?? [];
   let { child, url } = await launch(dataDir, '127.0.0.1:0', kubeconfig, extra);
@@ -96,8 +96,8 @@ export async function startApiServer(opts: { extraArgs?: string[] } = {}): Promi
       child.kill('SIGTERM');
       await waitExit(child);
     },
-    async restart() {
-      ({ child } = await launch(dataDir, `127.0.0.1:${port}`, kubeconfig, extra));
+    async restart(extraArgs?: string[]) {
+      ({ child } = await launch(dataDir, `127.0.0.1:${port}`, kubeconfig, extraArgs ?? extra));
     },
     async dispose() {
       await server.stop();
@@ -159,6 +159,12 @@ export function request(s: TestApiServer, method: string, p: string, body?: stri
     if (body !== undefined) req.write(body);
     req.end();
   });
+}
+
+/** The highest resident memory a process has had (VmHWM), in MiB. */
+export function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) / 1024;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -4,17 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.ts';
 
 const seeds = [
   { apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc', labels: { a: 'b' } }, spec: { type: 'NodePort', selector: { app: 'x' }, ports: [{ port: 80, targetPort: 8080, nodePort: 30100 }] } },

@@ -19,6 +19,9 @@ const slicePath = '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices';
 const ingPath = '/apis/networking.k8s.io/v1/namespaces/default/ingresses';
 const icPath = '/apis/networking.k8s.io/v1/ingressclasses';
 const npPath = '/apis/networking.k8s.io/v1/namespaces/default/networkpolicies';
+const cmPath = '/api/v1/namespaces/default/configmaps';
+const secretPath = '/api/v1/namespaces/default/secrets';
+const leasePath = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
 
 const svc = (name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, ...meta }, spec });
 const pod = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec });
@@ -380,6 +383,35 @@ const cases: Case[] = [
     code: 400,
     message: 'Service in version "v1" cannot be handled as a Service: strict decoding error: unknown field "spec.ports[0].portt"',
   },
+  // Size limits of data (core.MaxSecretSize) and the positive fields of a Lease.
+  {
+    what: 'configmap over 1 MiB of data',
+    path: cmPath,
+    obj: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm-big' }, data: { a: 'x'.repeat(600_000) }, binaryData: { b: Buffer.alloc(500_000).toString('base64') } },
+    code: 422,
+    message: 'ConfigMap "cm-big" is invalid: []: Too long: must have at most 1048576 bytes',
+  },
+  {
+    what: 'secret over 1 MiB of data',
+    path: secretPath,
+    obj: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'secret-big' }, data: { a: Buffer.alloc(1024 * 1024 + 1).toString('base64') } },
+    code: 422,
+    message: 'Secret "secret-big" is invalid: data: Too long: must have at most 1048576 bytes',
+  },
+  {
+    what: 'secret over 1 MiB of stringData',
+    path: secretPath,
+    obj: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'secret-big2' }, stringData: { a: 'x'.repeat(1024 * 1024 + 1) } },
+    code: 422,
+    message: 'Secret "secret-big2" is invalid: data: Too long: must have at most 1048576 bytes',
+  },
+  {
+    what: 'lease duration not positive',
+    path: leasePath,
+    obj: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'lease-neg' }, spec: { leaseDurationSeconds: -5, leaseTransitions: -1 } },
+    code: 422,
+    message: 'Lease.coordination.k8s.io "lease-neg" is invalid: [spec.leaseDurationSeconds: Invalid value: -5: must be greater than 0, spec.leaseTransitions: Invalid value: -1: must be greater than or equal to 0]',
+  },
 ];
 
 describe('invalid input to podpath apiserver', () => {
@@ -424,6 +456,15 @@ describe('invalid input to podpath apiserver', () => {
       assert.deepEqual((r.json().items as { metadata: { name: string } }[]).map((o) => o.metadata.name).sort(), names, p);
     }
     assert.deepEqual(before.get(svcPath), ['kubernetes', 'taken'], 'only the kubernetes Service and the one the test created are there');
+  });
+
+  it('rejects a lease update to a non-positive duration', async () => {
+    const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'lease-upd' }, spec: { leaseDurationSeconds: 15 } };
+    const c = await request(s, 'POST', leasePath, JSON.stringify(lease));
+    assert.equal(c.status, 201, c.body);
+    const u = await request(s, 'PUT', `${leasePath}/lease-upd`, JSON.stringify({ ...lease, spec: { leaseDurationSeconds: 0 } }));
+    assert.equal(u.status, 422, u.body);
+    assert.equal(u.json().message, 'Lease.coordination.k8s.io "lease-upd" is invalid: spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0');
   });
 
   it('answers malformed JSON and YAML with 400', async () => {

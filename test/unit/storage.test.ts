@@ -50,6 +50,47 @@ describe('store durability', () => {
     again.close();
   });
 
+  it('compacts a large store without stopping the event loop for more than tens of milliseconds', async () => {
+    const dir = tempDir('store');
+    dirs.push(dir);
+    // 25,000 objects of 4 KB: a 100 MB snapshot, as in issue 14 (which saw 1-3 s stalls).
+    const s = Store.open(dir, { compactBytes: 16 * 1024 * 1024 });
+    const v = 'x'.repeat(4000);
+    let longest = 0;
+    let last = performance.now();
+    const probe = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 1);
+    // Each finished compaction renames a new snapshot into place.
+    const snapshotIno = () => fs.statSync(path.join(dir, 'snapshot.json')).ino;
+    let compactions = 0;
+    let ino = snapshotIno();
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 25_000; i += 50) {
+        for (let j = 0; j < 50; j++) s.put('/configmaps', cm(`c${i + j}`, v + round));
+        await s.sync();
+        // let the probe and any compaction slice run, as requests would
+        await new Promise((r) => setImmediate(r));
+        if (snapshotIno() !== ino) {
+          compactions++;
+          ino = snapshotIno();
+        }
+      }
+    }
+    clearInterval(probe);
+    s.close();
+    assert.ok(compactions >= 2, `only ${compactions} compactions ran`);
+    // Batches themselves take a few milliseconds (an fdatasync each); a stall would be seconds.
+    if (process.env.PODPATH_SHOW_STALLS) console.log(`longest event-loop stall ${longest.toFixed(1)} ms over ${compactions} compactions`);
+    assert.ok(longest < 250, `the event loop stopped for ${longest.toFixed(0)} ms`);
+    const again = Store.open(dir);
+    assert.equal(again.count('/configmaps'), 25_000);
+    assert.equal((again.get('/configmaps', 'default', 'c24999')!.data as { v: string }).v, v + 3);
+    again.close();
+  });
+
   it('keeps watch history per resource and says when it no longer reaches back', async () => {
     const s = new Store(null, undefined, { historyLimit: 3 });
     for (let i = 0; i < 5; i++) s.put('/configmaps', cm('x', String(i)));
@@ -86,4 +127,5 @@ describe('allocators', () => {
     assert.throws(() => p.allocate(40000), /provided port is not in the valid range. The range of valid ports is 30000-32767/);
     for (let i = 0; i < 100; i++) assert.ok(p.allocateNext() >= 30086);
   });
+
 });

@@ -641,6 +641,17 @@ function validateDataKeys(data: unknown, p: Path): FieldError[] {
   return errs;
 }
 
+/** core.MaxSecretSize: the most a Secret's or a ConfigMap's values may hold together. */
+export const maxDataBytes = 1024 * 1024;
+
+/** The bytes a map's values hold: UTF-8 text, or base64 that stands for bytes. */
+function dataBytes(data: unknown, encoding: 'utf8' | 'base64'): number {
+  if (!isObject(data)) return 0;
+  let n = 0;
+  for (const v of Object.values(data)) if (typeof v === 'string') n += encoding === 'base64' ? Buffer.byteLength(v, 'base64') : Buffer.byteLength(v);
+  return n;
+}
+
 export function validateConfigMap(cm: KubeObject): FieldError[] {
   const errs = validateObjectMeta(cm.metadata, true, nameIsDNSSubdomain);
   errs.push(...validateDataKeys(cm.data, Path.root('data')));
@@ -648,6 +659,8 @@ export function validateConfigMap(cm: KubeObject): FieldError[] {
   if (isObject(cm.data) && isObject(cm.binaryData)) {
     for (const k of Object.keys(cm.data)) if (k in cm.binaryData) errs.push(field.invalid(Path.root('data'), k, 'duplicate of key present in binaryData'));
   }
+  // Upstream reports the whole object ("[]"), data and binaryData together.
+  if (dataBytes(cm.data, 'utf8') + dataBytes(cm.binaryData, 'base64') > maxDataBytes) errs.push(field.tooLong(Path.root('[]'), '', maxDataBytes));
   return errs;
 }
 
@@ -666,6 +679,7 @@ export function validateSecret(s: KubeObject): FieldError[] {
   if (s.type === 'kubernetes.io/tls' && isObject(s.data)) {
     for (const k of ['tls.crt', 'tls.key']) if (!(k in s.data)) errs.push(field.required(Path.root('data').key(k)));
   }
+  if (dataBytes(s.data, 'base64') > maxDataBytes) errs.push(field.tooLong(Path.root('data'), '', maxDataBytes));
   return errs;
 }
 

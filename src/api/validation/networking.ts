@@ -1,7 +1,7 @@
 // Validation of discovery.k8s.io/v1 EndpointSlice and networking.k8s.io/v1 Ingress,
 // IngressClass and NetworkPolicy (kubernetes pkg/apis/{discovery,networking}/validation).
 import { field, GoRepr, Path, type FieldError } from '../errors.ts';
-import type { EndpointSlice, Ingress, IngressBackend, IngressClass, KubeObject, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../types.ts';
+import { isObject, type EndpointSlice, type Ingress, type IngressBackend, type IngressClass, type KubeObject, type NetworkPolicy, type NetworkPolicyPeer, type NetworkPolicyPort } from '../types.ts';
 import { isValidIP, parseCIDR, cidrContains, formatIP } from '../../util/ip.ts';
 import { validateDNS1123Label, validateEndpointIP, validateQualifiedName, validateCIDR } from './core.ts';
 import { validateImmutableField, validateLabelSelector, validateNamespaceName, validateObjectMeta, validateObjectMetaUpdate } from './meta.ts';
@@ -340,5 +340,19 @@ export function validateNetworkPolicyUpdate(np: NetworkPolicy, old: NetworkPolic
 }
 
 export function validateLease(l: KubeObject): FieldError[] {
-  return validateObjectMeta(l.metadata, true, nameIsDNSSubdomain);
+  return [...validateObjectMeta(l.metadata, true, nameIsDNSSubdomain), ...validateLeaseSpec(l)];
+}
+
+/** ValidateLeaseSpec: durations are positive, transitions not negative (on create and update). */
+export function validateLeaseSpec(l: KubeObject): FieldError[] {
+  const errs: FieldError[] = [];
+  const spec = (isObject(l.spec) ? l.spec : {}) as { leaseDurationSeconds?: number; leaseTransitions?: number };
+  const sp = Path.root('spec');
+  if (spec.leaseDurationSeconds !== undefined && spec.leaseDurationSeconds !== null && spec.leaseDurationSeconds <= 0) {
+    errs.push(field.invalid(sp.child('leaseDurationSeconds'), spec.leaseDurationSeconds, 'must be greater than 0'));
+  }
+  if (spec.leaseTransitions !== undefined && spec.leaseTransitions !== null && spec.leaseTransitions < 0) {
+    errs.push(field.invalid(sp.child('leaseTransitions'), spec.leaseTransitions, 'must be greater than or equal to 0'));
+  }
+  return errs;
 }

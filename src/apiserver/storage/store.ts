@@ -28,6 +28,8 @@ export interface StoreOptions {
   historyLimit?: number;
   /** compact the log once it exceeds this many bytes */
   compactBytes?: number;
+  /** told about storage trouble the store lives through (failed compactions) */
+  log?: (line: string) => void;
 }
 
 class History {
@@ -63,7 +65,11 @@ export class Store {
     this.historyLimit = opts.historyLimit ?? 20000;
     this.compactBytes = opts.compactBytes ?? 64 * 1024 * 1024;
     for (const [key, obj] of this.objects) this.table(resourceOfKey(key)).set(key, obj);
-    if (wal) wal.onDurable = () => this.deliver();
+    if (wal) {
+      wal.onDurable = () => this.deliver();
+      wal.onFailed = () => this.rollBack();
+      if (opts.log) wal.log = opts.log;
+    }
   }
 
   static open(dataDir: string, opts: StoreOptions = {}): Store {
@@ -169,7 +175,34 @@ export class Store {
       if (!ws) continue;
       for (const w of ws) w.deliver(ev);
     }
-    if (this.wal && this.wal.size > this.compactBytes) this.wal.compact(this.rv, this.objects);
+    if (this.wal && this.wal.size > this.compactBytes && !this.wal.compacting) void this.wal.compact(this.rv, this.objects);
+  }
+
+  /**
+   * Undoes the writes of a batch the log could not take (a full disk): their writers get an
+   * error, no watcher sees them, and the next write reuses their resourceVersions.
+   */
+  private rollBack(): void {
+    const evs = this.undelivered;
+    if (evs.length === 0) return;
+    this.undelivered = [];
+    const undone = new Set(evs);
+    for (let i = evs.length - 1; i >= 0; i--) {
+      const ev = evs[i]!;
+      const key = objectKey(ev.resource, ev.object.metadata.namespace, ev.object.metadata.name!);
+      if (ev.prev) {
+        this.objects.set(key, ev.prev);
+        this.table(ev.resource).set(key, ev.prev);
+      } else {
+        this.objects.delete(key);
+        this.table(ev.resource).delete(key);
+      }
+    }
+    for (const resource of new Set(evs.map((e) => e.resource))) {
+      const h = this.history(resource);
+      h.events = h.events.filter((e) => !undone.has(e));
+    }
+    this.rv = evs[0]!.rv - 1;
   }
 
   /**
