@@ -166,6 +166,10 @@ export class FakeIptables implements IptablesInterface {
     };
   }
 
+  listChains(table: TableName): string[] {
+    return this.save(table).chains.map((c) => c.name);
+  }
+
   ensureChain(table: TableName, chain: string): boolean {
     const chains = this.chains(this.tables, table);
     if (chains.has(chain)) return true;

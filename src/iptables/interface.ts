@@ -17,6 +17,8 @@ export interface IptablesInterface {
   restore(tables: readonly Table[], opts?: RestoreOptions): void;
   /** One table as iptables-save gives it. */
   save(table: TableName): Table;
+  /** The names of the chains a table has (built-in and user), without reading its rules. */
+  listChains(table: TableName): string[];
   /** Creates a user chain unless it exists; whether it existed. */
   ensureChain(table: TableName, chain: string): boolean;
   /** Adds a rule (as iptables' argument list) at the end or the start of a chain unless it is there; whether it was. */

@@ -2,7 +2,7 @@
 // podpath's exec layer (in a namespace when asked, or the exec fake in unit tests).
 import { defaultExecutor, type Executor, type Result } from '../exec/exec.ts';
 import type { IptablesInterface, RestoreOptions, RulePosition } from './interface.ts';
-import { parseDump } from './parse.ts';
+import { chainsOf, parseDump } from './parse.ts';
 import { serializeDump } from './serialize.ts';
 import { IptError, type IptErrorCode, type Table, type TableName } from './types.ts';
 
@@ -78,6 +78,10 @@ export class Iptables implements IptablesInterface {
   save(table: TableName): Table {
     const found = parseDump(this.ok(['iptables-save', '-t', table])).find((t) => t.name === table);
     return found ?? { name: table, chains: [], ops: [] };
+  }
+
+  listChains(table: TableName): string[] {
+    return chainsOf(this.ok(['iptables-save', '-t', table]), table);
   }
 
   ensureChain(table: TableName, chain: string): boolean {

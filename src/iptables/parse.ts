@@ -110,3 +110,23 @@ export function parseDump(text: string): Table[] {
   }
   return tables;
 }
+
+/**
+ * The chains one table of a dump declares, read from its ":NAME POLICY [p:b]" lines alone
+ * (upstream's GetChainsFromTable): kube-proxy asks only which chains exist, and at 10,000
+ * Services reading the rules too would cost ten times as much.
+ */
+export function chainsOf(text: string, table: string): string[] {
+  const start = text.indexOf(`*${table}\n`);
+  if (start < 0) return [];
+  const names: string[] = [];
+  for (let i = text.indexOf('\n', start) + 1; i > 0 && i < text.length; ) {
+    const end = text.indexOf('\n', i);
+    const line = text.slice(i, end < 0 ? text.length : end);
+    if (line === 'COMMIT') break;
+    if (line.startsWith(':')) names.push(line.slice(1, line.indexOf(' ') < 0 ? line.length : line.indexOf(' ')));
+    else if (!line.startsWith('#') && line.trim() !== '') break; // rules follow the declarations
+    i = end < 0 ? -1 : end + 1;
+  }
+  return names;
+}

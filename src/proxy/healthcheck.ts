@@ -1,7 +1,8 @@
 // The healthCheckNodePort servers kube-proxy runs for LoadBalancer Services with
 // externalTrafficPolicy Local: a load balancer asks any path and gets 200 while this node has
 // a ready local endpoint (503 otherwise), with upstream's body and headers byte for byte.
-import http from 'node:http';
+import type http from 'node:http';
+import { createHttpServer } from '../util/httpserver.ts';
 
 /** Upstream's response body: TAB-indented JSON, no trailing newline. */
 export function serviceHealthBody(namespace: string, name: string, localEndpoints: number, serviceProxyHealthy: boolean): string {
@@ -38,8 +39,8 @@ export class ServiceHealthServers {
         had.target = t;
         continue;
       }
-      const entry = { server: http.createServer(), target: t };
-      entry.server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      const entry = { target: t } as { server: http.Server; target: HealthCheckTarget };
+      entry.server = createHttpServer((_req, res) => {
         const cur = entry.target;
         const healthy = this.proxyHealthy();
         const body = serviceHealthBody(cur.namespace, cur.name, cur.localEndpoints, healthy);
@@ -49,7 +50,7 @@ export class ServiceHealthServers {
           'X-Load-Balancing-Endpoint-Weight': String(cur.localEndpoints),
         });
         res.end(body);
-      });
+      }, {}, this.log);
       entry.server.on('error', (e) => this.log(`health check server on ${port}: ${e.message}`));
       entry.server.listen(port, '0.0.0.0');
       this.servers.set(port, entry);
@@ -111,8 +112,8 @@ export class ProxyHealthServer {
   }
 
   listen(host: string, port: number, log: (s: string) => void): void {
-    this.server = http.createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
+    this.server = createHttpServer((_req, res, target) => {
+      const path = target.pathname;
       if (path !== '/healthz' && path !== '/livez') {
         res.writeHead(404).end();
         return;
@@ -122,7 +123,7 @@ export class ProxyHealthServer {
       this.onAnswer(path, code);
       res.writeHead(code, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' });
       res.end(proxyHealthBody(path, new Date(), this.updatedAt, healthy, this.nodeEligible));
-    });
+    }, {}, log);
     this.server.on('error', (e) => log(`health server on ${host}:${port}: ${e.message}`));
     this.server.listen(port, host);
   }

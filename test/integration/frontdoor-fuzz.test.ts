@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { eventually, repoRoot, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 import { freePort, serveDns, type ServedDns } from '../helpers/dns.ts';
 import { goodGet, rawExchange } from '../helpers/raw.ts';
+import { ProxyHealthServer, ServiceHealthServers } from '../../src/proxy/healthcheck.ts';
 import { rng } from '../helpers/rng.ts';
 
 interface Door {
@@ -86,10 +87,16 @@ describe('fuzzing the HTTP front door of every podpath server', () => {
   let api: TestApiServer;
   let dns: ServedDns;
   let echo: ChildProcess;
+  // kube-proxy's health servers run here, in the test's own process: a crash fails the file.
+  const proxyHealth = new ProxyHealthServer(60_000);
+  const serviceHealth = new ServiceHealthServers(() => true, () => {});
+  const thisProcess = () => ({ exitCode: null }) as ChildProcess;
   const doors: Door[] = [];
   before(async () => {
     api = await startApiServer();
-    const [health, ready, metrics, echoPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [health, ready, metrics, echoPort, proxyHealthz, hcNodePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    proxyHealth.listen('127.0.0.1', proxyHealthz, () => {});
+    serviceHealth.sync([{ namespace: 'default', name: 'lb', port: hcNodePort, localEndpoints: 1 }]);
     dns = await serveDns(['-f', path.join(repoRoot, 'examples/dns/cluster-state.yaml'), '--health-addr', `127.0.0.1:${health}`, '--ready-addr', `127.0.0.1:${ready}`, '--metrics-addr', `127.0.0.1:${metrics}`]);
     echo = startEchoProcess(echoPort);
     await eventually(async () => (await goodGet(echoPort, '/health')).status === 200, 20_000, 'the echo image');
@@ -99,9 +106,13 @@ describe('fuzzing the HTTP front door of every podpath server', () => {
       { name: 'dns /ready', port: ready, tls: false, good: '/ready', proc: () => dns.proc },
       { name: 'dns /metrics', port: metrics, tls: false, good: '/metrics', proc: () => dns.proc },
       { name: 'echo', port: echoPort, tls: false, good: '/api/v1/x', proc: () => echo },
+      { name: 'kube-proxy /livez', port: proxyHealthz, tls: false, good: '/livez', proc: thisProcess },
+      { name: 'kube-proxy healthCheckNodePort', port: hcNodePort, tls: false, good: '/', proc: thisProcess },
     );
   });
   after(async () => {
+    proxyHealth.close();
+    serviceHealth.close();
     if (echo && echo.exitCode === null) {
       const gone = new Promise((r) => echo.once('exit', r));
       echo.kill('SIGTERM');

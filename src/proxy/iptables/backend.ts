@@ -39,7 +39,7 @@ export class IptablesBackend implements Backend {
     const check = full || !large || this.now() - this.lastStaleCheck >= this.syncPeriodMs;
     if (check) this.lastStaleCheck = this.now();
     const [, nat] = r.tables;
-    const stale = check ? staleChains(this.iptables.save('nat'), r.activeNatChains) : [];
+    const stale = check ? staleChains(this.iptables.listChains('nat'), r.activeNatChains) : [];
     deleteChains(nat, stale);
     try {
       this.iptables.restore(r.tables, { noflush: true, counters: true });

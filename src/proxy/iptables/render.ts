@@ -238,8 +238,8 @@ export function renderIptables(ports: ServicePortInfo[], cfg: IptablesConfig = {
 const servicePrefixes = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-SEP-', 'KUBE-FW-', 'KUBE-EXT-'];
 
 /** The per-service chains of a saved nat table (`iptables-save -t nat`, parsed) that the sync no longer keeps. */
-export function staleChains(savedNat: Table, active: Set<string>): string[] {
-  return savedNat.chains.map((c) => c.name).filter((name) => servicePrefixes.some((p) => name.startsWith(p)) && !active.has(name));
+export function staleChains(natChains: readonly string[], active: Set<string>): string[] {
+  return natChains.filter((name) => servicePrefixes.some((p) => name.startsWith(p)) && !active.has(name));
 }
 
 /** Deletes chains in the same transaction, as upstream does: each declared (so flushed), then -X after the rules. */
