@@ -72,6 +72,9 @@ describe('knftables transactions as nft -f text', () => {
     assert.equal(w('delete', elem({ map: 'm' }, ['1.2.3.4', 'tcp', '80'], ['drop'], 'ns/svc:p')), 'delete element ip kube-proxy m { 1.2.3.4 . tcp . 80 }\n');
     assert.equal(w('add', { kind: 'flowtable', name: 'ft', priority: 'filter', devices: ['eth0', 'eth1'] }), 'add flowtable ip kube-proxy ft { hook ingress priority filter ; devices = { eth0, eth1 } ; }\n');
     assert.equal(writeOperation('add', { kind: 'chain', family: 'inet', table: 'netpol', name: 'c' }), 'add chain inet netpol c\n');
+    // comments as Go's %q writes them: as they are when plain, escaped when read back with what nft would not take
+    assert.equal(w('add', rule('c', 'accept', 'ns/svc:p80 (a-b_c)')), 'add rule ip kube-proxy c accept comment "ns/svc:p80 (a-b_c)"\n');
+    assert.equal(w('add', rule('c', 'accept', 'say "hi"\\\n\tä\x01\u200b')), 'add rule ip kube-proxy c accept comment "say \\"hi\\"\\\\\\n\\tä\\x01\\u200b"\n');
   });
 
   it('numbers named priorities as knftables does, bridge family apart', () => {
@@ -313,6 +316,22 @@ describe('knftables Nftables over the exec layer', () => {
     assert.equal(rules.find((r) => r.chain === 'cluster-ips-check')?.rule, 'ip daddr @cluster-ips reject');
     assert.ok(nft.list('chains').includes('reject-chain'));
     assert.ok(readRuleset({ executor: ex }).rules.length > 30);
+  });
+
+  it('lists names as knftables does (`list chains ip`, kept to its table, no rules read), ENOENT only when the table is missing', () => {
+    const meta = { metainfo: { json_schema_version: 1 } };
+    const doc = (...objs: object[]) => JSON.stringify({ nftables: [meta, ...objs] });
+    const chains = doc({ chain: { family: 'ip', table: 'kube-proxy', name: 'services' } }, { chain: { family: 'ip', table: 'other', name: 'x' } }, { chain: { family: 'ip', table: 'kube-proxy', name: 'masquerading' } });
+    const tables = (...names: string[]) => doc(...names.map((name) => ({ table: { family: 'ip', name } })));
+    let present = ['kube-proxy', 'other'];
+    const ex = new FakeExecutor().on('nft', (argv) => (argv.includes('tables') ? tables(...present) : argv.includes('chains') ? chains : doc()));
+    const nft = new Nftables({ ...ctx, executor: ex });
+    assert.deepEqual(nft.list('chains'), ['masquerading', 'services']);
+    assert.deepEqual(ex.callsOf('nft'), [['--json', '--terse', 'list', 'chains', 'ip']], 'names found: no second look');
+    assert.deepEqual(nft.list('map'), [], 'an empty table');
+    assert.deepEqual(ex.callsOf('nft').slice(1), [['--json', '--terse', 'list', 'maps', 'ip'], ['--json', 'list', 'tables', 'ip']]);
+    present = ['other'];
+    assert.equal(codeOf(() => nft.list('sets')), 'ENOENT');
   });
 });
 
