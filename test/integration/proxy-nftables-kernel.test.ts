@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { commandExists, run } from '../../src/exec/exec.ts';
 import { Fake, NftError, Nftables, type NftInterface } from '../../src/knftables/index.ts';
 import type { ProxyFlags } from '../../src/proxy/config.ts';
@@ -15,6 +14,7 @@ import { portsByService, servicePorts } from '../../src/proxy/model.ts';
 import { NftablesBackend } from '../../src/proxy/nftables/backend.ts';
 import { kubeProxyTable } from '../../src/proxy/nftables/render.ts';
 import { isRoot } from '../helpers/lab.ts';
+import { endpointSlice as slice, service } from '../helpers/proxy.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
@@ -22,18 +22,6 @@ const ns = `podpath-test-${randomBytes(4).toString('hex')}`;
 const flags: ProxyFlags = { clusterCIDR: '10.244.0.0/16', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], serviceCIDRs: ['10.96.0.0/12'] };
 const nodeIP = '192.168.49.2';
 const codeOf = (f: () => void) => codes(f, NftError);
-
-const service = (name: string, clusterIP: string, extra: Record<string, unknown> = {}): Service =>
-  ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'default', name }, spec: { clusterIP, ports: [{ name: 'http', port: 80, protocol: 'TCP' }], ...extra } }) as unknown as Service;
-const slice = (name: string, ips: string[]): EndpointSlice =>
-  ({
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { namespace: 'default', name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: ips.map((ip) => ({ addresses: [ip], nodeName: 'n1' })),
-  }) as unknown as EndpointSlice;
 
 /** What an Interface's table holds, by name: chains with their rules' comments, sets and maps with their elements. */
 function contents(nft: NftInterface) {
@@ -49,8 +37,8 @@ describe('nftables backend on the kernel', { skip }, () => {
   const metrics = new ProxyMetrics('nftables');
   const onKernel = new NftablesBackend(flags, metrics, kernel, () => clock.t);
   const onFake = new NftablesBackend(flags, new ProxyMetrics('nftables'), fake, () => clock.t);
-  const sticky = service('web', '10.96.0.20', { sessionAffinity: 'ClientIP', type: 'NodePort', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }] });
-  const state = { services: [sticky, service('api', '10.96.0.21')], slices: [slice('web', ['10.244.0.5', '10.244.0.6']), slice('api', ['10.244.0.7'])] };
+  const sticky = service('web', { clusterIP: '10.96.0.20', sessionAffinity: 'ClientIP', type: 'NodePort', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }] });
+  const state = { services: [sticky, service('api', { clusterIP: '10.96.0.21' })], slices: [slice('web', ['10.244.0.5', '10.244.0.6']), slice('api', ['10.244.0.7'])] };
   const sync = (changed?: string[]) => {
     const req = { byService: portsByService(servicePorts(state.services, state.slices, 'n1')), ...(changed ? { changed: new Set(changed.map((n) => `default/${n}`)) } : {}), nodeIP };
     const r = onKernel.sync(req);
@@ -101,7 +89,7 @@ describe('nftables backend on the kernel', { skip }, () => {
     kernel.run(kernel.newTransaction().add(conflict));
     fake.run(fake.newTransaction().add(conflict));
     const before = run(['nft', 'list', 'ruleset'], { netns: ns });
-    state.services = [sticky, service('db', '10.96.0.22')];
+    state.services = [sticky, service('db', { clusterIP: '10.96.0.22' })];
     state.slices = [slice('web', ['10.244.0.5']), slice('db', ['10.244.0.9'])];
     const req = { byService: portsByService(servicePorts(state.services, state.slices, 'n1')), changed: new Set(['default/db']), nodeIP };
     assert.equal(codeOf(() => onFake.sync(req)), 'EEXIST');

@@ -18,6 +18,7 @@ import { NftablesBackend } from '../../src/proxy/nftables/backend.ts';
 import { fullSyncTransaction, kubeProxyTable, nftablesConfig } from '../../src/proxy/nftables/render.ts';
 import { parseState } from '../../src/proxy/app/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
+import { endpointSlice as slice, service as svc } from '../helpers/proxy.ts';
 import { sortNftables } from '../helpers/nft-sort.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
 
@@ -25,22 +26,6 @@ const codeOf = (f: () => void) => codes(f, NftError);
 const nodeName = 'n1';
 const nodeIP = '192.168.49.2';
 const flags: ProxyFlags = { clusterCIDR: '10.244.0.0/16', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], serviceCIDRs: ['10.96.0.0/12'] };
-
-const svc = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): Service =>
-  ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'default', name }, spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }], ...spec }, ...(status ? { status } : {}) }) as unknown as Service;
-/** An EndpointSlice of a Service: each endpoint "ip" (on this node) or "ip@node". */
-const slice = (name: string, endpoints: string[]): EndpointSlice =>
-  ({
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { namespace: 'default', name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: endpoints.map((e) => {
-      const [ip, node = nodeName] = e.split('@');
-      return { addresses: [ip], nodeName: node };
-    }),
-  }) as unknown as EndpointSlice;
 
 /** A node's kube-proxy in nftables mode on the Fake, with the Services and EndpointSlices it watches and a clock. */
 function proxy(services: Service[], slices: EndpointSlice[]) {
