@@ -83,9 +83,17 @@ export class Nftables implements NftInterface {
 
   list(objectType: ListableType): string[] {
     const kind = singular(objectType);
-    const rs = parseRuleset(nft(this.opts, ['--json', '--terse', 'list', 'table', ...this.where()]));
+    const { family, table } = this.opts;
+    // as knftables: `list chains ip` and the like, of every table of the family, kept to this one
+    // (`list table` would print every rule, a lot in a large table just to read names)
+    const rs = parseRuleset(nft(this.opts, ['--json', '--terse', 'list', `${kind}s`, family]));
     const objs = kind === 'chain' ? rs.chains : kind === 'set' ? rs.sets : kind === 'map' ? rs.maps : rs.flowtables;
-    return objs.map((o) => o.name).sort();
+    const names = objs.filter((o) => o.table === table).map((o) => o.name);
+    // none: the table may be missing, which is ENOENT
+    if (!names.length && !parseRuleset(nft(this.opts, ['--json', 'list', 'tables', family])).tables.some((t) => t.name === table)) {
+      throw new NftError('ENOENT', `no such table "${family}" "${table}"`);
+    }
+    return names.sort();
   }
 
   listRules(chain: string): Rule[] {

@@ -8,6 +8,8 @@ import { parsePriority, type NftContext, type NftObject, type Verb } from './typ
 // Go's %q, which knftables uses for comments. Comments that validate need none of its escapes,
 // but objects read back from the kernel are written through here too (the Fake's dump).
 function quote(s: string): string {
+  // printable ASCII but for quotes and backslashes (every comment that validates): as it is
+  if (/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;

@@ -92,7 +92,8 @@ export class Transaction {
 
   /** The `nft -f` input; a pending error is appended as a comment, as knftables does. */
   toString(): string {
-    const text = this.queue.map((op) => writeOperation(op.verb, op.obj, this.context)).join('');
+    let text = '';
+    for (const op of this.queue) text += writeOperation(op.verb, op.obj, this.context);
     return this.err ? `${text}# ERROR: ${this.err.message}` : text;
   }
 }

@@ -1,5 +1,7 @@
 // ServicePorts, endpoints and a kube-ipvs0 stand-in for the userspace and IPVS mode tests; a
-// clock and sync runner that move only when a Proxier test says.
+// clock and sync runner that move only when a Proxier test says; Services and EndpointSlices for
+// the backends' tests.
+import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import type { DummyShell } from '../../src/proxy/dummydevice.ts';
 import type { ServicePortInfo } from '../../src/proxy/model.ts';
 import type { Clock, SyncRunner } from '../../src/proxy/proxier.ts';
@@ -62,3 +64,21 @@ export const runnerOn = (clock: FakeClock) => (sync: () => void): SyncRunner => 
     stop: () => pending?.(),
   };
 };
+
+/** A Service in namespace default: one TCP port "http" 80, under what spec gives. */
+export const service = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): Service =>
+  ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'default', name }, spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }], ...spec }, ...(status ? { status } : {}) }) as unknown as Service;
+
+/** The EndpointSlice of a Service in namespace default, port "http" 8080: each endpoint "ip" (on node n1) or "ip@node". */
+export const endpointSlice = (name: string, endpoints: string[]): EndpointSlice =>
+  ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { namespace: 'default', name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: endpoints.map((e) => {
+      const [ip, nodeName = 'n1'] = e.split('@');
+      return { addresses: [ip], nodeName };
+    }),
+  }) as unknown as EndpointSlice;

@@ -96,6 +96,8 @@ describe('knftables on the kernel', { skip }, () => {
   it('lists chains, rules and elements through the Interface as the Fake does', () => {
     assert.deepEqual(nft.list('chains'), fake.list('chains'));
     assert.deepEqual(nft.list('maps'), fake.list('maps'));
+    assert.deepEqual(nft.list('sets'), fake.list('sets'));
+    assert.deepEqual(nft.list('flowtables'), [], 'none in a table that is there: no error');
     const strip = (es: { key: string[]; value?: string[]; comment?: string }[]) => es.map(({ key, value, comment }) => ({ key, value, comment }));
     assert.deepEqual(strip(nft.listElements('map', 'no-endpoint-services')), strip(fake.listElements('map', 'no-endpoint-services')));
     const rules = nft.listRules('external-42NFTM6N-ns2/svc2/tcp/p80');

@@ -1,15 +1,16 @@
 // src/knftables: transactions of typed objects rendered as knftables renders them (byte for byte
-// the text podpath's nftables mode writes by hand today), the Fake's refusals and dump, the
-// Interface over nft through the exec fake, and the reader of `nft -j` output captured from nft 1.0.6.
+// the text podpath's nftables mode wrote by hand before it built these objects), the Fake's
+// refusals and dump, the Interface over nft through the exec fake, and the reader of `nft -j`
+// output captured from nft 1.0.6.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { concat, Fake, NftError, Nftables, parsePriority, parseRuleset, readRuleset, Transaction, writeOperation, type Expr, type NftObject, type NftSet, type Statement } from '../../src/knftables/index.ts';
-import { deleteChainsText, planNftSync, setupLines, type NftAppliedState } from '../../src/proxy/nftables/render.ts';
+import { deleteChains, planNftSync, renderNftables, type ServiceNft } from '../../src/proxy/nftables/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
-import { sortNftables } from '../helpers/nft-fake.ts';
+import { sortNftables } from '../helpers/nft-sort.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
 import { ctx, elem, moreServices, rule, seed001 } from '../fixtures/kube-proxy-nft.ts';
 
@@ -31,25 +32,30 @@ describe('knftables transactions as nft -f text', () => {
     assert.equal(tx.numOperations, 90);
   });
 
-  it('reproduces the deletes the nftables mode writes by hand: a stale Service\'s elements, chains and affinity sets, and nodeport-ips', () => {
+  it('writes the nftables mode\'s deletes as it wrote them by hand: a stale Service\'s elements, chains and affinity sets, and nodeport-ips', () => {
     const chain = 'service-ULMVA6XW-ns1/svc1/tcp/p80';
     const aff = 'affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80';
-    const gone = { set: 'service-ips', key: '172.30.0.41 . tcp . 80', value: `goto ${chain}` };
-    const prev: NftAppliedState = {
-      services: new Map([['ns1/svc1', { chains: [{ name: chain, rules: [] }], affinitySets: [{ name: aff, timeoutSeconds: 10800 }], elements: [gone] }]]),
-      elements: new Map([[`${gone.set} ${gone.key}`, { e: gone, refs: 1 }]]),
+    const svc1: ServiceNft = {
+      chains: [{ chain: { kind: 'chain', name: chain }, rules: [] }],
+      affinitySets: [{ kind: 'set', name: aff, type: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: 10800 }],
+      elements: [elem({ map: 'service-ips' }, ['172.30.0.41', 'tcp', '80'], [`goto ${chain}`])],
     };
+    const prev = planNftSync({ services: new Map([['ns1/svc1', svc1]]), cfg: {} }).commit();
     const plan = planNftSync({ services: new Map(), changed: new Set(['ns1/svc1']), prev, cfg: {} });
     const tx = new Transaction(ctx)
       .delete(elem({ map: 'service-ips' }, ['172.30.0.41', 'tcp', '80']))
       .flush({ kind: 'chain', name: chain })
       .delete({ kind: 'set', name: aff });
-    assert.equal(tx.toString(), plan.text);
-    assert.equal(tx.numOperations, plan.operations);
-    assert.equal(new Transaction(ctx).delete({ kind: 'chain', name: chain }).toString(), deleteChainsText([chain]));
+    const byHand = `delete element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 }\nflush chain ip kube-proxy ${chain}\ndelete set ip kube-proxy ${aff}\n`;
+    assert.equal(plan.tx.toString(), byHand);
+    assert.equal(tx.toString(), byHand);
+    assert.equal(plan.tx.numOperations, 3);
+    assert.equal(deleteChains(new Transaction(ctx), [chain]).toString(), `delete chain ip kube-proxy ${chain}\n`);
     // NodePorts on every local address: the set is added (so the delete cannot fail) and deleted
     const nodePortIPs: NftSet = { kind: 'set', name: 'nodeport-ips', type: 'ipv4_addr', comment: 'IPs that accept NodePort traffic' };
-    assert.equal(new Transaction(ctx).add(nodePortIPs).delete(nodePortIPs).toString(), setupLines({}).declarations.slice(3, 5).map((l) => `${l}\n`).join(''));
+    const both = new Transaction(ctx).add(nodePortIPs).delete(nodePortIPs).toString();
+    assert.equal(both, 'add set ip kube-proxy nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }\ndelete set ip kube-proxy nodeport-ips\n');
+    assert.ok(renderNftables([], {}).includes(both));
   });
 
   it('writes every object and verb in knftables\' format', () => {
@@ -72,6 +78,9 @@ describe('knftables transactions as nft -f text', () => {
     assert.equal(w('delete', elem({ map: 'm' }, ['1.2.3.4', 'tcp', '80'], ['drop'], 'ns/svc:p')), 'delete element ip kube-proxy m { 1.2.3.4 . tcp . 80 }\n');
     assert.equal(w('add', { kind: 'flowtable', name: 'ft', priority: 'filter', devices: ['eth0', 'eth1'] }), 'add flowtable ip kube-proxy ft { hook ingress priority filter ; devices = { eth0, eth1 } ; }\n');
     assert.equal(writeOperation('add', { kind: 'chain', family: 'inet', table: 'netpol', name: 'c' }), 'add chain inet netpol c\n');
+    // comments as Go's %q writes them: as they are when plain, escaped when read back with what nft would not take
+    assert.equal(w('add', rule('c', 'accept', 'ns/svc:p80 (a-b_c)')), 'add rule ip kube-proxy c accept comment "ns/svc:p80 (a-b_c)"\n');
+    assert.equal(w('add', rule('c', 'accept', 'say "hi"\\\n\tä\x01\u200b')), 'add rule ip kube-proxy c accept comment "say \\"hi\\"\\\\\\n\\tä\\x01\\u200b"\n');
   });
 
   it('numbers named priorities as knftables does, bridge family apart', () => {
@@ -313,6 +322,22 @@ describe('knftables Nftables over the exec layer', () => {
     assert.equal(rules.find((r) => r.chain === 'cluster-ips-check')?.rule, 'ip daddr @cluster-ips reject');
     assert.ok(nft.list('chains').includes('reject-chain'));
     assert.ok(readRuleset({ executor: ex }).rules.length > 30);
+  });
+
+  it('lists names as knftables does (`list chains ip`, kept to its table, no rules read), ENOENT only when the table is missing', () => {
+    const meta = { metainfo: { json_schema_version: 1 } };
+    const doc = (...objs: object[]) => JSON.stringify({ nftables: [meta, ...objs] });
+    const chains = doc({ chain: { family: 'ip', table: 'kube-proxy', name: 'services' } }, { chain: { family: 'ip', table: 'other', name: 'x' } }, { chain: { family: 'ip', table: 'kube-proxy', name: 'masquerading' } });
+    const tables = (...names: string[]) => doc(...names.map((name) => ({ table: { family: 'ip', name } })));
+    let present = ['kube-proxy', 'other'];
+    const ex = new FakeExecutor().on('nft', (argv) => (argv.includes('tables') ? tables(...present) : argv.includes('chains') ? chains : doc()));
+    const nft = new Nftables({ ...ctx, executor: ex });
+    assert.deepEqual(nft.list('chains'), ['masquerading', 'services']);
+    assert.deepEqual(ex.callsOf('nft'), [['--json', '--terse', 'list', 'chains', 'ip']], 'names found: no second look');
+    assert.deepEqual(nft.list('map'), [], 'an empty table');
+    assert.deepEqual(ex.callsOf('nft').slice(1), [['--json', '--terse', 'list', 'maps', 'ip'], ['--json', 'list', 'tables', 'ip']]);
+    present = ['other'];
+    assert.equal(codeOf(() => nft.list('sets')), 'ENOENT');
   });
 });
 

@@ -17,8 +17,9 @@ import { FakeIpvs, realIpvs } from '../../src/proxy/ipvs/shell.ts';
 import { ProxyMetrics } from '../../src/proxy/metrics.ts';
 import { portsByService, servicePorts } from '../../src/proxy/model.ts';
 import { modes, proxyPreflight } from '../../src/proxy/app/modes.ts';
-import { NftablesBackend } from '../../src/proxy/nftables/backend.ts';
-import { FakeNft, realNft } from '../../src/proxy/nftables/shell.ts';
+import { Fake, NftError } from '../../src/knftables/index.ts';
+import { kubeProxyNftables, NftablesBackend } from '../../src/proxy/nftables/backend.ts';
+import { kubeProxyTable } from '../../src/proxy/nftables/render.ts';
 import { UserspaceBackend } from '../../src/proxy/userspace/backend.ts';
 import { FakeTransparent, realTransparent } from '../../src/proxy/userspace/transparent.ts';
 
@@ -27,6 +28,8 @@ const service = { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'def
 const slice = (ips: string[]) => ({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { namespace: 'default', name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', ports: [{ name: '', port: 8080, protocol: 'UDP' }], endpoints: ips.map((ip) => ({ addresses: [ip], nodeName: 'n1' })) }) as unknown as EndpointSlice;
 const byService = (ips: string[]) => portsByService(servicePorts([service], [slice(ips)], 'n1'));
 const argvs = (ex: FakeExecutor) => ex.calls.map((c) => c.argv.join(' '));
+/** What `nft --json list …` says where there are no tables. */
+const noNftTables = JSON.stringify({ nftables: [{ metainfo: { json_schema_version: 1 } }] });
 
 describe('kube-proxy shells through the exec layer', () => {
   it('iptables: restore with --noflush, -C before -I, the canary, and --random-fully only where iptables --version allows it', () => {
@@ -53,14 +56,13 @@ describe('kube-proxy shells through the exec layer', () => {
   });
 
   it('nftables: one nft -f transaction, the table read back as JSON', () => {
-    const listing = JSON.stringify({ nftables: [{ metainfo: {} }, { chain: { family: 'ip', table: 'kube-proxy', name: 'services' } }, { chain: { family: 'ip', table: 'other', name: 'x' } }] });
+    const listing = JSON.stringify({ nftables: [{ metainfo: { json_schema_version: 1 } }, { chain: { family: 'ip', table: 'kube-proxy', name: 'services' } }, { chain: { family: 'ip', table: 'other', name: 'x' } }] });
     const ex = new FakeExecutor().on('nft', (argv) => (argv[1] === '--json' ? listing : ''));
-    const shell = realNft(ex);
-    assert.deepEqual(shell.listChains(), ['services']);
-    assert.equal(shell.hasChain('services'), true);
-    shell.run('add table ip kube-proxy\n');
-    assert.deepEqual(ex.calls.at(-1), { argv: ['nft', '-f', '-'], input: 'add table ip kube-proxy\n' });
-    assert.deepEqual(ex.callsOf('nft').slice(0, 2), [['--json', 'list', 'chains', 'ip'], ['list', 'chain', 'ip', 'kube-proxy', 'services']]);
+    const nft = kubeProxyNftables(ex);
+    assert.deepEqual(nft.list('chains'), ['services']);
+    new NftablesBackend(flags, new ProxyMetrics('nftables'), nft, Date.now, ex).sync({ byService: byService(['10.244.0.5']), nodeIP: '192.168.49.2' });
+    assert.deepEqual(ex.callsOf('nft').slice(1), [['--json', '--terse', 'list', 'chains', 'ip'], ['--json', '--terse', 'list', 'sets', 'ip'], ['--json', 'list', 'tables', 'ip'], ['-f', '-']]);
+    assert.match(ex.calls.at(-1)!.input!, /^add table ip kube-proxy \{ comment "rules for kube-proxy" ; \}\n/);
   });
 
   it('ipvs: ipvsadm, ipset, sysctl and the nat rules beside them, all through the executor', () => {
@@ -126,7 +128,7 @@ describe('kube-proxy shells through the exec layer', () => {
     assert.deepEqual(Object.keys(modes).sort(), [...proxyModes].sort());
     const allowed: Record<string, string[]> = { iptables: ['iptables', 'iptables-save', 'iptables-restore'], nftables: ['nft'], ipvs: ['iptables', 'iptables-restore', 'ipvsadm', 'ipvsadm-save', 'ipvsadm-restore', 'ipset', 'ip', 'sysctl'], userspace: ['ip'] };
     for (const mode of proxyModes) {
-      const ex = new FakeExecutor().on('ip', (argv) => (argv[1] === '-j' ? '[]' : ''));
+      const ex = new FakeExecutor().on('ip', (argv) => (argv[1] === '-j' ? '[]' : '')).on('nft', (argv) => (argv.includes('--json') ? noNftTables : ''));
       const ctx = { flags, metrics: new ProxyMetrics(mode), syncPeriodMs: 30_000, log: () => {}, ex };
       if (mode === 'ipvs' && !fs.existsSync('/proc/net/ip_vs')) {
         assert.throws(() => modes.ipvs.newBackend(ctx), /this kernel has no IP Virtual Server support/);
@@ -160,16 +162,20 @@ describe('the shells\' fakes behave as the kernel', () => {
     assert.deepEqual(ipt.save('nat'), before, 'the refused restore changed nothing');
   });
 
-  it('FakeNft: the table\'s chains come and go with the transactions', () => {
-    const shell = new FakeNft();
-    const b = new NftablesBackend({ ...flags, nodePortAddresses: ['primary'] }, new ProxyMetrics('nftables'), shell);
+  it('the knftables Fake: the table\'s chains come and go with the transactions, and a refused one changes nothing', () => {
+    const fake = new Fake(kubeProxyTable);
+    const b = new NftablesBackend({ ...flags, nodePortAddresses: ['primary'] }, new ProxyMetrics('nftables'), fake);
+    assert.equal(b.intact(), false);
     b.sync({ byService: byService(['10.244.0.5']), nodeIP: '192.168.49.2' });
     assert.equal(b.intact(), true);
-    assert.ok(shell.listChains().some((c) => c.startsWith('service-')));
-    assert.deepEqual(shell.listSets(), ['cluster-ips', 'nodeport-ips']);
-    shell.failNext = new Error('nft: Could not process rule');
-    assert.throws(() => b.sync({ byService: byService(['10.244.0.6']), nodeIP: '192.168.49.2', changed: new Set(['default/web']) }), /Could not process rule/);
-    assert.equal(shell.transactions.length, 1);
+    assert.ok(fake.list('chains').some((c) => c.startsWith('service-')));
+    assert.deepEqual(fake.list('sets'), ['cluster-ips', 'nodeport-ips']);
+    // behind the backend's back, the endpoint chain it will flush goes: nft refuses the flush
+    const ep = fake.list('chains').find((c) => c.startsWith('endpoint-'))!;
+    fake.run(fake.newTransaction().flush({ kind: 'chain', name: fake.list('chains').find((c) => c.startsWith('service-'))! }).delete({ kind: 'chain', name: ep }));
+    const before = fake.dump();
+    assert.throws(() => b.sync({ byService: byService(['10.244.0.6']), nodeIP: '192.168.49.2', changed: new Set(['default/web']) }), (e) => e instanceof NftError && e.code === 'ENOENT');
+    assert.equal(fake.dump(), before);
   });
 
   it('FakeIpvs: the edits change its table, so the same sync twice edits nothing the second time', () => {

@@ -13,9 +13,8 @@ import { renderIpvs } from '../ipvs/render.ts';
 import { realIpvs } from '../ipvs/shell.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { ServicePortInfo } from '../model.ts';
-import { NftablesBackend } from '../nftables/backend.ts';
+import { kubeProxyNftables, NftablesBackend } from '../nftables/backend.ts';
 import { nftablesConfig, renderNftables } from '../nftables/render.ts';
-import { realNft } from '../nftables/shell.ts';
 import { liveNodePortIPs } from '../nodeaddresses.ts';
 import { UserspaceBackend } from '../userspace/backend.ts';
 import { renderUserspace } from '../userspace/render.ts';
@@ -70,7 +69,7 @@ export const modes: Record<ProxyMode, ProxyModeSpec> = {
     kernelNAT: true,
     offlineProblem: (n) => (n.nodePortIPs !== undefined && n.nodePortIPs.length === 0 ? '--node-ip is needed: NodePorts answer on the node\'s primary IP (or give --nodeport-addresses 0.0.0.0/0)' : undefined),
     render: (ports, n) => renderNftables(ports, nftablesConfig(n.flags, n.nodePortIPs, n.nodeIP)),
-    newBackend: (c) => new NftablesBackend(c.flags, c.metrics, realNft(c.ex), Date.now, c.ex),
+    newBackend: (c) => new NftablesBackend(c.flags, c.metrics, kubeProxyNftables(c.ex), Date.now, c.ex),
   },
   userspace: {
     tools: [],

@@ -1,16 +1,22 @@
-// nftables mode, live: each sync is one `nft -f` transaction that planNftSync makes from what the
-// last sync applied (only the changed Services' chains and elements on a partial sync); chains a
-// sync left unused are deleted a second later, in a transaction of their own.
+// nftables mode, live: each sync is one knftables transaction on the `ip kube-proxy` table that
+// planNftSync fills from what the last sync applied (only the changed Services' chains and
+// elements on a partial sync), run through an nftables Interface — nft itself, or in tests the
+// knftables Fake; chains a sync left unused are deleted a second later, in a transaction of their own.
 import { defaultExecutor, type Executor } from '../../exec/exec.ts';
+import { isNotFound, Nftables, type ListableType, type NftInterface } from '../../knftables/index.ts';
 import type { Backend, SyncRequest, SyncResult } from '../backend.ts';
 import type { ProxyFlags } from '../config.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { liveNodePortIPs } from '../nodeaddresses.ts';
-import { deleteChainsText, nftablesConfig, planNftSync, renderService, type NftAppliedState, type ServiceNft } from './render.ts';
-import { realNft, type NftShell } from './shell.ts';
+import { deleteChains, kubeProxyTable, nftablesConfig, planNftSync, renderService, type NftAppliedState, type NftSyncPlan, type ServiceNft } from './render.ts';
 
 /** Chains flushed by a sync are deleted at least this long after (older kernels keep references a moment). */
 const staleChainDelayMs = 1000;
+
+/** The kernel's `ip kube-proxy` table, through nft run by `ex` (a large sync may take minutes). */
+export function kubeProxyNftables(ex: Executor = defaultExecutor): NftInterface {
+  return new Nftables({ ...kubeProxyTable, executor: ex, timeoutMs: 600_000 });
+}
 
 export class NftablesBackend implements Backend {
   readonly mode = 'nftables' as const;
@@ -21,7 +27,7 @@ export class NftablesBackend implements Backend {
   constructor(
     private readonly flags: ProxyFlags,
     private readonly metrics: ProxyMetrics,
-    private readonly shell: NftShell = realNft(),
+    private readonly nft: NftInterface = kubeProxyNftables(),
     private readonly now: () => number = Date.now,
     /** runs `ip addr` when --nodeport-addresses names CIDRs */
     private readonly ex: Executor = defaultExecutor,
@@ -39,19 +45,21 @@ export class NftablesBackend implements Backend {
       const ports = req.byService.get(k);
       if (ports?.length) services.set(k, renderService(ports, cfg));
     }
-    const plan = planNftSync({
-      services,
-      ...(full ? { existingChains: this.shell.listChains(), existingSets: this.shell.listSets() } : { changed: new Set(keys), prev: this.applied! }),
-      cfg,
-    });
-    if (plan.text) {
-      try {
-        this.shell.run(plan.text);
-      } catch (e) {
-        this.metrics.nftablesSyncFailures.inc();
-        this.applied = undefined;
-        throw e;
-      }
+    let plan: NftSyncPlan;
+    try {
+      const tx = this.nft.newTransaction();
+      plan = planNftSync({
+        tx,
+        services,
+        ...(full ? { existingChains: this.existing('chains'), existingSets: this.existing('sets') } : { changed: new Set(keys), prev: this.applied! }),
+        cfg,
+      });
+      if (tx.numOperations > 0) this.nft.run(tx);
+    } catch (e) {
+      // Nothing was applied; what the table holds is no longer known: the next sync is full.
+      this.metrics.nftablesSyncFailures.inc();
+      this.applied = undefined;
+      throw e;
     }
     this.applied = plan.commit();
     this.lastNodeIP = req.nodeIP;
@@ -59,8 +67,18 @@ export class NftablesBackend implements Backend {
     if (full) this.staleChains.clear();
     for (const c of plan.staleChains) this.staleChains.set(c, t);
     // A chain in use again is no longer stale.
-    for (const svc of services.values()) for (const c of svc.chains) this.staleChains.delete(c.name);
-    return { full, summary: `${plan.operations} nft operations${full ? '' : ` for ${keys.length} changed services`}` };
+    for (const svc of services.values()) for (const c of svc.chains) this.staleChains.delete(c.chain.name);
+    return { full, summary: `${plan.tx.numOperations} nft operations${full ? '' : ` for ${keys.length} changed services`}` };
+  }
+
+  /** Names of the table's chains or sets; none before the first sync made the table. */
+  private existing(type: ListableType): string[] {
+    try {
+      return this.nft.list(type);
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw e;
+    }
   }
 
   /** Deletes, in a transaction of its own, chains that have been stale for a second or more. */
@@ -70,9 +88,9 @@ export class NftablesBackend implements Backend {
     if (!old.length) return;
     for (const c of old) this.staleChains.delete(c);
     try {
-      this.shell.run(deleteChainsText(old));
+      this.nft.run(deleteChains(this.nft.newTransaction(), old));
     } catch {
-      // Still there: the next full sync finds and flushes them again.
+      // Still there (or the table went, ENOENT): the next full sync finds and flushes what is left.
       this.metrics.nftablesCleanupFailures.inc();
     }
   }
@@ -81,7 +99,13 @@ export class NftablesBackend implements Backend {
     return this.staleChains.size > 0;
   }
 
+  /** Whether the table still dispatches Services: its services chain is there with its rules (a flushed or deleted table has none). */
   intact(): boolean {
-    return this.shell.hasChain('services');
+    try {
+      return this.nft.listRules('services').length > 0;
+    } catch {
+      // Gone (ENOENT), or nft could not say: a full sync rewrites the table, or fails and says why.
+      return false;
+    }
   }
 }

@@ -1,8 +1,10 @@
 // kube-proxy's nftables mode, as pure functions: each ServicePort becomes its chains, affinity
 // sets and map elements in upstream's `ip kube-proxy` table (hashed chain names, numgen load
-// balancing, verdict maps), and a sync plan turns the wanted state — and what the last sync
-// applied — into one `nft -f` transaction: everything on a full sync, only changed services'
-// chains and the element differences on a partial one.
+// balancing, verdict maps), built as knftables objects; a sync plan queues the wanted state — and
+// what the last sync applied — in one knftables Transaction: everything on a full sync, only the
+// changed Services' chains and the element differences on a partial one. The `nft -f` text is
+// the transaction's toString(): src/knftables writes it, nothing here does.
+import { concat, Transaction, type BaseChainHook, type BaseChainType, type Chain, type Element, type NftContext, type NftMap, type NftSet, type Rule } from '../../knftables/index.ts';
 import { cidrContains, cidrString, parseCIDR } from '../../util/ip.ts';
 import { masqueradeMark, type ProxyFlags } from '../config.ts';
 import { base32Sha256Prefix } from '../hash.ts';
@@ -33,25 +35,37 @@ export function nftablesConfig(f: ProxyFlags, ips: string[] | undefined, nodeIP:
   };
 }
 
-export const table = 'ip kube-proxy';
+/** The table kube-proxy owns: its transactions and its Interface work on it. */
+export const kubeProxyTable = { family: 'ip', table: 'kube-proxy' } as const satisfies NftContext;
 
-export interface NftChain {
-  name: string;
-  rules: string[];
-}
+// The fixed sets, maps and chains, by upstream's names.
+const clusterIPsSet = 'cluster-ips';
+const nodePortIPsSet = 'nodeport-ips';
+const firewallIPsMap = 'firewall-ips';
+const noEndpointNodePortsMap = 'no-endpoint-nodeports';
+const noEndpointServicesMap = 'no-endpoint-services';
+const serviceIPsMap = 'service-ips';
+const serviceNodePortsMap = 'service-nodeports';
+const clusterIPsCheckChain = 'cluster-ips-check';
+const firewallCheckChain = 'firewall-check';
+const markMasqChain = 'mark-for-masquerade';
+const masqueradingChain = 'masquerading';
+const nodePortEndpointsCheckChain = 'nodeport-endpoints-check';
+const servicesChain = 'services';
+const serviceEndpointsCheckChain = 'service-endpoints-check';
+const rejectChain = 'reject-chain';
 
-export interface NftElement {
-  set: string;
-  key: string;
-  value?: string;
-  comment?: string;
+/** A per-service chain with the rules a sync writes into it. */
+export interface ServiceChain {
+  chain: Chain;
+  rules: Rule[];
 }
 
 /** What one Service (all its ports) puts into the table. */
 export interface ServiceNft {
-  chains: NftChain[];
-  affinitySets: { name: string; timeoutSeconds: number }[];
-  elements: NftElement[];
+  chains: ServiceChain[];
+  affinitySets: NftSet[];
+  elements: Element[];
 }
 
 // Chain names: a readable name with an 8-character hash in front, cut to 240 characters.
@@ -71,6 +85,14 @@ const normCIDR = (c: string) => {
   const p = parseCIDR(c);
   return p ? cidrString(p) : c;
 };
+
+/** Words separated by a "," word, for an anonymous set or map in concat(). */
+const commaSeparated = (items: readonly (string | number)[][]) => items.flatMap((words, i) => (i ? [',', ...words] : words));
+
+const rule = (chain: string, text: string, comment?: string): Rule => ({ kind: 'rule', chain, rule: text, ...(comment ? { comment } : {}) });
+const setElement = (set: string, key: string[]): Element => ({ kind: 'element', set, key });
+/** A verdict map's element: its value is one verdict ("drop", "goto service-…"). */
+const mapElement = (map: string, key: string[], verdict: string, comment?: string): Element => ({ kind: 'element', map, key, value: [verdict], ...(comment ? { comment } : {}) });
 
 /** The chains, affinity sets and map elements of one ServicePort. */
 export function renderServicePort(sp: ServicePortInfo, cfg: NftablesConfig): ServiceNft {
@@ -97,23 +119,24 @@ export function renderServicePort(sp: ServicePortInfo, cfg: NftablesConfig): Ser
   const usesExternalChain = hasEndpoints && externallyAccessible(sp);
   const usesFWChain = sp.loadBalancerVIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
   // No endpoints anywhere: reject; endpoints elsewhere but none for this policy: drop.
-  const verdict = hasEndpoints ? 'drop' : 'goto reject-chain';
+  const verdict = hasEndpoints ? 'drop' : `goto ${rejectChain}`;
 
   const out: ServiceNft = { chains: [], affinitySets: [], elements: [] };
-  const chain = (name: string): string[] => {
-    const c = { name, rules: [] as string[] };
+  /** Declares a chain; what it returns adds a rule to it. */
+  const chain = (name: string) => {
+    const c: ServiceChain = { chain: { kind: 'chain', name }, rules: [] };
     out.chains.push(c);
-    return c.rules;
+    return (text: string, comment?: string) => void c.rules.push(rule(name, text, comment));
   };
-  const el = (set: string, key: string, value?: string, comment?: string) => out.elements.push({ set, key, ...(value ? { value } : {}), ...(comment ? { comment } : {}) });
-  const svcKey = (ip: string) => `${ip} . ${p} . ${sp.port}`;
+  const el = (e: Element) => void out.elements.push(e);
+  const svcKey = (ip: string) => [ip, p, String(sp.port)];
 
-  el('cluster-ips', sp.clusterIP);
-  if (hasInternalEndpoints) el('service-ips', svcKey(sp.clusterIP), `goto ${internalChain}`);
-  else el('no-endpoint-services', svcKey(sp.clusterIP), verdict, sp.name);
+  el(setElement(clusterIPsSet, [sp.clusterIP]));
+  if (hasInternalEndpoints) el(mapElement(serviceIPsMap, svcKey(sp.clusterIP), `goto ${internalChain}`));
+  else el(mapElement(noEndpointServicesMap, svcKey(sp.clusterIP), verdict, sp.name));
   for (const ip of sp.externalIPs) {
-    if (hasEndpoints) el('service-ips', svcKey(ip), `goto ${externalChain}`);
-    if (!hasExternalEndpoints) el('no-endpoint-services', svcKey(ip), verdict, sp.name);
+    if (hasEndpoints) el(mapElement(serviceIPsMap, svcKey(ip), `goto ${externalChain}`));
+    if (!hasExternalEndpoints) el(mapElement(noEndpointServicesMap, svcKey(ip), verdict, sp.name));
   }
   if (usesFWChain) {
     const sources = sp.loadBalancerSourceRanges.map(normCIDR);
@@ -122,52 +145,58 @@ export function renderServicePort(sp: ServicePortInfo, cfg: NftablesConfig): Ser
       return c !== undefined && cidrContains(c, cfg.nodeIP!);
     });
     if (fromNode) sources.push(...sp.loadBalancerVIPs);
-    chain(fwChain).push(`ip saddr != { ${sources.join(' , ')} } drop`);
+    chain(fwChain)(concat('ip saddr != {', commaSeparated(sources.map((s) => [s])), '}', 'drop'));
   }
   for (const ip of sp.loadBalancerVIPs) {
-    if (hasEndpoints) el('service-ips', svcKey(ip), `goto ${externalChain}`);
-    if (usesFWChain) el('firewall-ips', svcKey(ip), `goto ${fwChain}`);
+    if (hasEndpoints) el(mapElement(serviceIPsMap, svcKey(ip), `goto ${externalChain}`));
+    if (usesFWChain) el(mapElement(firewallIPsMap, svcKey(ip), `goto ${fwChain}`));
   }
-  if (!hasExternalEndpoints) for (const ip of sp.loadBalancerVIPs) el('no-endpoint-services', svcKey(ip), verdict, sp.name);
+  if (!hasExternalEndpoints) for (const ip of sp.loadBalancerVIPs) el(mapElement(noEndpointServicesMap, svcKey(ip), verdict, sp.name));
   if (sp.nodePort) {
-    if (hasEndpoints) el('service-nodeports', `${p} . ${sp.nodePort}`, `goto ${externalChain}`);
-    if (!hasExternalEndpoints) el('no-endpoint-nodeports', `${p} . ${sp.nodePort}`, verdict, sp.name);
+    const key = [p, String(sp.nodePort)];
+    if (hasEndpoints) el(mapElement(serviceNodePortsMap, key, `goto ${externalChain}`));
+    if (!hasExternalEndpoints) el(mapElement(noEndpointNodePortsMap, key, verdict, sp.name));
   }
 
-  const serviceToEndpoints = (rules: string[], endpoints: ProxyEndpoint[]) => {
-    if (sp.stickyMaxAgeSeconds) for (const e of endpoints) rules.push(`ip saddr @affinity-${epName(e)} goto endpoint-${epName(e)}`);
-    rules.push(`numgen random mod ${endpoints.length} vmap { ${endpoints.map((e, i) => `${i} : goto endpoint-${epName(e)}`).join(' , ')} }`);
+  const serviceToEndpoints = (add: (text: string) => void, endpoints: ProxyEndpoint[]) => {
+    if (sp.stickyMaxAgeSeconds) for (const e of endpoints) add(concat('ip saddr', '@', `affinity-${epName(e)}`, 'goto', `endpoint-${epName(e)}`));
+    add(concat('numgen random mod', endpoints.length, 'vmap', '{', commaSeparated(endpoints.map((e, i) => [i, ':', 'goto', `endpoint-${epName(e)}`])), '}'));
   };
-  const internalMasq = cfg.masqueradeAll ? `ip daddr ${sp.clusterIP} ${p} dport ${sp.port} jump mark-for-masquerade` : cfg.clusterCIDR ? `ip daddr ${sp.clusterIP} ip saddr != ${cfg.clusterCIDR} jump mark-for-masquerade` : undefined;
+  const internalMasq = cfg.masqueradeAll
+    ? concat('ip daddr', sp.clusterIP, p, 'dport', sp.port, 'jump', markMasqChain)
+    : cfg.clusterCIDR
+      ? concat('ip daddr', sp.clusterIP, 'ip saddr !=', cfg.clusterCIDR, 'jump', markMasqChain)
+      : undefined;
   if (usesClusterChain) {
-    const rules = chain(clusterChain);
-    if (hasInternalEndpoints && internalChain === clusterChain && internalMasq) rules.push(internalMasq);
-    serviceToEndpoints(rules, eps.clusterEndpoints);
+    const add = chain(clusterChain);
+    if (hasInternalEndpoints && internalChain === clusterChain && internalMasq) add(internalMasq);
+    serviceToEndpoints(add, eps.clusterEndpoints);
   }
   if (usesLocalChain) {
-    const rules = chain(localChain);
-    if (hasInternalEndpoints && internalChain === localChain && internalMasq) rules.push(internalMasq);
-    serviceToEndpoints(rules, eps.localEndpoints);
+    const add = chain(localChain);
+    if (hasInternalEndpoints && internalChain === localChain && internalMasq) add(internalMasq);
+    serviceToEndpoints(add, eps.localEndpoints);
   }
   if (usesExternalChain) {
-    const rules = chain(externalChain);
+    const add = chain(externalChain);
     if (!sp.externalPolicyLocal) {
-      rules.push('jump mark-for-masquerade');
+      add(concat('jump', markMasqChain));
     } else {
-      if (cfg.clusterCIDR) rules.push(`ip saddr ${cfg.clusterCIDR} goto ${clusterChain} comment "short-circuit pod traffic"`);
-      rules.push('fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"');
-      rules.push(`fib saddr type local goto ${clusterChain} comment "short-circuit local traffic"`);
+      if (cfg.clusterCIDR) add(concat('ip saddr', cfg.clusterCIDR, 'goto', clusterChain), 'short-circuit pod traffic');
+      add(concat('fib saddr type local', 'jump', markMasqChain), 'masquerade local traffic');
+      add(concat('fib saddr type local', 'goto', clusterChain), 'short-circuit local traffic');
     }
-    if (hasExternalEndpoints) rules.push(`goto ${sp.externalPolicyLocal ? localChain : clusterChain}`);
+    if (hasExternalEndpoints) add(concat('goto', sp.externalPolicyLocal ? localChain : clusterChain));
   }
   for (const e of eps.allReachable) {
-    const rules = chain(`endpoint-${epName(e)}`);
-    rules.push(`ip saddr ${e.ip} jump mark-for-masquerade`);
+    const add = chain(`endpoint-${epName(e)}`);
+    const affinity = `affinity-${epName(e)}`;
+    add(concat('ip saddr', e.ip, 'jump', markMasqChain));
     if (sp.stickyMaxAgeSeconds) {
-      out.affinitySets.push({ name: `affinity-${epName(e)}`, timeoutSeconds: sp.stickyMaxAgeSeconds });
-      rules.push(`update @affinity-${epName(e)} { ip saddr }`);
+      out.affinitySets.push({ kind: 'set', name: affinity, type: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: sp.stickyMaxAgeSeconds });
+      add(concat('update', '@', affinity, '{ ip saddr }'));
     }
-    rules.push(`meta l4proto ${p} dnat to ${e.key}`);
+    add(concat('meta l4proto', p, 'dnat to', e.key));
   }
   return out;
 }
@@ -184,12 +213,12 @@ export function renderService(ports: ServicePortInfo[], cfg: NftablesConfig): Se
   return out;
 }
 
-const elementId = (e: NftElement) => `${e.set} ${e.key}`;
-const addElement = (e: NftElement) => `add element ${table} ${e.set} { ${e.key}${e.comment ? ` comment "${e.comment}"` : ''}${e.value ? ` : ${e.value}` : ''} }`;
-const deleteElement = (e: NftElement) => `delete element ${table} ${e.set} { ${e.key} }`;
-const sameElement = (a: NftElement, b: NftElement) => a.value === b.value && a.comment === b.comment;
+/** An element's identity in the table: its set or map and its key. */
+const elementId = (e: Element) => `${e.set ?? e.map} ${e.key.join(' . ')}`;
+const sameWords = (a: readonly string[] = [], b: readonly string[] = []) => a.length === b.length && a.every((w, i) => w === b[i]);
+const sameElement = (a: Element, b: Element) => sameWords(a.value, b.value) && a.comment === b.comment;
 
-const baseChains: [name: string, type: string, hook: string, priority: number][] = [
+const baseChains: [name: string, type: BaseChainType, hook: BaseChainHook, priority: number][] = [
   ['filter-prerouting-pre-dnat', 'filter', 'prerouting', -110],
   ['filter-output-pre-dnat', 'filter', 'output', -110],
   ['filter-forward', 'filter', 'forward', 0],
@@ -199,73 +228,78 @@ const baseChains: [name: string, type: string, hook: string, priority: number][]
   ['nat-output', 'nat', 'output', -100],
   ['nat-postrouting', 'nat', 'postrouting', 100],
 ];
-const regularChains = ['cluster-ips-check', 'firewall-check', 'mark-for-masquerade', 'masquerading', 'nodeport-endpoints-check', 'services', 'service-endpoints-check'];
-const maps: [name: string, type: string, comment: string][] = [
-  ['firewall-ips', 'ipv4_addr . inet_proto . inet_service : verdict', 'destinations that are subject to LoadBalancerSourceRanges'],
-  ['no-endpoint-nodeports', 'inet_proto . inet_service : verdict', 'vmap to drop or reject packets to service nodeports with no endpoints'],
-  ['no-endpoint-services', 'ipv4_addr . inet_proto . inet_service : verdict', 'vmap to drop or reject packets to services with no endpoints'],
-  ['service-ips', 'ipv4_addr . inet_proto . inet_service : verdict', 'ClusterIP, ExternalIP and LoadBalancer IP traffic'],
-  ['service-nodeports', 'inet_proto . inet_service : verdict', 'NodePort traffic'],
+const regularChains = [clusterIPsCheckChain, firewallCheckChain, markMasqChain, masqueradingChain, nodePortEndpointsCheckChain, servicesChain, serviceEndpointsCheckChain];
+const svcMapKey = 'ipv4_addr . inet_proto . inet_service : verdict';
+const nodePortMapKey = 'inet_proto . inet_service : verdict';
+const maps: NftMap[] = [
+  { kind: 'map', name: firewallIPsMap, type: svcMapKey, comment: 'destinations that are subject to LoadBalancerSourceRanges' },
+  { kind: 'map', name: noEndpointNodePortsMap, type: nodePortMapKey, comment: 'vmap to drop or reject packets to service nodeports with no endpoints' },
+  { kind: 'map', name: noEndpointServicesMap, type: svcMapKey, comment: 'vmap to drop or reject packets to services with no endpoints' },
+  { kind: 'map', name: serviceIPsMap, type: svcMapKey, comment: 'ClusterIP, ExternalIP and LoadBalancer IP traffic' },
+  { kind: 'map', name: serviceNodePortsMap, type: nodePortMapKey, comment: 'NodePort traffic' },
 ];
 
 /**
  * The first part of a full sync: the table, its fixed sets, maps and chains (each added and
- * flushed, so the transaction owns their contents) and the fixed rules.
+ * flushed, so the transaction owns their contents).
  */
-export function setupLines(cfg: NftablesConfig): { declarations: string[]; rules: string[] } {
+function declareFixed(tx: Transaction, cfg: NftablesConfig): void {
+  const addFlush = (o: NftSet | NftMap | Chain) => tx.add(o).flush(o);
+  tx.add({ kind: 'table', comment: 'rules for kube-proxy' });
+  addFlush({ kind: 'set', name: clusterIPsSet, type: 'ipv4_addr', comment: 'Active ClusterIPs' });
+  const nodePortIPs: NftSet = { kind: 'set', name: nodePortIPsSet, type: 'ipv4_addr', comment: 'IPs that accept NodePort traffic' };
+  // NodePorts on every local address: the set goes (added first, so the delete cannot fail)
+  if (cfg.nodePortIPs === undefined) tx.add(nodePortIPs).delete(nodePortIPs);
+  else addFlush(nodePortIPs);
+  for (const m of maps) addFlush(m);
+  for (const [name, type, hook, priority] of baseChains) addFlush({ kind: 'chain', name, type, hook, priority });
+  for (const name of regularChains) addFlush({ kind: 'chain', name });
+  addFlush({ kind: 'chain', name: rejectChain, comment: 'helper for @no-endpoint-services / @no-endpoint-nodeports' });
+}
+
+/** The fixed chains' rules, and the addresses NodePorts answer on. */
+function addFixedRules(tx: Transaction, cfg: NftablesConfig): void {
   const m = masqueradeMark(cfg.masqueradeBit);
   const matchAll = cfg.nodePortIPs === undefined;
-  const d: string[] = [`add table ${table} { comment "rules for kube-proxy" ; }`];
-  d.push(`add set ${table} cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }`, `flush set ${table} cluster-ips`);
-  d.push(`add set ${table} nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }`);
-  if (matchAll) d.push(`delete set ${table} nodeport-ips`);
-  else d.push(`flush set ${table} nodeport-ips`);
-  for (const [name, type, comment] of maps) d.push(`add map ${table} ${name} { type ${type} ; comment "${comment}" ; }`, `flush map ${table} ${name}`);
-  for (const [name, type, hook, prio] of baseChains) d.push(`add chain ${table} ${name} { type ${type} hook ${hook} priority ${prio} ; }`, `flush chain ${table} ${name}`);
-  for (const name of regularChains) d.push(`add chain ${table} ${name}`, `flush chain ${table} ${name}`);
-  d.push(`add chain ${table} reject-chain { comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ; }`, `flush chain ${table} reject-chain`);
-
-  const r: string[] = [];
-  const rule = (chain: string, text: string) => r.push(`add rule ${table} ${chain} ${text}`);
-  rule('cluster-ips-check', 'ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"');
-  if (cfg.serviceCIDRs?.length) rule('cluster-ips-check', `ip daddr { ${cfg.serviceCIDRs.map(normCIDR).join(', ')} } drop comment "Drop traffic to unallocated ClusterIPs"`);
-  rule('filter-prerouting-pre-dnat', 'ct state new jump firewall-check');
-  rule('filter-output-pre-dnat', 'ct state new jump firewall-check');
-  rule('filter-forward', 'ct state new jump service-endpoints-check');
-  rule('filter-forward', 'ct state new jump cluster-ips-check');
-  rule('filter-input', 'ct state new jump nodeport-endpoints-check');
-  rule('filter-input', 'ct state new jump service-endpoints-check');
-  rule('filter-output', 'ct state new jump service-endpoints-check');
-  rule('filter-output', 'ct state new jump cluster-ips-check');
-  rule('firewall-check', 'ip daddr . meta l4proto . th dport vmap @firewall-ips');
-  rule('mark-for-masquerade', `mark set mark or ${m}`);
-  rule('masquerading', `mark and ${m} == 0 return`);
-  rule('masquerading', `mark set mark xor ${m}`);
-  rule('masquerading', 'masquerade fully-random');
-  rule('nat-output', 'jump services');
-  rule('nat-postrouting', 'jump masquerading');
-  rule('nat-prerouting', 'jump services');
-  const nodePortMatch = matchAll ? 'fib daddr type local ip daddr != 127.0.0.0/8' : 'ip daddr @nodeport-ips';
-  rule('nodeport-endpoints-check', `${nodePortMatch} meta l4proto . th dport vmap @no-endpoint-nodeports`);
-  rule('reject-chain', 'reject');
-  rule('services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
-  rule('services', `${nodePortMatch} meta l4proto . th dport vmap @service-nodeports`);
-  rule('service-endpoints-check', 'ip daddr . meta l4proto . th dport vmap @no-endpoint-services');
-  if (!matchAll) for (const ip of cfg.nodePortIPs!) r.push(`add element ${table} nodeport-ips { ${ip} }`);
-  return { declarations: d, rules: r };
+  const add = (chain: string, text: string, comment?: string) => tx.add(rule(chain, text, comment));
+  const dispatch = 'ip daddr . meta l4proto . th dport';
+  const ctNewJump = (to: string) => concat('ct state new', 'jump', to);
+  add(clusterIPsCheckChain, concat('ip daddr', '@', clusterIPsSet, 'reject'), 'Reject traffic to invalid ports of ClusterIPs');
+  if (cfg.serviceCIDRs?.length) add(clusterIPsCheckChain, concat('ip daddr', '{', cfg.serviceCIDRs.map(normCIDR).join(', '), '}', 'drop'), 'Drop traffic to unallocated ClusterIPs');
+  add('filter-prerouting-pre-dnat', ctNewJump(firewallCheckChain));
+  add('filter-output-pre-dnat', ctNewJump(firewallCheckChain));
+  add('filter-forward', ctNewJump(serviceEndpointsCheckChain));
+  add('filter-forward', ctNewJump(clusterIPsCheckChain));
+  add('filter-input', ctNewJump(nodePortEndpointsCheckChain));
+  add('filter-input', ctNewJump(serviceEndpointsCheckChain));
+  add('filter-output', ctNewJump(serviceEndpointsCheckChain));
+  add('filter-output', ctNewJump(clusterIPsCheckChain));
+  add(firewallCheckChain, concat(dispatch, 'vmap', '@', firewallIPsMap));
+  add(markMasqChain, concat('mark set mark or', m));
+  add(masqueradingChain, concat('mark and', m, '==', 0, 'return'));
+  add(masqueradingChain, concat('mark set mark xor', m));
+  add(masqueradingChain, 'masquerade fully-random');
+  add('nat-output', concat('jump', servicesChain));
+  add('nat-postrouting', concat('jump', masqueradingChain));
+  add('nat-prerouting', concat('jump', servicesChain));
+  const nodePortMatch = matchAll ? 'fib daddr type local ip daddr != 127.0.0.0/8' : concat('ip daddr', '@', nodePortIPsSet);
+  add(nodePortEndpointsCheckChain, concat(nodePortMatch, 'meta l4proto . th dport', 'vmap', '@', noEndpointNodePortsMap));
+  add(rejectChain, 'reject');
+  add(servicesChain, concat(dispatch, 'vmap', '@', serviceIPsMap));
+  add(servicesChain, concat(nodePortMatch, 'meta l4proto . th dport', 'vmap', '@', serviceNodePortsMap));
+  add(serviceEndpointsCheckChain, concat(dispatch, 'vmap', '@', noEndpointServicesMap));
+  if (!matchAll) for (const ip of cfg.nodePortIPs!) tx.add(setElement(nodePortIPsSet, [ip]));
 }
 
 /** What the last successful sync left in the table: each Service's contents, and each map or set element with how many Services want it. */
 export interface NftAppliedState {
   services: Map<string, ServiceNft>;
-  elements: Map<string, { e: NftElement; refs: number }>;
+  elements: Map<string, { e: Element; refs: number }>;
 }
 
 export interface NftSyncPlan {
-  /** the `nft -f` input, one command a line */
-  text: string;
-  /** commands in it (upstream counts these per transaction) */
-  operations: number;
+  /** the sync's transaction (no operations when nothing changed); upstream counts its operations */
+  tx: Transaction;
   /** per-service chains flushed by this sync, to delete in a later one */
   staleChains: string[];
   /** once the transaction succeeded: the state it left (on a partial sync, `prev` updated in place) */
@@ -282,129 +316,127 @@ export interface NftSyncInput {
   existingChains?: string[];
   existingSets?: string[];
   cfg: NftablesConfig;
+  /** the transaction to queue into (an Interface's newTransaction()); a new one on kubeProxyTable when absent */
+  tx?: Transaction;
 }
 
 /**
  * Plans one sync transaction. A partial sync costs in proportion to the changed Services:
- * their chains are rewritten and their elements diffed against what they had.
+ * their chains are rewritten and their elements diffed against what they had. The operations
+ * go in this order: declarations (the fixed ones on a full sync, then the Services' affinity sets
+ * and chains, each chain added and flushed), rules, element deletes, element adds, and last the
+ * stale chains flushed and stale affinity sets deleted.
  */
 export function planNftSync(input: NftSyncInput): NftSyncPlan {
+  const tx = input.tx ?? new Transaction(kubeProxyTable);
   const full = input.changed === undefined || input.prev === undefined;
-  const declarations: string[] = [];
-  const rules: string[] = [];
-  const deletes: string[] = [];
-  const adds: string[] = [];
-  const cleanup: string[] = [];
+  const keys = full ? [...input.services.keys()].sort() : [...input.changed!].sort();
+  const wanted = keys.flatMap((k) => input.services.get(k) ?? []);
+  const deletes: Element[] = [];
+  const adds: Element[] = [];
   const staleChains: string[] = [];
-  if (full) {
-    const s = setupLines(input.cfg);
-    declarations.push(...s.declarations);
-    rules.push(...s.rules);
-  }
-  const write = (svc: ServiceNft) => {
-    for (const a of svc.affinitySets) declarations.push(`add set ${table} ${a.name} { type ipv4_addr ; flags dynamic,timeout ; timeout ${a.timeoutSeconds}s ; }`);
-    for (const c of svc.chains) {
-      declarations.push(`add chain ${table} ${c.name}`, `flush chain ${table} ${c.name}`);
-      for (const r of c.rules) rules.push(`add rule ${table} ${c.name} ${r}`);
-    }
+  /** stale chains (to flush) and affinity sets (to delete), in the order found */
+  const stale: (Chain | NftSet)[] = [];
+  const staleChain = (name: string) => {
+    staleChains.push(name);
+    stale.push({ kind: 'chain', name });
   };
-  const finish = (commit: () => NftAppliedState): NftSyncPlan => {
-    const parts = [declarations, rules, deletes, adds, cleanup].filter((p) => p.length);
-    const operations = parts.reduce((n, p) => n + p.length, 0);
-    return { text: parts.map((p) => `${p.join('\n')}\n`).join(''), operations, staleChains, commit };
-  };
+  const staleSet = (name: string) => stale.push({ kind: 'set', name });
+  let commit: () => NftAppliedState;
 
   if (full) {
-    const activeChains = new Set<string>();
-    const activeSets = new Set<string>();
-    const want = new Map<string, { e: NftElement; refs: number }>();
-    for (const k of [...input.services.keys()].sort()) {
-      const svc = input.services.get(k)!;
-      write(svc);
-      for (const c of svc.chains) activeChains.add(c.name);
-      for (const a of svc.affinitySets) activeSets.add(a.name);
-      for (const e of svc.elements) {
-        const id = elementId(e);
-        const had = want.get(id);
-        if (had) had.refs++;
-        else want.set(id, { e, refs: 1 });
+    const activeChains = new Set(wanted.flatMap((svc) => svc.chains.map((c) => c.chain.name)));
+    const activeSets = new Set(wanted.flatMap((svc) => svc.affinitySets.map((a) => a.name)));
+    const want = new Map<string, { e: Element; refs: number }>();
+    for (const e of wanted.flatMap((svc) => svc.elements)) {
+      const had = want.get(elementId(e));
+      if (had) had.refs++;
+      else want.set(elementId(e), { e, refs: 1 });
+    }
+    for (const { e } of want.values()) adds.push(e);
+    for (const c of input.existingChains ?? []) if (isServiceChain(c) && !activeChains.has(c)) staleChain(c);
+    for (const s of input.existingSets ?? []) if (isAffinitySet(s) && !activeSets.has(s)) staleSet(s);
+    commit = () => ({ services: new Map(input.services), elements: want });
+  } else {
+    const prev = input.prev!;
+    // Reference counts as they will be after this sync, for the elements it touches.
+    const refs = new Map<string, { e?: Element; refs: number }>();
+    const entry = (id: string) => {
+      let r = refs.get(id);
+      if (!r) {
+        const had = prev.elements.get(id);
+        refs.set(id, (r = had ? { e: had.e, refs: had.refs } : { refs: 0 }));
       }
-    }
-    for (const { e } of want.values()) adds.push(addElement(e));
-    for (const c of input.existingChains ?? []) {
-      if (isServiceChain(c) && !activeChains.has(c)) {
-        cleanup.push(`flush chain ${table} ${c}`);
-        staleChains.push(c);
-      }
-    }
-    for (const s of input.existingSets ?? []) if (isAffinitySet(s) && !activeSets.has(s)) cleanup.push(`delete set ${table} ${s}`);
-    return finish(() => ({ services: new Map(input.services), elements: want }));
-  }
-
-  const prev = input.prev!;
-  // Reference counts as they will be after this sync, for the elements it touches.
-  const refs = new Map<string, { e: NftElement; refs: number }>();
-  const entry = (id: string) => {
-    let r = refs.get(id);
-    if (!r) {
-      const had = prev.elements.get(id);
-      r = had ? { e: had.e, refs: had.refs } : { e: undefined as unknown as NftElement, refs: 0 };
-      refs.set(id, r);
-    }
-    return r;
-  };
-  const keys = [...input.changed!].sort();
-  for (const k of keys) {
-    const svc = input.services.get(k);
-    const old = prev.services.get(k);
-    if (svc) write(svc);
-    // A Service's chains and sets carry its name: only its own new contents can still use them.
-    const chains = new Set(svc?.chains.map((c) => c.name));
-    const sets = new Set(svc?.affinitySets.map((a) => a.name));
-    for (const c of old?.chains ?? []) {
-      if (!chains.has(c.name)) {
-        cleanup.push(`flush chain ${table} ${c.name}`);
-        staleChains.push(c.name);
-      }
-    }
-    for (const a of old?.affinitySets ?? []) if (!sets.has(a.name)) cleanup.push(`delete set ${table} ${a.name}`);
-    const before = new Map((old?.elements ?? []).map((e) => [elementId(e), e]));
-    const after = new Map((svc?.elements ?? []).map((e) => [elementId(e), e]));
-    for (const [id] of before) if (!after.has(id)) entry(id).refs--;
-    for (const [id, e] of after) {
-      const r = entry(id);
-      if (!before.has(id)) r.refs++;
-      // The newest wanted value wins (two Services never rightly share an element).
-      if (r.e === undefined || !sameElement(r.e, e)) r.e = e;
-    }
-  }
-  for (const [id, r] of refs) {
-    const had = prev.elements.get(id);
-    if (had && (r.refs <= 0 || !sameElement(had.e, r.e))) deletes.push(deleteElement(had.e));
-    if (r.refs > 0 && (!had || !sameElement(had.e, r.e))) adds.push(addElement(r.e));
-  }
-  return finish(() => {
+      return r;
+    };
     for (const k of keys) {
       const svc = input.services.get(k);
-      if (svc) prev.services.set(k, svc);
-      else prev.services.delete(k);
+      const old = prev.services.get(k);
+      // A Service's chains and sets carry its name: only its own new contents can still use them.
+      const chains = new Set(svc?.chains.map((c) => c.chain.name));
+      const sets = new Set(svc?.affinitySets.map((a) => a.name));
+      for (const c of old?.chains ?? []) if (!chains.has(c.chain.name)) staleChain(c.chain.name);
+      for (const a of old?.affinitySets ?? []) if (!sets.has(a.name)) staleSet(a.name);
+      const before = new Set((old?.elements ?? []).map(elementId));
+      const after = new Map((svc?.elements ?? []).map((e) => [elementId(e), e]));
+      for (const id of before) if (!after.has(id)) entry(id).refs--;
+      for (const [id, e] of after) {
+        const r = entry(id);
+        if (!before.has(id)) r.refs++;
+        // The newest wanted value wins (two Services never rightly share an element).
+        if (r.e === undefined || !sameElement(r.e, e)) r.e = e;
+      }
     }
     for (const [id, r] of refs) {
-      if (r.refs > 0) prev.elements.set(id, r);
-      else prev.elements.delete(id);
+      const had = prev.elements.get(id);
+      const changed = had !== undefined && r.e !== undefined && !sameElement(had.e, r.e);
+      if (had && (r.refs <= 0 || changed)) deletes.push(had.e);
+      if (r.refs > 0 && (!had || changed)) adds.push(r.e!);
     }
-    return prev;
-  });
+    commit = () => {
+      for (const k of keys) {
+        const svc = input.services.get(k);
+        if (svc) prev.services.set(k, svc);
+        else prev.services.delete(k);
+      }
+      for (const [id, r] of refs) {
+        if (r.refs > 0) prev.elements.set(id, { e: r.e!, refs: r.refs });
+        else prev.elements.delete(id);
+      }
+      return prev;
+    };
+  }
+
+  if (full) declareFixed(tx, input.cfg);
+  for (const svc of wanted) {
+    for (const a of svc.affinitySets) tx.add(a);
+    for (const c of svc.chains) tx.add(c.chain).flush(c.chain);
+  }
+  if (full) addFixedRules(tx, input.cfg);
+  for (const svc of wanted) for (const c of svc.chains) for (const r of c.rules) tx.add(r);
+  for (const e of deletes) tx.delete(e);
+  for (const e of adds) tx.add(e);
+  for (const o of stale) {
+    if (o.kind === 'chain') tx.flush(o);
+    else tx.delete(o);
+  }
+  return { tx, staleChains, commit };
 }
 
-/** The transaction that deletes chains flushed by an earlier sync. */
-export function deleteChainsText(chains: string[]): string {
-  return chains.map((c) => `delete chain ${table} ${c}\n`).join('');
+/** Queues the deletion of chains an earlier sync flushed. */
+export function deleteChains(tx: Transaction, chains: string[]): Transaction {
+  for (const name of chains) tx.delete({ kind: 'chain', name });
+  return tx;
+}
+
+/** The transaction of a full sync from nothing. */
+export function fullSyncTransaction(ports: ServicePortInfo[], cfg: NftablesConfig): Transaction {
+  const services = new Map<string, ServiceNft>();
+  for (const [k, l] of portsByService(ports)) services.set(k, renderService(l, cfg));
+  return planNftSync({ services, cfg }).tx;
 }
 
 /** A full sync, from nothing: what `podpath proxy render --mode nftables` prints. */
 export function renderNftables(ports: ServicePortInfo[], cfg: NftablesConfig): string {
-  const services = new Map<string, ServiceNft>();
-  for (const [k, l] of portsByService(ports)) services.set(k, renderService(l, cfg));
-  return planNftSync({ services, cfg }).text;
+  return fullSyncTransaction(ports, cfg).toString();
 }
