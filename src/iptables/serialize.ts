@@ -8,8 +8,9 @@ const counterText = (c: Counters) => `[${c.packets}:${c.bytes}]`;
 
 /** "-A CHAIN args…" with the rule's counters in front when it has them. */
 export function ruleLine(command: string, rule: Rule, style: Quoting = 'restore', extra: string[] = []): string {
-  const words = [command, rule.chain, ...extra];
-  const text = rule.args.length ? `${words.join(' ')} ${joinArgs(rule.args, style)}` : words.join(' ');
+  let text = `${command} ${rule.chain}`;
+  for (const w of extra) text += ` ${w}`;
+  if (rule.args.length) text += ` ${joinArgs(rule.args, style)}`;
   return rule.counters ? `${counterText(rule.counters)} ${text}` : text;
 }
 

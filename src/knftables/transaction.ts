@@ -11,12 +11,8 @@ export interface Operation {
   obj: NftObject;
 }
 
-// Callers may reuse and change their objects after queueing them; the queue keeps its own copies.
-function copy<T extends NftObject>(obj: T): T {
-  const c: Record<string, unknown> = { ...obj };
-  for (const k of ['key', 'value', 'flags', 'devices']) if (Array.isArray(c[k])) c[k] = [...(c[k] as unknown[])];
-  return c as T;
-}
+// The queue holds the objects as given, as knftables holds pointers: a caller must not change an
+// object after queueing it. (A copy per operation doubled what a 10,000-Service sync allocates.)
 
 export class Transaction {
   private readonly queue: Operation[] = [];
@@ -40,7 +36,7 @@ export class Transaction {
   private push(verb: Verb, obj: NftObject): this {
     if (this.err) return this;
     this.err = validate(verb, obj, this.context);
-    if (!this.err) this.queue.push({ verb, obj: copy(obj) });
+    if (!this.err) this.queue.push({ verb, obj });
     return this;
   }
 

@@ -135,13 +135,6 @@ describe('knftables transactions as nft -f text', () => {
     assert.equal(emulated.toString(), 'add set ip kube-proxy s { type ipv4_addr ; }\ndelete set ip kube-proxy s\n');
     assert.match(new Transaction({ ...ctx, emulateDestroy: true }).destroy({ kind: 'rule', chain: 'c', rule: '', handle: 3 }).error?.message ?? '', /not compatible with EmulateDestroy/);
   });
-
-  it('keeps its own copy of queued objects', () => {
-    const e = elem({ set: 'cluster-ips' }, ['10.0.0.1']);
-    const tx = new Transaction(ctx).add(e);
-    e.key.push('oops');
-    assert.equal(tx.toString(), 'add element ip kube-proxy cluster-ips { 10.0.0.1 }\n');
-  });
 });
 
 describe('knftables Fake', () => {
