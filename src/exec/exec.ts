@@ -69,16 +69,41 @@ export const realExecutor: Executor = {
   },
   execAsync(argv, opts = {}) {
     const cmd = wrapNetns(argv, opts);
+    const timeoutMs = opts.timeoutMs ?? 60_000;
     return new Promise((resolve) => {
-      const child = spawn(cmd[0]!, cmd.slice(1), { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
+      const child = spawn(cmd[0]!, cmd.slice(1), { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       let error: string | undefined;
+      let done = false;
+      const finish = (status: number | null) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        // A command that could not start closes with a negative errno: reported as null, as spawnSync does.
+        resolve({ status: error === undefined ? status : null, stdout, stderr, ...(error ? { error } : {}) });
+      };
+      // Killed outright at the deadline (a probe command may ignore SIGTERM), as spawnSync's ETIMEDOUT.
+      const timer = setTimeout(() => {
+        error = `spawn ${cmd[0]} ETIMEDOUT: killed after ${timeoutMs} ms`;
+        child.kill('SIGKILL');
+      }, timeoutMs);
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', (e) => (error = e.message));
-      // A command that could not start closes with a negative errno: reported as null, as spawnSync does.
-      child.on('close', (status) => resolve({ status: error === undefined ? status : null, stdout, stderr, ...(error ? { error } : {}) }));
+      child.on('error', (e) => {
+        error ??= e.message;
+        finish(null);
+      });
+      child.on('close', (status) => finish(status));
+      // A child the command left behind may hold its output open: the exit decides, what was
+      // read by then is the output.
+      child.on('exit', (status) => {
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          finish(status);
+        }, 50).unref();
+      });
       child.stdin.on('error', () => {
         // the command exited without reading its input
       });
@@ -90,10 +115,12 @@ export const realExecutor: Executor = {
 /** The executor used when a caller is given none. */
 export const defaultExecutor: Executor = realExecutor;
 
-/** Turns a Result into stdout, or a CommandError unless failure is allowed. */
+/**
+ * Turns a Result into stdout, or a CommandError. allowFail forgives a non-zero exit only: a
+ * command that could not start or timed out is always an error.
+ */
 export function checked(argv: string[], r: Result, allowFail = false): string {
   if (r.error !== undefined && r.status === null) {
-    if (allowFail) return r.stdout;
     throw new CommandError(argv, null, r.error, /ENOENT/.test(r.error) ? 'ENOENT' : /ETIMEDOUT|timed out/i.test(r.error) ? 'ETIMEDOUT' : 'EXIT');
   }
   if (r.status !== 0 && !allowFail) throw new CommandError(argv, r.status, r.stderr);

@@ -193,7 +193,17 @@ export class Proxier {
     this.sync();
     // Periodic syncs: partial (nothing to do unless something changed) unless the rules were
     // flushed behind our back or a full sync is due.
-    this.timers.add(this.clock.every(this.o.syncPeriodMs, () => this.requestSync(!this.o.backend.intact() || this.clock.now() - this.lastFullSync > fullSyncPeriodMs)));
+    this.timers.add(this.clock.every(this.o.syncPeriodMs, () => this.requestSync(!this.rulesIntact() || this.clock.now() - this.lastFullSync > fullSyncPeriodMs)));
+  }
+
+  /** Whether the backend's rules are still there; a kernel tool that cannot answer counts as no. */
+  private rulesIntact(): boolean {
+    try {
+      return this.o.backend.intact();
+    } catch (e) {
+      this.o.log(`checking the rules failed: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   /** Asks the runner for a sync (several requests make one sync). */

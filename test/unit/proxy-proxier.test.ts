@@ -25,6 +25,8 @@ class FakeBackend implements Backend {
   readonly mode = 'iptables' as const;
   readonly syncs: Recorded[] = [];
   rulesIntact = true;
+  /** intact() throws this, as a kernel tool that cannot be run */
+  intactError: Error | undefined;
   failNext: Error | undefined;
   constructor(private readonly clock: FakeClock) {}
 
@@ -38,6 +40,7 @@ class FakeBackend implements Backend {
   }
 
   intact(): boolean {
+    if (this.intactError) throw this.intactError;
     return this.rulesIntact;
   }
 
@@ -153,6 +156,15 @@ describe('Proxier', () => {
     clock.advance(syncPeriodMs);
     assert.equal(backend.syncs.at(-1)!.full, false);
     backend.rulesIntact = false;
+    clock.advance(syncPeriodMs);
+    assert.equal(backend.syncs.at(-1)!.full, true);
+  });
+
+  it('syncs fully, and keeps running, when the rules cannot be checked (the kernel tool fails)', () => {
+    const { clock, backend } = started();
+    clock.advance(syncPeriodMs);
+    assert.equal(backend.syncs.at(-1)!.full, false);
+    backend.intactError = new Error('iptables: timed out');
     clock.advance(syncPeriodMs);
     assert.equal(backend.syncs.at(-1)!.full, true);
   });
