@@ -46,12 +46,12 @@ describe('exec layer', () => {
 
   it('kills a command that ignores SIGTERM at its deadline, and answers when a command exits though a child it left holds its output', async () => {
     const t0 = performance.now();
-    const r = await realExecutor.execAsync(['sh', '-c', 'trap "" TERM; sleep 3'], { timeoutMs: 300 });
+    const r = await realExecutor.execAsync(['sh', '-c', 'trap "" TERM; while :; do :; done'], { timeoutMs: 300 });
     assert.equal(r.status, null);
     assert.match(r.error ?? '', /ETIMEDOUT/);
     assert.ok(performance.now() - t0 < 2_000, 'killed at the deadline');
     const t1 = performance.now();
-    const bg = await realExecutor.execAsync(['sh', '-c', 'echo ready; sleep 2 &']);
+    const bg = await realExecutor.execAsync(['sh', '-c', 'echo ready; sleep 1 &']);
     assert.deepEqual([bg.status, bg.stdout], [0, 'ready\n']);
     assert.ok(performance.now() - t1 < 2_000, 'did not wait for the background child');
     await assert.rejects(runAsync(['sh', '-c', 'sleep 5'], { timeoutMs: 200, allowFail: true }), (e: CommandError) => e.code === 'ETIMEDOUT');
