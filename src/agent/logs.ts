@@ -1,7 +1,8 @@
 // The kubelet's /containerLogs endpoint, which the API server proxies `kubectl logs` to: a
 // container's log file, whole or its last tailLines, and with follow=true what is appended.
 import fs from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
+import { createHttpServer, decodeSegment } from '../util/httpserver.ts';
 
 export interface LogServerOptions {
   host: string;
@@ -17,14 +18,15 @@ export function tailLines(text: string, n: number): string {
 }
 
 export function startLogServer(o: LogServerOptions): http.Server {
-  const server = http.createServer((req, res) => {
-    const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/?]+)/.exec(req.url ?? '');
-    const file = m ? o.logFile(m[1]!, m[2]!, decodeURIComponent(m[3]!)) : undefined;
+  const server = createHttpServer((req, res, target) => {
+    const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(target.pathname);
+    const container = m ? decodeSegment(m[3]!) : undefined;
+    const file = m && container !== undefined ? o.logFile(m[1]!, m[2]!, container) : undefined;
     if (!file) {
       res.writeHead(404);
       return res.end('not found\n');
     }
-    const q = new URL(req.url!, 'http://x').searchParams;
+    const q = target.query;
     let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
     const tail = Number(q.get('tailLines') ?? '');
     if (tail > 0) text = tailLines(text, tail);
@@ -45,7 +47,7 @@ export function startLogServer(o: LogServerOptions): http.Server {
       }
     }, 200);
     req.on('close', () => clearInterval(t));
-  });
+  }, {}, o.log);
   server.listen(o.port, o.host);
   server.on('error', (e) => o.log(`log server: ${e.message}`));
   return server;

@@ -39,6 +39,9 @@ describe('node agent log server', () => {
       assert.deepEqual(await get(port, '/containerLogs/default/web/main?tailLines=2'), { status: 200, body: 'two\nthree\n' });
       assert.deepEqual(await get(port, '/containerLogs/default/other/main'), { status: 404, body: 'not found\n' });
       assert.deepEqual(await get(port, '/elsewhere'), { status: 404, body: 'not found\n' });
+      // A bad escape in the container's name is an unknown container, not a crash of the agent.
+      assert.deepEqual(await get(port, '/containerLogs/default/web/%E0%A4'), { status: 404, body: 'not found\n' });
+      assert.equal((await get(port, '/containerLogs/default/web/ma%zzin')).status, 400);
       assert.deepEqual(asked, ['default/web/main', 'default/web/main', 'default/other/main']);
       const followed = await get(port, '/containerLogs/default/web/main?follow=true&tailLines=1', (body, req) => {
         if (body === 'three\n') fs.appendFileSync(file, 'four\n');
