@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
+import { defaultProxyMode, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
 import { parseHostPort } from '../util/ip.ts';
 import { clusterCIDR, clusterDNS, loadBalancerPool } from '../lab/defaults.ts';
 
@@ -98,7 +98,7 @@ export function addDaemonCommands(program: Command): void {
   // The flags `proxy` and `proxy render` share, with kube-proxy's names and defaults.
   const proxyOptions = (c: Command) =>
     c
-      .addOption(new Option('--mode <mode>', 'iptables or nftables rules, the userspace proxy, or IPVS (rendered; applied only where the kernel has it)').choices(proxyModes).default('iptables'))
+      .addOption(new Option('--mode <mode>', 'iptables or nftables rules, the userspace proxy, or IPVS (rendered; applied only where the kernel has it)').choices(proxyModes).default(defaultProxyMode))
       // kube-proxy's own spelling of the same flag
       .addOption(new Option('--proxy-mode <mode>').choices(proxyModes).hideHelp())
       .option('--ipvs-scheduler <name>', 'userspace and IPVS modes: the scheduler (rr, wrr, lc, wlc, sh, dh, sed, nq); a Service may choose its own with the proxy.podpath.dev/scheduler annotation', 'rr')

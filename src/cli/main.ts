@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
-import { serviceCIDR } from '../lab/defaults.ts';
+import { labProxyModes, serviceCIDR } from '../lab/defaults.ts';
+import { defaultProxyMode } from '../proxy/config.ts';
 
 // Each command loads its modules when it runs: a pod's built-in image should not pay for the
 // API server's schema at start-up.
@@ -24,7 +25,7 @@ program
   .option('--name <name>', 'lab name (network namespaces are named pp-<name>-...)', 'podpath')
   .option('--nodes <n>', 'number of nodes', '1')
   .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic').choices(['host-gw', 'vxlan']).default('host-gw'))
-  .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules; ipvs needs a kernel with IPVS)').choices(['iptables', 'nftables', 'userspace', 'ipvs', 'none']).default('iptables'))
+  .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules; ipvs needs a kernel with IPVS)').choices([...labProxyModes]).default(defaultProxyMode))
   .option('--proxy-config <file>', "kube-proxy's KubeProxyConfiguration file for every node (its mode is the lab's unless --proxy-mode is given); `podpath restart proxy-NODE` rereads it")
   .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
   .option('--dns-upstream <addrs>', "where the cluster DNS forwards names outside cluster.local (ADDR[:PORT],...; default: the node's resolv.conf)")

@@ -6,6 +6,8 @@ import type { Executor, Result, RunOptions } from './exec.ts';
 export interface FakeCall {
   argv: string[];
   netns?: string;
+  /** the namespace's /etc files were asked for (ip netns exec, not nsenter) */
+  netnsEtc?: boolean;
   input?: string;
 }
 
@@ -27,7 +29,7 @@ export class FakeExecutor implements Executor {
   }
 
   exec(argv: string[], opts: RunOptions = {}): Result {
-    this.calls.push({ argv, ...(opts.netns ? { netns: opts.netns } : {}), ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    this.calls.push({ argv, ...(opts.netns ? { netns: opts.netns } : {}), ...(opts.netnsEtc ? { netnsEtc: true } : {}), ...(opts.input !== undefined ? { input: opts.input } : {}) });
     const h = this.handlers.get(argv[0]!);
     if (!h) return { status: 0, stdout: '', stderr: '' };
     const r = h(argv, opts);

@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultExecutor, run, type Executor } from './exec.ts';
 
-export { CommandError, commandExists, run, succeeds } from './exec.ts';
 
 export function ip(...args: string[]): string {
   return run(['ip', ...args]);

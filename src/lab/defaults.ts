@@ -1,5 +1,7 @@
 // The lab's address plan and defaults, in one place: the components' flags default to these too,
 // so a daemon started by hand joins a lab as the lab starts it.
+import { proxyModes } from '../proxy/config.ts';
+
 /** the "physical" network joining the nodes and the client (minikube's range) */
 export const underlayCIDR = '192.168.49.0/24';
 /** the underlay's router address: the lab's upstream DNS resolver answers there */
@@ -16,9 +18,9 @@ export const clusterCIDR = '10.244.0.0/16';
 export const serviceCIDR = '10.96.0.0/12';
 /** the kube-dns Service's ClusterIP, written into pods' resolv.conf */
 export const clusterDNS = '10.96.0.10';
-/** kube-proxy's mode when none is asked for, as upstream's on Linux */
-export const defaultProxyMode = 'iptables';
 /** the host end of every tunnel into a lab (the host has no route into the lab's ranges) */
 export const tunnelHost = '127.0.0.1';
 /** where each node's kube-proxy serves /metrics and /ipvsadm (its --metrics-bind-address default) */
 export const proxyMetricsAddress = '127.0.0.1:10249';
+/** a lab's --proxy-mode: kube-proxy's modes, or none (no Service rules) */
+export const labProxyModes: readonly string[] = [...proxyModes, 'none'];

@@ -8,12 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wrapNetns } from '../exec/exec.ts';
-import { commandExists, ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn } from '../exec/netns.ts';
+import { commandExists } from '../exec/exec.ts';
+import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn } from '../exec/netns.ts';
 import { alive, killGroup } from '../exec/proc.ts';
 
 import { clientIP, nodeIP, routerIP, serviceCIDR } from './defaults.ts';
-
-export * from './defaults.ts';
 
 export const stateRoot = process.env.PODPATH_STATE_ROOT ?? '/run/podpath';
 /** bin/podpath.js of this checkout, found from this module whether it runs from src/ or dist/. */

@@ -12,12 +12,11 @@ import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
 import { dnsAddon } from './addons.ts';
 import { applyAll, readLabManifests } from './apply.ts';
-import { clientIP, clusterCIDR, clusterDNS, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
+import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
 import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
 import { waitFor, waitForNodePort, waitForNodes, waitForPods } from './wait.ts';
 
-export const proxyModes = ['iptables', 'nftables', 'userspace', 'ipvs', 'none'];
 
 export interface UpOptions {
   name: string;
@@ -79,7 +78,7 @@ export interface UpProgress {
 /** The options' own checks, before anything is read or built. */
 export function checkUpOptions(o: UpOptions): void {
   if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
-  if (!proxyModes.includes(o.proxyMode)) throw new Error(`--proxy-mode must be iptables, nftables, userspace, ipvs or none, not ${o.proxyMode}`);
+  if (!labProxyModes.includes(o.proxyMode)) throw new Error(`--proxy-mode must be ${labProxyModes.slice(0, -1).join(', ')} or none, not ${o.proxyMode}`);
   if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
 }
 

@@ -6,6 +6,8 @@ import { cidrContains, isLoopback, parseCIDR } from '../util/ip.ts';
 
 export type ProxyMode = 'iptables' | 'nftables' | 'userspace' | 'ipvs';
 export const proxyModes: ProxyMode[] = ['iptables', 'nftables', 'userspace', 'ipvs'];
+/** kube-proxy's mode when none is asked for, as upstream's on Linux */
+export const defaultProxyMode: ProxyMode = 'iptables';
 
 export interface ProxyFlags {
   clusterCIDR?: string;
