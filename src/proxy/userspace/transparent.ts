@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandExists, defaultExecutor, run, type Executor } from '../../exec/exec.ts';
+import { Nftables, type Chain, type Transaction } from '../../knftables/index.ts';
 
 /** The fwmark bit on replies to transparent sockets (kube-proxy's own marks are 0x4000 and 0x8000). */
 export const transparentMark = 0x20000;
@@ -17,20 +18,19 @@ export const transparentMark = 0x20000;
 export const transparentRouteTable = 1037;
 export const transparentTable = 'podpath-userspace';
 
-/** The nft table that marks packets owned by a transparent socket (pure; applied whole). */
-export function transparentNftables(): string {
-  const mark = `0x${transparentMark.toString(16)}`;
-  return [
-    `table ip ${transparentTable}`,
-    `flush table ip ${transparentTable}`,
-    `table ip ${transparentTable} {`,
-    '  chain prerouting {',
-    '    type filter hook prerouting priority mangle; policy accept;',
-    `    socket transparent 1 meta mark set meta mark | ${mark} comment "reply to a connection the userspace proxy opened with the client's address"`,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
+/** The nft table that marks packets owned by a transparent socket (pure; applied whole, replacing what was there). */
+export function transparentNftables(tx: Transaction): Transaction {
+  const chain: Chain = { kind: 'chain', name: 'prerouting', type: 'filter', hook: 'prerouting', priority: 'mangle', policy: 'accept' };
+  return tx
+    .add({ kind: 'table' })
+    .flush({ kind: 'table' })
+    .add(chain)
+    .add({
+      kind: 'rule',
+      chain: chain.name,
+      rule: `socket transparent 1 meta mark set meta mark | 0x${transparentMark.toString(16)}`,
+      comment: "reply to a connection the userspace proxy opened with the client's address",
+    });
 }
 
 /** What keeping client addresses needs from the machine (a fake stands in for it in unit tests). */
@@ -85,7 +85,8 @@ export function realTransparent(ex: Executor = defaultExecutor): TransparentShel
       return undefined;
     },
     ensureRouting() {
-      run(['nft', '-f', '-'], { input: transparentNftables() }, ex);
+      const nft = new Nftables({ family: 'ip', table: transparentTable, executor: ex });
+      nft.run(transparentNftables(nft.newTransaction()));
       const mark = `0x${transparentMark.toString(16)}/0x${transparentMark.toString(16)}`;
       if (!run(['ip', 'rule', 'show', 'fwmark', mark], {}, ex).trim()) run(['ip', 'rule', 'add', 'fwmark', mark, 'lookup', String(transparentRouteTable)], {}, ex);
       run(['ip', 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(transparentRouteTable)], {}, ex);
