@@ -1,8 +1,7 @@
-// ServicePorts, endpoints and a kube-ipvs0 stand-in for the userspace and IPVS mode tests; a
+// ServicePorts and endpoints for the userspace and IPVS mode tests; a
 // clock and sync runner that move only when a Proxier test says; Services and EndpointSlices for
 // the backends' tests.
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
-import type { DummyShell } from '../../src/proxy/dummydevice.ts';
 import type { ServicePortInfo } from '../../src/proxy/model.ts';
 import type { Clock, SyncRunner } from '../../src/proxy/proxier.ts';
 
@@ -10,11 +9,6 @@ export function sp(o: Partial<ServicePortInfo> & Pick<ServicePortInfo, 'clusterI
   return { name: 'default/svc', namespace: 'default', serviceName: 'svc', portName: '', protocol: 'TCP', nodePort: 0, externalIPs: [], loadBalancerVIPs: [], loadBalancerSourceRanges: [], externalPolicyLocal: false, internalPolicyLocal: false, stickyMaxAgeSeconds: 0, healthCheckNodePort: 0, topology: { nodeName: 'n' }, ...o };
 }
 export const ep = (ip: string, port: number, isLocal = true) => ({ ip, port, key: `${ip}:${port}`, ready: true, serving: true, terminating: false, isLocal, zoneHints: [], nodeHints: [] });
-
-export const fakeDummy = (): DummyShell & { addrs: Set<string> } => {
-  const addrs = new Set<string>();
-  return { addrs, ensure() {}, exists: () => true, list: () => [...addrs], nodeAddresses: () => ['192.168.49.2'], add: (ip) => void addrs.add(ip), del: (ip) => void addrs.delete(ip) };
-};
 
 /** Time that moves only when the test says, firing the timers due on the way in order. */
 export class FakeClock implements Clock {

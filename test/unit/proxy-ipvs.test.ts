@@ -12,7 +12,8 @@ import type { ServicePortInfo } from '../../src/proxy/model.ts';
 import { render } from '../../src/proxy/app/render.ts';
 import { dummyAddresses, ipvsadmList, ipvsadmSave, virtualServers } from '../../src/proxy/virtualserver.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
-import { ep, fakeDummy, sp } from '../helpers/proxy.ts';
+import { ep, sp } from '../helpers/proxy.ts';
+import { FakeDummy } from '../../src/proxy/dummydevice.ts';
 
 test('ipvs: ipvsadm -Ln reads as upstream\'s README example (persistence, TCP and UDP for DNS)', () => {
   const ports = [
@@ -117,14 +118,14 @@ test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rule
     iptables,
     sysctl: () => {},
   };
-  const dummy = fakeDummy();
+  const dummy = new FakeDummy(['192.168.49.2']);
   const b = new IpvsBackend({ masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], clusterCIDR: '10.244.0.0/16' }, shell, dummy);
   const ports = (eps: ReturnType<typeof ep>[], extra = true) => new Map([
     ['default/web', [sp({ name: 'default/web', clusterIP: '10.96.0.20', port: 80, nodePort: 30080, endpoints: eps })]],
     ...(extra ? [['default/db', [sp({ name: 'default/db', clusterIP: '10.96.0.30', port: 5432, endpoints: [ep('10.244.0.9', 5432)] })]] as [string, ServicePortInfo[]]] : []),
   ]);
   b.sync({ byService: ports([ep('10.244.0.5', 8080), ep('10.244.0.6', 8080)]), nodeIP: '192.168.49.2' });
-  assert.deepEqual([...dummy.addrs].sort(), ['10.96.0.20', '10.96.0.30']);
+  assert.deepEqual([...dummy.addresses].sort(), ['10.96.0.20', '10.96.0.30']);
   assert.deepEqual(calls.filter((c) => !c.startsWith('ipvsadm')), [
     'ipset 17 swaps',
     'iptables-restore 21 rules',
@@ -152,7 +153,7 @@ test('ipvs mode: the table is edited in place, ipsets swapped in whole, nat rule
   // One endpoint gone and the db Service deleted: only those edits, and its address goes.
   b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });
   assert.deepEqual(calls.filter((c) => c.startsWith('ipvsadm')), ['ipvsadm -d -t 10.96.0.20:80 -r 10.244.0.6:8080', 'ipvsadm -d -t 192.168.49.2:30080 -r 10.244.0.6:8080', 'ipvsadm -D -t 10.96.0.30:5432']);
-  assert.deepEqual([...dummy.addrs], ['10.96.0.20']);
+  assert.deepEqual([...dummy.addresses], ['10.96.0.20']);
   // Nothing changed: no edits at all.
   calls.length = 0;
   b.sync({ byService: ports([ep('10.244.0.5', 8080)], false), nodeIP: '192.168.49.2' });

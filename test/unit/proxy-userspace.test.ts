@@ -7,7 +7,8 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import { UserspaceBackend } from '../../src/proxy/userspace/backend.ts';
-import { ep, fakeDummy, sp } from '../helpers/proxy.ts';
+import { ep, sp } from '../helpers/proxy.ts';
+import { FakeDummy } from '../../src/proxy/dummydevice.ts';
 
 const closers: (() => void)[] = [];
 after(() => closers.forEach((c) => c()));
@@ -41,12 +42,12 @@ test('userspace: round robin over the endpoints, addresses on the dummy device, 
   const [pa, pb] = [await echoServer('a'), await echoServer('b')];
   const vip = '127.0.0.61';
   const port = await freePort();
-  const dummy = fakeDummy();
+  const dummy = new FakeDummy(['192.168.49.2']);
   const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy, log: () => {} });
   closers.push(() => b.close());
   const svc = (endpoints: ReturnType<typeof ep>[]) => new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints })]]]);
   b.sync({ byService: svc([ep('127.0.0.1', pa), ep('127.0.0.1', pb)]) });
-  assert.deepEqual([...dummy.addrs], [vip]);
+  assert.deepEqual([...dummy.addresses], [vip]);
   await new Promise((r) => setTimeout(r, 50));
   const got = [];
   for (let i = 0; i < 4; i++) got.push(await ask(vip, port));
@@ -56,7 +57,7 @@ test('userspace: round robin over the endpoints, addresses on the dummy device, 
   await new Promise((r) => setTimeout(r, 50));
   await assert.rejects(ask(vip, port), /ECONNREFUSED/);
   b.sync({ byService: new Map() });
-  assert.deepEqual([...dummy.addrs], []);
+  assert.deepEqual([...dummy.addresses], []);
 });
 
 test('userspace: bytes arrive intact both ways through the reused read buffers, with back-pressure and half-close', async () => {
@@ -75,7 +76,7 @@ test('userspace: bytes arrive intact both ways through the reused read buffers, 
   closers.push(() => server.close());
   const vip = '127.0.0.66';
   const port = await freePort();
-  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: new FakeDummy(['192.168.49.2']), log: () => {} });
   closers.push(() => b.close());
   b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints: [ep('127.0.0.1', (server.address() as net.AddressInfo).port)] })]]]) });
   await new Promise((r) => setTimeout(r, 50));
@@ -122,7 +123,7 @@ test('userspace: externalTrafficPolicy Local asks for a transparent socket from 
   const opened: string[] = [];
   let routing = 0;
   const transparent = { missing: () => undefined, ensureRouting: () => void routing++, open: (udp: boolean, ip: string) => { opened.push(`${udp ? 'udp' : 'tcp'} ${ip}`); throw new Error('EPERM (fake)'); } };
-  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: fakeDummy(), transparent, log: (l) => logs.push(l) });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: new FakeDummy(['192.168.49.2']), transparent, log: (l) => logs.push(l) });
   closers.push(() => b.close());
   const port = await freePort();
   const svc = (externalPolicyLocal: boolean) => new Map([['default/svc', [sp({ clusterIP: '127.0.0.68', port, nodePort, externalPolicyLocal, endpoints: [ep('127.0.0.1', web)] })]]]);
@@ -148,7 +149,7 @@ test('userspace: without what transparent sockets need, the proxy says so once a
   const nodePort = await freePort();
   const logs: string[] = [];
   const transparent = { missing: () => 'build/sockopt.node is not built (fake)', ensureRouting: () => assert.fail('no routing without the addon'), open: () => assert.fail('no socket without the addon') };
-  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: fakeDummy(), transparent, log: (l) => logs.push(l) });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => [nodeIP], dummy: new FakeDummy(['192.168.49.2']), transparent, log: (l) => logs.push(l) });
   closers.push(() => b.close());
   const svc = new Map([['default/svc', [sp({ clusterIP: '127.0.0.70', port: await freePort(), nodePort, externalPolicyLocal: true, endpoints: [ep('127.0.0.1', web)] })]]]);
   b.sync({ byService: svc });
@@ -163,7 +164,7 @@ test('userspace: a failed connect goes to the next endpoint; ClientIP persistenc
   const dead = await freePort(); // nothing listens there
   const vip = '127.0.0.62';
   const port = await freePort();
-  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 250, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: new FakeDummy(['192.168.49.2']), log: () => {} });
   closers.push(() => b.close());
   b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, endpoints: [ep('127.0.0.1', dead), ep('127.0.0.1', alive)] })]]]) });
   await new Promise((r) => setTimeout(r, 50));
@@ -184,7 +185,7 @@ test('userspace: UDP sessions reach one endpoint and expire after the idle timeo
   closers.push(() => echo.close());
   const vip = '127.0.0.64';
   const port = await freePort();
-  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 200, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: fakeDummy(), log: () => {} });
+  const b = new UserspaceBackend({ scheduler: 'rr', strictARP: false, udpTimeoutMs: 200, connectTimeoutMs: 500, nodePortIPs: () => undefined, dummy: new FakeDummy(['192.168.49.2']), log: () => {} });
   closers.push(() => b.close());
   b.sync({ byService: new Map([['default/svc', [sp({ clusterIP: vip, port, protocol: 'UDP', endpoints: [ep('127.0.0.1', echo.address().port)] })]]]) });
   await new Promise((r) => setTimeout(r, 50));
