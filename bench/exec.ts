@@ -1,6 +1,6 @@
 // Exec benchmark: what it costs to run one command in a network namespace, the way the exec
-// layer does it (nsenter --net) against `ip netns exec` (which the node agent and kube-proxy's
-// shells used before) and against running the command directly in the caller's namespace.
+// layer does it (nsenter --net) against `ip netns exec` (which the node agent used for every
+// command in a pod's namespace before) and against running it in the caller's namespace.
 // Root only; a namespace of its own, deleted at the end.
 //   node --import tsx bench/exec.ts [--calls 200]
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Process liveness as the lab sees it.
+// Process liveness and signals, for those that supervise processes (the lab, the node agent).
 import fs from 'node:fs';
 
 /** Whether a process exists and is not a zombie (a zombie has exited; only its parent's reaping is pending). */

@@ -1,4 +1,4 @@
-// kube-proxy's configuration as both rule backends take it: the flags a user gives (with
+// kube-proxy's configuration as every mode takes it: the flags a user gives (with
 // upstream's names and defaults) and how --nodeport-addresses becomes the addresses
 // NodePorts answer on.
 import { isSchedulerName, schedulerNames, type SchedulerName } from './schedulers.ts';
@@ -30,7 +30,7 @@ export interface ProxyFlags {
 /** The IPVS scheduler virtual servers get unless a Service asks for its own (--ipvs-scheduler, rr by default). */
 export const defaultScheduler = (f: ProxyFlags): SchedulerName => (f.scheduler as SchedulerName | undefined) ?? 'rr';
 
-/** The fwmark bit that marks traffic for masquerading, as both rule backends write it (bit 14: 0x4000). */
+/** The fwmark bit that marks traffic for masquerading, as the modes' rules write it (bit 14: 0x4000). */
 export const masqueradeMark = (bit = 14) => `0x${(1 << bit).toString(16).padStart(4, '0')}`;
 
 export class ProxyConfigError extends Error {
