@@ -14,7 +14,8 @@ import { CheckpointStore, type RuntimePod } from './checkpoint.ts';
 import { apiTime, realClock, type Clock } from './clock.ts';
 import { startLogServer } from './logs.ts';
 import { NodeNetwork } from './network.ts';
-import { NodeStatusManager, readMachineInfo } from './nodestatus.ts';
+import { kubeletPort, NodeStatusManager, readMachineInfo } from './nodestatus.ts';
+import { isTerminal } from '../api/pod.ts';
 import { agentPaths, type AgentPaths } from './paths.ts';
 import { hostProcesses, type Processes } from './processes.ts';
 import { netTransport, Prober, type ProbeTransport } from './prober.ts';
@@ -57,7 +58,6 @@ export interface AgentDeps {
 }
 
 /** The kubelet's port, where the API server finds a node's container logs. */
-export const kubeletPort = 10250;
 
 export class NodeAgent {
   private readonly client: Client;
@@ -198,7 +198,7 @@ export class NodeAgent {
         await this.client.request('DELETE', `${objectPath('v1', 'pods', pod.metadata.namespace, pod.metadata.name!)}?gracePeriodSeconds=0`, { preconditions: { uid } }).catch(() => {});
         return;
       }
-      if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
+      if (isTerminal(pod)) return;
       if (!this.sandboxes.ready) return; // no pod CIDR yet
       if (!rp) rp = await this.runtime.createPod(pod);
       this.runtime.runContainers(pod, rp);

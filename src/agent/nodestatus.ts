@@ -8,6 +8,9 @@ import type { Client } from '../client/client.ts';
 import { objectPath } from '../client/client.ts';
 import { apiTime, type Clock } from './clock.ts';
 
+/** Where the node agent serves /containerLogs (the kubelet's port), advertised in the Node's status. */
+export const kubeletPort = 10250;
+
 export type NodeCondition = NonNullable<NonNullable<Node['status']>['conditions']>[number];
 
 export interface NodeStatusOptions {
@@ -90,7 +93,7 @@ export function nodeObject(o: Pick<NodeStatusOptions, 'nodeName' | 'nodeIP' | 'c
       },
       capacity: { ...resources },
       allocatable: { ...resources },
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
     },
   };
 }
