@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
+import { addNetpolCommands } from './netpol.ts';
 import { serviceCIDR } from '../lab/defaults.ts';
 
 // Each command loads its modules when it runs: a pod's built-in image should not pay for the
@@ -132,6 +133,7 @@ program
   });
 
 addDaemonCommands(program);
+addNetpolCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);

@@ -1,0 +1,37 @@
+// `podpath netpol`: the NetworkPolicy commands. `matrix` and `check` compute offline from a state
+// file; the agent (one per node) enforces the same model with nftables.
+import type { Command } from 'commander';
+
+const files = (v: string, acc: string[]) => [...acc, v];
+
+export function addNetpolCommands(program: Command): void {
+  const netpol = program
+    .command('netpol')
+    .description('NetworkPolicy (networking.k8s.io/v1): reachability computed offline from a file (matrix, check).');
+
+  netpol
+    .command('matrix')
+    .description('Print who may connect to whom: every pod to every pod of the file on one port and protocol, `.` allowed, `X` denied (the upstream e2e truth table). No cluster, no root.')
+    .requiredOption('-f, --filename <file-or-dir>', 'YAML of Namespaces, Pods (status.podIP, labels, containerPorts) and NetworkPolicies (repeatable; - for stdin)', files, [] as string[])
+    .option('--port <port>', 'destination port', '80')
+    .option('--protocol <protocol>', 'TCP, UDP or SCTP', 'TCP')
+    .action(async (o: { filename: string[]; port: string; protocol: string }) => {
+      const { matrixText } = await import('../netpol/offline.ts');
+      process.stdout.write(matrixText(o.filename, o.port, o.protocol));
+    });
+
+  netpol
+    .command('check')
+    .description('Say whether one connection is allowed, naming the policies that isolate each end and the rules that allow it (exit status 0 allowed, 3 denied). No cluster, no root.')
+    .requiredOption('-f, --filename <file-or-dir>', 'YAML of Namespaces, Pods and NetworkPolicies (repeatable; - for stdin)', files, [] as string[])
+    .requiredOption('--from <pod-or-ip>', 'the client: NAMESPACE/POD or an IP address (a pod\'s IP stands for the pod)')
+    .requiredOption('--to <pod-or-ip>', 'the server: NAMESPACE/POD or an IP address')
+    .requiredOption('--port <port>', 'destination port')
+    .option('--protocol <protocol>', 'TCP, UDP or SCTP', 'TCP')
+    .action(async (o: { filename: string[]; from: string; to: string; port: string; protocol: string }) => {
+      const { checkText } = await import('../netpol/offline.ts');
+      const r = checkText(o.filename, o);
+      process.stdout.write(r.text);
+      if (!r.allowed) process.exitCode = 3;
+    });
+}
