@@ -1,13 +1,38 @@
 // `podpath netpol`: the NetworkPolicy commands. `matrix` and `check` compute offline from a state
 // file; the agent (one per node) enforces the same model with nftables.
+import os from 'node:os';
 import type { Command } from 'commander';
+import { parseHostPort } from '../util/ip.ts';
 
 const files = (v: string, acc: string[]) => [...acc, v];
 
 export function addNetpolCommands(program: Command): void {
   const netpol = program
     .command('netpol')
-    .description('NetworkPolicy (networking.k8s.io/v1): reachability computed offline from a file (matrix, check).');
+    .description('NetworkPolicy (networking.k8s.io/v1): the per-node enforcement agent, and reachability computed offline from a file (matrix, check).');
+
+  netpol
+    .command('agent')
+    .description("Enforce NetworkPolicies for this node's pods: informers for NetworkPolicies, Pods and Namespaces; the node's `ip podpath-netpol` nftables table (a forward chain seeing pod IPs after kube-proxy's DNAT, per-pod chains behind verdict maps), one nft transaction per change; denied packets dropped and counted on /metrics.")
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--node-name <name>', 'the Node whose pods this agent guards', os.hostname())
+    .option('--metrics-bind-address <host:port>', 'Prometheus /metrics ("off": none)', '127.0.0.1:10264')
+    .action(async (o: { kubeconfig?: string; nodeName: string; metricsBindAddress: string }) => {
+      const { runAgent } = await import('../netpol/agent.ts');
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} netpol ${o.nodeName}: ${line}\n`);
+      const agent = await runAgent({
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+        nodeName: o.nodeName,
+        ...(o.metricsBindAddress && o.metricsBindAddress !== 'off' ? { metrics: parseHostPort(o.metricsBindAddress, '--metrics-bind-address') } : {}),
+        log,
+      });
+      const stop = async () => {
+        await agent.stop();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop());
+      process.on('SIGINT', () => void stop());
+    });
 
   netpol
     .command('matrix')
