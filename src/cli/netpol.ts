@@ -35,6 +35,28 @@ export function addNetpolCommands(program: Command): void {
     });
 
   netpol
+    .command('probe')
+    .description("Measure the matrix in a running lab: every pod, and the client namespace, tries every pod on one port at once (real packets through the nodes' tables), and the table seen is set against what the policies say (exit status 0 when they agree, 3 when not).")
+    .option('--name <lab>', 'lab name (default: the only lab)')
+    .option('--port <port>', 'destination port', '80')
+    .option('--protocol <protocol>', 'TCP or UDP', 'TCP')
+    .option('--timeout <ms>', 'how long each probe waits for an answer', '1000')
+    .option('--namespaces <list>', 'comma-separated namespaces whose pods are probed (default: all but kube-system)')
+    .action(async (o: { name?: string; port: string; protocol: string; timeout: string; namespaces?: string }) => {
+      const { parsePort, parseProtocol } = await import('../netpol/policy.ts');
+      const { probeLab } = await import('../lab/netpolprobe.ts');
+      const r = await probeLab({
+        ...(o.name ? { name: o.name } : {}),
+        port: parsePort(o.port),
+        protocol: parseProtocol(o.protocol),
+        timeoutMs: Number(o.timeout) > 0 ? Number(o.timeout) : 1000,
+        ...(o.namespaces ? { namespaces: o.namespaces.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
+      });
+      process.stdout.write(r.text);
+      if (!r.agree) process.exitCode = 3;
+    });
+
+  netpol
     .command('matrix')
     .description('Print who may connect to whom: every pod to every pod of the file on one port and protocol, `.` allowed, `X` denied (the upstream e2e truth table). No cluster, no root.')
     .requiredOption('-f, --filename <file-or-dir>', 'YAML of Namespaces, Pods (status.podIP, labels, containerPorts) and NetworkPolicies (repeatable; - for stdin)', files, [] as string[])

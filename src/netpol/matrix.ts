@@ -18,15 +18,20 @@ export function reachability(m: PolicyModel, port: number, protocol: Protocol): 
 }
 
 /**
- * The table: a header naming the columns, then one line per client. Each column is as wide as its
- * header and left-aligned, columns are separated by one space, and the first column is as wide as
- * the longest pod name or `from\to`. Lines carry no trailing spaces.
+ * A table of cells: a header naming the columns, then one line per row. Each column is as wide as
+ * its header and left-aligned, columns are separated by one space, and the first column is as
+ * wide as the longest row name or `from\\to`. Lines carry no trailing spaces.
  */
-export function formatMatrix(mx: Matrix): string {
+export function formatTable(rows: string[], cols: string[], cells: string[][]): string {
   const corner = 'from\\to';
-  const first = Math.max(corner.length, ...mx.pods.map((p) => p.length));
-  const line = (head: string, cells: string[]) => [head.padEnd(first), ...cells.map((c, i) => c.padEnd(mx.pods[i]!.length))].join(' ').trimEnd();
-  return [line(corner, mx.pods), ...mx.pods.map((p, i) => line(p, mx.allowed[i]!.map((a) => (a ? '.' : 'X'))))].join('\n') + '\n';
+  const first = Math.max(corner.length, ...rows.map((p) => p.length));
+  const line = (head: string, cs: string[]) => [head.padEnd(first), ...cs.map((c, i) => c.padEnd(cols[i]!.length))].join(' ').trimEnd();
+  return [line(corner, cols), ...rows.map((r, i) => line(r, cells[i]!))].join('\n') + '\n';
+}
+
+/** The truth table: `.` allowed, `X` denied, every pod to every pod. */
+export function formatMatrix(mx: Matrix): string {
+  return formatTable(mx.pods, mx.pods, mx.allowed.map((row) => row.map((a) => (a ? '.' : 'X'))));
 }
 
 /** A table in formatMatrix's form read back (for tests and diffs): rows of `.`/`X` per client. */
