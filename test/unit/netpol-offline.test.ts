@@ -44,10 +44,18 @@ describe('netpol matrix', () => {
     assert.deepEqual(m80.allowed.map((row) => row[0]), [true, false, false, false, false, false, false, false, false]);
   });
 
-  it('reads the seeds\' policy (seed 003 §9) next to the topology', () => {
-    const c = readCluster([examplesDir, pol('seed-003.yaml')]);
+  it("computes the seeds' example (seed 003 §9): backend from frontend on 8080, backend to database on 3306 only", () => {
+    const seed = path.join(examplesDir, 'seed-003');
+    const c = readCluster([seed]);
     assert.equal(c.policies[0]!.metadata.namespace, 'default', 'namespaced objects default to "default"');
-    assert.equal(c.pods.length, 9);
+    const m8080 = parseMatrix(matrixText([seed], '8080', 'TCP'));
+    assert.deepEqual(m8080.pods, ['default/backend', 'default/database', 'default/frontend', 'default/other']);
+    // rows: from backend, database, frontend, other; column 0: to backend
+    assert.deepEqual(m8080.allowed.map((r) => r[0]), [true, false, true, false]);
+    assert.deepEqual(m8080.allowed[0], [true, false, false, false], 'backend may open nothing but 3306 to database');
+    const m3306 = parseMatrix(matrixText([seed], '3306', 'TCP'));
+    assert.deepEqual(m3306.allowed[0], [true, true, false, false]);
+    assert.equal(checkText([seed], { from: 'default/backend', to: '10.96.0.10', port: '53', protocol: 'UDP' }).allowed, false, 'not even DNS');
   });
 });
 

@@ -183,3 +183,25 @@ describe('Cyclonus matcher assertions (pkg/matcher/policy_tests.go)', () => {
     assert.equal(verdict([np], 'x/a', '192.168.243.1', 80).v.allowed, false);
   });
 });
+
+describe('Cyclonus peer combinations (pkg/generator: nil, empty and labelled pod/namespace selectors)', () => {
+  // A policy in x selecting x/a, one ingress peer; which sources of the nine may connect.
+  const cases: [string, { podSelector?: object; namespaceSelector?: object }, string[]][] = [
+    ['pod {} / ns nil: every pod of the policy\'s namespace', { podSelector: {} }, ['x/a', 'x/b', 'x/c']],
+    ['pod nil / ns {}: every pod of every namespace', { namespaceSelector: {} }, ['x/a', 'x/b', 'x/c', 'y/a', 'y/b', 'y/c', 'z/a', 'z/b', 'z/c']],
+    ['pod {} / ns {}: every pod of every namespace', { podSelector: {}, namespaceSelector: {} }, ['x/a', 'x/b', 'x/c', 'y/a', 'y/b', 'y/c', 'z/a', 'z/b', 'z/c']],
+    ['pod b / ns nil: b of the policy\'s namespace', { podSelector: pod('b') }, ['x/a', 'x/b']],
+    ['pod b / ns {}: b of every namespace', { podSelector: pod('b'), namespaceSelector: {} }, ['x/a', 'x/b', 'y/b', 'z/b']],
+    ['pod nil / ns y: every pod of y', { namespaceSelector: nsName('y') }, ['x/a', 'y/a', 'y/b', 'y/c']],
+    ['pod {} / ns y: every pod of y', { podSelector: {}, namespaceSelector: nsName('y') }, ['x/a', 'y/a', 'y/b', 'y/c']],
+    ['pod b / ns y: b of y', { podSelector: pod('b'), namespaceSelector: nsName('y') }, ['x/a', 'y/b']],
+  ];
+  for (const [name, peer, allowed] of cases) {
+    it(name, () => {
+      const np = raw('x', 'peer', { podSelector: pod('a'), ingress: [{ from: [peer] }] });
+      const r = new Reachability().expectAllIngress('x/a', false);
+      for (const f of allowed) r.expect(f, 'x/a', true);
+      assert.deepEqual(mismatches(withPolicies([np]), r, 80), []);
+    });
+  }
+});
