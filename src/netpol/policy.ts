@@ -76,7 +76,7 @@ export function parsePort(s: string | number): number {
   return n;
 }
 
-/** Pods that take part in pod networking: scheduled, with an address of their own, not finished. */
+/** Pods that take part in pod networking: not on the host's network, not finished. (Those without an address yet are kept: selectors match them; ipBlocks cannot.) */
 function podNetworked(p: Pod): boolean {
   return !p.spec?.hostNetwork && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
 }

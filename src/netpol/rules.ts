@@ -19,7 +19,7 @@ export const mapName: Record<Direction, string> = { Ingress: 'ingress-pods', Egr
 export interface DesiredChain {
   name: string;
   rules: string[];
-  /** the drop rule's comment names the pod and direction; its counter is read back for /metrics */
+  /** the chain's comment: the pod and direction it polices ("x/a ingress") */
   comment?: string;
 }
 
@@ -65,10 +65,6 @@ function portMatchers(ports: CompiledPort[] | undefined, to: Pod | undefined): s
   return out;
 }
 
-interface Line {
-  match: string;
-}
-
 function ipBlockMatch(field: string, peer: CompiledPeer): string | undefined {
   const b = peer.ipBlock!;
   if (b.cidr.family !== 4) return undefined; // an ip-family table sees IPv4 only
@@ -81,7 +77,7 @@ function ipBlockMatch(field: string, peer: CompiledPeer): string | undefined {
  * egress names resolve per destination pod, so such a port becomes address . protocol . port
  * elements of every destination pod the rule's peers match.
  */
-function ruleLines(m: PolicyModel, p: CompiledPolicy, dir: Direction, i: number, r: CompiledRule, pod: Pod, sets: Map<string, DesiredSet>): Line[] {
+function ruleLines(m: PolicyModel, p: CompiledPolicy, dir: Direction, i: number, r: CompiledRule, pod: Pod, sets: Map<string, DesiredSet>): string[] {
   const field = dir === 'Ingress' ? 'ip saddr' : 'ip daddr';
   const peers: (string | undefined)[] = [];
   if (r.peers === undefined) peers.push('');
@@ -104,10 +100,10 @@ function ruleLines(m: PolicyModel, p: CompiledPolicy, dir: Direction, i: number,
   const usable = peers.filter((x): x is string => x !== undefined);
   const named = dir === 'Egress' ? (r.ports ?? []).filter((x) => typeof x.port === 'string' && !/^\d+$/.test(x.port)) : [];
   const plain = dir === 'Egress' && r.ports ? r.ports.filter((x) => !named.includes(x)) : r.ports;
-  const out: Line[] = [];
+  const out: string[] = [];
   const ports = portMatchers(plain, dir === 'Ingress' ? pod : undefined);
-  if (ports === undefined) for (const peer of usable) out.push({ match: peer });
-  else for (const peer of usable) for (const port of ports) out.push({ match: `${peer} ${port}`.trim() });
+  if (ports === undefined) out.push(...usable);
+  else for (const peer of usable) for (const port of ports) out.push(`${peer} ${port}`.trim());
   if (named.length) {
     // every destination pod the peers match (any pod when the rule has none), with its numbers
     const elements: string[] = [];
@@ -118,7 +114,7 @@ function ruleLines(m: PolicyModel, p: CompiledPolicy, dir: Direction, i: number,
       for (const x of named) for (const n of namedPortNumbers(q, x.port as string, x.protocol)) elements.push(`${ip} . ${l4(x.protocol)} . ${n}`);
     }
     const uniq = [...new Set(elements)].sort();
-    if (uniq.length) out.push({ match: `ip daddr . meta l4proto . th dport { ${uniq.join(', ')} }` });
+    if (uniq.length) out.push(`ip daddr . meta l4proto . th dport { ${uniq.join(', ')} }`);
   }
   return out;
 }
@@ -146,7 +142,7 @@ export function desiredTable(m: PolicyModel, nodeName: string): DesiredTable {
       const name = podChainName(dir, key);
       // a pod reaching itself (also through its own Service) is never policed
       const rules = [dir === 'Ingress' ? `ip saddr ${ip} return` : `ip daddr ${ip} return`];
-      for (const p of sel) p.rules[dir].forEach((r, i) => rules.push(...ruleLines(m, p, dir, i, r, pod, t.sets).map((l) => `${l.match} return`.trim())));
+      for (const p of sel) p.rules[dir].forEach((r, i) => rules.push(...ruleLines(m, p, dir, i, r, pod, t.sets).map((l) => `${l} return`.trim())));
       rules.push('counter drop');
       t.chains.set(name, { name, rules, comment: `${key} ${dir.toLowerCase()}` });
       t.maps[dir].set(ip, `jump ${name}`);
