@@ -3,9 +3,22 @@
 // filesystem inside the pod's namespace, and an image that is neither cannot run.
 import type { Container } from '../api/types.ts';
 
+/**
+ * podpath/echo listens on every containerPort: HTTP on each TCP one, the UDP echo on each UDP one
+ * (NetworkPolicy tests probe ports 80 and 81 over both). Without a TCP port it serves HTTP on the
+ * first containerPort, or 8080.
+ */
+function echoArgs(c: Container): string[] {
+  const ports = c.ports ?? [];
+  const tcp = ports.filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort);
+  const udp = ports.filter((p) => p.protocol === 'UDP').map((p) => p.containerPort);
+  const http = tcp.length ? tcp : [ports[0]?.containerPort ?? 8080];
+  return ['image', 'echo', ...[...new Set(http)].flatMap((p) => ['--port', String(p)]), ...[...new Set(udp)].flatMap((p) => ['--udp-port', String(p)])];
+}
+
 /** Built-in images: the podpath subcommand each runs. */
 export const builtinImages: Record<string, (c: Container, kubeconfig: string) => string[]> = {
-  'podpath/echo': (c) => ['image', 'echo', '--port', String(c.ports?.[0]?.containerPort ?? 8080)],
+  'podpath/echo': echoArgs,
   // The cluster DNS, reaching the API server through the `kubernetes` Service as a pod does.
   'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig],
 };

@@ -241,17 +241,18 @@ export function addDaemonCommands(program: Command): void {
   const image = program.command('image').description("Built-in container images (run inside pods by the node agent).");
   image
     .command('echo')
-    .description('The seeds\' app: /health, /api/v1/* (who served, who asked), /metrics.')
-    .option('--port <port>', 'port to listen on', '8080')
+    .description('The seeds\' app: /health, /api/v1/* (who served, who asked), /metrics; on every --port, and a UDP echo on every --udp-port.')
+    .option('--port <port>', 'TCP port to serve HTTP on (repeatable; default 8080)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--message <text>', 'add "message" to /api/v1/* answers')
-    .option('--udp-port <port>', 'also answer UDP datagrams on this port')
-    .action(async (o: { port: string; message?: string; udpPort?: string }) => {
+    .option('--udp-port <port>', 'answer UDP datagrams on this port (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (o: { port: string[]; message?: string; udpPort: string[] }) => {
       const { startEcho, startUdpEcho } = await import('../images/echo.ts');
-      const server = startEcho({ port: Number(o.port), ...(o.message !== undefined ? { message: o.message } : {}) });
-      const udp = o.udpPort ? startUdpEcho(Number(o.udpPort)) : undefined;
+      const tcp = [...new Set(o.port.length ? o.port : ['8080'])];
+      const servers = tcp.map((p) => startEcho({ port: Number(p), ...(o.message !== undefined ? { message: o.message } : {}) }));
+      const udp = [...new Set(o.udpPort)].map((p) => startUdpEcho(Number(p)));
       onStop(() => {
-        server.close();
-        udp?.close();
+        for (const s of servers) s.close();
+        for (const u of udp) u.close();
       });
     });
 

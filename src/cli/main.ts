@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
+import { addNetpolCommands } from './netpol.ts';
 import { labProxyModes, serviceCIDR } from '../lab/defaults.ts';
 import { defaultProxyMode } from '../proxy/config.ts';
 
@@ -28,11 +29,12 @@ program
   .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules; ipvs needs a kernel with IPVS)').choices([...labProxyModes]).default(defaultProxyMode))
   .option('--proxy-config <file>', "kube-proxy's KubeProxyConfiguration file for every node (its mode is the lab's unless --proxy-mode is given); `podpath restart proxy-NODE` rereads it")
   .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
+  .option('--no-netpol', 'leave out the NetworkPolicy agent (`podpath netpol agent`) on every node: policies are then stored but not enforced')
   .option('--dns-upstream <addrs>', "where the cluster DNS forwards names outside cluster.local (ADDR[:PORT],...; default: the node's resolv.conf)")
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')
   .option('--timeout <seconds>', 'how long to wait for nodes and pods', '120')
   .option('--keep-on-failure', 'leave a lab that did not come up in place for inspection')
-  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan'; proxyMode: string; proxyConfig?: string; dns: boolean; dnsUpstream?: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean }, cmd: Command) => {
+  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan'; proxyMode: string; proxyConfig?: string; dns: boolean; netpol: boolean; dnsUpstream?: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean }, cmd: Command) => {
     await (await labCli()).up({
       name: o.name,
       nodes: Number(o.nodes),
@@ -40,6 +42,7 @@ program
       proxyMode: o.proxyMode,
       ...(o.proxyConfig ? { proxyConfig: path.resolve(o.proxyConfig), proxyModeGiven: cmd.getOptionValueSource('proxyMode') === 'cli' } : {}),
       dns: o.dns,
+      netpol: o.netpol,
       ...(o.dnsUpstream ? { dnsUpstream: o.dnsUpstream } : {}),
       files: o.filename.map((f) => path.resolve(f)),
       ...(o.kubeconfig ? { kubeconfig: path.resolve(o.kubeconfig) } : {}),
@@ -62,7 +65,7 @@ program
 program
   .command('restart')
   .description('Stop a lab component and start it again as before (e.g. agent-NODE: the node agent adopts its running pods).')
-  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel, agent-NODE or proxy-NODE (podpath status lists them)')
+  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel, agent-NODE, proxy-NODE or netpol-NODE (podpath status lists them)')
   .option('--name <name>', 'lab name (default: the only lab)')
   .action(async (component: string, o: { name?: string }) => {
     const s = (await labCli()).pickLab(o.name);
@@ -133,6 +136,7 @@ program
   });
 
 addDaemonCommands(program);
+addNetpolCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Node, Pod, Service } from '../api/types.ts';
 import { fromSet, matches } from '../api/labels.ts';
 import type { Client } from '../client/client.ts';
+import { commandExists } from '../exec/exec.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
 import { dnsAddon } from './addons.ts';
@@ -30,6 +31,8 @@ export interface UpOptions {
   /** the cluster DNS add-on (default on; it needs kube-proxy to reach the API server) */
   dns?: boolean;
   dnsUpstream?: string;
+  /** the NetworkPolicy agent on every node (default on) */
+  netpol?: boolean;
   files: string[];
   kubeconfig?: string;
   timeoutSeconds: number;
@@ -87,6 +90,7 @@ export async function up(o: UpOptions, progress: UpProgress): Promise<void> {
   checkUpOptions(o);
   const objs = readLabManifests(o.files);
   const missing = preflight(o.proxyMode);
+  if (o.netpol !== false && o.proxyMode !== 'nftables' && !commandExists('nft')) missing.push('nft (nftables), for the NetworkPolicy agent (or leave it out: --no-netpol): apt-get install -y nftables');
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
   // The DNS pods reach the API server through the `kubernetes` Service: no proxy, no DNS.
   const withDNS = (o.dns ?? true) && o.proxyMode !== 'none';
@@ -104,6 +108,7 @@ export async function up(o: UpOptions, progress: UpProgress): Promise<void> {
     startControllers(s);
     startAgents(s);
     if (o.proxyMode !== 'none') startProxies(s, o.proxyMode, o.proxyConfig);
+    if (o.netpol !== false) startNetpolAgents(s);
     const client = labClient(s);
     try {
       const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
@@ -212,6 +217,12 @@ function startProxies(s: LabState, mode: string, configFile: string | undefined)
     const config = configFile ? ['--config', configFile] : [];
     startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', ...config, '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', mode, '--cluster-cidr', clusterCIDR, '--service-cidr', serviceCIDR, ...strictARP]);
   }
+}
+
+/** The NetworkPolicy agent per node, in the node's namespace (where its pods' traffic is forwarded). */
+function startNetpolAgents(s: LabState): void {
+  const p = labPaths(s.name);
+  for (const n of s.nodes) startDaemon(s, `netpol-${n.name}`, n.netns, ['netpol', 'agent', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name]);
 }
 
 /**

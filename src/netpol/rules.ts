@@ -1,0 +1,153 @@
+// What one node's `ip podpath-netpol` table should hold, as a pure function of the policy model:
+// the forward base chain (sees pod IPs after kube-proxy's DNAT, and bridged same-node traffic
+// through br_netfilter), one verdict map per direction sending a local pod's isolated traffic to
+// that pod's chain, the pod's chain (one line per allowing rule × peer × port, `return` when
+// allowed, a counted drop at the end), and one set per rule of the pod IPs its selector peers
+// match — shared by every pod the policy selects, so a label change rewrites a set's elements
+// and not the chains.
+import { createHash } from 'node:crypto';
+import type { Pod } from '../api/types.ts';
+import { cidrString } from '../util/ip.ts';
+import { endpointIP, matchesPeer, namedPortNumbers, type CompiledPeer, type CompiledPolicy, type CompiledPort, type CompiledRule, type Direction } from './peers.ts';
+import { podKey, type PolicyModel } from './policy.ts';
+
+export const tableFamily = 'ip';
+export const tableName = 'podpath-netpol';
+export const baseChain = 'forward';
+export const mapName: Record<Direction, string> = { Ingress: 'ingress-pods', Egress: 'egress-pods' };
+
+export interface DesiredChain {
+  name: string;
+  rules: string[];
+  /** the chain's comment: the pod and direction it polices ("x/a ingress") */
+  comment?: string;
+}
+
+export interface DesiredSet {
+  name: string;
+  elements: string[];
+  comment: string;
+}
+
+/** The table's whole content, by name (the sync plan diffs two of these). */
+export interface DesiredTable {
+  chains: Map<string, DesiredChain>;
+  sets: Map<string, DesiredSet>;
+  /** map name → key (pod IP) → verdict ("jump ingress-x/a") */
+  maps: Record<Direction, Map<string, string>>;
+  /** per pod chain: the pod, direction and isolating policies (for the drop metrics) */
+  owners: Map<string, { pod: string; direction: Direction; policies: string[] }>;
+}
+
+const nameMax = 200;
+const hash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
+/** A readable object name, or its hash when too long for nft. */
+function objName(prefix: string, text: string): string {
+  const n = `${prefix}${text}`;
+  return n.length <= nameMax ? n : `${prefix}${hash(text)}`;
+}
+
+export const podChainName = (dir: Direction, pod: string) => objName(dir === 'Ingress' ? 'ingress-' : 'egress-', pod);
+export const peerSetName = (p: CompiledPolicy, dir: Direction, i: number) => objName(dir === 'Ingress' ? 'from-' : 'to-', `${p.key}-${i}`);
+
+const l4 = (p: string) => p.toLowerCase();
+
+/** Port matchers of a rule for a destination whose named ports are known (`to` a pod) or not. */
+function portMatchers(ports: CompiledPort[] | undefined, to: Pod | undefined): string[] | undefined {
+  if (ports === undefined) return undefined;
+  const out: string[] = [];
+  for (const p of ports) {
+    const proto = `meta l4proto ${l4(p.protocol)}`;
+    if (p.port === undefined) out.push(proto);
+    else if (typeof p.port === 'number' || /^\d+$/.test(p.port)) out.push(`${proto} th dport ${p.port}${p.endPort !== undefined ? `-${p.endPort}` : ''}`);
+    else if (to) for (const n of namedPortNumbers(to, p.port, p.protocol)) out.push(`${proto} th dport ${n}`);
+  }
+  return out;
+}
+
+function ipBlockMatch(field: string, peer: CompiledPeer): string | undefined {
+  const b = peer.ipBlock!;
+  if (b.cidr.family !== 4) return undefined; // an ip-family table sees IPv4 only
+  const except = b.except.filter((c) => c.family === 4).map(cidrString);
+  return `${field} ${cidrString(b.cidr)}${except.length ? ` ${field} != { ${except.join(', ')} }` : ''}`;
+}
+
+/**
+ * The lines of one rule in `pod`'s chain for `dir`. Ingress ports resolve names on the pod itself;
+ * egress names resolve per destination pod, so such a port becomes address . protocol . port
+ * elements of every destination pod the rule's peers match.
+ */
+function ruleLines(m: PolicyModel, p: CompiledPolicy, dir: Direction, i: number, r: CompiledRule, pod: Pod, sets: Map<string, DesiredSet>): string[] {
+  const field = dir === 'Ingress' ? 'ip saddr' : 'ip daddr';
+  const peers: (string | undefined)[] = [];
+  if (r.peers === undefined) peers.push('');
+  else {
+    const selectors = r.peers.filter((x) => !x.ipBlock);
+    if (selectors.length) {
+      const name = peerSetName(p, dir, i);
+      if (!sets.has(name)) {
+        const ips = m
+          .allPods()
+          .filter((q) => selectors.some((x) => matchesPeer(x, p.namespace, { pod: q }, (ns) => m.namespaceLabels(ns))))
+          .map((q) => endpointIP({ pod: q }))
+          .filter((ip): ip is string => ip !== undefined && !ip.includes(':'));
+        sets.set(name, { name, elements: [...new Set(ips)].sort(), comment: `${p.key} ${dir.toLowerCase()}[${i}]` });
+      }
+      peers.push(`${field} @${name}`);
+    }
+    for (const x of r.peers.filter((y) => y.ipBlock)) peers.push(ipBlockMatch(field, x));
+  }
+  const usable = peers.filter((x): x is string => x !== undefined);
+  const named = dir === 'Egress' ? (r.ports ?? []).filter((x) => typeof x.port === 'string' && !/^\d+$/.test(x.port)) : [];
+  const plain = dir === 'Egress' && r.ports ? r.ports.filter((x) => !named.includes(x)) : r.ports;
+  const out: string[] = [];
+  const ports = portMatchers(plain, dir === 'Ingress' ? pod : undefined);
+  if (ports === undefined) out.push(...usable);
+  else for (const peer of usable) for (const port of ports) out.push(`${peer} ${port}`.trim());
+  if (named.length) {
+    // every destination pod the peers match (any pod when the rule has none), with its numbers
+    const elements: string[] = [];
+    for (const q of m.allPods()) {
+      const ip = endpointIP({ pod: q });
+      if (!ip || ip.includes(':')) continue;
+      if (r.peers !== undefined && !r.peers.some((x) => matchesPeer(x, p.namespace, { pod: q }, (ns) => m.namespaceLabels(ns)))) continue;
+      for (const x of named) for (const n of namedPortNumbers(q, x.port as string, x.protocol)) elements.push(`${ip} . ${l4(x.protocol)} . ${n}`);
+    }
+    const uniq = [...new Set(elements)].sort();
+    if (uniq.length) out.push(`ip daddr . meta l4proto . th dport { ${uniq.join(', ')} }`);
+  }
+  return out;
+}
+
+/** The table for the pods on `nodeName`: what the agent applies and the unit tests read. */
+export function desiredTable(m: PolicyModel, nodeName: string): DesiredTable {
+  const t: DesiredTable = { chains: new Map(), sets: new Map(), maps: { Ingress: new Map(), Egress: new Map() }, owners: new Map() };
+  t.chains.set(baseChain, {
+    name: baseChain,
+    rules: [
+      'ct state established,related accept',
+      // the node's own connections (kubelet probes among them) are always allowed
+      'fib saddr type local accept',
+      `ip saddr vmap @${mapName.Egress}`,
+      `ip daddr vmap @${mapName.Ingress}`,
+    ],
+  });
+  const local = m.allPods().filter((p) => p.spec?.nodeName === nodeName && endpointIP({ pod: p }) && !p.status!.podIP!.includes(':'));
+  for (const pod of local) {
+    const ip = pod.status!.podIP!;
+    const key = podKey(pod);
+    for (const dir of ['Egress', 'Ingress'] as const) {
+      const sel = m.selecting(pod, dir);
+      if (!sel.length) continue;
+      const name = podChainName(dir, key);
+      // a pod reaching itself (also through its own Service) is never policed
+      const rules = [dir === 'Ingress' ? `ip saddr ${ip} return` : `ip daddr ${ip} return`];
+      for (const p of sel) p.rules[dir].forEach((r, i) => rules.push(...ruleLines(m, p, dir, i, r, pod, t.sets).map((l) => `${l} return`.trim())));
+      rules.push('counter drop');
+      t.chains.set(name, { name, rules, comment: `${key} ${dir.toLowerCase()}` });
+      t.maps[dir].set(ip, `jump ${name}`);
+      t.owners.set(name, { pod: key, direction: dir, policies: sel.map((p) => p.key) });
+    }
+  }
+  return t;
+}
