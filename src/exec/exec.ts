@@ -95,14 +95,15 @@ export const realExecutor: Executor = {
         finish(null);
       });
       child.on('close', (status) => finish(status));
-      // A child the command left behind may hold its output open: the exit decides, what was
-      // read by then is the output.
+      // Output is complete when its pipes close. A child the command left behind may hold them
+      // open, so a second after the exit what was read by then is the output (the data still in
+      // the pipes at the exit is read within that second; the close usually comes first).
       child.on('exit', (status) => {
         setTimeout(() => {
           child.stdout.destroy();
           child.stderr.destroy();
           finish(status);
-        }, 50).unref();
+        }, 1_000).unref();
       });
       child.stdin.on('error', () => {
         // the command exited without reading its input
