@@ -51,6 +51,7 @@ export class Store {
   private histories = new Map<string, History>();
   private watchers = new Map<string, Set<Watcher>>();
   private undelivered: StoreEvent[] = [];
+  private rollBackListeners: ((undone: StoreEvent[]) => void)[] = [];
   private rv: number;
   private readonly historyLimit: number;
   private readonly compactBytes: number;
@@ -203,6 +204,17 @@ export class Store {
       h.events = h.events.filter((e) => !undone.has(e));
     }
     this.rv = evs[0]!.rv - 1;
+    const newestFirst = evs.slice().reverse();
+    for (const l of this.rollBackListeners) l(newestFirst);
+  }
+
+  /**
+   * Tells `listener` about the writes of every batch that is undone (newest first), once the
+   * store holds what it held before them and before their writers get the error: what was
+   * derived from those writes outside the store (allocations) is undone there too.
+   */
+  onRolledBack(listener: (undone: StoreEvent[]) => void): void {
+    this.rollBackListeners.push(listener);
   }
 
   /**
