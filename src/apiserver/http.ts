@@ -183,7 +183,10 @@ export function createHandler(opts: HttpOptions): Handler {
     const sub = r.subresource;
     const raw = async (): Promise<RawBody> => ({ text: bytes.toString('utf8'), contentType, bytes });
     if (sub === 'scale') {
-      if (method === 'GET') return reply.send(200, registry.getScale(ctx));
+      if (method === 'GET') {
+        await waitForResourceVersion(registry.store, q);
+        return reply.send(200, registry.getScale(ctx));
+      }
       if (method === 'PUT') return send(reply, await registry.updateScale(ctx, await raw()));
       if (method === 'PATCH') return send(reply, await registry.updateScale(ctx, await raw(), mediaType(contentType)));
       throw errors.methodNotSupported({ group: r.rt.group, resource: `${r.rt.resource}/scale` }, method.toLowerCase());
@@ -191,6 +194,7 @@ export function createHandler(opts: HttpOptions): Handler {
     if (sub === 'status') {
       if (method === 'GET') {
         const shape = negotiate(accept);
+        await waitForResourceVersion(registry.store, q);
         const body = shapeObject(r.rt, registry.get(r.rt, r.namespace, r.name), shape, q);
         return reply.send(200, body, contentTypeOf(shape), serialize(body, shape));
       }
@@ -216,8 +220,10 @@ export function createHandler(opts: HttpOptions): Handler {
     switch (method) {
       case 'GET': {
         const shape = negotiate(accept);
+        // A get from a resourceVersion not reached yet waits as a list does (the watch cache's
+        // WaitUntilFreshAndGet), before looking the object up: 504 even for one that is not there.
+        await waitForResourceVersion(registry.store, q);
         if (q.get('watch') === 'true' || q.get('watch') === '1') {
-          await waitForResourceVersion(registry.store, q);
           const fq = new URLSearchParams(q);
           fq.set('fieldSelector', [q.get('fieldSelector'), `metadata.name=${r.name}`].filter(Boolean).join(','));
           serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: fq, shape }, (close) => {
@@ -356,11 +362,11 @@ function podLogs(registry: Registry, r: Route, q: URLSearchParams, res: ServerRe
   res.on('close', () => up.destroy());
 }
 
-/** How long a list or watch waits for the store to reach the resourceVersion it asks for (the watch cache's blockTimeout). */
+/** How long a get, list or watch waits for the store to reach the resourceVersion it asks for (the watch cache's blockTimeout). */
 const freshnessWaitMs = 3000;
 
 /**
- * A list or watch from a resourceVersion the store has not reached waits for it a little,
+ * A get, list or watch from a resourceVersion the store has not reached waits for it a little,
  * then fails as upstream's does: 504 "Too large resource version", retry after a second.
  */
 async function waitForResourceVersion(store: Store, q: URLSearchParams): Promise<void> {

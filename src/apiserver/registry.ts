@@ -66,6 +66,8 @@ function resourceKey(rt: ResourceType): string {
   return `${rt.group}/${rt.resource}`;
 }
 
+const servicesKey = '/services';
+
 export function gr(rt: ResourceType) {
   return { group: rt.group, resource: rt.resource };
 }
@@ -108,6 +110,10 @@ export class Registry {
   ) {
     this.allocations = opts.allocations;
     this.now = opts.now ?? Date.now;
+    // A write the disk refused is undone in the store; so is what it reserved or released.
+    store.onRolledBack((undone) => {
+      for (const ev of undone) if (ev.resource === servicesKey) this.allocations.undo(ev.object as Service, ev.type === 'DELETED', ev.prev as Service | undefined);
+    });
   }
 
   // ---- reads ----

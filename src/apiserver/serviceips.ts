@@ -215,6 +215,18 @@ export class ServiceAllocations {
     for (const ip of h.ips) this.ips.release(ip);
     for (const p of h.ports) this.nodePorts.release(p);
   }
+
+  /**
+   * Undoes one write of a Service that the store rolled back: what the written state holds is
+   * released (a delete released it already) and what the state before it held is held again.
+   * Called newest write first, so a value one undone write freed and a later one took is back
+   * with its first holder.
+   */
+  undo(written: Service, deleted: boolean, before: Service | undefined): void {
+    if (!deleted) this.release(written);
+    // as at start-up: a value that no longer fits the range is not held (and was warned about then)
+    if (before) this.rebuild([before]);
+  }
 }
 
 /**

@@ -39,23 +39,45 @@ describe('apiserver watch limits', () => {
     assert.equal(r.ended, false, 'the watch closed at once');
   });
 
+  /** GETs `path` and checks upstream's answer to a resourceVersion from the future, after its wait. */
+  async function assertTooLarge(path: string): Promise<void> {
+    const t0 = Date.now();
+    const r = await request(s, 'GET', path);
+    assert.equal(r.status, 504, `${path}: ${r.body}`);
+    const st = r.json();
+    assert.match(st.message, /^Timeout: Too large resource version: 999999999, current: \d+$/);
+    assert.equal(st.reason, 'Timeout');
+    assert.deepEqual(st.details.causes, [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }]);
+    assert.equal(st.details.retryAfterSeconds, 1);
+    assert.equal(r.headers['retry-after'], '1');
+    assert.ok(Date.now() - t0 >= 2500, `${path}: answered without waiting for the store to catch up`);
+  }
+
   it('answers 504 Too large resource version to a list or watch from the future', async () => {
     for (const q of ['resourceVersion=999999999', 'watch=true&resourceVersion=999999999']) {
-      const t0 = Date.now();
-      const r = await request(s, 'GET', `/api/v1/namespaces/default/configmaps?${q}`);
-      assert.equal(r.status, 504, `${q}: ${r.body}`);
-      const st = r.json();
-      assert.match(st.message, /^Timeout: Too large resource version: 999999999, current: \d+$/);
-      assert.equal(st.reason, 'Timeout');
-      assert.deepEqual(st.details.causes, [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }]);
-      assert.equal(st.details.retryAfterSeconds, 1);
-      assert.equal(r.headers['retry-after'], '1');
-      assert.ok(Date.now() - t0 >= 2500, 'answered without waiting for the store to catch up');
+      await assertTooLarge(`/api/v1/namespaces/default/configmaps?${q}`);
     }
     // A resourceVersion the store has reached is served at once.
     const ok = await request(s, 'GET', '/api/v1/namespaces/default/configmaps?resourceVersion=1');
     assert.equal(ok.status, 200, ok.body);
     await sleep(0);
+  });
+
+  it('answers 504 Too large resource version to a get from the future, of an object there or not', async () => {
+    const made = await request(s, 'POST', '/api/v1/namespaces/default/configmaps', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }));
+    assert.equal(made.status, 201, made.body);
+    await Promise.all([
+      assertTooLarge('/api/v1/namespaces/default/configmaps/x?resourceVersion=999999999'),
+      // upstream waits before it looks the object up: 504, not 404
+      assertTooLarge('/api/v1/namespaces/default/configmaps/absent?resourceVersion=999999999'),
+      assertTooLarge('/apis/apps/v1/namespaces/default/deployments/absent/scale?resourceVersion=999999999'),
+      assertTooLarge('/api/v1/namespaces/default/services/absent/status?resourceVersion=999999999'),
+    ]);
+    // A resourceVersion the store has reached is served at once.
+    const rv = made.json().metadata.resourceVersion;
+    const ok = await request(s, 'GET', `/api/v1/namespaces/default/configmaps/x?resourceVersion=${rv}`);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.json().metadata.name, 'x');
   });
 
   it('closes watchers that never read while large objects are written, and stays within a few hundred MB', async () => {
@@ -82,7 +104,8 @@ describe('apiserver watch limits', () => {
         buf += d;
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {
-          if (buf.slice(0, nl).includes('"ADDED"')) seen++;
+          const line = buf.slice(0, nl);
+          if (line.includes('"ADDED"') && line.includes('"name":"big-')) seen++;
           buf = buf.slice(nl + 1);
         }
       });

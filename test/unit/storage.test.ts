@@ -106,6 +106,15 @@ describe('store durability', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(s.eventsSince('/configmaps', 1), undefined, 'rv 1 is too old');
     assert.deepEqual(s.eventsSince('/configmaps', 3)!.map((e) => e.rv), [4, 5]);
+    // on past several cuts of the dropped head, with another resource's events between
+    for (let i = 5; i < 17; i++) s.put(i % 4 === 0 ? '/secrets' : '/configmaps', cm('x', String(i)));
+    await new Promise((r) => setImmediate(r));
+    // ConfigMaps are at rv 6-8, 10-12 and 14-16; Secrets at 9, 13 and 17.
+    assert.equal(s.eventsSince('/configmaps', 11), undefined, 'rv 11 is too old');
+    assert.deepEqual(s.eventsSince('/configmaps', 12)!.map((e) => e.rv), [14, 15, 16]);
+    assert.deepEqual(s.eventsSince('/configmaps', 14)!.map((e) => e.rv), [15, 16]);
+    assert.deepEqual(s.eventsSince('/secrets', 9)!.map((e) => e.rv), [13, 17]);
+    assert.equal(s.oldestResumableRV('/configmaps'), 12);
   });
 });
 

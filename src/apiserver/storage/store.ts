@@ -32,12 +32,46 @@ export interface StoreOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * A resource's recent events, oldest first. Dropping the oldest is O(1): its slot is cleared and
+ * the cleared head is cut off in one copy once it is as long as what is kept (a splice per
+ * write moved the whole history, 20,000 entries, on every write).
+ */
 class History {
-  events: StoreEvent[] = [];
-  /** all events with rv > startRV are in `events` */
+  private events: (StoreEvent | undefined)[] = [];
+  private first = 0;
+  /** all events with rv > startRV are kept */
   startRV: number;
   constructor(startRV: number) {
     this.startRV = startRV;
+  }
+
+  push(ev: StoreEvent, limit: number): void {
+    this.events.push(ev);
+    while (this.events.length - this.first > limit) {
+      this.startRV = this.events[this.first]!.rv;
+      this.events[this.first++] = undefined;
+    }
+    if (this.first > 0 && this.first >= limit) {
+      this.events = this.events.slice(this.first);
+      this.first = 0;
+    }
+  }
+
+  /** The kept events that satisfy `keep`, oldest first. */
+  filter(keep: (e: StoreEvent) => boolean): StoreEvent[] {
+    const out: StoreEvent[] = [];
+    for (let i = this.first; i < this.events.length; i++) {
+      const e = this.events[i]!;
+      if (keep(e)) out.push(e);
+    }
+    return out;
+  }
+
+  /** Forgets `undone` events (a rolled-back batch). */
+  forget(undone: Set<StoreEvent>): void {
+    this.events = this.filter((e) => !undone.has(e));
+    this.first = 0;
   }
 }
 
@@ -51,6 +85,7 @@ export class Store {
   private histories = new Map<string, History>();
   private watchers = new Map<string, Set<Watcher>>();
   private undelivered: StoreEvent[] = [];
+  private rollBackListeners: ((undone: StoreEvent[]) => void)[] = [];
   private rv: number;
   private readonly historyLimit: number;
   private readonly compactBytes: number;
@@ -150,13 +185,7 @@ export class Store {
   }
 
   private record(ev: StoreEvent): void {
-    const h = this.history(ev.resource);
-    h.events.push(ev);
-    if (h.events.length > this.historyLimit) {
-      const drop = h.events.length - this.historyLimit;
-      h.startRV = h.events[drop - 1]!.rv;
-      h.events.splice(0, drop);
-    }
+    this.history(ev.resource).push(ev, this.historyLimit);
     this.undelivered.push(ev);
     if (!this.wal) queueMicrotask(() => this.deliver());
   }
@@ -199,10 +228,20 @@ export class Store {
       }
     }
     for (const resource of new Set(evs.map((e) => e.resource))) {
-      const h = this.history(resource);
-      h.events = h.events.filter((e) => !undone.has(e));
+      this.history(resource).forget(undone);
     }
     this.rv = evs[0]!.rv - 1;
+    const newestFirst = evs.slice().reverse();
+    for (const l of this.rollBackListeners) l(newestFirst);
+  }
+
+  /**
+   * Tells `listener` about the writes of every batch that is undone (newest first), once the
+   * store holds what it held before them and before their writers get the error: what was
+   * derived from those writes outside the store (allocations) is undone there too.
+   */
+  onRolledBack(listener: (undone: StoreEvent[]) => void): void {
+    this.rollBackListeners.push(listener);
   }
 
   /**
@@ -214,7 +253,7 @@ export class Store {
     if (fromRV < h.startRV) return undefined;
     // Events not yet durable are delivered live, not replayed.
     const pending = new Set(this.undelivered);
-    return h.events.filter((e) => e.rv > fromRV && !pending.has(e));
+    return h.filter((e) => e.rv > fromRV && !pending.has(e));
   }
 
   oldestResumableRV(resource: string): number {

@@ -169,8 +169,9 @@ export class Wal {
       return Promise.resolve();
     }
     this.compaction = writeSnapshotInSlices(this.dir, rv, entries, () => this.closed)
-      .then(() => {
-        for (const seg of segments(this.dir)) if (seg.rv <= rv) fs.rmSync(path.join(this.dir, seg.name), { force: true });
+      .then(async () => {
+        // Off the event loop: freeing a segment's blocks takes the kernel tens of milliseconds.
+        for (const seg of segments(this.dir)) if (seg.rv <= rv) await fs.promises.rm(path.join(this.dir, seg.name), { force: true });
       })
       .catch((e: Error) => this.log(`compaction at rv ${rv} failed (its segments are kept): ${e.message}`))
       .finally(() => {
@@ -194,6 +195,17 @@ function syncDir(dir: string): void {
     fs.closeSync(dfd);
   }
 }
+
+async function syncDirAsync(dir: string): Promise<void> {
+  const h = await fs.promises.open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+const closeAsync = (fd: number) => new Promise<void>((resolve, reject) => fs.close(fd, (e) => (e ? reject(e) : resolve())));
 
 /** The rotated logs still in `dir`, oldest first. */
 function segments(dir: string): { name: string; rv: number }[] {
@@ -245,10 +257,18 @@ function replaceSnapshot(dir: string, body: (fd: number) => void | Promise<void>
     throw e;
   }
   if (!(r instanceof Promise)) return finish(true);
+  // In the background the same steps run off the event loop: the rename frees the previous
+  // snapshot's blocks (hundreds of MB), which stopped the server for 50-80 ms when done in place.
+  const finishAsync = async (ok: boolean) => {
+    await closeAsync(fd);
+    if (!ok) return fs.promises.rm(tmp, { force: true });
+    await fs.promises.rename(tmp, path.join(dir, snapshotName));
+    await syncDirAsync(dir);
+  };
   return r.then(
-    () => finish(true),
-    (e: unknown) => {
-      finish(false);
+    () => finishAsync(true),
+    async (e: unknown) => {
+      await finishAsync(false);
       throw e;
     },
   );
