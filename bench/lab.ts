@@ -2,7 +2,8 @@
 // pods Ready; the same for a 3-node lab with 10 pods; resident memory of every process of the
 // lab; for the seed, the time to the first successful curl through the NodePort 30080 from the
 // client namespace, polled while `podpath up` runs. Root only.
-//   npm run build && node --import tsx bench/lab.ts [--runs 3]
+//   npm run build && node --import tsx bench/lab.ts [--runs 3] [--no-netpol]
+// (--no-netpol: labs without the NetworkPolicy agent, for comparing with labs from before it.)
 // (Build first: with src/ newer than dist/, every lab process runs through tsx, slower and larger.)
 // References measured in the same run: starting one podpath process (`podpath --version`, the
 // floor under each of the lab's processes), and creating a pod's network by hand (`ip netns add`
@@ -23,6 +24,7 @@ function arg(name: string, def: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 }
 const RUNS = arg('runs', 3);
+const upFlags = process.argv.includes('--no-netpol') ? ['--no-netpol'] : [];
 
 function podpath(args: string[]): { ms: number; out: string } {
   const t0 = performance.now();
@@ -103,7 +105,7 @@ async function scenario(label: string, nodes: number, files: string[], nodePortU
     const name = `ppb${randomBytes(3).toString('hex')}`;
     const kc = path.join(os.tmpdir(), `${name}.kubeconfig`);
     try {
-      const r = await upPolling(['up', '--name', name, '--nodes', String(nodes), '--kubeconfig', kc, ...files.flatMap((f) => ['-f', f])], `pp-${name}-c`, nodePortURL);
+      const r = await upPolling(['up', '--name', name, '--nodes', String(nodes), '--kubeconfig', kc, ...upFlags, ...files.flatMap((f) => ['-f', f])], `pp-${name}-c`, nodePortURL);
       up.push(r.ms);
       if (r.firstAnswerMs !== undefined) firstAnswer.push(r.firstAnswerMs);
       steps.push(milestones(r.out));
