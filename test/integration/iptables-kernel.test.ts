@@ -12,9 +12,11 @@ import { FakeIptables, IptError, Iptables, matchParam, parseDump, parseRuleSpec,
 import { repoRoot } from '../helpers/apiserver.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
+import { testLabPrefix } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('iptables-restore') ? 'iptables is not installed' : false;
-const ns = `podpath-test-${randomBytes(4).toString('hex')}`;
+// Named as the suite's labs, so its leftover check would see it.
+const ns = `pp-${testLabPrefix}${randomBytes(3).toString('hex')}-ipt`;
 const codeOf = (f: () => void) => codes(f, IptError);
 const golden = (name: string) => parseDump(fs.readFileSync(path.join(repoRoot, 'test/golden', name), 'utf8'));
 const save = (...args: string[]) => run(['iptables-save', ...args], { netns: ns });

@@ -10,9 +10,11 @@ import { Fake, NftError, Nftables, parsePriority, readRuleset, type Chain, type 
 import { isRoot } from '../helpers/lab.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
 import { ctx, elem, moreServices, rule, seed001 } from '../fixtures/kube-proxy-nft.ts';
+import { testLabPrefix } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
-const ns = `podpath-test-${randomBytes(4).toString('hex')}`;
+// Named as the suite's labs, so its leftover check would see it.
+const ns = `pp-${testLabPrefix}${randomBytes(3).toString('hex')}-knft`;
 
 const codeOf = (f: () => void) => codes(f, NftError);
 

@@ -11,9 +11,11 @@ import type { Cluster } from '../../src/netpol/policy.ts';
 import { tableFamily, tableName } from '../../src/netpol/rules.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { findPod, from, nsName, pod, policy, port, to, withPolicies } from '../helpers/netpol.ts';
+import { testLabPrefix } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
-const ns = `podpath-test-np-${randomBytes(4).toString('hex')}`;
+// Named as the suite's labs, so its leftover check would see it.
+const ns = `pp-${testLabPrefix}${randomBytes(3).toString('hex')}-np`;
 
 function placed(c: Cluster): Cluster {
   for (const p of c.pods) p.spec.nodeName = p.metadata.namespace === 'y' ? 'n2' : 'n1';

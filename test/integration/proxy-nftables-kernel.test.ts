@@ -16,9 +16,11 @@ import { kubeProxyTable } from '../../src/proxy/nftables/render.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { endpointSlice as slice, service } from '../helpers/proxy.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
+import { testLabPrefix } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
-const ns = `podpath-test-${randomBytes(4).toString('hex')}`;
+// Named as the suite's labs, so its leftover check would see it.
+const ns = `pp-${testLabPrefix}${randomBytes(3).toString('hex')}-nft`;
 const flags: ProxyFlags = { clusterCIDR: '10.244.0.0/16', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], serviceCIDRs: ['10.96.0.0/12'] };
 const nodeIP = '192.168.49.2';
 const codeOf = (f: () => void) => codes(f, NftError);
