@@ -2,7 +2,7 @@
 // resolved and their results printed; the work is in lab/.
 import { curlIn, pickLab, proxyIpvsTable, runIn } from '../lab/access.ts';
 import { removeLab } from '../lab/down.ts';
-import { listLabs, validateLabName } from '../lab/lab.ts';
+import { listLabs } from '../lab/lab.ts';
 import { openServiceTunnel } from '../lab/service.ts';
 import { labStatus } from '../lab/status.ts';
 import { up as bringUp, type UpOptions, type UpProgress, type UpSummary } from '../lab/up.ts';
@@ -13,24 +13,18 @@ export type { UpOptions };
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 
 export async function up(o: UpOptions): Promise<void> {
-  validateLabName(o.name);
-  if (o.proxyConfig) {
-    // Read (and refused, if bad) before anything is built; its mode is the lab's unless one was given.
-    const fileMode = (await import('../proxy/configfile.ts')).readKubeProxyConfig(o.proxyConfig).mode;
-    if (fileMode && !o.proxyModeGiven) o = { ...o, proxyMode: fileMode };
-  }
-  await bringUp(o, printer(o.name, o.proxyMode));
+  await bringUp(o, printer(o.name));
   say(`remove the lab:\n  podpath down --name ${o.name}`);
 }
 
 /** How `podpath up` tells what happens. */
-function printer(name: string, mode: string): UpProgress {
+function printer(name: string): UpProgress {
   return {
     note: say,
     applied: say,
     up: printSummary,
     nodePortRefusing: (url) => say(`warning: ${url} still refuses connections`),
-    nodePorts: (services) => {
+    nodePorts: (services, mode) => {
       for (const svc of services) {
         say(`reach Service ${svc.namespace}/${svc.name} through its NodePort (kube-proxy, ${mode} mode):`);
         say(`  podpath curl --name ${name} ${svc.url}        # from the client namespace`);

@@ -207,13 +207,17 @@ export async function destroyLab(name: string): Promise<string[]> {
   return done;
 }
 
-/** What is missing on this machine for a lab, with how to get it (empty when all is there). */
-export function preflight(proxyMode = 'iptables'): string[] {
+/**
+ * What is missing on this machine for a lab of this proxy mode, with or without the
+ * NetworkPolicy agent, with how to get it (empty when all is there).
+ */
+export function preflight(proxyMode = 'iptables', netpol = true): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root: podpath up creates network namespaces and links; run it as root (sudo)');
   if (!commandExists('ip')) missing.push('ip (iproute2): apt-get install -y iproute2');
   if (!commandExists('iptables')) missing.push('iptables: apt-get install -y iptables');
   if (proxyMode === 'nftables' && !commandExists('nft')) missing.push('nft (nftables), for --proxy-mode nftables: apt-get install -y nftables');
+  else if (netpol && !commandExists('nft')) missing.push('nft (nftables), for the NetworkPolicy agent (or leave it out: --no-netpol): apt-get install -y nftables');
   if (proxyMode === 'ipvs') missing.push(...proxyPreflight('ipvs'));
   if (!commandExists('conntrack')) missing.push('conntrack (conntrack-tools), for kube-proxy\'s UDP cleanup: apt-get install -y conntrack');
   if (!commandExists('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');

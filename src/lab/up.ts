@@ -8,7 +8,6 @@ import path from 'node:path';
 import type { Node, Pod, Service } from '../api/types.ts';
 import { fromSet, matches } from '../api/labels.ts';
 import type { Client } from '../client/client.ts';
-import { commandExists } from '../exec/exec.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
 import { dnsAddon } from './addons.ts';
@@ -75,7 +74,7 @@ export interface UpProgress {
   /** a NodePort with ready pods still refuses connections after the wait */
   nodePortRefusing(url: string): void;
   /** the Services with NodePorts (none without kube-proxy) */
-  nodePorts(services: NodePortAccess[]): void;
+  nodePorts(services: NodePortAccess[], proxyMode: string): void;
 }
 
 /** The options' own checks, before anything is read or built. */
@@ -85,12 +84,19 @@ export function checkUpOptions(o: UpOptions): void {
   if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
 }
 
-export async function up(o: UpOptions, progress: UpProgress): Promise<void> {
-  validateLabName(o.name);
+/** The proxy mode of the lab: a --proxy-config file's, unless --proxy-mode was given (the file is read, and refused if bad, here). */
+async function proxyModeOf(o: UpOptions): Promise<string> {
+  if (!o.proxyConfig) return o.proxyMode;
+  const fileMode = (await import('../proxy/configfile.ts')).readKubeProxyConfig(o.proxyConfig).mode;
+  return fileMode && !o.proxyModeGiven ? fileMode : o.proxyMode;
+}
+
+export async function up(given: UpOptions, progress: UpProgress): Promise<void> {
+  validateLabName(given.name);
+  const o = { ...given, proxyMode: await proxyModeOf(given) };
   checkUpOptions(o);
   const objs = readLabManifests(o.files);
-  const missing = preflight(o.proxyMode);
-  if (o.netpol !== false && o.proxyMode !== 'nftables' && !commandExists('nft')) missing.push('nft (nftables), for the NetworkPolicy agent (or leave it out: --no-netpol): apt-get install -y nftables');
+  const missing = preflight(o.proxyMode, o.netpol !== false);
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
   // The DNS pods reach the API server through the `kubernetes` Service: no proxy, no DNS.
   const withDNS = (o.dns ?? true) && o.proxyMode !== 'none';
@@ -133,7 +139,7 @@ export async function up(o: UpOptions, progress: UpProgress): Promise<void> {
         pods: ready.pods,
         ...(withDNS ? { clusterDNS } : {}),
       });
-      if (o.proxyMode !== 'none') progress.nodePorts(await openNodePorts(client, s, ready.pods, progress));
+      if (o.proxyMode !== 'none') progress.nodePorts(await openNodePorts(client, s, ready.pods, progress), o.proxyMode);
     } finally {
       client.close();
     }
