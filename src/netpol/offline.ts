@@ -2,14 +2,10 @@
 // NetworkPolicies, with no cluster and no root.
 import fs from 'node:fs';
 import { manifestFiles } from '../api/manifest.ts';
-import { readObjects } from '../api/state.ts';
-import type { KubeObject, Namespace, NetworkPolicy, Pod } from '../api/types.ts';
+import { readObjects, StateError } from '../api/state.ts';
+import type { Namespace, NetworkPolicy, Pod } from '../api/types.ts';
 import { formatMatrix, reachability } from './matrix.ts';
 import { explain, parsePort, parseProtocol, PolicyModel, type Cluster } from './policy.ts';
-
-export class StateFileError extends Error {
-  readonly code = 'BadState';
-}
 
 /** Files as given, a directory standing for its manifests (as `kubectl apply -f DIR`). */
 function expand(files: string[]): string[] {
@@ -31,18 +27,14 @@ export function readCluster(files: string[]): Cluster {
     try {
       text = fs.readFileSync(f === '-' ? 0 : f, 'utf8');
     } catch (e) {
-      throw new StateFileError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw new StateError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
-    let objs: KubeObject[];
-    try {
-      objs = readObjects(text, f, [
-        { apiVersion: 'v1', kind: 'Namespace', namespaced: false },
-        { apiVersion: 'v1', kind: 'Pod', namespaced: true },
-        { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespaced: true },
-      ]);
-    } catch (e) {
-      throw new StateFileError((e as Error).message);
-    }
+    // readObjects refuses what is not a Namespace, Pod or NetworkPolicy with a StateError naming the document.
+    const objs = readObjects(text, f, [
+      { apiVersion: 'v1', kind: 'Namespace', namespaced: false },
+      { apiVersion: 'v1', kind: 'Pod', namespaced: true },
+      { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespaced: true },
+    ]);
     for (const o of objs) {
       if (o.kind === 'Namespace') c.namespaces.push(o as Namespace);
       else if (o.kind === 'Pod') c.pods.push(o as Pod);
