@@ -120,7 +120,8 @@ spec:
       assert.match(ok, /"localEndpoints": 1,/);
       assert.match(health('192.168.49.2').stdout, /"localEndpoints": 0,[\s\S]*\n503$/);
       const who = JSON.parse(lab.curl('client', `http://192.168.49.4:${soloSvc.ports[0].nodePort}/api/v1/local`).stdout);
-      const dropped = lab.curl('client', `http://192.168.49.2:${soloSvc.ports[0].nodePort}/`, ['--max-time', '2']);
+      const soloNodePort = (ip: string) => lab.curl('client', `http://${ip}:${soloSvc.ports[0].nodePort}/`, ['--max-time', '2']);
+      let dropped = soloNodePort('192.168.49.2');
       assert.equal(who.client.split(':')[0], '192.168.49.100', 'Local policy keeps the client address');
       if (proxyMode === 'userspace') {
         // The userspace proxy connects onward itself, from a transparent socket bound to the
@@ -136,6 +137,10 @@ spec:
         assert.ok(!seen.has('192.168.49.100'), `Cluster policy does not keep the client address: ${[...seen]}`);
         assert.ok(seen.has(podCIDR.replace(/\.0\/24$/, '.1')), `the proxy reaches its own node's pod from its bridge address: ${[...seen]}`);
       } else {
+        // Its health check says 0 local endpoints both before and after its proxy has seen the
+        // pod's EndpointSlice (before, the Service has no endpoints at all and is rejected), so
+        // wait for the sync that turns the rejection into a drop.
+        await eventually(() => (dropped = soloNodePort('192.168.49.2')).code !== 7, 15_000, 'the node without a local endpoint to stop rejecting');
         assert.equal(dropped.code, 28, 'a node without a local endpoint drops the traffic (curl times out)');
       }
 
