@@ -12,7 +12,8 @@ import { recordUpdate, serverSideApply, type ManagerContext } from '../api/patch
 import { PatchError, strategicMerge } from '../api/patch/strategic.ts';
 import { apiVersionOf, resourceOf, type ResourceType } from '../api/resources.ts';
 import { sameValue } from '../api/fieldset.ts';
-import { isObject, objectMetaFields, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
+import { isObject, objectMetaFields, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
+import { admitDefaultIngressClass } from './admission.ts';
 import { decodeFor, fieldValidationOf, mediaType, parseBody, type RawBody } from './decode.ts';
 import { carryAllocatedValues, normalizeClusterIPs, ServiceAllocations, type Txn } from './serviceips.ts';
 import type { Store } from './storage/store.ts';
@@ -236,6 +237,11 @@ export class Registry {
     let txn: Txn | undefined;
     if (rt.kind === 'Service') txn = this.prepareServiceCreate(obj as Service);
     try {
+      // As upstream's create handler: managedFields first, then mutating admission (so what
+      // admission sets is nobody's field), then validation.
+      if (managed) managed(obj);
+      else recordUpdate(undefined, obj, this.managerCtx(ctx));
+      this.admit(rt, obj);
       const errs = strategy.validate(obj);
       if (errs.length) throw this.invalid(rt, meta.name ?? '', errs);
       if (this.store.get(resourceKey(rt), rt.namespaced ? meta.namespace : undefined, meta.name!)) {
@@ -247,14 +253,19 @@ export class Registry {
     }
     meta.uid = randomUUID();
     meta.creationTimestamp = rfc3339(this.now());
-    if (managed) managed(obj);
-    else recordUpdate(undefined, obj, this.managerCtx(ctx));
     if (this.isDryRun(ctx.query)) {
       txn?.revert();
       return canonical(obj);
     }
     txn?.commit();
     return this.store.put(resourceKey(rt), canonical(obj));
+  }
+
+  /** Mutating admission of a create: DefaultIngressClass (a Create-only plugin, so never on update). */
+  private admit(rt: ResourceType, obj: KubeObject): void {
+    if (rt.group === 'networking.k8s.io' && rt.resource === 'ingresses') {
+      admitDefaultIngressClass(obj as Ingress, () => this.store.list(resourceKey(resourceOf('networking.k8s.io', 'ingressclasses')), undefined) as IngressClass[]);
+    }
   }
 
   private prepareServiceCreate(svc: Service): Txn {
