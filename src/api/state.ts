@@ -1,7 +1,8 @@
 // Reading a state file: a multi-document YAML/JSON text of objects (Lists unpacked), as the
 // offline commands (`proxy render`, `dns serve -f`) take it. Namespaced objects default to
 // "default", as kubectl apply would place them.
-import { ManifestError, parseManifests } from './manifest.ts';
+import fs from 'node:fs';
+import { ManifestError, manifestFiles, parseManifests } from './manifest.ts';
 import type { KubeObject } from './types.ts';
 
 export class StateError extends Error {
@@ -30,6 +31,33 @@ export function readObjects(text: string, source: string, accepted: Accepted[]):
     const a = accepted.find((x) => x.kind === o.kind && x.apiVersion === o.apiVersion);
     if (!a) throw new StateError(`${where}: expected ${list}, got ${o.apiVersion ?? '?'} ${o.kind ?? '?'}`);
     out.push(a.namespaced ? ({ ...o, metadata: { namespace: 'default', ...o.metadata } } as KubeObject) : o);
+  }
+  return out;
+}
+
+/** Files as given, a directory standing for its manifests (as `kubectl apply -f DIR`); "-" is stdin. */
+function expandFiles(files: string[]): string[] {
+  return files.flatMap((f) => {
+    if (f === '-') return [f];
+    try {
+      return manifestFiles([f]);
+    } catch {
+      return [f]; // reading it names the problem
+    }
+  });
+}
+
+/** The objects of state files or directories; a file that cannot be read, or holds another kind, is a StateError naming it. */
+export function readStateFiles(files: string[], accepted: Accepted[]): KubeObject[] {
+  const out: KubeObject[] = [];
+  for (const f of expandFiles(files)) {
+    let text: string;
+    try {
+      text = fs.readFileSync(f === '-' ? 0 : f, 'utf8');
+    } catch (e) {
+      throw new StateError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    out.push(...readObjects(text, f, accepted));
   }
   return out;
 }

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
+import { addIngressCommands } from './ingress.ts';
 import { addNetpolCommands } from './netpol.ts';
 import { labProxyModes, serviceCIDR } from '../lab/defaults.ts';
 import { defaultProxyMode } from '../proxy/config.ts';
@@ -137,6 +138,7 @@ program
 
 addDaemonCommands(program);
 addNetpolCommands(program);
+addIngressCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);

@@ -1,45 +1,22 @@
 // `podpath netpol matrix|check`: the policy model over a state file of Namespaces, Pods and
 // NetworkPolicies, with no cluster and no root.
-import fs from 'node:fs';
-import { manifestFiles } from '../api/manifest.ts';
-import { readObjects, StateError } from '../api/state.ts';
+import { readStateFiles } from '../api/state.ts';
 import type { Namespace, NetworkPolicy, Pod } from '../api/types.ts';
 import { formatMatrix, reachability } from './matrix.ts';
 import { explain, parsePort, parseProtocol, PolicyModel, type Cluster } from './policy.ts';
 
-/** Files as given, a directory standing for its manifests (as `kubectl apply -f DIR`). */
-function expand(files: string[]): string[] {
-  return files.flatMap((f) => {
-    if (f === '-') return [f];
-    try {
-      return manifestFiles([f]);
-    } catch {
-      return [f]; // reading it names the problem
-    }
-  });
-}
-
 /** Namespaces, Pods and NetworkPolicies from state files or directories ("-" is stdin); a file that cannot be read or parsed is named. */
 export function readCluster(files: string[]): Cluster {
   const c: Cluster = { namespaces: [], pods: [], policies: [] };
-  for (const f of expand(files)) {
-    let text: string;
-    try {
-      text = fs.readFileSync(f === '-' ? 0 : f, 'utf8');
-    } catch (e) {
-      throw new StateError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-    // readObjects refuses what is not a Namespace, Pod or NetworkPolicy with a StateError naming the document.
-    const objs = readObjects(text, f, [
-      { apiVersion: 'v1', kind: 'Namespace', namespaced: false },
-      { apiVersion: 'v1', kind: 'Pod', namespaced: true },
-      { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespaced: true },
-    ]);
-    for (const o of objs) {
-      if (o.kind === 'Namespace') c.namespaces.push(o as Namespace);
-      else if (o.kind === 'Pod') c.pods.push(o as Pod);
-      else c.policies.push(o as NetworkPolicy);
-    }
+  const objs = readStateFiles(files, [
+    { apiVersion: 'v1', kind: 'Namespace', namespaced: false },
+    { apiVersion: 'v1', kind: 'Pod', namespaced: true },
+    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespaced: true },
+  ]);
+  for (const o of objs) {
+    if (o.kind === 'Namespace') c.namespaces.push(o as Namespace);
+    else if (o.kind === 'Pod') c.pods.push(o as Pod);
+    else c.policies.push(o as NetworkPolicy);
   }
   return c;
 }

@@ -1,0 +1,348 @@
+// `podpath ingress-controller`: ingress-nginx's control loop. Informers for Ingresses,
+// IngressClasses, Services, EndpointSlices and Secrets; on any change a sync (coalesced, at most
+// one at a time, reloads at most once per --sync-period) builds the model and
+//   1. sends the upstreams' endpoints to the Lua balancer when they changed (never a reload);
+//   2. renders nginx.conf, and only when the text changed checks it with `nginx -t` and reloads.
+// A configuration nginx refuses is never loaded: the Ingresses changed since the last good one
+// are checked one by one, those that break it get a Warning Event and are left out, and the
+// rest is loaded (or, when no single Ingress is to blame, the running configuration stays).
+// Served Ingresses get the published Service's address as their status.
+import type http from 'node:http';
+import type { EndpointSlice, Ingress, IngressClass, KubeObject, LoadBalancerIngress, Service } from '../api/types.ts';
+import { Client, loadConfig, objectPath } from '../client/client.ts';
+import { EventRecorder, type EventType } from '../client/events.ts';
+import { Informer } from '../client/informer.ts';
+import { createHttpServer } from '../util/httpserver.ts';
+import type { HostPort } from '../util/ip.ts';
+import type { ControllerClass } from './classes.ts';
+import { ControllerMetrics } from './metrics.ts';
+import { buildModel, refString, type IngressState, type Model, type Problem, type Secret } from './model.ts';
+import { Nginx, type DataPlane } from './nginx/process.ts';
+import { backendsPayload, renderNginxConf, type RenderOptions } from './nginx/template.ts';
+
+export interface SyncerOptions {
+  class: ControllerClass;
+  render: RenderOptions;
+  /** the self-signed certificate served where no Secret applies (PEM chain + key) */
+  defaultCertificate: string;
+  /** least time between the end of one sync and the start of the next */
+  minSyncMs: number;
+  log: (s: string) => void;
+  /** an Event about an Ingress */
+  event?: (ing: Ingress, type: EventType, reason: string, message: string) => void;
+  metrics: ControllerMetrics;
+}
+
+const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
+/** an Ingress as it was: a new resourceVersion is a new chance */
+const versionOf = (o: KubeObject) => `${keyOf(o)}@${o.metadata.resourceVersion ?? ''}`;
+
+/** Keeps nginx in line with the objects. */
+export class IngressSyncer {
+  /** the nginx.conf running, and the Ingress versions it was made from */
+  private runningConf: string | undefined;
+  private good = new Set<string>();
+  private sentBackends: string | undefined;
+  /** Ingress versions nginx refused, left out until they change */
+  private refused = new Map<string, string>();
+  private reported = new Set<string>();
+  private loggedIgnored = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private pending = false;
+  private stopped = false;
+  private lastEnd = 0;
+  /** the model of the last sync */
+  model: Model | undefined;
+  /** resolves when the sync in flight (if any) and those asked for meanwhile are done */
+  private idle: Promise<void> = Promise.resolve();
+  private settle: (() => void) | undefined;
+
+  constructor(
+    private readonly state: () => IngressState,
+    private readonly plane: DataPlane,
+    private readonly o: SyncerOptions,
+  ) {}
+
+  /** Asks for a sync soon; changes arriving meanwhile ride along. */
+  request(): void {
+    if (this.stopped) return;
+    this.pending = true;
+    if (!this.settle) this.idle = new Promise((r) => (this.settle = r));
+    if (this.timer || this.running) return;
+    const wait = Math.max(0, this.lastEnd + this.o.minSyncMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.syncNow();
+    }, wait);
+  }
+
+  /** Settles once no sync is running or asked for. */
+  async whenIdle(): Promise<void> {
+    await this.idle;
+  }
+
+  async syncNow(): Promise<void> {
+    this.pending = false;
+    this.running = true;
+    try {
+      await this.sync();
+    } catch (e) {
+      this.o.log(`sync failed: ${(e as Error).message}`);
+      this.pending = true;
+    } finally {
+      this.running = false;
+      this.lastEnd = Date.now();
+    }
+    if (this.pending && !this.stopped) this.request();
+    else if (this.settle) {
+      const s = this.settle;
+      this.settle = undefined;
+      s();
+    }
+  }
+
+  private build(s: IngressState): Model {
+    const exclude = new Set<string>();
+    for (const ing of s.ingresses) {
+      const v = this.refused.get(keyOf(ing));
+      if (v === undefined) continue;
+      if (v === versionOf(ing)) exclude.add(keyOf(ing));
+      else this.refused.delete(keyOf(ing));
+    }
+    return buildModel(s, { class: this.o.class, defaultCertificate: this.o.defaultCertificate, exclude });
+  }
+
+  private async sync(): Promise<void> {
+    const s = this.state();
+    let model = this.build(s);
+    // 1. endpoints: to the balancer, no reload (the running workers see them on their next request)
+    await this.sendBackends(model);
+    // 2. the configuration: only a changed text is checked and loaded
+    let rendered = renderNginxConf(model, this.o.render);
+    if (rendered.conf !== this.runningConf) {
+      const err = await this.plane.check(rendered);
+      if (err !== undefined) {
+        const culprits = await this.isolate(s, model);
+        if (culprits.length) {
+          model = this.build(s);
+          rendered = renderNginxConf(model, this.o.render);
+          await this.sendBackends(model);
+        }
+        const again = culprits.length ? await this.plane.check(rendered) : err;
+        if (again !== undefined) {
+          this.o.metrics.refused();
+          this.o.log(`nginx refused the new configuration; the running one stays: ${again}`);
+          this.model = model;
+          this.reportProblems(s, model);
+          return;
+        }
+      }
+      await this.plane.load(rendered);
+      const first = this.runningConf === undefined;
+      this.runningConf = rendered.conf;
+      this.good = new Set(model.served.map(versionOf));
+      this.o.metrics.reloaded(rendered.conf);
+      this.o.log(first ? 'nginx configuration loaded' : 'nginx reloaded');
+      if (first) await this.sendBackends(model, true);
+    }
+    this.model = model;
+    this.reportProblems(s, model);
+  }
+
+  private async sendBackends(model: Model, force = false): Promise<void> {
+    if (!this.plane.running()) return;
+    const payload = backendsPayload(model);
+    if (!force && payload === this.sentBackends) return;
+    await this.plane.setBackends(payload);
+    if (this.sentBackends !== undefined && !force) this.o.metrics.endpointUpdates.inc();
+    this.sentBackends = payload;
+  }
+
+  /** The Ingresses changed since the last good configuration that nginx refuses on their own (with the good ones). */
+  private async isolate(s: IngressState, model: Model): Promise<Ingress[]> {
+    const suspects = model.served.filter((ing) => !this.good.has(versionOf(ing)));
+    const goodOnes = model.served.filter((ing) => this.good.has(versionOf(ing)));
+    const culprits: Ingress[] = [];
+    for (const ing of suspects.slice(0, 50)) {
+      const trial = buildModel({ ...s, ingresses: [...goodOnes, ing] }, { class: this.o.class, defaultCertificate: this.o.defaultCertificate });
+      const err = await this.plane.check(renderNginxConf(trial, this.o.render));
+      if (err === undefined) continue;
+      culprits.push(ing);
+      this.refused.set(keyOf(ing), versionOf(ing));
+      this.o.log(`Ingress ${keyOf(ing)} makes a configuration nginx refuses: ${err}`);
+      this.o.event?.(ing, 'Warning', 'RejectedByNginx', `nginx refused the configuration this Ingress makes (left out, the rest keeps serving): ${lastLine(err)}`);
+    }
+    return culprits;
+  }
+
+  /** Warning Events for new problems (once per Ingress version and message), log lines for ignored annotations. */
+  private reportProblems(s: IngressState, model: Model): void {
+    const byKey = new Map(s.ingresses.map((i) => [keyOf(i), i]));
+    for (const p of model.problems) {
+      if (p.reason === 'RejectedByNginx') continue; // told when found
+      const ing = byKey.get(refString(p.ingress));
+      if (!ing) continue;
+      const k = `${versionOf(ing)} ${p.reason} ${p.message}`;
+      if (this.reported.has(k)) continue;
+      this.reported.add(k);
+      this.o.log(`Ingress ${refString(p.ingress)}: ${p.reason}: ${p.message}`);
+      this.o.event?.(ing, problemType(p), p.reason, p.message);
+    }
+    for (const i of model.ignored) {
+      const k = `${refString(i.ingress)} ${i.annotation}`;
+      if (this.loggedIgnored.has(k)) continue;
+      this.loggedIgnored.add(k);
+      this.o.log(`Ingress ${k.replace(' ', ': annotation ')} is not implemented by podpath and is ignored`);
+    }
+  }
+
+  /** Forgets what nginx runs (it died): the next sync starts it with the whole configuration. */
+  forget(): void {
+    this.runningConf = undefined;
+    this.sentBackends = undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.settle?.();
+  }
+}
+
+/** ingress-nginx's self-signed certificate, for hosts without one of their own. */
+async function fakeCertificate(): Promise<string> {
+  const { makeCA } = await import('../util/pki.ts');
+  const now = new Date();
+  const c = await makeCA('CN=Kubernetes Ingress Controller Fake Certificate, O=Acme Co', new Date(now.getTime() - 3600_000), new Date(now.getTime() + 365 * 86400_000));
+  return `${c.certPem.trimEnd()}\n${c.keyPem}`;
+}
+
+const problemType = (_p: Problem): EventType => 'Warning';
+const lastLine = (s: string) => s.trim().split('\n').at(-1) ?? s;
+
+/** The status an Ingress should carry: the published Service's load-balancer addresses. */
+export function desiredStatus(publish: Service | undefined): LoadBalancerIngress[] {
+  return (publish?.status?.loadBalancer?.ingress ?? []).map((i) => ({ ...(i.ip ? { ip: i.ip } : {}), ...(i.hostname ? { hostname: i.hostname } : {}) }));
+}
+
+const sameStatus = (a: { ip?: string; hostname?: string }[] | undefined, b: LoadBalancerIngress[]) => JSON.stringify((a ?? []).map((x) => [x.ip, x.hostname])) === JSON.stringify(b.map((x) => [x.ip, x.hostname]));
+
+export interface ControllerOptions {
+  kubeconfig?: string;
+  class: ControllerClass;
+  /** NAMESPACE/NAME of the Service whose address goes into the Ingresses' status */
+  publishService?: string;
+  render: RenderOptions;
+  healthz?: HostPort;
+  nginx: string;
+  minSyncMs: number;
+  log: (s: string) => void;
+  /** the controller's self-signed certificate; made at start when not given */
+  defaultCertificate?: string;
+}
+
+export interface RunningController {
+  syncer: IngressSyncer;
+  stop(): Promise<void>;
+}
+
+export async function runController(o: ControllerOptions): Promise<RunningController> {
+  const client = new Client(loadConfig(o.kubeconfig, 'podpath-ingress-controller'));
+  const ingresses = new Informer<Ingress>(client, 'networking.k8s.io/v1', 'ingresses');
+  const classes = new Informer<IngressClass>(client, 'networking.k8s.io/v1', 'ingressclasses');
+  const services = new Informer<Service>(client, 'v1', 'services');
+  const slices = new Informer<EndpointSlice>(client, 'discovery.k8s.io/v1', 'endpointslices');
+  const secrets = new Informer<Secret>(client, 'v1', 'secrets');
+  const all = [ingresses, classes, services, slices, secrets] as Informer<KubeObject>[];
+  const state = (): IngressState => ({ ingresses: ingresses.list(), classes: classes.list(), services: services.list(), slices: slices.list(), secrets: secrets.list() });
+
+  const id = { controller_class: o.class.controller, controller_namespace: process.env.POD_NAMESPACE ?? '', controller_pod: process.env.POD_NAME ?? '' };
+  const metrics = new ControllerMetrics(id);
+  const recorder = new EventRecorder(client, 'nginx-ingress-controller');
+  const event = (ing: Ingress, type: EventType, reason: string, message: string) => void recorder.record({ ...ing, apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' }, type, reason, message);
+  let restart: NodeJS.Timeout | undefined;
+  const plane: DataPlane = new Nginx({
+    nginx: o.nginx,
+    confDir: o.render.confDir,
+    runDir: o.render.runDir,
+    statusPort: o.render.statusPort,
+    log: o.log,
+    // nginx died: start it again with the configuration of the next sync
+    onExit: () => {
+      restart = setTimeout(() => {
+        syncer.forget();
+        syncer.request();
+      }, 1000);
+    },
+  });
+  const defaultCertificate = o.defaultCertificate ?? (await fakeCertificate());
+  const syncer = new IngressSyncer(state, plane, { class: o.class, render: o.render, defaultCertificate, minSyncMs: o.minSyncMs, log: o.log, event, metrics });
+
+  // "Scheduled for sync", as ingress-nginx tells each Ingress it takes on
+  const announced = new Set<string>();
+  const changed = () => syncer.request();
+  for (const i of all) i.on({ add: changed, update: changed, delete: changed });
+  for (const i of all) i.start();
+  await Promise.all(all.map((i) => i.waitForSync()));
+  o.log(`informers synced; serving IngressClass ${o.class.ingressClass} (controller ${o.class.controller})`);
+  await syncer.syncNow();
+
+  // status: the published Service's address on every served Ingress
+  const publish = o.publishService?.split('/');
+  const updateStatus = async () => {
+    const model = syncer.model;
+    if (!model) return;
+    const want = desiredStatus(publish ? services.get(publish[0]!, publish[1]!) : undefined);
+    for (const ing of model.served) {
+      if (!announced.has(versionOf(ing))) {
+        announced.add(versionOf(ing));
+        event(ing, 'Normal', 'Sync', 'Scheduled for sync');
+      }
+      if (!publish || sameStatus(ing.status?.loadBalancer?.ingress, want)) continue;
+      await client
+        .request('PATCH', objectPath('networking.k8s.io/v1', 'ingresses', ing.metadata.namespace, ing.metadata.name!, 'status'), { status: { loadBalancer: { ingress: want } } }, 'application/merge-patch+json')
+        .catch((e: Error) => o.log(`status of Ingress ${keyOf(ing)}: ${e.message}`));
+    }
+  };
+  let statusRunning = false;
+  const statusTick = setInterval(() => {
+    if (statusRunning) return;
+    statusRunning = true;
+    void updateStatus().finally(() => (statusRunning = false));
+  }, 1000);
+  void updateStatus();
+
+  let server: http.Server | undefined;
+  if (o.healthz) {
+    server = createHttpServer((req, res, target) => {
+      if (target.pathname === '/healthz') {
+        const ok = plane.running();
+        res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(ok ? 'ok' : 'nginx is not running');
+        return;
+      }
+      if (target.pathname === '/metrics') {
+        void plane
+          .counters()
+          .catch(() => '')
+          .then((text) => res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.expose(text)));
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    server.listen(o.healthz.port, o.healthz.host);
+    o.log(`/healthz and /metrics on ${o.healthz.host}:${o.healthz.port}`);
+  }
+  return {
+    syncer,
+    stop: async () => {
+      clearInterval(statusTick);
+      if (restart) clearTimeout(restart);
+      syncer.stop();
+      for (const i of all) i.stop();
+      server?.close();
+      await plane.stop();
+      client.close();
+    },
+  };
+}

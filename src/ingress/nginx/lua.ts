@@ -1,0 +1,182 @@
+// The Lua that runs inside nginx (OpenResty's lua-nginx-module, Debian's libnginx-mod-http-lua),
+// written beside nginx.conf as lua/podpath.lua. As ingress-nginx's balancer does, it keeps the
+// endpoints out of nginx.conf: the controller POSTs them to the status server's
+// /configuration/backends, a shared dict holds them, and every worker picks the new list up on
+// its next request, so endpoint changes never reload nginx. It also chooses canaries and sticky
+// endpoints, retries a failed connect on the next endpoint, and counts requests for /metrics.
+//
+// The payload is one line per upstream: `NAME ADDRESS:PORT ADDRESS:PORT ...` (nginx/backends.ts).
+
+export const luaModuleName = 'podpath';
+
+export const luaSource = `-- podpath ingress controller: balancer, canary, affinity and request metrics.
+local ngx_balancer = require("ngx.balancer")
+
+local M = {}
+local data = ngx.shared.configuration_data
+local metrics = ngx.shared.metrics
+local backends, version, rr = {}, nil, {}
+-- request_duration_seconds buckets, as ingress-nginx's
+local buckets = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 }
+
+local function sync()
+  local v = data:get("version")
+  if v == version then return end
+  local nb = {}
+  for line in (data:get("backends") or ""):gmatch("[^\\n]+") do
+    local name, rest = line:match("^(%S+)(.*)$")
+    if name then
+      local list = {}
+      for ep in rest:gmatch("%S+") do
+        local host, port = ep:match("^(.+):(%d+)$")
+        if host then list[#list + 1] = { host = host, port = tonumber(port), key = ep } end
+      end
+      nb[name] = list
+    end
+  end
+  backends, version = nb, v
+end
+
+local function header(name)
+  local v = ngx.req.get_headers()[name]
+  if type(v) == "table" then v = v[1] end
+  return v
+end
+
+-- canary-by-header (always/never, or an exact canary-by-header-value), then canary-weight
+local function to_canary()
+  if ngx.var.canary_upstream == "" then return false end
+  local name = ngx.var.canary_header
+  if name ~= "" then
+    local v = header(name)
+    local want = ngx.var.canary_header_value
+    if v ~= nil then
+      if want ~= "" then
+        if v == want then return true end
+      elseif v == "always" then return true
+      elseif v == "never" then return false
+      end
+    end
+  end
+  local weight = tonumber(ngx.var.canary_weight) or 0
+  local total = tonumber(ngx.var.canary_weight_total) or 100
+  if weight <= 0 then return false end
+  if weight >= total then return true end
+  return math.random(total) <= weight
+end
+
+local function next_rr(name, list)
+  local i = rr[name]
+  if i == nil then i = math.random(#list) - 1 end
+  i = i % #list + 1
+  rr[name] = i
+  return list[i]
+end
+
+-- session affinity by cookie: the cookie names the endpoint (md5 of ADDRESS:PORT)
+local function pick(name, list)
+  local cookie = ngx.var.affinity_cookie
+  if cookie == "" then return next_rr(name, list) end
+  local v = ngx.var["cookie_" .. cookie]
+  if v then
+    for _, ep in ipairs(list) do
+      if ngx.md5(ep.key) == v then return ep end
+    end
+  end
+  local ep = next_rr(name, list)
+  local parts = { cookie .. "=" .. ngx.md5(ep.key), "Path=" .. ngx.var.affinity_path, "HttpOnly" }
+  if ngx.var.affinity_max_age ~= "" then parts[#parts + 1] = "Max-Age=" .. ngx.var.affinity_max_age end
+  ngx.header["Set-Cookie"] = table.concat(parts, "; ")
+  return ep
+end
+
+-- rewrite phase: the upstream (or its canary) and the first endpoint; 503 when there is none
+function M.rewrite()
+  sync()
+  local name = ngx.var.proxy_upstream_name
+  if to_canary() then
+    name = ngx.var.canary_upstream
+    ngx.var.proxy_alternative_upstream_name = name
+  end
+  local list = backends[name]
+  if list == nil or #list == 0 then
+    return ngx.exit(ngx.HTTP_SERVICE_UNAVAILABLE)
+  end
+  ngx.ctx.pp = { list = list, first = pick(name, list), tried = {} }
+end
+
+-- balancer phase: the chosen endpoint; a retry (proxy_next_upstream) takes one not yet tried
+function M.balance()
+  local c = ngx.ctx.pp
+  local ep
+  if c.last == nil then
+    ep = c.first
+    ngx_balancer.set_more_tries(2)
+  else
+    c.tried[c.last.key] = true
+    for _, e in ipairs(c.list) do
+      if not c.tried[e.key] then ep = e break end
+    end
+    ep = ep or c.last
+  end
+  c.last = ep
+  local ok, err = ngx_balancer.set_current_peer(ep.host, ep.port)
+  if not ok then ngx.log(ngx.ERR, "set_current_peer ", ep.key, ": ", err) end
+end
+
+-- an exiting worker (after a reload) asks clients to close kept-alive connections
+function M.header_filter()
+  if ngx.worker.exiting() then ngx.header["Connection"] = "close" end
+end
+
+-- log phase: requests and their duration by ingress, service, status, method, server and path
+function M.log()
+  local key = table.concat({ ngx.var.namespace, ngx.var.ingress_name, ngx.var.service_name, ngx.var.status,
+    ngx.req.get_method(), ngx.var.pp_server, ngx.var.location_path,
+    ngx.var.proxy_alternative_upstream_name ~= "" and "canary" or "" }, "\\t")
+  metrics:incr("requests\\t" .. key, 1, 0)
+  local t = tonumber(ngx.var.request_time) or 0
+  metrics:incr("sum\\t" .. key, t, 0)
+  local le = "+Inf"
+  for _, b in ipairs(buckets) do
+    if t <= b then le = tostring(b) break end
+  end
+  metrics:incr("bucket\\t" .. le .. "\\t" .. key, 1, 0)
+end
+
+-- the status server: POST/GET /configuration/backends, GET /configuration/metrics
+function M.configuration()
+  local uri = ngx.var.uri
+  if uri == "/configuration/backends" then
+    if ngx.req.get_method() == "POST" then
+      ngx.req.read_body()
+      local body = ngx.req.get_body_data()
+      if body == nil then
+        local file = ngx.req.get_body_file()
+        if file then
+          local f = io.open(file, "r")
+          body = f:read("*a")
+          f:close()
+        end
+      end
+      data:set("backends", body or "")
+      data:incr("version", 1, 0)
+      ngx.status = ngx.HTTP_CREATED
+      return
+    end
+    ngx.print(data:get("backends") or "")
+    return
+  end
+  if uri == "/configuration/metrics" then
+    local out = {}
+    for _, k in ipairs(metrics:get_keys(0)) do
+      out[#out + 1] = k .. "\\t" .. tostring(metrics:get(k))
+    end
+    ngx.print(table.concat(out, "\\n"))
+    return
+  end
+  ngx.exit(ngx.HTTP_NOT_FOUND)
+end
+
+return M
+`;

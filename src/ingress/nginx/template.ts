@@ -1,0 +1,295 @@
+// nginx.conf from the model, laid out as ingress-nginx's template lays it: one upstream
+// (`upstream_balancer`, the Lua balancer) for every backend, a server per host (the catch-all `_`
+// first) listening on the HTTP and HTTPS ports with its certificate, a location per path, the
+// default backend's 404, and a status server on 127.0.0.1 that takes endpoint updates and serves
+// the request counters. Pure: the controller writes the text and the files it names.
+import { createHash } from 'node:crypto';
+import { catchAll, defaultCertificate, refString, type Location, type Model, type NginxMatch, type Server } from '../model.ts';
+import { luaModuleName, luaSource } from './lua.ts';
+
+export interface RenderOptions {
+  /** the directory nginx.conf lives in (/etc/nginx in the controller pod) */
+  confDir: string;
+  /** pid file and temp directories */
+  runDir: string;
+  /** address the HTTP and HTTPS servers bind ("" or "*": all) */
+  listenAddress: string;
+  httpPort: number;
+  httpsPort: number;
+  /** 127.0.0.1:PORT of the status server (ingress-nginx: 10246) */
+  statusPort: number;
+  /** nginx worker_processes ("auto") */
+  workerProcesses: string;
+  /** where access log lines go: a file, /dev/stdout, or "off" */
+  accessLog: string;
+  /** HTTP status of the https redirect (ingress-nginx's http-redirect-code, 308) */
+  redirectCode: number;
+}
+
+export const defaultRenderOptions: Omit<RenderOptions, 'confDir' | 'runDir'> = {
+  listenAddress: '',
+  httpPort: 80,
+  httpsPort: 443,
+  statusPort: 10246,
+  workerProcesses: 'auto',
+  accessLog: '/dev/stdout',
+  redirectCode: 308,
+};
+
+export interface Rendered {
+  /** nginx.conf */
+  conf: string;
+  /** other files, by path relative to confDir */
+  files: Map<string, string>;
+}
+
+/** ingress-nginx's default access log format (log-format-upstream). */
+export const upstreamInfoFormat =
+  '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id';
+
+const esc = (s: string) => s.replace(/[\\"]/g, (c) => `\\${c}`);
+/** A literal value inside double quotes: nginx has no escape for `$`, hence ingress-nginx's $literal_dollar. */
+const q = (s: string) => `"${esc(s).replace(/\$/g, '${literal_dollar}')}"`;
+/** A regex inside double quotes (nginx does not expand variables in location and rewrite regexes). */
+const qRegex = (s: string) => `"${esc(s)}"`;
+const plainPath = /^[A-Za-z0-9/_.~%@!*+,=:-]+$/;
+
+/** The location's match in nginx.conf, quoted where the path needs it. */
+function locationText(m: NginxMatch): string {
+  if (m.kind === 'regex') return `~* ${qRegex(`^${m.pattern}`)}`;
+  const p = plainPath.test(m.pattern) ? m.pattern : q(m.pattern);
+  return m.kind === 'exact' ? `= ${p}` : p;
+}
+
+const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ');
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
+
+/** A certificate's file: its name carries a hash of the content, so a new certificate changes nginx.conf (and reloads). */
+export function certificateFile(name: string, pem: string): string {
+  return `ssl/${name}-${sha(pem)}.pem`;
+}
+
+function listen(o: RenderOptions, port: number, extra: string): string {
+  const addr = o.listenAddress && o.listenAddress !== '*' ? `${o.listenAddress}:${port}` : String(port);
+  return `listen ${addr}${extra};`;
+}
+
+/** `set` lines that tell the Lua code and the log what this location is. */
+function locationVars(l: Location, upstream: string): string[] {
+  const c = l.canary;
+  const aff = l.config.affinity;
+  return [
+    `set $namespace ${q(l.ingress?.namespace ?? '')};`,
+    `set $ingress_name ${q(l.ingress?.name ?? '')};`,
+    `set $service_name ${q(l.backend?.service?.name ?? '')};`,
+    `set $service_port ${q(String(l.backend?.service?.port?.number ?? l.backend?.service?.port?.name ?? ''))};`,
+    `set $location_path ${q(l.path ?? '/')};`,
+    `set $proxy_upstream_name ${q(upstream)};`,
+    `set $proxy_alternative_upstream_name "";`,
+    `set $canary_upstream ${q(c?.upstream ?? '')};`,
+    `set $canary_weight ${q(String(c?.weight ?? 0))};`,
+    `set $canary_weight_total ${q(String(c?.weightTotal ?? 100))};`,
+    `set $canary_header ${q(c?.header ?? '')};`,
+    `set $canary_header_value ${q(c?.headerValue ?? '')};`,
+    `set $affinity_cookie ${q(aff?.cookieName ?? '')};`,
+    `set $affinity_path ${q(aff?.path ?? l.path ?? '/')};`,
+    `set $affinity_max_age ${q(aff?.maxAge !== undefined ? String(aff.maxAge) : '')};`,
+  ];
+}
+
+function renderLocation(l: Location, server: Server, o: RenderOptions): string[] {
+  const c = l.config;
+  const body: string[] = [];
+  const source = oneLine(l.ingress ? `# ${refString(l.ingress)}${l.path !== undefined ? ` ${server.hostname === catchAll ? '' : server.hostname}${l.path} (${l.pathType})` : ' defaultBackend'}` : "# the controller's default backend");
+  if (!l.upstream) {
+    body.push(`set $proxy_upstream_name "upstream-default-backend";`);
+    if (l.sslRedirect) body.push(`if ($scheme = http) {`, `    return ${o.redirectCode} https://$host$request_uri;`, `}`);
+    body.push('return 404;');
+    return [`location ${locationText(l.match)} { ${source}`, ...body.map((b) => `    ${b}`), '}'];
+  }
+  body.push(...locationVars(l, l.upstream));
+  if (l.sslRedirect) body.push(`if ($scheme = http) {`, `    return ${o.redirectCode} https://$host$request_uri;`, `}`);
+  if (c.appRoot) body.push(`if ($uri = /) {`, `    return 302 $scheme://$http_host${c.appRoot};`, `}`);
+  // the target keeps its $1, $2 (annotations.ts admits no quote, space or semicolon in it)
+  if (c.rewriteTarget !== undefined && l.match.kind === 'regex') body.push(`rewrite ${qRegex(`(?i)${l.match.pattern}`)} ${c.rewriteTarget} break;`);
+  for (const cidr of c.allowSourceRange) body.push(`allow ${cidr};`);
+  if (c.allowSourceRange.length) body.push('deny all;');
+  body.push(
+    `client_max_body_size ${c.proxyBodySize};`,
+    `proxy_connect_timeout ${c.proxyConnectTimeout}s;`,
+    `proxy_send_timeout ${c.proxySendTimeout}s;`,
+    `proxy_read_timeout ${c.proxyReadTimeout}s;`,
+    `rewrite_by_lua_block { ${luaModuleName}.rewrite() }`,
+    `header_filter_by_lua_block { ${luaModuleName}.header_filter() }`,
+    `log_by_lua_block { ${luaModuleName}.log() }`,
+    `proxy_pass ${c.backendProtocol === 'HTTPS' ? 'https' : 'http'}://upstream_balancer;`,
+  );
+  return [`location ${locationText(l.match)} { ${source}`, ...body.map((b) => `    ${b}`), '}'];
+}
+
+function renderServer(s: Server, m: Model, o: RenderOptions, certFiles: Map<string, string>): string[] {
+  const isDefault = s.hostname === catchAll;
+  const name = s.hostname.startsWith('*.') ? `~^(?<subdomain>[\\w-]+)${s.hostname.slice(1).replace(/\./g, '\\.')}$` : s.hostname;
+  const cert = certFiles.get(s.tls?.certificate ?? defaultCertificate) ?? certFiles.get(defaultCertificate);
+  const lines = [
+    `## start server ${s.hostname}`,
+    'server {',
+    `    server_name ${name} ;`,
+    `    ${listen(o, o.httpPort, isDefault ? ' default_server reuseport backlog=4096' : '')}`,
+    ...(cert ? [`    ${listen(o, o.httpsPort, isDefault ? ' default_server reuseport backlog=4096 ssl' : ' ssl')}`, `    ssl_certificate ${o.confDir}/${cert};`, `    ssl_certificate_key ${o.confDir}/${cert};`] : []),
+    `    set $pp_server ${q(s.hostname)};`,
+    '    set $proxy_upstream_name "-";',
+    '    set $proxy_alternative_upstream_name "";',
+    ...s.locations.flatMap((l) => renderLocation(l, s, o).map((x) => `    ${x}`)),
+    ...(isDefault ? ['    location = /healthz {', '        access_log off;', '        return 200;', '    }'] : []),
+    '}',
+    `## end server ${s.hostname}`,
+  ];
+  void m;
+  return lines;
+}
+
+/** The upstreams the Lua balancer serves, as the status server's payload. */
+export function backendsPayload(m: Model): string {
+  return [...m.upstreams.values()]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((u) => [u.name, ...u.endpoints.map((e) => `${e.address}:${e.port}`)].join(' '))
+    .join('\n') + '\n';
+}
+
+export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
+  const files = new Map<string, string>();
+  files.set(`lua/${luaModuleName}.lua`, luaSource);
+  const certFiles = new Map<string, string>();
+  for (const [name, c] of [...m.certificates].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const f = certificateFile(name, c.pem);
+    certFiles.set(name, f);
+    files.set(f, c.pem);
+  }
+  const http = [
+    `lua_package_path ${q(`${o.confDir}/lua/?.lua;;`)};`,
+    'lua_shared_dict configuration_data 20M;',
+    'lua_shared_dict metrics 5M;',
+    `init_by_lua_block { ${luaModuleName} = require(${q(luaModuleName)}) }`,
+    'init_worker_by_lua_block { math.randomseed(ngx.now() * 1000 + ngx.worker.pid()) }',
+    '',
+    'types {',
+    '    text/html html htm;',
+    '    text/plain txt;',
+    '    application/json json;',
+    '}',
+    'default_type text/html;',
+    'sendfile on;',
+    'tcp_nopush on;',
+    'tcp_nodelay on;',
+    'keepalive_timeout 75s;',
+    'keepalive_requests 1000;',
+    'server_tokens off;',
+    'server_names_hash_bucket_size 128;',
+    'server_names_hash_max_size 1024;',
+    'variables_hash_bucket_size 256;',
+    'proxy_headers_hash_bucket_size 64;',
+    `client_body_temp_path ${o.runDir}/client-body;`,
+    `proxy_temp_path ${o.runDir}/proxy-temp;`,
+    `fastcgi_temp_path ${o.runDir}/fastcgi-temp;`,
+    `uwsgi_temp_path ${o.runDir}/uwsgi-temp;`,
+    `scgi_temp_path ${o.runDir}/scgi-temp;`,
+    '',
+    `log_format upstreaminfo '${upstreamInfoFormat}';`,
+    o.accessLog === 'off' ? 'access_log off;' : `access_log ${o.accessLog} upstreaminfo;`,
+    '',
+    'ssl_protocols TLSv1.2 TLSv1.3;',
+    'ssl_session_cache shared:SSL:10m;',
+    'ssl_session_timeout 10m;',
+    '',
+    '# Reverse proxies can detect if a client provides a X-Request-ID header, and pass it on to the backend server.',
+    'geo $literal_dollar {',
+    '    default "$";',
+    '}',
+    'map $http_x_request_id $req_id {',
+    '    default $http_x_request_id;',
+    '    "" $request_id;',
+    '}',
+    'map $http_upgrade $connection_upgrade {',
+    '    default upgrade;',
+    "    '' '';",
+    '}',
+    'map $http_host $best_http_host {',
+    '    default $http_host;',
+    '    "" $host;',
+    '}',
+    '',
+    'proxy_http_version 1.1;',
+    'proxy_set_header Host $best_http_host;',
+    'proxy_set_header Upgrade $http_upgrade;',
+    'proxy_set_header Connection $connection_upgrade;',
+    'proxy_set_header X-Request-ID $req_id;',
+    'proxy_set_header X-Real-IP $remote_addr;',
+    'proxy_set_header X-Forwarded-For $remote_addr;',
+    'proxy_set_header X-Forwarded-Host $best_http_host;',
+    'proxy_set_header X-Forwarded-Port $server_port;',
+    'proxy_set_header X-Forwarded-Proto $scheme;',
+    'proxy_set_header X-Forwarded-Scheme $scheme;',
+    'proxy_set_header X-Scheme $scheme;',
+    'proxy_set_header X-Original-URI $request_uri;',
+    'proxy_buffering off;',
+    'proxy_next_upstream error timeout;',
+    'proxy_next_upstream_tries 3;',
+    'proxy_ssl_server_name on;',
+    '',
+    'upstream upstream_balancer {',
+    '    server 0.0.0.1; # placeholder',
+    `    balancer_by_lua_block { ${luaModuleName}.balance() }`,
+    '    keepalive 320;',
+    '    keepalive_timeout 60s;',
+    '    keepalive_requests 10000;',
+    '}',
+    '',
+    ...m.servers.flatMap((s) => [...renderServer(s, m, o, certFiles), '']),
+    '# the status server: endpoint updates from the controller, request counters for /metrics',
+    'server {',
+    `    listen 127.0.0.1:${o.statusPort};`,
+    '    access_log off;',
+    '    keepalive_timeout 0;',
+    '    location /configuration {',
+    '        client_max_body_size 21M;',
+    '        client_body_buffer_size 21M;',
+    `        content_by_lua_block { ${luaModuleName}.configuration() }`,
+    '    }',
+    '    location = /healthz {',
+    '        return 200;',
+    '    }',
+    '    location = /nginx_status {',
+    '        stub_status on;',
+    '    }',
+    '    location / {',
+    '        return 404;',
+    '    }',
+    '}',
+  ];
+  const conf = [
+    '# nginx.conf written by podpath ingress-controller; do not edit (it is rewritten on every change)',
+    'load_module /usr/lib/nginx/modules/ndk_http_module.so;',
+    'load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;',
+    '',
+    `pid ${o.runDir}/nginx.pid;`,
+    'daemon off;',
+    `worker_processes ${o.workerProcesses};`,
+    'worker_rlimit_nofile 65535;',
+    'worker_shutdown_timeout 240s;',
+    'error_log stderr notice;',
+    '',
+    'events {',
+    '    multi_accept on;',
+    '    worker_connections 16384;',
+    '    use epoll;',
+    '}',
+    '',
+    'http {',
+    ...http.map((l) => (l ? `    ${l}` : '')),
+    '}',
+    '',
+  ].join('\n');
+  return { conf, files };
+}
