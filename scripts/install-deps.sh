@@ -17,7 +17,19 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  ca-certificates curl util-linux iproute2 iptables nftables conntrack containernetworking-plugins dnsutils dnsperf haproxy ipvsadm ipset gcc libc6-dev >/dev/null
+  ca-certificates curl util-linux iproute2 iptables nftables conntrack containernetworking-plugins dnsutils dnsperf haproxy wrk ipvsadm ipset gcc libc6-dev >/dev/null
+# nginx is the Ingress controller's data plane, run by podpath inside the lab; a fresh install
+# must not start (or enable) Debian's nginx service on the host.
+if ! dpkg -s nginx libnginx-mod-http-lua >/dev/null 2>&1; then
+  fresh_nginx=$(command -v nginx >/dev/null || echo yes)
+  policy_rc=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_rc=yes
+  fi
+  apt-get install -y -qq --no-install-recommends nginx libnginx-mod-http-lua >/dev/null
+  [ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d
+  if [ -n "$fresh_nginx" ] && command -v systemctl >/dev/null; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+fi
 if ! command -v kubectl >/dev/null; then
   apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
 fi

@@ -21,6 +21,13 @@ export const builtinImages: Record<string, (c: Container, kubeconfig: string) =>
   'podpath/echo': echoArgs,
   // The cluster DNS, reaching the API server through the `kubernetes` Service as a pod does.
   'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig],
+  // ingress-nginx's controller: a real nginx driven by `podpath ingress-controller`.
+  'podpath/ingress-nginx-controller': (_c, kubeconfig) => ['ingress-controller', '--kubeconfig', kubeconfig],
+};
+
+/** The directories under /etc an image brings with it, private to each pod (nginx.conf where the seeds look for it). */
+export const imageEtcDirs: Record<string, string[]> = {
+  'podpath/ingress-nginx-controller': ['nginx'],
 };
 
 /** An image reference without registry docker.io and tag: podpath/echo for docker.io/podpath/echo:1. */
@@ -29,7 +36,7 @@ export function imageName(image: string | undefined): string {
 }
 
 /** The command line, or why the container cannot run (the reason CreateContainerConfigError carries). */
-export type ContainerCommand = { argv: string[] } | { error: string };
+export type ContainerCommand = { argv: string[]; etcDirs: string[] } | { error: string };
 
 /**
  * The command line of container `c`. `podpathArgv` starts podpath (e.g. [node, bin/podpath.js]);
@@ -37,7 +44,8 @@ export type ContainerCommand = { argv: string[] } | { error: string };
  */
 export function containerCommand(c: Container, podpathArgv: string[], kubeconfig: () => string): ContainerCommand {
   const builtin = builtinImages[imageName(c.image)];
-  if (builtin && !c.command?.length) return { argv: [...podpathArgv, ...builtin(c, kubeconfig()), ...(c.args ?? [])] };
-  if (c.command?.length) return { argv: [...c.command, ...(c.args ?? [])] };
+  const etcDirs = imageEtcDirs[imageName(c.image)] ?? [];
+  if (builtin && !c.command?.length) return { argv: [...podpathArgv, ...builtin(c, kubeconfig()), ...(c.args ?? [])], etcDirs };
+  if (c.command?.length) return { argv: [...c.command, ...(c.args ?? [])], etcDirs };
   return { error: `image ${c.image ?? '(none)'} is not built into podpath and the container has no command; podpath runs built-in images (${Object.keys(builtinImages).join(', ')}) or a container's command from the host's filesystem inside the pod's network namespace` };
 }

@@ -135,6 +135,7 @@ export class ContainerRuntime {
     }
     if (rc.nextStart) rc.restartCount++;
     rc.nextStart = undefined;
+    if (cmd.etcDirs.length) this.d.sandboxes.imageEtcDirs(rp.netns, cmd.etcDirs);
     this.startProcess(pod, c, rp, rc, cmd.argv);
   }
 

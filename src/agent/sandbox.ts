@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import type { Pod } from '../api/types.ts';
 import type { Executor } from '../exec/exec.ts';
-import { netnsAdd, netnsDel, netnsExists, writeNetnsEtc } from '../exec/netns.ts';
+import { makeNetnsEtcDir, netnsAdd, netnsDel, netnsExists, writeNetnsEtc } from '../exec/netns.ts';
 import { cniAdd, cniDel, loopbackConf, nodeConfList, type NetConfList } from './cni.ts';
 import { podResolvConf } from './dns.ts';
 
@@ -15,6 +15,8 @@ export interface NetnsOps {
   exists(name: string): boolean;
   /** a file `ip netns exec` binds over /etc/<file> for the namespace's processes */
   writeEtc(name: string, file: 'resolv.conf' | 'hosts', content: string): void;
+  /** a directory `ip netns exec` binds over /etc/<dir> (the image's own, e.g. nginx) */
+  etcDir(name: string, dir: string): void;
 }
 
 export function hostNetns(ex: Executor): NetnsOps {
@@ -23,6 +25,7 @@ export function hostNetns(ex: Executor): NetnsOps {
     del: (name) => netnsDel(name, ex),
     exists: netnsExists,
     writeEtc: writeNetnsEtc,
+    etcDir: makeNetnsEtcDir,
   };
 }
 
@@ -104,6 +107,11 @@ export class SandboxManager {
     const podIP = result.ips?.[0]?.address.split('/')[0];
     this.netns.writeEtc(netns, 'hosts', podHostsFile(pod, podIP, this.o.clusterDomain));
     return { netns, ...(podIP ? { podIP } : {}) };
+  }
+
+  /** The directories of /etc a container's image brings (podpath has no image filesystem: each is the pod's own, bound over the host's). */
+  imageEtcDirs(netns: string, dirs: string[]): void {
+    for (const d of dirs) this.netns.etcDir(netns, d);
   }
 
   /** StopPodSandbox and RemovePodSandbox: CNI DEL (releasing the address), then the namespace. */

@@ -17,7 +17,7 @@ export function addIngressCommands(program: Command): void {
     .option('--watch-ingress-without-class', 'also serve Ingresses that name no class')
     .option('--publish-service <namespace/name>', "the Service whose load-balancer address goes into each Ingress's status")
     .option('--conf-dir <dir>', 'where nginx.conf, the certificates and the Lua code are written', '/etc/nginx')
-    .option('--run-dir <dir>', "nginx's pid file and temp directories", '/run/podpath-ingress')
+    .option('--run-dir <dir>', "nginx's pid file and temp directories (default: CONF_DIR/run, private to the pod like the configuration)")
     .option('--http-port <port>', 'port of the HTTP servers', '80')
     .option('--https-port <port>', 'port of the HTTPS servers', '443')
     .option('--listen-address <ip>', 'address nginx binds (default: all)', '')
@@ -41,7 +41,7 @@ export function addIngressCommands(program: Command): void {
         ...(o.publishService ? { publishService: String(o.publishService) } : {}),
         render: {
           confDir: String(o.confDir),
-          runDir: String(o.runDir),
+          runDir: o.runDir ? String(o.runDir) : `${String(o.confDir)}/run`,
           listenAddress: String(o.listenAddress),
           httpPort: port('httpPort'),
           httpsPort: port('httpsPort'),

@@ -24,6 +24,12 @@ function printer(name: string): UpProgress {
     applied: say,
     up: printSummary,
     nodePortRefusing: (url) => say(`warning: ${url} still refuses connections`),
+    ingresses: (list) => {
+      for (const ing of list) {
+        say(`reach Ingress ${ing.namespace}/${ing.name} through the Ingress controller (Service ingress-nginx/ingress-nginx-controller, LoadBalancer ${ing.address ?? '<pending>'}):`);
+        for (const u of ing.urls) say(`  podpath curl --name ${name} ${u}        # the lab's DNS answers ${new URL(u).hostname} with ${ing.address ?? 'its address'}`);
+      }
+    },
     nodePorts: (services, mode) => {
       for (const svc of services) {
         say(`reach Service ${svc.namespace}/${svc.name} through its NodePort (kube-proxy, ${mode} mode):`);

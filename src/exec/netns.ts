@@ -43,6 +43,11 @@ export function writeNetnsEtc(ns: string, file: 'resolv.conf' | 'hosts', content
   fs.writeFileSync(path.join(dir, file), content);
 }
 
+/** A directory `ip netns exec` binds over /etc/<dir> for processes of namespace `ns` (an image's own /etc/nginx, say). */
+export function makeNetnsEtcDir(ns: string, dir: string): void {
+  fs.mkdirSync(path.join('/etc/netns', ns, dir), { recursive: true });
+}
+
 export function sysctlIn(ns: string, key: string, value: string): void {
   run(['sysctl', '-q', '-w', `${key}=${value}`], { netns: ns });
 }

@@ -83,6 +83,11 @@ export class IngressSyncer {
   }
 
   async syncNow(): Promise<void> {
+    if (this.running) {
+      // one sync at a time: this one rides on the next
+      this.request();
+      return this.whenIdle();
+    }
     this.pending = false;
     this.running = true;
     try {
@@ -164,6 +169,13 @@ export class IngressSyncer {
     const suspects = model.served.filter((ing) => !this.good.has(versionOf(ing)));
     const goodOnes = model.served.filter((ing) => this.good.has(versionOf(ing)));
     const culprits: Ingress[] = [];
+    // When the good ones alone are refused too, no Ingress is to blame (a Secret, the machine).
+    const baseline = buildModel({ ...s, ingresses: goodOnes }, { class: this.o.class, defaultCertificate: this.o.defaultCertificate });
+    const baseErr = await this.plane.check(renderNginxConf(baseline, this.o.render));
+    if (baseErr !== undefined) {
+      this.o.log(`nginx refuses even the configuration without the changed Ingresses: ${baseErr}`);
+      return [];
+    }
     for (const ing of suspects.slice(0, 50)) {
       const trial = buildModel({ ...s, ingresses: [...goodOnes, ing] }, { class: this.o.class, defaultCertificate: this.o.defaultCertificate });
       const err = await this.plane.check(renderNginxConf(trial, this.o.render));
@@ -277,7 +289,10 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     },
   });
   const defaultCertificate = o.defaultCertificate ?? (await fakeCertificate());
-  const syncer = new IngressSyncer(state, plane, { class: o.class, render: o.render, defaultCertificate, minSyncMs: o.minSyncMs, log: o.log, event, metrics });
+  // nginx writes its access log to the controller's own stdout (the container log); /dev/stdout
+  // cannot be opened by `nginx -t` when stdout is a socket, /proc/PID/fd/1 of a file can.
+  const render = o.render.accessLog === '/dev/stdout' ? { ...o.render, accessLog: `/proc/${process.pid}/fd/1` } : o.render;
+  const syncer = new IngressSyncer(state, plane, { class: o.class, render, defaultCertificate, minSyncMs: o.minSyncMs, log: o.log, event, metrics });
 
   // "Scheduled for sync", as ingress-nginx tells each Ingress it takes on
   const announced = new Set<string>();

@@ -65,3 +65,81 @@ export function dnsAddon(o: DnsAddonOptions): KubeObject[] {
     },
   ] as KubeObject[];
 }
+
+export const ingressNamespace = 'ingress-nginx';
+export const ingressControllerName = 'ingress-nginx-controller';
+
+/**
+ * The Ingress controller as ingress-nginx's manifests deploy it: namespace ingress-nginx, the
+ * Deployment and LoadBalancer Service ingress-nginx-controller (http 80, https 443; Local traffic
+ * policy, so nginx sees the client's address), and the IngressClass nginx, marked default.
+ */
+export function ingressAddon(): KubeObject[] {
+  const labels = { 'app.kubernetes.io/component': 'controller', 'app.kubernetes.io/instance': 'ingress-nginx', 'app.kubernetes.io/name': 'ingress-nginx' };
+  const meta = (name: string, namespaced = true) => ({ name, ...(namespaced ? { namespace: ingressNamespace } : {}), labels: { ...labels, 'app.kubernetes.io/part-of': 'ingress-nginx' } });
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ingressNamespace, labels: { 'app.kubernetes.io/instance': 'ingress-nginx', 'app.kubernetes.io/name': 'ingress-nginx' } } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('ingress-nginx') },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'IngressClass',
+      metadata: { ...meta('nginx', false), annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } },
+      spec: { controller: 'k8s.io/ingress-nginx' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(ingressControllerName),
+      spec: {
+        type: 'LoadBalancer',
+        externalTrafficPolicy: 'Local',
+        ipFamilyPolicy: 'SingleStack',
+        ipFamilies: ['IPv4'],
+        selector: labels,
+        ports: [
+          { name: 'http', port: 80, protocol: 'TCP', targetPort: 'http', appProtocol: 'http' },
+          { name: 'https', port: 443, protocol: 'TCP', targetPort: 'https', appProtocol: 'https' },
+        ],
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(ingressControllerName),
+      spec: {
+        replicas: 1,
+        revisionHistoryLimit: 10,
+        minReadySeconds: 0,
+        selector: { matchLabels: labels },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+        template: {
+          metadata: { labels: { ...labels, 'app.kubernetes.io/part-of': 'ingress-nginx' } },
+          spec: {
+            serviceAccountName: 'ingress-nginx',
+            dnsPolicy: 'ClusterFirst',
+            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            terminationGracePeriodSeconds: 300,
+            containers: [
+              {
+                name: 'controller',
+                image: 'podpath/ingress-nginx-controller',
+                args: [`--publish-service=${ingressNamespace}/${ingressControllerName}`, '--ingress-class=nginx', '--controller-class=k8s.io/ingress-nginx'],
+                env: [
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ],
+                ports: [
+                  { name: 'http', containerPort: 80, protocol: 'TCP' },
+                  { name: 'https', containerPort: 443, protocol: 'TCP' },
+                  { name: 'metrics', containerPort: 10254, protocol: 'TCP' },
+                ],
+                livenessProbe: { httpGet: { path: '/healthz', port: 10254, scheme: 'HTTP' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 5 },
+                readinessProbe: { httpGet: { path: '/healthz', port: 10254, scheme: 'HTTP' }, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 },
+              },
+            ],
+          },
+        },
+      },
+    },
+  ] as KubeObject[];
+}

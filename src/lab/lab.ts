@@ -211,7 +211,15 @@ export async function destroyLab(name: string): Promise<string[]> {
  * What is missing on this machine for a lab of this proxy mode, with or without the
  * NetworkPolicy agent, with how to get it (empty when all is there).
  */
-export function preflight(proxyMode = 'iptables', netpol = true): string[] {
+export interface PreflightOptions {
+  proxyMode: string;
+  /** the NetworkPolicy agent (nft) */
+  netpol: boolean;
+  /** the Ingress controller (nginx with its Lua module) */
+  ingress: boolean;
+}
+
+export function preflight({ proxyMode, netpol, ingress }: PreflightOptions = { proxyMode: 'iptables', netpol: true, ingress: true }): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root: podpath up creates network namespaces and links; run it as root (sudo)');
   if (!commandExists('ip')) missing.push('ip (iproute2): apt-get install -y iproute2');
@@ -222,6 +230,8 @@ export function preflight(proxyMode = 'iptables', netpol = true): string[] {
   if (!commandExists('conntrack')) missing.push('conntrack (conntrack-tools), for kube-proxy\'s UDP cleanup: apt-get install -y conntrack');
   if (!commandExists('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
   if (!commandExists('curl')) missing.push('curl: apt-get install -y curl');
+  if (ingress && !commandExists('nginx')) missing.push('nginx, for the Ingress controller (or leave it out: --no-ingress): apt-get install -y nginx libnginx-mod-http-lua');
+  else if (ingress && !fs.existsSync('/usr/lib/nginx/modules/ngx_http_lua_module.so')) missing.push("nginx's Lua module, for the Ingress controller (or leave it out: --no-ingress): apt-get install -y libnginx-mod-http-lua");
   for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {
     if (!fs.existsSync(`/usr/lib/cni/${plugin}`)) {
       missing.push(`CNI plugin ${plugin} in /usr/lib/cni: apt-get install -y containernetworking-plugins`);

@@ -5,17 +5,17 @@
 // lab that fails to come up is removed (unless kept for inspection).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Node, Pod, Service } from '../api/types.ts';
+import type { Ingress, Node, Pod, Service } from '../api/types.ts';
 import { fromSet, matches } from '../api/labels.ts';
 import type { Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { dnsAddon } from './addons.ts';
+import { dnsAddon, ingressAddon } from './addons.ts';
 import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
 import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
-import { waitFor, waitForNodePort, waitForNodes, waitForPods } from './wait.ts';
+import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from './wait.ts';
 
 
 export interface UpOptions {
@@ -32,6 +32,8 @@ export interface UpOptions {
   dnsUpstream?: string;
   /** the NetworkPolicy agent on every node (default on) */
   netpol?: boolean;
+  /** the Ingress controller add-on (default on; like DNS it needs kube-proxy) */
+  ingress?: boolean;
   files: string[];
   kubeconfig?: string;
   timeoutSeconds: number;
@@ -75,6 +77,17 @@ export interface UpProgress {
   nodePortRefusing(url: string): void;
   /** the Services with NodePorts (none without kube-proxy) */
   nodePorts(services: NodePortAccess[], proxyMode: string): void;
+  /** the Ingresses the lab's controller serves, with their URLs (when the lab has the controller) */
+  ingresses?(list: IngressAccess[]): void;
+}
+
+/** An Ingress served by the lab's controller: its address and a URL per host. */
+export interface IngressAccess {
+  namespace: string;
+  name: string;
+  /** the controller Service's LoadBalancer IP, as in the Ingress's status */
+  address?: string;
+  urls: string[];
 }
 
 /** The options' own checks, before anything is read or built. */
@@ -96,11 +109,13 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
   const o = { ...given, proxyMode: await proxyModeOf(given) };
   checkUpOptions(o);
   const objs = readLabManifests(o.files);
-  const missing = preflight(o.proxyMode, o.netpol !== false);
+  const withIngress = (o.ingress ?? true) && o.proxyMode !== 'none';
+  const missing = preflight({ proxyMode: o.proxyMode, netpol: o.netpol !== false, ingress: withIngress });
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
   // The DNS pods reach the API server through the `kubernetes` Service: no proxy, no DNS.
   const withDNS = (o.dns ?? true) && o.proxyMode !== 'none';
   if ((o.dns ?? true) && !withDNS) progress.note('no cluster DNS: CoreDNS reaches the API server through the kubernetes Service, which needs a --proxy-mode');
+  if ((o.ingress ?? true) && !withIngress) progress.note('no Ingress controller: it reaches the API server through the kubernetes Service, which needs a --proxy-mode');
   if (readState(o.name) || listNetns().some((n) => n.startsWith(`pp-${o.name}-`))) {
     progress.note(`cleaning up what is left of a previous lab named ${o.name}`);
     await destroyLab(o.name);
@@ -121,6 +136,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
       const nodesReadyMs = Date.now() - t0;
       routeToPods(s, nodes);
       if (withDNS) for (const line of await applyAll(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
+      if (withIngress) for (const line of await applyAll(client, ingressAddon())) progress.applied(line);
       for (const line of await applyAll(client, objs)) progress.applied(line);
       const ready = await waitForPods(client, o.timeoutSeconds * 1000);
       const kc = publishKubeconfig(s, o.kubeconfig);
@@ -140,6 +156,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
         ...(withDNS ? { clusterDNS } : {}),
       });
       if (o.proxyMode !== 'none') progress.nodePorts(await openNodePorts(client, s, ready.pods, progress), o.proxyMode);
+      if (withIngress) progress.ingresses?.(await servedIngresses(client, s));
     } finally {
       client.close();
     }
@@ -264,4 +281,25 @@ async function openNodePorts(client: Client, s: LabState, pods: Pod[], progress:
     const path0 = backingPods(svc, pods)[0]?.spec.containers[0]?.readinessProbe?.httpGet?.path ?? '/';
     return { namespace: svc.metadata.namespace!, name: svc.metadata.name!, url: `http://${s.nodes[0]!.ip}:${nodePort(svc)}${path0}` };
   });
+}
+
+/**
+ * The Ingresses of class nginx once the controller has given them its address (at most 15 s),
+ * and each host's URL once it answers from the client (https for hosts with TLS).
+ */
+async function servedIngresses(client: Client, s: LabState): Promise<IngressAccess[]> {
+  const list = async () => (await client.get<{ items: Ingress[] }>('/apis/networking.k8s.io/v1/ingresses')).items.filter((i) => i.spec?.ingressClassName === 'nginx');
+  const addressed = await waitFor(async () => {
+    const items = await list();
+    return items.every((i) => i.status?.loadBalancer?.ingress?.[0]?.ip) ? items : undefined;
+  }, 15_000, 'the Ingress controller to publish its address').catch(() => list());
+  const out: IngressAccess[] = [];
+  for (const ing of addressed) {
+    const address = ing.status?.loadBalancer?.ingress?.[0]?.ip;
+    const tls = new Set((ing.spec?.tls ?? []).flatMap((t) => t.hosts ?? []));
+    const urls = (ing.spec?.rules ?? []).filter((r) => r.host && !r.host.startsWith('*.')).map((r) => `${tls.has(r.host!) ? 'https' : 'http'}://${r.host}/`);
+    if (address) for (const u of urls) await waitForURL(s.client, u, address);
+    out.push({ namespace: ing.metadata.namespace!, name: ing.metadata.name!, ...(address ? { address } : {}), urls: [...new Set(urls)] });
+  }
+  return out;
 }

@@ -65,7 +65,15 @@ export async function waitForPods(client: Client, timeoutMs: number): Promise<Po
  * stops refusing connections from namespace `netns` (curl's exit 7), at most 15 s. Whether it did.
  */
 export function waitForNodePort(netns: string, url: string, ex: Executor = defaultExecutor): Promise<boolean> {
-  const refused = () => ex.exec(['curl', '-s', '-o', '/dev/null', '--max-time', '1', url], { netns }).status === 7;
+  return waitForURL(netns, url, undefined, ex);
+}
+
+/** The same for a URL whose host is reached at `address` (an Ingress host before DNS is asked; its certificate is not checked here). */
+export function waitForURL(netns: string, url: string, address: string | undefined, ex: Executor = defaultExecutor): Promise<boolean> {
+  const u = new URL(url);
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  const resolve = address ? ['-k', '--resolve', `${u.hostname}:${port}:${address}`] : [];
+  const refused = () => ex.exec(['curl', '-s', '-o', '/dev/null', '--max-time', '1', ...resolve, url], { netns }).status === 7;
   return waitFor(() => !refused() || undefined, 15_000, `kube-proxy to open ${url}`).then(
     () => true,
     () => false,

@@ -90,6 +90,9 @@ export class FakeNetns implements NetnsOps {
   writeEtc(name: string, file: 'resolv.conf' | 'hosts', content: string): void {
     this.etc.set(`${name}/${file}`, content);
   }
+  etcDir(name: string, dir: string): void {
+    this.etc.set(`${name}/${dir}/`, '');
+  }
 }
 
 export function tempStateDir(): string {
