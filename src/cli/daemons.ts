@@ -37,14 +37,24 @@ const hostPort = (s: string, flag = 'address') => parseHostPort(s, flag);
 export function addDaemonCommands(program: Command): void {
   program
     .command('controller-manager')
-    .description('Run the controllers (deployment, replicaset, endpointslice, endpoints, node-ipam, loadbalancer IPs) against an API server.')
+    .description('Run the controllers (deployment, replicaset, endpointslice, endpoints, node-ipam, loadbalancer IPs, and with a signing CA Ingress certificates as cert-manager issues them) against an API server.')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--cluster-cidr <cidr>', 'pod network of the cluster', clusterCIDR)
     .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod CIDR', '24')
     .option('--load-balancer-pool <first-last>', 'addresses for LoadBalancer Services (empty: none)', loadBalancerPool)
-    .action(async (o: { kubeconfig?: string; clusterCidr: string; nodeCidrMaskSize: string; loadBalancerPool: string }) => {
+    .option('--cluster-signing-cert-file <file>', 'PEM CA certificate that signs the TLS Secrets of Ingresses annotated cert-manager.io/cluster-issuer (with --cluster-signing-key-file)')
+    .option('--cluster-signing-key-file <file>', 'PEM private key of --cluster-signing-cert-file')
+    .action(async (o: { kubeconfig?: string; clusterCidr: string; nodeCidrMaskSize: string; loadBalancerPool: string; clusterSigningCertFile?: string; clusterSigningKeyFile?: string }) => {
       const { runControllerManager } = await import('../controllers/manager.ts');
-      const stop = await runControllerManager({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), clusterCIDR: o.clusterCidr, nodeCIDRMaskSize: Number(o.nodeCidrMaskSize), loadBalancerPool: o.loadBalancerPool, log: log('controller-manager') });
+      const stop = await runControllerManager({
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+        clusterCIDR: o.clusterCidr,
+        nodeCIDRMaskSize: Number(o.nodeCidrMaskSize),
+        loadBalancerPool: o.loadBalancerPool,
+        ...(o.clusterSigningCertFile ? { clusterSigningCertFile: o.clusterSigningCertFile } : {}),
+        ...(o.clusterSigningKeyFile ? { clusterSigningKeyFile: o.clusterSigningKeyFile } : {}),
+        log: log('controller-manager'),
+      });
       onStop(stop);
     });
 
@@ -258,14 +268,17 @@ export function addDaemonCommands(program: Command): void {
 
   program
     .command('lab-resolver', { hidden: true })
-    .description("The lab's upstream DNS resolver: the lab's hosts (zone lab), REFUSED for other names.")
+    .description("The lab's upstream DNS resolver: the lab's hosts (zone lab), with --kubeconfig the names the cluster publishes (Ingress hosts, LoadBalancer Services' external-dns hostname annotation), REFUSED for other names.")
     .requiredOption('--listen <host:port>', 'UDP address')
     .option('--host <name=ip>', 'a host of the lab (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action(async (o: { listen: string; host: string[] }) => {
-      const { startLabResolver } = await import('../lab/resolver.ts');
+    .option('--kubeconfig <file>', "the cluster whose Ingresses and LoadBalancer Services get public names (as external-dns publishes them)")
+    .action(async (o: { listen: string; host: string[]; kubeconfig?: string }) => {
+      const { startLabResolver, watchPublicNames } = await import('../lab/resolver.ts');
       const { host, port } = hostPort(o.listen);
-      const s = startLabResolver(host, port, new Map(o.host.map((h) => h.split('=') as [string, string])), log('resolver'));
+      const published = o.kubeconfig ? watchPublicNames(o.kubeconfig, log('resolver')) : undefined;
+      const s = startLabResolver(host, port, new Map(o.host.map((h) => h.split('=') as [string, string])), log('resolver'), published?.current);
       onStop(() => {
+        published?.stop();
         s.close();
       });
     });

@@ -47,6 +47,7 @@ function printSummary(s: UpSummary): void {
   say(`kubectl: context ${s.context} in ${s.kubeconfig} (API server through ${s.apiURL})`);
   say(`  kubectl${s.kubeconfigGiven ? ` --kubeconfig ${s.kubeconfig}` : ''} get nodes,pods,svc -o wide`);
   for (const x of s.pods) say(`  pod ${x.metadata.namespace}/${x.metadata.name} ${x.status?.podIP ?? ''} on ${x.spec.nodeName ?? ''}`);
+  say(`lab CA: ${s.labCA} (signs the TLS Secrets of Ingresses annotated cert-manager.io/cluster-issuer; podpath curl trusts it)`);
   if (s.clusterDNS) say(`cluster DNS: Service kube-system/kube-dns ${s.clusterDNS} (CoreDNS, ${s.pods.filter((x) => x.metadata.labels?.['k8s-app'] === 'kube-dns').length} pods); pods resolve Service names, e.g. api-service or kubernetes.default`);
   const first = s.pods.find((x) => x.metadata.namespace !== 'kube-system' && x.status?.podIP && x.spec.containers[0]?.ports?.length);
   if (first) {

@@ -1,8 +1,11 @@
 // `podpath controller-manager`: a process that talks only to the API
 // server, with shared informers feeding the controllers.
-import type { Deployment, EndpointSlice, Endpoints, KubeObject, Pod, ReplicaSet, Service } from '../api/types.ts';
+import fs from 'node:fs';
+import type { Deployment, EndpointSlice, Endpoints, Ingress, KubeObject, Pod, ReplicaSet, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
+import { parseCA, type CA } from '../util/pki.ts';
+import { IngressCertificateController, type Secret } from './certificates.ts';
 import { EndpointsControllers, NodeIpamController } from './endpoints.ts';
 import { LoadBalancerIPController, poolAddresses } from './loadbalancer.ts';
 import { DeploymentController, ReplicaSetController } from './workloads.ts';
@@ -13,10 +16,25 @@ export interface ControllerManagerOptions {
   nodeCIDRMaskSize: number;
   /** LoadBalancer addresses, FIRST-LAST; empty: no LoadBalancer IPs */
   loadBalancerPool: string;
+  /** the CA that signs Ingress certificates (kube-controller-manager's --cluster-signing-cert-file/-key-file): both or neither */
+  clusterSigningCertFile?: string;
+  clusterSigningKeyFile?: string;
   log: (s: string) => void;
 }
 
+/** The signing CA the flags name, or undefined without them; an error saying what is wrong with them. */
+async function signingCA(o: ControllerManagerOptions): Promise<CA | undefined> {
+  if (!o.clusterSigningCertFile && !o.clusterSigningKeyFile) return undefined;
+  if (!o.clusterSigningCertFile || !o.clusterSigningKeyFile) throw new Error('--cluster-signing-cert-file and --cluster-signing-key-file go together');
+  try {
+    return await parseCA(fs.readFileSync(o.clusterSigningCertFile, 'utf8'), fs.readFileSync(o.clusterSigningKeyFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot use the cluster signing CA ${o.clusterSigningCertFile} / ${o.clusterSigningKeyFile}: ${(e as Error).message}`);
+  }
+}
+
 export async function runControllerManager(o: ControllerManagerOptions): Promise<() => void> {
+  const ca = await signingCA(o);
   const client = new Client(loadConfig(o.kubeconfig, 'kube-controller-manager/podpath'));
   const pods = new Informer<Pod>(client, 'v1', 'pods');
   const rss = new Informer<ReplicaSet>(client, 'apps/v1', 'replicasets');
@@ -25,7 +43,9 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   const slices = new Informer<EndpointSlice>(client, 'discovery.k8s.io/v1', 'endpointslices');
   const eps = new Informer<Endpoints>(client, 'v1', 'endpoints');
   const nodes = new Informer<KubeObject>(client, 'v1', 'nodes');
-  const informers = [pods, rss, deps, svcs, slices, eps, nodes];
+  const ingresses = ca ? new Informer<Ingress>(client, 'networking.k8s.io/v1', 'ingresses') : undefined;
+  const secrets = ca ? new Informer<Secret>(client, 'v1', 'secrets') : undefined;
+  const informers: Informer<KubeObject>[] = [pods, rss, deps, svcs, slices, eps, nodes, ...(ingresses && secrets ? [ingresses, secrets] : [])];
   for (const i of informers) i.onError = (e) => o.log(`informer ${i.resource}: ${e.message}`);
   const queues = [
     new ReplicaSetController(client, rss, pods, o.log).queue,
@@ -33,6 +53,7 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
     new EndpointsControllers(client, svcs, pods, slices, eps, o.log).queue,
     new NodeIpamController(client, nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
     ...(o.loadBalancerPool ? [new LoadBalancerIPController(client, svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
+    ...(ca && ingresses && secrets ? [new IngressCertificateController(client, ingresses, secrets, ca, o.log).queue] : []),
   ];
   for (const i of informers) i.start();
   await Promise.all(informers.map((i) => i.waitForSync()));

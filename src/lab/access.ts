@@ -1,5 +1,6 @@
 // Reaching a running lab from the host: choosing the lab, an API client through its 127.0.0.1
 // tunnel, the network namespace a `--from` names, and running a user's command there.
+import fs from 'node:fs';
 import type { Pod } from '../api/types.ts';
 import { sandboxName } from '../agent/sandbox.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
@@ -56,9 +57,19 @@ export async function runIn(name: string | undefined, from: string, argv: string
   return execAttached(argv, { netns: ns, netnsEtc: true });
 }
 
-/** curl in a lab namespace (`podpath curl`): quiet but for errors, at most 10 s. */
+/**
+ * curl in a lab namespace (`podpath curl`): quiet but for errors, at most 10 s, trusting the lab
+ * CA (which signs Ingress certificates; the lab has no way out, so no other CA is needed). A
+ * --cacert among `args` comes later and wins.
+ */
 export function curlIn(name: string | undefined, from: string, args: string[]): Promise<number> {
-  return runIn(name, from, ['curl', '-sS', '--max-time', '10', ...args]);
+  return runIn(name, from, ['curl', '-sS', '--max-time', '10', ...curlTrust(pickLab(name)), ...args]);
+}
+
+/** curl's flags to trust the lab's CA, when the lab has one. */
+export function curlTrust(s: LabState): string[] {
+  const ca = labPaths(s.name).labCACert;
+  return fs.existsSync(ca) ? ['--cacert', ca] : [];
 }
 
 /** A node's IPVS table as its kube-proxy reports it (`?stats` or `?connections` for those views). */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wrapNetns } from '../exec/exec.ts';
 import { commandExists } from '../exec/exec.ts';
-import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn } from '../exec/netns.ts';
+import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn, writeNetnsEtc } from '../exec/netns.ts';
 import { alive, killGroup } from '../exec/proc.ts';
 
 import { clientIP, nodeIP, routerIP, serviceCIDR } from './defaults.ts';
@@ -64,6 +64,10 @@ export function labPaths(name: string) {
     apiserverSocket: path.join(dir, 'apiserver.sock'),
     adminKubeconfig: path.join(dir, 'admin.kubeconfig'),
     nodeResolvConf: path.join(dir, 'resolv.conf'),
+    /** the lab's CA (ca.crt, ca.key): it signs Ingress certificates, and `podpath curl` trusts it */
+    labCA: path.join(dir, 'ca'),
+    labCACert: path.join(dir, 'ca', 'ca.crt'),
+    labCAKey: path.join(dir, 'ca', 'ca.key'),
     node: (n: string) => path.join(dir, 'nodes', n),
   };
 }
@@ -114,9 +118,13 @@ export function buildNetwork(name: string, nodes: number, backend: 'host-gw' | '
   ipIn(s.underlay, 'link', 'set', 'br0', 'up');
   ipIn(s.underlay, 'addr', 'add', `${routerIP}/24`, 'dev', 'br0');
   // The nodes' resolv.conf (the kubelet's --resolv-conf): the lab's resolver on the router.
-  fs.writeFileSync(p.nodeResolvConf, `nameserver ${routerIP}\n`);
+  const resolvConf = `nameserver ${routerIP}\n`;
+  fs.writeFileSync(p.nodeResolvConf, resolvConf);
   const attach = (ns: string, port: string, address: string) => {
     netnsAdd(ns);
+    // What a command run there with `ip netns exec` (podpath exec/curl) resolves with: the
+    // client's and the nodes' DNS server is the lab's router, not the host's.
+    writeNetnsEtc(ns, 'resolv.conf', resolvConf);
     ipIn(s.underlay, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
     ipIn(s.underlay, 'link', 'set', port, 'master', 'br0', 'up');
     ipIn(ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');

@@ -1,8 +1,8 @@
 // `podpath up`: a lab built step by step — the network, the API server and the host's tunnel to
-// it, the lab's resolver, controllers and scheduler, a node agent and kube-proxy per node — then
-// routes from the client to the pods, the add-ons and manifests applied, and waits until nodes,
-// pods and NodePorts are ready. What happens is told to an UpProgress, for the CLI to print; a
-// lab that fails to come up is removed (unless kept for inspection).
+// it, the lab's resolver, the lab CA, controllers and scheduler, a node agent and kube-proxy per
+// node — then routes from the client to the pods, the add-ons and manifests applied, and waits
+// until nodes, pods and NodePorts are ready. What happens is told to an UpProgress, for the CLI
+// to print; a lab that fails to come up is removed (unless kept for inspection).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ingress, Node, Pod, Service } from '../api/types.ts';
@@ -13,6 +13,7 @@ import { labClient } from './access.ts';
 import { dnsAddon, ingressAddon } from './addons.ts';
 import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
+import { loadOrCreateCA } from '../util/pki.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
 import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
 import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from './wait.ts';
@@ -57,6 +58,8 @@ export interface UpSummary {
   pods: Pod[];
   /** the cluster DNS address, when the lab has the DNS add-on */
   clusterDNS?: string;
+  /** the lab CA's certificate: it signs Ingress certificates (cert-manager.io/cluster-issuer), podpath curl trusts it */
+  labCA: string;
 }
 
 /** A Service reachable through a NodePort of the first node, and a path its pods answer. */
@@ -126,6 +129,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
     await startApiServer(s);
     await startApiTunnel(s);
     startResolver(s);
+    await loadOrCreateCA(labPaths(s.name).labCA, `CN=podpath lab ${s.name} CA`);
     startControllers(s);
     startAgents(s);
     if (o.proxyMode !== 'none') startProxies(s, o.proxyMode, o.proxyConfig);
@@ -154,6 +158,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
         apiURL: `https://${tunnelHost}:${s.apiPort}`,
         pods: ready.pods,
         ...(withDNS ? { clusterDNS } : {}),
+        labCA: labPaths(o.name).labCACert,
       });
       if (o.proxyMode !== 'none') progress.nodePorts(await openNodePorts(client, s, ready.pods, progress), o.proxyMode);
       if (withIngress) progress.ingresses?.(await servedIngresses(client, s));
@@ -187,16 +192,17 @@ async function startApiTunnel(s: LabState): Promise<void> {
   writeState(s);
 }
 
-/** The lab's upstream resolver on the router: the lab's hosts by name. */
+/** The lab's upstream resolver on the router: the lab's hosts by name, and the names the cluster publishes (Ingress hosts, LoadBalancer hostname annotations). */
 function startResolver(s: LabState): void {
-  startDaemon(s, 'resolver', s.underlay, ['lab-resolver', '--listen', `${routerIP}:53`, '--host', `router.lab=${routerIP}`, '--host', `client.lab=${clientIP}`, ...s.nodes.flatMap((n) => ['--host', `${n.name}.lab=${n.ip}`])]);
+  const p = labPaths(s.name);
+  startDaemon(s, 'resolver', s.underlay, ['lab-resolver', '--listen', `${routerIP}:53`, '--kubeconfig', p.adminKubeconfig, '--host', `router.lab=${routerIP}`, '--host', `client.lab=${clientIP}`, ...s.nodes.flatMap((n) => ['--host', `${n.name}.lab=${n.ip}`])]);
 }
 
-/** The controller manager and the scheduler, on the first node. */
+/** The controller manager (signing Ingress certificates with the lab CA) and the scheduler, on the first node. */
 function startControllers(s: LabState): void {
   const p = labPaths(s.name);
   const n1 = s.nodes[0]!;
-  startDaemon(s, 'controller-manager', n1.netns, ['controller-manager', '--kubeconfig', p.adminKubeconfig, '--cluster-cidr', clusterCIDR]);
+  startDaemon(s, 'controller-manager', n1.netns, ['controller-manager', '--kubeconfig', p.adminKubeconfig, '--cluster-cidr', clusterCIDR, '--cluster-signing-cert-file', p.labCACert, '--cluster-signing-key-file', p.labCAKey]);
   startDaemon(s, 'scheduler', n1.netns, ['scheduler', '--kubeconfig', p.adminKubeconfig]);
 }
 

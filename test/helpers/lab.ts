@@ -33,13 +33,15 @@ function runPodpath(args: string[]): KubectlResult {
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string }): Promise<TestLab> {
+/** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). */
+export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[] }): Promise<TestLab> {
   const name = `${testLabPrefix}${randomBytes(4).toString('hex')}`;
   const kubeconfig = path.join(tempDir('lab'), 'kubeconfig');
   // With a kube-proxy configuration file and no mode, the file's mode is the lab's.
   const mode = opts.proxyMode ?? (opts.proxyConfig ? undefined : 'iptables');
   const args = ['up', '--name', name, '--kubeconfig', kubeconfig, '--nodes', String(opts.nodes ?? 1), '--cni-backend', opts.cniBackend ?? 'host-gw', ...(mode ? ['--proxy-mode', mode] : []), ...(opts.proxyConfig ? ['--proxy-config', opts.proxyConfig] : []), '--timeout', '90'];
   for (const f of opts.files ?? []) args.push('-f', f);
+  args.push(...(opts.args ?? []));
   const kubectl = makeKubectl(kubeconfig);
   const lab: TestLab = {
     name,
