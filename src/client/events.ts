@@ -1,6 +1,5 @@
 // Events about an object, as client-go's EventRecorder writes them (core/v1 Event, named
 // OBJECT.HEX): what `kubectl describe` lists under Events. Best effort: a failed write is dropped.
-import { randomBytes } from 'node:crypto';
 import type { KubeObject } from '../api/types.ts';
 import type { Client } from './client.ts';
 
@@ -20,7 +19,8 @@ export class EventRecorder {
       .request('POST', `/api/v1/namespaces/${ns}/events`, {
         apiVersion: 'v1',
         kind: 'Event',
-        metadata: { name: `${obj.metadata.name}.${Date.now().toString(16)}${randomBytes(2).toString('hex')}`, namespace: ns },
+        // client-go's name: OBJECT.<unix nanoseconds in hex>
+        metadata: { name: `${obj.metadata.name}.${(BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString(16)}`, namespace: ns },
         involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: ns, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
         reason,
         message,

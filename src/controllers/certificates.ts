@@ -11,6 +11,7 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import type { Ingress, KubeObject } from '../api/types.ts';
 import { ApiError } from '../api/errors.ts';
 import { collectionPath, objectPath, type Client } from '../client/client.ts';
+import { EventRecorder } from '../client/events.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
 import { parseIP } from '../util/ip.ts';
@@ -232,6 +233,7 @@ export class IngressCertificateController {
   private warned = new Map<string, Set<string>>();
   /** when each Ingress is next looked at for renewals (ms since the epoch) */
   private due = new Map<string, number>();
+  private readonly recorder: EventRecorder;
 
   constructor(
     private readonly client: Client,
@@ -242,6 +244,7 @@ export class IngressCertificateController {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.bundle = caBundle(ca.certPem);
+    this.recorder = new EventRecorder(client, 'cert-manager-ingress-shim');
     this.queue = new WorkQueue((k) => this.sync(k), (k, e) => log(`certificates ${k}: ${e.message}`));
     ingresses.on({
       add: (o) => this.queue.add(nsName(o)),
@@ -278,23 +281,7 @@ export class IngressCertificateController {
       this.warned.set(uid, seen);
       this.log(`ingress ${nsName(ing)}: ${reason}: ${message}`);
     }
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    await this.client
-      .request('POST', collectionPath('v1', 'events', ing.metadata.namespace), {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name: `${ing.metadata.name}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`, namespace: ing.metadata.namespace },
-        involvedObject: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: ing.metadata.name, namespace: ing.metadata.namespace, uid: ing.metadata.uid, resourceVersion: ing.metadata.resourceVersion },
-        reason,
-        message,
-        type,
-        source: { component: 'cert-manager-ingress-shim' },
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-        reportingComponent: 'cert-manager-ingress-shim',
-      })
-      .catch(() => {});
+    await this.recorder.record({ ...ing, apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' }, type, reason, message);
   }
 
   private async sync(key: string): Promise<void> {

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { fromLabelSelector, matches } from '../api/labels.ts';
 import type { Deployment, IntOrString, KubeObject, OwnerReference, Pod, PodTemplateSpec, ReplicaSet } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
+import { EventRecorder } from '../client/events.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
 import { controllerOf, isPodReady, isTerminal } from '../api/pod.ts';
@@ -126,6 +127,8 @@ export class ReplicaSetController {
 export class DeploymentController {
   readonly queue: WorkQueue;
 
+  private readonly recorder: EventRecorder;
+
   constructor(
     private readonly client: Client,
     private readonly depInformer: Informer<Deployment>,
@@ -133,6 +136,7 @@ export class DeploymentController {
     log: (s: string) => void,
   ) {
     this.queue = new WorkQueue((k) => this.sync(k), (k, e) => log(`deployment ${k}: ${e.message}`));
+    this.recorder = new EventRecorder(client, 'deployment-controller');
     depInformer.on({ add: (o) => this.queue.add(nsName(o)), update: (_, o) => this.queue.add(nsName(o)) });
     const rsChanged = (rs: ReplicaSet) => {
       const ref = controllerOf(rs);
@@ -142,23 +146,7 @@ export class DeploymentController {
   }
 
   private async event(d: Deployment, reason: string, message: string): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    await this.client
-      .request('POST', `/api/v1/namespaces/${d.metadata.namespace}/events`, {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name: `${d.metadata.name}.${Date.now().toString(16)}${suffix(3)}`, namespace: d.metadata.namespace },
-        involvedObject: { apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name, namespace: d.metadata.namespace, uid: d.metadata.uid, resourceVersion: d.metadata.resourceVersion },
-        reason,
-        message,
-        type: 'Normal',
-        source: { component: 'deployment-controller' },
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-        reportingComponent: 'deployment-controller',
-      })
-      .catch(() => {});
+    await this.recorder.record({ ...d, apiVersion: 'apps/v1', kind: 'Deployment' }, 'Normal', reason, message);
   }
 
   private async scale(d: Deployment, rs: ReplicaSet, to: number): Promise<void> {

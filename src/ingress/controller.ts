@@ -7,6 +7,7 @@
 // are checked one by one, those that break it get a Warning Event and are left out, and the
 // rest is loaded (or, when no single Ingress is to blame, the running configuration stays).
 // Served Ingresses get the published Service's address as their status.
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { EndpointSlice, Ingress, IngressClass, KubeObject, LoadBalancerIngress, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
@@ -34,8 +35,8 @@ export interface SyncerOptions {
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
-/** an Ingress as it was: a new resourceVersion is a new chance */
-const versionOf = (o: KubeObject) => `${keyOf(o)}@${o.metadata.resourceVersion ?? ''}`;
+/** an Ingress as the controller reads it (spec and annotations; a status update is not a change): a new version is a new chance */
+const versionOf = (o: Ingress) => `${keyOf(o)}@${o.metadata.uid ?? ''}@${createHash('sha256').update(JSON.stringify([o.spec, o.metadata.annotations ?? {}])).digest('hex').slice(0, 16)}`;
 
 /** Keeps nginx in line with the objects. */
 export class IngressSyncer {
