@@ -32,6 +32,8 @@ export interface SyncerOptions {
   /** an Event about an Ingress */
   event?: (ing: Ingress, type: EventType, reason: string, message: string) => void;
   metrics: ControllerMetrics;
+  /** after every sync (the controller updates Ingress status then) */
+  onSynced?: () => void;
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
@@ -154,6 +156,7 @@ export class IngressSyncer {
     }
     this.model = model;
     this.reportProblems(s, model);
+    this.o.onSynced?.();
   }
 
   private async sendBackends(model: Model, force = false): Promise<void> {
@@ -275,6 +278,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   const recorder = new EventRecorder(client, 'nginx-ingress-controller');
   const event = (ing: Ingress, type: EventType, reason: string, message: string) => void recorder.record({ ...ing, apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' }, type, reason, message);
   let restart: NodeJS.Timeout | undefined;
+  let statusSoon = (): void => {};
   const plane: DataPlane = new Nginx({
     nginx: o.nginx,
     confDir: o.render.confDir,
@@ -293,7 +297,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   // nginx writes its access log to the controller's own stdout (the container log); /dev/stdout
   // cannot be opened by `nginx -t` when stdout is a socket, /proc/PID/fd/1 of a file can.
   const render = o.render.accessLog === '/dev/stdout' ? { ...o.render, accessLog: `/proc/${process.pid}/fd/1` } : o.render;
-  const syncer = new IngressSyncer(state, plane, { class: o.class, render, defaultCertificate, minSyncMs: o.minSyncMs, log: o.log, event, metrics });
+  const syncer = new IngressSyncer(state, plane, { class: o.class, render, defaultCertificate, minSyncMs: o.minSyncMs, log: o.log, event, metrics, onSynced: () => statusSoon() });
 
   // "Scheduled for sync", as ingress-nginx tells each Ingress it takes on
   const announced = new Set<string>();
@@ -321,13 +325,25 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
         .catch((e: Error) => o.log(`status of Ingress ${keyOf(ing)}: ${e.message}`));
     }
   };
+  // after every sync, and every second (the published Service's address may change)
   let statusRunning = false;
-  const statusTick = setInterval(() => {
-    if (statusRunning) return;
+  let statusAgain = false;
+  statusSoon = () => {
+    if (statusRunning) {
+      statusAgain = true;
+      return;
+    }
     statusRunning = true;
-    void updateStatus().finally(() => (statusRunning = false));
-  }, 1000);
-  void updateStatus();
+    void updateStatus().finally(() => {
+      statusRunning = false;
+      if (statusAgain) {
+        statusAgain = false;
+        statusSoon();
+      }
+    });
+  };
+  const statusTick = setInterval(() => statusSoon(), 1000);
+  statusSoon();
 
   let server: http.Server | undefined;
   if (o.healthz) {

@@ -33,8 +33,8 @@ function runPodpath(args: string[]): KubectlResult {
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-/** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). */
-export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[] }): Promise<TestLab> {
+/** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). The Ingress controller only with `ingress`. */
+export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean }): Promise<TestLab> {
   const name = `${testLabPrefix}${randomBytes(4).toString('hex')}`;
   const kubeconfig = path.join(tempDir('lab'), 'kubeconfig');
   // With a kube-proxy configuration file and no mode, the file's mode is the lab's.
@@ -42,6 +42,7 @@ export async function startLab(opts: { files?: string[]; nodes?: number; cniBack
   const args = ['up', '--name', name, '--kubeconfig', kubeconfig, '--nodes', String(opts.nodes ?? 1), '--cni-backend', opts.cniBackend ?? 'host-gw', ...(mode ? ['--proxy-mode', mode] : []), ...(opts.proxyConfig ? ['--proxy-config', opts.proxyConfig] : []), '--timeout', '90'];
   for (const f of opts.files ?? []) args.push('-f', f);
   args.push(...(opts.args ?? []));
+  if (!opts.ingress) args.push('--no-ingress');
   const kubectl = makeKubectl(kubeconfig);
   const lab: TestLab = {
     name,
