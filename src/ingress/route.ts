@@ -3,7 +3,7 @@
 // allow/deny and upstream) replayed on the model the controller renders nginx.conf from.
 import type { IngressBackend } from '../api/types.ts';
 import { cidrContains, parseCIDR } from '../util/ip.ts';
-import { catchAll, defaultCertificate, matchText, refString, type Location, type Model, type Server } from './model.ts';
+import { catchAll, defaultCertificate, healthzPath, matchText, ownsHealthz, refString, type Location, type Model, type Server } from './model.ts';
 
 export interface RouteRequest {
   scheme: 'http' | 'https';
@@ -158,6 +158,10 @@ export function route(model: Model, req: RouteRequest): RouteResult {
       location: `${req.scheme}://${req.host ?? hostName}${appRoot.config.appRoot}`,
       reason: `app-root redirects / to ${appRoot.config.appRoot}`,
     };
+  }
+  // nginx.conf's own exact location on the catch-all server (exact locations are looked at first)
+  if (server.hostname === catchAll && uri === healthzPath && !ownsHealthz(server)) {
+    return { status: 200, ingress: null, host: null, path: null, pathType: null, backend: null, nginxLocation: `= ${healthzPath}`, ...base, reason: "the controller's health check: nginx answers 200 itself" };
   }
   if (!loc) return { status: 404, ingress: null, host: null, path: null, pathType: null, backend: null, nginxLocation: null, ...base, reason: `no location of server ${server.hostname} matches ${uri}` };
   // location rewrite phase: ssl redirect, rewrite-target (in the order nginx.conf has them)

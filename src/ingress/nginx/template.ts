@@ -4,7 +4,7 @@
 // default backend's 404, and a status server on 127.0.0.1 that takes endpoint updates and serves
 // the request counters. Pure: the controller writes the text and the files it names.
 import { createHash } from 'node:crypto';
-import { catchAll, defaultCertificate, refString, type Location, type Model, type NginxMatch, type Server } from '../model.ts';
+import { catchAll, defaultCertificate, ownsHealthz, refString, type Location, type Model, type NginxMatch, type Server } from '../model.ts';
 import { luaModuleName, luaSource } from './lua.ts';
 
 export interface RenderOptions {
@@ -54,10 +54,10 @@ const q = (s: string) => `"${esc(s).replace(/\$/g, '${literal_dollar}')}"`;
 const qRegex = (s: string) => `"${esc(s)}"`;
 const plainPath = /^[A-Za-z0-9/_.~%@!*+,=:-]+$/;
 
-/** The location's match in nginx.conf, quoted where the path needs it. */
+/** The location's match in nginx.conf, quoted where the path needs it (a location takes no variables: `$` is itself). */
 function locationText(m: NginxMatch): string {
   if (m.kind === 'regex') return `~* ${qRegex(`^${m.pattern}`)}`;
-  const p = plainPath.test(m.pattern) ? m.pattern : q(m.pattern);
+  const p = plainPath.test(m.pattern) ? m.pattern : qRegex(m.pattern);
   return m.kind === 'exact' ? `= ${p}` : p;
 }
 
@@ -153,7 +153,8 @@ function renderServer(s: Server, m: Model, o: RenderOptions, certFiles: Map<stri
     '    set $proxy_alternative_upstream_name "";',
     ...appRoots(s).map((x) => `    ${x}`),
     ...s.locations.flatMap((l) => renderLocation(l, s, o).map((x) => `    ${x}`)),
-    ...(isDefault ? ['    location = /healthz {', '        access_log off;', '        return 200;', '    }'] : []),
+    // the controller's own health check, unless a host-less Ingress path takes /healthz
+    ...(isDefault && !ownsHealthz(s) ? ['    location = /healthz {', '        access_log off;', '        return 200;', '    }'] : []),
     '}',
     `## end server ${s.hostname}`,
   ];
