@@ -131,16 +131,18 @@ export class IngressSyncer {
     if (rendered.conf !== this.runningConf) {
       const err = await this.plane.check(rendered);
       if (err !== undefined) {
+        // a configuration nginx refused is a reload error, whether or not the rest can be loaded
+        this.o.metrics.refused();
         const culprits = await this.isolate(s, model);
         if (culprits.length) {
           model = this.build(s);
           rendered = renderNginxConf(model, this.o.render);
           await this.sendBackends(model);
         }
-        const again = culprits.length ? await this.plane.check(rendered) : err;
-        if (again !== undefined) {
-          this.o.metrics.refused();
-          this.o.log(`nginx refused the new configuration; the running one stays: ${again}`);
+        // without the culprits it may be the configuration running already: nothing to load
+        const again = !culprits.length ? err : rendered.conf === this.runningConf ? undefined : await this.plane.check(rendered);
+        if (again !== undefined || rendered.conf === this.runningConf) {
+          if (again !== undefined) this.o.log(`nginx refused the new configuration; the running one stays: ${again}`);
           this.model = model;
           this.reportProblems(s, model);
           return;

@@ -132,6 +132,10 @@ export interface Model {
 }
 
 export const catchAll = '_';
+
+/** The catch-all server answers `= /healthz` itself (200) unless an Ingress path has that exact location. */
+export const healthzPath = '/healthz';
+export const ownsHealthz = (s: Server): boolean => s.locations.some((l) => l.match.kind === 'exact' && l.match.pattern === healthzPath);
 export const defaultCertificate = 'default';
 
 const refOf = (ing: Ingress): IngressRef => ({ namespace: ing.metadata.namespace ?? 'default', name: ing.metadata.name! });

@@ -3,7 +3,7 @@
 // allow/deny and upstream) replayed on the model the controller renders nginx.conf from.
 import type { IngressBackend } from '../api/types.ts';
 import { cidrContains, parseCIDR } from '../util/ip.ts';
-import { catchAll, defaultCertificate, matchText, refString, type Location, type Model, type Server } from './model.ts';
+import { catchAll, defaultCertificate, healthzPath, matchText, ownsHealthz, refString, type Location, type Model, type Server } from './model.ts';
 
 export interface RouteRequest {
   scheme: 'http' | 'https';
@@ -83,6 +83,17 @@ function regexOf(pattern: string): RegExp | undefined {
   }
 }
 
+/**
+ * nginx's `rewrite REGEX TARGET break`: the whole URI becomes TARGET with $1..$9 filled from the
+ * match; the request's arguments follow (after `&` when TARGET has its own, none when it ends in `?`).
+ */
+export function nginxRewrite(target: string, m: RegExpExecArray, args: string): string {
+  let out = target.replace(/\$(\d)/g, (_, n: string) => m[Number(n)] ?? '');
+  if (out.endsWith('?')) return out.slice(0, -1);
+  if (args) out += `${out.includes('?') ? '&' : '?'}${args}`;
+  return out;
+}
+
 /** nginx's location choice: an exact match; else the longest prefix, unless a regex (in order) matches. */
 export function matchLocation(server: Server, uri: string): Location | undefined {
   let longest: Location | undefined;
@@ -119,40 +130,53 @@ export function route(model: Model, req: RouteRequest): RouteResult {
     server: server.hostname,
     ...(certificate ? { certificate } : {}),
   };
-  if (!loc) return { status: 404, ingress: null, host: null, path: null, pathType: null, backend: null, nginxLocation: null, ...base, reason: `no location of server ${server.hostname} matches ${uri}` };
-  const onRule = loc.path !== undefined;
+  const onRule = loc?.path !== undefined;
   const common = {
-    ingress: loc.ingress ? refString(loc.ingress) : null,
+    ingress: loc?.ingress ? refString(loc.ingress) : null,
     host: onRule && server.hostname !== catchAll ? server.hostname : null,
-    path: onRule ? loc.path! : null,
-    pathType: onRule ? loc.pathType! : null,
-    backend: loc.backend ?? null,
-    nginxLocation: matchText(loc.match),
+    path: onRule ? loc!.path! : null,
+    pathType: onRule ? loc!.pathType! : null,
+    backend: loc?.backend ?? null,
+    nginxLocation: loc ? matchText(loc.match) : null,
     ...base,
   };
   const hostName = (hostHeader ?? '').replace(/:\d+$/, '').toLowerCase() || server.hostname;
-  // rewrite phase: ssl redirect, app-root, rewrite-target (in the order nginx.conf has them)
+  // server rewrite phase: app-root, written at server level for every location that has it (as
+  // ingress-nginx writes it), so it redirects / whichever location / would reach
+  const appRoot = server.locations.find((l) => l.config.appRoot !== undefined);
+  if (appRoot && uri === '/') {
+    const on = appRoot.path !== undefined;
+    return {
+      status: 302,
+      ...common,
+      ingress: appRoot.ingress ? refString(appRoot.ingress) : null,
+      host: on && server.hostname !== catchAll ? server.hostname : null,
+      path: on ? appRoot.path! : null,
+      pathType: on ? appRoot.pathType! : null,
+      backend: appRoot.backend ?? null,
+      nginxLocation: null,
+      location: `${req.scheme}://${req.host ?? hostName}${appRoot.config.appRoot}`,
+      reason: `app-root redirects / to ${appRoot.config.appRoot}`,
+    };
+  }
+  // nginx.conf's own exact location on the catch-all server (exact locations are looked at first)
+  if (server.hostname === catchAll && uri === healthzPath && !ownsHealthz(server)) {
+    return { status: 200, ingress: null, host: null, path: null, pathType: null, backend: null, nginxLocation: `= ${healthzPath}`, ...base, reason: "the controller's health check: nginx answers 200 itself" };
+  }
+  if (!loc) return { status: 404, ingress: null, host: null, path: null, pathType: null, backend: null, nginxLocation: null, ...base, reason: `no location of server ${server.hostname} matches ${uri}` };
+  // location rewrite phase: ssl redirect, rewrite-target (in the order nginx.conf has them)
   if (req.scheme === 'http' && loc.sslRedirect) {
-    return { status: 308, ...common, location: `https://${hostName}${req.target}`, reason: `${server.tls ? 'the host has TLS' : 'force-ssl-redirect'}: http is redirected to https` };
-  }
-  if (loc.config.appRoot && uri === '/') {
-    return { status: 302, ...common, location: `${req.scheme}://${req.host ?? hostName}${loc.config.appRoot}`, reason: `app-root redirects / to ${loc.config.appRoot}` };
-  }
-  let rewrittenTo: string | undefined;
-  if (loc.config.rewriteTarget !== undefined && loc.match.kind === 'regex') {
-    const re = regexOf(loc.match.pattern);
-    if (re) {
-      const query = req.target.includes('?') ? req.target.slice(req.target.indexOf('?')) : '';
-      const target = loc.config.rewriteTarget;
-      rewrittenTo = uri.replace(re, target) + (target.includes('?') ? '' : query);
-    }
-  }
-  // access phase: allow/deny
-  if (loc.config.allowSourceRange.length && !loc.config.allowSourceRange.some((c) => cidrContains(parseCIDR(c)!, req.clientIP))) {
-    return { status: 403, ...common, reason: `${req.clientIP} is outside the allowed source ranges ${loc.config.allowSourceRange.join(', ')}` };
+    // ingress-nginx drops one trailing slash from the redirect unless preserve-trailing-slash
+    const target = !loc.config.preserveTrailingSlash && req.target.endsWith('/') ? req.target.slice(0, -1) : req.target;
+    return { status: 308, ...common, location: `https://${hostName}${target}`, reason: `${server.tls ? 'the host has TLS' : 'force-ssl-redirect'}: http is redirected to https` };
   }
   if (!loc.upstream) {
     return { status: 404, ...common, reason: loc.backend ? 'the backend is not a Service; the default backend answers' : "nothing matches: the controller's default backend answers 404" };
+  }
+  let rewrittenTo: string | undefined;
+  if (loc.config.rewriteTarget !== undefined && loc.match.kind === 'regex') {
+    const m = regexOf(loc.match.pattern)?.exec(uri);
+    if (m) rewrittenTo = nginxRewrite(loc.config.rewriteTarget, m, req.target.includes('?') ? req.target.slice(req.target.indexOf('?') + 1) : '');
   }
   // the balancer: canary by header, then by weight
   let upstreamName = loc.upstream;
@@ -176,7 +200,11 @@ export function route(model: Model, req: RouteRequest): RouteResult {
     ...(rewrittenTo !== undefined ? { rewrittenTo } : {}),
     ...(canary ? { canary } : {}),
   };
+  // the Lua balancer answers 503 in the rewrite phase, before allow/deny (access phase) is looked at
   if (!u.endpoints.length) return { status: 503, ...result, reason: `${u.unavailable ?? 'no endpoints'}: 503` };
+  if (loc.config.allowSourceRange.length && !loc.config.allowSourceRange.some((c) => cidrContains(parseCIDR(c)!, req.clientIP))) {
+    return { status: 403, ...result, reason: `${req.clientIP} is outside the allowed source ranges ${loc.config.allowSourceRange.join(', ')}` };
+  }
   const why = onRule ? `Ingress ${common.ingress} host ${common.host ?? '*'} path ${common.path} (${common.pathType})` : loc.ingress ? `the defaultBackend of Ingress ${common.ingress}` : 'the default backend';
   return { status: 200, ...result, reason: `${why} → ${u.name}` };
 }

@@ -4,7 +4,7 @@
 // default backend's 404, and a status server on 127.0.0.1 that takes endpoint updates and serves
 // the request counters. Pure: the controller writes the text and the files it names.
 import { createHash } from 'node:crypto';
-import { catchAll, defaultCertificate, refString, type Location, type Model, type NginxMatch, type Server } from '../model.ts';
+import { catchAll, defaultCertificate, ownsHealthz, refString, type Location, type Model, type NginxMatch, type Server } from '../model.ts';
 import { luaModuleName, luaSource } from './lua.ts';
 
 export interface RenderOptions {
@@ -54,10 +54,10 @@ const q = (s: string) => `"${esc(s).replace(/\$/g, '${literal_dollar}')}"`;
 const qRegex = (s: string) => `"${esc(s)}"`;
 const plainPath = /^[A-Za-z0-9/_.~%@!*+,=:-]+$/;
 
-/** The location's match in nginx.conf, quoted where the path needs it. */
+/** The location's match in nginx.conf, quoted where the path needs it (a location takes no variables: `$` is itself). */
 function locationText(m: NginxMatch): string {
   if (m.kind === 'regex') return `~* ${qRegex(`^${m.pattern}`)}`;
-  const p = plainPath.test(m.pattern) ? m.pattern : q(m.pattern);
+  const p = plainPath.test(m.pattern) ? m.pattern : qRegex(m.pattern);
   return m.kind === 'exact' ? `= ${p}` : p;
 }
 
@@ -98,19 +98,29 @@ function locationVars(l: Location, upstream: string): string[] {
   ];
 }
 
+/** http → https; ingress-nginx drops a trailing slash from the target unless preserve-trailing-slash. */
+function sslRedirect(l: Location, o: RenderOptions): string[] {
+  return [`if ($scheme = http) {`, `    return ${o.redirectCode} https://$host${l.config.preserveTrailingSlash ? '$request_uri' : '$pp_redirect_uri'};`, `}`];
+}
+
+/** app-root at server level (as ingress-nginx writes it): / redirects whichever location it would reach. */
+function appRoots(s: Server): string[] {
+  const roots = [...new Set(s.locations.flatMap((l) => (l.config.appRoot !== undefined ? [l.config.appRoot] : [])))];
+  return roots.flatMap((r) => [`if ($uri = /) {`, `    return 302 $scheme://$http_host${r};`, `}`]);
+}
+
 function renderLocation(l: Location, server: Server, o: RenderOptions): string[] {
   const c = l.config;
   const body: string[] = [];
   const source = oneLine(l.ingress ? `# ${refString(l.ingress)}${l.path !== undefined ? ` ${server.hostname === catchAll ? '' : server.hostname}${l.path} (${l.pathType})` : ' defaultBackend'}` : "# the controller's default backend");
   if (!l.upstream) {
     body.push(`set $proxy_upstream_name "upstream-default-backend";`);
-    if (l.sslRedirect) body.push(`if ($scheme = http) {`, `    return ${o.redirectCode} https://$host$request_uri;`, `}`);
+    if (l.sslRedirect) body.push(...sslRedirect(l, o));
     body.push('return 404;');
     return [`location ${locationText(l.match)} { ${source}`, ...body.map((b) => `    ${b}`), '}'];
   }
   body.push(...locationVars(l, l.upstream));
-  if (l.sslRedirect) body.push(`if ($scheme = http) {`, `    return ${o.redirectCode} https://$host$request_uri;`, `}`);
-  if (c.appRoot) body.push(`if ($uri = /) {`, `    return 302 $scheme://$http_host${c.appRoot};`, `}`);
+  if (l.sslRedirect) body.push(...sslRedirect(l, o));
   // the target keeps its $1, $2 (annotations.ts admits no quote, space or semicolon in it)
   if (c.rewriteTarget !== undefined && l.match.kind === 'regex') body.push(`rewrite ${qRegex(`(?i)${l.match.pattern}`)} ${c.rewriteTarget} break;`);
   for (const cidr of c.allowSourceRange) body.push(`allow ${cidr};`);
@@ -141,8 +151,10 @@ function renderServer(s: Server, m: Model, o: RenderOptions, certFiles: Map<stri
     `    set $pp_server ${q(s.hostname)};`,
     '    set $proxy_upstream_name "-";',
     '    set $proxy_alternative_upstream_name "";',
+    ...appRoots(s).map((x) => `    ${x}`),
     ...s.locations.flatMap((l) => renderLocation(l, s, o).map((x) => `    ${x}`)),
-    ...(isDefault ? ['    location = /healthz {', '        access_log off;', '        return 200;', '    }'] : []),
+    // the controller's own health check, unless a host-less Ingress path takes /healthz
+    ...(isDefault && !ownsHealthz(s) ? ['    location = /healthz {', '        access_log off;', '        return 200;', '    }'] : []),
     '}',
     `## end server ${s.hostname}`,
   ];
@@ -210,6 +222,11 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     'map $http_x_request_id $req_id {',
     '    default $http_x_request_id;',
     '    "" $request_id;',
+    '}',
+    '# the https redirect\'s target: the request line without one trailing slash',
+    'map $request_uri $pp_redirect_uri {',
+    '    default $request_uri;',
+    '    "~^(?<pp_no_slash>.*)/$" $pp_no_slash;',
     '}',
     'map $http_upgrade $connection_upgrade {',
     '    default upgrade;',
