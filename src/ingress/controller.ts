@@ -55,6 +55,8 @@ export class IngressSyncer {
   private pending = false;
   private stopped = false;
   private lastEnd = 0;
+  private lastReload = 0;
+  private reloadTimer: NodeJS.Timeout | undefined;
   /** the model of the last sync */
   model: Model | undefined;
   /** resolves when the sync in flight (if any) and those asked for meanwhile are done */
@@ -73,11 +75,11 @@ export class IngressSyncer {
     this.pending = true;
     if (!this.settle) this.idle = new Promise((r) => (this.settle = r));
     if (this.timer || this.running) return;
-    const wait = Math.max(0, this.lastEnd + this.o.minSyncMs - Date.now());
+    // endpoints go out at once; reloads keep their own pace (see sync)
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.syncNow();
-    }, wait);
+    }, 0);
   }
 
   /** Settles once no sync is running or asked for. */
@@ -122,12 +124,26 @@ export class IngressSyncer {
   }
 
   private async sync(): Promise<void> {
+    try {
+      await this.syncOnce();
+    } finally {
+      this.o.onSynced?.();
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
     const s = this.state();
     let model = this.build(s);
     // 1. endpoints: to the balancer, no reload (the running workers see them on their next request)
     await this.sendBackends(model);
-    // 2. the configuration: only a changed text is checked and loaded
+    // 2. the configuration: only a changed text is checked and loaded, at most once per minSyncMs
     let rendered = renderNginxConf(model, this.o.render);
+    const sinceReload = Date.now() - this.lastReload;
+    if (rendered.conf !== this.runningConf && this.runningConf !== undefined && sinceReload < this.o.minSyncMs) {
+      this.later(this.o.minSyncMs - sinceReload);
+      this.model = model;
+      return;
+    }
     if (rendered.conf !== this.runningConf) {
       const err = await this.plane.check(rendered);
       if (err !== undefined) {
@@ -149,6 +165,7 @@ export class IngressSyncer {
         }
       }
       await this.plane.load(rendered);
+      this.lastReload = Date.now();
       const first = this.runningConf === undefined;
       this.runningConf = rendered.conf;
       this.good = new Set(model.served.map(versionOf));
@@ -158,7 +175,15 @@ export class IngressSyncer {
     }
     this.model = model;
     this.reportProblems(s, model);
-    this.o.onSynced?.();
+  }
+
+  /** A sync after `ms` (a reload that must wait its turn). */
+  private later(ms: number): void {
+    if (this.reloadTimer || this.stopped) return;
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      this.request();
+    }, ms);
   }
 
   private async sendBackends(model: Model, force = false): Promise<void> {
@@ -224,6 +249,7 @@ export class IngressSyncer {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.settle?.();
   }
 }
@@ -237,7 +263,12 @@ async function fakeCertificate(): Promise<string> {
 }
 
 const problemType = (_p: Problem): EventType => 'Warning';
-const lastLine = (s: string) => s.trim().split('\n').at(-1) ?? s;
+/** What nginx said that matters: its [emerg] line without the timestamp, else its last line. */
+const lastLine = (s: string) => {
+  const lines = s.trim().split('\n');
+  const emerg = lines.find((l) => l.includes('[emerg]'));
+  return emerg ? emerg.replace(/^.*?\[emerg\] (\d+#\d+: )?/, '') : (lines.at(-1) ?? s);
+};
 
 /** The status an Ingress should carry: the published Service's load-balancer addresses. */
 export function desiredStatus(publish: Service | undefined): LoadBalancerIngress[] {

@@ -138,6 +138,8 @@ describe('lab: Ingress (seed 000)', { skip: !isRoot && 'needs root' }, () => {
         assert.match(events, /bad-annotation\s+InvalidAnnotation/);
         assert.match(events, /no-service\s+ServiceNotFound/);
         assert.match(events, /bad-regex\s+RejectedByNginx/);
+        // the Event says what nginx said
+        assert.match(lab.ok(['get', 'events', '--field-selector', 'involvedObject.name=bad-regex,reason=RejectedByNginx', '-o', 'jsonpath={.items[0].message}']), /pcre2?_compile\(\) failed: missing closing parenthesis/);
       }), 15_000);
       await eventually(holds(() => assert.equal(status('http://good.example.com/health', ['--resolve', `good.example.com:80:${lbIP}`]), '200')));
       assert.equal(status('https://app.example.com/health'), '200');
@@ -147,7 +149,7 @@ describe('lab: Ingress (seed 000)', { skip: !isRoot && 'needs root' }, () => {
       assert.equal(status('http://bad3.example.com/foo', ['--resolve', `bad3.example.com:80:${lbIP}`]), '404');
       assert.equal(metric('nginx_ingress_controller_config_last_reload_successful'), 1);
       // mending the broken one brings it in
-      lab.ok(['apply', '-f', '-'], ingressFor('bad-regex', 'bad3.example.com', 'app-service', { 'nginx.ingress.kubernetes.io/use-regex': 'true' }, '/foo(/|$)(.*)'));
+      lab.ok(['apply', '-f', '-'], ingressFor('bad-regex', 'bad3.example.com', 'app-service', { 'nginx.ingress.kubernetes.io/use-regex': 'true', 'nginx.ingress.kubernetes.io/rewrite-target': '/$2' }, '/foo(/|$)(.*)'));
       await eventually(holds(() => assert.equal(status('http://bad3.example.com/foo/health', ['--resolve', `bad3.example.com:80:${lbIP}`]), '200')));
       const requests = lab.curl(`node/${lab.name}`, `http://${controllerPod.ip}:10254/metrics`).stdout;
       assert.match(requests, /nginx_ingress_controller_requests\{canary="",controller_class="k8s\.io\/ingress-nginx",controller_namespace="ingress-nginx",controller_pod="[^"]+",host="app\.example\.com",ingress="my-ingress",method="GET",namespace="default",path="\/",service="app-service",status="200"\} \d+/);

@@ -128,7 +128,7 @@ describe('IngressSyncer: a configuration nginx refuses', () => {
     r.state.ingresses.push(bad('10'), ingress('good', { rules: [rule('good.test', pth('/', 'Prefix', 'web'))] }));
     await r.syncer.syncNow();
     assert.deepEqual(r.events.map((e) => [e.ingress, e.type, e.reason]), [['default/bad', 'Warning', 'RejectedByNginx']]);
-    assert.match(r.events[0]!.message, /test failed/, 'the Event carries what nginx said (its last line)');
+    assert.match(r.events[0]!.message, /: something about \/refuse-me in \/etc\/nginx\/nginx\.conf\.check:99$/, "the Event carries nginx's [emerg] line");
     assert.equal(r.nginx.reloads, 1);
     const conf = r.nginx.loaded.at(-1)!;
     assert.doesNotMatch(conf, /refuse-me/);
@@ -148,7 +148,7 @@ describe('IngressSyncer: a configuration nginx refuses', () => {
     assert.equal(r.errors(), 1);
   });
 
-  it('it is tried again once its resourceVersion changes: still refused → another Warning and no reload; fixed → loaded', async () => {
+  it('it is tried again once its spec or annotations change (a status update is no change): still refused → another Warning and no reload; fixed → loaded', async () => {
     const r = rig([app(), bad('10')]);
     refusing(r);
     await r.syncer.syncNow();
@@ -156,15 +156,22 @@ describe('IngressSyncer: a configuration nginx refuses', () => {
     assert.doesNotMatch(r.nginx.loaded[0]!, /refuse-me/);
     assert.equal(r.events.length, 1);
     assert.equal(r.errors(), 1);
+    const checked = r.nginx.checked.length;
 
+    // a new resourceVersion alone (the controller's own status update) is the same Ingress: not tried again
     r.state.ingresses[1] = bad('11');
+    await r.syncer.syncNow();
+    assert.equal(r.events.length, 1);
+    assert.equal(r.nginx.checked.length, checked, 'nothing to check: the configuration is the running one');
+    // an edit that still breaks nginx is tried, and told again
+    r.state.ingresses[1] = { ...bad('12'), metadata: { ...bad('12').metadata, annotations: { note: 'edited' } } };
     await r.syncer.syncNow();
     assert.deepEqual(r.events.map((e) => e.reason), ['RejectedByNginx', 'RejectedByNginx']);
     assert.equal(r.nginx.loaded.length, 1, 'the rest is what is running already: no reload');
     assert.equal(r.success(), 1);
     assert.equal(r.errors(), 2);
 
-    r.state.ingresses[1] = bad('12', '/fixed');
+    r.state.ingresses[1] = bad('13', '/fixed');
     await r.syncer.syncNow();
     assert.equal(r.nginx.loaded.length, 2);
     assert.match(r.nginx.loaded[1]!, /location \/fixed\//);

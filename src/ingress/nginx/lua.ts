@@ -102,7 +102,7 @@ function M.rewrite()
   if list == nil or #list == 0 then
     return ngx.exit(ngx.HTTP_SERVICE_UNAVAILABLE)
   end
-  ngx.ctx.pp = { list = list, first = pick(name, list), tried = {} }
+  ngx.ctx.pp = { name = name, list = list, first = pick(name, list), tried = {} }
 end
 
 -- balancer phase: the chosen endpoint; a retry (proxy_next_upstream) takes one not yet tried
@@ -113,8 +113,12 @@ function M.balance()
     ep = c.first
     ngx_balancer.set_more_tries(2)
   else
+    -- a retry: the list as it is now (an endpoint that went away since the first try is gone
+    -- from it), the first endpoint not tried yet
     c.tried[c.last.key] = true
-    for _, e in ipairs(c.list) do
+    sync()
+    local list = backends[c.name] or c.list
+    for _, e in ipairs(list) do
       if not c.tried[e.key] then ep = e break end
     end
     ep = ep or c.last

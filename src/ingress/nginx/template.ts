@@ -293,7 +293,6 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     `pid ${o.runDir}/nginx.pid;`,
     'daemon off;',
     `worker_processes ${o.workerProcesses};`,
-    'worker_rlimit_nofile 65535;',
     'worker_shutdown_timeout 240s;',
     'error_log stderr notice;',
     '',
