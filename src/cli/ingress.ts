@@ -28,7 +28,7 @@ export function addIngressCommands(program: Command): void {
     .option('--nginx <path>', 'the nginx binary', 'nginx')
     .option('--sync-period <ms>', 'least time between two reloads (changes in between are merged into one)', '500')
     .action(async (o: Record<string, string | boolean | undefined>) => {
-      const { runController } = await import('../ingress/controller.ts');
+      const { runController } = await import('../ingress/controller/controller.ts');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ingress-controller: ${line}\n`);
       const port = (name: string) => {
         const n = Number(o[name]);
@@ -71,7 +71,7 @@ export function addIngressCommands(program: Command): void {
     .requiredOption('-f, --filename <file-or-dir>', 'YAML of the objects (repeatable; - for stdin)', collect, [] as string[])
     .option('--class <name>', 'the IngressClass the controller serves', 'nginx')
     .action(async (o: { filename: string[]; class: string }) => {
-      const { renderText } = await import('../ingress/offline.ts');
+      const { renderText } = await import('../ingress/controller/offline.ts');
       process.stdout.write(renderText(o.filename, o.class));
     });
 
@@ -88,7 +88,7 @@ export function addIngressCommands(program: Command): void {
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (url: string, o: { filename: string[]; class: string; header: string[]; sni?: string; method: string; clientIp: string; output: string }) => {
       if (o.output !== 'text' && o.output !== 'json') throw new Error(`-o must be text or json, not ${o.output}`);
-      const { routeRequest, routeJSON, routeText } = await import('../ingress/offline.ts');
+      const { routeRequest, routeJSON, routeText } = await import('../ingress/controller/offline.ts');
       const r = routeRequest(o.filename, { url, headers: o.header, ...(o.sni ? { sni: o.sni } : {}), method: o.method, clientIP: o.clientIp }, o.class);
       process.stdout.write(`${o.output === 'json' ? routeJSON(r) : routeText(r)}\n`);
       if (r.status !== 200) process.exitCode = 3;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { EndpointSlice, HTTPIngressPath, Ingress, IngressBackend, IngressClass, IngressRule, Service } from '../../src/api/types.ts';
 import type { IngressState, Secret } from '../../src/ingress/model.ts';
-import { parseRouteRequest } from '../../src/ingress/offline.ts';
+import { parseRouteRequest } from '../../src/ingress/controller/offline.ts';
 import { route, type RouteResult } from '../../src/ingress/route.ts';
 import type { Model } from '../../src/ingress/model.ts';
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { Ingress } from '../../src/api/types.ts';
-import { IngressSyncer } from '../../src/ingress/controller.ts';
+import { IngressSyncer } from '../../src/ingress/controller/controller.ts';
 import { ControllerMetrics } from '../../src/ingress/metrics.ts';
 import type { IngressState } from '../../src/ingress/model.ts';
 import { Nginx } from '../../src/ingress/nginx/process.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import type { Ingress } from '../../src/api/types.ts';
 import type { EventType } from '../../src/client/events.ts';
-import { IngressSyncer } from '../../src/ingress/controller.ts';
+import { IngressSyncer } from '../../src/ingress/controller/controller.ts';
 import { ControllerMetrics } from '../../src/ingress/metrics.ts';
 import type { IngressState } from '../../src/ingress/model.ts';
 import { FakeNginx } from '../../src/ingress/nginx/fake.ts';

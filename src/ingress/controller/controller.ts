@@ -9,17 +9,17 @@
 // Served Ingresses get the published Service's address as their status.
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
-import type { EndpointSlice, Ingress, IngressClass, KubeObject, LoadBalancerIngress, Service } from '../api/types.ts';
-import { Client, loadConfig, objectPath } from '../client/client.ts';
-import { EventRecorder, type EventType } from '../client/events.ts';
-import { Informer } from '../client/informer.ts';
-import { createHttpServer } from '../util/httpserver.ts';
-import type { HostPort } from '../util/ip.ts';
-import type { ControllerClass } from './classes.ts';
-import { ControllerMetrics } from './metrics.ts';
-import { buildModel, refString, type IngressState, type Model, type Problem, type Secret } from './model.ts';
-import { Nginx, type DataPlane } from './nginx/process.ts';
-import { backendsPayload, renderNginxConf, type RenderOptions } from './nginx/template.ts';
+import type { EndpointSlice, Ingress, IngressClass, KubeObject, LoadBalancerIngress, Service } from '../../api/types.ts';
+import { Client, loadConfig, objectPath } from '../../client/client.ts';
+import { EventRecorder, type EventType } from '../../client/events.ts';
+import { Informer } from '../../client/informer.ts';
+import { createHttpServer } from '../../util/httpserver.ts';
+import type { HostPort } from '../../util/ip.ts';
+import type { ControllerClass } from '../classes.ts';
+import { ControllerMetrics } from '../metrics.ts';
+import { buildModel, refString, type IngressState, type Model, type Problem, type Secret } from '../model.ts';
+import { Nginx, type DataPlane } from '../nginx/process.ts';
+import { backendsPayload, renderNginxConf, type RenderOptions } from '../nginx/template.ts';
 
 export interface SyncerOptions {
   class: ControllerClass;
@@ -256,7 +256,7 @@ export class IngressSyncer {
 
 /** ingress-nginx's self-signed certificate, for hosts without one of their own. */
 async function fakeCertificate(): Promise<string> {
-  const { makeCA } = await import('../util/pki.ts');
+  const { makeCA } = await import('../../util/pki.ts');
   const now = new Date();
   const c = await makeCA('CN=Kubernetes Ingress Controller Fake Certificate, O=Acme Co', new Date(now.getTime() - 3600_000), new Date(now.getTime() + 365 * 86400_000));
   return `${c.certPem.trimEnd()}\n${c.keyPem}`;

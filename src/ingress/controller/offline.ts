@@ -1,11 +1,11 @@
 // `podpath ingress render|route`: the controller's model over a state file of Ingresses,
 // IngressClasses, Services, EndpointSlices and Secrets, with no cluster and no root.
-import { readStateFiles } from '../api/state.ts';
-import type { EndpointSlice, Ingress, IngressClass, Service } from '../api/types.ts';
-import { defaultControllerClass, type ControllerClass } from './classes.ts';
-import { buildModel, type IngressState, type Model, type Secret } from './model.ts';
-import { defaultRenderOptions, renderNginxConf } from './nginx/template.ts';
-import { route, type RouteRequest, type RouteResult } from './route.ts';
+import { readStateFiles } from '../../api/state.ts';
+import type { EndpointSlice, Ingress, IngressClass, Service } from '../../api/types.ts';
+import { defaultControllerClass, type ControllerClass } from '../classes.ts';
+import { buildModel, type IngressState, type Model, type Secret } from '../model.ts';
+import { defaultRenderOptions, renderNginxConf } from '../nginx/template.ts';
+import { route, type RouteRequest, type RouteResult } from '../route.ts';
 
 export class RequestError extends Error {
   readonly code = 'BadRequest';
