@@ -161,7 +161,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
         labCA: labPaths(o.name).labCACert,
       });
       if (o.proxyMode !== 'none') progress.nodePorts(await openNodePorts(client, s, ready.pods, progress), o.proxyMode);
-      if (withIngress) progress.ingresses?.(await servedIngresses(client, s));
+      if (withIngress) progress.ingresses?.(await servedIngresses(client, s, ready.pods));
     } finally {
       client.close();
     }
@@ -293,7 +293,15 @@ async function openNodePorts(client: Client, s: LabState, pods: Pod[], progress:
  * The Ingresses of class nginx once the controller has given them its address (at most 15 s),
  * and each host's URL once it answers from the client (https for hosts with TLS).
  */
-async function servedIngresses(client: Client, s: LabState): Promise<IngressAccess[]> {
+async function servedIngresses(client: Client, s: LabState, pods: Pod[]): Promise<IngressAccess[]> {
+  const services = (await client.get<{ items: Service[] }>('/api/v1/services')).items;
+  // a path the backend answers: a Prefix `/` rule's backing pods' readiness probe path
+  const pathFor = (ns: string, rule: NonNullable<NonNullable<Ingress['spec']>['rules']>[number]): string => {
+    const p = rule.http?.paths?.[0];
+    if (!p || (p.path && p.path !== '/') || p.pathType === 'Exact') return p?.path && p.pathType !== 'ImplementationSpecific' ? p.path : '/';
+    const svc = services.find((x) => x.metadata.namespace === ns && x.metadata.name === p.backend.service?.name);
+    return (svc && backingPods(svc, pods)[0]?.spec.containers[0]?.readinessProbe?.httpGet?.path) || '/';
+  };
   const list = async () => (await client.get<{ items: Ingress[] }>('/apis/networking.k8s.io/v1/ingresses')).items.filter((i) => i.spec?.ingressClassName === 'nginx');
   const addressed = await waitFor(async () => {
     const items = await list();
@@ -303,7 +311,7 @@ async function servedIngresses(client: Client, s: LabState): Promise<IngressAcce
   for (const ing of addressed) {
     const address = ing.status?.loadBalancer?.ingress?.[0]?.ip;
     const tls = new Set((ing.spec?.tls ?? []).flatMap((t) => t.hosts ?? []));
-    const urls = (ing.spec?.rules ?? []).filter((r) => r.host && !r.host.startsWith('*.')).map((r) => `${tls.has(r.host!) ? 'https' : 'http'}://${r.host}/`);
+    const urls = (ing.spec?.rules ?? []).filter((r) => r.host && !r.host.startsWith('*.')).map((r) => `${tls.has(r.host!) ? 'https' : 'http'}://${r.host}${pathFor(ing.metadata.namespace!, r)}`);
     if (address) for (const u of urls) await waitForURL(s.client, u, address);
     out.push({ namespace: ing.metadata.namespace!, name: ing.metadata.name!, ...(address ? { address } : {}), urls: [...new Set(urls)] });
   }
