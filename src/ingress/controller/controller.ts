@@ -17,7 +17,7 @@ import { createHttpServer } from '../../util/httpserver.ts';
 import type { HostPort } from '../../util/ip.ts';
 import type { ControllerClass } from '../classes.ts';
 import { ControllerMetrics } from '../metrics.ts';
-import { buildModel, refString, type IngressState, type Model, type Problem, type Secret } from '../model.ts';
+import { buildModel, refString, type IngressState, type Model, type Secret } from '../model.ts';
 import { Nginx, type DataPlane } from '../nginx/process.ts';
 import { backendsPayload, renderNginxConf, type RenderOptions } from '../nginx/template.ts';
 
@@ -26,7 +26,7 @@ export interface SyncerOptions {
   render: RenderOptions;
   /** the self-signed certificate served where no Secret applies (PEM chain + key) */
   defaultCertificate: string;
-  /** least time between the end of one sync and the start of the next */
+  /** least time between two reloads (endpoint updates do not wait) */
   minSyncMs: number;
   log: (s: string) => void;
   /** an Event about an Ingress */
@@ -54,7 +54,6 @@ export class IngressSyncer {
   private running = false;
   private pending = false;
   private stopped = false;
-  private lastEnd = 0;
   private lastReload = 0;
   private reloadTimer: NodeJS.Timeout | undefined;
   /** the model of the last sync */
@@ -102,7 +101,6 @@ export class IngressSyncer {
       this.pending = true;
     } finally {
       this.running = false;
-      this.lastEnd = Date.now();
     }
     if (this.pending && !this.stopped) this.request();
     else if (this.settle) {
@@ -230,7 +228,7 @@ export class IngressSyncer {
       if (this.reported.has(k)) continue;
       this.reported.add(k);
       this.o.log(`Ingress ${refString(p.ingress)}: ${p.reason}: ${p.message}`);
-      this.o.event?.(ing, problemType(p), p.reason, p.message);
+      this.o.event?.(ing, 'Warning', p.reason, p.message);
     }
     for (const i of model.ignored) {
       const k = `${refString(i.ingress)} ${i.annotation}`;
@@ -262,7 +260,6 @@ async function fakeCertificate(): Promise<string> {
   return `${c.certPem.trimEnd()}\n${c.keyPem}`;
 }
 
-const problemType = (_p: Problem): EventType => 'Warning';
 /** What nginx said that matters: its [emerg] line without the timestamp, else its last line. */
 const lastLine = (s: string) => {
   const lines = s.trim().split('\n');
