@@ -41,7 +41,7 @@ export class ControllerMetrics {
     this.lastReloadSuccessful.set(0, { ...this.id });
   }
 
-  /** The request metrics from nginx's counters (lines: requests|sum|bucket, [le], namespace, ingress, service, status, method, host, path, canary, value). */
+  /** The request metrics from nginx's counters (lines: sum|bucket, [le], namespace, ingress, service, status, method, host, path, canary, value). */
   requestMetrics(counterText: string): string {
     const requests = new Map<string, number>();
     const sums = new Map<string, number>();
@@ -56,12 +56,12 @@ export class ControllerMetrics {
       const labels: Labels = { canary, ...this.id, host, ingress, method, namespace, path, service, status };
       const key = labelText(labels);
       const v = Number(value);
-      if (kind === 'requests') requests.set(key, (requests.get(key) ?? 0) + v);
-      else if (kind === 'sum') sums.set(key, (sums.get(key) ?? 0) + v);
+      if (kind === 'sum') sums.set(key, (sums.get(key) ?? 0) + v);
       else if (kind === 'bucket') {
         const b = buckets.get(key) ?? new Map<string, number>();
         b.set(le!, (b.get(le!) ?? 0) + v);
         buckets.set(key, b);
+        requests.set(key, (requests.get(key) ?? 0) + v);
       }
     }
     if (!requests.size) return '';

@@ -15,6 +15,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { EndpointSlice, Ingress, IngressBackend, IngressClass, KubeObject, Service, ServicePort } from '../api/types.ts';
 import { parseAnnotations, defaultConfig, type IngressConfig } from './annotations.ts';
 import { isOurs, type ControllerClass } from './classes.ts';
+import { parseIP } from '../util/ip.ts';
 
 export interface Secret extends KubeObject {
   type?: string;
@@ -187,7 +188,8 @@ function resolveUpstream(s: IngressState, namespace: string, b: IngressBackend, 
       }
     }
   }
-  endpoints.sort((a, b) => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1));
+  const num = (ip: string) => parseIP(ip)?.value ?? 0n;
+  endpoints.sort((a, b) => (a.address === b.address ? a.port - b.port : num(a.address) < num(b.address) ? -1 : 1));
   return { ...base, endpoints, ...(endpoints.length ? {} : { unavailable: `Service ${namespace}/${svc.metadata.name} has no ready endpoints` }) };
 }
 

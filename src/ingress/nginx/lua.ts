@@ -114,11 +114,13 @@ function M.balance()
     ngx_balancer.set_more_tries(2)
   else
     -- a retry: the list as it is now (an endpoint that went away since the first try is gone
-    -- from it), the first endpoint not tried yet
+    -- from it), the next endpoint round the list not tried yet — so retries spread over the
+    -- endpoints instead of all landing on the list's first ones
     c.tried[c.last.key] = true
     sync()
     local list = backends[c.name] or c.list
-    for _, e in ipairs(list) do
+    for _ = 1, #list do
+      local e = next_rr(c.name, list)
       if not c.tried[e.key] then ep = e break end
     end
     ep = ep or c.last
@@ -128,17 +130,11 @@ function M.balance()
   if not ok then ngx.log(ngx.ERR, "set_current_peer ", ep.key, ": ", err) end
 end
 
--- an exiting worker (after a reload) asks clients to close kept-alive connections
-function M.header_filter()
-  if ngx.worker.exiting() then ngx.header["Connection"] = "close" end
-end
-
--- log phase: requests and their duration by ingress, service, status, method, server and path
+-- log phase: requests (the buckets' counts add up to them) and their duration by ingress, service, status, method, server and path
 function M.log()
   local key = table.concat({ ngx.var.namespace, ngx.var.ingress_name, ngx.var.service_name, ngx.var.status,
     ngx.req.get_method(), ngx.var.pp_server, ngx.var.location_path,
     ngx.var.proxy_alternative_upstream_name ~= "" and "canary" or "" }, "\\t")
-  metrics:incr("requests\\t" .. key, 1, 0)
   local t = tonumber(ngx.var.request_time) or 0
   metrics:incr("sum\\t" .. key, t, 0)
   local le = "+Inf"
