@@ -111,7 +111,10 @@ function M.balance()
   local ep
   if c.last == nil then
     ep = c.first
-    ngx_balancer.set_more_tries(2)
+    -- a failed connect (refused: a pod that is going away) moves on until every endpoint had a
+    -- try, at most 10: ingress-nginx stops after 3, which a scale-down can use up on dying pods
+    local more = math.min(#c.list, 10) - 1
+    if more > 0 then ngx_balancer.set_more_tries(more) end
   else
     -- a retry: the list as it is now (an endpoint that went away since the first try is gone
     -- from it), the next endpoint round the list not tried yet — so retries spread over the

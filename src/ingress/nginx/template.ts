@@ -252,7 +252,7 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     'proxy_set_header X-Original-URI $request_uri;',
     'proxy_buffering off;',
     'proxy_next_upstream error timeout;',
-    'proxy_next_upstream_tries 3;',
+    'proxy_next_upstream_tries 10;',
     'proxy_ssl_server_name on;',
     '',
     'upstream upstream_balancer {',
