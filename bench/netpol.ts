@@ -1,15 +1,21 @@
-// NetworkPolicy benchmark: a cluster of --pods pods over --nodes nodes and --policies policies
-// (each selects one app's pods and admits another app on 80/TCP, or a namespace, or a CIDR):
+// NetworkPolicy benchmark (issue 16): a cluster of --pods pods over --nodes nodes and --policies
+// policies (each selects one app's pods and admits another app on 80/TCP, or a namespace, or a CIDR):
 //   evaluate  the model's verdicts per second (random pod pairs)
-//   table     one node's table from the objects (desiredTable), and the full-sync transaction
-//   apply     as root: that transaction through nft into a fresh network namespace, against
-//             nft -f of the same text alone (limit), then a one-label change (a partial sync)
-//   node --import tsx bench/netpol.ts [--pods 1000] [--nodes 10] [--policies 100] [--runs 3]
+//   compute   model + node n0's table (desiredTable) + full-sync plan (planSync) + its text: the
+//             pure code's time, against `nft -f` of the same text (the kernel tool's own time, the
+//             reference), interleaved run by run; aim: under 10%
+//   latency   as root, in a scratch network namespace: a policy write handed to a Syncer (real nft)
+//             until its partial transaction is applied; aim: within 200 ms
+//   connect   as root: TCP connection set-up between two local pods (namespaces joined through the
+//             node's namespace by veths, routed there) with the table loaded vs no table; aim: within 10%
+//   node --import tsx bench/netpol.ts [--pods 1000] [--nodes 1] [--policies 1000] [--runs 5] [--connects 300]
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Namespace, NetworkPolicy, Pod } from '../src/api/types.ts';
 import { commandExists, run } from '../src/exec/exec.ts';
-import { netnsAdd, netnsDel } from '../src/exec/netns.ts';
+import { ipIn, netnsAdd, netnsDel } from '../src/exec/netns.ts';
 import { Nftables } from '../src/knftables/index.ts';
+import { Syncer } from '../src/netpol/agent.ts';
 import { PolicyModel, type Cluster } from '../src/netpol/policy.ts';
 import { desiredTable, tableFamily, tableName } from '../src/netpol/rules.ts';
 import { planSync } from '../src/netpol/sync.ts';
@@ -18,7 +24,7 @@ const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return Number(i > 0 ? process.argv[i + 1]! : def);
 };
-const [nPods, nNodes, nPolicies, runs] = [arg('pods', '1000'), arg('nodes', '10'), arg('policies', '100'), arg('runs', '3')];
+const [nPods, nNodes, nPolicies, runs, connects] = [arg('pods', '1000'), arg('nodes', '1'), arg('policies', '1000'), arg('runs', '5'), arg('connects', '300')];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const time = (fn: () => void) => {
   const xs: number[] = [];
@@ -29,6 +35,12 @@ const time = (fn: () => void) => {
   }
   return median(xs);
 };
+const once = (fn: () => void) => {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cluster(): Cluster {
   const nss = Array.from({ length: 10 }, (_, i) => `ns${i}`);
@@ -56,32 +68,137 @@ console.log(`${nPods} pods, ${nNodes} nodes, ${nPolicies} policies`);
 console.log(`evaluate: ${Math.round(pairs.length / (evalMs / 1000)).toLocaleString('en')} verdicts/s`);
 const fake = { newTransaction: () => new Nftables({ family: tableFamily, table: tableName }).newTransaction() };
 let text = '';
-const tableMs = time(() => {
+const computeOnce = () => once(() => {
   text = planSync(fake, desiredTable(new PolicyModel(c), 'n0'), undefined).toString();
 });
-console.log(`table: model + node n0's table + full transaction ${tableMs.toFixed(1)} ms (${text.split('\n').length} lines, ${text.length} bytes)`);
+computeOnce(); // warm-up
+const root = process.getuid?.() === 0 && commandExists('nft') && commandExists('python3');
+if (!root) {
+  const ms = time(() => void computeOnce());
+  console.log(`compute: ${ms.toFixed(1)} ms (${text.split('\n').length} lines); nft parts skipped (need root, nft and python3)`);
+  process.exit(0);
+}
 
-if (process.getuid?.() === 0 && commandExists('nft')) {
-  const ns = `podpath-bench-np-${randomBytes(3).toString('hex')}`;
-  netnsAdd(ns);
-  try {
-    const nft = new Nftables({ family: tableFamily, table: tableName, netns: ns });
-    const apply = time(() => nft.run(planSync(nft, desiredTable(new PolicyModel(c), 'n0'), undefined)));
-    const limit = time(() => run(['nft', '-f', '-'], { netns: ns, input: text }));
-    const before = desiredTable(new PolicyModel(c), 'n0');
-    nft.run(planSync(nft, before, undefined));
-    const changed = structuredClone(c);
-    changed.pods[0]!.metadata.labels = { app: 'app10' }; // p0 (on n0) is now selected by app10's policies
-    let ops = 0;
-    const partial = time(() => {
-      const tx = planSync(nft, desiredTable(new PolicyModel(changed), 'n0'), before);
-      ops = tx.numOperations;
-      nft.run(tx);
-      nft.run(planSync(nft, before, desiredTable(new PolicyModel(changed), 'n0'))); // and back
-    });
-    console.log(`apply: full sync ${apply.toFixed(1)} ms; nft -f of the same text alone ${limit.toFixed(1)} ms (${(apply / limit).toFixed(2)}×)`);
-    console.log(`partial: a local pod's label changed (it becomes isolated) and back, ${ops} operations: ${(partial / 2).toFixed(1)} ms per sync, ${(partial / 2 / apply).toFixed(2)}× a full one`);
-  } finally {
-    netnsDel(ns);
+const tag = randomBytes(3).toString('hex');
+const node = `podpath-bench-np-${tag}`;
+const podNs = [`podpath-bench-npa-${tag}`, `podpath-bench-npb-${tag}`];
+const children: ReturnType<typeof spawn>[] = [];
+try {
+  for (const ns of [node, ...podNs]) netnsAdd(ns);
+  const nft = new Nftables({ family: tableFamily, table: tableName, netns: node });
+
+  // 1. compute vs nft -f of the same text, interleaved
+  const comp: number[] = [];
+  const tool: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    comp.push(computeOnce());
+    tool.push(once(() => run(['nft', '-f', '-'], { netns: node, input: text })));
   }
-} else console.log('apply: skipped (needs root and nft)');
+  const [cm, tm] = [median(comp), median(tool)];
+  console.log(`compute: model + table + plan + text ${cm.toFixed(1)} ms (${text.split('\n').length} lines, ${(text.length / 1e6).toFixed(1)} MB); nft -f of that text ${tm.toFixed(1)} ms; compute/nft ${((cm / tm) * 100).toFixed(1)}% (aim < 10%)`);
+
+  // 2. a policy write to enforcement, through a Syncer on the real nft
+  const state = structuredClone(c);
+  const syncer = new Syncer({ cluster: () => state }, { nodeName: 'n0', nft, log: (x) => console.error(x) });
+  if (!syncer.syncNow()) throw new Error('full sync failed');
+  const lat: number[] = [];
+  const nftPart: number[] = [];
+  let ops = 0;
+  for (let i = 0; i < runs * 2; i++) {
+    await sleep(150); // past the Syncer's least interval: the write starts a sync at once
+    // a policy's port changes (80 <-> 81): its pods' chains are rewritten
+    const np = state.policies[i % state.policies.length]!;
+    state.policies[i % state.policies.length] = { ...np, spec: { ...np.spec!, ingress: [{ ...np.spec!.ingress![0]!, ports: [{ protocol: 'TCP', port: np.spec!.ingress![0]!.ports![0]!.port === 81 ? 80 : 81 }] }] } };
+    const before = syncer.metrics.syncs.expose();
+    const t0 = performance.now();
+    syncer.request();
+    while (syncer.metrics.syncs.expose() === before) await new Promise((r) => setImmediate(r));
+    lat.push(performance.now() - t0);
+    ops = Number(/podpath_netpol_sync_operations (\d+)/.exec(syncer.metrics.operations.expose())?.[1] ?? 0);
+  }
+  // the nft part alone: the same kind of transaction, applied and undone
+  {
+    const a = desiredTable(new PolicyModel(state), 'n0');
+    const changed = structuredClone(state);
+    const np = changed.policies[0]!;
+    np.spec!.ingress![0]!.ports = [{ protocol: 'TCP', port: 82 }];
+    const b = desiredTable(new PolicyModel(changed), 'n0');
+    for (let i = 0; i < runs; i++) {
+      const there = planSync(nft, b, a);
+      const back = planSync(nft, a, b);
+      nftPart.push(once(() => nft.run(there)));
+      nft.run(back);
+    }
+  }
+  syncer.stop();
+  console.log(`latency: policy write -> partial transaction applied (${ops} operations) ${median(lat).toFixed(1)} ms median of ${lat.length}, max ${Math.max(...lat).toFixed(1)} ms (aim < 200 ms); nft alone ${median(nftPart).toFixed(1)} ms`);
+
+  // 3. connection set-up between two local pods: table vs none
+  const m = new PolicyModel(c);
+  const local = m.allPods().filter((p) => p.spec?.nodeName === 'n0' && !p.status!.podIP!.endsWith('.0'));
+  // the server: an isolated pod with the longest chain; the client: a pod it admits on 80/TCP
+  const t = desiredTable(m, 'n0');
+  const chainLen = (p: Pod) => t.chains.get(`ingress-${p.metadata.namespace}/${p.metadata.name}`)?.rules.length ?? 0;
+  const server = [...local].sort((x, y) => chainLen(y) - chainLen(x))[0]!;
+  // the last admitting rule in the chain, so the SYN walks (nearly) the whole chain
+  let client: Pod | undefined;
+  let lastRule = -1;
+  for (const q of local) {
+    if (q === server) continue;
+    const v = m.evaluate({ from: { pod: q }, to: { pod: server }, port: 80, protocol: 'TCP' });
+    if (!v.allowed || !v.ingress.allowedBy.length) continue;
+    const last = Math.max(...v.ingress.allowedBy.map((r) => v.ingress.policies.indexOf(r.policy)));
+    if (last > lastRule) [client, lastRule] = [q, last];
+  }
+  if (!client) throw new Error('no admitted client pod');
+  const [ipA, ipB] = [client.status!.podIP!, server.status!.podIP!];
+  run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns: node });
+  [[podNs[0]!, ipA, 'a'], [podNs[1]!, ipB, 'b']].forEach(([ns, ip, x]) => {
+    ipIn(node, 'link', 'add', `veth-${x}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns!);
+    ipIn(node, 'link', 'set', `veth-${x}`, 'up');
+    run(['sysctl', '-qw', `net.ipv4.conf.veth-${x}.proxy_arp=1`], { netns: node });
+    ipIn(node, 'route', 'add', `${ip}/32`, 'dev', `veth-${x}`);
+    ipIn(ns!, 'addr', 'add', `${ip}/32`, 'dev', 'eth0');
+    ipIn(ns!, 'link', 'set', 'eth0', 'up');
+    ipIn(ns!, 'route', 'add', 'default', 'dev', 'eth0');
+  });
+  const srv = spawn('nsenter', [`--net=/run/netns/${podNs[1]}`, '--', 'python3', '-c', `
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('${ipB}', 80)); s.listen(512); s.settimeout(120)
+print('ready', flush=True)
+while True:
+    c, _ = s.accept(); c.close()
+`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(srv);
+  await new Promise<void>((res, rej) => {
+    srv.stdout!.once('data', () => res());
+    srv.once('exit', (code) => rej(new Error(`server exited ${code}`)));
+  });
+  // the client: N connects, each timed from connect() to established; prints the median in µs
+  const connectOnce = () => {
+    const out = run(['python3', '-c', `
+import socket, time, statistics
+xs = []
+for i in range(${connects}):
+    s = socket.socket(); s.settimeout(2)
+    t0 = time.perf_counter(); s.connect(('${ipB}', 80)); xs.append(time.perf_counter() - t0); s.close()
+print(statistics.median(xs) * 1e6)
+`], { netns: podNs[0]! });
+    return Number(out.trim());
+  };
+  const full = planSync(nft, t, undefined);
+  const withT: number[] = [];
+  const without: number[] = [];
+  connectOnce(); // warm-up
+  for (let i = 0; i < runs; i++) {
+    run(['nft', 'delete', 'table', tableFamily, tableName], { netns: node, allowFail: true });
+    without.push(connectOnce());
+    nft.run(full);
+    withT.push(connectOnce());
+  }
+  const [w, wo] = [median(withT), median(without)];
+  console.log(`connect: ${client.metadata.namespace}/${client.metadata.name} -> ${server.metadata.namespace}/${server.metadata.name}:80 (chain of ${chainLen(server)} rules, admitted by its policy #${lastRule + 1} of ${m.selecting(server, 'Ingress').length}), median of ${runs} rounds × ${connects} connects: table ${w.toFixed(1)} µs, no table ${wo.toFixed(1)} µs, +${(((w - wo) / wo) * 100).toFixed(1)}% (aim < 10%)`);
+} finally {
+  for (const ch of children) if (ch.exitCode === null && ch.pid) process.kill(ch.pid);
+  for (const ns of [...podNs, node]) netnsDel(ns);
+}

@@ -6,6 +6,7 @@
 // match — shared by every pod the policy selects, so a label change rewrites a set's elements
 // and not the chains.
 import { createHash } from 'node:crypto';
+import { matches } from '../api/labels.ts';
 import type { Pod } from '../api/types.ts';
 import { cidrString } from '../util/ip.ts';
 import { endpointIP, matchesPeer, namedPortNumbers, type CompiledPeer, type CompiledPolicy, type CompiledPort, type CompiledRule, type Direction } from './peers.ts';
@@ -73,11 +74,83 @@ function ipBlockMatch(field: string, peer: CompiledPeer): string | undefined {
 }
 
 /**
+ * What one desiredTable call computes once and reuses: each pod's usable IPv4 address, pods and
+ * policies by namespace, each rule's pod-independent lines, and the elements of a selector set by
+ * its selectors (policies with the same peers in one namespace share the list). Only a rule
+ * whose ingress ports are named depends on the pod whose chain it is written in.
+ */
+interface Ctx {
+  m: PolicyModel;
+  ip: Map<Pod, string | undefined>;
+  podsByNs: Map<string, Pod[]>;
+  policiesByNs: Map<string, CompiledPolicy[]>;
+  /** per rule: its lines by the numbers its named ingress ports have on the pod ('' when none is named) */
+  lines: Map<CompiledRule, Map<string, string[]>>;
+  elements: Map<string, string[]>;
+}
+
+function context(m: PolicyModel): Ctx {
+  const c: Ctx = { m, ip: new Map(), podsByNs: new Map(), policiesByNs: new Map(), lines: new Map(), elements: new Map() };
+  for (const q of m.allPods()) {
+    const ip = endpointIP({ pod: q });
+    c.ip.set(q, ip !== undefined && !ip.includes(':') ? ip : undefined);
+    const ns = q.metadata.namespace ?? 'default';
+    let l = c.podsByNs.get(ns);
+    if (!l) c.podsByNs.set(ns, (l = []));
+    l.push(q);
+  }
+  for (const p of m.policies) {
+    let l = c.policiesByNs.get(p.namespace);
+    if (!l) c.policiesByNs.set(p.namespace, (l = []));
+    l.push(p);
+  }
+  return c;
+}
+
+/** m.selecting(pod, dir) over the pod's namespace's policies only (same order). */
+function selecting(c: Ctx, pod: Pod, dir: Direction): CompiledPolicy[] {
+  const ps = c.policiesByNs.get(pod.metadata.namespace ?? 'default');
+  return ps ? ps.filter((p) => p.types.includes(dir) && p.selects(pod.metadata.labels)) : [];
+}
+
+/** The sorted, distinct IPv4 addresses of the pods any of `selectors` (none an ipBlock) matches: matchesPeer, namespace by namespace. */
+function selectorElements(c: Ctx, policyNs: string, selectors: CompiledPeer[]): string[] {
+  const key = `${policyNs}\0${JSON.stringify(selectors)}`;
+  const hit = c.elements.get(key);
+  if (hit) return hit;
+  const ips = new Set<string>();
+  for (const [ns, pods] of c.podsByNs) {
+    const live = selectors.filter((x) => (x.namespaces ? matches(x.namespaces, c.m.namespaceLabels(ns)) : ns === policyNs));
+    if (!live.length) continue;
+    for (const q of pods) {
+      const ip = c.ip.get(q);
+      if (ip !== undefined && live.some((x) => !x.pods || matches(x.pods, q.metadata.labels))) ips.add(ip);
+    }
+  }
+  const out = [...ips].sort();
+  c.elements.set(key, out);
+  return out;
+}
+
+/** A port given by name ("http"), not by number. */
+function isName(x: CompiledPort): boolean {
+  return typeof x.port === 'string' && !/^\d+$/.test(x.port);
+}
+
+/**
  * The lines of one rule in `pod`'s chain for `dir`. Ingress ports resolve names on the pod itself;
  * egress names resolve per destination pod, so such a port becomes address . protocol . port
  * elements of every destination pod the rule's peers match.
  */
-function ruleLines(m: PolicyModel, p: CompiledPolicy, dir: Direction, i: number, r: CompiledRule, pod: Pod, sets: Map<string, DesiredSet>): string[] {
+function ruleLines(c: Ctx, p: CompiledPolicy, dir: Direction, i: number, r: CompiledRule, pod: Pod, sets: Map<string, DesiredSet>): string[] {
+  // the lines are the same for every pod but for the numbers ingress ports' names have on it
+  let variant = '';
+  if (dir === 'Ingress' && r.ports) for (const x of r.ports) if (isName(x)) variant += `${namedPortNumbers(pod, x.port as string, x.protocol).join(',')};`;
+  let byVariant = c.lines.get(r);
+  if (!byVariant) c.lines.set(r, (byVariant = new Map()));
+  const cached = byVariant.get(variant);
+  if (cached) return cached;
+  const m = c.m;
   const field = dir === 'Ingress' ? 'ip saddr' : 'ip daddr';
   const peers: (string | undefined)[] = [];
   if (r.peers === undefined) peers.push('');
@@ -85,20 +158,13 @@ function ruleLines(m: PolicyModel, p: CompiledPolicy, dir: Direction, i: number,
     const selectors = r.peers.filter((x) => !x.ipBlock);
     if (selectors.length) {
       const name = peerSetName(p, dir, i);
-      if (!sets.has(name)) {
-        const ips = m
-          .allPods()
-          .filter((q) => selectors.some((x) => matchesPeer(x, p.namespace, { pod: q }, (ns) => m.namespaceLabels(ns))))
-          .map((q) => endpointIP({ pod: q }))
-          .filter((ip): ip is string => ip !== undefined && !ip.includes(':'));
-        sets.set(name, { name, elements: [...new Set(ips)].sort(), comment: `${p.key} ${dir.toLowerCase()}[${i}]` });
-      }
+      if (!sets.has(name)) sets.set(name, { name, elements: selectorElements(c, p.namespace, selectors), comment: `${p.key} ${dir.toLowerCase()}[${i}]` });
       peers.push(`${field} @${name}`);
     }
     for (const x of r.peers.filter((y) => y.ipBlock)) peers.push(ipBlockMatch(field, x));
   }
   const usable = peers.filter((x): x is string => x !== undefined);
-  const named = dir === 'Egress' ? (r.ports ?? []).filter((x) => typeof x.port === 'string' && !/^\d+$/.test(x.port)) : [];
+  const named = dir === 'Egress' ? (r.ports ?? []).filter(isName) : [];
   const plain = dir === 'Egress' && r.ports ? r.ports.filter((x) => !named.includes(x)) : r.ports;
   const out: string[] = [];
   const ports = portMatchers(plain, dir === 'Ingress' ? pod : undefined);
@@ -108,20 +174,23 @@ function ruleLines(m: PolicyModel, p: CompiledPolicy, dir: Direction, i: number,
     // every destination pod the peers match (any pod when the rule has none), with its numbers
     const elements: string[] = [];
     for (const q of m.allPods()) {
-      const ip = endpointIP({ pod: q });
-      if (!ip || ip.includes(':')) continue;
+      const ip = c.ip.get(q);
+      if (ip === undefined) continue;
       if (r.peers !== undefined && !r.peers.some((x) => matchesPeer(x, p.namespace, { pod: q }, (ns) => m.namespaceLabels(ns)))) continue;
       for (const x of named) for (const n of namedPortNumbers(q, x.port as string, x.protocol)) elements.push(`${ip} . ${l4(x.protocol)} . ${n}`);
     }
     const uniq = [...new Set(elements)].sort();
     if (uniq.length) out.push(`ip daddr . meta l4proto . th dport { ${uniq.join(', ')} }`);
   }
-  return out;
+  const lines = out.map((l) => `${l} return`.trim());
+  byVariant.set(variant, lines);
+  return lines;
 }
 
 /** The table for the pods on `nodeName`: what the agent applies and the unit tests read. */
 export function desiredTable(m: PolicyModel, nodeName: string): DesiredTable {
   const t: DesiredTable = { chains: new Map(), sets: new Map(), maps: { Ingress: new Map(), Egress: new Map() }, owners: new Map() };
+  const c = context(m);
   t.chains.set(baseChain, {
     name: baseChain,
     rules: [
@@ -132,17 +201,17 @@ export function desiredTable(m: PolicyModel, nodeName: string): DesiredTable {
       `ip daddr vmap @${mapName.Ingress}`,
     ],
   });
-  const local = m.allPods().filter((p) => p.spec?.nodeName === nodeName && endpointIP({ pod: p }) && !p.status!.podIP!.includes(':'));
+  const local = m.allPods().filter((p) => p.spec?.nodeName === nodeName && c.ip.get(p) !== undefined);
   for (const pod of local) {
     const ip = pod.status!.podIP!;
     const key = podKey(pod);
     for (const dir of ['Egress', 'Ingress'] as const) {
-      const sel = m.selecting(pod, dir);
+      const sel = selecting(c, pod, dir);
       if (!sel.length) continue;
       const name = podChainName(dir, key);
       // a pod reaching itself (also through its own Service) is never policed
       const rules = [dir === 'Ingress' ? `ip saddr ${ip} return` : `ip daddr ${ip} return`];
-      for (const p of sel) p.rules[dir].forEach((r, i) => rules.push(...ruleLines(m, p, dir, i, r, pod, t.sets).map((l) => `${l} return`.trim())));
+      for (const p of sel) p.rules[dir].forEach((r, i) => rules.push(...ruleLines(c, p, dir, i, r, pod, t.sets)));
       rules.push('counter drop');
       t.chains.set(name, { name, rules, comment: `${key} ${dir.toLowerCase()}` });
       t.maps[dir].set(ip, `jump ${name}`);

@@ -10,7 +10,7 @@ const directions = ['Ingress', 'Egress'] as const;
 const sameRules = (a: string[], b: string[]) => a.length === b.length && a.every((r, i) => r === b[i]);
 
 /** The words of a set element ("10.0.0.1 . tcp . 80" is three). */
-const words = (e: string) => e.split(' . ');
+const words = (e: string) => (e.includes(' . ') ? e.split(' . ') : [e]);
 
 function declareMaps(tx: Transaction): void {
   for (const dir of directions) tx.add({ kind: 'map', name: mapName[dir], type: 'ipv4_addr : verdict', comment: `local pods isolated for ${dir.toLowerCase()}` });
@@ -43,7 +43,9 @@ export function planSync(nft: Pick<NftInterface, 'newTransaction'>, want: Desire
   for (const s of want.sets.values()) if (!had.sets.has(s.name)) addSet(tx, s);
   for (const c of want.chains.values()) if (!had.chains.has(c.name)) tx.add({ kind: 'chain', name: c.name, ...(c.comment ? { comment: c.comment } : {}) });
   for (const s of want.sets.values()) {
-    const old = new Set(had.sets.get(s.name)?.elements ?? []);
+    const was = had.sets.get(s.name)?.elements;
+    if (was && sameRules(was, s.elements)) continue; // most sets are unchanged: no Sets built for them
+    const old = new Set(was ?? []);
     const cur = new Set(s.elements);
     for (const e of old) if (!cur.has(e)) tx.delete({ kind: 'element', set: s.name, key: words(e) });
     for (const e of cur) if (!old.has(e)) tx.add({ kind: 'element', set: s.name, key: words(e) });
