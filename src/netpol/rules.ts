@@ -87,10 +87,12 @@ interface Ctx {
   /** per rule: its lines by the numbers its named ingress ports have on the pod ('' when none is named) */
   lines: Map<CompiledRule, Map<string, string[]>>;
   elements: Map<string, string[]>;
+  /** selecting()'s answers by namespace, direction and labels (pods of one app share one) */
+  selected: Map<string, CompiledPolicy[]>;
 }
 
 function context(m: PolicyModel): Ctx {
-  const c: Ctx = { m, ip: new Map(), podsByNs: new Map(), policiesByNs: new Map(), lines: new Map(), elements: new Map() };
+  const c: Ctx = { m, ip: new Map(), podsByNs: new Map(), policiesByNs: new Map(), lines: new Map(), elements: new Map(), selected: new Map() };
   for (const q of m.allPods()) {
     const ip = endpointIP({ pod: q });
     c.ip.set(q, ip !== undefined && !ip.includes(':') ? ip : undefined);
@@ -109,8 +111,14 @@ function context(m: PolicyModel): Ctx {
 
 /** m.selecting(pod, dir) over the pod's namespace's policies only (same order). */
 function selecting(c: Ctx, pod: Pod, dir: Direction): CompiledPolicy[] {
-  const ps = c.policiesByNs.get(pod.metadata.namespace ?? 'default');
-  return ps ? ps.filter((p) => p.types.includes(dir) && p.selects(pod.metadata.labels)) : [];
+  const ns = pod.metadata.namespace ?? 'default';
+  const ps = c.policiesByNs.get(ns);
+  if (!ps) return [];
+  // equal JSON means equal labels (the converse need not hold: a miss only costs the filter)
+  const key = `${ns}\0${dir}\0${JSON.stringify(pod.metadata.labels ?? {})}`;
+  let sel = c.selected.get(key);
+  if (!sel) c.selected.set(key, (sel = ps.filter((p) => p.types.includes(dir) && p.selects(pod.metadata.labels))));
+  return sel;
 }
 
 /** The sorted, distinct IPv4 addresses of the pods any of `selectors` (none an ipBlock) matches: matchesPeer, namespace by namespace. */
