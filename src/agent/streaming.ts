@@ -166,7 +166,14 @@ export class StreamingServer {
       streams.finish(internalError(`error executing command in container: failed to exec in container: OCI runtime exec failed: exec failed: unable to start container process: exec: "${what}": executable file not found in $PATH: unknown`));
       return;
     }
-    const p = startInteractive(command, { netns: t.netns, netnsEtc: true, env: t.env, ...(t.cwd ? { cwd: t.cwd } : {}), tty: o.tty });
+    // A terminal starts at the client's size: kubectl sends it first thing (a second at most is waited for).
+    const size = o.tty
+      ? await new Promise<{ width: number; height: number } | undefined>((resolve) => {
+          streams.onResize((width, height) => resolve({ width, height }));
+          setTimeout(() => resolve(undefined), 1000).unref();
+        })
+      : undefined;
+    const p = startInteractive(command, { netns: t.netns, netnsEtc: true, env: t.env, ...(t.cwd ? { cwd: t.cwd } : {}), tty: o.tty, ...(size ? { size } : {}) });
     if (streams.stdin) {
       streams.stdin.pipe(p.stdin);
     } else p.stdin.end();

@@ -14,9 +14,11 @@ export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** argv run on a new pseudo-terminal (script's stdin and stdout are the terminal's other end). */
-export function ptyArgv(argv: string[]): string[] {
-  return ['script', '-qfec', argv.map(shellQuote).join(' '), '/dev/null'];
+/** argv run on a new pseudo-terminal (script's stdin and stdout are the terminal's other end), of `size` when given. */
+export function ptyArgv(argv: string[], size?: { width: number; height: number }): string[] {
+  const cmd = argv.map(shellQuote).join(' ');
+  const sized = size ? `stty rows ${Math.trunc(size.height)} cols ${Math.trunc(size.width)} 2>/dev/null; exec ${cmd}` : cmd;
+  return ['script', '-qfec', sized, '/dev/null'];
 }
 
 export interface Interactive {
@@ -36,6 +38,8 @@ export interface InteractiveOptions extends Pick<RunOptions, 'netns' | 'netnsEtc
   env: Record<string, string>;
   cwd?: string;
   tty: boolean;
+  /** the terminal's first size (tty) */
+  size?: { width: number; height: number };
 }
 
 /**
@@ -67,7 +71,7 @@ export function resizePty(pid: number, width: number, height: number, tries = 50
 
 /** Starts argv (in a namespace, with the container's environment), its own process group leader. */
 export function startInteractive(argv: string[], o: InteractiveOptions): Interactive {
-  const inner = o.tty ? ptyArgv(argv) : argv;
+  const inner = o.tty ? ptyArgv(argv, o.size) : argv;
   const cmd = wrapNetns(inner, o);
   const child = spawn(cmd[0]!, cmd.slice(1), { env: o.env, ...(o.cwd ? { cwd: o.cwd } : {}), detached: true, stdio: ['pipe', 'pipe', o.tty ? 'ignore' : 'pipe'] });
   const stdin = child.stdin!;
