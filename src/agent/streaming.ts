@@ -107,7 +107,7 @@ function findCommand(cmd: string, env: Record<string, string>): string | undefin
 export class StreamingServer {
   constructor(private readonly host: StreamingHost) {}
 
-  /** For an http.Server's 'upgrade' event; true when the path is a streaming one. */
+  /** For an http.Server's 'upgrade' event: an upgrade to another path is answered 404. */
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
     const target = parseTarget(req.url);

@@ -266,6 +266,8 @@ export class SpdySession {
   onClose: (why?: Error) => void = () => {};
 
   constructor(readonly transport: Duplex) {
+    // Every stream waiting for the transport to drain listens once.
+    transport.setMaxListeners(0);
     transport.on('data', (d: Buffer) => this.receive(d));
     transport.on('end', () => this.shutdown());
     transport.on('close', () => this.shutdown());
