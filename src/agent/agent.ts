@@ -13,6 +13,8 @@ import { defaultExecutor, type Executor } from '../exec/exec.ts';
 import { CheckpointStore, type RuntimePod } from './checkpoint.ts';
 import { apiTime, realClock, type Clock } from './clock.ts';
 import { startLogServer } from './logs.ts';
+import { containerEnv } from './env.ts';
+import { StreamingServer, type StreamingHost } from './streaming.ts';
 import { NodeNetwork } from './network.ts';
 import { kubeletPort, NodeStatusManager, readMachineInfo } from './nodestatus.ts';
 import { isTerminal } from '../api/pod.ts';
@@ -74,6 +76,7 @@ export class NodeAgent {
   private readonly status: StatusManager;
   private readonly clock: Clock;
   private readonly paths: AgentPaths;
+  private readonly processes: Processes;
   private timers: NodeJS.Timeout[] = [];
   /** pods whose sync is under way (one at a time per pod) */
   private syncing = new Set<string>();
@@ -84,7 +87,7 @@ export class NodeAgent {
     deps: Partial<AgentDeps> = {},
   ) {
     const executor = deps.executor ?? defaultExecutor;
-    const processes = deps.processes ?? hostProcesses();
+    const processes = (this.processes = deps.processes ?? hostProcesses());
     this.clock = deps.clock ?? realClock;
     this.clientConfig = loadConfig(o.kubeconfig, `kubelet/podpath (${o.nodeName})`);
     this.client = new Client(this.clientConfig);
@@ -132,6 +135,8 @@ export class NodeAgent {
     await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync(), this.services.waitForSync(), this.slices.waitForSync()]);
     this.announce();
     this.logServer = startLogServer({ host: this.o.nodeIP, port: kubeletPort, logFile: (ns, name, container) => this.logFile(ns, name, container), log: this.o.log });
+    const streaming = new StreamingServer(this.streamingHost());
+    this.logServer.on('upgrade', (req, socket, head) => streaming.handle(req, socket, head));
     this.timers.push(setInterval(() => void this.nodeStatus.heartbeat(), 10_000));
     this.timers.push(setInterval(() => this.tick(), 500));
     this.o.log(`node agent for ${this.o.nodeName} started (${this.runtime.uids().length} pods adopted)`);
@@ -141,6 +146,52 @@ export class NodeAgent {
   private logFile(namespace: string, name: string, container: string): string | undefined {
     const pod = this.pods.list().find((p) => p.metadata.namespace === namespace && p.metadata.name === name);
     return pod ? this.paths.containerLog(pod.metadata.uid!, container) : undefined;
+  }
+
+  /** exec, attach and port-forward find pods and containers here, with the kubelet's error texts. */
+  private streamingHost(): StreamingHost {
+    const find = (ns: string, name: string) => {
+      const pod = this.pods.list().find((p) => p.metadata.namespace === ns && p.metadata.name === name);
+      const rp = pod ? this.runtime.get(pod.metadata.uid!) : undefined;
+      return { pod, rp };
+    };
+    const running = (ns: string, name: string, container: string) => {
+      const { pod, rp } = find(ns, name);
+      const rc = rp?.containers[container];
+      const spec = [...(pod?.spec.containers ?? []), ...(pod?.spec.initContainers ?? [])].find((c) => c.name === container);
+      if (!pod || !rp || !rc?.state.running || !rc.pid || !spec) return { error: `container not found (${JSON.stringify(container)})` };
+      return { ok: { pod, rp, rc, spec } };
+    };
+    return {
+      exec: (ns, name, container) => {
+        const found = running(ns, name, container);
+        if (!found.ok) return { error: found.error };
+        const r = found.ok;
+        const env = containerEnv(r.pod, r.spec, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(r.rp.podIP ? { podIP: r.rp.podIP } : {}), services: this.services.list() });
+        return { netns: r.rp.netns, env, ...(r.spec.workingDir ? { cwd: r.spec.workingDir } : {}) };
+      },
+      attach: (ns, name, container) => {
+        const found = running(ns, name, container);
+        if (!found.ok) return { error: found.error };
+        const r = found.ok;
+        const pid = r.rc.pid!;
+        return {
+          logFile: this.paths.containerLog(r.rp.uid, container),
+          ...(r.spec.stdin ? { stdinFifo: this.paths.containerStdin(r.rp.uid, container) } : {}),
+          stdinOnce: Boolean(r.spec.stdinOnce),
+          tty: Boolean(r.spec.tty),
+          pid,
+          running: () => r.rc.pid === pid && Boolean(r.rc.state.running),
+          closeStdin: () => this.processes.closeStdin(pid),
+        };
+      },
+      pod: (ns, name) => {
+        const { pod, rp } = find(ns, name);
+        if (!pod || !rp) return { error: 'pod does not exist' };
+        return { netns: rp.netns, uid: rp.uid };
+      },
+      log: this.o.log,
+    };
   }
 
   stop(): void {

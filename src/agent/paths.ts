@@ -7,6 +7,8 @@ export interface AgentPaths {
   logsDir: string;
   /** a container's output, appended to across restarts */
   containerLog(uid: string, container: string): string;
+  /** the FIFO a container with `stdin: true` reads (kubectl attach writes into it) */
+  containerStdin(uid: string, container: string): string;
   /** host-local IPAM's allocations */
   ipamDir: string;
   /** the node's CNI network configuration list, as written for inspection */
@@ -20,6 +22,7 @@ export function agentPaths(stateDir: string): AgentPaths {
     podsDir: path.join(stateDir, 'pods'),
     logsDir: path.join(stateDir, 'logs'),
     containerLog: (uid, container) => path.join(stateDir, 'logs', `${uid}_${container}.log`),
+    containerStdin: (uid, container) => path.join(stateDir, 'logs', `${uid}_${container}.stdin`),
     ipamDir: path.join(stateDir, 'ipam'),
     confList: path.join(stateDir, '10-podpath.conflist'),
     podKubeconfig: (uid) => path.join(stateDir, 'serviceaccount', `${uid}.kubeconfig`),

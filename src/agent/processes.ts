@@ -1,8 +1,11 @@
 // Containers as processes: each started detached (leading its own process group, so a restarted
 // agent leaves it running), its output appended to a log file, its exit reported to whoever
 // started it. Injected into the runtime and the prober, so unit tests can use a fake table.
+// A container with `stdin: true` reads a FIFO that the table holds open for writing (so it sees
+// no end of input between attaches) until closeStdin: `kubectl attach` writes into that FIFO.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { run } from '../exec/exec.ts';
 import { alive, killGroup } from '../exec/proc.ts';
 
 export type ExitListener = (code: number | null, signal: NodeJS.Signals | null) => void;
@@ -12,6 +15,8 @@ export interface StartOptions {
   cwd?: string;
   /** stdout and stderr are appended here */
   logFile: string;
+  /** a FIFO (made here when missing) that is the process's stdin, held open until closeStdin */
+  stdinFifo?: string;
 }
 
 export interface Processes {
@@ -22,21 +27,41 @@ export interface Processes {
   alive(pid: number): boolean;
   /** Signals the process's group. */
   signal(pid: number, sig: NodeJS.Signals): void;
+  /** Lets a process started with stdinFifo see the end of its input (stdinOnce, after the first attach). */
+  closeStdin(pid: number): void;
 }
 
 export function hostProcesses(): Processes {
   const children = new Map<number, ChildProcess>();
+  /** the write ends held open on containers' stdin FIFOs */
+  const stdinHolders = new Map<number, number>();
+  const closeStdin = (pid: number) => {
+    const fd = stdinHolders.get(pid);
+    if (fd === undefined) return;
+    stdinHolders.delete(pid);
+    fs.closeSync(fd);
+  };
   return {
     start(argv, o, onExit) {
       const logFd = fs.openSync(o.logFile, 'a');
-      const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', logFd, logFd], env: o.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
+      if (o.stdinFifo && !fs.existsSync(o.stdinFifo)) run(['mkfifo', '-m', '0600', o.stdinFifo]);
+      // O_RDWR first (a FIFO opened so never blocks), then the read end the process gets.
+      const holder = o.stdinFifo ? fs.openSync(o.stdinFifo, 'r+') : undefined;
+      const stdinFd = o.stdinFifo ? fs.openSync(o.stdinFifo, 'r') : 'ignore';
+      const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: [stdinFd, logFd, logFd], env: o.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
       fs.closeSync(logFd);
+      if (typeof stdinFd === 'number') fs.closeSync(stdinFd);
       child.unref();
-      if (!child.pid) return undefined;
+      if (!child.pid) {
+        if (holder !== undefined) fs.closeSync(holder);
+        return undefined;
+      }
       const pid = child.pid;
       children.set(pid, child);
+      if (holder !== undefined) stdinHolders.set(pid, holder);
       child.on('exit', (code, signal) => {
         children.delete(pid);
+        closeStdin(pid);
         onExit(code, signal);
       });
       return pid;
@@ -44,5 +69,6 @@ export function hostProcesses(): Processes {
     supervises: (pid) => children.has(pid),
     alive,
     signal: killGroup,
+    closeStdin,
   };
 }

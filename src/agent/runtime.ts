@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Container, ContainerState, Pod, Service } from '../api/types.ts';
 import { wrapNetns } from '../exec/exec.ts';
+import { ptyArgv } from '../exec/stream.ts';
 import { apiTime, type Clock } from './clock.ts';
 import { waitingContainer, type CheckpointStore, type RuntimeContainer, type RuntimePod } from './checkpoint.ts';
 import { containerEnv } from './env.ts';
@@ -34,7 +35,7 @@ export interface RuntimeOptions {
   nodeIP: string;
   /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
   podpathArgv: string[];
-  paths: Pick<AgentPaths, 'containerLog' | 'podKubeconfig'>;
+  paths: Pick<AgentPaths, 'containerLog' | 'containerStdin' | 'podKubeconfig'>;
   log: (s: string) => void;
 }
 
@@ -142,8 +143,10 @@ export class ContainerRuntime {
   private startProcess(pod: Pod, c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[]): void {
     const env = containerEnv(pod, c, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(rp.podIP ? { podIP: rp.podIP } : {}), services: this.d.services() });
     // `ip netns exec`: the container sees the pod's resolv.conf and hosts over /etc.
-    const argv = wrapNetns(cmd, { netns: rp.netns, netnsEtc: true });
-    const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), logFile: this.o.paths.containerLog(rp.uid, c.name) }, (code, signal) => {
+    // `tty: true` runs it on a pseudo-terminal; `stdin: true` gives it a FIFO kubectl attach writes to.
+    const argv = wrapNetns(c.tty ? ptyArgv(cmd) : cmd, { netns: rp.netns, netnsEtc: true });
+    const stdinFifo = c.stdin ? { stdinFifo: this.o.paths.containerStdin(rp.uid, c.name) } : {};
+    const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), logFile: this.o.paths.containerLog(rp.uid, c.name), ...stdinFifo }, (code, signal) => {
       if (rc.pid === pid) this.exited(rp, rc, code, signal);
     });
     if (!pid) {
@@ -190,6 +193,7 @@ export class ContainerRuntime {
     await this.d.sandboxes.remove(rp);
     this.d.checkpoints.remove(rp.uid);
     fs.rmSync(this.o.paths.podKubeconfig(rp.uid), { force: true });
+    for (const name of Object.keys(rp.containers)) fs.rmSync(this.o.paths.containerStdin(rp.uid, name), { force: true });
     this.pods.delete(rp.uid);
     this.o.log(`pod ${rp.namespace}/${rp.name} torn down`);
   }

@@ -11,6 +11,7 @@ import { openapiFor, openapiRoot, openapiV2 } from './openapi.ts';
 import { contentTypeOf, negotiate, serialize, shapeList, shapeObject } from './output.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
 import type { Store } from './storage/store.ts';
+import { streamingSubresources } from './streaming.ts';
 import { serveWatch } from './watch.ts';
 import { BodyTooLargeError, decodeSegment, discardBody, readBody, type Handler, type Target } from '../util/httpserver.ts';
 
@@ -125,16 +126,18 @@ function deleteOptions(body: string, contentType: string, q: URLSearchParams): D
   return opts;
 }
 
+/** Whether a request carries the server's bearer token (or one tokenReview accepts). */
+export function bearerAuthenticated(req: IncomingMessage, opts: Pick<HttpOptions, 'token' | 'tokenReview'>): boolean {
+  const h = req.headers.authorization ?? '';
+  const m = /^Bearer\s+(.+)$/i.exec(h);
+  if (!m) return false;
+  const presented = m[1]!.trim();
+  return tokenMatches(presented, opts.token) || Boolean(opts.tokenReview?.(presented));
+}
+
 export function createHandler(opts: HttpOptions): Handler {
   const { registry } = opts;
-
-  function authenticated(req: IncomingMessage): boolean {
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(h);
-    if (!m) return false;
-    const presented = m[1]!.trim();
-    return tokenMatches(presented, opts.token) || Boolean(opts.tokenReview?.(presented));
-  }
+  const authenticated = (req: IncomingMessage) => bearerAuthenticated(req, opts);
 
   async function handleResource(req: IncomingMessage, reply: Reply, r: Route, q: URLSearchParams, bytes: Buffer): Promise<void> {
     const method = req.method ?? 'GET';
@@ -205,6 +208,10 @@ export function createHandler(opts: HttpOptions): Handler {
     if (sub === 'log') {
       if (method !== 'GET') throw errors.methodNotSupported({ group: '', resource: 'pods/log' }, method.toLowerCase());
       return podLogs(registry, r, q, reply.res);
+    }
+    if (streamingSubresources.has(sub ?? '')) {
+      // Served on the upgrade (streaming.ts); a plain request is refused as upstream's proxy refuses it.
+      throw errors.badRequest('Upgrade request required');
     }
     if (sub === 'binding') {
       if (method !== 'POST') throw errors.methodNotSupported({ group: '', resource: 'pods/binding' }, method.toLowerCase());

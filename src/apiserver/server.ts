@@ -13,7 +13,8 @@ import { ClusterIPAllocator, PortAllocator } from './allocators.ts';
 import { loadOrCreateServing, type ServingMaterial } from './certs.ts';
 import { decodeFor } from './decode.ts';
 import { Finalization } from './finalization.ts';
-import { createHandler } from './http.ts';
+import { bearerAuthenticated, createHandler, route } from './http.ts';
+import { createUpgradeHandler } from './streaming.ts';
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { Registry, type Ctx } from './registry.ts';
 import { ServiceAllocations } from './serviceips.ts';
@@ -166,6 +167,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   });
   guard(server, handler, apiserverLimits, log);
   if (unixServer) guard(unixServer, handler, apiserverLimits, log);
+  // exec, attach and port-forward: upgraded connections, proxied to the pod's node agent.
+  const upgrade = createUpgradeHandler({ registry, authenticated: (req) => bearerAuthenticated(req, { token: serving.token }), route, log });
+  server.on('upgrade', upgrade);
+  unixServer?.on('upgrade', upgrade);
 
   try {
     bootstrap(registry, actualPort, opts.advertiseAddress);

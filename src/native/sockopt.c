@@ -1,8 +1,14 @@
-// The one thing Node cannot do for the userspace proxy: open a socket with IP_TRANSPARENT, so a
-// connection to an endpoint can carry the client's own address (externalTrafficPolicy: Local).
-// Node-API, so it loads into any Node >= 20 without rebuilding. The socket is returned as a file
-// descriptor for net.Socket({ fd }) / dgram's bind({ fd }) to take over.
+// The things Node cannot do with sockets: for the userspace proxy, open a socket with
+// IP_TRANSPARENT, so a connection to an endpoint can carry the client's own address
+// (externalTrafficPolicy: Local); for the node agent's port-forward, open a socket inside a pod's
+// network namespace (as the kubelet's runtime does, switching the calling thread's namespace for
+// the socket() call only). Node-API, so it loads into any Node >= 20 without rebuilding. Sockets
+// are returned as file descriptors for net.Socket({ fd }) / dgram's bind({ fd }) to take over.
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <node_api.h>
@@ -72,9 +78,53 @@ static napi_value transparent_socket(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// netnsSocket(path: string) -> fd: an unconnected non-blocking TCP/IPv4 socket that belongs to the
+// network namespace at path (/run/netns/NAME). A socket keeps the namespace it was made in, so
+// connecting it later from Node reaches that namespace's 127.0.0.1.
+static napi_value netns_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char nspath[512];
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_string_utf8(env, argv[0], nspath, sizeof nspath, &len) != napi_ok || len == 0 || len >= sizeof nspath - 1) {
+    napi_throw_type_error(env, NULL, "netnsSocket(path: string)");
+    return NULL;
+  }
+  int target = open(nspath, O_RDONLY | O_CLOEXEC);
+  if (target < 0) return fail(env, "open network namespace", errno);
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) {
+    int e = errno;
+    close(target);
+    return fail(env, "open /proc/thread-self/ns/net", e);
+  }
+  if (setns(target, CLONE_NEWNET) < 0) {
+    int e = errno;
+    close(target);
+    close(self);
+    return fail(env, "setns", e);
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int socketErr = errno;
+  // Back to our own namespace; a thread left in the pod's would make every later socket there.
+  if (setns(self, CLONE_NEWNET) < 0) {
+    perror("sockopt.node: setns back to the process's network namespace");
+    abort();
+  }
+  close(target);
+  close(self);
+  if (fd < 0) return fail(env, "socket", socketErr);
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "transparentSocket", NAPI_AUTO_LENGTH, transparent_socket, NULL, &fn);
   napi_set_named_property(env, exports, "transparentSocket", fn);
+  napi_create_function(env, "netnsSocket", NAPI_AUTO_LENGTH, netns_socket, NULL, &fn);
+  napi_set_named_property(env, exports, "netnsSocket", fn);
   return exports;
 }

@@ -58,6 +58,9 @@ export class FakeProcesses implements Processes {
     const p = this.procs.get(pid);
     if (p?.alive && (sig === 'SIGKILL' || !p.ignoresTerm)) this.exit(pid, null, sig);
   }
+  closeStdin(pid: number): void {
+    this.events.push(`closeStdin ${pid}`);
+  }
   /** The process ends; its exit is reported as the real table does, a moment later. */
   exit(pid: number, code: number | null, signal: NodeJS.Signals | null = null): void {
     const p = this.procs.get(pid)!;

@@ -66,6 +66,16 @@ describe('node agent runtime', () => {
     assert.equal(JSON.parse(fs.readFileSync(t.paths.confList, 'utf8')).plugins[0].type, 'bridge');
   });
 
+  it('runs a tty container on a pseudo-terminal (script) and gives a stdin container its FIFO', async () => {
+    const t = setup();
+    const p = pod('term', { containers: [{ name: 'sh', image: 'x', command: ['sh', '-c', 'read a; echo "$a"'], stdin: true, tty: true }] });
+    const rp = await t.runtime.createPod(p);
+    t.runtime.runContainers(p, rp);
+    const [, sh] = t.procs.find('script');
+    assert.deepEqual(sh.argv, ['ip', 'netns', 'exec', rp.netns, 'script', '-qfec', `sh -c 'read a; echo "$a"'`, '/dev/null']);
+    assert.equal(sh.opts.stdinFifo, t.paths.containerStdin(p.metadata.uid!, 'sh'));
+  });
+
   it('passes the CNI invocation in the environment, as the specification says', async () => {
     const t = setup();
     const envs: NodeJS.ProcessEnv[] = [];

@@ -1,0 +1,125 @@
+// Streaming benchmark, in a lab of its own: `kubectl exec POD -- true` latency (the whole
+// command: kubectl's start, the upgrade through the API server, the agent running `true` in the
+// pod's namespace), and `kubectl port-forward` requests per second against the same pod reached
+// directly from the host through the lab's tunnel (`podpath service --url` to a NodePort: the limit).
+// Root only.
+//   node --import tsx bench/stream.ts [--calls 30] [--seconds 5] [--concurrency 10]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { arg } from './common.ts';
+
+const calls = Number(arg('calls', '30'));
+const seconds = Number(arg('seconds', '5'));
+const concurrency = Number(arg('concurrency', '10'));
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const podpath = path.join(root, 'bin/podpath.js');
+const name = `ppb${randomBytes(3).toString('hex')}`;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ppb-stream-'));
+const kubeconfig = path.join(dir, 'kubeconfig');
+const kubectls = [
+  ['1.32', process.env.PODPATH_KUBECTL ?? '/usr/bin/kubectl'],
+  ['1.20', process.env.PODPATH_KUBECTL_DEBIAN ?? path.join(root, '.cache/kubernetes-client/usr/bin/kubectl')],
+].filter(([, bin]) => fs.existsSync(bin!)) as [string, string][];
+const env = { ...process.env, HOME: dir, KUBECONFIG: kubeconfig };
+const children: ChildProcess[] = [];
+
+const manifest = `apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  containers: [{name: main, image: podpath/echo, ports: [{containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 8080, targetPort: 8080, nodePort: 30088}]
+`;
+
+function waitFor(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`no ${re} in ${out}`)), 30_000);
+    const on = (d: Buffer) => {
+      out += d.toString();
+      const m = re.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+  });
+}
+
+/** GET /health for `seconds` from `concurrency` loops; requests per second. */
+async function load(url: string, keepAlive: boolean): Promise<number> {
+  const agent = new http.Agent({ keepAlive, maxSockets: concurrency });
+  const end = Date.now() + seconds * 1000;
+  let n = 0;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      http
+        .get(url, { agent, headers: keepAlive ? {} : { Connection: 'close' } }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+        })
+        .on('error', reject);
+    });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        await one();
+        n++;
+      }
+    }),
+  );
+  agent.destroy();
+  return n / seconds;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+
+try {
+  fs.writeFileSync(path.join(dir, 'web.yaml'), manifest);
+  const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '--kubeconfig', kubeconfig, '--no-netpol', '--no-dns', '--no-ingress', '-f', path.join(dir, 'web.yaml')], { encoding: 'utf8' });
+  if (up.status !== 0) throw new Error(`podpath up: ${up.stderr}`);
+  for (const [version, bin] of kubectls) {
+    spawnSync(bin, ['exec', 'web', '--', 'true'], { env }); // discovery cache
+    const ms: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      const r = spawnSync(bin, ['exec', 'web', '--', 'true'], { env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`kubectl exec: ${r.stderr}`);
+      ms.push(performance.now() - t0);
+    }
+    console.log(`kubectl ${version} exec web -- true: median ${median(ms).toFixed(0)} ms, p90 ${pct(ms, 0.9).toFixed(0)} ms (${calls} calls; the aim is under 150 ms)`);
+  }
+  const tunnel = spawn(process.execPath, [podpath, 'service', 'web', '--name', name, '--url'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(tunnel);
+  const direct = (await waitFor(tunnel, /(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  for (const [version, bin] of kubectls) {
+    const pf = spawn(bin, ['port-forward', 'pod/web', ':8080'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(pf);
+    const port = (await waitFor(pf, /Forwarding from 127\.0\.0\.1:(\d+)/))[1]!;
+    for (const keepAlive of [true, false]) {
+      const how = keepAlive ? 'kept-alive connections' : 'a connection per request';
+      const viaPf = await load(`http://127.0.0.1:${port}/health`, keepAlive);
+      const viaTunnel = await load(`${direct}/health`, keepAlive);
+      console.log(`kubectl ${version} port-forward, ${concurrency} x ${how}: ${viaPf.toFixed(0)} req/s; direct through the tunnel ${viaTunnel.toFixed(0)} req/s (${((100 * viaPf) / viaTunnel).toFixed(0)}%; the aim is 50%)`);
+    }
+    pf.kill();
+  }
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill();
+  spawnSync(process.execPath, [podpath, 'down', '--name', name]);
+  fs.rmSync(dir, { recursive: true, force: true });
+}

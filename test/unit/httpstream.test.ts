@@ -1,0 +1,99 @@
+// SPDY/3.1 framing and the stream protocols' small parts (src/util/httpstream): the header
+// dictionary, header blocks that any zlib inflater reads block by block, a session answering a
+// client's streams, echoing its pings and passing data both ways, and protocol negotiation.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import zlib from 'node:zlib';
+import { negotiate, streamOptions } from '../../src/util/httpstream/remotecommand.ts';
+import { controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, frameType, HeaderCompressor, parseFrames, spdyDictionary, SpdySession, type SpdyStream } from '../../src/util/httpstream/spdy.ts';
+
+/** Deflate or inflate one block through a long-lived zlib stream, as a SPDY peer does. */
+function flushThrough(z: zlib.Deflate | zlib.Inflate, block: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    z.once('error', reject);
+    z.write(block);
+    z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      const out: Buffer[] = [];
+      for (let c = z.read() as Buffer | null; c !== null; c = z.read() as Buffer | null) out.push(c);
+      resolve(Buffer.concat(out));
+    });
+  });
+}
+
+describe('SPDY/3.1', () => {
+  it('has the SPDY/3 header dictionary (1423 bytes, Adler-32 e3c6a7c2 in a zlib header)', async () => {
+    assert.equal(spdyDictionary.length, 1423);
+    const z = await flushThrough(zlib.createDeflate({ dictionary: spdyDictionary }), Buffer.from('x'));
+    assert.equal(z.subarray(2, 6).toString('hex'), 'e3c6a7c2');
+  });
+
+  it('writes header blocks that one inflate stream reads block by block', async () => {
+    const c = new HeaderCompressor();
+    const inflate = zlib.createInflate({ dictionary: spdyDictionary });
+    const blocks: Record<string, string[]>[] = [{}, { streamtype: ['error'], port: ['80'] }, { a: ['1', '2'] }];
+    for (const h of blocks) {
+      assert.deepEqual(decodeHeaderBlock(await flushThrough(inflate, c.compress(encodeHeaderBlock(h)))), h);
+    }
+  });
+
+  it('answers a client’s streams, echoes its pings and carries data and half-closes both ways', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const opened: SpdyStream[] = [];
+    server.on('connection', (sock) => {
+      const session = new SpdySession(sock);
+      session.onStream = (s) => {
+        opened.push(s);
+        s.on('data', (d: Buffer) => s.write(Buffer.from(d.toString().toUpperCase())));
+        s.on('end', () => s.end());
+      };
+    });
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const deflate = zlib.createDeflate({ dictionary: spdyDictionary });
+    const inflate = zlib.createInflate({ dictionary: spdyDictionary });
+    let buf = Buffer.alloc(0);
+    const frames: { control: boolean; type: number; flags: number; streamId: number; data: Buffer }[] = [];
+    client.on('data', (d: Buffer) => {
+      const r = parseFrames(Buffer.concat([buf, d]));
+      buf = Buffer.from(r.rest);
+      frames.push(...r.frames);
+    });
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(pred());
+    };
+    const syn = Buffer.alloc(10);
+    syn.writeUInt32BE(1, 0);
+    client.write(controlFrame(frameType.synStream, 0, Buffer.concat([syn, await flushThrough(deflate, encodeHeaderBlock({ streamtype: ['data'], port: ['80'] }))])));
+    await until(() => frames.some((f) => f.control && f.type === frameType.synReply));
+    const reply = frames.find((f) => f.control && f.type === frameType.synReply)!;
+    assert.equal(reply.data.readUInt32BE(0), 1);
+    assert.deepEqual(decodeHeaderBlock(await flushThrough(inflate, reply.data.subarray(4))), {});
+    assert.deepEqual(opened.map((s) => [s.id, s.header('streamtype'), s.header('port')]), [[1, 'data', '80']]);
+    const ping = Buffer.alloc(4);
+    ping.writeUInt32BE(7);
+    client.write(controlFrame(frameType.ping, 0, ping));
+    client.write(dataFrame(1, 0, Buffer.from('hello')));
+    client.write(dataFrame(1, 1, Buffer.alloc(0)));
+    await until(() => frames.some((f) => !f.control && f.flags & 1));
+    assert.ok(frames.some((f) => f.control && f.type === frameType.ping && f.data.readUInt32BE(0) === 7));
+    const data = frames.filter((f) => !f.control && f.streamId === 1);
+    assert.equal(Buffer.concat(data.map((f) => f.data)).toString(), 'HELLO');
+    client.destroy();
+    server.close();
+  });
+});
+
+describe('stream protocols', () => {
+  it('chooses the first of the client’s protocols the server speaks', () => {
+    assert.equal(negotiate(['v5.channel.k8s.io', 'v4.channel.k8s.io'], ['v4.channel.k8s.io', 'channel.k8s.io']), 'v4.channel.k8s.io');
+    assert.equal(negotiate([], ['v4.channel.k8s.io']), '');
+    assert.equal(negotiate(['v9'], ['v4.channel.k8s.io']), undefined);
+  });
+
+  it('reads the options of an exec: no stderr stream with a terminal', () => {
+    assert.deepEqual(streamOptions(new URLSearchParams('stdin=true&stdout=true&stderr=true&tty=true')), { stdin: true, stdout: true, stderr: false, tty: true });
+    assert.deepEqual(streamOptions(new URLSearchParams('output=1&error=1')), { stdin: false, stdout: true, stderr: true, tty: false });
+  });
+});
