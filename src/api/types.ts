@@ -192,6 +192,7 @@ export interface PodSpec {
   setHostnameAsFQDN?: boolean;
   readinessGates?: { conditionType: string }[];
   tolerations?: Record<string, unknown>[];
+  affinity?: Record<string, unknown>;
   priority?: number;
   preemptionPolicy?: string;
   volumes?: Record<string, unknown>[];

@@ -37,7 +37,7 @@ const hostPort = (s: string, flag = 'address') => parseHostPort(s, flag);
 export function addDaemonCommands(program: Command): void {
   program
     .command('controller-manager')
-    .description('Run the controllers (deployment, replicaset, endpointslice, endpoints, node-ipam, loadbalancer IPs, and with a signing CA Ingress certificates as cert-manager issues them) against an API server.')
+    .description('Run the controllers (deployment, replicaset, daemonset, endpointslice, endpoints, node-ipam, loadbalancer IPs, and with a signing CA Ingress certificates as cert-manager issues them) against an API server.')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--cluster-cidr <cidr>', 'pod network of the cluster', clusterCIDR)
     .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod CIDR', '24')
