@@ -16,13 +16,17 @@ function echoArgs(c: Container): string[] {
   return ['image', 'echo', ...[...new Set(http)].flatMap((p) => ['--port', String(p)]), ...[...new Set(udp)].flatMap((p) => ['--udp-port', String(p)])];
 }
 
-/** Built-in images: the podpath subcommand each runs. */
-export const builtinImages: Record<string, (c: Container, kubeconfig: string) => string[]> = {
+/** Built-in images: the podpath subcommand each runs (`kubeconfig` writes the pod's in-cluster kubeconfig and gives its path). */
+export const builtinImages: Record<string, (c: Container, kubeconfig: () => string) => string[]> = {
   'podpath/echo': echoArgs,
   // The cluster DNS, reaching the API server through the `kubernetes` Service as a pod does.
-  'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig],
+  'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig()],
   // ingress-nginx's controller: a real nginx driven by `podpath ingress-controller`.
-  'podpath/ingress-nginx-controller': (_c, kubeconfig) => ['ingress-controller', '--kubeconfig', kubeconfig],
+  'podpath/ingress-nginx-controller': (_c, kubeconfig) => ['ingress-controller', '--kubeconfig', kubeconfig()],
+  // kube-proxy, as kubeadm's DaemonSet runs it: its args (--config=…, --hostname-override=…) say
+  // where its KubeProxyConfiguration is, and that names its kubeconfig (the API server's address,
+  // not the Service it programs).
+  'podpath/kube-proxy': () => ['proxy'],
 };
 
 /** The directories under /etc an image brings with it, private to each pod (nginx.conf where the seeds look for it). */
@@ -36,7 +40,7 @@ export function imageName(image: string | undefined): string {
 }
 
 /** The command line, or why the container cannot run (the reason CreateContainerConfigError carries). */
-export type ContainerCommand = { argv: string[]; etcDirs: string[] } | { error: string };
+export type ContainerCommand = { argv: string[]; etcDirs: string[]; /** a podpath subcommand (it reads files through the mount table) */ builtin: boolean } | { error: string };
 
 /**
  * The command line of container `c`. `podpathArgv` starts podpath (e.g. [node, bin/podpath.js]);
@@ -45,7 +49,7 @@ export type ContainerCommand = { argv: string[]; etcDirs: string[] } | { error: 
 export function containerCommand(c: Container, podpathArgv: string[], kubeconfig: () => string): ContainerCommand {
   const builtin = builtinImages[imageName(c.image)];
   const etcDirs = imageEtcDirs[imageName(c.image)] ?? [];
-  if (builtin && !c.command?.length) return { argv: [...podpathArgv, ...builtin(c, kubeconfig()), ...(c.args ?? [])], etcDirs };
-  if (c.command?.length) return { argv: [...c.command, ...(c.args ?? [])], etcDirs };
+  if (builtin && !c.command?.length) return { argv: [...podpathArgv, ...builtin(c, kubeconfig), ...(c.args ?? [])], etcDirs, builtin: true };
+  if (c.command?.length) return { argv: [...c.command, ...(c.args ?? [])], etcDirs, builtin: false };
   return { error: `image ${c.image ?? '(none)'} is not built into podpath and the container has no command; podpath runs built-in images (${Object.keys(builtinImages).join(', ')}) or a container's command from the host's filesystem inside the pod's network namespace` };
 }

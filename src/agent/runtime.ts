@@ -9,7 +9,8 @@ import type { Container, ContainerState, Pod, Service } from '../api/types.ts';
 import { wrapNetns } from '../exec/exec.ts';
 import { apiTime, type Clock } from './clock.ts';
 import { waitingContainer, type CheckpointStore, type RuntimeContainer, type RuntimePod } from './checkpoint.ts';
-import { containerEnv } from './env.ts';
+import { containerEnv, expandVars } from './env.ts';
+import { mountsEnvVar, type MountTable } from '../util/mounts.ts';
 import { containerCommand } from './images.ts';
 import type { AgentPaths } from './paths.ts';
 import type { Processes } from './processes.ts';
@@ -34,7 +35,7 @@ export interface RuntimeOptions {
   nodeIP: string;
   /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
   podpathArgv: string[];
-  paths: Pick<AgentPaths, 'containerLog' | 'podKubeconfig'>;
+  paths: Pick<AgentPaths, 'containerLog' | 'podKubeconfig' | 'podVolumes'>;
   log: (s: string) => void;
 }
 
@@ -47,6 +48,8 @@ export interface RuntimeDeps {
   services: () => Service[];
   /** writes the pod's in-cluster kubeconfig and returns its path */
   podKubeconfig: (pod: Pod) => string;
+  /** a container's mount table: its volumes' mount paths and where they are on the host */
+  mounts?: (pod: Pod, c: Container) => MountTable;
   /** a container (re)started: its probe results so far are void */
   containerStarted: (uid: string, container: string) => void;
 }
@@ -90,6 +93,7 @@ export class ContainerRuntime {
     const sb = await this.d.sandboxes.create(pod);
     const rp: RuntimePod = { uid: pod.metadata.uid!, namespace: pod.metadata.namespace!, name: pod.metadata.name!, netns: sb.netns, startTime: apiTime(this.d.clock.now()), containers: {} };
     if (sb.podIP) rp.podIP = sb.podIP;
+    if (sb.hostNetwork) rp.hostNetwork = true;
     this.pods.set(rp.uid, rp);
     this.d.checkpoints.save(rp);
     this.o.log(`pod ${rp.namespace}/${rp.name} sandbox ${sb.netns} ip ${sb.podIP}`);
@@ -128,7 +132,10 @@ export class ContainerRuntime {
       return;
     }
     if (rc.nextStart && now < rc.nextStart) return;
-    const cmd = containerCommand(c, this.o.podpathArgv, () => this.d.podKubeconfig(pod));
+    const env = containerEnv(pod, c, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(rp.podIP ? { podIP: rp.podIP } : {}), services: this.d.services() });
+    // $(VAR) in command and args, from the container's environment (kubeadm's kube-proxy: --hostname-override=$(NODE_NAME))
+    const expanded = { ...c, ...(c.command ? { command: c.command.map((a) => expandVars(a, env)) } : {}), ...(c.args ? { args: c.args.map((a) => expandVars(a, env)) } : {}) };
+    const cmd = containerCommand(expanded, this.o.podpathArgv, () => this.d.podKubeconfig(pod));
     if ('error' in cmd) {
       rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd.error } };
       return;
@@ -136,11 +143,13 @@ export class ContainerRuntime {
     if (rc.nextStart) rc.restartCount++;
     rc.nextStart = undefined;
     if (cmd.etcDirs.length) this.d.sandboxes.imageEtcDirs(rp.netns, cmd.etcDirs);
-    this.startProcess(pod, c, rp, rc, cmd.argv);
+    // A built-in image finds its volumes at their mount paths through the mount table.
+    const mounts = cmd.builtin ? (this.d.mounts?.(pod, c) ?? []) : [];
+    if (mounts.length) env[mountsEnvVar] = JSON.stringify(mounts);
+    this.startProcess(c, rp, rc, cmd.argv, env);
   }
 
-  private startProcess(pod: Pod, c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[]): void {
-    const env = containerEnv(pod, c, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(rp.podIP ? { podIP: rp.podIP } : {}), services: this.d.services() });
+  private startProcess(c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[], env: Record<string, string>): void {
     // `ip netns exec`: the container sees the pod's resolv.conf and hosts over /etc.
     const argv = wrapNetns(cmd, { netns: rp.netns, netnsEtc: true });
     const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), logFile: this.o.paths.containerLog(rp.uid, c.name) }, (code, signal) => {
@@ -190,6 +199,7 @@ export class ContainerRuntime {
     await this.d.sandboxes.remove(rp);
     this.d.checkpoints.remove(rp.uid);
     fs.rmSync(this.o.paths.podKubeconfig(rp.uid), { force: true });
+    fs.rmSync(this.o.paths.podVolumes(rp.uid), { recursive: true, force: true });
     this.pods.delete(rp.uid);
     this.o.log(`pod ${rp.namespace}/${rp.name} torn down`);
   }

@@ -80,6 +80,10 @@ export class FakeNetns implements NetnsOps {
     this.present.add(name);
     this.events.push(`netns add ${name}`);
   }
+  attachOwn(name: string): void {
+    this.present.add(name);
+    this.events.push(`netns attach ${name}`);
+  }
   del(name: string): void {
     this.present.delete(name);
     this.events.push(`netns del ${name}`);
