@@ -12,6 +12,7 @@ import { defaultScheduler, type ProxyFlags, type ProxyMode } from '../config.ts'
 import { reconcileConntrack } from '../conntrack.ts';
 import { ProxyHealthServer, ServiceHealthServers } from '../healthcheck.ts';
 import { ProxyMetrics } from '../metrics.ts';
+import { cleanupLeftovers } from './cleanup.ts';
 import { modes } from './modes.ts';
 import { Proxier } from '../proxier.ts';
 import { ipvsadmList, virtualServers } from '../virtualserver.ts';
@@ -30,6 +31,8 @@ export interface ProxyServerOptions {
   log: (s: string) => void;
   /** what the backend's commands run through (the real machine unless given) */
   ex?: Executor;
+  /** remove other modes' rules at start, as upstream does (default true) */
+  cleanupLeftovers?: boolean;
 }
 
 export class ProxyServer {
@@ -82,6 +85,12 @@ export class ProxyServer {
 
   async start(): Promise<void> {
     const p = this.proxier;
+    // upstream's line, as `kubectl logs -n kube-system kube-proxy-xxxxx | grep "Using ipvs Proxier"` finds it
+    this.o.log(`Using ${this.o.mode} Proxier`);
+    if (this.o.cleanupLeftovers !== false) {
+      const removed = cleanupLeftovers(this.o.mode, this.o.ex ?? defaultExecutor);
+      if (removed.length) this.o.log(`removed what other proxy modes left: ${removed.join(', ')}`);
+    }
     this.services.on({ add: (s) => p.onServiceAdd(s), update: (old, s) => p.onServiceUpdate(old, s), delete: (s) => p.onServiceDelete(s) });
     this.slices.on({ add: (s) => p.onEndpointSliceAdd(s), update: (old, s) => p.onEndpointSliceUpdate(old, s), delete: (s) => p.onEndpointSliceDelete(s) });
     this.nodes.on({ add: (n) => p.onNodeAdd(n), update: (old, n) => p.onNodeUpdate(old, n), delete: () => p.onNodeDelete() });
@@ -96,8 +105,6 @@ export class ProxyServer {
     await Promise.all([this.services.waitForSync(), this.slices.waitForSync(), this.nodes.waitForSync()]);
     p.onServicesSynced();
     p.onEndpointSlicesSynced();
-    // upstream's line ("Using ipvs Proxier"), then ours
-    this.o.log(`Using ${this.o.mode} Proxier`);
     this.o.log(`${this.o.mode} proxier for ${this.o.nodeName} started`);
   }
 
