@@ -29,6 +29,11 @@ export const builtinImages: Record<string, (c: Container, kubeconfig: () => stri
   'podpath/kube-proxy': () => ['proxy'],
 };
 
+/** The paths of a built-in image's own program: a container `command` naming it runs the image (kubeadm's kube-proxy: command: [/usr/local/bin/kube-proxy, --config=…]). */
+export const builtinEntrypoints: Record<string, string[]> = {
+  'podpath/kube-proxy': ['/usr/local/bin/kube-proxy', 'kube-proxy'],
+};
+
 /** The directories under /etc an image brings with it, private to each pod (nginx.conf where the seeds look for it). */
 export const imageEtcDirs: Record<string, string[]> = {
   'podpath/ingress-nginx-controller': ['nginx'],
@@ -50,6 +55,7 @@ export function containerCommand(c: Container, podpathArgv: string[], kubeconfig
   const builtin = builtinImages[imageName(c.image)];
   const etcDirs = imageEtcDirs[imageName(c.image)] ?? [];
   if (builtin && !c.command?.length) return { argv: [...podpathArgv, ...builtin(c, kubeconfig), ...(c.args ?? [])], etcDirs, builtin: true };
+  if (builtin && builtinEntrypoints[imageName(c.image)]?.includes(c.command![0]!)) return { argv: [...podpathArgv, ...builtin(c, kubeconfig), ...c.command!.slice(1), ...(c.args ?? [])], etcDirs, builtin: true };
   if (c.command?.length) return { argv: [...c.command, ...(c.args ?? [])], etcDirs, builtin: false };
   return { error: `image ${c.image ?? '(none)'} is not built into podpath and the container has no command; podpath runs built-in images (${Object.keys(builtinImages).join(', ')}) or a container's command from the host's filesystem inside the pod's network namespace` };
 }

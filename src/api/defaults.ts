@@ -79,7 +79,9 @@ export function defaultPod(pod: Pod): void {
   // default priority, and DefaultTolerationSeconds' tolerations.
   if (!pod.spec.serviceAccountName) pod.spec.serviceAccountName = pod.spec.serviceAccount || 'default';
   pod.spec.serviceAccount = pod.spec.serviceAccountName;
-  pod.spec.priority ??= 0;
+  // the Priority admission plugin: the two built-in PriorityClasses, else the default 0
+  const builtinPriority: Record<string, number> = { 'system-node-critical': 2000001000, 'system-cluster-critical': 2000000000 };
+  pod.spec.priority ??= builtinPriority[String(pod.spec.priorityClassName ?? '')] ?? 0;
   pod.spec.preemptionPolicy ??= 'PreemptLowerPriority';
   const tolerations = (pod.spec.tolerations ?? []) as { key?: string; effect?: string }[];
   for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {

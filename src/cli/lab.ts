@@ -1,8 +1,9 @@
 // podpath up | down | status | exec | curl | service | proxy ipvsadm: the lab commands' flags
 // resolved and their results printed; the work is in lab/.
-import { curlIn, pickLab, proxyIpvsTable, runIn } from '../lab/access.ts';
+import { curlIn, labClient, labNode, pickLab, proxyIpvsTable, runIn } from '../lab/access.ts';
+import { restartKubeProxy } from '../lab/kubeproxy.ts';
 import { removeLab } from '../lab/down.ts';
-import { listLabs } from '../lab/lab.ts';
+import { listLabs, restartDaemon } from '../lab/lab.ts';
 import { openServiceTunnel } from '../lab/service.ts';
 import { labStatus } from '../lab/status.ts';
 import { up as bringUp, type UpOptions, type UpProgress, type UpSummary } from '../lab/up.ts';
@@ -98,4 +99,26 @@ export async function service(name: string | undefined, svcName: string, namespa
   const t = await openServiceTunnel(name, svcName, namespace);
   onUrl(t.url);
   return t.close;
+}
+
+/**
+ * `podpath restart COMPONENT`: a lab process stopped and started again; for proxy-NODE (kube-proxy
+ * is a DaemonSet pod) the node's kube-proxy pod deleted and the DaemonSet's new one awaited.
+ */
+export async function restart(name: string | undefined, component: string): Promise<string> {
+  const s = pickLab(name);
+  const proxy = /^proxy-(.+)$/.exec(component);
+  if (proxy && !s.daemons?.[component]) {
+    const node = labNode(s, proxy[1]).name;
+    const client = labClient(s);
+    try {
+      const r = await restartKubeProxy(client, node);
+      if (!r.deleted.length) throw new Error(`lab ${s.name} has no kube-proxy pod on ${node} (is its --proxy-mode none?)`);
+      return `pod kube-system/${r.deleted.join(', ')} deleted; ${r.started ? `kube-proxy runs again as pod kube-system/${r.started}` : 'its replacement has not started yet (kubectl get pods -n kube-system -l k8s-app=kube-proxy)'}`;
+    } finally {
+      client.close();
+    }
+  }
+  const pid = await restartDaemon(s, component);
+  return `${component} of lab ${s.name} restarted (pid ${pid})`;
 }

@@ -68,12 +68,10 @@ program
 program
   .command('restart')
   .description('Stop a lab component and start it again as before (e.g. agent-NODE: the node agent adopts its running pods).')
-  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel, agent-NODE, proxy-NODE or netpol-NODE (podpath status lists them)')
+  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel, agent-NODE or netpol-NODE (podpath status lists them); proxy-NODE deletes the node\'s kube-proxy pod, as kubectl delete pod does, and waits for the one its DaemonSet makes')
   .option('--name <name>', 'lab name (default: the only lab)')
   .action(async (component: string, o: { name?: string }) => {
-    const s = (await labCli()).pickLab(o.name);
-    const pid = await (await import('../lab/lab.ts')).restartDaemon(s, component);
-    process.stdout.write(`${component} of lab ${s.name} restarted (pid ${pid})\n`);
+    process.stdout.write(`${await (await labCli()).restart(o.name, component)}\n`);
   });
 
 program

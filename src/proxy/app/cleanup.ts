@@ -1,7 +1,7 @@
 // What kube-proxy removes when it starts (upstream's platformCleanup): the rules other modes left
 // on the node, so a mode switched through the ConfigMap (and the pods deleted) leaves only the
-// new mode's rules. iptables-based modes (iptables, ipvs) remove the nftables `kube-proxy`
-// tables; the others (nftables, userspace) remove iptables mode's chains. Modes that do not hold
+// new mode's rules. Every mode but nftables removes the nftables `kube-proxy` tables; the modes
+// that are not iptables-based (nftables, userspace) remove iptables mode's chains. Modes that do not hold
 // Service addresses on kube-ipvs0 (iptables, nftables) remove the device and the userspace
 // mode's `ip podpath-userspace` table.
 import { succeeds, type Executor } from '../../exec/exec.ts';
@@ -18,10 +18,11 @@ export function cleanupLeftovers(mode: ProxyMode, ex: Executor): string[] {
   const nftTable = (family: string, name: string) => {
     if (succeeds(['nft', 'list', 'table', family, name], {}, ex) && succeeds(['nft', 'delete', 'table', family, name], {}, ex)) done.push(`nftables table ${family} ${name}`);
   };
-  if (iptablesBased) {
+  if (mode !== 'nftables') {
     nftTable('ip', 'kube-proxy');
     nftTable('ip6', 'kube-proxy');
-  } else {
+  }
+  if (!iptablesBased) {
     try {
       if (cleanupIptablesLeftovers(new Iptables({ executor: ex }))) done.push('iptables chains');
     } catch {
