@@ -114,11 +114,27 @@ export class NodeAgent {
         services: () => this.services.list(),
         podKubeconfig: (pod) => writePodKubeconfig(paths.podKubeconfig(pod.metadata.uid!), this.services.get('default', 'kubernetes'), this.clientConfig),
         mounts: (pod, c) => containerMounts(pod, c, (v) => path.join(paths.podVolumes(pod.metadata.uid!), v)),
+        imageTools: { busyboxBin: () => this.busyboxBin(executor) },
         containerStarted: (uid, container) => this.prober.forget(uid, container),
       },
     );
     this.status = new StatusManager(this.client);
     this.recorder = new EventRecorder(this.client, 'kubelet');
+  }
+
+  private busybox: string | undefined;
+
+  /** busybox's applets as links in a directory of this node's state (busybox --install -s), made once. */
+  private busyboxBin(ex: Executor): string | { error: string } {
+    if (this.busybox) return this.busybox;
+    const dir = path.join(this.o.stateDir, 'images', 'busybox', 'bin');
+    if (fs.existsSync(path.join(dir, 'sh'))) return (this.busybox = dir);
+    fs.mkdirSync(dir, { recursive: true });
+    const r = ex.exec(['busybox', '--install', '-s', dir]);
+    if (r.status !== 0 || !fs.existsSync(path.join(dir, 'sh'))) {
+      return { error: `images busybox and alpine run Debian's busybox, which this node cannot run (${(r.error ?? r.stderr).trim() || `exit ${r.status}`}): apt-get install -y busybox` };
+    }
+    return (this.busybox = dir);
   }
 
   /** The objects a pod's volumes are made of, read from the API server. */

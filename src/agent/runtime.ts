@@ -11,10 +11,15 @@ import { apiTime, type Clock } from './clock.ts';
 import { waitingContainer, type CheckpointStore, type RuntimeContainer, type RuntimePod } from './checkpoint.ts';
 import { containerEnv, expandVars } from './env.ts';
 import { mountsEnvVar, type MountTable } from '../util/mounts.ts';
-import { containerCommand } from './images.ts';
+import { containerCommand, type ImageTools } from './images.ts';
 import type { AgentPaths } from './paths.ts';
 import type { Processes } from './processes.ts';
 import type { SandboxManager } from './sandbox.ts';
+
+/** The host's iproute2 `ip`, by its path. */
+function hostIp(): string {
+  return ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => fs.existsSync(p)) ?? 'ip';
+}
 
 export const initialBackoffSeconds = 10;
 export const maxBackoffSeconds = 300;
@@ -50,6 +55,8 @@ export interface RuntimeDeps {
   podKubeconfig: (pod: Pod) => string;
   /** a container's mount table: its volumes' mount paths and where they are on the host */
   mounts?: (pod: Pod, c: Container) => MountTable;
+  /** what images other than podpath's own are made of (busybox's applets) */
+  imageTools?: ImageTools;
   /** a container (re)started: its probe results so far are void */
   containerStarted: (uid: string, container: string) => void;
 }
@@ -135,7 +142,7 @@ export class ContainerRuntime {
     const env = containerEnv(pod, c, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(rp.podIP ? { podIP: rp.podIP } : {}), services: this.d.services() });
     // $(VAR) in command and args, from the container's environment (kubeadm's kube-proxy: --hostname-override=$(NODE_NAME))
     const expanded = { ...c, ...(c.command ? { command: c.command.map((a) => expandVars(a, env)) } : {}), ...(c.args ? { args: c.args.map((a) => expandVars(a, env)) } : {}) };
-    const cmd = containerCommand(expanded, this.o.podpathArgv, () => this.d.podKubeconfig(pod));
+    const cmd = containerCommand(expanded, this.o.podpathArgv, () => this.d.podKubeconfig(pod), this.d.imageTools);
     if ('error' in cmd) {
       rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd.error } };
       return;
@@ -146,12 +153,16 @@ export class ContainerRuntime {
     // A built-in image finds its volumes at their mount paths through the mount table.
     const mounts = cmd.builtin ? (this.d.mounts?.(pod, c) ?? []) : [];
     if (mounts.length) env[mountsEnvVar] = JSON.stringify(mounts);
+    // what the image sets (busybox's PATH), unless the container sets it itself
+    for (const [k, v] of Object.entries(cmd.env ?? {})) if (!(c.env ?? []).some((e) => e.name === k)) env[k] = v;
     this.startProcess(c, rp, rc, cmd.argv, env);
   }
 
   private startProcess(c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[], env: Record<string, string>): void {
-    // `ip netns exec`: the container sees the pod's resolv.conf and hosts over /etc.
+    // `ip netns exec`: the container sees the pod's resolv.conf and hosts over /etc. (The node's
+    // own `ip`, whatever the container's PATH: busybox has an `ip` of its own.)
     const argv = wrapNetns(cmd, { netns: rp.netns, netnsEtc: true });
+    if (argv[0] === 'ip' && env.PATH !== (process.env.PATH ?? env.PATH)) argv[0] = hostIp();
     const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), logFile: this.o.paths.containerLog(rp.uid, c.name) }, (code, signal) => {
       if (rc.pid === pid) this.exited(rp, rc, code, signal);
     });

@@ -104,7 +104,7 @@ export function tempStateDir(): string {
 }
 
 export function pod(name: string, spec: Partial<PodSpec>, extra: Partial<Pod> = {}): Pod {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', uid: `${name}-0000-1111-2222-333344445555` }, spec: { containers: [{ name: 'main', image: 'busybox', command: ['sleep', '600'] }], ...spec }, ...extra };
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', uid: `${name}-0000-1111-2222-333344445555` }, spec: { containers: [{ name: 'main', image: 'debian:12', command: ['sleep', '600'] }], ...spec }, ...extra };
 }
 
 /** Lets queued microtasks and immediates run (exit listeners, probe results). */

@@ -88,7 +88,7 @@ describe('node agent runtime', () => {
     const p = pod('px', {
       containers: [
         { name: 'kube-proxy', image: 'podpath/kube-proxy', args: ['--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)', '$$(NODE_NAME)', '$(UNSET)'], env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }] },
-        { name: 'sh', image: 'busybox', command: ['echo', '$(POD_NAME)'] },
+        { name: 'sh', image: 'debian', command: ['echo', '$(POD_NAME)'] },
       ],
     });
     const rp = await t.runtime.createPod(p);
