@@ -1,6 +1,6 @@
 // podpath up | down | status | exec | curl | service | proxy ipvsadm: the lab commands' flags
 // resolved and their results printed; the work is in lab/.
-import { curlIn, labClient, labNode, pickLab, proxyIpvsTable, runIn } from '../lab/access.ts';
+import { curlIn, labClient, labNode, pickLab, proxyIpvsTable, runIn, sshNode } from '../lab/access.ts';
 import { restartKubeProxy } from '../lab/kubeproxy.ts';
 import { removeLab } from '../lab/down.ts';
 import { listLabs, restartDaemon } from '../lab/lab.ts';
@@ -121,4 +121,9 @@ export async function restart(name: string | undefined, component: string): Prom
   }
   const pid = await restartDaemon(s, component);
   return `${component} of lab ${s.name} restarted (pid ${pid})`;
+}
+
+/** `podpath ssh [NODE] [-- COMMAND]`: its exit code. */
+export function ssh(name: string | undefined, node: string | undefined, argv: string[]): number {
+  return sshNode(name, node, argv);
 }

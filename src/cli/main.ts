@@ -85,6 +85,24 @@ program
   });
 
 program
+  .command('ssh')
+  .description("A shell in a lab node, as `minikube ssh` gives one: its network namespace (iptables, nft, ipvsadm, conntrack, tcpdump, ip and ss see that node), its resolv.conf and hostname, with a TTY when stdin is a terminal; or run COMMAND there, e.g. podpath ssh -- iptables -t nat -L KUBE-SERVICES -n")
+  .option('--name <name>', 'lab name (default: the only lab)')
+  .argument('[node]', 'the node (default: the first, the control plane)')
+  .argument('[command...]', 'a command and its arguments, after -- (default: a login shell)')
+  .action((node: string | undefined, command: string[], o: { name?: string }) => {
+    // `podpath ssh -- CMD`: everything after -- is the command, even its first word.
+    const raw = process.argv.slice(process.argv.indexOf('ssh') + 1);
+    const dashes = raw.indexOf('--');
+    const operands = (dashes >= 0 ? raw.slice(0, dashes) : raw).filter((a, i, all) => !a.startsWith('-') && all[i - 1] !== '--name');
+    const argv = dashes >= 0 ? raw.slice(dashes + 1) : command;
+    const target = dashes >= 0 ? operands[0] : node;
+    return labCli().then((l) => {
+      process.exitCode = l.ssh(o.name, target, argv);
+    });
+  });
+
+program
   .command('curl')
   .description('Run curl inside a lab: from the client namespace (the user\'s computer), a node, or a pod.')
   .option('--name <name>', 'lab name (default: the only lab)')

@@ -80,6 +80,16 @@ export class ProxyServer {
       serviceHealth: this.serviceHealth,
       // Only NAT in the kernel leaves conntrack entries to clean up.
       ...(mode.kernelNAT ? { conntrack: (udp) => reconcileConntrack(udp, ex) } : {}),
+      // What other modes left goes once this mode's rules are in place (upstream removes it before
+      // its first sync): a mode switched by deleting the pods keeps Service traffic flowing.
+      ...(o.cleanupLeftovers !== false
+        ? {
+            afterFirstSync: () => {
+              const removed = cleanupLeftovers(o.mode, ex);
+              if (removed.length) o.log(`removed what other proxy modes left: ${removed.join(', ')}`);
+            },
+          }
+        : {}),
     });
   }
 
@@ -87,10 +97,6 @@ export class ProxyServer {
     const p = this.proxier;
     // upstream's line, as `kubectl logs -n kube-system kube-proxy-xxxxx | grep "Using ipvs Proxier"` finds it
     this.o.log(`Using ${this.o.mode} Proxier`);
-    if (this.o.cleanupLeftovers !== false) {
-      const removed = cleanupLeftovers(this.o.mode, this.o.ex ?? defaultExecutor);
-      if (removed.length) this.o.log(`removed what other proxy modes left: ${removed.join(', ')}`);
-    }
     this.services.on({ add: (s) => p.onServiceAdd(s), update: (old, s) => p.onServiceUpdate(old, s), delete: (s) => p.onServiceDelete(s) });
     this.slices.on({ add: (s) => p.onEndpointSliceAdd(s), update: (old, s) => p.onEndpointSliceUpdate(old, s), delete: (s) => p.onEndpointSliceDelete(s) });
     this.nodes.on({ add: (n) => p.onNodeAdd(n), update: (old, n) => p.onNodeUpdate(old, n), delete: () => p.onNodeDelete() });
