@@ -33,6 +33,8 @@ export const builtinImages: Record<string, (c: Container, kubeconfig: () => stri
   // where its KubeProxyConfiguration is, and that names its kubeconfig (the API server's address,
   // not the Service it programs).
   'podpath/kube-proxy': () => ['proxy'],
+  // the NetworkPolicy agent; its args say which node (--node-name), in-cluster credentials say where the API server is
+  'podpath/netpol': () => ['netpol', 'agent'],
 };
 
 /** The paths of a built-in image's own program: a container `command` naming it runs the image (kubeadm's kube-proxy: command: [/usr/local/bin/kube-proxy, --config=…]). */

@@ -1,7 +1,7 @@
 // podpath up | down | status | exec | curl | service | proxy ipvsadm: the lab commands' flags
 // resolved and their results printed; the work is in lab/.
 import { curlIn, labClient, labNode, pickLab, proxyIpvsTable, runIn, sshNode } from '../lab/access.ts';
-import { restartKubeProxy } from '../lab/kubeproxy.ts';
+import { restartDaemonSetPod } from '../lab/kubeproxy.ts';
 import { removeLab } from '../lab/down.ts';
 import { listLabs, restartDaemon } from '../lab/lab.ts';
 import { openServiceTunnel } from '../lab/service.ts';
@@ -101,20 +101,27 @@ export async function service(name: string | undefined, svcName: string, namespa
   return t.close;
 }
 
+/** The components that are DaemonSet pods: the label of their pods, by the component's prefix. */
+const daemonSetComponents: Record<string, { selector: string; what: string; none: string }> = {
+  proxy: { selector: 'k8s-app=kube-proxy', what: 'kube-proxy', none: 'is its --proxy-mode none?' },
+  netpol: { selector: 'k8s-app=podpath-netpol', what: 'the NetworkPolicy agent', none: 'was it made with --no-netpol?' },
+};
+
 /**
- * `podpath restart COMPONENT`: a lab process stopped and started again; for proxy-NODE (kube-proxy
- * is a DaemonSet pod) the node's kube-proxy pod deleted and the DaemonSet's new one awaited.
+ * `podpath restart COMPONENT`: a lab process stopped and started again; for proxy-NODE and
+ * netpol-NODE (DaemonSet pods) the node's pod deleted and the DaemonSet's new one awaited.
  */
 export async function restart(name: string | undefined, component: string): Promise<string> {
   const s = pickLab(name);
-  const proxy = /^proxy-(.+)$/.exec(component);
-  if (proxy && !s.daemons?.[component]) {
-    const node = labNode(s, proxy[1]).name;
+  const m = /^(proxy|netpol)-(.+)$/.exec(component);
+  if (m && !s.daemons?.[component]) {
+    const ds = daemonSetComponents[m[1]!]!;
+    const node = labNode(s, m[2]).name;
     const client = labClient(s);
     try {
-      const r = await restartKubeProxy(client, node);
-      if (!r.deleted.length) throw new Error(`lab ${s.name} has no kube-proxy pod on ${node} (is its --proxy-mode none?)`);
-      return `pod kube-system/${r.deleted.join(', ')} deleted; ${r.started ? `kube-proxy runs again as pod kube-system/${r.started}` : 'its replacement has not started yet (kubectl get pods -n kube-system -l k8s-app=kube-proxy)'}`;
+      const r = await restartDaemonSetPod(client, ds.selector, node);
+      if (!r.deleted.length) throw new Error(`lab ${s.name} has no pod of ${ds.what} on ${node} (${ds.none})`);
+      return `pod kube-system/${r.deleted.join(', ')} deleted; ${r.started ? `${ds.what} runs again as pod kube-system/${r.started}` : `its replacement has not started yet (kubectl get pods -n kube-system -l ${ds.selector})`}`;
     } finally {
       client.close();
     }

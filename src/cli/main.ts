@@ -31,7 +31,7 @@ program
   .option('--proxy-config <file>', "kube-proxy's KubeProxyConfiguration file for every node (its mode is the lab's unless --proxy-mode is given); `podpath restart proxy-NODE` rereads it")
   .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
   .option('--no-ingress', 'leave out the Ingress controller (ingress-nginx: namespace ingress-nginx, a real nginx behind the LoadBalancer Service ingress-nginx-controller, IngressClass nginx); it needs a proxy mode')
-  .option('--no-netpol', 'leave out the NetworkPolicy agent (`podpath netpol agent`) on every node: policies are then stored but not enforced')
+  .option('--no-netpol', 'leave out the NetworkPolicy agent (the DaemonSet kube-system/podpath-netpol running `podpath netpol agent` on every node): policies are then stored but not enforced')
   .option('--dns-upstream <addrs>', "where the cluster DNS forwards names outside cluster.local (ADDR[:PORT],...; default: the node's resolv.conf)")
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')
   .option('--timeout <seconds>', 'how long to wait for nodes and pods', '120')
@@ -68,7 +68,7 @@ program
 program
   .command('restart')
   .description('Stop a lab component and start it again as before (e.g. agent-NODE: the node agent adopts its running pods).')
-  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel, agent-NODE or netpol-NODE (podpath status lists them); proxy-NODE deletes the node\'s kube-proxy pod, as kubectl delete pod does, and waits for the one its DaemonSet makes')
+  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel or agent-NODE (podpath status lists them); proxy-NODE and netpol-NODE delete the node\'s kube-proxy or NetworkPolicy agent pod, as kubectl delete pod does, and wait for the one its DaemonSet makes')
   .option('--name <name>', 'lab name (default: the only lab)')
   .action(async (component: string, o: { name?: string }) => {
     process.stdout.write(`${await (await labCli()).restart(o.name, component)}\n`);

@@ -143,23 +143,29 @@ export function kubeProxyAddon(o: { config: Record<string, unknown>; apiServer: 
   ] as KubeObject[];
 }
 
-/** The kube-proxy pods, by node. */
-export async function kubeProxyPods(client: Client): Promise<Pod[]> {
-  const list = await client.get<{ items: Pod[] }>(`${collectionPath('v1', 'pods', kubeProxyNamespace)}?labelSelector=k8s-app%3Dkube-proxy`);
+/** The kube-system pods of a label selector (a DaemonSet's). */
+export async function kubeSystemPods(client: Client, selector: string): Promise<Pod[]> {
+  const list = await client.get<{ items: Pod[] }>(`${collectionPath('v1', 'pods', kubeProxyNamespace)}?labelSelector=${encodeURIComponent(selector)}`);
   return list.items;
 }
 
+/** The kube-proxy pods. */
+export function kubeProxyPods(client: Client): Promise<Pod[]> {
+  return kubeSystemPods(client, 'k8s-app=kube-proxy');
+}
+
 /**
- * `podpath restart proxy-NODE`: the node's kube-proxy pod deleted, as `kubectl delete pod`
- * does, and the one the DaemonSet makes instead once it runs (at most `timeoutMs`).
+ * `podpath restart proxy-NODE` (and netpol-NODE): the node's pod of a kube-system DaemonSet
+ * deleted, as `kubectl delete pod` does, and the one the DaemonSet makes instead once it runs
+ * (at most `timeoutMs`).
  */
-export async function restartKubeProxy(client: Client, node: string, timeoutMs = 60_000): Promise<{ deleted: string[]; started?: string }> {
-  const before = (await kubeProxyPods(client)).filter((p) => p.spec.nodeName === node);
+export async function restartDaemonSetPod(client: Client, selector: string, node: string, timeoutMs = 60_000): Promise<{ deleted: string[]; started?: string }> {
+  const before = (await kubeSystemPods(client, selector)).filter((p) => p.spec.nodeName === node);
   for (const p of before) await client.request('DELETE', objectPath('v1', 'pods', kubeProxyNamespace, p.metadata.name!));
   const old = new Set(before.map((p) => p.metadata.uid));
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const fresh = (await kubeProxyPods(client)).find((p) => p.spec.nodeName === node && !old.has(p.metadata.uid) && p.status?.containerStatuses?.[0]?.state?.running);
+  while (before.length && Date.now() < deadline) {
+    const fresh = (await kubeSystemPods(client, selector)).find((p) => p.spec.nodeName === node && !old.has(p.metadata.uid) && p.status?.containerStatuses?.[0]?.state?.running);
     if (fresh) return { deleted: before.map((p) => p.metadata.name!), started: fresh.metadata.name! };
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -10,7 +10,7 @@ import { fromSet, matches } from '../api/labels.ts';
 import type { Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { dnsAddon, ingressAddon } from './addons.ts';
+import { dnsAddon, ingressAddon, netpolAddon } from './addons.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
@@ -133,11 +133,12 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
     await loadOrCreateCA(labPaths(s.name).labCA, `CN=podpath lab ${s.name} CA`);
     startControllers(s);
     startAgents(s);
-    if (o.netpol !== false) startNetpolAgents(s);
     const client = labClient(s);
     try {
       // kube-proxy as kubeadm deploys it: a DaemonSet whose pods reach the API server at its address, from its ConfigMap.
       if (o.proxyMode !== 'none') for (const line of await applyAll(client, kubeProxyAddon({ config: labKubeProxyConfiguration(o.proxyMode, o.proxyConfig), apiServer: `https://${s.nodes[0]!.ip}:6443` }))) progress.applied(line);
+      // the NetworkPolicy agent as a DaemonSet too, enforcing on each node in the node's namespace
+      if (o.netpol !== false) for (const line of await applyAll(client, netpolAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443 }))) progress.applied(line);
       const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
       const nodesReadyMs = Date.now() - t0;
       routeToPods(s, nodes);
@@ -235,12 +236,6 @@ function startAgents(s: LabState): void {
       ...(i === 0 ? ['--control-plane'] : []),
     ]);
   }
-}
-
-/** The NetworkPolicy agent per node, in the node's namespace (where its pods' traffic is forwarded). */
-function startNetpolAgents(s: LabState): void {
-  const p = labPaths(s.name);
-  for (const n of s.nodes) startDaemon(s, `netpol-${n.name}`, n.netns, ['netpol', 'agent', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name]);
 }
 
 /**

@@ -52,6 +52,15 @@ describe('kube-system as kubeadm lays it out', { skip: !isRoot && 'labs need roo
     assert.match(conf, /^mode: ""$/m, 'iptables, as kubeadm writes it');
   });
 
+  it('lists in kube-system what a kubeadm cluster does, with podpath\'s names for its own components', () => {
+    const x = '[bcdfghjklmnpqrstvwxz2456789]';
+    const names = lab.ok(['get', 'pods', '-n', 'kube-system', '-o', 'name']).trim().split('\n').sort();
+    assert.equal(names.length, 4, names.join(' '));
+    for (const [i, re] of [`^pod/coredns-[bcdf4-9]+-${x}{5}$`, `^pod/coredns-[bcdf4-9]+-${x}{5}$`, `^pod/kube-proxy-${x}{5}$`, `^pod/podpath-netpol-${x}{5}$`].entries()) assert.match(names[i]!, new RegExp(re));
+    const netpol = lab.ok(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=podpath-netpol', '-o', 'jsonpath={.items[0].metadata.name}']);
+    assert.match(lab.ok(['logs', '-n', 'kube-system', netpol]), /table ip podpath-netpol written for node/);
+  });
+
   it('logs upstream\'s "Using iptables Proxier" in kubectl logs', () => {
     const name = proxyPods()[0]!.split(/\s+/)[0]!;
     assert.match(lab.ok(['logs', '-n', 'kube-system', name]), /Using iptables Proxier/);
