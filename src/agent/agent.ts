@@ -25,6 +25,9 @@ import type { CniBackend } from './routes.ts';
 import { ContainerRuntime } from './runtime.ts';
 import { SandboxManager } from './sandbox.ts';
 import { writePodKubeconfig } from './serviceaccount.ts';
+import { containerMounts, setUpVolumes, type VolumeSources } from './volumes.ts';
+import { EventRecorder } from '../client/events.ts';
+import path from 'node:path';
 import { podStatus, StatusManager } from './status.ts';
 
 export interface AgentOptions {
@@ -80,6 +83,9 @@ export class NodeAgent {
   private timers: NodeJS.Timeout[] = [];
   /** pods whose sync is under way (one at a time per pod) */
   private syncing = new Set<string>();
+  /** pods whose volumes are set up (by this agent: an adopted pod's are written again), or why they are not */
+  private volumes = new Map<string, true | string>();
+  private readonly recorder: EventRecorder;
   private logServer: http.Server | undefined;
 
   constructor(
@@ -110,10 +116,57 @@ export class NodeAgent {
         sandboxes: this.sandboxes,
         services: () => this.services.list(),
         podKubeconfig: (pod) => writePodKubeconfig(paths.podKubeconfig(pod.metadata.uid!), this.services.get('default', 'kubernetes'), this.clientConfig),
+        mounts: (pod, c) => containerMounts(pod, c, (v) => path.join(paths.podVolumes(pod.metadata.uid!), v)),
+        imageTools: { busyboxBin: () => this.busyboxBin(executor) },
         containerStarted: (uid, container) => this.prober.forget(uid, container),
       },
     );
     this.status = new StatusManager(this.client);
+    this.recorder = new EventRecorder(this.client, 'kubelet');
+  }
+
+  private busybox: string | undefined;
+
+  /** busybox's applets as links in a directory of this node's state (busybox --install -s), made once. */
+  private busyboxBin(ex: Executor): string | { error: string } {
+    if (this.busybox) return this.busybox;
+    const dir = path.join(this.o.stateDir, 'images', 'busybox', 'bin');
+    if (fs.existsSync(path.join(dir, 'sh'))) return (this.busybox = dir);
+    fs.mkdirSync(dir, { recursive: true });
+    const r = ex.exec(['busybox', '--install', '-s', dir]);
+    if (r.status !== 0 || !fs.existsSync(path.join(dir, 'sh'))) {
+      return { error: `images busybox and alpine run Debian's busybox, which this node cannot run (${(r.error ?? r.stderr).trim() || `exit ${r.status}`}): apt-get install -y busybox` };
+    }
+    return (this.busybox = dir);
+  }
+
+  /** The objects a pod's volumes are made of, read from the API server. */
+  private volumeSources(): VolumeSources {
+    const get = (resource: string) => (ns: string, name: string) =>
+      this.client.get<KubeObject>(objectPath('v1', resource, ns, name)).catch((e: { code?: number }) => {
+        if (e.code === 404) return undefined;
+        throw e;
+      });
+    return { configMap: get('configmaps'), secret: get('secrets'), serviceAccount: () => ({ token: this.clientConfig.token ?? '', ca: this.clientConfig.ca ?? '' }) };
+  }
+
+  /** The kubelet's WaitForAttachAndMount: whether the pod's volumes are ready (a failure is told once as a FailedMount event, and tried again on the next sync). */
+  private async volumesReady(pod: Pod): Promise<boolean> {
+    const uid = pod.metadata.uid!;
+    if (this.volumes.get(uid) === true) return true;
+    try {
+      await setUpVolumes(pod, this.paths.podVolumes(uid), this.volumeSources());
+      this.volumes.set(uid, true);
+      return true;
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (this.volumes.get(uid) !== msg) {
+        this.volumes.set(uid, msg);
+        this.o.log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: ${msg}`);
+        await this.recorder.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedMount', msg);
+      }
+      return false;
+    }
   }
 
   async start(): Promise<void> {
@@ -252,7 +305,7 @@ export class NodeAgent {
       if (isTerminal(pod)) return;
       if (!this.sandboxes.ready) return; // no pod CIDR yet
       if (!rp) rp = await this.runtime.createPod(pod);
-      this.runtime.runContainers(pod, rp);
+      if (await this.volumesReady(pod)) this.runtime.runContainers(pod, rp);
       this.runtime.noticeExits(rp);
       this.prober.tick(pod, rp);
       await this.status.set(pod, podStatus(pod, rp, this.o.nodeIP, apiTime(this.clock.now())));
@@ -266,5 +319,6 @@ export class NodeAgent {
   private async terminate(rp: RuntimePod, graceSeconds: number): Promise<void> {
     await this.runtime.terminate(rp, graceSeconds);
     this.status.forget(rp.uid);
+    this.volumes.delete(rp.uid);
   }
 }

@@ -28,6 +28,8 @@ export interface RuntimePod {
   /** the sandbox: the pod's network namespace */
   netns: string;
   podIP?: string;
+  /** the sandbox is the node's own network namespace */
+  hostNetwork?: boolean;
   startTime: string;
   containers: Record<string, RuntimeContainer>;
   terminating?: boolean;

@@ -79,3 +79,12 @@ export function containerEnv(pod: Pod, c: Container, i: ContainerEnvInputs): Rec
   }
   return env;
 }
+
+/**
+ * $(VAR) references in a container's command and args, as the kubelet expands them
+ * (third_party/forked/golang/expansion): a defined variable is replaced, `$$` is a literal `$`,
+ * anything else stays as written.
+ */
+export function expandVars(s: string, env: Record<string, string>): string {
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (m === '$$' ? '$' : name !== undefined && name in env ? env[name]! : m));
+}

@@ -1,6 +1,12 @@
 // What a container runs. podpath has no image store: a built-in image is a podpath subcommand
-// (after the agent's own argv), any other container runs its `command` from the host's
-// filesystem inside the pod's namespace, and an image that is neither cannot run.
+// (after the agent's own argv); busybox and alpine run Debian's busybox — the image's default
+// command `sh`, and every command the container names an applet, found on a PATH that holds
+// busybox's applets only (so `sh -c 'wget …; nslookup …'` uses busybox's too, and a program
+// busybox does not have is not found, as in the image); nicolaka/netshoot runs the host's own
+// debugging tools; any other container runs its `command` from the host's filesystem inside the
+// pod's namespace, and an image that is none of these cannot run.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Container } from '../api/types.ts';
 
 /**
@@ -16,13 +22,24 @@ function echoArgs(c: Container): string[] {
   return ['image', 'echo', ...[...new Set(http)].flatMap((p) => ['--port', String(p)]), ...[...new Set(udp)].flatMap((p) => ['--udp-port', String(p)])];
 }
 
-/** Built-in images: the podpath subcommand each runs. */
-export const builtinImages: Record<string, (c: Container, kubeconfig: string) => string[]> = {
+/** Built-in images: the podpath subcommand each runs (`kubeconfig` writes the pod's in-cluster kubeconfig and gives its path). */
+export const builtinImages: Record<string, (c: Container, kubeconfig: () => string) => string[]> = {
   'podpath/echo': echoArgs,
   // The cluster DNS, reaching the API server through the `kubernetes` Service as a pod does.
-  'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig],
+  'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig()],
   // ingress-nginx's controller: a real nginx driven by `podpath ingress-controller`.
-  'podpath/ingress-nginx-controller': (_c, kubeconfig) => ['ingress-controller', '--kubeconfig', kubeconfig],
+  'podpath/ingress-nginx-controller': (_c, kubeconfig) => ['ingress-controller', '--kubeconfig', kubeconfig()],
+  // kube-proxy, as kubeadm's DaemonSet runs it: its args (--config=…, --hostname-override=…) say
+  // where its KubeProxyConfiguration is, and that names its kubeconfig (the API server's address,
+  // not the Service it programs).
+  'podpath/kube-proxy': () => ['proxy'],
+  // the NetworkPolicy agent; its args say which node (--node-name), in-cluster credentials say where the API server is
+  'podpath/netpol': () => ['netpol', 'agent'],
+};
+
+/** The paths of a built-in image's own program: a container `command` naming it runs the image (kubeadm's kube-proxy: command: [/usr/local/bin/kube-proxy, --config=…]). */
+export const builtinEntrypoints: Record<string, string[]> = {
+  'podpath/kube-proxy': ['/usr/local/bin/kube-proxy', 'kube-proxy'],
 };
 
 /** The directories under /etc an image brings with it, private to each pod (nginx.conf where the seeds look for it). */
@@ -30,22 +47,67 @@ export const imageEtcDirs: Record<string, string[]> = {
   'podpath/ingress-nginx-controller': ['nginx'],
 };
 
-/** An image reference without registry docker.io and tag: podpath/echo for docker.io/podpath/echo:1. */
+/** An image reference without Docker Hub's registry, library/ and tag or digest: busybox for docker.io/library/busybox:1.36, podpath/echo for docker.io/podpath/echo:1. */
 export function imageName(image: string | undefined): string {
-  return (image ?? '').replace(/^docker\.io\//, '').replace(/:[^/]*$/, '');
+  return (image ?? '')
+    .replace(/@sha256:[0-9a-f]+$/, '')
+    .replace(/^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '')
+    .replace(/^library\//, '')
+    .replace(/:[^/]*$/, '');
+}
+
+/** Images made of Debian's busybox, with the command each runs when the container names none (the image's CMD). */
+export const busyboxImages: Record<string, string[]> = {
+  busybox: ['sh'],
+  alpine: ['/bin/sh'],
+};
+
+/** An image of the host's own debugging tools (curl, dig, nslookup, tcpdump, ip, ss, iptables, nft, conntrack, …), and its default command. */
+export const toolImages: Record<string, string[]> = {
+  'nicolaka/netshoot': ['bash'],
+};
+
+/** What the machine provides for the images that are not podpath's own. */
+export interface ImageTools {
+  /** a directory of busybox's applets (`busybox --install -s`), or why there is none */
+  busyboxBin(): string | { error: string };
 }
 
 /** The command line, or why the container cannot run (the reason CreateContainerConfigError carries). */
-export type ContainerCommand = { argv: string[]; etcDirs: string[] } | { error: string };
+export type ContainerCommand =
+  | {
+      argv: string[];
+      etcDirs: string[];
+      /** a podpath subcommand (it reads files through the mount table) */
+      builtin: boolean;
+      /** what the image sets in the environment (busybox's PATH), under the container's own env */
+      env?: Record<string, string>;
+    }
+  | { error: string };
+
+/** A command of a busybox image: its program an applet, by name or by path (/bin/sh, /usr/bin/wget). */
+function busyboxCommand(c: Container, defaults: string[], tools: ImageTools | undefined): ContainerCommand {
+  const bin = tools?.busyboxBin() ?? { error: 'busybox is not available to this node agent' };
+  if (typeof bin !== 'string') return { error: bin.error };
+  const argv = c.command?.length ? [...c.command, ...(c.args ?? [])] : c.args?.length ? [...c.args] : [...defaults];
+  const program = argv[0]!;
+  const applet = path.join(bin, path.basename(program));
+  if (!fs.existsSync(applet)) return { error: `exec: "${program}": executable file not found in $PATH` };
+  return { argv: [applet, ...argv.slice(1)], etcDirs: [], builtin: false, env: { PATH: bin } };
+}
 
 /**
  * The command line of container `c`. `podpathArgv` starts podpath (e.g. [node, bin/podpath.js]);
  * `kubeconfig` gives the pod's in-cluster credentials, asked for only for a built-in image.
  */
-export function containerCommand(c: Container, podpathArgv: string[], kubeconfig: () => string): ContainerCommand {
-  const builtin = builtinImages[imageName(c.image)];
+export function containerCommand(c: Container, podpathArgv: string[], kubeconfig: () => string, tools?: ImageTools): ContainerCommand {
+  const name = imageName(c.image);
+  if (busyboxImages[name]) return busyboxCommand(c, busyboxImages[name], tools);
+  if (toolImages[name]) return { argv: c.command?.length ? [...c.command, ...(c.args ?? [])] : c.args?.length ? [...c.args] : [...toolImages[name]], etcDirs: [], builtin: false };
+  const builtin = builtinImages[name];
   const etcDirs = imageEtcDirs[imageName(c.image)] ?? [];
-  if (builtin && !c.command?.length) return { argv: [...podpathArgv, ...builtin(c, kubeconfig()), ...(c.args ?? [])], etcDirs };
-  if (c.command?.length) return { argv: [...c.command, ...(c.args ?? [])], etcDirs };
-  return { error: `image ${c.image ?? '(none)'} is not built into podpath and the container has no command; podpath runs built-in images (${Object.keys(builtinImages).join(', ')}) or a container's command from the host's filesystem inside the pod's network namespace` };
+  if (builtin && !c.command?.length) return { argv: [...podpathArgv, ...builtin(c, kubeconfig), ...(c.args ?? [])], etcDirs, builtin: true };
+  if (builtin && builtinEntrypoints[imageName(c.image)]?.includes(c.command![0]!)) return { argv: [...podpathArgv, ...builtin(c, kubeconfig), ...c.command!.slice(1), ...(c.args ?? [])], etcDirs, builtin: true };
+  if (c.command?.length) return { argv: [...c.command, ...(c.args ?? [])], etcDirs, builtin: false };
+  return { error: `image ${c.image ?? '(none)'} is not built into podpath and the container has no command; podpath runs built-in images (${[...Object.keys(builtinImages), ...Object.keys(busyboxImages), ...Object.keys(toolImages)].join(', ')}) or a container's command from the host's filesystem inside the pod's network namespace` };
 }

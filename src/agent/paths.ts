@@ -15,6 +15,8 @@ export interface AgentPaths {
   confList: string;
   /** the in-cluster kubeconfig a pod's built-in image is given */
   podKubeconfig(uid: string): string;
+  /** a pod's volumes, one directory each */
+  podVolumes(uid: string): string;
 }
 
 export function agentPaths(stateDir: string): AgentPaths {
@@ -26,5 +28,6 @@ export function agentPaths(stateDir: string): AgentPaths {
     ipamDir: path.join(stateDir, 'ipam'),
     confList: path.join(stateDir, '10-podpath.conflist'),
     podKubeconfig: (uid) => path.join(stateDir, 'serviceaccount', `${uid}.kubeconfig`),
+    podVolumes: (uid) => path.join(stateDir, 'volumes', uid),
   };
 }

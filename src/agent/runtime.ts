@@ -10,11 +10,17 @@ import { wrapNetns } from '../exec/exec.ts';
 import { ptyArgv } from '../exec/stream.ts';
 import { apiTime, type Clock } from './clock.ts';
 import { waitingContainer, type CheckpointStore, type RuntimeContainer, type RuntimePod } from './checkpoint.ts';
-import { containerEnv } from './env.ts';
-import { containerCommand } from './images.ts';
+import { containerEnv, expandVars } from './env.ts';
+import { mountsEnvVar, type MountTable } from '../util/mounts.ts';
+import { containerCommand, type ImageTools } from './images.ts';
 import type { AgentPaths } from './paths.ts';
 import type { Processes } from './processes.ts';
 import type { SandboxManager } from './sandbox.ts';
+
+/** The host's iproute2 `ip`, by its path. */
+function hostIp(): string {
+  return ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => fs.existsSync(p)) ?? 'ip';
+}
 
 export const initialBackoffSeconds = 10;
 export const maxBackoffSeconds = 300;
@@ -35,7 +41,7 @@ export interface RuntimeOptions {
   nodeIP: string;
   /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
   podpathArgv: string[];
-  paths: Pick<AgentPaths, 'containerLog' | 'containerStdin' | 'podKubeconfig'>;
+  paths: Pick<AgentPaths, 'containerLog' | 'containerStdin' | 'podKubeconfig' | 'podVolumes'>;
   log: (s: string) => void;
 }
 
@@ -48,6 +54,10 @@ export interface RuntimeDeps {
   services: () => Service[];
   /** writes the pod's in-cluster kubeconfig and returns its path */
   podKubeconfig: (pod: Pod) => string;
+  /** a container's mount table: its volumes' mount paths and where they are on the host */
+  mounts?: (pod: Pod, c: Container) => MountTable;
+  /** what images other than podpath's own are made of (busybox's applets) */
+  imageTools?: ImageTools;
   /** a container (re)started: its probe results so far are void */
   containerStarted: (uid: string, container: string) => void;
 }
@@ -91,6 +101,7 @@ export class ContainerRuntime {
     const sb = await this.d.sandboxes.create(pod);
     const rp: RuntimePod = { uid: pod.metadata.uid!, namespace: pod.metadata.namespace!, name: pod.metadata.name!, netns: sb.netns, startTime: apiTime(this.d.clock.now()), containers: {} };
     if (sb.podIP) rp.podIP = sb.podIP;
+    if (sb.hostNetwork) rp.hostNetwork = true;
     this.pods.set(rp.uid, rp);
     this.d.checkpoints.save(rp);
     this.o.log(`pod ${rp.namespace}/${rp.name} sandbox ${sb.netns} ip ${sb.podIP}`);
@@ -129,7 +140,10 @@ export class ContainerRuntime {
       return;
     }
     if (rc.nextStart && now < rc.nextStart) return;
-    const cmd = containerCommand(c, this.o.podpathArgv, () => this.d.podKubeconfig(pod));
+    const env = containerEnv(pod, c, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(rp.podIP ? { podIP: rp.podIP } : {}), services: this.d.services() });
+    // $(VAR) in command and args, from the container's environment (kubeadm's kube-proxy: --hostname-override=$(NODE_NAME))
+    const expanded = { ...c, ...(c.command ? { command: c.command.map((a) => expandVars(a, env)) } : {}), ...(c.args ? { args: c.args.map((a) => expandVars(a, env)) } : {}) };
+    const cmd = containerCommand(expanded, this.o.podpathArgv, () => this.d.podKubeconfig(pod), this.d.imageTools);
     if ('error' in cmd) {
       rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd.error } };
       return;
@@ -137,14 +151,20 @@ export class ContainerRuntime {
     if (rc.nextStart) rc.restartCount++;
     rc.nextStart = undefined;
     if (cmd.etcDirs.length) this.d.sandboxes.imageEtcDirs(rp.netns, cmd.etcDirs);
-    this.startProcess(pod, c, rp, rc, cmd.argv);
+    // A built-in image finds its volumes at their mount paths through the mount table.
+    const mounts = cmd.builtin ? (this.d.mounts?.(pod, c) ?? []) : [];
+    if (mounts.length) env[mountsEnvVar] = JSON.stringify(mounts);
+    // what the image sets (busybox's PATH), unless the container sets it itself
+    for (const [k, v] of Object.entries(cmd.env ?? {})) if (!(c.env ?? []).some((e) => e.name === k)) env[k] = v;
+    this.startProcess(c, rp, rc, cmd.argv, env);
   }
 
-  private startProcess(pod: Pod, c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[]): void {
-    const env = containerEnv(pod, c, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(rp.podIP ? { podIP: rp.podIP } : {}), services: this.d.services() });
-    // `ip netns exec`: the container sees the pod's resolv.conf and hosts over /etc.
+  private startProcess(c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[], env: Record<string, string>): void {
+    // `ip netns exec`: the container sees the pod's resolv.conf and hosts over /etc. (The node's
+    // own `ip`, whatever the container's PATH: busybox has an `ip` of its own.)
     // `tty: true` runs it on a pseudo-terminal; `stdin: true` gives it a FIFO kubectl attach writes to.
     const argv = wrapNetns(c.tty ? ptyArgv(cmd) : cmd, { netns: rp.netns, netnsEtc: true });
+    if (argv[0] === 'ip' && env.PATH !== (process.env.PATH ?? env.PATH)) argv[0] = hostIp();
     const stdinFifo = c.stdin ? { stdinFifo: this.o.paths.containerStdin(rp.uid, c.name) } : {};
     const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), logFile: this.o.paths.containerLog(rp.uid, c.name), ...stdinFifo }, (code, signal) => {
       if (rc.pid === pid) this.exited(rp, rc, code, signal);
@@ -194,6 +214,7 @@ export class ContainerRuntime {
     this.d.checkpoints.remove(rp.uid);
     fs.rmSync(this.o.paths.podKubeconfig(rp.uid), { force: true });
     for (const name of Object.keys(rp.containers)) fs.rmSync(this.o.paths.containerStdin(rp.uid, name), { force: true });
+    fs.rmSync(this.o.paths.podVolumes(rp.uid), { recursive: true, force: true });
     this.pods.delete(rp.uid);
     this.o.log(`pod ${rp.namespace}/${rp.name} torn down`);
   }

@@ -1,16 +1,20 @@
 // Pod sandboxes, as a container runtime makes them for the kubelet (RunPodSandbox /
 // StopPodSandbox): a network namespace per pod, the /etc/resolv.conf and /etc/hosts its
-// processes see (bound by `ip netns exec`), and its interfaces from the node's CNI network.
+// processes see (bound by `ip netns exec`), and its interfaces from the node's CNI network. A
+// host-network pod's sandbox is a second name for the node's own namespace (`ip netns attach`):
+// no CNI, the node's addresses, but still its own resolv.conf and hosts.
 import fs from 'node:fs';
 import type { Pod } from '../api/types.ts';
 import type { Executor } from '../exec/exec.ts';
-import { makeNetnsEtcDir, netnsAdd, netnsDel, netnsExists, writeNetnsEtc } from '../exec/netns.ts';
+import { makeNetnsEtcDir, netnsAdd, netnsAttach, netnsDel, netnsExists, writeNetnsEtc } from '../exec/netns.ts';
 import { cniAdd, cniDel, loopbackConf, nodeConfList, type NetConfList } from './cni.ts';
 import { podResolvConf } from './dns.ts';
 
 /** The namespace operations a sandbox needs; hostNetns() is the real thing. */
 export interface NetnsOps {
   add(name: string): void;
+  /** names the namespace this process (the node agent) runs in: the node's */
+  attachOwn(name: string): void;
   del(name: string): void;
   exists(name: string): boolean;
   /** a file `ip netns exec` binds over /etc/<file> for the namespace's processes */
@@ -22,6 +26,7 @@ export interface NetnsOps {
 export function hostNetns(ex: Executor): NetnsOps {
   return {
     add: (name) => netnsAdd(name, ex),
+    attachOwn: (name) => netnsAttach(name, process.pid, ex),
     del: (name) => netnsDel(name, ex),
     exists: netnsExists,
     writeEtc: writeNetnsEtc,
@@ -52,6 +57,12 @@ export function podHostsFile(pod: Pod, podIP: string | undefined, clusterDomain:
   return lines.join('\n') + '\n';
 }
 
+/** The kubelet-managed /etc/hosts of a host-network pod: the node's own, and the pod's hostAliases. */
+export function hostNetworkHostsFile(pod: Pod, nodeHosts: string): string {
+  const aliases = (pod.spec.hostAliases ?? []).map((a) => `${a.ip}\t${(a.hostnames ?? []).join('\t')}`);
+  return ['# Kubernetes-managed hosts file (host network).', nodeHosts.replace(/\n$/, ''), ...(aliases.length ? ['', '# Entries added by HostAliases.', ...aliases] : [])].join('\n') + '\n';
+}
+
 export interface SandboxOptions {
   /** network namespace names of pods start with this */
   podNetnsPrefix: string;
@@ -62,6 +73,8 @@ export interface SandboxOptions {
   resolvConf?: string;
   /** host-local IPAM's directory */
   ipamDir: string;
+  /** the node's address: a host-network pod's */
+  nodeIP: string;
   /** where the node's network configuration list is written for inspection */
   confListFile: string;
   log: (s: string) => void;
@@ -70,6 +83,8 @@ export interface SandboxOptions {
 export interface Sandbox {
   netns: string;
   podIP?: string;
+  /** the node's own namespace under the pod's name */
+  hostNetwork?: boolean;
 }
 
 export class SandboxManager {
@@ -96,11 +111,17 @@ export class SandboxManager {
   async create(pod: Pod): Promise<Sandbox> {
     const uid = pod.metadata.uid!;
     const netns = sandboxName(this.o.podNetnsPrefix, uid);
-    this.netns.add(netns);
+    const hostNetwork = Boolean(pod.spec.hostNetwork);
+    if (hostNetwork) this.netns.attachOwn(netns);
+    else this.netns.add(netns);
     const ns = pod.metadata.namespace!;
     const dns = podResolvConf(pod, { clusterDNS: this.o.clusterDNS ? this.o.clusterDNS.split(',') : [], clusterDomain: this.o.clusterDomain, hostResolvConf: readMaybe(this.o.resolvConf ?? '/etc/resolv.conf') });
     for (const w of dns.warnings) this.o.log(`pod ${ns}/${pod.metadata.name}: ${w.reason}: ${w.message}`);
     this.netns.writeEtc(netns, 'resolv.conf', dns.text);
+    if (hostNetwork) {
+      this.netns.writeEtc(netns, 'hosts', hostNetworkHostsFile(pod, readMaybe('/etc/hosts')));
+      return { netns, podIP: this.o.nodeIP, hostNetwork };
+    }
     const inv = { containerId: uid, netns: `/run/netns/${netns}`, ifname: 'eth0', args: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: ns, K8S_POD_NAME: pod.metadata.name!, K8S_POD_UID: uid } };
     await cniAdd(loopbackConf, { ...inv, ifname: 'lo' }, this.ex);
     const result = await cniAdd(this.conf!, inv, this.ex);
@@ -115,8 +136,9 @@ export class SandboxManager {
   }
 
   /** StopPodSandbox and RemovePodSandbox: CNI DEL (releasing the address), then the namespace. */
-  async remove(pod: { uid: string; name: string; netns: string }): Promise<void> {
-    if (this.conf && this.netns.exists(pod.netns)) {
+  async remove(pod: { uid: string; name: string; netns: string; hostNetwork?: boolean }): Promise<void> {
+    // A host-network sandbox is the node's namespace: only its second name goes, never its eth0.
+    if (!pod.hostNetwork && this.conf && this.netns.exists(pod.netns)) {
       await cniDel(this.conf, { containerId: pod.uid, netns: `/run/netns/${pod.netns}`, ifname: 'eth0' }, this.ex).catch((e) => this.o.log(`CNI DEL ${pod.name}: ${(e as Error).message}`));
     }
     this.netns.del(pod.netns);

@@ -2,6 +2,7 @@
 // on decode. Pure: each function fills missing fields of the object it is given.
 import type {
   Container,
+  DaemonSet,
   Deployment,
   EndpointSlice,
   IngressClass,
@@ -78,7 +79,9 @@ export function defaultPod(pod: Pod): void {
   // default priority, and DefaultTolerationSeconds' tolerations.
   if (!pod.spec.serviceAccountName) pod.spec.serviceAccountName = pod.spec.serviceAccount || 'default';
   pod.spec.serviceAccount = pod.spec.serviceAccountName;
-  pod.spec.priority ??= 0;
+  // the Priority admission plugin: the two built-in PriorityClasses, else the default 0
+  const builtinPriority: Record<string, number> = { 'system-node-critical': 2000001000, 'system-cluster-critical': 2000000000 };
+  pod.spec.priority ??= builtinPriority[String(pod.spec.priorityClassName ?? '')] ?? 0;
   pod.spec.preemptionPolicy ??= 'PreemptLowerPriority';
   const tolerations = (pod.spec.tolerations ?? []) as { key?: string; effect?: string }[];
   for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
@@ -136,6 +139,21 @@ export function defaultReplicaSet(rs: ReplicaSet): void {
   defaultTemplate(rs.spec.template);
 }
 
+/** SetDefaults_DaemonSet: RollingUpdate with maxUnavailable 1 and maxSurge 0, ten revisions kept. */
+export function defaultDaemonSet(ds: DaemonSet): void {
+  ds.spec ??= {} as DaemonSet['spec'];
+  const s = ds.spec;
+  s.updateStrategy ??= {};
+  s.updateStrategy.type ??= 'RollingUpdate';
+  if (s.updateStrategy.type === 'RollingUpdate') {
+    s.updateStrategy.rollingUpdate ??= {};
+    s.updateStrategy.rollingUpdate.maxUnavailable ??= 1;
+    s.updateStrategy.rollingUpdate.maxSurge ??= 0;
+  }
+  s.revisionHistoryLimit ??= 10;
+  defaultTemplate(s.template);
+}
+
 export function defaultEndpointSlice(es: EndpointSlice): void {
   for (const p of es.ports ?? []) {
     p.name ??= '';
@@ -184,6 +202,7 @@ const defaulters: Record<string, (o: KubeObject) => void> = {
   Service: (o) => defaultService(o as Service),
   Deployment: (o) => defaultDeployment(o as Deployment),
   ReplicaSet: (o) => defaultReplicaSet(o as ReplicaSet),
+  DaemonSet: (o) => defaultDaemonSet(o as DaemonSet),
   EndpointSlice: (o) => defaultEndpointSlice(o as EndpointSlice),
   Endpoints: defaultEndpoints,
   NetworkPolicy: (o) => defaultNetworkPolicy(o as NetworkPolicy),

@@ -62,6 +62,7 @@ const lists: Record<string, ListMeta> = {
   'V1ServiceAccount.secrets': m('name'),
   'V1DeploymentStatus.conditions': m('type'),
   'V1ReplicaSetStatus.conditions': m('type'),
+  'V1DaemonSetStatus.conditions': m('type'),
   'V1IngressLoadBalancerIngress.ports': replaceList,
   'V1LoadBalancerIngress.ports': replaceList,
   // SSA-only associative lists (no strategic merge tags upstream)

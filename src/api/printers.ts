@@ -6,6 +6,7 @@ import { fieldDescription } from './schema.ts';
 import type {
   Container,
   ContainerStatus,
+  DaemonSet,
   Deployment,
   EndpointSlice,
   Endpoints,
@@ -421,6 +422,29 @@ export const printers: Record<string, Printer> = {
       const rs = o as ReplicaSet;
       const [names, images] = layoutContainers(rs.spec?.template?.spec?.containers);
       return { cells: [rs.metadata.name ?? '', rs.spec?.replicas ?? 0, num(rs.status?.replicas), num(rs.status?.readyReplicas), age(rs, now), names, images, formatLabelSelector(rs.spec?.selector)] };
+    },
+  },
+  DaemonSet: {
+    columns: [
+      nameCol(),
+      col('Desired', 'integer', d('V1DaemonSetStatus', 'desiredNumberScheduled')),
+      col('Current', 'integer', d('V1DaemonSetStatus', 'currentNumberScheduled')),
+      col('Ready', 'integer', d('V1DaemonSetStatus', 'numberReady')),
+      col('Up-to-date', 'integer', d('V1DaemonSetStatus', 'updatedNumberScheduled')),
+      col('Available', 'integer', d('V1DaemonSetStatus', 'numberAvailable')),
+      col('Node Selector', 'string', d('V1PodSpec', 'nodeSelector')),
+      ageCol(),
+      col('Containers', 'string', 'Names of each container in the template.', 1),
+      col('Images', 'string', 'Images referenced by each container in the template.', 1),
+      col('Selector', 'string', d('V1DaemonSetSpec', 'selector'), 1),
+    ],
+    row: (o, now) => {
+      const ds = o as DaemonSet;
+      const st = ds.status ?? {};
+      const [names, images] = layoutContainers(ds.spec?.template?.spec?.containers);
+      return {
+        cells: [ds.metadata.name ?? '', num(st.desiredNumberScheduled), num(st.currentNumberScheduled), num(st.numberReady), num(st.updatedNumberScheduled), num(st.numberAvailable), formatLabels(ds.spec?.template?.spec?.nodeSelector), age(ds, now), names, images, formatLabelSelector(ds.spec?.selector)],
+      };
     },
   },
   Ingress: {

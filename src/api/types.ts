@@ -192,6 +192,7 @@ export interface PodSpec {
   setHostnameAsFQDN?: boolean;
   readinessGates?: { conditionType: string }[];
   tolerations?: Record<string, unknown>[];
+  affinity?: Record<string, unknown>;
   priority?: number;
   preemptionPolicy?: string;
   volumes?: Record<string, unknown>[];
@@ -291,6 +292,32 @@ export interface ReplicaSet extends KubeObject {
     observedGeneration?: number;
     conditions?: unknown[];
   };
+}
+
+export interface DaemonSetSpec {
+  selector: LabelSelector;
+  template: PodTemplateSpec;
+  updateStrategy?: { type?: string; rollingUpdate?: { maxUnavailable?: IntOrString; maxSurge?: IntOrString } };
+  minReadySeconds?: number;
+  revisionHistoryLimit?: number;
+}
+
+export interface DaemonSetStatus {
+  currentNumberScheduled?: number;
+  numberMisscheduled?: number;
+  desiredNumberScheduled?: number;
+  numberReady?: number;
+  observedGeneration?: number;
+  updatedNumberScheduled?: number;
+  numberAvailable?: number;
+  numberUnavailable?: number;
+  collisionCount?: number;
+  conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[];
+}
+
+export interface DaemonSet extends KubeObject {
+  spec: DaemonSetSpec;
+  status?: DaemonSetStatus;
 }
 
 export interface EndpointConditions {

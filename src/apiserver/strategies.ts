@@ -1,7 +1,7 @@
 // Per-kind write rules, as upstream's registry strategies define them: what a create resets,
 // what an update keeps from the old object, when generation moves, and which validation runs.
 import type { FieldError } from '../api/errors.ts';
-import type { Container, Deployment, EndpointSlice, KubeObject, Namespace, Pod, ReplicaSet, Service } from '../api/types.ts';
+import type { Container, DaemonSet, Deployment, EndpointSlice, KubeObject, Namespace, Pod, ReplicaSet, Service } from '../api/types.ts';
 import * as apps from '../api/validation/apps.ts';
 import * as core from '../api/validation/core.ts';
 import * as net from '../api/validation/networking.ts';
@@ -122,6 +122,23 @@ export const strategies: Record<string, Strategy> = {
     prepareForUpdate: keepStatus,
     generationOf: spec,
   },
+  DaemonSet: {
+    validate: (o) => apps.validateDaemonSet(o as DaemonSet),
+    validateUpdate: (o, old) => apps.validateDaemonSetUpdate(o as DaemonSet, old as DaemonSet),
+    validateStatusUpdate: (o, old) => apps.validateDaemonSetStatusUpdate(o as DaemonSet, old as DaemonSet),
+    // apps/v1 carries the template generation in an annotation: 1 on create, one more each time the template changes.
+    prepareForCreate: (o) => {
+      o.status = { currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 };
+      o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [templateGenerationAnnotation]: '1' };
+    },
+    prepareForUpdate: (o, old) => {
+      keepStatus(o, old);
+      const prev = Number(old.metadata.annotations?.[templateGenerationAnnotation] ?? '1') || 1;
+      const changed = !sameJSON((o as DaemonSet).spec?.template, (old as DaemonSet).spec?.template);
+      o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [templateGenerationAnnotation]: String(changed ? prev + 1 : prev) };
+    },
+    generationOf: spec,
+  },
   EndpointSlice: {
     validate: (o) => net.validateEndpointSlice(o as EndpointSlice),
     validateUpdate: (o, old) => net.validateEndpointSliceUpdate(o as EndpointSlice, old as EndpointSlice),
@@ -154,6 +171,13 @@ export const strategies: Record<string, Strategy> = {
   },
 };
 
+
+/** The annotation apps/v1 DaemonSets keep their template generation in (the pods' pod-template-generation label). */
+export const templateGenerationAnnotation = 'deprecated.daemonset.template.generation';
+
+function sameJSON(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
 
 function validateMetaUpdateOnly(o: KubeObject, old: KubeObject): FieldError[] {
   return validateObjectMetaUpdate(o.metadata, old.metadata);

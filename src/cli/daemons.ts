@@ -37,7 +37,7 @@ const hostPort = (s: string, flag = 'address') => parseHostPort(s, flag);
 export function addDaemonCommands(program: Command): void {
   program
     .command('controller-manager')
-    .description('Run the controllers (deployment, replicaset, endpointslice, endpoints, node-ipam, loadbalancer IPs, and with a signing CA Ingress certificates as cert-manager issues them) against an API server.')
+    .description('Run the controllers (deployment, replicaset, daemonset, endpointslice, endpoints, node-ipam, loadbalancer IPs, and with a signing CA Ingress certificates as cert-manager issues them) against an API server.')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--cluster-cidr <cidr>', 'pod network of the cluster', clusterCIDR)
     .option('--node-cidr-mask-size <n>', 'prefix length of each node\'s pod CIDR', '24')
@@ -154,14 +154,17 @@ export function addDaemonCommands(program: Command): void {
       .description("Run kube-proxy for one node: Services and EndpointSlices become the node's iptables or nftables rules, the userspace proxy's listeners (keeping client addresses for externalTrafficPolicy Local), or the IPVS table with its ipsets and rules.")
       .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
       .option('--node-name <name>', 'the Node this proxy runs on', os.hostname())
+      // kube-proxy's own name for it (kubeadm's DaemonSet passes --hostname-override=$(NODE_NAME))
+      .addOption(new Option('--hostname-override <name>', 'the Node this proxy runs on (kube-proxy\'s name for --node-name)'))
       .option('--min-sync-period <duration>', 'least time between syncs', '1s')
       .option('--sync-period <duration>', 'time between periodic syncs', '30s')
       .option('--healthz-bind-address <host:port>', '/healthz and /livez', '0.0.0.0:10256')
       .option('--metrics-bind-address <host:port>', 'Prometheus /metrics', '127.0.0.1:10249')
       // `proxy render` has the same flags: options after `render` belong to it.
       .enablePositionalOptions(),
-  ).action(async (o: ProxyCliFlags & { kubeconfig?: string; nodeName: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string; metricsBindAddress: string }, cmd: Command) => {
+  ).action(async (o: ProxyCliFlags & { kubeconfig?: string; nodeName: string; hostnameOverride?: string; minSyncPeriod: string; syncPeriod: string; healthzBindAddress: string; metricsBindAddress: string }, cmd: Command) => {
     await applyConfigFile(o, cmd);
+    if (o.hostnameOverride) o.nodeName = o.hostnameOverride;
     const flags = proxyFlags(o);
     validateFlags(flags);
     const mode = o.proxyMode ?? o.mode;

@@ -1,8 +1,9 @@
 // podpath up | down | status | exec | curl | service | proxy ipvsadm: the lab commands' flags
 // resolved and their results printed; the work is in lab/.
-import { curlIn, pickLab, proxyIpvsTable, runIn } from '../lab/access.ts';
+import { curlIn, labClient, labNode, pickLab, proxyIpvsTable, runIn, sshNode } from '../lab/access.ts';
+import { restartDaemonSetPod } from '../lab/kubeproxy.ts';
 import { removeLab } from '../lab/down.ts';
-import { listLabs } from '../lab/lab.ts';
+import { listLabs, restartDaemon } from '../lab/lab.ts';
 import { openServiceTunnel } from '../lab/service.ts';
 import { labStatus } from '../lab/status.ts';
 import { up as bringUp, type UpOptions, type UpProgress, type UpSummary } from '../lab/up.ts';
@@ -98,4 +99,38 @@ export async function service(name: string | undefined, svcName: string, namespa
   const t = await openServiceTunnel(name, svcName, namespace);
   onUrl(t.url);
   return t.close;
+}
+
+/** The components that are DaemonSet pods: the label of their pods, by the component's prefix. */
+const daemonSetComponents: Record<string, { selector: string; what: string; none: string }> = {
+  proxy: { selector: 'k8s-app=kube-proxy', what: 'kube-proxy', none: 'is its --proxy-mode none?' },
+  netpol: { selector: 'k8s-app=podpath-netpol', what: 'the NetworkPolicy agent', none: 'was it made with --no-netpol?' },
+};
+
+/**
+ * `podpath restart COMPONENT`: a lab process stopped and started again; for proxy-NODE and
+ * netpol-NODE (DaemonSet pods) the node's pod deleted and the DaemonSet's new one awaited.
+ */
+export async function restart(name: string | undefined, component: string): Promise<string> {
+  const s = pickLab(name);
+  const m = /^(proxy|netpol)-(.+)$/.exec(component);
+  if (m && !s.daemons?.[component]) {
+    const ds = daemonSetComponents[m[1]!]!;
+    const node = labNode(s, m[2]).name;
+    const client = labClient(s);
+    try {
+      const r = await restartDaemonSetPod(client, ds.selector, node);
+      if (!r.deleted.length) throw new Error(`lab ${s.name} has no pod of ${ds.what} on ${node} (${ds.none})`);
+      return `pod kube-system/${r.deleted.join(', ')} deleted; ${r.started ? `${ds.what} runs again as pod kube-system/${r.started}` : `its replacement has not started yet (kubectl get pods -n kube-system -l ${ds.selector})`}`;
+    } finally {
+      client.close();
+    }
+  }
+  const pid = await restartDaemon(s, component);
+  return `${component} of lab ${s.name} restarted (pid ${pid})`;
+}
+
+/** `podpath ssh [NODE] [-- COMMAND]`: its exit code. */
+export function ssh(name: string | undefined, node: string | undefined, argv: string[]): number {
+  return sshNode(name, node, argv);
 }

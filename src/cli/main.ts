@@ -31,7 +31,7 @@ program
   .option('--proxy-config <file>', "kube-proxy's KubeProxyConfiguration file for every node (its mode is the lab's unless --proxy-mode is given); `podpath restart proxy-NODE` rereads it")
   .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
   .option('--no-ingress', 'leave out the Ingress controller (ingress-nginx: namespace ingress-nginx, a real nginx behind the LoadBalancer Service ingress-nginx-controller, IngressClass nginx); it needs a proxy mode')
-  .option('--no-netpol', 'leave out the NetworkPolicy agent (`podpath netpol agent`) on every node: policies are then stored but not enforced')
+  .option('--no-netpol', 'leave out the NetworkPolicy agent (the DaemonSet kube-system/podpath-netpol running `podpath netpol agent` on every node): policies are then stored but not enforced')
   .option('--dns-upstream <addrs>', "where the cluster DNS forwards names outside cluster.local (ADDR[:PORT],...; default: the node's resolv.conf)")
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')
   .option('--timeout <seconds>', 'how long to wait for nodes and pods', '120')
@@ -68,12 +68,10 @@ program
 program
   .command('restart')
   .description('Stop a lab component and start it again as before (e.g. agent-NODE: the node agent adopts its running pods).')
-  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel, agent-NODE, proxy-NODE or netpol-NODE (podpath status lists them)')
+  .argument('<component>', 'apiserver, controller-manager, scheduler, tunnel or agent-NODE (podpath status lists them); proxy-NODE and netpol-NODE delete the node\'s kube-proxy or NetworkPolicy agent pod, as kubectl delete pod does, and wait for the one its DaemonSet makes')
   .option('--name <name>', 'lab name (default: the only lab)')
   .action(async (component: string, o: { name?: string }) => {
-    const s = (await labCli()).pickLab(o.name);
-    const pid = await (await import('../lab/lab.ts')).restartDaemon(s, component);
-    process.stdout.write(`${component} of lab ${s.name} restarted (pid ${pid})\n`);
+    process.stdout.write(`${await (await labCli()).restart(o.name, component)}\n`);
   });
 
 program
@@ -84,6 +82,24 @@ program
   .argument('<command...>', 'the command and its arguments (after --)')
   .action(async (argv: string[], o: { name?: string; from: string }) => {
     process.exitCode = await (await labCli()).execIn(o.name, o.from, argv);
+  });
+
+program
+  .command('ssh')
+  .description("A shell in a lab node, as `minikube ssh` gives one: its network namespace (iptables, nft, ipvsadm, conntrack, tcpdump, ip and ss see that node), its resolv.conf and hostname, with a TTY when stdin is a terminal; or run COMMAND there, e.g. podpath ssh -- iptables -t nat -L KUBE-SERVICES -n")
+  .option('--name <name>', 'lab name (default: the only lab)')
+  .argument('[node]', 'the node (default: the first, the control plane)')
+  .argument('[command...]', 'a command and its arguments, after -- (default: a login shell)')
+  .action((node: string | undefined, command: string[], o: { name?: string }) => {
+    // `podpath ssh -- CMD`: everything after -- is the command, even its first word.
+    const raw = process.argv.slice(process.argv.indexOf('ssh') + 1);
+    const dashes = raw.indexOf('--');
+    const operands = (dashes >= 0 ? raw.slice(0, dashes) : raw).filter((a, i, all) => !a.startsWith('-') && all[i - 1] !== '--name');
+    const argv = dashes >= 0 ? raw.slice(dashes + 1) : command;
+    const target = dashes >= 0 ? operands[0] : node;
+    return labCli().then((l) => {
+      process.exitCode = l.ssh(o.name, target, argv);
+    });
   });
 
 program

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ApiError, type Status } from '../api/errors.ts';
+import { containerPath, serviceAccountMountPath } from '../util/mounts.ts';
 import type { KubeObject } from '../api/types.ts';
 
 export interface ClientConfig {
@@ -20,17 +21,27 @@ export interface ClientConfig {
   userAgent?: string;
 }
 
+/** A file a kubeconfig names, read as the process sees it (through a pod's mount table). */
+function readFile(file: string, base: string): string {
+  return fs.readFileSync(containerPath(path.resolve(base, file)), 'utf8');
+}
+
 function readMaybe(data: string | undefined, file: string | undefined, base: string): string | undefined {
   if (data) return Buffer.from(data, 'base64').toString();
-  if (file) return fs.readFileSync(path.resolve(base, file), 'utf8');
+  if (file) return readFile(file, base);
   return undefined;
 }
 
-/** Loads a kubeconfig (its current context), or the in-cluster service account config. */
+/**
+ * Loads a kubeconfig (its current context), or the in-cluster service account config: with no
+ * kubeconfig named, in a pod (KUBERNETES_SERVICE_HOST and a service account token) that comes
+ * first, as client-go's in-cluster fallback; elsewhere $KUBECONFIG, then ~/.kube/config.
+ */
 export function loadConfig(kubeconfig?: string, userAgent = 'podpath'): ClientConfig {
-  const file = kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? path.join(os.homedir(), '.kube/config');
-  if (!kubeconfig && !fs.existsSync(file) && process.env.KUBERNETES_SERVICE_HOST) {
-    const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const sa = containerPath(serviceAccountMountPath);
+  const inPod = Boolean(process.env.KUBERNETES_SERVICE_HOST) && fs.existsSync(`${sa}/token`);
+  const file = containerPath(kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? path.join(os.homedir(), '.kube/config'));
+  if (!kubeconfig && process.env.KUBERNETES_SERVICE_HOST && (inPod ? !process.env.KUBECONFIG : !fs.existsSync(file))) {
     const host = process.env.KUBERNETES_SERVICE_HOST;
     return {
       server: `https://${host.includes(':') ? `[${host}]` : host}:${process.env.KUBERNETES_SERVICE_PORT ?? '443'}`,
@@ -55,6 +66,7 @@ export function loadConfig(kubeconfig?: string, userAgent = 'podpath'): ClientCo
   if (ca) cfg.ca = ca;
   if (cluster['insecure-skip-tls-verify']) cfg.insecure = true;
   if (typeof user.token === 'string') cfg.token = user.token;
+  else if (typeof user.tokenFile === 'string') cfg.token = readFile(user.tokenFile, base).trim();
   const cert = readMaybe(user['client-certificate-data'] as string | undefined, user['client-certificate'] as string | undefined, base);
   const key = readMaybe(user['client-key-data'] as string | undefined, user['client-key'] as string | undefined, base);
   if (cert) cfg.cert = cert;

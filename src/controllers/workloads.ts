@@ -2,7 +2,6 @@
 // deployment controllers): ReplicaSets keep `replicas` pods from their template; Deployments
 // own one ReplicaSet per pod template and move between them by their strategy, honouring
 // maxSurge and maxUnavailable.
-import { createHash, randomBytes } from 'node:crypto';
 import { fromLabelSelector, matches } from '../api/labels.ts';
 import type { Deployment, IntOrString, KubeObject, OwnerReference, Pod, PodTemplateSpec, ReplicaSet } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
@@ -10,26 +9,15 @@ import { EventRecorder } from '../client/events.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
 import { controllerOf, isPodReady, isTerminal } from '../api/pod.ts';
+import { computeHash } from './hash.ts';
 
 function ownerRef(o: KubeObject): OwnerReference {
   return { apiVersion: o.apiVersion!, kind: o.kind!, name: o.metadata.name!, uid: o.metadata.uid!, controller: true, blockOwnerDeletion: true };
 }
 
-const suffixChars = 'bcdfghjklmnpqrstvwxz2456789';
-function suffix(n = 5): string {
-  return [...randomBytes(n)].map((b) => suffixChars[b % suffixChars.length]).join('');
-}
-
-/** The pod-template-hash: a short stable hash of the template, in the same alphabet as upstream. */
-export function templateHash(t: PodTemplateSpec): string {
-  const h = createHash('sha256').update(JSON.stringify(t)).digest();
-  let n = h.readUInt32BE(0);
-  let s = '';
-  for (let i = 0; i < 10; i++) {
-    s += suffixChars[n % suffixChars.length];
-    n = Math.floor(n / suffixChars.length);
-  }
-  return s;
+/** The pod-template-hash of a Deployment's template (controller.ComputeHash with the Deployment's collision count). */
+export function templateHash(t: PodTemplateSpec, collisionCount?: number): string {
+  return computeHash(t, collisionCount);
 }
 
 /** intstr.GetScaledValueFromIntOrPercent. */
@@ -114,10 +102,12 @@ export class ReplicaSetController {
 
   private async createPod(rs: ReplicaSet): Promise<void> {
     const t = structuredClone(rs.spec.template ?? { spec: { containers: [] } });
+    delete t.metadata?.name;
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { ...(t.metadata ?? {}), name: `${rs.metadata.name}-${suffix()}`, namespace: rs.metadata.namespace, ownerReferences: [ownerRef(rs)] },
+      // The API server completes the name with five characters of the same alphabet (NAME-x2k4q).
+      metadata: { ...(t.metadata ?? {}), generateName: `${rs.metadata.name}-`, namespace: rs.metadata.namespace, ownerReferences: [ownerRef(rs)] },
       spec: t.spec,
     };
     await this.client.request('POST', `/api/v1/namespaces/${rs.metadata.namespace}/pods`, pod);
@@ -169,7 +159,7 @@ export class DeploymentController {
     const oldActive = old.reduce((n, rs) => n + (rs.spec.replicas ?? 0), 0);
 
     if (!newRS) {
-      const hash = templateHash(d.spec.template);
+      const hash = templateHash(d.spec.template, d.status?.collisionCount);
       const template = structuredClone(d.spec.template);
       template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash } };
       const maxSurge = scaled(d.spec.strategy?.rollingUpdate?.maxSurge ?? '25%', want, true);

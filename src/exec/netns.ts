@@ -31,6 +31,15 @@ export function netnsAdd(name: string, ex: Executor = defaultExecutor): void {
   run(['ip', '-n', name, 'link', 'set', 'lo', 'up'], {}, ex);
 }
 
+/**
+ * Gives the network namespace of process `pid` the name `name` (`ip netns attach`): a second name
+ * for a namespace that exists, as a host-network pod's sandbox names its node's. Deleting that
+ * name (netnsDel) removes the name only; the namespace lives on with its processes.
+ */
+export function netnsAttach(name: string, pid: number, ex: Executor = defaultExecutor): void {
+  if (!netnsExists(name)) run(['ip', 'netns', 'attach', name, String(pid)], {}, ex);
+}
+
 export function netnsDel(name: string, ex: Executor = defaultExecutor): void {
   if (netnsExists(name)) run(['ip', 'netns', 'del', name], { allowFail: true }, ex);
   fs.rmSync(path.join('/etc/netns', name), { recursive: true, force: true });

@@ -58,6 +58,21 @@ export async function runIn(name: string | undefined, from: string, argv: string
 }
 
 /**
+ * `podpath ssh`: a node as `minikube ssh` gives it — a login shell (or `argv`) in the node's
+ * network namespace, with the node's /etc/resolv.conf and its name as the hostname (a UTS
+ * namespace of its own), attached to this terminal (so with a TTY when stdin is one), where
+ * iptables, nft, ipvsadm, conntrack, tcpdump, ip and ss see that node. One argument with spaces
+ * is a shell command line (`podpath ssh -- 'iptables-save | grep KUBE'`). Its exit code.
+ */
+export function sshNode(name: string | undefined, node: string | undefined, argv: string[]): number {
+  const s = pickLab(name);
+  const n = labNode(s, node);
+  const cmd = argv.length === 0 ? ['bash', '-l'] : argv.length === 1 && /\s/.test(argv[0]!) ? ['sh', '-c', argv[0]!] : argv;
+  const env = { ...process.env, HOSTNAME: n.name };
+  return execAttached(['unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && cd && exec "$@"', n.name, ...cmd], { netns: n.netns, netnsEtc: true, env });
+}
+
+/**
  * curl in a lab namespace (`podpath curl`): quiet but for errors, at most 10 s, trusting the lab
  * CA (which signs Ingress certificates; the lab has no way out, so no other CA is needed). A
  * --cacert among `args` comes later and wins.

@@ -143,3 +143,51 @@ export function ingressAddon(): KubeObject[] {
     },
   ] as KubeObject[];
 }
+
+export const netpolName = 'podpath-netpol';
+export const netpolLabels = { 'k8s-app': netpolName };
+
+/**
+ * The NetworkPolicy agent as network policy agents deploy themselves (kube-network-policies,
+ * Calico's node agent): the DaemonSet kube-system/podpath-netpol, host network, privileged,
+ * every taint tolerated, one pod per node running `podpath netpol agent` for its node. Like
+ * Calico it reaches the API server at its address (KUBERNETES_SERVICE_HOST/PORT over the
+ * service links), so it does not depend on the `kubernetes` Service.
+ */
+export function netpolAddon(o: { apiHost: string; apiPort: number }): KubeObject[] {
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: netpolName, namespace: 'kube-system' } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: netpolName, namespace: 'kube-system', labels: netpolLabels },
+      spec: {
+        selector: { matchLabels: netpolLabels },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },
+        template: {
+          metadata: { labels: netpolLabels },
+          spec: {
+            hostNetwork: true,
+            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            priorityClassName: 'system-node-critical',
+            serviceAccountName: netpolName,
+            tolerations: [{ operator: 'Exists' }],
+            containers: [
+              {
+                name: 'netpol',
+                image: 'podpath/netpol',
+                args: ['--node-name=$(NODE_NAME)'],
+                env: [
+                  { name: 'NODE_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } } },
+                  { name: 'KUBERNETES_SERVICE_HOST', value: o.apiHost },
+                  { name: 'KUBERNETES_SERVICE_PORT', value: String(o.apiPort) },
+                ],
+                securityContext: { privileged: true },
+              },
+            ],
+          },
+        },
+      },
+    },
+  ] as KubeObject[];
+}

@@ -1,7 +1,7 @@
 // `podpath up`: a lab built step by step — the network, the API server and the host's tunnel to
-// it, the lab's resolver, the lab CA, controllers and scheduler, a node agent and kube-proxy per
-// node — then routes from the client to the pods, the add-ons and manifests applied, and waits
-// until nodes, pods and NodePorts are ready. What happens is told to an UpProgress, for the CLI
+// it, the lab's resolver, the lab CA, controllers and scheduler, a node agent per node, kube-proxy
+// as the DaemonSet kube-system/kube-proxy — then routes from the client to the pods, the add-ons
+// and manifests applied, and waits until nodes, pods and NodePorts are ready. What happens is told to an UpProgress, for the CLI
 // to print; a lab that fails to come up is removed (unless kept for inspection).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +10,8 @@ import { fromSet, matches } from '../api/labels.ts';
 import type { Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { dnsAddon, ingressAddon } from './addons.ts';
+import { dnsAddon, ingressAddon, netpolAddon } from './addons.ts';
+import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import { loadOrCreateCA } from '../util/pki.ts';
@@ -132,10 +133,12 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
     await loadOrCreateCA(labPaths(s.name).labCA, `CN=podpath lab ${s.name} CA`);
     startControllers(s);
     startAgents(s);
-    if (o.proxyMode !== 'none') startProxies(s, o.proxyMode, o.proxyConfig);
-    if (o.netpol !== false) startNetpolAgents(s);
     const client = labClient(s);
     try {
+      // kube-proxy as kubeadm deploys it: a DaemonSet whose pods reach the API server at its address, from its ConfigMap.
+      if (o.proxyMode !== 'none') for (const line of await applyAll(client, kubeProxyAddon({ config: labKubeProxyConfiguration(o.proxyMode, o.proxyConfig), apiServer: `https://${s.nodes[0]!.ip}:6443` }))) progress.applied(line);
+      // the NetworkPolicy agent as a DaemonSet too, enforcing on each node in the node's namespace
+      if (o.netpol !== false) for (const line of await applyAll(client, netpolAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443 }))) progress.applied(line);
       const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
       const nodesReadyMs = Date.now() - t0;
       routeToPods(s, nodes);
@@ -233,25 +236,6 @@ function startAgents(s: LabState): void {
       ...(i === 0 ? ['--control-plane'] : []),
     ]);
   }
-}
-
-/** kube-proxy per node, in `mode`. */
-function startProxies(s: LabState, mode: string, configFile: string | undefined): void {
-  const p = labPaths(s.name);
-  for (const n of s.nodes) {
-    // The lab announces LoadBalancer IPs on the underlay as MetalLB's layer-2 mode does,
-    // which, beside Service IPs on kube-ipvs0, needs strict ARP (as MetalLB's docs say).
-    const strictARP = mode === 'userspace' || mode === 'ipvs' ? ['--ipvs-strict-arp'] : [];
-    // The lab's own flags (where the API server is, which node, its networks) win over a --proxy-config file.
-    const config = configFile ? ['--config', configFile] : [];
-    startDaemon(s, `proxy-${n.name}`, n.netns, ['proxy', ...config, '--kubeconfig', p.adminKubeconfig, '--node-name', n.name, '--mode', mode, '--cluster-cidr', clusterCIDR, '--service-cidr', serviceCIDR, ...strictARP]);
-  }
-}
-
-/** The NetworkPolicy agent per node, in the node's namespace (where its pods' traffic is forwarded). */
-function startNetpolAgents(s: LabState): void {
-  const p = labPaths(s.name);
-  for (const n of s.nodes) startDaemon(s, `netpol-${n.name}`, n.netns, ['netpol', 'agent', '--kubeconfig', p.adminKubeconfig, '--node-name', n.name]);
 }
 
 /**

@@ -1,7 +1,7 @@
 // What `podpath up` waits for, each bounded by a timeout: a condition polled until it holds,
 // the nodes Ready with pod CIDRs, the pods Ready (and the Deployments' replicas), and a
 // NodePort that stops refusing connections from the client namespace.
-import type { Node, Pod } from '../api/types.ts';
+import type { DaemonSet, Node, Pod } from '../api/types.ts';
 import { hasTrueCondition } from '../api/conditions.ts';
 import type { Client } from '../client/client.ts';
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
@@ -41,15 +41,18 @@ export interface PodsReady {
   runningAt?: number;
 }
 
-/** Until every Deployment has its ready replicas and every pod is Ready (or Succeeded). */
+/** Until every Deployment has its ready replicas, every DaemonSet a Ready pod on each of its nodes, and every pod is Ready (or Succeeded). */
 export async function waitForPods(client: Client, timeoutMs: number): Promise<PodsReady> {
   let runningAt: number | undefined;
   const pods = await waitFor(
     async () => {
       const pods = (await client.get<{ items: Pod[] }>('/api/v1/pods')).items.filter((x) => !x.metadata.deletionTimestamp);
       const deps = (await client.get<{ items: { spec: { replicas?: number }; status?: { readyReplicas?: number } }[] }>('/apis/apps/v1/deployments')).items;
-      const allCreated = pods.length >= deps.reduce((n, d) => n + (d.spec.replicas ?? 1), 0);
-      const depsReady = deps.every((d) => (d.status?.readyReplicas ?? 0) >= (d.spec.replicas ?? 1));
+      const dss = (await client.get<{ items: DaemonSet[] }>('/apis/apps/v1/daemonsets')).items;
+      const allCreated = pods.length >= deps.reduce((n, d) => n + (d.spec.replicas ?? 1), 0) + dss.reduce((n, d) => n + (d.status?.desiredNumberScheduled ?? 0), 0);
+      // a DaemonSet is ready once its controller has seen it and every node it runs on has its pod Ready
+      const dssReady = dss.every((d) => (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 1) && (d.status?.numberReady ?? 0) >= (d.status?.desiredNumberScheduled ?? 0));
+      const depsReady = dssReady && deps.every((d) => (d.status?.readyReplicas ?? 0) >= (d.spec.replicas ?? 1));
       if (runningAt === undefined && allCreated && pods.every((x) => x.status?.phase === 'Running' && x.status.podIP)) runningAt = Date.now();
       const ready = pods.every((x) => hasTrueCondition(x) || x.status?.phase === 'Succeeded');
       return depsReady && ready ? pods : undefined;

@@ -123,6 +123,11 @@ export function kubeProxyFileSettings(doc: unknown, file: string): KubeProxyFile
     if (typeof v !== 'boolean') throw bad(`${field}: must be true or false`);
     return v;
   };
+  // A zero duration is unset: kube-proxy's defaulting gives it the default (kubeadm's ConfigMap writes 0s).
+  const duration = (v: unknown, field: string) => {
+    const d = str(v, field);
+    return d === undefined || /^(0+(\.0+)?(ns|us|µs|ms|s|m|h)?)+$/.test(d) ? undefined : d;
+  };
   const modeText = str(c.mode, 'mode');
   if (modeText !== undefined && !proxyModes.includes(modeText as ProxyMode)) throw bad(`mode: ${JSON.stringify(modeText)} is not one of ${proxyModes.join(', ')}`);
   const mode = modeText as ProxyMode | undefined;
@@ -141,8 +146,8 @@ export function kubeProxyFileSettings(doc: unknown, file: string): KubeProxyFile
     metricsBindAddress: str(c.metricsBindAddress, 'metricsBindAddress'),
     clusterCidr: str(c.clusterCIDR, 'clusterCIDR'),
     nodeportAddresses: Array.isArray(nodePorts) && nodePorts.length ? nodePorts.join(',') : undefined,
-    syncPeriod: str(section(periods).syncPeriod, `${periods}.syncPeriod`),
-    minSyncPeriod: str(section(periods).minSyncPeriod, `${periods}.minSyncPeriod`),
+    syncPeriod: duration(section(periods).syncPeriod, `${periods}.syncPeriod`),
+    minSyncPeriod: duration(section(periods).minSyncPeriod, `${periods}.minSyncPeriod`),
     masqueradeAll: bool(section(masq).masqueradeAll, `${masq}.masqueradeAll`),
     masqueradeBit: typeof bit === 'number' ? String(bit) : undefined,
     iptablesLocalhostNodeports: bool(section('iptables').localhostNodePorts, 'iptables.localhostNodePorts')?.toString(),

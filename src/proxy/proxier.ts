@@ -60,6 +60,8 @@ export interface ProxierOptions {
   conntrack?: (udpPorts: ServicePortInfo[]) => number;
   clock?: Clock;
   runner?: (sync: () => void) => SyncRunner;
+  /** called once, after the first sync that succeeded */
+  afterFirstSync?: () => void;
 }
 
 /** Upstream's proxyutil.FullSyncPeriod: a full sync at least this often. */
@@ -256,6 +258,11 @@ export class Proxier {
       const ms = performance.now() - t0;
       for (const h of [this.o.metrics.syncDuration, r.full ? this.o.metrics.syncFullDuration : this.o.metrics.syncPartialDuration]) h.observe(ms / 1000);
       this.o.log(`synced ${this.ports.size} services (${r.full ? 'full' : 'partial'}, ${r.summary}) in ${ms.toFixed(1)} ms`);
+      const first = this.o.afterFirstSync;
+      if (first) {
+        this.o.afterFirstSync = undefined;
+        first();
+      }
     } catch (e) {
       this.needFullSync = true;
       this.o.log(`sync failed: ${(e as Error).message}`);

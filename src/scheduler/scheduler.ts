@@ -1,25 +1,30 @@
 // The scheduler (kube-scheduler's job, reduced to what a small cluster needs): binds each
-// pending pod to a Ready, schedulable node that has a pod CIDR and matches its nodeSelector,
-// preferring the node with the fewest pods of the same owner, then the fewest pods.
-import { fromSet, matches } from '../api/labels.ts';
+// pending pod to a node it fits — a pod network (a pod CIDR, unless the pod uses the host's),
+// every NoSchedule/NoExecute taint tolerated (not Ready and cordoned nodes count as tainted, as
+// TaintNodesByCondition makes them), nodeSelector and required node affinity — preferring the
+// node with the fewest pods of the same owner, then the fewest pods.
+import { effectiveTaints, fitsNodeAffinity, untoleratedTaint } from '../api/scheduling.ts';
 import type { Node, Pod } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
 import { controllerOf } from '../api/pod.ts';
-import { hasTrueCondition } from '../api/conditions.ts';
 
-export function nodeIsSchedulable(n: Node): boolean {
-  const ready = hasTrueCondition(n);
-  const noSchedule = (n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' && t.key !== 'node-role.kubernetes.io/control-plane');
-  return Boolean(ready && !n.spec?.unschedulable && n.spec?.podCIDR && !noSchedule);
+/**
+ * The filters: whether `pod` may run on `n`. (The control-plane taint is passed over: a lab's
+ * first node is control plane and worker at once, as minikube's is.)
+ */
+export function podFitsNode(pod: Pod, n: Node): boolean {
+  if (!n.spec?.podCIDR && !pod.spec.hostNetwork) return false;
+  const nodeTaints = effectiveTaints(n).filter((t) => t.key !== 'node-role.kubernetes.io/control-plane');
+  if (untoleratedTaint(nodeTaints, pod.spec.tolerations)) return false;
+  return fitsNodeAffinity(pod.spec, n);
 }
 
 /** Picks a node for `pod`: a pure function of the pod, the nodes and the pods already placed. */
 export function pickNode(pod: Pod, nodes: Node[], pods: Pod[]): Node | undefined {
-  const sel = fromSet(pod.spec.nodeSelector);
   const owner = controllerOf(pod)?.uid;
-  const candidates = nodes.filter((n) => nodeIsSchedulable(n) && matches(sel, n.metadata.labels));
+  const candidates = nodes.filter((n) => podFitsNode(pod, n));
   let best: Node | undefined;
   let bestScore: [number, number, string] | undefined;
   for (const n of candidates) {

@@ -83,6 +83,10 @@ export class FakeNetns implements NetnsOps {
     this.present.add(name);
     this.events.push(`netns add ${name}`);
   }
+  attachOwn(name: string): void {
+    this.present.add(name);
+    this.events.push(`netns attach ${name}`);
+  }
   del(name: string): void {
     this.present.delete(name);
     this.events.push(`netns del ${name}`);
@@ -103,7 +107,7 @@ export function tempStateDir(): string {
 }
 
 export function pod(name: string, spec: Partial<PodSpec>, extra: Partial<Pod> = {}): Pod {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', uid: `${name}-0000-1111-2222-333344445555` }, spec: { containers: [{ name: 'main', image: 'busybox', command: ['sleep', '600'] }], ...spec }, ...extra };
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', uid: `${name}-0000-1111-2222-333344445555` }, spec: { containers: [{ name: 'main', image: 'debian:12', command: ['sleep', '600'] }], ...spec }, ...extra };
 }
 
 /** Lets queued microtasks and immediates run (exit listeners, probe results). */

@@ -151,3 +151,20 @@ export function udpEcho(lab: TestLab, from: 'node' | 'client', ip: string, port:
   const out = r.stdout.trim();
   return out.startsWith('{') ? (JSON.parse(out) as { pod: string; client: string }) : undefined;
 }
+
+/** A node's kube-proxy pod (of the DaemonSet kube-system/kube-proxy) and its process, if it runs. */
+export function kubeProxyPod(lab: TestLab, node: string): { name: string; pid?: number } | undefined {
+  const list = JSON.parse(lab.ok(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-proxy', '-o', 'json'])) as { items: any[] };
+  const p = list.items.find((x) => x.spec.nodeName === node && !x.metadata.deletionTimestamp);
+  if (!p) return undefined;
+  // the node agent's container IDs end in the process's pid: podpath://<uid>-<container>-<pid>
+  const id: string | undefined = p.status?.containerStatuses?.[0]?.containerID;
+  const pid = id ? Number(/-(\d+)$/.exec(id)?.[1]) : undefined;
+  return { name: p.metadata.name, ...(pid ? { pid } : {}) };
+}
+
+/** What a node's kube-proxy has logged (kubectl logs of its pod; '' while it has none). */
+export function kubeProxyLog(lab: TestLab, node: string): string {
+  const p = kubeProxyPod(lab, node);
+  return p ? lab.kubectl(['logs', '-n', 'kube-system', p.name]).stdout : '';
+}

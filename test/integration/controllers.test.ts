@@ -42,6 +42,7 @@ describe('controller-manager', () => {
       return items.length === 3 ? items : undefined;
     }, 20_000, '3 pods');
     for (const p of pods!) {
+      assert.match(p.metadata.name, new RegExp(`^${rs.metadata.name}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
       assert.equal(p.metadata.ownerReferences[0].kind, 'ReplicaSet');
       assert.equal(p.metadata.ownerReferences[0].apiVersion, 'apps/v1');
       assert.equal(p.metadata.ownerReferences[0].uid, rs.metadata.uid);
@@ -51,5 +52,42 @@ describe('controller-manager', () => {
     const slice = await eventually(() => json(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web']).items[0], 20_000, 'the EndpointSlice');
     assert.equal(slice.metadata.ownerReferences[0].kind, 'Service');
     assert.deepEqual(slice.endpoints ?? [], []);
+  });
+
+  it('runs a DaemonSet pod on each Ready node its selector admits, and reports it in kubectl get ds', async () => {
+    const node = (name: string, os: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/os': os } }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+    for (const n of [node('n1', 'linux'), node('n2', 'linux'), node('w1', 'windows')]) {
+      const r = kubectl(['create', '-f', '-'], JSON.stringify(n));
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const ds = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers: [{name: agent, image: busybox, command: [sleep, "3600"]}]
+`;
+    const r = kubectl(['apply', '-f', '-'], ds);
+    assert.equal(r.code, 0, r.stderr);
+    const pods = await eventually(() => {
+      const items = json(['get', 'pods', '-l', 'app=agent']).items;
+      return items.length === 2 ? items : undefined;
+    }, 20_000, '2 daemon pods');
+    const targets = pods!.map((p: any) => p.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values[0]).sort();
+    assert.deepEqual(targets, ['n1', 'n2']);
+    for (const p of pods!) {
+      assert.match(p.metadata.name, /^agent-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+      assert.equal(p.metadata.labels['pod-template-generation'], '1');
+      assert.match(p.metadata.labels['controller-revision-hash'], /^[bcdf4-9]+$/);
+    }
+    const table = await eventually(() => {
+      const out = kubectl(['get', 'ds', 'agent']).stdout;
+      return /^agent\s+2\s+2\s+0\s+2\s+0\s+kubernetes.io\/os=linux\s+\S+$/m.test(out) ? out : undefined;
+    }, 20_000, 'DESIRED 2 CURRENT 2 UP-TO-DATE 2');
+    assert.match(table!, /^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE$/m);
   });
 });

@@ -4,12 +4,11 @@
 // the kernel, /metrics, and rules that outlive a killed proxy and converge after its restart.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readState } from '../../src/lab/lab.ts';
 import { eventually, repoRoot, sleep } from '../helpers/apiserver.ts';
-import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
+import { echoHits, explained, isRoot, kubeProxyLog, kubeProxyPod, pods, serviceClusterIP, startLab, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
 type Mode = 'iptables' | 'nftables';
@@ -143,8 +142,7 @@ spec:
       );
       await sleep(1500);
       assert.equal(ask(), second!.name, 'the next datagram from the same source port reaches the new pod');
-      const log = fs.readFileSync(path.join(readState(lab.name)!.stateDir, 'logs', `proxy-${lab.name}.log`), 'utf8');
-      assert.match(log, /deleted \d+ stale UDP conntrack entries/);
+      assert.match(kubeProxyLog(lab, lab.name), /deleted \d+ stale UDP conntrack entries/);
       lab.ok(['delete', 'deployment', 'udp']);
       lab.ok(['delete', 'svc', 'udp']);
     });
@@ -194,19 +192,17 @@ spec:
     });
 
     it('keeps Service traffic working when kube-proxy is killed, and converges without duplicates after a restart', async () => {
-      const s = readState(lab.name)!;
-      const component = `proxy-${lab.name}`;
       await eventually(() => !/default\/(sticky|nobody|public|udp)/.test(rules(lab, mode)), 15_000, 'the Services earlier tests deleted to leave the rules');
       const beforeKill = normalized(rules(lab, mode), mode);
-      process.kill(s.pids[component]!, 'SIGKILL');
+      const killed = kubeProxyPod(lab, lab.name)!;
+      assert.ok(killed.pid, 'the kube-proxy pod runs');
+      process.kill(killed.pid!, 'SIGKILL');
       await sleep(300);
       assert.equal(hits('client', 'http://192.168.49.2:30080/api/v1/after-kill', 5).length, 5, 'new connections still succeed');
-      const log = path.join(s.stateDir, 'logs', `${component}.log`);
-      const starts = () => fs.readFileSync(log, 'utf8').split('\n').filter((l) => /proxier for \S+ started/.test(l)).length;
-      const n0 = starts();
-      const r = lab.podpath(['restart', component]);
+      // kube-proxy is the DaemonSet's pod: podpath restart proxy-NODE deletes it, the DaemonSet makes another
+      const r = lab.podpath(['restart', `proxy-${lab.name}`]);
       assert.equal(r.code, 0, r.stderr);
-      await eventually(() => starts() > n0, 15_000, 'the restarted proxy to sync');
+      await explained(lab, () => eventually(() => kubeProxyPod(lab, lab.name)?.name !== killed.name && /proxier for \S+ started/.test(kubeProxyLog(lab, lab.name)), 30_000, 'the new kube-proxy pod to sync'));
       const afterRestart = normalized(rules(lab, mode), mode);
       assert.deepEqual(afterRestart, beforeKill, 'the same rules, none duplicated or left stale');
       if (mode === 'iptables') assert.equal(afterRestart.filter((l) => l === '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES').length, 1);

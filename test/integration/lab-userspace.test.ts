@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { labPaths, readState } from '../../src/lab/lab.ts';
 import { eventually, repoRoot, sleep } from '../helpers/apiserver.ts';
-import { echoHits, explained, isRoot, pods, serviceClusterIP, startLab, udpEcho, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
+import { echoHits, explained, isRoot, kubeProxyLog, pods, serviceClusterIP, startLab, udpEcho, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
 
@@ -228,11 +228,10 @@ spec:
       assert.equal(hz, '200');
     }));
 
-  it('says which proxier it uses, as upstream logs it, and sets strict ARP as the lab asks (--ipvs-strict-arp)', () =>
+  it('says which proxier it uses, as upstream logs it, and sets strict ARP as the lab asks (ipvs.strictARP in its ConfigMap)', () =>
     explained(lab, async () => {
       const node = readState(lab.name)!.nodes[0]!;
-      const proxyLog = fs.readFileSync(path.join(labPaths(lab.name).logs, `proxy-${node.name}.log`), 'utf8');
-      assert.match(proxyLog, /Using userspace Proxier/);
+      assert.match(kubeProxyLog(lab, node.name), /Using userspace Proxier/);
       assert.equal(lab.exec(`node/${node.name}`, ['sysctl', '-n', 'net.ipv4.conf.all.arp_ignore']).stdout.trim(), '1');
       assert.equal(lab.exec(`node/${node.name}`, ['sysctl', '-n', 'net.ipv4.conf.all.arp_announce']).stdout.trim(), '2');
     }));

@@ -35,7 +35,7 @@ function setup(stateDir = tempStateDir(), processes?: FakeProcesses) {
   const resolvConf = path.join(stateDir, 'resolv.conf');
   fs.writeFileSync(resolvConf, 'nameserver 192.168.49.1\n');
   const paths = agentPaths(stateDir);
-  const sandboxes = new SandboxManager({ podNetnsPrefix: 'pp-t-p', clusterDNS: '10.96.0.10', clusterDomain: 'cluster.local', resolvConf, ipamDir: paths.ipamDir, confListFile: paths.confList, log }, ex, netns);
+  const sandboxes = new SandboxManager({ podNetnsPrefix: 'pp-t-p', clusterDNS: '10.96.0.10', clusterDomain: 'cluster.local', resolvConf, nodeIP: '192.168.49.2', ipamDir: paths.ipamDir, confListFile: paths.confList, log }, ex, netns);
   sandboxes.setPodCIDR('10.244.0.0/24', undefined);
   const restarted: string[] = [];
   const runtime = new ContainerRuntime(
@@ -74,6 +74,39 @@ describe('node agent runtime', () => {
     const [, sh] = t.procs.find('script');
     assert.deepEqual(sh.argv, ['ip', 'netns', 'exec', rp.netns, 'script', '-qfec', `sh -c 'read a; echo "$a"'`, '/dev/null']);
     assert.equal(sh.opts.stdinFifo, t.paths.containerStdin(p.metadata.uid!, 'sh'));
+  });
+
+  it('gives a host-network pod the node\'s namespace under its sandbox name: no CNI, the node\'s IP, the node\'s resolv.conf, and a teardown that leaves the node alone', async () => {
+    const t = setup();
+    const p = pod('kube-proxy-x2k4q', { hostNetwork: true, hostAliases: [{ ip: '10.0.0.1', hostnames: ['api.local'] }] });
+    const rp = await t.runtime.createPod(p);
+    const netns = sandboxName('pp-t-p', p.metadata.uid!);
+    assert.deepEqual(t.events, [`netns attach ${netns}`]);
+    assert.equal(rp.podIP, '192.168.49.2');
+    assert.equal(rp.hostNetwork, true);
+    assert.equal(t.netns.etc.get(`${netns}/resolv.conf`), 'nameserver 192.168.49.1\n', 'ClusterFirst on the host network is Default: the node\'s resolv.conf');
+    assert.match(t.netns.etc.get(`${netns}/hosts`)!, /^# Kubernetes-managed hosts file \(host network\)\.\n[\s\S]*# Entries added by HostAliases\.\n10\.0\.0\.1\tapi\.local\n$/);
+    t.runtime.runContainers(p, rp);
+    const [, proc] = t.procs.find('600');
+    assert.deepEqual(proc.argv.slice(0, 4), ['ip', 'netns', 'exec', netns]);
+    await t.runtime.terminate(rp, 0);
+    assert.deepEqual(t.events.filter((e) => e.startsWith('cni') || e.startsWith('netns')), [`netns attach ${netns}`, `netns del ${netns}`], 'no CNI DEL: that would take the node\'s eth0');
+  });
+
+  it('expands $(VAR) in command and args from the container\'s environment, and gives built-in images their mount table', async () => {
+    const t = setup();
+    const p = pod('px', {
+      containers: [
+        { name: 'kube-proxy', image: 'podpath/kube-proxy', args: ['--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)', '$$(NODE_NAME)', '$(UNSET)'], env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }] },
+        { name: 'sh', image: 'debian', command: ['echo', '$(POD_NAME)'] },
+      ],
+    });
+    const rp = await t.runtime.createPod(p);
+    t.runtime.runContainers(p, rp);
+    const [, proxy] = t.procs.find('proxy');
+    assert.deepEqual(proxy.argv.slice(-5), ['proxy', '--config=/var/lib/kube-proxy/config.conf', '--hostname-override=n1', '$(NODE_NAME)', '$(UNSET)']);
+    const [, sh] = t.procs.find('echo');
+    assert.deepEqual(sh.argv.slice(-2), ['echo', 'px']);
   });
 
   it('passes the CNI invocation in the environment, as the specification says', async () => {

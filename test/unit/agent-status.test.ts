@@ -38,7 +38,7 @@ describe('pod status', () => {
     assert.deepEqual(after.podIPs, [{ ip: '10.244.0.7' }]);
     assert.deepEqual(after.hostIPs, [{ ip: '192.168.49.2' }]);
     assert.equal(after.containerStatuses![0]!.containerID, 'podpath://abcdef12-main-4242');
-    assert.equal(after.containerStatuses![0]!.imageID, 'podpath://busybox');
+    assert.equal(after.containerStatuses![0]!.imageID, 'podpath://debian');
     assert.equal(after.qosClass, 'BestEffort');
     assert.deepEqual(columns(p, after), { ready: '1/1', status: 'Running', restarts: '0' });
   });

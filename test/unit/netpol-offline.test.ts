@@ -90,8 +90,8 @@ describe('the example pods run podpath/echo on every containerPort', () => {
   it('HTTP on each TCP port, the UDP echo on each UDP port', async () => {
     const { containerCommand } = await import('../../src/agent/images.ts');
     const c = readCluster([examplesDir]).pods[0]!.spec.containers[0]!;
-    assert.deepEqual(containerCommand(c, ['podpath'], () => ''), { argv: ['podpath', 'image', 'echo', '--port', '80', '--port', '81', '--udp-port', '80', '--udp-port', '81'], etcDirs: [] });
+    assert.deepEqual(containerCommand(c, ['podpath'], () => ''), { argv: ['podpath', 'image', 'echo', '--port', '80', '--port', '81', '--udp-port', '80', '--udp-port', '81'], etcDirs: [], builtin: true });
     // UDP only: HTTP stays on the first port, as before
-    assert.deepEqual(containerCommand({ name: 'u', image: 'podpath/echo', ports: [{ containerPort: 5300, protocol: 'UDP' }] }, ['podpath'], () => ''), { argv: ['podpath', 'image', 'echo', '--port', '5300', '--udp-port', '5300'], etcDirs: [] });
+    assert.deepEqual(containerCommand({ name: 'u', image: 'podpath/echo', ports: [{ containerPort: 5300, protocol: 'UDP' }] }, ['podpath'], () => ''), { argv: ['podpath', 'image', 'echo', '--port', '5300', '--udp-port', '5300'], etcDirs: [], builtin: true });
   });
 });

@@ -69,6 +69,16 @@ const objects: KubeObject[] = [
     status: { replicas: 2, readyReplicas: 2 },
   },
   {
+    kind: 'DaemonSet',
+    metadata: meta('kube-proxy', 86400),
+    spec: {
+      selector: { matchLabels: { 'k8s-app': 'kube-proxy' } },
+      template: { spec: { nodeSelector: { 'kubernetes.io/os': 'linux' }, containers: [{ name: 'kube-proxy', image: 'podpath/kube-proxy' }] } },
+    },
+    status: { desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 2, updatedNumberScheduled: 1, numberAvailable: 2 },
+  },
+  { kind: 'DaemonSet', metadata: meta('fresh', 5), spec: { selector: { matchLabels: { app: 'x' } }, template: { spec: { containers: [{ name: 'x', image: 'busybox' }] } } } },
+  {
     kind: 'Node',
     metadata: { name: 'minikube', creationTimestamp: created(86400), labels: { 'node-role.kubernetes.io/control-plane': '' } },
     spec: { unschedulable: true },

@@ -11,6 +11,7 @@ import { FakeExecutor } from '../../src/exec/fake.ts';
 import { appendRule, FakeIptables, newTable, type Table, type TableName } from '../../src/iptables/index.ts';
 import type { ProxyFlags } from '../../src/proxy/config.ts';
 import { IptablesBackend } from '../../src/proxy/iptables/backend.ts';
+import { cleanupIptablesLeftovers } from '../../src/proxy/iptables/cleanup.ts';
 import { extChain, sepChain, svcChain } from '../../src/proxy/iptables/render.ts';
 import { ProxyMetrics } from '../../src/proxy/metrics.ts';
 import { portsByService, servicePorts, type ServicePortInfo } from '../../src/proxy/model.ts';
@@ -170,5 +171,22 @@ describe('iptables backend under the Proxier, on the iptables fake', () => {
     clock.advance(syncPeriodMs);
     assert.match(logs.at(-1)!, /^synced 2 services \(full, /, 'the retry is a full sync');
     assert.deepEqual(tables(ipt), fullySynced(state({ a: ['10.244.0.6'], b: ['10.244.0.7'] })));
+  });
+});
+
+describe("iptables mode's leftovers", () => {
+  it('are removed as upstream CleanupLeftovers removes them: jumps, then our chains, leaving others', () => {
+    const ipt = new FakeIptables();
+    newBackend(ipt).sync({ byService: state({ a: ['10.244.0.5'], b: ['10.244.0.7'] }), nodeIP });
+    // someone else's rule in a built-in chain, and someone else's chain
+    ipt.ensureChain('filter', 'OTHER');
+    ipt.ensureRule('append', 'filter', 'INPUT', ['-j', 'OTHER']);
+    assert.equal(cleanupIptablesLeftovers(ipt), true);
+    const text = tables(ipt).map((t) => [t.name, ...t.chains.map((c) => c.name), ...t.ops.map((o) => (o.op === 'append' ? `${o.rule.chain} ${o.rule.args.join(' ')}` : ''))].join('\n')).join('\n');
+    assert.doesNotMatch(text, /KUBE-(SERVICES|NODEPORTS|POSTROUTING|SVC-|SEP-|EXT-|FORWARD|EXTERNAL-SERVICES|PROXY-FIREWALL|FIREWALL)/);
+    assert.match(text, /KUBE-MARK-MASQ/, 'KUBE-MARK-MASQ stays, as upstream');
+    assert.match(text, /KUBE-PROXY-CANARY/, 'so do the canaries');
+    assert.deepEqual(ipt.rules('filter', 'INPUT'), [{ chain: 'INPUT', args: ['-j', 'OTHER'] }]);
+    assert.equal(cleanupIptablesLeftovers(ipt), false, 'nothing left the second time');
   });
 });

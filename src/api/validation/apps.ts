@@ -1,7 +1,7 @@
 // Validation of apps/v1 Deployment and ReplicaSet (kubernetes pkg/apis/apps/validation).
 import { field, GoRepr, Path, type FieldError } from '../errors.ts';
 import { fromLabelSelector, matches } from '../labels.ts';
-import type { Deployment, IntOrString, LabelSelector, PodTemplateSpec, ReplicaSet } from '../types.ts';
+import type { DaemonSet, Deployment, IntOrString, LabelSelector, PodTemplateSpec, ReplicaSet } from '../types.ts';
 import { intOrStringRepr, validatePodTemplateSpec } from './core.ts';
 import { labelSelectorRepr, validateImmutableField, validateLabelSelector, validateNonnegative, validateObjectMeta, validateObjectMetaUpdate } from './meta.ts';
 import { isValidPercent, nameIsDNSSubdomain } from './names.ts';
@@ -164,4 +164,84 @@ export function validateReplicaSetStatusUpdate(rs: ReplicaSet, old: ReplicaSet):
     ...validateObjectMetaUpdate(rs.metadata, old.metadata),
     ...validateStatusCounts(rs.status as Record<string, unknown>, ['replicas', 'fullyLabeledReplicas', 'readyReplicas', 'availableReplicas', 'observedGeneration']),
   ];
+}
+
+// ---- DaemonSet (ValidateDaemonSet, ValidateDaemonSetUpdate, ValidateDaemonSetStatusUpdate) ----
+
+function validateRollingUpdateDaemonSet(ru: { maxUnavailable?: IntOrString; maxSurge?: IntOrString }, p: Path): FieldError[] {
+  const errs: FieldError[] = [];
+  errs.push(...validatePositiveIntOrPercent(ru.maxUnavailable, p.child('maxUnavailable')));
+  errs.push(...validatePositiveIntOrPercent(ru.maxSurge, p.child('maxSurge')));
+  errs.push(...notMoreThan100Percent(ru.maxUnavailable, p.child('maxUnavailable')));
+  errs.push(...notMoreThan100Percent(ru.maxSurge, p.child('maxSurge')));
+  // exactly one of them non-zero
+  const hasUnavailable = intOrPercentValue(ru.maxUnavailable) !== 0;
+  const hasSurge = intOrPercentValue(ru.maxSurge) !== 0;
+  if (hasUnavailable && hasSurge) errs.push(field.invalid(p.child('maxSurge'), intOrStringRepr(ru.maxSurge), 'may not be set when maxUnavailable is non-zero'));
+  else if (!hasUnavailable && !hasSurge) errs.push(field.required(p.child('maxUnavailable'), 'cannot be 0 when maxSurge is 0'));
+  return errs;
+}
+
+function validateDaemonSetSpec(ds: DaemonSet): FieldError[] {
+  const spec = ds.spec ?? ({} as DaemonSet['spec']);
+  const sp = Path.root('spec');
+  const errs: FieldError[] = [];
+  errs.push(...validateLabelSelector(spec.selector, sp.child('selector')));
+  let sel;
+  try {
+    sel = fromLabelSelector(spec.selector);
+  } catch {
+    sel = undefined;
+  }
+  const template = spec.template ?? ({ spec: { containers: [] } } as PodTemplateSpec);
+  const tp = sp.child('template');
+  if (sel && !matches(sel, template.metadata?.labels)) errs.push(field.invalid(tp.child('metadata', 'labels'), template.metadata?.labels ?? {}, '`selector` does not match template `labels`'));
+  if (spec.selector && Object.keys(spec.selector.matchLabels ?? {}).length + (spec.selector.matchExpressions?.length ?? 0) === 0) {
+    errs.push(field.invalid(sp.child('selector'), labelSelectorRepr(spec.selector), 'empty selector is invalid for daemonset'));
+  }
+  errs.push(...validatePodTemplateSpec(template, tp));
+  const rp = template.spec?.restartPolicy ?? '';
+  if (rp !== 'Always') errs.push(field.notSupported(tp.child('spec', 'restartPolicy'), rp, ['Always']));
+  if (template.spec?.activeDeadlineSeconds !== undefined) errs.push(field.forbidden(tp.child('spec', 'activeDeadlineSeconds'), 'activeDeadlineSeconds in DaemonSet is not Supported'));
+  errs.push(...validateNonnegative(spec.minReadySeconds ?? 0, sp.child('minReadySeconds')));
+  const strat = spec.updateStrategy ?? {};
+  const stp = sp.child('updateStrategy');
+  switch (strat.type) {
+    case 'OnDelete':
+      break;
+    case 'RollingUpdate':
+      if (!strat.rollingUpdate) errs.push(field.required(stp.child('rollingUpdate'), ''));
+      else errs.push(...validateRollingUpdateDaemonSet(strat.rollingUpdate, stp.child('rollingUpdate')));
+      break;
+    default:
+      errs.push(
+        field.notSupported(stp, new GoRepr(`apps.DaemonSetUpdateStrategy{Type:${JSON.stringify(strat.type ?? '')}, RollingUpdate:(*apps.RollingUpdateDaemonSet)(nil)}`), ['RollingUpdate', 'OnDelete']),
+      );
+  }
+  if (spec.revisionHistoryLimit !== undefined) errs.push(...validateNonnegative(spec.revisionHistoryLimit, sp.child('revisionHistoryLimit')));
+  return errs;
+}
+
+export function validateDaemonSet(ds: DaemonSet): FieldError[] {
+  return [...validateObjectMeta(ds.metadata, true, nameIsDNSSubdomain), ...validateDaemonSetSpec(ds)];
+}
+
+/** As the apps/v1 strategy validates an update: the spec, and the selector immutable. */
+export function validateDaemonSetUpdate(ds: DaemonSet, old: DaemonSet): FieldError[] {
+  const errs = [...validateObjectMetaUpdate(ds.metadata, old.metadata), ...validateDaemonSetSpec(ds)];
+  errs.push(...validateImmutableField(ds.spec?.selector, old.spec?.selector, Path.root('spec').child('selector')).map((e) => ({ ...e, badValue: labelSelectorRepr(ds.spec?.selector) })));
+  return errs;
+}
+
+export function validateDaemonSetStatusUpdate(ds: DaemonSet, old: DaemonSet): FieldError[] {
+  const errs = [...validateObjectMetaUpdate(ds.metadata, old.metadata)];
+  const st = (ds.status ?? {}) as Record<string, unknown>;
+  const sp = Path.root('status');
+  for (const f of ['currentNumberScheduled', 'numberMisscheduled', 'desiredNumberScheduled', 'numberReady', 'observedGeneration', 'updatedNumberScheduled', 'numberAvailable', 'numberUnavailable', 'collisionCount']) {
+    if (typeof st[f] === 'number') errs.push(...validateNonnegative(st[f] as number, sp.child(f)));
+  }
+  const cc = ds.status?.collisionCount;
+  const oldCC = old.status?.collisionCount;
+  if (oldCC !== undefined && (cc ?? 0) < oldCC) errs.push(field.invalid(sp.child('collisionCount'), cc ?? 0, 'cannot be decremented'));
+  return errs;
 }

@@ -12,6 +12,7 @@ import { defaultScheduler, type ProxyFlags, type ProxyMode } from '../config.ts'
 import { reconcileConntrack } from '../conntrack.ts';
 import { ProxyHealthServer, ServiceHealthServers } from '../healthcheck.ts';
 import { ProxyMetrics } from '../metrics.ts';
+import { cleanupLeftovers } from './cleanup.ts';
 import { modes } from './modes.ts';
 import { Proxier } from '../proxier.ts';
 import { ipvsadmList, virtualServers } from '../virtualserver.ts';
@@ -30,6 +31,8 @@ export interface ProxyServerOptions {
   log: (s: string) => void;
   /** what the backend's commands run through (the real machine unless given) */
   ex?: Executor;
+  /** remove other modes' rules at start, as upstream does (default true) */
+  cleanupLeftovers?: boolean;
 }
 
 export class ProxyServer {
@@ -77,11 +80,23 @@ export class ProxyServer {
       serviceHealth: this.serviceHealth,
       // Only NAT in the kernel leaves conntrack entries to clean up.
       ...(mode.kernelNAT ? { conntrack: (udp) => reconcileConntrack(udp, ex) } : {}),
+      // What other modes left goes once this mode's rules are in place (upstream removes it before
+      // its first sync): a mode switched by deleting the pods keeps Service traffic flowing.
+      ...(o.cleanupLeftovers !== false
+        ? {
+            afterFirstSync: () => {
+              const removed = cleanupLeftovers(o.mode, ex);
+              if (removed.length) o.log(`removed what other proxy modes left: ${removed.join(', ')}`);
+            },
+          }
+        : {}),
     });
   }
 
   async start(): Promise<void> {
     const p = this.proxier;
+    // upstream's line, as `kubectl logs -n kube-system kube-proxy-xxxxx | grep "Using ipvs Proxier"` finds it
+    this.o.log(`Using ${this.o.mode} Proxier`);
     this.services.on({ add: (s) => p.onServiceAdd(s), update: (old, s) => p.onServiceUpdate(old, s), delete: (s) => p.onServiceDelete(s) });
     this.slices.on({ add: (s) => p.onEndpointSliceAdd(s), update: (old, s) => p.onEndpointSliceUpdate(old, s), delete: (s) => p.onEndpointSliceDelete(s) });
     this.nodes.on({ add: (n) => p.onNodeAdd(n), update: (old, n) => p.onNodeUpdate(old, n), delete: () => p.onNodeDelete() });
@@ -96,8 +111,6 @@ export class ProxyServer {
     await Promise.all([this.services.waitForSync(), this.slices.waitForSync(), this.nodes.waitForSync()]);
     p.onServicesSynced();
     p.onEndpointSlicesSynced();
-    // upstream's line ("Using ipvs Proxier"), then ours
-    this.o.log(`Using ${this.o.mode} Proxier`);
     this.o.log(`${this.o.mode} proxier for ${this.o.nodeName} started`);
   }
 

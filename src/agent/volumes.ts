@@ -1,0 +1,200 @@
+// A pod's volumes, as the kubelet's volume manager sets them up before its containers start:
+// configMap, secret, projected (service account token, configMap, secret, downwardAPI),
+// downwardAPI and emptyDir volumes are written to a directory per pod and volume; hostPath is
+// the host's own path; and, as the ServiceAccount admission plugin adds kube-api-access to every
+// pod, each pod that does not opt out gets /var/run/secrets/kubernetes.io/serviceaccount (token,
+// ca.crt, namespace). podpath's containers are host processes without a mount namespace of their
+// own, so a volume is not mounted at its mountPath: the mount table maps each mountPath to its
+// directory, and the built-in images read files through it (util/mounts.ts).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Container, KubeObject, Pod } from '../api/types.ts';
+import { serviceAccountMountPath, type MountTable } from '../util/mounts.ts';
+
+/** What a volume's contents are read from: the API server's objects (undefined when missing). */
+export interface VolumeSources {
+  configMap(namespace: string, name: string): Promise<KubeObject | undefined>;
+  secret(namespace: string, name: string): Promise<KubeObject | undefined>;
+  /** the credentials the pod's service account token stands for (podpath: the node agent's) */
+  serviceAccount(): { token: string; ca: string };
+}
+
+/** A file of a volume: its path inside the volume, content and mode. */
+export interface VolumeFile {
+  path: string;
+  content: Buffer;
+  mode: number;
+}
+
+/** Why a volume cannot be set up, in the kubelet's words (the FailedMount event's message). */
+export class VolumeError extends Error {
+  readonly code = 'FailedMount';
+}
+
+type KeyToPath = { key: string; path: string; mode?: number };
+type Volume = Record<string, unknown> & { name: string };
+
+/** The name the implicit service account volume has (upstream: kube-api-access-xxxxx). */
+export const serviceAccountVolume = 'kube-api-access';
+
+const defaultMode = 0o644;
+
+/** The files of a configMap or secret's `data`, all keys or those `items` name (a missing key is an error unless optional). */
+function keyFiles(kind: 'configmap' | 'secret', obj: KubeObject, items: KeyToPath[] | undefined, mode: number, optional: boolean): VolumeFile[] {
+  const data = new Map<string, Buffer>();
+  const text = (obj.data ?? {}) as Record<string, string>;
+  const binary = (obj.binaryData ?? {}) as Record<string, string>;
+  for (const [k, v] of Object.entries(text)) data.set(k, kind === 'secret' ? Buffer.from(v, 'base64') : Buffer.from(v));
+  for (const [k, v] of Object.entries(binary)) data.set(k, Buffer.from(v, 'base64'));
+  if (!items?.length) return [...data].map(([k, v]) => ({ path: k, content: v, mode }));
+  const out: VolumeFile[] = [];
+  for (const it of items) {
+    const v = data.get(it.key);
+    if (v === undefined) {
+      if (optional) continue;
+      throw new VolumeError(`${kind} references non-existent ${kind === 'secret' ? 'secret' : 'config'} key: ${it.key}`);
+    }
+    out.push({ path: it.path, content: v, mode: it.mode ?? mode });
+  }
+  return out;
+}
+
+/** A downwardAPI item's value: the pod's fields (labels and annotations as key="value" lines). */
+function fieldValue(pod: Pod, fieldPath: string): string {
+  const kv = (m: Record<string, string> | undefined) =>
+    Object.entries(m ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join('\n');
+  switch (fieldPath) {
+    case 'metadata.name':
+      return pod.metadata.name ?? '';
+    case 'metadata.namespace':
+      return pod.metadata.namespace ?? '';
+    case 'metadata.uid':
+      return pod.metadata.uid ?? '';
+    case 'metadata.labels':
+      return kv(pod.metadata.labels);
+    case 'metadata.annotations':
+      return kv(pod.metadata.annotations);
+    case 'spec.nodeName':
+      return pod.spec.nodeName ?? '';
+    case 'spec.serviceAccountName':
+      return pod.spec.serviceAccountName ?? '';
+    default: {
+      const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
+      return m ? (m[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[m[2]!] ?? '' : '';
+    }
+  }
+}
+
+function downwardFiles(pod: Pod, items: { path: string; fieldRef?: { fieldPath?: string }; mode?: number }[] | undefined, mode: number): VolumeFile[] {
+  return (items ?? []).filter((i) => i.fieldRef?.fieldPath).map((i) => ({ path: i.path, content: Buffer.from(fieldValue(pod, i.fieldRef!.fieldPath!)), mode: i.mode ?? mode }));
+}
+
+/** The service account volume's files: token, ca.crt, namespace. */
+export function serviceAccountFiles(pod: Pod, creds: { token: string; ca: string }, tokenPath = 'token'): VolumeFile[] {
+  return [
+    { path: tokenPath, content: Buffer.from(creds.token), mode: 0o600 },
+    { path: 'ca.crt', content: Buffer.from(creds.ca), mode: defaultMode },
+    { path: 'namespace', content: Buffer.from(pod.metadata.namespace ?? 'default'), mode: defaultMode },
+  ];
+}
+
+/**
+ * The files of one volume, or undefined for volumes that are not written (hostPath, emptyDir,
+ * kinds podpath does not know). Reads the objects it names through `src`.
+ */
+export async function volumeFiles(pod: Pod, v: Volume, src: VolumeSources): Promise<VolumeFile[] | undefined> {
+  const ns = pod.metadata.namespace ?? 'default';
+  const cm = v.configMap as { name?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean } | undefined;
+  if (cm) {
+    const obj = await src.configMap(ns, cm.name ?? '');
+    if (!obj) {
+      if (cm.optional) return [];
+      throw new VolumeError(`configmap "${cm.name}" not found`);
+    }
+    return keyFiles('configmap', obj, cm.items, cm.defaultMode ?? defaultMode, Boolean(cm.optional));
+  }
+  const sec = v.secret as { secretName?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean } | undefined;
+  if (sec) {
+    const obj = await src.secret(ns, sec.secretName ?? '');
+    if (!obj) {
+      if (sec.optional) return [];
+      throw new VolumeError(`secret "${sec.secretName}" not found`);
+    }
+    return keyFiles('secret', obj, sec.items, sec.defaultMode ?? defaultMode, Boolean(sec.optional));
+  }
+  const dapi = v.downwardAPI as { items?: { path: string; fieldRef?: { fieldPath?: string }; mode?: number }[]; defaultMode?: number } | undefined;
+  if (dapi) return downwardFiles(pod, dapi.items, dapi.defaultMode ?? defaultMode);
+  const proj = v.projected as { sources?: Record<string, any>[]; defaultMode?: number } | undefined;
+  if (proj) {
+    const mode = proj.defaultMode ?? defaultMode;
+    const out: VolumeFile[] = [];
+    for (const s of proj.sources ?? []) {
+      if (s.serviceAccountToken) out.push(serviceAccountFiles(pod, src.serviceAccount(), s.serviceAccountToken.path ?? 'token')[0]!);
+      else if (s.configMap) out.push(...((await volumeFiles(pod, { name: v.name, configMap: { ...s.configMap, defaultMode: mode } }, src)) ?? []));
+      else if (s.secret) out.push(...((await volumeFiles(pod, { name: v.name, secret: { secretName: s.secret.name, items: s.secret.items, optional: s.secret.optional, defaultMode: mode } }, src)) ?? []));
+      else if (s.downwardAPI) out.push(...downwardFiles(pod, s.downwardAPI.items, mode));
+    }
+    return out;
+  }
+  return undefined;
+}
+
+/** Whether the pod gets the service account volume (automountServiceAccountToken not false). */
+export function mountsServiceAccount(pod: Pod): boolean {
+  return pod.spec.automountServiceAccountToken !== false;
+}
+
+/**
+ * A container's mount table: each volumeMount's path to its directory (or file, with subPath)
+ * on the host, and the service account's where the container does not mount something there.
+ */
+export function containerMounts(pod: Pod, c: Container, volumeDir: (volume: string) => string): MountTable {
+  const vols = new Map(((pod.spec.volumes ?? []) as Volume[]).map((v) => [v.name, v]));
+  const table: MountTable = [];
+  for (const m of (c.volumeMounts ?? []) as { name: string; mountPath: string; subPath?: string }[]) {
+    const v = vols.get(m.name);
+    if (!v) continue;
+    const hp = v.hostPath as { path?: string } | undefined;
+    const base = hp?.path ?? volumeDir(m.name);
+    table.push([m.mountPath, m.subPath ? path.join(base, m.subPath) : base]);
+  }
+  if (mountsServiceAccount(pod) && !table.some(([p]) => p === serviceAccountMountPath)) table.push([serviceAccountMountPath, volumeDir(serviceAccountVolume)]);
+  return table;
+}
+
+/** Writes a volume's files into `dir` (replacing what was there), each with its mode. */
+export function writeVolume(dir: string, files: VolumeFile[]): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const f of files) {
+    const file = path.join(dir, f.path);
+    if (!file.startsWith(dir + path.sep)) throw new VolumeError(`invalid path ${JSON.stringify(f.path)}: must not contain '..'`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, f.content, { mode: f.mode });
+    fs.chmodSync(file, f.mode);
+  }
+}
+
+/** Sets up every volume of a pod under `podDir` (one directory per volume); throws VolumeError naming the volume that failed. */
+export async function setUpVolumes(pod: Pod, podDir: string, src: VolumeSources): Promise<void> {
+  fs.mkdirSync(podDir, { recursive: true, mode: 0o700 });
+  for (const v of (pod.spec.volumes ?? []) as Volume[]) {
+    try {
+      const hp = v.hostPath as { path?: string; type?: string } | undefined;
+      if (hp?.path) {
+        if (hp.type === 'DirectoryOrCreate') fs.mkdirSync(hp.path, { recursive: true });
+        else if (hp.type === 'FileOrCreate' && !fs.existsSync(hp.path)) fs.writeFileSync(hp.path, '');
+        continue;
+      }
+      const files = await volumeFiles(pod, v, src);
+      if (files) writeVolume(path.join(podDir, v.name), files);
+      else fs.mkdirSync(path.join(podDir, v.name), { recursive: true });
+    } catch (e) {
+      throw new VolumeError(`MountVolume.SetUp failed for volume "${v.name}" : ${(e as Error).message}`);
+    }
+  }
+  if (mountsServiceAccount(pod)) writeVolume(path.join(podDir, serviceAccountVolume), serviceAccountFiles(pod, src.serviceAccount()));
+}
