@@ -53,6 +53,8 @@ export interface Upstream {
   endpoints: UpstreamEndpoint[];
   /** why there is no endpoint to send to (requests get 503) */
   unavailable?: string;
+  /** the backend names a Service or port that does not exist (a ServiceNotFound problem) */
+  missing?: boolean;
 }
 
 export type MatchKind = 'exact' | 'prefix' | 'regex';
@@ -165,10 +167,10 @@ function findServicePort(svc: Service, b: IngressBackend): ServicePort | undefin
 function resolveUpstream(s: IngressState, namespace: string, b: IngressBackend, config: IngressConfig): Upstream {
   const base = { name: upstreamName(namespace, b), namespace, service: b.service!.name, port: String(b.service!.port?.number ?? b.service!.port?.name ?? '') };
   const svc = s.services.find((x) => x.metadata.namespace === namespace && x.metadata.name === b.service!.name);
-  if (!svc) return { ...base, endpoints: [], unavailable: `Service ${namespace}/${b.service!.name} not found` };
+  if (!svc) return { ...base, endpoints: [], missing: true, unavailable: `Service ${namespace}/${b.service!.name} not found` };
   if (svc.spec.type === 'ExternalName') return { ...base, endpoints: [], unavailable: `Service ${namespace}/${svc.metadata.name} is of type ExternalName, which podpath's controller does not proxy to` };
   const sp = findServicePort(svc, b);
-  if (!sp) return { ...base, endpoints: [], unavailable: `Service ${namespace}/${svc.metadata.name} has no port ${base.port}` };
+  if (!sp) return { ...base, endpoints: [], missing: true, unavailable: `Service ${namespace}/${svc.metadata.name} has no port ${base.port}` };
   if (config.serviceUpstream && svc.spec.clusterIP && svc.spec.clusterIP !== 'None') {
     return { ...base, endpoints: [{ address: svc.spec.clusterIP, port: sp.port }] };
   }
@@ -283,7 +285,7 @@ export function buildModel(s: IngressState, o: ModelOptions): Model {
     const ns = ing.metadata.namespace ?? 'default';
     const u = resolveUpstream(s, ns, b, config);
     if (!upstreams.has(u.name)) upstreams.set(u.name, u);
-    if (u.unavailable?.includes('not found') || u.unavailable?.includes('has no port')) {
+    if (u.missing) {
       problems.push({ ingress: refOf(ing), reason: 'ServiceNotFound', message: `${u.unavailable}: its paths answer 503`, skipped: false });
     }
     return u.name;

@@ -282,7 +282,10 @@ async function servedIngresses(client: Client, s: LabState, pods: Pod[]): Promis
   // a path the backend answers: a Prefix `/` rule's backing pods' readiness probe path
   const pathFor = (ns: string, rule: NonNullable<NonNullable<Ingress['spec']>['rules']>[number]): string => {
     const p = rule.http?.paths?.[0];
-    if (!p || (p.path && p.path !== '/') || p.pathType === 'Exact') return p?.path && p.pathType !== 'ImplementationSpecific' ? p.path : '/';
+    if (!p) return '/';
+    // a regex (ImplementationSpecific) path is no URL; an Exact or deeper Prefix path is one
+    if (p.path && p.path !== '/') return p.pathType === 'ImplementationSpecific' ? '/' : p.path;
+    if (p.pathType === 'Exact') return '/';
     const svc = services.find((x) => x.metadata.namespace === ns && x.metadata.name === p.backend.service?.name);
     return (svc && backingPods(svc, pods)[0]?.spec.containers[0]?.readinessProbe?.httpGet?.path) || '/';
   };

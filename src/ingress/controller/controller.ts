@@ -37,8 +37,14 @@ export interface SyncerOptions {
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
+/** each informer object's version, hashed once (objects are replaced, never changed, on update) */
+const versions = new WeakMap<Ingress, string>();
 /** an Ingress as the controller reads it (spec and annotations; a status update is not a change): a new version is a new chance */
-const versionOf = (o: Ingress) => `${keyOf(o)}@${o.metadata.uid ?? ''}@${createHash('sha256').update(JSON.stringify([o.spec, o.metadata.annotations ?? {}])).digest('hex').slice(0, 16)}`;
+const versionOf = (o: Ingress): string => {
+  let v = versions.get(o);
+  if (v === undefined) versions.set(o, (v = `${keyOf(o)}@${o.metadata.uid ?? ''}@${createHash('sha256').update(JSON.stringify([o.spec, o.metadata.annotations ?? {}])).digest('hex').slice(0, 16)}`));
+  return v;
+};
 
 /** Keeps nginx in line with the objects. */
 export class IngressSyncer {

@@ -137,7 +137,7 @@ function renderLocation(l: Location, server: Server, o: RenderOptions): string[]
   return [`location ${locationText(l.match)} { ${source}`, ...body.map((b) => `    ${b}`), '}'];
 }
 
-function renderServer(s: Server, m: Model, o: RenderOptions, certFiles: Map<string, string>): string[] {
+function renderServer(s: Server, o: RenderOptions, certFiles: Map<string, string>): string[] {
   const isDefault = s.hostname === catchAll;
   const name = s.hostname.startsWith('*.') ? `~^(?<subdomain>[\\w-]+)${s.hostname.slice(1).replace(/\./g, '\\.')}$` : s.hostname;
   const cert = certFiles.get(s.tls?.certificate ?? defaultCertificate) ?? certFiles.get(defaultCertificate);
@@ -157,7 +157,6 @@ function renderServer(s: Server, m: Model, o: RenderOptions, certFiles: Map<stri
     '}',
     `## end server ${s.hostname}`,
   ];
-  void m;
   return lines;
 }
 
@@ -263,7 +262,7 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     '    keepalive_requests 10000;',
     '}',
     '',
-    ...m.servers.flatMap((s) => [...renderServer(s, m, o, certFiles), '']),
+    ...m.servers.flatMap((s) => [...renderServer(s, o, certFiles), '']),
     '# the status server: endpoint updates from the controller, request counters for /metrics',
     'server {',
     `    listen 127.0.0.1:${o.statusPort};`,
