@@ -383,7 +383,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
 
   let server: http.Server | undefined;
   if (o.healthz) {
-    server = createHttpServer((req, res, target) => {
+    server = createHttpServer((_req, res, target) => {
       if (target.pathname === '/healthz') {
         const ok = plane.running();
         res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(ok ? 'ok' : 'nginx is not running');
