@@ -236,12 +236,27 @@ function grString(gr: GroupResource): string {
   return gr.group ? `${gr.resource}.${gr.group}` : gr.resource;
 }
 
+/** StatusDetails {name, group, kind} as Go encodes them: empty fields omitted. */
 function grDetails(gr: GroupResource, name: string): StatusDetails {
-  const d: StatusDetails = { name };
+  const d: StatusDetails = {};
+  if (name) d.name = name;
   if (gr.group) d.group = gr.group;
-  d.kind = gr.resource;
+  if (gr.resource) d.kind = gr.resource;
   return d;
 }
+
+/**
+ * The message NewGenericServerResponse gives a status code that carries no Status of its own:
+ * what the API server answers for a path no route serves (404) or a method no route takes (405).
+ */
+type GenericCode = 400 | 404 | 405 | 422 | 503;
+const genericMessages: Record<GenericCode, [StatusReason, string]> = {
+  400: ['BadRequest', 'the server rejected our request for an unknown reason'],
+  404: ['NotFound', 'the server could not find the requested resource'],
+  405: ['MethodNotAllowed', 'the server does not allow this method on the requested resource'],
+  422: ['Invalid', 'the server rejected our request due to an error in our request'],
+  503: ['ServiceUnavailable', 'the server is currently unable to handle the request'],
+};
 
 export const errors = {
   notFound: (gr: GroupResource, name: string) =>
@@ -254,7 +269,8 @@ export const errors = {
     errors.conflict(gr, name, 'the object has been modified; please apply your changes to the latest version and try again'),
   invalid: (group: string, kind: string, name: string, errs: readonly FieldError[]) => {
     const qualified = group ? `${kind}.${group}` : kind;
-    const details: StatusDetails = { name };
+    const details: StatusDetails = {};
+    if (name) details.name = name;
     if (group) details.group = group;
     details.kind = kind;
     details.causes = errs.map((e) => ({ reason: e.type, message: errorBody(e), field: e.field }));
@@ -265,8 +281,12 @@ export const errors = {
   },
   badRequest: (message: string) => new ApiError(400, 'BadRequest', message),
   unauthorized: () => new ApiError(401, 'Unauthorized', 'Unauthorized'),
-  forbidden: (gr: GroupResource, name: string, why: string) =>
-    new ApiError(403, 'Forbidden', `${grString(gr)} ${goQuote(name)} is forbidden: ${why}`, grDetails(gr, name)),
+  forbidden: (gr: GroupResource, name: string, why: string, causes?: StatusCause[]) => {
+    const message = name ? `${grString(gr)} ${goQuote(name)} is forbidden: ${why}` : `${grString(gr)} is forbidden: ${why}`;
+    const details = grDetails(gr, name);
+    if (causes?.length) details.causes = causes;
+    return new ApiError(403, 'Forbidden', message, details);
+  },
   methodNotSupported: (gr: GroupResource, action: string) =>
     new ApiError(405, 'MethodNotAllowed', `${action} is not supported on resources of kind ${goQuote(grString(gr))}`, {
       ...(gr.group ? { group: gr.group } : {}),
@@ -280,7 +300,18 @@ export const errors = {
   internal: (err: string) =>
     new ApiError(500, 'InternalError', `Internal error occurred: ${err}`, { causes: [{ message: err }] }),
   tooLarge: (message: string) => new ApiError(413, 'RequestEntityTooLarge', message),
-  timeout: (message: string) => new ApiError(504, 'Timeout', message),
+  /** NewTimeoutError: the message is prefixed, and details are present even when empty. */
+  timeout: (message: string, retryAfterSeconds = 0) =>
+    new ApiError(504, 'Timeout', `Timeout: ${message}`, retryAfterSeconds ? { retryAfterSeconds } : {}),
+  /**
+   * NewGenericServerResponse with no resource: the Status for a code that came without one, its
+   * details present and empty. kubectl debug reads `details.name` of a 404 to tell a missing
+   * subresource from a missing object.
+   */
+  generic: (code: GenericCode) => {
+    const [reason, message] = genericMessages[code];
+    return new ApiError(code, reason, message, {});
+  },
   /** storage.NewTooLargeResourceVersionError: a resourceVersion the store has not reached. */
   resourceVersionTooLarge: (asked: number, current: number, retrySeconds = 1) =>
     new ApiError(504, 'Timeout', `Timeout: Too large resource version: ${asked}, current: ${current}`, {

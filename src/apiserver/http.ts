@@ -2,7 +2,9 @@
 // verbs, content negotiation, and Status errors. Everything a verb does lives in Registry.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { ApiError, errors, isApiError, type Status } from '../api/errors.ts';
+import { queryBool } from '../api/query.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
+import { parseFieldSelector, type FieldRequirement } from '../api/fields.ts';
 import { isObject, type Node, type Pod } from '../api/types.ts';
 import { tokenMatches } from './certs.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
@@ -37,6 +39,8 @@ interface Route {
   namespace?: string;
   name?: string;
   subresource?: string;
+  /** reached through the legacy /watch/ prefix: a GET there is a watch, whatever ?watch says */
+  watch?: boolean;
 }
 
 class Reply {
@@ -44,10 +48,13 @@ class Reply {
     readonly res: ServerResponse,
     readonly warnings: string[] = [],
   ) {}
+  /** whether JSON answers are indented (the request asked for `pretty`) */
+  pretty = false;
   send(code: number, body: unknown, contentType = 'application/json', text?: string, binary = false): void {
     const headers: Record<string, string | string[]> = { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' };
     if (this.warnings.length) headers.Warning = this.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
-    const payload = binary ? Buffer.from(text ?? '', 'latin1') : (text ?? JSON.stringify(body));
+    let payload: string | Buffer = binary ? Buffer.from(text ?? '', 'latin1') : (text ?? JSON.stringify(body));
+    if (this.pretty && !binary && contentType.startsWith('application/json')) payload = JSON.stringify(text !== undefined ? JSON.parse(text) : body, null, 2);
     headers['Content-Length'] = String(Buffer.byteLength(payload));
     this.res.writeHead(code, headers);
     this.res.end(payload);
@@ -81,6 +88,9 @@ export function route(pathname: string): Route | undefined {
     version = parts[2]!;
     rest = parts.slice(3);
   } else return undefined;
+  // The legacy watch paths (/api/v1/watch/..., /apis/G/V/watch/...), still served upstream.
+  const watch = rest[0] === 'watch' && rest.length > 1;
+  if (watch) rest = rest.slice(1);
   let namespace: string | undefined;
   if (rest[0] === 'namespaces' && rest.length > 2 && !namespaceSubresources.has(rest[2]!)) {
     namespace = rest[1];
@@ -90,6 +100,10 @@ export function route(pathname: string): Route | undefined {
   if (!rt) return undefined;
   if (rest.length > 3) return undefined;
   const r: Route = { rt, name: rest[1], subresource: rest[2] };
+  if (watch) {
+    if (r.subresource !== undefined) return undefined;
+    r.watch = true;
+  }
   if (rt.namespaced) r.namespace = namespace;
   else if (namespace !== undefined) return undefined;
   if (r.subresource && !rt.subresources.some((s) => s.name === r.subresource)) return undefined;
@@ -111,8 +125,7 @@ function deleteOptions(body: string, contentType: string, q: URLSearchParams): D
   if (pp) opts.propagationPolicy = pp as DeleteOptions['propagationPolicy'];
   const gp = q.get('gracePeriodSeconds');
   if (gp !== null && gp !== '') opts.gracePeriodSeconds = Number(gp);
-  const od = q.get('orphanDependents');
-  if (od !== null) opts.orphanDependents = od === 'true';
+  if (q.get('orphanDependents') !== null) opts.orphanDependents = queryBool(q, 'orphanDependents');
   const dr = q.getAll('dryRun');
   if (dr.length) opts.dryRun = dr;
   if (opts.propagationPolicy && !['Foreground', 'Background', 'Orphan'].includes(opts.propagationPolicy)) {
@@ -147,26 +160,34 @@ export function createHandler(opts: HttpOptions): Handler {
     if (r.rt.kind === 'Endpoints') reply.warnings.push(endpointsWarning);
     const accept = req.headers.accept;
     const contentType = req.headers['content-type'] ?? '';
+    const watch = (wq: URLSearchParams) =>
+      serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: wq, shape: negotiate(accept) }, (close) => {
+        req.on('close', close);
+        reply.res.on('close', close);
+      });
+
+    if (r.watch) {
+      // Only GET is routed under /watch/; the name, if any, selects as metadata.name would.
+      if (method !== 'GET') throw errors.generic(405);
+      negotiate(accept);
+      await waitForResourceVersion(registry.store, q);
+      return watch(r.name === undefined ? q : nameSelected(q, r.name));
+    }
 
     if (r.name === undefined) {
       switch (method) {
         case 'GET': {
           const shape = negotiate(accept);
           await waitForResourceVersion(registry.store, q);
-          if (q.get('watch') === 'true' || q.get('watch') === '1') {
-            serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: q, shape }, (close) => {
-              req.on('close', close);
-              reply.res.on('close', close);
-            });
-            return;
-          }
+          if (queryBool(q, 'watch')) return watch(q);
           const { items, resourceVersion } = registry.list(r.rt, r.namespace, q);
           const body = shapeList(r.rt, items, String(resourceVersion), shape, q);
           reply.send(200, body, contentTypeOf(shape), serialize(body, shape));
           return;
         }
         case 'POST': {
-          if (r.rt.namespaced && r.namespace === undefined) throw errors.methodNotSupported({ group: r.rt.group, resource: r.rt.resource }, 'create');
+          // No create route exists across all namespaces: the router's 405.
+          if (r.rt.namespaced && r.namespace === undefined) throw errors.generic(405);
           const raw: RawBody = { text: bytes.toString('utf8'), contentType, bytes };
           const result = await registry.create(ctx, raw);
           reply.warnings.push(...result.warnings);
@@ -179,7 +200,7 @@ export function createHandler(opts: HttpOptions): Handler {
           return;
         }
         default:
-          throw errors.methodNotSupported({ group: r.rt.group, resource: r.rt.resource }, method.toLowerCase());
+          throw errors.generic(405);
       }
     }
 
@@ -192,7 +213,7 @@ export function createHandler(opts: HttpOptions): Handler {
       }
       if (method === 'PUT') return send(reply, await registry.updateScale(ctx, await raw()));
       if (method === 'PATCH') return send(reply, await registry.updateScale(ctx, await raw(), mediaType(contentType)));
-      throw errors.methodNotSupported({ group: r.rt.group, resource: `${r.rt.resource}/scale` }, method.toLowerCase());
+      throw errors.generic(405);
     }
     if (sub === 'status') {
       if (method === 'GET') {
@@ -203,10 +224,10 @@ export function createHandler(opts: HttpOptions): Handler {
       }
       if (method === 'PUT') return send(reply, await registry.updateStatus(ctx, await raw()));
       if (method === 'PATCH') return send(reply, await registry.patch(ctx, await raw(), 'status'));
-      throw errors.methodNotSupported({ group: r.rt.group, resource: `${r.rt.resource}/status` }, method.toLowerCase());
+      throw errors.generic(405);
     }
     if (sub === 'log') {
-      if (method !== 'GET') throw errors.methodNotSupported({ group: '', resource: 'pods/log' }, method.toLowerCase());
+      if (method !== 'GET') throw errors.generic(405);
       return podLogs(registry, r, q, reply.res);
     }
     if (streamingSubresources.has(sub ?? '')) {
@@ -214,15 +235,15 @@ export function createHandler(opts: HttpOptions): Handler {
       throw errors.badRequest('Upgrade request required');
     }
     if (sub === 'binding') {
-      if (method !== 'POST') throw errors.methodNotSupported({ group: '', resource: 'pods/binding' }, method.toLowerCase());
+      if (method !== 'POST') throw errors.generic(405);
       const st = await registry.bind(ctx, await raw());
       return reply.send(201, st);
     }
     if (sub === 'finalize') {
-      if (method !== 'PUT') throw errors.methodNotSupported({ group: '', resource: 'namespaces/finalize' }, method.toLowerCase());
+      if (method !== 'PUT') throw errors.generic(405);
       return send(reply, await registry.finalizeNamespace(ctx, await raw()));
     }
-    if (sub !== undefined) throw errors.notFound({ group: r.rt.group, resource: `${r.rt.resource}/${sub}` }, r.name);
+    if (sub !== undefined) throw errors.generic(404);
 
     switch (method) {
       case 'GET': {
@@ -230,15 +251,7 @@ export function createHandler(opts: HttpOptions): Handler {
         // A get from a resourceVersion not reached yet waits as a list does (the watch cache's
         // WaitUntilFreshAndGet), before looking the object up: 504 even for one that is not there.
         await waitForResourceVersion(registry.store, q);
-        if (q.get('watch') === 'true' || q.get('watch') === '1') {
-          const fq = new URLSearchParams(q);
-          fq.set('fieldSelector', [q.get('fieldSelector'), `metadata.name=${r.name}`].filter(Boolean).join(','));
-          serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: fq, shape }, (close) => {
-            req.on('close', close);
-            reply.res.on('close', close);
-          });
-          return;
-        }
+        if (queryBool(q, 'watch')) return watch(nameSelected(q, r.name));
         const body = shapeObject(r.rt, registry.get(r.rt, r.namespace, r.name), shape, q);
         reply.send(200, body, contentTypeOf(shape), serialize(body, shape));
         return;
@@ -253,7 +266,7 @@ export function createHandler(opts: HttpOptions): Handler {
         return;
       }
       default:
-        throw errors.methodNotSupported({ group: r.rt.group, resource: r.rt.resource }, method.toLowerCase());
+        throw errors.generic(405);
     }
   }
 
@@ -294,10 +307,12 @@ export function createHandler(opts: HttpOptions): Handler {
   async function dispatch(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void> {
     const path = target.pathname.length > 1 ? target.pathname.replace(/\/+$/, '') : target.pathname;
     const reply = new Reply(res);
+    reply.pretty = prettyPrint(target.query, req.headers['user-agent']);
     try {
       if (publicPaths.has(path)) {
         discardBody(req);
-        if (path === '/version') return reply.send(200, serverVersion);
+        // The version handler writes its JSON indented, whatever the request asks.
+        if (path === '/version') return reply.send(200, null, 'application/json', JSON.stringify(serverVersion, null, 2));
         if (path.startsWith('/readyz') && !opts.ready()) return reply.send(500, null, 'text/plain; charset=utf-8', '[-]informer-sync failed: not ready\nreadyz check failed\n');
         return reply.send(200, null, 'text/plain; charset=utf-8', 'ok');
       }
@@ -315,7 +330,7 @@ export function createHandler(opts: HttpOptions): Handler {
       if (path === '/openapi/v3') return reply.send(200, openapiRoot());
       if (path.startsWith('/openapi/v3/')) {
         const doc = openapiFor(path.slice('/openapi/v3/'.length));
-        if (!doc) throw notFoundPath();
+        if (!doc) throw errors.generic(404);
         return reply.send(200, doc);
       }
       if (path === '/openapi/v2' || path === '/swagger-2.0.0.pb-v1') {
@@ -327,7 +342,7 @@ export function createHandler(opts: HttpOptions): Handler {
       }
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);
-      if (!r) throw notFoundPath();
+      if (!r) return notFound(reply, path);
       await handleResource(req, reply, r, target.query, bytes);
     } catch (e) {
       if (res.headersSent) {
@@ -356,7 +371,8 @@ function podLogs(registry: Registry, r: Route, q: URLSearchParams, res: ServerRe
   const port = node?.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 10250;
   if (!addr) throw errors.badRequest(`node ${pod.spec.nodeName} has no InternalIP`);
   const qs = new URLSearchParams();
-  for (const k of ['follow', 'tailLines', 'timestamps', 'previous', 'sinceSeconds']) if (q.get(k)) qs.set(k, q.get(k)!);
+  for (const k of ['follow', 'timestamps', 'previous']) if (queryBool(q, k)) qs.set(k, 'true');
+  for (const k of ['tailLines', 'sinceSeconds']) if (q.get(k)) qs.set(k, q.get(k)!);
   const up = http.get({ host: addr, port, path: `/containerLogs/${pod.metadata.namespace}/${pod.metadata.name}/${encodeURIComponent(container)}?${qs}` }, (ur) => {
     res.writeHead(ur.statusCode === 200 ? 200 : 500, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
     ur.pipe(res);
@@ -387,6 +403,49 @@ async function waitForResourceVersion(store: Store, q: URLSearchParams): Promise
   }
 }
 
-function notFoundPath(): ApiError {
-  return new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+/**
+ * A path no route serves. Under /api and a served group's prefix the API router answers, with a
+ * Status whose details are empty; anywhere else Go's mux answers in plain text.
+ */
+function notFound(reply: Reply, path: string): void {
+  const parts = path.split('/');
+  const routed = parts[1] === 'api' || (parts[1] === 'apis' && parts[2] !== undefined && apiGroup(decodeSegment(parts[2]) ?? '') !== undefined);
+  if (routed) return reply.status(errors.generic(404));
+  reply.res.setHeader('X-Content-Type-Options', 'nosniff');
+  reply.send(404, null, 'text/plain; charset=utf-8', '404 page not found\n');
+}
+
+/**
+ * The list options of a watch on one object by name (apiserver's listOpts): the name becomes the
+ * field selector metadata.name=NAME; a field selector that says otherwise is refused.
+ */
+function nameSelected(q: URLSearchParams, name: string): URLSearchParams {
+  const fs = q.get('fieldSelector') ?? '';
+  const out = new URLSearchParams(q);
+  if (fs.trim() === '') {
+    out.set('fieldSelector', `metadata.name=${name}`);
+    return out;
+  }
+  let reqs: FieldRequirement[] = [];
+  try {
+    reqs = parseFieldSelector(fs);
+  } catch {
+    // an unparsable selector is refused below, as one that does not name the object
+  }
+  if (!reqs.some((r) => r.field === 'metadata.name' && r.op === '=' && r.value === name)) {
+    throw errors.badRequest("fieldSelector metadata.name doesn't match requested name");
+  }
+  return out;
+}
+
+/**
+ * Whether to indent JSON (apiserver's negotiation isPrettyPrint): `pretty` as Go's
+ * strconv.ParseBool reads it (not the query-parameter rule: it is no converted option), else
+ * browsers and command-line HTTP tools by their User-Agent.
+ */
+function prettyPrint(q: URLSearchParams, userAgent: string | undefined): boolean {
+  const pp = q.get('pretty');
+  if (pp) return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(pp);
+  const ua = userAgent ?? '';
+  return ua.startsWith('curl') || ua.startsWith('Wget') || ua.startsWith('Mozilla/5.0');
 }

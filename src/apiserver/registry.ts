@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError, errors, field, Path, type Status } from '../api/errors.ts';
 import { applyDefaults } from '../api/defaults.ts';
+import { queryBool } from '../api/query.ts';
 import { checkFieldSelector, fieldsMatch, FieldSelectorError, parseFieldSelector, type FieldRequirement } from '../api/fields.ts';
 import { fromLabelSelector, matches, parseSelector, selectorString, SelectorParseError, type Selector } from '../api/labels.ts';
 import { jsonPatch, mergePatch } from '../api/patch/merge.ts';
@@ -190,7 +191,10 @@ export class Registry {
     const ns = this.store.get('/namespaces', undefined, namespace) as Namespace | undefined;
     if (!ns) throw errors.notFound({ group: '', resource: 'namespaces' }, namespace);
     if (ns.metadata.deletionTimestamp || ns.status?.phase === 'Terminating') {
-      throw errors.forbidden(gr(rt), name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+      // As the NamespaceLifecycle admission plugin: the cause tells a controller to stop retrying.
+      throw errors.forbidden(gr(rt), name, `unable to create new content in namespace ${namespace} because it is being terminated`, [
+        { reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' },
+      ]);
     }
   }
 
@@ -407,7 +411,7 @@ export class Registry {
     if (pt !== 'application/apply-patch+yaml' && force !== null) {
       throw errors.invalid('meta.k8s.io', 'PatchOptions', '', [field.forbidden(Path.root('force'), 'may not be specified for non-apply patch')]);
     }
-    if (pt === 'application/apply-patch+yaml') return this.apply(ctx, raw, force === 'true', subresource);
+    if (pt === 'application/apply-patch+yaml') return this.apply(ctx, raw, queryBool(ctx.query, 'force'), subresource);
     const old = this.get(ctx.rt, ctx.namespace, ctx.name!);
     const patched = this.applyPatch(pt, old, raw, subresource ? undefined : ctx.rt.model);
     const { obj, warnings } = decodeFor(ctx.rt, patched, fieldValidationOf(ctx.query));
@@ -438,8 +442,9 @@ export class Registry {
       }
     } catch (e) {
       if (e instanceof PatchError) {
-        // Upstream answers a JSON patch that does not apply with a bare 422.
-        if (pt === 'application/json-patch+json') throw new ApiError(422, 'Invalid', e.message);
+        // Upstream answers a JSON patch that does not apply with a generic 422: its own error is not shown.
+        // (A body that is no list of operations does not decode: 400 with the decoder's words.)
+        if (pt === 'application/json-patch+json' && Array.isArray(body)) throw errors.generic(422);
         throw errors.badRequest(e.message);
       }
       throw e;

@@ -65,7 +65,7 @@ export function createUpgradeHandler(o: StreamingOptions): (req: IncomingMessage
       const path = target ? (target.pathname.length > 1 ? target.pathname.replace(/\/+$/, '') : target.pathname) : '';
       const r = target ? o.route(path) : undefined;
       if (!target || !r || r.rt.group !== '' || r.rt.resource !== 'pods' || !r.name || r.namespace === undefined || !streamingSubresources.has(r.subresource ?? '')) {
-        throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+        throw errors.generic(404);
       }
       if (!o.authenticated(req)) throw errors.unauthorized();
       const q = target.query;

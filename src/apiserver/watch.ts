@@ -4,6 +4,7 @@
 // (an object leaving the selection is reported DELETED); sends bookmarks when asked.
 import type { ServerResponse } from 'node:http';
 import { errors } from '../api/errors.ts';
+import { queryBool } from '../api/query.ts';
 import { apiVersionOf, type ResourceType } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import { includeObjectOf, toTable, type Shape } from './output.ts';
@@ -36,8 +37,8 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
   const selected = (o: KubeObject | undefined) => o !== undefined && inScope(o) && match(o);
   const include = shape.kind === 'table' ? includeObjectOf(query) : 'Metadata';
   const rvParam = query.get('resourceVersion') ?? '';
-  const sendInitial = query.get('sendInitialEvents') === 'true';
-  const bookmarks = query.get('allowWatchBookmarks') === 'true';
+  const sendInitial = queryBool(query, 'sendInitialEvents');
+  const bookmarks = queryBool(query, 'allowWatchBookmarks');
   const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '') || 1800 + Math.floor(Math.random() * 1800);
   // Node fires a longer timer at once (TimeoutOverflowWarning): such a watch simply lasts the longest a timer can wait.
   const timeoutMs = Math.min(timeoutSeconds * 1000, maxTimerMs);
