@@ -2,6 +2,7 @@
 // selector, the pods it selects become endpoints (ready/serving/terminating conditions,
 // nodeName, targetRef, named targetPorts resolved per pod, at most 100 endpoints per slice).
 // The computation is a pure function of the Service and its pods.
+import { isApiError } from '../api/errors.ts';
 import { fromSet, matches } from '../api/labels.ts';
 import type { Endpoint, EndpointPort, EndpointSlice, Endpoints, KubeObject, Pod, Service } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
@@ -11,6 +12,8 @@ import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
 import { isPodReady, isTerminal } from '../api/pod.ts';
 
 export const managedBy = 'endpointslice-controller.k8s.io';
+/** client-go's resourcelock.LeaderElectionRecordAnnotationKey: an Endpoints used as a leader lock has no Service. */
+export const leaderElectionAnnotation = 'control-plane.alpha.kubernetes.io/leader';
 export const maxEndpointsPerSlice = 100;
 
 /** The container port a Service port's targetPort names in `pod`, or undefined. */
@@ -107,13 +110,38 @@ export class EndpointsControllers {
       }
     };
     pods.on({ add: podChanged, update: (old, p) => (podChanged(old), podChanged(p)), delete: podChanged });
-    slices.on({ delete: (es) => this.queue.add(`${es.metadata.namespace}/${es.metadata.labels?.['kubernetes.io/service-name'] ?? ''}`) });
+    slices.on({
+      delete: (es) => {
+        const svc = es.metadata.labels?.['kubernetes.io/service-name'];
+        if (svc) this.queue.add(`${es.metadata.namespace}/${svc}`);
+      },
+    });
+    // Once both caches are full, Endpoints left by a Service deleted while no controller ran.
+    void Promise.all([services.waitForSync(), endpoints.waitForSync()]).then(() => this.checkLeftoverEndpoints());
+  }
+
+  /**
+   * Queues every Endpoints (but leader-election locks) under its own name: one whose Service is
+   * gone is deleted by sync; one whose Service has no selector stays the user's.
+   */
+  checkLeftoverEndpoints(): void {
+    for (const ep of this.endpoints.list()) {
+      if (ep.metadata.annotations?.[leaderElectionAnnotation] !== undefined) continue;
+      this.queue.add(nsName(ep));
+    }
   }
 
   private async sync(key: string): Promise<void> {
     const [ns, name] = splitKey(key);
+    if (!name) return;
     const svc = this.services.get(ns, name);
-    if (!svc || !svc.spec.selector || svc.spec.type === 'ExternalName') return; // selectorless: user-managed
+    if (!svc) {
+      // The Service is gone (or never was): so is its Endpoints. A cache not yet filled proves
+      // nothing; checkLeftoverEndpoints comes back once it is.
+      if (this.services.hasSynced) await this.deleteEndpoints(ns, name);
+      return;
+    }
+    if (!svc.spec.selector || svc.spec.type === 'ExternalName') return; // selectorless: user-managed
     const pods = this.pods.list();
     await this.syncSlices(svc, desiredSlices(svc, pods));
     await this.syncEndpoints(svc, desiredEndpoints(svc, pods) ?? []);
@@ -149,6 +177,14 @@ export class EndpointsControllers {
       else await this.client.request('POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, body(d));
     }
     for (const es of unused) await this.client.request('DELETE', objectPath('discovery.k8s.io/v1', 'endpointslices', ns, es.metadata.name!)).catch(() => {});
+  }
+
+  private async deleteEndpoints(ns: string, name: string): Promise<void> {
+    try {
+      await this.client.request('DELETE', objectPath('v1', 'endpoints', ns, name));
+    } catch (e) {
+      if (!isApiError(e) || e.code !== 404) throw e;
+    }
   }
 
   private async syncEndpoints(svc: Service, subsets: NonNullable<Endpoints['subsets']>): Promise<void> {

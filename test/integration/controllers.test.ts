@@ -22,6 +22,19 @@ describe('controller-manager', () => {
     assert.equal(r.code, 0, r.stderr);
     const svc = kubectl(['expose', 'deployment', 'web', '--port=80', '--target-port=8080']);
     assert.equal(svc.code, 0, svc.stderr);
+    // Endpoints that exist before the controller starts: one whose Service is gone, a leader
+    // lock (never a Service's), and a selectorless Service's own.
+    const ep = (name: string, annotations?: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name, ...(annotations ? { annotations } : {}) },
+      subsets: [{ addresses: [{ ip: '10.9.9.9' }], ports: [{ port: 80 }] }],
+    });
+    const manual = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'manual' }, spec: { ports: [{ port: 80 }] } };
+    for (const o of [ep('stale'), ep('lock', { 'control-plane.alpha.kubernetes.io/leader': '{"holderIdentity":"x"}' }), manual, ep('manual')]) {
+      const r = kubectl(['create', '-f', '-'], JSON.stringify(o));
+      assert.equal(r.code, 0, r.stderr);
+    }
     cm = spawn(process.execPath, [podpathBin, 'controller-manager', '--kubeconfig', s.kubeconfig], { stdio: 'ignore' });
   });
   after(async () => {
@@ -89,5 +102,17 @@ spec:
       return /^agent\s+2\s+2\s+0\s+2\s+0\s+kubernetes.io\/os=linux\s+\S+$/m.test(out) ? out : undefined;
     }, 20_000, 'DESIRED 2 CURRENT 2 UP-TO-DATE 2');
     assert.match(table!, /^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE$/m);
+  });
+
+  it('deletes Endpoints whose Service is gone, at start and when the Service is deleted; leaves leader locks and selectorless Services\' own', async () => {
+    const names = () => (json(['get', 'endpoints']).items as { metadata: { name: string } }[]).map((e) => e.metadata.name).sort();
+    await eventually(() => !names().includes('stale'), 20_000, 'the leftover Endpoints to be deleted');
+    await eventually(() => names().includes('web'), 20_000, "the web Service's Endpoints");
+    assert.deepEqual(names().filter((n) => n !== 'kubernetes'), ['lock', 'manual', 'web']);
+    assert.deepEqual(json(['get', 'endpoints', 'manual']).subsets[0].addresses, [{ ip: '10.9.9.9' }]);
+    const r = kubectl(['delete', 'service', 'web']);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually(() => !names().includes('web'), 20_000, "the web Endpoints to follow its Service");
+    assert.ok(names().includes('lock') && names().includes('manual'), names().join(' '));
   });
 });
