@@ -18,6 +18,7 @@ import type { StoreEvent, Watcher } from './storage/store.ts';
  */
 const maxQueuedLength = 16 * 1024 * 1024;
 const maxTimerMs = 2 ** 31 - 1;
+const bookmarkFrequencyMs = 60_000;
 
 export interface WatchRequest {
   rt: ResourceType;
@@ -140,13 +141,21 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
   store.addWatcher(watcher);
 
   const timers: NodeJS.Timeout[] = [];
-  if (bookmarks) {
+  const deadline = Date.now() + timeoutMs;
+  // As the watch cache's cacheWatcher.nextBookmarkTime: a bookmark about every minute, and one
+  // 2 s before the watch times out, so a client resumes from as near now as it can.
+  const scheduleBookmark = (): void => {
+    const pretimeout = deadline - 2000 - Date.now();
+    const next = Math.min(bookmarkFrequencyMs, pretimeout);
+    if (next < 0) return;
     timers.push(
-      setInterval(() => {
+      setTimeout(() => {
         send(JSON.stringify({ type: 'BOOKMARK', object: { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(store.deliveredRV) } } }) + '\n');
-      }, 30_000),
+        if (next < pretimeout) scheduleBookmark();
+      }, next),
     );
-  }
+  };
+  if (bookmarks) scheduleBookmark();
   timers.push(setTimeout(() => close(), timeoutMs));
   function stop(): boolean {
     if (closed) return false;

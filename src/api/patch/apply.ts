@@ -103,7 +103,7 @@ export function serverSideApply(live: KubeObject | undefined, applied: KubeObjec
       conflicts.set(e.manager ?? '', list);
     }
   }
-  if (conflicts.size && !opts.force) throw conflictError(conflicts, entries, groupResource, live.metadata.name ?? '');
+  if (conflicts.size && !opts.force) throw conflictError(conflicts, entries);
 
   const merged = mergeStruct(live, applied, ctx.model) as KubeObject;
 
@@ -138,7 +138,7 @@ export function serverSideApply(live: KubeObject | undefined, applied: KubeObjec
   return merged;
 }
 
-function conflictError(conflicts: Map<string, string[]>, entries: ManagedFieldsEntry[], gr: { group: string; resource: string }, name: string): ApiError {
+function conflictError(conflicts: Map<string, string[]>, entries: ManagedFieldsEntry[]): ApiError {
   const total = [...conflicts.values()].reduce((n, l) => n + l.length, 0);
   const lines: string[] = [];
   const causes: { reason: string; message: string; field: string }[] = [];
@@ -149,13 +149,8 @@ function conflictError(conflicts: Map<string, string[]>, entries: ManagedFieldsE
     else lines.push(`conflicts with ${goQuote(manager)} using ${apiVersion}:\n${paths.map((p) => `- ${pathString(p)}`).join('\n')}`);
   }
   const head = `Apply failed with ${total} conflict${total === 1 ? '' : 's'}: `;
-  const err = new ApiError(409, 'Conflict', head + lines.join('\n'), {
-    name,
-    ...(gr.group ? { group: gr.group } : {}),
-    kind: gr.resource,
-    causes,
-  });
-  return err;
+  // As apimachinery's NewApplyConflict: the details hold the causes alone, no name or kind.
+  return new ApiError(409, 'Conflict', head + lines.join('\n'), { causes });
 }
 
 function mergeStruct(live: unknown, applied: Obj, model: string | undefined): Obj {
