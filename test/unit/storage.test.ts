@@ -116,6 +116,15 @@ describe('store durability', () => {
     assert.deepEqual(s.eventsSince('/secrets', 9)!.map((e) => e.rv), [13, 17]);
     assert.equal(s.oldestResumableRV('/configmaps'), 12);
   });
+
+  it('resumes a resource\'s first events from a resourceVersion listed before them', async () => {
+    const s = new Store(null);
+    s.put('/configmaps', cm('x', '1'));
+    // A client lists Secrets at rv 1 (none yet) and starts its watch after the first Secret write.
+    s.put('/secrets', cm('y', '2'));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(s.eventsSince('/secrets', 1)?.map((e) => e.rv), [2]);
+  });
 });
 
 describe('allocators', () => {

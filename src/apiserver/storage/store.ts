@@ -87,6 +87,8 @@ export class Store {
   private undelivered: StoreEvent[] = [];
   private rollBackListeners: ((undone: StoreEvent[]) => void)[] = [];
   private rv: number;
+  /** the resourceVersion the store opened at: watch history reaches back no further */
+  private readonly openedRV: number;
   private readonly historyLimit: number;
   private readonly compactBytes: number;
 
@@ -96,6 +98,7 @@ export class Store {
     opts: StoreOptions = {},
   ) {
     this.rv = initial.rv;
+    this.openedRV = initial.rv;
     this.objects = initial.objects;
     this.historyLimit = opts.historyLimit ?? 20000;
     this.compactBytes = opts.compactBytes ?? 64 * 1024 * 1024;
@@ -128,8 +131,10 @@ export class Store {
   private history(resource: string): History {
     let h = this.histories.get(resource);
     if (!h) {
-      // A resource with no history yet has seen no change since this process started.
-      h = new History(this.rv);
+      // A resource with no history yet has seen no change since this process started: it resumes
+      // from any resourceVersion since then, not only from now (a write that creates the history
+      // after a client listed must not make that list's resourceVersion too old).
+      h = new History(this.openedRV);
       this.histories.set(resource, h);
     }
     return h;
