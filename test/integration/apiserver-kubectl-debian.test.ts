@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { repoRoot, startApiServer, tempDir, type TestApiServer } from '../helpers/apiserver.ts';
+import { eventually, repoRoot, startApiServer, tempDir, type TestApiServer } from '../helpers/apiserver.ts';
 
 const oldKubectl = process.env.PODPATH_KUBECTL_DEBIAN ?? path.join(repoRoot, '.cache/kubernetes-client/usr/bin/kubectl');
 const present = fs.existsSync(oldKubectl);
@@ -42,6 +42,32 @@ describe("Debian's kubectl 1.20 against podpath apiserver", { skip: present ? fa
     assert.equal(r.code, 0, r.stderr);
     r = run(['delete', 'namespace', 'old-client']);
     assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('watches with get -w, a collection and one object by name', async () => {
+    let r = run(['create', 'configmap', 'seen', '--from-literal=x=y']);
+    assert.equal(r.code, 0, r.stderr);
+    const watch = (args: string[]) => {
+      const child = spawn(oldKubectl, ['get', 'cm', ...args, '-w', '--request-timeout=20s'], { env: { ...process.env, HOME: home, KUBECONFIG: s.kubeconfig } });
+      const w = { child, out: '' };
+      child.stdout.on('data', (d: Buffer) => (w.out += d.toString()));
+      return w;
+    };
+    const all = watch([]);
+    const one = watch(['seen']);
+    try {
+      await eventually(() => /^seen\s/m.test(all.out) && /^seen\s/m.test(one.out), 15_000, 'the initial lists');
+      r = run(['create', 'configmap', 'later', '--from-literal=x=y']);
+      assert.equal(r.code, 0, r.stderr);
+      r = run(['patch', 'configmap', 'seen', '-p', '{"data":{"z":"w"}}']);
+      assert.equal(r.code, 0, r.stderr);
+      await eventually(() => /^later\s+1\s/m.test(all.out) && /^seen\s+2\s/m.test(all.out), 15_000, 'the collection watch to see the new and the changed ConfigMap');
+      await eventually(() => /^seen\s+2\s/m.test(one.out), 15_000, 'the named watch to see its change');
+      assert.doesNotMatch(one.out, /later/);
+    } finally {
+      all.child.kill('SIGKILL');
+      one.child.kill('SIGKILL');
+    }
   });
 
   it('gets a warning (not an error) for an unknown field, as a server defaulting to Warn does', () => {
