@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { request, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
+import { makeKubectl, request, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 
 interface WatchLine {
   type: string;
@@ -140,6 +140,15 @@ describe('apiserver query parameters and legacy paths', () => {
       assert.equal(r.status, 404, p);
       assert.equal(r.body, '404 page not found\n', p);
       assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8', p);
+    }
+    // kubectl debug tells an unserved ephemeralcontainers subresource by the empty details.name
+    // of its 404 (it crashed on a 404 without details); where the subresource is served, it works.
+    const pod = await request(s, 'POST', '/api/v1/namespaces/default/pods', JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }));
+    assert.equal(pod.status, 201, pod.body);
+    const debug = makeKubectl(s.kubeconfig)(['debug', 'p', '--image=busybox', '--profile=general']);
+    if (debug.code !== 0) {
+      assert.equal(debug.code, 1, debug.stderr);
+      assert.equal(debug.stderr, 'error: ephemeral containers are disabled for this cluster (error from server: "the server could not find the requested resource")\n');
     }
     const methodNotAllowed = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server does not allow this method on the requested resource', reason: 'MethodNotAllowed', details: {}, code: 405 };
     for (const [m, p] of [
