@@ -12,7 +12,7 @@
 //   prints. Only the value-typed counters podpath's controllers write as 0 are dropped.
 import { findKind } from './resources.ts';
 import { hasModel, modelFields, type FieldType } from './schema.ts';
-import type { KubeObject } from './types.ts';
+import { objectMetaFields, type KubeObject } from './types.ts';
 
 /** Lists without omitempty: printed as written (`[]`), `null` when unset. */
 const noOmitEmpty: Record<string, string[]> = {
@@ -144,6 +144,14 @@ function encodeModel(model: string, input: Record<string, unknown>, root: boolea
     const e = unsetValue(model, k, f.type, root);
     if (e !== omit) out[k] = e;
   }
+  return model === 'V1ObjectMeta' ? inOrder(out, objectMetaFields) : out;
+}
+
+/** `obj` with `order`'s keys first, in that order (a Go struct's field order). */
+function inOrder(obj: Record<string, unknown>, order: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of order) if (k in obj) out[k] = obj[k];
+  for (const [k, v] of Object.entries(obj)) if (!(k in out)) out[k] = v;
   return out;
 }
 
