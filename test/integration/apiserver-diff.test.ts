@@ -74,11 +74,13 @@ describe('kubectl diff of unchanged objects', () => {
           const d = kubectl(['diff', '-n', ns, '-f', file]);
           assert.equal(d.code, 0, `${path.basename(file)}:\n${d.stdout}${d.stderr}`);
           assert.equal(d.stdout, '');
-          if (mode !== 'create') {
-            // A server-side diff merges the same configuration again, as kubectl's manager: after
-            // another manager's writes it forces, as an atomic struct a default completed
-            // (fieldRef's apiVersion) is another value to server-side apply.
-            const ssd = kubectl(['diff', '--server-side', ...(mode === 'apply --server-side' ? [] : ['--force-conflicts']), '-n', ns, '-f', file]);
+          // A server-side diff merges the same configuration again, as kubectl's manager. After
+          // another manager's writes it forces (an atomic struct a default completed, fieldRef's
+          // apiVersion, is another value to server-side apply), which adds kubectl's entry to
+          // managedFields: kubectl 1.20 shows managedFields in its diffs (1.21 hides them).
+          const sameManager = mode === 'apply --server-side';
+          if (mode !== 'create' && (sameManager || k.name !== '1.20')) {
+            const ssd = kubectl(['diff', '--server-side', ...(sameManager ? [] : ['--force-conflicts']), '-n', ns, '-f', file]);
             assert.equal(ssd.code, 0, `${path.basename(file)} (server-side):\n${ssd.stdout}${ssd.stderr}`);
           }
         }
