@@ -16,6 +16,7 @@ import type {
   Service,
 } from './types.ts';
 import { isObject } from './types.ts';
+import { normalizeInPlace } from './wire.ts';
 
 function defaultProbe(p: Probe | undefined): void {
   if (!p) return;
@@ -58,7 +59,6 @@ export function defaultPodSpec(spec: PodSpec): void {
   spec.terminationGracePeriodSeconds ??= 30;
   spec.securityContext ??= {};
   spec.schedulerName ??= 'default-scheduler';
-  spec.enableServiceLinks ??= true;
   if (spec.hostNetwork) {
     for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
       for (const p of c.ports ?? []) p.hostPort ??= p.containerPort;
@@ -75,6 +75,8 @@ function defaultTemplate(t: PodTemplateSpec | undefined): void {
 export function defaultPod(pod: Pod): void {
   pod.spec ??= { containers: [] };
   defaultPodSpec(pod.spec);
+  // SetDefaults_Pod, not SetDefaults_PodSpec: pod templates do not carry it.
+  pod.spec.enableServiceLinks ??= true;
   // What admission plugins add to every pod: the default service account, the
   // default priority, and DefaultTolerationSeconds' tolerations.
   if (!pod.spec.serviceAccountName) pod.spec.serviceAccountName = pod.spec.serviceAccount || 'default';
@@ -211,7 +213,12 @@ const defaulters: Record<string, (o: KubeObject) => void> = {
   Secret: defaultSecret,
 };
 
-/** Applies the defaults of `kind` to `obj` in place. */
+/**
+ * Applies the defaults of `kind` to `obj` in place. The object then holds what its Go struct
+ * would: the empty maps and lists omitempty drops are gone, so managedFields, generation and
+ * validation see the object as it will be stored.
+ */
 export function applyDefaults(kind: string, obj: KubeObject): void {
   defaulters[kind]?.(obj);
+  normalizeInPlace(obj);
 }

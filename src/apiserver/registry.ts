@@ -14,6 +14,7 @@ import { PatchError, strategicMerge } from '../api/patch/strategic.ts';
 import { apiVersionOf, resourceOf, type ResourceType } from '../api/resources.ts';
 import { sameValue } from '../api/fieldset.ts';
 import { isObject, objectMetaFields, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
+import { wireObject } from '../api/wire.ts';
 import { admitDefaultIngressClass } from './admission.ts';
 import { decodeFor, fieldValidationOf, mediaType, parseBody, type RawBody } from './decode.ts';
 import { carryAllocatedValues, normalizeClusterIPs, ServiceAllocations, type Txn } from './serviceips.ts';
@@ -83,9 +84,9 @@ function randomSuffix(n = 5): string {
   return s;
 }
 
-/** Field order as the API server serializes objects: kind, apiVersion, metadata, ..., status. */
+/** The object as the API server serializes it (wire.ts), fields in its order: kind, apiVersion, metadata, ..., status. */
 function canonical(obj: KubeObject): KubeObject {
-  const { kind, apiVersion, metadata, status, ...rest } = obj;
+  const { kind, apiVersion, metadata, status, ...rest } = wireObject(obj);
   const m = metadata;
   const meta: Record<string, unknown> = {};
   for (const k of objectMetaFields) {

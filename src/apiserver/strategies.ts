@@ -6,6 +6,8 @@ import * as apps from '../api/validation/apps.ts';
 import * as core from '../api/validation/core.ts';
 import * as net from '../api/validation/networking.ts';
 import { validateObjectMetaUpdate } from '../api/validation/meta.ts';
+import { sameValue } from '../api/fieldset.ts';
+import { wireObject } from '../api/wire.ts';
 
 export interface Strategy {
   /** validation of a new object */
@@ -27,7 +29,8 @@ function keepStatus(obj: KubeObject, old: KubeObject): void {
   else obj.status = structuredClone(old.status);
 }
 
-const spec = (o: KubeObject) => o.spec;
+/** The spec as it is stored: an empty map and a missing one are the same spec (upstream's Semantic.DeepEqual). */
+const spec = (o: KubeObject) => wireObject(o).spec;
 
 function qosClass(pod: Pod): string {
   const containers: Container[] = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])];
@@ -134,7 +137,7 @@ export const strategies: Record<string, Strategy> = {
     prepareForUpdate: (o, old) => {
       keepStatus(o, old);
       const prev = Number(old.metadata.annotations?.[templateGenerationAnnotation] ?? '1') || 1;
-      const changed = !sameJSON((o as DaemonSet).spec?.template, (old as DaemonSet).spec?.template);
+      const changed = !sameValue(wireObject(o as DaemonSet).spec?.template, wireObject(old as DaemonSet).spec?.template);
       o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [templateGenerationAnnotation]: String(changed ? prev + 1 : prev) };
     },
     generationOf: spec,
@@ -142,7 +145,10 @@ export const strategies: Record<string, Strategy> = {
   EndpointSlice: {
     validate: (o) => net.validateEndpointSlice(o as EndpointSlice),
     validateUpdate: (o, old) => net.validateEndpointSliceUpdate(o as EndpointSlice, old as EndpointSlice),
-    generationOf: (o) => [o.addressType, o.endpoints, o.ports],
+    generationOf: (o) => {
+      const w = wireObject(o);
+      return [w.addressType, w.endpoints, w.ports];
+    },
   },
   Ingress: {
     validate: (o) => net.validateIngress(o),
@@ -174,10 +180,6 @@ export const strategies: Record<string, Strategy> = {
 
 /** The annotation apps/v1 DaemonSets keep their template generation in (the pods' pod-template-generation label). */
 export const templateGenerationAnnotation = 'deprecated.daemonset.template.generation';
-
-function sameJSON(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-}
 
 function validateMetaUpdateOnly(o: KubeObject, old: KubeObject): FieldError[] {
   return validateObjectMetaUpdate(o.metadata, old.metadata);

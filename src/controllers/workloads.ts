@@ -2,6 +2,7 @@
 // deployment controllers): ReplicaSets keep `replicas` pods from their template; Deployments
 // own one ReplicaSet per pod template and move between them by their strategy, honouring
 // maxSurge and maxUnavailable.
+import { sameValue } from '../api/fieldset.ts';
 import { fromLabelSelector, matches } from '../api/labels.ts';
 import type { Deployment, IntOrString, KubeObject, OwnerReference, Pod, PodTemplateSpec, ReplicaSet } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
@@ -9,7 +10,18 @@ import { EventRecorder } from '../client/events.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
 import { controllerOf, isPodReady, isTerminal } from '../api/pod.ts';
+import { wireValue } from '../api/wire.ts';
 import { computeHash } from './hash.ts';
+import {
+  maxRevision,
+  newReplicaSetAnnotations,
+  podTemplateHashLabel,
+  replicaSetsToClean,
+  replicasAnnotations,
+  replicasAnnotationsNeedUpdate,
+  revisionAnnotation,
+  sameTemplateIgnoringHash,
+} from './revisions.ts';
 
 function ownerRef(o: KubeObject): OwnerReference {
   return { apiVersion: o.apiVersion!, kind: o.kind!, name: o.metadata.name!, uid: o.metadata.uid!, controller: true, blockOwnerDeletion: true };
@@ -28,10 +40,10 @@ export function scaled(v: IntOrString | undefined, total: number, roundUp: boole
   return roundUp ? Math.ceil((pct * total) / 100) : Math.floor((pct * total) / 100);
 }
 
-function templateWithoutHash(t: PodTemplateSpec | undefined): string {
-  const c = structuredClone(t ?? {}) as PodTemplateSpec;
-  if (c.metadata?.labels) delete c.metadata.labels['pod-template-hash'];
-  return JSON.stringify(c);
+/** MaxSurge: what a rolling update may add over `replicas`; nothing for Recreate. */
+function maxSurgeOf(d: Deployment, replicas: number): number {
+  if ((d.spec.strategy?.type ?? 'RollingUpdate') !== 'RollingUpdate') return 0;
+  return scaled(d.spec.strategy?.rollingUpdate?.maxSurge ?? '25%', replicas, true);
 }
 
 export class ReplicaSetController {
@@ -94,7 +106,8 @@ export class ReplicaSetController {
       observedGeneration: rs.metadata.generation ?? 1,
       ...(pods.length - active.length > 0 ? { terminatingReplicas: pods.length - active.length } : {}),
     };
-    if (JSON.stringify(status) !== JSON.stringify(rs.status ?? {})) {
+    // Compared as stored: the zero counts omitempty drops are not a change.
+    if (!sameValue(wireValue('V1ReplicaSetStatus', status), rs.status ?? {})) {
       await this.client.request('PUT', objectPath('apps/v1', 'replicasets', ns, name, 'status'), { ...rs, status });
     }
     if (available < ready && minReady > 0) this.queue.addAfter(key, minReady * 1000);
@@ -139,11 +152,27 @@ export class DeploymentController {
     await this.recorder.record({ ...d, apiVersion: 'apps/v1', kind: 'Deployment' }, 'Normal', reason, message);
   }
 
+  /** scaleReplicaSet: the new size, with the replicas annotations of the Deployment as it now is. */
   private async scale(d: Deployment, rs: ReplicaSet, to: number): Promise<void> {
     const from = rs.spec.replicas ?? 0;
+    const want = d.spec.replicas ?? 1;
+    const annotations = replicasAnnotations(want, maxSurgeOf(d, want));
     if (from === to) return;
-    await this.client.request('PATCH', objectPath('apps/v1', 'replicasets', rs.metadata.namespace, rs.metadata.name!), { spec: { replicas: to } }, 'application/merge-patch+json');
+    const patch = { metadata: replicasAnnotationsNeedUpdate(rs, annotations) ? { annotations } : {}, spec: { replicas: to } };
+    await this.client.request('PATCH', objectPath('apps/v1', 'replicasets', rs.metadata.namespace, rs.metadata.name!), patch, 'application/merge-patch+json');
     await this.event(d, 'ScalingReplicaSet', `Scaled ${to > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${to}`);
+  }
+
+  /**
+   * getNewReplicaSet for a ReplicaSet that exists: the Deployment's annotations copied to it,
+   * its revision raised (a rollback), its minReadySeconds the Deployment's.
+   */
+  private async syncNewReplicaSet(d: Deployment, rs: ReplicaSet, newRevision: number): Promise<ReplicaSet> {
+    const annotations = newReplicaSetAnnotations(d, rs.metadata.annotations, newRevision, undefined);
+    const minReadySeconds = d.spec.minReadySeconds ?? 0;
+    if (!annotations && (rs.spec.minReadySeconds ?? 0) === minReadySeconds) return rs;
+    const patch = { metadata: annotations ? { annotations } : {}, spec: { minReadySeconds } };
+    return this.client.request<ReplicaSet>('PATCH', objectPath('apps/v1', 'replicasets', rs.metadata.namespace, rs.metadata.name!), patch, 'application/merge-patch+json');
   }
 
   private async sync(key: string): Promise<void> {
@@ -152,17 +181,18 @@ export class DeploymentController {
     if (!d || d.metadata.deletionTimestamp) return;
     const want = d.spec.replicas ?? 1;
     const owned = this.rsInformer.list().filter((rs) => rs.metadata.namespace === ns && controllerOf(rs)?.uid === d.metadata.uid);
-    const tmpl = templateWithoutHash(d.spec.template);
-    let newRS = owned.find((rs) => templateWithoutHash(rs.spec.template) === tmpl);
-    const old = owned.filter((rs) => rs !== newRS);
+    const found = owned.find((rs) => sameTemplateIgnoringHash(rs.spec.template, d.spec.template));
+    let newRS: ReplicaSet;
+    const old = owned.filter((rs) => rs !== found);
     const strategy = d.spec.strategy?.type ?? 'RollingUpdate';
     const oldActive = old.reduce((n, rs) => n + (rs.spec.replicas ?? 0), 0);
+    const newRevision = maxRevision(old) + 1;
 
-    if (!newRS) {
+    if (!found) {
       const hash = templateHash(d.spec.template, d.status?.collisionCount);
       const template = structuredClone(d.spec.template);
-      template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash } };
-      const maxSurge = scaled(d.spec.strategy?.rollingUpdate?.maxSurge ?? '25%', want, true);
+      template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), [podTemplateHashLabel]: hash } };
+      const maxSurge = maxSurgeOf(d, want);
       const initial = strategy === 'Recreate' ? (oldActive > 0 ? 0 : want) : Math.max(0, Math.min(want, want + maxSurge - oldActive));
       const body = {
         apiVersion: 'apps/v1',
@@ -171,13 +201,26 @@ export class DeploymentController {
           name: `${d.metadata.name}-${hash}`,
           namespace: ns,
           labels: template.metadata.labels,
-          annotations: { 'deployment.kubernetes.io/desired-replicas': String(want), 'deployment.kubernetes.io/max-replicas': String(want + maxSurge) },
+          annotations: newReplicaSetAnnotations(d, undefined, newRevision, replicasAnnotations(want, maxSurge)),
           ownerReferences: [ownerRef(d)],
         },
-        spec: { replicas: initial, minReadySeconds: d.spec.minReadySeconds ?? 0, selector: { ...d.spec.selector, matchLabels: { ...(d.spec.selector.matchLabels ?? {}), 'pod-template-hash': hash } }, template },
+        spec: { replicas: initial, minReadySeconds: d.spec.minReadySeconds ?? 0, selector: { ...d.spec.selector, matchLabels: { ...(d.spec.selector.matchLabels ?? {}), [podTemplateHashLabel]: hash } }, template },
       };
       newRS = await this.client.request<ReplicaSet>('POST', `/apis/apps/v1/namespaces/${ns}/replicasets`, body);
       if (initial > 0) await this.event(d, 'ScalingReplicaSet', `Scaled up replica set ${newRS.metadata.name} from 0 to ${initial}`);
+    } else {
+      newRS = await this.syncNewReplicaSet(d, found, newRevision);
+    }
+    // The Deployment's revision is its new ReplicaSet's (SetDeploymentRevision).
+    const revision = newRS.metadata.annotations?.[revisionAnnotation];
+    let resourceVersion = d.metadata.resourceVersion;
+    if (revision !== undefined && d.metadata.annotations?.[revisionAnnotation] !== revision) {
+      const patch = { metadata: { annotations: { [revisionAnnotation]: revision } } };
+      resourceVersion = (await this.client.request<Deployment>('PATCH', objectPath('apps/v1', 'deployments', ns, name), patch, 'application/merge-patch+json')).metadata.resourceVersion;
+    }
+
+    if (!found) {
+      // Just created at its initial size: the informer brings it back, and the next sync goes on.
     } else if (strategy === 'Recreate') {
       for (const rs of old) await this.scale(d, rs, 0);
       const oldPods = old.reduce((n, rs) => n + (rs.status?.replicas ?? 0), 0);
@@ -229,13 +272,6 @@ export class DeploymentController {
       }
     }
 
-    // Old ReplicaSets beyond revisionHistoryLimit that are scaled to zero are removed.
-    const limit = d.spec.revisionHistoryLimit ?? 10;
-    const idle = old.filter((rs) => (rs.spec.replicas ?? 0) === 0 && (rs.status?.replicas ?? 0) === 0).sort((a, b) => Date.parse(a.metadata.creationTimestamp ?? '') - Date.parse(b.metadata.creationTimestamp ?? ''));
-    for (const rs of idle.slice(0, Math.max(0, idle.length - limit))) {
-      await this.client.request('DELETE', objectPath('apps/v1', 'replicasets', ns, rs.metadata.name!)).catch(() => {});
-    }
-
     const all = [newRS, ...old];
     const sum = (f: (rs: ReplicaSet) => number) => all.reduce((n, rs) => n + f(rs), 0);
     const replicas = sum((rs) => rs.status?.replicas ?? 0);
@@ -248,8 +284,16 @@ export class DeploymentController {
     };
     const maxUnavailable = scaled(d.spec.strategy?.rollingUpdate?.maxUnavailable ?? '25%', want, false);
     const complete = (newRS.status?.replicas ?? 0) === want && replicas === want && available >= want;
+
+    // Old ReplicaSets beyond revisionHistoryLimit go once the rollout is complete (or paused).
+    if (complete || d.spec.paused) {
+      for (const rs of replicaSetsToClean(old, d.spec.revisionHistoryLimit ?? 10)) {
+        await this.client.request('DELETE', objectPath('apps/v1', 'replicasets', ns, rs.metadata.name!)).catch(() => {});
+      }
+    }
     const status = {
       observedGeneration: d.metadata.generation ?? 1,
+      ...(d.status?.collisionCount !== undefined ? { collisionCount: d.status.collisionCount } : {}),
       replicas,
       updatedReplicas: newRS.status?.replicas ?? 0,
       readyReplicas: sum((rs) => rs.status?.readyReplicas ?? 0),
@@ -264,9 +308,10 @@ export class DeploymentController {
           : cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${newRS.metadata.name}" is progressing.`),
       ],
     };
-    const strip = (s: unknown) => JSON.stringify(s, (k, v) => (k === 'lastUpdateTime' || k === 'lastTransitionTime' ? undefined : v));
-    if (strip(status) !== strip(d.status ?? {})) {
-      await this.client.request('PUT', objectPath('apps/v1', 'deployments', ns, name, 'status'), { ...d, status });
+    // Compared as stored (omitempty drops zero counts), condition times aside.
+    const strip = (s: unknown) => JSON.parse(JSON.stringify(wireValue('V1DeploymentStatus', s), (k, v) => (k === 'lastUpdateTime' || k === 'lastTransitionTime' ? undefined : v)));
+    if (!sameValue(strip(status), strip(d.status ?? {}))) {
+      await this.client.request('PUT', objectPath('apps/v1', 'deployments', ns, name, 'status'), { ...d, metadata: { ...d.metadata, resourceVersion }, status });
     }
   }
 }
