@@ -3,7 +3,7 @@
 // x-kubernetes-* extensions, and the schemas every operation reaches.
 import { apiVersionOf, type ResourceType, type SubresourceInfo } from '../../api/resources.ts';
 import { render } from './render.ts';
-import { SchemaCatalog, type Schema } from './schemas.ts';
+import { SchemaCatalog, v3Wrapper, type Schema } from './schemas.ts';
 import type { ModelData } from './models.ts';
 
 export interface GroupVersion {
@@ -270,7 +270,8 @@ function assemble(catalog: SchemaCatalog, kinds: readonly ResourceType[], flavor
   const definitions: Schema = {};
   for (const d of catalog.closure(roots)) {
     const g = gvks.get(d.name);
-    definitions[d.name] = g ? { ...d.schema, 'x-kubernetes-group-version-kind': sortGvks(g) } : d.schema;
+    const schema = flavor === 'v3' ? v3Wrapper(d.name, d.schema) : d.schema;
+    definitions[d.name] = g ? { ...schema, 'x-kubernetes-group-version-kind': sortGvks(g) } : schema;
   }
   return { paths, definitions };
 }

@@ -17,6 +17,17 @@ export const wrapperNames = {
   patch: 'io.k8s.apimachinery.pkg.apis.meta.v1.Patch',
 } as const;
 
+/**
+ * OpenAPI v3 states the two-typed wrappers as oneOf (kube-openapi's OpenAPIV3OneOfTypes) where
+ * v2 can only say string; kubectl explain then names them (<IntOrString>, <Quantity>).
+ */
+export function v3Wrapper(name: string, s: Schema): Schema {
+  const { type: _type, ...rest } = s;
+  if (name === wrapperNames.intOrString) return { ...rest, oneOf: [{ type: 'integer' }, { type: 'string' }] };
+  if (name === wrapperNames.quantity) return { ...rest, oneOf: [{ type: 'string' }, { type: 'number' }] };
+  return s;
+}
+
 /** A named schema and the definitions it refers to. */
 export interface Definition {
   name: string;
