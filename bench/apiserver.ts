@@ -1,19 +1,22 @@
 // API server benchmark: durable writes, list time, watch fan-out, memory; then write
 // throughput and acknowledgement stalls with 1, 8 and 32 writers in a large store.
 //   node --import tsx bench/apiserver.ts [--objects 10000] [--watchers 50] [--changes 1000] [--concurrency 32]
-//       [--store-mb 300] [--seconds 10] [--writers 1,8,32]
+//       [--store-mb 300] [--seconds 10] [--writers 1,8,32] [--openapi-only]
 // Creates N Services and N EndpointSlices, lists them, then fans `changes` updates out to
 // `watchers` watches. Reference measured in the same run: the disk's own rate of appending a
 // record of the same size and fdatasync'ing it (the limit for one-at-a-time durable writes).
 // The second part fills a fresh server with 4 KB ConfigMaps up to --store-mb, then updates
 // them for --seconds with each number of writers: writes/s, and the longest time no write was
 // acknowledged (compaction used to stop the server for seconds every 64 MB of log).
+// The OpenAPI part (first, on its own server; --openapi-only to run just it): the v3 document of
+// one group-version served from memory against a GET of /version, and `kubectl explain
+// service.spec` against `kubectl get --raw /version` (the same kubectl start-up and connection).
 import fs from 'node:fs';
 import type { ClientRequest } from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { startApiServer, type TestApiServer } from '../test/helpers/apiserver.ts';
+import { makeKubectl, startApiServer, type TestApiServer } from '../test/helpers/apiserver.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -188,6 +191,48 @@ async function main() {
   }
 }
 
+function median(xs: number[]): number {
+  return pct(xs, 50);
+}
+
+async function timed(n: number, fn: () => Promise<unknown> | unknown): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+/** OpenAPI: a group-version's v3 document and `kubectl explain`, each beside its baseline. */
+async function openapiFigures(): Promise<void> {
+  const s = await startApiServer();
+  const { agent, req } = client(s);
+  const kubectl = makeKubectl(s.kubeconfig);
+  try {
+    const index = JSON.parse((await req('GET', '/openapi/v3')).body) as { paths: Record<string, { serverRelativeURL: string }> };
+    const url = index.paths['api/v1']!.serverRelativeURL;
+    const size = (await req('GET', url)).body.length;
+    const version = await timed(50, async () => req('GET', '/version'));
+    const doc = await timed(50, async () => {
+      const r = await req('GET', url);
+      if (r.status !== 200) throw new Error(`GET ${url}: ${r.status}`);
+    });
+    const raw = await timed(5, () => kubectl(['get', '--raw', '/version']));
+    const explain = await timed(5, () => {
+      const r = kubectl(['explain', 'service.spec']);
+      if (r.code !== 0) throw new Error(`kubectl explain: ${r.stderr}`);
+    });
+    console.log('OpenAPI (medians)');
+    console.log(`  v3 document api/v1:    ${median(doc).toFixed(2)} ms (${(size / 1e6).toFixed(2)} MB; aim < 20 ms)   baseline GET /version ${median(version).toFixed(2)} ms`);
+    console.log(`  kubectl explain service.spec: ${median(explain).toFixed(0)} ms (aim < 300 ms)   baseline kubectl get --raw /version ${median(raw).toFixed(0)} ms`);
+  } finally {
+    agent.destroy();
+    await s.dispose();
+  }
+}
+
 /** Writes/s and the longest acknowledgement gap, per number of writers, in a store of STORE_MB of 4 KB objects. */
 async function writeStalls(): Promise<void> {
   const s = await startApiServer();
@@ -237,5 +282,8 @@ async function writeStalls(): Promise<void> {
   }
 }
 
-await main();
-if (STORE_MB > 0) await writeStalls();
+await openapiFigures();
+if (!process.argv.includes('--openapi-only')) {
+  await main();
+  if (STORE_MB > 0) await writeStalls();
+}

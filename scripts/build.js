@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Compiles src/ into dist/ (ES modules, one chunk per lazily loaded command) so podpath's
 // processes start without a TypeScript loader: faster, and tens of MiB less per process; and
-// src/native/sockopt.c into build/sockopt.node (the userspace proxy's transparent sockets).
+// src/native/sockopt.c into build/sockopt.node (the userspace proxy's transparent sockets); and
+// writes build/openapi-models.json, the model data the API server's OpenAPI schemas come from.
 // Run by `npm ci`/`npm install` (the prepare script); bin/podpath.js falls back to loading the
 // TypeScript sources whenever dist/ is missing or older than src/.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,7 @@ import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateOpenAPIModels } from './gen-openapi-models.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'dist');
@@ -34,6 +36,13 @@ const cc = headers && spawnSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wer
 if (!cc || cc.status !== 0) {
   const why = !headers ? "Node's headers (node_api.h) were not found beside this node" : cc.error ? `cc: ${cc.error.message}` : cc.stderr.trim();
   console.warn(`podpath build: build/sockopt.node not built (${why}); the userspace proxy will not keep client addresses. apt-get install -y gcc libc6-dev, then npm run build.`);
+}
+// Upstream's type descriptions, read from @kubernetes/client-node's declarations with the
+// TypeScript compiler (a devDependency): without them the API server serves no OpenAPI schemas.
+try {
+  await generateOpenAPIModels(root);
+} catch (e) {
+  console.warn(`podpath build: build/openapi-models.json not written (${e.message}); /openapi/v2 and /openapi/v3 will answer 503. Install the devDependencies (npm ci), then npm run build.`);
 }
 // Written last: bin/podpath.js trusts dist/ only when this stamp is newer than every source file.
 fs.writeFileSync(path.join(out, 'BUILT'), new Date().toISOString());

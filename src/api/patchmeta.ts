@@ -96,6 +96,11 @@ export function listMeta(model: string | undefined, field: string): ListMeta {
   return lists[`${model}.${field}`] ?? replaceList;
 }
 
+/** The merge metadata declared for a list field, or undefined where upstream's default applies. */
+export function declaredListMeta(model: string, field: string): ListMeta | undefined {
+  return lists[`${model}.${field}`];
+}
+
 export function isAtomicMap(model: string | undefined, field: string): boolean {
   return model !== undefined && atomicMaps.has(`${model}.${field}`);
 }

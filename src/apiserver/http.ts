@@ -9,7 +9,7 @@ import { isObject, type Node, type Pod } from '../api/types.ts';
 import { tokenMatches } from './certs.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion, wantsAggregated } from './discovery.ts';
-import { openapiFor, openapiRoot, openapiV2 } from './openapi.ts';
+import { openapiResponse, prepareOpenAPI } from './openapi.ts';
 import { contentTypeOf, negotiate, serialize, shapeList, shapeObject } from './output.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
 import type { Store } from './storage/store.ts';
@@ -149,6 +149,8 @@ export function bearerAuthenticated(req: IncomingMessage, opts: Pick<HttpOptions
 }
 
 export function createHandler(opts: HttpOptions): Handler {
+  // The OpenAPI documents are built once, off the request path.
+  setImmediate(prepareOpenAPI);
   const { registry } = opts;
   const authenticated = (req: IncomingMessage) => bearerAuthenticated(req, opts);
 
@@ -327,18 +329,11 @@ export function createHandler(opts: HttpOptions): Handler {
       const bytes = await readBody(req, maxBodyBytes).catch((e: unknown) => {
         throw e instanceof BodyTooLargeError ? errors.tooLarge(e.message) : e;
       });
-      if (path === '/openapi/v3') return reply.send(200, openapiRoot());
-      if (path.startsWith('/openapi/v3/')) {
-        const doc = openapiFor(path.slice('/openapi/v3/'.length));
-        if (!doc) throw errors.generic(404);
-        return reply.send(200, doc);
-      }
-      if (path === '/openapi/v2' || path === '/swagger-2.0.0.pb-v1') {
-        const doc = openapiV2();
-        if ((req.headers.accept ?? '').includes('protobuf')) {
-          return reply.send(200, null, 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', doc.proto.toString('latin1'), true);
-        }
-        return reply.send(200, doc.json);
+      const openapi = openapiResponse(path, target.query, req.headers);
+      if (openapi) {
+        res.writeHead(openapi.code, { 'Cache-Control': 'no-cache, private', ...openapi.headers, 'Content-Length': String(openapi.body.length) });
+        res.end(openapi.body);
+        return;
       }
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);

@@ -1,106 +1,189 @@
-// OpenAPI v3 documents. They declare, per kind, the operations and the `fieldValidation`
-// parameter, which is what kubectl reads to hand validation to the server (and so to accept
-// `kubectl apply` without --validate=false). Schemas are not published: kubectl then merges
-// with its compiled-in types, which are upstream's own.
+// /openapi/v2 and /openapi/v3 as kube-openapi's handlers serve them: documents built once from
+// the served kinds and kept as bytes, content negotiation by Accept, quoted SHA-512 ETags,
+// If-None-Match/If-Modified-Since, and on /openapi/v3/<gv>?hash=… the immutable caching
+// headers (or a 301 to the current hash).
 import { createHash } from 'node:crypto';
-import { groupVersions, resourceTypes, type ResourceType } from '../api/resources.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import { errors } from '../api/errors.ts';
+import { groupVersions, resourceTypes } from '../api/resources.ts';
 import { serverVersion } from './discovery.ts';
+import { gvPath, servedCatalog, v2Document, v3Document } from './openapi/documents.ts';
+import { encodeSwagger } from './openapi/gnostic.ts';
+import { loadModelData, ModelDataMissing } from './openapi/models.ts';
+import type { SchemaCatalog } from './openapi/schemas.ts';
 
-function gvPath(group: string, version: string): string {
-  return group ? `apis/${group}/${version}` : `api/${version}`;
+export interface OpenAPIResponse {
+  code: number;
+  headers: Record<string, string>;
+  body: Buffer;
 }
 
-function opId(verb: string, r: ResourceType, namespaced: boolean): string {
-  const g = r.group ? r.group.split('.')[0]!.replace(/^./, (c) => c.toUpperCase()) : 'Core';
-  const v = r.version.replace(/^./, (c) => c.toUpperCase());
-  return `${verb}${g}${v}${namespaced ? 'Namespaced' : ''}${r.kind}`;
+interface Cached {
+  bytes: Buffer;
+  /** upper-case hex SHA-512 of the JSON bytes */
+  etag: string;
+  lastModified: Date;
 }
 
-const queryParam = (name: string) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } });
+const v2Json = 'application/json';
+const v2Proto = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
+const v2ProtoDeprecated = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
 
-function resourcePaths(r: ResourceType): Record<string, unknown> {
-  const gvk = { group: r.group, version: r.version, kind: r.kind };
-  const base = `/${gvPath(r.group, r.version)}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.resource}`;
-  const op = (verb: string, action: string, params: string[]) => ({
-    operationId: opId(verb, r, r.namespaced),
-    'x-kubernetes-action': action,
-    'x-kubernetes-group-version-kind': gvk,
-    parameters: params.map(queryParam),
-    responses: { '200': { description: 'OK' } },
+const computeETag = (data: Buffer): string => createHash('sha512').update(data).digest('hex').toUpperCase();
+
+let catalog: SchemaCatalog | undefined;
+const v3Docs = new Map<string, Cached>();
+let v2: (Cached & { proto: Buffer }) | undefined;
+
+function theCatalog(): SchemaCatalog {
+  catalog ??= servedCatalog(loadModelData(), resourceTypes);
+  return catalog;
+}
+
+function v3Cached(gv: { group: string; version: string }): Cached {
+  const key = gvPath(gv);
+  let c = v3Docs.get(key);
+  if (!c) {
+    const bytes = Buffer.from(JSON.stringify(v3Document(theCatalog(), gv, resourceTypes, serverVersion.gitVersion)));
+    c = { bytes, etag: computeETag(bytes), lastModified: new Date() };
+    v3Docs.set(key, c);
+  }
+  return c;
+}
+
+function v2Cached(): Cached & { proto: Buffer } {
+  if (!v2) {
+    const doc = v2Document(theCatalog(), resourceTypes, serverVersion.gitVersion) as Record<string, unknown>;
+    const bytes = Buffer.from(JSON.stringify(doc));
+    v2 = { bytes, proto: encodeSwagger(doc), etag: computeETag(bytes), lastModified: new Date() };
+  }
+  return v2;
+}
+
+/** The v3 documents' group-versions, by their path under /openapi/v3. */
+function servedGvs(): Map<string, { group: string; version: string }> {
+  return new Map(groupVersions().map((gv) => [gvPath(gv), gv]));
+}
+
+interface Clause {
+  type: string;
+  subtype: string;
+  q: number;
+}
+
+/** An Accept header's media ranges, best first (as goautoneg orders them). */
+function parseAccept(accept: string | undefined): Clause[] {
+  const clauses = (accept || '*/*').split(',').flatMap((part, i) => {
+    const [range, ...params] = part.trim().split(';');
+    const [type, subtype] = (range ?? '').trim().split('/');
+    if (!type || subtype === undefined) return [];
+    let q = 1;
+    for (const p of params) {
+      const [k, v] = p.trim().split('=');
+      if (k === 'q') q = Number(v);
+    }
+    return [{ type, subtype, q, i }];
   });
-  return {
-    [base]: {
-      get: op('list', 'list', ['labelSelector', 'fieldSelector', 'limit', 'resourceVersion', 'watch']),
-      post: op('create', 'post', ['dryRun', 'fieldManager', 'fieldValidation']),
-      delete: op('deleteCollection', 'deletecollection', ['labelSelector', 'fieldSelector']),
-    },
-    [`${base}/{name}`]: {
-      get: op('read', 'get', []),
-      put: op('replace', 'put', ['dryRun', 'fieldManager', 'fieldValidation']),
-      patch: op('patch', 'patch', ['dryRun', 'fieldManager', 'fieldValidation', 'force']),
-      delete: op('delete', 'delete', ['dryRun', 'gracePeriodSeconds', 'propagationPolicy']),
-    },
-  };
+  const wild = (c: Clause) => (c.type === '*' ? 2 : c.subtype === '*' ? 1 : 0);
+  return clauses.sort((a, b) => b.q - a.q || wild(a) - wild(b) || a.i - b.i);
 }
 
-export function openapiDoc(group: string, version: string): Record<string, unknown> {
-  const paths: Record<string, unknown> = {};
-  for (const r of resourceTypes) if (r.group === group && r.version === version) Object.assign(paths, resourcePaths(r));
-  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: serverVersion.gitVersion }, paths, components: { schemas: {} } };
-}
-
-const docHashes = new Map<string, string>();
-
-function hashOf(group: string, version: string): string {
-  const key = gvPath(group, version);
-  let h = docHashes.get(key);
-  if (!h) {
-    h = createHash('sha512').update(JSON.stringify(openapiDoc(group, version))).digest('hex').slice(0, 128).toUpperCase();
-    docHashes.set(key, h);
+function negotiate(accept: string | undefined, offers: string[]): string | undefined {
+  for (const c of parseAccept(accept)) {
+    for (const o of offers) {
+      const [type, subtype] = o.split('/') as [string, string];
+      if ((c.type === type || c.type === '*') && (c.subtype === subtype || c.subtype === '*')) return o;
+    }
   }
-  return h;
-}
-
-export function openapiRoot(): Record<string, unknown> {
-  const paths: Record<string, unknown> = {};
-  for (const gv of groupVersions()) {
-    const p = gvPath(gv.group, gv.version);
-    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${hashOf(gv.group, gv.version)}` };
-  }
-  return { paths };
-}
-
-/** The document for `/openapi/v3/<path>`, or undefined. */
-export function openapiFor(pathAfterV3: string): Record<string, unknown> | undefined {
-  for (const gv of groupVersions()) if (gvPath(gv.group, gv.version) === pathAfterV3) return openapiDoc(gv.group, gv.version);
   return undefined;
 }
 
-// ---- OpenAPI v2 (older kubectl, e.g. Debian's 1.20, asks for it before every apply) ----
+const httpDate = (d: Date) => d.toUTCString();
+/** Go's time.RFC1123 in UTC. */
+const rfc1123 = (d: Date) => d.toUTCString().replace(/GMT$/, 'UTC');
 
-function pbField(num: number, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([(num << 3) | 2]), varint(payload.length), payload]);
+/** http.ServeContent: conditional requests against the ETag and Last-Modified, then the bytes. */
+function serveContent(reqHeaders: IncomingHttpHeaders, headers: Record<string, string>, data: Buffer, lastModified: Date): OpenAPIResponse {
+  headers['Last-Modified'] = httpDate(lastModified);
+  const inm = reqHeaders['if-none-match'];
+  const etag = headers.Etag;
+  const ims = reqHeaders['if-modified-since'];
+  const notModified = inm !== undefined ? etag !== undefined && (inm.trim() === '*' || inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) : ims !== undefined && Math.floor(lastModified.getTime() / 1000) <= Math.floor(Date.parse(ims) / 1000);
+  if (notModified) {
+    delete headers['Content-Type'];
+    return { code: 304, headers, body: Buffer.alloc(0) };
+  }
+  headers['Accept-Ranges'] = 'bytes';
+  return { code: 200, headers, body: data };
 }
 
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
+function unavailable(e: unknown): never {
+  if (e instanceof ModelDataMissing) throw errors.serviceUnavailable(e.message);
+  throw e;
+}
+
+function v3Index(reqHeaders: IncomingHttpHeaders): OpenAPIResponse {
+  const paths: Record<string, { serverRelativeURL: string }> = {};
+  for (const [p, gv] of [...servedGvs()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${v3Cached(gv).etag}` };
   }
-  out.push(n);
-  return Buffer.from(out);
+  const data = Buffer.from(JSON.stringify({ paths }));
+  return serveContent(reqHeaders, { 'Content-Type': 'application/json', Etag: JSON.stringify(computeETag(data)) }, data, new Date());
+}
+
+function v3GroupVersion(p: string, query: URLSearchParams, reqHeaders: IncomingHttpHeaders): OpenAPIResponse {
+  const headers: Record<string, string> = { Vary: 'Accept' };
+  // Only JSON is offered: an Accept naming nothing else is refused, as upstream refuses unknown types.
+  if (!negotiate(reqHeaders.accept, ['application/json'])) return { code: 406, headers, body: Buffer.alloc(0) };
+  const gv = servedGvs().get(p);
+  // kube-openapi writes nothing for a group-version it does not know: an empty 200.
+  if (!gv) return { code: 200, headers, body: Buffer.alloc(0) };
+  const doc = v3Cached(gv);
+  headers['Content-Type'] = 'application/json';
+  headers.Etag = JSON.stringify(doc.etag);
+  const hash = query.get('hash');
+  if (hash) {
+    if (hash !== doc.etag) {
+      const location = `/openapi/v3/${p}?hash=${doc.etag}`;
+      return { code: 301, headers: { Vary: 'Accept', Etag: headers.Etag, Location: location, 'Content-Type': 'text/html; charset=utf-8' }, body: Buffer.from(`<a href="${location}">Moved Permanently</a>.\n\n`) };
+    }
+    headers['Cache-Control'] = 'public, immutable';
+    headers.Expires = rfc1123(new Date(Date.now() + 365 * 24 * 3600 * 1000));
+  }
+  return serveContent(reqHeaders, headers, doc.bytes, doc.lastModified);
+}
+
+function v2Response(reqHeaders: IncomingHttpHeaders): OpenAPIResponse {
+  const headers: Record<string, string> = { Vary: 'Accept' };
+  const chosen = negotiate(reqHeaders.accept, [v2Json, v2ProtoDeprecated, v2Proto]);
+  if (!chosen) return { code: 406, headers, body: Buffer.alloc(0) };
+  const doc = v2Cached();
+  headers['Content-Type'] = chosen === v2Json ? v2Json : v2Proto;
+  headers.Etag = JSON.stringify(doc.etag);
+  return serveContent(reqHeaders, headers, chosen === v2Json ? doc.bytes : doc.proto, doc.lastModified);
 }
 
 /**
- * A Swagger 2.0 document without definitions, in JSON and in gnostic's protobuf form
- * (openapi_v2.Document: swagger=1, info=2 {title=1, version=2}, paths=8). kubectl skips
- * client-side validation of kinds the document does not define and leaves checks to the server.
+ * The answer to an OpenAPI path, or undefined for any other path. Throws a 503 ApiError when the
+ * model data was never built.
  */
-export function openapiV2(): { json: Record<string, unknown>; proto: Buffer } {
-  const title = 'Kubernetes';
-  const version = serverVersion.gitVersion;
-  const info = Buffer.concat([pbField(1, Buffer.from(title)), pbField(2, Buffer.from(version))]);
-  const proto = Buffer.concat([pbField(1, Buffer.from('2.0')), pbField(2, info), pbField(8, Buffer.alloc(0))]);
-  return { json: { swagger: '2.0', info: { title, version }, paths: {} }, proto };
+export function openapiResponse(path: string, query: URLSearchParams, reqHeaders: IncomingHttpHeaders): OpenAPIResponse | undefined {
+  try {
+    if (path === '/openapi/v3') return v3Index(reqHeaders);
+    if (path.startsWith('/openapi/v3/')) return v3GroupVersion(path.slice('/openapi/v3/'.length), query, reqHeaders);
+    if (path === '/openapi/v2' || path === '/swagger-2.0.0.pb-v1') return v2Response(reqHeaders);
+  } catch (e) {
+    unavailable(e);
+  }
+  return undefined;
+}
+
+/** Builds every document now, so the first client does not wait (or learn of missing model data). */
+export function prepareOpenAPI(): void {
+  try {
+    for (const gv of servedGvs().values()) v3Cached(gv);
+    v2Cached();
+  } catch (e) {
+    if (!(e instanceof ModelDataMissing)) throw e;
+  }
 }

@@ -1,5 +1,6 @@
 // Debian's older kubectl (kubernetes-client 1.20, unpacked by scripts/install-deps.sh) works
-// too: it reads OpenAPI v2 before apply, skips aggregated discovery, and sends no fieldValidation.
+// too: it reads OpenAPI v2 before apply (and validates against it), skips aggregated discovery,
+// and sends no fieldValidation.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -70,8 +71,12 @@ describe("Debian's kubectl 1.20 against podpath apiserver", { skip: present ? fa
     }
   });
 
-  it('gets a warning (not an error) for an unknown field, as a server defaulting to Warn does', () => {
-    const r = run(['apply', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w\ndata:\n  a: b\nfoo: 1\n');
+  it('refuses an unknown field itself, from the OpenAPI v2 schema, and with --validate=false gets the server\'s warning', () => {
+    const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w\ndata:\n  a: b\nfoo: 1\n';
+    let r = run(['apply', '-f', '-'], cm);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error validating data: ValidationError\(ConfigMap\): unknown field "foo" in io\.k8s\.api\.core\.v1\.ConfigMap/);
+    r = run(['apply', '--validate=false', '-f', '-'], cm);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /unknown field "foo"/);
   });
