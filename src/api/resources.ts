@@ -22,6 +22,8 @@ export interface ResourceType {
   subresources: SubresourceInfo[];
   /** client-node model holding the schema of this kind */
   model: string;
+  /** created to ask a question and answered at once, never stored (the reviews) */
+  notStored?: true;
 }
 
 const allVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -70,13 +72,40 @@ export const resourceTypes: readonly ResourceType[] = [
   def({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', resource: 'leases', singular: 'lease', namespaced: true, shortNames: [], categories: [], subresources: [], model: 'V1Lease' }),
 ];
 
+const create = ['create'];
+
+/**
+ * The reviews: kinds a client creates to ask who it is or what it may do. The server answers
+ * in the response (201, status filled) and keeps nothing, so they have no other verb.
+ */
+export const reviewTypes: readonly ResourceType[] = [
+  def({ group: 'authentication.k8s.io', version: 'v1', kind: 'SelfSubjectReview', resource: 'selfsubjectreviews', singular: 'selfsubjectreview', namespaced: false, shortNames: [], categories: [], verbs: create, subresources: [], model: 'V1SelfSubjectReview', notStored: true }),
+  def({ group: 'authentication.k8s.io', version: 'v1', kind: 'TokenReview', resource: 'tokenreviews', singular: 'tokenreview', namespaced: false, shortNames: [], categories: [], verbs: create, subresources: [], model: 'V1TokenReview', notStored: true }),
+  def({ group: 'authorization.k8s.io', version: 'v1', kind: 'LocalSubjectAccessReview', resource: 'localsubjectaccessreviews', singular: 'localsubjectaccessreview', namespaced: true, shortNames: [], categories: [], verbs: create, subresources: [], model: 'V1LocalSubjectAccessReview', notStored: true }),
+  def({ group: 'authorization.k8s.io', version: 'v1', kind: 'SelfSubjectAccessReview', resource: 'selfsubjectaccessreviews', singular: 'selfsubjectaccessreview', namespaced: false, shortNames: [], categories: [], verbs: create, subresources: [], model: 'V1SelfSubjectAccessReview', notStored: true }),
+  def({ group: 'authorization.k8s.io', version: 'v1', kind: 'SelfSubjectRulesReview', resource: 'selfsubjectrulesreviews', singular: 'selfsubjectrulesreview', namespaced: false, shortNames: [], categories: [], verbs: create, subresources: [], model: 'V1SelfSubjectRulesReview', notStored: true }),
+  def({ group: 'authorization.k8s.io', version: 'v1', kind: 'SubjectAccessReview', resource: 'subjectaccessreviews', singular: 'subjectaccessreview', namespaced: false, shortNames: [], categories: [], verbs: create, subresources: [], model: 'V1SubjectAccessReview', notStored: true }),
+];
+
+/** The kind of the serviceaccounts/token subresource's body. */
+export const tokenRequestType: ResourceType = def({ group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', resource: 'tokenrequests', singular: 'tokenrequest', namespaced: true, shortNames: [], categories: [], verbs: create, subresources: [], model: 'AuthenticationV1TokenRequest', notStored: true });
+
+/** Every resource discovery lists: the stored ones, then the reviews after the apps group, as kube-apiserver orders groups. */
+export const servedTypes: readonly ResourceType[] = (() => {
+  let afterApps = 0;
+  resourceTypes.forEach((r, i) => {
+    if (r.group === 'apps') afterApps = i + 1;
+  });
+  return [...resourceTypes.slice(0, afterApps), ...reviewTypes, ...resourceTypes.slice(afterApps)];
+})();
+
 export function apiVersionOf(r: { group: string; version: string }): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
 }
 
 const byPath = new Map<string, ResourceType>();
 const byKind = new Map<string, ResourceType>();
-for (const r of resourceTypes) {
+for (const r of servedTypes) {
   byPath.set(`${r.group}/${r.version}/${r.resource}`, r);
   byKind.set(`${apiVersionOf(r)}/${r.kind}`, r);
 }
@@ -95,11 +124,11 @@ export function resourceOf(group: string, resource: string): ResourceType {
   return r;
 }
 
-/** Group versions served, in discovery order. */
-export function groupVersions(): { group: string; version: string }[] {
+/** Group versions of `types` (by default the stored resources), in discovery order. */
+export function groupVersions(types: readonly ResourceType[] = resourceTypes): { group: string; version: string }[] {
   const seen = new Set<string>();
   const out: { group: string; version: string }[] = [];
-  for (const r of resourceTypes) {
+  for (const r of types) {
     const k = `${r.group}/${r.version}`;
     if (!seen.has(k)) {
       seen.add(k);

@@ -1,7 +1,7 @@
 // API discovery documents: the legacy APIVersions/APIGroupList/APIResourceList and the
 // aggregated apidiscovery.k8s.io/v2 (and v2beta1) lists kubectl asks for first.
 import { createHash } from 'node:crypto';
-import { groupVersions, resourceTypes, type ResourceType } from '../api/resources.ts';
+import { groupVersions, servedTypes, type ResourceType } from '../api/resources.ts';
 
 export const serverVersion = {
   major: '1',
@@ -20,7 +20,7 @@ function storageVersionHash(r: ResourceType): string {
 }
 
 function inGV(group: string, version: string): ResourceType[] {
-  return resourceTypes.filter((r) => r.group === group && r.version === version);
+  return servedTypes.filter((r) => r.group === group && r.version === version);
 }
 
 export function apiResourceList(group: string, version: string): Record<string, unknown> {
@@ -29,7 +29,8 @@ export function apiResourceList(group: string, version: string): Record<string, 
     const main: Record<string, unknown> = { name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: r.verbs };
     if (r.shortNames.length) main.shortNames = r.shortNames;
     if (r.categories.length) main.categories = r.categories;
-    main.storageVersionHash = storageVersionHash(r);
+    // Only what is stored has a storage version.
+    if (!r.notStored) main.storageVersionHash = storageVersionHash(r);
     resources.push(main);
     for (const s of r.subresources) {
       const sub: Record<string, unknown> = { name: `${r.resource}/${s.name}`, singularName: '', namespaced: r.namespaced };
@@ -51,7 +52,7 @@ export function apiVersions(serverAddress: string): Record<string, unknown> {
 
 function namedGroups(): { name: string; versions: { groupVersion: string; version: string }[] }[] {
   const byGroup = new Map<string, string[]>();
-  for (const gv of groupVersions()) {
+  for (const gv of groupVersions(servedTypes)) {
     if (!gv.group) continue;
     byGroup.set(gv.group, [...(byGroup.get(gv.group) ?? []), gv.version]);
   }

@@ -6,12 +6,13 @@ import { queryBool } from '../api/query.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import { parseFieldSelector, type FieldRequirement } from '../api/fields.ts';
 import { isObject, type Node, type Pod } from '../api/types.ts';
-import { tokenMatches } from './certs.ts';
+import { Authentication, userOfRequest } from './authn.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion, wantsAggregated } from './discovery.ts';
 import { openapiResponse, prepareOpenAPI } from './openapi.ts';
 import { contentTypeOf, negotiate, serialize, shapeList, shapeObject } from './output.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
+import { answer, isAsk } from './reviews.ts';
 import type { Store } from './storage/store.ts';
 import { streamingSubresources } from './streaming.ts';
 import { serveWatch } from './watch.ts';
@@ -27,8 +28,8 @@ const endpointsWarning = 'v1 Endpoints is deprecated in v1.33+; use discovery.k8
 export interface HttpOptions {
   registry: Registry;
   token: string;
-  /** accepts extra bearer tokens (service accounts); returns true when valid */
-  tokenReview?: (token: string) => boolean;
+  /** who a bearer token is (the admin token, service account tokens); by default the admin token alone */
+  authentication?: Authentication;
   serverAddress: string;
   ready: () => boolean;
   log?: (line: string) => void;
@@ -139,20 +140,16 @@ function deleteOptions(body: string, contentType: string, q: URLSearchParams): D
   return opts;
 }
 
-/** Whether a request carries the server's bearer token (or one tokenReview accepts). */
-export function bearerAuthenticated(req: IncomingMessage, opts: Pick<HttpOptions, 'token' | 'tokenReview'>): boolean {
-  const h = req.headers.authorization ?? '';
-  const m = /^Bearer\s+(.+)$/i.exec(h);
-  if (!m) return false;
-  const presented = m[1]!.trim();
-  return tokenMatches(presented, opts.token) || Boolean(opts.tokenReview?.(presented));
+/** Whether a request carries a bearer token of a user (the admin token, or one `authentication` knows). */
+export function bearerAuthenticated(req: IncomingMessage, opts: Pick<HttpOptions, 'token' | 'authentication'>): boolean {
+  return userOfRequest(req.headers, opts.authentication ?? new Authentication(opts.token)) !== undefined;
 }
 
 export function createHandler(opts: HttpOptions): Handler {
   // The OpenAPI documents are built once, off the request path.
   setImmediate(prepareOpenAPI);
   const { registry } = opts;
-  const authenticated = (req: IncomingMessage) => bearerAuthenticated(req, opts);
+  const authentication = opts.authentication ?? new Authentication(opts.token);
 
   async function handleResource(req: IncomingMessage, reply: Reply, r: Route, q: URLSearchParams, bytes: Buffer): Promise<void> {
     const method = req.method ?? 'GET';
@@ -320,7 +317,8 @@ export function createHandler(opts: HttpOptions): Handler {
       }
       // Authentication comes before the body is read, so an unauthenticated client cannot make
       // the server hold anything it sends; its body is discarded (up to a cap) after the 401.
-      if (!authenticated(req)) {
+      const user = userOfRequest(req.headers, authentication);
+      if (!user) {
         discardBody(req, unauthenticatedDiscardCap);
         return reply.status(errors.unauthorized());
       }
@@ -338,6 +336,11 @@ export function createHandler(opts: HttpOptions): Handler {
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);
       if (!r) return notFound(reply, path);
+      if (isAsk(r)) {
+        const a = await answer(r, { method: req.method ?? 'GET', query: target.query, raw: { text: bytes.toString('utf8'), contentType: req.headers['content-type'] ?? '', bytes }, user, registry, authentication });
+        reply.warnings.push(...a.warnings);
+        return reply.send(a.code, a.object);
+      }
       await handleResource(req, reply, r, target.query, bytes);
     } catch (e) {
       if (res.headersSent) {

@@ -1,195 +1,67 @@
-// Decoding of Kubernetes protobuf request bodies (application/vnd.kubernetes.protobuf), which
-// kubectl's typed commands send (`kubectl create namespace|configmap|secret|service|deployment`,
-// `kubectl run`). The envelope is "k8s\0" + runtime.Unknown{typeMeta, raw}; `raw` is the
-// object's message, decoded here with the field numbers of k8s.io/api's generated.proto into
-// the JSON form the rest of the server handles. A field this table does not know is refused
-// (415), never dropped.
-import { errors } from '../api/errors.ts';
+// Kubernetes protobuf bodies (application/vnd.kubernetes.protobuf), which client-go's typed
+// clients send from 1.32 on (`kubectl create`, `run`, `debug`, `auth can-i`, `auth whoami`,
+// `create token`). The envelope is "k8s\0" + runtime.Unknown{typeMeta, raw}; `raw` is the
+// object's message, read and written with the field numbers of k8s.io/api's generated.proto
+// (protobuf/messages.ts) into and from the JSON form the rest of the server handles. A field
+// the table does not know is refused (415), never dropped.
+import { ApiError, errors } from '../api/errors.ts';
+import { kinds, messages, type FieldTuple } from './protobuf/messages.ts';
 
-type Scalar = 'string' | 'bytes' | 'int32' | 'int64' | 'bool' | 'time' | 'intstr' | 'quantity';
-type FieldType = Scalar | { msg: string } | { map: Scalar | { msg: string } } | 'ignore';
+export const protobufMediaType = 'application/vnd.kubernetes.protobuf';
+const magic = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
+
+/** Types whose JSON is not an object of their fields (meta/v1 Time, IntOrString, Quantity…). */
+const scalarTypes = new Set(['string', 'bytes', 'int32', 'int64', 'bool', 'double', 'time', 'microtime', 'rawjson', 'intstr', 'quantity', 'strings']);
 
 interface FieldDef {
+  num: number;
   name: string;
-  t: FieldType;
-  /** repeated */
-  rep?: boolean;
-  /** a pointer in Go: a zero value is meaningful and kept */
-  ptr?: boolean;
-  /** embedded struct whose fields JSON inlines into the parent */
-  inline?: boolean;
+  type: string;
+  /** the value type of a map<string, T> */
+  map?: string;
+  repeated: boolean;
+  /** a zero value is kept (a Go pointer, or a field without omitempty) */
+  keep: boolean;
+  /** an embedded struct JSON inlines into the parent */
+  inline: boolean;
 }
 
-const S = (name: string, ptr = false): FieldDef => ({ name, t: 'string', ...(ptr ? { ptr } : {}) });
-const RS = (name: string): FieldDef => ({ name, t: 'string', rep: true });
-const I32 = (name: string, ptr = false): FieldDef => ({ name, t: 'int32', ...(ptr ? { ptr } : {}) });
-const I64 = (name: string, ptr = false): FieldDef => ({ name, t: 'int64', ...(ptr ? { ptr } : {}) });
-const B = (name: string, ptr = false): FieldDef => ({ name, t: 'bool', ...(ptr ? { ptr } : {}) });
-const M = (name: string, msg: string, ptr = false): FieldDef => ({ name, t: { msg }, ...(ptr ? { ptr } : {}) });
-const RM = (name: string, msg: string): FieldDef => ({ name, t: { msg }, rep: true });
-const MAP = (name: string, v: Scalar | { msg: string } = 'string'): FieldDef => ({ name, t: { map: v } });
-const IGN = (name: string): FieldDef => ({ name, t: 'ignore' });
+const tables = new Map<string, FieldDef[]>();
 
-const messages: Record<string, Record<number, FieldDef>> = {
-  TypeMeta: { 1: S('apiVersion'), 2: S('kind') },
-  Unknown: { 1: M('typeMeta', 'TypeMeta'), 2: { name: 'raw', t: 'bytes' }, 3: S('contentEncoding'), 4: S('contentType') },
-  ObjectMeta: {
-    1: S('name'),
-    2: S('generateName'),
-    3: S('namespace'),
-    4: S('selfLink'),
-    5: S('uid'),
-    6: S('resourceVersion'),
-    7: I64('generation'),
-    8: { name: 'creationTimestamp', t: 'time' },
-    9: { name: 'deletionTimestamp', t: 'time' },
-    10: I64('deletionGracePeriodSeconds', true),
-    11: MAP('labels'),
-    12: MAP('annotations'),
-    13: RM('ownerReferences', 'OwnerReference'),
-    14: RS('finalizers'),
-    17: IGN('managedFields'),
-  },
-  OwnerReference: { 1: S('kind'), 3: S('name'), 4: S('uid'), 5: S('apiVersion'), 6: B('controller', true), 7: B('blockOwnerDeletion', true) },
-  LabelSelector: { 1: MAP('matchLabels'), 2: RM('matchExpressions', 'LabelSelectorRequirement') },
-  LabelSelectorRequirement: { 1: S('key'), 2: S('operator'), 3: RS('values') },
-  LocalObjectReference: { 1: S('name') },
-  ObjectReference: { 1: S('kind'), 2: S('namespace'), 3: S('name'), 4: S('uid'), 5: S('apiVersion'), 6: S('resourceVersion'), 7: S('fieldPath') },
+/** The fields of a message of the table, by field number. */
+export function messageFields(name: string): FieldDef[] | undefined {
+  let t = tables.get(name);
+  if (t) return t;
+  const raw = messages[name];
+  if (!raw) return undefined;
+  t = Object.entries(raw).map(([num, tuple]) => fieldDef(Number(num), tuple));
+  tables.set(name, t);
+  return t;
+}
 
-  Namespace: { 1: M('metadata', 'ObjectMeta'), 2: M('spec', 'NamespaceSpec'), 3: IGN('status') },
-  NamespaceSpec: { 1: RS('finalizers') },
-  ConfigMap: { 1: M('metadata', 'ObjectMeta'), 2: MAP('data'), 3: MAP('binaryData', 'bytes'), 4: B('immutable', true) },
-  Secret: { 1: M('metadata', 'ObjectMeta'), 2: MAP('data', 'bytes'), 3: S('type'), 4: MAP('stringData'), 5: B('immutable', true) },
-  ServiceAccount: { 1: M('metadata', 'ObjectMeta'), 2: RM('secrets', 'ObjectReference'), 3: RM('imagePullSecrets', 'LocalObjectReference'), 4: B('automountServiceAccountToken', true) },
+function fieldDef(num: number, [name, type, flags = '']: FieldTuple): FieldDef {
+  const map = type.startsWith('map:') ? type.slice(4) : undefined;
+  return { num, name, type: map ? 'map' : type, ...(map ? { map } : {}), repeated: flags.includes('r'), keep: flags.includes('k'), inline: flags.includes('i') };
+}
 
-  Service: { 1: M('metadata', 'ObjectMeta'), 2: M('spec', 'ServiceSpec'), 3: IGN('status') },
-  ServiceSpec: {
-    1: RM('ports', 'ServicePort'),
-    2: MAP('selector'),
-    3: S('clusterIP'),
-    4: S('type'),
-    5: RS('externalIPs'),
-    7: S('sessionAffinity'),
-    8: S('loadBalancerIP'),
-    9: RS('loadBalancerSourceRanges'),
-    10: S('externalName'),
-    11: S('externalTrafficPolicy'),
-    12: I32('healthCheckNodePort'),
-    13: B('publishNotReadyAddresses'),
-    14: M('sessionAffinityConfig', 'SessionAffinityConfig', true),
-    17: S('ipFamilyPolicy', true),
-    18: RS('clusterIPs'),
-    19: RS('ipFamilies'),
-    20: B('allocateLoadBalancerNodePorts', true),
-    21: S('loadBalancerClass', true),
-    22: S('internalTrafficPolicy', true),
-    23: S('trafficDistribution', true),
-  },
-  SessionAffinityConfig: { 1: M('clientIP', 'ClientIPConfig', true) },
-  ClientIPConfig: { 1: I32('timeoutSeconds', true) },
-  ServicePort: { 1: S('name'), 2: S('protocol'), 3: I32('port'), 4: { name: 'targetPort', t: 'intstr' }, 5: I32('nodePort'), 6: S('appProtocol', true) },
-
-  Deployment: { 1: M('metadata', 'ObjectMeta'), 2: M('spec', 'DeploymentSpec'), 3: IGN('status') },
-  DeploymentSpec: {
-    1: I32('replicas', true),
-    2: M('selector', 'LabelSelector', true),
-    3: M('template', 'PodTemplateSpec'),
-    4: M('strategy', 'DeploymentStrategy'),
-    5: I32('minReadySeconds'),
-    6: I32('revisionHistoryLimit', true),
-    7: B('paused'),
-    9: I32('progressDeadlineSeconds', true),
-  },
-  DeploymentStrategy: { 1: S('type'), 2: M('rollingUpdate', 'RollingUpdateDeployment', true) },
-  RollingUpdateDeployment: { 1: { name: 'maxUnavailable', t: 'intstr', ptr: true }, 2: { name: 'maxSurge', t: 'intstr', ptr: true } },
-  PodTemplateSpec: { 1: M('metadata', 'ObjectMeta'), 2: M('spec', 'PodSpec') },
-  Pod: { 1: M('metadata', 'ObjectMeta'), 2: M('spec', 'PodSpec'), 3: IGN('status') },
-  PodSpec: {
-    2: RM('containers', 'Container'),
-    3: S('restartPolicy'),
-    4: I64('terminationGracePeriodSeconds', true),
-    5: I64('activeDeadlineSeconds', true),
-    6: S('dnsPolicy'),
-    7: MAP('nodeSelector'),
-    8: S('serviceAccountName'),
-    9: S('serviceAccount'),
-    10: S('nodeName'),
-    11: B('hostNetwork'),
-    12: B('hostPID'),
-    13: B('hostIPC'),
-    14: M('securityContext', 'PodSecurityContext', true),
-    15: RM('imagePullSecrets', 'LocalObjectReference'),
-    16: S('hostname'),
-    17: S('subdomain'),
-    19: S('schedulerName'),
-    20: RM('initContainers', 'Container'),
-    21: B('automountServiceAccountToken', true),
-    22: RM('tolerations', 'Toleration'),
-    24: S('priorityClassName'),
-    25: I32('priority', true),
-    27: B('shareProcessNamespace', true),
-    29: S('runtimeClassName', true),
-    30: B('enableServiceLinks', true),
-    31: S('preemptionPolicy', true),
-    35: B('setHostnameAsFQDN', true),
-  },
-  PodSecurityContext: {},
-  Toleration: { 1: S('key'), 2: S('operator'), 3: S('value'), 4: S('effect'), 5: I64('tolerationSeconds', true) },
-  Container: {
-    1: S('name'),
-    2: S('image'),
-    3: RS('command'),
-    4: RS('args'),
-    5: S('workingDir'),
-    6: RM('ports', 'ContainerPort'),
-    7: RM('env', 'EnvVar'),
-    8: M('resources', 'ResourceRequirements'),
-    10: M('livenessProbe', 'Probe', true),
-    11: M('readinessProbe', 'Probe', true),
-    13: S('terminationMessagePath'),
-    14: S('imagePullPolicy'),
-    16: B('stdin'),
-    17: B('stdinOnce'),
-    18: B('tty'),
-    20: S('terminationMessagePolicy'),
-    22: M('startupProbe', 'Probe', true),
-    24: S('restartPolicy', true),
-  },
-  ContainerPort: { 1: S('name'), 2: I32('hostPort'), 3: I32('containerPort'), 4: S('protocol'), 5: S('hostIP') },
-  EnvVar: { 1: S('name'), 2: S('value') },
-  ResourceRequirements: { 1: MAP('limits', 'quantity'), 2: MAP('requests', 'quantity') },
-  Probe: {
-    1: { name: 'handler', t: { msg: 'ProbeHandler' }, inline: true },
-    2: I32('initialDelaySeconds'),
-    3: I32('timeoutSeconds'),
-    4: I32('periodSeconds'),
-    5: I32('successThreshold'),
-    6: I32('failureThreshold'),
-    7: I64('terminationGracePeriodSeconds', true),
-  },
-  ProbeHandler: { 1: M('exec', 'ExecAction', true), 2: M('httpGet', 'HTTPGetAction', true), 3: M('tcpSocket', 'TCPSocketAction', true), 4: M('grpc', 'GRPCAction', true) },
-  ExecAction: { 1: RS('command') },
-  HTTPGetAction: { 1: S('path'), 2: { name: 'port', t: 'intstr' }, 3: S('host'), 4: S('scheme'), 5: RM('httpHeaders', 'HTTPHeader') },
-  HTTPHeader: { 1: S('name'), 2: S('value') },
-  TCPSocketAction: { 1: { name: 'port', t: 'intstr' }, 2: S('host') },
-  GRPCAction: { 1: I32('port'), 2: S('service', true) },
-
-  Ingress: { 1: M('metadata', 'ObjectMeta'), 2: M('spec', 'IngressSpec'), 3: IGN('status') },
-  IngressSpec: { 1: M('defaultBackend', 'IngressBackend', true), 2: RM('tls', 'IngressTLS'), 3: RM('rules', 'IngressRule'), 4: S('ingressClassName', true) },
-  IngressTLS: { 1: RS('hosts'), 2: S('secretName') },
-  IngressRule: { 1: S('host'), 2: { name: 'value', t: { msg: 'IngressRuleValue' }, inline: true } },
-  IngressRuleValue: { 1: M('http', 'HTTPIngressRuleValue', true) },
-  HTTPIngressRuleValue: { 1: RM('paths', 'HTTPIngressPath') },
-  HTTPIngressPath: { 1: S('path'), 2: M('backend', 'IngressBackend'), 3: S('pathType', true) },
-  IngressBackend: { 3: M('resource', 'TypedLocalObjectReference', true), 4: M('service', 'IngressServiceBackend', true) },
-  IngressServiceBackend: { 1: S('name'), 2: M('port', 'ServiceBackendPort') },
-  ServiceBackendPort: { 1: S('name'), 2: I32('number') },
-  TypedLocalObjectReference: { 1: S('apiGroup', true), 2: S('kind'), 3: S('name') },
-};
-
-const kindMessages = new Set(['Namespace', 'ConfigMap', 'Secret', 'ServiceAccount', 'Service', 'Deployment', 'Pod', 'Ingress']);
+/** Every type the table names is a message of the table or a type this codec reads. */
+export function unknownTypes(): string[] {
+  const out = new Set<string>();
+  for (const name of Object.keys(messages)) {
+    for (const f of messageFields(name)!) {
+      const t = f.map ?? f.type;
+      if (!scalarTypes.has(t) && !messages[t]) out.add(t);
+    }
+  }
+  for (const m of Object.values(kinds)) if (!messages[m]) out.add(m);
+  return [...out];
+}
 
 export class ProtoError extends Error {}
+/** A field number the table does not know: the body is refused rather than read in part. */
+export class UnknownFieldError extends ProtoError {}
+
+// ---- wire reading ----
 
 class Reader {
   pos = 0;
@@ -206,7 +78,7 @@ class Reader {
       result |= BigInt(b & 0x7f) << shift;
       if (!(b & 0x80)) return result;
       shift += 7n;
-      if (shift > 70n) throw new ProtoError('varint too long');
+      if (shift > 63n) throw new ProtoError('varint too long');
     }
   }
   bytes(): Uint8Array {
@@ -216,118 +88,371 @@ class Reader {
     this.pos += len;
     return out;
   }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) this.bytes();
-    else if (wire === 5) this.pos += 4;
-    else throw new ProtoError(`unsupported wire type ${wire}`);
-    if (this.pos > this.buf.length) throw new ProtoError('truncated field');
+  fixed64(): Buffer {
+    if (this.pos + 8 > this.buf.length) throw new ProtoError('truncated fixed64');
+    const out = Buffer.from(this.buf.subarray(this.pos, this.pos + 8));
+    this.pos += 8;
+    return out;
   }
 }
 
-const text = new TextDecoder('utf-8', { fatal: false });
+const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-function toInt32(v: bigint): number {
-  return Number(BigInt.asIntN(32, v));
+/** The wire type each scalar is written with. */
+function wireOf(type: string): number {
+  if (type === 'int32' || type === 'int64' || type === 'bool') return 0;
+  if (type === 'double') return 1;
+  return 2;
 }
 
-function decodeScalar(t: Scalar, r: Reader, wire: number): unknown {
-  switch (t) {
+function timeText(seconds: number, nanos: number, micro: boolean): string {
+  const iso = new Date(seconds * 1000).toISOString().slice(0, 19);
+  return micro ? `${iso}.${String(Math.floor(nanos / 1000)).padStart(6, '0')}Z` : `${iso}Z`;
+}
+
+/** Go's zero time.Time (0001-01-01T00:00:00Z), which metav1.Time marshals as nothing. */
+const zeroTimeSeconds = -62135596800;
+
+function readScalar(type: string, r: Reader, msg: string, num: number): unknown {
+  switch (type) {
     case 'string':
-      return text.decode(r.bytes());
+      return utf8.decode(r.bytes());
     case 'bytes':
       return Buffer.from(r.bytes()).toString('base64');
     case 'int32':
-      return toInt32(r.varint());
+      return Number(BigInt.asIntN(32, r.varint()));
     case 'int64':
       return Number(BigInt.asIntN(64, r.varint()));
     case 'bool':
       return r.varint() !== 0n;
-    case 'time': {
-      const m = decodeMessage('Time', r.bytes(), { 1: I64('seconds'), 2: I32('nanos') }) as { seconds?: number; nanos?: number };
-      if (!m.seconds) return undefined;
-      return new Date(m.seconds * 1000).toISOString().replace('.000Z', 'Z');
+    case 'double':
+      return r.fixed64().readDoubleLE(0);
+    case 'time':
+    case 'microtime': {
+      const m = readFields(r.bytes(), `${msg}.${num}`, [
+        { num: 1, name: 'seconds', type: 'int64', repeated: false, keep: false, inline: false },
+        { num: 2, name: 'nanos', type: 'int32', repeated: false, keep: false, inline: false },
+      ]) as { seconds?: number; nanos?: number };
+      if (!m.seconds && !m.nanos) return undefined;
+      if (m.seconds === zeroTimeSeconds) return undefined;
+      return timeText(m.seconds ?? 0, m.nanos ?? 0, type === 'microtime');
+    }
+    case 'rawjson': {
+      const raw = readFields(r.bytes(), `${msg}.${num}`, [{ num: 1, name: 'raw', type: 'bytes', repeated: false, keep: false, inline: false }]) as { raw?: string };
+      if (raw.raw === undefined) return undefined;
+      const text = Buffer.from(raw.raw, 'base64');
+      if (text.subarray(0, 4).equals(magic)) throw new ProtoError(`${msg} field ${num} holds a protobuf object, which is not supported`);
+      try {
+        return JSON.parse(text.toString('utf8'));
+      } catch {
+        throw new ProtoError(`${msg} field ${num} is not JSON`);
+      }
     }
     case 'intstr': {
-      const m = decodeMessage('IntOrString', r.bytes(), { 1: I64('type'), 2: I32('intVal'), 3: S('strVal') }) as { type?: number; intVal?: number; strVal?: string };
+      const m = readFields(r.bytes(), `${msg}.${num}`, [
+        { num: 1, name: 'type', type: 'int64', repeated: false, keep: false, inline: false },
+        { num: 2, name: 'intVal', type: 'int32', repeated: false, keep: false, inline: false },
+        { num: 3, name: 'strVal', type: 'string', repeated: false, keep: false, inline: false },
+      ]) as { type?: number; intVal?: number; strVal?: string };
       return m.type === 1 ? (m.strVal ?? '') : (m.intVal ?? 0);
     }
     case 'quantity': {
-      const m = decodeMessage('Quantity', r.bytes(), { 1: S('string') }) as { string?: string };
+      const m = readFields(r.bytes(), `${msg}.${num}`, [{ num: 1, name: 'string', type: 'string', repeated: false, keep: false, inline: false }]) as { string?: string };
       return m.string ?? '0';
     }
+    case 'strings': {
+      const m = readFields(r.bytes(), `${msg}.${num}`, [{ num: 1, name: 'items', type: 'string', repeated: true, keep: false, inline: false }]) as { items?: string[] };
+      return m.items ?? [];
+    }
   }
-  void wire;
+  throw new ProtoError(`${msg} field ${num} has type ${type}, which is not supported`);
 }
 
 function isZero(v: unknown): boolean {
   return v === '' || v === 0 || v === false || v === undefined;
 }
 
-function decodeMessage(name: string, buf: Uint8Array, fields: Record<number, FieldDef> | undefined = messages[name]): Record<string, unknown> {
-  if (!fields) throw new ProtoError(`no protobuf schema for ${name}`);
+function readValue(f: FieldDef, type: string, r: Reader, msg: string): unknown {
+  if (scalarTypes.has(type)) return readScalar(type, r, msg, f.num);
+  return decodeMessage(type, r.bytes());
+}
+
+function readFields(buf: Uint8Array, msg: string, fields: FieldDef[]): Record<string, unknown> {
+  const byNum = new Map(fields.map((f) => [f.num, f]));
   const r = new Reader(buf);
   const out: Record<string, unknown> = {};
   while (!r.done) {
-    const key = Number(r.varint());
-    const num = key >>> 3;
-    const wire = key & 7;
-    const f = fields[num];
-    if (!f) throw new ProtoError(`${name} field ${num} is not supported in protobuf bodies`);
-    if (f.t === 'ignore') {
-      r.skip(wire);
-      continue;
-    }
-    let v: unknown;
-    if (typeof f.t === 'string') {
-      v = decodeScalar(f.t, r, wire);
-    } else if ('msg' in f.t) {
-      v = decodeMessage(f.t.msg, r.bytes());
-    } else {
-      const entry = decodeMessage('MapEntry', r.bytes(), {
-        1: S('key'),
-        2: typeof f.t.map === 'string' ? { name: 'value', t: f.t.map } : { name: 'value', t: f.t.map },
-      });
+    const key = r.varint();
+    const num = Number(key >> 3n);
+    const wire = Number(key & 7n);
+    const f = byNum.get(num);
+    if (!f) throw new UnknownFieldError(`${msg} field ${num} is not known to this server`);
+    if (f.type === 'map') {
+      if (wire !== 2) throw new ProtoError(`${msg} field ${num} has wire type ${wire}, want 2`);
+      const entry = readFields(r.bytes(), `${msg}.${f.name}`, [
+        { num: 1, name: 'key', type: 'string', repeated: false, keep: true, inline: false },
+        { num: 2, name: 'value', type: f.map!, repeated: false, keep: true, inline: false },
+      ]);
       const map = (out[f.name] as Record<string, unknown> | undefined) ?? {};
-      map[String(entry.key ?? '')] = entry.value ?? (f.t.map === 'string' || f.t.map === 'bytes' ? '' : {});
+      map[String(entry.key ?? '')] = entry.value ?? zeroOf(f.map!);
       out[f.name] = map;
       continue;
     }
-    if (f.inline && v && typeof v === 'object') {
-      Object.assign(out, v);
-      continue;
-    }
-    if (f.rep) {
+    const want = wireOf(f.type);
+    if (f.repeated && wire === 2 && want !== 2) {
+      // A packed repeated number: one length-delimited run of values.
+      const run = new Reader(r.bytes());
       const list = (out[f.name] as unknown[] | undefined) ?? [];
-      list.push(v);
+      while (!run.done) list.push(readScalar(f.type, run, msg, num));
       out[f.name] = list;
       continue;
     }
+    if (wire !== want) throw new ProtoError(`${msg} field ${num} has wire type ${wire}, want ${want}`);
+    const v = readValue(f, f.type, r, msg);
+    if (f.repeated) {
+      const list = (out[f.name] as unknown[] | undefined) ?? [];
+      list.push(v === undefined ? null : v);
+      out[f.name] = list;
+      continue;
+    }
+    if (f.inline) {
+      Object.assign(out, v as Record<string, unknown>);
+      continue;
+    }
     if (v === undefined) continue;
-    if (!f.ptr && typeof f.t === 'string' && isZero(v)) continue;
+    if (!f.keep && scalarTypes.has(f.type) && isZero(v)) continue;
     out[f.name] = v;
   }
   return out;
 }
 
+function zeroOf(type: string): unknown {
+  if (type === 'string' || type === 'bytes') return '';
+  if (type === 'strings') return [];
+  if (type === 'quantity') return '0';
+  return {};
+}
+
+/** Decodes one message of the table into its JSON form. */
+export function decodeMessage(name: string, buf: Uint8Array): Record<string, unknown> {
+  const fields = messageFields(name);
+  if (!fields) throw new ProtoError(`no protobuf schema for ${name}`);
+  return readFields(buf, name, fields);
+}
+
+// ---- wire writing ----
+
+class Writer {
+  private chunks: Buffer[] = [];
+  varint(v: bigint | number): void {
+    let n = BigInt.asUintN(64, BigInt(v));
+    const out: number[] = [];
+    while (n > 0x7fn) {
+      out.push(Number(n & 0x7fn) | 0x80);
+      n >>= 7n;
+    }
+    out.push(Number(n));
+    this.chunks.push(Buffer.from(out));
+  }
+  tag(num: number, wire: number): void {
+    this.varint((num << 3) | wire);
+  }
+  bytes(num: number, b: Uint8Array): void {
+    this.tag(num, 2);
+    this.varint(b.length);
+    this.chunks.push(Buffer.from(b));
+  }
+  raw(b: Buffer): void {
+    this.chunks.push(b);
+  }
+  finish(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+function parseTime(s: unknown, where: string): { seconds: number; nanos: number } {
+  const d = typeof s === 'string' ? Date.parse(s) : NaN;
+  if (Number.isNaN(d)) throw new ProtoError(`${where} is not a time: ${JSON.stringify(s)}`);
+  const frac = /\.(\d+)/.exec(String(s))?.[1] ?? '';
+  return { seconds: Math.floor(d / 1000), nanos: Number((frac + '000000000').slice(0, 9)) };
+}
+
+function writeScalar(w: Writer, num: number, type: string, v: unknown, where: string): void {
+  switch (type) {
+    case 'string':
+      if (typeof v !== 'string') throw new ProtoError(`${where} must be a string`);
+      return w.bytes(num, Buffer.from(v, 'utf8'));
+    case 'bytes':
+      if (typeof v !== 'string') throw new ProtoError(`${where} must be base64 bytes`);
+      return w.bytes(num, Buffer.from(v, 'base64'));
+    case 'int32':
+    case 'int64':
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new ProtoError(`${where} must be an integer`);
+      w.tag(num, 0);
+      return w.varint(v);
+    case 'bool':
+      if (typeof v !== 'boolean') throw new ProtoError(`${where} must be a boolean`);
+      w.tag(num, 0);
+      return w.varint(v ? 1 : 0);
+    case 'double': {
+      if (typeof v !== 'number') throw new ProtoError(`${where} must be a number`);
+      const b = Buffer.alloc(8);
+      b.writeDoubleLE(v);
+      w.tag(num, 1);
+      return w.raw(b);
+    }
+    case 'time':
+    case 'microtime': {
+      const t = parseTime(v, where);
+      const m = new Writer();
+      if (t.seconds) (m.tag(1, 0), m.varint(t.seconds));
+      if (t.nanos && type === 'microtime') (m.tag(2, 0), m.varint(t.nanos));
+      return w.bytes(num, m.finish());
+    }
+    case 'rawjson': {
+      const m = new Writer();
+      m.bytes(1, Buffer.from(JSON.stringify(v)));
+      return w.bytes(num, m.finish());
+    }
+    case 'intstr': {
+      const m = new Writer();
+      if (typeof v === 'string') {
+        m.tag(1, 0);
+        m.varint(1);
+        m.tag(2, 0);
+        m.varint(0);
+        m.bytes(3, Buffer.from(v));
+      } else if (typeof v === 'number' && Number.isInteger(v)) {
+        m.tag(1, 0);
+        m.varint(0);
+        m.tag(2, 0);
+        m.varint(v);
+        m.bytes(3, Buffer.alloc(0));
+      } else throw new ProtoError(`${where} must be an integer or a string`);
+      return w.bytes(num, m.finish());
+    }
+    case 'quantity': {
+      const m = new Writer();
+      m.bytes(1, Buffer.from(String(v)));
+      return w.bytes(num, m.finish());
+    }
+    case 'strings': {
+      if (!Array.isArray(v)) throw new ProtoError(`${where} must be a list`);
+      const m = new Writer();
+      for (const s of v) m.bytes(1, Buffer.from(String(s)));
+      return w.bytes(num, m.finish());
+    }
+  }
+  throw new ProtoError(`${where} has type ${type}, which is not supported`);
+}
+
+function writeValue(w: Writer, num: number, type: string, v: unknown, where: string): void {
+  if (scalarTypes.has(type)) return writeScalar(w, num, type, v, where);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ProtoError(`${where} must be an object`);
+  w.bytes(num, encodeMessage(type, v as Record<string, unknown>, where));
+}
+
+/** Encodes the JSON form of one message of the table; a field the table lacks is an error. */
+export function encodeMessage(name: string, obj: Record<string, unknown>, where = name): Buffer {
+  return encodeFields(name, obj, where, true);
+}
+
+/** `strict`: every key of obj must be a field (false for an embedded struct, whose parent holds other keys too). */
+function encodeFields(name: string, obj: Record<string, unknown>, where: string, strict: boolean): Buffer {
+  const fields = messageFields(name);
+  if (!fields) throw new ProtoError(`no protobuf schema for ${name}`);
+  const w = new Writer();
+  const used = new Set<string>();
+  for (const f of [...fields].sort((a, b) => a.num - b.num)) {
+    if (f.inline) {
+      if (!messageFields(f.type)) throw new ProtoError(`no protobuf schema for ${f.type}`);
+      const inner = encodeFields(f.type, obj, where, false);
+      for (const g of inlinedNames(f.type)) used.add(g);
+      w.bytes(f.num, inner);
+      continue;
+    }
+    used.add(f.name);
+    const v = obj[f.name];
+    if (v === undefined || v === null) continue;
+    const at = `${where}.${f.name}`;
+    if (f.type === 'map') {
+      if (typeof v !== 'object' || Array.isArray(v)) throw new ProtoError(`${at} must be a map`);
+      for (const k of Object.keys(v).sort()) {
+        const e = new Writer();
+        e.bytes(1, Buffer.from(k));
+        const val = (v as Record<string, unknown>)[k];
+        if (val !== null && val !== undefined) writeValue(e, 2, f.map!, val, `${at}[${k}]`);
+        w.bytes(f.num, e.finish());
+      }
+      continue;
+    }
+    if (f.repeated) {
+      if (!Array.isArray(v)) throw new ProtoError(`${at} must be a list`);
+      v.forEach((x, i) => writeValue(w, f.num, f.type, x, `${at}[${i}]`));
+      continue;
+    }
+    writeValue(w, f.num, f.type, v, at);
+  }
+  const extra = !strict ? [] : Object.keys(obj).filter((k) => !used.has(k) && k !== 'apiVersion' && k !== 'kind');
+  if (extra.length) throw new UnknownFieldError(`${where} field ${JSON.stringify(extra[0])} has no protobuf field number`);
+  return w.finish();
+}
+
+/** The JSON names an embedded message contributes, through embeddings of its own. */
+function inlinedNames(name: string): string[] {
+  return messageFields(name)!.flatMap((g) => (g.inline ? inlinedNames(g.type) : [g.name]));
+}
+
+// ---- the envelope ----
+
+function messageOfKind(apiVersion: string, kind: string): string | undefined {
+  // DeleteOptions travels under the version of the resource it deletes.
+  if (kind === 'DeleteOptions') return kinds['meta.k8s.io/v1/DeleteOptions'];
+  return kinds[`${apiVersion}/${kind}`];
+}
+
 /** Decodes a protobuf request body into a JSON object with apiVersion and kind set. */
 export function decodeProtobufBody(body: Buffer): Record<string, unknown> {
-  if (body.length < 4 || body[0] !== 0x6b || body[1] !== 0x38 || body[2] !== 0x73 || body[3] !== 0x00) {
+  if (body.length < 4 || !body.subarray(0, 4).equals(magic)) {
     throw errors.badRequest('provided protobuf body does not begin with the Kubernetes magic number');
   }
   try {
-    const unknown = decodeMessage('Unknown', body.subarray(4));
+    const unknown = readFields(body.subarray(4), 'Unknown', [
+      { num: 1, name: 'typeMeta', type: 'TypeMeta', repeated: false, keep: true, inline: false },
+      { num: 2, name: 'raw', type: 'bytes', repeated: false, keep: true, inline: false },
+      { num: 3, name: 'contentEncoding', type: 'string', repeated: false, keep: false, inline: false },
+      { num: 4, name: 'contentType', type: 'string', repeated: false, keep: false, inline: false },
+    ]);
     const tm = (unknown.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
+    if (unknown.contentEncoding) throw new ProtoError(`content encoding ${JSON.stringify(unknown.contentEncoding)} is not supported`);
+    const apiVersion = tm.apiVersion ?? '';
     const kind = tm.kind ?? '';
-    if (!kindMessages.has(kind)) {
-      throw errors.unsupportedMediaType(['application/json', 'application/yaml']);
-    }
+    const msg = messageOfKind(apiVersion, kind);
+    if (!msg) throw errors.unsupportedMediaType(['application/json', 'application/yaml']);
     const raw = Buffer.from(String(unknown.raw ?? ''), 'base64');
-    const obj = decodeMessage(kind, raw);
-    return { apiVersion: tm.apiVersion, kind, ...obj };
+    return { apiVersion, kind, ...decodeMessage(msg, raw) };
   } catch (e) {
+    if (e instanceof UnknownFieldError) {
+      throw new ApiError(415, 'UnsupportedMediaType', `unable to decode protobuf body: ${e.message}; send it as application/json`);
+    }
     if (e instanceof ProtoError) throw errors.badRequest(`unable to decode protobuf body: ${e.message}`);
     throw e;
   }
+}
+
+/** Encodes an object (apiVersion and kind set) as a protobuf body, or undefined for a kind the table lacks. */
+export function encodeProtobufObject(obj: Record<string, unknown>): Buffer | undefined {
+  const apiVersion = String(obj.apiVersion ?? '');
+  const kind = String(obj.kind ?? '');
+  const msg = messageOfKind(apiVersion, kind);
+  if (!msg) return undefined;
+  const w = new Writer();
+  const tm = new Writer();
+  tm.bytes(1, Buffer.from(apiVersion));
+  tm.bytes(2, Buffer.from(kind));
+  w.bytes(1, tm.finish());
+  w.bytes(2, encodeMessage(msg, obj));
+  w.bytes(3, Buffer.alloc(0));
+  w.bytes(4, Buffer.alloc(0));
+  return Buffer.concat([magic, w.finish()]);
 }

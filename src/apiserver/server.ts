@@ -10,6 +10,7 @@ import { resourceOf } from '../api/resources.ts';
 import type { KubeObject, Service } from '../api/types.ts';
 import { parseIP } from '../util/ip.ts';
 import { ClusterIPAllocator, PortAllocator } from './allocators.ts';
+import { Authentication, loadOrCreateServiceAccountKey, type BoundKind } from './authn.ts';
 import { loadOrCreateServing, type ServingMaterial } from './certs.ts';
 import { decodeFor } from './decode.ts';
 import { Finalization } from './finalization.ts';
@@ -158,9 +159,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   }
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `https://${shownHost}:${actualPort}`;
+  const lookupResource: Record<BoundKind, string> = { ServiceAccount: 'serviceaccounts', Pod: 'pods', Secret: 'secrets', Node: 'nodes' };
+  const authentication = new Authentication(serving.token, loadOrCreateServiceAccountKey(opts.dataDir), (kind, namespace, name) => {
+    const o = registry.tryGet(resourceOf('', lookupResource[kind]), namespace, name);
+    return o ? { uid: o.metadata.uid ?? '', deleting: Boolean(o.metadata.deletionTimestamp) } : undefined;
+  });
   const handler = createHandler({
     registry,
     token: serving.token,
+    authentication,
     serverAddress: `${opts.advertiseAddress ?? host}:${actualPort}`,
     ready: () => ready,
     log,
@@ -168,7 +175,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   guard(server, handler, apiserverLimits, log);
   if (unixServer) guard(unixServer, handler, apiserverLimits, log);
   // exec, attach and port-forward: upgraded connections, proxied to the pod's node agent.
-  const upgrade = createUpgradeHandler({ registry, authenticated: (req) => bearerAuthenticated(req, { token: serving.token }), route, log });
+  const upgrade = createUpgradeHandler({ registry, authenticated: (req) => bearerAuthenticated(req, { token: serving.token, authentication }), route, log });
   server.on('upgrade', upgrade);
   unixServer?.on('upgrade', upgrade);
 

@@ -1,5 +1,6 @@
 // Validation of core/v1 kinds (kubernetes pkg/apis/core/validation), with upstream's field
 // paths and messages. Objects arrive already defaulted, as they do upstream.
+import { isDeepStrictEqual } from 'node:util';
 import { field, GoRepr, Path, type FieldError } from '../errors.ts';
 import type {
   Container,
@@ -567,7 +568,9 @@ export function validatePodUpdate(pod: Pod, old: Pod): FieldError[] {
     delete c.schedulingGates;
     return c;
   };
-  if (JSON.stringify(strip(pod.spec)) !== JSON.stringify(strip(old.spec))) {
+  // Compared as JSON values, whatever the order of their keys (a protobuf body's is the field numbers').
+  const asJSON = (s: PodSpec) => JSON.parse(JSON.stringify(strip(s))) as unknown;
+  if (!isDeepStrictEqual(asJSON(pod.spec), asJSON(old.spec))) {
     errs.push(
       field.forbidden(
         Path.root('spec'),
