@@ -7,7 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, kubectlBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
+import { readState } from '../../src/lab/lab.ts';
+import { eventually, kubectlBin, repoRoot, sleep, tempDir } from '../helpers/apiserver.ts';
 import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
 
 const oldKubectl = process.env.PODPATH_KUBECTL_DEBIAN ?? path.join(repoRoot, '.cache/kubernetes-client/usr/bin/kubectl');
@@ -197,5 +198,23 @@ for kw in ({'name': 'pair'}, {'name': 'talker', 'tail_lines': -1}):
       assert.equal(errors.length, 2, r.stdout);
       assert.match(errors[0]!, /^error 400 .*"message":"a container name must be specified for pod pair, choose one of: \[one two\]","reason":"BadRequest"/);
       assert.match(errors[1]!, /^error 422 .*"message":"PodLogOptions \\"talker\\" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0","reason":"Invalid"/);
+    }));
+
+  // Last: it restarts the node agent.
+  it('keeps what a container writes while the node agent is away: its output waits in the pipe for the next agent', () =>
+    explained(lab, async () => {
+      const ticks = () => [...lab.ok(['logs', 'talker']).matchAll(/^tick-(\d+)$/gm)].map((m) => Number(m[1]));
+      const component = `agent-${lab.name}`;
+      const before = ticks();
+      process.kill(readState(lab.name)!.pids[component]!, 'SIGKILL');
+      await sleep(3000);
+      const r = lab.podpath(['restart', component]);
+      assert.equal(r.code, 0, r.stderr);
+      const after = (await eventually(() => {
+        const t = ticks();
+        return t.length >= before.length + 4 ? t : undefined;
+      }, 30_000, 'ticks after the restart'))!;
+      assert.deepEqual(after, after.map((_, i) => i + 1), 'no tick lost, none twice');
+      assert.equal(JSON.parse(lab.ok(['get', 'pod', 'talker', '-o', 'json'])).status.containerStatuses[0].restartCount, 0);
     }));
 });
