@@ -6,13 +6,14 @@
 // agent adopts the pods that kept running.
 import fs from 'node:fs';
 import type http from 'node:http';
-import type { EndpointSlice, KubeObject, Node, Pod, Service } from '../api/types.ts';
+import type { EndpointSlice, KubeObject, Node, Pod, PodStatus, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath, type ClientConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
 import { CheckpointStore, type RuntimePod } from './checkpoint.ts';
 import { apiTime, realClock, type Clock } from './clock.ts';
 import { startLogServer } from './logs.ts';
+import { ContainerLogWriters, logKey } from './logwriter.ts';
 import { containerEnv } from './env.ts';
 import { StreamingServer, type StreamingHost } from './streaming.ts';
 import { NodeNetwork } from './network.ts';
@@ -87,6 +88,7 @@ export class NodeAgent {
   private volumes = new Map<string, true | string>();
   private readonly recorder: EventRecorder;
   private logServer: http.Server | undefined;
+  private readonly logWriters: ContainerLogWriters;
 
   constructor(
     private readonly o: AgentOptions,
@@ -103,6 +105,7 @@ export class NodeAgent {
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
     const paths = (this.paths = agentPaths(o.stateDir));
     fs.mkdirSync(paths.logsDir, { recursive: true });
+    this.logWriters = new ContainerLogWriters(o.log);
     this.nodeStatus = new NodeStatusManager(o, { client: this.client, clock: this.clock, machine: readMachineInfo(), cached: () => this.nodes.get(undefined, o.nodeName) });
     this.network = new NodeNetwork(o, executor);
     this.sandboxes = new SandboxManager({ ...o, ipamDir: paths.ipamDir, confListFile: paths.confList }, executor);
@@ -119,6 +122,7 @@ export class NodeAgent {
         mounts: (pod, c) => containerMounts(pod, c, (v) => path.join(paths.podVolumes(pod.metadata.uid!), v)),
         imageTools: { busyboxBin: () => this.busyboxBin(executor) },
         containerStarted: (uid, container) => this.prober.forget(uid, container),
+        logs: this.logWriters,
       },
     );
     this.status = new StatusManager(this.client);
@@ -187,7 +191,14 @@ export class NodeAgent {
     this.pods.start();
     await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync(), this.services.waitForSync(), this.slices.waitForSync()]);
     this.announce();
-    this.logServer = startLogServer({ host: this.o.nodeIP, port: kubeletPort, logFile: (ns, name, container) => this.logFile(ns, name, container), log: this.o.log });
+    this.logServer = startLogServer({
+      host: this.o.nodeIP,
+      port: kubeletPort,
+      pod: (ns, name) => this.podForLogs(ns, name),
+      logFile: (uid, container, instance) => (instance === 'current' ? this.paths.containerLog(uid, container) : this.paths.containerPreviousLog(uid, container)),
+      writing: (uid, container) => Boolean(this.runtime.get(uid)?.containers[container]?.state.running) || this.logWriters.active(logKey(uid, container)),
+      log: this.o.log,
+    });
     const streaming = new StreamingServer(this.streamingHost());
     this.logServer.on('upgrade', (req, socket, head) => streaming.handle(req, socket, head));
     this.timers.push(setInterval(() => void this.nodeStatus.heartbeat(), 10_000));
@@ -195,10 +206,12 @@ export class NodeAgent {
     this.o.log(`node agent for ${this.o.nodeName} started (${this.runtime.uids().length} pods adopted)`);
   }
 
-  /** A container's log file, for a pod bound to this node. */
-  private logFile(namespace: string, name: string, container: string): string | undefined {
+  /** A pod bound to this node, with its status as the runtime has it now (the last one written when it has not run it). */
+  private podForLogs(namespace: string, name: string): { pod: Pod; status: PodStatus } | undefined {
     const pod = this.pods.list().find((p) => p.metadata.namespace === namespace && p.metadata.name === name);
-    return pod ? this.paths.containerLog(pod.metadata.uid!, container) : undefined;
+    if (!pod) return undefined;
+    const rp = this.runtime.get(pod.metadata.uid!);
+    return { pod, status: rp ? podStatus(pod, rp, this.o.nodeIP, apiTime(this.clock.now())) : (pod.status ?? {}) };
   }
 
   /** exec, attach and port-forward find pods and containers here, with the kubelet's error texts. */
@@ -229,12 +242,12 @@ export class NodeAgent {
         const r = found.ok;
         const pid = r.rc.pid!;
         return {
-          logFile: this.paths.containerLog(r.rp.uid, container),
+          output: (l) => this.logWriters.subscribe(logKey(r.rp.uid, container), l),
           ...(r.spec.stdin ? { stdinFifo: this.paths.containerStdin(r.rp.uid, container) } : {}),
           stdinOnce: Boolean(r.spec.stdinOnce),
           tty: Boolean(r.spec.tty),
           pid,
-          running: () => r.rc.pid === pid && Boolean(r.rc.state.running),
+          running: () => (r.rc.pid === pid && Boolean(r.rc.state.running)) || this.logWriters.active(logKey(r.rp.uid, container)),
           closeStdin: () => this.processes.closeStdin(pid),
         };
       },
@@ -254,6 +267,7 @@ export class NodeAgent {
     this.services.stop();
     this.slices.stop();
     this.logServer?.close();
+    this.logWriters.closeAll();
     this.client.close();
   }
 

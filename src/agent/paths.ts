@@ -5,8 +5,12 @@ export interface AgentPaths {
   /** one checkpoint file per pod */
   podsDir: string;
   logsDir: string;
-  /** a container's output, appended to across restarts */
+  /** the log of a container's current (or last) instance, in the CRI format */
   containerLog(uid: string, container: string): string;
+  /** the log of the instance before it (`kubectl logs --previous`) */
+  containerPreviousLog(uid: string, container: string): string;
+  /** the FIFOs that are a container's stdout and stderr */
+  containerOutput(uid: string, container: string): { stdout: string; stderr: string };
   /** the FIFO a container with `stdin: true` reads (kubectl attach writes into it) */
   containerStdin(uid: string, container: string): string;
   /** host-local IPAM's allocations */
@@ -24,6 +28,8 @@ export function agentPaths(stateDir: string): AgentPaths {
     podsDir: path.join(stateDir, 'pods'),
     logsDir: path.join(stateDir, 'logs'),
     containerLog: (uid, container) => path.join(stateDir, 'logs', `${uid}_${container}.log`),
+    containerPreviousLog: (uid, container) => path.join(stateDir, 'logs', `${uid}_${container}.previous.log`),
+    containerOutput: (uid, container) => ({ stdout: path.join(stateDir, 'logs', `${uid}_${container}.stdout`), stderr: path.join(stateDir, 'logs', `${uid}_${container}.stderr`) }),
     containerStdin: (uid, container) => path.join(stateDir, 'logs', `${uid}_${container}.stdin`),
     ipamDir: path.join(stateDir, 'ipam'),
     confList: path.join(stateDir, '10-podpath.conflist'),

@@ -1,5 +1,6 @@
 // Containers as processes: each started detached (leading its own process group, so a restarted
-// agent leaves it running), its output appended to a log file, its exit reported to whoever
+// agent leaves it running), its stdout and stderr FIFOs that it holds open for reading too (no
+// broken pipe while no agent reads them; logwriter.ts reads them), its exit reported to whoever
 // started it. Injected into the runtime and the prober, so unit tests can use a fake table.
 // A container with `stdin: true` reads a FIFO that the table holds open for writing (so it sees
 // no end of input between attaches) until closeStdin: `kubectl attach` writes into that FIFO.
@@ -7,14 +8,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { run } from '../exec/exec.ts';
 import { alive, killGroup } from '../exec/proc.ts';
+import type { ContainerOutput } from './logwriter.ts';
 
 export type ExitListener = (code: number | null, signal: NodeJS.Signals | null) => void;
 
 export interface StartOptions {
   env: Record<string, string>;
   cwd?: string;
-  /** stdout and stderr are appended here */
-  logFile: string;
+  /** FIFOs (made here when missing) that are the process's stdout and stderr */
+  output: ContainerOutput;
+  /**
+   * Called once the process is started, while this table still holds its output FIFOs open: the
+   * log writer opens them then (a FIFO nobody holds loses what is in it, the whole output of a
+   * process that ends at once).
+   */
+  readOutput?: () => void;
   /** a FIFO (made here when missing) that is the process's stdin, held open until closeStdin */
   stdinFifo?: string;
 }
@@ -43,15 +51,21 @@ export function hostProcesses(): Processes {
   };
   return {
     start(argv, o, onExit) {
-      const logFd = fs.openSync(o.logFile, 'a');
-      if (o.stdinFifo && !fs.existsSync(o.stdinFifo)) run(['mkfifo', '-m', '0600', o.stdinFifo]);
+      const missing = [o.output.stdout, o.output.stderr, ...(o.stdinFifo ? [o.stdinFifo] : [])].filter((f) => !fs.existsSync(f));
+      if (missing.length) run(['mkfifo', '-m', '0600', ...missing]);
+      // Opened O_RDWR: the process is a reader of its own output, so a write never fails with
+      // EPIPE while the agent is away; the output waits in the pipe for the next agent.
+      const outFd = fs.openSync(o.output.stdout, 'r+');
+      const errFd = fs.openSync(o.output.stderr, 'r+');
       // O_RDWR first (a FIFO opened so never blocks), then the read end the process gets.
       const holder = o.stdinFifo ? fs.openSync(o.stdinFifo, 'r+') : undefined;
       const stdinFd = o.stdinFifo ? fs.openSync(o.stdinFifo, 'r') : 'ignore';
-      const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: [stdinFd, logFd, logFd], env: o.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
-      fs.closeSync(logFd);
+      const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: [stdinFd, outFd, errFd], env: o.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
       if (typeof stdinFd === 'number') fs.closeSync(stdinFd);
       child.unref();
+      if (child.pid) o.readOutput?.();
+      fs.closeSync(outFd);
+      fs.closeSync(errFd);
       if (!child.pid) {
         if (holder !== undefined) fs.closeSync(holder);
         return undefined;

@@ -14,6 +14,7 @@ import { containerEnv, expandVars } from './env.ts';
 import { mountsEnvVar, type MountTable } from '../util/mounts.ts';
 import { containerCommand, type ImageTools } from './images.ts';
 import type { AgentPaths } from './paths.ts';
+import { logKey, rotateLog, type ContainerLogWriters } from './logwriter.ts';
 import type { Processes } from './processes.ts';
 import type { SandboxManager } from './sandbox.ts';
 
@@ -41,7 +42,7 @@ export interface RuntimeOptions {
   nodeIP: string;
   /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
   podpathArgv: string[];
-  paths: Pick<AgentPaths, 'containerLog' | 'containerStdin' | 'podKubeconfig' | 'podVolumes'>;
+  paths: Pick<AgentPaths, 'containerLog' | 'containerPreviousLog' | 'containerOutput' | 'containerStdin' | 'podKubeconfig' | 'podVolumes'>;
   log: (s: string) => void;
 }
 
@@ -58,6 +59,8 @@ export interface RuntimeDeps {
   mounts?: (pod: Pod, c: Container) => MountTable;
   /** what images other than podpath's own are made of (busybox's applets) */
   imageTools?: ImageTools;
+  /** copies containers' output into their log files (none where processes are fakes) */
+  logs?: ContainerLogWriters;
   /** a container (re)started: its probe results so far are void */
   containerStarted: (uid: string, container: string) => void;
 }
@@ -86,8 +89,10 @@ export class ContainerRuntime {
         continue;
       }
       try {
-        for (const c of Object.values(cp.pod.containers)) {
+        for (const [name, c] of Object.entries(cp.pod.containers)) {
           if (c.pid && !this.d.processes.alive(c.pid)) this.exited(cp.pod, c, null, null);
+          // What it wrote while no agent read its output is still in the FIFOs.
+          else if (c.pid) this.readOutput(cp.pod.uid, name);
         }
         this.pods.set(cp.pod.uid, cp.pod);
       } catch (e) {
@@ -166,7 +171,13 @@ export class ContainerRuntime {
     const argv = wrapNetns(c.tty ? ptyArgv(cmd) : cmd, { netns: rp.netns, netnsEtc: true });
     if (argv[0] === 'ip' && env.PATH !== (process.env.PATH ?? env.PATH)) argv[0] = hostIp();
     const stdinFifo = c.stdin ? { stdinFifo: this.o.paths.containerStdin(rp.uid, c.name) } : {};
-    const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), logFile: this.o.paths.containerLog(rp.uid, c.name), ...stdinFifo }, (code, signal) => {
+    const output = this.o.paths.containerOutput(rp.uid, c.name);
+    // A new instance: the last one's log becomes the previous log.
+    const readOutput = () => {
+      rotateLog(this.o.paths.containerLog(rp.uid, c.name), this.o.paths.containerPreviousLog(rp.uid, c.name));
+      this.readOutput(rp.uid, c.name);
+    };
+    const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), output, readOutput, ...stdinFifo }, (code, signal) => {
       if (rc.pid === pid) this.exited(rp, rc, code, signal);
     });
     if (!pid) {
@@ -183,6 +194,11 @@ export class ContainerRuntime {
     this.d.containerStarted(rp.uid, c.name);
     this.d.checkpoints.save(rp);
     this.o.log(`started ${rp.namespace}/${rp.name} container ${c.name} pid ${pid}`);
+  }
+
+  /** The log writer copies the container's output FIFOs into its log. */
+  private readOutput(uid: string, container: string): void {
+    this.d.logs?.open(logKey(uid, container), this.o.paths.containerOutput(uid, container), this.o.paths.containerLog(uid, container));
   }
 
   private exited(rp: RuntimePod, rc: RuntimeContainer, code: number | null, signal: NodeJS.Signals | null): void {
@@ -213,7 +229,11 @@ export class ContainerRuntime {
     await this.d.sandboxes.remove(rp);
     this.d.checkpoints.remove(rp.uid);
     fs.rmSync(this.o.paths.podKubeconfig(rp.uid), { force: true });
-    for (const name of Object.keys(rp.containers)) fs.rmSync(this.o.paths.containerStdin(rp.uid, name), { force: true });
+    for (const name of Object.keys(rp.containers)) {
+      this.d.logs?.close(logKey(rp.uid, name));
+      const { stdout, stderr } = this.o.paths.containerOutput(rp.uid, name);
+      for (const f of [this.o.paths.containerStdin(rp.uid, name), this.o.paths.containerLog(rp.uid, name), this.o.paths.containerPreviousLog(rp.uid, name), stdout, stderr]) fs.rmSync(f, { force: true });
+    }
     fs.rmSync(this.o.paths.podVolumes(rp.uid), { recursive: true, force: true });
     this.pods.delete(rp.uid);
     this.o.log(`pod ${rp.namespace}/${rp.name} torn down`);

@@ -37,6 +37,7 @@ import {
   type StreamOptions,
 } from '../util/httpstream/remotecommand.ts';
 import { SpdySession, type SpdyStream } from '../util/httpstream/spdy.ts';
+import type { OutputListener } from './logwriter.ts';
 
 /** Where and how a command runs for exec: the pod's namespace and the container's environment. */
 export interface ExecTarget {
@@ -47,8 +48,8 @@ export interface ExecTarget {
 
 /** A running container to attach to. */
 export interface AttachTarget {
-  /** the container's output, followed from its end */
-  logFile: string;
+  /** the container's output as it comes, until the returned function is called */
+  output(listener: OutputListener): () => void;
   /** the FIFO its stdin reads (stdin: true) */
   stdinFifo?: string;
   stdinOnce: boolean;
@@ -216,25 +217,11 @@ export class StreamingServer {
     } else streams.stdin?.resume();
     if (o.tty) streams.onResize((w, h) => resizePty(t.pid, w, h));
     const out = streams.stdout ?? streams.stderr;
-    let offset = fs.existsSync(t.logFile) ? fs.statSync(t.logFile).size : 0;
-    const readNew = () => {
-      if (!fs.existsSync(t.logFile)) return;
-      const size = fs.statSync(t.logFile).size;
-      if (size <= offset) return;
-      const fd = fs.openSync(t.logFile, 'r');
-      const buf = Buffer.alloc(size - offset);
-      fs.readSync(fd, buf, 0, buf.length, offset);
-      fs.closeSync(fd);
-      offset = size;
-      out?.write(buf);
-    };
+    const unsubscribe = t.output((stream, chunk) => void (stream === 'stderr' && streams.stderr ? streams.stderr : out)?.write(chunk));
     let gone = false;
     void streams.closed.then(() => (gone = true));
-    while (!gone && t.running()) {
-      readNew();
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    readNew();
+    while (!gone && t.running()) await new Promise((r) => setTimeout(r, 50));
+    unsubscribe();
     releaseStdin();
     if (!gone) streams.finish(success);
   }

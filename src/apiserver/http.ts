@@ -1,12 +1,13 @@
 // The API server's HTTP surface: authentication, the URL layout of /api and /apis,
 // verbs, content negotiation, and Status errors. Everything a verb does lives in Registry.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errors, isApiError, type Status } from '../api/errors.ts';
 import { queryBool } from '../api/query.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import { parseFieldSelector, type FieldRequirement } from '../api/fields.ts';
-import { isObject, type Node, type Pod } from '../api/types.ts';
+import { isObject } from '../api/types.ts';
 import { Authentication, userOfRequest } from './authn.ts';
+import { podLogs } from './logs.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion, wantsAggregated } from './discovery.ts';
 import { openapiResponse, prepareOpenAPI } from './openapi.ts';
@@ -354,33 +355,6 @@ export function createHandler(opts: HttpOptions): Handler {
   }
 
   return dispatch;
-}
-
-/** pods/{name}/log: proxied to the node agent's /containerLogs endpoint, as the kubelet's. */
-function podLogs(registry: Registry, r: Route, q: URLSearchParams, res: ServerResponse): void {
-  const pod = registry.get(r.rt, r.namespace, r.name!) as Pod;
-  const names = (pod.spec.containers ?? []).map((c) => c.name);
-  const container = q.get('container') ?? (names.length === 1 ? names[0]! : '');
-  if (!container) throw errors.badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]`);
-  if (!names.includes(container)) throw errors.badRequest(`container ${container} is not valid for pod ${pod.metadata.name}`);
-  if (!pod.spec.nodeName) throw errors.badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
-  const node = registry.tryGet(findResource('', 'v1', 'nodes')!, undefined, pod.spec.nodeName) as Node | undefined;
-  const addr = node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-  const port = node?.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 10250;
-  if (!addr) throw errors.badRequest(`node ${pod.spec.nodeName} has no InternalIP`);
-  const qs = new URLSearchParams();
-  for (const k of ['follow', 'timestamps', 'previous']) if (queryBool(q, k)) qs.set(k, 'true');
-  for (const k of ['tailLines', 'sinceSeconds']) if (q.get(k)) qs.set(k, q.get(k)!);
-  const up = http.get({ host: addr, port, path: `/containerLogs/${pod.metadata.namespace}/${pod.metadata.name}/${encodeURIComponent(container)}?${qs}` }, (ur) => {
-    res.writeHead(ur.statusCode === 200 ? 200 : 500, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
-    ur.pipe(res);
-  });
-  up.on('error', (e) => {
-    const st = errors.internal(`Get "https://${addr}:${port}/containerLogs/...": ${e.message}`).status;
-    if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify(st));
-  });
-  res.on('close', () => up.destroy());
 }
 
 /** How long a get, list or watch waits for the store to reach the resourceVersion it asks for (the watch cache's blockTimeout). */

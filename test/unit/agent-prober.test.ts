@@ -34,7 +34,7 @@ function proberFor(results: boolean[]) {
   const resynced: string[] = [];
   const { transport, asked } = scripted(results);
   const prober = new Prober({ clock, processes: procs, transport, executor: new FakeExecutor(), log: (s) => void logs.push(s), resync: (uid) => void resynced.push(uid) });
-  const pid = procs.start(['x'], { env: {}, logFile: '' }, () => {})!;
+  const pid = procs.start(['x'], { env: {}, output: { stdout: '', stderr: '' } }, () => {})!;
   const r = rp(pid, clock.now());
   /** `ms` later, a sync: how many probes have been asked once they finished. */
   const tickAfter = async (p: Pod, ms: number) => {

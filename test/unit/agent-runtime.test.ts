@@ -162,7 +162,7 @@ describe('node agent runtime', () => {
     t.runtime.runContainers(p, rp);
     const [, app] = t.procs.find('echo');
     assert.deepEqual(app.argv, ['ip', 'netns', 'exec', rp.netns, 'node', 'podpath.js', 'image', 'echo', '--port', '9090']);
-    assert.equal(app.opts.logFile, t.paths.containerLog(p.metadata.uid!, 'app'));
+    assert.deepEqual(app.opts.output, t.paths.containerOutput(p.metadata.uid!, 'app'));
     assert.equal(app.opts.env.WHO, 'web@n1');
     assert.equal(app.opts.env.MY_IP, '10.244.0.9');
     assert.equal(app.opts.env.KUBERNETES_SERVICE_HOST, '10.96.0.1');
