@@ -270,15 +270,22 @@ class Tracer {
       const run = (hook: Hook): 'accept' | 'drop' | 'reject' => {
         const r = walkHook(walkers, hook, state, view, (branches: Branch[], where) => this.choose(branches, `${where.table} ${where.chain}`));
         let prev = state.pkt;
+        // a rule with nothing of its own to name speaks for what led into its chain (reject-chain, KUBE-MARK-MASQ)
+        const via = new Map<string, { object?: ObjectRef; comment?: string }>();
         for (const h of r.hits) {
-          const object = this.objects.of(h);
+          const object = this.objects.of(h) ?? via.get(h.chain)?.object;
+          if (h.target) via.set(h.target, { ...(object ? { object } : {}), ...(h.comment !== undefined ? { comment: h.comment } : {}) });
           this.hop('netfilter', { node: node.name }, prev, h.pkt, `${h.detail}${h.comment ? ` — "${h.comment}"` : ''}`, { hook, rule: { table: h.table, chain: h.chain, text: h.text, action: h.detail }, ...(object ? { object } : {}) });
           prev = h.pkt;
         }
         state = r.state;
         if (r.verdict !== 'accept') {
           const last = r.hits.at(-1);
-          this.lastReason = last ? `${r.verdict === 'reject' ? 'rejected' : 'dropped'} at node ${node.name} by ${last.table} ${last.chain}${last.comment ? `: ${last.comment}` : ''}` : `${r.verdict} at node ${node.name} (${hook})`;
+          let why = last?.comment ?? (last ? via.get(last.chain)?.comment : undefined);
+          // nftables keeps kube-proxy's words in the map's name: drop when endpoints are elsewhere, reject when there are none
+          const noEp = [...r.hits].reverse().find((h) => /^@no-endpoint-(services|nodeports)\[/.test(h.detail));
+          if (why && noEp) why += r.verdict === 'drop' ? ' has no local endpoints' : ' has no endpoints';
+          this.lastReason = last ? `${r.verdict === 'reject' ? 'rejected' : 'dropped'} at node ${node.name} by ${last.table} ${last.chain}${why ? `: ${why}` : ''}` : `${r.verdict} at node ${node.name} (${hook})`;
         }
         return r.verdict;
       };

@@ -8,7 +8,7 @@ import type { Hop, Trace } from './types.ts';
 
 /** Mermaid ends a statement at ";" and reads "#" as an entity: keep both out of labels. */
 const clean = (s: string, max = 160) => {
-  const t = s.replace(/;/g, ',').replace(/#/g, 'no. ').replace(/"/g, "'").replace(/\s+/g, ' ').trim();
+  const t = s.replace(/;/g, ',').replace(/->/g, '→').replace(/#/g, 'no. ').replace(/"/g, "'").replace(/\s+/g, ' ').trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 };
 
