@@ -127,6 +127,14 @@ export class ClusterIndex {
     }
   }
 
+  private readonly memos = new Map<string, unknown>();
+
+  /** What is derived from the objects once (DNS zone, policy model, chain hashes), shared by every trace over them. */
+  memo<T>(key: string, make: () => T): T {
+    if (!this.memos.has(key)) this.memos.set(key, make());
+    return this.memos.get(key) as T;
+  }
+
   pod(key: string): Pod | undefined {
     return this.podsByKey.get(key);
   }

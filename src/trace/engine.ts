@@ -6,7 +6,7 @@
 // rules (as typed walkers, rendered or read from a kernel) in; the Trace out.
 import type { Pod } from '../api/types.ts';
 import { defaultControllerClass, type ControllerClass } from '../ingress/classes.ts';
-import { buildModel, type Model } from '../ingress/model.ts';
+import { buildModel } from '../ingress/model.ts';
 import { route as ingressRoute } from '../ingress/route.ts';
 import { PolicyModel, explain } from '../netpol/policy.ts';
 import { podKey, type ClusterIndex, type NodeInfo } from './cluster.ts';
@@ -90,8 +90,6 @@ class Tracer {
   private readonly candidates: Candidate[] = [];
   private readonly objects: ObjectFinder;
   private readonly resolver: Resolver;
-  private policies: PolicyModel | undefined;
-  private ingressModel: Model | undefined;
   private prefer: string[];
 
   constructor(
@@ -273,7 +271,7 @@ class Tracer {
         // a rule with nothing of its own to name speaks for what led into its chain (reject-chain, KUBE-MARK-MASQ)
         const via = new Map<string, { object?: ObjectRef; comment?: string }>();
         for (const h of r.hits) {
-          const object = this.objects.of(h) ?? via.get(h.chain)?.object;
+          const object = this.objects.of(h, via.get(h.chain)?.object);
           if (h.target) via.set(h.target, { ...(object ? { object } : {}), ...(h.comment !== undefined ? { comment: h.comment } : {}) });
           this.hop('netfilter', { node: node.name }, prev, h.pkt, `${h.detail}${h.comment ? ` — "${h.comment}"` : ''}`, { hook, rule: { table: h.table, chain: h.chain, text: h.text, action: h.detail }, ...(object ? { object } : {}) });
           prev = h.pkt;
@@ -385,8 +383,7 @@ class Tracer {
 
   private netpol(node: NodeInfo, pkt: Packet, pod: Pod): { allowed: boolean; reason: string } {
     const o = this.ctx.ix.objects;
-    this.policies ??= new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies });
-    const m = this.policies;
+    const m = this.ctx.ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }));
     const from = m.resolve(pkt.src);
     const to = { pod };
     const protocol = pkt.protocol.toUpperCase() as 'TCP';
@@ -415,9 +412,9 @@ class Tracer {
   private ingressHop(at: Extract<Place, { kind: 'pod' }>, pkt: Packet, url: URL): { ok: boolean; reason: string; pkt?: Packet } {
     const o = this.ctx.ix.objects;
     const cc = controllerClass(o.ingressClasses);
-    this.ingressModel ??= buildModel({ ingresses: o.ingresses, classes: o.ingressClasses, services: o.services, slices: o.slices, secrets: o.secrets }, { class: cc });
+    const model = this.ctx.ix.memo('ingress model', () => buildModel({ ingresses: o.ingresses, classes: o.ingressClasses, services: o.services, slices: o.slices, secrets: o.secrets }, { class: cc }));
     const scheme = url.protocol === 'https:' ? 'https' : 'http';
-    const r = ingressRoute(this.ingressModel, { scheme, host: url.host, ...(scheme === 'https' ? { sni: url.hostname } : {}), method: 'GET', target: `${url.pathname}${url.search}`, headers: {}, clientIP: pkt.src });
+    const r = ingressRoute(model, { scheme, host: url.host, ...(scheme === 'https' ? { sni: url.hostname } : {}), method: 'GET', target: `${url.pathname}${url.search}`, headers: {}, clientIP: pkt.src });
     const backend = r.backend?.service ? `${r.backend.service.name}:${r.backend.service.port?.number ?? r.backend.service.port?.name}` : undefined;
     const parts = [
       `IngressClass ${cc.ingressClass} (${cc.controller})`,

@@ -8,10 +8,21 @@
 import { parseRuleSpec, ruleLine, type RuleSpec, type Table } from '../iptables/index.ts';
 import { addressMatches, hex, interfaceMatches, portMatches, type Branch, type Chooser, type Hook, type HookResult, type NodeView, type PacketState, type RuleHit, type RuleWalker } from './netfilter.ts';
 
-interface IptRule {
-  spec: RuleSpec;
+/** A rule as read; its arguments are parsed, and its text written, only when a walk reaches it (a large nat table has hundreds of thousands). */
+class IptRule {
+  private parsed: RuleSpec | undefined;
+  private line: string | undefined;
+  constructor(
+    readonly chain: string,
+    readonly args: string[],
+  ) {}
+  get spec(): RuleSpec {
+    return (this.parsed ??= parseRuleSpec(this.args));
+  }
   /** as iptables-save prints it */
-  text: string;
+  get text(): string {
+    return (this.line ??= ruleLine('-A', { chain: this.chain, args: this.args }, 'save'));
+  }
 }
 
 interface IptChain {
@@ -74,7 +85,7 @@ export class IptablesWalker implements RuleWalker {
         if (op.op !== 'append' && op.op !== 'insert') continue;
         let c = chains.get(op.rule.chain);
         if (!c) chains.set(op.rule.chain, (c = { name: op.rule.chain, rules: [] }));
-        const r = { spec: parseRuleSpec(op.rule.args), text: ruleLine('-A', { chain: op.rule.chain, args: op.rule.args }, 'save') };
+        const r = new IptRule(op.rule.chain, op.rule.args);
         if (op.op === 'append') c.rules.push(r);
         else c.rules.splice(op.position === undefined ? 0 : op.position - 1, 0, r);
       }
@@ -336,8 +347,10 @@ function indexChain(rules: IptRule[]): NonNullable<IptChain['index']> {
   const byDst = new Map<string, number[]>();
   const rest: number[] = [];
   rules.forEach((r, i) => {
-    const d = r.spec.destination;
-    const ip = d && !d.negated ? (d.value.endsWith('/32') ? d.value.slice(0, -3) : d.value) : undefined;
+    // the destination read off the arguments without parsing the rule: "-d X", not "! -d X"
+    const at = r.args.findIndex((a) => a === '-d' || a === '--destination' || a === '--dst');
+    const d = at >= 0 && r.args[at - 1] !== '!' ? r.args[at + 1] : undefined;
+    const ip = d !== undefined ? (d.endsWith('/32') ? d.slice(0, -3) : d) : undefined;
     if (ip === undefined || ip.includes('/')) rest.push(i);
     else {
       const l = byDst.get(ip);

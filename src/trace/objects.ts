@@ -15,20 +15,19 @@ const nftServiceChain = /^(?:service|external|local|firewall|endpoint)-[A-Z0-9]{
 const iptServiceChain = /^KUBE-(?:SVC|SVL|EXT|FW|SEP)-[A-Z0-9]{16}$/;
 
 export class ObjectFinder {
-  private hashes: Map<string, ObjectRef> | undefined;
   constructor(private readonly ix: ClusterIndex) {}
 
   /** Every iptables per-service chain name → its Service (computed once, when a chain without a comment asks). */
   private chainHashes(): Map<string, ObjectRef> {
-    if (this.hashes) return this.hashes;
-    this.hashes = new Map();
-    const ports = servicePorts(this.ix.objects.services, this.ix.objects.slices, '');
-    for (const sp of ports) {
-      const ref = { kind: 'Service', namespace: sp.namespace, name: sp.serviceName };
-      for (const c of [svcChain(sp), svlChain(sp), extChain(sp), fwChain(sp)]) this.hashes.set(c, ref);
-      for (const e of sp.endpoints) this.hashes.set(sepChain(sp, e.key), ref);
-    }
-    return this.hashes;
+    return this.ix.memo('iptables chain hashes', () => {
+      const hashes = new Map<string, ObjectRef>();
+      for (const sp of servicePorts(this.ix.objects.services, this.ix.objects.slices, '')) {
+        const ref = { kind: 'Service', namespace: sp.namespace, name: sp.serviceName };
+        for (const c of [svcChain(sp), svlChain(sp), extChain(sp), fwChain(sp)]) hashes.set(c, ref);
+        for (const e of sp.endpoints) hashes.set(sepChain(sp, e.key), ref);
+      }
+      return hashes;
+    });
   }
 
   private byComment(comment: string | undefined): ObjectRef | undefined {
@@ -36,21 +35,22 @@ export class ObjectFinder {
     return c ? { kind: 'Service', namespace: c[1]!, name: c[2]! } : undefined;
   }
 
-  private byChain(name: string): ObjectRef | undefined {
+  /** A Service named by a chain: in the name itself (nftables), or — when hashes are allowed — by its iptables hash. */
+  private byChain(name: string, hashes = true): ObjectRef | undefined {
     const m = nftServiceChain.exec(name);
     if (m) return { kind: 'Service', namespace: m[1]!, name: m[2]! };
-    if (iptServiceChain.test(name)) return this.chainHashes().get(name);
+    if (hashes && iptServiceChain.test(name)) return this.chainHashes().get(name);
     return undefined;
   }
 
   /** The EndpointSlice of a Service that lists this address. */
   private slice(svc: ObjectRef, ip: string): ObjectRef | undefined {
-    const s = this.ix.objects.slices.find((x) => (x.metadata.namespace ?? 'default') === svc.namespace && x.metadata.labels?.['kubernetes.io/service-name'] === svc.name && (x.endpoints ?? []).some((e) => e.addresses?.includes(ip)));
+    const s = this.ix.memo(`slices of ${svc.namespace}/${svc.name}`, () => this.ix.objects.slices.filter((x) => (x.metadata.namespace ?? 'default') === svc.namespace && x.metadata.labels?.['kubernetes.io/service-name'] === svc.name)).find((x) => (x.metadata.namespace ?? 'default') === svc.namespace && x.metadata.labels?.['kubernetes.io/service-name'] === svc.name && (x.endpoints ?? []).some((e) => e.addresses?.includes(ip)));
     return s ? { kind: 'EndpointSlice', namespace: svc.namespace!, name: s.metadata.name! } : undefined;
   }
 
   /** The object behind a rule that acted, if any names one. */
-  of(hit: RuleHit): ObjectRef | undefined {
+  of(hit: RuleHit, inherited?: ObjectRef): ObjectRef | undefined {
     // a jump to one endpoint's chain: the EndpointSlice that lists it
     const ep = (hit.comment !== undefined ? /-> ([0-9.]+):\d+$/.exec(hit.comment)?.[1] : undefined) ?? (hit.target !== undefined ? /__([0-9.]+)\/\d+$/.exec(hit.target)?.[1] : undefined);
     if (ep !== undefined) {
@@ -62,7 +62,7 @@ export class ObjectFinder {
       const p = this.ix.podByIP(hit.pkt.dst);
       if (p) return { kind: 'Pod', namespace: p.metadata.namespace ?? 'default', name: p.metadata.name! };
     }
-    return this.byComment(hit.comment) ?? (hit.target ? this.byChain(hit.target) : undefined) ?? this.byChain(hit.chain);
+    return this.byComment(hit.comment) ?? (hit.target ? this.byChain(hit.target, false) : undefined) ?? this.byChain(hit.chain, false) ?? inherited ?? (hit.target ? this.byChain(hit.target) : undefined) ?? this.byChain(hit.chain);
   }
 }
 

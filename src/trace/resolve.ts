@@ -42,19 +42,15 @@ export function podResolvConfText(pod: Pod, ix: ClusterIndex): string {
 }
 
 export class Resolver {
-  private zone: DnsIndex | undefined;
-  private published: PublicNames | undefined;
   constructor(private readonly ix: ClusterIndex) {}
 
   private zoneIndex(): DnsIndex {
     const o = this.ix.objects;
-    this.zone ??= buildIndex({ services: o.services, slices: o.slices, pods: o.pods, namespaces: o.namespaces }, { zone: this.ix.plan.clusterDomain, pods: 'insecure', ttl: 30 }, 0);
-    return this.zone;
+    return this.ix.memo('dns zone', () => buildIndex({ services: o.services, slices: o.slices, pods: o.pods, namespaces: o.namespaces }, { zone: this.ix.plan.clusterDomain, pods: 'insecure', ttl: 30 }, 0));
   }
 
   private publicNames(): PublicNames {
-    this.published ??= publicNames(this.ix.objects.ingresses, this.ix.objects.services);
-    return this.published;
+    return this.ix.memo('public names', () => publicNames(this.ix.objects.ingresses, this.ix.objects.services));
   }
 
   /** The lab resolver's answer for one name. */
