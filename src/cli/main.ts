@@ -4,6 +4,7 @@ import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
 import { addIngressCommands } from './ingress.ts';
 import { addNetpolCommands } from './netpol.ts';
+import { addTraceCommands } from './trace.ts';
 import { labProxyModes, serviceCIDR } from '../lab/defaults.ts';
 import { defaultProxyMode } from '../proxy/config.ts';
 
@@ -157,6 +158,7 @@ program
 addDaemonCommands(program);
 addNetpolCommands(program);
 addIngressCommands(program);
+addTraceCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);

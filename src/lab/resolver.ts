@@ -2,7 +2,7 @@
 // server a node's resolv.conf names, and for the public DNS the user's computer asks). It knows
 // the lab's own hosts (zone `lab`: client.lab, router.lab, the nodes) and, given a kubeconfig,
 // the names the cluster publishes as external-dns would (Ingress hosts and LoadBalancer
-// Services' hostname annotations → their LoadBalancer IPs, see publicdns.ts). The lab has no
+// Services' hostname annotations → their LoadBalancer IPs, see src/dns/publicdns.ts). The lab has no
 // way out, so every other name is REFUSED, at once — the cluster DNS forwards there as CoreDNS
 // forwards to a node's resolver.
 import dgram from 'node:dgram';
@@ -10,7 +10,7 @@ import type { Ingress, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { decodeQuery, encodeResponse, Rcode, Type, type Question, type Response } from '../dns/wire.ts';
-import { describePublicNames, lookupPublic, noPublicNames, publicNames, type PublicNames } from './publicdns.ts';
+import { describePublicNames, lookupPublic, noPublicNames, publicNames, type PublicNames } from '../dns/publicdns.ts';
 
 export const labZone = 'lab';
 const ttl = 60;

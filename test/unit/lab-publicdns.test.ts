@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Ingress, Service } from '../../src/api/types.ts';
 import { Rcode, Type } from '../../src/dns/wire.ts';
-import { describePublicNames, lookupPublic, publicNames } from '../../src/lab/publicdns.ts';
+import { describePublicNames, lookupPublic, publicNames } from '../../src/dns/publicdns.ts';
 import { labAnswer, startLabResolver } from '../../src/lab/resolver.ts';
 import { dig } from '../helpers/dns.ts';
 

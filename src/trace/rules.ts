@@ -1,0 +1,96 @@
+// A node's packet rules computed from the cluster's objects, as the lab's node would hold them:
+// kube-proxy's (rendered by the same functions the proxy runs, then read back into the typed
+// models the kernel's own listings are read into) and the node agent's masquerade rule for pod
+// traffic leaving the cluster network. The walkers take them as they would take the kernel's.
+import type { EndpointSlice, Service } from '../api/types.ts';
+import { parseDump, newTable, type Table } from '../iptables/index.ts';
+import { Fake, type Ruleset } from '../knftables/index.ts';
+import { modes } from '../proxy/app/modes.ts';
+import { nodePortIPs, type ProxyFlags } from '../proxy/config.ts';
+import { jumpRules } from '../proxy/iptables/render.ts';
+import { servicePorts } from '../proxy/model.ts';
+import { fullSyncTransaction, kubeProxyTable, nftablesConfig } from '../proxy/nftables/render.ts';
+import { masqueradeComment } from '../agent/network.ts';
+import { IptablesWalker } from './iptables.ts';
+import type { RuleWalker } from './netfilter.ts';
+import { NftablesWalker } from './nftables.ts';
+
+export type TraceProxyMode = 'iptables' | 'nftables';
+export const traceProxyModes: readonly TraceProxyMode[] = ['iptables', 'nftables'];
+
+export interface NodeRulesInput {
+  mode: TraceProxyMode;
+  nodeName: string;
+  nodeIP: string;
+  /** the node's local addresses (NodePorts answer on them in iptables mode) */
+  localIPs: string[];
+  services: Service[];
+  slices: EndpointSlice[];
+  /** the pod network (kube-proxy's clusterCIDR, the agent's masquerade rule) */
+  clusterCIDR: string;
+  zone?: string;
+}
+
+/** kube-proxy's flags as the lab's KubeProxyConfiguration gives them. */
+export const labProxyFlags = (clusterCIDR: string): ProxyFlags => ({ clusterCIDR, masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [] });
+
+/** The built-in chains' jumps into kube-proxy's chains, each put first in its chain as kube-proxy puts them. */
+function jumpTables(): Table[] {
+  const filter = newTable('filter');
+  const nat = newTable('nat');
+  for (const t of [filter, nat]) for (const c of t.name === 'filter' ? ['INPUT', 'FORWARD', 'OUTPUT'] : ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING']) t.chains.push({ name: c, policy: 'ACCEPT', counters: { packets: 0n, bytes: 0n } });
+  for (const j of jumpRules) (j.table === 'filter' ? filter : nat).ops.unshift({ op: 'append', rule: { chain: j.chain, args: j.args } });
+  return [filter, nat];
+}
+
+/** The node agent's rule: pod traffic leaving the cluster network is masqueraded (src/agent/network.ts). */
+function agentTable(clusterCIDR: string): Table {
+  const nat = newTable('nat');
+  nat.chains.push({ name: 'POSTROUTING', policy: 'ACCEPT', counters: { packets: 0n, bytes: 0n } });
+  nat.ops.push({ op: 'append', rule: { chain: 'POSTROUTING', args: ['-s', clusterCIDR, '!', '-d', clusterCIDR, '-m', 'comment', '--comment', masqueradeComment, '-j', 'MASQUERADE'] } });
+  return nat;
+}
+
+/** A Fake's table as the kernel lists it back (`nft -j list ruleset` read by parseRuleset). */
+export function rulesetOf(fake: Fake): Ruleset {
+  const rs: Ruleset = { tables: [], chains: [], rules: [], sets: [], maps: [], elements: [], flowtables: [] };
+  const t = fake.table();
+  if (!t) return rs;
+  const where = { family: kubeProxyTable.family, table: kubeProxyTable.table };
+  rs.tables.push({ ...t.table, family: where.family, name: where.table });
+  for (const c of t.chains.values()) {
+    rs.chains.push({ ...c.chain, ...where });
+    for (const r of c.rules) rs.rules.push({ ...r, ...where });
+  }
+  for (const s of t.sets.values()) {
+    rs.sets.push({ ...s.def, ...where });
+    for (const e of s.elements) rs.elements.push({ ...e, ...where });
+  }
+  for (const m of t.maps.values()) {
+    rs.maps.push({ ...m.def, ...where });
+    for (const e of m.elements) rs.elements.push({ ...e, ...where });
+  }
+  return rs;
+}
+
+export interface NodeRules {
+  walkers: RuleWalker[];
+  /** the rules as `podpath proxy render` prints them (iptables-restore input or the nft transaction) */
+  rendered: string;
+}
+
+/** The node's rules in this proxy mode, from the objects. */
+export function renderNodeRules(i: NodeRulesInput): NodeRules {
+  const flags = labProxyFlags(i.clusterCIDR);
+  const ips = nodePortIPs(i.mode, flags.nodePortAddresses, i.nodeIP, i.localIPs, flags.localhostNodePorts);
+  const ports = servicePorts(i.services, i.slices, i.nodeName, i.zone);
+  const node = { flags, nodeIP: i.nodeIP, ...(ips ? { nodePortIPs: ips } : {}) };
+  if (i.mode === 'iptables') {
+    const rendered = modes.iptables.render(ports, node);
+    return { rendered, walkers: [new IptablesWalker([...jumpTables(), ...parseDump(rendered), agentTable(i.clusterCIDR)])] };
+  }
+  const tx = fullSyncTransaction(ports, nftablesConfig(flags, ips, i.nodeIP));
+  const fake = new Fake(kubeProxyTable);
+  fake.run(tx);
+  return { rendered: tx.toString(), walkers: [new IptablesWalker([agentTable(i.clusterCIDR)]), new NftablesWalker(rulesetOf(fake))] };
+}

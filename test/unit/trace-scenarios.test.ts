@@ -1,0 +1,126 @@
+// The trace on deliberately broken clusters, offline: each must end in the right verdict at the
+// right hop, naming the rule or object that decided — in iptables and nftables modes.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { NetworkPolicy } from '../../src/api/types.ts';
+import { readTraceState, traceObjects } from '../../src/trace/offline.ts';
+import type { ClusterObjects } from '../../src/trace/cluster.ts';
+import { labPlan } from './trace-helpers.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const seed = (n: string): ClusterObjects => readTraceState([path.join(repoRoot, `examples/trace/${n}.yaml`)]);
+const modes = ['iptables', 'nftables'] as const;
+
+/** Seed 001 with api-service's selector misspelt: the EndpointSlice controller lists no endpoint. */
+function wrongSelector(): ClusterObjects {
+  const o = seed('seed-001');
+  const svc = o.services.find((s) => s.metadata.name === 'api-service')!;
+  svc.spec.selector = { app: 'apl' };
+  o.slices.find((s) => s.metadata.name === 'api-service-x7k2p')!.endpoints = [];
+  return o;
+}
+
+describe('trace: broken scenarios', () => {
+  for (const mode of modes) {
+    it(`${mode}: a Service without endpoints (wrong selector) is rejected, by the rule that says so`, () => {
+      const t = traceObjects(wrongSelector(), labPlan, mode, { from: 'pod/default/curl', to: 'svc/default/api-service' });
+      assert.equal(t.verdict, 'rejected');
+      const last = t.hops.at(-1)!;
+      assert.equal(last.kind, 'netfilter');
+      assert.match(last.rule!.action!, /reject/i);
+      assert.deepEqual(last.object, { kind: 'Service', namespace: 'default', name: 'api-service' });
+      if (mode === 'iptables') {
+        assert.equal(last.rule!.table, 'filter');
+        assert.match(last.rule!.text, /"default\/api-service has no endpoints".*-j REJECT/);
+      } else assert.equal(last.rule!.chain, 'reject-chain');
+      assert.match(t.reason, /rejected at node minikube/);
+      assert.equal(t.endpoint, undefined);
+    });
+
+    it(`${mode}: the NodePort of a Service without endpoints is rejected too`, () => {
+      const t = traceObjects(wrongSelector(), labPlan, mode, { from: 'client', to: '192.168.49.2:30080' });
+      assert.equal(t.verdict, 'rejected');
+      assert.deepEqual(t.hops.at(-1)!.object, { kind: 'Service', namespace: 'default', name: 'api-service' });
+    });
+
+    it(`${mode}: NetworkPolicy default deny drops the packet at the destination, naming the policy`, () => {
+      const o = seed('seed-001');
+      const deny: NetworkPolicy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: 'default' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } } as NetworkPolicy;
+      o.policies.push(deny);
+      const t = traceObjects(o, labPlan, mode, { from: 'client', to: 'http://192.168.49.2:30080/' });
+      assert.equal(t.verdict, 'dropped');
+      const last = t.hops.at(-1)!;
+      assert.equal(last.kind, 'netpol');
+      assert.deepEqual(last.object, { kind: 'NetworkPolicy', namespace: 'default', name: 'default-deny' });
+      assert.match(t.reason, /isolated for ingress by default\/default-deny .*default deny/);
+      assert.ok(!t.hops.some((h) => h.kind === 'deliver'));
+    });
+
+    it(`${mode}: an Ingress whose backend Service is missing gets 503 from the ingress hop`, () => {
+      const o = seed('seed-000');
+      const ing = o.ingresses[0]!;
+      ing.spec!.rules![0]!.http!.paths[0]!.backend.service!.name = 'app-svc';
+      const t = traceObjects(o, labPlan, mode, { from: 'client', to: 'https://app.example.com/' });
+      assert.equal(t.verdict, 'rejected');
+      const hop = t.hops.find((h) => h.kind === 'ingress')!;
+      assert.deepEqual(hop.object, { kind: 'Ingress', namespace: 'default', name: 'my-ingress' });
+      assert.match(hop.note, /nginx answers 503/);
+      assert.match(t.reason, /answers 503/);
+      // the client still gets nginx's answer back through the conntrack entry
+      assert.equal(t.hops.at(-1)!.kind, 'reply');
+    });
+
+    it(`${mode}: externalTrafficPolicy Local reached on a node without a local endpoint is dropped`, () => {
+      // the controller runs on podpath-m02; podpath (192.168.49.2) has none of its endpoints
+      const t = traceObjects(seed('seed-000'), labPlan, mode, { from: 'client', to: '192.168.49.2:31443' });
+      assert.equal(t.verdict, 'dropped');
+      const last = t.hops.at(-1)!;
+      assert.equal(last.node, 'podpath');
+      assert.match(last.rule!.action!, /drop/i);
+      assert.deepEqual(last.object, { kind: 'Service', namespace: 'ingress-nginx', name: 'ingress-nginx-controller' });
+      if (mode === 'iptables') assert.match(last.rule!.text, /has no local endpoints.*-j DROP/);
+      else assert.match(last.rule!.action!, /no-endpoint-nodeports/);
+    });
+
+    it(`${mode}: the same NodePort on the node with the endpoint is delivered, without SNAT`, () => {
+      const t = traceObjects(seed('seed-000'), labPlan, mode, { from: 'client', to: '192.168.49.3:31443' });
+      assert.equal(t.verdict, 'delivered');
+      assert.deepEqual(t.endpoint, { pod: 'ingress-nginx/ingress-nginx-controller-5b8d9c7f4-mx2lp', ip: '10.244.1.3', port: 443 });
+      // the pod sees the client's own address
+      assert.equal(t.hops.find((h) => h.kind === 'deliver')!.packet.after.src, '192.168.49.100');
+    });
+  }
+
+  it('a name no one publishes does not resolve from the client', () => {
+    const t = traceObjects(seed('seed-000'), labPlan, 'iptables', { from: 'client', to: 'http://nowhere.example.com/' });
+    assert.equal(t.verdict, 'dropped');
+    assert.equal(t.hops.length, 1);
+    assert.equal(t.hops[0]!.kind, 'resolve');
+    assert.match(t.hops[0]!.note, /REFUSED/);
+  });
+
+  it("a pod's short name is tried along its search path (ndots:5) and answered by the Service", () => {
+    const t = traceObjects(seed('seed-001'), labPlan, 'iptables', { from: 'pod/default/curl', to: 'api-service.default:8080', prefer: ['default/api-server-6d4cf56db6-q9m4t'] });
+    const r = t.hops[0]!;
+    assert.match(r.note, /api-service\.default\.default\.svc\.cluster\.local → NXDOMAIN, api-service\.default\.svc\.cluster\.local → A 10\.96\.123\.45/);
+    assert.deepEqual(r.object, { kind: 'Service', namespace: 'default', name: 'api-service' });
+    assert.equal(t.verdict, 'delivered');
+    // the preferred endpoint is followed, every candidate listed with its share
+    assert.equal(t.endpoint!.pod, 'default/api-server-6d4cf56db6-q9m4t');
+    assert.deepEqual(t.candidates.map((c) => [c.ip, c.probability, c.chosen]), [['10.244.0.5', 0.5, false], ['10.244.0.6', 0.5, true]]);
+    // pod to ClusterIP from inside the cluster CIDR: no masquerade, the pod sees the client pod
+    assert.equal(t.endpoint!.ip, '10.244.0.6');
+    assert.equal(t.hops.find((h) => h.kind === 'deliver')!.packet.after.src, '10.244.0.7');
+  });
+
+  it('a pod reaches a pod on another node over the host-gw route, and over VXLAN', () => {
+    const o = seed('seed-000');
+    const t = traceObjects(o, labPlan, 'iptables', { from: 'pod/default/app-7c9d8f6b5-2xw9k', to: '10.244.1.5:8080' });
+    assert.equal(t.verdict, 'delivered');
+    assert.ok(t.hops.some((h) => h.kind === 'route' && h.note.startsWith('10.244.1.0/24 via 192.168.49.3 dev eth0')));
+    const v = traceObjects(o, { ...labPlan, cniBackend: 'vxlan' }, 'iptables', { from: 'pod/default/app-7c9d8f6b5-2xw9k', to: '10.244.1.5:8080' });
+    assert.ok(v.hops.some((h) => h.note.startsWith('VXLAN: encapsulated in UDP 192.168.49.2 → 192.168.49.3:8472')));
+  });
+});
