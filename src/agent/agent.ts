@@ -16,13 +16,12 @@ import { startLogServer } from './logs.ts';
 import { ContainerLogWriters, logKey } from './logwriter.ts';
 import { containerEnv } from './env.ts';
 import { StreamingServer, type StreamingHost } from './streaming.ts';
-import { NodeNetwork } from './network.ts';
+import { LoadBalancerAnnouncer } from './network.ts';
 import { kubeletPort, NodeStatusManager, readMachineInfo } from './nodestatus.ts';
 import { isTerminal } from '../api/pod.ts';
 import { agentPaths, type AgentPaths } from './paths.ts';
 import { hostProcesses, type Processes } from './processes.ts';
 import { netTransport, Prober, type ProbeTransport } from './prober.ts';
-import type { CniBackend } from './routes.ts';
 import { ContainerRuntime } from './runtime.ts';
 import { SandboxManager } from './sandbox.ts';
 import { writePodKubeconfig } from './serviceaccount.ts';
@@ -30,6 +29,9 @@ import { containerMounts, setUpVolumes, type VolumeSources } from './volumes.ts'
 import { EventRecorder } from '../client/events.ts';
 import path from 'node:path';
 import { podStatus, StatusManager } from './status.ts';
+
+/** The pod bridge's MTU under VXLAN: 1500 less 50 bytes of outer headers (flannel's FLANNEL_MTU). */
+const vxlanBridgeMTU = 1450;
 
 export interface AgentOptions {
   kubeconfig?: string;
@@ -44,10 +46,8 @@ export interface AgentOptions {
   /** the node's resolv.conf (kubelet --resolv-conf) */
   resolvConf?: string;
   clusterDomain: string;
-  /** masquerade pod traffic whose destination is outside this range */
-  clusterCIDR: string;
-  /** how pod CIDRs of other nodes are reached */
-  cniBackend: CniBackend;
+  /** how pod CIDRs of other nodes are reached (the network daemon's backend): the pod bridge's MTU follows it */
+  cniBackend: 'host-gw' | 'vxlan';
   /** the interface LoadBalancer IPs are held on (the node's underlay link) */
   underlayDevice: string;
   /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
@@ -73,7 +73,8 @@ export class NodeAgent {
   private readonly services: Informer<Service>;
   private readonly slices: Informer<EndpointSlice>;
   private readonly nodeStatus: NodeStatusManager;
-  private readonly network: NodeNetwork;
+  private readonly announcer: LoadBalancerAnnouncer;
+  private podCIDR: string | undefined;
   private readonly sandboxes: SandboxManager;
   private readonly runtime: ContainerRuntime;
   private readonly prober: Prober;
@@ -107,7 +108,7 @@ export class NodeAgent {
     fs.mkdirSync(paths.logsDir, { recursive: true });
     this.logWriters = new ContainerLogWriters(o.log);
     this.nodeStatus = new NodeStatusManager(o, { client: this.client, clock: this.clock, machine: readMachineInfo(), cached: () => this.nodes.get(undefined, o.nodeName) });
-    this.network = new NodeNetwork(o, executor);
+    this.announcer = new LoadBalancerAnnouncer(o, executor);
     this.sandboxes = new SandboxManager({ ...o, ipamDir: paths.ipamDir, confListFile: paths.confList }, executor);
     this.prober = new Prober({ executor, transport: deps.transport ?? netTransport, clock: this.clock, processes, log: o.log, resync: (uid) => void this.syncPod(uid) });
     this.runtime = new ContainerRuntime(
@@ -176,12 +177,11 @@ export class NodeAgent {
   async start(): Promise<void> {
     // Adopt what a previous agent left running.
     this.runtime.adopt();
-    this.network.ensureMasquerade();
     await this.nodeStatus.register();
     this.pods.onError = (e) => this.o.log(`pods informer: ${e.message}`);
     this.nodes.onError = (e) => this.o.log(`nodes informer: ${e.message}`);
     this.pods.on({ add: (p) => this.kick(p.metadata.uid!), update: (_, p) => this.kick(p.metadata.uid!), delete: (p) => this.kick(p.metadata.uid!) });
-    this.nodes.on({ add: (n) => this.nodeChanged(n), update: (_, n) => this.nodeChanged(n), delete: (n) => this.network.peerGone(n) });
+    this.nodes.on({ add: (n) => this.nodeChanged(n), update: (_, n) => this.nodeChanged(n) });
     this.services.onError = (e) => this.o.log(`services informer: ${e.message}`);
     this.slices.onError = (e) => this.o.log(`endpointslices informer: ${e.message}`);
     for (const inf of [this.services, this.slices, this.nodes] as Informer<KubeObject>[]) inf.on({ add: () => this.announce(), update: () => this.announce(), delete: () => this.announce() });
@@ -273,21 +273,19 @@ export class NodeAgent {
 
   // ---- node ----
 
-  /** This node's pod CIDR sets up its pod network; another node's is routed to. */
+  /** This node's pod CIDR sets up its pod bridge (the network daemon, src/cni, routes the other nodes' CIDRs). */
   private nodeChanged(n: Node): void {
-    if (n.metadata.name !== this.o.nodeName) return this.network.peerChanged(n);
+    if (n.metadata.name !== this.o.nodeName) return;
     const cidr = n.spec?.podCIDR;
-    if (!cidr || cidr === this.network.podCIDR) return;
-    this.network.setPodCIDR(cidr);
-    this.sandboxes.setPodCIDR(cidr, this.network.bridgeMTU);
+    if (!cidr || cidr === this.podCIDR) return;
+    this.podCIDR = cidr;
+    this.sandboxes.setPodCIDR(cidr, this.o.cniBackend === 'vxlan' ? vxlanBridgeMTU : undefined);
     for (const p of this.pods.list()) this.kick(p.metadata.uid!);
-    // Peers seen before this node had its own CIDR (and VXLAN device) are wired now.
-    for (const other of this.nodes.list()) if (other.metadata.name !== this.o.nodeName) this.network.peerChanged(other);
   }
 
   private announce(): void {
     if (!this.services.hasSynced || !this.slices.hasSynced || !this.nodes.hasSynced) return;
-    this.network.announce(this.services.list(), this.slices.list(), this.nodes.list());
+    this.announcer.announce(this.services.list(), this.slices.list(), this.nodes.list());
   }
 
   // ---- pods: the kubelet's syncPod ----

@@ -35,11 +35,14 @@ export const builtinImages: Record<string, (c: Container, kubeconfig: () => stri
   'podpath/kube-proxy': () => ['proxy'],
   // the NetworkPolicy agent; its args say which node (--node-name), in-cluster credentials say where the API server is
   'podpath/netpol': () => ['netpol', 'agent'],
+  // the node's network daemon, as flannel's image runs flanneld (its args: --ip-masq --kube-subnet-mgr)
+  'podpath/flannel': () => ['flanneld'],
 };
 
 /** The paths of a built-in image's own program: a container `command` naming it runs the image (kubeadm's kube-proxy: command: [/usr/local/bin/kube-proxy, --config=…]). */
 export const builtinEntrypoints: Record<string, string[]> = {
   'podpath/kube-proxy': ['/usr/local/bin/kube-proxy', 'kube-proxy'],
+  'podpath/flannel': ['/opt/bin/flanneld', 'flanneld'],
 };
 
 /** The directories under /etc an image brings with it, private to each pod (nginx.conf where the seeds look for it). */

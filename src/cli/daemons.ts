@@ -80,9 +80,8 @@ export function addDaemonCommands(program: Command): void {
     .option('--cluster-dns <ip>', 'nameserver written into pods\' resolv.conf', clusterDNS)
     .option('--resolv-conf <file>', "the node's resolv.conf: what dnsPolicy Default pods get, and the search domains ClusterFirst appends", '/etc/resolv.conf')
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
-    .option('--cluster-cidr <cidr>', 'pod network of the cluster (traffic leaving it is masqueraded)', clusterCIDR)
-    .option('--cni-backend <backend>', 'how other nodes\' pod CIDRs are reached: host-gw or vxlan', 'host-gw')
-    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; resolvConf: string; clusterDomain: string; clusterCidr: string; cniBackend: string }) => {
+    .option('--cni-backend <backend>', "the network daemon's backend (host-gw or vxlan): under vxlan the pod bridge's MTU leaves room for the outer headers", 'host-gw')
+    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; resolvConf: string; clusterDomain: string; cniBackend: string }) => {
       if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
       const { NodeAgent } = await import('../agent/agent.ts');
       const agent = new NodeAgent({
@@ -95,7 +94,6 @@ export function addDaemonCommands(program: Command): void {
         clusterDNS: o.clusterDns,
         resolvConf: o.resolvConf,
         clusterDomain: o.clusterDomain,
-        clusterCIDR: o.clusterCidr,
         cniBackend: o.cniBackend,
         underlayDevice: 'eth0',
         podpathArgv: [process.execPath, process.argv[1]!],
@@ -103,6 +101,25 @@ export function addDaemonCommands(program: Command): void {
       });
       await agent.start();
       onStop(() => agent.stop());
+    });
+
+  program
+    .command('flanneld')
+    .description("Run the node's network daemon, as flannel's flanneld with --kube-subnet-mgr: takes the node's pod CIDR from its Node, annotates the Node with its backend, and keeps host-gw routes or the VXLAN device and per-peer entries to every other node's pod CIDR (in a lab, the DaemonSet kube-system/kube-flannel-ds).")
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--node-name <name>', 'the Node this daemon runs on (default: $NODE_NAME)')
+    .option('--net-config-path <file>', 'net-conf.json: {"Network": CIDR, "Backend": {"Type": "host-gw"|"vxlan"}}', '/etc/kube-flannel/net-conf.json')
+    .option('--ip-masq', 'masquerade pod traffic leaving the pod network')
+    .option('--kube-subnet-mgr', "take the pod CIDR from the Node (the only subnet manager; accepted for flannel's manifests)")
+    .action(async (o: { kubeconfig?: string; nodeName?: string; netConfigPath: string; ipMasq?: boolean }) => {
+      const nodeName = o.nodeName ?? process.env.NODE_NAME;
+      if (!nodeName) throw new Error('flanneld: --node-name or $NODE_NAME is required');
+      const { parseNetConf } = await import('../cni/netconf.ts');
+      const { containerPath } = await import('../util/mounts.ts');
+      const netConf = parseNetConf(fs.readFileSync(containerPath(o.netConfigPath), 'utf8'), o.netConfigPath);
+      const { runDaemon } = await import('../cni/daemon.ts');
+      const d = await runDaemon({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), nodeName, netConf, ipMasq: Boolean(o.ipMasq), log: log(`flanneld ${nodeName}`) });
+      onStop(() => d.stop());
     });
 
   // The flags `proxy` and `proxy render` share, with kube-proxy's names and defaults.

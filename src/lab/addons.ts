@@ -2,6 +2,7 @@
 // DNS as CoreDNS is deployed (Deployment `coredns` in kube-system, two replicas, behind the
 // `kube-dns` Service at the cluster DNS address), running the built-in image podpath/coredns.
 import type { KubeObject } from '../api/types.ts';
+import { netConfJSON } from '../cni/netconf.ts';
 
 export interface DnsAddonOptions {
   /** the kube-dns Service's ClusterIP (the kubelet's --cluster-dns) */
@@ -185,6 +186,76 @@ export function netpolAddon(o: { apiHost: string; apiPort: number }): KubeObject
                 securityContext: { privileged: true },
               },
             ],
+          },
+        },
+      },
+    },
+  ] as KubeObject[];
+}
+
+export const flannelName = 'kube-flannel-ds';
+export const flannelLabels = { app: 'flannel', 'k8s-app': 'flannel', tier: 'node' };
+const flannelConfigDir = '/etc/kube-flannel';
+
+/**
+ * The node's network daemon as flannel deploys itself (kube-flannel.yml, in kube-system as
+ * kubeadm-era clusters had it): the ConfigMap kube-flannel-cfg (net-conf.json: the pod network
+ * and the backend; cni-conf.json: the CNI configuration flannel's install step copies to the
+ * node), the ServiceAccount flannel and the DaemonSet kube-flannel-ds — host network,
+ * privileged, every taint tolerated, `flanneld --ip-masq --kube-subnet-mgr` on each node. Like
+ * the NetworkPolicy agent it reaches the API server at its address, not through the
+ * `kubernetes` Service (kube-proxy may not have programmed it yet).
+ */
+export function flannelAddon(o: { apiHost: string; apiPort: number; network: string; backend: 'host-gw' | 'vxlan' }): KubeObject[] {
+  const cniConf = {
+    name: 'cbr0',
+    cniVersion: '0.3.1',
+    plugins: [
+      { type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  };
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'flannel', namespace: 'kube-system' } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'kube-flannel-cfg', namespace: 'kube-system', labels: { app: 'flannel', tier: 'node' } },
+      data: { 'cni-conf.json': `${JSON.stringify(cniConf, null, 2)}\n`, 'net-conf.json': netConfJSON(o.network, o.backend) },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: flannelName, namespace: 'kube-system', labels: flannelLabels },
+      spec: {
+        selector: { matchLabels: { app: 'flannel' } },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },
+        template: {
+          metadata: { labels: flannelLabels },
+          spec: {
+            hostNetwork: true,
+            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            priorityClassName: 'system-node-critical',
+            serviceAccountName: 'flannel',
+            tolerations: [{ effect: 'NoSchedule', operator: 'Exists' }],
+            containers: [
+              {
+                name: 'kube-flannel',
+                image: 'podpath/flannel',
+                command: ['/opt/bin/flanneld'],
+                args: ['--ip-masq', '--kube-subnet-mgr'],
+                env: [
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
+                  { name: 'NODE_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } } },
+                  { name: 'KUBERNETES_SERVICE_HOST', value: o.apiHost },
+                  { name: 'KUBERNETES_SERVICE_PORT', value: String(o.apiPort) },
+                ],
+                securityContext: { privileged: true },
+                volumeMounts: [{ name: 'flannel-cfg', mountPath: flannelConfigDir }],
+              },
+            ],
+            volumes: [{ name: 'flannel-cfg', configMap: { name: 'kube-flannel-cfg', defaultMode: 420 } }],
           },
         },
       },

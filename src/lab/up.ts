@@ -10,7 +10,7 @@ import { fromSet, matches } from '../api/labels.ts';
 import type { Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { dnsAddon, ingressAddon, netpolAddon } from './addons.ts';
+import { dnsAddon, flannelAddon, ingressAddon, netpolAddon } from './addons.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
@@ -135,6 +135,8 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
     startAgents(s);
     const client = labClient(s);
     try {
+      // the network daemon as flannel deploys itself: a DaemonSet keeping each node's routes (or VXLAN) to the others' pod CIDRs
+      for (const line of await applyAll(client, flannelAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443, network: clusterCIDR, backend: s.cniBackend }))) progress.applied(line);
       // kube-proxy as kubeadm deploys it: a DaemonSet whose pods reach the API server at its address, from its ConfigMap.
       if (o.proxyMode !== 'none') for (const line of await applyAll(client, kubeProxyAddon({ config: labKubeProxyConfiguration(o.proxyMode, o.proxyConfig), apiServer: `https://${s.nodes[0]!.ip}:6443` }))) progress.applied(line);
       // the NetworkPolicy agent as a DaemonSet too, enforcing on each node in the node's namespace
@@ -225,8 +227,6 @@ function startAgents(s: LabState): void {
       p.node(n.name),
       '--pod-netns-prefix',
       s.podNetnsPrefix,
-      '--cluster-cidr',
-      clusterCIDR,
       '--cni-backend',
       s.cniBackend,
       '--cluster-dns',

@@ -42,7 +42,7 @@ describe('kube-system as kubeadm lays it out', { skip: !isRoot && 'labs need roo
     assert.match(lines[0]!, /^kube-proxy-[bcdfghjklmnpqrstvwxz2456789]{5}\s+1\/1\s+Running\s+0\s+\S+$/);
     const ds = lab.ok(['get', 'ds', '-n', 'kube-system']).trim().split('\n');
     assert.match(ds[0]!, /^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE$/);
-    assert.match(ds[1]!, /^kube-proxy\s+1\s+1\s+1\s+1\s+1\s+kubernetes\.io\/os=linux\s+\S+$/);
+    assert.match(ds.find((l) => l.startsWith('kube-proxy '))!, /^kube-proxy\s+1\s+1\s+1\s+1\s+1\s+kubernetes\.io\/os=linux\s+\S+$/);
     const pod = JSON.parse(lab.ok(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-proxy', '-o', 'json'])).items[0];
     assert.equal(pod.spec.hostNetwork, true);
     assert.equal(pod.status.podIP, '192.168.49.2', 'a host-network pod has its node\'s address');
@@ -55,10 +55,26 @@ describe('kube-system as kubeadm lays it out', { skip: !isRoot && 'labs need roo
   it('lists in kube-system what a kubeadm cluster does, with podpath\'s names for its own components', () => {
     const x = '[bcdfghjklmnpqrstvwxz2456789]';
     const names = lab.ok(['get', 'pods', '-n', 'kube-system', '-o', 'name']).trim().split('\n').sort();
-    assert.equal(names.length, 4, names.join(' '));
-    for (const [i, re] of [`^pod/coredns-[bcdf4-9]+-${x}{5}$`, `^pod/coredns-[bcdf4-9]+-${x}{5}$`, `^pod/kube-proxy-${x}{5}$`, `^pod/podpath-netpol-${x}{5}$`].entries()) assert.match(names[i]!, new RegExp(re));
+    assert.equal(names.length, 5, names.join(' '));
+    for (const [i, re] of [`^pod/coredns-[bcdf4-9]+-${x}{5}$`, `^pod/coredns-[bcdf4-9]+-${x}{5}$`, `^pod/kube-flannel-ds-${x}{5}$`, `^pod/kube-proxy-${x}{5}$`, `^pod/podpath-netpol-${x}{5}$`].entries()) assert.match(names[i]!, new RegExp(re));
     const netpol = lab.ok(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=podpath-netpol', '-o', 'jsonpath={.items[0].metadata.name}']);
     assert.match(lab.ok(['logs', '-n', 'kube-system', netpol]), /table ip podpath-netpol written for node/);
+  });
+
+  it("finds the CNI daemon as seed 003 does (kubectl get pods -n kube-system | grep -E 'calico|flannel|weave'; kubectl logs -n kube-system <cni-pod-name>)", () => {
+    const r = spawnSync('sh', ['-c', `${kubectlBin} get pods -n kube-system | grep -E 'calico|flannel|weave'`], { env: { ...process.env, KUBECONFIG: lab.kubeconfig }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, r.stdout);
+    assert.match(lines[0]!, /^kube-flannel-ds-[bcdfghjklmnpqrstvwxz2456789]{5}\s+1\/1\s+Running\s+0\s+\S+$/);
+    const log = lab.ok(['logs', '-n', 'kube-system', lines[0]!.split(/\s+/)[0]!]);
+    assert.match(log, /Using interface eth0 with address 192\.168\.49\.2; backend host-gw, network 10\.244\.0\.0\/16/);
+    assert.match(log, /Current network or subnet \(10\.244\.0\.0\/16, 10\.244\.0\.0\/24\) is the node's lease/);
+    const node = JSON.parse(lab.ok(['get', 'nodes', '-o', 'json'])).items[0];
+    assert.equal(node.metadata.annotations['flannel.alpha.coreos.com/backend-type'], 'host-gw');
+    assert.equal(node.metadata.annotations['flannel.alpha.coreos.com/public-ip'], '192.168.49.2');
+    const netConf = JSON.parse(lab.ok(['get', 'cm', 'kube-flannel-cfg', '-n', 'kube-system', '-o', 'jsonpath={.data.net-conf\\.json}']));
+    assert.deepEqual(netConf, { Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } });
   });
 
   it('logs upstream\'s "Using iptables Proxier" in kubectl logs', () => {

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { labPaths } from '../../src/lab/lab.ts';
 import { ipIn, listNetns } from '../../src/exec/netns.ts';
 import { alive } from '../../src/exec/proc.ts';
-import { vxlanDevice } from '../../src/agent/routes.ts';
+import { vxlanDevice } from '../../src/cni/routes.ts';
 import { eventually } from '../helpers/apiserver.ts';
 import { explained, isRoot, pods, startLab } from '../helpers/lab.ts';
 

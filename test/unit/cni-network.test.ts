@@ -1,11 +1,15 @@
-// The node agent's network part: the masquerade rule (in src/iptables' fake), and the commands it
+// The node's network daemon (src/cni): the masquerade rule (in src/iptables' fake), the commands it
 // runs through the executor for a set of Nodes — host-gw routes or the VXLAN device and per-peer
-// neighbour, FDB and route entries, their removal, and the LoadBalancer IPs this node answers for.
+// neighbour, FDB and route entries, their removal —, net-conf.json, the Node annotations and the
+// daemon's reaction to Node events; and the node agent's LoadBalancer IPs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Node, Service } from '../../src/api/types.ts';
-import { masqueradeComment, NodeNetwork } from '../../src/agent/network.ts';
-import type { CniBackend } from '../../src/agent/routes.ts';
+import { LoadBalancerAnnouncer } from '../../src/agent/network.ts';
+import { NetworkDaemon, nodeAnnotations } from '../../src/cni/daemon.ts';
+import { parseNetConf } from '../../src/cni/netconf.ts';
+import { masqueradeComment, PodNetwork } from '../../src/cni/network.ts';
+import type { CniBackend } from '../../src/cni/routes.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { FakeIptables } from '../../src/iptables/index.ts';
 
@@ -17,12 +21,12 @@ const n3 = node('n3', '192.168.49.4', '10.244.2.0/24');
 function network(backend: CniBackend, ex = new FakeExecutor()) {
   const logs: string[] = [];
   const iptables = new FakeIptables();
-  const net = new NodeNetwork({ nodeName: 'n1', nodeIP: '192.168.49.2', clusterCIDR: '10.244.0.0/16', cniBackend: backend, underlayDevice: 'eth0', log: (s) => void logs.push(s) }, ex, iptables);
+  const net = new PodNetwork({ nodeName: 'n1', nodeIP: '192.168.49.2', clusterCIDR: '10.244.0.0/16', backend, log: (s: string) => void logs.push(s) }, ex, iptables);
   const argv = () => ex.calls.map((c) => c.argv.join(' '));
   return { net, ex, iptables, logs, argv };
 }
 
-describe('node agent network', () => {
+describe('pod network (the network daemon)', () => {
   it('adds the masquerade rule for traffic leaving the cluster network only when it is missing, after the rules already there', () => {
     const rule = { chain: 'POSTROUTING', args: ['-s', '10.244.0.0/16', '!', '-d', '10.244.0.0/16', '-m', 'comment', '--comment', masqueradeComment, '-j', 'MASQUERADE'] };
     const { net, iptables, argv } = network('host-gw');
@@ -42,7 +46,6 @@ describe('node agent network', () => {
     for (const n of [n2, n3, node('n4', '192.168.49.5')]) net.peerChanged(n);
     net.peerChanged(n2);
     assert.deepEqual(argv(), ['ip route replace 10.244.1.0/24 via 192.168.49.3', 'ip route replace 10.244.2.0/24 via 192.168.49.4'], 'a node without a pod CIDR gets no route, an unchanged one no command');
-    assert.equal(net.bridgeMTU, undefined);
   });
 
   it('host-gw: a peer that moved is removed then added again; a peer gone is removed', () => {
@@ -70,7 +73,6 @@ describe('node agent network', () => {
       'bridge fdb replace 0a:58:c0:a8:31:03 dev podpath.1 dst 192.168.49.3 self permanent',
       'ip route replace 10.244.1.0/24 via 10.244.1.0 dev podpath.1 onlink',
     ]);
-    assert.equal(net.bridgeMTU, 1450, 'the pod bridge leaves room for the outer headers');
   });
 
   it('vxlan: forgetting a peer removes its route, FDB entry and neighbour, tolerating ones already gone', () => {
@@ -89,14 +91,20 @@ describe('node agent network', () => {
     const { net, logs, argv } = network('host-gw', ex);
     net.setPodCIDR('10.244.0.0/24');
     net.peerChanged(n2);
-    assert.match(logs[0]!, /^route to 10\.244\.1\.0\/24 on n2: ip route replace .* failed \(2\): Nexthop has invalid gateway$/);
+    assert.match(logs.find((l) => l.startsWith('route to'))!, /^route to 10\.244\.1\.0\/24 on n2: ip route replace .* failed \(2\): Nexthop has invalid gateway$/);
     fail = false;
     net.peerChanged(n2);
     assert.deepEqual(argv(), ['ip route replace 10.244.1.0/24 via 192.168.49.3', 'ip route replace 10.244.1.0/24 via 192.168.49.3']);
   });
 
+});
+
+describe('LoadBalancer IPs (the node agent)', () => {
   it('holds the LoadBalancer IPs it is chosen for on the underlay device and lets go of the others', () => {
-    const { net, argv, ex, logs } = network('host-gw');
+    const ex = new FakeExecutor();
+    const logs: string[] = [];
+    const net = new LoadBalancerAnnouncer({ nodeName: 'n1', underlayDevice: 'eth0', log: (s) => void logs.push(s) }, ex);
+    const argv = () => ex.calls.map((c) => c.argv.join(' '));
     const lb = (name: string, ip: string) => ({ metadata: { namespace: 'default', name }, spec: { type: 'LoadBalancer' }, status: { loadBalancer: { ingress: [{ ip }] } } }) as unknown as Service;
     const services = ['192.168.49.200', '192.168.49.201', '192.168.49.202', '192.168.49.203'].map((ip, i) => lb(`s${i}`, ip));
     net.announce(services, [], [self, n2]);
@@ -108,5 +116,61 @@ describe('node agent network', () => {
     net.announce(services, [], [n2]);
     assert.deepEqual(argv().sort(), held.map((ip) => `ip addr del ${ip}/32 dev eth0`).sort(), 'a node no longer Ready (here: not listed) lets go');
     assert.equal(logs.filter((l) => l.startsWith('no longer answering')).length, held.length);
+  });
+});
+
+describe('net-conf.json', () => {
+  it("reads flannel's Network and Backend.Type (vxlan when no backend is named)", () => {
+    assert.deepEqual(parseNetConf('{"Network": "10.244.0.0/16", "Backend": {"Type": "host-gw"}}'), { network: '10.244.0.0/16', backend: 'host-gw' });
+    assert.deepEqual(parseNetConf('{"Network": "10.244.0.0/16"}'), { network: '10.244.0.0/16', backend: 'vxlan' });
+  });
+
+  it('names what is wrong', () => {
+    assert.throws(() => parseNetConf('{', '/etc/kube-flannel/net-conf.json'), /^Error: \/etc\/kube-flannel\/net-conf\.json: not JSON/);
+    assert.throws(() => parseNetConf('{"Backend": {"Type": "vxlan"}}'), /"Network" \(the pod network, e\.g\. "10\.244\.0\.0\/16"\) is missing/);
+    assert.throws(() => parseNetConf('{"Network": "fd00::/64"}'), /"Network" "fd00::\/64" is not an IPv4 CIDR/);
+    assert.throws(() => parseNetConf('{"Network": "10.244.0.0/16", "Backend": {"Type": "ipip"}}'), /backend type "ipip" is not supported \(host-gw, vxlan\)/);
+  });
+});
+
+describe('network daemon', () => {
+  const conf = { network: '10.244.0.0/16', backend: 'vxlan' as const };
+  function daemon(nodes: Node[]) {
+    const ex = new FakeExecutor();
+    const patches: { path: string; body: unknown }[] = [];
+    const logs: string[] = [];
+    const client = { request: async (_m: string, path: string, body?: unknown) => void patches.push({ path, body }) as never };
+    const d = new NetworkDaemon({ nodeName: 'n1', netConf: conf, ipMasq: true, log: (s) => void logs.push(s) }, client, ex);
+    const argv = () => ex.calls.map((c) => c.argv.join(' '));
+    return { d, ex, patches, logs, argv, all: () => nodes };
+  }
+
+  it('waits for its own Node\'s pod CIDR, then makes its device, routes the peers seen before, and annotates its Node as flanneld does', async () => {
+    const { d, patches, argv, all, logs } = daemon([self, n2, n3]);
+    await d.nodeChanged(n2, all);
+    await d.nodeChanged(node('n1', '192.168.49.2'), all);
+    assert.deepEqual(argv(), [], 'nothing before this node has a pod CIDR');
+    await d.nodeChanged(self, all);
+    const cmds = argv();
+    assert.ok(cmds.some((c) => c.startsWith('ip link add podpath.1 ')), 'the VXLAN device');
+    assert.deepEqual(cmds.filter((c) => c.startsWith('ip route')), ['ip route replace 10.244.1.0/24 via 10.244.1.0 dev podpath.1 onlink', 'ip route replace 10.244.2.0/24 via 10.244.2.0 dev podpath.1 onlink']);
+    assert.deepEqual(patches, [{ path: '/api/v1/nodes/n1', body: { metadata: { annotations: nodeAnnotations(conf, '192.168.49.2') } } }]);
+    assert.deepEqual(nodeAnnotations(conf, '192.168.49.2'), {
+      'flannel.alpha.coreos.com/backend-data': '{"VNI":1,"VtepMAC":"0a:58:c0:a8:31:02"}',
+      'flannel.alpha.coreos.com/backend-type': 'vxlan',
+      'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
+      'flannel.alpha.coreos.com/public-ip': '192.168.49.2',
+    });
+    assert.ok(logs.some((l) => l === 'Subnet added: 10.244.1.0/24 via 192.168.49.3 (node n2)'), logs.join('\n'));
+    await d.nodeChanged({ ...self, metadata: { name: 'n1', annotations: nodeAnnotations(conf, '192.168.49.2') } }, all);
+    assert.equal(patches.length, 1, 'annotations already there are not written again');
+  });
+
+  it('forgets a peer that is gone', async () => {
+    const { d, ex, argv, all } = daemon([self, n2]);
+    await d.nodeChanged(self, all);
+    ex.calls.length = 0;
+    d.nodeGone(n2);
+    assert.equal(argv()[0], 'ip route del 10.244.1.0/24');
   });
 });
