@@ -3,7 +3,7 @@
 // which node owns an address, which pod has an IP, which node answers for a LoadBalancer IP.
 import type { EndpointSlice, Ingress, IngressClass, KubeObject, Namespace, NetworkPolicy, Node, Pod, Service } from '../api/types.ts';
 import { announcements } from '../agent/announce.ts';
-import type { CniBackend } from '../agent/routes.ts';
+import type { CniBackend } from '../cni/routes.ts';
 import { cidrAddress, cidrContains, parseCIDR } from '../util/ip.ts';
 import type { Secret } from '../ingress/model.ts';
 

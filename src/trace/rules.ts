@@ -1,6 +1,6 @@
 // A node's packet rules computed from the cluster's objects, as the lab's node would hold them:
 // kube-proxy's (rendered by the same functions the proxy runs, then read back into the typed
-// models the kernel's own listings are read into) and the node agent's masquerade rule for pod
+// models the kernel's own listings are read into) and the network daemon's masquerade rule for pod
 // traffic leaving the cluster network. The walkers take them as they would take the kernel's.
 import type { EndpointSlice, Service } from '../api/types.ts';
 import { parseDump, newTable, type Table } from '../iptables/index.ts';
@@ -10,7 +10,7 @@ import { nodePortIPs, type ProxyFlags } from '../proxy/config.ts';
 import { jumpRules } from '../proxy/iptables/render.ts';
 import { servicePorts } from '../proxy/model.ts';
 import { fullSyncTransaction, kubeProxyTable, nftablesConfig } from '../proxy/nftables/render.ts';
-import { masqueradeComment } from '../agent/network.ts';
+import { masqueradeComment } from '../cni/network.ts';
 import { IptablesWalker } from './iptables.ts';
 import type { RuleWalker } from './netfilter.ts';
 import { NftablesWalker } from './nftables.ts';
@@ -26,7 +26,7 @@ export interface NodeRulesInput {
   localIPs: string[];
   services: Service[];
   slices: EndpointSlice[];
-  /** the pod network (kube-proxy's clusterCIDR, the agent's masquerade rule) */
+  /** the pod network (kube-proxy's clusterCIDR, flanneld's masquerade rule) */
   clusterCIDR: string;
   zone?: string;
 }
@@ -43,8 +43,8 @@ function jumpTables(): Table[] {
   return [filter, nat];
 }
 
-/** The node agent's rule: pod traffic leaving the cluster network is masqueraded (src/agent/network.ts). */
-function agentTable(clusterCIDR: string): Table {
+/** The network daemon's rule (--ip-masq): pod traffic leaving the cluster network is masqueraded (src/cni/network.ts). */
+function masqueradeTable(clusterCIDR: string): Table {
   const nat = newTable('nat');
   nat.chains.push({ name: 'POSTROUTING', policy: 'ACCEPT', counters: { packets: 0n, bytes: 0n } });
   nat.ops.push({ op: 'append', rule: { chain: 'POSTROUTING', args: ['-s', clusterCIDR, '!', '-d', clusterCIDR, '-m', 'comment', '--comment', masqueradeComment, '-j', 'MASQUERADE'] } });
@@ -87,10 +87,10 @@ export function renderNodeRules(i: NodeRulesInput): NodeRules {
   const node = { flags, nodeIP: i.nodeIP, ...(ips ? { nodePortIPs: ips } : {}) };
   if (i.mode === 'iptables') {
     const rendered = modes.iptables.render(ports, node);
-    return { rendered, walkers: [new IptablesWalker([...jumpTables(), ...parseDump(rendered), agentTable(i.clusterCIDR)])] };
+    return { rendered, walkers: [new IptablesWalker([...jumpTables(), ...parseDump(rendered), masqueradeTable(i.clusterCIDR)])] };
   }
   const tx = fullSyncTransaction(ports, nftablesConfig(flags, ips, i.nodeIP));
   const fake = new Fake(kubeProxyTable);
   fake.run(tx);
-  return { rendered: tx.toString(), walkers: [new IptablesWalker([agentTable(i.clusterCIDR)]), new NftablesWalker(rulesetOf(fake))] };
+  return { rendered: tx.toString(), walkers: [new IptablesWalker([masqueradeTable(i.clusterCIDR)]), new NftablesWalker(rulesetOf(fake))] };
 }
