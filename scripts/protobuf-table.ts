@@ -28,7 +28,7 @@ const packages: { proto: string; dir: string; group?: string }[] = [
 ];
 
 /** The kinds a body may hold: every served kind, the subresource kinds, the reviews, DeleteOptions. */
-const roots: [apiVersion: string, kind: string][] = [
+const bodies: [apiVersion: string, kind: string][] = [
   ['v1', 'Namespace'], ['v1', 'Node'], ['v1', 'Pod'], ['v1', 'Service'], ['v1', 'Endpoints'], ['v1', 'Secret'], ['v1', 'ConfigMap'],
   ['v1', 'Event'], ['v1', 'ServiceAccount'], ['v1', 'Binding'],
   ['apps/v1', 'Deployment'], ['apps/v1', 'ReplicaSet'], ['apps/v1', 'DaemonSet'],
@@ -40,6 +40,26 @@ const roots: [apiVersion: string, kind: string][] = [
   ['authorization.k8s.io/v1', 'SelfSubjectAccessReview'], ['authorization.k8s.io/v1', 'SelfSubjectRulesReview'],
   ['authorization.k8s.io/v1', 'SubjectAccessReview'], ['authorization.k8s.io/v1', 'LocalSubjectAccessReview'],
   ['meta/v1', 'DeleteOptions'],
+];
+
+/** The kinds a list answers with: the XList of every stored kind (ListMeta + repeated items). */
+const listed = bodies.filter(([, kind]) => !/Review$|^TokenRequest$|^Binding$|^Scale$|^DeleteOptions$/.test(kind));
+
+/**
+ * What else a response holds: Status (errors, and some deletes), which every group version
+ * serves as apiVersion v1, and PartialObjectMetadata(List) for `as=PartialObjectMetadata`.
+ */
+const responses: [key: string, pkg: string, kind: string][] = [
+  ['v1', 'meta/v1', 'Status'],
+  ['meta.k8s.io/v1', 'meta/v1', 'PartialObjectMetadata'],
+  ['meta.k8s.io/v1', 'meta/v1', 'PartialObjectMetadataList'],
+];
+
+/** Every root as [apiVersion the table keys it by, package group, message]. */
+const roots: [key: string, pkg: string, kind: string][] = [
+  ...bodies.map(([v, k]): [string, string, string] => [v === 'meta/v1' ? 'meta.k8s.io/v1' : v, v, k]),
+  ...listed.map(([v, k]): [string, string, string] => [v, v, `${k}List`]),
+  ...responses,
 ];
 
 /** Messages whose JSON is not an object of their fields. */
@@ -163,15 +183,17 @@ function resolve(from: string, type: string): string {
 }
 
 const rootKeys: [string, string][] = [];
-for (const [apiVersion, kind] of roots) {
-  const p = packages.find((x) => x.group === apiVersion);
-  if (!p) throw new Error(`no package for ${apiVersion}`);
+for (const [keyVersion, pkg, kind] of roots) {
+  const p = packages.find((x) => x.group === pkg);
+  if (!p) throw new Error(`no package for ${pkg}`);
   const full = `${p.proto}.${kind}`;
   visit(full);
-  rootKeys.push([`${apiVersion === 'meta/v1' ? 'meta.k8s.io/v1' : apiVersion}/${kind}`, full]);
+  rootKeys.push([`${keyVersion}/${kind}`, full]);
 }
-// The envelope's type meta (runtime.Unknown's field 1).
+// The envelope's type meta (runtime.Unknown's field 1), and the frame of a protobuf watch
+// stream, which travels raw (no envelope, so no kind).
 visit('k8s.io.apimachinery.pkg.runtime.TypeMeta');
+visit('k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent');
 for (const full of wanted) shortCount.set(shortName(full), (shortCount.get(shortName(full)) ?? 0) + 1);
 function key(full: string): string {
   if (special[full]) return special[full]!;
@@ -206,7 +228,7 @@ for (const full of [...wanted].sort((a, b) => key(a).localeCompare(key(b)))) {
 }
 out.push('};');
 out.push('');
-out.push('/** The message of each kind a body may hold, by apiVersion/kind. */');
+out.push('/** The message of each kind a body or a response may hold, by apiVersion/kind. */');
 out.push('export const kinds: Record<string, string> = {');
 for (const [k, full] of rootKeys) out.push(`  ${JSON.stringify(k)}: ${JSON.stringify(key(full))},`);
 out.push('};');

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errors, isApiError, type Status } from '../api/errors.ts';
 import { queryBool } from '../api/query.ts';
-import { findResource, type ResourceType } from '../api/resources.ts';
+import { apiVersionOf, findResource, type ResourceType } from '../api/resources.ts';
 import { parseFieldSelector, type FieldRequirement } from '../api/fields.ts';
 import { isObject } from '../api/types.ts';
 import { Authentication, userOfRequest } from './authn.ts';
@@ -11,7 +11,9 @@ import { podLogs } from './logs.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion, wantsAggregated } from './discovery.ts';
 import { openapiResponse, prepareOpenAPI } from './openapi.ts';
-import { contentTypeOf, negotiate, serialize, shapeList, shapeObject } from './output.ts';
+import { fallbackShape, negotiate, statusFormat, type Shape } from './negotiation.ts';
+import { encodeBody, shapeList, shapeObject, type Encoded } from './output.ts';
+import { encodeProtobufObject, hasProtobuf, ProtoError, protobufMediaType } from './protobuf.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
 import { answer, isAsk } from './reviews.ts';
 import type { Store } from './storage/store.ts';
@@ -45,26 +47,62 @@ interface Route {
   watch?: boolean;
 }
 
+/** A write answers with the object it wrote: a Table or metadata Accept gets it as JSON. */
+const written = (s: Shape): Shape => (s.kind === 'object' ? s : { kind: 'object', format: 'json' });
+const asIs = (s: Shape): Shape => s;
+
 class Reply {
   constructor(
     readonly res: ServerResponse,
+    /** the request's Accept header, which Status answers are negotiated by too */
+    readonly accept: string | undefined,
+    readonly log?: (line: string) => void,
     readonly warnings: string[] = [],
   ) {}
   /** whether JSON answers are indented (the request asked for `pretty`) */
   pretty = false;
-  send(code: number, body: unknown, contentType = 'application/json', text?: string, binary = false): void {
+  send(code: number, body: unknown, contentType = 'application/json', payload?: string | Buffer): void {
     const headers: Record<string, string | string[]> = { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' };
     if (this.warnings.length) headers.Warning = this.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
-    let payload: string | Buffer = binary ? Buffer.from(text ?? '', 'latin1') : (text ?? JSON.stringify(body));
-    if (this.pretty && !binary && contentType.startsWith('application/json')) payload = JSON.stringify(text !== undefined ? JSON.parse(text) : body, null, 2);
-    headers['Content-Length'] = String(Buffer.byteLength(payload));
+    let out: string | Buffer = payload ?? JSON.stringify(body);
+    if (this.pretty && typeof out === 'string' && contentType.startsWith('application/json')) out = JSON.stringify(payload !== undefined ? JSON.parse(out) : body, null, 2);
+    headers['Content-Length'] = String(Buffer.byteLength(out));
     this.res.writeHead(code, headers);
-    this.res.end(payload);
+    this.res.end(out);
+  }
+  /**
+   * An API object in the negotiated shape (`fit` narrows it for writes). A body the protobuf
+   * table cannot carry is answered in what else the client accepts (client-go decodes by the
+   * response's Content-Type), or is a 500 when it accepts protobuf alone.
+   */
+  object(code: number, shape: Shape, make: (s: Shape) => unknown, fit: (s: Shape) => Shape = asIs): void {
+    const s = fit(shape);
+    let enc: Encoded;
+    try {
+      enc = encodeBody(make(s), s);
+    } catch (e) {
+      if (!(e instanceof ProtoError)) throw e;
+      const alt = fallbackShape(this.accept);
+      this.log?.(`response not encodable as protobuf (${e.message}); ${alt ? 'answered as JSON' : 'failed'}`);
+      if (!alt) throw errors.internal(`unable to encode the response as protobuf: ${e.message}`);
+      const a = fit(alt);
+      enc = encodeBody(make(a), a);
+    }
+    this.send(code, undefined, enc.contentType, enc.payload);
   }
   status(err: ApiError | Status): void {
     const st = err instanceof ApiError ? err.status : err;
     // As apiserver's responsewriters: a Status that says when to retry says it in a header too.
     if (st.details?.retryAfterSeconds) this.res.setHeader('Retry-After', String(st.details.retryAfterSeconds));
+    if (statusFormat(this.accept) === 'protobuf') {
+      try {
+        const pb = encodeProtobufObject(st as unknown as Record<string, unknown>);
+        if (pb) return this.send(st.code, undefined, protobufMediaType, pb);
+      } catch (e) {
+        if (!(e instanceof ProtoError)) throw e;
+        this.log?.(`Status not encodable as protobuf (${e.message}); answered as JSON`);
+      }
+    }
     this.send(st.code, st);
   }
 }
@@ -160,8 +198,10 @@ export function createHandler(opts: HttpOptions): Handler {
     if (r.rt.kind === 'Endpoints') reply.warnings.push(endpointsWarning);
     const accept = req.headers.accept;
     const contentType = req.headers['content-type'] ?? '';
+    // Whether the endpoint speaks protobuf: its kind (or a subresource's) is in the table.
+    const proto = hasProtobuf(apiVersionOf(r.rt), r.rt.kind);
     const watch = (wq: URLSearchParams) =>
-      serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: wq, shape: negotiate(accept) }, (close) => {
+      serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: wq, shape: negotiate(accept, proto) }, (close) => {
         req.on('close', close);
         reply.res.on('close', close);
       });
@@ -169,7 +209,7 @@ export function createHandler(opts: HttpOptions): Handler {
     if (r.watch) {
       // Only GET is routed under /watch/; the name, if any, selects as metadata.name would.
       if (method !== 'GET') throw errors.generic(405);
-      negotiate(accept);
+      negotiate(accept, proto);
       await waitForResourceVersion(registry.store, q);
       return watch(r.name === undefined ? q : nameSelected(q, r.name));
     }
@@ -177,27 +217,25 @@ export function createHandler(opts: HttpOptions): Handler {
     if (r.name === undefined) {
       switch (method) {
         case 'GET': {
-          const shape = negotiate(accept);
+          const shape = negotiate(accept, proto);
           await waitForResourceVersion(registry.store, q);
           if (queryBool(q, 'watch')) return watch(q);
           const { items, resourceVersion } = registry.list(r.rt, r.namespace, q);
-          const body = shapeList(r.rt, items, String(resourceVersion), shape, q);
-          reply.send(200, body, contentTypeOf(shape), serialize(body, shape));
-          return;
+          return reply.object(200, shape, (s) => shapeList(r.rt, items, String(resourceVersion), s, q));
         }
         case 'POST': {
           // No create route exists across all namespaces: the router's 405.
           if (r.rt.namespaced && r.namespace === undefined) throw errors.generic(405);
+          // As upstream, the answer's media type is settled (or 406) before anything is written.
+          const shape = negotiate(accept, proto);
           const raw: RawBody = { text: bytes.toString('utf8'), contentType, bytes };
-          const result = await registry.create(ctx, raw);
-          reply.warnings.push(...result.warnings);
-          reply.send(result.code, result.object);
-          return;
+          return send(reply, shape, await registry.create(ctx, raw));
         }
         case 'DELETE': {
+          const shape = negotiate(accept, proto);
           const items = await registry.deleteCollection(ctx, deleteOptions(bytes.toString('utf8'), contentType, q));
-          reply.send(200, { kind: r.rt.listKind, apiVersion: r.rt.group ? `${r.rt.group}/${r.rt.version}` : r.rt.version, metadata: { resourceVersion: String(registry.store.resourceVersion) }, items });
-          return;
+          const list = { kind: r.rt.listKind, apiVersion: apiVersionOf(r.rt), metadata: { resourceVersion: String(registry.store.resourceVersion) }, items };
+          return reply.object(200, shape, () => list, written);
         }
         default:
           throw errors.generic(405);
@@ -207,24 +245,26 @@ export function createHandler(opts: HttpOptions): Handler {
     const sub = r.subresource;
     const raw = async (): Promise<RawBody> => ({ text: bytes.toString('utf8'), contentType, bytes });
     if (sub === 'scale') {
+      if (method !== 'GET' && method !== 'PUT' && method !== 'PATCH') throw errors.generic(405);
+      const shape = negotiate(accept, hasProtobuf('autoscaling/v1', 'Scale'));
       if (method === 'GET') {
         await waitForResourceVersion(registry.store, q);
-        return reply.send(200, registry.getScale(ctx));
+        const scale = registry.getScale(ctx);
+        return reply.object(200, shape, () => scale, written);
       }
-      if (method === 'PUT') return send(reply, await registry.updateScale(ctx, await raw()));
-      if (method === 'PATCH') return send(reply, await registry.updateScale(ctx, await raw(), mediaType(contentType)));
-      throw errors.generic(405);
+      if (method === 'PUT') return send(reply, shape, await registry.updateScale(ctx, await raw()));
+      return send(reply, shape, await registry.updateScale(ctx, await raw(), mediaType(contentType)));
     }
     if (sub === 'status') {
+      if (method !== 'GET' && method !== 'PUT' && method !== 'PATCH') throw errors.generic(405);
+      const shape = negotiate(accept, proto);
       if (method === 'GET') {
-        const shape = negotiate(accept);
         await waitForResourceVersion(registry.store, q);
-        const body = shapeObject(r.rt, registry.get(r.rt, r.namespace, r.name), shape, q);
-        return reply.send(200, body, contentTypeOf(shape), serialize(body, shape));
+        const obj = registry.get(r.rt, r.namespace, r.name);
+        return reply.object(200, shape, (s) => shapeObject(r.rt, obj, s, q));
       }
-      if (method === 'PUT') return send(reply, await registry.updateStatus(ctx, await raw()));
-      if (method === 'PATCH') return send(reply, await registry.patch(ctx, await raw(), 'status'));
-      throw errors.generic(405);
+      if (method === 'PUT') return send(reply, shape, await registry.updateStatus(ctx, await raw()));
+      return send(reply, shape, await registry.patch(ctx, await raw(), 'status'));
     }
     if (sub === 'log') {
       if (method !== 'GET') throw errors.generic(405);
@@ -236,43 +276,43 @@ export function createHandler(opts: HttpOptions): Handler {
     }
     if (sub === 'binding') {
       if (method !== 'POST') throw errors.generic(405);
+      const shape = negotiate(accept, hasProtobuf('v1', 'Binding'));
       const st = await registry.bind(ctx, await raw());
-      return reply.send(201, st);
+      return reply.object(201, shape, () => st, written);
     }
     if (sub === 'finalize') {
       if (method !== 'PUT') throw errors.generic(405);
-      return send(reply, await registry.finalizeNamespace(ctx, await raw()));
+      const shape = negotiate(accept, proto);
+      return send(reply, shape, await registry.finalizeNamespace(ctx, await raw()));
     }
     if (sub !== undefined) throw errors.generic(404);
 
+    if (method !== 'GET' && method !== 'PUT' && method !== 'PATCH' && method !== 'DELETE') throw errors.generic(405);
+    const shape = negotiate(accept, proto);
     switch (method) {
       case 'GET': {
-        const shape = negotiate(accept);
         // A get from a resourceVersion not reached yet waits as a list does (the watch cache's
         // WaitUntilFreshAndGet), before looking the object up: 504 even for one that is not there.
         await waitForResourceVersion(registry.store, q);
         if (queryBool(q, 'watch')) return watch(nameSelected(q, r.name));
-        const body = shapeObject(r.rt, registry.get(r.rt, r.namespace, r.name), shape, q);
-        reply.send(200, body, contentTypeOf(shape), serialize(body, shape));
-        return;
+        const obj = registry.get(r.rt, r.namespace, r.name);
+        return reply.object(200, shape, (s) => shapeObject(r.rt, obj, s, q));
       }
       case 'PUT':
-        return send(reply, await registry.update(ctx, await raw()));
+        return send(reply, shape, await registry.update(ctx, await raw()));
       case 'PATCH':
-        return send(reply, await registry.patch(ctx, await raw()));
+        return send(reply, shape, await registry.patch(ctx, await raw()));
       case 'DELETE': {
         const result = await registry.delete(ctx, deleteOptions(bytes.toString('utf8'), contentType, q));
-        reply.send(200, result.body);
-        return;
+        return reply.object(200, shape, () => result.body, written);
       }
-      default:
-        throw errors.generic(405);
     }
   }
 
-  function send(reply: Reply, result: { object: unknown; code: number; warnings: string[] }): void {
+  /** A write's answer: its warnings, then the object in the negotiated format. */
+  function send(reply: Reply, shape: Shape, result: { object: unknown; code: number; warnings: string[] }): void {
     reply.warnings.push(...result.warnings);
-    reply.send(result.code, result.object);
+    reply.object(result.code, shape, () => result.object, written);
   }
 
   function handleDiscovery(req: IncomingMessage, reply: Reply, path: string): boolean {
@@ -306,7 +346,7 @@ export function createHandler(opts: HttpOptions): Handler {
 
   async function dispatch(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void> {
     const path = target.pathname.length > 1 ? target.pathname.replace(/\/+$/, '') : target.pathname;
-    const reply = new Reply(res);
+    const reply = new Reply(res, req.headers.accept, opts.log);
     reply.pretty = prettyPrint(target.query, req.headers['user-agent']);
     try {
       if (publicPaths.has(path)) {
@@ -340,7 +380,9 @@ export function createHandler(opts: HttpOptions): Handler {
       if (isAsk(r)) {
         const a = await answer(r, { method: req.method ?? 'GET', query: target.query, raw: { text: bytes.toString('utf8'), contentType: req.headers['content-type'] ?? '', bytes }, user, registry, authentication });
         reply.warnings.push(...a.warnings);
-        return reply.send(a.code, a.object);
+        const o = a.object as { apiVersion?: string; kind?: string };
+        const shape = negotiate(req.headers.accept, hasProtobuf(String(o.apiVersion ?? ''), String(o.kind ?? '')));
+        return reply.object(a.code, shape, () => a.object, written);
       }
       await handleResource(req, reply, r, target.query, bytes);
     } catch (e) {

@@ -1,69 +1,38 @@
-// What a read answers with, by the request's Accept header: the object (JSON or YAML),
-// a meta.k8s.io Table with upstream's columns, or PartialObjectMetadata.
+// What a read answers with, by the request's negotiated shape (negotiation.ts): the object
+// (JSON, YAML or protobuf), a meta.k8s.io Table with upstream's columns, or
+// PartialObjectMetadata (JSON or protobuf).
 import YAML from 'yaml';
 import { errors } from '../api/errors.ts';
 import { printerFor } from '../api/printers.ts';
 import { apiVersionOf, type ResourceType } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
+import type { Shape } from './negotiation.ts';
+import { encodeResponseObject, protobufMediaType } from './protobuf.ts';
 
-export type Shape =
-  | { kind: 'object'; yaml: boolean }
-  | { kind: 'table'; version: 'v1' | 'v1beta1' }
-  | { kind: 'metadata'; version: 'v1' | 'v1beta1' };
-
-interface MediaRange {
-  type: string;
-  params: Record<string, string>;
+/** A response body's bytes and the Content-Type that names them. */
+export interface Encoded {
+  contentType: string;
+  payload: string | Buffer;
 }
 
-function parseAccept(accept: string): MediaRange[] {
-  return accept
-    .split(',')
-    .map((part) => {
-      const [type, ...ps] = part.split(';').map((s) => s.trim());
-      const params: Record<string, string> = {};
-      for (const p of ps) {
-        const i = p.indexOf('=');
-        if (i > 0) params[p.slice(0, i).trim()] = p.slice(i + 1).trim();
-      }
-      return { type: (type ?? '').toLowerCase(), params };
-    })
-    .filter((m) => m.type);
-}
-
-/** Picks the response shape; protobuf-only requests are refused (406), JSON is always offered. */
-export function negotiate(accept: string | undefined): Shape {
-  const ranges = parseAccept(accept || 'application/json');
-  for (const m of ranges) {
-    if (m.params.as === 'Table' && m.params.g === 'meta.k8s.io' && (m.params.v === 'v1' || m.params.v === 'v1beta1')) {
-      if (m.type === 'application/json' || m.type === 'application/yaml') return { kind: 'table', version: m.params.v };
-    }
-    if ((m.params.as === 'PartialObjectMetadata' || m.params.as === 'PartialObjectMetadataList') && m.params.g === 'meta.k8s.io') {
-      return { kind: 'metadata', version: m.params.v === 'v1beta1' ? 'v1beta1' : 'v1' };
-    }
-    if (m.params.as) continue;
-    if (m.type === 'application/json' || m.type === '*/*' || m.type === 'application/*') return { kind: 'object', yaml: false };
-    if (m.type === 'application/yaml') return { kind: 'object', yaml: true };
-  }
-  throw errors.notAcceptable('only the following media types are accepted: application/json, application/yaml');
-}
-
-export function contentTypeOf(shape: Shape): string {
+/**
+ * The body in the negotiated shape's media type. Protobuf is the k8s envelope of the body's
+ * kind; a body the table cannot carry throws ProtoError (the caller falls back to JSON).
+ */
+export function encodeBody(body: unknown, shape: Shape): Encoded {
   switch (shape.kind) {
     case 'object':
-      return shape.yaml ? 'application/yaml' : 'application/json';
+      if (shape.format === 'protobuf') return { contentType: protobufMediaType, payload: encodeResponseObject(body as Record<string, unknown>) };
+      return shape.format === 'yaml' ? { contentType: 'application/yaml', payload: YAML.stringify(body) } : { contentType: 'application/json', payload: JSON.stringify(body) };
     case 'table':
-      return `application/json;as=Table;v=${shape.version};g=meta.k8s.io`;
+      return { contentType: `application/json;as=Table;v=${shape.version};g=meta.k8s.io`, payload: JSON.stringify(body) };
     case 'metadata':
-      return `application/json;as=PartialObjectMetadata;v=${shape.version};g=meta.k8s.io`;
+      if (shape.format === 'protobuf') return { contentType: `${protobufMediaType};as=PartialObjectMetadata;v=${shape.version};g=meta.k8s.io`, payload: encodeResponseObject(body as Record<string, unknown>) };
+      return { contentType: `application/json;as=PartialObjectMetadata;v=${shape.version};g=meta.k8s.io`, payload: JSON.stringify(body) };
   }
 }
 
-export function serialize(body: unknown, shape: Shape): string {
-  return shape.kind === 'object' && shape.yaml ? YAML.stringify(body) : JSON.stringify(body);
-}
-
-function partialMetadata(obj: KubeObject, version: string): Record<string, unknown> {
+export function partialMetadata(obj: KubeObject, version: string): Record<string, unknown> {
   return { kind: 'PartialObjectMetadata', apiVersion: `meta.k8s.io/${version}`, metadata: obj.metadata };
 }
 

@@ -1,9 +1,11 @@
 // Kubernetes protobuf bodies (application/vnd.kubernetes.protobuf), which client-go's typed
 // clients send from 1.32 on (`kubectl create`, `run`, `debug`, `auth can-i`, `auth whoami`,
-// `create token`). The envelope is "k8s\0" + runtime.Unknown{typeMeta, raw}; `raw` is the
-// object's message, read and written with the field numbers of k8s.io/api's generated.proto
-// (protobuf/messages.ts) into and from the JSON form the rest of the server handles. A field
-// the table does not know is refused (415), never dropped.
+// `create token`) and ask for first in their Accept header. The envelope is "k8s\0" +
+// runtime.Unknown{typeMeta, raw}; `raw` is the object's message, read and written with the
+// field numbers of k8s.io/api's generated.proto (protobuf/messages.ts) into and from the JSON
+// form the rest of the server handles. A field the table does not know is refused (415) in a
+// request, never dropped; in a response it is a ProtoError the server answers JSON for instead.
+// Watch streams frame raw WatchEvents by length (watchEventFrame).
 import { ApiError, errors } from '../api/errors.ts';
 import { kinds, messages, type FieldTuple } from './protobuf/messages.ts';
 
@@ -411,6 +413,11 @@ function messageOfKind(apiVersion: string, kind: string): string | undefined {
   return kinds[`${apiVersion}/${kind}`];
 }
 
+/** Whether a kind has a protobuf form here (as upstream, every built-in kind has). */
+export function hasProtobuf(apiVersion: string, kind: string): boolean {
+  return messageOfKind(apiVersion, kind) !== undefined;
+}
+
 /** Decodes a protobuf request body into a JSON object with apiVersion and kind set. */
 export function decodeProtobufBody(body: Buffer): Record<string, unknown> {
   if (body.length < 4 || !body.subarray(0, 4).equals(magic)) {
@@ -455,4 +462,69 @@ export function encodeProtobufObject(obj: Record<string, unknown>): Buffer | und
   w.bytes(3, Buffer.alloc(0));
   w.bytes(4, Buffer.alloc(0));
   return Buffer.concat([magic, w.finish()]);
+}
+
+/** A response body's protobuf envelope; a kind the table lacks is a ProtoError, as an unknown field is. */
+export function encodeResponseObject(obj: Record<string, unknown>): Buffer {
+  const out = encodeProtobufObject(obj);
+  if (!out) throw new ProtoError(`no protobuf schema for ${String(obj.apiVersion)}/${String(obj.kind)}`);
+  return out;
+}
+
+// ---- watch streams ----
+
+/** The field numbers of meta/v1 WatchEvent {type, object} from the table, and RawExtension's raw. */
+function watchEventFields(): { type: number; object: number } {
+  const f = messageFields('WatchEvent') ?? [];
+  const num = (name: string): number => {
+    const d = f.find((x) => x.name === name);
+    if (!d) throw new ProtoError(`WatchEvent has no field ${name}`);
+    return d.num;
+  };
+  return { type: num('type'), object: num('object') };
+}
+const rawExtensionRaw = 1;
+
+/**
+ * One event of a protobuf watch stream (application/vnd.kubernetes.protobuf;stream=watch): the
+ * WatchEvent written raw (the stream serializer adds no envelope) behind a 4-byte big-endian
+ * length (LengthDelimitedFramer); its object, a RawExtension, holds the object's full envelope,
+ * magic and all (the embedded encoder is the ordinary protobuf serializer).
+ */
+export function watchEventFrame(type: string, object: Buffer): Buffer {
+  const nums = watchEventFields();
+  const raw = new Writer();
+  raw.bytes(rawExtensionRaw, object);
+  const ev = new Writer();
+  ev.bytes(nums.type, Buffer.from(type, 'utf8'));
+  ev.bytes(nums.object, raw.finish());
+  const body = ev.finish();
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+}
+
+export interface WatchFrame {
+  type: string;
+  /** the object's envelope, as decodeProtobufBody reads it */
+  object: Buffer;
+}
+
+/** Splits a protobuf watch stream into its events; `rest` is an incomplete last frame. */
+export function readWatchFrames(stream: Buffer): { frames: WatchFrame[]; rest: Buffer } {
+  const nums = watchEventFields();
+  const frames: WatchFrame[] = [];
+  let pos = 0;
+  while (pos + 4 <= stream.length) {
+    const len = stream.readUInt32BE(pos);
+    if (pos + 4 + len > stream.length) break;
+    const ev = readFields(stream.subarray(pos + 4, pos + 4 + len), 'WatchEvent', [
+      { num: nums.type, name: 'type', type: 'string', repeated: false, keep: true, inline: false },
+      { num: nums.object, name: 'object', type: 'bytes', repeated: false, keep: true, inline: false },
+    ]);
+    const ext = readFields(Buffer.from(String(ev.object ?? ''), 'base64'), 'RawExtension', [{ num: rawExtensionRaw, name: 'raw', type: 'bytes', repeated: false, keep: true, inline: false }]);
+    frames.push({ type: String(ev.type ?? ''), object: Buffer.from(String(ext.raw ?? ''), 'base64') });
+    pos += 4 + len;
+  }
+  return { frames, rest: stream.subarray(pos) };
 }

@@ -1,4 +1,5 @@
-// Watch: a chunked stream of {"type":...,"object":...} lines. Starts from a resourceVersion
+// Watch: a chunked stream of {"type":...,"object":...} lines, or for a protobuf client
+// length-framed WatchEvents (protobuf.ts watchEventFrame). Starts from a resourceVersion
 // (history replay, or 410 Expired as an ERROR event when history no longer reaches back),
 // or from "now" with synthetic ADDED events; follows label/field selectors across updates
 // (an object leaving the selection is reported DELETED); sends bookmarks when asked.
@@ -7,14 +8,16 @@ import { errors } from '../api/errors.ts';
 import { queryBool } from '../api/query.ts';
 import { apiVersionOf, type ResourceType } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { includeObjectOf, toTable, type Shape } from './output.ts';
+import type { Shape } from './negotiation.ts';
+import { includeObjectOf, partialMetadata, toTable } from './output.ts';
+import { encodeResponseObject, ProtoError, protobufMediaType, watchEventFrame } from './protobuf.ts';
 import type { Registry } from './registry.ts';
 import type { StoreEvent, Watcher } from './storage/store.ts';
 
 /**
- * How far (in characters of JSON) one watcher may fall behind beyond its initial events. A
- * watcher further behind is closed (upstream closes a cacheWatcher whose buffer stays full), so
- * the client relists and resumes.
+ * How far (in characters of JSON, or bytes of protobuf) one watcher may fall behind beyond its
+ * initial events. A watcher further behind is closed (upstream closes a cacheWatcher whose
+ * buffer stays full), so the client relists and resumes.
  */
 const maxQueuedLength = 16 * 1024 * 1024;
 const maxTimerMs = 2 ** 31 - 1;
@@ -28,6 +31,8 @@ export interface WatchRequest {
 }
 
 type WireType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+/** One event as written: a JSON line, or a protobuf frame. */
+type Chunk = string | Buffer;
 
 export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequest, onClose: (fn: () => void) => void): void {
   const { rt, namespace, query, shape } = w;
@@ -46,31 +51,41 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
 
   if (rvParam !== '' && rvParam !== '0' && !/^\d+$/.test(rvParam)) throw errors.badRequest(`invalid resource version: ${rvParam}`);
 
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+  const protobuf = shape.kind !== 'table' && shape.format === 'protobuf';
+  // apiserver's watch handler: the stream media type with ";stream=watch", but JSON's as is.
+  res.writeHead(200, { 'Content-Type': protobuf ? `${protobufMediaType};stream=watch` : 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
 
   let first = true;
   let closed = false;
-  const encode = (type: WireType, obj: unknown, ev?: StoreEvent): string => {
-    if (shape.kind === 'table' && (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED')) {
+  const encode = (type: WireType, obj: unknown, ev?: StoreEvent): Chunk => {
+    const isObject = type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED';
+    if (shape.kind === 'table' && isObject) {
       const o = obj as KubeObject;
       const table = toTable(rt, [o], o.metadata.resourceVersion ?? '', shape.version, include, first);
       first = false;
       return JSON.stringify({ type, object: table }) + '\n';
     }
-    if (ev && obj === ev.object) return `{"type":"${type}","object":${eventJson(ev)}}\n`;
-    return JSON.stringify({ type, object: obj }) + '\n';
+    // As the embedded encoder's PartialObjectMetadata transform: only the metadata travels.
+    const body = shape.kind === 'metadata' && type !== 'ERROR' ? partialMetadata(obj as KubeObject, shape.version) : obj;
+    if (protobuf) {
+      const env = ev && obj === ev.object && shape.kind === 'object' ? eventProto(ev) : encodeResponseObject(body as Record<string, unknown>);
+      return watchEventFrame(type, env);
+    }
+    if (ev && obj === ev.object && shape.kind === 'object') return `{"type":"${type}","object":${eventJson(ev)}}\n`;
+    return JSON.stringify({ type, object: body }) + '\n';
   };
   // Lines wait in a queue while the socket is full, and go out as it drains. A queued event
   // line is a rope over the event's JSON that every watcher shares, so a lagging watcher costs
   // little until it is too far behind; then it is dropped and what it had buffered released.
-  // The initial events (the list the client asked for) are exempt from the bound.
-  const queue: string[] = [];
+  // (A protobuf frame copies the shared envelope; the same bound holds it.) The initial events
+  // (the list the client asked for) are exempt from the bound.
+  const queue: Chunk[] = [];
   let queued = 0;
   let initialLength = 0;
   let live = false;
   let blocked = false;
-  const write = (line: string): void => {
+  const write = (line: Chunk): void => {
     if (!res.write(line) && !blocked) {
       blocked = true;
       res.once('drain', drain);
@@ -85,13 +100,29 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
     }
     if (!queue.length) initialLength = 0;
   };
-  const send = (line: string) => {
+  const send = (line: Chunk) => {
     if (closed) return;
     if (!blocked) return write(line);
     queue.push(line);
     queued += line.length;
     if (!live) initialLength += line.length;
     else if (queued > maxQueuedLength + initialLength) drop();
+  };
+  /**
+   * Sends one event. An object protobuf cannot carry (a field the table lacks) ends the watch
+   * with an ERROR event, as a failed encode ends upstream's; the client relists.
+   */
+  const emit = (type: WireType, obj: unknown, ev?: StoreEvent): void => {
+    if (closed) return;
+    let chunk: Chunk;
+    try {
+      chunk = encode(type, obj, ev);
+    } catch (e) {
+      if (!(e instanceof ProtoError)) throw e;
+      send(encode('ERROR', errors.internal(`unable to encode watch event as protobuf: ${e.message}`).status));
+      return close();
+    }
+    send(chunk);
   };
 
   let startRV: number;
@@ -102,7 +133,7 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
     const since = store.eventsSince(resourceKey, startRV);
     if (!since) {
       const st = errors.expired(`too old resource version: ${startRV} (${store.oldestResumableRV(resourceKey) + 1})`).status;
-      res.end(JSON.stringify({ type: 'ERROR', object: st }) + '\n');
+      res.end(encode('ERROR', st));
       return;
     }
     replay = since;
@@ -120,27 +151,24 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
     else if (isNow && wasBefore) type = 'MODIFIED';
     else if (isNow) type = 'ADDED';
     else if (wasBefore) type = 'DELETED';
-    if (type) send(encode(type, ev.object, ev));
+    if (type) emit(type, ev.object, ev);
   };
   const watcher: Watcher = { resource: resourceKey, deliver };
+  const timers: NodeJS.Timeout[] = [];
 
   if (!explicit) {
-    for (const o of store.list(resourceKey, rt.namespaced ? namespace : undefined)) if (match(o)) send(encode('ADDED', o));
+    for (const o of store.list(resourceKey, rt.namespaced ? namespace : undefined)) if (match(o)) emit('ADDED', o);
     if (sendInitial) {
-      send(
-        JSON.stringify({
-          type: 'BOOKMARK',
-          object: { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(startRV), annotations: { 'k8s.io/initial-events-end': 'true' } } },
-        }) + '\n',
-      );
+      emit('BOOKMARK', { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(startRV), annotations: { 'k8s.io/initial-events-end': 'true' } } });
     }
   } else {
     for (const ev of replay) deliver(ev);
   }
+  // An event that could not be encoded ended the watch already.
+  if (closed) return;
   live = true;
   store.addWatcher(watcher);
 
-  const timers: NodeJS.Timeout[] = [];
   const deadline = Date.now() + timeoutMs;
   // As the watch cache's cacheWatcher.nextBookmarkTime: a bookmark about every minute, and one
   // 2 s before the watch times out, so a client resumes from as near now as it can.
@@ -150,7 +178,7 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
     if (next < 0) return;
     timers.push(
       setTimeout(() => {
-        send(JSON.stringify({ type: 'BOOKMARK', object: { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(store.deliveredRV) } } }) + '\n');
+        emit('BOOKMARK', { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(store.deliveredRV) } });
         if (next < pretimeout) scheduleBookmark();
       }, next),
     );
@@ -186,4 +214,16 @@ function eventJson(ev: StoreEvent): string {
     jsonCache.set(ev, s);
   }
   return s;
+}
+
+const protoCache = new WeakMap<StoreEvent, Buffer>();
+
+/** An event's object as a protobuf envelope, encoded once however many watchers receive it. */
+function eventProto(ev: StoreEvent): Buffer {
+  let b = protoCache.get(ev);
+  if (b === undefined) {
+    b = encodeResponseObject(ev.object as unknown as Record<string, unknown>);
+    protoCache.set(ev, b);
+  }
+  return b;
 }

@@ -131,6 +131,8 @@ export interface HttpResult {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** the body's bytes, for binary media types (protobuf) */
+  raw: Buffer;
   json: () => any;
 }
 
@@ -150,8 +152,9 @@ export function request(s: TestApiServer, method: string, p: string, body?: stri
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, raw, json: () => JSON.parse(text) });
       });
     });
     req.on('timeout', () => req.destroy(new Error('request timed out')));

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApiError } from '../../src/api/errors.ts';
-import { decodeMessage, decodeProtobufBody, encodeMessage, encodeProtobufObject, unknownTypes } from '../../src/apiserver/protobuf.ts';
+import { decodeMessage, decodeProtobufBody, encodeMessage, encodeProtobufObject, encodeResponseObject, ProtoError, readWatchFrames, unknownTypes, watchEventFrame } from '../../src/apiserver/protobuf.ts';
 import { kinds } from '../../src/apiserver/protobuf/messages.ts';
 
 const meta = (name: string, namespace?: string) => ({
@@ -278,7 +278,27 @@ const objects: Record<string, Record<string, unknown>> = {
   },
   'authorization.k8s.io/v1/LocalSubjectAccessReview': { apiVersion: 'authorization.k8s.io/v1', kind: 'LocalSubjectAccessReview', metadata: { namespace: 'n1' }, spec: { resourceAttributes: { namespace: 'n1', verb: 'list', resource: 'pods' }, groups: ['g'] }, status: { allowed: true } },
   'meta.k8s.io/v1/DeleteOptions': { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: 'u', resourceVersion: '5' }, propagationPolicy: 'Foreground', dryRun: ['All'] },
+  // What responses hold besides the kinds: Status (every group's, apiVersion v1) and metadata.
+  'v1/Status': {
+    apiVersion: 'v1',
+    kind: 'Status',
+    metadata: {},
+    status: 'Failure',
+    message: 'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0',
+    reason: 'Invalid',
+    details: { name: 'web', group: 'apps', kind: 'Deployment', uid: 'u-1', causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: -1', field: 'spec.replicas' }], retryAfterSeconds: 2 },
+    code: 422,
+  },
+  'meta.k8s.io/v1/PartialObjectMetadata': { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: meta('web', 'default') },
+  'meta.k8s.io/v1/PartialObjectMetadataList': { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadataList', metadata: { resourceVersion: '42' }, items: [{ metadata: meta('a', 'default') }, { metadata: meta('b', 'default') }] },
 };
+
+// Every XList: ListMeta (continue, remainingItemCount too) and two items without type meta, as
+// a list serializes them.
+for (const key of Object.keys(kinds).filter((k) => k.endsWith('List') && !k.startsWith('meta.k8s.io/'))) {
+  const { apiVersion, kind: _kind, ...item } = objects[key.slice(0, -'List'.length)]!;
+  objects[key] = { apiVersion, kind: key.slice(key.lastIndexOf('/') + 1), metadata: { resourceVersion: '42', continue: 'next-page', remainingItemCount: 7 }, items: [item, item] };
+}
 
 /** Minimal protobuf writing, independent of the codec under test. */
 const varint = (n: number): number[] => {
@@ -395,3 +415,75 @@ describe('protobuf refusals', () => {
     assert.deepEqual(decodeMessage('ConfigMap', encodeMessage('ConfigMap', { data: { a: 'b' } })), { data: { a: 'b' } });
   });
 });
+
+describe('protobuf responses', () => {
+  it('writes a list as ListMeta (field 1) and each item as a repeated field 2 of the kind\'s message', () => {
+    const pod = objects['v1/Pod']!;
+    const { apiVersion: _a, kind: _k, ...item } = pod;
+    const list = { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: '9' }, items: [item, item] };
+    const body = encodeResponseObject(list);
+    // The envelope's raw (field 2 of Unknown), read by hand: 0x0a ListMeta, then 0x12 per item.
+    const raw = decodeMessage('PodList', Buffer.from(String((decodeEnvelope(body) as { raw: string }).raw), 'base64'));
+    assert.deepEqual(raw, { metadata: { resourceVersion: '9' }, items: [item, item] });
+    assert.deepEqual(decodeProtobufBody(body), list);
+    // An empty list has no items on the wire (JSON's `items: []` is a nil slice to a Go client).
+    assert.deepEqual(decodeProtobufBody(encodeResponseObject({ apiVersion: 'apps/v1', kind: 'DeploymentList', metadata: { resourceVersion: '1' }, items: [] })), {
+      apiVersion: 'apps/v1',
+      kind: 'DeploymentList',
+      metadata: { resourceVersion: '1' },
+    });
+  });
+
+  it('frames a watch event as a 4-byte big-endian length and a raw WatchEvent whose object holds the envelope', () => {
+    const env = encodeResponseObject(objects['v1/ConfigMap']!);
+    const frame = watchEventFrame('MODIFIED', env);
+    assert.equal(frame.readUInt32BE(0), frame.length - 4);
+    // WatchEvent {1: type, 2: RawExtension {1: raw}}, laid out by hand; no magic before it.
+    const expected = Buffer.concat([bytesField(1, 'MODIFIED'), bytesField(2, bytesField(1, env))]);
+    assert.deepEqual(frame.subarray(4), expected);
+    assert.deepEqual(env.subarray(0, 4), Buffer.from('k8s\0', 'latin1'));
+  });
+
+  it('splits a stream of frames, keeping an incomplete last frame for later', () => {
+    const cm = objects['v1/ConfigMap']!;
+    const st = objects['v1/Status']!;
+    const stream = Buffer.concat([watchEventFrame('ADDED', encodeResponseObject(cm)), watchEventFrame('ERROR', encodeResponseObject(st))]);
+    const cut = stream.length - 3;
+    const first = readWatchFrames(stream.subarray(0, cut));
+    assert.deepEqual(
+      first.frames.map((f) => [f.type, decodeProtobufBody(f.object)]),
+      [['ADDED', cm]],
+    );
+    const second = readWatchFrames(Buffer.concat([first.rest, stream.subarray(cut)]));
+    assert.deepEqual(
+      second.frames.map((f) => [f.type, decodeProtobufBody(f.object)]),
+      [['ERROR', st]],
+    );
+    assert.equal(second.rest.length, 0);
+  });
+
+  it('will not answer a kind it has no message for, nor a field it has no number for', () => {
+    assert.throws(() => encodeResponseObject({ apiVersion: 'meta.k8s.io/v1', kind: 'Table', rows: [] }), ProtoError);
+    assert.throws(() => encodeResponseObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: {}, extra: 1 }), ProtoError);
+  });
+});
+
+/** runtime.Unknown's fields, for reading an envelope by hand. */
+function decodeEnvelope(body: Buffer): Record<string, unknown> {
+  assert.deepEqual(body.subarray(0, 4), Buffer.from('k8s\0', 'latin1'));
+  let pos = 4;
+  const out: Record<string, unknown> = {};
+  const names: Record<number, string> = { 1: 'typeMeta', 2: 'raw', 3: 'contentEncoding', 4: 'contentType' };
+  while (pos < body.length) {
+    const key = body[pos++]!;
+    let len = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = body[pos++]!;
+      len += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) break;
+    }
+    out[names[key >> 3]!] = body.subarray(pos, pos + len).toString('base64');
+    pos += len;
+  }
+  return out;
+}
