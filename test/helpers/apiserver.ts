@@ -164,6 +164,19 @@ export function request(s: TestApiServer, method: string, p: string, body?: stri
   });
 }
 
+/** `podpath controller-manager` against a test server, as its own process; stop() waits for it to exit. */
+export function startControllerManager(s: TestApiServer): { stop: () => Promise<void> } {
+  const cm = spawn(process.execPath, [podpathBin, 'controller-manager', '--kubeconfig', s.kubeconfig], { stdio: 'ignore' });
+  return {
+    stop: async () => {
+      if (cm.exitCode !== null || cm.signalCode !== null) return;
+      const exited = new Promise((r) => cm.once('exit', r));
+      cm.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 /** The highest resident memory a process has had (VmHWM), in MiB. */
 export function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));

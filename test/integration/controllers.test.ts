@@ -1,13 +1,12 @@
 // The controller-manager as its own process against a real API server, started after the
 // objects it manages exist (so it first learns of them from a list, not a watch event).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { eventually, makeKubectl, podpathBin, startApiServer, type TestApiServer } from '../helpers/apiserver.ts';
+import { eventually, makeKubectl, startApiServer, startControllerManager, type TestApiServer } from '../helpers/apiserver.ts';
 
 describe('controller-manager', () => {
   let s: TestApiServer;
-  let cm: ChildProcess | undefined;
+  let cm: { stop: () => Promise<void> } | undefined;
   let kubectl: ReturnType<typeof makeKubectl>;
   const json = (args: string[]) => {
     const r = kubectl([...args, '-o', 'json']);
@@ -35,13 +34,10 @@ describe('controller-manager', () => {
       const r = kubectl(['create', '-f', '-'], JSON.stringify(o));
       assert.equal(r.code, 0, r.stderr);
     }
-    cm = spawn(process.execPath, [podpathBin, 'controller-manager', '--kubeconfig', s.kubeconfig], { stdio: 'ignore' });
+    cm = startControllerManager(s);
   });
   after(async () => {
-    if (cm?.exitCode === null) {
-      cm.kill('SIGTERM');
-      await new Promise((r) => cm!.once('exit', r));
-    }
+    await cm?.stop();
     await s?.dispose();
   });
 

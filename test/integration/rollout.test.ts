@@ -4,11 +4,11 @@
 // controller renumber that ReplicaSet; old ReplicaSets beyond revisionHistoryLimit go. Both
 // kubectl versions, against the controller-manager as its own process.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, kubectlBin, podpathBin, repoRoot, startApiServer, tempDir, type TestApiServer } from '../helpers/apiserver.ts';
+import { eventually, kubectlBin, repoRoot, startApiServer, startControllerManager, tempDir, type TestApiServer } from '../helpers/apiserver.ts';
 
 const debianKubectl = process.env.PODPATH_KUBECTL_DEBIAN ?? path.join(repoRoot, '.cache/kubernetes-client/usr/bin/kubectl');
 const kubectls = [{ name: '1.32', bin: kubectlBin }, ...(fs.existsSync(debianKubectl) ? [{ name: '1.20', bin: debianKubectl }] : [])];
@@ -32,7 +32,7 @@ ${o.limit !== undefined ? `  revisionHistoryLimit: ${o.limit}\n` : ''}  selector
 
 describe('Deployment revisions', () => {
   let s: TestApiServer;
-  let cm: ChildProcess | undefined;
+  let cm: { stop: () => Promise<void> } | undefined;
   const homes: string[] = [];
   const runners = new Map<string, (args: string[], input?: string) => { code: number; stdout: string; stderr: string }>();
   const kubectl = (args: string[], input?: string) => runners.get('1.32')!(args, input);
@@ -64,13 +64,10 @@ describe('Deployment revisions', () => {
         return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
       });
     }
-    cm = spawn(process.execPath, [podpathBin, 'controller-manager', '--kubeconfig', s.kubeconfig], { stdio: 'ignore' });
+    cm = startControllerManager(s);
   });
   after(async () => {
-    if (cm?.exitCode === null) {
-      cm.kill('SIGTERM');
-      await new Promise((r) => cm!.once('exit', r));
-    }
+    await cm?.stop();
     await s?.dispose();
     for (const h of homes) fs.rmSync(h, { recursive: true, force: true });
   });

@@ -3,7 +3,7 @@
 // PartialObjectMetadata in protobuf too; errors in protobuf when the client prefers it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ApiError } from '../../src/api/errors.ts';
+import { thrownApiError } from '../helpers/errors.ts';
 import { fallbackShape, negotiate, notAcceptableMessage, parseAccept, statusFormat } from '../../src/apiserver/negotiation.ts';
 
 const pb = 'application/vnd.kubernetes.protobuf';
@@ -11,16 +11,6 @@ const pb = 'application/vnd.kubernetes.protobuf';
 const typedClient = `${pb},application/json`;
 const contentTypeClient = `${pb}, */*`;
 const kubectlGet = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
-
-function refused(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ApiError) return e;
-    throw e;
-  }
-  assert.fail('expected an ApiError');
-}
 
 describe('Accept parsing (goautoneg)', () => {
   it('orders by q, then a specific type before a wildcard, keeping the order of equals', () => {
@@ -52,21 +42,21 @@ describe('response negotiation', () => {
   });
 
   it('refuses protobuf alone for a kind without it (406), listing every type the server speaks', () => {
-    const e = refused(() => negotiate(pb, false));
+    const e = thrownApiError(() => negotiate(pb, false));
     assert.equal(e.code, 406);
     assert.equal(e.reason, 'NotAcceptable');
     assert.equal(e.message, 'only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf');
     assert.equal(e.message, notAcceptableMessage);
-    assert.equal(refused(() => negotiate('text/html', true)).code, 406);
+    assert.equal(thrownApiError(() => negotiate('text/html', true)).code, 406);
   });
 
   it('serves a Table as JSON only: a protobuf Table clause is passed over, and alone refused', () => {
     assert.deepEqual(negotiate(kubectlGet, true), { kind: 'table', version: 'v1' });
     assert.deepEqual(negotiate(`${pb};as=Table;v=v1;g=meta.k8s.io,application/json`, true), { kind: 'object', format: 'json' });
-    assert.equal(refused(() => negotiate(`${pb};as=Table;v=v1;g=meta.k8s.io`, true)).code, 406);
+    assert.equal(thrownApiError(() => negotiate(`${pb};as=Table;v=v1;g=meta.k8s.io`, true)).code, 406);
     // as= needs g=meta.k8s.io and a served version, as the scope's AllowsMediaTypeTransform.
-    assert.equal(refused(() => negotiate('application/json;as=Table', true)).code, 406);
-    assert.equal(refused(() => negotiate('application/json;as=Table;g=meta.k8s.io;v=v2', true)).code, 406);
+    assert.equal(thrownApiError(() => negotiate('application/json;as=Table', true)).code, 406);
+    assert.equal(thrownApiError(() => negotiate('application/json;as=Table;g=meta.k8s.io;v=v2', true)).code, 406);
   });
 
   it('serves PartialObjectMetadata in protobuf (meta/v1), whatever the kind', () => {
@@ -80,8 +70,8 @@ describe('response negotiation', () => {
 
   it('takes stream=watch of JSON and protobuf only', () => {
     assert.deepEqual(negotiate(`${pb};stream=watch`, true), { kind: 'object', format: 'protobuf' });
-    assert.equal(refused(() => negotiate('application/yaml;stream=watch', true)).code, 406);
-    assert.equal(refused(() => negotiate('application/json;stream=other', true)).code, 406);
+    assert.equal(thrownApiError(() => negotiate('application/yaml;stream=watch', true)).code, 406);
+    assert.equal(thrownApiError(() => negotiate('application/json;stream=other', true)).code, 406);
   });
 });
 

@@ -3,21 +3,11 @@
 // LogLocation does; the kubelet's error answers turned into Status objects.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ApiError } from '../../src/api/errors.ts';
+import { thrownApiError } from '../helpers/errors.ts';
 import type { Pod } from '../../src/api/types.ts';
 import { kubeletError, logContainer } from '../../src/apiserver/logs.ts';
 import { decodePodLogOptions, kubeletLogQuery, parseRFC3339, validatePodLogOptions } from '../../src/apiserver/podlogoptions.ts';
 import { errors } from '../../src/api/errors.ts';
-
-function thrown(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ApiError) return e;
-    throw e;
-  }
-  throw new Error('nothing thrown');
-}
 
 describe('PodLogOptions', () => {
   it('decodes booleans as kube-apiserver does, integers and sinceTime with Go\'s errors', () => {
@@ -25,13 +15,13 @@ describe('PodLogOptions', () => {
     assert.deepEqual(d('follow=True&previous=1&timestamps&container=app&insecureSkipTLSVerifyBackend=true'), { follow: true, previous: true, timestamps: true, container: 'app' });
     assert.deepEqual(d('follow=false&previous=0&timestamps=False'), { follow: false, previous: false, timestamps: false });
     assert.deepEqual(d('sinceSeconds=%2B5&tailLines=-1&limitBytes=9223372036854775807'), { follow: false, previous: false, timestamps: false, sinceSeconds: 5n, tailLines: -1n, limitBytes: 9223372036854775807n });
-    assert.equal(thrown(() => d('tailLines=ten')).message, 'strconv.ParseInt: parsing "ten": invalid syntax');
-    assert.equal(thrown(() => d('tailLines=')).message, 'strconv.ParseInt: parsing "": invalid syntax');
-    assert.equal(thrown(() => d('limitBytes=9223372036854775808')).message, 'strconv.ParseInt: parsing "9223372036854775808": value out of range');
-    assert.equal(thrown(() => d('sinceSeconds=1.5')).code, 400);
+    assert.equal(thrownApiError(() => d('tailLines=ten')).message, 'strconv.ParseInt: parsing "ten": invalid syntax');
+    assert.equal(thrownApiError(() => d('tailLines=')).message, 'strconv.ParseInt: parsing "": invalid syntax');
+    assert.equal(thrownApiError(() => d('limitBytes=9223372036854775808')).message, 'strconv.ParseInt: parsing "9223372036854775808": value out of range');
+    assert.equal(thrownApiError(() => d('sinceSeconds=1.5')).code, 400);
     assert.equal(d('sinceTime=2025-03-04T05:06:07.89%2B02:00').sinceTime, '2025-03-04T05:06:07+02:00');
     assert.equal(d('sinceTime=2025-03-04T05:06:07Z').sinceTime, '2025-03-04T05:06:07Z');
-    assert.equal(thrown(() => d('sinceTime=yesterday')).message, 'parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"');
+    assert.equal(thrownApiError(() => d('sinceTime=yesterday')).message, 'parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"');
   });
 
   it('parses RFC3339 as Go\'s time.Parse, with its error texts', () => {
@@ -80,9 +70,9 @@ describe('pods/log container and kubelet errors', () => {
   it('chooses the container as LogLocation does', () => {
     assert.equal(logContainer(pod(['app']), undefined), 'app');
     assert.equal(logContainer(pod(['app', 'side'], ['init']), 'init'), 'init');
-    assert.equal(thrown(() => logContainer(pod(['app', 'side'], ['init']), undefined)).message, 'a container name must be specified for pod web, choose one of: [init app side]');
-    assert.equal(thrown(() => logContainer(pod([]), undefined)).message, 'a container name must be specified for pod web');
-    const e = thrown(() => logContainer(pod(['app']), 'nope'));
+    assert.equal(thrownApiError(() => logContainer(pod(['app', 'side'], ['init']), undefined)).message, 'a container name must be specified for pod web, choose one of: [init app side]');
+    assert.equal(thrownApiError(() => logContainer(pod([]), undefined)).message, 'a container name must be specified for pod web');
+    const e = thrownApiError(() => logContainer(pod(['app']), 'nope'));
     assert.deepEqual([e.code, e.reason, e.message], [400, 'BadRequest', 'container nope is not valid for pod web']);
   });
 

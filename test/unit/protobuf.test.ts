@@ -3,7 +3,7 @@
 // to what the JSON form says; unknown fields and kinds are refused, never dropped.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ApiError } from '../../src/api/errors.ts';
+import { thrownApiError } from '../helpers/errors.ts';
 import { decodeMessage, decodeProtobufBody, encodeMessage, encodeProtobufObject, encodeResponseObject, ProtoError, readWatchFrames, unknownTypes, watchEventFrame } from '../../src/apiserver/protobuf.ts';
 import { kinds } from '../../src/apiserver/protobuf/messages.ts';
 
@@ -318,16 +318,6 @@ const intField = (num: number, v: number): Buffer => Buffer.from([...varint(num 
 const envelope = (apiVersion: string, kind: string, raw: Buffer): Buffer =>
   Buffer.concat([Buffer.from('k8s\0', 'latin1'), bytesField(1, Buffer.concat([bytesField(1, apiVersion), bytesField(2, kind)])), bytesField(2, raw), bytesField(3, ''), bytesField(4, '')]);
 
-function apiError(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ApiError) return e;
-    throw e;
-  }
-  assert.fail('expected an ApiError');
-}
-
 describe('protobuf table', () => {
   it('names only messages it holds and types the codec reads', () => {
     assert.deepEqual(unknownTypes(), []);
@@ -393,21 +383,21 @@ describe('protobuf bytes as client-go writes them', () => {
 describe('protobuf refusals', () => {
   it('refuses a field number the table does not know with 415, naming it', () => {
     const raw = Buffer.concat([bytesField(1, bytesField(1, 'c')), bytesField(99, 'x')]);
-    const e = apiError(() => decodeProtobufBody(envelope('v1', 'ConfigMap', raw)));
+    const e = thrownApiError(() => decodeProtobufBody(envelope('v1', 'ConfigMap', raw)));
     assert.equal(e.code, 415);
     assert.equal(e.reason, 'UnsupportedMediaType');
     assert.match(e.message, /ConfigMap field 99 is not known/);
   });
 
   it('refuses a kind it has no message for with 415', () => {
-    const e = apiError(() => decodeProtobufBody(envelope('batch/v1', 'CronJob', Buffer.alloc(0))));
+    const e = thrownApiError(() => decodeProtobufBody(envelope('batch/v1', 'CronJob', Buffer.alloc(0))));
     assert.equal(e.code, 415);
   });
 
   it('answers 400 for a wrong wire type, a truncated body and a missing magic number', () => {
-    assert.equal(apiError(() => decodeProtobufBody(envelope('v1', 'ConfigMap', intField(1, 3)))).code, 400);
-    assert.match(apiError(() => decodeProtobufBody(envelope('v1', 'ConfigMap', Buffer.from([0x0a, 0x10, 0x01])))).message, /truncated/);
-    assert.equal(apiError(() => decodeProtobufBody(Buffer.from('{"kind":"Pod"}'))).code, 400);
+    assert.equal(thrownApiError(() => decodeProtobufBody(envelope('v1', 'ConfigMap', intField(1, 3)))).code, 400);
+    assert.match(thrownApiError(() => decodeProtobufBody(envelope('v1', 'ConfigMap', Buffer.from([0x0a, 0x10, 0x01])))).message, /truncated/);
+    assert.equal(thrownApiError(() => decodeProtobufBody(Buffer.from('{"kind":"Pod"}'))).code, 400);
   });
 
   it('will not encode a field it has no number for', () => {
