@@ -13,7 +13,7 @@ import { recordUpdate, serverSideApply, type ManagerContext } from '../api/patch
 import { PatchError, strategicMerge } from '../api/patch/strategic.ts';
 import { apiVersionOf, resourceOf, type ResourceType } from '../api/resources.ts';
 import { sameValue } from '../api/fieldset.ts';
-import { isObject, objectMetaFields, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
+import { isObject, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
 import { wireObject } from '../api/wire.ts';
 import { admitDefaultIngressClass } from './admission.ts';
 import { decodeFor, fieldValidationOf, mediaType, parseBody, type RawBody } from './decode.ts';
@@ -84,16 +84,13 @@ function randomSuffix(n = 5): string {
   return s;
 }
 
-/** The object as the API server serializes it (wire.ts), fields in its order: kind, apiVersion, metadata, ..., status. */
+/**
+ * The object as the API server serializes it (wire.ts, which also puts metadata's fields in
+ * ObjectMeta's order), top-level fields in its order: kind, apiVersion, metadata, ..., status.
+ */
 function canonical(obj: KubeObject): KubeObject {
   const { kind, apiVersion, metadata, status, ...rest } = wireObject(obj);
-  const m = metadata;
-  const meta: Record<string, unknown> = {};
-  for (const k of objectMetaFields) {
-    if (m[k] !== undefined) meta[k] = m[k];
-  }
-  for (const [k, v] of Object.entries(m)) if (!(k in meta) && v !== undefined) meta[k] = v;
-  const out: KubeObject = { kind, apiVersion, metadata: meta as KubeObject['metadata'], ...rest };
+  const out: KubeObject = { kind, apiVersion, metadata, ...rest };
   if (status !== undefined) out.status = status;
   return out;
 }
