@@ -6,7 +6,7 @@
 // effective probability, one taken. Long chains (KUBE-SERVICES at 10,000 Services) are indexed
 // by destination address, so only the rules that can match are looked at — in kernel order.
 import { parseRuleSpec, ruleLine, type RuleSpec, type Table } from '../iptables/index.ts';
-import { addressMatches, hex, interfaceMatches, portMatches, type Branch, type Chooser, type Hook, type HookResult, type NodeView, type PacketState, type RuleHit, type RuleWalker } from './netfilter.ts';
+import { addressMatches, hex, interfaceMatches, portMatches, type Branch, type Chooser, type Hook, type HookResult, type NodeView, type PacketState, type RuleWalker } from './netfilter.ts';
 
 /** A rule as read; its arguments are parsed, and its text written, only when a walk reaches it (a large nat table has hundreds of thousands). */
 class IptRule {

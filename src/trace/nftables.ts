@@ -5,7 +5,7 @@
 // branches with every endpoint's share, NAT and mark statements. Rules read back from the kernel
 // carry their statements; rendered ones are read from their text (nfttext.ts).
 import { parsePriority, verdictText, type Expr, type Ruleset, type SetItem, type Statement, type Verdict } from '../knftables/index.ts';
-import { addressMatches, hex, type Branch, type Chooser, type Hook, type HookResult, type NodeView, type PacketState, type RuleHit, type RuleWalker } from './netfilter.ts';
+import { addressMatches, hex, type Branch, type Chooser, type Hook, type HookResult, type NodeView, type PacketState, type RuleWalker } from './netfilter.ts';
 import { parseRuleText } from './nfttext.ts';
 
 interface NftRule {
