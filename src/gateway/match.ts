@@ -46,6 +46,15 @@ export function requestMatches(m: HTTPRouteMatch, r: MatchRequest): boolean {
   return firstOfEach(m.queryParams, same).every((q) => valueMatches(q, r.query.get(q.name)));
 }
 
+/** A match as a person reads it: "PathPrefix /v2, method GET, header version: two, query animal=whale". */
+export function matchText(m: HTTPRouteMatch): string {
+  const parts = [`${m.path!.type} ${m.path!.value}`];
+  if (m.method !== undefined) parts.push(`method ${m.method}`);
+  for (const h of firstOfEach(m.headers, lower)) parts.push(`header ${h.name}${h.type === 'RegularExpression' ? ' ~ ' : ': '}${h.value}`);
+  for (const q of firstOfEach(m.queryParams, same)) parts.push(`query ${q.name}${q.type === 'RegularExpression' ? ' ~ ' : '='}${q.value}`);
+  return parts.join(', ');
+}
+
 /** One match of one rule of one route that the request satisfies. */
 export interface Candidate {
   route: RouteModel;
@@ -56,25 +65,27 @@ export interface Candidate {
 
 const pathRank = { Exact: 0, RegularExpression: 1, PathPrefix: 2 } as Record<string, number>;
 
-/** Which of two candidates goes first, and the criterion that decided it (negative: `a`). */
+/** Which of two candidates goes first (negative: `a`), and, when `a`, the criterion that put it first. */
 export function compareCandidates(a: Candidate, b: Candidate): { order: number; why: string } {
   const ma = a.route.route.spec.rules![a.rule]!.matches![a.match]!;
   const mb = b.route.route.spec.rules![b.rule]!.matches![b.match]!;
-  const steps: [() => number, string][] = [
-    [() => compareHostMatch(a.host, b.host), 'a more specific hostname'],
-    [() => pathRank[ma.path!.type!]! - pathRank[mb.path!.type!]!, 'path match type (Exact, then RegularExpression, then PathPrefix)'],
-    [() => mb.path!.value!.length - ma.path!.value!.length, 'a longer path'],
-    [() => Number(mb.method !== undefined) - Number(ma.method !== undefined), 'a method match'],
-    [() => firstOfEach(mb.headers, lower).length - firstOfEach(ma.headers, lower).length, 'more header matches'],
-    [() => firstOfEach(mb.queryParams, same).length - firstOfEach(ma.queryParams, same).length, 'more query param matches'],
-    [() => compareTimes(a.route.route.metadata.creationTimestamp, b.route.route.metadata.creationTimestamp), 'an older route (creationTimestamp)'],
-    [() => (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0), 'namespace/name first alphabetically'],
-    [() => a.rule - b.rule, 'an earlier rule'],
-    [() => a.match - b.match, 'an earlier match in the rule'],
+  const hs = (m: HTTPRouteMatch) => firstOfEach(m.headers, lower).length;
+  const qs = (m: HTTPRouteMatch) => firstOfEach(m.queryParams, same).length;
+  const steps: [() => number, () => string][] = [
+    [() => compareHostMatch(a.host, b.host), () => `a more specific hostname (${a.host.name} over ${b.host.name})`],
+    [() => pathRank[ma.path!.type!]! - pathRank[mb.path!.type!]!, () => `the path match type (${ma.path!.type} over ${mb.path!.type})`],
+    [() => mb.path!.value!.length - ma.path!.value!.length, () => `a longer path (${ma.path!.value} over ${mb.path!.value})`],
+    [() => Number(mb.method !== undefined) - Number(ma.method !== undefined), () => 'a method match'],
+    [() => hs(mb) - hs(ma), () => `more header matches (${hs(ma)} over ${hs(mb)})`],
+    [() => qs(mb) - qs(ma), () => `more query param matches (${qs(ma)} over ${qs(mb)})`],
+    [() => compareTimes(a.route.route.metadata.creationTimestamp, b.route.route.metadata.creationTimestamp), () => `an older route (created ${a.route.route.metadata.creationTimestamp} before ${b.route.route.metadata.creationTimestamp})`],
+    [() => (a.route.key < b.route.key ? -1 : a.route.key > b.route.key ? 1 : 0), () => `namespace/name in alphabetical order (${a.route.key} before ${b.route.key})`],
+    [() => a.rule - b.rule, () => `rule order (rule ${a.rule} before rule ${b.rule})`],
+    [() => a.match - b.match, () => 'match order in the rule'],
   ];
   for (const [f, why] of steps) {
     const o = f();
-    if (o !== 0) return { order: o, why };
+    if (o !== 0) return { order: o, why: o < 0 ? why() : '' };
   }
   return { order: 0, why: '' };
 }

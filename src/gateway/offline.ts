@@ -136,8 +136,8 @@ export function routeText(r: RouteResult): string {
   const lines = [`${r.status} ${r.reason}`, `  gateway:   ${r.gateway}`];
   if (r.listener) lines.push(`  listener:  ${r.listenerReason ?? r.listener}`);
   if (r.route !== null) {
-    lines.push(`  route:     ${r.route} rule ${r.rule} match ${r.match!.index} (hostname ${r.match!.hostname})`);
-    for (const x of r.rivals) lines.push(`  won over:  ${x.route} rule ${x.rule} match ${x.match}, on ${x.lostOn}`);
+    lines.push(`  route:     ${r.route} rule ${r.rule} match ${r.match!.index}: hostname ${r.match!.hostname}, ${r.match!.text}`);
+    for (const x of r.rivals) lines.push(`  won over:  ${x.route} rule ${x.rule} match ${x.match} (${x.text}), on ${x.lostOn}`);
   }
   for (const d of r.dropped) lines.push(`  dropped:   ${d.route} rule ${d.rule}: ${d.message}`);
   for (const f of r.filters) lines.push(`  filter:    ${f.type} (${f.on})${f.changes.length ? `: ${f.changes.join('; ')}` : ': no change'}`);

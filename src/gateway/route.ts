@@ -4,7 +4,7 @@
 // filters, and the backendRef the request goes to; with the reasons, for the text output.
 import { addResponseModifier, modifyHeaders, modifyPath, redirectLocation, type HeaderChange, type Headers, type ResponseHeaders } from './filters.ts';
 import { bestHostMatch, compareHostMatch, hostMatches, hostOf, type HostMatch } from './hostnames.ts';
-import { compareCandidates, requestMatches, type Candidate, type MatchRequest } from './match.ts';
+import { compareCandidates, matchText, requestMatches, type Candidate, type MatchRequest } from './match.ts';
 import type { Backend, GatewayModel, ListenerModel, Model, RouteParentStatus } from './model.ts';
 import type { HTTPRouteFilter } from './types.ts';
 
@@ -42,6 +42,8 @@ export interface Rival {
   route: string;
   rule: number;
   match: number;
+  /** the match, as matchText prints it */
+  text: string;
   /** the criterion that put the winner first */
   lostOn: string;
 }
@@ -62,7 +64,7 @@ export interface RouteResult {
   /** why this listener */
   listenerReason?: string;
   /** the winning match (index in the rule's matches) and the name it matched on */
-  match?: { index: number; hostname: string };
+  match?: { index: number; hostname: string; text: string };
   /** the other matches that the request also satisfied, and why they lost */
   rivals: Rival[];
   filters: FilterEffect[];
@@ -169,7 +171,7 @@ export function routeRequest(model: Model, gatewayKey: string, req: GatewayReque
     const k = `${c.route.key}#${c.rule}`;
     if (seen.has(k)) continue;
     seen.add(k);
-    rivals.push({ route: c.route.key, rule: c.rule, match: c.match, lostOn: compareCandidates(win, c).why });
+    rivals.push({ route: c.route.key, rule: c.rule, match: c.match, text: matchText(c.route.route.spec.rules![c.rule]!.matches![c.match]!), lostOn: compareCandidates(win, c).why });
   }
 
   const rule = win.route.rules[win.rule]!;
@@ -184,7 +186,7 @@ export function routeRequest(model: Model, gatewayKey: string, req: GatewayReque
     backends: resolvable.map((b) => ({ service: b.service!, weight: b.ref.weight! })),
     unresolved: rule.backends.filter((b) => b.problem).map((b) => ({ ref: refString(b), ...b.problem! })),
     listenerReason,
-    match: { index: win.match, hostname: win.host.name },
+    match: { index: win.match, hostname: win.host.name, text: matchText(m) },
     rivals,
     dropped,
   };
