@@ -68,6 +68,8 @@ export interface GatewayModel {
   gateway: Gateway;
   key: string;
   listeners: ListenerModel[];
+  /** the status each HTTPRoute with a parentRef to this Gateway gets from it */
+  routes: { route: string; parents: RouteParentStatus[] }[];
 }
 
 export interface Model {
@@ -204,7 +206,7 @@ export function buildModel(s: GatewayState): Model {
   const gateways = new Map<string, GatewayModel>();
   for (const raw of s.gateways) {
     const gateway = defaultGateway(raw);
-    gateways.set(keyOf(gateway), { gateway, key: keyOf(gateway), listeners: (gateway.spec?.listeners ?? []).map((listener) => ({ listener, attached: [] })) });
+    gateways.set(keyOf(gateway), { gateway, key: keyOf(gateway), listeners: (gateway.spec?.listeners ?? []).map((listener) => ({ listener, attached: [] })), routes: [] });
   }
   const routes: RouteModel[] = [];
   for (const raw of s.routes) {
@@ -218,6 +220,7 @@ export function buildModel(s: GatewayState): Model {
     const problems = rules.flatMap((r) => r.backends.flatMap((b) => (b.problem ? [b.problem] : [])));
     const resolved = problems.length ? cond('ResolvedRefs', false, problems[0]!.reason, problems.map((p) => p.message).join('; ')) : cond('ResolvedRefs', true, 'ResolvedRefs', 'all references are resolved');
     const dropped = rules.filter((r) => r.invalid);
+    const on = new Set<ListenerModel>(); // listeners it is attached to already (by another parentRef)
     for (const [i, p] of (route.spec.parentRefs ?? []).entries()) {
       if (p.group !== gatewayGroup || p.kind !== 'Gateway') continue; // another kind of parent: not a Gateway controller's
       const gw = gateways.get(`${p.namespace ?? ns}/${p.name}`);
@@ -230,9 +233,17 @@ export function buildModel(s: GatewayState): Model {
       else {
         accepted = cond('Accepted', true, 'Accepted', `attached to listener ${a.listeners.map(([l]) => l.listener.name).join(', ')} of Gateway ${gw.key}`);
         if (dropped.length) extra.push(cond('PartiallyInvalid', true, dropped[0]!.invalid!.reason, `Dropped Rule ${dropped.map((r) => `${r.index}: ${r.invalid!.message}`).join('; ')}`));
-        for (const [l, hostnames] of a.listeners) if (!l.attached.some((x) => x.route === rm)) l.attached.push({ route: rm, hostnames, parentRef: i });
+        for (const [l, hostnames] of a.listeners) {
+          if (on.has(l)) continue;
+          on.add(l);
+          l.attached.push({ route: rm, hostnames, parentRef: i });
+        }
       }
-      rm.parents.push({ parentRef: p, conditions: [accepted, resolved, ...extra] });
+      const status = { parentRef: p, conditions: [accepted, resolved, ...extra] };
+      rm.parents.push(status);
+      const last = gw.routes.at(-1);
+      if (last?.route === rm.key) last.parents.push(status);
+      else gw.routes.push({ route: rm.key, parents: [status] });
     }
     routes.push(rm);
   }

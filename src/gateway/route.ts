@@ -5,7 +5,7 @@
 import { addResponseModifier, modifyHeaders, modifyPath, redirectLocation, type HeaderChange, type Headers, type ResponseHeaders } from './filters.ts';
 import { bestHostMatch, compareHostMatch, hostMatches, hostOf, type HostMatch } from './hostnames.ts';
 import { compareCandidates, matchText, requestMatches, type Candidate, type MatchRequest } from './match.ts';
-import type { Backend, GatewayModel, ListenerModel, Model, RouteParentStatus } from './model.ts';
+import type { Backend, ListenerModel, Model, RouteParentStatus } from './model.ts';
 import type { HTTPRouteFilter } from './types.ts';
 
 export interface GatewayRequest {
@@ -93,12 +93,6 @@ function bestListener(ls: ListenerModel[], name: string): ListenerModel | undefi
 const describeListener = (l: ListenerModel) => `${l.listener.name} (port ${l.listener.port}, ${l.listener.protocol}, hostname ${l.listener.hostname ?? '*'})`;
 const refString = (b: Backend) => `${b.namespace}/${b.ref.name}${b.ref.port !== undefined ? `:${b.ref.port}` : ''}`;
 
-function routeStatuses(model: Model, gw: GatewayModel): RouteResult['routes'] {
-  return model.routes
-    .map((r) => ({ route: r.key, parents: r.parents.filter((p) => `${p.parentRef.namespace ?? r.route.metadata.namespace}/${p.parentRef.name}` === gw.key) }))
-    .filter((r) => r.parents.length);
-}
-
 export function routeRequest(model: Model, gatewayKey: string, req: GatewayRequest): RouteResult {
   const gw = model.gateways.get(gatewayKey)!;
   const base = {
@@ -112,7 +106,7 @@ export function routeRequest(model: Model, gatewayKey: string, req: GatewayReque
     filters: [],
     unresolved: [],
     dropped: [],
-    routes: routeStatuses(model, gw),
+    routes: gw.routes,
   };
   const none = (status: number, reason: string, listener: string | null = null, extra: Partial<RouteResult> = {}): RouteResult => ({ status, listener, route: null, rule: null, reason, ...base, ...extra });
 
