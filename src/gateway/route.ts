@@ -74,6 +74,8 @@ export interface RouteResult {
   dropped: { route: string; rule: number; message: string }[];
   /** every HTTPRoute's status for this Gateway */
   routes: { route: string; parents: RouteParentStatus[] }[];
+  /** the Gateway's listeners and how many routes each has attached (its status's attachedRoutes) */
+  listeners: { name: string; port: number; protocol: string; hostname: string | null; attachedRoutes: number }[];
 }
 
 const emptyResponse = (): ResponseHeaders => ({ set: {}, add: {}, remove: [] });
@@ -90,7 +92,7 @@ function bestListener(ls: ListenerModel[], name: string): ListenerModel | undefi
   return best?.[0];
 }
 
-const describeListener = (l: ListenerModel) => `${l.listener.name} (port ${l.listener.port}, ${l.listener.protocol}, hostname ${l.listener.hostname ?? '*'})`;
+const describeListener = (l: ListenerModel) => `${l.listener.name} (port ${l.listener.port}, ${l.listener.protocol}, hostname ${l.listener.hostname ?? '*'}, ${l.attached.length} route${l.attached.length === 1 ? '' : 's'} attached)`;
 const refString = (b: Backend) => `${b.namespace}/${b.ref.name}${b.ref.port !== undefined ? `:${b.ref.port}` : ''}`;
 
 export function routeRequest(model: Model, gatewayKey: string, req: GatewayRequest): RouteResult {
@@ -107,6 +109,7 @@ export function routeRequest(model: Model, gatewayKey: string, req: GatewayReque
     unresolved: [],
     dropped: [],
     routes: gw.routes,
+    listeners: gw.listeners.map((l) => ({ name: l.listener.name, port: l.listener.port, protocol: l.listener.protocol, hostname: l.listener.hostname ?? null, attachedRoutes: l.attached.length })),
   };
   const none = (status: number, reason: string, listener: string | null = null, extra: Partial<RouteResult> = {}): RouteResult => ({ status, listener, route: null, rule: null, reason, ...base, ...extra });
 

@@ -2,7 +2,8 @@
 // fixture (test/fixtures/gateway/NAME.json) names the suite's state files (its shared objects and
 // the test's own manifests), the Gateway, the requests the suite's NAME.go sends and what it
 // expects — the backend, status, rewritten request, redirect, response headers — in the JSON
-// fields `route -o json` prints, and the route status conditions the suite checks. Routed through
+// fields `route -o json` prints, and the route status conditions and listeners' attachedRoutes
+// the suite checks. Routed through
 // routeFiles, the function the CLI calls.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -28,6 +29,8 @@ interface Fixture {
   requests: Request[];
   more?: { gateway: string; requests: Request[] }[];
   status?: Record<string, { type: string; status: string; reason: string }[]>;
+  /** per Gateway, each listener's attachedRoutes */
+  attached?: Record<string, Record<string, number>>;
 }
 
 const show = (r: Request) => `${r.method ?? 'GET'} ${r.url}${r.headers?.length ? ` ${r.headers.map((h) => `[${h}]`).join(' ')}` : ''}`;
@@ -53,6 +56,12 @@ for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
           assert.ok(st, `no status for ${route} on ${fx.gateway}: ${got.routes.map((x) => x.route).join(', ')}`);
           for (const p of st.parents) assert.deepEqual(p.conditions.map(({ type, status, reason }) => ({ type, status, reason })), want, JSON.stringify(p.conditions));
         }
+      });
+    }
+    for (const [gateway, want] of Object.entries(fx.attached ?? {})) {
+      it(`${gateway}: attachedRoutes of each listener`, () => {
+        const got = routeFiles(files, { url: 'http://192.0.2.10/', gateway, headers: [], method: 'GET' });
+        assert.deepEqual(Object.fromEntries(got.listeners.map((l) => [l.name, l.attachedRoutes])), want);
       });
     }
   });

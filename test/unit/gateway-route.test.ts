@@ -280,7 +280,7 @@ describe('podpath gateway route', () => {
     const p = podpath('http://h/b');
     assert.equal(p.status, 0, p.stderr);
     assert.match(p.stdout, /^200 forwarded to Service default\/b port 80/);
-    assert.match(p.stdout, /listener: +http \(port 80, HTTP, hostname \*\): the most specific listener on port 80 for the Host h/);
+    assert.match(p.stdout, /listener: +http \(port 80, HTTP, hostname \*, 1 route attached\): the most specific listener on port 80 for the Host h/);
     assert.match(p.stdout, /won over: +default\/r rule 1 match 0 \(PathPrefix \/\), on a longer path \(\/b over \/\)/);
     assert.match(p.stdout, /filter: +ResponseHeaderModifier \(rule\): add x-via: gw/);
     const q = podpath('http://h:8080/');
