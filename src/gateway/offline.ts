@@ -139,6 +139,7 @@ export function routeText(r: RouteResult): string {
     lines.push(`  route:     ${r.route} rule ${r.rule} match ${r.match!.index}: hostname ${r.match!.hostname}, ${r.match!.text}`);
     for (const x of r.rivals) lines.push(`  won over:  ${x.route} rule ${x.rule} match ${x.match} (${x.text}), on ${x.lostOn}`);
   }
+  for (const m of r.misses) lines.push(`  no match:  ${m.route}: ${m.why}`);
   for (const d of r.dropped) lines.push(`  dropped:   ${d.route} rule ${d.rule}: ${d.message}`);
   for (const f of r.filters) lines.push(`  filter:    ${f.type} (${f.on})${f.changes.length ? `: ${f.changes.join('; ')}` : ': no change'}`);
   if (r.backends.length) lines.push(`  backends:  ${r.backends.map((b) => `${svc(b.service)} weight ${b.weight}`).join(', ')}`);

@@ -72,6 +72,8 @@ export interface RouteResult {
   unresolved: { ref: string; reason: string; message: string }[];
   /** rules of routes on this listener dropped as invalid */
   dropped: { route: string; rule: number; message: string }[];
+  /** when no rule matched: why each route attached to the listener did not (the first ten) */
+  misses: { route: string; why: string }[];
   /** every HTTPRoute's status for this Gateway */
   routes: { route: string; parents: RouteParentStatus[] }[];
   /** the Gateway's listeners and how many routes each has attached (its status's attachedRoutes) */
@@ -108,6 +110,7 @@ export function routeRequest(model: Model, gatewayKey: string, req: GatewayReque
     filters: [],
     unresolved: [],
     dropped: [],
+    misses: [],
     routes: gw.routes,
     listeners: gw.listeners.map((l) => ({ name: l.listener.name, port: l.listener.port, protocol: l.listener.protocol, hostname: l.listener.hostname ?? null, attachedRoutes: l.attached.length })),
   };
@@ -157,7 +160,13 @@ export function routeRequest(model: Model, gatewayKey: string, req: GatewayReque
     }
   }
   if (!candidates.length) {
-    return none(404, `no rule of the ${listener.attached.length} route(s) attached to listener ${listener.listener.name} matches ${req.method} ${host}${req.path}`, listener.listener.name, { listenerReason, dropped });
+    const misses = listener.attached.slice(0, 10).map((a) => {
+      const names = a.hostnames ?? ['*'];
+      if (!bestHostMatch(a.hostnames, host)) return { route: a.route.key, why: `its hostnames on this listener (${names.join(', ')}) do not match ${host}` };
+      const ms = a.route.rules.filter((r) => !r.invalid).flatMap((r) => r.rule.matches!.map(matchText));
+      return { route: a.route.key, why: `none of its matches takes ${req.method} ${req.path}${req.search}: ${ms.join('; ') || '(every rule dropped)'}` };
+    });
+    return none(404, `no rule of the ${listener.attached.length} route(s) attached to listener ${listener.listener.name} matches ${req.method} ${host}${req.path}`, listener.listener.name, { listenerReason, dropped, misses });
   }
   let win = candidates[0]!;
   for (const c of candidates.slice(1)) if (compareCandidates(c, win).order < 0) win = c;

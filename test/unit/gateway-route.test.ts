@@ -226,6 +226,16 @@ describe('listeners', () => {
     const pass = [svc('a'), gateway([{ ...tls, tls: { mode: 'Passthrough' } }]), route('r', { rules: [to('a')] })];
     assert.equal(ask(pass, 'https://h/').status, 404);
   });
+  it('no rule matches: 404, and why each route attached to the listener did not match', () => {
+    const objs = [svc('a'), gateway([http()]), route('named', { hostnames: ['a.test'], rules: [to('a')] }), route('paths', { rules: [{ matches: [{ path: { type: 'Exact', value: '/x' }, method: 'POST' }], ...to('a') }] })];
+    const r = ask(objs, 'http://b.test/y?z=1');
+    assert.equal(r.status, 404);
+    assert.equal(r.route, null);
+    assert.deepEqual(r.misses, [
+      { route: 'default/named', why: 'its hostnames on this listener (a.test) do not match b.test' },
+      { route: 'default/paths', why: 'none of its matches takes GET /y?z=1: Exact /x, method POST' },
+    ]);
+  });
   it('-H Host replaces the URL host for matching; its port is ignored and forwarded as sent', () => {
     const objs = [svc('a'), gateway([http({ hostname: 'app.test' })]), route('r', { rules: [to('a')] })];
     const r = ask(objs, 'http://10.0.0.1/', { headers: ['Host: app.test:1234'] });
