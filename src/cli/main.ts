@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
+import { addGatewayCommands } from './gateway.ts';
 import { addIngressCommands } from './ingress.ts';
 import { addNetpolCommands } from './netpol.ts';
 import { addTraceCommands } from './trace.ts';
@@ -158,6 +159,7 @@ program
 addDaemonCommands(program);
 addNetpolCommands(program);
 addIngressCommands(program);
+addGatewayCommands(program);
 addTraceCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
