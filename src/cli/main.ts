@@ -6,6 +6,7 @@ import { addGatewayCommands } from './gateway.ts';
 import { addIngressCommands } from './ingress.ts';
 import { addNetpolCommands } from './netpol.ts';
 import { addTraceCommands } from './trace.ts';
+import { addUICommands } from './ui.ts';
 import { labProxyModes, serviceCIDR } from '../lab/defaults.ts';
 import { defaultProxyMode } from '../proxy/config.ts';
 
@@ -161,6 +162,7 @@ addNetpolCommands(program);
 addIngressCommands(program);
 addGatewayCommands(program);
 addTraceCommands(program);
+addUICommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);
