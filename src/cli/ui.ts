@@ -34,6 +34,7 @@ export function addUICommands(program: Command): void {
       let cniBackend = o.cniBackend ?? 'host-gw';
       let source;
       let label: string;
+      let rules;
       if (o.filename.length) {
         if (o.name || o.kubeconfig) throw new Error('-f is offline: leave out --name and --kubeconfig');
         const { readTraceState } = await import('../trace/offline.ts');
@@ -52,11 +53,14 @@ export function addUICommands(program: Command): void {
           client = labClient(lab);
           cniBackend = o.cniBackend ?? lab.cniBackend;
           label = `lab ${lab.name}`;
+          // the lab's nodes are namespaces here: their rules (with counters) are read from the kernel
+          const { kernelRuleTrees } = await import('../ui/kernel.ts');
+          rules = kernelRuleTrees((node) => lab.nodes.find((n) => n.name === node)?.netns);
         }
         source = await watchSource(client, o.mode);
       }
       const plan = { underlayCIDR, routerIP, clientIP, clusterCIDR, serviceCIDR, clusterDNS, clusterDomain: 'cluster.local', cniBackend };
-      const server = await startUIServer({ source, plan, ...listen });
+      const server = await startUIServer({ source, plan, ...listen, ...(rules ? { rules } : {}) });
       if (!['127.0.0.1', '::1', 'localhost'].includes(listen.host)) process.stderr.write(`podpath ui: serving on ${listen.host}, not loopback: anyone who can reach it and has the token can read the cluster's objects\n`);
       process.stdout.write(`podpath ui (${label}): ${server.url}\n`);
       const stop = () => {

@@ -18,13 +18,14 @@ export const builtAssetsDir = path.join(root, 'build/ui');
 /** esbuild's options for the page; scripts/build.js passes the same. */
 export const pageBuildOptions = {
   entryPoints: [path.join(pageSourceDir, 'main.ts')],
+  entryNames: 'app',
   bundle: true,
   format: 'iife',
   platform: 'browser',
   target: 'es2022',
   minify: true,
   legalComments: 'none',
-  logLevel: 'silent',
+  logLevel: 'warning',
 } as const;
 
 function newestSource(dir: string): number {

@@ -235,9 +235,11 @@ async function runTrace(keepStep = false) {
   try {
     const text = await getText(`/api/trace?${traceQuery()}`);
     if (seq !== traceSeq) return;
+    const before = state.trace?.verdict;
     state.traceText = text;
     state.trace = JSON.parse(text) as Trace;
-    if (!keepStep || !state.trace.hops.some((x) => x.step === state.step)) {
+    // a re-trace after a change keeps the step shown, unless the outcome changed
+    if (!keepStep || before !== state.trace.verdict || !state.trace.hops.some((x) => x.step === state.step)) {
       // open on the step that matters: where it failed, else the first rewrite to the endpoint
       const fail = state.trace.verdict !== 'delivered' ? state.trace.hops[state.trace.hops.length - 1] : undefined;
       state.step = (fail ?? state.trace.hops.find((x) => x.packet.rewritten.includes('dst')) ?? state.trace.hops[0])?.step;
@@ -274,7 +276,7 @@ async function loadRules() {
   const nodes = t.nodes.map((n) => n.name);
   if (!state.rulesNode || !nodes.includes(state.rulesNode)) state.rulesNode = nodes[0];
   const sel = h('select', { id: 'rules-node', onchange: (e: Event) => ((state.rulesNode = (e.target as HTMLSelectElement).value), void loadRules()) }, nodes.map((n) => h('option', { value: n, selected: n === state.rulesNode }, n)));
-  const head = h('div', { class: 'rules-head' }, h('label', {}, 'node', sel));
+  const head = h('div', { class: 'rules-head' }, h('label', {}, 'node', sel), h('button', { class: 'btn small', id: 'rules-refresh', onclick: () => void loadRules() }, 'Refresh'));
   if (!state.rulesNode) return clear(views.rules, head, h('p', {}, 'no nodes'));
   try {
     const tree = await getJSON<RuleTree>(`/api/rules?node=${encodeURIComponent(state.rulesNode)}`);
