@@ -9,6 +9,8 @@ import { parseDump } from '../../src/iptables/index.ts';
 import type { ClusterObjects } from '../../src/trace/cluster.ts';
 import { traceJSON } from '../../src/trace/json.ts';
 import { readTraceState, traceObjects } from '../../src/trace/offline.ts';
+import { FakeExecutor } from '../../src/exec/fake.ts';
+import { kernelRuleTrees } from '../../src/ui/kernel.ts';
 import { iptablesRuleTree, type RuleNode } from '../../src/ui/rules.ts';
 import { parseListen, startUIServer } from '../../src/ui/server.ts';
 import { configMapProxyMode, fileSource, type ClusterSource } from '../../src/ui/source.ts';
@@ -93,6 +95,24 @@ describe('ui rule trees', () => {
     const t = iptablesRuleTree('n1', parseDump(dump), (ip) => (ip === '192.168.49.2' ? 'node' : ip), 'kernel');
     const svc = t.roots[0]!.children[0]!;
     assert.deepEqual([svc.counters, svc.match, svc.children[0]!.counters, svc.children[0]!.probability], [{ packets: 7, bytes: 420 }, '10.96.0.1:443/tcp', { packets: 5, bytes: 300 }, 1]);
+  });
+
+  it("reads a lab node's rules from its kernel (iptables-save -c in the node's namespace), other nodes' from the objects", () => {
+    const o = seed001();
+    // the kernel's dump: what the node's kube-proxy wrote, with counters
+    const rendered = computedRuleTree({ objects: o, plan: labPlan, mode: 'iptables' }, 'minikube');
+    const ex = new FakeExecutor().on('iptables-save', () => `*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-X - [0:0]\n:KUBE-SEP-Y - [0:0]\n[3:180] -A KUBE-SERVICES -d 10.96.123.45/32 -p tcp -m comment --comment "default/api-service cluster IP" -m tcp --dport 8080 -j KUBE-SVC-X\n[3:180] -A KUBE-SVC-X -j KUBE-SEP-Y\n[3:180] -A KUBE-SEP-Y -p tcp -m tcp -j DNAT --to-destination 10.244.0.6:8080\nCOMMIT\n`);
+    const trees = kernelRuleTrees((node) => (node === 'minikube' ? 'pp-lab-node' : undefined), ex);
+    const t = trees({ objects: o, plan: labPlan, mode: 'iptables' }, 'minikube');
+    assert.deepEqual(ex.calls.map((c) => `${c.netns} ${c.argv.join(' ')}`), ['pp-lab-node iptables-save -c -t nat']);
+    assert.equal(t.source, 'kernel');
+    const sep = t.roots[0]!.children[0]!.children[0]!;
+    assert.deepEqual([sep.dnat, sep.pods, sep.counters], ['10.244.0.6:8080', ['default/api-server-6d4cf56db6-q9m4t'], { packets: 3, bytes: 180 }]);
+    const other = { ...o, nodes: [...o.nodes, { ...structuredClone(o.nodes[0]!), metadata: { name: 'm2' }, spec: { podCIDR: '10.244.1.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '192.168.49.3' }] } }] };
+    const computed = trees({ objects: other, plan: labPlan, mode: 'iptables' }, 'm2');
+    assert.equal(computed.source, 'computed');
+    assert.equal(ex.calls.length, 1);
+    assert.equal(rendered.roots[0]!.children.length, computed.roots[0]!.children.length);
   });
 });
 

@@ -262,7 +262,7 @@ function renderPath() {
   if (!t) return clear(pathBody, h('p', { class: 'dim hint' }, 'Pick a source and a destination, or press Trace beside a Service or an Ingress in the topology.'));
   const scroll = pathBody.querySelector('.lane-wrap')?.scrollTop ?? 0;
   const wrap = h('div', { class: 'lane-wrap' }, swimlane(t, pathActions));
-  clear(pathBody, verdictBanner(t), candidatesView(t, pathActions), h('div', { class: 'path-main' }, wrap, evidence(t, state.step, pathActions)));
+  clear(pathBody, verdictBanner(t), h('div', { class: 'path-main' }, wrap, h('div', { class: 'side' }, candidatesView(t, pathActions), evidence(t, state.step, pathActions))));
   wrap.scrollTop = scroll;
   for (const c of pathBody.querySelectorAll('.hop')) c.classList.toggle('selected', (c as HTMLElement).dataset.step === String(state.step));
   views.path.dataset.traceTo = t.to;

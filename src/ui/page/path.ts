@@ -19,7 +19,10 @@ function laneTitle(place: string): { title: string; sub: string } {
   if (place === 'client') return { title: 'client', sub: "the lab's client namespace" };
   if (place === 'underlay') return { title: 'underlay', sub: 'br0, 192.168.49.0/24' };
   if (place.startsWith('node/')) return { title: place.slice(5), sub: 'node: routing, netfilter, conntrack' };
-  if (place.startsWith('pod/')) return { title: place.slice(4), sub: 'pod network namespace' };
+  if (place.startsWith('pod/')) {
+    const [ns, name] = place.slice(4).split('/');
+    return { title: name ?? place, sub: `pod in ${ns}: its network namespace` };
+  }
   return { title: place, sub: '' };
 }
 
