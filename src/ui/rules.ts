@@ -78,20 +78,20 @@ export function iptablesRuleTree(node: string, tables: readonly Table[], podOf: 
       if (leafTargets.has(target) || seen.has(target) || !target.startsWith('KUBE-')) continue;
       const comment = matchParam(spec, 'comment', 'comment')?.values[0];
       const p = matchParam(spec, 'statistic', 'probability')?.values[0];
-      const probability = p !== undefined ? reach * Number(p) : reach;
-      if (p !== undefined) reach *= 1 - Number(p);
       if (comment && !labels.has(target)) labels.set(target, comment);
       const child = walk(target, comment ?? labels.get(target) ?? target, new Set([...seen, target]));
       child.via = ruleLine('-A', r, 'save');
       const dport = matchParam(spec, undefined, 'dport')?.values[0];
       const proto = spec.protocol?.value;
       if (spec.destination || dport) child.match = `${spec.destination?.value.replace(/\/32$/, '') ?? ''}${dport ? `:${dport}` : ''}${proto ? `/${proto}` : ''}`;
-      if (iptKind(target) === 'endpoint' || spec.matches.some((m) => m.module === 'statistic') || (n.kind === 'service' && iptKind(target) === 'endpoint')) child.probability = Number(probability.toFixed(6));
+      // Session affinity's "-m recent --rcheck" jumps are not part of the random choice.
+      if (iptKind(target) === 'endpoint' && !spec.matches.some((m) => m.module === 'recent')) {
+        child.probability = Number((p !== undefined ? reach * Number(p) : reach).toFixed(6));
+        if (p !== undefined) reach *= 1 - Number(p);
+      }
       if (r.counters) child.counters = { packets: Number(r.counters.packets), bytes: Number(r.counters.bytes) };
       n.children.push(child);
     }
-    // An endpoint chain's probability only makes sense among its siblings of one random choice.
-    if (n.kind !== 'service') for (const c of n.children) if (c.kind !== 'endpoint') delete c.probability;
     n.pods = uniq([...n.pods, ...n.children.flatMap((c) => c.pods)]);
     return n;
   };

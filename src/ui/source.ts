@@ -40,6 +40,7 @@ export function configMapProxyMode(cm: KubeObject | undefined): string | undefin
 
 /** Events arriving together (a scale writes a Deployment, pods and a slice) are one change. */
 const batchMs = 25;
+const syncTimeoutMs = 30_000;
 
 export async function watchSource(client: Client, fallbackMode: string): Promise<ClusterSource> {
   const informers = traceKinds.map((k) => new Informer(client, k.apiVersion, traceResources[k.kind]!));
@@ -58,11 +59,29 @@ export async function watchSource(client: Client, fallbackMode: string): Promise
       for (const l of listeners) l();
     }, batchMs);
   };
+  const lastError = new Map<Informer, Error>();
   for (const inf of [...informers, proxyConfig]) {
     inf.on({ add: changed, update: changed, delete: changed });
+    inf.onError = (e) => lastError.set(inf, e);
     inf.start();
   }
-  await Promise.all([...informers, proxyConfig].map((i) => i.waitForSync()));
+  // A cluster that refuses a list (no such resource, no permission) would leave the page empty
+  // for ever: say which list failed and why instead.
+  let timeout: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.all([...informers, proxyConfig].map((i) => i.waitForSync())),
+      new Promise<never>((_, reject) => {
+        timeout = setTimeout(() => {
+          const stuck = [...informers, proxyConfig].filter((i) => !i.hasSynced);
+          for (const i of [...informers, proxyConfig]) i.stop();
+          reject(new Error(`could not list ${stuck.map((i) => `${i.resource}${lastError.get(i) ? ` (${lastError.get(i)!.message.split('\n')[0]})` : ''}`).join(', ')} in ${syncTimeoutMs / 1000} s`));
+        }, syncTimeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timeout);
+  }
   return {
     live: true,
     get generation() {

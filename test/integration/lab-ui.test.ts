@@ -50,6 +50,20 @@ describe('podpath ui with a lab, in Chromium', { skip: !isRoot && 'labs need roo
     await screenshot(page, 'lab-topology');
   });
 
+  it('reaches the same cluster through a kubeconfig', async () => {
+    const other = await startUI(['--kubeconfig', lab.kubeconfig]);
+    try {
+      const first = await fetch(other.url);
+      const cookie = first.headers.get('set-cookie')!.split(';')[0]!;
+      const topo = (await (await fetch(new URL('/api/topology', other.url), { headers: { Cookie: cookie } })).json()) as { live: boolean; nodes: { name: string }[]; services: { name: string }[] };
+      assert.equal(topo.live, true);
+      assert.deepEqual(topo.nodes.map((n) => n.name), [lab.name]);
+      assert.ok(topo.services.some((s) => s.name === 'api-service'));
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('shows a scale of the Deployment without a reload', async () => {
     await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
     lab.ok(['scale', 'deployment/api-server', '--replicas=3']);

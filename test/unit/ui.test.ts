@@ -80,6 +80,14 @@ describe('ui rule trees', () => {
     assert.equal(ext.children.find((c) => c.kind === 'service')?.label, 'default/api-service cluster IP');
   });
 
+  it("leaves session affinity's recent-match jumps out of the random choice", () => {
+    const o = seed001();
+    o.services.find((s) => s.metadata.name === 'api-service')!.spec!.sessionAffinity = 'ClientIP';
+    const t = computedRuleTree({ objects: o, plan: labPlan, mode: 'iptables' }, 'minikube');
+    const svc = find(t.roots[0]!, (n) => n.kind === 'service' && n.label === 'default/api-service cluster IP')!;
+    assert.deepEqual(svc.children.map((c) => `${c.dnat} ${/--rcheck/.test(c.via ?? '') ? 'affinity' : c.probability}`), ['10.244.0.5:8080 affinity', '10.244.0.6:8080 affinity', '10.244.0.5:8080 0.5', '10.244.0.6:8080 0.5']);
+  });
+
   it('nftables: the services chain\'s verdict map elements → service chains → endpoints', () => {
     const t = computedRuleTree({ objects: seed001(), plan: labPlan, mode: 'nftables' }, 'minikube');
     const [root] = t.roots;
