@@ -55,8 +55,13 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] });
 }
 
-export async function openPage(browser: Browser, url: string, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
+/** The page at 1280×800; what it logs as an error (a Content-Security-Policy violation is one) goes to `errors`. */
+export async function openPage(browser: Browser, url: string, colorScheme: 'light' | 'dark' = 'light', errors?: string[]): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme });
+  if (errors) {
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+  }
   await page.goto(url);
   return page;
 }

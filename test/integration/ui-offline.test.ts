@@ -44,11 +44,13 @@ describe('podpath ui -f, in Chromium', () => {
   let ui: RunningUI;
   let page: Page;
   let denyUI: RunningUI | undefined;
+  /** what the page logged as an error (a Content-Security-Policy violation is one) */
+  const errors: string[] = [];
 
   before(async () => {
     ui = await startUI(['-f', state]);
     browser = await launchBrowser();
-    page = await openPage(browser, ui.url);
+    page = await openPage(browser, ui.url, 'light', errors);
   });
   after(async () => {
     await browser?.close();
@@ -139,6 +141,10 @@ describe('podpath ui -f, in Chromium', () => {
       '50.0 10.244.0.6:8080 default/api-server-6d4cf56db6-q9m4t',
     ]);
     await screenshot(page, 'offline-rules');
+  });
+
+  it('logged no error on the way (nothing the page policy refused, no script error)', () => {
+    assert.deepEqual(errors, []);
   });
 
   it('shows a NetworkPolicy deny as a red verdict naming the policy, in the dark scheme too', async () => {
