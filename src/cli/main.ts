@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
+import { addDiagnoseCommands } from './diagnose.ts';
 import { addGatewayCommands } from './gateway.ts';
 import { addIngressCommands } from './ingress.ts';
 import { addNetpolCommands } from './netpol.ts';
@@ -163,6 +164,7 @@ addIngressCommands(program);
 addGatewayCommands(program);
 addTraceCommands(program);
 addUICommands(program);
+addDiagnoseCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);

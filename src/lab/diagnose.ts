@@ -1,0 +1,93 @@
+// `podpath diagnose --name LAB`: the checklist over a running lab — its objects and Events from the
+// API server, kube-proxy's mode from its ConfigMap — with the facts only the lab can tell,
+// gathered through the executor: the listening sockets in a pod's network namespace
+// (/proc/net/{tcp,udp}{,6} read inside it), kube-proxy's /healthz on each node, and whether each
+// node's kernel holds the Service's rules.
+import YAML from 'yaml';
+import type { Event, KubeObject, Pod, Service } from '../api/types.ts';
+import { sandboxName } from '../agent/sandbox.ts';
+import { collectionPath, objectPath, type Client } from '../client/client.ts';
+import { diagnose, type DiagnoseRequest } from '../diagnose/diagnose.ts';
+import type { Diagnosis, LiveFacts, ProxyHealth, Socket } from '../diagnose/types.ts';
+import { defaultExecutor, type Executor } from '../exec/exec.ts';
+import { readClusterObjects } from '../trace/live.ts';
+import { parseProcNet } from '../util/procnet.ts';
+import { pickLab, labClient } from './access.ts';
+import { clientIP, clusterCIDR, clusterDNS, proxyHealthzAddress, routerIP, serviceCIDR, underlayCIDR } from './defaults.ts';
+import { kubeProxyName, kubeProxyNamespace } from './kubeproxy.ts';
+import type { LabState } from './lab.ts';
+import { nodeRulesPresence } from './servicerules.ts';
+
+/** kube-proxy's mode as its ConfigMap gives it ("" is iptables, as kubeadm writes it); none when the lab runs no kube-proxy. */
+export async function labProxyMode(client: Client): Promise<string> {
+  let cm: KubeObject & { data?: Record<string, string> };
+  try {
+    cm = await client.get<typeof cm>(objectPath('v1', 'configmaps', kubeProxyNamespace, kubeProxyName));
+  } catch {
+    return 'none';
+  }
+  const conf = YAML.parse(cm.data?.['config.conf'] ?? '') as { mode?: string } | null;
+  return conf?.mode || 'iptables';
+}
+
+const procTables = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
+
+/** The facts of a running lab, each read when first asked for. */
+export function labFacts(s: LabState, mode: string, ex: Executor = defaultExecutor): LiveFacts {
+  const netnsOf = (node: string) => s.nodes.find((n) => n.name === node)?.netns;
+  const rules = new Map<string, ReturnType<typeof nodeRulesPresence>>();
+  return {
+    sockets(pod: Pod): Socket[] | { error: string } {
+      if (!pod.metadata.uid) return { error: 'the pod has no uid' };
+      const netns = sandboxName(s.podNetnsPrefix, pod.metadata.uid);
+      // one command for the four tables, each headed by its name
+      const r = ex.exec(['sh', '-c', procTables.map((t) => `echo "# ${t}"; cat /proc/net/${t}`).join('; ')], { netns });
+      if (r.status !== 0) return { error: (r.stderr || r.error || `exit ${r.status}`).trim() };
+      const out: Socket[] = [];
+      for (const part of r.stdout.split(/^# /m).slice(1)) {
+        const nl = part.indexOf('\n');
+        const table = part.slice(0, nl);
+        out.push(...parseProcNet(part.slice(nl + 1), table.startsWith('tcp') ? 'tcp' : 'udp'));
+      }
+      return out;
+    },
+    proxyHealth(node: string): ProxyHealth {
+      const netns = netnsOf(node);
+      if (!netns) return { answered: false, healthy: false, detail: `node ${node} is not in lab ${s.name}` };
+      const r = ex.exec(['curl', '-sS', '--max-time', '3', '-w', '\n%{http_code}', `http://${proxyHealthzAddress}/healthz`], { netns });
+      if (r.status !== 0) return { answered: false, healthy: false, detail: `nothing answers on ${proxyHealthzAddress} (${(r.stderr || r.error || '').trim().split('\n').at(-1)})` };
+      const lines = r.stdout.trimEnd().split('\n');
+      const code = Number(lines.at(-1));
+      const body = lines.slice(0, -1).join(' ');
+      let last = '';
+      try {
+        last = (JSON.parse(body) as { lastUpdated?: string }).lastUpdated ?? '';
+      } catch {
+        // not kube-proxy's JSON: shown as it is
+      }
+      return { answered: true, healthy: code === 200, detail: `${code}${last ? ` (lastUpdated ${last})` : ` ${body}`}` };
+    },
+    serviceRules(node: string, svc: Service) {
+      let check = rules.get(node);
+      if (!check) {
+        const netns = netnsOf(node);
+        if (!netns) return { proxyRules: false, service: false, detail: `node ${node} is not in lab ${s.name}` };
+        check = nodeRulesPresence(netns, mode, ex);
+        rules.set(node, check);
+      }
+      return check(svc);
+    },
+  };
+}
+
+export async function diagnoseLab(name: string | undefined, req: DiagnoseRequest, ex: Executor = defaultExecutor): Promise<Diagnosis> {
+  const s = pickLab(name);
+  const client = labClient(s);
+  try {
+    const [objects, events, mode] = await Promise.all([readClusterObjects(client), client.get<{ items: Event[] }>(collectionPath('v1', 'events')).then((l) => l.items), labProxyMode(client)]);
+    const plan = { underlayCIDR, routerIP, clientIP, clusterCIDR, serviceCIDR, clusterDNS, clusterDomain: 'cluster.local', cniBackend: s.cniBackend };
+    return diagnose({ objects, events, plan, mode, facts: labFacts(s, mode, ex) }, req);
+  } finally {
+    client.close();
+  }
+}
