@@ -228,7 +228,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
       if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' && ports.length) path = ctx ? traceFn({ from, to, ...(req.protocol ? { protocol: req.protocol } : {}) }) : undefined;
       else pathWhy = `not traced: Service ${svcName(svc)} has no ClusterIP (headless or ExternalName)`;
       forService(s.scope, policySources(ix, src, path));
-      findings.push(dnsFinding(ix, events, src, `${target.name}.${target.namespace}`, true, target.namespace, traceFn));
+      findings.push(dnsFinding(ix, events, src, `${target.name}.${target.namespace}`, true, target.namespace, traceFn, facts));
     }
   } else if (target.kind === 'ingress') {
     const ing = ingressChecks(o, target.namespace, target.name);
@@ -242,7 +242,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
       findings.push(...s.findings);
       forService(s.scope, controllers);
     }
-    if (ing.url) findings.push(dnsFinding(ix, events, src, new URL(ing.url).hostname, false, target.namespace, traceFn));
+    if (ing.url) findings.push(dnsFinding(ix, events, src, new URL(ing.url).hostname, false, target.namespace, traceFn, facts));
   } else {
     to = target.to;
     label = target.to;
@@ -270,7 +270,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
       forService(s.scope, policySources(ix, src, path));
     }
     const host = t.service ? undefined : t.host;
-    findings.push(dnsFinding(ix, events, src, host && !isIPAddress(host) ? host : undefined, false, src.kind === 'pod' ? (src.pod.metadata.namespace ?? 'default') : 'default', traceFn));
+    findings.push(dnsFinding(ix, events, src, host && !isIPAddress(host) ? host : undefined, false, src.kind === 'pod' ? (src.pod.metadata.namespace ?? 'default') : 'default', traceFn, facts));
   }
   findings.push(kubeProxyFinding(o, facts));
   findings.push(pathFinding(path, pathWhy, ix, facts));

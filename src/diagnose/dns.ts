@@ -10,7 +10,7 @@ import { Resolver } from '../trace/resolve.ts';
 import type { Trace } from '../trace/types.ts';
 import { isLive, isReady, notReadyEvidence } from './pods.ts';
 import { findService, serviceSlices } from './service.ts';
-import type { Finding } from './types.ts';
+import type { Finding, LiveFacts } from './types.ts';
 
 export type Source = { kind: 'pod'; pod: Pod; spec: string } | { kind: 'node' | 'client'; spec: string };
 
@@ -20,7 +20,7 @@ const dnsService = { kind: 'Service', namespace: 'kube-system', name: 'kube-dns'
  * `name`: what the source resolves (absent when the destination is an address); `clusterName`:
  * it is a Service's name, which pods resolve (a node stands in for a pod of `namespace` then).
  */
-export function dnsFinding(ix: ClusterIndex, events: Event[], src: Source, name: string | undefined, clusterName: boolean, namespace: string, traceFn: (r: TraceRequest) => Trace): Finding {
+export function dnsFinding(ix: ClusterIndex, events: Event[], src: Source, name: string | undefined, clusterName: boolean, namespace: string, traceFn: (r: TraceRequest) => Trace, facts: LiveFacts | undefined): Finding {
   if (name === undefined) return { check: 'dns', status: 'skipped', summary: 'the destination is an address: there is no name to resolve', evidence: [] };
   const resolver = new Resolver(ix);
   if (src.kind !== 'pod' && !clusterName) {
@@ -33,6 +33,9 @@ export function dnsFinding(ix: ClusterIndex, events: Event[], src: Source, name:
   const o = ix.objects;
   const evidence: string[] = [];
   const fails: string[] = [];
+  // live, the pod itself asks: its answer is evidence, and no answer where one is due is a failure
+  const asked = facts && src.kind === 'pod' ? facts.resolve(src.pod, name) : undefined;
+  if (asked) evidence.push(`in pod ${src.spec.slice(4)}: ${asked.detail}`);
   const svc = findService(o, 'kube-system', 'kube-dns');
   const pods = o.pods.filter((p) => (p.metadata.namespace ?? 'default') === 'kube-system' && p.metadata.labels?.['k8s-app'] === 'kube-dns' && isLive(p));
   const ready = pods.filter(isReady);
@@ -45,12 +48,10 @@ export function dnsFinding(ix: ClusterIndex, events: Event[], src: Source, name:
     const eps = serviceSlices(o, svc).flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses ?? []));
     evidence.push(`Service kube-system/kube-dns ${svc.spec?.clusterIP ?? ''}: ready endpoints ${eps.join(', ') || 'none'}`);
     if (!eps.length && pods.length && ready.length) fails.push('Service kube-system/kube-dns has no ready endpoints');
-    if (!fails.length) {
-      // the query itself, as the source sends it
-      const t = traceFn({ from: src.spec, to: 'svc/kube-system/kube-dns:dns', protocol: 'udp' });
-      evidence.push(`a query from ${src.spec} to ${svc.spec?.clusterIP ?? ''}:53/UDP: ${t.verdict} (${t.reason})`);
-      if (t.verdict !== 'delivered') fails.push(`the query from ${src.spec} to the cluster DNS is ${t.verdict}: ${t.reason}`);
-    }
+    // the query itself, as the source sends it: what the kernel does with it says the same
+    const t = traceFn({ from: src.spec, to: 'svc/kube-system/kube-dns:dns', protocol: 'udp' });
+    evidence.push(`a query from ${src.spec} to ${svc.spec?.clusterIP ?? ''}:53/UDP: ${t.verdict} (${t.reason})`);
+    if (t.verdict !== 'delivered') fails.push(`the query from ${src.spec} to the cluster DNS is ${t.verdict}: ${t.reason}`);
   }
   if (fails.length)
     return {
@@ -58,12 +59,15 @@ export function dnsFinding(ix: ClusterIndex, events: Event[], src: Source, name:
       status: 'fail',
       summary: `${name} cannot be resolved from ${src.kind === 'pod' ? src.spec : 'pods'}: ${fails[0]}`,
       evidence: [...fails.slice(1), ...evidence],
-      fix: 'kubectl -n kube-system get deploy coredns (scale it up: kubectl -n kube-system scale deploy coredns --replicas=2), kubectl -n kube-system get pods -l k8s-app=kube-dns, kubectl -n kube-system logs -l k8s-app=kube-dns',
+      fix: fails[0]!.startsWith('the query')
+        ? `the cluster DNS is up but the query does not reach it: see the checks above, and podpath trace --from ${src.spec} --to svc/kube-system/kube-dns:dns --protocol udp`
+        : 'bring the cluster DNS back: kubectl -n kube-system get deploy coredns (kubectl -n kube-system scale deploy coredns --replicas=2), kubectl -n kube-system get pods -l k8s-app=kube-dns, kubectl -n kube-system logs -l k8s-app=kube-dns',
       object: dnsService,
     };
   const asker: Pod = src.kind === 'pod' ? src.pod : ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: '-', namespace }, spec: { containers: [] } } as Pod);
   const r = resolver.fromPod(asker, name);
   evidence.push(...r.attempts.map((a) => `${a.name} → ${a.answer}`));
+  if (asked && !asked.addresses.length) return { check: 'dns', status: 'fail', summary: `${name} does not resolve in ${src.spec}, though the cluster DNS should answer ${r.ip ?? 'nothing'}`, evidence, fix: `compare the pod's /etc/resolv.conf (podpath exec --from ${src.spec} -- cat /etc/resolv.conf) with the cluster DNS address ${ix.plan.clusterDNS}; kubectl -n kube-system logs -l k8s-app=kube-dns`, object: dnsService };
   if (!r.ip) return { check: 'dns', status: 'fail', summary: `${name} does not resolve from ${src.kind === 'pod' ? src.spec : `a pod in ${namespace}`}`, evidence, fix: `check the name and namespace (kubectl get svc -A); a name from another namespace needs NAME.NAMESPACE`, object: dnsService };
   return { check: 'dns', status: 'ok', summary: `${name} resolves from ${src.kind === 'pod' ? src.spec : `a pod in ${namespace}`}: ${r.record}`, evidence, ...(r.object ? { object: r.object } : {}) };
 }

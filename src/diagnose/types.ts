@@ -98,6 +98,8 @@ export interface LiveFacts {
   proxyHealth(node: string): ProxyHealth;
   /** the node's kernel rules for the Service */
   serviceRules(node: string, svc: Service): ServiceRules;
+  /** the name looked up inside the pod, as its processes would (its resolv.conf): the addresses, or what went wrong */
+  resolve(pod: Pod, name: string): { addresses: string[]; detail: string };
 }
 
 export class DiagnoseError extends Error {

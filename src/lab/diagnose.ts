@@ -77,6 +77,15 @@ export function labFacts(s: LabState, mode: string, ex: Executor = defaultExecut
       }
       return check(svc);
     },
+    resolve(pod: Pod, name: string) {
+      if (!pod.metadata.uid) return { addresses: [], detail: 'the pod has no uid' };
+      // getent as the pod's processes resolve: its resolv.conf (search path, ndots) bound over /etc
+      const argv = ['getent', 'ahostsv4', name];
+      const r = ex.exec(argv, { netns: sandboxName(s.podNetnsPrefix, pod.metadata.uid), netnsEtc: true, timeoutMs: 8000 });
+      const addresses = [...new Set(r.stdout.split('\n').map((l) => l.split(/\s+/)[0]!).filter(Boolean))];
+      const why = r.status === 2 ? 'no answer (getent exit 2: not found or no server reachable)' : r.status === null ? `no answer within 8 s${r.error ? ` (${r.error})` : ''}` : `exit ${r.status}`;
+      return { addresses, detail: `${argv.join(' ')}: ${addresses.length ? addresses.join(', ') : why}` };
+    },
   };
 }
 

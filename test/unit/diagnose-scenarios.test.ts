@@ -25,6 +25,7 @@ function healthyFacts(over: Partial<LiveFacts> = {}): LiveFacts {
     sockets: (p: Pod): Socket[] => p.spec.containers.flatMap((c) => (c.ports ?? []).map((cp) => ({ protocol: (cp.protocol ?? 'TCP').toLowerCase() as 'tcp', address: '0.0.0.0', port: cp.containerPort }))),
     proxyHealth: () => ({ answered: true, healthy: true, detail: '200 (lastUpdated 2026-01-01T00:00:00Z)' }),
     serviceRules: (_n: string, s: Service) => ({ proxyRules: true, service: true, detail: `iptables-save: 5 lines for ${s.metadata.namespace}/${s.metadata.name}` }),
+    resolve: (_p: Pod, name: string) => ({ addresses: ['10.96.123.45'], detail: `getent ahostsv4 ${name}: 10.96.123.45` }),
     ...over,
   };
 }
@@ -190,6 +191,14 @@ describe('diagnose: broken scenarios', () => {
     assert.match(finding(d, 'listening').summary, /nothing listens on 8080\/TCP \(it listens on tcp 0\.0\.0\.0:9090\): connections are refused/);
     assert.equal(d.trace!.verdict, 'delivered');
     assert.match(finding(d, 'path').summary, /where nothing listens/);
+  });
+
+  it('a name the pod cannot resolve live, though the zone has it: the dns check says so', () => {
+    const facts = healthyFacts({ resolve: (_p, name) => ({ addresses: [], detail: `getent ahostsv4 ${name}: no answer` }) });
+    const d = run(seed('seed-001'), { target: 'svc/default/api-service', from: 'pod/default/curl' }, { facts });
+    assert.equal(d.failing!.check, 'dns');
+    assert.match(finding(d, 'dns').summary, /api-service\.default does not resolve in pod\/default\/curl, though the cluster DNS should answer 10\.96\.123\.45/);
+    assert.ok(finding(d, 'dns').evidence.includes('in pod default/curl: getent ahostsv4 api-service.default: no answer'));
   });
 
   it('DNS pods scaled to zero: the dns check, with the query to kube-dns rejected', () => {
