@@ -110,7 +110,7 @@ function readyFinding(svc: Service, pods: Pod[], events: Event[]): Finding {
   const object = svcRef(svc);
   if (!pods.length) return { check: 'ready', status: 'skipped', summary: 'no pod selected to be Ready', evidence: [], object };
   const unready = pods.filter((p) => !isReady(p));
-  if (!unready.length) return { check: 'ready', status: 'ok', summary: pods.length === 1 ? 'the selected pod is Ready' : `all ${pods.length} selected pods are Ready`, evidence: [], object };
+  if (!unready.length) return { check: 'ready', status: 'ok', summary: pods.length === 1 ? 'the selected pod is Ready' : pods.length === 2 ? 'both selected pods are Ready' : `all ${pods.length} selected pods are Ready`, evidence: [], object };
   const evidence = unready.flatMap((p) => notReadyEvidence(p, events));
   const publish = svc.spec?.publishNotReadyAddresses === true;
   const all = unready.length === pods.length;

@@ -2,33 +2,13 @@
 // running lab can tell, live facts given at the LiveFacts boundary): each must fail at the check
 // that names the breakage, with its evidence, and agree with the trace's verdict for the path.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Event, NetworkPolicy, Pod, Service } from '../../src/api/types.ts';
-import { diagnose, type DiagnoseRequest } from '../../src/diagnose/diagnose.ts';
-import { readDiagnoseState } from '../../src/diagnose/offline.ts';
-import { DiagnoseError, type CheckName, type Diagnosis, type LiveFacts, type Socket } from '../../src/diagnose/types.ts';
-import type { ClusterObjects } from '../../src/trace/cluster.ts';
-import { labPlan } from './trace-helpers.ts';
+import type { Event, NetworkPolicy, Service } from '../../src/api/types.ts';
+import type { DiagnoseRequest } from '../../src/diagnose/diagnose.ts';
+import { DiagnoseError, type CheckName, type Diagnosis } from '../../src/diagnose/types.ts';
+import { api, apiPods, healthyFacts, kubeProxyStoppedFacts, run, seed, wrongSelector } from './diagnose-helpers.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const seed = (n: string): ClusterObjects => readDiagnoseState([path.join(repoRoot, `examples/trace/${n}.yaml`)]).objects;
-const run = (objects: ClusterObjects, req: DiagnoseRequest, o: { events?: Event[]; facts?: LiveFacts; mode?: string } = {}): Diagnosis => diagnose({ objects, events: o.events ?? [], plan: labPlan, mode: o.mode ?? 'iptables', ...(o.facts ? { facts: o.facts } : {}) }, req);
 const finding = (d: Diagnosis, check: CheckName) => d.findings.find((f) => f.check === check)!;
-const api = (o: ClusterObjects) => o.services.find((s) => s.metadata.name === 'api-service')!;
-const apiPods = (o: ClusterObjects) => o.pods.filter((p) => p.metadata.labels?.app === 'api');
-
-/** A running lab as it answers when all is well: every pod listens on its declared ports, kube-proxy is synced, its rules are there. */
-function healthyFacts(over: Partial<LiveFacts> = {}): LiveFacts {
-  return {
-    sockets: (p: Pod): Socket[] => p.spec.containers.flatMap((c) => (c.ports ?? []).map((cp) => ({ protocol: (cp.protocol ?? 'TCP').toLowerCase() as 'tcp', address: '0.0.0.0', port: cp.containerPort }))),
-    proxyHealth: () => ({ answered: true, healthy: true, detail: '200 (lastUpdated 2026-01-01T00:00:00Z)' }),
-    serviceRules: (_n: string, s: Service) => ({ proxyRules: true, service: true, detail: `iptables-save: 5 lines for ${s.metadata.namespace}/${s.metadata.name}` }),
-    resolve: (_p: Pod, name: string) => ({ addresses: ['10.96.123.45'], detail: `getent ahostsv4 ${name}: 10.96.123.45` }),
-    ...over,
-  };
-}
 
 describe('diagnose: broken scenarios', () => {
   it('a healthy Service passes every check it can run offline, and says which it could not', () => {
@@ -49,10 +29,7 @@ describe('diagnose: broken scenarios', () => {
   });
 
   it('wrong selector: names the labels that differ from the nearest pods; the trace is rejected for want of endpoints', () => {
-    const o = seed('seed-001');
-    api(o).spec.selector = { app: 'apl' };
-    o.slices.find((s) => s.metadata.name === 'api-service-x7k2p')!.endpoints = [];
-    const d = run(o, { target: 'svc/default/api-service' });
+    const d = run(wrongSelector(), { target: 'svc/default/api-service' });
     assert.equal(d.failing!.check, 'selector');
     const f = finding(d, 'selector');
     assert.match(f.summary, /selector app=apl of Service default\/api-service matches no pod/);
@@ -164,11 +141,7 @@ describe('diagnose: broken scenarios', () => {
   });
 
   it('kube-proxy stopped and its rules flushed: named per node; the trace finds no rule for the ClusterIP', () => {
-    const facts = healthyFacts({
-      proxyHealth: () => ({ answered: false, healthy: false, detail: 'nothing answers on 127.0.0.1:10256 (curl: (7) Failed to connect)' }),
-      serviceRules: () => ({ proxyRules: false, service: false, detail: 'iptables-save: no kube-proxy rules at all (no KUBE-SERVICES chain)' }),
-    });
-    const d = run(seed('seed-001'), { target: 'svc/default/api-service' }, { facts });
+    const d = run(seed('seed-001'), { target: 'svc/default/api-service' }, { facts: kubeProxyStoppedFacts() });
     assert.equal(d.failing!.check, 'kube-proxy');
     assert.match(finding(d, 'kube-proxy').summary, /kube-proxy is not running and synced on node minikube/);
     assert.deepEqual(finding(d, 'kube-proxy').evidence, ['node minikube: no kube-proxy pod; /healthz nothing answers on 127.0.0.1:10256 (curl: (7) Failed to connect)']);
