@@ -13,7 +13,7 @@ import { isIPAddress } from '../trace/resolve.ts';
 import { renderNodeRules, traceProxyModes, type TraceProxyMode } from '../trace/rules.ts';
 import { TraceError, type Hop, type Protocol, type Trace } from '../trace/types.ts';
 import { dnsFinding, type Source } from './dns.ts';
-import { ingressChecks, isIngressControllerPod } from './ingress.ts';
+import { ingressChecks, isIngressControllerPod, type IngressScope } from './ingress.ts';
 import { kubeProxyFinding, proxyRulesFinding } from './nodes.ts';
 import { declaredPorts, isReady, podName, resolveTargetPort } from './pods.ts';
 import { findService, missingService, serviceChecks, svcName, svcRef, trafficPolicyFinding, type ServiceScope } from './service.ts';
@@ -191,8 +191,9 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
   const traceable = (traceProxyModes as readonly string[]).includes(input.mode);
   const ctx: TraceContext | undefined = traceable ? { ix, mode: input.mode, rules: traceRules(ix, input.mode as TraceProxyMode, facts) } : undefined;
   const untraced = `not traced: the trace computes ${traceProxyModes.join(' and ')} rules, and kube-proxy runs in ${input.mode} mode`;
-  const traceFn = (r: TraceRequest): Trace => {
-    if (!ctx) return { verdict: 'delivered', reason: untraced, from: r.from, to: r.to, mode: input.mode, hops: [], candidates: [] };
+  /** the trace of one connection (none when kube-proxy's mode is not one the trace computes); a source or destination it cannot parse is bad input */
+  const traceFn = (r: TraceRequest): Trace | undefined => {
+    if (!ctx) return undefined;
     try {
       return trace(ctx, r);
     } catch (e) {
@@ -202,18 +203,28 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
   };
   const from = req.from ?? (target.kind === 'svc' ? `node/${[...ix.nodes.keys()][0]}` : 'client');
   const src = parseSource(ix, from);
+  const proto = req.protocol ? { protocol: req.protocol } : {};
   const findings: Finding[] = [];
   let path: Trace | undefined;
   let to = '';
   let pathWhy = untraced;
-  let label = req.target ?? req.to!;
-  /** the Service part and what follows it, for one Service */
+  /** what follows a Service's own checks: its rules on the nodes, traffic policy, NetworkPolicy from `sources` */
   const forService = (scope: ServiceScope, sources: Endpoint[]) => {
     findings.push(proxyRulesFinding(o, scope.svc, facts));
     const last = path && decidingHop(path);
     const droppedAt = path?.verdict === 'dropped' && last?.object?.kind === 'Service' && last.object.name === scope.svc.metadata.name ? last.node : undefined;
     findings.push(trafficPolicyFinding(o, scope.svc, droppedAt));
     findings.push(netpolFinding(ix, sources, scope));
+  };
+  /** an Ingress's checks, then each backend Service's, reached from the controller's pods */
+  const forIngress = (ing: IngressScope) => {
+    findings.push(...ing.findings);
+    const controllers: Endpoint[] = o.pods.filter((p) => isIngressControllerPod(p.metadata.labels) && isReady(p)).map((p) => ({ pod: p }));
+    for (const b of ing.backends) {
+      const s = serviceChecks(o, events, b.svc, [b.port], facts);
+      findings.push(...s.findings);
+      forService(s.scope, controllers);
+    }
   };
   if (target.kind === 'svc') {
     const svc = findService(o, target.namespace, target.name);
@@ -225,42 +236,28 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
       const ports = servicePorts(svc.spec?.ports ?? [], target.port, `Service ${svcName(svc)}`);
       const s = serviceChecks(o, events, svc, ports, facts);
       findings.push(...s.findings);
-      if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' && ports.length) path = ctx ? traceFn({ from, to, ...(req.protocol ? { protocol: req.protocol } : {}) }) : undefined;
+      if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' && ports.length) path = traceFn({ from, to, ...proto });
       else pathWhy = `not traced: Service ${svcName(svc)} has no ClusterIP (headless or ExternalName)`;
       forService(s.scope, policySources(ix, src, path));
       findings.push(dnsFinding(ix, events, src, `${target.name}.${target.namespace}`, true, target.namespace, traceFn, facts));
     }
   } else if (target.kind === 'ingress') {
+    // the request its first rule describes, from the client unless told otherwise
     const ing = ingressChecks(o, target.namespace, target.name);
-    findings.push(...ing.findings);
-    to = ing.url ?? '';
-    if (ing.url && ctx) path = traceFn({ from, to: ing.url });
-    else if (!ing.url) pathWhy = 'not traced: the Ingress has no rule with a host to send a request to';
-    const controllers = o.pods.filter((p) => isIngressControllerPod(p.metadata.labels) && isReady(p)).map((p) => ({ pod: p }) as Endpoint);
-    for (const b of ing.backends) {
-      const s = serviceChecks(o, events, b.svc, [b.port], facts);
-      findings.push(...s.findings);
-      forService(s.scope, controllers);
-    }
-    if (ing.url) findings.push(dnsFinding(ix, events, src, new URL(ing.url).hostname, false, target.namespace, traceFn, facts));
+    const url = ing.url;
+    to = url ?? '';
+    if (url) path = traceFn({ from, to: url });
+    else pathWhy = 'not traced: the Ingress has no rule with a host to send a request to';
+    forIngress(ing);
+    if (url) findings.push(dnsFinding(ix, events, src, new URL(url).hostname, false, target.namespace, traceFn, facts));
   } else {
     to = target.to;
-    label = target.to;
-    path = ctx ? traceFn({ from, to, ...(req.protocol ? { protocol: req.protocol } : {}) }) : undefined;
-    const t = parseTarget(to);
+    path = traceFn({ from, to, ...proto });
     // what the path went through: an Ingress (its checks, then its backends'), else the first Service
     const ingHop = path?.hops.find((h) => h.kind === 'ingress' && h.object?.kind === 'Ingress');
     const svcHop = path?.hops.find((h) => h.object?.kind === 'Service');
-    if (ingHop?.object) {
-      const ing = ingressChecks(o, ingHop.object.namespace!, ingHop.object.name);
-      findings.push(...ing.findings);
-      const controllers = o.pods.filter((p) => isIngressControllerPod(p.metadata.labels) && isReady(p)).map((p) => ({ pod: p }) as Endpoint);
-      for (const b of ing.backends) {
-        const s = serviceChecks(o, events, b.svc, [b.port], facts);
-        findings.push(...s.findings);
-        forService(s.scope, controllers);
-      }
-    } else if (svcHop?.object) {
+    if (ingHop?.object) forIngress(ingressChecks(o, ingHop.object.namespace!, ingHop.object.name));
+    else if (svcHop?.object) {
       const svc = findService(o, svcHop.object.namespace!, svcHop.object.name)!;
       const port = path!.hops[0]!.packet.after.dstPort;
       const all = svc.spec?.ports ?? [];
@@ -269,6 +266,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
       findings.push(...s.findings);
       forService(s.scope, policySources(ix, src, path));
     }
+    const t = parseTarget(to);
     const host = t.service ? undefined : t.host;
     findings.push(dnsFinding(ix, events, src, host && !isIPAddress(host) ? host : undefined, false, src.kind === 'pod' ? (src.pod.metadata.namespace ?? 'default') : 'default', traceFn, facts));
   }
@@ -279,7 +277,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
   const failing = sorted.find((f) => f.status === 'fail');
   const hop = path && decidingHop(path);
   return {
-    target: label,
+    target: req.target ?? req.to!,
     from,
     to,
     mode: input.mode,

@@ -20,7 +20,7 @@ const dnsService = { kind: 'Service', namespace: 'kube-system', name: 'kube-dns'
  * `name`: what the source resolves (absent when the destination is an address); `clusterName`:
  * it is a Service's name, which pods resolve (a node stands in for a pod of `namespace` then).
  */
-export function dnsFinding(ix: ClusterIndex, events: Event[], src: Source, name: string | undefined, clusterName: boolean, namespace: string, traceFn: (r: TraceRequest) => Trace, facts: LiveFacts | undefined): Finding {
+export function dnsFinding(ix: ClusterIndex, events: Event[], src: Source, name: string | undefined, clusterName: boolean, namespace: string, traceFn: (r: TraceRequest) => Trace | undefined, facts: LiveFacts | undefined): Finding {
   if (name === undefined) return { check: 'dns', status: 'skipped', summary: 'the destination is an address: there is no name to resolve', evidence: [] };
   const resolver = new Resolver(ix);
   if (src.kind !== 'pod' && !clusterName) {
@@ -50,8 +50,8 @@ export function dnsFinding(ix: ClusterIndex, events: Event[], src: Source, name:
     if (!eps.length && pods.length && ready.length) fails.push('Service kube-system/kube-dns has no ready endpoints');
     // the query itself, as the source sends it: what the kernel does with it says the same
     const t = traceFn({ from: src.spec, to: 'svc/kube-system/kube-dns:dns', protocol: 'udp' });
-    evidence.push(`a query from ${src.spec} to ${svc.spec?.clusterIP ?? ''}:53/UDP: ${t.verdict} (${t.reason})`);
-    if (t.verdict !== 'delivered') fails.push(`the query from ${src.spec} to the cluster DNS is ${t.verdict}: ${t.reason}`);
+    if (t) evidence.push(`a query from ${src.spec} to ${svc.spec?.clusterIP ?? ''}:53/UDP: ${t.verdict} (${t.reason})`);
+    if (t && t.verdict !== 'delivered') fails.push(`the query from ${src.spec} to the cluster DNS is ${t.verdict}: ${t.reason}`);
   }
   if (fails.length)
     return {

@@ -33,8 +33,8 @@ export function podEvents(events: Event[], p: Pod): Event[] {
   return events.filter((e) => e.involvedObject?.kind === 'Pod' && e.involvedObject.name === p.metadata.name && (e.involvedObject.namespace ?? e.metadata.namespace) === ns).sort((a, b) => when(a).localeCompare(when(b)));
 }
 
-/** Why a pod is not Ready, one line per cause: phase, each unready container's state and readiness probe, the Ready condition, Warning events. */
-export function notReadyEvidence(p: Pod, events: Event[]): string[] {
+/** Why a pod is not Ready, one line per cause: phase, each unready container's state and readiness probe (run now, when `probe` can), the Ready condition, Warning events. */
+export function notReadyEvidence(p: Pod, events: Event[], probe?: (p: Pod, c: Container) => { ok: boolean; message: string }): string[] {
   const out: string[] = [];
   const name = podName(p);
   if (p.status?.phase !== 'Running') out.push(`pod ${name}: phase ${p.status?.phase ?? '(none)'}${p.status?.reason ? ` (${p.status.reason}${p.status.message ? `: ${p.status.message}` : ''})` : ''}`);
@@ -44,7 +44,11 @@ export function notReadyEvidence(p: Pod, events: Event[]): string[] {
     const st = cs?.state;
     const state = st?.running ? `running since ${st.running.startedAt ?? '?'}` : st?.waiting ? `waiting: ${st.waiting.reason ?? ''}${st.waiting.message ? ` (${st.waiting.message})` : ''}` : st?.terminated ? `terminated: ${st.terminated.reason ?? ''} exit code ${st.terminated.exitCode}` : 'no status';
     out.push(`pod ${name} container ${c.name}: not ready, ${state}${cs?.restartCount ? `, ${cs.restartCount} restarts` : ''}`);
-    if (c.readinessProbe && st?.running) out.push(`  its readiness probe fails: ${probeText(c.readinessProbe)}`);
+    if (c.readinessProbe && st?.running) {
+      out.push(`  its readiness probe fails: ${probeText(c.readinessProbe)}`);
+      const now = probe?.(p, c);
+      if (now) out.push(`  run now from node ${p.spec.nodeName ?? '?'}: ${now.ok ? `it passes (${now.message}); the kubelet marks the pod Ready after successThreshold passes` : `Readiness probe failed: ${now.message}`}`);
+    }
   }
   const cond = p.status?.conditions?.find((c) => c.type === 'Ready');
   if (cond && cond.status !== 'True') out.push(`pod ${name} condition Ready=${cond.status}${cond.reason ? ` ${cond.reason}` : ''}${cond.message ? `: ${cond.message}` : ''}${cond.lastTransitionTime ? ` (since ${cond.lastTransitionTime})` : ''}`);

@@ -66,7 +66,7 @@ export function serviceChecks(o: ClusterObjects, events: Event[], svc: Service, 
   const slices = serviceSlices(o, svc);
   const readyIPs = new Set(slices.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses ?? [])));
   const endpointPods = o.pods.filter((p) => (p.metadata.namespace ?? 'default') === ns && p.status?.podIP && readyIPs.has(p.status.podIP));
-  findings.push(readyFinding(svc, pods, events));
+  findings.push(readyFinding(svc, pods, events, facts));
   const checkedPods = pods.length ? pods : endpointPods;
   const sockets = new Map<Pod, Socket[] | { error: string }>();
   const socketsOf = (p: Pod) => {
@@ -106,12 +106,12 @@ function selectorFinding(svc: Service, selector: Record<string, string> | undefi
   };
 }
 
-function readyFinding(svc: Service, pods: Pod[], events: Event[]): Finding {
+function readyFinding(svc: Service, pods: Pod[], events: Event[], facts: LiveFacts | undefined): Finding {
   const object = svcRef(svc);
   if (!pods.length) return { check: 'ready', status: 'skipped', summary: 'no pod selected to be Ready', evidence: [], object };
   const unready = pods.filter((p) => !isReady(p));
   if (!unready.length) return { check: 'ready', status: 'ok', summary: pods.length === 1 ? 'the selected pod is Ready' : pods.length === 2 ? 'both selected pods are Ready' : `all ${pods.length} selected pods are Ready`, evidence: [], object };
-  const evidence = unready.flatMap((p) => notReadyEvidence(p, events));
+  const evidence = unready.flatMap((p) => notReadyEvidence(p, events, facts ? (x, c) => facts.readinessProbe(x, c) : undefined));
   const publish = svc.spec?.publishNotReadyAddresses === true;
   const all = unready.length === pods.length;
   return {

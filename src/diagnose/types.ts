@@ -2,7 +2,7 @@
 // one finding per check in the order a packet meets the things checked, the first failing one
 // named as the hop that fails, and the trace's own verdict beside it. These names are the JSON
 // schema: keep them stable.
-import type { Pod, Service } from '../api/types.ts';
+import type { Container, Pod, Service } from '../api/types.ts';
 import type { ObjectRef, Verdict } from '../trace/types.ts';
 
 /** The checks, in the order they are reported (and the first failing one is the failing hop). */
@@ -98,6 +98,8 @@ export interface LiveFacts {
   proxyHealth(node: string): ProxyHealth;
   /** the node's kernel rules for the Service */
   serviceRules(node: string, svc: Service): ServiceRules;
+  /** the container's readiness probe run once now, from its node as the kubelet runs it: whether it passed, and the kubelet's words for the result */
+  readinessProbe(pod: Pod, container: Container): { ok: boolean; message: string };
   /** the name looked up inside the pod, as its processes would (its resolv.conf): the addresses, or what went wrong */
   resolve(pod: Pod, name: string): { addresses: string[]; detail: string };
 }

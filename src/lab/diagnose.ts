@@ -4,10 +4,11 @@
 // (/proc/net/{tcp,udp}{,6} read inside it), kube-proxy's /healthz on each node, and whether each
 // node's kernel holds the Service's rules.
 import YAML from 'yaml';
-import type { Event, KubeObject, Pod, Service } from '../api/types.ts';
+import type { Container, Event, KubeObject, Pod, Service } from '../api/types.ts';
 import { sandboxName } from '../agent/sandbox.ts';
 import { collectionPath, objectPath, type Client } from '../client/client.ts';
 import { diagnose, type DiagnoseRequest } from '../diagnose/diagnose.ts';
+import { resolveTargetPort } from '../diagnose/pods.ts';
 import type { Diagnosis, LiveFacts, ProxyHealth, Socket } from '../diagnose/types.ts';
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
 import { readClusterObjects } from '../trace/live.ts';
@@ -77,6 +78,10 @@ export function labFacts(s: LabState, mode: string, ex: Executor = defaultExecut
       }
       return check(svc);
     },
+    readinessProbe(pod: Pod, c: Container) {
+      const netns = netnsOf(pod.spec.nodeName ?? '');
+      return netns ? runReadinessProbe(pod, c, netns, s.podNetnsPrefix, ex) : { ok: false, message: `the pod's node ${pod.spec.nodeName ?? '(none)'} is not in lab ${s.name}` };
+    },
     resolve(pod: Pod, name: string) {
       if (!pod.metadata.uid) return { addresses: [], detail: 'the pod has no uid' };
       // getent as the pod's processes resolve: its resolv.conf (search path, ndots) bound over /etc
@@ -87,6 +92,45 @@ export function labFacts(s: LabState, mode: string, ex: Executor = defaultExecut
       return { addresses, detail: `${argv.join(' ')}: ${addresses.length ? addresses.join(', ') : why}` };
     },
   };
+}
+
+/**
+ * A readiness probe run once, as the kubelet runs it (httpGet and tcpSocket from the node to the
+ * pod's address, exec inside the pod), reported in the kubelet's words: "HTTP probe failed with
+ * statuscode: 503", `Get "URL": dial tcp IP:PORT: connect: connection refused`, the command's
+ * output (pkg/probe/http, tcp and exec).
+ */
+function runReadinessProbe(pod: Pod, c: Container, nodeNetns: string, podPrefix: string, ex: Executor): { ok: boolean; message: string } {
+  const p = c.readinessProbe!;
+  const timeout = p.timeoutSeconds ?? 1;
+  const ip = pod.status?.podIP ?? '';
+  const portOf = (v: number | string) => resolveTargetPort(pod, v, 0, 'TCP').port ?? 0;
+  if (p.httpGet) {
+    const host = p.httpGet.host ?? ip;
+    const port = portOf(p.httpGet.port);
+    const url = `${(p.httpGet.scheme ?? 'HTTP').toLowerCase()}://${host}:${port}${p.httpGet.path ?? '/'}`;
+    const headers = (p.httpGet.httpHeaders ?? []).flatMap((h) => ['-H', `${h.name}: ${h.value}`]);
+    const r = ex.exec(['curl', '-sS', '-k', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', String(timeout), '-H', 'User-Agent: kube-probe/1.33', ...headers, url], { netns: nodeNetns, timeoutMs: (timeout + 5) * 1000 });
+    if (r.status === 7) return { ok: false, message: `Get "${url}": dial tcp ${host}:${port}: connect: connection refused` };
+    if (r.status === 28) return { ok: false, message: `Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)` };
+    if (r.status !== 0) return { ok: false, message: `Get "${url}": ${(r.stderr || r.error || `curl exit ${r.status}`).trim()}` };
+    const code = Number(r.stdout.trim());
+    return code >= 200 && code < 400 ? { ok: true, message: `HTTP ${code}` } : { ok: false, message: `HTTP probe failed with statuscode: ${code}` };
+  }
+  if (p.tcpSocket) {
+    const host = p.tcpSocket.host ?? ip;
+    const port = portOf(p.tcpSocket.port);
+    const r = ex.exec(['timeout', String(timeout), 'bash', '-c', `exec 3<>/dev/tcp/${host}/${port}`], { netns: nodeNetns, timeoutMs: (timeout + 5) * 1000 });
+    if (r.status === 0) return { ok: true, message: `connected to ${host}:${port}` };
+    return { ok: false, message: `dial tcp ${host}:${port}: ${r.status === 124 ? 'i/o timeout' : 'connect: connection refused'}` };
+  }
+  if (p.exec?.command?.length) {
+    if (!pod.metadata.uid) return { ok: false, message: 'the pod has no uid' };
+    const r = ex.exec(p.exec.command, { netns: sandboxName(podPrefix, pod.metadata.uid), netnsEtc: true, timeoutMs: timeout * 1000 });
+    const out = `${r.stdout}${r.stderr}`.trim();
+    return r.status === 0 ? { ok: true, message: out || 'exit 0' } : { ok: false, message: out || (r.status === null ? `command timed out after ${timeout}s` : `command exited with ${r.status}`) };
+  }
+  return { ok: false, message: 'a probe kind this check does not run' };
 }
 
 export async function diagnoseLab(name: string | undefined, req: DiagnoseRequest, ex: Executor = defaultExecutor): Promise<Diagnosis> {

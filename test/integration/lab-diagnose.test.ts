@@ -1,7 +1,7 @@
 // `podpath diagnose --name LAB` in a one-node lab with seed 001, broken on purpose one way at a
 // time, as seed 003's checklist has it: a misspelt selector, an app listening on another port
-// than the one it declares, kube-proxy stopped with its rules flushed, the cluster DNS scaled to
-// zero. Each time diagnose must fail (exit 3) at the check that names the breakage, its trace
+// than the one it declares, a readiness probe that fails, kube-proxy stopped with its rules
+// flushed, the cluster DNS scaled to zero. Each time diagnose must fail (exit 3) at the check that names the breakage, its trace
 // must say what the kernel does (a real connection is refused, or goes nowhere), and once
 // repaired every check must pass again (exit 0).
 import assert from 'node:assert/strict';
@@ -36,6 +36,31 @@ kind: Service
 metadata: {name: deaf}
 spec:
   selector: {app: deaf}
+  ports: [{port: 80, targetPort: 8080}]
+`;
+
+/** An app whose readiness probe asks for a path it does not serve (404): applied after the lab is up, which waits for Ready pods. */
+const unreadyManifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: unready}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: unready}}
+  template:
+    metadata: {labels: {app: unready}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: echo
+        image: podpath/echo
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: unready}
+spec:
+  selector: {app: unready}
   ports: [{port: 80, targetPort: 8080}]
 `;
 
@@ -107,6 +132,22 @@ describe('podpath diagnose in a running lab', { skip: !isRoot && 'labs need root
       assert.match(finding(d, 'path').summary, /where nothing listens/);
       const c = lab.curl(`node/${node}`, `http://${serviceClusterIP(lab, 'deaf')}/`, ['--max-time', '3']);
       assert.equal(c.code, 7, `curl: connection refused (${c.stderr})`);
+    }));
+
+  it('a readiness probe that fails: the probe, and what it gets when run now', () =>
+    explained(lab, async () => {
+      lab.ok(['apply', '-f', '-'], unreadyManifest);
+      await eventually(() => pods(lab, 'app=unready').some((p) => p.phase === 'Running'), 30_000, 'the unready pod to run');
+      const { code, d } = (await eventually(() => {
+        const r = diagnose(['svc/default/unready']);
+        return r.d?.failing?.check === 'ready' && r.d.findings.find((f) => f.check === 'ready')!.evidence.some((e) => e.includes('run now')) ? r : undefined;
+      }, 30_000, 'the unready pod to be diagnosed'))!;
+      assert.equal(code, 3);
+      assert.equal(d.failing!.check, 'ready');
+      const ev = finding(d, 'ready').evidence;
+      assert.ok(ev.includes('  its readiness probe fails: http-get http://:8080/ready delay=0s timeout=1s period=1s #success=1 #failure=3'), ev.join('\n'));
+      assert.ok(ev.some((e) => e === `  run now from node ${node}: Readiness probe failed: HTTP probe failed with statuscode: 404`), ev.join('\n'));
+      assert.equal(d.trace!.verdict, 'rejected');
     }));
 
   it('kube-proxy stopped and its rules flushed: both named, and the ClusterIP goes nowhere', () =>

@@ -29,6 +29,7 @@ export function healthyFacts(over: Partial<LiveFacts> = {}): LiveFacts {
     sockets: (p: Pod): Socket[] => p.spec.containers.flatMap((c) => (c.ports ?? []).map((cp) => ({ protocol: (cp.protocol ?? 'TCP').toLowerCase() as 'tcp', address: '0.0.0.0', port: cp.containerPort }))),
     proxyHealth: () => ({ answered: true, healthy: true, detail: '200 (lastUpdated 2026-01-01T00:00:00Z)' }),
     serviceRules: (_n: string, s: Service) => ({ proxyRules: true, service: true, detail: `iptables-save: 5 lines for ${s.metadata.namespace}/${s.metadata.name}` }),
+    readinessProbe: () => ({ ok: true, message: 'HTTP 200' }),
     resolve: (_p: Pod, name: string) => ({ addresses: ['10.96.123.45'], detail: `getent ahostsv4 ${name}: 10.96.123.45` }),
     ...over,
   };

@@ -83,6 +83,9 @@ describe('diagnose: broken scenarios', () => {
     assert.ok(f.evidence.includes('event Unhealthy (x7): Readiness probe failed: HTTP probe failed with statuscode: 503'), f.evidence.join('\n'));
     assert.ok(f.evidence.some((e) => /condition Ready=False ContainersNotReady: containers with unready status: \[api\]/.test(e)));
     assert.equal(d.trace!.verdict, 'rejected');
+    // live, the probe is run once more, as the kubelet runs it
+    const live = run(o, { target: 'svc/default/api-service' }, { events, facts: healthyFacts({ readinessProbe: () => ({ ok: false, message: 'HTTP probe failed with statuscode: 503' }) }) });
+    assert.ok(finding(live, 'ready').evidence.includes('  run now from node minikube: Readiness probe failed: HTTP probe failed with statuscode: 503'), finding(live, 'ready').evidence.join('\n'));
   });
 
   it('a Service with no endpoints at all (no selector, no EndpointSlice): the endpoints check, and REJECT', () => {
