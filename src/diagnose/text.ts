@@ -8,8 +8,8 @@ const mark: Record<Status, string> = { ok: 'ok', fail: 'FAIL', warn: 'warn', ski
 export function diagnosisText(d: Diagnosis): string {
   const out = [`diagnose ${d.target}: from ${d.from} to ${d.to || '-'} (${d.mode} mode, ${d.source})`, ''];
   for (const f of d.findings) {
-    out.push(`${mark[f.status].padEnd(4)}  ${f.check.padEnd(15)} ${f.summary}`);
-    const pad = ' '.repeat(22);
+    out.push(`${mark[f.status].padEnd(4)}  ${f.check.padEnd(16)} ${f.summary}`);
+    const pad = ' '.repeat(23);
     if (f.status !== 'ok' || f.check === 'path') for (const e of f.evidence) out.push(`${pad}${e}`);
     if (f.object && f.status === 'fail') out.push(`${pad}object: ${objectText(f.object)}`);
     if (f.fix && (f.status === 'fail' || f.status === 'warn')) out.push(`${pad}fix: ${f.fix}`);

@@ -218,3 +218,35 @@ describe('diagnose: broken scenarios', () => {
     assert.equal(d.trace, undefined);
   });
 });
+
+describe('diagnose: the same verdicts over nftables rules', () => {
+  const mode = 'nftables';
+  it('wrong selector: rejected by the no-endpoint-services map', () => {
+    const d = run(wrongSelector(), { target: 'svc/default/api-service' }, { mode });
+    assert.equal(d.failing!.check, 'selector');
+    assert.equal(d.mode, 'nftables');
+    assert.equal(d.trace!.verdict, 'rejected');
+    assert.deepEqual(d.trace!.hop!.object, { kind: 'Service', namespace: 'default', name: 'api-service' });
+  });
+
+  it('externalTrafficPolicy Local on a node without an endpoint: dropped there', () => {
+    const d = run(seed('seed-000'), { from: 'client', to: '192.168.49.2:31443' }, { mode });
+    assert.equal(d.failing!.check, 'traffic-policy');
+    assert.equal(d.trace!.verdict, 'dropped');
+    assert.equal(d.trace!.hop!.where, 'node podpath');
+  });
+
+  it("kube-proxy's table gone: the ClusterIP goes nowhere", () => {
+    const d = run(seed('seed-001'), { target: 'svc/default/api-service' }, { mode, facts: kubeProxyStoppedFacts() });
+    assert.equal(d.failing!.check, 'kube-proxy');
+    assert.equal(d.trace!.verdict, 'dropped');
+  });
+
+  it('a mode the trace does not compute: the checks run, the path says why it was not traced', () => {
+    const d = run(seed('seed-001'), { target: 'svc/default/api-service' }, { mode: 'ipvs' });
+    assert.equal(d.result, 'ok');
+    assert.equal(d.trace, undefined);
+    assert.match(finding(d, 'path').summary, /^not traced: the trace computes iptables and nftables rules, and kube-proxy runs in ipvs mode$/);
+    assert.ok(!finding(d, 'dns').evidence.some((e) => e.startsWith('a query')), 'no trace of the DNS query either');
+  });
+});
