@@ -3,7 +3,8 @@
 // ending in the path itself as the trace computes it. Pure: objects, events, the address plan,
 // the proxy mode and the live facts (none offline) in; the Diagnosis out. The first failing check
 // is the hop that fails; the trace's verdict for the same path is reported beside it, and the
-// path check fails exactly when the trace does not deliver (or delivers where nothing listens).
+// path check fails when the trace does not deliver, or delivers where nothing listens (live) or
+// to a port the pod does not declare (offline).
 import type { Event, ServicePort } from '../api/types.ts';
 import { PolicyModel, explain, type Endpoint } from '../netpol/policy.ts';
 import { ClusterIndex, type AddressPlan, type ClusterObjects } from '../trace/cluster.ts';
@@ -210,7 +211,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
   let pathWhy = untraced;
   /** what follows a Service's own checks: its rules on the nodes, traffic policy, NetworkPolicy from `sources` */
   const forService = (scope: ServiceScope, sources: Endpoint[]) => {
-    findings.push(proxyRulesFinding(o, scope.svc, facts));
+    findings.push(proxyRulesFinding(o, scope.svc, facts, input.mode));
     const last = path && decidingHop(path);
     const droppedAt = path?.verdict === 'dropped' && last?.object?.kind === 'Service' && last.object.name === scope.svc.metadata.name ? last.node : undefined;
     findings.push(trafficPolicyFinding(o, scope.svc, droppedAt));
@@ -270,7 +271,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
     const host = t.service ? undefined : t.host;
     findings.push(dnsFinding(ix, events, src, host && !isIPAddress(host) ? host : undefined, false, src.kind === 'pod' ? (src.pod.metadata.namespace ?? 'default') : 'default', traceFn, facts));
   }
-  findings.push(kubeProxyFinding(o, facts));
+  findings.push(kubeProxyFinding(o, facts, input.mode));
   findings.push(pathFinding(path, pathWhy, ix, facts));
   const order = (c: string) => (checkOrder as readonly string[]).indexOf(c);
   const sorted = findings.map((f, i) => ({ f, i })).sort((a, b) => order(a.f.check) - order(b.f.check) || a.i - b.i).map((x) => x.f);

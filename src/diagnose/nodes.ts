@@ -11,7 +11,8 @@ const kubeProxyPods = (o: ClusterObjects): Pod[] => o.pods.filter((p) => (p.meta
 
 const restartFix = (node: string) => `kube-proxy must run on every node: kubectl -n kube-system get ds kube-proxy (its nodeSelector, tolerations), kubectl -n kube-system logs -l k8s-app=kube-proxy; restart it: podpath restart proxy-${node}`;
 
-export function kubeProxyFinding(o: ClusterObjects, facts: LiveFacts | undefined): Finding {
+export function kubeProxyFinding(o: ClusterObjects, facts: LiveFacts | undefined, mode: string): Finding {
+  if (mode === 'none') return { check: 'kube-proxy', status: 'skipped', summary: 'the cluster runs no kube-proxy (proxy mode none): Services have no rules', evidence: [] };
   const pods = kubeProxyPods(o);
   const nodes = o.nodes.map((n) => n.metadata.name!);
   if (!facts && !pods.length) return { check: 'kube-proxy', status: 'skipped', summary: "not checked offline: the state holds no kube-proxy pods, and kube-proxy's health is known only in a running lab", evidence: [] };
@@ -37,8 +38,12 @@ export function kubeProxyFinding(o: ClusterObjects, facts: LiveFacts | undefined
   return { check: 'kube-proxy', status: 'ok', summary: `kube-proxy runs and has synced on every node (${nodes.join(', ')})`, evidence, object: { kind: 'DaemonSet', namespace: 'kube-system', name: 'kube-proxy' } };
 }
 
-export function proxyRulesFinding(o: ClusterObjects, svc: Service, facts: LiveFacts | undefined): Finding {
+/** The kernel rules this check reads, by proxy mode (userspace mode's proxy holds the Service's sockets itself). */
+const readModes = ['iptables', 'nftables', 'ipvs'];
+
+export function proxyRulesFinding(o: ClusterObjects, svc: Service, facts: LiveFacts | undefined, mode: string): Finding {
   const object = svcRef(svc);
+  if (!readModes.includes(mode)) return { check: 'proxy-rules', status: 'skipped', summary: `not checked in ${mode} mode: the rules read are those of ${readModes.join(', ')} modes`, evidence: [], object };
   if (!facts) return { check: 'proxy-rules', status: 'skipped', summary: "not checked offline: the nodes' kernel rules are read only in a running lab (offline, the trace renders them from the objects)", evidence: [], object };
   if (svc.spec?.type === 'ExternalName') return { check: 'proxy-rules', status: 'skipped', summary: 'an ExternalName Service has no proxy rules (its name is a CNAME)', evidence: [], object };
   if (svc.spec?.clusterIP === 'None') return { check: 'proxy-rules', status: 'skipped', summary: 'a headless Service has no proxy rules (its name resolves to the pods)', evidence: [], object };
