@@ -164,15 +164,15 @@ function netpolFinding(ix: ClusterIndex, sources: Endpoint[], scope: ServiceScop
   return { check: 'network-policy', status: 'ok', summary: `NetworkPolicy allows ${srcText} → the endpoints of ${svcName(scope.svc)}`, evidence, object };
 }
 
-/** Where the endpoint pods see the connection come from: the source as the trace's NetworkPolicy hop saw it, else the source itself. */
+/**
+ * Where the endpoint pods see the connection come from: a pod as itself (kube-proxy masquerades a
+ * pod's traffic only when it hairpins back to the same pod); from outside the pod network, the
+ * source as the trace's NetworkPolicy hop saw it (a node's address after masquerade), else as sent.
+ */
 function policySources(ix: ClusterIndex, src: Source, t: Trace | undefined): Endpoint[] {
-  const hop = t?.hops.find((h) => h.kind === 'netpol');
-  const ip = hop?.packet.before.src;
-  if (ip) {
-    const p = ix.podByIP(ip);
-    return [p ? { pod: p } : { ip }];
-  }
   if (src.kind === 'pod') return [{ pod: src.pod }];
+  const ip = t?.hops.find((h) => h.kind === 'netpol')?.packet.before.src;
+  if (ip) return [ix.podByIP(ip) ? { pod: ix.podByIP(ip)! } : { ip }];
   if (src.kind === 'client') return [{ ip: ix.plan.clientIP }];
   return [{ ip: ix.nodes.get(src.spec.slice('node/'.length))!.ip }];
 }
