@@ -4,6 +4,7 @@
 // (/proc/net/{tcp,udp}{,6} read inside it), kube-proxy's /healthz on each node, and whether each
 // node's kernel holds the Service's rules.
 import YAML from 'yaml';
+import { ApiError } from '../api/errors.ts';
 import type { Container, Event, KubeObject, Pod, Service } from '../api/types.ts';
 import { sandboxName } from '../agent/sandbox.ts';
 import { collectionPath, objectPath, type Client } from '../client/client.ts';
@@ -24,8 +25,9 @@ export async function labProxyMode(client: Client): Promise<string> {
   let cm: KubeObject & { data?: Record<string, string> };
   try {
     cm = await client.get<typeof cm>(objectPath('v1', 'configmaps', kubeProxyNamespace, kubeProxyName));
-  } catch {
-    return 'none';
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 404) return 'none';
+    throw e;
   }
   const conf = YAML.parse(cm.data?.['config.conf'] ?? '') as { mode?: string } | null;
   return conf?.mode || 'iptables';
