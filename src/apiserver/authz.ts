@@ -3,54 +3,12 @@
 // privileged-group authorizer in front of the chain, with no reason given), everyone else what
 // their RBAC roles grant. Decisions are pure functions of the user, the request's attributes
 // and the index of Roles and bindings, which is rebuilt from the store after they change.
-import type { UserInfo } from './authn.ts';
-import { systemMasters } from './authn.ts';
+import { systemMasters, type UserInfo } from './authn.ts';
+import type { Attributes, Decision, Rules } from './authorizer.ts';
 import type { ClusterRole, Role, RoleBinding } from '../api/types.ts';
-import { RbacIndex, type PolicyObjects } from './rbac/authorizer.ts';
+import { RbacIndex, type PolicyObjects } from './rbac.ts';
 import type { Store } from './storage/store.ts';
 
-/** authorizer.Attributes: a resource request or a non-resource (URL) request. */
-export interface Attributes {
-  user: UserInfo;
-  verb: string;
-  resourceRequest: boolean;
-  /** resource requests */
-  namespace?: string;
-  apiGroup?: string;
-  apiVersion?: string;
-  resource?: string;
-  subresource?: string;
-  name?: string;
-  /** non-resource requests */
-  path?: string;
-}
-
-export type DecisionKind = 'Allow' | 'Deny' | 'NoOpinion';
-
-export interface Decision {
-  decision: DecisionKind;
-  reason: string;
-  evaluationError?: string;
-}
-
-export interface ResourceRule {
-  verbs: string[];
-  apiGroups?: string[];
-  resources?: string[];
-  resourceNames?: string[];
-}
-
-export interface NonResourceRule {
-  verbs: string[];
-  nonResourceURLs?: string[];
-}
-
-export interface Rules {
-  resourceRules: ResourceRule[];
-  nonResourceRules: NonResourceRule[];
-  incomplete: boolean;
-  evaluationError?: string;
-}
 
 /** The API server's authorizer: system:masters, then RBAC over the current policy. */
 export class Authorizer {

@@ -5,7 +5,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { errors } from '../api/errors.ts';
 import { serviceAccountGroups, systemAuthenticated, type UserInfo } from './authn.ts';
-import type { Attributes, Authorizer } from './authz.ts';
+import type { Attributes } from './authorizer.ts';
+import type { Authorizer } from './authz.ts';
 import { forbidden } from './requestinfo.ts';
 
 const extraPrefix = 'impersonate-extra-';

@@ -7,7 +7,7 @@ import { ApiError, errors } from '../api/errors.ts';
 import { parseFieldSelector } from '../api/fields.ts';
 import { queryBool } from '../api/query.ts';
 import type { UserInfo } from './authn.ts';
-import type { Attributes } from './authz.ts';
+import type { Attributes } from './authorizer.ts';
 
 const namespaceSubresources = new Set(['status', 'finalize']);
 const specialVerbs = new Set(['proxy', 'watch']);

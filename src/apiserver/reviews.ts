@@ -6,7 +6,8 @@ import { ApiError, errors, field, GoRepr, Path, type FieldError } from '../api/e
 import { resourceOf, tokenRequestType, type ResourceType } from '../api/resources.ts';
 import { isObject, type KubeObject } from '../api/types.ts';
 import { serviceAccountIssuer, type Authentication, type BoundRef, type UserInfo } from './authn.ts';
-import type { Attributes, Authorizer, Decision } from './authz.ts';
+import type { Attributes, Decision } from './authorizer.ts';
+import type { Authorizer } from './authz.ts';
 import { decodeFor, fieldValidationOf, parseBody, type RawBody } from './decode.ts';
 import type { Registry } from './registry.ts';
 

@@ -8,9 +8,9 @@ import type { ClusterRole, PolicyRule, Role, RoleBinding } from '../../src/api/t
 import { adminUser, type UserInfo } from '../../src/apiserver/authn.ts';
 import { Authorizer } from '../../src/apiserver/authz.ts';
 import { impersonate } from '../../src/apiserver/impersonation.ts';
-import { type PolicyObjects } from '../../src/apiserver/rbac/authorizer.ts';
-import { clusterRoleBindings, clusterRoles } from '../../src/apiserver/rbac/bootstrappolicy.ts';
-import { checkRbacWrite } from '../../src/apiserver/rbac/escalation.ts';
+import { type PolicyObjects } from '../../src/apiserver/rbac.ts';
+import { clusterRoleBindings, clusterRoles } from '../../src/apiserver/bootstrappolicy.ts';
+import { checkRbacWrite } from '../../src/apiserver/escalation.ts';
 import { forbidden, requestAttributes } from '../../src/apiserver/requestinfo.ts';
 import { aggregatedRules } from '../../src/controllers/clusterroleaggregation.ts';
 import { thrownApiError as apiErrorOf } from '../helpers/errors.ts';

@@ -2,7 +2,7 @@
 // plugin/pkg/auth/authorizer/rbac/bootstrappolicy, as its testdata/cluster-roles.yaml and
 // cluster-role-bindings.yaml render them), kept as data. Roles of components podpath has no
 // counterpart of (certificate approvers, volume provisioners, heapster) are left out.
-import type { ClusterRole, PolicyRule, RoleBinding } from '../../api/types.ts';
+import type { ClusterRole, PolicyRule, RoleBinding } from '../api/types.ts';
 
 const rw = ['create', 'delete', 'deletecollection', 'patch', 'update'];
 const read = ['get', 'list', 'watch'];

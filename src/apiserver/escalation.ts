@@ -2,12 +2,12 @@
 // clusterrolebinding}/policybased): a user may write a Role or ClusterRole only with rules they
 // hold themselves (or with the `escalate` verb on it), and bind a role only if they hold all it
 // grants (or have the `bind` verb on it). system:masters and the API server itself are exempt.
-import { errors, type ApiError } from '../../api/errors.ts';
-import { compactRules, compactString, covers, rbacGroup } from '../../api/rbac.ts';
-import type { ClusterRole, KubeObject, PolicyRule, Role, RoleBinding } from '../../api/types.ts';
-import { systemMasters, type UserInfo } from '../authn.ts';
-import type { Authorizer } from '../authz.ts';
-import { aggregateText } from './authorizer.ts';
+import { errors, type ApiError } from '../api/errors.ts';
+import { compactRules, compactString, covers, rbacGroup } from '../api/rbac.ts';
+import type { ClusterRole, KubeObject, PolicyRule, Role, RoleBinding } from '../api/types.ts';
+import { systemMasters, type UserInfo } from './authn.ts';
+import type { Authorizer } from './authz.ts';
+import { aggregateText } from './rbac.ts';
 
 const fullAuthority: PolicyRule[] = [
   { verbs: ['*'], apiGroups: ['*'], resources: ['*'] },

@@ -3,10 +3,10 @@
 // namespace — and a request is allowed when one rule allows it. Bindings are indexed by the
 // subject they name (a user, a group, or a service account by its user name), so a decision
 // reads only the bindings of the user's own name and groups, however many bindings exist.
-import { describeSubject, rbacGroup, ruleAllows, subjectApplies } from '../../api/rbac.ts';
-import type { ClusterRole, PolicyRule, Role, RoleBinding, Subject } from '../../api/types.ts';
-import type { UserInfo } from '../authn.ts';
-import type { Attributes, Decision, Rules } from '../authz.ts';
+import { describeSubject, rbacGroup, ruleAllows, subjectApplies } from '../api/rbac.ts';
+import type { ClusterRole, PolicyRule, Role, RoleBinding, Subject } from '../api/types.ts';
+import type { UserInfo } from './authn.ts';
+import type { Attributes, Decision, Rules } from './authorizer.ts';
 
 /** The RBAC objects the index is built from (the API server's store, or a test's lists). */
 export interface PolicyObjects {
