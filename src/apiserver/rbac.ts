@@ -106,9 +106,8 @@ export class RbacIndex {
   visitRulesFor(user: UserInfo, namespace: string, visit: Visit): void {
     const keys = RbacIndex.userKeys(user);
     for (const b of RbacIndex.collect(this.clusterBindings, keys)) {
-      const subject = (b.subjects ?? []).find((s) => subjectApplies(user, s, ''))!;
       const { rules, err } = this.roleRules(b.roleRef, '');
-      const source = () => `ClusterRoleBinding ${JSON.stringify(b.metadata.name)} of ${b.roleRef.kind} ${JSON.stringify(b.roleRef.name)} to ${describeSubject(subject, '')}`;
+      const source = () => `ClusterRoleBinding ${JSON.stringify(b.metadata.name)} of ${b.roleRef.kind} ${JSON.stringify(b.roleRef.name)} to ${describeSubject(subjectOf(b, user, ''), '')}`;
       if (err !== undefined) {
         if (!visit(source, undefined, err)) return;
         continue;
@@ -117,9 +116,8 @@ export class RbacIndex {
     }
     if (!namespace) return;
     for (const b of RbacIndex.collect(this.bindings.get(namespace), keys)) {
-      const subject = (b.subjects ?? []).find((s) => subjectApplies(user, s, namespace))!;
       const { rules, err } = this.roleRules(b.roleRef, namespace);
-      const source = () => `RoleBinding ${JSON.stringify(`${b.metadata.name}/${namespace}`)} of ${b.roleRef.kind} ${JSON.stringify(b.roleRef.name)} to ${describeSubject(subject, namespace)}`;
+      const source = () => `RoleBinding ${JSON.stringify(`${b.metadata.name}/${namespace}`)} of ${b.roleRef.kind} ${JSON.stringify(b.roleRef.name)} to ${describeSubject(subjectOf(b, user, namespace), namespace)}`;
       if (err !== undefined) {
         if (!visit(source, undefined, err)) return;
         continue;
@@ -170,6 +168,11 @@ export class RbacIndex {
     if (errors.length) out.evaluationError = aggregateText(errors);
     return out;
   }
+}
+
+/** The subject of `b` that `user` is (the binding was found by it, so there is one). */
+function subjectOf(b: RoleBinding, user: UserInfo, namespace: string): Subject {
+  return (b.subjects ?? []).find((s) => subjectApplies(user, s, namespace))!;
 }
 
 /** utilerrors.NewAggregate(errs).Error() */
