@@ -3,12 +3,11 @@
 // privileged-group authorizer in front of the chain, with no reason given), everyone else what
 // their RBAC roles grant. Decisions are pure functions of the user, the request's attributes
 // and the index of Roles and bindings, which is rebuilt from the store after they change.
+import type { ClusterRole, Role, RoleBinding } from '../api/types.ts';
 import { systemMasters, type UserInfo } from './authn.ts';
 import type { Attributes, Decision, Rules } from './authorizer.ts';
-import type { ClusterRole, Role, RoleBinding } from '../api/types.ts';
 import { RbacIndex, type PolicyObjects } from './rbac.ts';
 import type { Store } from './storage/store.ts';
-
 
 /** The API server's authorizer: system:masters, then RBAC over the current policy. */
 export class Authorizer {
