@@ -23,6 +23,15 @@ function values(headers: IncomingHttpHeaders, name: string): string[] {
   return (Array.isArray(v) ? v : [v]).filter((x) => x !== '');
 }
 
+/** unescapeExtraKey: a header name carries the key percent-encoded; one that does not decode is taken as it is. */
+function unescapeExtraKey(k: string): string {
+  try {
+    return decodeURIComponent(k);
+  } catch {
+    return k;
+  }
+}
+
 /** serviceaccount.SplitUsername */
 function splitServiceAccount(username: string): { namespace: string; name: string } | undefined {
   const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
@@ -61,7 +70,7 @@ export function impersonate(requestor: UserInfo, distinct: Record<string, string
     groups.push(g);
   }
   for (const h of extraKeys) {
-    const key = decodeURIComponent(h.slice(extraPrefix.length).toLowerCase());
+    const key = unescapeExtraKey(h.slice(extraPrefix.length).toLowerCase());
     for (const v of values(headers, h)) {
       parts.push({ attrs: { name: v, apiGroup: 'authentication.k8s.io', apiVersion: 'v1', resource: 'userextras', subresource: key }, describe: `{UserExtra ${v}}` });
       (extra[key] ??= []).push(v);
