@@ -30,6 +30,10 @@ const samples: Record<string, [string, string, string]> = {
   IngressClass: ['ingressclass.spec.controller', 'string', 'string'],
   NetworkPolicy: ['networkpolicy.spec.podSelector', 'LabelSelector', 'Object'],
   Lease: ['lease.spec.leaseDurationSeconds', 'integer', 'integer'],
+  ClusterRoleBinding: ['clusterrolebinding.subjects', '[]Subject', '[]Object'],
+  ClusterRole: ['clusterrole.aggregationRule', 'AggregationRule', 'Object'],
+  RoleBinding: ['rolebinding.roleRef', 'RoleRef', 'Object'],
+  Role: ['role.rules', '[]PolicyRule', '[]Object'],
 };
 
 describe('OpenAPI documents of podpath apiserver', () => {
