@@ -21,9 +21,9 @@ describe('images', () => {
     assert.equal(imageName('nicolaka/netshoot:latest'), 'nicolaka/netshoot');
   });
 
-  it("runs busybox's default sh, and commands and args as busybox applets on a PATH of applets only", () => {
-    assert.deepEqual(run('busybox'), { argv: [`${bin}/sh`], etcDirs: [], builtin: false, env: { PATH: bin } });
-    assert.deepEqual(run('docker.io/library/busybox:1.36', { args: ['wget', '-O-', 'http://10.96.0.20:80'] }), { argv: [`${bin}/wget`, '-O-', 'http://10.96.0.20:80'], etcDirs: [], builtin: false, env: { PATH: bin } });
+  it("runs busybox's default sh, and commands and args as busybox applets on a PATH of applets only, the applets' directory in the container's root", () => {
+    assert.deepEqual(run('busybox'), { argv: [`${bin}/sh`], etcDirs: [], builtin: false, env: { PATH: bin }, files: [bin] });
+    assert.deepEqual(run('docker.io/library/busybox:1.36', { args: ['wget', '-O-', 'http://10.96.0.20:80'] }), { argv: [`${bin}/wget`, '-O-', 'http://10.96.0.20:80'], etcDirs: [], builtin: false, env: { PATH: bin }, files: [bin] });
     assert.deepEqual((run('busybox', { command: ['sh', '-c'], args: ['nslookup my-service'] }) as { argv: string[] }).argv, [`${bin}/sh`, '-c', 'nslookup my-service']);
     assert.deepEqual((run('alpine') as { argv: string[] }).argv, [`${bin}/sh`], "alpine's /bin/sh is busybox's");
     assert.deepEqual((run('alpine:3.20', { command: ['/usr/bin/nc', '-z', 'x', '80'] }) as { argv: string[] }).argv, [`${bin}/nc`, '-z', 'x', '80']);

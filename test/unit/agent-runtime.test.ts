@@ -48,7 +48,12 @@ function setup(stateDir = tempStateDir(), processes?: FakeProcesses) {
   const restarted: string[] = [];
   const runtime = new ContainerRuntime(
     { nodeName: 'n1', nodeIP: '192.168.49.2', podpathArgv: ['node', 'podpath.js'], paths, log },
-    { processes: procs, clock, checkpoints: new CheckpointStore(paths.podsDir), sandboxes, services: () => [kubernetes], podKubeconfig: (p) => `/sa/${p.metadata.name}.kubeconfig`, containerStarted: (_uid, c) => void restarted.push(c) },
+    { processes: procs, clock, checkpoints: new CheckpointStore(paths.podsDir), sandboxes, services: () => [kubernetes], podKubeconfig: (p) => {
+        // written where the agent writes it: a file the container's root binds at the same path
+        const f = path.join(stateDir, `${p.metadata.name}.kubeconfig`);
+        fs.writeFileSync(f, '');
+        return f;
+      }, containerStarted: (_uid, c) => void restarted.push(c) },
   );
   return { events, logs, clock, procs, netns, ex, paths, stateDir, runtime, restarted };
 }
@@ -189,8 +194,9 @@ describe('node agent runtime', () => {
     t.runtime.runContainers(p, rp);
     const [, proc] = t.procs.find('dns');
     const c = container(proc.argv);
-    assert.deepEqual(c.argv, ['node', 'podpath.js', 'dns', '--kubeconfig', '/sa/dns.kubeconfig', '--zone', 'cluster.local']);
-    assert.deepEqual(c.root.binds, [{ source: '/sa/dns.kubeconfig', target: '/sa/dns.kubeconfig', readOnly: true }], 'the kubeconfig it is given is in its root at the same path');
+    const kubeconfig = path.join(t.stateDir, 'dns.kubeconfig');
+    assert.deepEqual(c.argv, ['node', 'podpath.js', 'dns', '--kubeconfig', kubeconfig, '--zone', 'cluster.local']);
+    assert.deepEqual(c.root.binds, [{ source: kubeconfig, target: kubeconfig, readOnly: true }], 'the kubeconfig it is given is in its root at the same path');
   });
 
   it('leaves a container whose image is not built in and has no command Waiting with CreateContainerConfigError', async () => {
