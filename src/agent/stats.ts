@@ -13,9 +13,9 @@
 // CPU time would land in the agent's at once when it exits.) The node's rate is the sum of its
 // parts' rates over the window: a container that started within it counts from zero, one that
 // ended within it counts no more.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { ContainerStats, CPUStats, MemoryStats, PodStats, Summary } from '../api/stats.ts';
+import { defaultExecutor } from '../exec/exec.ts';
 import { apiTime } from './clock.ts';
 
 /** What is read of one process's /proc/PID/stat. */
@@ -98,8 +98,8 @@ export const hostProcFS: ProcFS = {
 
 /** A sysconf value as getconf(1) prints it, or `fallback`. */
 function getconf(name: string, fallback: number): number {
-  const r = spawnSync('getconf', [name], { encoding: 'utf8' });
-  const v = Number(r.stdout?.trim());
+  const r = defaultExecutor.exec(['getconf', name]);
+  const v = Number(r.stdout.trim());
   return r.status === 0 && v > 0 ? v : fallback;
 }
 
