@@ -389,7 +389,10 @@ export function createHandler(opts: HttpOptions): Handler {
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);
       if (!r) return notFound(reply, path);
-      if (isMetrics(r)) return reply.send(200, await serveMetrics(registry, r, req.method ?? 'GET', target.query));
+      if (isMetrics(r)) {
+        const shape = negotiate(req.headers.accept, false);
+        return reply.object(200, shape, await serveMetrics(registry, r, req.method ?? 'GET', target.query));
+      }
       if (isAsk(r)) {
         const a = await answer(r, { method: req.method ?? 'GET', query: target.query, raw: { text: bytes.toString('utf8'), contentType: req.headers['content-type'] ?? '', bytes }, user, registry, authentication });
         reply.warnings.push(...a.warnings);

@@ -8,6 +8,8 @@ import { errors } from '../api/errors.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import { binaryQuantity, decimalQuantity, metricResolutionSeconds, type CPUStats, type MemoryStats, type Summary } from '../api/stats.ts';
 import type { KubeObject, Node, Pod } from '../api/types.ts';
+import type { Shape } from './negotiation.ts';
+import { includeObjectOf, partialMetadata, toMetadataList } from './output.ts';
 import type { Registry } from './registry.ts';
 import { nodeEndpoint } from './streaming.ts';
 
@@ -90,36 +92,76 @@ async function summaries(registry: Registry, nodeNames: Iterable<string>): Promi
   return out;
 }
 
-/** A GET of /apis/metrics.k8s.io/v1beta1/...: the object or list to answer. */
-export async function serveMetrics(registry: Registry, r: { rt: ResourceType; namespace?: string; name?: string; subresource?: string }, method: string, q: URLSearchParams): Promise<Obj> {
+/** metrics-server's Table (its own convertor): Name, each resource of the usage summed over containers, Window. */
+function metricsTable(items: Obj[], version: string, include: ReturnType<typeof includeObjectOf>): Obj {
+  const usageOf = (m: Obj) => {
+    const containers = (m.containers as { usage: { cpu: string; memory: string } }[] | undefined) ?? [{ usage: m.usage as { cpu: string; memory: string } }];
+    return { cpu: decimalQuantity(sumOf(containers.map((c) => nanocoresOf(c.usage.cpu))), -9), memory: binaryQuantity(sumOf(containers.map((c) => bytesOf(c.usage.memory)))) };
+  };
+  const rows = items.map((m) => {
+    const u = usageOf(m);
+    const row: Obj = { cells: [(m.metadata as { name: string }).name, u.cpu, u.memory, m.window] };
+    if (include === 'Metadata') row.object = partialMetadata(m as unknown as KubeObject, version);
+    else if (include === 'Object') row.object = m;
+    return row;
+  });
+  const q = (name: string) => ({ name, type: 'string', format: 'quantity', description: '', priority: 0 });
+  const columns = items.length ? [{ name: 'Name', type: 'string', format: 'name', description: 'Name of the resource', priority: 0 }, q('cpu'), q('memory'), { name: 'Window', type: 'string', format: 'duration', description: '', priority: 0 }] : null;
+  return { kind: 'Table', apiVersion: `meta.k8s.io/${version}`, metadata: {}, columnDefinitions: columns, rows };
+}
+
+const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const decimalScale: Record<string, number> = { n: 1, u: 1e3, m: 1e6, '': 1e9, k: 1e12 };
+const binaryScale: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+/** A CPU quantity this module wrote, back in nanocores. */
+function nanocoresOf(q: string): number {
+  const m = /^(\d+)([numk]?)$/.exec(q);
+  return m ? Number(m[1]) * decimalScale[m[2]!]! : 0;
+}
+/** A memory quantity this module wrote, back in bytes. */
+function bytesOf(q: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(q);
+  return m ? Number(m[1]) * binaryScale[m[2] ?? '']! : 0;
+}
+
+/**
+ * A GET of /apis/metrics.k8s.io/v1beta1/...: the answer in the negotiated shape (JSON, or
+ * metrics-server's Table). The errors are metrics-server's: a Node or Pod that is not there is
+ * its lister's NotFound (`node "x" not found`, `pods "x" not found`), one with no metrics yet
+ * `nodemetrics.metrics.k8s.io "x" not found` or `podmetrics.metrics.k8s.io "ns/x" not found`.
+ */
+export async function serveMetrics(registry: Registry, r: { rt: ResourceType; namespace?: string; name?: string; subresource?: string }, method: string, q: URLSearchParams): Promise<(s: Shape) => unknown> {
   if (r.subresource !== undefined) throw errors.generic(404);
   if (method !== 'GET' || q.get('watch') === 'true' || q.get('watch') === '1') throw errors.generic(405);
+  const include = includeObjectOf(q);
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const nodes = findResource('', 'v1', 'nodes')!;
   const pods = findResource('', 'v1', 'pods')!;
+  const one = (m: Obj) => (s: Shape) => (s.kind === 'table' ? metricsTable([m], s.version, include) : s.kind === 'metadata' ? partialMetadata(m as unknown as KubeObject, s.version) : m);
+  const many = (listKind: string, items: Obj[]) => (s: Shape) =>
+    s.kind === 'table' ? metricsTable(items, s.version, include) : s.kind === 'metadata' ? toMetadataList(items as unknown as KubeObject[], '', s.version) : { kind: listKind, apiVersion, metadata: {}, items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest) };
   if (r.rt.resource === 'nodes') {
-    const gr = { group: metricsGroup, resource: 'nodemetrics' };
     if (r.name !== undefined) {
       const node = registry.tryGet(nodes, undefined, r.name) as Node | undefined;
-      const m = node && nodeMetrics(node, (await summaries(registry, [r.name])).get(r.name), now);
-      if (!m) throw errors.notFound(gr, r.name);
-      return m;
+      if (!node) throw errors.notFound({ group: '', resource: 'node' }, r.name);
+      const m = nodeMetrics(node, (await summaries(registry, [r.name])).get(r.name), now);
+      if (!m) throw errors.notFound({ group: metricsGroup, resource: 'nodemetrics' }, r.name);
+      return one(m);
     }
     const list = registry.list(nodes, undefined, q).items as Node[];
     const got = await summaries(registry, list.map((n) => n.metadata.name!));
-    const items = list.map((n) => nodeMetrics(n, got.get(n.metadata.name!), now)).filter((m): m is Obj => m !== undefined);
-    return { kind: 'NodeMetricsList', apiVersion, metadata: {}, items };
+    return many('NodeMetricsList', list.map((n) => nodeMetrics(n, got.get(n.metadata.name!), now)).filter((m): m is Obj => m !== undefined));
   }
-  const gr = { group: metricsGroup, resource: 'podmetrics' };
   const onNode = (p: KubeObject) => Boolean((p as Pod).spec?.nodeName);
   if (r.name !== undefined) {
     const pod = registry.tryGet(pods, r.namespace, r.name) as Pod | undefined;
-    const m = pod && onNode(pod) ? podMetrics(pod, (await summaries(registry, [pod.spec.nodeName!])).get(pod.spec.nodeName!), now) : undefined;
-    if (!m) throw errors.notFound(gr, `${r.namespace}/${r.name}`);
-    return m;
+    if (!pod) throw errors.notFound({ group: '', resource: 'pods' }, r.name);
+    const m = onNode(pod) ? podMetrics(pod, (await summaries(registry, [pod.spec.nodeName!])).get(pod.spec.nodeName!), now) : undefined;
+    if (!m) throw errors.notFound({ group: metricsGroup, resource: 'podmetrics' }, `${r.namespace}/${r.name}`);
+    return one(m);
   }
+  // in the Kube API's order: by namespace, then name
   const list = (registry.list(pods, r.namespace, q).items.filter(onNode) as Pod[]).sort((a, b) => a.metadata.namespace!.localeCompare(b.metadata.namespace!) || a.metadata.name!.localeCompare(b.metadata.name!));
   const got = await summaries(registry, list.map((p) => p.spec.nodeName!));
-  const items = list.map((p) => podMetrics(p, got.get(p.spec.nodeName!), now)).filter((m): m is Obj => m !== undefined);
-  return { kind: 'PodMetricsList', apiVersion, metadata: {}, items };
+  return many('PodMetricsList', list.map((p) => podMetrics(p, got.get(p.spec.nodeName!), now)).filter((m): m is Obj => m !== undefined));
 }

@@ -1,5 +1,5 @@
 // kubectl top and kubectl debug in a lab, with the real kubectl 1.32 and Debian's 1.20: the
-// Metrics API's rows for running pods and the node, a busy loop's CPU as the test measures it
+// Metrics API's rows for running pods and the node (and `kubectl get podmetrics`), a busy loop's CPU as the test measures it
 // itself from /proc over the same window (within 20%), and debugging containers added to a
 // running pod — a terminal in the pod's network with the target's processes in view, the
 // netshoot image's tools, upstream's validation errors — a node debugging pod with the node's
@@ -144,6 +144,14 @@ describe('kubectl top and kubectl debug in a lab', { skip: !isRoot && 'labs need
 
           const missing = kc(['top', 'pod', 'nosuch']);
           assert.notEqual(missing.code, 0);
+          assert.match(missing.stderr, /pods "nosuch" not found/);
+
+          // metrics-server's own Table
+          const pm = table(kc(['get', 'podmetrics']).stdout);
+          assert.deepEqual(pm.map((r) => r.NAME), ['busy', 'web']);
+          assert.match(pm[0]!.CPU!, /^\d+n$/);
+          assert.match(pm[0]!.MEMORY!, /^\d+Ki$/);
+          assert.equal(pm[0]!.WINDOW, '15s');
         }));
     });
   }
