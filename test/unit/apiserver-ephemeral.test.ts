@@ -8,6 +8,13 @@ import { describe, it } from 'node:test';
 import { defaultPod } from '../../src/api/defaults.ts';
 import type { EphemeralContainer, Pod } from '../../src/api/types.ts';
 import { validatePod, validatePodEphemeralContainersUpdate } from '../../src/api/validation/core.ts';
+import type { ApiError } from '../../src/api/errors.ts';
+import { findResource } from '../../src/api/resources.ts';
+import { ClusterIPAllocator, PortAllocator } from '../../src/apiserver/allocators.ts';
+import type { RawBody } from '../../src/apiserver/decode.ts';
+import { Registry } from '../../src/apiserver/registry.ts';
+import { ServiceAllocations } from '../../src/apiserver/serviceips.ts';
+import { Store } from '../../src/apiserver/storage/store.ts';
 
 function pod(ephemeral: EphemeralContainer[] = []): Pod {
   const p = {
@@ -56,5 +63,51 @@ describe('pods/ephemeralcontainers validation', () => {
   it('refuses a pod created with ephemeral containers', () => {
     assert.ok(validatePod(pod([{ name: 'd', image: 'busybox' }])).some((e) => e.field === 'spec.ephemeralContainers' && e.detail === 'cannot be set on create'));
     assert.deepEqual(validatePod(pod()), []);
+  });
+});
+
+describe('the pods/ephemeralcontainers subresource in the registry', () => {
+  const pods = findResource('', 'v1', 'pods')!;
+  const raw = (o: unknown, contentType = 'application/json'): RawBody => {
+    const text = JSON.stringify(o);
+    return { text, contentType, bytes: Buffer.from(text) };
+  };
+  async function registryWithPod(): Promise<Registry> {
+    const registry = new Registry(new Store(null), { allocations: new ServiceAllocations(new ClusterIPAllocator('10.96.0.0/12'), PortAllocator.parse('30000-32767')) });
+    await registry.create({ rt: findResource('', 'v1', 'namespaces')!, query: new URLSearchParams() }, raw({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } }));
+    await registry.create({ rt: pods, namespace: 'default', query: new URLSearchParams() }, raw({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { a: '1' } }, spec: { containers: [{ name: 'app', image: 'busybox' }] } }));
+    return registry;
+  }
+  const ctx = { rt: pods, namespace: 'default', name: 'web', query: new URLSearchParams() };
+
+  it('takes spec.ephemeralContainers alone from an update, defaulted', async () => {
+    const registry = await registryWithPod();
+    const pod = structuredClone(registry.get(pods, 'default', 'web')) as Pod;
+    pod.metadata.labels = { a: 'changed' };
+    pod.spec.containers[0]!.image = 'alpine';
+    pod.spec.ephemeralContainers = [{ name: 'debugger', image: 'busybox', stdin: true, tty: true }];
+    const { object } = await registry.updateEphemeralContainers(ctx, raw(pod));
+    const out = object as Pod;
+    assert.deepEqual(out.metadata.labels, { a: '1' }, 'labels are not the subresource’s');
+    assert.equal(out.spec.containers[0]!.image, 'busybox', 'nor are the other containers');
+    assert.equal(out.spec.ephemeralContainers![0]!.terminationMessagePolicy, 'File');
+    assert.equal(out.spec.ephemeralContainers![0]!.imagePullPolicy, 'Always');
+  });
+
+  it('merges a strategic patch by container name, and refuses one that breaks the rules with the Pod’s Invalid', async () => {
+    const registry = await registryWithPod();
+    const sm = 'application/strategic-merge-patch+json';
+    await registry.patch(ctx, raw({ spec: { ephemeralContainers: [{ name: 'a', image: 'busybox' }] } }, sm), 'ephemeralcontainers');
+    const { object } = await registry.patch(ctx, raw({ spec: { ephemeralContainers: [{ name: 'b', image: 'busybox' }] } }, sm), 'ephemeralcontainers');
+    assert.deepEqual((object as Pod).spec.ephemeralContainers!.map((c) => c.name), ['a', 'b']);
+    await assert.rejects(registry.patch(ctx, raw({ spec: { ephemeralContainers: [{ name: 'c', image: 'busybox', ports: [{ containerPort: 80 }] }] } }, sm), 'ephemeralcontainers'), (e: ApiError) => {
+      assert.equal(e.status.code, 422);
+      assert.equal(e.status.message, 'Pod "web" is invalid: spec.ephemeralContainers[2].ports: Forbidden: cannot be set for an Ephemeral Container');
+      return true;
+    });
+    // the ordinary update cannot change them
+    const pod = structuredClone(registry.get(pods, 'default', 'web')) as Pod;
+    pod.spec.ephemeralContainers = [];
+    await assert.rejects(registry.update(ctx, raw(pod)), (e: ApiError) => e.status.code === 422);
   });
 });
