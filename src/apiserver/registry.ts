@@ -175,7 +175,7 @@ export class Registry {
     return (ctx.userAgent ?? '').split('/')[0] || 'unknown';
   }
 
-  private managerCtx(ctx: Ctx, subresource?: 'status'): ManagerContext {
+  private managerCtx(ctx: Ctx, subresource?: 'status' | 'ephemeralcontainers'): ManagerContext {
     return { manager: this.managerOf(ctx), apiVersion: apiVersionOf(ctx.rt), model: ctx.rt.model, now: rfc3339(this.now()), ...(subresource ? { subresource } : {}) };
   }
 
@@ -426,7 +426,7 @@ export class Registry {
     applyDefaults('Pod', next);
     const errs = validatePodEphemeralContainersUpdate(next, old);
     if (errs.length) throw this.invalid(rt, name, errs);
-    recordUpdate(old, next, this.managerCtx(ctx));
+    recordUpdate(old, next, this.managerCtx(ctx, 'ephemeralcontainers'));
     return this.commitUpdate(ctx, next, old, undefined);
   }
 

@@ -92,6 +92,8 @@ describe('the pods/ephemeralcontainers subresource in the registry', () => {
     assert.equal(out.spec.containers[0]!.image, 'busybox', 'nor are the other containers');
     assert.equal(out.spec.ephemeralContainers![0]!.terminationMessagePolicy, 'File');
     assert.equal(out.spec.ephemeralContainers![0]!.imagePullPolicy, 'Always');
+    const entry = out.metadata.managedFields!.find((e) => e.subresource === 'ephemeralcontainers');
+    assert.ok(entry && JSON.stringify(entry.fieldsV1).includes('"f:ephemeralContainers"'), 'the write is recorded as the subresource’s');
   });
 
   it('merges a strategic patch by container name, and refuses one that breaks the rules with the Pod’s Invalid', async () => {
