@@ -65,7 +65,7 @@ describe('kubectl top and kubectl debug in a lab', { skip: !isRoot && 'labs need
 
   const podJSON = (name: string) => JSON.parse(lab.ok(['get', 'pod', name, '-o', 'json'])) as { status: { podIP: string; containerStatuses: { containerID?: string }[]; ephemeralContainerStatuses?: { name: string; state: { running?: unknown; terminated?: { exitCode: number } } }[] }; spec: Record<string, unknown> };
 
-  it('a busy loop’s CPU in the Metrics API is what it used over the window, measured here from /proc (within 20%)', () =>
+  it('a busy loop’s CPU in the Metrics API is what it used over the window, measured here from /proc (within 20%)', (t) =>
     explained(lab, async () => {
       const pid = await poll(() => Number(/-(\d+)$/.exec(podJSON('busy').status.containerStatuses[0]?.containerID ?? '')?.[1]) || undefined, 60_000, 'the busy loop running');
       // This test's own record of the loop's CPU time, four times a second.
@@ -96,6 +96,7 @@ describe('kubectl top and kubectl debug in a lab', { skip: !isRoot && 'labs need
         const mid = m.end + 500;
         const measured = (at(mid) - at(mid - m.window)) / (m.window / 1000);
         const reported = nanocores / 1e9;
+        t.diagnostic(`Metrics API ${Math.round(reported * 1000)}m, measured here ${Math.round(measured * 1000)}m (a core the loop shares with the machine's other work)`);
         assert.ok(measured > 0.05, `the loop ran (${measured} cores)`);
         assert.ok(Math.abs(reported - measured) <= 0.2 * measured, `Metrics API ${reported.toFixed(3)} cores, this test measured ${measured.toFixed(3)} cores over the same ${m.window} ms`);
       } finally {
