@@ -29,6 +29,8 @@ import { containerMounts, setUpVolumes, type VolumeSources } from './volumes.ts'
 import { EventRecorder } from '../client/events.ts';
 import path from 'node:path';
 import { podStatus, StatusManager } from './status.ts';
+import { StatsCollector, type RunningContainer } from './stats.ts';
+import { metricResolutionSeconds } from '../api/stats.ts';
 
 /** The pod bridge's MTU under VXLAN: 1500 less 50 bytes of outer headers (flannel's FLANNEL_MTU). */
 const vxlanBridgeMTU = 1450;
@@ -90,6 +92,7 @@ export class NodeAgent {
   private readonly recorder: EventRecorder;
   private logServer: http.Server | undefined;
   private readonly logWriters: ContainerLogWriters;
+  private readonly stats: StatsCollector;
 
   constructor(
     private readonly o: AgentOptions,
@@ -127,6 +130,7 @@ export class NodeAgent {
       },
     );
     this.status = new StatusManager(this.client);
+    this.stats = new StatsCollector({ nodeName: o.nodeName, agentPid: process.pid });
     this.recorder = new EventRecorder(this.client, 'kubelet');
   }
 
@@ -198,11 +202,14 @@ export class NodeAgent {
       logFile: (uid, container, instance) => (instance === 'current' ? this.paths.containerLog(uid, container) : this.paths.containerPreviousLog(uid, container)),
       writing: (uid, container) => Boolean(this.runtime.get(uid)?.containers[container]?.state.running) || this.logWriters.active(logKey(uid, container)),
       log: this.o.log,
+      summary: () => this.stats.summary(),
     });
     const streaming = new StreamingServer(this.streamingHost());
     this.logServer.on('upgrade', (req, socket, head) => streaming.handle(req, socket, head));
     this.timers.push(setInterval(() => void this.nodeStatus.heartbeat(), 10_000));
     this.timers.push(setInterval(() => this.tick(), 500));
+    this.measure();
+    this.timers.push(setInterval(() => this.measure(), metricResolutionSeconds * 1000));
     this.o.log(`node agent for ${this.o.nodeName} started (${this.runtime.uids().length} pods adopted)`);
   }
 
@@ -224,7 +231,7 @@ export class NodeAgent {
     const running = (ns: string, name: string, container: string) => {
       const { pod, rp } = find(ns, name);
       const rc = rp?.containers[container];
-      const spec = [...(pod?.spec.containers ?? []), ...(pod?.spec.initContainers ?? [])].find((c) => c.name === container);
+      const spec = [...(pod?.spec.containers ?? []), ...(pod?.spec.initContainers ?? []), ...(pod?.spec.ephemeralContainers ?? [])].find((c) => c.name === container);
       if (!pod || !rp || !rc?.state.running || !rc.pid || !spec) return { error: `container not found (${JSON.stringify(container)})` };
       return { ok: { pod, rp, rc, spec } };
     };
@@ -258,6 +265,21 @@ export class NodeAgent {
       },
       log: this.o.log,
     };
+  }
+
+  /** One measurement of every running container (the Summary API's). */
+  private measure(): void {
+    const running: RunningContainer[] = [];
+    for (const uid of this.runtime.uids()) {
+      const rp = this.runtime.get(uid)!;
+      const pod = { uid, namespace: rp.namespace, name: rp.name, startTime: rp.startTime };
+      for (const [name, rc] of Object.entries(rp.containers)) if (rc.state.running && rc.pid) running.push({ pod, name, pid: rc.pid, startTime: rc.startedAt ?? rp.startTime });
+    }
+    try {
+      this.stats.measure(running, this.clock.now());
+    } catch (e) {
+      this.o.log(`measuring containers: ${(e as Error).message}`);
+    }
   }
 
   stop(): void {

@@ -5,6 +5,7 @@
 // kubelet's texts (the API server passes a 400's text on to the client).
 import fs from 'node:fs';
 import type http from 'node:http';
+import type { Summary } from '../api/stats.ts';
 import type { ContainerStatus, Pod, PodStatus } from '../api/types.ts';
 import { queryBool } from '../api/query.ts';
 import { createHttpServer, decodeSegment } from '../util/httpserver.ts';
@@ -25,6 +26,8 @@ export interface LogServerOptions {
   log: (s: string) => void;
   /** how often a followed log is looked at */
   followIntervalMs?: number;
+  /** the Summary API's answer (GET /stats/summary) */
+  summary?: () => Summary;
 }
 
 /** The options of a /containerLogs request, as the kubelet reads them. */
@@ -129,6 +132,10 @@ function readFrom(file: string, offset: number): Buffer {
 
 export function startLogServer(o: LogServerOptions): http.Server {
   const server = createHttpServer((req, res, target) => {
+    if (target.pathname === '/stats/summary' && o.summary) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify(o.summary()));
+    }
     const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(target.pathname);
     const fail = (code: number, text: string) => {
       res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8' });

@@ -34,7 +34,10 @@ export interface ContainerRoot {
 }
 
 // Stage 1, on the host's view: the root, the system mounts, and each bind source mounted under the
-// new root's /run/.binds, listed with its target and mode for stage 2.
+// new root's /run/.binds, listed with its target and mode for stage 2. Binds are recursive, as
+// container runtimes make them (rbind): a hostPath of / brings the node's /proc, /sys and /dev.
+// The staging area is a tmpfs of its own, let go of (not removed) once every bind is moved: a
+// recursive bind of / holds copies of the staging mounts, which no one could unlink.
 const stage1 = `set -e
 P=$PATH; PATH=/usr/sbin:/usr/bin:/sbin:/bin
 R=$1 E=$2 H=$3 W=$4 S=$5; shift 5
@@ -47,11 +50,12 @@ mount -t sysfs sysfs "$F/sys"
 mount --rbind /dev "$F/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$F/run"
 mkdir "$F/run/.binds"
+mount -t tmpfs -o mode=0700 binds "$F/run/.binds"
 n=0
 stage() {
   n=$((n + 1))
   if [ -d "$1" ]; then mkdir "$F/run/.binds/$n"; else : > "$F/run/.binds/$n"; fi
-  mount --bind "$1" "$F/run/.binds/$n"
+  mount --rbind "$1" "$F/run/.binds/$n"
   printf '%s %s\\n' "$3" "$2" >> "$F/run/.binds/list"
 }
 for f in "$E"/*; do
@@ -75,7 +79,7 @@ while read -r ro t; do
   mount --move "$s" "$t"
   if [ "$ro" = ro ]; then mount -o remount,bind,ro "$t"; fi
 done < /run/.binds/list
-rm -r /run/.binds
+umount -l /run/.binds
 hostname "$H"
 echo "$H" > /etc/hostname
 mkdir -p "$W"

@@ -108,9 +108,16 @@ export class ContainerRuntime {
     return rp;
   }
 
-  /** Init containers one at a time, each to success; then the app containers. */
+  /**
+   * Init containers one at a time, each to success; then the app containers. Ephemeral
+   * containers start as soon as they are added, whatever the others are doing, and run once.
+   */
   runContainers(pod: Pod, rp: RuntimePod): void {
     const policy = pod.spec.restartPolicy ?? 'Always';
+    for (const c of pod.spec.ephemeralContainers ?? []) {
+      const rc = (rp.containers[c.name] ??= waitingContainer('ContainerCreating'));
+      this.runContainer(pod, c, rp, rc, 'Never');
+    }
     for (const c of pod.spec.initContainers ?? []) {
       const rc = (rp.containers[c.name] ??= waitingContainer('PodInitializing'));
       if (rc.state.terminated?.exitCode === 0) continue;

@@ -64,6 +64,7 @@ export function podStatus(pod: Pod, rp: RuntimePod, nodeIP: string, now: string)
     startTime: rp.startTime,
     ...(initStatuses.length ? { initContainerStatuses: initStatuses } : {}),
     containerStatuses: statuses,
+    ...(pod.spec.ephemeralContainers?.length ? { ephemeralContainerStatuses: pod.spec.ephemeralContainers.map((c) => ({ ...containerStatus(c, rp, 'ContainerCreating'), ready: false })) } : {}),
     qosClass: pod.status?.qosClass ?? 'BestEffort',
   };
 }

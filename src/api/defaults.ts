@@ -66,6 +66,7 @@ export function defaultPodSpec(spec: PodSpec): void {
   }
   for (const c of spec.containers ?? []) defaultContainer(c);
   for (const c of spec.initContainers ?? []) defaultContainer(c);
+  for (const c of spec.ephemeralContainers ?? []) defaultContainer(c);
 }
 
 function defaultTemplate(t: PodTemplateSpec | undefined): void {

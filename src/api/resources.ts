@@ -53,6 +53,7 @@ export const resourceTypes: readonly ResourceType[] = [
       { name: 'exec', group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
       { name: 'attach', group: '', version: 'v1', kind: 'PodAttachOptions', verbs: ['create', 'get'] },
       { name: 'portforward', group: '', version: 'v1', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
+      { name: 'ephemeralcontainers', group: '', version: 'v1', kind: 'Pod', verbs: subVerbs },
     ],
     model: 'V1Pod',
   }),
@@ -91,16 +92,25 @@ export const reviewTypes: readonly ResourceType[] = [
   def({ group: 'authorization.k8s.io', version: 'v1', kind: 'SubjectAccessReview', resource: 'subjectaccessreviews', singular: 'subjectaccessreview', namespaced: false, shortNames: [], categories: [], verbs: create, subresources: [], model: 'V1SubjectAccessReview', notStored: true }),
 ];
 
+/**
+ * The Metrics API, served as metrics-server serves it behind the aggregation layer: read-only
+ * kinds made from the node agents' measurements, never stored.
+ */
+export const metricsTypes: readonly ResourceType[] = [
+  def({ group: 'metrics.k8s.io', version: 'v1beta1', kind: 'NodeMetrics', resource: 'nodes', singular: '', namespaced: false, shortNames: [], categories: [], verbs: ['get', 'list'], subresources: [], model: '', notStored: true }),
+  def({ group: 'metrics.k8s.io', version: 'v1beta1', kind: 'PodMetrics', resource: 'pods', singular: '', namespaced: true, shortNames: [], categories: [], verbs: ['get', 'list'], subresources: [], model: '', notStored: true }),
+];
+
 /** The kind of the serviceaccounts/token subresource's body. */
 export const tokenRequestType: ResourceType = def({ group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', resource: 'tokenrequests', singular: 'tokenrequest', namespaced: true, shortNames: [], categories: [], verbs: create, subresources: [], model: 'AuthenticationV1TokenRequest', notStored: true });
 
-/** Every resource discovery lists: the stored ones, then the reviews after the apps group, as kube-apiserver orders groups. */
+/** Every resource discovery lists: the stored ones, then the reviews after the apps group, as kube-apiserver orders groups; the aggregated Metrics API last. */
 export const servedTypes: readonly ResourceType[] = (() => {
   let afterApps = 0;
   resourceTypes.forEach((r, i) => {
     if (r.group === 'apps') afterApps = i + 1;
   });
-  return [...resourceTypes.slice(0, afterApps), ...reviewTypes, ...resourceTypes.slice(afterApps)];
+  return [...resourceTypes.slice(0, afterApps), ...reviewTypes, ...resourceTypes.slice(afterApps), ...metricsTypes];
 })();
 
 export function apiVersionOf(r: { group: string; version: string }): string {

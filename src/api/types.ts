@@ -197,7 +197,14 @@ export interface PodSpec {
   preemptionPolicy?: string;
   volumes?: Record<string, unknown>[];
   hostAliases?: { ip: string; hostnames?: string[] }[];
+  /** added through the pods/ephemeralcontainers subresource only */
+  ephemeralContainers?: EphemeralContainer[];
   [field: string]: unknown;
+}
+
+/** A container added to a running pod to debug it; `targetContainerName` names the container whose processes it is to see. */
+export interface EphemeralContainer extends Container {
+  targetContainerName?: string;
 }
 
 export interface PodCondition {
@@ -239,6 +246,7 @@ export interface PodStatus {
   startTime?: string;
   containerStatuses?: ContainerStatus[];
   initContainerStatuses?: ContainerStatus[];
+  ephemeralContainerStatuses?: ContainerStatus[];
   qosClass?: string;
   nominatedNodeName?: string;
 }

@@ -19,6 +19,7 @@ import { encodeBody, shapeList, shapeObject, type Encoded } from './output.ts';
 import { encodeProtobufObject, hasProtobuf, ProtoError, protobufMediaType } from './protobuf.ts';
 import type { Ctx, DeleteOptions, Registry } from './registry.ts';
 import { answer, isAsk } from './reviews.ts';
+import { isMetrics, serveMetrics } from './metrics.ts';
 import type { Store } from './storage/store.ts';
 import { streamingSubresources } from './streaming.ts';
 import { serveWatch } from './watch.ts';
@@ -281,6 +282,17 @@ export function createHandler(opts: HttpOptions): Handler {
       if (method === 'PUT') return send(reply, shape, await registry.updateStatus(ctx, await raw()));
       return send(reply, shape, await registry.patch(ctx, await raw(), 'status'));
     }
+    if (sub === 'ephemeralcontainers') {
+      if (method !== 'GET' && method !== 'PUT' && method !== 'PATCH') throw errors.generic(405);
+      const shape = negotiate(accept, proto);
+      if (method === 'GET') {
+        await waitForResourceVersion(registry.store, q);
+        const obj = registry.get(r.rt, r.namespace, r.name);
+        return reply.object(200, shape, (s) => shapeObject(r.rt, obj, s, q));
+      }
+      if (method === 'PUT') return send(reply, shape, await registry.updateEphemeralContainers(ctx, await raw()));
+      return send(reply, shape, await registry.patch(ctx, await raw(), 'ephemeralcontainers'));
+    }
     if (sub === 'log') {
       if (method !== 'GET') throw errors.generic(405);
       return podLogs(registry, r, q, reply.res);
@@ -396,6 +408,10 @@ export function createHandler(opts: HttpOptions): Handler {
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
       const r = route(path);
       if (!r) return notFound(reply, path);
+      if (isMetrics(r)) {
+        const shape = negotiate(req.headers.accept, false);
+        return reply.object(200, shape, await serveMetrics(registry, r, req.method ?? 'GET', target.query));
+      }
       if (isAsk(r)) {
         const a = await answer(r, { method: req.method ?? 'GET', query: target.query, raw: { text: bytes.toString('utf8'), contentType: req.headers['content-type'] ?? '', bytes }, user, registry, authentication, authorizer });
         reply.warnings.push(...a.warnings);

@@ -14,6 +14,7 @@ import { PatchError, strategicMerge } from '../api/patch/strategic.ts';
 import { apiVersionOf, resourceOf, type ResourceType } from '../api/resources.ts';
 import { sameValue } from '../api/fieldset.ts';
 import { isObject, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
+import { validatePodEphemeralContainersUpdate } from '../api/validation/core.ts';
 import { wireObject } from '../api/wire.ts';
 import { admitDefaultIngressClass } from './admission.ts';
 import type { UserInfo } from './authn.ts';
@@ -183,7 +184,7 @@ export class Registry {
     return (ctx.userAgent ?? '').split('/')[0] || 'unknown';
   }
 
-  private managerCtx(ctx: Ctx, subresource?: 'status'): ManagerContext {
+  private managerCtx(ctx: Ctx, subresource?: 'status' | 'ephemeralcontainers'): ManagerContext {
     return { manager: this.managerOf(ctx), apiVersion: apiVersionOf(ctx.rt), model: ctx.rt.model, now: rfc3339(this.now()), ...(subresource ? { subresource } : {}) };
   }
 
@@ -411,21 +412,54 @@ export class Registry {
     return this.commitUpdate(ctx, next, old, undefined);
   }
 
+  // ---- ephemeral containers ----
+
+  async updateEphemeralContainers(ctx: Ctx, raw: RawBody): Promise<WriteResult> {
+    const { obj, warnings } = this.decodeBody(ctx, raw);
+    const result = this.writeEphemeralContainers(ctx, obj);
+    if (!this.isDryRun(ctx.query)) await this.store.sync();
+    return { object: result, code: 200, warnings };
+  }
+
+  /** A pods/ephemeralcontainers write: only spec.ephemeralContainers of the new pod is taken. */
+  writeEphemeralContainers(ctx: Ctx, obj: KubeObject): KubeObject {
+    const rt = ctx.rt;
+    const name = ctx.name!;
+    if (obj.metadata.name && obj.metadata.name !== name) {
+      throw errors.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    const old = this.get(rt, ctx.namespace, name) as Pod;
+    if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== old.metadata.resourceVersion) throw errors.staleConflict(gr(rt), name);
+    const next = structuredClone(old);
+    const ecs = (obj as Pod).spec?.ephemeralContainers;
+    if (ecs === undefined) delete next.spec.ephemeralContainers;
+    else next.spec.ephemeralContainers = structuredClone(ecs);
+    applyDefaults('Pod', next);
+    const errs = validatePodEphemeralContainersUpdate(next, old);
+    if (errs.length) throw this.invalid(rt, name, errs);
+    recordUpdate(old, next, this.managerCtx(ctx, 'ephemeralcontainers'));
+    return this.commitUpdate(ctx, next, old, undefined);
+  }
+
   // ---- patch ----
 
-  async patch(ctx: Ctx, raw: RawBody, subresource?: 'status'): Promise<WriteResult> {
+  async patch(ctx: Ctx, raw: RawBody, subresource?: 'status' | 'ephemeralcontainers'): Promise<WriteResult> {
     const pt = mediaType(raw.contentType);
     if (!(patchTypes as readonly string[]).includes(pt)) throw errors.unsupportedMediaType(patchTypes);
     const force = ctx.query.get('force');
     if (pt !== 'application/apply-patch+yaml' && force !== null) {
       throw errors.invalid('meta.k8s.io', 'PatchOptions', '', [field.forbidden(Path.root('force'), 'may not be specified for non-apply patch')]);
     }
-    if (pt === 'application/apply-patch+yaml') return this.apply(ctx, raw, queryBool(ctx.query, 'force'), subresource);
+    if (pt === 'application/apply-patch+yaml') {
+      if (subresource === 'ephemeralcontainers') throw errors.unsupportedMediaType(patchTypes.filter((t) => t !== pt));
+      return this.apply(ctx, raw, queryBool(ctx.query, 'force'), subresource);
+    }
     const old = this.get(ctx.rt, ctx.namespace, ctx.name!);
-    const patched = this.applyPatch(pt, old, raw, subresource ? undefined : ctx.rt.model);
+    // ephemeralContainers merge by name, as in the Pod's own patches
+    const patched = this.applyPatch(pt, old, raw, subresource === 'status' ? undefined : ctx.rt.model);
     const { obj, warnings } = decodeFor(ctx.rt, patched, fieldValidationOf(ctx.query));
     obj.metadata.name = ctx.name;
-    const result = subresource === 'status' ? this.writeStatus(ctx, obj) : this.updateObject(ctx, obj, old);
+    const result = subresource === 'status' ? this.writeStatus(ctx, obj) : subresource === 'ephemeralcontainers' ? this.writeEphemeralContainers(ctx, obj) : this.updateObject(ctx, obj, old);
     if (!this.isDryRun(ctx.query)) await this.store.sync();
     return { object: result, code: 200, warnings };
   }

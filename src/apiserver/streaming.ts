@@ -50,10 +50,15 @@ export function streamContainer(pod: Pod, asked: string): string {
 /** The node agent's address and port for a pod (its Node's InternalIP and kubelet port). */
 export function agentEndpoint(registry: Registry, pod: Pod): { host: string; port: number } {
   if (!pod.spec.nodeName) throw errors.badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
-  const node = registry.tryGet(findResource('', 'v1', 'nodes')!, undefined, pod.spec.nodeName) as Node | undefined;
+  return nodeEndpoint(registry, pod.spec.nodeName);
+}
+
+/** A node agent's address and port: its Node's InternalIP and kubelet port. */
+export function nodeEndpoint(registry: Registry, nodeName: string): { host: string; port: number } {
+  const node = registry.tryGet(findResource('', 'v1', 'nodes')!, undefined, nodeName) as Node | undefined;
   const host = node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
   const port = node?.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 10250;
-  if (!host) throw errors.badRequest(`node ${pod.spec.nodeName} has no InternalIP`);
+  if (!host) throw errors.badRequest(`node ${nodeName} has no InternalIP`);
   return { host, port };
 }
 

@@ -70,7 +70,7 @@ export function addDaemonCommands(program: Command): void {
 
   program
     .command('agent')
-    .description("Run a node agent (the kubelet's job): registers the node, runs its pods in network namespaces wired by CNI.")
+    .description("Run a node agent (the kubelet's job): registers the node, runs its pods in network namespaces wired by CNI, and serves on port 10250 their logs, exec/attach/port-forward and the Summary API (/stats/summary, measured every 15 s).")
     .requiredOption('--node-name <name>', 'name of the Node')
     .requiredOption('--node-ip <ip>', "the node's InternalIP")
     .requiredOption('--state-dir <dir>', 'directory for pod state, logs and IPAM')

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { realExecutor, wrapNetns, type RunOptions } from './exec.ts';
+import { hostTool, realExecutor, wrapNetns, type RunOptions } from './exec.ts';
 import { killGroup } from './proc.ts';
 
 /** A word for sh -c: single-quoted unless it is plainly safe. */
@@ -18,7 +18,8 @@ export function shellQuote(s: string): string {
 export function ptyArgv(argv: string[], size?: { width: number; height: number }): string[] {
   const cmd = argv.map(shellQuote).join(' ');
   const sized = size ? `stty rows ${Math.trunc(size.height)} cols ${Math.trunc(size.width)} 2>/dev/null; exec ${cmd}` : cmd;
-  return ['script', '-qfec', sized, '/dev/null'];
+  // By its path on the host: a container's PATH (busybox's applets alone) may not find it.
+  return [hostTool('script'), '-qfec', sized, '/dev/null'];
 }
 
 export interface Interactive {

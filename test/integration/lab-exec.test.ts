@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { kubectlBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
 import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
+import { onPseudoTerminal, Proc } from '../helpers/terminal.ts';
 
 const oldKubectl = process.env.PODPATH_KUBECTL_DEBIAN ?? path.join(repoRoot, '.cache/kubernetes-client/usr/bin/kubectl');
 const kubectls = [
@@ -23,41 +24,6 @@ interface Run {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-/** A long-running command: its output so far, waits for a pattern, input, its end. */
-class Proc {
-  out = '';
-  err = '';
-  code: number | null | undefined;
-  private readonly exited: Promise<void>;
-  constructor(private readonly child: ReturnType<typeof spawn>) {
-    child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.err += d.toString()));
-    // 'close': the output is all read by then.
-    this.exited = new Promise((r) => child.on('close', (code) => ((this.code = code), r())));
-  }
-  async waitFor(re: RegExp, ms = 30_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = re.exec(this.out + this.err);
-      if (m) return m;
-      if (Date.now() > deadline || this.code !== undefined) throw new Error(`no ${re} in:\n${this.out}\n${this.err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  write(s: string): void {
-    this.child.stdin!.write(s);
-  }
-  async end(ms = 30_000): Promise<number | null> {
-    const t = setTimeout(() => this.child.kill('SIGKILL'), ms);
-    await this.exited;
-    clearTimeout(t);
-    return this.code ?? null;
-  }
-  kill(): void {
-    if (this.code === undefined) this.child.kill('SIGTERM');
-  }
 }
 
 /** GET url, the body (a fresh connection each time). */
@@ -133,7 +99,7 @@ describe('kubectl exec, attach, run -it, port-forward and cp in a lab', { skip: 
       const background = (args: string[]) => new Proc(spawn(k.bin, args, { env: env(), stdio: ['pipe', 'pipe', 'pipe'] }));
       /** kubectl on a pseudo-terminal of its own (30 rows, 100 columns), as a person at a terminal runs it. */
       const onTerminal = (args: string[]) =>
-        new Proc(spawn('script', ['-qfec', `stty rows 30 cols 100; exec ${[k.bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`, '/dev/null'], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] }));
+        onPseudoTerminal(k.bin, args, env());
 
       it('exec prints stdout and stderr and exits with the command’s code', () =>
         explained(lab, async () => {

@@ -13,6 +13,7 @@ import { agentPaths } from '../../src/agent/paths.ts';
 import { parseContainerArgv } from '../../src/agent/rootfs.ts';
 import { ContainerRuntime, nextBackoffSeconds, terminatedState } from '../../src/agent/runtime.ts';
 import { SandboxManager, sandboxName } from '../../src/agent/sandbox.ts';
+import { hostTool } from '../../src/exec/exec.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { FakeClock, FakeNetns, FakeProcesses, pod, settle, tempStateDir } from '../helpers/agent.ts';
 
@@ -84,8 +85,9 @@ describe('node agent runtime', () => {
     const p = pod('term', { containers: [{ name: 'sh', image: 'x', command: ['sh', '-c', 'read a; echo "$a"'], stdin: true, tty: true }] });
     const rp = await t.runtime.createPod(p);
     t.runtime.runContainers(p, rp);
-    const [, sh] = t.procs.find('script');
-    assert.deepEqual(container(sh.argv).argv, ['script', '-qfec', `sh -c 'read a; echo "$a"'`, '/dev/null']);
+    const [, sh] = t.procs.find(hostTool('script'));
+    // by its path: the container's PATH need not find it
+    assert.deepEqual(container(sh.argv).argv, [hostTool('script'), '-qfec', `sh -c 'read a; echo "$a"'`, '/dev/null']);
     assert.equal(sh.opts.stdinFifo, t.paths.containerStdin(p.metadata.uid!, 'sh'));
   });
 
@@ -253,6 +255,23 @@ describe('node agent runtime', () => {
       t.runtime.runContainers(p, rp);
       assert.equal(rp.containers.main!.state.waiting?.reason === 'CrashLoopBackOff', restarts, `${policy} after exit ${code}`);
     }
+  });
+
+  it('starts an ephemeral container once it is added, in the pod’s network namespace, and never restarts it', async () => {
+    const t = setup();
+    const p = pod('web', {});
+    const rp = await t.runtime.createPod(p);
+    t.runtime.runContainers(p, rp);
+    const debug = { ...p, spec: { ...p.spec, ephemeralContainers: [{ name: 'debugger', image: 'x', command: ['ip', 'addr'], targetContainerName: 'main' }] } };
+    t.runtime.runContainers(debug, rp);
+    const [pid, proc] = t.procs.find('ip');
+    assert.equal(container(proc.argv).root.netns, rp.netns);
+    assert.ok(rp.containers.debugger!.state.running);
+    t.procs.exit(pid, 0);
+    await settle();
+    t.runtime.runContainers(debug, rp);
+    assert.equal(rp.containers.debugger!.state.terminated?.exitCode, 0, 'pod restartPolicy Always does not restart an ephemeral container');
+    assert.equal(rp.containers.main!.state.running !== undefined, true);
   });
 
   it('records how a process ended as a shell would: 128+signal when killed', () => {

@@ -24,7 +24,8 @@ export interface ManagerContext {
   manager: string;
   apiVersion: string;
   model: string;
-  subresource?: 'status';
+  /** the subresource written through (ephemeralcontainers writes fields of the main part) */
+  subresource?: 'status' | 'ephemeralcontainers';
   now: string;
 }
 

@@ -468,12 +468,57 @@ function validateInitContainers(list: Container[] | undefined, regular: Containe
   return errs;
 }
 
+/** The fields of an ephemeral container that are not on upstream's allow list, in its struct's order: a debugging container serves nothing and reserves nothing. */
+const ephemeralForbidden = ['ports', 'resources', 'resizePolicy', 'restartPolicy', 'restartPolicyRules', 'livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle'] as const;
+
+/** validateEphemeralContainers: each a valid container, its name unique among all the pod's containers, its target one of the pod's (non-ephemeral) containers. */
+export function validateEphemeralContainers(spec: PodSpec, p: Path): FieldError[] {
+  const errs: FieldError[] = [];
+  const others = new Set([...(spec.containers ?? []), ...(spec.initContainers ?? [])].map((c) => c.name));
+  const all = new Set(others);
+  (spec.ephemeralContainers ?? []).forEach((ec, i) => {
+    const cp = p.index(i);
+    errs.push(...validateContainer(ec, cp));
+    if (all.has(ec.name)) errs.push(field.duplicate(cp.child('name'), ec.name));
+    else all.add(ec.name);
+    if (ec.targetContainerName && !others.has(ec.targetContainerName)) errs.push(field.notFound(cp.child('targetContainerName'), ec.targetContainerName));
+    for (const f of ephemeralForbidden) {
+      const v = (ec as Record<string, unknown>)[f];
+      // An empty resources (as defaulting leaves it) is the zero value: not set.
+      const set = v !== undefined && v !== null && !(isObject(v) && Object.keys(v).length === 0) && !(Array.isArray(v) && v.length === 0);
+      if (set) errs.push(field.forbidden(cp.child(f), 'cannot be set for an Ephemeral Container'));
+    }
+    ((ec.volumeMounts ?? []) as { subPath?: string; subPathExpr?: string }[]).forEach((vm, j) => {
+      for (const f of ['subPath', 'subPathExpr'] as const) if (vm[f]) errs.push(field.forbidden(cp.child('volumeMounts').index(j).child(f), 'cannot be set for an Ephemeral Container'));
+    });
+  });
+  return errs;
+}
+
+/**
+ * ValidatePodEphemeralContainersUpdate: the new pod valid, and every ephemeral container the
+ * old one had still there, unchanged (they are never removed or edited, only added).
+ */
+export function validatePodEphemeralContainersUpdate(pod: Pod, old: Pod): FieldError[] {
+  const errs = validateObjectMetaUpdate(pod.metadata, old.metadata);
+  errs.push(...validatePodSpec(pod.spec, Path.root('spec')));
+  const p = Path.root('spec', 'ephemeralContainers');
+  const now = new Map((pod.spec.ephemeralContainers ?? []).map((c) => [c.name, c]));
+  for (const o of old.spec.ephemeralContainers ?? []) {
+    const n = now.get(o.name);
+    if (!n) errs.push(field.forbidden(p, `existing ephemeral containers ${JSON.stringify(o.name)} may not be removed\n`));
+    else if (!isDeepStrictEqual(JSON.parse(JSON.stringify(n)), JSON.parse(JSON.stringify(o)))) errs.push(field.forbidden(p, `existing ephemeral containers ${JSON.stringify(o.name)} may not be changed\n`));
+  }
+  return errs;
+}
+
 /** ValidatePodSpec (the parts podpath's pods use). */
 export function validatePodSpec(spec: PodSpec, p: Path): FieldError[] {
   const errs: FieldError[] = [];
   if (spec.terminationGracePeriodSeconds === undefined) errs.push(field.required(p.child('terminationGracePeriodSeconds')));
   errs.push(...validateContainers(spec.containers, p.child('containers')));
   errs.push(...validateInitContainers(spec.initContainers, spec.containers, p.child('initContainers')));
+  errs.push(...validateEphemeralContainers(spec, p.child('ephemeralContainers')));
   if (spec.hostNetwork) {
     (spec.containers ?? []).forEach((c, i) =>
       (c.ports ?? []).forEach((port, j) => {
@@ -543,6 +588,7 @@ export function validatePodTemplateSpec(t: PodTemplateSpec, p: Path): FieldError
 export function validatePod(pod: Pod): FieldError[] {
   const errs = validateObjectMeta(pod.metadata, true, nameIsDNSSubdomain);
   errs.push(...validatePodSpec(pod.spec ?? ({ containers: [] } as PodSpec), Path.root('spec')));
+  if (pod.spec?.ephemeralContainers?.length) errs.push(field.forbidden(Path.root('spec', 'ephemeralContainers'), 'cannot be set on create'));
   const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
   containers.forEach((c) => {
     if (c.image && c.image.trim() !== c.image) {
