@@ -149,6 +149,14 @@ export const clusterRoles: readonly ClusterRole[] = [
   clusterRole('system:public-info-viewer', [urls(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])]),
   clusterRole('system:service-account-issuer-discovery', [urls(['get'], ['/.well-known/openid-configuration', '/openid/v1/jwks'])]),
   clusterRole('view', null, { aggregateFrom: 'view', labels: aggregateTo('edit') }),
+  // metrics-server's own manifest's role: podpath serves metrics.k8s.io itself, as a cluster with
+  // metrics-server installed does, so `kubectl top` works for whoever may view.
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'system:aggregated-metrics-reader', labels: { 'k8s-app': 'metrics-server', ...aggregateTo('admin'), ...aggregateTo('edit'), ...aggregateTo('view') } },
+    rules: [rule(read, ['metrics.k8s.io'], ['pods', 'nodes'])],
+  },
 ];
 
 type SubjectSpec = ['User' | 'Group', string] | ['ServiceAccount', string, string];
