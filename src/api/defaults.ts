@@ -17,6 +17,7 @@ import type {
 } from './types.ts';
 import { isObject } from './types.ts';
 import { normalizeInPlace } from './wire.ts';
+import { defaultCustomResourceDefinition } from './apiextensions/validation.ts';
 
 function defaultProbe(p: Probe | undefined): void {
   if (!p) return;
@@ -211,6 +212,7 @@ const defaulters: Record<string, (o: KubeObject) => void> = {
   IngressClass: (o) => defaultIngressClass(o as IngressClass),
   Namespace: defaultNamespace,
   Secret: defaultSecret,
+  CustomResourceDefinition: defaultCustomResourceDefinition,
 };
 
 /**

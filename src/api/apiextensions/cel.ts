@@ -1,0 +1,96 @@
+// x-kubernetes-validations: CEL rules of a CRD's schema, evaluated with @bufbuild/cel against
+// `self` (and `oldSelf` on updates, for transition rules), with the apiextensions-apiserver's
+// error shapes: the rule's message, or "failed rule: <rule>", on the rule's field.
+import { celEnv, isCelError, parse, plan, type CelEnv, type CelInput } from '@bufbuild/cel';
+import { strings } from '@bufbuild/cel/ext';
+import { Path, type FieldError, type FieldErrorType } from '../errors.ts';
+import { isObject } from '../types.ts';
+import type { JSONSchemaProps, ValidationRule } from './types.ts';
+
+type Program = (bindings: Record<string, CelInput>) => unknown;
+
+let env: CelEnv | undefined;
+const programs = new Map<string, Program | Error>();
+
+/** Parses and plans a rule once; a rule that does not compile is an Error (CRD validation reports it). */
+export function compileRule(rule: string): Program | Error {
+  let p = programs.get(rule);
+  if (p) return p;
+  try {
+    env ??= celEnv({ funcs: strings });
+    const planned = plan(env, parse(rule));
+    p = (b) => planned(b as never);
+  } catch (e) {
+    p = new Error((e as Error).message);
+  }
+  programs.set(rule, p);
+  return p;
+}
+
+/** A JSON value as CEL sees it: objects as maps, integers of integer fields as CEL ints. */
+function toCel(v: unknown, s: JSONSchemaProps | undefined): CelInput {
+  if (Array.isArray(v)) return v.map((x) => toCel(x, s?.items));
+  if (isObject(v)) {
+    const ap = isObject(s?.additionalProperties) ? (s!.additionalProperties as JSONSchemaProps) : undefined;
+    return new Map(Object.entries(v).map(([k, x]) => [k, toCel(x, s?.properties?.[k] ?? ap)]));
+  }
+  if (typeof v === 'number') {
+    if (s?.type === 'number') return v;
+    return Number.isInteger(v) ? BigInt(v) : v;
+  }
+  return v as CelInput;
+}
+
+const referencesOldSelf = (rule: string) => /\boldSelf\b/.test(rule);
+
+function ruleError(p: Path, s: JSONSchemaProps, r: ValidationRule, detail: string): FieldError {
+  const at = r.fieldPath ? Path.root(`${String(p)}${r.fieldPath}`) : p;
+  const type: FieldErrorType = r.reason ?? 'FieldValueInvalid';
+  const badValue = s.type ?? (s['x-kubernetes-int-or-string'] ? 'integer-or-string' : 'object');
+  return { type, field: String(at), badValue: type === 'FieldValueInvalid' ? badValue : '', detail };
+}
+
+/**
+ * Evaluates every rule of `s` and its descendants against `value` (and `old`, the stored
+ * object's value at the same place, for rules that name oldSelf: they run on updates only).
+ */
+export function validateRules(value: unknown, old: unknown, s: JSONSchemaProps | undefined, p: Path): FieldError[] {
+  if (!s || value === undefined || value === null) return [];
+  const errs: FieldError[] = [];
+  for (const r of s['x-kubernetes-validations'] ?? []) {
+    const transition = referencesOldSelf(r.rule);
+    if (transition && old === undefined && !r.optionalOldSelf) continue;
+    const program = compileRule(r.rule);
+    if (program instanceof Error) {
+      errs.push({ type: 'InternalError', field: String(p), badValue: null, detail: `rule compile error: ${program.message}` });
+      continue;
+    }
+    const bindings: Record<string, CelInput> = { self: toCel(value, s) };
+    if (transition) bindings.oldSelf = toCel(old, s);
+    let out: unknown;
+    try {
+      out = program(bindings);
+    } catch (e) {
+      out = e;
+    }
+    if (out === true) continue;
+    if (isCelError(out as never) || out instanceof Error) {
+      errs.push({ type: 'InternalError', field: String(p), badValue: null, detail: `${(out as Error).message} evaluating rule: ${r.rule}` });
+      continue;
+    }
+    errs.push(ruleError(p, s, r, r.message || `failed rule: ${r.rule}`));
+  }
+  if (Array.isArray(value) && s.items) {
+    const oldList = Array.isArray(old) ? old : undefined;
+    value.forEach((v, i) => errs.push(...validateRules(v, oldList?.[i], s.items, p.index(i))));
+  } else if (isObject(value)) {
+    const oldObj = isObject(old) ? old : undefined;
+    const ap = isObject(s.additionalProperties) ? (s.additionalProperties as JSONSchemaProps) : undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const ps = s.properties?.[k];
+      if (ps) errs.push(...validateRules(v, oldObj?.[k], ps, p.child(k)));
+      else if (ap) errs.push(...validateRules(v, oldObj?.[k], ap, p.key(k)));
+    }
+  }
+  return errs;
+}
