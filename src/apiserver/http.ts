@@ -373,7 +373,7 @@ export function createHandler(opts: HttpOptions): Handler {
       const bytes = await readBody(req, maxBodyBytes).catch((e: unknown) => {
         throw e instanceof BodyTooLargeError ? errors.tooLarge(e.message) : e;
       });
-      const openapi = openapiResponse(path, target.query, req.headers);
+      const openapi = openapiResponse(path, target.query, req.headers, registry.kinds?.openapi);
       if (openapi) {
         res.writeHead(openapi.code, { 'Cache-Control': 'no-cache, private', ...openapi.headers, 'Content-Length': String(openapi.body.length) });
         res.end(openapi.body);

@@ -18,6 +18,7 @@ import { wireObject } from '../api/wire.ts';
 import { admitDefaultIngressClass } from './admission.ts';
 import { decodeFor, fieldValidationOf, mediaType, parseBody, type Decoded, type FieldValidation, type RawBody } from './decode.ts';
 import { carryAllocatedValues, normalizeClusterIPs, ServiceAllocations, type Txn } from './serviceips.ts';
+import type { DynamicOpenAPI } from './openapi.ts';
 import type { Store } from './storage/store.ts';
 import { strategyFor, type Strategy } from './strategies.ts';
 
@@ -108,6 +109,8 @@ export interface DynamicKinds {
   strategy(rt: ResourceType): Strategy;
   scaleOf(rt: ResourceType, owner: KubeObject): KubeObject | undefined;
   withReplicas(rt: ResourceType, owner: KubeObject, replicas: number): KubeObject;
+  /** their OpenAPI v3 documents */
+  openapi?: DynamicOpenAPI;
 }
 
 export interface RegistryOptions {

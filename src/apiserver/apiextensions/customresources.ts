@@ -26,6 +26,8 @@ import { cannotHandle, checkTypeMeta, type Decoded, type FieldValidation } from 
 import { rfc3339, type DynamicKinds, type Registry } from '../registry.ts';
 import type { Strategy } from '../strategies.ts';
 import type { Store } from '../storage/store.ts';
+import type { DynamicOpenAPI } from '../openapi.ts';
+import { customV3Document } from './openapi.ts';
 
 export const crdResource = 'apiextensions.k8s.io/customresourcedefinitions';
 const allVerbs = ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'];
@@ -91,7 +93,7 @@ export function customScaleOf(owner: KubeObject, paths: NonNullable<NonNullable<
   return {
     kind: 'Scale',
     apiVersion,
-    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+    metadata: { name: m.name, ...(m.namespace ? { namespace: m.namespace } : {}), uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
     spec: { replicas: typeof spec === 'number' ? spec : 0 },
     status: { replicas: typeof status === 'number' ? status : 0, ...(typeof sel === 'string' && sel ? { selector: sel } : {}) },
   };
@@ -216,6 +218,16 @@ export class CustomResources implements DynamicKinds {
     if (scale) setPath(next as Record<string, unknown>, scale.specReplicasPath, replicas);
     return next;
   }
+
+  readonly openapi: DynamicOpenAPI = {
+    groupVersions: () => [...new Map(this.types().map((r) => [`${r.group}/${r.version}`, { group: r.group, version: r.version }])).values()],
+    document: (gv, catalog, serverVersion) =>
+      customV3Document(
+        catalog,
+        [...this.served().values()].filter((s) => s.rt.group === gv.group && s.rt.version === gv.version),
+        serverVersion,
+      ),
+  };
 
   // ---- controllers ----
 
