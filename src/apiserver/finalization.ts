@@ -210,7 +210,9 @@ export class Finalization {
     const ns = this.registry.tryGet(nsRt, undefined, name) as Namespace | undefined;
     if (!ns?.metadata.deletionTimestamp) return;
     let remaining = 0;
-    for (const rt of resourceTypes) {
+    // Custom kinds too, one version of each (they share their storage).
+    const custom = new Map((this.registry.kinds?.types() ?? []).map((rt) => [`${rt.group}/${rt.resource}`, rt]));
+    for (const rt of [...resourceTypes, ...custom.values()]) {
       if (!rt.namespaced) continue;
       for (const o of this.registry.store.list(`${rt.group}/${rt.resource}`, name)) {
         remaining++;
