@@ -17,7 +17,6 @@ import type {
 } from './types.ts';
 import { isObject } from './types.ts';
 import { normalizeInPlace } from './wire.ts';
-import { defaultCustomResourceDefinition } from './apiextensions/validation.ts';
 
 function defaultProbe(p: Probe | undefined): void {
   if (!p) return;
@@ -212,7 +211,6 @@ const defaulters: Record<string, (o: KubeObject) => void> = {
   IngressClass: (o) => defaultIngressClass(o as IngressClass),
   Namespace: defaultNamespace,
   Secret: defaultSecret,
-  CustomResourceDefinition: defaultCustomResourceDefinition,
 };
 
 /**

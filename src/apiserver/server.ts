@@ -18,7 +18,7 @@ import { bearerAuthenticated, createHandler, route } from './http.ts';
 import { createUpgradeHandler } from './streaming.ts';
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { Registry, type Ctx } from './registry.ts';
-import { CustomResources } from './apiextensions/customresources.ts';
+import { CustomResources } from './apiextensions.ts';
 import { ServiceAllocations } from './serviceips.ts';
 import { Store } from './storage/store.ts';
 import { guard, serverOptions, type Limits } from '../util/httpserver.ts';

@@ -178,10 +178,12 @@ export const strategies: Record<string, Strategy> = {
     validateStatusUpdate: apiextensions.validateCustomResourceDefinitionStatusUpdate,
     // The status is the controllers'; the storage version is recorded as stored from the start.
     prepareForCreate: (o) => {
+      apiextensions.defaultCustomResourceDefinition(o);
       const v = storageVersionOf(o as CustomResourceDefinition);
       o.status = { acceptedNames: { plural: '', kind: '' }, storedVersions: v ? [v] : [] };
     },
     prepareForUpdate: (o, old) => {
+      apiextensions.defaultCustomResourceDefinition(o);
       keepStatus(o, old);
       const v = storageVersionOf(o as CustomResourceDefinition);
       const st = (o as CustomResourceDefinition).status;

@@ -2,10 +2,10 @@
 // CustomResourceDefinitions define (discovery, decoding with pruning and defaulting, the
 // strategy that validates them against the schema and its CEL rules), and the controllers
 // that accept a CRD's names, establish it, and delete its objects when it goes.
-import { errors, field, Path, type FieldError } from '../../api/errors.ts';
-import { validateRules } from '../../api/apiextensions/cel.ts';
-import { customResourcePrinter, findResults, parseJSONPath } from '../../api/apiextensions/printer.ts';
-import { applySchemaDefaults, prune, validateValue } from '../../api/apiextensions/schema.ts';
+import { errors, field, Path, type FieldError } from '../api/errors.ts';
+import { validateRules } from '../api/apiextensions/cel.ts';
+import { customResourcePrinter, findResults, parseJSONPath } from '../api/apiextensions/printer.ts';
+import { applySchemaDefaults, prune, validateValue } from '../api/apiextensions/schema.ts';
 import {
   cleanupFinalizer,
   conditionOf,
@@ -15,19 +15,19 @@ import {
   type CustomResourceDefinitionCondition,
   type CustomResourceDefinitionVersion,
   type JSONSchemaProps,
-} from '../../api/apiextensions/types.ts';
-import { resourceOf, resourceTypes, type ResourceType, type SubresourceInfo } from '../../api/resources.ts';
-import { DecodeError, decodeObject } from '../../api/schema.ts';
-import { sameValue } from '../../api/fieldset.ts';
-import { isObject, type KubeObject } from '../../api/types.ts';
-import { validateObjectMeta, validateObjectMetaUpdate } from '../../api/validation/meta.ts';
-import { isDNS1123Subdomain } from '../../api/validation/names.ts';
-import { cannotHandle, checkTypeMeta, type Decoded, type FieldValidation } from '../decode.ts';
-import { rfc3339, type DynamicKinds, type Registry } from '../registry.ts';
-import type { Strategy } from '../strategies.ts';
-import type { Store } from '../storage/store.ts';
-import type { DynamicOpenAPI } from '../openapi.ts';
-import { customV3Document } from './openapi.ts';
+} from '../api/apiextensions/types.ts';
+import { resourceOf, resourceTypes, type ResourceType, type SubresourceInfo } from '../api/resources.ts';
+import { DecodeError, decodeObject } from '../api/schema.ts';
+import { sameValue } from '../api/fieldset.ts';
+import { isObject, type KubeObject } from '../api/types.ts';
+import { validateObjectMeta, validateObjectMetaUpdate } from '../api/validation/meta.ts';
+import { isDNS1123Subdomain } from '../api/validation/names.ts';
+import { cannotHandle, checkTypeMeta, type Decoded, type FieldValidation } from './decode.ts';
+import { rfc3339, type DynamicKinds, type Registry } from './registry.ts';
+import type { Strategy } from './strategies.ts';
+import type { Store } from './storage/store.ts';
+import type { DynamicOpenAPI } from './openapi.ts';
+import { customV3Document } from './openapi/customresources.ts';
 
 export const crdResource = 'apiextensions.k8s.io/customresourcedefinitions';
 const allVerbs = ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'];

@@ -4,8 +4,8 @@
 // `kubectl explain` finds them.
 import type { JSONSchemaProps } from '../../api/apiextensions/types.ts';
 import type { ResourceType } from '../../api/resources.ts';
-import { render } from '../openapi/render.ts';
-import { v3Wrapper, type Schema, type SchemaCatalog } from '../openapi/schemas.ts';
+import { render } from './render.ts';
+import { v3Wrapper, type Schema, type SchemaCatalog } from './schemas.ts';
 
 const objectMeta = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 const listMeta = 'io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta';
