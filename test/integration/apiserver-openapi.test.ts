@@ -30,6 +30,7 @@ const samples: Record<string, [string, string, string]> = {
   IngressClass: ['ingressclass.spec.controller', 'string', 'string'],
   NetworkPolicy: ['networkpolicy.spec.podSelector', 'LabelSelector', 'Object'],
   Lease: ['lease.spec.leaseDurationSeconds', 'integer', 'integer'],
+  CustomResourceDefinition: ['customresourcedefinition.spec.versions', '[]CustomResourceDefinitionVersion', '[]Object'],
 };
 
 describe('OpenAPI documents of podpath apiserver', () => {
