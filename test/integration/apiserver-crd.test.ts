@@ -158,6 +158,16 @@ describe('CustomResourceDefinitions with kubectl', () => {
     assert.match(bad, /spec\.size: Invalid value: "number": spec\.size in body must be of type integer,string: "number"/);
   });
 
+  it('collects the dependents of a custom object, and keeps them while it exists', async () => {
+    const w = JSON.parse(ok(['get', 'widget', 'w1', '-o', 'json']));
+    const owned = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owned', namespace: 'default', ownerReferences: [{ apiVersion: 'example.io/v1', kind: 'Widget', name: 'w1', uid: w.metadata.uid }] } };
+    ok(['create', '-f', '-'], JSON.stringify(owned));
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(kubectl(['get', 'configmap', 'owned']).code, 0, 'a dependent of an existing custom object was deleted');
+    ok(['delete', 'widget', 'w1']);
+    await eventually(() => kubectl(['get', 'configmap', 'owned']).code !== 0, 10_000, 'the dependent to go');
+  });
+
   it('explains the fields of a custom kind from its schema', () => {
     const out = ok(['explain', 'httproute.spec.hostnames']);
     assert.match(out, /^GROUP:\s+gateway.example.io\nKIND:\s+HTTPRoute\nVERSION:\s+v1\n/);
