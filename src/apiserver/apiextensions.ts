@@ -184,7 +184,14 @@ export class CustomResources implements DynamicKinds {
       validate: (o) => [...validateObjectMeta(o.metadata, rt.namespaced, nameFn), ...validateBody(o, undefined)],
       validateUpdate: (o, old) => [...validateObjectMetaUpdate(o.metadata, old.metadata), ...validateBody(o, old)],
       validateStatusUpdate: (o, old) => [...validateObjectMetaUpdate(o.metadata, old.metadata), ...validateBody(o, old)],
-      prepareForCreate: status ? (o) => void delete o.status : undefined,
+      // A create may not set status; upstream then defaults it again where it is read from storage
+      // (the Gateway API's "Waiting for controller" conditions), which storing the default matches.
+      prepareForCreate: status
+        ? (o) => {
+            delete o.status;
+            applySchemaDefaults(o, s.schema);
+          }
+        : undefined,
       prepareForUpdate: status ? keepStatus : undefined,
       // With a status subresource only the spec's changes count; without, any but metadata's.
       generationOf: (o) => {
