@@ -81,6 +81,10 @@ describe('CustomResourceDefinitions with kubectl', () => {
     assert.match(header!, /^NAME\s+HOSTNAMES\s+AGE$/);
     assert.match(row!, /^web\s+\["web.example.com"\]\s+\d+s$/);
     assert.match(ok(['get', 'gateway-api']), /^web\s+\["web.example.com"\]\s+\d+s$/m);
+    // Applied again, changed: kubectl sends a merge patch for a kind it has no Go type for.
+    const again = ok(['apply', '-f', '-'], route('web', '  parentRefs: [{name: gw}]\n  hostnames: [www.example.com]\n  rules:\n  - matches: [{path: {}}]\n    backendRefs: [{name: web, port: 80}]\n'));
+    assert.match(again, /httproute.gateway.example.io\/web configured/);
+    assert.deepEqual(JSON.parse(ok(['get', 'hr', 'web', '-o', 'json'])).spec.hostnames, ['www.example.com']);
   });
 
   it('refuses an unknown field under kubectl apply\'s strict field validation', () => {
@@ -104,7 +108,7 @@ describe('CustomResourceDefinitions with kubectl', () => {
     ok(['patch', 'hr', 'web', '--type=json', '-p', '[{"op":"add","path":"/spec/hostnames/-","value":"c.example.com"}]']);
     const o = JSON.parse(ok(['get', 'hr', 'web', '-o', 'json']));
     assert.deepEqual(o.spec.hostnames, ['a.example.com', 'b.example.com', 'c.example.com']);
-    assert.equal(o.metadata.generation, 3);
+    assert.equal(o.metadata.generation, 4);
     const err = fails(['patch', 'hr', 'web', '-p', '{"spec":{"hostnames":["x.example.com"]}}']);
     assert.match(err, /the body of the request was in an unknown format - accepted media types include: application\/json-patch\+json, application\/merge-patch\+json, application\/apply-patch\+yaml/);
     const raw = await request(s, 'PATCH', '/apis/gateway.example.io/v1/namespaces/default/httproutes/web', '{}', { contentType: 'application/strategic-merge-patch+json' });
