@@ -136,6 +136,13 @@ describe('custom objects against their schema', () => {
     assert.deepEqual(messages(validateRules({ spec: { min: 1, max: 2 } }, undefined, s, Path.root())), []);
     assert.deepEqual(messages(validateRules({ spec: { min: 3, max: 2 } }, undefined, s, Path.root())), ['spec: Invalid value: "object": min must not exceed max']);
     assert.deepEqual(messages(validateRules({ spec: { min: 1, max: 2 } }, { spec: { min: 1, max: 5 } }, s, Path.root())), ['spec: Forbidden: max may not shrink']);
+    assert.deepEqual(messages(validateRules({ spec: { min: 1 } }, undefined, s, Path.root())), ['spec: Invalid value: "object": field not found: max evaluating rule: self.min <= self.max']);
+  });
+
+  it("offers Kubernetes' isIP, isCIDR and isURL and the strings extension", () => {
+    const s: JSONSchemaProps = { type: 'array', items: { type: 'string' }, 'x-kubernetes-validations': [{ rule: 'self.all(h, !isIP(h))', message: 'Hostnames cannot contain an IP' }, { rule: 'self.all(h, h.split(".").size() < 4 || isCIDR(h + "/8") || isURL("http://" + h))' }] };
+    assert.deepEqual(messages(validateRules(['a.example.com'], undefined, s, Path.root('spec', 'hostnames'))), []);
+    assert.deepEqual(messages(validateRules(['a.example.com', '10.0.0.1'], undefined, s, Path.root('spec', 'hostnames'))), ['spec.hostnames: Invalid value: "array": Hostnames cannot contain an IP']);
   });
 });
 

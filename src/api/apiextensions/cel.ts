@@ -1,13 +1,30 @@
 // x-kubernetes-validations: CEL rules of a CRD's schema, evaluated with @bufbuild/cel against
 // `self` (and `oldSelf` on updates, for transition rules), with the apiextensions-apiserver's
 // error shapes: the rule's message, or "failed rule: <rule>", on the rule's field.
-import { celEnv, isCelError, parse, plan, type CelEnv, type CelInput } from '@bufbuild/cel';
+import { CelScalar, celEnv, celFunc, isCelError, parse, plan, type CelEnv, type CelInput } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import { parseCIDR, parseIP } from '../../util/ip.ts';
 import { Path, type FieldError, type FieldErrorType } from '../errors.ts';
 import { isObject } from '../types.ts';
 import type { JSONSchemaProps, ValidationRule } from './types.ts';
 
 type Program = (bindings: Record<string, CelInput>) => unknown;
+
+/**
+ * The boolean checks of Kubernetes' CEL libraries that CRDs use (the Gateway API's
+ * `!isIP(h)`): isIP, isCIDR and isURL. Their value types (ip(), cidr(), url()) are not offered.
+ */
+const kubernetesLibrary = [
+  celFunc('isIP', [CelScalar.STRING], CelScalar.BOOL, (s) => parseIP(s) !== undefined),
+  celFunc('isCIDR', [CelScalar.STRING], CelScalar.BOOL, (s) => parseCIDR(s) !== undefined),
+  celFunc('isURL', [CelScalar.STRING], CelScalar.BOOL, (s) => {
+    try {
+      return Boolean(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }),
+];
 
 let env: CelEnv | undefined;
 const programs = new Map<string, Program | Error>();
@@ -17,7 +34,7 @@ export function compileRule(rule: string): Program | Error {
   let p = programs.get(rule);
   if (p) return p;
   try {
-    env ??= celEnv({ funcs: strings });
+    env ??= celEnv({ funcs: [...strings, ...kubernetesLibrary] });
     const planned = plan(env, parse(rule));
     p = (b) => planned(b as never);
   } catch (e) {
@@ -75,7 +92,8 @@ export function validateRules(value: unknown, old: unknown, s: JSONSchemaProps |
     }
     if (out === true) continue;
     if (isCelError(out as never) || out instanceof Error) {
-      errs.push({ type: 'InternalError', field: String(p), badValue: null, detail: `${(out as Error).message} evaluating rule: ${r.rule}` });
+      // A runtime error (no such key, a bad index) fails the rule, saying why.
+      errs.push(ruleError(p, s, { rule: r.rule }, `${(out as Error).message} evaluating rule: ${r.rule}`));
       continue;
     }
     errs.push(ruleError(p, s, r, r.message || `failed rule: ${r.rule}`));
