@@ -172,6 +172,15 @@ describe('CustomResourceDefinitions with kubectl', () => {
     await eventually(() => kubectl(['get', 'configmap', 'owned']).code !== 0, 10_000, 'the dependent to go');
   });
 
+  it('deletes the custom objects of a namespace being deleted', async () => {
+    ok(['create', 'namespace', 'crd-ns']);
+    ok(['apply', '-n', 'crd-ns', '-f', '-'], route('inner', '  hostnames: [inner.example.com]\n').replace('namespace: default', 'namespace: crd-ns'));
+    ok(['delete', 'namespace', 'crd-ns', '--wait=false']);
+    await eventually(() => kubectl(['get', 'namespace', 'crd-ns']).code !== 0, 15_000, 'the namespace to go');
+    const list = await request(s, 'GET', '/apis/gateway.example.io/v1/namespaces/crd-ns/httproutes');
+    assert.deepEqual(list.json().items, []);
+  });
+
   it('explains the fields of a custom kind from its schema', () => {
     const out = ok(['explain', 'httproute.spec.hostnames']);
     assert.match(out, /^GROUP:\s+gateway.example.io\nKIND:\s+HTTPRoute\nVERSION:\s+v1\n/);
