@@ -285,7 +285,7 @@ export class CustomResources implements DynamicKinds {
         wrote = true;
       }
     }
-    if (wrote) void this.store.sync();
+    if (wrote) this.store.sync().catch((e: Error) => this.log(`customresourcedefinitions: ${e.message}`));
   }
 
   /** A deleted CRD: Terminating, every object of it removed, then the finalizer taken off. */
