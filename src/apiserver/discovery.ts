@@ -16,7 +16,8 @@ export const serverVersion = {
 };
 
 function storageVersionHash(r: ResourceType): string {
-  return createHash('sha256').update(`${r.group}/${r.version}/${r.kind}`).digest('base64').slice(0, 11);
+  // Every served version of a custom kind names the one it is stored at.
+  return createHash('sha256').update(`${r.group}/${r.custom?.storageVersion ?? r.version}/${r.kind}`).digest('base64').slice(0, 11);
 }
 
 /** The served kinds: the built-in ones, then `extra` (those of CustomResourceDefinitions). */
