@@ -163,7 +163,11 @@ export class Registry {
     }
     try {
       fields = parseFieldSelector(fs);
-      checkFieldSelector(rt.resource, fields);
+      // A custom kind's labels are converted as its CRD serves them: metadata.name, and metadata.namespace when namespaced.
+      if (rt.custom) {
+        const bad = fields.find((f) => f.field !== 'metadata.name' && !(rt.namespaced && f.field === 'metadata.namespace'));
+        if (bad) throw errors.badRequest(`field label not supported: ${bad.field}`);
+      } else checkFieldSelector(rt.resource, fields);
     } catch (e) {
       if (e instanceof FieldSelectorError) {
         throw errors.badRequest(`Unable to find ${JSON.stringify(rt.resource)} that match label selector ${JSON.stringify(ls)}, field selector ${JSON.stringify(fs)}: ${e.message}`);

@@ -92,6 +92,13 @@ describe('CustomResourceDefinitions with kubectl', () => {
     assert.match(err, /HTTPRoute in version "v1" cannot be handled as a HTTPRoute: strict decoding error: unknown field "spec.bogus"/);
   });
 
+  it('selects by labels and by the metadata fields a custom kind has', () => {
+    ok(['label', 'hr', 'web', 'tier=edge']);
+    assert.equal(ok(['get', 'hr', '-l', 'tier=edge', '-o', 'name']).trim(), 'httproute.gateway.example.io/web');
+    assert.equal(ok(['get', 'hr', '--field-selector', 'metadata.name=web', '-o', 'name']).trim(), 'httproute.gateway.example.io/web');
+    assert.match(fails(['get', 'hr', '--field-selector', 'spec.hostnames=x']), /^Error from server \(BadRequest\): Unable to find "gateway.example.io\/v1, Resource=httproutes" that match label selector "", field selector "spec.hostnames=x": field label not supported: spec.hostnames$/m);
+  });
+
   it('serves every served version, storing the storage version', async () => {
     const beta = JSON.parse(ok(['get', 'httproutes.v1beta1.gateway.example.io', 'web', '-o', 'json']));
     assert.equal(beta.apiVersion, 'gateway.example.io/v1beta1');
