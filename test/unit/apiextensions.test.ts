@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { errorString, Path } from '../../src/api/errors.ts';
-import { validateRules } from '../../src/api/apiextensions/cel.ts';
+import { escapePropertyName, validateRules } from '../../src/api/apiextensions/cel.ts';
 import { customResourcePrinter } from '../../src/api/apiextensions/printer.ts';
 import { applySchemaDefaults, prune, validateValue } from '../../src/api/apiextensions/schema.ts';
 import type { CustomResourceDefinition, JSONSchemaProps } from '../../src/api/apiextensions/types.ts';
@@ -137,6 +137,12 @@ describe('custom objects against their schema', () => {
     assert.deepEqual(messages(validateRules({ spec: { min: 3, max: 2 } }, undefined, s, Path.root())), ['spec: Invalid value: "object": min must not exceed max']);
     assert.deepEqual(messages(validateRules({ spec: { min: 1, max: 2 } }, { spec: { min: 1, max: 5 } }, s, Path.root())), ['spec: Forbidden: max may not shrink']);
     assert.deepEqual(messages(validateRules({ spec: { min: 1 } }, undefined, s, Path.root())), ['spec: Invalid value: "object": field not found: max evaluating rule: self.min <= self.max']);
+  });
+
+  it('names reserved and punctuated properties as Kubernetes escapes them', () => {
+    assert.deepEqual(['namespace', 'a-b', 'x.y', 'p/q', 'a__b', 'name', '1st', 'sp ace'].map(escapePropertyName), ['__namespace__', 'a__dash__b', 'x__dot__y', 'p__slash__q', 'a__underscores__b', 'name', undefined, undefined]);
+    const s: JSONSchemaProps = { type: 'object', properties: { namespace: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string' } } }, 'x-kubernetes-validations': [{ rule: "has(self.__namespace__) && self.__namespace__ == 'ns' && self.labels['app-name'] == 'x'" }] };
+    assert.deepEqual(messages(validateRules({ namespace: 'ns', labels: { 'app-name': 'x' } }, undefined, s, Path.root('spec'))), []);
   });
 
   it("offers Kubernetes' isIP, isCIDR and isURL and the strings extension", () => {

@@ -44,13 +44,49 @@ export function compileRule(rule: string): Program | Error {
   return p;
 }
 
-/** A JSON value as CEL sees it: objects as maps, integers of integer fields as CEL ints. */
-function toCel(v: unknown, s: JSONSchemaProps | undefined): CelInput {
-  if (Array.isArray(v)) return v.map((x) => toCel(x, s?.items));
-  if (isObject(v)) {
-    const ap = isObject(s?.additionalProperties) ? (s!.additionalProperties as JSONSchemaProps) : undefined;
-    return new Map(Object.entries(v).map(([k, x]) => [k, toCel(x, s?.properties?.[k] ?? ap)]));
+/** CEL's reserved words, which a property name is escaped from as `__word__` (apiserver's cel/escaping). */
+const reserved = new Set(['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
+
+/** A declared property's name as rules spell it (`namespace` -> `__namespace__`, `a-b` -> `a__dash__b`); undefined if rules cannot name it. */
+export function escapePropertyName(name: string): string | undefined {
+  if (!name || /^[0-9]/.test(name)) return undefined;
+  if (reserved.has(name)) return `__${name}__`;
+  let ok = true;
+  const out = name.replace(/__|[-./]|[^a-zA-Z0-9\-./_]/g, (m) => {
+    const r = ({ __: '__underscores__', '.': '__dot__', '-': '__dash__', '/': '__slash__' } as Record<string, string>)[m];
+    if (r === undefined) ok = false;
+    return r ?? '';
+  });
+  return ok ? out : undefined;
+}
+
+/**
+ * A JSON value as CEL sees it: objects as maps (declared properties under their escaped
+ * names, map keys as they are), integers of integer fields as CEL ints. Converted values are
+ * kept in `memo`, so the rules of nested fields share one conversion.
+ */
+function toCel(v: unknown, s: JSONSchemaProps | undefined, memo: WeakMap<object, CelInput>): CelInput {
+  if (typeof v === 'object' && v !== null) {
+    const hit = memo.get(v);
+    if (hit !== undefined) return hit;
   }
+  let out: CelInput;
+  if (Array.isArray(v)) out = v.map((x) => toCel(x, s?.items, memo));
+  else if (isObject(v)) {
+    const ap = isObject(s?.additionalProperties) ? (s!.additionalProperties as JSONSchemaProps) : undefined;
+    const m = new Map<string, CelInput>();
+    for (const [k, x] of Object.entries(v)) {
+      const ps = s?.properties?.[k];
+      const name = ps ? escapePropertyName(k) : k;
+      if (name !== undefined) m.set(name, toCel(x, ps ?? ap, memo));
+    }
+    out = m;
+  } else return scalarToCel(v, s);
+  memo.set(v as object, out);
+  return out;
+}
+
+function scalarToCel(v: unknown, s: JSONSchemaProps | undefined): CelInput {
   if (typeof v === 'number') {
     if (s?.type === 'number') return v;
     return Number.isInteger(v) ? BigInt(v) : v;
@@ -71,7 +107,7 @@ function ruleError(p: Path, s: JSONSchemaProps, r: ValidationRule, detail: strin
  * Evaluates every rule of `s` and its descendants against `value` (and `old`, the stored
  * object's value at the same place, for rules that name oldSelf: they run on updates only).
  */
-export function validateRules(value: unknown, old: unknown, s: JSONSchemaProps | undefined, p: Path): FieldError[] {
+export function validateRules(value: unknown, old: unknown, s: JSONSchemaProps | undefined, p: Path, memo = { self: new WeakMap<object, CelInput>(), old: new WeakMap<object, CelInput>() }): FieldError[] {
   if (!s || value === undefined || value === null) return [];
   const errs: FieldError[] = [];
   for (const r of s['x-kubernetes-validations'] ?? []) {
@@ -82,8 +118,8 @@ export function validateRules(value: unknown, old: unknown, s: JSONSchemaProps |
       errs.push({ type: 'InternalError', field: String(p), badValue: null, detail: `rule compile error: ${program.message}` });
       continue;
     }
-    const bindings: Record<string, CelInput> = { self: toCel(value, s) };
-    if (transition) bindings.oldSelf = toCel(old, s);
+    const bindings: Record<string, CelInput> = { self: toCel(value, s, memo.self) };
+    if (transition) bindings.oldSelf = toCel(old, s, memo.old);
     let out: unknown;
     try {
       out = program(bindings);
@@ -100,14 +136,14 @@ export function validateRules(value: unknown, old: unknown, s: JSONSchemaProps |
   }
   if (Array.isArray(value) && s.items) {
     const oldList = Array.isArray(old) ? old : undefined;
-    value.forEach((v, i) => errs.push(...validateRules(v, oldList?.[i], s.items, p.index(i))));
+    value.forEach((v, i) => errs.push(...validateRules(v, oldList?.[i], s.items, p.index(i), memo)));
   } else if (isObject(value)) {
     const oldObj = isObject(old) ? old : undefined;
     const ap = isObject(s.additionalProperties) ? (s.additionalProperties as JSONSchemaProps) : undefined;
     for (const [k, v] of Object.entries(value)) {
       const ps = s.properties?.[k];
-      if (ps) errs.push(...validateRules(v, oldObj?.[k], ps, p.child(k)));
-      else if (ap) errs.push(...validateRules(v, oldObj?.[k], ap, p.key(k)));
+      if (ps) errs.push(...validateRules(v, oldObj?.[k], ps, p.child(k), memo));
+      else if (ap) errs.push(...validateRules(v, oldObj?.[k], ap, p.key(k), memo));
     }
   }
   return errs;
