@@ -136,6 +136,8 @@ describe('custom objects against their schema', () => {
     assert.deepEqual(messages(validateRules({ spec: { min: 1, max: 2 } }, undefined, s, Path.root())), []);
     assert.deepEqual(messages(validateRules({ spec: { min: 3, max: 2 } }, undefined, s, Path.root())), ['spec: Invalid value: "object": min must not exceed max']);
     assert.deepEqual(messages(validateRules({ spec: { min: 1, max: 2 } }, { spec: { min: 1, max: 5 } }, s, Path.root())), ['spec: Forbidden: max may not shrink']);
+    const withExpression: JSONSchemaProps = { type: 'object', 'x-kubernetes-validations': [{ rule: 'self.n < 3', messageExpression: "'n is ' + string(self.n) + ', at most 2'", message: 'too big' }] };
+    assert.deepEqual(messages(validateRules({ n: 5 }, undefined, withExpression, Path.root('spec'))), ['spec: Invalid value: "object": n is 5, at most 2']);
     assert.deepEqual(messages(validateRules({ spec: { min: 1 } }, undefined, s, Path.root())), ['spec: Invalid value: "object": field not found: max evaluating rule: self.min <= self.max']);
   });
 

@@ -103,6 +103,22 @@ function ruleError(p: Path, s: JSONSchemaProps, r: ValidationRule, detail: strin
   return { type, field: String(at), badValue: type === 'FieldValueInvalid' ? badValue : '', detail };
 }
 
+/** The rule's messageExpression where it yields a non-empty string, else its message, else upstream's default. */
+function messageOf(r: ValidationRule, bindings: Record<string, CelInput>): string {
+  if (r.messageExpression) {
+    const program = compileRule(r.messageExpression);
+    if (!(program instanceof Error)) {
+      try {
+        const m = program(bindings);
+        if (typeof m === 'string' && m.trim() !== '' && !m.includes('\n')) return m;
+      } catch {
+        // as upstream: a messageExpression that fails falls back to the message
+      }
+    }
+  }
+  return r.message || `failed rule: ${r.rule}`;
+}
+
 /**
  * Evaluates every rule of `s` and its descendants against `value` (and `old`, the stored
  * object's value at the same place, for rules that name oldSelf: they run on updates only).
@@ -132,7 +148,7 @@ export function validateRules(value: unknown, old: unknown, s: JSONSchemaProps |
       errs.push(ruleError(p, s, { rule: r.rule }, `${(out as Error).message} evaluating rule: ${r.rule}`));
       continue;
     }
-    errs.push(ruleError(p, s, r, r.message || `failed rule: ${r.rule}`));
+    errs.push(ruleError(p, s, r, messageOf(r, bindings)));
   }
   if (Array.isArray(value) && s.items) {
     const oldList = Array.isArray(old) ? old : undefined;

@@ -171,6 +171,8 @@ function validateVersion(v: CustomResourceDefinitionVersion, p: Path): FieldErro
 
 type Level = 'root' | 'item' | 'field';
 
+const ruleReasons = ['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate'];
+
 /** The schema rules: structural (types everywhere, items for arrays, metadata at the root) and the rest. */
 function validateSchemaProps(s: JSONSchemaProps, p: Path, lvl: Level): FieldError[] {
   const errs: FieldError[] = [];
@@ -230,6 +232,11 @@ function validateSchemaProps(s: JSONSchemaProps, p: Path, lvl: Level): FieldErro
     }
     const program = compileRule(r.rule);
     if (program instanceof Error) errs.push(field.invalid(rp.child('rule'), r.rule, `compilation failed: ERROR: ${program.message}`));
+    if (r.messageExpression) {
+      const m = compileRule(r.messageExpression);
+      if (m instanceof Error) errs.push(field.invalid(rp.child('messageExpression'), r.messageExpression, `messageExpression compilation failed: ERROR: ${m.message}`));
+    }
+    if (r.reason !== undefined && !ruleReasons.includes(r.reason)) errs.push(field.notSupported(rp.child('reason'), r.reason, ruleReasons));
   });
   if (s.default !== undefined && lvl !== 'root') {
     for (const e of validateValue(structuredClone(s.default), { ...s, default: undefined }, p.child('default'))) errs.push(e);
