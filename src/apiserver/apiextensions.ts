@@ -114,6 +114,7 @@ export class CustomResources implements DynamicKinds {
   private cache: Map<string, Served> | undefined;
   private scheduled = false;
   private stopped = false;
+  private recheck: NodeJS.Timeout | undefined;
   private registry: Registry | undefined;
   log: (line: string) => void = () => {};
 
@@ -184,14 +185,15 @@ export class CustomResources implements DynamicKinds {
       validate: (o) => [...validateObjectMeta(o.metadata, rt.namespaced, nameFn), ...validateBody(o, undefined)],
       validateUpdate: (o, old) => [...validateObjectMetaUpdate(o.metadata, old.metadata), ...validateBody(o, old)],
       validateStatusUpdate: (o, old) => [...validateObjectMetaUpdate(o.metadata, old.metadata), ...validateBody(o, old)],
-      // A create may not set status; upstream then defaults it again where it is read from storage
-      // (the Gateway API's "Waiting for controller" conditions), which storing the default matches.
-      prepareForCreate: status
-        ? (o) => {
-            delete o.status;
-            applySchemaDefaults(o, s.schema);
-          }
-        : undefined,
+      prepareForCreate: (o) => {
+        // Nothing new while the CRD's objects are being deleted (upstream's crdHandler).
+        if (conditionOf(s.crd, 'Terminating')?.status === 'True' || s.crd.metadata.deletionTimestamp) throw errors.methodNotSupported({ group: rt.group, resource: rt.resource }, 'create');
+        if (!status) return;
+        // A create may not set status; upstream then defaults it again where it is read from storage
+        // (the Gateway API's "Waiting for controller" conditions), which storing the default matches.
+        delete o.status;
+        applySchemaDefaults(o, s.schema);
+      },
       prepareForUpdate: status ? keepStatus : undefined,
       // With a status subresource only the spec's changes count; without, any but metadata's.
       generationOf: (o) => {
@@ -253,6 +255,7 @@ export class CustomResources implements DynamicKinds {
 
   stop(): void {
     this.stopped = true;
+    if (this.recheck) clearTimeout(this.recheck);
   }
 
   private schedule(): void {
@@ -298,8 +301,18 @@ export class CustomResources implements DynamicKinds {
       setCondition(next, { type: 'Terminating', status: 'True', reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' }, rfc3339());
       registry.writeInternal(crdRt, next, 'kube-apiserver');
     }
+    // Every object is deleted as a client would delete it: those with finalizers wait for them,
+    // and the CRD waits for those (checked again each second until none is left).
+    const rt = servedVersions(crd)[0]?.rt;
     const key = `${crd.spec.group}/${crd.status?.acceptedNames?.plural || crd.spec.names.plural}`;
-    for (const o of this.store.list(key)) this.store.remove(key, o.metadata.namespace, o.metadata.name!);
+    for (const o of this.store.list(key)) {
+      if (!rt) this.store.remove(key, o.metadata.namespace, o.metadata.name!);
+      else if (!o.metadata.deletionTimestamp) registry.deleteObject(rt, o.metadata.namespace, o.metadata.name!, {});
+    }
+    if (this.store.count(key) > 0) {
+      if (!this.recheck) this.recheck = setTimeout(() => ((this.recheck = undefined), this.schedule()), 1000);
+      return true;
+    }
     const cur = this.store.get(crdResource, undefined, crd.metadata.name!) as CustomResourceDefinition | undefined;
     if (cur) registry.removeFinalizer(crdRt, cur, cleanupFinalizer);
     return true;

@@ -261,8 +261,20 @@ spec:
 
   it('deletes every object of a CRD with the CRD', async () => {
     assert.match(ok(['get', 'hr', '-o', 'name']), /httproute.gateway.example.io\/web/);
-    ok(['delete', 'crd', 'httproutes.gateway.example.io']);
-    await eventually(() => kubectl(['get', 'crd', 'httproutes.gateway.example.io']).code !== 0);
+    // An object with a finalizer holds the CRD, Terminating, until the finalizer is removed.
+    ok(['apply', '-f', '-'], route('held', '  hostnames: [held.example.com]\n').replace('  namespace: default\n', '  namespace: default\n  finalizers: [example.io/hold]\n'));
+    ok(['delete', 'crd', 'httproutes.gateway.example.io', '--wait=false']);
+    const terminating = await eventually(() => {
+      const crd = JSON.parse(ok(['get', 'crd', 'httproutes.gateway.example.io', '-o', 'json']));
+      return crd.status.conditions.find((c: { type: string; status: string }) => c.type === 'Terminating' && c.status === 'True');
+    });
+    assert.equal(`${terminating.reason}: ${terminating.message}`, 'InstanceDeletionInProgress: CustomResource deletion is in progress');
+    await eventually(() => kubectl(['get', 'hr', 'web']).code !== 0, 10_000, 'the object without finalizers to go');
+    assert.ok(JSON.parse(ok(['get', 'hr', 'held', '-o', 'json'])).metadata.deletionTimestamp);
+    const refused = fails(['create', '-f', '-'], route('late', '  hostnames: [late.example.com]\n'));
+    assert.match(refused, /Error from server \(MethodNotAllowed\): error when creating "STDIN": create is not supported on resources of kind "httproutes.gateway.example.io"/);
+    ok(['patch', 'hr', 'held', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    await eventually(() => kubectl(['get', 'crd', 'httproutes.gateway.example.io']).code !== 0, 10_000, 'the CRD to go');
     const list = await request(s, 'GET', '/apis/gateway.example.io/v1/httproutes');
     assert.equal(list.status, 404);
     // Created again, the kind starts empty.
