@@ -199,7 +199,16 @@ function defaultSecret(s: KubeObject): void {
   }
 }
 
+/** SetDefaults_Subject and SetDefaults_(Cluster)RoleBinding: Users, Groups and roleRef are of the RBAC group. */
+function defaultBinding(o: KubeObject): void {
+  const b = o as unknown as { roleRef?: { apiGroup?: string }; subjects?: { kind?: string; apiGroup?: string }[] };
+  if (b.roleRef && !b.roleRef.apiGroup) b.roleRef.apiGroup = 'rbac.authorization.k8s.io';
+  for (const s of b.subjects ?? []) if (!s.apiGroup && (s.kind === 'User' || s.kind === 'Group')) s.apiGroup = 'rbac.authorization.k8s.io';
+}
+
 const defaulters: Record<string, (o: KubeObject) => void> = {
+  RoleBinding: defaultBinding,
+  ClusterRoleBinding: defaultBinding,
   Pod: (o) => defaultPod(o as Pod),
   Service: (o) => defaultService(o as Service),
   Deployment: (o) => defaultDeployment(o as Deployment),

@@ -19,6 +19,7 @@ import type {
   Node,
   Pod,
   ReplicaSet,
+  RoleBinding,
   Service,
 } from './types.ts';
 import { isObject } from './types.ts';
@@ -486,6 +487,42 @@ export const printers: Record<string, Printer> = {
     row: (o, now) => ({ cells: [o.metadata.name ?? '', String((o.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? ''), age(o, now)] }),
   },
 };
+
+// ---- RoleBinding, ClusterRoleBinding (Role and ClusterRole print as the default Table does) ----
+
+/** rbac.SubjectsStrings: users, groups and service accounts (NAMESPACE/NAME) of a binding. */
+function subjectsStrings(b: RoleBinding): [string, string, string] {
+  const users: string[] = [];
+  const groups: string[] = [];
+  const sas: string[] = [];
+  for (const s of b.subjects ?? []) {
+    if (s.kind === 'ServiceAccount') sas.push(`${s.namespace ?? ''}/${s.name}`);
+    else if (s.kind === 'User') users.push(s.name);
+    else if (s.kind === 'Group') groups.push(s.name);
+  }
+  return [users.join(', '), groups.join(', '), sas.join(', ')];
+}
+
+function bindingPrinter(what: 'roleBinding' | 'clusterRoleBinding', roleRefDoc: string): Printer {
+  return {
+    columns: [
+      nameCol(),
+      col('Role', 'string', roleRefDoc),
+      ageCol(),
+      col('Users', 'string', `Users in the ${what}`, 1),
+      col('Groups', 'string', `Groups in the ${what}`, 1),
+      col('ServiceAccounts', 'string', `ServiceAccounts in the ${what}`, 1),
+    ],
+    row: (o, now) => {
+      const b = o as RoleBinding;
+      return { cells: [b.metadata.name ?? '', `${b.roleRef?.kind ?? ''}/${b.roleRef?.name ?? ''}`, age(b, now), ...subjectsStrings(b)] };
+    },
+  };
+}
+
+// The descriptions are rbac/v1beta1's, as upstream's printers take them.
+printers.RoleBinding = bindingPrinter('roleBinding', 'roleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.');
+printers.ClusterRoleBinding = bindingPrinter('clusterRoleBinding', 'roleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.');
 
 /** The API server's default Table for kinds without a printer. */
 export const defaultPrinter: Printer = {

@@ -437,6 +437,42 @@ export interface NetworkPolicy extends KubeObject {
   };
 }
 
+/** rbac.authorization.k8s.io/v1 PolicyRule. */
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+
+export interface Role extends KubeObject {
+  rules?: PolicyRule[];
+}
+
+export interface ClusterRole extends Role {
+  aggregationRule?: { clusterRoleSelectors?: LabelSelector[] };
+}
+
+export interface Subject {
+  kind: string;
+  apiGroup?: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface RoleRef {
+  apiGroup: string;
+  kind: string;
+  name: string;
+}
+
+/** RoleBinding and ClusterRoleBinding. */
+export interface RoleBinding extends KubeObject {
+  subjects?: Subject[];
+  roleRef: RoleRef;
+}
+
 export interface Event extends KubeObject {
   involvedObject: { kind?: string; namespace?: string; name?: string; uid?: string; apiVersion?: string; resourceVersion?: string; fieldPath?: string };
   reason?: string;

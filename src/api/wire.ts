@@ -22,6 +22,9 @@ const noOmitEmpty: Record<string, string[]> = {
   V1HTTPIngressRuleValue: ['paths'], // networking/v1 HTTPIngressRuleValue.Paths
   V1NodeSelector: ['nodeSelectorTerms'], // core/v1 NodeSelector.NodeSelectorTerms
   V1ProjectedVolumeSource: ['sources'], // core/v1 ProjectedVolumeSource.Sources
+  V1Role: ['rules'], // rbac/v1 Role.Rules
+  V1ClusterRole: ['rules'], // rbac/v1 ClusterRole.Rules
+  V1PolicyRule: ['verbs'], // rbac/v1 PolicyRule.Verbs
 };
 
 /**
@@ -43,6 +46,8 @@ const valueStructs: Record<string, string[]> = {
   V1NetworkPolicySpec: ['podSelector'], // networking/v1 NetworkPolicySpec.PodSelector
   V1Endpoint: ['conditions'], // discovery/v1 Endpoint.Conditions
   CoreV1Event: ['involvedObject', 'source'], // core/v1 Event.InvolvedObject, .Source
+  V1RoleBinding: ['roleRef'], // rbac/v1 RoleBinding.RoleRef
+  V1ClusterRoleBinding: ['roleRef'], // rbac/v1 ClusterRoleBinding.RoleRef
 };
 
 /** Time fields that are pointers (*metav1.Time, *MicroTime): unset, they are omitted. */

@@ -1,70 +1,56 @@
-// Authorization: whether a user may do what a request (or a review) asks. podpath has no RBAC
-// yet and authorizes as kube-apiserver's AlwaysAllow mode does: every authenticated user may
-// do everything, with no reason given, and its rules are `*` everywhere. The unauthenticated
-// are refused before authorization (401), so a review about them gets no opinion. The
-// authorizer is a pure function of the user and the request's attributes, so that RBAC can
-// take its place.
-import type { UserInfo } from './authn.ts';
+// Authorization: whether a user may do what a request (or a review) asks, as kube-apiserver
+// with --authorization-mode=RBAC decides: members of system:masters may do everything (the
+// privileged-group authorizer in front of the chain, with no reason given), everyone else what
+// their RBAC roles grant. Decisions are pure functions of the user, the request's attributes
+// and the index of Roles and bindings, which is rebuilt from the store after they change.
+import type { ClusterRole, Role, RoleBinding } from '../api/types.ts';
+import { systemMasters, type UserInfo } from './authn.ts';
+import type { Attributes, Decision, Rules } from './authorizer.ts';
+import { RbacIndex, type PolicyObjects } from './rbac.ts';
+import type { Store } from './storage/store.ts';
 
-/** authorizer.Attributes: a resource request or a non-resource (URL) request. */
-export interface Attributes {
-  user: UserInfo;
-  verb: string;
-  resourceRequest: boolean;
-  /** resource requests */
-  namespace?: string;
-  apiGroup?: string;
-  apiVersion?: string;
-  resource?: string;
-  subresource?: string;
-  name?: string;
-  /** non-resource requests */
-  path?: string;
+/** The API server's authorizer: system:masters, then RBAC over the current policy. */
+export class Authorizer {
+  private index: RbacIndex | undefined;
+
+  /** `policy` reads the current Roles and bindings; call invalidate() when they change. */
+  constructor(private readonly policy: () => PolicyObjects) {}
+
+  invalidate(): void {
+    this.index = undefined;
+  }
+
+  /** The RBAC index of the current policy (built on first use after a change). */
+  rbac(): RbacIndex {
+    return (this.index ??= new RbacIndex(this.policy()));
+  }
+
+  authorize(attrs: Attributes): Decision {
+    if (attrs.user.groups.includes(systemMasters)) return { decision: 'Allow', reason: '' };
+    return this.rbac().authorize(attrs);
+  }
+
+  allowed(attrs: Attributes): boolean {
+    return this.authorize(attrs).decision === 'Allow';
+  }
+
+  /** What `user` may do in `namespace` (the rule resolver behind SelfSubjectRulesReview). */
+  rulesFor(user: UserInfo, namespace: string): Rules {
+    return this.rbac().reviewRules(user, namespace);
+  }
 }
 
-export type DecisionKind = 'Allow' | 'Deny' | 'NoOpinion';
+const policyResources = { roles: 'rbac.authorization.k8s.io/roles', clusterRoles: 'rbac.authorization.k8s.io/clusterroles', roleBindings: 'rbac.authorization.k8s.io/rolebindings', clusterRoleBindings: 'rbac.authorization.k8s.io/clusterrolebindings' };
 
-export interface Decision {
-  decision: DecisionKind;
-  reason: string;
-  evaluationError?: string;
-}
-
-export interface ResourceRule {
-  verbs: string[];
-  apiGroups?: string[];
-  resources?: string[];
-  resourceNames?: string[];
-}
-
-export interface NonResourceRule {
-  verbs: string[];
-  nonResourceURLs?: string[];
-}
-
-export interface Rules {
-  resourceRules: ResourceRule[];
-  nonResourceRules: NonResourceRule[];
-  incomplete: boolean;
-  evaluationError?: string;
-}
-
-function authenticated(user: UserInfo): boolean {
-  return user.username !== 'system:anonymous' && !user.groups.includes('system:unauthenticated');
-}
-
-export function authorize(attrs: Attributes): Decision {
-  if (!authenticated(attrs.user)) return { decision: 'NoOpinion', reason: '' };
-  return { decision: 'Allow', reason: '' };
-}
-
-/** What `user` may do in `namespace` (the rule resolver behind SelfSubjectRulesReview). */
-export function rulesFor(user: UserInfo, namespace: string): Rules {
-  void namespace;
-  if (!authenticated(user)) return { resourceRules: [], nonResourceRules: [], incomplete: false };
-  return {
-    resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }],
-    nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
-    incomplete: false,
-  };
+/** An authorizer over the store's Roles and bindings, told of their changes as a watch is (the informers of upstream's RBAC authorizer). */
+export function storeAuthorizer(store: Store): Authorizer {
+  const a = new Authorizer(() => ({
+    roles: store.list(policyResources.roles) as Role[],
+    clusterRoles: store.list(policyResources.clusterRoles) as ClusterRole[],
+    roleBindings: store.list(policyResources.roleBindings) as RoleBinding[],
+    clusterRoleBindings: store.list(policyResources.clusterRoleBindings) as RoleBinding[],
+  }));
+  for (const resource of Object.values(policyResources)) store.addWatcher({ resource, deliver: () => a.invalidate() });
+  store.onRolledBack(() => a.invalidate());
+  return a;
 }

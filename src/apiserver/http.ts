@@ -6,7 +6,10 @@ import { queryBool } from '../api/query.ts';
 import { apiVersionOf, findResource, type ResourceType } from '../api/resources.ts';
 import { parseFieldSelector, type FieldRequirement } from '../api/fields.ts';
 import { isObject } from '../api/types.ts';
-import { Authentication, userOfRequest } from './authn.ts';
+import { Authentication, userOfRequest, type UserInfo } from './authn.ts';
+import { storeAuthorizer, type Authorizer } from './authz.ts';
+import { impersonate } from './impersonation.ts';
+import { forbidden, requestAttributes } from './requestinfo.ts';
 import { podLogs } from './logs.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion, wantsAggregated } from './discovery.ts';
@@ -33,6 +36,8 @@ export interface HttpOptions {
   token: string;
   /** who a bearer token is (the admin token, service account tokens); by default the admin token alone */
   authentication?: Authentication;
+  /** who may do what; by default RBAC over the registry's store */
+  authorizer?: Authorizer;
   serverAddress: string;
   ready: () => boolean;
   log?: (line: string) => void;
@@ -182,9 +187,18 @@ function deleteOptions(body: string, contentType: string, q: URLSearchParams): D
   return opts;
 }
 
-/** Whether a request carries a bearer token of a user (the admin token, or one `authentication` knows). */
-export function bearerAuthenticated(req: IncomingMessage, opts: Pick<HttpOptions, 'token' | 'authentication'>): boolean {
-  return userOfRequest(req.headers, opts.authentication ?? new Authentication(opts.token)) !== undefined;
+/**
+ * Who a request acts as, if it may do what it asks: its bearer token's user (401 without one),
+ * or the user it impersonates, authorized for the request's attributes (403 in upstream's words).
+ */
+export function authorizeRequest(req: IncomingMessage, pathname: string, query: URLSearchParams, authentication: Authentication, authorizer: Authorizer): UserInfo {
+  const requestor = userOfRequest(req.headers, authentication);
+  if (!requestor) throw errors.unauthorized();
+  const user = impersonate(requestor, req.headersDistinct, authorizer);
+  const attrs = requestAttributes(user, req.method ?? 'GET', pathname, query);
+  const d = authorizer.authorize(attrs);
+  if (d.decision !== 'Allow') throw forbidden(attrs, d.reason);
+  return user;
 }
 
 export function createHandler(opts: HttpOptions): Handler {
@@ -194,10 +208,11 @@ export function createHandler(opts: HttpOptions): Handler {
   const extra = () => registry.kinds?.types() ?? [];
   const findDynamic: FindDynamic = (g, v, r) => registry.kinds?.find(g, v, r);
   const authentication = opts.authentication ?? new Authentication(opts.token);
+  const authorizer = opts.authorizer ?? storeAuthorizer(registry.store);
 
-  async function handleResource(req: IncomingMessage, reply: Reply, r: Route, q: URLSearchParams, bytes: Buffer): Promise<void> {
+  async function handleResource(req: IncomingMessage, reply: Reply, r: Route, q: URLSearchParams, bytes: Buffer, user: UserInfo): Promise<void> {
     const method = req.method ?? 'GET';
-    const ctx: Ctx = { rt: r.rt, query: q, userAgent: req.headers['user-agent'] };
+    const ctx: Ctx = { rt: r.rt, query: q, userAgent: req.headers['user-agent'], user };
     if (r.namespace !== undefined) ctx.namespace = r.namespace;
     if (r.name !== undefined) ctx.name = r.name;
     if (r.rt.kind === 'Endpoints') reply.warnings.push(endpointsWarning);
@@ -361,12 +376,16 @@ export function createHandler(opts: HttpOptions): Handler {
         if (path.startsWith('/readyz') && !opts.ready()) return reply.send(500, null, 'text/plain; charset=utf-8', '[-]informer-sync failed: not ready\nreadyz check failed\n');
         return reply.send(200, null, 'text/plain; charset=utf-8', 'ok');
       }
-      // Authentication comes before the body is read, so an unauthenticated client cannot make
-      // the server hold anything it sends; its body is discarded (up to a cap) after the 401.
-      const user = userOfRequest(req.headers, authentication);
-      if (!user) {
+      // Authentication and authorization come before the body is read, so a client that may
+      // not send it cannot make the server hold it; its body is discarded (up to a cap) after
+      // the 401 or 403.
+      let user: UserInfo;
+      try {
+        user = authorizeRequest(req, target.pathname, target.query, authentication, authorizer);
+      } catch (e) {
         discardBody(req, unauthenticatedDiscardCap);
-        return reply.status(errors.unauthorized());
+        if (isApiError(e) && e.code === 403) res.setHeader('X-Content-Type-Options', 'nosniff');
+        throw e;
       }
       // The whole body is read (or refused with 413, the rest discarded) before anything is
       // answered: a response sent while a body is still arriving breaks the kept-alive connection.
@@ -383,13 +402,13 @@ export function createHandler(opts: HttpOptions): Handler {
       const r = route(path, findDynamic);
       if (!r) return notFound(reply, path, extra());
       if (isAsk(r)) {
-        const a = await answer(r, { method: req.method ?? 'GET', query: target.query, raw: { text: bytes.toString('utf8'), contentType: req.headers['content-type'] ?? '', bytes }, user, registry, authentication });
+        const a = await answer(r, { method: req.method ?? 'GET', query: target.query, raw: { text: bytes.toString('utf8'), contentType: req.headers['content-type'] ?? '', bytes }, user, registry, authentication, authorizer });
         reply.warnings.push(...a.warnings);
         const o = a.object as { apiVersion?: string; kind?: string };
         const shape = negotiate(req.headers.accept, hasProtobuf(String(o.apiVersion ?? ''), String(o.kind ?? '')));
         return reply.object(a.code, shape, () => a.object, written);
       }
-      await handleResource(req, reply, r, target.query, bytes);
+      await handleResource(req, reply, r, target.query, bytes, user);
     } catch (e) {
       if (res.headersSent) {
         res.destroy();

@@ -16,6 +16,7 @@ import { sameValue } from '../api/fieldset.ts';
 import { isObject, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
 import { wireObject } from '../api/wire.ts';
 import { admitDefaultIngressClass } from './admission.ts';
+import type { UserInfo } from './authn.ts';
 import { decodeFor, fieldValidationOf, mediaType, parseBody, type Decoded, type FieldValidation, type RawBody } from './decode.ts';
 import { carryAllocatedValues, normalizeClusterIPs, ServiceAllocations, type Txn } from './serviceips.ts';
 import type { DynamicOpenAPI } from './openapi.ts';
@@ -28,7 +29,12 @@ export interface Ctx {
   name?: string;
   query: URLSearchParams;
   userAgent?: string;
+  /** who asks (after impersonation); unset for the API server's own writes */
+  user?: UserInfo;
 }
+
+/** A check that may refuse a write after admission and before validation (RBAC's escalation prevention). */
+export type WriteCheck = (ctx: Ctx, obj: KubeObject, old: KubeObject | undefined) => void;
 
 export interface WriteResult {
   object: KubeObject;
@@ -115,6 +121,7 @@ export interface DynamicKinds {
 
 export interface RegistryOptions {
   allocations: ServiceAllocations;
+  writeCheck?: WriteCheck;
   now?: () => number;
 }
 
@@ -123,12 +130,14 @@ export class Registry {
   private readonly now: () => number;
   /** the custom kinds, when the server serves CustomResourceDefinitions */
   kinds: DynamicKinds | undefined;
+  writeCheck: WriteCheck | undefined;
 
   constructor(
     readonly store: Store,
     opts: RegistryOptions,
   ) {
     this.allocations = opts.allocations;
+    this.writeCheck = opts.writeCheck;
     this.now = opts.now ?? Date.now;
     // A write the disk refused is undone in the store; so is what it reserved or released.
     store.onRolledBack((undone) => {
@@ -283,6 +292,7 @@ export class Registry {
       if (managed) managed(obj);
       else recordUpdate(undefined, obj, this.managerCtx(ctx));
       this.admit(rt, obj);
+      this.writeCheck?.(ctx, obj, undefined);
       const errs = strategy.validate(obj);
       if (errs.length) throw this.invalid(rt, meta.name ?? '', errs);
       if (this.store.get(resourceKey(rt), rt.namespaced ? meta.namespace : undefined, meta.name!)) {
@@ -377,6 +387,7 @@ export class Registry {
       txn = this.allocations.reserve(svc, old as Service);
     }
     try {
+      this.writeCheck?.(ctx, obj, old);
       const errs = strategy.validateUpdate(obj, old);
       if (errs.length) throw this.invalid(rt, name, errs);
     } catch (e) {

@@ -6,7 +6,8 @@ import { ApiError, errors, field, GoRepr, Path, type FieldError } from '../api/e
 import { resourceOf, tokenRequestType, type ResourceType } from '../api/resources.ts';
 import { isObject, type KubeObject } from '../api/types.ts';
 import { serviceAccountIssuer, type Authentication, type BoundRef, type UserInfo } from './authn.ts';
-import { authorize, rulesFor, type Attributes, type Decision } from './authz.ts';
+import type { Attributes, Decision } from './authorizer.ts';
+import type { Authorizer } from './authz.ts';
 import { decodeFor, fieldValidationOf, parseBody, type RawBody } from './decode.ts';
 import type { Registry } from './registry.ts';
 
@@ -24,6 +25,7 @@ export interface AskContext {
   user: UserInfo;
   registry: Registry;
   authentication: Authentication;
+  authorizer: Authorizer;
 }
 
 export interface Answer {
@@ -58,7 +60,7 @@ export async function answer(r: AskRoute, ctx: AskContext): Promise<Answer> {
       const spec = (obj.spec ?? {}) as Obj;
       checkMetadataEmpty(rt, obj, false);
       checkAttributes(rt, spec, undefined);
-      return out(accessStatus(attributesOf(ctx.user, spec)), accessSpec(spec, false));
+      return out(accessStatus(ctx.authorizer, attributesOf(ctx.user, spec)), accessSpec(spec, false));
     }
     case 'SubjectAccessReview':
     case 'LocalSubjectAccessReview': {
@@ -71,13 +73,13 @@ export async function answer(r: AskRoute, ctx: AskContext): Promise<Answer> {
           throw errors.badRequest(`spec.resourceAttributes.namespace must match namespace: ${r.namespace}`);
         }
       }
-      return out(accessStatus(attributesOf(subjectOf(spec), spec)), accessSpec(spec, true));
+      return out(accessStatus(ctx.authorizer, attributesOf(subjectOf(spec), spec)), accessSpec(spec, true));
     }
     case 'SelfSubjectRulesReview': {
       const spec = (obj.spec ?? {}) as Obj;
       const namespace = typeof spec.namespace === 'string' ? spec.namespace : '';
       if (!namespace) throw errors.badRequest('no namespace on request');
-      const rules = rulesFor(ctx.user, namespace);
+      const rules = ctx.authorizer.rulesFor(ctx.user, namespace);
       const status: Obj = {
         resourceRules: rules.resourceRules.map((x) => compact({ verbs: x.verbs, apiGroups: x.apiGroups, resources: x.resources, resourceNames: x.resourceNames }, ['verbs'])),
         nonResourceRules: rules.nonResourceRules.map((x) => compact({ verbs: x.verbs, nonResourceURLs: x.nonResourceURLs }, ['verbs'])),
@@ -183,8 +185,8 @@ function attributesOf(user: UserInfo, spec: Obj): Attributes {
 }
 
 /** SubjectAccessReviewStatus: `allowed` always written; denied only for an explicit denial. */
-function accessStatus(attrs: Attributes): Obj {
-  const d: Decision = authorize(attrs);
+function accessStatus(authorizer: Authorizer, attrs: Attributes): Obj {
+  const d: Decision = authorizer.authorize(attrs);
   const status: Obj = { allowed: d.decision === 'Allow' };
   if (d.decision === 'Deny') status.denied = true;
   if (d.reason) status.reason = d.reason;

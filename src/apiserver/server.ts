@@ -14,7 +14,10 @@ import { Authentication, loadOrCreateServiceAccountKey, type BoundKind } from '.
 import { loadOrCreateServing, type ServingMaterial } from './certs.ts';
 import { decodeFor } from './decode.ts';
 import { Finalization } from './finalization.ts';
-import { bearerAuthenticated, createHandler, route } from './http.ts';
+import { authorizeRequest, createHandler, route } from './http.ts';
+import { storeAuthorizer } from './authz.ts';
+import { checkRbacWrite } from './escalation.ts';
+import { clusterRoleBindings, clusterRoles } from './bootstrappolicy.ts';
 import { createUpgradeHandler } from './streaming.ts';
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { Registry, type Ctx } from './registry.ts';
@@ -87,6 +90,9 @@ function bootstrap(registry: Registry, servicePort: number, advertise: string | 
     },
   };
   ensure(registry, '', 'services', svc);
+  // RBAC's bootstrap policy, as kube-apiserver's rbac/bootstrap-roles post-start hook creates it.
+  for (const role of clusterRoles) ensure(registry, 'rbac.authorization.k8s.io', 'clusterroles', structuredClone(role));
+  for (const b of clusterRoleBindings) ensure(registry, 'rbac.authorization.k8s.io', 'clusterrolebindings', structuredClone(b));
   if (!advertise) return;
   ensure(registry, '', 'endpoints', {
     apiVersion: 'v1',
@@ -168,10 +174,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     const o = registry.tryGet(resourceOf('', lookupResource[kind]), namespace, name);
     return o ? { uid: o.metadata.uid ?? '', deleting: Boolean(o.metadata.deletionTimestamp) } : undefined;
   });
+  const authorizer = storeAuthorizer(store);
+  registry.writeCheck = (ctx, obj, old) => checkRbacWrite(authorizer, ctx.user, obj, old);
   const handler = createHandler({
     registry,
     token: serving.token,
     authentication,
+    authorizer,
     serverAddress: `${opts.advertiseAddress ?? host}:${actualPort}`,
     ready: () => ready,
     log,
@@ -179,7 +188,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   guard(server, handler, apiserverLimits, log);
   if (unixServer) guard(unixServer, handler, apiserverLimits, log);
   // exec, attach and port-forward: upgraded connections, proxied to the pod's node agent.
-  const upgrade = createUpgradeHandler({ registry, authenticated: (req) => bearerAuthenticated(req, { token: serving.token, authentication }), route, log });
+  const upgrade = createUpgradeHandler({ registry, admit: (req, pathname, query) => void authorizeRequest(req, pathname, query, authentication, authorizer), route, log });
   server.on('upgrade', upgrade);
   unixServer?.on('upgrade', upgrade);
 

@@ -1,10 +1,11 @@
 // Per-kind write rules, as upstream's registry strategies define them: what a create resets,
 // what an update keeps from the old object, when generation moves, and which validation runs.
 import type { FieldError } from '../api/errors.ts';
-import type { Container, DaemonSet, Deployment, EndpointSlice, KubeObject, Namespace, Pod, ReplicaSet, Service } from '../api/types.ts';
+import type { ClusterRole, Container, DaemonSet, Deployment, EndpointSlice, KubeObject, Namespace, Pod, ReplicaSet, Role, RoleBinding, Service } from '../api/types.ts';
 import * as apps from '../api/validation/apps.ts';
 import * as core from '../api/validation/core.ts';
 import * as net from '../api/validation/networking.ts';
+import * as rbac from '../api/validation/rbac.ts';
 import { validateObjectMetaUpdate } from '../api/validation/meta.ts';
 import { sameValue } from '../api/fieldset.ts';
 import { wireObject } from '../api/wire.ts';
@@ -190,6 +191,26 @@ export const strategies: Record<string, Strategy> = {
       if (v && st && !(st.storedVersions ?? []).includes(v)) st.storedVersions = [...(st.storedVersions ?? []), v];
     },
     generationOf: spec,
+  },
+  Role: {
+    validate: (o) => rbac.validateRole(o as Role),
+    validateUpdate: (o, old) => rbac.validateRoleUpdate(o as Role, old as Role),
+    allowCreateOnUpdate: true,
+  },
+  ClusterRole: {
+    validate: (o) => rbac.validateClusterRole(o as ClusterRole),
+    validateUpdate: (o, old) => rbac.validateClusterRoleUpdate(o as ClusterRole, old as ClusterRole),
+    allowCreateOnUpdate: true,
+  },
+  RoleBinding: {
+    validate: (o) => rbac.validateRoleBinding(o as RoleBinding),
+    validateUpdate: (o, old) => rbac.validateRoleBindingUpdate(o as RoleBinding, old as RoleBinding),
+    allowCreateOnUpdate: true,
+  },
+  ClusterRoleBinding: {
+    validate: (o) => rbac.validateClusterRoleBinding(o as RoleBinding),
+    validateUpdate: (o, old) => rbac.validateClusterRoleBindingUpdate(o as RoleBinding, old as RoleBinding),
+    allowCreateOnUpdate: true,
   },
   Lease: {
     validate: net.validateLease,

@@ -16,7 +16,8 @@ export const streamingSubresources = new Set(['exec', 'attach', 'portforward']);
 
 export interface StreamingOptions {
   registry: Registry;
-  authenticated: (req: IncomingMessage) => boolean;
+  /** authenticates and authorizes a request for its path and query; throws 401 or 403 */
+  admit: (req: IncomingMessage, pathname: string, query: URLSearchParams) => void;
   /** /api/v1/... resolved to a resource (http.ts's route) */
   route: (pathname: string) => { rt: { resource: string; group: string }; namespace?: string; name?: string; subresource?: string } | undefined;
   log?: (line: string) => void;
@@ -24,7 +25,7 @@ export interface StreamingOptions {
 
 function reply(socket: Duplex, e: ApiError): void {
   const body = JSON.stringify(e.status);
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 500: 'Internal Server Error' }[e.status.code] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }[e.status.code] ?? 'Error';
   socket.end(`HTTP/1.1 ${e.status.code} ${reason}\r\nContent-Type: application/json\r\nCache-Control: no-cache, private\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
@@ -67,7 +68,7 @@ export function createUpgradeHandler(o: StreamingOptions): (req: IncomingMessage
       if (!target || !r || r.rt.group !== '' || r.rt.resource !== 'pods' || !r.name || r.namespace === undefined || !streamingSubresources.has(r.subresource ?? '')) {
         throw errors.generic(404);
       }
-      if (!o.authenticated(req)) throw errors.unauthorized();
+      o.admit(req, target.pathname, target.query);
       const q = target.query;
       if (q.getAll('dryRun').length) throw errors.badRequest('dryRun is not supported');
       const pod = o.registry.tryGet(findResource('', 'v1', 'pods')!, r.namespace, r.name) as Pod | undefined;

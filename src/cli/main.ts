@@ -2,10 +2,12 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
+import { addDiagnoseCommands } from './diagnose.ts';
 import { addGatewayCommands } from './gateway.ts';
 import { addIngressCommands } from './ingress.ts';
 import { addNetpolCommands } from './netpol.ts';
 import { addTraceCommands } from './trace.ts';
+import { addUICommands } from './ui.ts';
 import { labProxyModes, serviceCIDR } from '../lab/defaults.ts';
 import { defaultProxyMode } from '../proxy/config.ts';
 
@@ -134,7 +136,7 @@ program
 
 program
   .command('apiserver')
-  .description('Run a Kubernetes API server (HTTPS, bearer token, durable embedded storage) in the foreground.')
+  .description('Run a Kubernetes API server (HTTPS, bearer token, RBAC authorization, durable embedded storage) in the foreground.')
   .requiredOption('--data-dir <dir>', 'directory for storage, certificates and the token')
   .option('--listen <host:port>', 'address to listen on', '127.0.0.1:6443')
   .option('--listen-unix <path>', 'also serve on this unix socket')
@@ -161,6 +163,8 @@ addNetpolCommands(program);
 addIngressCommands(program);
 addGatewayCommands(program);
 addTraceCommands(program);
+addUICommands(program);
+addDiagnoseCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);

@@ -1,11 +1,12 @@
 // `podpath controller-manager`: a process that talks only to the API
 // server, with shared informers feeding the controllers.
 import fs from 'node:fs';
-import type { DaemonSet, Deployment, EndpointSlice, Endpoints, Ingress, KubeObject, Node, Pod, ReplicaSet, Service } from '../api/types.ts';
+import type { ClusterRole, DaemonSet, Deployment, EndpointSlice, Endpoints, Ingress, KubeObject, Node, Pod, ReplicaSet, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { parseCA, type CA } from '../util/pki.ts';
 import { IngressCertificateController, type Secret } from './certificates.ts';
+import { ClusterRoleAggregationController } from './clusterroleaggregation.ts';
 import { DaemonSetController } from './daemonset.ts';
 import { EndpointsControllers, NodeIpamController } from './endpoints.ts';
 import { LoadBalancerIPController, poolAddresses } from './loadbalancer.ts';
@@ -45,9 +46,10 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   const eps = new Informer<Endpoints>(client, 'v1', 'endpoints');
   const dss = new Informer<DaemonSet>(client, 'apps/v1', 'daemonsets');
   const nodes = new Informer<Node>(client, 'v1', 'nodes');
+  const clusterRoles = new Informer<ClusterRole>(client, 'rbac.authorization.k8s.io/v1', 'clusterroles');
   const ingresses = ca ? new Informer<Ingress>(client, 'networking.k8s.io/v1', 'ingresses') : undefined;
   const secrets = ca ? new Informer<Secret>(client, 'v1', 'secrets') : undefined;
-  const informers: Informer<KubeObject>[] = [pods, rss, deps, dss, svcs, slices, eps, nodes, ...(ingresses && secrets ? [ingresses, secrets] : [])];
+  const informers: Informer<KubeObject>[] = [pods, rss, deps, dss, svcs, slices, eps, nodes, clusterRoles, ...(ingresses && secrets ? [ingresses, secrets] : [])];
   for (const i of informers) i.onError = (e) => o.log(`informer ${i.resource}: ${e.message}`);
   const queues = [
     new ReplicaSetController(client, rss, pods, o.log).queue,
@@ -55,6 +57,7 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
     new DaemonSetController(client, dss, pods, nodes, o.log).queue,
     new EndpointsControllers(client, svcs, pods, slices, eps, o.log).queue,
     new NodeIpamController(client, nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
+    new ClusterRoleAggregationController(client, clusterRoles, o.log).queue,
     ...(o.loadBalancerPool ? [new LoadBalancerIPController(client, svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
     ...(ca && ingresses && secrets ? [new IngressCertificateController(client, ingresses, secrets, ca, o.log).queue] : []),
   ];

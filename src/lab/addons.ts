@@ -1,8 +1,25 @@
 // The lab's cluster add-ons, applied by `podpath up` like kubeadm applies its own: the cluster
 // DNS as CoreDNS is deployed (Deployment `coredns` in kube-system, two replicas, behind the
 // `kube-dns` Service at the cluster DNS address), running the built-in image podpath/coredns.
-import type { KubeObject } from '../api/types.ts';
+import type { KubeObject, PolicyRule } from '../api/types.ts';
 import { netConfJSON } from '../cni/netconf.ts';
+
+const rbacV1 = 'rbac.authorization.k8s.io/v1';
+
+/** A ClusterRole and the ClusterRoleBinding that grants it to a service account (how add-on manifests give their pods rights). */
+export function clusterRoleFor(name: string, sa: { namespace: string; name: string }, rules: PolicyRule[], labels?: Record<string, string>, bindingName = name): KubeObject[] {
+  const metadata = (n: string) => ({ name: n, ...(labels ? { labels } : {}) });
+  return [
+    { apiVersion: rbacV1, kind: 'ClusterRole', metadata: metadata(name), rules },
+    {
+      apiVersion: rbacV1,
+      kind: 'ClusterRoleBinding',
+      metadata: metadata(bindingName),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace }],
+    },
+  ] as KubeObject[];
+}
 
 export interface DnsAddonOptions {
   /** the kube-dns Service's ClusterIP (the kubelet's --cluster-dns) */
@@ -18,6 +35,11 @@ export function dnsAddon(o: DnsAddonOptions): KubeObject[] {
   const args = ['--zone', o.zone, '--ttl', '5', ...(o.upstream ? ['--upstream', o.upstream] : [])];
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } },
+    // kubeadm's ClusterRole system:coredns: what the kubernetes plugin watches.
+    ...clusterRoleFor('system:coredns', { namespace: 'kube-system', name: 'coredns' }, [
+      { apiGroups: [''], resources: ['endpoints', 'services', 'pods', 'namespaces'], verbs: ['list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    ]),
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -81,6 +103,7 @@ export function ingressAddon(): KubeObject[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ingressNamespace, labels: { 'app.kubernetes.io/instance': 'ingress-nginx', 'app.kubernetes.io/name': 'ingress-nginx' } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('ingress-nginx') },
+    ...ingressRBAC(meta('ingress-nginx').labels),
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'IngressClass',
@@ -145,6 +168,49 @@ export function ingressAddon(): KubeObject[] {
   ] as KubeObject[];
 }
 
+/** ingress-nginx's ClusterRole and Role (deploy/static/provider/cloud/deploy.yaml), bound to its service account. */
+function ingressRBAC(labels: Record<string, string>): KubeObject[] {
+  const sa = { namespace: ingressNamespace, name: 'ingress-nginx' };
+  const role: PolicyRule[] = [
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['configmaps', 'pods', 'secrets', 'endpoints'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['ingresses/status'], verbs: ['update'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['ingressclasses'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['ingress-nginx-leader'], verbs: ['get', 'update'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch', 'get'] },
+  ];
+  return [
+    ...clusterRoleFor(
+      'ingress-nginx',
+      sa,
+      [
+        { apiGroups: [''], resources: ['configmaps', 'endpoints', 'nodes', 'pods', 'secrets', 'namespaces'], verbs: ['list', 'watch'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['list', 'watch'] },
+        { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+        { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+        { apiGroups: ['networking.k8s.io'], resources: ['ingresses/status'], verbs: ['update'] },
+        { apiGroups: ['networking.k8s.io'], resources: ['ingressclasses'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch', 'get'] },
+      ],
+      labels,
+    ),
+    { apiVersion: rbacV1, kind: 'Role', metadata: { name: 'ingress-nginx', namespace: ingressNamespace, labels }, rules: role },
+    {
+      apiVersion: rbacV1,
+      kind: 'RoleBinding',
+      metadata: { name: 'ingress-nginx', namespace: ingressNamespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ingress-nginx' },
+      subjects: [{ kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace }],
+    },
+  ] as KubeObject[];
+}
+
 export const netpolName = 'podpath-netpol';
 export const netpolLabels = { 'k8s-app': netpolName };
 
@@ -158,6 +224,11 @@ export const netpolLabels = { 'k8s-app': netpolName };
 export function netpolAddon(o: { apiHost: string; apiPort: number }): KubeObject[] {
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: netpolName, namespace: 'kube-system' } },
+    // As kube-network-policies grants its agent: reading what the policies select.
+    ...clusterRoleFor(netpolName, { namespace: 'kube-system', name: netpolName }, [
+      { apiGroups: [''], resources: ['pods', 'namespaces'], verbs: ['list', 'watch'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'watch'] },
+    ]),
     {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
@@ -217,6 +288,14 @@ export function flannelAddon(o: { apiHost: string; apiPort: number; network: str
   };
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'flannel', namespace: 'kube-system' } },
+    // kube-flannel.yml's ClusterRole flannel, but for patching the Node itself: podpath's
+    // flanneld writes its annotations with a merge patch of the Node, not of nodes/status.
+    ...clusterRoleFor('flannel', { namespace: 'kube-system', name: 'flannel' }, [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
+      { apiGroups: [''], resources: ['nodes'], verbs: ['patch'] },
+    ]),
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',

@@ -92,6 +92,14 @@ export function kubeProxyAddon(o: { config: Record<string, unknown>; apiServer: 
   const meta = (extra: Record<string, unknown> = {}) => ({ name: kubeProxyName, namespace: kubeProxyNamespace, ...extra });
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta() },
+    // kubeadm binds the bootstrap ClusterRole system:node-proxier to kube-proxy's service account.
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'kubeadm:node-proxier' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node-proxier' },
+      subjects: [{ kind: 'ServiceAccount', name: kubeProxyName, namespace: kubeProxyNamespace }],
+    },
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',

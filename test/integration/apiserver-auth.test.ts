@@ -54,16 +54,24 @@ describe('kubectl auth against podpath apiserver', () => {
     }
   });
 
-  it('can-i --list prints the rules: everything, as the authorizer allows', () => {
+  it("can-i --list prints the rules RBAC gives the admin: cluster-admin's, then those of every authenticated user", () => {
+    const discovery = ['/api/*', '/api', '/apis/*', '/apis', '/healthz', '/healthz', '/livez', '/livez', '/openapi/*', '/openapi', '/readyz', '/readyz', '/version/', '/version/', '/version', '/version'];
+    const rows = [
+      ['Resources', 'Non-Resource URLs', 'Resource Names', 'Verbs'],
+      ['*.*', '[]', '[]', '[*]'],
+      ['', '[*]', '[]', '[*]'],
+      ['selfsubjectreviews.authentication.k8s.io', '[]', '[]', '[create]'],
+      ['selfsubjectaccessreviews.authorization.k8s.io', '[]', '[]', '[create]'],
+      ['selfsubjectrulesreviews.authorization.k8s.io', '[]', '[]', '[create]'],
+      ...discovery.map((u) => ['', `[${u}]`, '[]', '[get]']),
+    ];
+    const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)) + 3);
+    const want = rows.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('')).join('\n') + '\n';
     for (const c of clients()) {
       for (const ns of [[], ['-n', 'kube-system']]) {
         const r = c.run(['auth', 'can-i', '--list', ...ns]);
         assert.equal(r.code, 0, `${c.name}: ${r.stderr}`);
-        assert.equal(
-          r.stdout,
-          ['Resources   Non-Resource URLs   Resource Names   Verbs', '*.*         []                  []               [*]', '            [*]                 []               [*]', ''].join('\n'),
-          c.name,
-        );
+        assert.equal(r.stdout, want, c.name);
       }
     }
   });
@@ -104,7 +112,9 @@ describe('kubectl auth against podpath apiserver', () => {
     assert.deepEqual(info.extra['authentication.kubernetes.io/credential-id'], [`JTI=${claims.jti}`]);
     r = kubectl(['--token', token, 'auth', 'whoami']);
     assert.match(r.stdout, /^Username\s+system:serviceaccount:team:bot$/m);
-    assert.equal(kubectl(['--token', token, 'auth', 'can-i', 'list', 'secrets']).stdout, 'yes\n');
+    // What it may do is what RBAC gives every authenticated user: its own reviews, no Secrets.
+    assert.equal(kubectl(['--token', token, 'auth', 'can-i', 'create', 'selfsubjectaccessreviews']).stdout, 'yes\n');
+    assert.equal(kubectl(['--token', token, 'auth', 'can-i', 'list', 'secrets']).stdout, 'no\n');
 
     // TokenReview says the same of the token.
     const tr = await request(s, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }));
@@ -150,21 +160,29 @@ describe('kubectl auth against podpath apiserver', () => {
     assert.equal(r.status, 201);
     assert.equal(r.body, '{"kind":"SelfSubjectAccessReview","apiVersion":"authorization.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"resourceAttributes":{"namespace":"default","verb":"get","resource":"pods"}},"status":{"allowed":true}}');
 
-    r = await post('/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { nonResourceAttributes: { path: '/metrics', verb: 'get' }, user: 'alice', groups: ['dev'] } });
+    r = await post('/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { nonResourceAttributes: { path: '/metrics', verb: 'get' }, user: 'alice', groups: ['system:monitoring'] } });
     assert.equal(r.status, 201);
-    assert.deepEqual(r.json().status, { allowed: true });
-    assert.deepEqual(r.json().spec, { nonResourceAttributes: { path: '/metrics', verb: 'get' }, user: 'alice', groups: ['dev'] });
+    assert.deepEqual(r.json().status, { allowed: true, reason: 'RBAC: allowed by ClusterRoleBinding "system:monitoring" of ClusterRole "system:monitoring" to Group "system:monitoring"' });
+    assert.deepEqual(r.json().spec, { nonResourceAttributes: { path: '/metrics', verb: 'get' }, user: 'alice', groups: ['system:monitoring'] });
+    r = await post('/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { nonResourceAttributes: { path: '/metrics', verb: 'get' }, user: 'alice', groups: ['dev'] } });
+    assert.deepEqual(r.json().status, { allowed: false });
     // Whoever podpath does not authenticate is allowed nothing.
     r = await post('/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { resourceAttributes: { verb: 'get', resource: 'pods' }, user: 'system:anonymous', groups: ['system:unauthenticated'] } });
     assert.deepEqual(r.json().status, { allowed: false });
 
-    r = await post('/apis/authorization.k8s.io/v1/namespaces/kube-system/localsubjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'LocalSubjectAccessReview', metadata: { namespace: 'kube-system' }, spec: { resourceAttributes: { verb: 'list', resource: 'secrets', namespace: 'kube-system' }, user: 'bob' } });
+    r = await post('/apis/authorization.k8s.io/v1/namespaces/kube-system/localsubjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'LocalSubjectAccessReview', metadata: { namespace: 'kube-system' }, spec: { resourceAttributes: { verb: 'list', resource: 'secrets', namespace: 'kube-system' }, user: 'bob', groups: ['system:masters'] } });
     assert.equal(r.status, 201, r.body);
     assert.deepEqual(r.json().status, { allowed: true });
 
     r = await post('/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: 'default' } });
     assert.equal(r.status, 201);
-    assert.equal(r.body, '{"kind":"SelfSubjectRulesReview","apiVersion":"authorization.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"namespace":"default"},"status":{"resourceRules":[{"verbs":["*"],"apiGroups":["*"],"resources":["*"]}],"nonResourceRules":[{"verbs":["*"],"nonResourceURLs":["*"]}],"incomplete":false}}');
+    const status = r.json().status;
+    assert.deepEqual(status.resourceRules.slice(0, 2), [
+      { verbs: ['*'], apiGroups: ['*'], resources: ['*'] },
+      { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'] },
+    ]);
+    assert.deepEqual(status.nonResourceRules[0], { verbs: ['*'], nonResourceURLs: ['*'] });
+    assert.equal(status.incomplete, false);
 
     // Create only: nothing to list or get.
     r = await request(s, 'GET', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews');

@@ -31,6 +31,10 @@ const samples: Record<string, [string, string, string]> = {
   NetworkPolicy: ['networkpolicy.spec.podSelector', 'LabelSelector', 'Object'],
   Lease: ['lease.spec.leaseDurationSeconds', 'integer', 'integer'],
   CustomResourceDefinition: ['customresourcedefinition.spec.versions', '[]CustomResourceDefinitionVersion', '[]Object'],
+  ClusterRoleBinding: ['clusterrolebinding.subjects', '[]Subject', '[]Object'],
+  ClusterRole: ['clusterrole.aggregationRule', 'AggregationRule', 'Object'],
+  RoleBinding: ['rolebinding.roleRef', 'RoleRef', 'Object'],
+  Role: ['role.rules', '[]PolicyRule', '[]Object'],
 };
 
 describe('OpenAPI documents of podpath apiserver', () => {

@@ -79,6 +79,12 @@ describe('lab: Ingress (seed 000)', { skip: !isRoot && 'needs root' }, () => {
       assert.equal(r.stdout, '308 https://app.example.com/x?y=1');
     }));
 
+  it("runs the controller as ingress-nginx's service account, with ingress-nginx's ClusterRole and Role", () => {
+    const can = (args: string[]) => lab.kubectl(['auth', 'can-i', ...args, '--as=system:serviceaccount:ingress-nginx:ingress-nginx']).stdout.trim();
+    for (const args of [['watch', 'ingresses.networking.k8s.io', '-A'], ['update', 'ingresses.networking.k8s.io', '--subresource=status', '-n', 'default'], ['list', 'secrets', '-A'], ['create', 'events', '-n', 'default'], ['get', 'leases.coordination.k8s.io/ingress-nginx-leader', '-n', 'ingress-nginx']]) assert.equal(can(args), 'yes', args.join(' '));
+    for (const args of [['patch', 'ingresses.networking.k8s.io', '-n', 'default'], ['create', 'pods', '-n', 'default'], ['get', 'leases.coordination.k8s.io/other', '-n', 'ingress-nginx']]) assert.equal(can(args), 'no', args.join(' '));
+  });
+
   it('shows its generated /etc/nginx/nginx.conf inside the controller pod, and ingress-nginx access log lines in kubectl logs', () =>
     explained(lab, async () => {
       const conf = lab.exec(`pod/ingress-nginx/${controllerPod.name}`, ['cat', '/etc/nginx/nginx.conf']);

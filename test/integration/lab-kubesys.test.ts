@@ -61,6 +61,21 @@ describe('kube-system as kubeadm lays it out', { skip: !isRoot && 'labs need roo
     assert.match(lab.ok(['logs', '-n', 'kube-system', netpol]), /table ip podpath-netpol written for node/);
   });
 
+  it('runs each component as its own service account with what its upstream manifest grants, and no more', () => {
+    const can = (sa: string, args: string[]) => lab.kubectl(['auth', 'can-i', ...args, `--as=system:serviceaccount:kube-system:${sa}`]).stdout.trim();
+    for (const [sa, yes, no] of [
+      ['kube-proxy', [['watch', 'endpointslices.discovery.k8s.io', '-A'], ['list', 'services', '-A'], ['get', 'nodes']], [['list', 'secrets', '-A'], ['list', 'pods', '-A'], ['patch', 'nodes']]],
+      ['coredns', [['list', 'endpointslices.discovery.k8s.io', '-A'], ['watch', 'pods', '-A'], ['list', 'namespaces']], [['list', 'secrets', '-A'], ['get', 'services', '-n', 'default'], ['list', 'nodes']]],
+      ['flannel', [['watch', 'nodes'], ['patch', 'nodes'], ['patch', 'nodes/status']], [['list', 'pods', '-A'], ['list', 'secrets', '-A'], ['delete', 'nodes']]],
+      ['podpath-netpol', [['watch', 'networkpolicies.networking.k8s.io', '-A'], ['list', 'pods', '-A'], ['watch', 'namespaces']], [['list', 'secrets', '-A'], ['list', 'services', '-A'], ['create', 'pods', '-n', 'default']]],
+    ] as const) {
+      for (const args of yes) assert.equal(can(sa, [...args]), 'yes', `${sa} ${args.join(' ')}`);
+      for (const args of no) assert.equal(can(sa, [...args]), 'no', `${sa} ${args.join(' ')}`);
+    }
+    // kubeadm's binding of kube-proxy's account, and the bootstrap policy, as `kubectl get` lists them.
+    assert.match(lab.ok(['get', 'clusterrolebinding', 'kubeadm:node-proxier', 'system:coredns', '-o', 'wide']), /^kubeadm:node-proxier\s+ClusterRole\/system:node-proxier\s+\S+\s+kube-system\/kube-proxy$/m);
+  });
+
   it("finds the CNI daemon as seed 003 does (kubectl get pods -n kube-system | grep -E 'calico|flannel|weave'; kubectl logs -n kube-system <cni-pod-name>)", () => {
     const r = spawnSync('sh', ['-c', `${kubectlBin} get pods -n kube-system | grep -E 'calico|flannel|weave'`], { env: { ...process.env, KUBECONFIG: lab.kubeconfig }, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);

@@ -16,6 +16,7 @@ const layers: string[][] = [
   ['knftables', 'iptables'],
   ['apiserver', 'controllers', 'scheduler', 'agent', 'cni', 'proxy', 'dns', 'ingress', 'gateway', 'netpol', 'images'],
   ['trace'],
+  ['diagnose'],
   ['ui', 'lab'],
   ['cli'],
 ];

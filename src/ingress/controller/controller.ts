@@ -356,8 +356,11 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
         event(ing, 'Normal', 'Sync', 'Scheduled for sync');
       }
       if (!publish || sameStatus(ing.status?.loadBalancer?.ingress, want)) continue;
+      // An update of the status subresource, as ingress-nginx's status syncer writes it (its
+      // ClusterRole grants ingresses/status update only); a conflict is retried on the next round.
+      const next = { ...ing, apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', status: { ...ing.status, loadBalancer: { ingress: want } } };
       await client
-        .request('PATCH', objectPath('networking.k8s.io/v1', 'ingresses', ing.metadata.namespace, ing.metadata.name!, 'status'), { status: { loadBalancer: { ingress: want } } }, 'application/merge-patch+json')
+        .request('PUT', objectPath('networking.k8s.io/v1', 'ingresses', ing.metadata.namespace, ing.metadata.name!, 'status'), next)
         .catch((e: Error) => o.log(`status of Ingress ${keyOf(ing)}: ${e.message}`));
     }
   };
