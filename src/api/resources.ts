@@ -1,4 +1,5 @@
 // The API resources podpath serves, with the metadata discovery publishes for them.
+import type { Printer } from './printers.ts';
 
 export interface SubresourceInfo {
   name: string;
@@ -24,6 +25,8 @@ export interface ResourceType {
   model: string;
   /** created to ask a question and answered at once, never stored (the reviews) */
   notStored?: true;
+  /** defined by a CustomResourceDefinition: stored at storageVersion, printed by its columns */
+  custom?: { storageVersion: string; printer: Printer };
 }
 
 const allVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -70,6 +73,7 @@ export const resourceTypes: readonly ResourceType[] = [
   def({ group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', resource: 'ingresses', singular: 'ingress', namespaced: true, shortNames: ['ing'], categories: [], subresources: [status('networking.k8s.io', 'v1', 'Ingress')], model: 'V1Ingress' }),
   def({ group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', resource: 'ingressclasses', singular: 'ingressclass', namespaced: false, shortNames: [], categories: [], subresources: [], model: 'V1IngressClass' }),
   def({ group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', resource: 'networkpolicies', singular: 'networkpolicy', namespaced: true, shortNames: ['netpol'], categories: [], subresources: [], model: 'V1NetworkPolicy' }),
+  def({ group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', resource: 'customresourcedefinitions', singular: 'customresourcedefinition', namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], subresources: [status('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition')], model: 'V1CustomResourceDefinition' }),
   def({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding', resource: 'clusterrolebindings', singular: 'clusterrolebinding', namespaced: false, shortNames: [], categories: [], subresources: [], model: 'V1ClusterRoleBinding' }),
   def({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole', resource: 'clusterroles', singular: 'clusterrole', namespaced: false, shortNames: [], categories: [], subresources: [], model: 'V1ClusterRole' }),
   def({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', resource: 'rolebindings', singular: 'rolebinding', namespaced: true, shortNames: [], categories: [], subresources: [], model: 'V1RoleBinding' }),
@@ -127,6 +131,22 @@ for (const r of servedTypes) {
 export function findResource(group: string, version: string, resource: string): ResourceType | undefined {
   return byPath.get(`${group}/${version}/${resource}`);
 }
+
+/** A stored custom object as read at `rt`'s version (conversion strategy None: only apiVersion changes). */
+export function asServed(rt: ResourceType, o: KubeObjectLike): KubeObjectLike {
+  if (!rt.custom) return o;
+  const want = apiVersionOf(rt);
+  return o.apiVersion === want ? o : { ...o, apiVersion: want };
+}
+
+/** A custom object as stored, at its CRD's storage version. */
+export function asStored(rt: ResourceType, o: KubeObjectLike): KubeObjectLike {
+  if (!rt.custom) return o;
+  const want = rt.group ? `${rt.group}/${rt.custom.storageVersion}` : rt.custom.storageVersion;
+  return o.apiVersion === want ? o : { ...o, apiVersion: want };
+}
+
+type KubeObjectLike = { apiVersion?: string } & Record<string, unknown>;
 
 export function findKind(apiVersion: string, kind: string): ResourceType | undefined {
   return byKind.get(`${apiVersion}/${kind}`);

@@ -58,12 +58,12 @@ export interface Decoded {
 }
 
 /** `Service in version "v1" cannot be handled as a Service: ...` */
-function cannotHandle(rt: ResourceType, why: string) {
+export function cannotHandle(rt: ResourceType, why: string) {
   return errors.badRequest(`${rt.kind} in version ${JSON.stringify(rt.version)} cannot be handled as a ${rt.kind}: ${why}`);
 }
 
-/** Checks and normalizes a parsed object for `rt`, reporting unknown fields per `fv`. */
-export function decodeFor(rt: ResourceType, parsed: unknown, fv: FieldValidation): Decoded {
+/** The body must be an object whose apiVersion and kind, where given, are the endpoint's. */
+export function checkTypeMeta(rt: ResourceType, parsed: unknown): Record<string, unknown> {
   if (!isObject(parsed)) {
     throw errors.badRequest(`Object 'Kind' is missing in '${JSON.stringify(parsed)}'`);
   }
@@ -74,6 +74,13 @@ export function decodeFor(rt: ResourceType, parsed: unknown, fv: FieldValidation
   if (parsed.kind !== undefined && parsed.kind !== rt.kind) {
     throw errors.badRequest(`the kind in the data (${String(parsed.kind)}) does not match the expected kind (${rt.kind})`);
   }
+  return parsed;
+}
+
+/** Checks and normalizes a parsed object for `rt`, reporting unknown fields per `fv`. */
+export function decodeFor(rt: ResourceType, input: unknown, fv: FieldValidation): Decoded {
+  const parsed = checkTypeMeta(rt, input);
+  const want = apiVersionOf(rt);
   let result;
   try {
     result = decodeObject(rt.model, parsed);

@@ -16,16 +16,20 @@ export const serverVersion = {
 };
 
 function storageVersionHash(r: ResourceType): string {
-  return createHash('sha256').update(`${r.group}/${r.version}/${r.kind}`).digest('base64').slice(0, 11);
+  // Every served version of a custom kind names the one it is stored at.
+  return createHash('sha256').update(`${r.group}/${r.custom?.storageVersion ?? r.version}/${r.kind}`).digest('base64').slice(0, 11);
 }
 
-function inGV(group: string, version: string): ResourceType[] {
-  return servedTypes.filter((r) => r.group === group && r.version === version);
+/** The served kinds: the built-in ones, then `extra` (those of CustomResourceDefinitions). */
+type Extra = readonly ResourceType[];
+
+function inGV(group: string, version: string, extra: Extra = []): ResourceType[] {
+  return [...servedTypes, ...extra].filter((r) => r.group === group && r.version === version);
 }
 
-export function apiResourceList(group: string, version: string): Record<string, unknown> {
+export function apiResourceList(group: string, version: string, extra: Extra = []): Record<string, unknown> {
   const resources: Record<string, unknown>[] = [];
-  for (const r of inGV(group, version)) {
+  for (const r of inGV(group, version, extra)) {
     const main: Record<string, unknown> = { name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: r.verbs };
     if (r.shortNames.length) main.shortNames = r.shortNames;
     if (r.categories.length) main.categories = r.categories;
@@ -50,25 +54,46 @@ export function apiVersions(serverAddress: string): Record<string, unknown> {
   return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
 }
 
-function namedGroups(): { name: string; versions: { groupVersion: string; version: string }[] }[] {
+function namedGroups(extra: Extra = []): { name: string; versions: { groupVersion: string; version: string }[] }[] {
   const byGroup = new Map<string, string[]>();
-  for (const gv of groupVersions(servedTypes)) {
+  for (const gv of groupVersions([...servedTypes, ...sortedByVersion(extra)])) {
     if (!gv.group) continue;
     byGroup.set(gv.group, [...(byGroup.get(gv.group) ?? []), gv.version]);
   }
   return [...byGroup].map(([name, versions]) => ({ name, versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })) }));
 }
 
-export function apiGroupList(): Record<string, unknown> {
+/** Custom kinds' versions in upstream's priority order (GA before beta before alpha, higher first). */
+function sortedByVersion(extra: Extra): ResourceType[] {
+  const firstSeen = new Map<string, number>();
+  extra.forEach((r, i) => firstSeen.has(r.group) || firstSeen.set(r.group, i));
+  return [...extra].sort((a, b) => firstSeen.get(a.group)! - firstSeen.get(b.group)! || compareKubeVersions(a.version, b.version));
+}
+
+/** version.CompareKubeAwareVersionStrings, as a sort order: v2 < v1 < v1beta2 < v1beta1 < v1alpha1 < other. */
+export function compareKubeVersions(a: string, b: string): number {
+  const parse = (v: string) => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return { rank: 3, major: 0, minor: 0, v };
+    return { rank: m[2] === 'alpha' ? 2 : m[2] === 'beta' ? 1 : 0, major: Number(m[1]), minor: Number(m[3] ?? 0), v };
+  };
+  const x = parse(a);
+  const y = parse(b);
+  if (x.rank !== y.rank) return x.rank - y.rank;
+  if (x.rank === 3) return x.v < y.v ? -1 : x.v > y.v ? 1 : 0;
+  return y.major - x.major || y.minor - x.minor;
+}
+
+export function apiGroupList(extra: Extra = []): Record<string, unknown> {
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    groups: namedGroups().map((g) => ({ name: g.name, versions: g.versions, preferredVersion: g.versions[0] })),
+    groups: namedGroups(extra).map((g) => ({ name: g.name, versions: g.versions, preferredVersion: g.versions[0] })),
   };
 }
 
-export function apiGroup(name: string): Record<string, unknown> | undefined {
-  const g = namedGroups().find((x) => x.name === name);
+export function apiGroup(name: string, extra: Extra = []): Record<string, unknown> | undefined {
+  const g = namedGroups(extra).find((x) => x.name === name);
   if (!g) return undefined;
   return { kind: 'APIGroup', apiVersion: 'v1', name: g.name, versions: g.versions, preferredVersion: g.versions[0] };
 }
@@ -90,15 +115,15 @@ function aggregatedResource(r: ResourceType): Record<string, unknown> {
 }
 
 /** The aggregated discovery document for /api (legacy) or /apis (named groups). */
-export function aggregatedDiscovery(legacy: boolean, apiVersion: 'apidiscovery.k8s.io/v2' | 'apidiscovery.k8s.io/v2beta1'): Record<string, unknown> {
+export function aggregatedDiscovery(legacy: boolean, apiVersion: 'apidiscovery.k8s.io/v2' | 'apidiscovery.k8s.io/v2beta1', extra: Extra = []): Record<string, unknown> {
   const items: Record<string, unknown>[] = [];
   if (legacy) {
     items.push({ metadata: { name: '' }, versions: [{ version: 'v1', resources: inGV('', 'v1').map(aggregatedResource), freshness: 'Current' }] });
   } else {
-    for (const g of namedGroups()) {
+    for (const g of namedGroups(extra)) {
       items.push({
         metadata: { name: g.name },
-        versions: g.versions.map((v) => ({ version: v.version, resources: inGV(g.name, v.version).map(aggregatedResource), freshness: 'Current' })),
+        versions: g.versions.map((v) => ({ version: v.version, resources: inGV(g.name, v.version, extra).map(aggregatedResource), freshness: 'Current' })),
       });
     }
   }

@@ -1,7 +1,7 @@
 // Deletion that outlives a request: the garbage collector (owner references, with
 // background, foreground and orphan propagation) and namespace termination. They run in
 // the API server process and act through the Registry, as a controller acts through the API.
-import { findKind, resourceOf, resourceTypes, type ResourceType } from '../api/resources.ts';
+import { apiVersionOf, findKind, resourceOf, resourceTypes, type ResourceType } from '../api/resources.ts';
 import type { KubeObject, Namespace, OwnerReference, Pod } from '../api/types.ts';
 import type { Registry } from './registry.ts';
 import type { StoreEvent } from './storage/store.ts';
@@ -21,12 +21,30 @@ export class Finalization {
 
   constructor(private readonly registry: Registry) {}
 
+  /** the resources watched, by store key (custom kinds join as their CRDs are established) */
+  private watched = new Set<string>();
+
   start(): void {
-    for (const rt of resourceTypes) {
-      this.registry.store.addWatcher({ resource: `${rt.group}/${rt.resource}`, deliver: (ev) => this.onEvent(rt, ev) });
-      for (const o of this.registry.store.list(`${rt.group}/${rt.resource}`)) this.observe(rt, o, undefined);
-    }
+    for (const rt of resourceTypes) this.watch(rt);
+    this.watchCustomKinds();
     this.retry = setInterval(() => this.resync(), 2000);
+  }
+
+  private watch(rt: ResourceType): void {
+    const key = `${rt.group}/${rt.resource}`;
+    if (this.watched.has(key)) return;
+    this.watched.add(key);
+    this.registry.store.addWatcher({ resource: key, deliver: (ev) => this.onEvent(rt, ev) });
+    for (const o of this.registry.store.list(key)) this.observe(rt, o, undefined);
+  }
+
+  private watchCustomKinds(): void {
+    for (const rt of this.registry.kinds?.types() ?? []) this.watch(rt);
+  }
+
+  /** The kind an owner reference names: built in, or served by a CustomResourceDefinition. */
+  private kindOf(apiVersion: string, kind: string): ResourceType | undefined {
+    return findKind(apiVersion, kind) ?? this.registry.kinds?.types().find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
   }
 
   stop(): void {
@@ -78,7 +96,7 @@ export class Finalization {
   }
 
   private enqueueOwnerOf(o: KubeObject, ref: OwnerReference): void {
-    const rt = findKind(ref.apiVersion, ref.kind);
+    const rt = this.kindOf(ref.apiVersion, ref.kind);
     if (!rt) return;
     const owner: Ref = { rt, namespace: rt.namespaced ? o.metadata.namespace : undefined, name: ref.name };
     this.enqueue(`owner:${keyOf(owner)}`, () => this.processOwner(owner));
@@ -111,6 +129,7 @@ export class Finalization {
 
   /** Re-examines what may be waiting on something without an event (e.g. grace periods). */
   private resync(): void {
+    this.watchCustomKinds();
     for (const ns of this.registry.store.list('/namespaces')) if (ns.metadata.deletionTimestamp) this.enqueueNamespace(ns.metadata.name!);
     for (const p of this.registry.store.list('/pods')) {
       if (p.metadata.deletionTimestamp) {
@@ -124,10 +143,14 @@ export class Finalization {
     return this.registry.tryGet(ref.rt, ref.namespace, ref.name);
   }
 
-  /** The owner an owner reference names, if it exists with that uid. */
+  /**
+   * The owner an owner reference names, if it exists with that uid. An owner of a kind this
+   * server does not serve counts as present: as upstream's collector, nothing is deleted on a
+   * reference it cannot resolve.
+   */
   private ownerOf(o: KubeObject, ref: OwnerReference): KubeObject | undefined {
-    const rt = findKind(ref.apiVersion, ref.kind);
-    if (!rt) return undefined;
+    const rt = this.kindOf(ref.apiVersion, ref.kind);
+    if (!rt) return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, uid: ref.uid } };
     const owner = this.registry.tryGet(rt, rt.namespaced ? o.metadata.namespace : undefined, ref.name);
     return owner?.metadata.uid === ref.uid ? owner : undefined;
   }
@@ -210,7 +233,9 @@ export class Finalization {
     const ns = this.registry.tryGet(nsRt, undefined, name) as Namespace | undefined;
     if (!ns?.metadata.deletionTimestamp) return;
     let remaining = 0;
-    for (const rt of resourceTypes) {
+    // Custom kinds too, one version of each (they share their storage).
+    const custom = new Map((this.registry.kinds?.types() ?? []).map((rt) => [`${rt.group}/${rt.resource}`, rt]));
+    for (const rt of [...resourceTypes, ...custom.values()]) {
       if (!rt.namespaced) continue;
       for (const o of this.registry.store.list(`${rt.group}/${rt.resource}`, name)) {
         remaining++;

@@ -113,8 +113,11 @@ class Reply {
   }
 }
 
+/** Finds a kind that is not built in (a CustomResourceDefinition's). */
+export type FindDynamic = (group: string, version: string, resource: string) => ResourceType | undefined;
+
 /** Resolves /api/v1/... and /apis/g/v/... to a resource, namespace, name and subresource. */
-export function route(pathname: string): Route | undefined {
+export function route(pathname: string, dynamic?: FindDynamic): Route | undefined {
   const parts: string[] = [];
   for (const seg of pathname.split('/').filter(Boolean)) {
     // Escapes that are not UTF-8 name nothing here: 404, as upstream.
@@ -142,7 +145,7 @@ export function route(pathname: string): Route | undefined {
     namespace = rest[1];
     rest = rest.slice(2);
   }
-  const rt = findResource(group, version, rest[0]!);
+  const rt = findResource(group, version, rest[0]!) ?? dynamic?.(group, version, rest[0]!);
   if (!rt) return undefined;
   if (rest.length > 3) return undefined;
   const r: Route = { rt, name: rest[1], subresource: rest[2] };
@@ -203,6 +206,8 @@ export function createHandler(opts: HttpOptions): Handler {
   // The OpenAPI documents are built once, off the request path.
   setImmediate(prepareOpenAPI);
   const { registry } = opts;
+  const extra = () => registry.kinds?.types() ?? [];
+  const findDynamic: FindDynamic = (g, v, r) => registry.kinds?.find(g, v, r);
   const authentication = opts.authentication ?? new Authentication(opts.token);
   const authorizer = opts.authorizer ?? storeAuthorizer(registry.store);
 
@@ -215,7 +220,7 @@ export function createHandler(opts: HttpOptions): Handler {
     const accept = req.headers.accept;
     const contentType = req.headers['content-type'] ?? '';
     // Whether the endpoint speaks protobuf: its kind (or a subresource's) is in the table.
-    const proto = hasProtobuf(apiVersionOf(r.rt), r.rt.kind);
+    const proto = !r.rt.custom && hasProtobuf(apiVersionOf(r.rt), r.rt.kind);
     const watch = (wq: URLSearchParams) =>
       serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: wq, shape: negotiate(accept, proto) }, (close) => {
         req.on('close', close);
@@ -347,8 +352,8 @@ export function createHandler(opts: HttpOptions): Handler {
     if (path === '/api' || path === '/apis') {
       const agg = wantsAggregated(accept);
       if (agg) {
-        reply.send(200, aggregatedDiscovery(path === '/api', agg), `application/json;g=apidiscovery.k8s.io;v=${agg.split('/')[1]};as=APIGroupDiscoveryList`);
-      } else reply.send(200, path === '/api' ? apiVersions(opts.serverAddress) : apiGroupList());
+        reply.send(200, aggregatedDiscovery(path === '/api', agg, extra()), `application/json;g=apidiscovery.k8s.io;v=${agg.split('/')[1]};as=APIGroupDiscoveryList`);
+      } else reply.send(200, path === '/api' ? apiVersions(opts.serverAddress) : apiGroupList(extra()));
       return true;
     }
     if (path === '/api/v1') {
@@ -358,12 +363,12 @@ export function createHandler(opts: HttpOptions): Handler {
     const m = /^\/apis\/([^/]+)(?:\/([^/]+))?$/.exec(path);
     if (m) {
       if (m[2] === undefined) {
-        const g = apiGroup(m[1]!);
+        const g = apiGroup(m[1]!, extra());
         if (!g) return false;
         reply.send(200, g);
         return true;
       }
-      const list = apiResourceList(m[1]!, m[2]);
+      const list = apiResourceList(m[1]!, m[2], extra());
       if ((list.resources as unknown[]).length === 0) return false;
       reply.send(200, list);
       return true;
@@ -399,15 +404,15 @@ export function createHandler(opts: HttpOptions): Handler {
       const bytes = await readBody(req, maxBodyBytes).catch((e: unknown) => {
         throw e instanceof BodyTooLargeError ? errors.tooLarge(e.message) : e;
       });
-      const openapi = openapiResponse(path, target.query, req.headers);
+      const openapi = openapiResponse(path, target.query, req.headers, registry.kinds?.openapi);
       if (openapi) {
         res.writeHead(openapi.code, { 'Cache-Control': 'no-cache, private', ...openapi.headers, 'Content-Length': String(openapi.body.length) });
         res.end(openapi.body);
         return;
       }
       if (req.method === 'GET' && handleDiscovery(req, reply, path)) return;
-      const r = route(path);
-      if (!r) return notFound(reply, path);
+      const r = route(path, findDynamic);
+      if (!r) return notFound(reply, path, extra());
       if (isMetrics(r)) {
         const shape = negotiate(req.headers.accept, false);
         return reply.object(200, shape, await serveMetrics(registry, r, req.method ?? 'GET', target.query));
@@ -456,9 +461,9 @@ async function waitForResourceVersion(store: Store, q: URLSearchParams): Promise
  * A path no route serves. Under /api and a served group's prefix the API router answers, with a
  * Status whose details are empty; anywhere else Go's mux answers in plain text.
  */
-function notFound(reply: Reply, path: string): void {
+function notFound(reply: Reply, path: string, extra: readonly ResourceType[]): void {
   const parts = path.split('/');
-  const routed = parts[1] === 'api' || (parts[1] === 'apis' && parts[2] !== undefined && apiGroup(decodeSegment(parts[2]) ?? '') !== undefined);
+  const routed = parts[1] === 'api' || (parts[1] === 'apis' && parts[2] !== undefined && apiGroup(decodeSegment(parts[2]) ?? '', extra) !== undefined);
   if (routed) return reply.status(errors.generic(404));
   reply.res.setHeader('X-Content-Type-Options', 'nosniff');
   reply.send(404, null, 'text/plain; charset=utf-8', '404 page not found\n');

@@ -12,6 +12,12 @@ import { encodeSwagger } from './openapi/gnostic.ts';
 import { loadModelData, ModelDataMissing } from './openapi/models.ts';
 import type { SchemaCatalog } from './openapi/schemas.ts';
 
+/** Group-versions served beside the built-in ones (CustomResourceDefinitions'), with their documents. */
+export interface DynamicOpenAPI {
+  groupVersions(): { group: string; version: string }[];
+  document(gv: { group: string; version: string }, catalog: SchemaCatalog, serverVersion: string): unknown;
+}
+
 export interface OpenAPIResponse {
   code: number;
   headers: Record<string, string>;
@@ -122,23 +128,33 @@ function unavailable(e: unknown): never {
   throw e;
 }
 
-function v3Index(reqHeaders: IncomingHttpHeaders): OpenAPIResponse {
+/** A custom group-version's document, built on each request (CRDs change while the server runs). */
+function dynamicCached(dynamic: DynamicOpenAPI | undefined, p: string): Cached | undefined {
+  const gv = dynamic?.groupVersions().find((g) => gvPath(g) === p);
+  if (!gv || servedGvs().has(p)) return undefined;
+  const bytes = Buffer.from(JSON.stringify(dynamic!.document(gv, theCatalog(), serverVersion.gitVersion)));
+  return { bytes, etag: computeETag(bytes), lastModified: new Date() };
+}
+
+function v3Index(reqHeaders: IncomingHttpHeaders, dynamic: DynamicOpenAPI | undefined): OpenAPIResponse {
   const paths: Record<string, { serverRelativeURL: string }> = {};
-  for (const [p, gv] of [...servedGvs()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${v3Cached(gv).etag}` };
+  const all = new Map<string, () => Cached>([...servedGvs()].map(([p, gv]) => [p, () => v3Cached(gv)]));
+  for (const gv of dynamic?.groupVersions() ?? []) if (!all.has(gvPath(gv))) all.set(gvPath(gv), () => dynamicCached(dynamic, gvPath(gv))!);
+  for (const [p, doc] of [...all].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${doc().etag}` };
   }
   const data = Buffer.from(JSON.stringify({ paths }));
   return serveContent(reqHeaders, { 'Content-Type': 'application/json', Etag: JSON.stringify(computeETag(data)) }, data, new Date());
 }
 
-function v3GroupVersion(p: string, query: URLSearchParams, reqHeaders: IncomingHttpHeaders): OpenAPIResponse {
+function v3GroupVersion(p: string, query: URLSearchParams, reqHeaders: IncomingHttpHeaders, dynamic: DynamicOpenAPI | undefined): OpenAPIResponse {
   const headers: Record<string, string> = { Vary: 'Accept' };
   // Only JSON is offered: an Accept naming nothing else is refused, as upstream refuses unknown types.
   if (!negotiate(reqHeaders.accept, ['application/json'])) return { code: 406, headers, body: Buffer.alloc(0) };
   const gv = servedGvs().get(p);
+  const doc = gv ? v3Cached(gv) : dynamicCached(dynamic, p);
   // kube-openapi writes nothing for a group-version it does not know: an empty 200.
-  if (!gv) return { code: 200, headers, body: Buffer.alloc(0) };
-  const doc = v3Cached(gv);
+  if (!doc) return { code: 200, headers, body: Buffer.alloc(0) };
   headers['Content-Type'] = 'application/json';
   headers.Etag = JSON.stringify(doc.etag);
   const hash = query.get('hash');
@@ -167,10 +183,10 @@ function v2Response(reqHeaders: IncomingHttpHeaders): OpenAPIResponse {
  * The answer to an OpenAPI path, or undefined for any other path. Throws a 503 ApiError when the
  * model data was never built.
  */
-export function openapiResponse(path: string, query: URLSearchParams, reqHeaders: IncomingHttpHeaders): OpenAPIResponse | undefined {
+export function openapiResponse(path: string, query: URLSearchParams, reqHeaders: IncomingHttpHeaders, dynamic?: DynamicOpenAPI): OpenAPIResponse | undefined {
   try {
-    if (path === '/openapi/v3') return v3Index(reqHeaders);
-    if (path.startsWith('/openapi/v3/')) return v3GroupVersion(path.slice('/openapi/v3/'.length), query, reqHeaders);
+    if (path === '/openapi/v3') return v3Index(reqHeaders, dynamic);
+    if (path.startsWith('/openapi/v3/')) return v3GroupVersion(path.slice('/openapi/v3/'.length), query, reqHeaders, dynamic);
     if (path === '/openapi/v2' || path === '/swagger-2.0.0.pb-v1') return v2Response(reqHeaders);
   } catch (e) {
     unavailable(e);

@@ -47,7 +47,7 @@ export function includeObjectOf(q: URLSearchParams): IncludeObject {
 
 /** A Table for `objs`; `withColumns` false leaves columnDefinitions null (later watch events). */
 export function toTable(rt: ResourceType, objs: KubeObject[], resourceVersion: string, version: string, include: IncludeObject, withColumns = true): Record<string, unknown> {
-  const printer = printerFor(rt.kind);
+  const printer = rt.custom?.printer ?? printerFor(rt.kind);
   const now = Date.now();
   const rows = objs.map((o) => {
     const data = printer.row(o, now);

@@ -11,17 +11,18 @@ import { fromLabelSelector, matches, parseSelector, selectorString, SelectorPars
 import { jsonPatch, mergePatch } from '../api/patch/merge.ts';
 import { recordUpdate, serverSideApply, type ManagerContext } from '../api/patch/apply.ts';
 import { PatchError, strategicMerge } from '../api/patch/strategic.ts';
-import { apiVersionOf, resourceOf, type ResourceType } from '../api/resources.ts';
+import { apiVersionOf, asServed, asStored, resourceOf, type ResourceType } from '../api/resources.ts';
 import { sameValue } from '../api/fieldset.ts';
 import { isObject, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
 import { validatePodEphemeralContainersUpdate } from '../api/validation/core.ts';
 import { wireObject } from '../api/wire.ts';
 import { admitDefaultIngressClass } from './admission.ts';
 import type { UserInfo } from './authn.ts';
-import { decodeFor, fieldValidationOf, mediaType, parseBody, type RawBody } from './decode.ts';
+import { decodeFor, fieldValidationOf, mediaType, parseBody, type Decoded, type FieldValidation, type RawBody } from './decode.ts';
 import { carryAllocatedValues, normalizeClusterIPs, ServiceAllocations, type Txn } from './serviceips.ts';
+import type { DynamicOpenAPI } from './openapi.ts';
 import type { Store } from './storage/store.ts';
-import { strategyFor } from './strategies.ts';
+import { strategyFor, type Strategy } from './strategies.ts';
 
 export interface Ctx {
   rt: ResourceType;
@@ -63,6 +64,8 @@ export const patchTypes = [
   'application/apply-patch+yaml',
 ] as const;
 
+const customPatchTypes = patchTypes.filter((t) => t !== 'application/strategic-merge-patch+json');
+
 /** Kinds whose DELETE answers with the object rather than a Status (ReturnDeletedObject). */
 const returnsDeletedObject = new Set(['Pod', 'Service', 'Namespace']);
 
@@ -102,6 +105,21 @@ function canonical(obj: KubeObject): KubeObject {
   return out;
 }
 
+/**
+ * Kinds served beside the built-in ones (those of CustomResourceDefinitions): how their
+ * bodies decode, which strategy writes them, and their scale subresource.
+ */
+export interface DynamicKinds {
+  find(group: string, version: string, resource: string): ResourceType | undefined;
+  types(): readonly ResourceType[];
+  decode(rt: ResourceType, parsed: unknown, fv: FieldValidation): Decoded;
+  strategy(rt: ResourceType): Strategy;
+  scaleOf(rt: ResourceType, owner: KubeObject): KubeObject | undefined;
+  withReplicas(rt: ResourceType, owner: KubeObject, replicas: number): KubeObject;
+  /** their OpenAPI v3 documents */
+  openapi?: DynamicOpenAPI;
+}
+
 export interface RegistryOptions {
   allocations: ServiceAllocations;
   writeCheck?: WriteCheck;
@@ -111,6 +129,8 @@ export interface RegistryOptions {
 export class Registry {
   readonly allocations: ServiceAllocations;
   private readonly now: () => number;
+  /** the custom kinds, when the server serves CustomResourceDefinitions */
+  kinds: DynamicKinds | undefined;
   writeCheck: WriteCheck | undefined;
 
   constructor(
@@ -129,13 +149,14 @@ export class Registry {
   // ---- reads ----
 
   get(rt: ResourceType, namespace: string | undefined, name: string): KubeObject {
-    const obj = this.store.get(resourceKey(rt), rt.namespaced ? namespace : undefined, name);
+    const obj = this.tryGet(rt, namespace, name);
     if (!obj) throw errors.notFound(gr(rt), name);
     return obj;
   }
 
   tryGet(rt: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {
-    return this.store.get(resourceKey(rt), rt.namespaced ? namespace : undefined, name);
+    const obj = this.store.get(resourceKey(rt), rt.namespaced ? namespace : undefined, name);
+    return obj && (asServed(rt, obj) as KubeObject);
   }
 
   /** Parses the list filters of a request; 400 with upstream's message on a bad selector. */
@@ -152,7 +173,11 @@ export class Registry {
     }
     try {
       fields = parseFieldSelector(fs);
-      checkFieldSelector(rt.resource, fields);
+      // A custom kind's labels are converted as its CRD serves them: metadata.name, and metadata.namespace when namespaced.
+      if (rt.custom) {
+        const bad = fields.find((f) => f.field !== 'metadata.name' && !(rt.namespaced && f.field === 'metadata.namespace'));
+        if (bad) throw errors.badRequest(`field label not supported: ${bad.field}`);
+      } else checkFieldSelector(rt.resource, fields);
     } catch (e) {
       if (e instanceof FieldSelectorError) {
         throw errors.badRequest(`Unable to find ${JSON.stringify(rt.resource)} that match label selector ${JSON.stringify(ls)}, field selector ${JSON.stringify(fs)}: ${e.message}`);
@@ -169,11 +194,25 @@ export class Registry {
 
   list(rt: ResourceType, namespace: string | undefined, q: URLSearchParams): { items: KubeObject[]; resourceVersion: number } {
     const match = this.matcher(rt, q);
-    const items = this.store.list(resourceKey(rt), rt.namespaced ? namespace : undefined).filter(match);
+    const items = this.store.list(resourceKey(rt), rt.namespaced ? namespace : undefined).filter(match).map((o) => asServed(rt, o) as KubeObject);
     return { items, resourceVersion: this.store.resourceVersion };
   }
 
   // ---- helpers ----
+
+  private strategyOf(rt: ResourceType): Strategy {
+    return rt.custom && this.kinds ? this.kinds.strategy(rt) : strategyFor(rt.kind);
+  }
+
+  /** A body decoded for `rt`: built-in kinds by their model, custom kinds by their schema. */
+  private decodeAs(rt: ResourceType, parsed: unknown, fv: FieldValidation): Decoded {
+    return rt.custom && this.kinds ? this.kinds.decode(rt, parsed, fv) : decodeFor(rt, parsed, fv);
+  }
+
+  /** Stores an object (a custom one at its storage version) and answers it as `rt` reads it. */
+  private put(rt: ResourceType, obj: KubeObject): KubeObject {
+    return asServed(rt, this.store.put(resourceKey(rt), asStored(rt, obj) as KubeObject)) as KubeObject;
+  }
 
   private managerOf(ctx: Ctx): string {
     const fm = ctx.query.get('fieldManager');
@@ -207,7 +246,7 @@ export class Registry {
   }
 
   private decodeBody(ctx: Ctx, raw: RawBody) {
-    return decodeFor(ctx.rt, parseBody(raw), fieldValidationOf(ctx.query));
+    return this.decodeAs(ctx.rt, parseBody(raw), fieldValidationOf(ctx.query));
   }
 
   private invalid(rt: ResourceType, name: string, errs: ReturnType<typeof field.invalid>[]): ApiError {
@@ -237,8 +276,8 @@ export class Registry {
     if (meta.resourceVersion) throw errors.badRequest('resourceVersion should not be set on objects to be created');
     this.checkNamespaceForCreate(rt, meta.namespace, meta.name ?? '');
 
-    const strategy = strategyFor(rt.kind);
-    applyDefaults(rt.kind, obj);
+    const strategy = this.strategyOf(rt);
+    if (!rt.custom) applyDefaults(rt.kind, obj);
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     delete meta.selfLink;
@@ -271,7 +310,7 @@ export class Registry {
       return canonical(obj);
     }
     txn?.commit();
-    return this.store.put(resourceKey(rt), canonical(obj));
+    return this.put(rt, canonical(obj));
   }
 
   /** Mutating admission of a create: DefaultIngressClass (a Create-only plugin, so never on update). */
@@ -298,7 +337,7 @@ export class Registry {
     obj.metadata.name = name;
     const old = this.tryGet(ctx.rt, ctx.namespace, name);
     if (!old) {
-      if (!strategyFor(ctx.rt.kind).allowCreateOnUpdate) throw errors.notFound(gr(ctx.rt), name);
+      if (!this.strategyOf(ctx.rt).allowCreateOnUpdate) throw errors.notFound(gr(ctx.rt), name);
       delete obj.metadata.resourceVersion;
       const created = this.createObject(ctx, obj);
       if (!this.isDryRun(ctx.query)) await this.store.sync();
@@ -326,8 +365,8 @@ export class Registry {
     }
     if (meta.resourceVersion && meta.resourceVersion !== old.metadata.resourceVersion) throw errors.staleConflict(gr(rt), name);
     meta.resourceVersion = old.metadata.resourceVersion;
-    const strategy = strategyFor(rt.kind);
-    applyDefaults(rt.kind, obj);
+    const strategy = this.strategyOf(rt);
+    if (!rt.custom) applyDefaults(rt.kind, obj);
     meta.creationTimestamp = old.metadata.creationTimestamp;
     if (!meta.uid) meta.uid = old.metadata.uid;
     meta.deletionTimestamp = old.metadata.deletionTimestamp;
@@ -377,7 +416,7 @@ export class Registry {
       this.removeNow(rt, next);
       return next;
     }
-    return this.store.put(resourceKey(rt), next);
+    return this.put(rt, next);
   }
 
   private isGracefullyDeleting(o: KubeObject): boolean {
@@ -405,7 +444,7 @@ export class Registry {
     const next: KubeObject = { ...structuredClone(old), status: obj.status };
     if (obj.status === undefined) delete next.status;
     if (rt.kind === 'Service') applyDefaults('Service', next);
-    const strategy = strategyFor(rt.kind);
+    const strategy = this.strategyOf(rt);
     const errs = strategy.validateStatusUpdate?.(next, old) ?? [];
     if (errs.length) throw this.invalid(rt, name, errs);
     recordUpdate(old, next, this.managerCtx(ctx, 'status'));
@@ -445,7 +484,9 @@ export class Registry {
 
   async patch(ctx: Ctx, raw: RawBody, subresource?: 'status' | 'ephemeralcontainers'): Promise<WriteResult> {
     const pt = mediaType(raw.contentType);
-    if (!(patchTypes as readonly string[]).includes(pt)) throw errors.unsupportedMediaType(patchTypes);
+    if (!(patchTypes as readonly string[]).includes(pt)) throw errors.unsupportedMediaType(ctx.rt.custom ? customPatchTypes : patchTypes);
+    // Custom kinds have no Go struct to read patch strategies from: upstream refuses strategic merge.
+    if (ctx.rt.custom && pt === 'application/strategic-merge-patch+json') throw errors.unsupportedMediaType(customPatchTypes);
     const force = ctx.query.get('force');
     if (pt !== 'application/apply-patch+yaml' && force !== null) {
       throw errors.invalid('meta.k8s.io', 'PatchOptions', '', [field.forbidden(Path.root('force'), 'may not be specified for non-apply patch')]);
@@ -457,7 +498,7 @@ export class Registry {
     const old = this.get(ctx.rt, ctx.namespace, ctx.name!);
     // ephemeralContainers merge by name, as in the Pod's own patches
     const patched = this.applyPatch(pt, old, raw, subresource === 'status' ? undefined : ctx.rt.model);
-    const { obj, warnings } = decodeFor(ctx.rt, patched, fieldValidationOf(ctx.query));
+    const { obj, warnings } = this.decodeAs(ctx.rt, patched, fieldValidationOf(ctx.query));
     obj.metadata.name = ctx.name;
     const result = subresource === 'status' ? this.writeStatus(ctx, obj) : subresource === 'ephemeralcontainers' ? this.writeEphemeralContainers(ctx, obj) : this.updateObject(ctx, obj, old);
     if (!this.isDryRun(ctx.query)) await this.store.sync();
@@ -501,7 +542,7 @@ export class Registry {
     }
     const parsed = parseBody({ text: raw.text, contentType: 'application/yaml' });
     const strictness = fieldValidationOf(ctx.query);
-    const decoded = decodeFor(rt, parsed, 'Ignore');
+    const decoded = this.decodeAs(rt, parsed, 'Ignore');
     const unknown = decoded.unknown;
     const warnings: string[] = [];
     if (unknown.length) {
@@ -538,12 +579,16 @@ export class Registry {
   // ---- scale ----
 
   getScale(ctx: Ctx): KubeObject {
-    return scaleOf(this.get(ctx.rt, ctx.namespace, ctx.name!));
+    return this.scaleOfAny(ctx.rt, this.get(ctx.rt, ctx.namespace, ctx.name!));
+  }
+
+  private scaleOfAny(rt: ResourceType, owner: KubeObject): KubeObject {
+    return (rt.custom && this.kinds?.scaleOf(rt, owner)) || scaleOf(owner);
   }
 
   async updateScale(ctx: Ctx, raw: RawBody, patchType?: string): Promise<WriteResult> {
     const owner = this.get(ctx.rt, ctx.namespace, ctx.name!);
-    const current = scaleOf(owner);
+    const current = this.scaleOfAny(ctx.rt, owner);
     let scaleObj: unknown;
     if (patchType) {
       if (!(patchTypes as readonly string[]).includes(patchType) || patchType === 'application/apply-patch+yaml') throw errors.unsupportedMediaType(patchTypes.slice(0, 3));
@@ -556,12 +601,12 @@ export class Registry {
       throw errors.invalid('autoscaling', 'Scale', ctx.name!, [field.invalid(Path.root('spec', 'replicas'), replicas, 'must be greater than or equal to 0')]);
     }
     if (scale.metadata.resourceVersion && scale.metadata.resourceVersion !== owner.metadata.resourceVersion) throw errors.staleConflict(gr(ctx.rt), ctx.name!);
-    const next = structuredClone(owner);
-    (next.spec as { replicas?: number }).replicas = replicas;
+    const next = ctx.rt.custom && this.kinds ? this.kinds.withReplicas(ctx.rt, owner, replicas) : structuredClone(owner);
+    if (!ctx.rt.custom) (next.spec as { replicas?: number }).replicas = replicas;
     const mctx: Ctx = { ...ctx };
     const updated = this.updateObject(mctx, next, owner);
     if (!this.isDryRun(ctx.query)) await this.store.sync();
-    return { object: scaleOf(updated), code: 200, warnings: [] };
+    return { object: this.scaleOfAny(ctx.rt, updated), code: 200, warnings: [] };
   }
 
   // ---- pods/binding ----
@@ -587,7 +632,7 @@ export class Registry {
     if (sched) Object.assign(sched, cond);
     else conds.push(cond);
     recordUpdate(pod, next, this.managerCtx(ctx));
-    this.store.put(resourceKey(ctx.rt), canonical(next));
+    this.put(ctx.rt, canonical(next));
     await this.store.sync();
     return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
   }
@@ -627,7 +672,7 @@ export class Registry {
         pod.metadata.deletionTimestamp = rfc3339(nowMs + grace * 1000);
         pod.metadata.deletionGracePeriodSeconds = grace;
         if (dryRun) return { body: canonical(pod), gone: false };
-        return { body: this.store.put(resourceKey(rt), canonical(pod)), gone: false };
+        return { body: this.put(rt, canonical(pod)), gone: false };
       }
     }
     const policy = opts.propagationPolicy ?? (opts.orphanDependents === true ? 'Orphan' : 'Background');
@@ -645,7 +690,7 @@ export class Registry {
       }
       if (dryRun) return { body: canonical(next), gone: false };
       if (sameValue(next, obj)) return { body: obj, gone: false };
-      return { body: this.store.put(resourceKey(rt), canonical(next)), gone: false };
+      return { body: this.put(rt, canonical(next)), gone: false };
     }
     if (dryRun) return { body: this.deletedBody(rt, obj), gone: true };
     const last = this.removeNow(rt, obj);
@@ -685,7 +730,7 @@ export class Registry {
     if (!(next.spec?.finalizers ?? []).length && !(next.metadata.finalizers ?? []).length) {
       return { body: this.removeNow(rt, next), gone: true };
     }
-    return { body: this.store.put(resourceKey(rt), canonical(next)), gone: false };
+    return { body: this.put(rt, canonical(next)), gone: false };
   }
 
   /** namespaces/{name}/finalize: replaces spec.finalizers; a deleting namespace with none left goes. */
@@ -705,7 +750,7 @@ export class Registry {
       return this.removeNow(rt, next);
     }
     if (sameValue(next, old)) return old;
-    return this.store.put(resourceKey(rt), canonical(next));
+    return this.put(rt, canonical(next));
   }
 
   async deleteCollection(ctx: Ctx, opts: DeleteOptions): Promise<KubeObject[]> {

@@ -21,6 +21,7 @@ import { clusterRoleBindings, clusterRoles } from './bootstrappolicy.ts';
 import { createUpgradeHandler } from './streaming.ts';
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { Registry, type Ctx } from './registry.ts';
+import { CustomResources } from './apiextensions.ts';
 import { ServiceAllocations } from './serviceips.ts';
 import { Store } from './storage/store.ts';
 import { guard, serverOptions, type Limits } from '../util/httpserver.ts';
@@ -124,6 +125,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const allocations = new ServiceAllocations(ips, nodePorts);
   for (const problem of allocations.rebuild(store.list('/services') as Service[])) log(`warning: ${problem}`);
   const registry = new Registry(store, { allocations });
+  const customResources = new CustomResources(store);
+  customResources.log = log;
+  registry.kinds = customResources;
 
   const sanIPs = new Set<string>(['127.0.0.1', ips.first()]);
   if (host && host !== '0.0.0.0' && host !== '::' && parseIP(host)) sanIPs.add(host);
@@ -197,6 +201,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     throw isApiError(e) ? new Error(`bootstrap failed: ${e.message}`) : e;
   }
   finalization.start();
+  customResources.start(registry);
   ready = true;
 
   if (opts.kubeconfig) writeKubeconfig(opts.kubeconfig, { name: 'podpath', server: url, caCert: serving.caCert, token: serving.token });
@@ -210,6 +215,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     async close() {
       ready = false;
       finalization.stop();
+      customResources.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         unixServer?.close();

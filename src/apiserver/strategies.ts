@@ -9,6 +9,8 @@ import * as rbac from '../api/validation/rbac.ts';
 import { validateObjectMetaUpdate } from '../api/validation/meta.ts';
 import { sameValue } from '../api/fieldset.ts';
 import { wireObject } from '../api/wire.ts';
+import * as apiextensions from '../api/apiextensions/validation.ts';
+import { storageVersionOf, type CustomResourceDefinition } from '../api/apiextensions/types.ts';
 
 export interface Strategy {
   /** validation of a new object */
@@ -169,6 +171,25 @@ export const strategies: Record<string, Strategy> = {
   NetworkPolicy: {
     validate: (o) => net.validateNetworkPolicy(o as never),
     validateUpdate: (o, old) => net.validateNetworkPolicyUpdate(o as never, old as never),
+    generationOf: spec,
+  },
+  CustomResourceDefinition: {
+    validate: apiextensions.validateCustomResourceDefinition,
+    validateUpdate: apiextensions.validateCustomResourceDefinitionUpdate,
+    validateStatusUpdate: apiextensions.validateCustomResourceDefinitionStatusUpdate,
+    // The status is the controllers'; the storage version is recorded as stored from the start.
+    prepareForCreate: (o) => {
+      apiextensions.defaultCustomResourceDefinition(o);
+      const v = storageVersionOf(o as CustomResourceDefinition);
+      o.status = { acceptedNames: { plural: '', kind: '' }, storedVersions: v ? [v] : [] };
+    },
+    prepareForUpdate: (o, old) => {
+      apiextensions.defaultCustomResourceDefinition(o);
+      keepStatus(o, old);
+      const v = storageVersionOf(o as CustomResourceDefinition);
+      const st = (o as CustomResourceDefinition).status;
+      if (v && st && !(st.storedVersions ?? []).includes(v)) st.storedVersions = [...(st.storedVersions ?? []), v];
+    },
     generationOf: spec,
   },
   Role: {

@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { errors } from '../api/errors.ts';
 import { queryBool } from '../api/query.ts';
-import { apiVersionOf, type ResourceType } from '../api/resources.ts';
+import { apiVersionOf, asServed, type ResourceType } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { Shape } from './negotiation.ts';
 import { includeObjectOf, partialMetadata, toTable } from './output.ts';
@@ -58,8 +58,10 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
 
   let first = true;
   let closed = false;
-  const encode = (type: WireType, obj: unknown, ev?: StoreEvent): Chunk => {
+  const encode = (type: WireType, stored: unknown, ev?: StoreEvent): Chunk => {
     const isObject = type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED';
+    // A custom object watched at a version other than its storage version: its own line.
+    const obj = isObject ? asServed(rt, stored as KubeObject) : stored;
     if (shape.kind === 'table' && isObject) {
       const o = obj as KubeObject;
       const table = toTable(rt, [o], o.metadata.resourceVersion ?? '', shape.version, include, first);

@@ -136,7 +136,7 @@ program
 
 program
   .command('apiserver')
-  .description('Run a Kubernetes API server (HTTPS, bearer token, RBAC authorization, durable embedded storage) in the foreground.')
+  .description('Run a Kubernetes API server (HTTPS, bearer token, RBAC authorization, durable embedded storage, CustomResourceDefinitions) in the foreground.')
   .requiredOption('--data-dir <dir>', 'directory for storage, certificates and the token')
   .option('--listen <host:port>', 'address to listen on', '127.0.0.1:6443')
   .option('--listen-unix <path>', 'also serve on this unix socket')

@@ -30,6 +30,7 @@ const samples: Record<string, [string, string, string]> = {
   IngressClass: ['ingressclass.spec.controller', 'string', 'string'],
   NetworkPolicy: ['networkpolicy.spec.podSelector', 'LabelSelector', 'Object'],
   Lease: ['lease.spec.leaseDurationSeconds', 'integer', 'integer'],
+  CustomResourceDefinition: ['customresourcedefinition.spec.versions', '[]CustomResourceDefinitionVersion', '[]Object'],
   ClusterRoleBinding: ['clusterrolebinding.subjects', '[]Subject', '[]Object'],
   ClusterRole: ['clusterrole.aggregationRule', 'AggregationRule', 'Object'],
   RoleBinding: ['rolebinding.roleRef', 'RoleRef', 'Object'],

@@ -52,6 +52,33 @@ export interface Definition {
 
 const ref = (name: string): Schema => ({ $ref: name });
 
+const apiextensionsV1 = 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1';
+
+/**
+ * apiextensions' JSON-valued types: client-node types them as `any`, upstream's definitions
+ * carry no type (any JSON value), so a client validating against them accepts what a CRD may say.
+ */
+const untypedDefinitions: Record<string, string> = {
+  [`${apiextensionsV1}.JSON`]: 'JSON represents any valid JSON value. These types are supported: bool, int64, float64, string, []interface{}, map[string]interface{} and nil.',
+  [`${apiextensionsV1}.JSONSchemaPropsOrBool`]: 'JSONSchemaPropsOrBool represents JSONSchemaProps or a boolean value. Defaults to true for the boolean property.',
+  [`${apiextensionsV1}.JSONSchemaPropsOrArray`]: 'JSONSchemaPropsOrArray represents a value that can either be a JSONSchemaProps or an array of JSONSchemaProps. Mainly here for serialization purposes.',
+  [`${apiextensionsV1}.JSONSchemaPropsOrStringArray`]: 'JSONSchemaPropsOrStringArray represents a JSONSchemaProps or a string array.',
+};
+
+/** The fields of those types, by model and field: the schema each has upstream. */
+const untypedFields: Record<string, Record<string, Schema>> = {
+  V1JSONSchemaProps: {
+    default: ref(`${apiextensionsV1}.JSON`),
+    example: ref(`${apiextensionsV1}.JSON`),
+    enum: { type: 'array', items: ref(`${apiextensionsV1}.JSON`) },
+    additionalProperties: ref(`${apiextensionsV1}.JSONSchemaPropsOrBool`),
+    additionalItems: ref(`${apiextensionsV1}.JSONSchemaPropsOrBool`),
+    items: ref(`${apiextensionsV1}.JSONSchemaPropsOrArray`),
+    dependencies: { type: 'object', additionalProperties: ref(`${apiextensionsV1}.JSONSchemaPropsOrStringArray`) },
+  },
+  V1CustomResourceSubresources: { status: { type: 'object', description: '' } },
+};
+
 /**
  * Definitions by name, built on first use. The apimachinery wrapper types (Time, IntOrString,
  * Quantity) are strings with a format; their descriptions are the ones client-node carries on
@@ -128,7 +155,9 @@ export class SchemaCatalog {
     const required: string[] = [];
     for (const [json, f] of modelFields(model)) {
       const fdoc: FieldDoc = doc.fields[json] ?? { description: '' };
-      const s = this.typeSchema(f.type, fdoc, refs);
+      const untyped = untypedFields[model]?.[json];
+      const s = untyped ? structuredClone(untyped) : this.typeSchema(f.type, fdoc, refs);
+      if (untyped) for (const r of JSON.stringify(untyped).match(/io\.k8s\.[^"]+/g) ?? []) refs.add(r);
       if (fdoc.description) s.description = fdoc.description;
       const e = enumFields[name]?.[json];
       if (e) withEnum(s, ...e);
@@ -194,6 +223,7 @@ export class SchemaCatalog {
     else if (name === wrapperNames.intOrString) s = { type: 'string', format: 'int-or-string' };
     else if (name === wrapperNames.quantity) s = { type: 'string' };
     else if (name === wrapperNames.patch) s = { type: 'object' };
+    else if (untypedDefinitions[name] !== undefined) return { description: untypedDefinitions[name] };
     const description = this.wrapperDescriptions.get(name);
     if (s && description) s.description = description;
     return s;
