@@ -60,10 +60,6 @@ export function containerEnv(pod: Pod, c: Container, i: ContainerEnvInputs): Rec
     PATH: hostEnv.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: '/root',
     HOSTNAME: pod.spec.hostname ?? pod.metadata.name!,
-    POD_NAME: pod.metadata.name!,
-    POD_NAMESPACE: pod.metadata.namespace!,
-    POD_IP: i.podIP ?? '',
-    NODE_NAME: i.nodeName,
     ...serviceLinksFor(pod.metadata.namespace!, pod.spec.enableServiceLinks, i.services),
   };
   // The test runner finds what a test run left behind by this marker.

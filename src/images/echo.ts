@@ -4,7 +4,9 @@
 // With --udp-port it also answers each UDP datagram with who served it and who sent it.
 import dgram from 'node:dgram';
 import type http from 'node:http';
+import fs from 'node:fs';
 import os from 'node:os';
+import { serviceAccountMountPath } from '../util/mounts.ts';
 import { createHttpServer } from '../util/httpserver.ts';
 
 /** Go's time.Duration.String() at whole seconds: 5m30s, 1h2m3s, 45s. */
@@ -24,6 +26,18 @@ export interface EchoOptions {
   host?: string;
   /** included in /api/v1/* answers, so a rollout's new version is visible */
   message?: string;
+}
+
+/**
+ * The pod's namespace as a program in it finds it without the downward API: its service
+ * account's `namespace` file ('' when the pod mounts none).
+ */
+function podNamespace(): string {
+  try {
+    return fs.readFileSync(`${serviceAccountMountPath}/namespace`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** A UDP socket that answers every datagram with the pod's identity and the sender's address. */
@@ -63,7 +77,7 @@ export function startEcho(o: EchoOptions): http.Server {
       case '/api/v1/*':
         return json({
           pod: env.POD_NAME ?? os.hostname(),
-          namespace: env.POD_NAMESPACE ?? '',
+          namespace: env.POD_NAMESPACE ?? podNamespace(),
           podIP: env.POD_IP ?? req.socket.localAddress,
           node: env.NODE_NAME ?? '',
           client: `${req.socket.remoteAddress}:${req.socket.remotePort}`,

@@ -79,7 +79,7 @@ for (const { backend, proxyMode } of labs) {
           const r = lab.curl(`pod/default/${from.name}`, `http://${to.ip}:8080/api/v1/peer`);
           assert.equal(r.code, 0, `${from.name} (${from.node}) -> ${to.ip} (${to.node}): ${r.stderr}`);
           const who = JSON.parse(r.stdout);
-          assert.equal(who.node, to.node);
+          assert.equal(who.pod, to.name, 'answered by the pod on the other node');
           assert.equal(who.client.split(':')[0], from.ip, 'pod-to-pod traffic keeps its source address');
         }
       }

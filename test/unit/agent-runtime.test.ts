@@ -113,7 +113,7 @@ describe('node agent runtime', () => {
     const p = pod('px', {
       containers: [
         { name: 'kube-proxy', image: 'podpath/kube-proxy', args: ['--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)', '$$(NODE_NAME)', '$(UNSET)'], env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }] },
-        { name: 'sh', image: 'debian', command: ['echo', '$(POD_NAME)'] },
+        { name: 'sh', image: 'debian', command: ['echo', '$(MY_POD)', '$(POD_NAME)'], env: [{ name: 'MY_POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }] },
       ],
     });
     const rp = await t.runtime.createPod(p);
@@ -121,7 +121,8 @@ describe('node agent runtime', () => {
     const [, proxy] = t.procs.find('proxy');
     assert.deepEqual(proxy.argv.slice(-5), ['proxy', '--config=/var/lib/kube-proxy/config.conf', '--hostname-override=n1', '$(NODE_NAME)', '$(UNSET)']);
     const [, sh] = t.procs.find('echo');
-    assert.deepEqual(sh.argv.slice(-2), ['echo', 'px']);
+    // the downward API's variable expands; one the kubelet does not set stays as written
+    assert.deepEqual(sh.argv.slice(-3), ['echo', 'px', '$(POD_NAME)']);
   });
 
   it('passes the CNI invocation in the environment, as the specification says', async () => {
@@ -159,7 +160,7 @@ describe('node agent runtime', () => {
         { name: 'one', command: ['sh', '-c', 'echo 1'] },
         { name: 'two', command: ['sh', '-c', 'echo 2'] },
       ],
-      containers: [{ name: 'app', image: 'podpath/echo', ports: [{ containerPort: 9090 }], env: [{ name: 'WHO', value: '$(POD_NAME)@$(NODE_NAME)' }, { name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }] }],
+      containers: [{ name: 'app', image: 'podpath/echo', ports: [{ containerPort: 9090 }], env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }, { name: 'WHO', value: '$(POD_NAME)@$(NODE_NAME)' }, { name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }] }],
     });
     const rp = await t.runtime.createPod(p);
     t.runtime.runContainers(p, rp);
@@ -185,6 +186,7 @@ describe('node agent runtime', () => {
     assert.equal(app.opts.env.MY_IP, '10.244.0.9');
     assert.equal(app.opts.env.KUBERNETES_SERVICE_HOST, '10.96.0.1');
     assert.equal(app.opts.env.HOSTNAME, 'web');
+    assert.deepEqual(Object.keys(app.opts.env).filter((k) => /^(POD|NODE)_/.test(k)).sort(), ['NODE_NAME', 'POD_NAME'], 'the kubelet sets no pod or node variables the spec does not ask for');
     assert.equal(rp.containers.app!.ready, true, 'no readiness probe: ready once started');
     assert.deepEqual(t.restarted, ['one', 'two', 'app'], 'each start voids the container\'s probe results');
   });
