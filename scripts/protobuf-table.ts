@@ -36,7 +36,7 @@ const packages: { proto: string; dir: string; group?: string }[] = [
 const bodies: [apiVersion: string, kind: string][] = [
   ['v1', 'Namespace'], ['v1', 'Node'], ['v1', 'Pod'], ['v1', 'Service'], ['v1', 'Endpoints'], ['v1', 'Secret'], ['v1', 'ConfigMap'],
   ['v1', 'Event'], ['v1', 'ServiceAccount'], ['v1', 'Binding'],
-  ['apps/v1', 'Deployment'], ['apps/v1', 'ReplicaSet'], ['apps/v1', 'DaemonSet'],
+  ['apps/v1', 'Deployment'], ['apps/v1', 'ReplicaSet'], ['apps/v1', 'DaemonSet'], ['apps/v1', 'ControllerRevision'],
   ['autoscaling/v1', 'Scale'],
   ['discovery.k8s.io/v1', 'EndpointSlice'],
   ['networking.k8s.io/v1', 'Ingress'], ['networking.k8s.io/v1', 'IngressClass'], ['networking.k8s.io/v1', 'NetworkPolicy'],

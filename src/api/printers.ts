@@ -6,6 +6,7 @@ import { fieldDescription } from './schema.ts';
 import type {
   Container,
   ContainerStatus,
+  ControllerRevision,
   DaemonSet,
   Deployment,
   EndpointSlice,
@@ -423,6 +424,17 @@ export const printers: Record<string, Printer> = {
       const rs = o as ReplicaSet;
       const [names, images] = layoutContainers(rs.spec?.template?.spec?.containers);
       return { cells: [rs.metadata.name ?? '', rs.spec?.replicas ?? 0, num(rs.status?.replicas), num(rs.status?.readyReplicas), age(rs, now), names, images, formatLabelSelector(rs.spec?.selector)] };
+    },
+  },
+  ControllerRevision: {
+    columns: [nameCol(), col('Controller', 'string', 'Controller of the object'), col('Revision', 'string', d('V1ControllerRevision', 'revision')), ageCol()],
+    row: (o, now) => {
+      const cr = o as ControllerRevision;
+      const ref = (cr.metadata.ownerReferences ?? []).find((r) => r.controller);
+      // formatResourceName(GroupKind, name, withKind): kind.group lower-cased, then the name
+      const group = ref?.apiVersion.includes('/') ? ref.apiVersion.slice(0, ref.apiVersion.lastIndexOf('/')) : '';
+      const controller = ref ? `${(group ? `${ref.kind}.${group}` : ref.kind).toLowerCase()}/${ref.name}` : '<none>';
+      return { cells: [cr.metadata.name ?? '', controller, cr.revision ?? 0, age(cr, now)] };
     },
   },
   DaemonSet: {

@@ -328,6 +328,12 @@ export interface DaemonSet extends KubeObject {
   status?: DaemonSetStatus;
 }
 
+/** apps/v1 ControllerRevision: an immutable snapshot (`data`) at a `revision` of its controller. */
+export interface ControllerRevision extends KubeObject {
+  data?: unknown;
+  revision: number;
+}
+
 export interface EndpointConditions {
   ready?: boolean;
   serving?: boolean;

@@ -1,7 +1,7 @@
 // Per-kind write rules, as upstream's registry strategies define them: what a create resets,
 // what an update keeps from the old object, when generation moves, and which validation runs.
 import type { FieldError } from '../api/errors.ts';
-import type { ClusterRole, Container, DaemonSet, Deployment, EndpointSlice, KubeObject, Namespace, Pod, ReplicaSet, Role, RoleBinding, Service } from '../api/types.ts';
+import type { ClusterRole, Container, ControllerRevision, DaemonSet, Deployment, EndpointSlice, KubeObject, Namespace, Pod, ReplicaSet, Role, RoleBinding, Service } from '../api/types.ts';
 import * as apps from '../api/validation/apps.ts';
 import * as core from '../api/validation/core.ts';
 import * as net from '../api/validation/networking.ts';
@@ -127,6 +127,10 @@ export const strategies: Record<string, Strategy> = {
     },
     prepareForUpdate: keepStatus,
     generationOf: spec,
+  },
+  ControllerRevision: {
+    validate: (o) => apps.validateControllerRevision(o as ControllerRevision),
+    validateUpdate: (o, old) => apps.validateControllerRevisionUpdate(o as ControllerRevision, old as ControllerRevision),
   },
   DaemonSet: {
     validate: (o) => apps.validateDaemonSet(o as DaemonSet),

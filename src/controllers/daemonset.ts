@@ -5,21 +5,23 @@
 // template's controller-revision-hash and pod-template-generation. A RollingUpdate replaces old
 // pods node by node within maxUnavailable (deleting first) or maxSurge (the new pod first);
 // OnDelete replaces a pod only once it is deleted. The status counts what `kubectl get ds` shows.
-// planDaemonSet is the whole decision, pure; the controller carries it out.
+// Each template is kept as a ControllerRevision (daemonsethistory.ts), whose hash the pods carry.
+// planDaemonSet and constructHistory are the whole decision, pure; the controller carries it out.
 import { sameValue } from '../api/fieldset.ts';
 import { controllerOf, isPodReady } from '../api/pod.ts';
 import { effectiveTaints, fitsNodeAffinity, targetNodeName, taints, untoleratedTaint, type Toleration } from '../api/scheduling.ts';
-import type { DaemonSet, DaemonSetStatus, KubeObject, Node, OwnerReference, Pod, PodTemplateSpec } from '../api/types.ts';
+import type { ControllerRevision, DaemonSet, DaemonSetStatus, KubeObject, Node, OwnerReference, Pod, PodTemplateSpec } from '../api/types.ts';
+import { ApiError } from '../api/errors.ts';
 import { objectPath, type Client } from '../client/client.ts';
 import { EventRecorder } from '../client/events.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
 import { wireValue } from '../api/wire.ts';
-import { computeHash } from './hash.ts';
+import { constructHistory, controllerRevisionHashLabel, historyToCleanUp, matchesRevision, revisionHash } from './daemonsethistory.ts';
 import { scaled } from './workloads.ts';
 
 /** The labels a daemon pod carries (apps/v1 DefaultDaemonSetUniqueLabelKey, DaemonSetTemplateGenerationKey). */
-export const controllerRevisionHashLabel = 'controller-revision-hash';
+export { controllerRevisionHashLabel };
 export const templateGenerationLabel = 'pod-template-generation';
 /** Where apps/v1 keeps the template generation (the API server's DaemonSet strategy maintains it). */
 export const templateGenerationAnnotation = 'deprecated.daemonset.template.generation';
@@ -65,11 +67,6 @@ export function templateGeneration(ds: DaemonSet): string | undefined {
   return g && /^\d+$/.test(g) ? g : undefined;
 }
 
-/** The hash of the DaemonSet's current template (its ControllerRevision's name suffix upstream). */
-export function daemonSetHash(ds: DaemonSet): string {
-  return computeHash(ds.spec.template, ds.status?.collisionCount);
-}
-
 /** IsPodUpdated: the pod was made from the current template (by hash, or by template generation). */
 export function isPodUpdated(pod: Pod, hash: string, generation: string | undefined): boolean {
   const l = pod.metadata.labels ?? {};
@@ -110,12 +107,12 @@ function podsByNode(pods: Pod[]): Map<string, Pod[]> {
 }
 
 /**
- * The controller's sync of one DaemonSet, pure: `pods` are the pods it owns, `now` the time.
+ * The controller's sync of one DaemonSet, pure: `pods` are the pods it owns, `now` the time,
+ * `hash` that of the current template's ControllerRevision (constructHistory's).
  * manage (a pod where one should run, none where none should, failed and surplus pods deleted),
  * then the update strategy, then the status.
  */
-export function planDaemonSet(ds: DaemonSet, nodes: Node[], pods: Pod[], now: number): DaemonSetPlan {
-  const hash = daemonSetHash(ds);
+export function planDaemonSet(ds: DaemonSet, nodes: Node[], pods: Pod[], now: number, hash = revisionHash(ds)): DaemonSetPlan {
   const generation = templateGeneration(ds);
   const minReady = ds.spec.minReadySeconds ?? 0;
   const byNode = podsByNode(pods);
@@ -311,6 +308,7 @@ export class DaemonSetController {
     private readonly dsInformer: Informer<DaemonSet>,
     private readonly podInformer: Informer<Pod>,
     private readonly nodeInformer: Informer<Node>,
+    private readonly revisionInformer: Informer<ControllerRevision>,
     private readonly log: (s: string) => void,
   ) {
     this.queue = new WorkQueue((k) => this.sync(k), (k, e) => log(`daemonset ${k}: ${e.message}`));
@@ -325,6 +323,47 @@ export class DaemonSetController {
       for (const ds of this.dsInformer.list()) this.queue.add(nsName(ds));
     };
     nodeInformer.on({ add: all, update: all, delete: all });
+    const revisionChanged = (cr: ControllerRevision) => {
+      const ref = controllerOf(cr);
+      if (ref?.kind === 'DaemonSet') this.queue.add(`${cr.metadata.namespace}/${ref.name}`);
+    };
+    revisionInformer.on({ add: revisionChanged, update: (_, cr) => revisionChanged(cr), delete: revisionChanged });
+  }
+
+  private ownedRevisions(ds: DaemonSet): ControllerRevision[] {
+    return this.revisionInformer.list().filter((cr) => cr.metadata.namespace === ds.metadata.namespace && controllerOf(cr)?.uid === ds.metadata.uid && !cr.metadata.deletionTimestamp);
+  }
+
+  /**
+   * constructHistory carried out: the hash of the current template's revision, and the old
+   * revisions. A snapshot whose name is taken by another template bumps status.collisionCount
+   * (so the next sync names it anew) and fails this one, as upstream's snapshot does.
+   */
+  private async syncHistory(ds: DaemonSet, pods: Pod[]): Promise<{ hash: string; old: ControllerRevision[] }> {
+    const ns = ds.metadata.namespace!;
+    const plan = constructHistory(ds, this.ownedRevisions(ds), pods);
+    const revPath = (name: string) => objectPath('apps/v1', 'controllerrevisions', ns, name);
+    const mergePatch = (path: string, body: unknown) => this.client.request('PATCH', path, body, 'application/merge-patch+json');
+    for (const name of plan.label) await mergePatch(revPath(name), { metadata: { labels: { [controllerRevisionHashLabel]: name } } });
+    if (plan.create) {
+      try {
+        await this.client.request('POST', `/apis/apps/v1/namespaces/${ns}/controllerrevisions`, plan.current);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status.reason !== 'AlreadyExists') throw e;
+        const existing = await this.client.request<ControllerRevision>('GET', revPath(plan.current.metadata.name!));
+        if (!matchesRevision(ds, existing) || controllerOf(existing)?.uid !== ds.metadata.uid) {
+          const fresh = await this.client.request<DaemonSet>('GET', objectPath('apps/v1', 'daemonsets', ns, ds.metadata.name!));
+          if (fresh.status?.collisionCount !== ds.status?.collisionCount) throw new Error(`found a stale collision count of DaemonSet "${ds.metadata.name}"; will retry until it is updated`);
+          fresh.status = { ...(fresh.status ?? {}), collisionCount: (fresh.status?.collisionCount ?? 0) + 1 };
+          await this.client.request('PUT', objectPath('apps/v1', 'daemonsets', ns, ds.metadata.name!, 'status'), fresh);
+          throw e;
+        }
+      }
+    }
+    if (plan.renumber !== undefined) await mergePatch(revPath(plan.current.metadata.name!), { revision: plan.renumber });
+    for (const pod of plan.relabel) await mergePatch(objectPath('v1', 'pods', ns, pod), { metadata: { labels: { [controllerRevisionHashLabel]: plan.hash } } });
+    for (const name of plan.duplicates) await this.client.request('DELETE', revPath(name)).catch(() => {});
+    return { hash: plan.hash, old: plan.old };
   }
 
   private ownedPods(ds: DaemonSet): Pod[] {
@@ -350,8 +389,10 @@ export class DaemonSetController {
     const ds = this.dsInformer.get(ns, name);
     if (!ds || ds.metadata.deletionTimestamp) return;
     const pods = this.ownedPods(ds);
-    const plan = planDaemonSet(ds, this.nodeInformer.list(), pods, Date.now());
-    if (this.settled(key, pods) && (plan.create.length || plan.delete.length)) {
+    const history = await this.syncHistory(ds, pods);
+    const plan = planDaemonSet(ds, this.nodeInformer.list(), pods, Date.now(), history.hash);
+    const settled = this.settled(key, pods);
+    if (settled && (plan.create.length || plan.delete.length)) {
       const exp = { pods: new Set<string>(), gone: new Set(plan.delete), at: Date.now() };
       this.expectations.set(key, exp);
       const dsObj = { ...ds, apiVersion: 'apps/v1', kind: 'DaemonSet' };
@@ -366,6 +407,11 @@ export class DaemonSetController {
           await this.recorder.record(dsObj, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod}`);
         }),
       ]);
+    }
+    if (settled) {
+      for (const name of historyToCleanUp(ds, history.old, pods)) {
+        await this.client.request('DELETE', objectPath('apps/v1', 'controllerrevisions', ns, name)).catch(() => {});
+      }
     }
     // Compared as stored (field order, and omitempty's dropped zeros), so an unchanged status is not rewritten.
     if (!sameValue(wireValue('V1DaemonSetStatus', plan.status), ds.status ?? {})) {

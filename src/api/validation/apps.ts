@@ -1,7 +1,8 @@
-// Validation of apps/v1 Deployment and ReplicaSet (kubernetes pkg/apis/apps/validation).
+// Validation of apps/v1 Deployment, ReplicaSet, DaemonSet and ControllerRevision (kubernetes pkg/apis/apps/validation).
+import { sameValue } from '../fieldset.ts';
 import { field, GoRepr, Path, type FieldError } from '../errors.ts';
 import { fromLabelSelector, matches } from '../labels.ts';
-import type { DaemonSet, Deployment, IntOrString, LabelSelector, PodTemplateSpec, ReplicaSet } from '../types.ts';
+import type { ControllerRevision, DaemonSet, Deployment, IntOrString, LabelSelector, PodTemplateSpec, ReplicaSet } from '../types.ts';
 import { intOrStringRepr, validatePodTemplateSpec } from './core.ts';
 import { labelSelectorRepr, validateImmutableField, validateLabelSelector, validateNonnegative, validateObjectMeta, validateObjectMetaUpdate } from './meta.ts';
 import { isValidPercent, nameIsDNSSubdomain } from './names.ts';
@@ -243,5 +244,21 @@ export function validateDaemonSetStatusUpdate(ds: DaemonSet, old: DaemonSet): Fi
   const cc = ds.status?.collisionCount;
   const oldCC = old.status?.collisionCount;
   if (oldCC !== undefined && (cc ?? 0) < oldCC) errs.push(field.invalid(sp.child('collisionCount'), cc ?? 0, 'cannot be decremented'));
+  return errs;
+}
+
+// ---- ControllerRevision (ValidateControllerRevision, ValidateControllerRevisionUpdate) ----
+
+export function validateControllerRevision(cr: ControllerRevision): FieldError[] {
+  const errs = validateObjectMeta(cr.metadata, true, nameIsDNSSubdomain);
+  if (cr.data === undefined || cr.data === null) errs.push(field.required(Path.root('data'), 'data is mandatory'));
+  errs.push(...validateNonnegative(cr.revision ?? 0, Path.root('revision')));
+  return errs;
+}
+
+/** A revision is a snapshot: its data never changes (its revision number may move on). */
+export function validateControllerRevisionUpdate(cr: ControllerRevision, old: ControllerRevision): FieldError[] {
+  const errs = [...validateObjectMetaUpdate(cr.metadata, old.metadata), ...validateControllerRevision(cr)];
+  if (!sameValue(cr.data ?? null, old.data ?? null)) errs.push(field.invalid(Path.root('data'), cr.data ?? null, 'field is immutable'));
   return errs;
 }
