@@ -77,6 +77,13 @@ const objects: KubeObject[] = [
     },
     status: { desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 2, updatedNumberScheduled: 1, numberAvailable: 2 },
   },
+  {
+    kind: 'ControllerRevision',
+    metadata: { ...meta('kube-proxy-7c9d8b6f4d', 86400), ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'kube-proxy', uid: 'u', controller: true }] },
+    data: { spec: { template: { $patch: 'replace' } } },
+    revision: 3,
+  },
+  { kind: 'ControllerRevision', metadata: { ...meta('orphan', 5), ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'u' }] }, data: {}, revision: 0 },
   { kind: 'DaemonSet', metadata: meta('fresh', 5), spec: { selector: { matchLabels: { app: 'x' } }, template: { spec: { containers: [{ name: 'x', image: 'busybox' }] } } } },
   {
     kind: 'Node',

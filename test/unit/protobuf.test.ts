@@ -213,6 +213,7 @@ const objects: Record<string, Record<string, unknown>> = {
     spec: { selector, template, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } }, minReadySeconds: 1, revisionHistoryLimit: 10 },
     status: { currentNumberScheduled: 1, numberMisscheduled: 0, desiredNumberScheduled: 1, numberReady: 1, observedGeneration: 1, updatedNumberScheduled: 1, numberAvailable: 1 },
   },
+  'apps/v1/ControllerRevision': { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: meta('ds-5d8c7b6f9', 'kube-system'), data: { spec: { template: { $patch: 'replace', metadata: { labels: { a: 'b' } } } } }, revision: 2 },
   'autoscaling/v1/Scale': { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 3 }, status: { replicas: 2, selector: 'app=web' } },
   'discovery.k8s.io/v1/EndpointSlice': {
     apiVersion: 'discovery.k8s.io/v1',
