@@ -313,7 +313,9 @@ function writeScalar(w: Writer, num: number, type: string, v: unknown, where: st
     }
     case 'rawjson': {
       const m = new Writer();
-      m.bytes(1, Buffer.from(JSON.stringify(v)));
+      // The raw bytes a Go client would have stored: encoding/json escapes <, >, & and the JS
+      // line separators, and clients compare them byte for byte (kubectl rollout undo's match).
+      m.bytes(1, Buffer.from(JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)));
       return w.bytes(num, m.finish());
     }
     case 'intstr': {

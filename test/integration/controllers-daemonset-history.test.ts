@@ -26,7 +26,8 @@ spec:
   revisionHistoryLimit: ${limit}
   selector: {matchLabels: {app: agent}}
   template:
-    metadata: {labels: {app: agent}}
+    # what Go's encoding/json escapes, which kubectl's byte-for-byte match of the data sees
+    metadata: {labels: {app: agent}, annotations: {note: "<pod> & more"}}
     spec:
       containers: [{name: agent, image: ${image}, command: [sleep, "3600"]}]
 `;
@@ -95,7 +96,7 @@ describe('DaemonSet ControllerRevisions with kubectl rollout', () => {
     const rev2 = ok(['rollout', 'history', 'daemonset/agent', '--revision=2']);
     assert.equal(
       rev2,
-      'daemonset.apps/agent with revision #2\nPod Template:\n  Labels:\tapp=agent\n  Containers:\n   agent:\n    Image:\talpine\n    Port:\t<none>\n    Host Port:\t<none>\n' +
+      'daemonset.apps/agent with revision #2\nPod Template:\n  Labels:\tapp=agent\n  Annotations:\tnote: <pod> & more\n  Containers:\n   agent:\n    Image:\talpine\n    Port:\t<none>\n    Host Port:\t<none>\n' +
         '    Command:\n      sleep\n      3600\n    Environment:\t<none>\n    Mounts:\t<none>\n  Volumes:\t<none>\n  Node-Selectors:\t<none>\n  Tolerations:\t<none>\n\n',
     );
 
