@@ -22,6 +22,7 @@ const samples: Record<string, [string, string, string]> = {
   ConfigMap: ['configmap.binaryData', 'map[string]string', 'map[string]string'],
   Event: ['event.involvedObject', 'ObjectReference', 'Object'],
   ServiceAccount: ['serviceaccount.automountServiceAccountToken', 'boolean', 'boolean'],
+  ControllerRevision: ['controllerrevision.revision', 'integer', 'integer'],
   Deployment: ['deployment.spec.replicas', 'integer', 'integer'],
   ReplicaSet: ['replicaset.spec.template', 'PodTemplateSpec', 'Object'],
   DaemonSet: ['daemonset.spec.updateStrategy', 'DaemonSetUpdateStrategy', 'Object'],
