@@ -351,9 +351,13 @@ export class DaemonSetController {
       } catch (e) {
         if (!(e instanceof ApiError) || e.status.reason !== 'AlreadyExists') throw e;
         const existing = await this.client.request<ControllerRevision>('GET', revPath(plan.current.metadata.name!));
-        if (!matchesRevision(ds, existing) || controllerOf(existing)?.uid !== ds.metadata.uid) {
+        // The name is taken: by this template (an earlier sync the informer has not shown yet),
+        // which is then the current revision, or by another (a hash collision).
+        if (!matchesRevision(ds, existing)) {
           const fresh = await this.client.request<DaemonSet>('GET', objectPath('apps/v1', 'daemonsets', ns, ds.metadata.name!));
-          if (fresh.status?.collisionCount !== ds.status?.collisionCount) throw new Error(`found a stale collision count of DaemonSet "${ds.metadata.name}"; will retry until it is updated`);
+          if (fresh.status?.collisionCount !== ds.status?.collisionCount) {
+            throw new Error(`found a stale collision count (${ds.status?.collisionCount ?? 0}, expected ${fresh.status?.collisionCount ?? 0}) of DaemonSet "${ds.metadata.name}" while processing; will retry until it is updated`);
+          }
           fresh.status = { ...(fresh.status ?? {}), collisionCount: (fresh.status?.collisionCount ?? 0) + 1 };
           await this.client.request('PUT', objectPath('apps/v1', 'daemonsets', ns, ds.metadata.name!, 'status'), fresh);
           throw e;

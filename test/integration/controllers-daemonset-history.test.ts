@@ -134,6 +134,20 @@ describe('DaemonSet ControllerRevisions with kubectl rollout', () => {
     assert.deepEqual(rs!.map((r) => r.revision), [4, 5]);
   });
 
+  it('names the revision anew, with status.collisionCount raised, when another revision holds its name', async () => {
+    const ds = (name: string) => manifest('x', 'busybox').replace('name: agent', `name: ${name}`).replace(/app: agent/g, `app: ${name}`);
+    ok(['apply', '-f', '-'], ds('clash'));
+    const taken = await eventually(() => revisions().find((r) => r.metadata.name.startsWith('clash-')), 30_000, "clash's revision");
+    ok(['delete', 'ds', 'clash']);
+    await eventually(() => !revisions().some((r) => r.metadata.name === taken!.metadata.name), 30_000, 'the revision collected with its DaemonSet');
+    ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: taken!.metadata.name }, data: { other: true }, revision: 1 }));
+    ok(['apply', '-f', '-'], ds('clash'));
+    const made = await eventually(() => revisions().find((r) => r.metadata.name.startsWith('clash-') && r.metadata.ownerReferences?.length), 30_000, 'a revision under another name');
+    assert.notEqual(made!.metadata.name, taken!.metadata.name);
+    assert.equal(made!.revision, 1);
+    assert.equal(JSON.parse(ok(['get', 'ds', 'clash', '-o', 'json'])).status.collisionCount, 1);
+  });
+
   it('rejects a revision without data or with a negative number, and a change to data', () => {
     const r = kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: 'bad' }, revision: -1 }));
     assert.notEqual(r.code, 0);

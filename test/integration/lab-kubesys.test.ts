@@ -47,6 +47,10 @@ describe('kube-system as kubeadm lays it out', { skip: !isRoot && 'labs need roo
     assert.equal(pod.spec.hostNetwork, true);
     assert.equal(pod.status.podIP, '192.168.49.2', 'a host-network pod has its node\'s address');
     assert.deepEqual(pod.spec.containers[0].command.slice(0, 3), ['/usr/local/bin/kube-proxy', '--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)']);
+    // its template kept as a ControllerRevision, whose hash the pod carries
+    assert.equal(lab.ok(['rollout', 'history', 'daemonset/kube-proxy', '-n', 'kube-system']), 'daemonset.apps/kube-proxy \nREVISION  CHANGE-CAUSE\n1         <none>\n\n');
+    const rev = JSON.parse(lab.ok(['get', 'controllerrevisions', '-n', 'kube-system', '-l', 'k8s-app=kube-proxy', '-o', 'json'])).items[0];
+    assert.equal(pod.metadata.labels['controller-revision-hash'], rev.metadata.labels['controller-revision-hash']);
     const conf = lab.ok(['get', 'cm', 'kube-proxy', '-n', 'kube-system', '-o', 'jsonpath={.data.config\\.conf}']);
     assert.match(conf, /^kind: KubeProxyConfiguration$/m);
     assert.match(conf, /^mode: ""$/m, 'iptables, as kubeadm writes it');
