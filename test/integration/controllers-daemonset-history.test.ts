@@ -41,6 +41,7 @@ describe('DaemonSet ControllerRevisions with kubectl rollout', () => {
     assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
+  const names = (rs: Revision[]) => rs.map((r) => r.metadata.name);
   const revisions = (): Revision[] => (JSON.parse(ok(['get', 'controllerrevisions', '-o', 'json'])).items as Revision[]).sort((a, b) => a.revision - b.revision);
   const podHashes = () => (JSON.parse(ok(['get', 'pods', '-l', 'app=agent', '-o', 'json'])).items as { metadata: { labels: Record<string, string> } }[]).map((p) => p.metadata.labels['controller-revision-hash']);
   /** the revisions once there are `n`, and every pod (one per node) carries the newest one's hash */
@@ -118,20 +119,33 @@ describe('DaemonSet ControllerRevisions with kubectl rollout', () => {
     assert.equal(bad.stderr, 'error: unable to find specified revision 9 in history\n');
   });
 
-  it("rollout history works with Debian's kubectl 1.20 too", { skip: fs.existsSync(oldKubectl) ? false : `no ${oldKubectl}` }, () => {
+  it("rollout history and undo work with Debian's kubectl 1.20 too", { skip: fs.existsSync(oldKubectl) ? false : `no ${oldKubectl}` }, async () => {
     const home = tempDir('dsrev-kubectl-');
-    const r = spawnSync(oldKubectl, ['rollout', 'history', 'daemonset/agent'], { env: { ...process.env, HOME: home, KUBECONFIG: s.kubeconfig }, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, 'daemonset.apps/agent \nREVISION  CHANGE-CAUSE\n2         second\n4         first\n5         third\n\n');
+    const old = (args: string[]) => {
+      const r = spawnSync(oldKubectl, args, { env: { ...process.env, HOME: home, KUBECONFIG: s.kubeconfig }, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(old(['rollout', 'history', 'daemonset/agent']), 'daemonset.apps/agent \nREVISION  CHANGE-CAUSE\n2         second\n4         first\n5         third\n\n');
+    const second = revisions().find((r) => r.revision === 2)!.metadata.labels['controller-revision-hash'];
+    assert.equal(old(['rollout', 'undo', 'daemonset/agent', '--to-revision=2']), 'daemonset.apps/agent rolled back\n');
+    await settledAt(3, second);
+    assert.equal(old(['rollout', 'history', 'daemonset/agent']), 'daemonset.apps/agent \nREVISION  CHANGE-CAUSE\n4         first\n5         third\n6         second\n\n');
+    assert.equal(old(['rollout', 'undo', 'daemonset/agent']), 'daemonset.apps/agent rolled back\n');
+    await eventually(() => JSON.parse(ok(['get', 'ds', 'agent', '-o', 'json'])).spec.template.spec.containers[0].image === 'podpath/netshoot', 10_000, 'the netshoot template back');
   });
 
   it('prunes old revisions beyond revisionHistoryLimit that no pod uses', async () => {
+    // the newest two of three or four revisions: the current one and the one before
+    const before = revisions();
     ok(['apply', '-f', '-'], manifest('third', 'podpath/netshoot', 1));
     const rs = await eventually(() => {
       const rs = revisions();
       return rs.length === 2 ? rs : undefined;
     }, 30_000, 'one old revision kept');
-    assert.deepEqual(rs!.map((r) => r.revision), [4, 5]);
+    assert.deepEqual(names(rs!).sort(), names(before.slice(-2)).sort());
+    const newest = rs!.at(-1)!.data.spec.template as { spec: { containers: { image: string }[] } };
+    assert.equal(newest.spec.containers[0]!.image, 'podpath/netshoot');
   });
 
   it('names the revision anew, with status.collisionCount raised, when another revision holds its name', async () => {
