@@ -1,0 +1,121 @@
+// A node's packet rules as its kernel holds them, read into the walkers the trace takes: the
+// iptables tables (`iptables-save`, read with src/iptables' parser) and every other nftables table
+// (`nft -j list ruleset` plus the `nft -a` listing for each rule's text, read with src/knftables'
+// parser). With iptables-nft, iptables' tables are nftables tables too (`ip nat`, `ip filter`, …);
+// they are walked once, from iptables-save, whose rule text is what a user greps for. The same
+// reading serves a captured dump (`--node-rules NODE=FILE`) and a live node's namespace.
+import { defaultExecutor, type Executor } from '../exec/exec.ts';
+import { parseDump, type Table } from '../iptables/index.ts';
+import { parseRuleset, type Ruleset } from '../knftables/index.ts';
+import type { ProxyMode } from '../proxy/config.ts';
+import { IptablesWalker } from './iptables.ts';
+import type { RuleWalker } from './netfilter.ts';
+import { NftablesWalker } from './nftables.ts';
+import { TraceError } from './types.ts';
+
+/** What a node's kernel holds, parsed. */
+export interface KernelRules {
+  /** the iptables tables, as iptables-save lists them */
+  iptables: Table[];
+  /** every nftables table, iptables-nft's own among them (their rules carry the handles nft monitor trace names) */
+  nft: Ruleset;
+  /** `iptables --version`'s backend: nf_tables (iptables-nft) or legacy; undefined for a capture */
+  iptablesBackend?: 'nf_tables' | 'legacy';
+  walkers: RuleWalker[];
+  /** what the walkers leave out in this proxy mode, in words for the trace's report */
+  notes: string[];
+}
+
+const emptyRuleset = (): Ruleset => ({ tables: [], chains: [], rules: [], sets: [], maps: [], elements: [], flowtables: [] });
+
+/** Whether an nftables object belongs to one of iptables-nft's tables (those iptables-save listed, in family ip). */
+const iptablesOwned = (ipt: readonly Table[]) => {
+  const names = new Set<string>(ipt.map((t) => t.name));
+  return (o: { family?: string; table?: string; name?: string }, isTable = false) => (o.family ?? 'ip') === 'ip' && names.has((isTable ? o.name : o.table) ?? '');
+};
+
+/** The nftables tables other than iptables-nft's. */
+export function withoutIptablesTables(rs: Ruleset, ipt: readonly Table[]): Ruleset {
+  const owned = iptablesOwned(ipt);
+  return {
+    tables: rs.tables.filter((t) => !owned(t, true)),
+    chains: rs.chains.filter((c) => !owned(c)),
+    rules: rs.rules.filter((r) => !owned(r)),
+    sets: rs.sets.filter((s) => !owned(s)),
+    maps: rs.maps.filter((m) => !owned(m)),
+    elements: rs.elements.filter((e) => !owned(e)),
+    flowtables: rs.flowtables.filter((f) => !owned(f)),
+  };
+}
+
+/** What a proxy mode's datapath has beyond netfilter rules, which the walkers do not compute. */
+export function modeNotes(mode: ProxyMode | string): string[] {
+  if (mode === 'ipvs') return ['IPVS mode: the virtual servers (ipvsadm -Ln) choose the endpoint at the input hook, outside netfilter rules; the walk shows the iptables rules around them (KUBE-SERVICES with its ipsets), not the IPVS choice'];
+  if (mode === 'userspace') return ["userspace mode: kube-proxy's own process accepts the connection (the iptables rules redirect to its port) and opens a second connection to the endpoint; the walk shows the redirect, not the proxy's onward connection"];
+  return [];
+}
+
+/** The walkers over a node's iptables tables and its other nftables tables, in that order (iptables first at equal priority). */
+export function kernelWalkers(ipt: readonly Table[], nft: Ruleset): RuleWalker[] {
+  const own = withoutIptablesTables(nft, ipt);
+  const out: RuleWalker[] = [];
+  if (ipt.length) out.push(new IptablesWalker(ipt));
+  if (own.chains.length) out.push(new NftablesWalker(own));
+  return out;
+}
+
+/**
+ * A node's rules captured elsewhere (`iptables-save > FILE`, `nft -j list ruleset > FILE`): JSON is
+ * nft's, anything else iptables-save's. `source` names the file in errors.
+ */
+export function capturedRules(text: string, source: string): KernelRules {
+  const t = text.trimStart();
+  if (t.startsWith('{')) {
+    let nft: Ruleset;
+    try {
+      nft = parseRuleset(t);
+    } catch (e) {
+      throw new TraceError('BadState', `${source}: not \`nft -j list ruleset\` output: ${(e as Error).message}`);
+    }
+    return { iptables: [], nft, walkers: kernelWalkers([], nft), notes: [] };
+  }
+  let iptables: Table[];
+  try {
+    iptables = parseDump(text);
+  } catch (e) {
+    throw new TraceError('BadState', `${source}: not iptables-save output: ${(e as Error).message}`);
+  }
+  if (!iptables.length) throw new TraceError('BadState', `${source}: neither iptables-save output (no *table) nor \`nft -j list ruleset\` JSON`);
+  return { iptables, nft: emptyRuleset(), walkers: kernelWalkers(iptables, emptyRuleset()), notes: [] };
+}
+
+async function runIn(ex: Executor, netns: string, argv: string[]): Promise<string> {
+  const r = await ex.execAsync(argv, { netns, timeoutMs: 60_000 });
+  if (r.status !== 0) throw new TraceError('BadState', `${argv.join(' ')} in network namespace ${netns} failed: ${(r.error ?? r.stderr).trim() || `exit ${r.status}`}`);
+  return r.stdout;
+}
+
+/**
+ * Reads the rules of the network namespace `netns` (a name under /run/netns: a lab node's) from
+ * its kernel: iptables-save, `nft -j list ruleset` and `nft -a list ruleset`, run concurrently
+ * through the exec layer. `mode` is the node's kube-proxy mode, for the notes on what the
+ * walkers leave out.
+ */
+export async function readKernelRules(netns: string, mode: ProxyMode | string, ex: Executor = defaultExecutor): Promise<KernelRules> {
+  const [version, save, json, listing] = await Promise.all([
+    runIn(ex, netns, ['iptables', '--version']).catch(() => ''),
+    runIn(ex, netns, ['iptables-save']),
+    runIn(ex, netns, ['nft', '-j', 'list', 'ruleset']),
+    runIn(ex, netns, ['nft', '-a', 'list', 'ruleset']),
+  ]);
+  const iptables = parseDump(save);
+  // an empty ruleset lists as metainfo alone
+  const nft = parseRuleset(json, listing);
+  const backend = /nf_tables/.test(version) ? 'nf_tables' : /legacy/.test(version) ? 'legacy' : undefined;
+  return { iptables, nft, ...(backend ? { iptablesBackend: backend } : {}), walkers: kernelWalkers(iptables, nft), notes: modeNotes(mode) };
+}
+
+/** The walkers over the rules in `netns`'s kernel (readKernelRules' walkers): what a trace or a diagnosis of a live node takes. */
+export async function readNodeRules(netns: string, mode: ProxyMode | string, ex: Executor = defaultExecutor): Promise<RuleWalker[]> {
+  return (await readKernelRules(netns, mode, ex)).walkers;
+}
