@@ -5,13 +5,13 @@
 // they are walked once, from iptables-save, whose rule text is what a user greps for. The same
 // reading serves a captured dump (`--node-rules NODE=FILE`) and a live node's namespace.
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
-import { parseDump, type Table } from '../iptables/index.ts';
+import { parseDump, ruleLine, type Table } from '../iptables/index.ts';
 import { parseRuleset, type Ruleset } from '../knftables/index.ts';
 import type { ProxyMode } from '../proxy/config.ts';
 import { IptablesWalker } from './iptables.ts';
 import type { RuleWalker } from './netfilter.ts';
-import { NftablesWalker } from './nftables.ts';
-import { TraceError } from './types.ts';
+import { NftablesWalker, nftRuleText } from './nftables.ts';
+import { TraceError, type RuleRef } from './types.ts';
 
 /** What a node's kernel holds, parsed. */
 export interface KernelRules {
@@ -118,4 +118,45 @@ export async function readKernelRules(netns: string, mode: ProxyMode | string, e
 /** The walkers over the rules in `netns`'s kernel (readKernelRules' walkers): what a trace or a diagnosis of a live node takes. */
 export async function readNodeRules(netns: string, mode: ProxyMode | string, ex: Executor = defaultExecutor): Promise<RuleWalker[]> {
   return (await readKernelRules(netns, mode, ex)).walkers;
+}
+
+/**
+ * The rule an nftables handle names, in the words the walkers use: for a table of iptables-nft's,
+ * the iptables table and the rule as iptables-save prints it (the rule at the same place in its
+ * chain); for any other, "family table" and the rule as nft lists it. Undefined for a rule the
+ * reading did not see (added since, or a chain of the trace's own table).
+ */
+export function ruleByHandle(k: KernelRules): (family: string, table: string, chain: string, handle: number) => Omit<RuleRef, 'action'> | undefined {
+  const owned = iptablesOwned(k.iptables);
+  const byHandle = new Map<string, Omit<RuleRef, 'action'>>();
+  const position = new Map<string, number>();
+  const iptRules = new Map<string, string[]>();
+  for (const t of k.iptables) {
+    for (const op of t.ops) {
+      if (op.op !== 'append') continue;
+      const key = `${t.name} ${op.rule.chain}`;
+      let l = iptRules.get(key);
+      if (!l) iptRules.set(key, (l = []));
+      l.push(ruleLine('-A', op.rule, 'save'));
+    }
+  }
+  for (const r of k.nft.rules) {
+    if (r.handle === undefined) continue;
+    const family = r.family ?? 'ip';
+    const key = `${family} ${r.table} ${r.chain} ${r.handle}`;
+    if (owned(r)) {
+      const at = `${r.table} ${r.chain}`;
+      const i = position.get(at) ?? 0;
+      position.set(at, i + 1);
+      const text = iptRules.get(at)?.[i];
+      if (text !== undefined) byHandle.set(key, { table: r.table!, chain: r.chain, text });
+    } else byHandle.set(key, { table: `${family} ${r.table}`, chain: r.chain, text: nftRuleText(r) });
+  }
+  return (family, table, chain, handle) => byHandle.get(`${family} ${table} ${chain} ${handle}`);
+}
+
+/** The hook a base chain is at (iptables' built-in chains by name), for naming where an observed rule acted. */
+export function hookOf(k: KernelRules, family: string, table: string, chain: string): string | undefined {
+  const c = k.nft.chains.find((x) => (x.family ?? 'ip') === family && x.table === table && x.name === chain);
+  return c?.hook;
 }
