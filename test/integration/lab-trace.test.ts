@@ -1,0 +1,165 @@
+// `podpath trace` in a real one-node lab with seed 001, in iptables and nftables modes: the path
+// computed from the node's own rules (read from its kernel) is the one a real probe takes, as
+// nft monitor trace and conntrack -E report it; the observed endpoint is the pod that answered;
+// nothing of the observation is left behind, also after Ctrl-C; and the same objects and a
+// captured iptables-save or nft -j ruleset give the same path through --kubeconfig --node-rules.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { listNetns } from '../../src/exec/netns.ts';
+import { readState } from '../../src/lab/lab.ts';
+import { podpathBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
+import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
+
+const seed = path.join(repoRoot, 'examples/seed-001');
+const url = 'http://192.168.49.2:30080/api/v1/whoami';
+
+interface JsonHop {
+  step: number;
+  kind: string;
+  node?: string;
+  rule?: { table: string; chain: string; text: string };
+  observed?: boolean;
+}
+interface JsonTrace {
+  verdict: string;
+  mode: string;
+  endpoint: { pod: string; ip: string; port: number } | null;
+  candidates: { pod: string }[];
+  hops: JsonHop[];
+  observed?: { verdict: string; endpoint: { pod: string } | null; differences: string[]; probe: { ok: boolean; answer?: string }; hops: (JsonHop & { computed?: number })[] };
+}
+
+/** Every network namespace of the lab, and what each lists of nftables tables. */
+function labTables(lab: TestLab): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const ns of listNetns().filter((n) => n.startsWith(`pp-${lab.name}-`))) out.set(ns, spawnSync('nsenter', [`--net=/run/netns/${ns}`, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout);
+  return out;
+}
+
+/** Processes running nft monitor or conntrack -E inside the lab's namespaces. */
+function labMonitors(lab: TestLab): string[] {
+  const out: string[] = [];
+  for (const ns of listNetns().filter((n) => n.startsWith(`pp-${lab.name}-`))) {
+    for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        if (/nft .*monitor|conntrack -E/.test(cmd)) out.push(`${ns}: ${pid} ${cmd}`);
+      } catch {
+        // gone
+      }
+    }
+  }
+  return out;
+}
+
+function assertNothingLeft(lab: TestLab): void {
+  for (const [ns, tables] of labTables(lab)) assert.doesNotMatch(tables, /podpath-trace/, `a trace table is left in ${ns}`);
+  assert.deepEqual(labMonitors(lab), []);
+}
+
+function traceJson(lab: TestLab, args: string[]): { code: number; t: JsonTrace; stderr: string } {
+  const r = lab.podpath(['trace', ...args, '-o', 'json']);
+  assert.ok(r.stdout.startsWith('{'), `podpath trace printed no JSON (${r.code}): ${r.stderr}`);
+  return { code: r.code, t: JSON.parse(r.stdout) as JsonTrace, stderr: r.stderr };
+}
+
+for (const mode of ['iptables', 'nftables'] as const) {
+  describe(`podpath trace in a lab, ${mode} mode`, { skip: !isRoot && 'labs need root' }, () => {
+    let lab: TestLab;
+
+    before(async () => {
+      lab = await startLab({ files: [seed], proxyMode: mode, args: ['--no-netpol', '--no-dns'] });
+    });
+    after(async () => {
+      if (lab) {
+        const r = await lab.down();
+        assert.equal(r.code, 0, r.stderr);
+      }
+    });
+
+    it("computes the NodePort path from the node's own rules and observes the same path to the pod that answered", () =>
+      explained(lab, async () => {
+        const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', url, '--observe']);
+        assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
+        assert.equal(t.mode, mode);
+        assert.equal(t.verdict, 'delivered');
+        const o = t.observed!;
+        assert.equal(o.verdict, 'delivered');
+        assert.deepEqual(o.differences, []);
+        // every hop the kernel reports was seen, and every rule it reported was computed
+        const observable = t.hops.filter((h) => h.observed !== undefined);
+        assert.ok(observable.filter((h) => h.kind === 'netfilter').length >= 8, JSON.stringify(t.hops));
+        assert.deepEqual(observable.filter((h) => !h.observed).map((h) => h.step), []);
+        assert.deepEqual(o.hops.filter((h) => h.kind === 'netfilter' && h.computed === undefined), []);
+        // the endpoint is the observed one, and it is the pod the echo app says answered
+        assert.ok(o.probe.ok);
+        const answer = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; podIP: string; client: string };
+        assert.equal(t.endpoint?.pod, `default/${answer.pod}`);
+        assert.equal(t.endpoint?.ip, answer.podIP);
+        assert.equal(o.endpoint?.pod, t.endpoint?.pod);
+        // NodePort traffic from outside is masqueraded: the pod saw the node's cni0 address, as the observed conntrack entry says
+        const ct = o.hops.find((h) => h.kind === 'conntrack') as unknown as { packet: { after: { src: string; srcPort: number } } };
+        assert.equal(answer.client.split(':')[0], ct.packet.after.src);
+        assert.equal(Number(answer.client.split(':')[1]), ct.packet.after.srcPort);
+        const dnat = t.hops.find((h) => h.kind === 'netfilter' && (mode === 'iptables' ? /-j DNAT --to-destination/ : /dnat to/).test(h.rule?.text ?? ''));
+        assert.ok(dnat?.rule?.text.includes(`${answer.podIP}:8080`), dnat?.rule?.text);
+        assertNothingLeft(lab);
+      }));
+
+    it('leaves no trace table and no monitor behind when interrupted (SIGINT)', () =>
+      explained(lab, async () => {
+        const node = readState(lab.name)!.nodes[0]!.netns;
+        const child = spawn(process.execPath, [podpathBin, 'trace', '--name', lab.name, '--from', 'client', '--to', url, '--observe'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (c, sig) => resolve(c ?? (sig ? -1 : null))));
+        let interrupted = false;
+        // interrupt once the node's trace table is in place: the observation is under way
+        for (let i = 0; i < 3000 && child.exitCode === null; i++) {
+          const tables = spawnSync('nsenter', [`--net=/run/netns/${node}`, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout;
+          if (/podpath-trace/.test(tables)) {
+            child.kill('SIGINT');
+            interrupted = true;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const code = await exited;
+        assert.ok(interrupted, 'the trace ended before its table was seen');
+        assert.equal(code, 130);
+        assertNothingLeft(lab);
+      }));
+
+    it('traces the same path from the API and a captured ruleset (--kubeconfig, --node-rules)', () =>
+      explained(lab, async () => {
+        const st = readState(lab.name)!;
+        const capture = path.join(tempDir('trace'), 'rules');
+        const argv = mode === 'iptables' ? ['iptables-save'] : ['nft', '-j', 'list', 'ruleset'];
+        fs.writeFileSync(capture, spawnSync('nsenter', [`--net=/run/netns/${st.nodes[0]!.netns}`, ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout);
+        const live = traceJson(lab, ['--from', 'client', '--to', url]);
+        assert.equal(live.code, 0, live.stderr);
+        const r = spawnSync(process.execPath, [podpathBin, 'trace', '--kubeconfig', lab.kubeconfig, '--node-rules', `${st.nodes[0]!.name}=${capture}`, '--from', 'client', '--to', url, '-o', 'json'], { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(r.status, 0, r.stderr);
+        const captured = JSON.parse(r.stdout) as JsonTrace;
+        assert.equal(captured.mode, mode);
+        const rules = (t: JsonTrace) => t.hops.filter((h) => h.kind === 'netfilter').map((h) => `${h.rule!.table} ${h.rule!.chain}: ${h.rule!.text}`);
+        // the iptables-nft tables are the same rules either way; an nft capture holds kube-proxy's table with its text read from JSON alone
+        if (mode === 'iptables') assert.deepEqual(rules(captured), rules(live.t));
+        else assert.deepEqual(rules(captured).map((l) => l.split(':')[0]), rules(live.t).map((l) => l.split(':')[0]));
+        assert.deepEqual(captured.endpoint, live.t.endpoint);
+      }));
+  });
+}
+
+describe('podpath trace flags', () => {
+  it('refuses --observe without a lab, and --node-rules that are not NODE=FILE, naming what is wrong', () => {
+    const f = path.join(repoRoot, 'examples/trace/seed-001.yaml');
+    const a = spawnSync(process.execPath, [podpathBin, 'trace', '-f', f, '--from', 'client', '--to', url, '--observe'], { encoding: 'utf8' });
+    assert.equal(a.status, 1);
+    assert.match(a.stderr, /--observe sends a probe in a lab/);
+    const b = spawnSync(process.execPath, [podpathBin, 'trace', '-f', f, '--node-rules', 'rules.txt', '--from', 'client', '--to', url], { encoding: 'utf8' });
+    assert.equal(b.status, 1);
+    assert.match(b.stderr, /--node-rules rules\.txt: expected NODE=FILE/);
+  });
+});
