@@ -108,10 +108,14 @@ export async function readKernelRules(netns: string, mode: ProxyMode | string, e
     runIn(ex, netns, ['nft', '-j', 'list', 'ruleset']),
     runIn(ex, netns, ['nft', '-a', 'list', 'ruleset']),
   ]);
-  const iptables = parseDump(save);
-  // an empty ruleset lists as metainfo alone
-  const nft = parseRuleset(json, listing);
-  const backend = /nf_tables/.test(version) ? 'nf_tables' : /legacy/.test(version) ? 'legacy' : undefined;
+  return kernelRulesOf({ version, save, json, listing }, mode);
+}
+
+/** What the kernel listed, read: `iptables --version`, iptables-save, `nft -j list ruleset` and `nft -a list ruleset`. */
+export function kernelRulesOf(out: { version: string; save: string; json: string; listing: string }, mode: ProxyMode | string): KernelRules {
+  const iptables = parseDump(out.save);
+  const nft = parseRuleset(out.json, out.listing);
+  const backend = /nf_tables/.test(out.version) ? 'nf_tables' : /legacy/.test(out.version) ? 'legacy' : undefined;
   return { iptables, nft, ...(backend ? { iptablesBackend: backend } : {}), walkers: kernelWalkers(iptables, nft), notes: modeNotes(mode) };
 }
 

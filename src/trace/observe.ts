@@ -35,6 +35,8 @@ export interface WatchedNamespace {
 export interface Reports {
   events: Map<string, TraceEvent[]>;
   conntrack: Map<string, ConntrackEvent[]>;
+  /** what each monitor printed, by "trace NETNS" or "conntrack NETNS" */
+  text: Map<string, string>;
   probe: ProbeResult;
   timeMs: number;
 }
@@ -135,13 +137,16 @@ export async function watchProbe(run: ObserveRun): Promise<Reports> {
     }
     const events = new Map<string, TraceEvent[]>();
     const conntrack = new Map<string, ConntrackEvent[]>();
+    const text = new Map<string, string>();
     for (const m of monitors) {
-      if (m.kind === 'trace') events.set(m.ns.netns, parseTraceEvents(m.out.join('')));
-      else conntrack.set(m.ns.netns, parseConntrackEvents(m.out.join('')));
+      const out = m.out.join('');
+      text.set(`${m.kind} ${m.ns.netns}`, out);
+      if (m.kind === 'trace') events.set(m.ns.netns, parseTraceEvents(out));
+      else conntrack.set(m.ns.netns, parseConntrackEvents(out));
     }
     cleanup();
     await Promise.all(monitors.map((m) => Promise.race([m.proc.exited, sleep(2_000).then(() => killGroup(m.proc.pid, 'SIGKILL'))])));
-    return { events, conntrack, probe, timeMs: Number(process.hrtime.bigint() - t0) / 1e6 };
+    return { events, conntrack, text, probe, timeMs: Number(process.hrtime.bigint() - t0) / 1e6 };
   } finally {
     cleanup();
     process.removeListener('SIGINT', onSignal);

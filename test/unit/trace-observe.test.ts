@@ -1,0 +1,175 @@
+// The observed half of `podpath trace --observe`, on what a real lab's kernel printed (seed 001,
+// iptables mode on iptables-nft, one probe from the client to the NodePort; captured in
+// test/fixtures/trace-observe): nft monitor trace and conntrack -E read, the probe's path joined
+// through NAT, and the comparison with the path computed from the same node's rules — which
+// agrees, and names what differs once the reports are changed.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from '../helpers/apiserver.ts';
+import { ClusterIndex } from '../../src/trace/cluster.ts';
+import { capturedRules, kernelRulesOf } from '../../src/trace/kernel.ts';
+import { parseConntrackEvents, parseTraceEvents, traceTableText, traversals, subscribed, type ConntrackEvent, type TraceEvent } from '../../src/trace/nftrace.ts';
+import { compareObserved, joinReports, kernelTrace, watchedNamespaces, type Reports, type WatchedNamespace } from '../../src/trace/observe.ts';
+import { readTraceState } from '../../src/trace/offline.ts';
+import { parseProbe, probeArgv } from '../../src/trace/probe.ts';
+import type { Packet } from '../../src/trace/types.ts';
+import { labPlan } from './trace-helpers.ts';
+
+const dir = path.join(repoRoot, 'test/fixtures/trace-observe');
+const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
+const table = 'podpath-trace-1';
+const node = 'tl1';
+const url = 'http://192.168.49.2:30080/api/v1/whoami';
+const tuple: Packet = { protocol: 'tcp', src: '192.168.49.100', srcPort: 41000, dst: '192.168.49.2', dstPort: 30080 };
+const answered = { pod: 'default/api-server-75c5c79c8c-vwr57', ip: '10.244.0.5' };
+
+const kernel = new Map([[node, kernelRulesOf({ version: read('node-version.txt'), save: read('node-save.txt'), json: read('node-json.txt'), listing: read('node-listing.txt') }, 'iptables')]]);
+const ix = new ClusterIndex(readTraceState([path.join(dir, 'objects.yaml')]), labPlan);
+const namespaces = JSON.parse(read('namespaces.json')) as WatchedNamespace[];
+const fileOf = (place: string) => place.replace(/\//g, '_');
+
+function reports(edit: (place: string, text: string) => string = (_, t) => t, ct: (text: string) => string = (t) => t): Reports {
+  const events = new Map<string, TraceEvent[]>();
+  const conntrack = new Map<string, ConntrackEvent[]>();
+  for (const ns of namespaces) {
+    const f = path.join(dir, `trace-${fileOf(ns.place)}.txt`);
+    events.set(ns.netns, parseTraceEvents(edit(ns.place, fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '')));
+    if (ns.node) conntrack.set(ns.netns, parseConntrackEvents(ct(read(`conntrack-${fileOf(ns.place)}.txt`))));
+  }
+  return { events, conntrack, text: new Map(), probe: JSON.parse(read('probe.json')), timeMs: 1 };
+}
+
+function observe(r: Reports) {
+  const joined = joinReports(namespaces, r, tuple, kernel, table, (ip) => ix.podName(ip));
+  const prefer = joined.endpoint ? [joined.endpoint.pod] : [];
+  const computed = kernelTrace({ ix, mode: 'iptables', kernel }, { from: 'client', to: url, srcPort: tuple.srcPort, prefer });
+  return compareObserved(computed, { ...joined, watched: namespaces.map((n) => n.place), timeMs: r.timeMs });
+}
+
+describe('nft monitor trace and conntrack -E, read', () => {
+  it("reads a packet's walk: the packet's tuple and interfaces, each rule with its handle and verdict", () => {
+    const ev = parseTraceEvents(read('trace-node_tl1.txt'));
+    const first = ev[0]!;
+    assert.equal(first.type, 'packet');
+    assert.equal(first.table, table);
+    assert.deepEqual(first.pkt, tuple);
+    assert.equal(first.iif, 'eth0');
+    const dnat = ev.find((e) => e.type === 'rule' && /dnat to/.test(e.text))!;
+    assert.equal(dnat.chain.startsWith('KUBE-SEP-'), true);
+    assert.equal(dnat.verdict, 'accept');
+    assert.equal(typeof dnat.handle, 'number');
+    assert.doesNotMatch(dnat.text, /handle|verdict/);
+    const fwd = ev.find((e) => e.type === 'packet' && e.chain === 'FORWARD')!;
+    assert.equal(fwd.oif, 'cni0');
+    assert.equal(fwd.pkt!.dst, answered.ip);
+    // one walk per packet marked: the SYN first, then the rest of the connection
+    const walks = traversals(ev, { family: 'ip', table });
+    assert.ok(walks.length > 1);
+    assert.match(read('trace-node_tl1.txt').split('\n')[0]!, /tcp flags == syn/);
+    assert.deepEqual(walks[0]!.pkt, tuple);
+  });
+
+  it('reads a new connection with the reply tuple NAT gave it', () => {
+    const [c] = parseConntrackEvents(read('conntrack-node_tl1.txt'));
+    assert.deepEqual(c!.original, tuple);
+    assert.equal(c!.reply.src, answered.ip);
+    assert.equal(c!.reply.dst, '10.244.0.1');
+    assert.deepEqual(parseConntrackEvents('[NEW] udp      17 30 src=10.244.0.4 dst=10.96.0.10 sport=5353 dport=53 [UNREPLIED] src=10.244.0.2 dst=10.244.0.4 sport=53 dport=5353\n')[0]!.reply.src, '10.244.0.2');
+  });
+
+  it('marks the probe in a chain of its own ahead of every other table, rate-limited', () => {
+    const t = traceTableText(table, 'prerouting', { protocol: 'tcp', src: ['192.168.49.100'], dst: ['10.244.0.4', '192.168.49.2'], dstPort: [8080, 30080] });
+    assert.match(t, /type filter hook prerouting priority -350; policy accept;/);
+    assert.match(t, /ip saddr 192\.168\.49\.100 ip daddr \{ 10\.244\.0\.4, 192\.168\.49\.2 \} meta l4proto tcp tcp dport \{ 8080, 30080 \} limit rate 50\/second burst 50 packets meta nftrace set 1/);
+  });
+
+  it("knows a monitor listens by its socket's netlink group", () => {
+    const table = 'sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode\n0000000000000000 12  4242       00000100 0        0        0     2        0        777\n0000000000000000 12  4243       00000001 0        0        0     2        0        778\n';
+    assert.equal(subscribed(table, new Set(['777']), 1 << 8), true);
+    assert.equal(subscribed(table, new Set(['778']), 1 << 8), false);
+    assert.equal(subscribed(table, new Set(['778']), 1), true);
+  });
+
+  it('reads the probe program\'s report, and a failure from what it printed', () => {
+    assert.deepEqual(parseProbe('{"timeMs":3.5,"ok":true,"remote":"10.0.0.1:80"}\n', ''), { timeMs: 3.5, ok: true, remote: '10.0.0.1:80' });
+    assert.deepEqual(parseProbe('', 'nsenter: cannot open /run/netns/x: No such file or directory\n'), { ok: false, timeMs: 0, error: 'nsenter: cannot open /run/netns/x: No such file or directory' });
+    assert.deepEqual(probeArgv({ protocol: 'udp', host: '10.96.0.10', port: 53, srcPort: 40053 }, 'node').slice(3), ['udp', '10.96.0.10', '53', '40053', '', '']);
+  });
+});
+
+describe('the observed path beside the computed one', () => {
+  it('follows the probe from the client through the node (DNAT and masquerade) to the pod that answered, and finds no difference', () => {
+    const t = observe(reports());
+    const o = t.observed!;
+    assert.equal(o.verdict, 'delivered');
+    assert.deepEqual(o.endpoint, { pod: answered.pod, ip: answered.ip, port: 8080 });
+    assert.deepEqual(t.endpoint, o.endpoint);
+    assert.deepEqual(o.differences, []);
+    const probe = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; client: string };
+    assert.equal(`default/${probe.pod}`, o.endpoint!.pod);
+    // the kernel's source port after MASQUERADE is the one the pod saw
+    const ct = o.hops.find((h) => h.kind === 'conntrack')!;
+    assert.equal(`${ct.packet.after.src}:${ct.packet.after.srcPort}`, probe.client);
+    // each observed rule is named as iptables-save prints it, and is a computed step
+    const nf = o.hops.filter((h) => h.kind === 'netfilter');
+    assert.ok(nf.length >= 10);
+    for (const h of nf) {
+      assert.match(h.rule!.text, /^-A /);
+      assert.equal(t.hops[h.computed! - 1]!.rule!.text, h.rule!.text);
+    }
+    assert.deepEqual(t.hops.filter((h) => h.observed === false), []);
+    assert.ok(t.hops.filter((h) => h.observed).length >= 12);
+  });
+
+  it('names a computed rule the kernel did not report, and a rule it reported that was not computed', () => {
+    // the kernel's report without the masquerade mark's reset, and with a rule of another chain
+    const t = observe(
+      reports((place, text) =>
+        place === `node/${node}`
+          ? text
+              .split('\n')
+              .filter((l) => !/KUBE-POSTROUTING rule .*mark set mark xor/.test(l))
+              .join('\n')
+              .replace(/(trace id (\S+) ip filter FORWARD rule .*jump KUBE-FORWARD.*\n)/, '$1trace id $2 ip filter KUBE-FORWARD rule ct state invalid counter packets 0 bytes 0 drop # handle 999 (verdict continue)\n')
+          : text,
+      ),
+    );
+    const d = t.observed!.differences;
+    assert.ok(d.some((x) => /^computed step \d+ was not seen: \[node tl1\] nat KUBE-POSTROUTING: -A KUBE-POSTROUTING -j MARK --set-xmark 0x4000\/0x0$/.test(x)), d.join('\n'));
+    assert.ok(d.some((x) => /^seen, not computed: \[node tl1\] ip filter KUBE-FORWARD: ct state invalid/.test(x)), d.join('\n'));
+    assert.equal(t.hops.filter((h) => h.observed === false).length, 1);
+  });
+
+  it('names a drop where the kernel dropped the packet, and another endpoint NAT chose', () => {
+    const dropped = observe(reports((place, text) => (place === `node/${node}` ? text.replace(/(ip filter KUBE-FORWARD rule .*mark & 0x00004000 == 0x00004000 .*)accept # handle (\d+) \(verdict accept\)/, '$1drop # handle $2 (verdict drop)') : text)));
+    assert.equal(dropped.observed!.verdict, 'dropped');
+    assert.match(dropped.observed!.reason, /^dropped in node\/tl1 by filter KUBE-FORWARD: /);
+    assert.ok(dropped.observed!.differences.some((x) => x.startsWith('computed verdict delivered, observed dropped')));
+    // conntrack says the connection went to the other pod, whose namespace saw nothing
+    const other = observe(reports(undefined, (text) => text.replace(/src=10\.244\.0\.5 dst=10\.244\.0\.1/, 'src=10.244.0.4 dst=10.244.0.1')));
+    assert.equal(other.observed!.endpoint!.ip, '10.244.0.4');
+    assert.equal(other.observed!.verdict, 'unknown');
+    assert.ok(other.observed!.differences.some((x) => /^computed step \d+ \(conntrack at node tl1\) translates to/.test(x) || /was not seen/.test(x)), other.observed!.differences.join('\n'));
+  });
+
+  it("watches the source's output hook on the probe's own tuple, and every node and candidate pod on what the path may carry there", () => {
+    const computed = kernelTrace({ ix, mode: 'iptables', kernel }, { from: 'client', to: url, srcPort: tuple.srcPort });
+    const ns = watchedNamespaces(computed, { ix, mode: 'iptables', kernel, netnsOf: (p) => p }, tuple);
+    assert.deepEqual(ns.map((n) => `${n.place} ${n.hook}`), namespaces.map((n) => `${n.place} ${n.hook}`));
+    assert.deepEqual(ns[0]!.match, { protocol: 'tcp', src: ['192.168.49.100'], srcPort: 41000, dst: ['192.168.49.2'], dstPort: [30080] });
+    assert.equal(ns[1]!.match.srcPort, undefined);
+  });
+});
+
+describe('captured rules (--node-rules)', () => {
+  it('reads iptables-save and nft -j output, and names a file that is neither', () => {
+    const ipt = capturedRules(read('node-save.txt'), 'save.txt');
+    assert.equal(ipt.walkers.length, 1);
+    const nft = capturedRules(read('node-json.txt'), 'ruleset.json');
+    assert.ok(nft.nft.tables.some((t) => t.name === 'nat'));
+    assert.throws(() => capturedRules('hello\n', 'x.txt'), /x\.txt: not iptables-save output: line 1/);
+    assert.throws(() => capturedRules('{"nftables": []}', 'y.json'), /y\.json: not `nft -j list ruleset` output/);
+  });
+});
