@@ -99,13 +99,13 @@ export async function watchProbe(run: ObserveRun): Promise<Reports> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    for (const ns of run.namespaces) {
-      // a leftover of a killed trace of this process id goes first
-      ex.exec(['nft', 'delete', 'table', 'ip', table], { netns: ns.netns, allowFail: true });
-      installed.push(ns.netns);
-      const r = await ex.execAsync(['nft', '-f', '-'], { netns: ns.netns, input: traceTableText(table, ns.hook, ns.match), timeoutMs: 10_000 });
+    // one transaction per namespace: a leftover of a killed trace of this process id is replaced
+    installed.push(...run.namespaces.map((ns) => ns.netns));
+    const added = await Promise.all(run.namespaces.map((ns) => ex.execAsync(['nft', '-f', '-'], { netns: ns.netns, input: `table ip ${table}\ndelete table ip ${table}\n${traceTableText(table, ns.hook, ns.match)}`, timeoutMs: 10_000 })));
+    added.forEach((r, i) => {
+      const ns = run.namespaces[i]!;
       if (r.status !== 0) throw new TraceError('BadState', `cannot add the trace table in ${ns.place} (${ns.netns}): ${(r.error ?? r.stderr).trim()}`);
-    }
+    });
     for (const ns of run.namespaces) {
       const start = (kind: 'trace' | 'conntrack', argv: string[]) => {
         const proc = startInteractive(argv, { netns: ns.netns, env, tty: false });

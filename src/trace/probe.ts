@@ -2,13 +2,15 @@
 // by a small Node program in the source's network namespace (node is there wherever podpath
 // runs; curl cannot send one UDP datagram and wait for its answer). An http(s) URL gets one GET
 // (no keep-alive); HOST:PORT over TCP a connect and a moment's read; over UDP one datagram and
-// its answer. It prints one JSON line: ok, error, the time from its first packet to the answer's
-// end, the peer's address (a name's resolution) and the answer's start.
+// its answer. It prints one JSON line: ok, error, the time from opening the connection to the
+// answer's end (to the connect for a bare TCP port; the program's own start-up left out), the
+// peer's address (a name's resolution) and the answer's start.
 import type { Packet, ProbeResult, Protocol } from './types.ts';
 
 const script = String.raw`
 const [proto, host, port, localPort, url, ca] = process.argv.slice(1);
-const t0 = process.hrtime.bigint();
+let t0 = process.hrtime.bigint();
+const start = () => { t0 = process.hrtime.bigint(); };
 const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
 const done = (o) => { process.stdout.write(JSON.stringify({ timeMs: ms(), ...o }) + '\n'); process.exit(0); };
 setTimeout(() => done({ ok: false, error: 'no answer within 5 s' }), 5000).unref();
@@ -16,12 +18,13 @@ if (proto === 'udp') {
   const s = require('dgram').createSocket('udp4');
   s.on('error', (e) => done({ ok: false, error: e.message }));
   s.on('message', (m, r) => done({ ok: true, remote: r.address + ':' + r.port, answer: String(m).slice(0, 500) }));
-  s.bind(Number(localPort), () => s.send('podpath trace probe', Number(port), host));
+  s.bind(Number(localPort), () => { start(); s.send('podpath trace probe', Number(port), host); });
 } else if (url) {
   const u = new URL(url);
   const mod = require(u.protocol === 'https:' ? 'https' : 'http');
   const opts = { method: 'GET', localPort: Number(localPort), agent: false, headers: { Connection: 'close' }, ...(ca ? { ca: require('fs').readFileSync(ca) } : {}) };
   let remote;
+  start();
   const req = mod.request(u, opts, (res) => {
     let body = '';
     res.on('data', (d) => { if (body.length < 500) body += d; });
@@ -31,9 +34,10 @@ if (proto === 'udp') {
   req.on('error', (e) => done({ ok: false, remote, error: e.message }));
   req.end();
 } else {
+  start();
   const s = require('net').connect({ host, port: Number(port), localPort: Number(localPort) });
   let data = '';
-  s.on('connect', () => { setTimeout(() => { s.destroy(); done({ ok: true, remote: s.remoteAddress + ':' + s.remotePort, ...(data ? { answer: data.slice(0, 500) } : {}) }); }, 200); });
+  s.on('connect', () => { const connected = ms(); setTimeout(() => { s.destroy(); done({ ok: true, timeMs: connected, remote: s.remoteAddress + ':' + s.remotePort, ...(data ? { answer: data.slice(0, 500) } : {}) }); }, 200); });
   s.on('data', (d) => { data += d; });
   s.on('error', (e) => done({ ok: false, error: e.message }));
 }
