@@ -91,6 +91,7 @@ export function addTraceCommands(program: Command): void {
         let objects;
         let mode = o.mode;
         let podNetwork: string | undefined;
+        let scheduler: string | undefined;
         if (kind === 'file') objects = (await import('../trace/offline.ts')).readTraceState(o.filename);
         else {
           const { Client, loadConfig } = await import('../client/client.ts');
@@ -101,14 +102,12 @@ export function addTraceCommands(program: Command): void {
             objects = objs;
             mode ??= proxy?.mode;
             podNetwork = proxy?.clusterCIDR;
+            scheduler = proxy?.scheduler;
           } finally {
             client.close();
           }
         }
-        const { modeNotes } = await import('../trace/kernel.ts');
-        const m = mode ?? 'iptables';
-        for (const k of kernel.values()) k.notes = modeNotes(m);
-        t = kernelTrace({ ix: new ClusterIndex(objects, { ...plan, clusterCIDR: podNetwork ?? clusterCIDR }), mode: m, kernel }, req);
+        t = kernelTrace({ ix: new ClusterIndex(objects, { ...plan, clusterCIDR: podNetwork ?? clusterCIDR }), mode: mode ?? 'iptables', kernel, ...(scheduler ? { scheduler } : {}) }, req);
       }
       const render = o.output === 'json' ? (await import('../trace/json.ts')).traceJSON : o.output === 'mermaid' ? (await import('../trace/mermaid.ts')).traceMermaid : (await import('../trace/text.ts')).traceText;
       process.stdout.write(render(t));

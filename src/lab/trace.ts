@@ -63,7 +63,7 @@ export async function labTrace(o: LabTraceOptions, req: TraceRequest): Promise<T
     const legacy = read.find(([, k]) => k.iptablesBackend === 'legacy');
     if (legacy) throw new TraceError('BadState', `node ${legacy[0]}'s iptables is the legacy variant: nft monitor trace sees only iptables-nft's rules (update-alternatives --set iptables /usr/sbin/iptables-nft)`);
     const pods = new Map(objects.pods.map((p) => [podKey(p), p]));
-    return observeTrace({ ix, mode, kernel, netnsOf: labNetns(s, pods), executor: ex, ...(curlTrust(s).length ? { ca: labPaths(s.name).labCACert } : {}) }, req);
+    return observeTrace({ ix, mode, kernel, ...(proxy.scheduler ? { scheduler: proxy.scheduler } : {}), netnsOf: labNetns(s, pods), executor: ex, ...(curlTrust(s).length ? { ca: labPaths(s.name).labCACert } : {}) }, req);
   }
-  return kernelTrace({ ix, mode, kernel }, req);
+  return kernelTrace({ ix, mode, kernel, ...(proxy.scheduler ? { scheduler: proxy.scheduler } : {}) }, req);
 }

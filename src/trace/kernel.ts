@@ -51,7 +51,7 @@ export function withoutIptablesTables(rs: Ruleset, ipt: readonly Table[]): Rules
 /** What a proxy mode's datapath has beyond netfilter rules, which the walkers do not compute. */
 export function modeNotes(mode: ProxyMode | string): string[] {
   if (mode === 'ipvs') return ['IPVS mode: the virtual servers (ipvsadm -Ln) choose the endpoint at the input hook, outside netfilter rules; the walk shows the iptables rules around them (KUBE-SERVICES with its ipsets), not the IPVS choice'];
-  if (mode === 'userspace') return ["userspace mode: kube-proxy's own process accepts the connection (the iptables rules redirect to its port) and opens a second connection to the endpoint; the walk shows the redirect, not the proxy's onward connection"];
+  if (mode === 'userspace') return ["userspace mode: kube-proxy's own process accepts the connection on the node (a socket on the Service's address or NodePort) and opens its own to an endpoint; what it listens on and the endpoints it picks among are computed from the objects as its sync computes them (not read from the process), its onward connection is traced from the node"];
   return [];
 }
 

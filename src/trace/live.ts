@@ -37,6 +37,8 @@ export interface ProxyConfigSummary {
   /** iptables when the file says "" (kube-proxy's default on Linux) */
   mode: string;
   clusterCIDR?: string;
+  /** ipvs.scheduler, when set (the IPVS and userspace proxies' balancing) */
+  scheduler?: string;
   /** where it was read, for the report */
   source: string;
 }
@@ -52,6 +54,6 @@ export async function readProxyConfig(client: Client): Promise<ProxyConfigSummar
   }
   const text = cm.data?.['config.conf'];
   if (text === undefined) return undefined;
-  const doc = YAML.parse(text) as { mode?: string; clusterCIDR?: string } | null;
-  return { mode: doc?.mode || 'iptables', ...(doc?.clusterCIDR ? { clusterCIDR: doc.clusterCIDR.split(',')[0]!.trim() } : {}), source: 'ConfigMap kube-system/kube-proxy config.conf' };
+  const doc = YAML.parse(text) as { mode?: string; clusterCIDR?: string; ipvs?: { scheduler?: string } } | null;
+  return { mode: doc?.mode || 'iptables', ...(doc?.clusterCIDR ? { clusterCIDR: doc.clusterCIDR.split(',')[0]!.trim() } : {}), ...(doc?.ipvs?.scheduler ? { scheduler: doc.ipvs.scheduler } : {}), source: 'ConfigMap kube-system/kube-proxy config.conf' };
 }

@@ -19,6 +19,8 @@ export interface TraceEvent {
   verdict?: string;
   /** packet: the headers as nft printed them */
   pkt?: Packet;
+  /** packet: the TCP flags ("syn", "ack", "0x18") */
+  flags?: string;
   iif?: string;
   oif?: string;
 }
@@ -51,6 +53,8 @@ export function parseTraceEvents(text: string): TraceEvent[] {
       const oif = unquote(words(rest, 'oif'));
       if (iif) e.iif = iif;
       if (oif) e.oif = oif;
+      const flags = /tcp flags == (\S+)/.exec(rest)?.[1];
+      if (flags) e.flags = flags;
     } else if (type === 'rule') {
       const r = /^(.*?)\s*(?:# handle (\d+)\s*)?\(verdict ([^)]*)\)\s*$/.exec(rest);
       if (r) {
@@ -69,18 +73,23 @@ export function parseTraceEvents(text: string): TraceEvent[] {
 /** One packet's walk through a namespace: from the marking table's `packet:` line to the next packet's. */
 export interface Traversal {
   id: string;
+  /** the marking chain that saw it: prerouting (it came in) or output (this namespace sent it) */
+  chain: string;
   /** the packet as it entered (the first `packet:` line) */
   pkt: Packet;
+  /** a connection's first packet: a TCP SYN, or any UDP datagram */
+  first: boolean;
   events: TraceEvent[];
 }
 
-/** The events split per packet: each walk starts where the marking table (`family table`) sees a packet. */
+/** The events split per packet: each walk starts where the marking table (`family table`) sees a packet come in or go out. */
 export function traversals(events: TraceEvent[], marker: { family: string; table: string }): Traversal[] {
   const out: Traversal[] = [];
   const open = new Map<string, Traversal>();
   for (const e of events) {
-    if (e.type === 'packet' && e.family === marker.family && e.table === marker.table && e.pkt) {
-      const t: Traversal = { id: e.id, pkt: e.pkt, events: [] };
+    // a packet enters at prerouting or output; the marking table's input chain sees one already in its walk
+    if (e.type === 'packet' && e.family === marker.family && e.table === marker.table && e.chain !== 'input' && e.pkt) {
+      const t: Traversal = { id: e.id, chain: e.chain, pkt: e.pkt, first: e.pkt.protocol !== 'tcp' || e.flags === 'syn', events: [] };
       out.push(t);
       open.set(e.id, t);
       continue;
@@ -137,16 +146,20 @@ export function matchText(m: TraceMatch): string {
   ].join(' ');
 }
 
+/** Where the marking table has chains: packets coming in, coming in for this namespace itself (an input chain also shows a marked packet was delivered locally), sent from here. */
+export type TraceHook = 'prerouting' | 'input' | 'output';
+
 /** Packets marked per second at most: a probe's few packets pass, a flood of look-alikes does not. */
 export const traceRate = '50/second burst 50 packets';
 
 /**
- * The marking table for one namespace: a base chain at `hook` ahead of every other table (raw is
+ * The marking table for one namespace: a base chain at each hook ahead of every other table (raw is
  * -300, conntrack -200), setting nftrace on the probe's packets so every rule they meet after it
  * reports. The chain's policy is accept and its rule has no verdict: it changes nothing else.
  */
-export function traceTableText(table: string, hook: 'prerouting' | 'output', m: TraceMatch): string {
-  return [`table ip ${table} {`, `  chain ${hook} {`, `    type filter hook ${hook} priority -350; policy accept;`, `    ${matchText(m)} limit rate ${traceRate} meta nftrace set 1`, '  }', '}', ''].join('\n');
+export function traceTableText(table: string, hooks: readonly TraceHook[], m: TraceMatch): string {
+  const chain = (hook: string) => [`  chain ${hook} {`, `    type filter hook ${hook} priority -350; policy accept;`, `    ${matchText(m)} limit rate ${traceRate} meta nftrace set 1`, '  }'];
+  return [`table ip ${table} {`, ...hooks.flatMap(chain), '}', ''].join('\n');
 }
 
 /**

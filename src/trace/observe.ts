@@ -12,9 +12,10 @@ import { killGroup } from '../exec/proc.ts';
 import { startInteractive, type Interactive } from '../exec/stream.ts';
 import type { ClusterIndex } from './cluster.ts';
 import { parseTarget, trace, type TraceRequest } from './engine.ts';
-import { hookOf, ruleByHandle, type KernelRules } from './kernel.ts';
-import { conntrackNewGroup, nftraceGroup, parseConntrackEvents, parseTraceEvents, subscribed, traceTableText, translated, traversals, type ConntrackEvent, type TraceEvent, type TraceMatch } from './nftrace.ts';
+import { hookOf, modeNotes, ruleByHandle, type KernelRules } from './kernel.ts';
+import { conntrackNewGroup, nftraceGroup, parseConntrackEvents, parseTraceEvents, subscribed, traceTableText, translated, traversals, type ConntrackEvent, type TraceEvent, type TraceHook, type TraceMatch } from './nftrace.ts';
 import { parseProbe, probeArgv, type ProbeRequest } from './probe.ts';
+import { userspaceProxy } from './rules.ts';
 import { sameTuple, tupleText, TraceError, type Observation, type ObservedHop, type Packet, type ProbeResult, type RuleRef, type Trace } from './types.ts';
 
 /** A namespace to watch: where it is in the cluster, and what marks the probe's packets there. */
@@ -27,7 +28,8 @@ export interface WatchedNamespace {
   node?: string;
   /** a pod's NS/NAME: a packet seen here is delivered */
   pod?: string;
-  hook: 'prerouting' | 'output';
+  /** prerouting: packets coming in; input: those delivered here; output: packets this namespace sends (the source's, a node's own connections) */
+  hooks: TraceHook[];
   match: TraceMatch;
 }
 
@@ -101,7 +103,7 @@ export async function watchProbe(run: ObserveRun): Promise<Reports> {
   try {
     // one transaction per namespace: a leftover of a killed trace of this process id is replaced
     installed.push(...run.namespaces.map((ns) => ns.netns));
-    const added = await Promise.all(run.namespaces.map((ns) => ex.execAsync(['nft', '-f', '-'], { netns: ns.netns, input: `table ip ${table}\ndelete table ip ${table}\n${traceTableText(table, ns.hook, ns.match)}`, timeoutMs: 10_000 })));
+    const added = await Promise.all(run.namespaces.map((ns) => ex.execAsync(['nft', '-f', '-'], { netns: ns.netns, input: `table ip ${table}\ndelete table ip ${table}\n${traceTableText(table, ns.hooks, ns.match)}`, timeoutMs: 10_000 })));
     added.forEach((r, i) => {
       const ns = run.namespaces[i]!;
       if (r.status !== 0) throw new TraceError('BadState', `cannot add the trace table in ${ns.place} (${ns.netns}): ${(r.error ?? r.stderr).trim()}`);
@@ -203,15 +205,18 @@ export function joinReports(namespaces: WatchedNamespace[], reports: Reports, tu
     // the rules that acted, each with the packet as the kernel showed it entering that base chain
     let pkt = walk.pkt;
     let last = walk.pkt;
-    let hook: string | undefined = cur.hook;
+    let hook: string | undefined = walk.chain;
+    let local = false;
     let oif: string | undefined;
     const acted = new Set(actedRules(walk.events));
     for (const e of walk.events) {
       if (e.type === 'packet') {
         if (e.pkt) pkt = e.pkt;
         if (e.oif) oif = e.oif;
-        const h = look ? hookOf(look.k, e.family, e.table, e.chain) : undefined;
+        const ours = e.family === 'ip' && e.table === table;
+        const h = ours ? e.chain : look ? hookOf(look.k, e.family, e.table, e.chain) : undefined;
         if (h) hook = h;
+        if (h === 'input') local = true;
         continue;
       }
       if (!acted.has(e) || (e.family === 'ip' && e.table === table)) continue;
@@ -228,17 +233,26 @@ export function joinReports(namespaces: WatchedNamespace[], reports: Reports, tu
     if (policyDrop) return { verdict: 'dropped', reason: `dropped in ${cur.place} by the policy of ${policyDrop.family} ${policyDrop.table} ${policyDrop.chain}`, probe, hops };
     if (cur.node) {
       const ct = reports.conntrack.get(cur.netns)?.find((c) => sameTuple(c.original, t));
-      if (ct) {
-        const out = translated(ct);
+      const out = ct && translated(ct);
+      if (ct && out && !sameTuple(out, t)) {
         const r = ct.reply;
         add({ kind: 'conntrack', ...at(cur), packet: { before: t, after: out }, note: `conntrack -E: [NEW] ${t.protocol} src=${t.src} dst=${t.dst} sport=${t.srcPort} dport=${t.dstPort} src=${r.src} dst=${r.dst} sport=${r.srcPort} dport=${r.dstPort}` });
         t = out;
       }
+      // taken by a socket on the node (a userspace proxy): its own connection is the next one the node sends toward a watched address
+      const walksHere = walks.get(cur.netns) ?? [];
+      const onward = local ? walksHere.slice(walksHere.indexOf(walk) + 1).find((w) => w.chain === 'output' && w.first && !sameTuple(w.pkt, t)) : undefined;
+      if (local && onward) {
+        add({ kind: 'proxy', ...at(cur), packet: { before: t, after: onward.pkt }, note: `a socket on node ${cur.node} accepted ${t.dst}:${t.dstPort} (input hook); the node's next new connection toward a watched address follows: ${tupleText(onward.pkt)}` });
+        t = onward.pkt;
+        continue;
+      }
+      if (local) return { verdict: 'unknown', reason: `a socket on node ${cur.node} accepted ${t.dst}:${t.dstPort}; no connection onward from the node was seen`, probe, hops };
     }
     const next = namespaces.find((ns) => !seen.has(ns.netns) && walks.get(ns.netns)?.some((w) => sameTuple(w.pkt, t)));
     if (!next) {
       const where = oif ? ` out of ${oif}` : '';
-      return { verdict: 'unknown', reason: `the packet (${tupleText(t)}) left ${cur.place}${where} and was seen in no other namespace watched`, probe, hops, ...(n > 0 || cur.node ? { endpoint: { pod: podName(t.dst), ip: t.dst, port: t.dstPort } } : {}) };
+      return { verdict: 'unknown', reason: `the packet (${tupleText(t)}) left ${cur.place}${where} and was seen in no other namespace watched`, probe, hops, ...(podName(t.dst) !== t.dst ? { endpoint: { pod: podName(t.dst), ip: t.dst, port: t.dstPort } } : {}) };
     }
     add({ kind: 'route', ...at(cur), packet: { before: t, after: t }, note: `${oif ? `out of ${oif}; ` : ''}seen next in ${next.place}` });
     cur = next;
@@ -278,6 +292,11 @@ export function compareObserved(t: Trace, o: Omit<Observation, 'differences'>): 
       h.observed = same;
       if (c && same) c.computed = h.step;
       else differences.push(c ? `computed step ${h.step} (conntrack at node ${h.node}) translates to ${tupleText(h.packet.after)}, the kernel to ${tupleText(c.packet.after)}` : `computed step ${h.step} (conntrack at node ${h.node}): no such new connection was reported`);
+    } else if (h.kind === 'proxy') {
+      const x = obs.find((y) => y.kind === 'proxy' && y.node === h.node && y.computed === undefined);
+      h.observed = x !== undefined && x.packet.after.dst === h.packet.after.dst && x.packet.after.dstPort === h.packet.after.dstPort;
+      if (h.observed) x!.computed = h.step;
+      else differences.push(x ? `computed step ${h.step} (the proxy on node ${h.node}) connects to ${h.packet.after.dst}:${h.packet.after.dstPort}, the node connected to ${x.packet.after.dst}:${x.packet.after.dstPort}` : `computed step ${h.step} (the proxy on node ${h.node}): no connection onward from the node was seen`);
     } else if (h.kind === 'deliver') {
       const d = obs.find((x) => x.kind === 'deliver');
       const pod = h.object?.kind === 'Pod' ? `${h.object.namespace}/${h.object.name}` : undefined;
@@ -300,6 +319,8 @@ export interface KernelTraceContext {
   mode: string;
   /** each node's rules, by node name */
   kernel: Map<string, KernelRules>;
+  /** the IPVS scheduler a userspace proxy balances with (kube-proxy's ipvs.scheduler; rr when unset) */
+  scheduler?: string;
 }
 
 /** The engine over the nodes' rules as read; a node the path crosses without rules is an error naming it. */
@@ -309,8 +330,8 @@ export function kernelTrace(c: KernelTraceContext, req: TraceRequest): Trace {
     if (!k) throw new TraceError('BadState', `the path crosses node ${node}, whose rules were not read (nodes with rules: ${[...c.kernel.keys()].join(', ') || 'none'})`);
     return k.walkers;
   };
-  const t = trace({ ix: c.ix, mode: c.mode, rules }, req);
-  const notes = [...new Set([...c.kernel.values()].flatMap((k) => k.notes))];
+  const t = trace({ ix: c.ix, mode: c.mode, rules, ...(c.mode === 'userspace' ? { localProxy: userspaceProxy(c.ix, c.scheduler ?? 'rr') } : {}) }, req);
+  const notes = modeNotes(c.mode);
   return notes.length ? { ...t, notes } : t;
 }
 
@@ -358,11 +379,12 @@ export function watchedNamespaces(t: Trace, c: ObserveContext, tuple: Packet): W
   ];
   const src = c.netnsOf(t.from);
   if (!src) throw new TraceError('BadSource', `--from ${t.from}: no network namespace to send the probe from`);
-  const out: WatchedNamespace[] = [{ netns: src, place: t.from, ...placeOf(t.from), hook: 'output', match: { protocol: tuple.protocol, src: [tuple.src], srcPort: tuple.srcPort, dst: [tuple.dst], dstPort: [tuple.dstPort] } }];
+  const out: WatchedNamespace[] = [{ netns: src, place: t.from, ...placeOf(t.from), hooks: ['output'], match: { protocol: tuple.protocol, src: [tuple.src], srcPort: tuple.srcPort, dst: [tuple.dst], dstPort: [tuple.dstPort] } }];
   for (const p of new Set(places)) {
     const netns = c.netnsOf(p);
     if (!netns || out.some((w) => w.netns === netns)) continue;
-    out.push({ netns, place: p, ...placeOf(p), hook: 'prerouting', match });
+    // a node's own connections too: a userspace proxy's onward one
+    out.push({ netns, place: p, ...placeOf(p), hooks: p.startsWith('node/') ? ['prerouting', 'input', 'output'] : ['prerouting'], match });
   }
   return out;
 }

@@ -80,8 +80,9 @@ describe('nft monitor trace and conntrack -E, read', () => {
   });
 
   it('marks the probe in a chain of its own ahead of every other table, rate-limited', () => {
-    const t = traceTableText(table, 'prerouting', { protocol: 'tcp', src: ['192.168.49.100'], dst: ['10.244.0.4', '192.168.49.2'], dstPort: [8080, 30080] });
+    const t = traceTableText(table, ['prerouting', 'output'], { protocol: 'tcp', src: ['192.168.49.100'], dst: ['10.244.0.4', '192.168.49.2'], dstPort: [8080, 30080] });
     assert.match(t, /type filter hook prerouting priority -350; policy accept;/);
+    assert.match(t, /type filter hook output priority -350; policy accept;/);
     assert.match(t, /ip saddr 192\.168\.49\.100 ip daddr \{ 10\.244\.0\.4, 192\.168\.49\.2 \} meta l4proto tcp tcp dport \{ 8080, 30080 \} limit rate 50\/second burst 50 packets meta nftrace set 1/);
   });
 
@@ -157,9 +158,45 @@ describe('the observed path beside the computed one', () => {
   it("watches the source's output hook on the probe's own tuple, and every node and candidate pod on what the path may carry there", () => {
     const computed = kernelTrace({ ix, mode: 'iptables', kernel }, { from: 'client', to: url, srcPort: tuple.srcPort });
     const ns = watchedNamespaces(computed, { ix, mode: 'iptables', kernel, netnsOf: (p) => p }, tuple);
-    assert.deepEqual(ns.map((n) => `${n.place} ${n.hook}`), namespaces.map((n) => `${n.place} ${n.hook}`));
+    assert.deepEqual(ns.map((n) => `${n.place} ${n.hooks.join(',')}`), ['client output', 'node/tl1 prerouting,input,output', 'pod/default/api-server-75c5c79c8c-j5sgl prerouting', 'pod/default/api-server-75c5c79c8c-vwr57 prerouting']);
     assert.deepEqual(ns[0]!.match, { protocol: 'tcp', src: ['192.168.49.100'], srcPort: 41000, dst: ['192.168.49.2'], dstPort: [30080] });
     assert.equal(ns[1]!.match.srcPort, undefined);
+  });
+});
+
+describe("userspace mode: the proxy's own connection", () => {
+  const udir = path.join(repoRoot, 'test/fixtures/trace-observe-userspace');
+  const uread = (f: string) => fs.readFileSync(path.join(udir, f), 'utf8');
+  const unode = 'tl3';
+  const ukernel = new Map([[unode, capturedRules(uread('node-save.txt'), 'node-save.txt')]]);
+  const uix = new ClusterIndex(readTraceState([path.join(udir, 'objects.yaml')]), labPlan);
+  const uns = JSON.parse(uread('namespaces.json')) as WatchedNamespace[];
+
+  it("joins the client's connection, accepted on the node, to the node's own connection on to the pod that answered", () => {
+    const events = new Map<string, TraceEvent[]>();
+    const conntrack = new Map<string, ConntrackEvent[]>();
+    for (const ns of uns) {
+      const f = path.join(udir, `trace-${fileOf(ns.place)}.txt`);
+      events.set(ns.netns, parseTraceEvents(fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : ''));
+      if (ns.node) conntrack.set(ns.netns, parseConntrackEvents(uread(`conntrack-${fileOf(ns.place)}.txt`)));
+    }
+    const r: Reports = { events, conntrack, text: new Map(), probe: JSON.parse(uread('probe.json')), timeMs: 1 };
+    const joined = joinReports(uns, r, tuple, ukernel, table, (ip) => uix.podName(ip));
+    const answer = JSON.parse(r.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; podIP: string; client: string };
+    assert.equal(joined.verdict, 'delivered');
+    assert.deepEqual(joined.endpoint, { pod: `default/${answer.pod}`, ip: answer.podIP, port: 8080 });
+    const proxy = joined.hops.find((h) => h.kind === 'proxy')!;
+    assert.deepEqual(proxy.packet.before, tuple);
+    // the pod saw the node's own connection, from cni0's address
+    assert.equal(`${proxy.packet.after.src}:${proxy.packet.after.srcPort}`, answer.client);
+    const computed = kernelTrace({ ix: uix, mode: 'userspace', kernel: ukernel }, { from: 'client', to: url, srcPort: tuple.srcPort, prefer: [joined.endpoint!.pod] });
+    assert.ok(computed.notes?.[0]?.startsWith('userspace mode'));
+    const t = compareObserved(computed, { ...joined, watched: uns.map((n) => n.place), timeMs: 1 });
+    assert.deepEqual(t.observed!.differences, []);
+    assert.deepEqual(t.hops.filter((h) => h.observed !== undefined).map((h) => [h.kind, h.observed]), [['proxy', true], ['deliver', true]]);
+    // the other endpoint computed is a difference named as such
+    const other = kernelTrace({ ix: uix, mode: 'userspace', kernel: ukernel }, { from: 'client', to: url, srcPort: tuple.srcPort, prefer: computed.candidates.filter((c) => !c.chosen).map((c) => c.pod) });
+    assert.ok(compareObserved(other, { ...joined, watched: [], timeMs: 1 }).observed!.differences.some((d) => /the proxy on node tl3\) connects to/.test(d)));
   });
 });
 
