@@ -146,7 +146,10 @@ export async function watchProbe(run: ObserveRun): Promise<Reports> {
       if (m.kind === 'trace') events.set(m.ns.netns, parseTraceEvents(out));
       else conntrack.set(m.ns.netns, parseConntrackEvents(out));
     }
-    cleanup();
+    // the tables go in parallel here; on a failure or a signal cleanup() does it synchronously
+    for (const m of monitors) m.proc.kill('SIGTERM');
+    const deleted = await Promise.all(installed.map((ns) => ex.execAsync(['nft', 'delete', 'table', 'ip', table], { netns: ns, timeoutMs: 10_000 })));
+    cleaned = deleted.every((r) => r.status === 0);
     await Promise.all(monitors.map((m) => Promise.race([m.proc.exited, sleep(2_000).then(() => killGroup(m.proc.pid, 'SIGKILL'))])));
     return { events, conntrack, text, probe, timeMs: Number(process.hrtime.bigint() - t0) / 1e6 };
   } finally {

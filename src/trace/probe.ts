@@ -1,8 +1,8 @@
-// The probe `--observe` sends: one connection of the traced kind from a fixed source port, made
-// by a small Node program in the source's network namespace (node is there wherever podpath
-// runs; curl cannot send one UDP datagram and wait for its answer). An http(s) URL gets one GET
-// (no keep-alive); HOST:PORT over TCP a connect and a moment's read; over UDP one datagram and
-// its answer. It prints one JSON line: ok, error, the time from opening the connection to the
+// The probe `--observe` sends: one connection of the traced kind from a fixed source port, made in
+// the source's network namespace. An http(s) URL gets one GET from curl (no keep-alive); HOST:PORT
+// over TCP a connect and a moment's read, and over UDP one datagram and its answer, from a small
+// Node program (node is there wherever podpath runs; curl cannot send one datagram and wait for
+// its answer). The program It prints one JSON line: ok, error, the time from opening the connection to the
 // answer's end (to the connect for a bare TCP port; the program's own start-up left out), the
 // peer's address (a name's resolution) and the answer's start.
 import type { Packet, ProbeResult, Protocol } from './types.ts';
@@ -55,13 +55,27 @@ export interface ProbeRequest {
   ca?: string;
 }
 
-/** The probe's command line (the Node binary running podpath). */
+/** What curl writes after the body (-w): status, the peer, and its total time in seconds. */
+const curlMark = '\n--podpath-probe ';
+
+/** The probe's command line: curl for a URL, else the Node binary running podpath. */
 export function probeArgv(r: ProbeRequest, node: string = process.execPath): string[] {
+  if (r.url && r.protocol === 'tcp') {
+    return ['curl', '-sS', '--max-time', '5', '--local-port', String(r.srcPort), '-H', 'Connection: close', ...(r.ca ? ['--cacert', r.ca] : []), '-o', '-', '-w', `${curlMark}%{http_code} %{remote_ip} %{remote_port} %{time_total}`, r.url];
+  }
   return [node, '-e', script, r.protocol, r.host, String(r.port), String(r.srcPort), r.url ?? '', r.ca ?? ''];
 }
 
 /** The probe's report, or a failed one saying what it printed. */
 export function parseProbe(stdout: string, stderr: string): ProbeResult {
+  const at = stdout.lastIndexOf(curlMark);
+  if (at >= 0) {
+    const [code, ip, port, total] = stdout.slice(at + curlMark.length).trim().split(' ');
+    const body = stdout.slice(0, at);
+    const ok = code !== undefined && code !== '000';
+    const error = stderr.trim().split('\n').at(-1);
+    return { ok, timeMs: Number(total) * 1000, ...(ip ? { remote: `${ip}:${port}` } : {}), ...(ok ? { answer: `HTTP ${code} ${body}`.slice(0, 500) } : { error: error || `curl answered ${code}` }) };
+  }
   const line = stdout.trim().split('\n').at(-1) ?? '';
   try {
     const o = JSON.parse(line) as ProbeResult;

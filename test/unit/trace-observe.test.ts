@@ -97,6 +97,12 @@ describe('nft monitor trace and conntrack -E, read', () => {
     assert.deepEqual(parseProbe('{"timeMs":3.5,"ok":true,"remote":"10.0.0.1:80"}\n', ''), { timeMs: 3.5, ok: true, remote: '10.0.0.1:80' });
     assert.deepEqual(parseProbe('', 'nsenter: cannot open /run/netns/x: No such file or directory\n'), { ok: false, timeMs: 0, error: 'nsenter: cannot open /run/netns/x: No such file or directory' });
     assert.deepEqual(probeArgv({ protocol: 'udp', host: '10.96.0.10', port: 53, srcPort: 40053 }, 'node').slice(3), ['udp', '10.96.0.10', '53', '40053', '', '']);
+    // a URL is curl's: its body, then what -w wrote
+    const argv = probeArgv({ protocol: 'tcp', host: 'app.example.com', port: 443, srcPort: 41000, url: 'https://app.example.com/', ca: '/ca.crt' });
+    assert.deepEqual([argv[0], ...argv.slice(-5, -2), argv.at(-1)], ['curl', '-o', '-', '-w', 'https://app.example.com/']);
+    assert.ok(argv.includes('--local-port') && argv.includes('/ca.crt'));
+    assert.deepEqual(parseProbe('{"pod":"a"}\n--podpath-probe 200 10.0.0.1 443 0.0045', ''), { ok: true, timeMs: 4.5, remote: '10.0.0.1:443', answer: 'HTTP 200 {"pod":"a"}' });
+    assert.deepEqual(parseProbe('\n--podpath-probe 000 192.168.49.2 30081 0.001', 'curl: (7) Failed to connect to 192.168.49.2 port 30081 after 0 ms: Couldn\'t connect to server\n'), { ok: false, timeMs: 1, remote: '192.168.49.2:30081', error: "curl: (7) Failed to connect to 192.168.49.2 port 30081 after 0 ms: Couldn't connect to server" });
   });
 });
 
