@@ -28,6 +28,21 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
+// `podpath ui`'s page: its script and stylesheet for the browser, nothing fetched from elsewhere at
+// run time (src/ui/assets.ts bundles the same, with the same options, in memory when these are
+// missing or older than the page's sources).
+await build({
+  entryPoints: [path.join(root, 'src/ui/page/main.ts')],
+  outdir: path.join(root, 'build/ui'),
+  entryNames: 'app',
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 // The Node-API addon: one C file against Node's own headers. Without a compiler podpath still
 // works; the userspace proxy then says it cannot keep client addresses.
 const headers = [path.resolve(process.execPath, '../../include/node'), '/usr/include/node'].find((d) => fs.existsSync(path.join(d, 'node_api.h')));

@@ -22,6 +22,8 @@ apt-get install -y -qq --no-install-recommends \
 # Other people's Kubernetes clients the tests drive against the API server: Kubernetes' Python
 # client (run with Debian's /usr/bin/python3) and Ruby's kubeclient.
 apt-get install -y -qq --no-install-recommends python3 python3-kubernetes ruby-kubeclient >/dev/null
+# The browser `podpath ui`'s tests drive (through playwright-core, which downloads none).
+apt-get install -y -qq --no-install-recommends chromium >/dev/null
 # nginx is the Ingress controller's data plane, run by podpath inside the lab; a fresh install
 # must not start (or enable) Debian's nginx service on the host.
 if ! dpkg -s nginx libnginx-mod-http-lua >/dev/null 2>&1; then

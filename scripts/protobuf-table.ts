@@ -5,6 +5,10 @@
 // needs (the JSON name, pointer or value, omitempty, embedded structs JSON inlines).
 //
 //   node --import tsx scripts/protobuf-table.ts K8S_API_DIR APIMACHINERY_DIR > src/apiserver/protobuf/messages.ts
+//
+// The table in the repository was generated from k8s.io/api at commit
+// 10b39a39bcee995dfe7cd5e8e7b922be5e46f1e2 (v0.37.0-beta.0) and k8s.io/apimachinery at
+// eed236ceee2c19c2753a3d93ac0631dc20750454 (`git archive` of each into a directory).
 import fs from 'node:fs';
 import path from 'node:path';
 

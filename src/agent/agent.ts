@@ -234,7 +234,7 @@ export class NodeAgent {
         if (!found.ok) return { error: found.error };
         const r = found.ok;
         const env = containerEnv(r.pod, r.spec, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(r.rp.podIP ? { podIP: r.rp.podIP } : {}), services: this.services.list() });
-        return { netns: r.rp.netns, env, ...(r.spec.workingDir ? { cwd: r.spec.workingDir } : {}) };
+        return { pid: r.rc.pid!, env };
       },
       attach: (ns, name, container) => {
         const found = running(ns, name, container);

@@ -81,8 +81,10 @@ export type ContainerCommand =
   | {
       argv: string[];
       etcDirs: string[];
-      /** a podpath subcommand (it reads files through the mount table) */
+      /** a podpath subcommand */
       builtin: boolean;
+      /** host paths the image brings, seen at the same paths in the container (busybox's applets) */
+      files?: string[];
       /** what the image sets in the environment (busybox's PATH), under the container's own env */
       env?: Record<string, string>;
     }
@@ -96,7 +98,7 @@ function busyboxCommand(c: Container, defaults: string[], tools: ImageTools | un
   const program = argv[0]!;
   const applet = path.join(bin, path.basename(program));
   if (!fs.existsSync(applet)) return { error: `exec: "${program}": executable file not found in $PATH` };
-  return { argv: [applet, ...argv.slice(1)], etcDirs: [], builtin: false, env: { PATH: bin } };
+  return { argv: [applet, ...argv.slice(1)], etcDirs: [], builtin: false, env: { PATH: bin }, files: [bin] };
 }
 
 /**

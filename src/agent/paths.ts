@@ -21,6 +21,8 @@ export interface AgentPaths {
   podKubeconfig(uid: string): string;
   /** a pod's volumes, one directory each */
   podVolumes(uid: string): string;
+  /** where a container's root is assembled (a mount point inside the container's own mount namespace only) */
+  containerRoot(uid: string, container: string): string;
 }
 
 export function agentPaths(stateDir: string): AgentPaths {
@@ -35,5 +37,6 @@ export function agentPaths(stateDir: string): AgentPaths {
     confList: path.join(stateDir, '10-podpath.conflist'),
     podKubeconfig: (uid) => path.join(stateDir, 'serviceaccount', `${uid}.kubeconfig`),
     podVolumes: (uid) => path.join(stateDir, 'volumes', uid),
+    containerRoot: (uid, container) => path.join(stateDir, 'rootfs', `${uid}_${container}`),
   };
 }

@@ -59,7 +59,7 @@ export interface ProbeDeps {
 }
 
 /** Runs a probe once against a container of pod `rp`: whether it succeeded. */
-export async function runProbe(p: Probe, rp: Pick<RuntimePod, 'netns' | 'podIP'>, c: Container, d: ProbeDeps): Promise<boolean> {
+export async function runProbe(p: Probe, rp: Pick<RuntimePod, 'netns' | 'podIP' | 'containers'>, c: Container, d: ProbeDeps): Promise<boolean> {
   const timeoutMs = (p.timeoutSeconds ?? 1) * 1000;
   const portOf = (v: number | string | undefined) => (typeof v === 'number' ? v : (c.ports ?? []).find((x) => x.name === v)?.containerPort ?? 0);
   if (p.httpGet) {
@@ -69,8 +69,10 @@ export async function runProbe(p: Probe, rp: Pick<RuntimePod, 'netns' | 'podIP'>
   }
   if (p.tcpSocket) return d.transport.tcpConnect(p.tcpSocket.host ?? rp.podIP, portOf(p.tcpSocket.port), timeoutMs);
   if (p.exec?.command?.length) {
-    // In the pod's namespace with its /etc files, as the container's own processes run.
-    const r = await d.executor.execAsync(p.exec.command, { netns: rp.netns, netnsEtc: true, timeoutMs });
+    // Beside the container's process: its namespaces, root and working directory, as the runtime's exec.
+    const pid = rp.containers[c.name]?.pid;
+    if (!pid) return false;
+    const r = await d.executor.execAsync(p.exec.command, { enter: pid, timeoutMs });
     return r.status === 0;
   }
   return true;

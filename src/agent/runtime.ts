@@ -6,22 +6,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Container, ContainerState, Pod, Service } from '../api/types.ts';
-import { wrapNetns } from '../exec/exec.ts';
+import { netnsEtcDir } from '../exec/netns.ts';
 import { ptyArgv } from '../exec/stream.ts';
 import { apiTime, type Clock } from './clock.ts';
 import { waitingContainer, type CheckpointStore, type RuntimeContainer, type RuntimePod } from './checkpoint.ts';
 import { containerEnv, expandVars } from './env.ts';
-import { mountsEnvVar, type MountTable } from '../util/mounts.ts';
 import { containerCommand, type ImageTools } from './images.ts';
 import type { AgentPaths } from './paths.ts';
 import { logKey, rotateLog, type ContainerLogWriters } from './logwriter.ts';
 import type { Processes } from './processes.ts';
+import { containerArgv, type Bind } from './rootfs.ts';
 import type { SandboxManager } from './sandbox.ts';
-
-/** The host's iproute2 `ip`, by its path. */
-function hostIp(): string {
-  return ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => fs.existsSync(p)) ?? 'ip';
-}
 
 export const initialBackoffSeconds = 10;
 export const maxBackoffSeconds = 300;
@@ -42,7 +37,7 @@ export interface RuntimeOptions {
   nodeIP: string;
   /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
   podpathArgv: string[];
-  paths: Pick<AgentPaths, 'containerLog' | 'containerPreviousLog' | 'containerOutput' | 'containerStdin' | 'podKubeconfig' | 'podVolumes'>;
+  paths: Pick<AgentPaths, 'containerLog' | 'containerPreviousLog' | 'containerOutput' | 'containerStdin' | 'podKubeconfig' | 'podVolumes' | 'containerRoot'>;
   log: (s: string) => void;
 }
 
@@ -55,8 +50,8 @@ export interface RuntimeDeps {
   services: () => Service[];
   /** writes the pod's in-cluster kubeconfig and returns its path */
   podKubeconfig: (pod: Pod) => string;
-  /** a container's mount table: its volumes' mount paths and where they are on the host */
-  mounts?: (pod: Pod, c: Container) => MountTable;
+  /** a container's volumes: where each is on the host and its mountPath */
+  mounts?: (pod: Pod, c: Container) => Bind[];
   /** what images other than podpath's own are made of (busybox's applets) */
   imageTools?: ImageTools;
   /** copies containers' output into their log files (none where processes are fakes) */
@@ -148,7 +143,8 @@ export class ContainerRuntime {
     const env = containerEnv(pod, c, { nodeName: this.o.nodeName, nodeIP: this.o.nodeIP, ...(rp.podIP ? { podIP: rp.podIP } : {}), services: this.d.services() });
     // $(VAR) in command and args, from the container's environment (kubeadm's kube-proxy: --hostname-override=$(NODE_NAME))
     const expanded = { ...c, ...(c.command ? { command: c.command.map((a) => expandVars(a, env)) } : {}), ...(c.args ? { args: c.args.map((a) => expandVars(a, env)) } : {}) };
-    const cmd = containerCommand(expanded, this.o.podpathArgv, () => this.d.podKubeconfig(pod), this.d.imageTools);
+    let kubeconfig: string | undefined;
+    const cmd = containerCommand(expanded, this.o.podpathArgv, () => (kubeconfig = this.d.podKubeconfig(pod)), this.d.imageTools);
     if ('error' in cmd) {
       rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd.error } };
       return;
@@ -156,20 +152,24 @@ export class ContainerRuntime {
     if (rc.nextStart) rc.restartCount++;
     rc.nextStart = undefined;
     if (cmd.etcDirs.length) this.d.sandboxes.imageEtcDirs(rp.netns, cmd.etcDirs);
-    // A built-in image finds its volumes at their mount paths through the mount table.
-    const mounts = cmd.builtin ? (this.d.mounts?.(pod, c) ?? []) : [];
-    if (mounts.length) env[mountsEnvVar] = JSON.stringify(mounts);
     // what the image sets (busybox's PATH), unless the container sets it itself
     for (const [k, v] of Object.entries(cmd.env ?? {})) if (!(c.env ?? []).some((e) => e.name === k)) env[k] = v;
-    this.startProcess(c, rp, rc, cmd.argv, env);
+    // The container's own root: its volumes at their mountPaths, and what the image brings from
+    // the host at the same paths (busybox's applets; a built-in image's in-cluster kubeconfig).
+    const imageFiles = [...(cmd.files ?? []), ...(kubeconfig ? [kubeconfig] : [])];
+    // A hostPath with no type is not checked: one whose path is missing has nothing to mount (podpath creates nothing on the host).
+    const binds = [...(this.d.mounts?.(pod, c) ?? []), ...imageFiles.map((f) => ({ source: f, target: f, readOnly: true }))].filter((b) => fs.existsSync(b.source));
+    const mountPoint = this.o.paths.containerRoot(rp.uid, c.name);
+    fs.mkdirSync(mountPoint, { recursive: true });
+    // A host-network pod has the node's hostname, as it shares the node's UTS namespace upstream.
+    const hostname = rp.hostNetwork ? this.o.nodeName : (pod.spec.hostname ?? pod.metadata.name!);
+    // `tty: true` runs it on a pseudo-terminal; `stdin: true` gives it a FIFO kubectl attach writes to.
+    const argv = containerArgv({ netns: rp.netns, hostname, mountPoint, etcDir: netnsEtcDir(rp.netns), binds, ...(c.workingDir ? { workingDir: c.workingDir } : {}) }, c.tty ? ptyArgv(cmd.argv) : cmd.argv);
+    this.startProcess(c, rp, rc, argv, env, cmd.argv[0]!);
   }
 
-  private startProcess(c: Container, rp: RuntimePod, rc: RuntimeContainer, cmd: string[], env: Record<string, string>): void {
-    // `ip netns exec`: the container sees the pod's resolv.conf and hosts over /etc. (The node's
-    // own `ip`, whatever the container's PATH: busybox has an `ip` of its own.)
-    // `tty: true` runs it on a pseudo-terminal; `stdin: true` gives it a FIFO kubectl attach writes to.
-    const argv = wrapNetns(c.tty ? ptyArgv(cmd) : cmd, { netns: rp.netns, netnsEtc: true });
-    if (argv[0] === 'ip' && env.PATH !== (process.env.PATH ?? env.PATH)) argv[0] = hostIp();
+  /** Starts `argv` (the container's command as containerArgv wraps it) as the container's process. */
+  private startProcess(c: Container, rp: RuntimePod, rc: RuntimeContainer, argv: string[], env: Record<string, string>, program: string): void {
     const stdinFifo = c.stdin ? { stdinFifo: this.o.paths.containerStdin(rp.uid, c.name) } : {};
     const output = this.o.paths.containerOutput(rp.uid, c.name);
     // A new instance: the last one's log becomes the previous log.
@@ -177,11 +177,11 @@ export class ContainerRuntime {
       rotateLog(this.o.paths.containerLog(rp.uid, c.name), this.o.paths.containerPreviousLog(rp.uid, c.name));
       this.readOutput(rp.uid, c.name);
     };
-    const pid = this.d.processes.start(argv, { env, ...(c.workingDir ? { cwd: c.workingDir } : {}), output, readOutput, ...stdinFifo }, (code, signal) => {
+    const pid = this.d.processes.start(argv, { env, output, readOutput, ...stdinFifo }, (code, signal) => {
       if (rc.pid === pid) this.exited(rp, rc, code, signal);
     });
     if (!pid) {
-      rc.state = { waiting: { reason: 'RunContainerError', message: `cannot start ${cmd[0]}` } };
+      rc.state = { waiting: { reason: 'RunContainerError', message: `cannot start ${program}` } };
       return;
     }
     const now = this.d.clock.now();
@@ -233,6 +233,7 @@ export class ContainerRuntime {
       this.d.logs?.close(logKey(rp.uid, name));
       const { stdout, stderr } = this.o.paths.containerOutput(rp.uid, name);
       for (const f of [this.o.paths.containerStdin(rp.uid, name), this.o.paths.containerLog(rp.uid, name), this.o.paths.containerPreviousLog(rp.uid, name), stdout, stderr]) fs.rmSync(f, { force: true });
+      fs.rmSync(this.o.paths.containerRoot(rp.uid, name), { recursive: true, force: true });
     }
     fs.rmSync(this.o.paths.podVolumes(rp.uid), { recursive: true, force: true });
     this.pods.delete(rp.uid);

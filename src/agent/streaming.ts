@@ -39,11 +39,10 @@ import {
 import { SpdySession, type SpdyStream } from '../util/httpstream/spdy.ts';
 import type { OutputListener } from './logwriter.ts';
 
-/** Where and how a command runs for exec: the pod's namespace and the container's environment. */
+/** Where and how a command runs for exec: beside the container's process (its namespaces, root and working directory), with its environment. */
 export interface ExecTarget {
-  netns: string;
+  pid: number;
   env: Record<string, string>;
-  cwd?: string;
 }
 
 /** A running container to attach to. */
@@ -92,11 +91,13 @@ function sockopt(): SockoptAddon {
 }
 
 /** A command's file, as the container's PATH finds it; undefined when there is none to run. */
-function findCommand(cmd: string, env: Record<string, string>): string | undefined {
+function findCommand(cmd: string, env: Record<string, string>, pid: number): string | undefined {
+  // Looked up in the container's own root and working directory, as the runtime would.
   const ok = (p: string) => {
+    const inRoot = path.isAbsolute(p) ? path.join(`/proc/${pid}/root`, p) : path.join(`/proc/${pid}/cwd`, p);
     try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return fs.statSync(p).isFile();
+      fs.accessSync(inRoot, fs.constants.X_OK);
+      return fs.statSync(inRoot).isFile();
     } catch {
       return false;
     }
@@ -162,7 +163,7 @@ export class StreamingServer {
   }
 
   private async exec(streams: RemoteStreams, t: ExecTarget, command: string[], o: StreamOptions): Promise<void> {
-    if (command.length === 0 || !findCommand(command[0]!, t.env)) {
+    if (command.length === 0 || !findCommand(command[0]!, t.env, t.pid)) {
       const what = command[0] ?? '';
       streams.finish(internalError(`error executing command in container: failed to exec in container: OCI runtime exec failed: exec failed: unable to start container process: exec: "${what}": executable file not found in $PATH: unknown`));
       return;
@@ -174,7 +175,7 @@ export class StreamingServer {
           setTimeout(() => resolve(undefined), 1000).unref();
         })
       : undefined;
-    const p = startInteractive(command, { netns: t.netns, netnsEtc: true, env: t.env, ...(t.cwd ? { cwd: t.cwd } : {}), tty: o.tty, ...(size ? { size } : {}) });
+    const p = startInteractive(command, { enter: t.pid, env: t.env, tty: o.tty, ...(size ? { size } : {}) });
     if (streams.stdin) {
       streams.stdin.pipe(p.stdin);
     } else p.stdin.end();

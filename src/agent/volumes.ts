@@ -3,13 +3,13 @@
 // downwardAPI and emptyDir volumes are written to a directory per pod and volume; hostPath is
 // the host's own path; and, as the ServiceAccount admission plugin adds kube-api-access to every
 // pod, each pod that does not opt out gets /var/run/secrets/kubernetes.io/serviceaccount (token,
-// ca.crt, namespace). podpath's containers are host processes without a mount namespace of their
-// own, so a volume is not mounted at its mountPath: the mount table maps each mountPath to its
-// directory, and the built-in images read files through it (util/mounts.ts).
+// ca.crt, namespace). Each container mounts them at their mountPaths in its own mount namespace
+// (rootfs.ts), read-only where the kubelet mounts them so.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Container, KubeObject, Pod } from '../api/types.ts';
-import { serviceAccountMountPath, type MountTable } from '../util/mounts.ts';
+import { serviceAccountMountPath } from '../util/mounts.ts';
+import type { Bind } from './rootfs.ts';
 
 /** What a volume's contents are read from: the API server's objects (undefined when missing). */
 export interface VolumeSources {
@@ -147,22 +147,25 @@ export function mountsServiceAccount(pod: Pod): boolean {
   return pod.spec.automountServiceAccountToken !== false;
 }
 
+/** Volumes the kubelet always mounts read-only (their contents are the API's, rewritten atomically). */
+const readOnlyKinds = ['configMap', 'secret', 'projected', 'downwardAPI'];
+
 /**
- * A container's mount table: each volumeMount's path to its directory (or file, with subPath)
- * on the host, and the service account's where the container does not mount something there.
+ * A container's mounts: each volumeMount's directory (or file, with subPath) on the host at its
+ * mountPath, and the service account's where the container does not mount something there.
  */
-export function containerMounts(pod: Pod, c: Container, volumeDir: (volume: string) => string): MountTable {
+export function containerMounts(pod: Pod, c: Container, volumeDir: (volume: string) => string): Bind[] {
   const vols = new Map(((pod.spec.volumes ?? []) as Volume[]).map((v) => [v.name, v]));
-  const table: MountTable = [];
-  for (const m of (c.volumeMounts ?? []) as { name: string; mountPath: string; subPath?: string }[]) {
+  const binds: Bind[] = [];
+  for (const m of (c.volumeMounts ?? []) as { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[]) {
     const v = vols.get(m.name);
     if (!v) continue;
     const hp = v.hostPath as { path?: string } | undefined;
     const base = hp?.path ?? volumeDir(m.name);
-    table.push([m.mountPath, m.subPath ? path.join(base, m.subPath) : base]);
+    binds.push({ source: m.subPath ? path.join(base, m.subPath) : base, target: m.mountPath, readOnly: Boolean(m.readOnly) || readOnlyKinds.some((k) => k in v) });
   }
-  if (mountsServiceAccount(pod) && !table.some(([p]) => p === serviceAccountMountPath)) table.push([serviceAccountMountPath, volumeDir(serviceAccountVolume)]);
-  return table;
+  if (mountsServiceAccount(pod) && !binds.some((b) => b.target === serviceAccountMountPath)) binds.push({ source: volumeDir(serviceAccountVolume), target: serviceAccountMountPath, readOnly: true });
+  return binds;
 }
 
 /** Writes a volume's files into `dir` (replacing what was there), each with its mode. */

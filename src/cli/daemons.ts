@@ -115,8 +115,7 @@ export function addDaemonCommands(program: Command): void {
       const nodeName = o.nodeName ?? process.env.NODE_NAME;
       if (!nodeName) throw new Error('flanneld: --node-name or $NODE_NAME is required');
       const { parseNetConf } = await import('../cni/netconf.ts');
-      const { containerPath } = await import('../util/mounts.ts');
-      const netConf = parseNetConf(fs.readFileSync(containerPath(o.netConfigPath), 'utf8'), o.netConfigPath);
+      const netConf = parseNetConf(fs.readFileSync(o.netConfigPath, 'utf8'), o.netConfigPath);
       const { runDaemon } = await import('../cni/daemon.ts');
       const d = await runDaemon({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), nodeName, netConf, ipMasq: Boolean(o.ipMasq), log: log(`flanneld ${nodeName}`) });
       onStop(() => d.stop());

@@ -2,9 +2,12 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { addDaemonCommands } from './daemons.ts';
+import { addDiagnoseCommands } from './diagnose.ts';
+import { addGatewayCommands } from './gateway.ts';
 import { addIngressCommands } from './ingress.ts';
 import { addNetpolCommands } from './netpol.ts';
 import { addTraceCommands } from './trace.ts';
+import { addUICommands } from './ui.ts';
 import { labProxyModes, serviceCIDR } from '../lab/defaults.ts';
 import { defaultProxyMode } from '../proxy/config.ts';
 
@@ -158,7 +161,10 @@ program
 addDaemonCommands(program);
 addNetpolCommands(program);
 addIngressCommands(program);
+addGatewayCommands(program);
 addTraceCommands(program);
+addUICommands(program);
+addDiagnoseCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`podpath: ${(e as Error).message}\n`);

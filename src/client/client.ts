@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ApiError, type Status } from '../api/errors.ts';
-import { containerPath, serviceAccountMountPath } from '../util/mounts.ts';
+import { serviceAccountMountPath } from '../util/mounts.ts';
 import type { KubeObject } from '../api/types.ts';
 
 export interface ClientConfig {
@@ -21,9 +21,9 @@ export interface ClientConfig {
   userAgent?: string;
 }
 
-/** A file a kubeconfig names, read as the process sees it (through a pod's mount table). */
+/** A file a kubeconfig names, relative to the kubeconfig's directory. */
 function readFile(file: string, base: string): string {
-  return fs.readFileSync(containerPath(path.resolve(base, file)), 'utf8');
+  return fs.readFileSync(path.resolve(base, file), 'utf8');
 }
 
 function readMaybe(data: string | undefined, file: string | undefined, base: string): string | undefined {
@@ -38,9 +38,9 @@ function readMaybe(data: string | undefined, file: string | undefined, base: str
  * first, as client-go's in-cluster fallback; elsewhere $KUBECONFIG, then ~/.kube/config.
  */
 export function loadConfig(kubeconfig?: string, userAgent = 'podpath'): ClientConfig {
-  const sa = containerPath(serviceAccountMountPath);
+  const sa = serviceAccountMountPath;
   const inPod = Boolean(process.env.KUBERNETES_SERVICE_HOST) && fs.existsSync(`${sa}/token`);
-  const file = containerPath(kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? path.join(os.homedir(), '.kube/config'));
+  const file = kubeconfig ?? process.env.KUBECONFIG?.split(':')[0] ?? path.join(os.homedir(), '.kube/config');
   if (!kubeconfig && process.env.KUBERNETES_SERVICE_HOST && (inPod ? !process.env.KUBECONFIG : !fs.existsSync(file))) {
     const host = process.env.KUBERNETES_SERVICE_HOST;
     return {

@@ -6,14 +6,15 @@
 // pods node by node within maxUnavailable (deleting first) or maxSurge (the new pod first);
 // OnDelete replaces a pod only once it is deleted. The status counts what `kubectl get ds` shows.
 // planDaemonSet is the whole decision, pure; the controller carries it out.
-import { isPodReady } from '../api/pod.ts';
-import { controllerOf } from '../api/pod.ts';
+import { sameValue } from '../api/fieldset.ts';
+import { controllerOf, isPodReady } from '../api/pod.ts';
 import { effectiveTaints, fitsNodeAffinity, targetNodeName, taints, untoleratedTaint, type Toleration } from '../api/scheduling.ts';
 import type { DaemonSet, DaemonSetStatus, KubeObject, Node, OwnerReference, Pod, PodTemplateSpec } from '../api/types.ts';
 import { objectPath, type Client } from '../client/client.ts';
 import { EventRecorder } from '../client/events.ts';
 import type { Informer } from '../client/informer.ts';
 import { nsName, splitKey, WorkQueue } from '../client/workqueue.ts';
+import { wireValue } from '../api/wire.ts';
 import { computeHash } from './hash.ts';
 import { scaled } from './workloads.ts';
 
@@ -366,8 +367,8 @@ export class DaemonSetController {
         }),
       ]);
     }
-    const strip = (s: unknown) => JSON.stringify(s ?? {});
-    if (strip(plan.status) !== strip(ds.status)) {
+    // Compared as stored (field order, and omitempty's dropped zeros), so an unchanged status is not rewritten.
+    if (!sameValue(wireValue('V1DaemonSetStatus', plan.status), ds.status ?? {})) {
       await this.client.request('PUT', objectPath('apps/v1', 'daemonsets', ns, name, 'status'), { ...ds, status: plan.status });
     }
     if (plan.recheckAfterMs !== undefined) this.queue.addAfter(key, plan.recheckAfterMs);

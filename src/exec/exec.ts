@@ -4,6 +4,7 @@
 // namespace and execs the command directly (`ip netns exec` remounts /sys and binds /etc/netns
 // files first, ~10x the cost), unless the caller asks for the namespace's /etc files.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 
 export interface RunOptions {
   /** written to the command's stdin */
@@ -16,6 +17,8 @@ export interface RunOptions {
   netns?: string;
   /** with netns: bind /etc/netns/<netns>/* over /etc as `ip netns exec` does (resolv.conf, hosts) */
   netnsEtc?: boolean;
+  /** a process (a container's) whose network, mount and UTS namespaces, root and working directory to run in; instead of netns */
+  enter?: number;
   /** the whole environment of the command (the caller's when absent) */
   env?: NodeJS.ProcessEnv;
 }
@@ -52,8 +55,20 @@ export interface Executor {
   execAsync(argv: string[], opts?: RunOptions): Promise<Result>;
 }
 
+/** A host tool by absolute path, so that a command's own PATH (a container's) cannot pick another. */
+export function hostTool(name: string): string {
+  for (const dir of ['/usr/bin', '/usr/sbin', '/bin', '/sbin']) if (fs.existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  return name;
+}
+
+/** The command line that runs argv beside a process: its namespaces, root and working directory (a container's, for exec). */
+export function enterArgv(pid: number, argv: string[]): string[] {
+  return [hostTool('nsenter'), `--target=${pid}`, '--mount', '--uts', '--net', '--root', '--wd', '--', ...argv];
+}
+
 /** The command line that runs argv in a namespace (argv itself when none is asked for). */
-export function wrapNetns(argv: string[], opts: Pick<RunOptions, 'netns' | 'netnsEtc'> = {}): string[] {
+export function wrapNetns(argv: string[], opts: Pick<RunOptions, 'netns' | 'netnsEtc' | 'enter'> = {}): string[] {
+  if (opts.enter) return enterArgv(opts.enter, argv);
   if (!opts.netns) return argv;
   if (opts.netnsEtc) return ['ip', 'netns', 'exec', opts.netns, ...argv];
   return ['nsenter', `--net=/run/netns/${opts.netns}`, '--', ...argv];

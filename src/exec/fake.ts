@@ -8,6 +8,8 @@ export interface FakeCall {
   netns?: string;
   /** the namespace's /etc files were asked for (ip netns exec, not nsenter) */
   netnsEtc?: boolean;
+  /** the process whose namespaces it was asked to run beside */
+  enter?: number;
   input?: string;
 }
 
@@ -29,7 +31,7 @@ export class FakeExecutor implements Executor {
   }
 
   exec(argv: string[], opts: RunOptions = {}): Result {
-    this.calls.push({ argv, ...(opts.netns ? { netns: opts.netns } : {}), ...(opts.netnsEtc ? { netnsEtc: true } : {}), ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    this.calls.push({ argv, ...(opts.netns ? { netns: opts.netns } : {}), ...(opts.netnsEtc ? { netnsEtc: true } : {}), ...(opts.enter ? { enter: opts.enter } : {}), ...(opts.input !== undefined ? { input: opts.input } : {}) });
     const h = this.handlers.get(argv[0]!);
     if (!h) return { status: 0, stdout: '', stderr: '' };
     const r = h(argv, opts);

@@ -40,21 +40,24 @@ export function netnsAttach(name: string, pid: number, ex: Executor = defaultExe
   if (!netnsExists(name)) run(['ip', 'netns', 'attach', name, String(pid)], {}, ex);
 }
 
+/** /etc/netns/NAME: the files `ip netns exec` (and a container's root) bind over /etc for the namespace. */
+export const netnsEtcDir = (name: string) => path.join('/etc/netns', name);
+
 export function netnsDel(name: string, ex: Executor = defaultExecutor): void {
   if (netnsExists(name)) run(['ip', 'netns', 'del', name], { allowFail: true }, ex);
-  fs.rmSync(path.join('/etc/netns', name), { recursive: true, force: true });
+  fs.rmSync(netnsEtcDir(name), { recursive: true, force: true });
 }
 
 /** Writes a file `ip netns exec` will bind over /etc/<file> for processes of namespace `ns`. */
 export function writeNetnsEtc(ns: string, file: 'resolv.conf' | 'hosts', content: string): void {
-  const dir = path.join('/etc/netns', ns);
+  const dir = netnsEtcDir(ns);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, file), content);
 }
 
 /** A directory `ip netns exec` binds over /etc/<dir> for processes of namespace `ns` (an image's own /etc/nginx, say). */
 export function makeNetnsEtcDir(ns: string, dir: string): void {
-  fs.mkdirSync(path.join('/etc/netns', ns, dir), { recursive: true });
+  fs.mkdirSync(path.join(netnsEtcDir(ns), dir), { recursive: true });
 }
 
 export function sysctlIn(ns: string, key: string, value: string): void {

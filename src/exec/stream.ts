@@ -34,7 +34,7 @@ export interface Interactive {
   kill(sig?: NodeJS.Signals): void;
 }
 
-export interface InteractiveOptions extends Pick<RunOptions, 'netns' | 'netnsEtc'> {
+export interface InteractiveOptions extends Pick<RunOptions, 'netns' | 'netnsEtc' | 'enter'> {
   env: Record<string, string>;
   cwd?: string;
   tty: boolean;

@@ -24,3 +24,5 @@ export const tunnelHost = '127.0.0.1';
 export const proxyMetricsAddress = '127.0.0.1:10249';
 /** a lab's --proxy-mode: kube-proxy's modes, or none (no Service rules) */
 export const labProxyModes: readonly string[] = [...proxyModes, 'none'];
+/** where each node's kube-proxy answers /healthz (its --healthz-bind-address, 0.0.0.0:10256, from the node itself) */
+export const proxyHealthzAddress = '127.0.0.1:10256';

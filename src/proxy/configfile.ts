@@ -2,14 +2,13 @@
 // commands that take one load the YAML parser.
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { containerPath } from '../util/mounts.ts';
 import { kubeProxyFileSettings, ProxyConfigError, type KubeProxyFileSettings } from './config.ts';
 
-/** A KubeProxyConfiguration file's settings (read as a pod sees it, through its mount table); any fault is an error naming the file. */
+/** A KubeProxyConfiguration file's settings; any fault is an error naming the file. */
 export function readKubeProxyConfig(file: string): KubeProxyFileSettings {
   let doc: unknown;
   try {
-    doc = YAML.parse(fs.readFileSync(containerPath(file), 'utf8'));
+    doc = YAML.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new ProxyConfigError(`--config ${file}: ${(e as Error).message}`);
   }

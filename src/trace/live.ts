@@ -9,7 +9,7 @@ import { collectionPath, objectPath, type Client } from '../client/client.ts';
 import { sortObjects, traceKinds, type ClusterObjects } from './cluster.ts';
 
 /** The resource (plural) of each kind the trace reads. */
-const resources: Record<string, string> = {
+export const traceResources: Record<string, string> = {
   Node: 'nodes',
   Namespace: 'namespaces',
   Pod: 'pods',
@@ -25,7 +25,7 @@ const resources: Record<string, string> = {
 export async function readClusterObjects(client: Client): Promise<ClusterObjects> {
   const lists = await Promise.all(
     traceKinds.map(async (k) => {
-      const l = await client.get<{ items: KubeObject[] }>(collectionPath(k.apiVersion, resources[k.kind]!));
+      const l = await client.get<{ items: KubeObject[] }>(collectionPath(k.apiVersion, traceResources[k.kind]!));
       return l.items.map((o) => ({ ...o, apiVersion: k.apiVersion, kind: k.kind }));
     }),
   );

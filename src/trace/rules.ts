@@ -82,6 +82,10 @@ export interface NodeRules {
   walkers: RuleWalker[];
   /** the rules as `podpath proxy render` prints them (iptables-restore input or the nft transaction) */
   rendered: string;
+  /** kube-proxy's tables as parsed from `rendered` (iptables mode) */
+  tables?: Table[];
+  /** kube-proxy's table as the kernel would list it back (nftables mode) */
+  ruleset?: Ruleset;
 }
 
 /** The node's rules in this proxy mode, from the objects. */
@@ -92,12 +96,14 @@ export function renderNodeRules(i: NodeRulesInput): NodeRules {
   const node = { flags, nodeIP: i.nodeIP, ...(ips ? { nodePortIPs: ips } : {}) };
   if (i.mode === 'iptables') {
     const rendered = modes.iptables.render(ports, node);
-    return { rendered, walkers: [new IptablesWalker([...jumpTables(), ...parseDump(rendered), masqueradeTable(i.clusterCIDR)])] };
+    const tables = parseDump(rendered);
+    return { rendered, tables, walkers: [new IptablesWalker([...jumpTables(), ...tables, masqueradeTable(i.clusterCIDR)])] };
   }
   const tx = fullSyncTransaction(ports, nftablesConfig(flags, ips, i.nodeIP));
   const fake = new Fake(kubeProxyTable);
   fake.run(tx);
-  return { rendered: tx.toString(), walkers: [new IptablesWalker([masqueradeTable(i.clusterCIDR)]), new NftablesWalker(rulesetOf(fake))] };
+  const ruleset = rulesetOf(fake);
+  return { rendered: tx.toString(), ruleset, walkers: [new IptablesWalker([masqueradeTable(i.clusterCIDR)]), new NftablesWalker(ruleset)] };
 }
 
 /**

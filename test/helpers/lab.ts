@@ -34,8 +34,8 @@ function runPodpath(args: string[]): KubectlResult {
 }
 
 /** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). The Ingress controller only with `ingress`. */
-export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean }): Promise<TestLab> {
-  const name = `${testLabPrefix}${randomBytes(4).toString('hex')}`;
+export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean; /** a few letters after the prefix, naming the suite's labs */ tag?: string }): Promise<TestLab> {
+  const name = `${testLabPrefix}${opts.tag ?? ''}${randomBytes(4).toString('hex')}`;
   const kubeconfig = path.join(tempDir('lab'), 'kubeconfig');
   // With a kube-proxy configuration file and no mode, the file's mode is the lab's.
   const mode = opts.proxyMode ?? (opts.proxyConfig ? undefined : 'iptables');

@@ -83,8 +83,26 @@ describe('OpenAPI documents of podpath apiserver', () => {
     assert.match(explain(['pod.spec.containers.resources']), /^ {2}limits\t<map\[string\]Quantity>$/m);
     assert.match(explain(['pod.metadata.creationTimestamp']), /^FIELD: creationTimestamp <string>$/m);
     const tree = explain(['service.spec', '--recursive']);
-    assert.match(tree, /^ {2}ports\t<\[\]ServicePort>\n {4}appProtocol\t<string>\n {4}name\t<string>\n {4}nodePort\t<integer>\n {4}port\t<integer> -required-\n {4}protocol\t<string>\n {4}targetPort\t<IntOrString>$/m);
+    assert.match(tree, /^ {2}ports\t<\[\]ServicePort>\n {4}appProtocol\t<string>\n {4}name\t<string>\n {4}nodePort\t<integer>\n {4}port\t<integer> -required-\n {4}protocol\t<string>\n {4}enum: SCTP, TCP, UDP\n {4}targetPort\t<IntOrString>$/m);
     assert.match(tree, /^ {2}sessionAffinityConfig\t<SessionAffinityConfig>\n {4}clientIP\t<ClientIPConfig>\n {6}timeoutSeconds\t<integer>$/m);
+  });
+
+  it('kubectl 1.32 shows the values of enum fields, from the schema and the description kube-openapi writes', () => {
+    const type = explain(['service.spec.type']);
+    assert.match(type, /^FIELD: type <string>\nENUM:\n {4}ClusterIP\n {4}ExternalName\n {4}LoadBalancer\n {4}NodePort\n/m);
+    assert.match(type, /^ {4}Possible enum values:\n {5}- `"ClusterIP"` means a service will only be accessible inside the cluster,\n {4}via the cluster IP\.\n {5}- `"ExternalName"` means/m);
+    const spec = explain(['service.spec']);
+    assert.match(spec, /^ {2}ipFamilies\t<\[\]string>$/m);
+    assert.match(spec, /^ {2}sessionAffinity\t<string>\n {2}enum: ClientIP, None$/m);
+    assert.doesNotMatch(explain(['networkpolicy.spec.policyTypes']), /ENUM:|Possible enum values/);
+  });
+
+  it('puts the values of a list of enums on its items, with no paragraph in the description, as kube-openapi does', async () => {
+    const url: string = (await request(s, 'GET', '/openapi/v3')).json().paths['apis/networking.k8s.io/v1'].serverRelativeURL;
+    const spec = (await request(s, 'GET', url, undefined, { accept: 'application/json' })).json();
+    const policyTypes = spec.components.schemas['io.k8s.api.networking.v1.NetworkPolicySpec'].properties.policyTypes;
+    assert.deepEqual([policyTypes.items.type, policyTypes.items.enum], ['string', ['Egress', 'Ingress']]);
+    assert.doesNotMatch(policyTypes.description, /Possible enum values/);
   });
 
   it('kubectl 1.32 refuses an unknown field as upstream does', () => {

@@ -104,6 +104,25 @@ describe('kubectl exec, attach, run -it, port-forward and cp in a lab', { skip: 
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 
+  it('gives each container its own filesystem view and hostname: volumes at their mountPaths, ConfigMaps read-only, writes private to the pod', () =>
+    explained(lab, async () => {
+      const exec = (container: string, script: string) => lab.kubectl(['exec', 'files', '-c', container, '--', 'sh', '-c', script]);
+      let r = exec('a', 'hostname; cat /etc/hostname; pwd; cat /etc/app/greeting');
+      assert.equal(r.stdout, 'files\nfiles\n/srv/app\nhello from a ConfigMap\n', r.stderr);
+      r = exec('a', 'touch /etc/app/x');
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Read-only file system/);
+      // An emptyDir is one directory for every container that mounts it, wherever each mounts it.
+      assert.equal(exec('a', 'echo shared > /data/note').code, 0);
+      assert.equal(exec('b', 'cat /shared/note').stdout, 'shared\n');
+      // What a container writes outside its volumes stays in its own writable layer.
+      const marker = `/podpath-container-write-${process.pid}`;
+      assert.equal(exec('a', `echo x > ${marker} && cat ${marker}`).stdout, 'x\n');
+      assert.equal(fs.existsSync(marker), false, 'a write in the container reached the host');
+      assert.equal(exec('b', `cat ${marker} 2>&1 || echo absent`).stdout.trim().split('\n').pop(), 'absent', 'a write in one container reached another');
+      assert.match(exec('a', 'cat /etc/resolv.conf').stdout, /^nameserver 10\.96\.0\.10$/m);
+    }));
+
   for (const k of kubectls) {
     describe(`kubectl ${k.version}`, { skip: !k.present && `no ${k.bin} (scripts/install-deps.sh unpacks it)` }, () => {
       const env = () => ({ ...process.env, HOME: path.join(home, k.version), KUBECONFIG: lab.kubeconfig });

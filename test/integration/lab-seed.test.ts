@@ -111,12 +111,15 @@ spec:
   template:
     metadata: {labels: {app: gated}}
     spec:
+      # The gate is a host directory mounted into the container, where the probe looks.
+      volumes: [{name: gate, hostPath: {path: ${dir}}}]
       containers:
       - name: web
         image: podpath/echo
         ports: [{containerPort: 8080, name: http}]
+        volumeMounts: [{name: gate, mountPath: /gate}]
         readinessProbe:
-          exec: {command: [test, -f, ${flag}]}
+          exec: {command: [test, -f, /gate/ready]}
           periodSeconds: 1
 ---
 apiVersion: v1
@@ -149,16 +152,17 @@ spec:
   });
 
   it('runs init containers to completion first, and gives containers the Service link variables', async () => {
-    const dir = tempDir('init');
+    // The init container hands its work to the app container through an emptyDir, as upstream's example does.
     const manifest = `apiVersion: v1
 kind: Pod
 metadata: {name: init-demo}
 spec:
   restartPolicy: Never
+  volumes: [{name: workdir, emptyDir: {}}]
   initContainers:
-  - {name: prepare, image: busybox, command: [sh, -c, 'sleep 2; echo prepared > ${dir}/out']}
+  - {name: prepare, image: busybox, command: [sh, -c, 'sleep 2; echo prepared > /work-dir/out'], volumeMounts: [{name: workdir, mountPath: /work-dir}]}
   containers:
-  - {name: main, image: busybox, command: [sh, -c, 'cat ${dir}/out; env | sort; exec sleep 600']}
+  - {name: main, image: busybox, command: [sh, -c, 'cat /work-dir/out; env | sort; exec sleep 600'], volumeMounts: [{name: workdir, mountPath: /work-dir}]}
 `;
     lab.ok(['apply', '-f', '-'], manifest);
     const status = () => JSON.parse(lab.ok(['get', 'pod', 'init-demo', '-o', 'json'])).status;
@@ -183,7 +187,6 @@ spec:
     assert.match(logs!, /^KUBERNETES_SERVICE_HOST=10\.96\.0\.1$/m);
     assert.match(logs!, /^KUBERNETES_SERVICE_PORT_HTTPS=443$/m);
     lab.ok(['delete', 'pod', 'init-demo', '--grace-period=1']);
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('leaves a pod whose image is not built in and has no command Waiting, saying why', async () => {

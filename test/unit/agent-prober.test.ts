@@ -63,7 +63,7 @@ describe('node agent prober', () => {
     assert.deepEqual(asked, [{ tcp: ['10.244.0.5', 53, 1000] }, { tcp: ['10.0.0.1', 53, 1000] }]);
   });
 
-  it('runs an exec probe in the pod\'s namespace with its /etc files; exit 0 is success', async () => {
+  it('runs an exec probe beside the container\'s process (its namespaces and root); exit 0 is success; no process is a failure', async () => {
     const ex = new FakeExecutor();
     const opts: unknown[] = [];
     let status = 0;
@@ -76,7 +76,11 @@ describe('node agent prober', () => {
     status = 1;
     assert.equal(await runProbe(probe, rp(1, 0), { name: 'main' }, { transport: scripted([]).transport, executor: ex }), false);
     assert.deepEqual(ex.callsOf('test'), [['-f', '/tmp/ready'], ['-f', '/tmp/ready']]);
-    assert.deepEqual(opts[0], { netns: 'pp-t-pu1', netnsEtc: true, timeoutMs: 3000 });
+    assert.deepEqual(opts[0], { enter: 1, timeoutMs: 3000 });
+    const gone = rp(1, 0);
+    delete gone.containers.main!.pid;
+    assert.equal(await runProbe(probe, gone, { name: 'main' }, { transport: scripted([]).transport, executor: ex }), false);
+    assert.equal(ex.callsOf('test').length, 2, 'nothing run without the container\'s process');
   });
 
   it('counts results against the thresholds: ready after successThreshold successes, unready or killed after failureThreshold failures in a row', () => {

@@ -10,12 +10,20 @@ import type { Service } from '../../src/api/types.ts';
 import { CheckpointStore } from '../../src/agent/checkpoint.ts';
 import { cniPath } from '../../src/agent/cni.ts';
 import { agentPaths } from '../../src/agent/paths.ts';
+import { parseContainerArgv } from '../../src/agent/rootfs.ts';
 import { ContainerRuntime, nextBackoffSeconds, terminatedState } from '../../src/agent/runtime.ts';
 import { SandboxManager, sandboxName } from '../../src/agent/sandbox.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { FakeClock, FakeNetns, FakeProcesses, pod, settle, tempStateDir } from '../helpers/agent.ts';
 
 const kubernetes = { metadata: { namespace: 'default', name: 'kubernetes' }, spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443 }] } } as Service;
+
+/** A started container's argv read back: its root (namespaces, binds) and its own command. */
+function container(argv: string[]) {
+  const c = parseContainerArgv(argv);
+  assert.ok(c, `not a container's command line: ${argv.join(' ')}`);
+  return c;
+}
 
 function setup(stateDir = tempStateDir(), processes?: FakeProcesses) {
   const events: string[] = [];
@@ -72,7 +80,7 @@ describe('node agent runtime', () => {
     const rp = await t.runtime.createPod(p);
     t.runtime.runContainers(p, rp);
     const [, sh] = t.procs.find('script');
-    assert.deepEqual(sh.argv, ['ip', 'netns', 'exec', rp.netns, 'script', '-qfec', `sh -c 'read a; echo "$a"'`, '/dev/null']);
+    assert.deepEqual(container(sh.argv).argv, ['script', '-qfec', `sh -c 'read a; echo "$a"'`, '/dev/null']);
     assert.equal(sh.opts.stdinFifo, t.paths.containerStdin(p.metadata.uid!, 'sh'));
   });
 
@@ -88,12 +96,12 @@ describe('node agent runtime', () => {
     assert.match(t.netns.etc.get(`${netns}/hosts`)!, /^# Kubernetes-managed hosts file \(host network\)\.\n[\s\S]*# Entries added by HostAliases\.\n10\.0\.0\.1\tapi\.local\n$/);
     t.runtime.runContainers(p, rp);
     const [, proc] = t.procs.find('600');
-    assert.deepEqual(proc.argv.slice(0, 4), ['ip', 'netns', 'exec', netns]);
+    assert.deepEqual([container(proc.argv).root.netns, container(proc.argv).root.hostname], [netns, 'n1'], "the node's hostname, as a host-network pod shares the node's UTS namespace");
     await t.runtime.terminate(rp, 0);
     assert.deepEqual(t.events.filter((e) => e.startsWith('cni') || e.startsWith('netns')), [`netns attach ${netns}`, `netns del ${netns}`], 'no CNI DEL: that would take the node\'s eth0');
   });
 
-  it('expands $(VAR) in command and args from the container\'s environment, and gives built-in images their mount table', async () => {
+  it('expands $(VAR) in command and args from the container\'s environment', async () => {
     const t = setup();
     const p = pod('px', {
       containers: [
@@ -151,7 +159,10 @@ describe('node agent runtime', () => {
     t.runtime.runContainers(p, rp);
     assert.equal(t.procs.procs.size, 1, 'one init container at a time');
     const [pid1, one] = t.procs.find('echo 1');
-    assert.deepEqual(one.argv, ['ip', 'netns', 'exec', rp.netns, 'sh', '-c', 'echo 1']);
+    assert.deepEqual(container(one.argv), {
+      root: { netns: rp.netns, hostname: 'web', mountPoint: t.paths.containerRoot(p.metadata.uid!, 'one'), etcDir: `/etc/netns/${rp.netns}`, binds: [] },
+      argv: ['sh', '-c', 'echo 1'],
+    });
     t.procs.exit(pid1, 0);
     await settle();
     assert.equal(rp.containers.one!.state.terminated?.reason, 'Completed');
@@ -161,7 +172,7 @@ describe('node agent runtime', () => {
     await settle();
     t.runtime.runContainers(p, rp);
     const [, app] = t.procs.find('echo');
-    assert.deepEqual(app.argv, ['ip', 'netns', 'exec', rp.netns, 'node', 'podpath.js', 'image', 'echo', '--port', '9090']);
+    assert.deepEqual(container(app.argv).argv, ['node', 'podpath.js', 'image', 'echo', '--port', '9090']);
     assert.deepEqual(app.opts.output, t.paths.containerOutput(p.metadata.uid!, 'app'));
     assert.equal(app.opts.env.WHO, 'web@n1');
     assert.equal(app.opts.env.MY_IP, '10.244.0.9');
@@ -177,7 +188,9 @@ describe('node agent runtime', () => {
     const rp = await t.runtime.createPod(p);
     t.runtime.runContainers(p, rp);
     const [, proc] = t.procs.find('dns');
-    assert.deepEqual(proc.argv.slice(4), ['node', 'podpath.js', 'dns', '--kubeconfig', '/sa/dns.kubeconfig', '--zone', 'cluster.local']);
+    const c = container(proc.argv);
+    assert.deepEqual(c.argv, ['node', 'podpath.js', 'dns', '--kubeconfig', '/sa/dns.kubeconfig', '--zone', 'cluster.local']);
+    assert.deepEqual(c.root.binds, [{ source: '/sa/dns.kubeconfig', target: '/sa/dns.kubeconfig', readOnly: true }], 'the kubeconfig it is given is in its root at the same path');
   });
 
   it('leaves a container whose image is not built in and has no command Waiting with CreateContainerConfigError', async () => {

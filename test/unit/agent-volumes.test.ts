@@ -1,6 +1,6 @@
 // A pod's volumes as the node agent writes them (configMap, secret, projected, downwardAPI,
-// the implicit service account volume), the mount table a built-in image gets, and the files a
-// built-in image opens through it: kube-proxy's --config and the kubeconfig it names.
+// the implicit service account volume) and the mounts a container gets, read-only where the
+// kubelet mounts them so.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,9 +8,6 @@ import { describe, it } from 'node:test';
 import type { KubeObject, Pod } from '../../src/api/types.ts';
 import { containerMounts, setUpVolumes, VolumeError, volumeFiles, type VolumeSources } from '../../src/agent/volumes.ts';
 import { expandVars } from '../../src/agent/env.ts';
-import { loadConfig } from '../../src/client/client.ts';
-import { readKubeProxyConfig } from '../../src/proxy/configfile.ts';
-import { containerPath, mountsEnvVar, mountTable } from '../../src/util/mounts.ts';
 import { tempStateDir } from '../helpers/agent.ts';
 
 const configMaps: Record<string, KubeObject> = {
@@ -81,40 +78,13 @@ describe('pod volumes', () => {
     assert.equal(fs.readFileSync(path.join(dir, 'kube-api-access', 'namespace'), 'utf8'), 'kube-system');
     assert.equal(fs.statSync(path.join(dir, 'kube-api-access', 'token')).mode & 0o777, 0o600);
     assert.ok(fs.existsSync(path.join(dir, '..', 'xtables.lock')), 'FileOrCreate made the host file');
-    const table = containerMounts(pod, pod.spec.containers[0]!, (v) => path.join(dir, v));
-    assert.deepEqual(table, [
-      ['/var/lib/kube-proxy', path.join(dir, 'kube-proxy')],
-      ['/run/xtables.lock', path.join(dir, '..', 'xtables.lock')],
-      ['/var/run/secrets/kubernetes.io/serviceaccount', path.join(dir, 'kube-api-access')],
+    // configMap and projected volumes are read-only whatever the volumeMount says; hostPath is as the mount says.
+    assert.deepEqual(containerMounts(pod, pod.spec.containers[0]!, (v) => path.join(dir, v)), [
+      { source: path.join(dir, 'kube-proxy'), target: '/var/lib/kube-proxy', readOnly: true },
+      { source: path.join(dir, '..', 'xtables.lock'), target: '/run/xtables.lock', readOnly: false },
+      { source: path.join(dir, 'kube-api-access'), target: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
     ]);
     assert.deepEqual(containerMounts({ ...pod, spec: { ...pod.spec, automountServiceAccountToken: false } }, pod.spec.containers[0]!, (v) => path.join(dir, v)).length, 2);
-  });
-
-  it('lets a built-in image read its files through the mount table: --config, the kubeconfig it names, the token file', async () => {
-    const dir = path.join(tempStateDir(), 'volumes', 'u1');
-    const pod = kubeProxyPod();
-    pod.spec.volumes = [pod.spec.volumes![0]!];
-    pod.spec.containers[0]!.volumeMounts = [{ name: 'kube-proxy', mountPath: '/var/lib/kube-proxy' }];
-    await setUpVolumes(pod, dir, sources);
-    const table = containerMounts(pod, pod.spec.containers[0]!, (v) => path.join(dir, v));
-    assert.equal(containerPath('/var/lib/kube-proxy/config.conf', table), path.join(dir, 'kube-proxy', 'config.conf'));
-    assert.equal(containerPath('/var/lib/kube-proxyish', table), '/var/lib/kube-proxyish');
-    assert.equal(containerPath('/etc/hosts', table), '/etc/hosts');
-    const saved = process.env[mountsEnvVar];
-    process.env[mountsEnvVar] = JSON.stringify(table);
-    try {
-      assert.deepEqual(mountTable(), table);
-      const settings = readKubeProxyConfig('/var/lib/kube-proxy/config.conf');
-      assert.equal(settings.mode, 'nftables');
-      assert.equal(settings.kubeconfig, '/var/lib/kube-proxy/kubeconfig.conf');
-      const cfg = loadConfig(settings.kubeconfig);
-      assert.equal(cfg.server, 'https://192.168.49.2:6443');
-      assert.equal(cfg.token, 'tok-123');
-      assert.equal(cfg.ca, '-----BEGIN CERTIFICATE-----\n');
-    } finally {
-      if (saved === undefined) delete process.env[mountsEnvVar];
-      else process.env[mountsEnvVar] = saved;
-    }
   });
 
   it('expands $(VAR) as the kubelet does', () => {

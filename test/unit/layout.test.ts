@@ -14,8 +14,9 @@ const layers: string[][] = [
   ['api'],
   ['client', 'exec'],
   ['knftables', 'iptables'],
-  ['apiserver', 'controllers', 'scheduler', 'agent', 'cni', 'proxy', 'dns', 'ingress', 'netpol', 'images'],
+  ['apiserver', 'controllers', 'scheduler', 'agent', 'cni', 'proxy', 'dns', 'ingress', 'gateway', 'netpol', 'images'],
   ['trace'],
+  ['diagnose'],
   ['ui', 'lab'],
   ['cli'],
 ];

@@ -4,6 +4,7 @@
 // v2 and v3 renderers turn them into #/definitions/… and #/components/schemas/… references.
 import { declaredListMeta, hasRetainKeys, isAtomicMap, isAtomicStruct } from '../../api/patchmeta.ts';
 import { hasModel, modelFields, type FieldType } from '../../api/schema.ts';
+import { enumFields, enumTypes, type EnumShape } from './enums.ts';
 import type { FieldDoc, ModelData } from './models.ts';
 
 export type Schema = { [key: string]: unknown };
@@ -26,6 +27,20 @@ export function v3Wrapper(name: string, s: Schema): Schema {
   if (name === wrapperNames.intOrString) return { ...rest, oneOf: [{ type: 'integer' }, { type: 'string' }] };
   if (name === wrapperNames.quantity) return { ...rest, oneOf: [{ type: 'string' }, { type: 'number' }] };
   return s;
+}
+
+/**
+ * A field of an enum type as kube-openapi writes it: the values on the string schema (the
+ * field's, its items' or its map values'), and for a field of the type itself its description
+ * followed by a "Possible enum values" paragraph.
+ */
+function withEnum(s: Schema, shape: EnumShape, type: string): void {
+  const e = enumTypes[type];
+  if (!e) return;
+  const target = (shape === 'array' ? s.items : shape === 'map' ? s.additionalProperties : s) as Schema | undefined;
+  if (!target || target.type !== 'string') return;
+  target.enum = e.values;
+  if (shape === 'value') s.description = [s.description, ['Possible enum values:', ...e.lines].join('\n')].filter(Boolean).join('\n\n');
 }
 
 /** A named schema and the definitions it refers to. */
@@ -115,6 +130,8 @@ export class SchemaCatalog {
       const fdoc: FieldDoc = doc.fields[json] ?? { description: '' };
       const s = this.typeSchema(f.type, fdoc, refs);
       if (fdoc.description) s.description = fdoc.description;
+      const e = enumFields[name]?.[json];
+      if (e) withEnum(s, ...e);
       Object.assign(s, this.mergeExtensions(model, json, f.type));
       properties[json] = s;
       if (fdoc.required) required.push(json);

@@ -1,0 +1,73 @@
+// `podpath ui`: the web page of a cluster (a lab's, a kubeconfig's, or a state file's) and of a
+// packet's path through it.
+import { Option, type Command } from 'commander';
+import path from 'node:path';
+import { clientIP, clusterCIDR, clusterDNS, routerIP, serviceCIDR, underlayCIDR } from '../lab/defaults.ts';
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+interface UIFlags {
+  name?: string;
+  kubeconfig?: string;
+  filename: string[];
+  listen: string;
+  mode: string;
+  cniBackend?: 'host-gw' | 'vxlan';
+}
+
+export function addUICommands(program: Command): void {
+  program
+    .command('ui')
+    .description(
+      "Serve a web page of the cluster and of a packet's path through it: the topology (nodes, pods by node and namespace, Services with their endpoints, Ingresses, NetworkPolicies), live through watches; the path of a connection as a swimlane with the packet as rewritten at each hop, a verdict per layer and each step's rule and object (the engine of podpath trace, whose JSON the page reads); a node's kube-proxy rules as a tree from KUBE-SERVICES (or the nftables services map) down to the endpoints. From the lab (--name, or the only one running), a kubeconfig's cluster, or offline from a file of objects (-f). Loopback only by default; the printed address carries a token every request needs.",
+    )
+    .option('--name <name>', 'the lab (default: the only one running)')
+    .option('--kubeconfig <file>', "a kubeconfig's current context instead of a lab")
+    .option('-f, --filename <file-or-dir>', 'offline: YAML of the cluster\'s objects, as podpath trace -f reads them (repeatable; - for stdin)', collect, [] as string[])
+    .option('--listen <host:port>', 'where to serve (port 0: a free one)', '127.0.0.1:0')
+    .addOption(new Option('--mode <mode>', "offline: kube-proxy's mode on every node (live: kube-system/kube-proxy's ConfigMap says)").choices(['iptables', 'nftables']).default('iptables'))
+    .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic between them (default: the lab\'s, else host-gw)').choices(['host-gw', 'vxlan']))
+    .action(async (o: UIFlags) => {
+      const { startUIServer, parseListen } = await import('../ui/server.ts');
+      const { fileSource, watchSource } = await import('../ui/source.ts');
+      const listen = parseListen(o.listen);
+      let cniBackend = o.cniBackend ?? 'host-gw';
+      let source;
+      let label: string;
+      let rules;
+      if (o.filename.length) {
+        if (o.name || o.kubeconfig) throw new Error('-f is offline: leave out --name and --kubeconfig');
+        const { readTraceState } = await import('../trace/offline.ts');
+        source = fileSource(readTraceState(o.filename), o.mode);
+        label = o.filename.map((f) => (f === '-' ? 'stdin' : path.basename(f))).join(', ');
+      } else {
+        const { Client, loadConfig } = await import('../client/client.ts');
+        let client;
+        if (o.kubeconfig) {
+          if (o.name) throw new Error('--kubeconfig names the cluster: leave out --name');
+          client = new Client(loadConfig(path.resolve(o.kubeconfig), 'podpath-ui'));
+          label = o.kubeconfig;
+        } else {
+          const { pickLab, labClient } = await import('../lab/access.ts');
+          const lab = pickLab(o.name);
+          client = labClient(lab);
+          cniBackend = o.cniBackend ?? lab.cniBackend;
+          label = `lab ${lab.name}`;
+          // the lab's nodes are namespaces here: their rules (with counters) are read from the kernel
+          const { kernelRuleTrees } = await import('../ui/kernel.ts');
+          rules = kernelRuleTrees((node) => lab.nodes.find((n) => n.name === node)?.netns);
+        }
+        source = await watchSource(client, o.mode);
+      }
+      const plan = { underlayCIDR, routerIP, clientIP, clusterCIDR, serviceCIDR, clusterDNS, clusterDomain: 'cluster.local', cniBackend };
+      const server = await startUIServer({ source, plan, ...listen, ...(rules ? { rules } : {}) });
+      if (!['127.0.0.1', '::1', 'localhost'].includes(listen.host)) process.stderr.write(`podpath ui: serving on ${listen.host}, not loopback: anyone who can reach it and has the token can read the cluster's objects\n`);
+      process.stdout.write(`podpath ui (${label}): ${server.url}\n`);
+      const stop = () => {
+        source.stop();
+        void server.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
