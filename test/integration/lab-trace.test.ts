@@ -2,8 +2,9 @@
 // userspace, where kube-proxy's own connection is a hop): the path
 // computed from the node's own rules (read from its kernel) is the one a real probe takes, as
 // nft monitor trace and conntrack -E report it; the observed endpoint is the pod that answered;
-// nothing of the observation is left behind, also after Ctrl-C; and the same objects and a
-// captured iptables-save or nft -j ruleset give the same path through --kubeconfig --node-rules.
+// nothing of the observation is left behind, also after Ctrl-C; the same objects and a captured
+// iptables-save or nft -j ruleset give the same path through --kubeconfig --node-rules; and a
+// Service without endpoints is rejected where the computed path says, as the kernel reports.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listNetns } from '../../src/exec/netns.ts';
 import { readState } from '../../src/lab/lab.ts';
-import { podpathBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
+import { eventually, podpathBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
 import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
@@ -155,6 +156,31 @@ for (const mode of ['iptables', 'nftables'] as const) {
         if (mode === 'iptables') assert.deepEqual(rules(captured), rules(live.t));
         else assert.deepEqual(rules(captured).map((l) => l.split(':')[0]), rules(live.t).map((l) => l.split(':')[0]));
         assert.deepEqual(captured.endpoint, live.t.endpoint);
+      }));
+
+    it('computes and observes the REJECT of a NodePort whose Service has no endpoints (last: it scales the app to zero)', () =>
+      explained(lab, async () => {
+        lab.ok(['scale', 'deployment/api-server', '--replicas=0']);
+        await eventually(async () => {
+          const slices = JSON.parse(lab.ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=api-service', '-o', 'json'])) as { items: { endpoints?: unknown[] }[] };
+          assert.equal(slices.items.flatMap((x) => x.endpoints ?? []).length, 0);
+        }, 30_000);
+        // kube-proxy syncs after the slice changes: the rules say no endpoints once the trace computed from them does
+        let r!: ReturnType<typeof traceJson>;
+        await eventually(async () => {
+          r = traceJson(lab, ['--from', 'client', '--to', url, '--observe']);
+          assert.equal(r.t.verdict, 'rejected', JSON.stringify(r.t.hops.at(-1)));
+        }, 30_000);
+        assert.equal(r.code, 3);
+        const o = r.t.observed!;
+        assert.equal(o.verdict, 'rejected');
+        assert.equal(o.probe.ok, false);
+        assert.deepEqual(o.differences, []);
+        const last = r.t.hops.at(-1)!;
+        assert.match(last.rule!.text, mode === 'iptables' ? /-j REJECT/ : /reject/);
+        assert.equal(last.observed, true);
+        assert.equal(r.t.endpoint, null);
+        assertNothingLeft(lab);
       }));
   });
 }
