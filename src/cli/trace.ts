@@ -87,7 +87,7 @@ export function addTraceCommands(program: Command): void {
       } else {
         const kernel = await readNodeRuleFiles(o.nodeRules);
         const { ClusterIndex } = await import('../trace/cluster.ts');
-        const { kernelTrace } = await import('../trace/observe.ts');
+        const { kernelTrace } = await import('../trace/kernel.ts');
         let objects;
         let mode = o.mode;
         let podNetwork: string | undefined;

@@ -3,15 +3,19 @@
 // (`nft -j list ruleset` plus the `nft -a` listing for each rule's text, read with src/knftables'
 // parser). With iptables-nft, iptables' tables are nftables tables too (`ip nat`, `ip filter`, …);
 // they are walked once, from iptables-save, whose rule text is what a user greps for. The same
-// reading serves a captured dump (`--node-rules NODE=FILE`) and a live node's namespace.
+// reading serves a captured dump (`--node-rules NODE=FILE`) and a live node's namespace, and
+// kernelTrace runs the engine over what was read.
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
 import { parseDump, ruleLine, type Table } from '../iptables/index.ts';
 import { parseRuleset, type Ruleset } from '../knftables/index.ts';
 import type { ProxyMode } from '../proxy/config.ts';
+import type { ClusterIndex } from './cluster.ts';
+import { trace, type TraceRequest } from './engine.ts';
 import { IptablesWalker } from './iptables.ts';
 import type { RuleWalker } from './netfilter.ts';
 import { NftablesWalker, nftRuleText } from './nftables.ts';
-import { TraceError, type RuleRef } from './types.ts';
+import { userspaceProxy } from './rules.ts';
+import { TraceError, type RuleRef, type Trace } from './types.ts';
 
 /** What a node's kernel holds, parsed. */
 export interface KernelRules {
@@ -163,4 +167,27 @@ export function ruleByHandle(k: KernelRules): (family: string, table: string, ch
 export function hookOf(k: KernelRules, family: string, table: string, chain: string): string | undefined {
   const c = k.nft.chains.find((x) => (x.family ?? 'ip') === family && x.table === table && x.name === chain);
   return c?.hook;
+}
+
+/** A computed trace over rules read from nodes' kernels (the lab's, or captured ones). */
+export interface KernelTraceContext {
+  ix: ClusterIndex;
+  /** the proxy mode the nodes run */
+  mode: string;
+  /** each node's rules, by node name */
+  kernel: Map<string, KernelRules>;
+  /** the IPVS scheduler a userspace proxy balances with (kube-proxy's ipvs.scheduler; rr when unset) */
+  scheduler?: string;
+}
+
+/** The engine over the nodes' rules as read; a node the path crosses without rules is an error naming it. */
+export function kernelTrace(c: KernelTraceContext, req: TraceRequest): Trace {
+  const rules = (node: string) => {
+    const k = c.kernel.get(node);
+    if (!k) throw new TraceError('BadState', `the path crosses node ${node}, whose rules were not read (nodes with rules: ${[...c.kernel.keys()].join(', ') || 'none'})`);
+    return k.walkers;
+  };
+  const t = trace({ ix: c.ix, mode: c.mode, rules, ...(c.mode === 'userspace' ? { localProxy: userspaceProxy(c.ix, c.scheduler ?? 'rr') } : {}) }, req);
+  const notes = modeNotes(c.mode);
+  return notes.length ? { ...t, notes } : t;
 }

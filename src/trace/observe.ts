@@ -4,18 +4,19 @@
 // `nft monitor trace` listens; in each node's, `conntrack -E` reports the connection's NAT. The
 // observed path is then joined from those reports: the probe's tuple seen in the source, the
 // same tuple entering a node, that node's rules in order, its conntrack entry's reply tuple
-// giving the tuple after NAT, that tuple seen in the next namespace, until a pod's. Every table
-// and monitor is removed on the way out, on failure and on SIGINT/SIGTERM too.
+// giving the tuple after NAT, that tuple seen in the next namespace, until a pod's (a socket on a
+// node — a userspace proxy — leads on to the node's own next connection). Every table and
+// monitor is removed on the way out, on failure and on SIGINT/SIGTERM too. compare.ts sets the
+// result beside the computed path.
 import fs from 'node:fs';
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
 import { killGroup } from '../exec/proc.ts';
 import { startInteractive, type Interactive } from '../exec/stream.ts';
-import type { ClusterIndex } from './cluster.ts';
-import { parseTarget, trace, type TraceRequest } from './engine.ts';
-import { hookOf, modeNotes, ruleByHandle, type KernelRules } from './kernel.ts';
+import { parseTarget, type TraceRequest } from './engine.ts';
+import { compareObserved } from './compare.ts';
+import { hookOf, kernelTrace, ruleByHandle, type KernelRules, type KernelTraceContext } from './kernel.ts';
 import { conntrackNewGroup, nftraceGroup, parseConntrackEvents, parseTraceEvents, subscribed, traceTableText, translated, traversals, type ConntrackEvent, type TraceEvent, type TraceHook, type TraceMatch } from './nftrace.ts';
 import { parseProbe, probeArgv, type ProbeRequest } from './probe.ts';
-import { userspaceProxy } from './rules.ts';
 import { sameTuple, tupleText, TraceError, type Observation, type ObservedHop, type Packet, type ProbeResult, type RuleRef, type Trace } from './types.ts';
 
 /** A namespace to watch: where it is in the cluster, and what marks the probe's packets there. */
@@ -261,81 +262,6 @@ export function joinReports(namespaces: WatchedNamespace[], reports: Reports, tu
     cur = next;
   }
   return { verdict: 'unknown', reason: 'the observed path does not end', probe, hops };
-}
-
-const key = (node: string | undefined, r: Pick<RuleRef, 'table' | 'chain' | 'text'>) => `${node ?? ''}\u0000${r.table}\u0000${r.chain}\u0000${r.text}`;
-
-/**
- * The computed trace beside the observed path: each computed hop of the request that can be
- * observed (netfilter rules, conntrack NAT, delivery) marked seen or not, each observed hop
- * named by the computed step it is, and the differences in words. The trace's `endpoint` becomes
- * the observed one.
- */
-export function compareObserved(t: Trace, o: Omit<Observation, 'differences'>): Trace {
-  const differences: string[] = [];
-  const hops = t.hops.map((h) => ({ ...h }));
-  const obs = o.hops.map((h) => ({ ...h }));
-  const firstReply = hops.findIndex((h) => h.kind === 'reply');
-  const request = firstReply < 0 ? hops : hops.slice(0, firstReply);
-  let from = 0;
-  const nf = obs.filter((h) => h.kind === 'netfilter');
-  for (const h of request) {
-    if (h.kind === 'netfilter' && h.rule) {
-      const k = key(h.node, h.rule);
-      const i = nf.findIndex((x, j) => j >= from && x.computed === undefined && key(x.node, x.rule!) === k);
-      h.observed = i >= 0;
-      if (i >= 0) {
-        nf[i]!.computed = h.step;
-        from = i + 1;
-      } else differences.push(`computed step ${h.step} was not seen: [node ${h.node}] ${h.rule.table} ${h.rule.chain}: ${h.rule.text}`);
-    } else if (h.kind === 'conntrack') {
-      const c = obs.find((x) => x.kind === 'conntrack' && x.node === h.node && x.computed === undefined);
-      // a MASQUERADE's source port is the kernel's pick: the rest of the tuple must agree
-      const same = c !== undefined && c.packet.after.src === h.packet.after.src && c.packet.after.dst === h.packet.after.dst && c.packet.after.dstPort === h.packet.after.dstPort;
-      h.observed = same;
-      if (c && same) c.computed = h.step;
-      else differences.push(c ? `computed step ${h.step} (conntrack at node ${h.node}) translates to ${tupleText(h.packet.after)}, the kernel to ${tupleText(c.packet.after)}` : `computed step ${h.step} (conntrack at node ${h.node}): no such new connection was reported`);
-    } else if (h.kind === 'proxy') {
-      const x = obs.find((y) => y.kind === 'proxy' && y.node === h.node && y.computed === undefined);
-      h.observed = x !== undefined && x.packet.after.dst === h.packet.after.dst && x.packet.after.dstPort === h.packet.after.dstPort;
-      if (h.observed) x!.computed = h.step;
-      else differences.push(x ? `computed step ${h.step} (the proxy on node ${h.node}) connects to ${h.packet.after.dst}:${h.packet.after.dstPort}, the node connected to ${x.packet.after.dst}:${x.packet.after.dstPort}` : `computed step ${h.step} (the proxy on node ${h.node}): no connection onward from the node was seen`);
-    } else if (h.kind === 'deliver') {
-      const d = obs.find((x) => x.kind === 'deliver');
-      const pod = h.object?.kind === 'Pod' ? `${h.object.namespace}/${h.object.name}` : undefined;
-      h.observed = d !== undefined && pod !== undefined && o.endpoint?.pod === pod;
-      if (h.observed) d!.computed = h.step;
-    }
-  }
-  for (const x of nf) if (x.computed === undefined) differences.push(`seen, not computed: [${x.node ? `node ${x.node}` : x.namespace}] ${x.rule!.table} ${x.rule!.chain}: ${x.rule!.text}`);
-  if (o.verdict !== t.verdict) differences.push(`computed verdict ${t.verdict}, observed ${o.verdict}: ${o.reason}`);
-  if (t.endpoint && o.endpoint && t.endpoint.pod !== o.endpoint.pod) differences.push(`computed endpoint ${t.endpoint.pod} ${t.endpoint.ip}:${t.endpoint.port}, the kernel chose ${o.endpoint.pod} ${o.endpoint.ip}:${o.endpoint.port}`);
-  const { endpoint: _computed, ...rest } = t;
-  void _computed;
-  return { ...rest, hops, ...(o.endpoint ? { endpoint: o.endpoint } : {}), observed: { ...o, hops: obs.map((h) => ({ ...h, packet: h.packet })), differences } };
-}
-
-/** A computed trace over rules read from nodes' kernels (the lab's, or captured ones). */
-export interface KernelTraceContext {
-  ix: ClusterIndex;
-  /** the proxy mode the nodes run */
-  mode: string;
-  /** each node's rules, by node name */
-  kernel: Map<string, KernelRules>;
-  /** the IPVS scheduler a userspace proxy balances with (kube-proxy's ipvs.scheduler; rr when unset) */
-  scheduler?: string;
-}
-
-/** The engine over the nodes' rules as read; a node the path crosses without rules is an error naming it. */
-export function kernelTrace(c: KernelTraceContext, req: TraceRequest): Trace {
-  const rules = (node: string) => {
-    const k = c.kernel.get(node);
-    if (!k) throw new TraceError('BadState', `the path crosses node ${node}, whose rules were not read (nodes with rules: ${[...c.kernel.keys()].join(', ') || 'none'})`);
-    return k.walkers;
-  };
-  const t = trace({ ix: c.ix, mode: c.mode, rules, ...(c.mode === 'userspace' ? { localProxy: userspaceProxy(c.ix, c.scheduler ?? 'rr') } : {}) }, req);
-  const notes = modeNotes(c.mode);
-  return notes.length ? { ...t, notes } : t;
 }
 
 export interface ObserveContext extends KernelTraceContext {
