@@ -25,11 +25,11 @@ interface TraceFlags {
   output: string;
 }
 
-/** NODE=FILE pairs, each file read now (a bad one is named before anything is traced). */
+/** NODE=FILE pairs (several files for one node are read together), each file read now: a bad one is named before anything is traced. */
 async function readNodeRuleFiles(pairs: string[]) {
   const { capturedRules } = await import('../trace/kernel.ts');
   const { TraceError } = await import('../trace/types.ts');
-  const out = new Map<string, ReturnType<typeof capturedRules>>();
+  const files = new Map<string, { text: string; source: string }[]>();
   for (const p of pairs) {
     const m = /^([^=]+)=(.+)$/.exec(p);
     if (!m) throw new TraceError('BadFlags', `--node-rules ${p}: expected NODE=FILE`);
@@ -39,9 +39,9 @@ async function readNodeRuleFiles(pairs: string[]) {
     } catch (e) {
       throw new TraceError('BadFlags', `--node-rules ${p}: ${(e as Error).message}`);
     }
-    out.set(m[1]!, capturedRules(text, m[2]!));
+    files.set(m[1]!, [...(files.get(m[1]!) ?? []), { text, source: m[2]! }]);
   }
-  return out;
+  return new Map([...files].map(([node, list]) => [node, capturedRules(list)]));
 }
 
 /** Which kind of trace the flags ask for; conflicting ones are refused before anything is read. */
@@ -65,7 +65,7 @@ export function addTraceCommands(program: Command): void {
     .option('-f, --filename <file-or-dir>', 'offline: YAML of Nodes (InternalIP, podCIDR), Pods (status.podIP), Services, EndpointSlices, and as needed Namespaces, Ingresses, IngressClasses, NetworkPolicies, Secrets (repeatable; - for stdin)', collect, [] as string[])
     .option('--name <lab>', 'the lab to trace in (default: the only lab running)')
     .option('--kubeconfig <file>', "another cluster: its objects from this kubeconfig's API server, each node's rules from --node-rules")
-    .option('--node-rules <node=file>', "a node's rules as captured there: `iptables-save > FILE` or `nft -j list ruleset > FILE` (repeatable; with --kubeconfig or -f)", collect, [] as string[])
+    .option('--node-rules <node=file>', "a node's rules as captured there: `iptables-save > FILE`, `nft -j list ruleset > FILE`, and for the nft rules' text `nft -a list ruleset > FILE` (repeatable, also for one node; with --kubeconfig or -f)", collect, [] as string[])
     .option('--observe', 'in a lab: send one probe of the connection from the source (a fixed source port), trace its packets with a narrow nftrace rule and nft monitor trace in every namespace the path may cross plus conntrack -E on the nodes (all removed on exit), and compare')
     .requiredOption('--from <source>', "client (the lab's client, 192.168.49.100), node/NAME or pod/NAMESPACE/NAME")
     .requiredOption('--to <destination>', 'a URL (http://HOST[:PORT]/PATH, https://…), HOST:PORT (a name or an address) or svc/NAMESPACE/NAME[:PORT]')

@@ -68,29 +68,47 @@ export function kernelWalkers(ipt: readonly Table[], nft: Ruleset): RuleWalker[]
   return out;
 }
 
+/** A file captured on a node, as `--node-rules NODE=FILE` gives it. */
+export interface CapturedFile {
+  text: string;
+  /** the file's name, for errors */
+  source: string;
+}
+
 /**
- * A node's rules captured elsewhere (`iptables-save > FILE`, `nft -j list ruleset > FILE`): JSON is
- * nft's, anything else iptables-save's. `source` names the file in errors.
+ * A node's rules captured elsewhere, from one or more files: `iptables-save > FILE`,
+ * `nft -j list ruleset > FILE` (JSON) and, for the nft rules' text, `nft -a list ruleset > FILE`
+ * (text starting with "table"). A file that is none of these is named in the error.
  */
-export function capturedRules(text: string, source: string): KernelRules {
-  const t = text.trimStart();
-  if (t.startsWith('{')) {
-    let nft: Ruleset;
-    try {
-      nft = parseRuleset(t);
-    } catch (e) {
-      throw new TraceError('BadState', `${source}: not \`nft -j list ruleset\` output: ${(e as Error).message}`);
+export function capturedRules(files: readonly CapturedFile[]): KernelRules {
+  let iptables: Table[] = [];
+  let json: { text: string; source: string } | undefined;
+  let listing: { text: string; source: string } | undefined;
+  for (const f of files) {
+    const t = f.text.trimStart();
+    if (t.startsWith('{')) json = f;
+    else if (/^table\s/.test(t)) listing = f;
+    else {
+      let tables: Table[];
+      try {
+        tables = parseDump(f.text);
+      } catch (e) {
+        throw new TraceError('BadState', `${f.source}: not iptables-save output: ${(e as Error).message}`);
+      }
+      if (!tables.length) throw new TraceError('BadState', `${f.source}: neither iptables-save output (no *table), \`nft -j list ruleset\` JSON nor an \`nft -a list ruleset\` listing`);
+      iptables = [...iptables, ...tables];
     }
-    return { iptables: [], nft, walkers: kernelWalkers([], nft), notes: [] };
   }
-  let iptables: Table[];
-  try {
-    iptables = parseDump(text);
-  } catch (e) {
-    throw new TraceError('BadState', `${source}: not iptables-save output: ${(e as Error).message}`);
+  if (listing && !json) throw new TraceError('BadState', `${listing.source}: an nft listing gives the rules' text beside \`nft -j list ruleset\` JSON of the same node, which is missing`);
+  let nft = emptyRuleset();
+  if (json) {
+    try {
+      nft = parseRuleset(json.text, listing?.text);
+    } catch (e) {
+      throw new TraceError('BadState', `${json.source}${listing ? ` with ${listing.source}` : ''}: not \`nft -j list ruleset\` output: ${(e as Error).message}`);
+    }
   }
-  if (!iptables.length) throw new TraceError('BadState', `${source}: neither iptables-save output (no *table) nor \`nft -j list ruleset\` JSON`);
-  return { iptables, nft: emptyRuleset(), walkers: kernelWalkers(iptables, emptyRuleset()), notes: [] };
+  return { iptables, nft, walkers: kernelWalkers(iptables, nft), notes: [] };
 }
 
 async function runIn(ex: Executor, netns: string, argv: string[]): Promise<string> {

@@ -175,7 +175,7 @@ describe("userspace mode: the proxy's own connection", () => {
   const udir = path.join(repoRoot, 'test/fixtures/trace-observe-userspace');
   const uread = (f: string) => fs.readFileSync(path.join(udir, f), 'utf8');
   const unode = 'tl3';
-  const ukernel = new Map([[unode, capturedRules(uread('node-save.txt'), 'node-save.txt')]]);
+  const ukernel = new Map([[unode, capturedRules([{ text: uread('node-save.txt'), source: 'node-save.txt' }])]]);
   const uix = new ClusterIndex(readTraceState([path.join(udir, 'objects.yaml')]), labPlan);
   const uns = JSON.parse(uread('namespaces.json')) as WatchedNamespace[];
 
@@ -208,12 +208,17 @@ describe("userspace mode: the proxy's own connection", () => {
 });
 
 describe('captured rules (--node-rules)', () => {
-  it('reads iptables-save and nft -j output, and names a file that is neither', () => {
-    const ipt = capturedRules(read('node-save.txt'), 'save.txt');
+  it('reads iptables-save, nft -j output and its text listing, and names a file that is none of them', () => {
+    const ipt = capturedRules([{ text: read('node-save.txt'), source: 'save.txt' }]);
     assert.equal(ipt.walkers.length, 1);
-    const nft = capturedRules(read('node-json.txt'), 'ruleset.json');
-    assert.ok(nft.nft.tables.some((t) => t.name === 'nat'));
-    assert.throws(() => capturedRules('hello\n', 'x.txt'), /x\.txt: not iptables-save output: line 1/);
-    assert.throws(() => capturedRules('{"nftables": []}', 'y.json'), /y\.json: not `nft -j list ruleset` output/);
+    const json = capturedRules([{ text: read('node-json.txt'), source: 'ruleset.json' }]);
+    assert.ok(json.nft.tables.some((t) => t.name === 'nat'));
+    // the JSON alone has no rule text; with the listing each rule has nft's
+    assert.equal(json.nft.rules.find((r) => r.table === 'nat' && r.chain === 'KUBE-NODEPORTS')!.rule, '');
+    const both = capturedRules([{ text: read('node-json.txt'), source: 'ruleset.json' }, { text: read('node-listing.txt'), source: 'ruleset.txt' }]);
+    assert.match(both.nft.rules.find((r) => r.table === 'nat' && r.chain === 'KUBE-NODEPORTS')!.rule, /tcp dport 30080/);
+    assert.throws(() => capturedRules([{ text: 'hello\n', source: 'x.txt' }]), /x\.txt: not iptables-save output: line 1/);
+    assert.throws(() => capturedRules([{ text: '{"nftables": []}', source: 'y.json' }]), /y\.json: not `nft -j list ruleset` output/);
+    assert.throws(() => capturedRules([{ text: read('node-listing.txt'), source: 'z.txt' }]), /z\.txt: an nft listing gives the rules' text beside `nft -j list ruleset` JSON/);
   });
 });
