@@ -111,8 +111,11 @@ export function capturedRules(files: readonly CapturedFile[]): KernelRules {
   return { iptables, nft, walkers: kernelWalkers(iptables, nft), notes: [] };
 }
 
-async function runIn(ex: Executor, netns: string, argv: string[]): Promise<string> {
+/** A command's output in the namespace; '' for a program not installed when `optional` (nft on an iptables-only host). */
+async function runIn(ex: Executor, netns: string, argv: string[], optional = false): Promise<string> {
   const r = await ex.execAsync(argv, { netns, timeoutMs: 60_000 });
+  // not found: spawn's ENOENT, or nsenter's 127 when it cannot exec the program in the namespace
+  if (optional && ((r.status === null && /ENOENT/.test(r.error ?? '')) || r.status === 127)) return '';
   if (r.status !== 0) throw new TraceError('BadState', `${argv.join(' ')} in network namespace ${netns} failed: ${(r.error ?? r.stderr).trim() || `exit ${r.status}`}`);
   return r.stdout;
 }
@@ -127,8 +130,8 @@ export async function readKernelRules(netns: string, mode: ProxyMode | string, e
   const [version, save, json, listing] = await Promise.all([
     runIn(ex, netns, ['iptables', '--version']).catch(() => ''),
     runIn(ex, netns, ['iptables-save']),
-    runIn(ex, netns, ['nft', '-j', 'list', 'ruleset']),
-    runIn(ex, netns, ['nft', '-a', 'list', 'ruleset']),
+    runIn(ex, netns, ['nft', '-j', 'list', 'ruleset'], true),
+    runIn(ex, netns, ['nft', '-a', 'list', 'ruleset'], true),
   ]);
   return kernelRulesOf({ version, save, json, listing }, mode);
 }
@@ -136,7 +139,7 @@ export async function readKernelRules(netns: string, mode: ProxyMode | string, e
 /** What the kernel listed, read: `iptables --version`, iptables-save, `nft -j list ruleset` and `nft -a list ruleset`. */
 export function kernelRulesOf(out: { version: string; save: string; json: string; listing: string }, mode: ProxyMode | string): KernelRules {
   const iptables = parseDump(out.save);
-  const nft = parseRuleset(out.json, out.listing);
+  const nft = out.json ? parseRuleset(out.json, out.listing) : emptyRuleset();
   const backend = /nf_tables/.test(out.version) ? 'nf_tables' : /legacy/.test(out.version) ? 'legacy' : undefined;
   return { iptables, nft, ...(backend ? { iptablesBackend: backend } : {}), walkers: kernelWalkers(iptables, nft), notes: modeNotes(mode) };
 }

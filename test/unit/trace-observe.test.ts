@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { ClusterIndex } from '../../src/trace/cluster.ts';
 import { compareObserved } from '../../src/trace/compare.ts';
-import { capturedRules, kernelRulesOf, kernelTrace } from '../../src/trace/kernel.ts';
+import { FakeExecutor } from '../../src/exec/fake.ts';
+import { capturedRules, kernelRulesOf, kernelTrace, readKernelRules, readNodeRules } from '../../src/trace/kernel.ts';
 import { parseConntrackEvents, parseTraceEvents, traceTableText, traversals, subscribed, type ConntrackEvent, type TraceEvent } from '../../src/trace/nftrace.ts';
 import { joinReports, watchedNamespaces, type Reports, type WatchedNamespace } from '../../src/trace/observe.ts';
 import { readTraceState } from '../../src/trace/offline.ts';
@@ -220,5 +221,21 @@ describe('captured rules (--node-rules)', () => {
     assert.throws(() => capturedRules([{ text: 'hello\n', source: 'x.txt' }]), /x\.txt: not iptables-save output: line 1/);
     assert.throws(() => capturedRules([{ text: '{"nftables": []}', source: 'y.json' }]), /y\.json: not `nft -j list ruleset` output/);
     assert.throws(() => capturedRules([{ text: read('node-listing.txt'), source: 'z.txt' }]), /z\.txt: an nft listing gives the rules' text beside `nft -j list ruleset` JSON/);
+  });
+
+  it("reads a node's kernel through the exec layer in its namespace, and takes a host without nft as one without nftables tables", async () => {
+    const ex = new FakeExecutor()
+      .on('iptables', () => read('node-version.txt'))
+      .on('iptables-save', () => read('node-save.txt'))
+      .on('nft', (argv) => (argv[1] === '-j' ? read('node-json.txt') : read('node-listing.txt')));
+    const k = await readKernelRules('pp-x-n1', 'iptables', ex);
+    assert.equal(k.iptablesBackend, 'nf_tables');
+    assert.deepEqual(ex.calls.map((c) => `${c.netns} ${c.argv.join(' ')}`).sort(), ['pp-x-n1 iptables --version', 'pp-x-n1 iptables-save', 'pp-x-n1 nft -a list ruleset', 'pp-x-n1 nft -j list ruleset']);
+    // the walkers: iptables' tables from iptables-save, the other nftables tables (the NetworkPolicy agent's) from nft
+    assert.equal((await readNodeRules('pp-x-n1', 'iptables', ex)).length, 2);
+    const noNft = new FakeExecutor().on('iptables-save', () => read('node-save.txt')).on('nft', () => ({ status: 127, stderr: 'nsenter: failed to execute nft: No such file or directory' }));
+    assert.equal((await readNodeRules('pp-x-n1', 'iptables', noNft)).length, 1);
+    const broken = new FakeExecutor().on('iptables-save', () => ({ status: 1, stderr: 'iptables-save: Permission denied' }));
+    await assert.rejects(readKernelRules('pp-x-n1', 'iptables', broken), /iptables-save in network namespace pp-x-n1 failed: iptables-save: Permission denied/);
   });
 });
