@@ -283,8 +283,8 @@ function firstPacket(t: Trace): Packet | undefined {
  * The namespaces to watch for a computed trace: the source (its output hook, matched on the full
  * tuple: the probe's source port is fixed), then every node (the path's, and those of every
  * candidate endpoint) and every pod the path or a candidate reaches (their prerouting hook,
- * matched on the addresses and ports the path may have there: after NAT the source port is the
- * kernel's pick).
+ * matched on the addresses and ports the path may have there, every node's addresses among the
+ * sources: after NAT the source port is the kernel's pick).
  */
 export function watchedNamespaces(t: Trace, c: ObserveContext, tuple: Packet): WatchedNamespace[] {
   const firstReply = t.hops.findIndex((h) => h.kind === 'reply');
@@ -293,9 +293,11 @@ export function watchedNamespaces(t: Trace, c: ObserveContext, tuple: Packet): W
   const uniq = <T>(xs: T[]) => [...new Set(xs)].sort();
   const podOf = (p: string) => (p.includes('/') ? c.ix.pod(p) : undefined);
   const candidatePods = [...t.candidates.map((x) => x.pod), ...(t.endpoint ? [t.endpoint.pod] : [])].filter((p) => podOf(p));
+  // after a MASQUERADE the source is a node's address on the way out (its underlay address, its cni0 gateway): any node's, as the kernel may have taken another path than the one computed
+  const nodeAddresses = [...c.ix.nodes.values()].flatMap((n) => [n.ip, n.gateway]);
   const match: TraceMatch = {
     protocol: tuple.protocol,
-    src: uniq(packets.map((p) => p.src)),
+    src: uniq([...packets.map((p) => p.src), ...nodeAddresses]),
     dst: uniq([...packets.map((p) => p.dst), ...t.candidates.map((x) => x.ip)]),
     dstPort: uniq([...packets.map((p) => p.dstPort), ...t.candidates.map((x) => x.port)]),
   };

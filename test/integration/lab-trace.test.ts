@@ -1,4 +1,4 @@
-// `podpath trace` in a real one-node lab with seed 001, in iptables and nftables modes (and
+// `podpath trace` in a real lab with seed 001, in iptables mode (two nodes) and nftables mode (and
 // userspace, where kube-proxy's own connection is a hop): the path
 // computed from the node's own rules (read from its kernel) is the one a real probe takes, as
 // nft monitor trace and conntrack -E report it; the observed endpoint is the pod that answered;
@@ -69,7 +69,7 @@ function traceJson(lab: TestLab, args: string[]): { code: number; t: JsonTrace; 
 }
 
 /** seed 001's NodePort request from the client, traced with --observe: computed and observed agree, and the endpoint is the pod that answered. */
-async function observedNodePort(lab: TestLab, mode: 'iptables' | 'nftables' | 'userspace'): Promise<void> {
+async function observedNodePort(lab: TestLab, mode: 'iptables' | 'nftables' | 'userspace'): Promise<string> {
   const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', url, '--observe']);
   assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
   assert.equal(t.mode, mode);
@@ -99,6 +99,7 @@ async function observedNodePort(lab: TestLab, mode: 'iptables' | 'nftables' | 'u
     assert.ok(dnat?.rule?.text.includes(`${answer.podIP}:8080`), dnat?.rule?.text);
   }
   assertNothingLeft(lab);
+  return answer.pod;
 }
 
 for (const mode of ['iptables', 'nftables'] as const) {
@@ -106,7 +107,8 @@ for (const mode of ['iptables', 'nftables'] as const) {
     let lab: TestLab;
 
     before(async () => {
-      lab = await startLab({ files: [seed], proxyMode: mode, args: ['--no-netpol', '--no-dns'] });
+      // two nodes in iptables mode: one pod on each, so a NodePort connection may stay on the node or cross to the other
+      lab = await startLab({ files: [seed], proxyMode: mode, nodes: mode === 'iptables' ? 2 : 1, args: ['--no-netpol', '--no-dns'] });
     });
     after(async () => {
       if (lab) {
@@ -115,7 +117,16 @@ for (const mode of ['iptables', 'nftables'] as const) {
       }
     });
 
-    it("computes the NodePort path from the node's own rules and observes the same path to the pod that answered", () => explained(lab, () => observedNodePort(lab, mode)));
+    it("computes the NodePort path from the node's own rules and observes the same path to the pod that answered", () =>
+      explained(lab, async () => {
+        // until the kernel has chosen each pod once (on two nodes: the local one and the one across the underlay), at most 12 probes
+        const answered = new Set<string>();
+        const pods = JSON.parse(lab.ok(['get', 'pods', '-l', 'app=api', '-o', 'json'])) as { items: { metadata: { name: string }; spec: { nodeName: string } }[] };
+        const nodes = new Set(pods.items.map((p) => p.spec.nodeName));
+        assert.equal(nodes.size, mode === 'iptables' ? 2 : 1);
+        for (let i = 0; i < 12 && answered.size < pods.items.length; i++) answered.add(await observedNodePort(lab, mode));
+        assert.equal(answered.size, pods.items.length);
+      }));
 
     it('leaves no trace table and no monitor behind when interrupted (SIGINT)', () =>
       explained(lab, async () => {
@@ -143,10 +154,12 @@ for (const mode of ['iptables', 'nftables'] as const) {
       explained(lab, async () => {
         const st = readState(lab.name)!;
         const dir = tempDir('trace');
-        const capture = (file: string, argv: string[]) => {
-          fs.writeFileSync(path.join(dir, file), spawnSync('nsenter', [`--net=/run/netns/${st.nodes[0]!.netns}`, ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout);
-          return ['--node-rules', `${st.nodes[0]!.name}=${path.join(dir, file)}`];
-        };
+        // every node's: the path computed may cross to the other
+        const capture = (file: string, argv: string[]) =>
+          st.nodes.flatMap((n) => {
+            fs.writeFileSync(path.join(dir, `${n.name}-${file}`), spawnSync('nsenter', [`--net=/run/netns/${n.netns}`, ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout);
+            return ['--node-rules', `${n.name}=${path.join(dir, `${n.name}-${file}`)}`];
+          });
         // iptables-save for iptables mode; the nft JSON and its text listing for nftables mode
         const files = mode === 'iptables' ? capture('rules', ['iptables-save']) : [...capture('rules.json', ['nft', '-j', 'list', 'ruleset']), ...capture('rules.txt', ['nft', '-a', 'list', 'ruleset'])];
         const live = traceJson(lab, ['--from', 'client', '--to', url]);
@@ -200,7 +213,7 @@ describe('podpath trace in a lab, userspace mode', { skip: !isRoot && 'labs need
     }
   });
 
-  it("follows kube-proxy's own connection from the node to the pod that answered, computed and observed", () => explained(lab, () => observedNodePort(lab, 'userspace')));
+  it("follows kube-proxy's own connection from the node to the pod that answered, computed and observed", () => explained(lab, async () => void (await observedNodePort(lab, 'userspace'))));
 });
 
 describe('podpath trace flags', () => {
