@@ -15,7 +15,7 @@ import { startInteractive, type Interactive } from '../exec/stream.ts';
 import { parseTarget, type TraceRequest } from './engine.ts';
 import { compareObserved } from './compare.ts';
 import { hookOf, kernelTrace, ruleByHandle, type KernelRules, type KernelTraceContext } from './kernel.ts';
-import { conntrackNewGroup, nftraceGroup, parseConntrackEvents, parseTraceEvents, subscribed, traceTableText, translated, traversals, type ConntrackEvent, type TraceEvent, type TraceHook, type TraceMatch } from './nftrace.ts';
+import { conntrackNewGroup, nftraceGroup, parseConntrackEvents, parseTraceEvents, subscribed, traceTableText, translated, traversals, type ConntrackEvent, type TraceEvent, type TraceHook, type TraceMatch, type Traversal } from './nftrace.ts';
 import { parseProbe, probeArgv, type ProbeRequest } from './probe.ts';
 import { sameTuple, tupleText, TraceError, type Observation, type ObservedHop, type Packet, type ProbeResult, type RuleRef, type Trace } from './types.ts';
 
@@ -193,15 +193,26 @@ export function joinReports(namespaces: WatchedNamespace[], reports: Reports, tu
   const lookups = new Map([...kernel].map(([node, k]) => [node, { rule: ruleByHandle(k), k }]));
   let cur = namespaces[0]!;
   let t = tuple;
-  const seen = new Set<string>();
+  // each walk is one packet's pass through a namespace: a namespace may be crossed twice (a node bridging an Ingress controller's connection onward), a walk once
+  const used = new Set<Traversal>();
   for (let n = 0; n < 12; n++) {
-    seen.add(cur.netns);
-    const walk = walks.get(cur.netns)?.find((w) => sameTuple(w.pkt, t));
+    // coming in (prerouting), or sent from here: the source's probe, a proxy's or controller's connection onward
+    const walk = walks.get(cur.netns)?.find((w) => !used.has(w) && sameTuple(w.pkt, t) && (n === 0 || w.chain === 'prerouting' || hops.at(-1)?.kind === 'proxy' || hops.at(-1)?.kind === 'ingress'));
+    if (walk) used.add(walk);
     if (!walk) {
       if (n === 0) return { verdict: 'unknown', reason: `the probe's first packet (${tupleText(t)}) was not seen in ${cur.place}: ${probe.ok ? 'the kernel reported nothing' : probe.error ?? 'the probe failed'}`, probe, hops };
       break;
     }
-    if (cur.pod && n > 0) {
+    if (cur.pod && n > 0 && walk.chain !== 'output') {
+      // a pod watched on its way out too (an Ingress controller) goes on with its own connection: the next packet it sends toward a watched address
+      const here = walks.get(cur.netns) ?? [];
+      const onward = cur.hooks.includes('output') ? here.slice(here.indexOf(walk) + 1).find((w) => w.chain === 'output' && w.pkt.dst !== t.src && w.pkt.dstPort !== t.srcPort) : undefined;
+      if (onward) {
+        const reused = onward.first ? '' : ' (not a new connection: one the pod had open already, so no nat chain and no conntrack event is met again)';
+        add({ kind: 'ingress', ...at(cur), packet: { before: t, after: onward.pkt }, note: `the request arrives in pod ${cur.pod}, which sends on ${tupleText(onward.pkt)}${reused}` });
+        t = onward.pkt;
+        continue;
+      }
       add({ kind: 'deliver', ...at(cur), packet: { before: t, after: t }, note: `the packet arrives in pod ${cur.pod}'s network namespace (${cur.netns})` });
       return { verdict: 'delivered', reason: `delivered to ${cur.pod} at ${t.dst}:${t.dstPort}`, probe, hops, endpoint: { pod: cur.pod, ip: t.dst, port: t.dstPort } };
     }
@@ -253,7 +264,8 @@ export function joinReports(namespaces: WatchedNamespace[], reports: Reports, tu
       }
       if (local) return { verdict: 'unknown', reason: `a socket on node ${cur.node} accepted ${t.dst}:${t.dstPort}; no connection onward from the node was seen`, probe, hops };
     }
-    const next = namespaces.find((ns) => !seen.has(ns.netns) && walks.get(ns.netns)?.some((w) => sameTuple(w.pkt, t)));
+    // where the packet comes in next (a namespace's output walks are its own sending); nodes come before pods in the list: a packet crosses a node before it reaches a pod
+    const next = namespaces.find((ns) => ns !== cur && walks.get(ns.netns)?.some((w) => !used.has(w) && w.chain === 'prerouting' && sameTuple(w.pkt, t)));
     if (!next) {
       const where = oif ? ` out of ${oif}` : '';
       return { verdict: 'unknown', reason: `the packet (${tupleText(t)}) left ${cur.place}${where} and was seen in no other namespace watched`, probe, hops, ...(podName(t.dst) !== t.dst ? { endpoint: { pod: podName(t.dst), ip: t.dst, port: t.dstPort } } : {}) };
@@ -311,11 +323,14 @@ export function watchedNamespaces(t: Trace, c: ObserveContext, tuple: Packet): W
   const src = c.netnsOf(t.from);
   if (!src) throw new TraceError('BadSource', `--from ${t.from}: no network namespace to send the probe from`);
   const out: WatchedNamespace[] = [{ netns: src, place: t.from, ...placeOf(t.from), hooks: ['output'], match: { protocol: tuple.protocol, src: [tuple.src], srcPort: tuple.srcPort, dst: [tuple.dst], dstPort: [tuple.dstPort] } }];
-  for (const p of new Set(places)) {
+  // nodes before pods: the join looks for a packet's next namespace in this order, and a packet crosses a node before it reaches a pod
+  const ordered = [...new Set(places)].sort((a, b) => Number(b.startsWith('node/')) - Number(a.startsWith('node/')));
+  for (const p of ordered) {
     const netns = c.netnsOf(p);
     if (!netns || out.some((w) => w.netns === netns)) continue;
-    // a node's own connections too: a userspace proxy's onward one
-    out.push({ netns, place: p, ...placeOf(p), hooks: p.startsWith('node/') ? ['prerouting', 'input', 'output'] : ['prerouting'], match });
+    // nodes (a userspace proxy's connection) and pods that connect onward (an Ingress controller) are watched on their way out too
+    const onward = request.some((h) => h.kind === 'ingress' && h.namespace === p);
+    out.push({ netns, place: p, ...placeOf(p), hooks: p.startsWith('node/') ? ['prerouting', 'input', 'output'] : onward ? ['prerouting', 'output'] : ['prerouting'], match });
   }
   return out;
 }
@@ -349,8 +364,9 @@ export async function observeTrace(c: ObserveContext, req: TraceRequest): Promis
     ...(target.url ? { url: target.url.href } : {}),
     ...(c.ca && target.url?.protocol === 'https:' ? { ca: c.ca } : {}),
   };
+  // with the namespace's own /etc (resolv.conf, hosts), as its processes resolve names
   const probe = async () => {
-    const r = await ex.execAsync(probeArgv(probeReq), { netns: source.netns, netnsEtc: source.pod !== undefined, timeoutMs: 15_000 });
+    const r = await ex.execAsync(probeArgv(probeReq), { netns: source.netns, netnsEtc: true, timeoutMs: 15_000 });
     return parseProbe(r.stdout, r.error ?? r.stderr);
   };
   const table = c.table ?? defaultTraceTable();

@@ -98,7 +98,7 @@ export interface ProbeResult {
 
 export interface ObservedHop {
   step: number;
-  kind: Extract<HopKind, 'netfilter' | 'conntrack' | 'route' | 'proxy' | 'deliver'>;
+  kind: Extract<HopKind, 'netfilter' | 'conntrack' | 'route' | 'proxy' | 'ingress' | 'deliver'>;
   node?: string;
   namespace?: string;
   hook?: string;
