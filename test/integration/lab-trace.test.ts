@@ -5,6 +5,7 @@
 // nothing of the observation is left behind, also after Ctrl-C; the same objects and a captured
 // iptables-save or nft -j ruleset give the same path through --kubeconfig --node-rules; and a
 // Service without endpoints is rejected where the computed path says, as the kernel reports.
+// Seed 000's Ingress request is followed through the controller's own connection onward.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -214,6 +215,37 @@ describe('podpath trace in a lab, userspace mode', { skip: !isRoot && 'labs need
   });
 
   it("follows kube-proxy's own connection from the node to the pod that answered, computed and observed", () => explained(lab, async () => void (await observedNodePort(lab, 'userspace'))));
+});
+
+describe("podpath trace in a lab: seed 000's Ingress request", { skip: !isRoot && 'labs need root' }, () => {
+  let lab: TestLab;
+
+  before(async () => {
+    lab = await startLab({ files: [path.join(repoRoot, 'examples/seed-000')], ingress: true, args: ['--no-netpol'] });
+  });
+  after(async () => {
+    if (lab) {
+      const r = await lab.down();
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
+
+  it('observes the client reach the controller through the LoadBalancer IP and nginx connect on to the app pod that answered, as computed', () =>
+    explained(lab, async () => {
+      const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', 'https://app.example.com/api/v1/hello', '--observe']);
+      assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
+      const o = t.observed!;
+      assert.deepEqual(o.differences, []);
+      assert.equal(o.verdict, 'delivered');
+      const answer = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; client: string };
+      assert.equal(t.endpoint?.pod, `default/${answer.pod}`);
+      // the controller's own connection is a hop, seen, from the controller's address as the app saw it
+      const onward = o.hops.find((h) => h.kind === 'ingress') as unknown as { computed: number; packet: { after: { src: string; srcPort: number } } };
+      assert.equal(t.hops[onward.computed - 1]!.kind, 'ingress');
+      assert.equal(`${onward.packet.after.src}:${onward.packet.after.srcPort}`, answer.client);
+      assert.deepEqual(t.hops.filter((h) => h.observed === false), []);
+      assertNothingLeft(lab);
+    }));
 });
 
 describe('podpath trace flags', () => {
