@@ -278,6 +278,8 @@ export class Registry {
 
     const strategy = this.strategyOf(rt);
     if (!rt.custom) applyDefaults(rt.kind, obj);
+    // As BeforeCreate: the uid exists before validation (a Job's selector is made of it).
+    meta.uid = randomUUID();
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     delete meta.selfLink;
@@ -303,7 +305,6 @@ export class Registry {
       txn?.revert();
       throw e;
     }
-    meta.uid = randomUUID();
     meta.creationTimestamp = rfc3339(this.now());
     if (this.isDryRun(ctx.query)) {
       txn?.revert();
