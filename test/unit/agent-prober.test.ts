@@ -129,7 +129,7 @@ describe('node agent prober', () => {
     assert.deepEqual(logs, ['liveness probe failed for default/web container main; restarting']);
   });
 
-  it('really asks over HTTP and TCP: 2xx and 3xx pass, 4xx, 5xx and refused connections fail', async () => {
+  it('really asks over HTTP and TCP: 2xx and 3xx pass, 4xx, 5xx and refused connections fail, in the kubelet\'s words', async () => {
     const seen: http.IncomingHttpHeaders[] = [];
     const server = http.createServer((req, res) => {
       seen.push(req.headers);
@@ -140,13 +140,18 @@ describe('node agent prober', () => {
     const port = (server.address() as net.AddressInfo).port;
     try {
       const get = (code: number) => netTransport.httpGet({ host: '127.0.0.1', port, path: `/${code}`, headers: { 'User-Agent': 'kube-probe/1.33' }, timeoutMs: 1000 });
-      assert.deepEqual(await Promise.all([200, 302, 404, 500].map(get)), [true, true, false, false]);
+      assert.deepEqual(await Promise.all([200, 302, 404, 500].map(get)), [
+        { ok: true, output: '' },
+        { ok: true, output: '' },
+        { ok: false, output: 'HTTP probe failed with statuscode: 404' },
+        { ok: false, output: 'HTTP probe failed with statuscode: 500' },
+      ]);
       assert.equal(seen[0]!['user-agent'], 'kube-probe/1.33');
       assert.equal((await netTransport.tcpConnect('127.0.0.1', port, 1000)).ok, true);
     } finally {
       await new Promise((r) => server.close(r));
     }
-    assert.equal((await netTransport.tcpConnect('127.0.0.1', port, 1000)).ok, false);
-    assert.equal(await netTransport.httpGet({ host: '127.0.0.1', port, path: '/', headers: {}, timeoutMs: 1000 }), false);
+    assert.deepEqual(await netTransport.tcpConnect('127.0.0.1', port, 1000), { ok: false, output: `dial tcp 127.0.0.1:${port}: connect: connection refused` });
+    assert.deepEqual(await netTransport.httpGet({ host: '127.0.0.1', port, path: '/', headers: {}, timeoutMs: 1000 }), { ok: false, output: `Get "http://127.0.0.1:${port}/": dial tcp 127.0.0.1:${port}: connect: connection refused` });
   });
 });
