@@ -155,6 +155,9 @@ export const strategies: Record<string, Strategy> = {
       const job = o as Job;
       job.status = {};
       if (!job.spec.manualSelector) batch.generateJobSelector(job);
+      // SetDefaults_Job gives a Job without labels its template's; upstream's defaulting runs
+      // again on every read from storage, so the generated ones show there too.
+      if (!Object.keys(job.metadata.labels ?? {}).length && job.spec.template.metadata?.labels) job.metadata.labels = { ...job.spec.template.metadata.labels };
     },
     prepareForUpdate: keepStatus,
     generationOf: spec,

@@ -2,7 +2,7 @@
 // upstream's messages.
 import { parseSchedule, timeZoneError } from '../cron.ts';
 import { sameValue } from '../fieldset.ts';
-import { field, Path, type FieldError } from '../errors.ts';
+import { field, GoRepr, Path, type FieldError } from '../errors.ts';
 import { fromLabelSelector, matches } from '../labels.ts';
 import type { CronJob, Job, JobSpec } from '../types.ts';
 import { wireValue } from '../wire.ts';
@@ -103,7 +103,8 @@ export function validateJobUpdate(job: Job, old: Job): FieldError[] {
   if (!same('V1LabelSelector', job.spec.selector, old.spec.selector)) errs.push(field.invalid(sp.child('selector'), labelSelectorRepr(job.spec.selector), 'field is immutable'));
   if (job.spec.completions !== old.spec.completions && job.spec.completionMode !== 'Indexed') errs.push(field.invalid(sp.child('completions'), job.spec.completions ?? null, 'field is immutable'));
   if (job.spec.completionMode !== old.spec.completionMode) errs.push(field.invalid(sp.child('completionMode'), job.spec.completionMode ?? '', 'field is immutable'));
-  if (!same('V1PodTemplateSpec', job.spec.template, old.spec.template)) errs.push(field.invalid(sp.child('template'), '', 'field is immutable'));
+  // Upstream prints the whole Go struct (%#v); its type and an ellipsis stand for it here.
+  if (!same('V1PodTemplateSpec', job.spec.template, old.spec.template)) errs.push(field.invalid(sp.child('template'), new GoRepr('core.PodTemplateSpec{...}'), 'field is immutable'));
   return errs;
 }
 
