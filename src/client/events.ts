@@ -160,6 +160,9 @@ export interface EventSource {
   host?: string;
 }
 
+/** PODPATH_EVENT_RECORDING=off: record nothing (bench/events.ts's reference, a lab without events). */
+const recordingOff = process.env.PODPATH_EVENT_RECORDING === 'off';
+
 export class EventRecorder {
   private readonly sink: EventSink;
   private readonly source: EventSource;
@@ -175,6 +178,7 @@ export class EventRecorder {
 
   /** Records an event; the promise settles once it is written (or dropped). */
   record(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): Promise<void> {
+    if (recordingOff) return Promise.resolve();
     const now = Date.now();
     const ns = obj.metadata.namespace ?? 'default';
     const event: Event = {
