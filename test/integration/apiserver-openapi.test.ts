@@ -25,6 +25,8 @@ const samples: Record<string, [string, string, string]> = {
   Deployment: ['deployment.spec.replicas', 'integer', 'integer'],
   ReplicaSet: ['replicaset.spec.template', 'PodTemplateSpec', 'Object'],
   DaemonSet: ['daemonset.spec.updateStrategy', 'DaemonSetUpdateStrategy', 'Object'],
+  CronJob: ['cronjob.spec.jobTemplate', 'JobTemplateSpec', 'Object'],
+  Job: ['job.spec.podFailurePolicy', 'PodFailurePolicy', 'Object'],
   EndpointSlice: ['endpointslice.endpoints', '[]Endpoint', '[]Object'],
   Ingress: ['ingress.spec.rules', '[]IngressRule', '[]Object'],
   IngressClass: ['ingressclass.spec.controller', 'string', 'string'],

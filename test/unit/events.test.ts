@@ -9,6 +9,9 @@ import type { Event, KubeObject } from '../../src/api/types.ts';
 import { EventCorrelator, EventRecorder, type EventSink } from '../../src/client/events.ts';
 import { lastWritten } from '../../src/apiserver/eventttl.ts';
 import { parseGoDuration } from '../../src/api/duration.ts';
+import { CniError, sandboxSetupError } from '../../src/agent/cni.ts';
+import { fitErrorMessage } from '../../src/scheduler/scheduler.ts';
+import type { Node, Pod } from '../../src/api/types.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -130,5 +133,26 @@ describe('event TTL', () => {
     assert.equal(parseGoDuration('90s'), 90_000);
     assert.equal(parseGoDuration('1.5h'), 5_400_000);
     assert.throws(() => parseGoDuration('1 hour'), /time: invalid duration "1 hour"/);
+  });
+});
+
+describe('event texts', () => {
+  it("FailedScheduling counts each node's reason, sorted, with the preemption verdict", () => {
+    const node = (name: string, o: { cidr?: boolean; taint?: string; os?: string } = {}) =>
+      ({ metadata: { name, labels: { 'kubernetes.io/os': o.os ?? 'linux' } }, spec: { ...(o.cidr === false ? {} : { podCIDR: '10.244.0.0/24' }), ...(o.taint ? { taints: [{ key: o.taint, effect: 'NoSchedule' }] } : {}) }, status: { conditions: [{ type: 'Ready', status: 'True' }] } }) as Node;
+    const pod = { metadata: { name: 'p', namespace: 'default' }, spec: { nodeSelector: { 'kubernetes.io/os': 'windows' }, containers: [] } } as unknown as Pod;
+    assert.equal(
+      fitErrorMessage(pod, [node('a'), node('b'), node('c', { taint: 'dedicated' }), node('d', { cidr: false })]),
+      "0/4 nodes are available: 1 node(s) had untolerated taint {dedicated: }, 1 node(s) had untolerated taint {node.kubernetes.io/network-unavailable: }, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.",
+    );
+    assert.equal(fitErrorMessage(pod, []), 'no nodes available to schedule pods');
+  });
+
+  it('FailedCreatePodSandBox carries the CNI plugin\'s error as containerd words it', () => {
+    const e = new CniError('bridge', 11, 'failed to allocate for range 0: no IP addresses available in range set: 10.244.0.1-10.244.0.254', 'podpath');
+    assert.equal(
+      `Failed to create pod sandbox: ${sandboxSetupError(e, 'u1')}`,
+      'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "u1": plugin type="bridge" name="podpath" failed (add): failed to allocate for range 0: no IP addresses available in range set: 10.244.0.1-10.244.0.254',
+    );
   });
 });
