@@ -43,8 +43,11 @@ for (let run = 0; run < RUNS; run++) {
   events = b.events;
   console.log(`run ${run + 1}: pods Ready in ${(a.readyMs / 1000).toFixed(2)} s without events, ${(b.readyMs / 1000).toFixed(2)} s with (${b.events} events; ${a.events} without)`);
 }
-const mOn = median(on);
-const mOff = median(off);
-console.log(`podpath up -f examples/seed-001 to pods Ready, median of ${RUNS}:`);
-console.log(`  recording off (reference)  ${(mOff / 1000).toFixed(2)} s`);
-console.log(`  recording events           ${(mOn / 1000).toFixed(2)} s  (${events} events)  ${(((mOn - mOff) / mOff) * 100).toFixed(1)}% (aim: under 5%)`);
+// On a shared machine single runs swing by seconds: the fastest run of each is the figure least
+// disturbed by others' load; the median of the paired differences is shown beside it.
+const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)}%`;
+const pairs = on.map((x, k) => (x - off[k]!) / off[k]!);
+console.log(`podpath up -f examples/seed-001 to pods Ready, ${RUNS} runs each:`);
+console.log(`  recording off (reference)  fastest ${(Math.min(...off) / 1000).toFixed(2)} s, median ${(median(off) / 1000).toFixed(2)} s`);
+console.log(`  recording events           fastest ${(Math.min(...on) / 1000).toFixed(2)} s, median ${(median(on) / 1000).toFixed(2)} s  (${events} events)`);
+console.log(`  cost: ${pct(Math.min(...on), Math.min(...off))} fastest to fastest, ${(median(pairs) * 100).toFixed(1)}% median of the paired runs (aim: under 5%)`);

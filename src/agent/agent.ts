@@ -193,7 +193,7 @@ export class NodeAgent {
       if (this.volumes.get(uid) !== msg) {
         this.volumes.set(uid, msg);
         this.o.log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: ${msg}`);
-        await this.recorder.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedMount', msg);
+        void this.recorder.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedMount', msg);
       }
       return false;
     }

@@ -84,7 +84,12 @@ export function planCronJob(cj: CronJob, jobs: Job[], now: number): CronJobPlan 
     if (st === 'Complete' && j.status?.completionTime && (!lastSuccessfulTime || Date.parse(j.status.completionTime) > Date.parse(lastSuccessfulTime))) lastSuccessfulTime = j.status.completionTime;
   }
   for (const j of jobs) {
-    if (!jobStatusOf(j) && !active.some((r) => r.uid === j.metadata.uid)) active.push(jobRef(j));
+    if (jobStatusOf(j) || active.some((r) => r.uid === j.metadata.uid)) continue;
+    // One of ours the status has not caught up with (the controller stopped between creating it
+    // and writing the status) joins active; one made by hand (kubectl create job --from) is
+    // reported, as upstream reports it, and left out.
+    if (j.metadata.annotations?.[scheduledTimestampAnnotation]) active.push(jobRef(j));
+    else events.push({ type: 'Warning', reason: 'UnexpectedJob', message: `Saw a job that the controller did not create or forgot: ${j.metadata.name}` });
   }
   const status: CronJobPlan['status'] = { ...prev, active };
   if (!active.length) delete status.active;

@@ -159,7 +159,7 @@ export class DeploymentController {
   }
 
   private async event(d: Deployment, reason: string, message: string): Promise<void> {
-    await this.recorder.record({ ...d, apiVersion: 'apps/v1', kind: 'Deployment' }, 'Normal', reason, message);
+    void this.recorder.record({ ...d, apiVersion: 'apps/v1', kind: 'Deployment' }, 'Normal', reason, message);
   }
 
   /** scaleReplicaSet: the new size, with the replicas annotations of the Deployment as it now is. */

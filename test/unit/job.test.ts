@@ -222,5 +222,9 @@ describe('CronJob controller (planCronJob)', () => {
     assert.equal(p.status.lastSuccessfulTime, at(185_000));
     assert.ok(p.events.some((e) => e.reason === 'SawCompletedJob' && e.message === 'Saw completed job: d, status: Complete'));
     assert.equal(jobFromTemplate(cronJob(), T0).spec.template.spec.restartPolicy, 'OnFailure');
+    // A Job made by hand from the CronJob is told about, not adopted into active.
+    const manual = planCronJob(cronJob({}, { lastScheduleTime: at(180_000) }), [ownedJob('by-hand')], T0 + 200_000);
+    assert.equal(manual.status.active, undefined);
+    assert.deepEqual(manual.events, [{ type: 'Warning', reason: 'UnexpectedJob', message: 'Saw a job that the controller did not create or forgot: by-hand' }]);
   });
 });
