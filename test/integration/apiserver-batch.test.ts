@@ -26,8 +26,7 @@ describe('batch/v1 and Events against the API server', () => {
   };
 
   before(async () => {
-    // Events live two seconds here, so their expiry can be seen.
-    s = await startApiServer({ extraArgs: ['--event-ttl', '2s'] });
+    s = await startApiServer();
     for (const k of kubectls) {
       const home = tempDir(`home-batch-${k.version}`);
       homes.push(home);
@@ -110,10 +109,17 @@ describe('batch/v1 and Events against the API server', () => {
   });
 
   it('removes Events once --event-ttl has passed since their last write', async () => {
-    const ev = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'x.1', namespace: 'default' }, involvedObject: { kind: 'Pod', name: 'x', namespace: 'default' }, reason: 'Test', message: 'm', type: 'Normal', count: 1 };
-    const r = kubectl(['create', '-f', '-'], JSON.stringify(ev));
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(json(['get', 'event', 'x.1']).reason, 'Test');
-    await eventually(() => kubectl(['get', 'event', 'x.1']).stderr.includes('NotFound'), 10_000, 'the Event to expire');
+    // A server of its own, whose Events live two seconds.
+    const short = await startApiServer({ extraArgs: ['--event-ttl', '2s'] });
+    try {
+      const k = makeKubectl(short.kubeconfig);
+      const ev = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'x.1', namespace: 'default' }, involvedObject: { kind: 'Pod', name: 'x', namespace: 'default' }, reason: 'Test', message: 'm', type: 'Normal', count: 1 };
+      const r = k(['create', '-f', '-'], JSON.stringify(ev));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(k(['get', 'event', 'x.1']).stdout, /Normal\s+Test\s+pod\/x\s+m/);
+      await eventually(() => k(['get', 'event', 'x.1']).stderr.includes('NotFound'), 10_000, 'the Event to expire');
+    } finally {
+      await short.dispose();
+    }
   });
 });
