@@ -82,7 +82,7 @@ describe('node agent prober', () => {
     assert.deepEqual(opts[0], { enter: 1, timeoutMs: 3000 });
     const gone = rp(1, 0);
     delete gone.containers.main!.pid;
-    assert.equal(await runProbe(probe, gone, { name: 'main' }, { transport: scripted([]).transport, executor: ex }), false);
+    assert.deepEqual(await runProbe(probe, gone, { name: 'main' }, { transport: scripted([]).transport, executor: ex }), { ok: false, output: 'container main is not running' });
     assert.equal(ex.callsOf('test').length, 2, 'nothing run without the container\'s process');
   });
 
