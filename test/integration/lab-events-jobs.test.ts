@@ -31,8 +31,25 @@ describe('events and Jobs in a lab', { skip: !isRoot && 'labs need root' }, () =
     // The CronJob first: its minute comes while the rest runs.
     lab.ok(['create', 'cronjob', 'tick', '--image=busybox', '--schedule=*/1 * * * *', '--', 'echo', 'tick']);
     cronCreated = Date.now();
-    // Each attempt is a new pod; the host's /tmp (containers have no mount namespace of their own) counts them.
-    lab.ok(['create', 'job', 'flaky', '--image=busybox', '--', 'sh', '-c', `n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}; echo attempt $n; [ $n -ge 3 ]`]);
+    // Each attempt is a new pod; a hostPath directory counts them.
+    fs.mkdirSync(counter, { recursive: true });
+    lab.ok(
+      ['apply', '-f', '-'],
+      `apiVersion: batch/v1
+kind: Job
+metadata: {name: flaky}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      volumes: [{name: state, hostPath: {path: ${counter}, type: Directory}}]
+      containers:
+      - name: flaky
+        image: busybox
+        volumeMounts: [{name: state, mountPath: /state}]
+        command: [sh, -c, 'n=$(cat /state/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /state/n; echo attempt $n; [ $n -ge 3 ]']
+`,
+    );
     lab.ok(['run', 'web', '--image=busybox', '--restart=Never', '--', 'sleep', '3600']);
     lab.ok(
       ['apply', '-f', '-'],
@@ -55,7 +72,7 @@ spec:
       const r = await lab.down();
       assert.equal(r.code, 0, r.stderr);
     }
-    if (counter) fs.rmSync(counter, { force: true });
+    if (counter) fs.rmSync(counter, { recursive: true, force: true });
     for (const h of homes) fs.rmSync(h, { recursive: true, force: true });
   });
 
