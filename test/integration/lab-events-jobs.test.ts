@@ -51,6 +51,8 @@ spec:
 `,
     );
     lab.ok(['run', 'web', '--image=busybox', '--restart=Never', '--', 'sleep', '3600']);
+    lab.ok(['run', 'crash', '--image=busybox', '--', 'sh', '-c', 'exit 1']);
+    lab.ok(['run', 'nowhere', '--image=busybox', '--overrides={"spec":{"nodeSelector":{"disktype":"ssd"}}}', '--', 'sleep', '3600']);
     lab.ok(
       ['apply', '-f', '-'],
       `apiVersion: v1
@@ -109,6 +111,18 @@ spec:
     const events = lab.ok(['events', '--for', 'pod/unready']);
     assert.match(events, /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/m);
     assert.match(events, /Warning\s+Unhealthy\s+Pod\/unready\s+Readiness probe failed: backend not reachable/);
+  });
+
+  it('a pod that fits no node is FailedScheduling, and a crashing container BackOff, in upstream\'s words', async () => {
+    const failed = await eventually(() => json(['get', 'events', '--field-selector', 'involvedObject.name=nowhere,reason=FailedScheduling']).items[0], 30_000, 'FailedScheduling');
+    assert.deepEqual([failed.type, failed.source.component, failed.message], [
+      'Warning',
+      'default-scheduler',
+      "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+    ]);
+    const uid = json(['get', 'pod', 'crash']).metadata.uid;
+    const backOff = await eventually(() => json(['get', 'events', '--field-selector', 'involvedObject.name=crash,reason=BackOff']).items[0], 30_000, 'BackOff');
+    assert.deepEqual([backOff.type, backOff.message, backOff.involvedObject.fieldPath], ['Warning', `Back-off restarting failed container crash in pod crash_default(${uid})`, 'spec.containers{crash}']);
   });
 
   it('kubectl get events -w streams events as they are recorded', async () => {
