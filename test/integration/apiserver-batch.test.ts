@@ -108,6 +108,30 @@ describe('batch/v1 and Events against the API server', () => {
     assert.deepEqual(job.spec.template.spec.containers[0].command, ['echo', 'backup']);
   });
 
+  it('serves the Events of v1 as events.k8s.io/v1 too: one storage, fields renamed both ways', () => {
+    const core = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'web.1', namespace: 'default' }, involvedObject: { kind: 'Pod', name: 'web', namespace: 'default', uid: 'u1' }, reason: 'Started', message: 'Started container web', type: 'Normal', count: 2, source: { component: 'kubelet', host: 'n1' }, firstTimestamp: '2026-01-01T00:00:00Z', lastTimestamp: '2026-01-01T00:01:00Z', reportingComponent: 'kubelet', reportingInstance: 'n1' };
+    let r = kubectl(['create', '-f', '-'], JSON.stringify(core));
+    assert.equal(r.code, 0, r.stderr);
+    const seen = json(['get', 'events.v1.events.k8s.io', 'web.1']);
+    assert.deepEqual(
+      [seen.apiVersion, seen.regarding, seen.note, seen.deprecatedCount, seen.deprecatedSource, seen.deprecatedFirstTimestamp, seen.deprecatedLastTimestamp, seen.reportingController, seen.reportingInstance],
+      ['events.k8s.io/v1', core.involvedObject, core.message, 2, core.source, core.firstTimestamp, core.lastTimestamp, 'kubelet', 'n1'],
+    );
+    const v1 = { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'db.1', namespace: 'default' }, regarding: { kind: 'Pod', name: 'db', namespace: 'default' }, reason: 'Scheduled', note: 'Successfully assigned default/db to n1', type: 'Normal', eventTime: '2026-01-01T00:00:00.000000Z', reportingController: 'default-scheduler', reportingInstance: 'default-scheduler-n1', action: 'Binding' };
+    r = kubectl(['create', '-f', '-'], JSON.stringify(v1));
+    assert.equal(r.stdout, 'event.events.k8s.io/db.1 created\n', r.stderr);
+    const stored = json(['get', 'events', 'db.1']);
+    assert.deepEqual([stored.apiVersion, stored.involvedObject, stored.message, stored.reportingComponent, stored.action, stored.eventTime], ['v1', v1.regarding, v1.note, 'default-scheduler', 'Binding', v1.eventTime]);
+    r = kubectl(['patch', 'events.events.k8s.io', 'db.1', '--type=merge', '-p', '{"note":"bound again"}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(json(['get', 'events', 'db.1']).message, 'bound again');
+    assert.match(kubectl(['get', 'events.events.k8s.io', '--field-selector', 'involvedObject.name=db']).stdout, /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n\S+\s+Normal\s+Scheduled\s+pod\/db\s+bound again\n$/);
+    assert.match(kubectl(['api-resources', '--api-group=events.k8s.io', '--no-headers']).stdout, /^events\s+ev\s+events.k8s.io\/v1\s+true\s+Event$/m);
+    r = kubectl(['delete', 'events.events.k8s.io', 'db.1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(kubectl(['get', 'events', 'db.1']).stderr, /NotFound/);
+  });
+
   it('removes Events once --event-ttl has passed since their last write', async () => {
     // A server of its own, whose Events live two seconds.
     const short = await startApiServer({ extraArgs: ['--event-ttl', '2s'] });
