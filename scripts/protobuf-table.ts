@@ -24,6 +24,9 @@ const packages: { proto: string; dir: string; group?: string }[] = [
   { proto: 'k8s.io.api.core.v1', dir: path.join(apiDir, 'core/v1'), group: 'v1' },
   { proto: 'k8s.io.api.apps.v1', dir: path.join(apiDir, 'apps/v1'), group: 'apps/v1' },
   { proto: 'k8s.io.api.autoscaling.v1', dir: path.join(apiDir, 'autoscaling/v1'), group: 'autoscaling/v1' },
+  { proto: 'k8s.io.api.batch.v1', dir: path.join(apiDir, 'batch/v1'), group: 'batch/v1' },
+  // batch/v1's JobSpec reaches the alpha workload scheduling types
+  { proto: 'k8s.io.api.scheduling.v1alpha3', dir: path.join(apiDir, 'scheduling/v1alpha3') },
   { proto: 'k8s.io.api.discovery.v1', dir: path.join(apiDir, 'discovery/v1'), group: 'discovery.k8s.io/v1' },
   { proto: 'k8s.io.api.networking.v1', dir: path.join(apiDir, 'networking/v1'), group: 'networking.k8s.io/v1' },
   { proto: 'k8s.io.api.rbac.v1', dir: path.join(apiDir, 'rbac/v1'), group: 'rbac.authorization.k8s.io/v1' },
@@ -38,6 +41,7 @@ const bodies: [apiVersion: string, kind: string][] = [
   ['v1', 'Event'], ['v1', 'ServiceAccount'], ['v1', 'Binding'],
   ['apps/v1', 'Deployment'], ['apps/v1', 'ReplicaSet'], ['apps/v1', 'DaemonSet'], ['apps/v1', 'ControllerRevision'],
   ['autoscaling/v1', 'Scale'],
+  ['batch/v1', 'Job'], ['batch/v1', 'CronJob'],
   ['discovery.k8s.io/v1', 'EndpointSlice'],
   ['networking.k8s.io/v1', 'Ingress'], ['networking.k8s.io/v1', 'IngressClass'], ['networking.k8s.io/v1', 'NetworkPolicy'],
   ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'], ['rbac.authorization.k8s.io/v1', 'ClusterRole'],

@@ -26,7 +26,8 @@ import { ContainerRuntime } from './runtime.ts';
 import { SandboxManager } from './sandbox.ts';
 import { writePodKubeconfig } from './serviceaccount.ts';
 import { containerMounts, setUpVolumes, type VolumeSources } from './volumes.ts';
-import { EventRecorder } from '../client/events.ts';
+import { EventRecorder, type EventType } from '../client/events.ts';
+import { CniError, sandboxSetupError } from './cni.ts';
 import path from 'node:path';
 import { podStatus, StatusManager } from './status.ts';
 import { StatsCollector, type RunningContainer } from './stats.ts';
@@ -113,7 +114,15 @@ export class NodeAgent {
     this.nodeStatus = new NodeStatusManager(o, { client: this.client, clock: this.clock, machine: readMachineInfo(), cached: () => this.nodes.get(undefined, o.nodeName) });
     this.announcer = new LoadBalancerAnnouncer(o, executor);
     this.sandboxes = new SandboxManager({ ...o, ipamDir: paths.ipamDir, confListFile: paths.confList }, executor);
-    this.prober = new Prober({ executor, transport: deps.transport ?? netTransport, clock: this.clock, processes, log: o.log, resync: (uid) => void this.syncPod(uid) });
+    this.prober = new Prober({
+      executor,
+      transport: deps.transport ?? netTransport,
+      clock: this.clock,
+      processes,
+      log: o.log,
+      resync: (uid) => void this.syncPod(uid),
+      event: (rp, c, type, reason, message) => this.podEvent(rp, c.name, type, reason, message),
+    });
     this.runtime = new ContainerRuntime(
       { ...o, paths },
       {
@@ -127,14 +136,26 @@ export class NodeAgent {
         imageTools: { busyboxBin: () => this.busyboxBin(executor) },
         containerStarted: (uid, container) => this.prober.forget(uid, container),
         logs: this.logWriters,
+        event: (rp, container, type, reason, message) => this.podEvent(rp, container, type, reason, message),
       },
     );
     this.status = new StatusManager(this.client);
     this.stats = new StatsCollector({ nodeName: o.nodeName, agentPid: process.pid });
-    this.recorder = new EventRecorder(this.client, 'kubelet');
+    this.recorder = new EventRecorder(this.client, { component: 'kubelet', host: o.nodeName });
   }
 
   private busybox: string | undefined;
+  /** when each pod's sandbox last failed, and why: a failure is told again after 10 s at most once */
+  private sandboxFailures = new Map<string, { message: string; at: number }>();
+
+  /** An event about a pod (or, with `container`, its spec.containers{NAME}), as the kubelet records it. */
+  private podEvent(rp: { uid: string; namespace: string; name: string }, container: string | undefined, type: EventType, reason: string, message: string): void {
+    const pod = this.pods.list().find((p) => p.metadata.uid === rp.uid);
+    const obj = { apiVersion: 'v1', kind: 'Pod', metadata: { name: rp.name, namespace: rp.namespace, uid: rp.uid, ...(pod?.metadata.resourceVersion ? { resourceVersion: pod.metadata.resourceVersion } : {}) } };
+    let fieldPath: string | undefined;
+    if (container) fieldPath = (pod?.spec.initContainers ?? []).some((c) => c.name === container) ? `spec.initContainers{${container}}` : `spec.containers{${container}}`;
+    void this.recorder.record(obj, type, reason, message, fieldPath);
+  }
 
   /** busybox's applets as links in a directory of this node's state (busybox --install -s), made once. */
   private busyboxBin(ex: Executor): string | { error: string } {
@@ -172,7 +193,7 @@ export class NodeAgent {
       if (this.volumes.get(uid) !== msg) {
         this.volumes.set(uid, msg);
         this.o.log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: ${msg}`);
-        await this.recorder.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedMount', msg);
+        void this.recorder.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedMount', msg);
       }
       return false;
     }
@@ -328,6 +349,7 @@ export class NodeAgent {
       const pod = this.pods.list().find((p) => p.metadata.uid === uid);
       let rp = this.runtime.get(uid);
       if (!pod) {
+        this.sandboxFailures.delete(uid);
         if (rp && this.pods.hasSynced) await this.terminate(rp, 0);
         return;
       }
@@ -338,7 +360,20 @@ export class NodeAgent {
       }
       if (isTerminal(pod)) return;
       if (!this.sandboxes.ready) return; // no pod CIDR yet
-      if (!rp) rp = await this.runtime.createPod(pod);
+      if (!rp) {
+        try {
+          rp = await this.runtime.createPod(pod);
+          this.sandboxFailures.delete(uid);
+        } catch (e) {
+          const message = `Failed to create pod sandbox: ${e instanceof CniError ? sandboxSetupError(e, uid) : (e as Error).message}`;
+          const last = this.sandboxFailures.get(uid);
+          if (!last || last.message !== message || this.clock.now() - last.at >= 10_000) {
+            this.sandboxFailures.set(uid, { message, at: this.clock.now() });
+            this.podEvent({ uid, namespace: pod.metadata.namespace!, name: pod.metadata.name! }, undefined, 'Warning', 'FailedCreatePodSandBox', message);
+          }
+          throw e;
+        }
+      }
       if (await this.volumesReady(pod)) this.runtime.runContainers(pod, rp);
       this.runtime.noticeExits(rp);
       this.prober.tick(pod, rp);

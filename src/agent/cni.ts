@@ -30,10 +30,18 @@ export class CniError extends Error {
   constructor(
     readonly plugin: string,
     readonly code: number,
-    msg: string,
+    /** the plugin's own words */
+    readonly detail: string,
+    /** the network (conflist name), once known */
+    readonly network?: string,
   ) {
-    super(`CNI plugin ${plugin} failed (code ${code}): ${msg}`);
+    super(`CNI plugin ${plugin} failed (code ${code}): ${detail}`);
   }
+}
+
+/** What containerd tells the kubelet when a plugin's ADD fails (the FailedCreatePodSandBox event's text after "Failed to create pod sandbox: "). */
+export function sandboxSetupError(e: CniError, sandboxId: string): string {
+  return `rpc error: code = Unknown desc = failed to setup network for sandbox ${JSON.stringify(sandboxId)}: plugin type=${JSON.stringify(e.plugin)}${e.network ? ` name=${JSON.stringify(e.network)}` : ''} failed (add): ${e.detail}`;
 }
 
 /** The pod network of one node: a bridge with hairpin mode, host-local IPAM over its pod CIDR. */
@@ -116,7 +124,12 @@ function pluginConf(list: NetConfList, p: Record<string, unknown>, inv: CniInvoc
 
 export async function cniAdd(list: NetConfList, inv: CniInvocation, ex: Executor = defaultExecutor): Promise<CniResult> {
   let result: CniResult | undefined;
-  for (const p of list.plugins) result = await execPlugin(ex, String(p.type), 'ADD', pluginConf(list, p, inv, result), inv);
+  try {
+    for (const p of list.plugins) result = await execPlugin(ex, String(p.type), 'ADD', pluginConf(list, p, inv, result), inv);
+  } catch (e) {
+    if (e instanceof CniError) throw new CniError(e.plugin, e.code, e.detail, list.name);
+    throw e;
+  }
   return result ?? {};
 }
 

@@ -21,35 +21,57 @@ export interface HttpProbeRequest {
   timeoutMs: number;
 }
 
+/** A probe's result: success, or the failure's text as the kubelet reports it in Unhealthy events. */
+export interface ProbeResult {
+  ok: boolean;
+  output: string;
+}
+
 /** How httpGet and tcpSocket probes reach a pod; netTransport is the real thing. */
 export interface ProbeTransport {
-  /** whether the answer's status is 2xx or 3xx */
-  httpGet(req: HttpProbeRequest): Promise<boolean>;
-  /** whether a connection is accepted */
-  tcpConnect(host: string | undefined, port: number, timeoutMs: number): Promise<boolean>;
+  /** success when the answer's status is 2xx or 3xx */
+  httpGet(req: HttpProbeRequest): Promise<ProbeResult>;
+  /** success when a connection is accepted */
+  tcpConnect(host: string | undefined, port: number, timeoutMs: number): Promise<ProbeResult>;
+}
+
+/** Go's net.Dial error text for a Node socket error (what the kubelet's probes print). */
+function dialError(host: string | undefined, port: number, e: NodeJS.ErrnoException | 'timeout'): string {
+  const addr = `${host?.includes(':') ? `[${host}]` : host}:${port}`;
+  if (e === 'timeout') return `dial tcp ${addr}: i/o timeout`;
+  const why: Record<string, string> = { ECONNREFUSED: 'connect: connection refused', EHOSTUNREACH: 'connect: no route to host', ENETUNREACH: 'connect: network is unreachable', ECONNRESET: 'read: connection reset by peer' };
+  return `dial tcp ${addr}: ${why[e.code ?? ''] ?? e.message}`;
 }
 
 export const netTransport: ProbeTransport = {
   httpGet: (r) =>
     new Promise((resolve) => {
+      const url = `http://${r.host?.includes(':') ? `[${r.host}]` : r.host}:${r.port}${r.path}`;
+      let timedOut = false;
       const req = http.get({ host: r.host, port: r.port, path: r.path, timeout: r.timeoutMs, headers: r.headers }, (res) => {
         res.resume();
-        resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
+        const code = res.statusCode ?? 0;
+        resolve(code >= 200 && code < 400 ? { ok: true, output: '' } : { ok: false, output: `HTTP probe failed with statuscode: ${code}` });
       });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
+      req.on('timeout', () => {
+        timedOut = true;
+        req.destroy();
+      });
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        resolve({ ok: false, output: timedOut ? `Get ${JSON.stringify(url)}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)` : `Get ${JSON.stringify(url)}: ${dialError(r.host, r.port, e)}` }),
+      );
     }),
   tcpConnect: (host, port, timeoutMs) =>
     new Promise((resolve) => {
       const s = net.connect({ host, port, timeout: timeoutMs }, () => {
         s.destroy();
-        resolve(true);
+        resolve({ ok: true, output: '' });
       });
       s.on('timeout', () => {
         s.destroy();
-        resolve(false);
+        resolve({ ok: false, output: dialError(host, port, 'timeout') });
       });
-      s.on('error', () => resolve(false));
+      s.on('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, output: dialError(host, port, e) }));
     }),
 };
 
@@ -58,8 +80,8 @@ export interface ProbeDeps {
   transport: ProbeTransport;
 }
 
-/** Runs a probe once against a container of pod `rp`: whether it succeeded. */
-export async function runProbe(p: Probe, rp: Pick<RuntimePod, 'netns' | 'podIP' | 'containers'>, c: Container, d: ProbeDeps): Promise<boolean> {
+/** Runs a probe once against a container of pod `rp`: whether it succeeded, and what it said if not. */
+export async function runProbe(p: Probe, rp: Pick<RuntimePod, 'netns' | 'podIP' | 'containers'>, c: Container, d: ProbeDeps): Promise<ProbeResult> {
   const timeoutMs = (p.timeoutSeconds ?? 1) * 1000;
   const portOf = (v: number | string | undefined) => (typeof v === 'number' ? v : (c.ports ?? []).find((x) => x.name === v)?.containerPort ?? 0);
   if (p.httpGet) {
@@ -71,11 +93,13 @@ export async function runProbe(p: Probe, rp: Pick<RuntimePod, 'netns' | 'podIP' 
   if (p.exec?.command?.length) {
     // Beside the container's process: its namespaces, root and working directory, as the runtime's exec.
     const pid = rp.containers[c.name]?.pid;
-    if (!pid) return false;
+    if (!pid) return { ok: false, output: `container ${c.name} is not running` };
     const r = await d.executor.execAsync(p.exec.command, { enter: pid, timeoutMs });
-    return r.status === 0;
+    if (r.status === 0) return { ok: true, output: '' };
+    // The command's combined output, as the kubelet's exec prober reports it.
+    return { ok: false, output: `${r.stdout ?? ''}${r.stderr ?? ''}` || (r.error ?? '') };
   }
-  return true;
+  return { ok: true, output: '' };
 }
 
 /** A probe worker's record for one container and kind. */
@@ -116,6 +140,8 @@ export interface ProberDeps extends ProbeDeps {
   log: (s: string) => void;
   /** a probe finished: the pod's status may have changed */
   resync: (uid: string) => void;
+  /** an event about a container of the pod (the kubelet's Unhealthy and Killing) */
+  event?: (rp: RuntimePod, c: Container, type: 'Normal' | 'Warning', reason: string, message: string) => void;
 }
 
 export class Prober {
@@ -147,9 +173,11 @@ export class Prober {
         if (w.running || now - startedMs < delay || now - w.last < period) continue;
         w.running = true;
         w.last = now;
-        void runProbe(probe, rp, c, this.d).then((ok) => {
+        void runProbe(probe, rp, c, this.d).then((r) => {
           w.running = false;
-          this.apply(countResult(kind, probe, w, ok), rp, c, rc);
+          // Every failed probe is an Unhealthy event (the recorder counts repeats).
+          if (!r.ok) this.d.event?.(rp, c, 'Warning', 'Unhealthy', `${kind === 'readiness' ? 'Readiness' : 'Liveness'} probe failed: ${r.output}`);
+          this.apply(countResult(kind, probe, w, r.ok), rp, c, rc);
           this.d.resync(rp.uid);
         });
       }
@@ -161,6 +189,7 @@ export class Prober {
     else if (verdict === 'unready') rc.ready = false;
     else if (verdict === 'kill' && rc.pid) {
       this.d.log(`liveness probe failed for ${rp.namespace}/${rp.name} container ${c.name}; restarting`);
+      this.d.event?.(rp, c, 'Normal', 'Killing', `Container ${c.name} failed liveness probe, will be restarted`);
       this.d.processes.signal(rc.pid, 'SIGKILL');
     }
   }

@@ -58,6 +58,8 @@ export interface RuntimeDeps {
   logs?: ContainerLogWriters;
   /** a container (re)started: its probe results so far are void */
   containerStarted: (uid: string, container: string) => void;
+  /** an event about the pod or one of its containers, as the kubelet records them */
+  event?: (rp: RuntimePod, container: string | undefined, type: 'Normal' | 'Warning', reason: string, message: string) => void;
 }
 
 export class ContainerRuntime {
@@ -144,6 +146,7 @@ export class ContainerRuntime {
       rc.lastState = { terminated: term };
       rc.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${rc.backoffSeconds}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` } };
       this.d.checkpoints.save(rp);
+      this.d.event?.(rp, c.name, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`);
       return;
     }
     if (rc.nextStart && now < rc.nextStart) return;
@@ -153,6 +156,8 @@ export class ContainerRuntime {
     let kubeconfig: string | undefined;
     const cmd = containerCommand(expanded, this.o.podpathArgv, () => (kubeconfig = this.d.podKubeconfig(pod)), this.d.imageTools);
     if ('error' in cmd) {
+      // Told once per cause: the sync comes back every half second.
+      if (rc.state.waiting?.message !== cmd.error) this.d.event?.(rp, c.name, 'Warning', 'Failed', `Error: ${cmd.error}`);
       rc.state = { waiting: { reason: 'CreateContainerConfigError', message: cmd.error } };
       return;
     }
@@ -187,8 +192,12 @@ export class ContainerRuntime {
     const pid = this.d.processes.start(argv, { env, output, readOutput, ...stdinFifo }, (code, signal) => {
       if (rc.pid === pid) this.exited(rp, rc, code, signal);
     });
+    // podpath has no image store: every image is on the machine already.
+    this.d.event?.(rp, c.name, 'Normal', 'Pulled', `Container image ${JSON.stringify(c.image ?? '')} already present on machine`);
+    this.d.event?.(rp, c.name, 'Normal', 'Created', `Created container: ${c.name}`);
     if (!pid) {
       rc.state = { waiting: { reason: 'RunContainerError', message: `cannot start ${program}` } };
+      this.d.event?.(rp, c.name, 'Warning', 'Failed', `Error: cannot start ${program}`);
       return;
     }
     const now = this.d.clock.now();
@@ -200,6 +209,7 @@ export class ContainerRuntime {
     rc.ready = !c.readinessProbe;
     this.d.containerStarted(rp.uid, c.name);
     this.d.checkpoints.save(rp);
+    this.d.event?.(rp, c.name, 'Normal', 'Started', `Started container ${c.name}`);
     this.o.log(`started ${rp.namespace}/${rp.name} container ${c.name} pid ${pid}`);
   }
 
@@ -227,6 +237,7 @@ export class ContainerRuntime {
     const { processes, clock } = this.d;
     rp.terminating = true;
     const pids = Object.values(rp.containers).map((c) => c.pid).filter((p): p is number => Boolean(p));
+    for (const [name, c] of Object.entries(rp.containers)) if (c.pid && c.state.running) this.d.event?.(rp, name, 'Normal', 'Killing', `Stopping container ${name}`);
     const anyAlive = () => pids.some((pid) => processes.alive(pid));
     for (const pid of pids) processes.signal(pid, 'SIGTERM');
     const deadline = clock.now() + graceSeconds * 1000;

@@ -2,10 +2,13 @@
 // on decode. Pure: each function fills missing fields of the object it is given.
 import type {
   Container,
+  CronJob,
   DaemonSet,
   Deployment,
   EndpointSlice,
   IngressClass,
+  Job,
+  JobSpec,
   KubeObject,
   NetworkPolicy,
   Pod,
@@ -157,6 +160,40 @@ export function defaultDaemonSet(ds: DaemonSet): void {
   defaultTemplate(s.template);
 }
 
+/** SetDefaults_Job (batch/v1), with the features 1.32 turns on (podReplacementPolicy). */
+export function defaultJobSpec(s: JobSpec): void {
+  if (s.completions === undefined && s.parallelism === undefined) {
+    s.completions = 1;
+    s.parallelism = 1;
+  }
+  s.parallelism ??= 1;
+  if (s.backoffLimit === undefined) s.backoffLimit = s.backoffLimitPerIndex === undefined ? 6 : 2147483647;
+  s.completionMode ??= 'NonIndexed';
+  s.suspend ??= false;
+  s.podReplacementPolicy ??= s.podFailurePolicy ? 'Failed' : 'TerminatingOrFailed';
+  for (const r of s.podFailurePolicy?.rules ?? []) for (const c of r.onPodConditions ?? []) c.status ??= 'True';
+  defaultTemplate(s.template);
+}
+
+export function defaultJob(job: Job): void {
+  job.spec ??= {} as JobSpec;
+  defaultJobSpec(job.spec);
+  // A Job without labels takes its template's.
+  if (!Object.keys(job.metadata.labels ?? {}).length && job.spec.template?.metadata?.labels) job.metadata.labels = { ...job.spec.template.metadata.labels };
+}
+
+/** SetDefaults_CronJob: Allow, not suspended, three successful and one failed Job kept. */
+export function defaultCronJob(cj: CronJob): void {
+  cj.spec ??= {} as CronJob['spec'];
+  const s = cj.spec;
+  s.concurrencyPolicy ??= 'Allow';
+  s.suspend ??= false;
+  s.successfulJobsHistoryLimit ??= 3;
+  s.failedJobsHistoryLimit ??= 1;
+  // Only the pod template: the Job's own defaults come when the controller creates the Job.
+  defaultTemplate(s.jobTemplate?.spec?.template);
+}
+
 export function defaultEndpointSlice(es: EndpointSlice): void {
   for (const p of es.ports ?? []) {
     p.name ??= '';
@@ -215,6 +252,8 @@ const defaulters: Record<string, (o: KubeObject) => void> = {
   Deployment: (o) => defaultDeployment(o as Deployment),
   ReplicaSet: (o) => defaultReplicaSet(o as ReplicaSet),
   DaemonSet: (o) => defaultDaemonSet(o as DaemonSet),
+  Job: (o) => defaultJob(o as Job),
+  CronJob: (o) => defaultCronJob(o as CronJob),
   EndpointSlice: (o) => defaultEndpointSlice(o as EndpointSlice),
   Endpoints: defaultEndpoints,
   NetworkPolicy: (o) => defaultNetworkPolicy(o as NetworkPolicy),

@@ -36,3 +36,19 @@ export function ageSince(timestamp: string | undefined | null, now: number): str
   if (Number.isNaN(t)) return '<unknown>';
   return humanDuration(now - t);
 }
+
+/** time.ParseDuration for the units flags use (h, m, s, ms): milliseconds, or an Error in Go's words. */
+export function parseGoDuration(s: string): number {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 };
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|ns|h|m|s)/gy;
+  let total = 0;
+  let pos = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s))) {
+    total += Number(m[1]) * units[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  if (!s || pos !== s.length) throw new Error(`time: invalid duration ${JSON.stringify(s)}`);
+  return total;
+}

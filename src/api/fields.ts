@@ -92,6 +92,7 @@ const extraFields: Record<string, Record<string, Getter>> = {
     type: str('type'),
   },
   secrets: { type: str('type') },
+  jobs: { 'status.successful': (o) => String(get(o, 'status.succeeded') ?? 0) },
   nodes: { 'spec.unschedulable': boolStr('spec.unschedulable') },
   namespaces: { 'status.phase': str('status.phase') },
   replicasets: { 'status.replicas': (o) => String(get(o, 'status.replicas') ?? 0) },

@@ -7,6 +7,7 @@ import type {
   Container,
   ContainerStatus,
   ControllerRevision,
+  CronJob,
   DaemonSet,
   Deployment,
   EndpointSlice,
@@ -14,6 +15,7 @@ import type {
   Event,
   Ingress,
   IngressClass,
+  Job,
   KubeObject,
   Namespace,
   NetworkPolicy,
@@ -291,6 +293,54 @@ function eventRow(ev: Event, now: number): TableRowData {
   };
 }
 
+// ---- Job, CronJob ----
+
+function jobRow(job: Job, now: number): TableRowData {
+  const st = job.status ?? {};
+  const succeeded = st.succeeded ?? 0;
+  let completions: string;
+  if (job.spec?.completions !== undefined) completions = `${succeeded}/${job.spec.completions}`;
+  else {
+    const parallelism = job.spec?.parallelism ?? 0;
+    completions = parallelism > 1 ? `${succeeded}/1 of ${parallelism}` : `${succeeded}/1`;
+  }
+  let duration = '';
+  if (st.startTime) {
+    const end = st.completionTime ? Date.parse(st.completionTime) : now;
+    duration = humanDuration(end - Date.parse(st.startTime));
+  }
+  const has = (type: string) => (st.conditions ?? []).some((c) => c.type === type && c.status === 'True');
+  let status = 'Running';
+  if (has('Complete')) status = 'Complete';
+  else if (has('Failed')) status = 'Failed';
+  else if (job.metadata.deletionTimestamp) status = 'Terminating';
+  else if (has('Suspended')) status = 'Suspended';
+  else if (has('FailureTarget')) status = 'FailureTarget';
+  else if (has('SuccessCriteriaMet')) status = 'SuccessCriteriaMet';
+  const [names, images] = layoutContainers(job.spec?.template?.spec?.containers);
+  return { cells: [job.metadata.name ?? '', status, completions, duration, age(job, now), names, images, formatLabelSelector(job.spec?.selector)] };
+}
+
+function cronJobRow(cj: CronJob, now: number): TableRowData {
+  const spec = cj.spec ?? ({} as CronJob['spec']);
+  const last = cj.status?.lastScheduleTime ? ageSince(cj.status.lastScheduleTime, now) : '<none>';
+  const [names, images] = layoutContainers(spec.jobTemplate?.spec?.template?.spec?.containers);
+  return {
+    cells: [
+      cj.metadata.name ?? '',
+      spec.schedule ?? '',
+      spec.timeZone ?? '<none>',
+      spec.suspend ? 'True' : 'False',
+      (cj.status?.active ?? []).length,
+      last,
+      age(cj, now),
+      names,
+      images,
+      formatLabelSelector(spec.jobTemplate?.spec?.selector),
+    ],
+  };
+}
+
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
 export const printers: Record<string, Printer> = {
@@ -459,6 +509,34 @@ export const printers: Record<string, Printer> = {
         cells: [ds.metadata.name ?? '', num(st.desiredNumberScheduled), num(st.currentNumberScheduled), num(st.numberReady), num(st.updatedNumberScheduled), num(st.numberAvailable), formatLabels(ds.spec?.template?.spec?.nodeSelector), age(ds, now), names, images, formatLabelSelector(ds.spec?.selector)],
       };
     },
+  },
+  Job: {
+    columns: [
+      nameCol(),
+      col('Status', 'string', 'Status of the job.'),
+      col('Completions', 'string', d('V1JobStatus', 'succeeded')),
+      col('Duration', 'string', 'Time required to complete the job.'),
+      ageCol(),
+      col('Containers', 'string', 'Names of each container in the template.', 1),
+      col('Images', 'string', 'Images referenced by each container in the template.', 1),
+      col('Selector', 'string', d('V1JobSpec', 'selector'), 1),
+    ],
+    row: (o, now) => jobRow(o as Job, now),
+  },
+  CronJob: {
+    columns: [
+      nameCol(),
+      col('Schedule', 'string', d('V1CronJobSpec', 'schedule')),
+      col('Timezone', 'string', d('V1CronJobSpec', 'timeZone')),
+      col('Suspend', 'boolean', d('V1CronJobSpec', 'suspend')),
+      col('Active', 'integer', d('V1CronJobStatus', 'active')),
+      col('Last Schedule', 'string', d('V1CronJobStatus', 'lastScheduleTime')),
+      ageCol(),
+      col('Containers', 'string', 'Names of each container in the template.', 1),
+      col('Images', 'string', 'Images referenced by each container in the template.', 1),
+      col('Selector', 'string', d('V1JobSpec', 'selector'), 1),
+    ],
+    row: (o, now) => cronJobRow(o as CronJob, now),
   },
   Ingress: {
     columns: [

@@ -27,6 +27,8 @@ export interface ResourceType {
   notStored?: true;
   /** defined by a CustomResourceDefinition: stored at storageVersion, printed by its columns */
   custom?: { storageVersion: string; printer: Printer };
+  /** another version of a stored resource: its objects are that resource's, converted on the way in and out */
+  storage?: { group: string; resource: string };
 }
 
 const allVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -70,6 +72,9 @@ export const resourceTypes: readonly ResourceType[] = [
   def({ group: 'apps', version: 'v1', kind: 'Deployment', resource: 'deployments', singular: 'deployment', namespaced: true, shortNames: ['deploy'], categories: ['all'], subresources: [scale(), status('apps', 'v1', 'Deployment')], model: 'V1Deployment' }),
   def({ group: 'apps', version: 'v1', kind: 'ReplicaSet', resource: 'replicasets', singular: 'replicaset', namespaced: true, shortNames: ['rs'], categories: ['all'], subresources: [scale(), status('apps', 'v1', 'ReplicaSet')], model: 'V1ReplicaSet' }),
   def({ group: 'apps', version: 'v1', kind: 'DaemonSet', resource: 'daemonsets', singular: 'daemonset', namespaced: true, shortNames: ['ds'], categories: ['all'], subresources: [status('apps', 'v1', 'DaemonSet')], model: 'V1DaemonSet' }),
+  def({ group: 'events.k8s.io', version: 'v1', kind: 'Event', resource: 'events', singular: 'event', namespaced: true, shortNames: ['ev'], categories: [], subresources: [], model: 'EventsV1Event', storage: { group: '', resource: 'events' } }),
+  def({ group: 'batch', version: 'v1', kind: 'CronJob', resource: 'cronjobs', singular: 'cronjob', namespaced: true, shortNames: ['cj'], categories: ['all'], subresources: [status('batch', 'v1', 'CronJob')], model: 'V1CronJob' }),
+  def({ group: 'batch', version: 'v1', kind: 'Job', resource: 'jobs', singular: 'job', namespaced: true, shortNames: [], categories: ['all'], subresources: [status('batch', 'v1', 'Job')], model: 'V1Job' }),
   def({ group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', resource: 'endpointslices', singular: 'endpointslice', namespaced: true, shortNames: [], categories: [], subresources: [], model: 'V1EndpointSlice' }),
   def({ group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', resource: 'ingresses', singular: 'ingress', namespaced: true, shortNames: ['ing'], categories: [], subresources: [status('networking.k8s.io', 'v1', 'Ingress')], model: 'V1Ingress' }),
   def({ group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', resource: 'ingressclasses', singular: 'ingressclass', namespaced: false, shortNames: [], categories: [], subresources: [], model: 'V1IngressClass' }),
@@ -109,11 +114,11 @@ export const metricsTypes: readonly ResourceType[] = [
 /** The kind of the serviceaccounts/token subresource's body. */
 export const tokenRequestType: ResourceType = def({ group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', resource: 'tokenrequests', singular: 'tokenrequest', namespaced: true, shortNames: [], categories: [], verbs: create, subresources: [], model: 'AuthenticationV1TokenRequest', notStored: true });
 
-/** Every resource discovery lists: the stored ones, then the reviews after the apps group, as kube-apiserver orders groups; the aggregated Metrics API last. */
+/** Every resource discovery lists: the stored ones, then the reviews after the apps and events.k8s.io groups, as kube-apiserver orders groups; the aggregated Metrics API last. */
 export const servedTypes: readonly ResourceType[] = (() => {
   let afterApps = 0;
   resourceTypes.forEach((r, i) => {
-    if (r.group === 'apps') afterApps = i + 1;
+    if (r.group === 'apps' || r.group === 'events.k8s.io') afterApps = i + 1;
   });
   return [...resourceTypes.slice(0, afterApps), ...reviewTypes, ...resourceTypes.slice(afterApps), ...metricsTypes];
 })();
@@ -151,6 +156,11 @@ type KubeObjectLike = { apiVersion?: string } & Record<string, unknown>;
 
 export function findKind(apiVersion: string, kind: string): ResourceType | undefined {
   return byKind.get(`${apiVersion}/${kind}`);
+}
+
+/** The key a resource's objects are stored under (the stored resource's, for another version of it). */
+export function storeKey(rt: Pick<ResourceType, 'group' | 'resource' | 'storage'>): string {
+  return rt.storage ? `${rt.storage.group}/${rt.storage.resource}` : `${rt.group}/${rt.resource}`;
 }
 
 export function resourceOf(group: string, resource: string): ResourceType {

@@ -57,6 +57,8 @@ const pointerTimes: Record<string, string[]> = {
   V1PodStatus: ['startTime'], // core/v1 PodStatus.StartTime
   V1Taint: ['timeAdded'], // core/v1 Taint.TimeAdded
   V1LeaseSpec: ['acquireTime', 'renewTime'], // coordination/v1 LeaseSpec.AcquireTime, .RenewTime
+  V1JobStatus: ['startTime', 'completionTime'], // batch/v1 JobStatus.StartTime, .CompletionTime
+  V1CronJobStatus: ['lastScheduleTime', 'lastSuccessfulTime'], // batch/v1 CronJobStatus.LastScheduleTime, .LastSuccessfulTime
 };
 
 /** Scalars without omitempty that podpath may leave unset: printed as their zero value. */
@@ -71,6 +73,7 @@ const noOmitEmptyScalars: Record<string, Record<string, string | number | boolea
 
 /** Value-typed omitempty scalars (int32/int64, not pointers): a 0 is omitted. */
 const zeroOmitted: Record<string, string[]> = {
+  V1JobStatus: ['active', 'succeeded', 'failed'], // batch/v1 JobStatus.Active, .Succeeded, .Failed
   // apps/v1 DeploymentStatus.ObservedGeneration, .Replicas, .UpdatedReplicas, .ReadyReplicas, .AvailableReplicas, .UnavailableReplicas
   V1DeploymentStatus: ['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas'],
   // apps/v1 ReplicaSetStatus.FullyLabeledReplicas, .ReadyReplicas, .AvailableReplicas, .ObservedGeneration

@@ -31,6 +31,7 @@ export class Finalization {
   }
 
   private watch(rt: ResourceType): void {
+    if (rt.storage) return; // another version of a resource watched as itself
     const key = `${rt.group}/${rt.resource}`;
     if (this.watched.has(key)) return;
     this.watched.add(key);
@@ -236,7 +237,7 @@ export class Finalization {
     // Custom kinds too, one version of each (they share their storage).
     const custom = new Map((this.registry.kinds?.types() ?? []).map((rt) => [`${rt.group}/${rt.resource}`, rt]));
     for (const rt of [...resourceTypes, ...custom.values()]) {
-      if (!rt.namespaced) continue;
+      if (!rt.namespaced || rt.storage) continue;
       for (const o of this.registry.store.list(`${rt.group}/${rt.resource}`, name)) {
         remaining++;
         if (!o.metadata.deletionTimestamp) this.remove({ rt, namespace: name, name: o.metadata.name! }, 'Background');

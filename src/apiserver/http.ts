@@ -5,7 +5,7 @@ import { ApiError, errors, isApiError, type Status } from '../api/errors.ts';
 import { queryBool } from '../api/query.ts';
 import { apiVersionOf, findResource, type ResourceType } from '../api/resources.ts';
 import { parseFieldSelector, type FieldRequirement } from '../api/fields.ts';
-import { isObject } from '../api/types.ts';
+import { isObject, type KubeObject } from '../api/types.ts';
 import { Authentication, userOfRequest, type UserInfo } from './authn.ts';
 import { storeAuthorizer, type Authorizer } from './authz.ts';
 import { impersonate } from './impersonation.ts';
@@ -17,7 +17,8 @@ import { openapiResponse, prepareOpenAPI } from './openapi.ts';
 import { fallbackShape, negotiate, statusFormat, type Shape } from './negotiation.ts';
 import { encodeBody, shapeList, shapeObject, type Encoded } from './output.ts';
 import { encodeProtobufObject, hasProtobuf, ProtoError, protobufMediaType } from './protobuf.ts';
-import type { Ctx, DeleteOptions, Registry } from './registry.ts';
+import { patchTypes, type Ctx, type DeleteOptions, type Registry, type WriteResult } from './registry.ts';
+import { inward, outward, storedType } from './views.ts';
 import { answer, isAsk } from './reviews.ts';
 import { isMetrics, serveMetrics } from './metrics.ts';
 import type { Store } from './storage/store.ts';
@@ -221,6 +222,11 @@ export function createHandler(opts: HttpOptions): Handler {
     const contentType = req.headers['content-type'] ?? '';
     // Whether the endpoint speaks protobuf: its kind (or a subresource's) is in the table.
     const proto = !r.rt.custom && hasProtobuf(apiVersionOf(r.rt), r.rt.kind);
+    if (r.rt.storage && r.subresource === undefined && ((method === 'POST' && r.name === undefined) || ((method === 'PUT' || method === 'PATCH') && r.name !== undefined))) {
+      if (r.rt.namespaced && r.namespace === undefined) throw errors.generic(405);
+      const shape = negotiate(accept, proto);
+      return viewWrite(reply, r.rt, ctx, method, { text: bytes.toString('utf8'), contentType, bytes }, shape);
+    }
     const watch = (wq: URLSearchParams) =>
       serveWatch(reply.res, registry, { rt: r.rt, ...(r.namespace !== undefined ? { namespace: r.namespace } : {}), query: wq, shape: negotiate(accept, proto) }, (close) => {
         req.on('close', close);
@@ -254,7 +260,7 @@ export function createHandler(opts: HttpOptions): Handler {
         }
         case 'DELETE': {
           const shape = negotiate(accept, proto);
-          const items = await registry.deleteCollection(ctx, deleteOptions(bytes.toString('utf8'), contentType, q));
+          const items = (await registry.deleteCollection(ctx, deleteOptions(bytes.toString('utf8'), contentType, q))).map((o) => outward(r.rt, o));
           const list = { kind: r.rt.listKind, apiVersion: apiVersionOf(r.rt), metadata: { resourceVersion: String(registry.store.resourceVersion) }, items };
           return reply.object(200, shape, () => list, written);
         }
@@ -339,6 +345,33 @@ export function createHandler(opts: HttpOptions): Handler {
         return reply.object(200, shape, () => result.body, written);
       }
     }
+  }
+
+  /**
+   * A create, update or patch of a view (events.k8s.io Events): the body (or, for a patch, the
+   * stored object as the view serves it, patched) converted to the stored kind and written as
+   * that; the answer converted back. Server-side apply is not offered on a view.
+   */
+  async function viewWrite(reply: Reply, rt: ResourceType, ctx: Ctx, method: string, raw: RawBody, shape: Shape): Promise<void> {
+    const sctx: Ctx = { ...ctx, rt: storedType(rt) };
+    const asStored = (o: unknown): RawBody => {
+      if (!isObject(o)) throw errors.badRequest(`the body of the request was not an object`);
+      return { text: JSON.stringify(inward(rt, o as unknown as KubeObject)), contentType: 'application/json' };
+    };
+    let result: WriteResult;
+    if (method === 'POST') result = await registry.create(sctx, asStored(parseBody(raw)));
+    else if (method === 'PUT') result = await registry.update(sctx, asStored(parseBody(raw)));
+    else {
+      const pt = mediaType(raw.contentType);
+      if (pt === 'application/apply-patch+yaml' || !(patchTypes as readonly string[]).includes(pt)) throw errors.unsupportedMediaType(patchTypes.slice(0, 3));
+      const cur = registry.get(sctx.rt, ctx.namespace, ctx.name!);
+      const patched = registry.applyPatch(pt, outward(rt, cur), raw, rt.model);
+      if (!isObject(patched)) throw errors.badRequest('the patched object is not an object');
+      const md = (isObject(patched.metadata) ? patched.metadata : {}) as KubeObject['metadata'];
+      patched.metadata = { ...md, resourceVersion: md.resourceVersion ?? cur.metadata.resourceVersion };
+      result = await registry.update(sctx, asStored(patched));
+    }
+    send(reply, shape, { ...result, object: outward(rt, result.object) });
   }
 
   /** A write's answer: its warnings, then the object in the negotiated format. */

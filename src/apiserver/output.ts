@@ -7,6 +7,7 @@ import { printerFor } from '../api/printers.ts';
 import { apiVersionOf, type ResourceType } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { Shape } from './negotiation.ts';
+import { outward } from './views.ts';
 import { encodeResponseObject, protobufMediaType } from './protobuf.ts';
 
 /** A response body's bytes and the Content-Type that names them. */
@@ -89,7 +90,7 @@ export function toMetadataList(items: KubeObject[], resourceVersion: string, ver
 export function shapeObject(rt: ResourceType, obj: KubeObject, shape: Shape, q: URLSearchParams): unknown {
   switch (shape.kind) {
     case 'object':
-      return obj;
+      return outward(rt, obj);
     case 'table':
       return toTable(rt, [obj], obj.metadata.resourceVersion ?? '', shape.version, includeObjectOf(q));
     case 'metadata':
@@ -100,7 +101,7 @@ export function shapeObject(rt: ResourceType, obj: KubeObject, shape: Shape, q: 
 export function shapeList(rt: ResourceType, items: KubeObject[], rv: string, shape: Shape, q: URLSearchParams): unknown {
   switch (shape.kind) {
     case 'object':
-      return toList(rt, items, rv);
+      return toList(rt, rt.storage ? items.map((o) => outward(rt, o)) : items, rv);
     case 'table':
       return toTable(rt, items, rv, shape.version, includeObjectOf(q));
     case 'metadata':

@@ -11,7 +11,7 @@ import { fromLabelSelector, matches, parseSelector, selectorString, SelectorPars
 import { jsonPatch, mergePatch } from '../api/patch/merge.ts';
 import { recordUpdate, serverSideApply, type ManagerContext } from '../api/patch/apply.ts';
 import { PatchError, strategicMerge } from '../api/patch/strategic.ts';
-import { apiVersionOf, asServed, asStored, resourceOf, type ResourceType } from '../api/resources.ts';
+import { apiVersionOf, asServed, asStored, resourceOf, storeKey, type ResourceType } from '../api/resources.ts';
 import { sameValue } from '../api/fieldset.ts';
 import { isObject, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
 import { validatePodEphemeralContainersUpdate } from '../api/validation/core.ts';
@@ -75,9 +75,7 @@ export function rfc3339(ms: number = Date.now()): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-function resourceKey(rt: ResourceType): string {
-  return `${rt.group}/${rt.resource}`;
-}
+const resourceKey = storeKey;
 
 const servicesKey = '/services';
 
@@ -278,6 +276,8 @@ export class Registry {
 
     const strategy = this.strategyOf(rt);
     if (!rt.custom) applyDefaults(rt.kind, obj);
+    // As BeforeCreate: the uid exists before validation (a Job's selector is made of it).
+    meta.uid = randomUUID();
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     delete meta.selfLink;
@@ -303,7 +303,6 @@ export class Registry {
       txn?.revert();
       throw e;
     }
-    meta.uid = randomUUID();
     meta.creationTimestamp = rfc3339(this.now());
     if (this.isDryRun(ctx.query)) {
       txn?.revert();

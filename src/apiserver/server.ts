@@ -13,6 +13,7 @@ import { ClusterIPAllocator, PortAllocator } from './allocators.ts';
 import { Authentication, loadOrCreateServiceAccountKey, type BoundKind } from './authn.ts';
 import { loadOrCreateServing, type ServingMaterial } from './certs.ts';
 import { decodeFor } from './decode.ts';
+import { defaultEventTTLMs, EventExpiry } from './eventttl.ts';
 import { Finalization } from './finalization.ts';
 import { authorizeRequest, createHandler, route } from './http.ts';
 import { storeAuthorizer } from './authz.ts';
@@ -40,6 +41,8 @@ export interface ApiServerOptions {
   extraSANs?: string[];
   /** also serve on this unix socket (the lab's host tunnel connects to it) */
   listenUnix?: string;
+  /** how long an Event lives after its last write (--event-ttl; an hour by default) */
+  eventTTLMs?: number;
   log?: (line: string) => void;
 }
 
@@ -202,6 +205,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   }
   finalization.start();
   customResources.start(registry);
+  const eventExpiry = new EventExpiry(registry, opts.eventTTLMs ?? defaultEventTTLMs);
+  eventExpiry.start();
   ready = true;
 
   if (opts.kubeconfig) writeKubeconfig(opts.kubeconfig, { name: 'podpath', server: url, caCert: serving.caCert, token: serving.token });
@@ -216,6 +221,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       ready = false;
       finalization.stop();
       customResources.stop();
+      eventExpiry.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         unixServer?.close();

@@ -1,8 +1,9 @@
 // Per-kind write rules, as upstream's registry strategies define them: what a create resets,
 // what an update keeps from the old object, when generation moves, and which validation runs.
 import type { FieldError } from '../api/errors.ts';
-import type { ClusterRole, Container, ControllerRevision, DaemonSet, Deployment, EndpointSlice, KubeObject, Namespace, Pod, ReplicaSet, Role, RoleBinding, Service } from '../api/types.ts';
+import type { ClusterRole, Container, ControllerRevision, CronJob, DaemonSet, Deployment, EndpointSlice, Job, KubeObject, Namespace, Pod, ReplicaSet, Role, RoleBinding, Service } from '../api/types.ts';
 import * as apps from '../api/validation/apps.ts';
+import * as batch from '../api/validation/batch.ts';
 import * as core from '../api/validation/core.ts';
 import * as net from '../api/validation/networking.ts';
 import * as rbac from '../api/validation/rbac.ts';
@@ -147,6 +148,32 @@ export const strategies: Record<string, Strategy> = {
       const changed = !sameValue(wireObject(o as DaemonSet).spec?.template, wireObject(old as DaemonSet).spec?.template);
       o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [templateGenerationAnnotation]: String(changed ? prev + 1 : prev) };
     },
+    generationOf: spec,
+  },
+  Job: {
+    validate: (o) => batch.validateJob(o as Job),
+    validateUpdate: (o, old) => batch.validateJobUpdate(o as Job, old as Job),
+    validateStatusUpdate: (o, old) => batch.validateJobStatusUpdate(o as Job, old as Job),
+    // The selector and the pods' labels come from the Job's uid unless the client chose them.
+    prepareForCreate: (o) => {
+      const job = o as Job;
+      job.status = {};
+      if (!job.spec.manualSelector) batch.generateJobSelector(job);
+      // SetDefaults_Job gives a Job without labels its template's; upstream's defaulting runs
+      // again on every read from storage, so the generated ones show there too.
+      if (!Object.keys(job.metadata.labels ?? {}).length && job.spec.template.metadata?.labels) job.metadata.labels = { ...job.spec.template.metadata.labels };
+    },
+    prepareForUpdate: keepStatus,
+    generationOf: spec,
+  },
+  CronJob: {
+    validate: (o) => batch.validateCronJob(o as CronJob),
+    validateUpdate: (o, old) => batch.validateCronJobUpdate(o as CronJob, old as CronJob),
+    validateStatusUpdate: (o, old) => batch.validateCronJobStatusUpdate(o as CronJob, old as CronJob),
+    prepareForCreate: (o) => {
+      o.status = {};
+    },
+    prepareForUpdate: keepStatus,
     generationOf: spec,
   },
   EndpointSlice: {

@@ -6,12 +6,13 @@
 import type { ServerResponse } from 'node:http';
 import { errors } from '../api/errors.ts';
 import { queryBool } from '../api/query.ts';
-import { apiVersionOf, asServed, type ResourceType } from '../api/resources.ts';
+import { apiVersionOf, asServed, storeKey, type ResourceType } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { Shape } from './negotiation.ts';
 import { includeObjectOf, partialMetadata, toTable } from './output.ts';
 import { encodeResponseObject, ProtoError, protobufMediaType, watchEventFrame } from './protobuf.ts';
 import type { Registry } from './registry.ts';
+import { outward } from './views.ts';
 import type { StoreEvent, Watcher } from './storage/store.ts';
 
 /**
@@ -37,7 +38,7 @@ type Chunk = string | Buffer;
 export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequest, onClose: (fn: () => void) => void): void {
   const { rt, namespace, query, shape } = w;
   const store = registry.store;
-  const resourceKey = `${rt.group}/${rt.resource}`;
+  const resourceKey = storeKey(rt);
   const match = registry.matcher(rt, query);
   const inScope = (o: KubeObject) => !rt.namespaced || namespace === undefined || o.metadata.namespace === namespace;
   const selected = (o: KubeObject | undefined) => o !== undefined && inScope(o) && match(o);
@@ -61,13 +62,15 @@ export function serveWatch(res: ServerResponse, registry: Registry, w: WatchRequ
   const encode = (type: WireType, stored: unknown, ev?: StoreEvent): Chunk => {
     const isObject = type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED';
     // A custom object watched at a version other than its storage version: its own line.
-    const obj = isObject ? asServed(rt, stored as KubeObject) : stored;
+    let obj = isObject ? asServed(rt, stored as KubeObject) : stored;
     if (shape.kind === 'table' && isObject) {
       const o = obj as KubeObject;
       const table = toTable(rt, [o], o.metadata.resourceVersion ?? '', shape.version, include, first);
       first = false;
       return JSON.stringify({ type, object: table }) + '\n';
     }
+    // A view's objects (events.k8s.io Events) are converted: a line of their own too.
+    if (rt.storage && isObject && shape.kind === 'object') obj = outward(rt, obj as KubeObject);
     // As the embedded encoder's PartialObjectMetadata transform: only the metadata travels.
     const body = shape.kind === 'metadata' && type !== 'ERROR' ? partialMetadata(obj as KubeObject, shape.version) : obj;
     if (protobuf) {

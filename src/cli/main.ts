@@ -10,6 +10,7 @@ import { addTraceCommands } from './trace.ts';
 import { addUICommands } from './ui.ts';
 import { labProxyModes, serviceCIDR } from '../lab/defaults.ts';
 import { defaultProxyMode } from '../proxy/config.ts';
+import { parseGoDuration } from '../api/duration.ts';
 
 // Each command loads its modules when it runs: a pod's built-in image should not pay for the
 // API server's schema at start-up.
@@ -145,8 +146,16 @@ program
   .option('--kubeconfig <file>', 'write a kubeconfig for this server (context "podpath", mode 0600)')
   .addOption(new Option('--advertise-address <ip>', 'address the `kubernetes` Service points at (default: none)'))
   .option('--apply <file>', 'after starting, create or update the objects in this YAML file (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[] }) => {
+  .option('--event-ttl <duration>', 'how long Events are kept after their last write (kube-apiserver\'s --event-ttl)', '1h0m0s')
+  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string }) => {
+    let eventTTLMs: number;
+    try {
+      eventTTLMs = parseGoDuration(o.eventTtl);
+    } catch (e) {
+      throw new Error(`invalid argument ${JSON.stringify(o.eventTtl)} for "--event-ttl" flag: ${(e as Error).message}`);
+    }
     await (await import('./apiserver.ts')).runApiServer({
+      eventTTLMs,
       apply: o.apply.map((f) => path.resolve(f)),
       dataDir: path.resolve(o.dataDir),
       listen: o.listen,

@@ -404,11 +404,11 @@ export class DaemonSetController {
         ...plan.create.map(async (node) => {
           const pod = await this.client.request<Pod>('POST', `/api/v1/namespaces/${ns}/pods`, daemonPod(ds, node, plan.hash));
           exp.pods.add(pod.metadata.name!);
-          await this.recorder.record(dsObj, 'Normal', 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
+          void this.recorder.record(dsObj, 'Normal', 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
         }),
         ...plan.delete.map(async (pod) => {
           await this.client.request('DELETE', objectPath('v1', 'pods', ns, pod)).catch(() => {});
-          await this.recorder.record(dsObj, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod}`);
+          void this.recorder.record(dsObj, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod}`);
         }),
       ]);
     }

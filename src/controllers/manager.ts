@@ -1,13 +1,15 @@
 // `podpath controller-manager`: a process that talks only to the API
 // server, with shared informers feeding the controllers.
 import fs from 'node:fs';
-import type { ClusterRole, ControllerRevision, DaemonSet, Deployment, EndpointSlice, Endpoints, Ingress, KubeObject, Node, Pod, ReplicaSet, Service } from '../api/types.ts';
+import type { ClusterRole, ControllerRevision, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Ingress, Job, KubeObject, Node, Pod, ReplicaSet, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { parseCA, type CA } from '../util/pki.ts';
 import { IngressCertificateController, type Secret } from './certificates.ts';
 import { ClusterRoleAggregationController } from './clusterroleaggregation.ts';
+import { CronJobController } from './cronjob.ts';
 import { DaemonSetController } from './daemonset.ts';
+import { JobController } from './job.ts';
 import { EndpointsControllers, NodeIpamController } from './endpoints.ts';
 import { LoadBalancerIPController, poolAddresses } from './loadbalancer.ts';
 import { DeploymentController, ReplicaSetController } from './workloads.ts';
@@ -48,14 +50,18 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   const revisions = new Informer<ControllerRevision>(client, 'apps/v1', 'controllerrevisions');
   const nodes = new Informer<Node>(client, 'v1', 'nodes');
   const clusterRoles = new Informer<ClusterRole>(client, 'rbac.authorization.k8s.io/v1', 'clusterroles');
+  const jobs = new Informer<Job>(client, 'batch/v1', 'jobs');
+  const cronJobs = new Informer<CronJob>(client, 'batch/v1', 'cronjobs');
   const ingresses = ca ? new Informer<Ingress>(client, 'networking.k8s.io/v1', 'ingresses') : undefined;
   const secrets = ca ? new Informer<Secret>(client, 'v1', 'secrets') : undefined;
-  const informers: Informer<KubeObject>[] = [pods, rss, deps, dss, revisions, svcs, slices, eps, nodes, clusterRoles, ...(ingresses && secrets ? [ingresses, secrets] : [])];
+  const informers: Informer<KubeObject>[] = [pods, rss, deps, dss, revisions, svcs, slices, eps, nodes, clusterRoles, jobs, cronJobs, ...(ingresses && secrets ? [ingresses, secrets] : [])];
   for (const i of informers) i.onError = (e) => o.log(`informer ${i.resource}: ${e.message}`);
   const queues = [
     new ReplicaSetController(client, rss, pods, o.log).queue,
     new DeploymentController(client, deps, rss, o.log).queue,
     new DaemonSetController(client, dss, pods, nodes, revisions, o.log).queue,
+    new JobController(client, jobs, pods, o.log).queue,
+    new CronJobController(client, cronJobs, jobs, o.log).queue,
     new EndpointsControllers(client, svcs, pods, slices, eps, o.log).queue,
     new NodeIpamController(client, nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
     new ClusterRoleAggregationController(client, clusterRoles, o.log).queue,

@@ -50,6 +50,7 @@ export class ReplicaSetController {
   readonly queue: WorkQueue;
   /** pods created or deleted but not yet seen in the pod informer, per ReplicaSet (upstream's expectations) */
   private expectations = new Map<string, { add: number; del: number; at: number }>();
+  private readonly recorder: EventRecorder;
 
   constructor(
     private readonly client: Client,
@@ -58,6 +59,7 @@ export class ReplicaSetController {
     log: (s: string) => void,
   ) {
     this.queue = new WorkQueue((k) => this.sync(k), (k, e) => log(`replicaset ${k}: ${e.message}`));
+    this.recorder = new EventRecorder(client, 'replicaset-controller');
     rsInformer.on({ add: (o) => this.queue.add(nsName(o)), update: (_, o) => this.queue.add(nsName(o)), delete: (o) => this.expectations.delete(nsName(o)) });
     const podChanged = (p: Pod) => {
       const ref = controllerOf(p);
@@ -88,7 +90,14 @@ export class ReplicaSetController {
     } else if (settled && active.length > want) {
       const rank = (p: Pod) => (p.spec.nodeName ? 1 : 0) + (isPodReady(p) ? 2 : 0);
       const victims = [...active].sort((a, b) => rank(a) - rank(b) || Date.parse(b.metadata.creationTimestamp ?? '') - Date.parse(a.metadata.creationTimestamp ?? '')).slice(0, active.length - want);
-      await Promise.all(victims.map((p) => this.client.request('DELETE', objectPath('v1', 'pods', ns, p.metadata.name!)).catch(() => {})));
+      await Promise.all(
+        victims.map((p) =>
+          this.client
+            .request('DELETE', objectPath('v1', 'pods', ns, p.metadata.name!))
+            .then(() => void this.recorder.record({ ...rs, apiVersion: 'apps/v1', kind: 'ReplicaSet' }, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name}`))
+            .catch(() => {}),
+        ),
+      );
     }
     const ready = active.filter(isPodReady).length;
     const minReady = rs.spec.minReadySeconds ?? 0;
@@ -123,7 +132,8 @@ export class ReplicaSetController {
       metadata: { ...(t.metadata ?? {}), generateName: `${rs.metadata.name}-`, namespace: rs.metadata.namespace, ownerReferences: [ownerRef(rs)] },
       spec: t.spec,
     };
-    await this.client.request('POST', `/api/v1/namespaces/${rs.metadata.namespace}/pods`, pod);
+    const created = await this.client.request<Pod>('POST', `/api/v1/namespaces/${rs.metadata.namespace}/pods`, pod);
+    void this.recorder.record({ ...rs, apiVersion: 'apps/v1', kind: 'ReplicaSet' }, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
   }
 }
 
@@ -149,7 +159,7 @@ export class DeploymentController {
   }
 
   private async event(d: Deployment, reason: string, message: string): Promise<void> {
-    await this.recorder.record({ ...d, apiVersion: 'apps/v1', kind: 'Deployment' }, 'Normal', reason, message);
+    void this.recorder.record({ ...d, apiVersion: 'apps/v1', kind: 'Deployment' }, 'Normal', reason, message);
   }
 
   /** scaleReplicaSet: the new size, with the replicas annotations of the Deployment as it now is. */

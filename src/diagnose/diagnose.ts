@@ -74,15 +74,19 @@ function parseSource(ix: ClusterIndex, from: string): Source {
 }
 
 /**
- * Each node's rules for the trace: rendered from the objects as its kube-proxy would write them,
- * less what the live facts say the kernel lacks (a Service whose rules are gone; all of them
- * when kube-proxy's rules are flushed), so the trace walks what the node holds.
+ * Each node's rules for the trace: as its kernel holds them where the live facts read them;
+ * otherwise rendered from the objects as its kube-proxy would write them, less what the facts
+ * say the kernel lacks (a Service whose rules are gone; all of them when kube-proxy's rules are
+ * flushed).
  */
 function traceRules(ix: ClusterIndex, mode: TraceProxyMode, facts: LiveFacts | undefined): (node: string) => RuleWalker[] {
   const cache = new Map<string, RuleWalker[]>();
   return (name) => {
-    let w = cache.get(name);
-    if (w) return w;
+    let w = cache.get(name) ?? facts?.nodeRules?.(name);
+    if (w) {
+      cache.set(name, w);
+      return w;
+    }
     const n = ix.nodes.get(name)!;
     let services = ix.objects.services;
     let flushed = false;

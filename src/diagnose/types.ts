@@ -3,6 +3,7 @@
 // named as the hop that fails, and the trace's own verdict beside it. These names are the JSON
 // schema: keep them stable.
 import type { Container, Pod, Service } from '../api/types.ts';
+import type { RuleWalker } from '../trace/netfilter.ts';
 import type { ObjectRef, Verdict } from '../trace/types.ts';
 
 /** The checks, in the order they are reported (and the first failing one is the failing hop). */
@@ -98,6 +99,8 @@ export interface LiveFacts {
   proxyHealth(node: string): ProxyHealth;
   /** the node's kernel rules for the Service */
   serviceRules(node: string, svc: Service): ServiceRules;
+  /** every rule the node's kernel holds, for the trace to walk; undefined where they were not read */
+  nodeRules?(node: string): RuleWalker[] | undefined;
   /** the container's readiness probe run once now, from its node as the kubelet runs it: whether it passed, and the kubelet's words for the result */
   readinessProbe(pod: Pod, container: Container): { ok: boolean; message: string };
   /** the name looked up inside the pod, as its processes would (its resolv.conf): the addresses, or what went wrong */

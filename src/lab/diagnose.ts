@@ -12,7 +12,10 @@ import { diagnose, type DiagnoseRequest } from '../diagnose/diagnose.ts';
 import { resolveTargetPort } from '../diagnose/pods.ts';
 import type { Diagnosis, LiveFacts, ProxyHealth, Socket } from '../diagnose/types.ts';
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
+import { readNodeRules } from '../trace/kernel.ts';
 import { readClusterObjects } from '../trace/live.ts';
+import type { RuleWalker } from '../trace/netfilter.ts';
+import { traceProxyModes } from '../trace/rules.ts';
 import { parseProcNet } from '../util/procnet.ts';
 import { pickLab, labClient } from './access.ts';
 import { clientIP, clusterCIDR, clusterDNS, proxyHealthzAddress, routerIP, serviceCIDR, underlayCIDR } from './defaults.ts';
@@ -36,7 +39,7 @@ export async function labProxyMode(client: Client): Promise<string> {
 const procTables = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
 
 /** The facts of a running lab, each read when first asked for. */
-export function labFacts(s: LabState, mode: string, ex: Executor = defaultExecutor): LiveFacts {
+export function labFacts(s: LabState, mode: string, ex: Executor = defaultExecutor, kernelRules = new Map<string, RuleWalker[]>()): LiveFacts {
   const netnsOf = (node: string) => s.nodes.find((n) => n.name === node)?.netns;
   const rules = new Map<string, ReturnType<typeof nodeRulesPresence>>();
   return {
@@ -70,6 +73,7 @@ export function labFacts(s: LabState, mode: string, ex: Executor = defaultExecut
       }
       return { answered: true, healthy: code === 200, detail: `${code}${last ? ` (lastUpdated ${last})` : ` ${body}`}` };
     },
+    nodeRules: (node: string) => kernelRules.get(node),
     serviceRules(node: string, svc: Service) {
       let check = rules.get(node);
       if (!check) {
@@ -141,7 +145,13 @@ export async function diagnoseLab(name: string | undefined, req: DiagnoseRequest
   try {
     const [objects, events, mode] = await Promise.all([readClusterObjects(client), client.get<{ items: Event[] }>(collectionPath('v1', 'events')).then((l) => l.items), labProxyMode(client)]);
     const plan = { underlayCIDR, routerIP, clientIP, clusterCIDR, serviceCIDR, clusterDNS, clusterDomain: 'cluster.local', cniBackend: s.cniBackend };
-    return diagnose({ objects, events, plan, mode, facts: labFacts(s, mode, ex) }, req);
+    // Each node's rules as its kernel holds them, for the path's trace (the modes the trace walks).
+    const kernelRules = new Map<string, RuleWalker[]>();
+    if ((traceProxyModes as readonly string[]).includes(mode)) {
+      // a node whose rules cannot be read is traced over rules rendered from the objects instead
+      await Promise.all(s.nodes.map((n) => readNodeRules(n.netns, mode, ex).then((w) => kernelRules.set(n.name, w), () => undefined)));
+    }
+    return diagnose({ objects, events, plan, mode, facts: labFacts(s, mode, ex, kernelRules) }, req);
   } finally {
     client.close();
   }

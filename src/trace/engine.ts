@@ -33,6 +33,21 @@ export interface TraceContext {
   mode: string;
   /** a node's packet rules */
   rules(node: string): RuleWalker[];
+  /**
+   * A proxy process on the node that accepts connections to local addresses itself and opens its
+   * own to an endpoint (kube-proxy's userspace mode): the virtual server a packet reaches, if any.
+   */
+  localProxy?(node: string, pkt: Packet): LocalProxy | undefined;
+}
+
+/** A userspace proxy's virtual server: what it listens on for, and the endpoints its scheduler picks among. */
+export interface LocalProxy {
+  /** "kube-proxy (userspace)" */
+  proxy: string;
+  /** the ServicePort, "NS/NAME[:PORT]" */
+  service: string;
+  scheduler: string;
+  reals: { ip: string; port: number; weight: number }[];
 }
 
 export const defaultSrcPort = 40000;
@@ -61,6 +76,8 @@ interface LegResult {
   place?: Place;
   pkt: Packet;
   nat: NatEntry[];
+  /** a local proxy took the connection: the packet of its own connection onward, from the node */
+  onward?: Packet;
 }
 
 const placeName = (p: Place) => (p.kind === 'pod' ? `pod/${podKey(p.pod)}` : p.kind === 'node' ? `node/${p.node.name}` : p.kind);
@@ -185,6 +202,12 @@ class Tracer {
         return { verdict: res.verdict, reason: res.reason, ...base, hops: this.hops, candidates: this.candidates };
       }
       const at = res.place!;
+      // At a node: a userspace proxy took the connection and opens its own onward.
+      if (res.onward) {
+        start = at;
+        pkt = res.onward;
+        continue;
+      }
       // At a pod: an Ingress controller takes the request and opens its own connection onward.
       if (at.kind === 'pod' && target.url && isIngressController(at.pod)) {
         const onward = this.ingressHop(at, res.pkt, target.url);
@@ -371,6 +394,8 @@ class Tracer {
   /** The packet reached a node's own address after input: a host-network process must listen. */
   private toHost(node: NodeInfo, pkt: Packet, nat: NatEntry[]): LegResult {
     const ix = this.ctx.ix;
+    const vs = this.ctx.localProxy?.(node.name, pkt);
+    if (vs) return this.proxyHop(node, pkt, nat, vs);
     const hostPod = ix.objects.pods.find((p) => p.spec?.hostNetwork && p.spec.nodeName === node.name && (p.spec.containers ?? []).some((c) => (c.ports ?? []).some((cp) => cp.containerPort === pkt.dstPort && (cp.protocol ?? 'TCP').toLowerCase() === pkt.protocol)));
     if (hostPod) {
       const place: Place = { kind: 'pod', pod: hostPod, node };
@@ -379,6 +404,23 @@ class Tracer {
     }
     this.hop('deliver', { node: node.name }, pkt, pkt, `no rule translated ${pkt.dst}:${pkt.dstPort} and no hostNetwork pod on node ${node.name} declares ${pkt.dstPort}/${pkt.protocol.toUpperCase()}: the kernel answers with a reset (connection refused)`);
     return { verdict: 'rejected', reason: `nothing listens on node ${node.name} ${pkt.dst}:${pkt.dstPort}`, pkt, nat };
+  }
+
+  /** The proxy accepts the connection on the node and connects to the endpoint its scheduler picks, from the node's address on the route there. */
+  private proxyHop(node: NodeInfo, pkt: Packet, nat: NatEntry[], vs: LocalProxy): LegResult {
+    const [ns, rest] = vs.service.split('/');
+    const object: ObjectRef = { kind: 'Service', namespace: ns!, name: rest!.split(':')[0]! };
+    if (!vs.reals.length) {
+      this.hop('proxy', { node: node.name }, pkt, pkt, `${vs.proxy} has no endpoints for ${vs.service} and does not listen on ${pkt.dst}:${pkt.dstPort}: the kernel answers with a reset (connection refused)`, { object });
+      return { verdict: 'rejected', reason: `${vs.service} has no endpoints: ${vs.proxy} on node ${node.name} does not listen on ${pkt.dst}:${pkt.dstPort}`, pkt, nat };
+    }
+    const total = vs.reals.reduce((n, r) => n + r.weight, 0) || vs.reals.length;
+    const branches = vs.reals.map((r) => ({ ip: r.ip, port: r.port, probability: (r.weight || 1) / total }));
+    const chosen = branches[this.choose(branches, `${vs.proxy} ${vs.service} (${vs.scheduler})`)]!;
+    const rt = this.routeIn(node, chosen.ip);
+    const onward: Packet = { protocol: pkt.protocol, src: rt.src ?? node.ip, srcPort: (this.req.srcPort ?? defaultSrcPort) + 1, dst: chosen.ip, dstPort: chosen.port };
+    this.hop('proxy', { node: node.name }, pkt, onward, `${vs.proxy} accepts ${pkt.dst}:${pkt.dstPort} for ${vs.service} (its own socket: the connection ends here) and connects to ${this.ctx.ix.podName(chosen.ip)} (${chosen.ip}:${chosen.port}), picked by its ${vs.scheduler} scheduler among ${branches.length}, from ${onward.src} (the address of the route's device; the port is the kernel's pick)`, { object });
+    return { verdict: 'arrived', reason: '', place: { kind: 'node', node, from: 'local' }, pkt, nat, onward };
   }
 
   private netpol(node: NodeInfo, pkt: Packet, pod: Pod): { allowed: boolean; reason: string } {

@@ -1,8 +1,11 @@
 // The trace's view of a running cluster: the same objects a state file holds, listed from an API
 // server (the lab's through its tunnel, or any cluster's through a kubeconfig). Items of a list
-// carry no kind, so each is stamped with its list's before sorting.
+// carry no kind, so each is stamped with its list's before sorting. kube-proxy's mode and pod
+// network come from its ConfigMap, where kubeadm (and the lab) keep them.
+import YAML from 'yaml';
+import { ApiError } from '../api/errors.ts';
 import type { KubeObject } from '../api/types.ts';
-import { collectionPath, type Client } from '../client/client.ts';
+import { collectionPath, objectPath, type Client } from '../client/client.ts';
 import { sortObjects, traceKinds, type ClusterObjects } from './cluster.ts';
 
 /** The resource (plural) of each kind the trace reads. */
@@ -27,4 +30,30 @@ export async function readClusterObjects(client: Client): Promise<ClusterObjects
     }),
   );
   return sortObjects(lists.flat());
+}
+
+/** What the trace takes from kube-proxy's configuration (the ConfigMap kube-system/kube-proxy, as kubeadm lays it out). */
+export interface ProxyConfigSummary {
+  /** iptables when the file says "" (kube-proxy's default on Linux) */
+  mode: string;
+  clusterCIDR?: string;
+  /** ipvs.scheduler, when set (the IPVS and userspace proxies' balancing) */
+  scheduler?: string;
+  /** where it was read, for the report */
+  source: string;
+}
+
+/** kube-proxy's mode and cluster CIDR from its ConfigMap's config.conf; undefined when the cluster has none (not a kubeadm layout). */
+export async function readProxyConfig(client: Client): Promise<ProxyConfigSummary | undefined> {
+  let cm: { data?: Record<string, string> };
+  try {
+    cm = await client.get<{ data?: Record<string, string> }>(objectPath('v1', 'configmaps', 'kube-system', 'kube-proxy'));
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 404) return undefined;
+    throw e;
+  }
+  const text = cm.data?.['config.conf'];
+  if (text === undefined) return undefined;
+  const doc = YAML.parse(text) as { mode?: string; clusterCIDR?: string; ipvs?: { scheduler?: string } } | null;
+  return { mode: doc?.mode || 'iptables', ...(doc?.clusterCIDR ? { clusterCIDR: doc.clusterCIDR.split(',')[0]!.trim() } : {}), ...(doc?.ipvs?.scheduler ? { scheduler: doc.ipvs.scheduler } : {}), source: 'ConfigMap kube-system/kube-proxy config.conf' };
 }

@@ -1,7 +1,7 @@
 // `podpath trace -o mermaid`: the path as a Mermaid sequence diagram in the seeds' style — one
 // lifeline per place the packet crosses (the client, each node, each pod), an arrow for each
 // move with the 5-tuple as it travels, the rules that rewrite it as self-messages, the rest as
-// notes, and the reply as dashed arrows.
+// notes, and the reply as dashed arrows; with an observation, its verdict and differences last.
 import { objectText } from './objects.ts';
 import { packetText } from './text.ts';
 import type { Hop, Trace } from './types.ts';
@@ -42,6 +42,9 @@ export function traceMermaid(t: Trace): string {
     }
   }
   const head = ['sequenceDiagram', '  autonumber', ...[...ids].map(([place, v]) => `  participant ${v} as ${clean(place)}`)];
-  const verdict = `  Note over ${[...ids.values()][0] ?? 'P1'}: ${clean(`${t.verdict.toUpperCase()}: ${t.reason}`)}`;
-  return `${[...head, ...body, verdict].join('\n')}\n`;
+  const first = [...ids.values()][0] ?? 'P1';
+  const verdict = `  Note over ${first}: ${clean(`${t.verdict.toUpperCase()}: ${t.reason}`)}`;
+  const o = t.observed;
+  const observed = o ? [`  Note over ${first}: ${clean(`OBSERVED ${o.verdict.toUpperCase()}: ${o.reason}. ${o.differences.length ? `${o.differences.length} difference(s): ${o.differences.join(', ')}` : 'no difference from the computed path'}`, 400)}`] : [];
+  return `${[...head, ...body, verdict, ...observed].join('\n')}\n`;
 }

@@ -40,6 +40,9 @@ type Val = string | number | boolean | undefined | Val[];
 
 const keyText = (v: Val): string => (Array.isArray(v) ? v.map(keyText).join(' . ') : String(v));
 
+/** A rule as nft lists it, its comment included: the text a hit carries (and an observed rule is named by). */
+export const nftRuleText = (r: { rule: string; comment?: string }) => r.rule + (r.comment !== undefined ? ` comment "${r.comment}"` : '');
+
 /** A verdict written as a word or two ("goto service-…", "drop"). */
 function parseVerdict(words: string): Verdict | undefined {
   const [a, b] = words.split(' ');
@@ -71,7 +74,7 @@ export class NftablesWalker implements RuleWalker {
       const c = this.chains.get(`${tkey(r)} ${r.chain}`);
       if (!c) continue;
       const stmts = r.expr?.length ? r.expr : parseRuleText(r.rule);
-      c.rules.push({ stmts, text: r.rule + (r.comment !== undefined ? ` comment "${r.comment}"` : ''), ...(r.comment !== undefined ? { comment: r.comment } : {}) });
+      c.rules.push({ stmts, text: nftRuleText(r), ...(r.comment !== undefined ? { comment: r.comment } : {}) });
     }
     for (const s of rs.sets) this.sets.set(`${tkey(s)} ${s.name}`, { exact: new Set(), intervals: [] });
     for (const m of rs.maps) this.maps.set(`${tkey(m)} ${m.name}`, new Map());

@@ -9,10 +9,15 @@ import { modes } from '../proxy/app/modes.ts';
 import { nodePortIPs, type ProxyFlags } from '../proxy/config.ts';
 import { jumpRules } from '../proxy/iptables/render.ts';
 import { servicePorts } from '../proxy/model.ts';
+import { isSchedulerName, type SchedulerName } from '../proxy/schedulers.ts';
+import { dummyAddresses, virtualServers, type VirtualServer } from '../proxy/virtualserver.ts';
 import { fullSyncTransaction, kubeProxyTable, nftablesConfig } from '../proxy/nftables/render.ts';
 import { masqueradeComment } from '../cni/network.ts';
 import { IptablesWalker } from './iptables.ts';
+import type { ClusterIndex } from './cluster.ts';
+import type { LocalProxy } from './engine.ts';
 import type { RuleWalker } from './netfilter.ts';
+import type { Packet } from './types.ts';
 import { NftablesWalker } from './nftables.ts';
 
 export type TraceProxyMode = 'iptables' | 'nftables';
@@ -99,4 +104,26 @@ export function renderNodeRules(i: NodeRulesInput): NodeRules {
   fake.run(tx);
   const ruleset = rulesetOf(fake);
   return { rendered: tx.toString(), ruleset, walkers: [new IptablesWalker([masqueradeTable(i.clusterCIDR)]), new NftablesWalker(ruleset)] };
+}
+
+/**
+ * kube-proxy's userspace mode on the cluster's nodes, from the objects: the virtual servers it
+ * listens on (every ClusterIP, external and LoadBalancer IP bound to the node, NodePorts on every
+ * address), as its own process accepts them. Each node's addresses gain the ClusterIPs its dummy
+ * device holds, so a ClusterIP is local there, as in the kernel.
+ */
+export function userspaceProxy(ix: ClusterIndex, scheduler: string): (node: string, pkt: Packet) => LocalProxy | undefined {
+  const byNode = new Map<string, VirtualServer[]>();
+  const sched = (isSchedulerName(scheduler) ? scheduler : 'rr') as SchedulerName;
+  for (const n of ix.nodes.values()) {
+    const zone = ix.objects.nodes.find((x) => x.metadata.name === n.name)?.metadata.labels?.['topology.kubernetes.io/zone'];
+    const ports = servicePorts(ix.objects.services, ix.objects.slices, n.name, zone);
+    for (const ip of dummyAddresses(ports)) n.localIPs.add(ip);
+    byNode.set(n.name, virtualServers(ports, { scheduler: sched, nodePortIPs: ['0.0.0.0'], mode: 'userspace' }));
+  }
+  return (node, pkt) => {
+    const n = ix.nodes.get(node);
+    const vs = byNode.get(node)?.find((v) => v.protocol.toLowerCase() === pkt.protocol && v.port === pkt.dstPort && (v.ip === pkt.dst || (v.ip === '0.0.0.0' && n?.localIPs.has(pkt.dst))));
+    return vs && { proxy: 'kube-proxy (userspace)', service: vs.service, scheduler: vs.scheduler, reals: vs.reals.map((r) => ({ ip: r.ip, port: r.port, weight: r.weight })) };
+  };
 }

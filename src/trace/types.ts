@@ -15,7 +15,7 @@ export interface Packet {
 
 export type PacketField = keyof Omit<Packet, 'protocol'>;
 
-export type HopKind = 'resolve' | 'route' | 'netfilter' | 'conntrack' | 'ingress' | 'netpol' | 'deliver' | 'reply';
+export type HopKind = 'resolve' | 'route' | 'netfilter' | 'conntrack' | 'ingress' | 'proxy' | 'netpol' | 'deliver' | 'reply';
 
 /** The rule that acted: iptables table and chain, or an nftables table (family and name) and chain. */
 export interface RuleRef {
@@ -47,6 +47,8 @@ export interface Hop {
   rule?: RuleRef;
   object?: ObjectRef;
   note: string;
+  /** with --observe, for a hop the kernel reports (netfilter rules, conntrack NAT, delivery): whether the probe's packet was seen taking it */
+  observed?: boolean;
 }
 
 export interface Endpoint {
@@ -76,6 +78,51 @@ export interface Trace {
   endpoint?: Endpoint;
   /** every place the kernel (or nginx) picks at random, each candidate with its probability */
   candidates: Candidate[];
+  /** what the computation leaves out where the rules were read (a proxy mode whose datapath is not only netfilter rules) */
+  notes?: string[];
+  /** with --observe: the probe's path as the kernel reported it */
+  observed?: Observation;
+}
+
+/** What the probe's program reports (one JSON line). */
+export interface ProbeResult {
+  ok: boolean;
+  error?: string;
+  /** from the first packet sent to the answer's end (or the connect, with no request to make) */
+  timeMs: number;
+  /** the peer's address as connected to ("10.96.0.12:80"): the name's resolution, when a name was given */
+  remote?: string;
+  /** the start of the answer */
+  answer?: string;
+}
+
+export interface ObservedHop {
+  step: number;
+  kind: Extract<HopKind, 'netfilter' | 'conntrack' | 'route' | 'proxy' | 'ingress' | 'deliver'>;
+  node?: string;
+  namespace?: string;
+  hook?: string;
+  packet: { before: Packet; after: Packet };
+  rule?: RuleRef;
+  /** the computed hop it is the same as, when one is */
+  computed?: number;
+  note: string;
+}
+
+export interface Observation {
+  verdict: Verdict | 'unknown';
+  reason: string;
+  /** the probe: its first packet's tuple and what it got */
+  probe: ProbeResult & { tuple: Packet };
+  hops: ObservedHop[];
+  /** the pod the connection reached, as the kernel shows it */
+  endpoint?: Endpoint;
+  /** computed hops not seen, hops seen and not computed, another endpoint or verdict */
+  differences: string[];
+  /** the namespaces watched, as places */
+  watched: string[];
+  /** from the first table installed to the last removed */
+  timeMs: number;
 }
 
 export const sameTuple = (a: Packet, b: Packet) => a.protocol === b.protocol && a.src === b.src && a.srcPort === b.srcPort && a.dst === b.dst && a.dstPort === b.dstPort;

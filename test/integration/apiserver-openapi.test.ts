@@ -26,6 +26,8 @@ const samples: Record<string, [string, string, string]> = {
   Deployment: ['deployment.spec.replicas', 'integer', 'integer'],
   ReplicaSet: ['replicaset.spec.template', 'PodTemplateSpec', 'Object'],
   DaemonSet: ['daemonset.spec.updateStrategy', 'DaemonSetUpdateStrategy', 'Object'],
+  CronJob: ['cronjob.spec.jobTemplate', 'JobTemplateSpec', 'Object'],
+  Job: ['job.spec.podFailurePolicy', 'PodFailurePolicy', 'Object'],
   EndpointSlice: ['endpointslice.endpoints', '[]Endpoint', '[]Object'],
   Ingress: ['ingress.spec.rules', '[]IngressRule', '[]Object'],
   IngressClass: ['ingressclass.spec.controller', 'string', 'string'],
@@ -68,7 +70,7 @@ describe('OpenAPI documents of podpath apiserver', () => {
 
   it('kubectl 1.32 explains every served kind from OpenAPI v3', () => {
     for (const r of resourceTypes) {
-      const out = explain([r.resource]);
+      const out = explain(r.group ? [r.resource, `--api-version=${r.group}/${r.version}`] : [r.resource]);
       assert.match(out, new RegExp(`^KIND:\\s+${r.kind}$`, 'm'), r.kind);
       if (r.group) assert.match(out, new RegExp(`^GROUP:\\s+${r.group.replace(/\./g, '\\.')}$`, 'm'));
       assert.match(out, /^ {2}metadata\t<ObjectMeta>( -required-)?$/m, r.kind);

@@ -17,7 +17,10 @@ const rp = (pid: number, startedAtMs: number): RuntimePod => ({ uid: 'u1', names
 /** A transport answering from a script of results, recording what was asked. */
 function scripted(results: boolean[]) {
   const asked: (HttpProbeRequest | { tcp: [string | undefined, number, number] })[] = [];
-  const next = async () => results.shift() ?? false;
+  const next = async () => {
+    const ok = results.shift() ?? false;
+    return { ok, output: ok ? '' : 'HTTP probe failed with statuscode: 503' };
+  };
   const transport: ProbeTransport = {
     httpGet: (r) => (asked.push(r), next()),
     tcpConnect: (host, port, timeoutMs) => (asked.push({ tcp: [host, port, timeoutMs] }), next()),
@@ -51,15 +54,15 @@ describe('node agent prober', () => {
     const { transport, asked } = scripted([true]);
     const c: Container = { name: 'main', ports: [{ name: 'http', containerPort: 8080 }] };
     const p: Probe = { httpGet: { path: '/ready', port: 'http', httpHeaders: [{ name: 'X-Probe', value: 'yes' }] }, timeoutSeconds: 2 };
-    assert.equal(await runProbe(p, rp(1, 0), c, { transport, executor: new FakeExecutor() }), true);
+    assert.equal((await runProbe(p, rp(1, 0), c, { transport, executor: new FakeExecutor() })).ok, true);
     assert.deepEqual(asked, [{ host: '10.244.0.5', port: 8080, path: '/ready', headers: { 'User-Agent': 'kube-probe/1.33', Accept: '*/*', 'X-Probe': 'yes' }, timeoutMs: 2000 }]);
   });
 
   it('asks a tcpSocket probe at its host or the pod IP, with the default 1 s timeout', async () => {
     const { transport, asked } = scripted([true, false]);
     const c: Container = { name: 'main' };
-    assert.equal(await runProbe({ tcpSocket: { port: 53 } }, rp(1, 0), c, { transport, executor: new FakeExecutor() }), true);
-    assert.equal(await runProbe({ tcpSocket: { port: 53, host: '10.0.0.1' } }, rp(1, 0), c, { transport, executor: new FakeExecutor() }), false);
+    assert.equal((await runProbe({ tcpSocket: { port: 53 } }, rp(1, 0), c, { transport, executor: new FakeExecutor() })).ok, true);
+    assert.equal((await runProbe({ tcpSocket: { port: 53, host: '10.0.0.1' } }, rp(1, 0), c, { transport, executor: new FakeExecutor() })).ok, false);
     assert.deepEqual(asked, [{ tcp: ['10.244.0.5', 53, 1000] }, { tcp: ['10.0.0.1', 53, 1000] }]);
   });
 
@@ -72,14 +75,14 @@ describe('node agent prober', () => {
       return { status };
     });
     const probe: Probe = { exec: { command: ['test', '-f', '/tmp/ready'] }, timeoutSeconds: 3 };
-    assert.equal(await runProbe(probe, rp(1, 0), { name: 'main' }, { transport: scripted([]).transport, executor: ex }), true);
+    assert.equal((await runProbe(probe, rp(1, 0), { name: 'main' }, { transport: scripted([]).transport, executor: ex })).ok, true);
     status = 1;
-    assert.equal(await runProbe(probe, rp(1, 0), { name: 'main' }, { transport: scripted([]).transport, executor: ex }), false);
+    assert.equal((await runProbe(probe, rp(1, 0), { name: 'main' }, { transport: scripted([]).transport, executor: ex })).ok, false);
     assert.deepEqual(ex.callsOf('test'), [['-f', '/tmp/ready'], ['-f', '/tmp/ready']]);
     assert.deepEqual(opts[0], { enter: 1, timeoutMs: 3000 });
     const gone = rp(1, 0);
     delete gone.containers.main!.pid;
-    assert.equal(await runProbe(probe, gone, { name: 'main' }, { transport: scripted([]).transport, executor: ex }), false);
+    assert.deepEqual(await runProbe(probe, gone, { name: 'main' }, { transport: scripted([]).transport, executor: ex }), { ok: false, output: 'container main is not running' });
     assert.equal(ex.callsOf('test').length, 2, 'nothing run without the container\'s process');
   });
 
@@ -126,7 +129,7 @@ describe('node agent prober', () => {
     assert.deepEqual(logs, ['liveness probe failed for default/web container main; restarting']);
   });
 
-  it('really asks over HTTP and TCP: 2xx and 3xx pass, 4xx, 5xx and refused connections fail', async () => {
+  it('really asks over HTTP and TCP: 2xx and 3xx pass, 4xx, 5xx and refused connections fail, in the kubelet\'s words', async () => {
     const seen: http.IncomingHttpHeaders[] = [];
     const server = http.createServer((req, res) => {
       seen.push(req.headers);
@@ -137,13 +140,18 @@ describe('node agent prober', () => {
     const port = (server.address() as net.AddressInfo).port;
     try {
       const get = (code: number) => netTransport.httpGet({ host: '127.0.0.1', port, path: `/${code}`, headers: { 'User-Agent': 'kube-probe/1.33' }, timeoutMs: 1000 });
-      assert.deepEqual(await Promise.all([200, 302, 404, 500].map(get)), [true, true, false, false]);
+      assert.deepEqual(await Promise.all([200, 302, 404, 500].map(get)), [
+        { ok: true, output: '' },
+        { ok: true, output: '' },
+        { ok: false, output: 'HTTP probe failed with statuscode: 404' },
+        { ok: false, output: 'HTTP probe failed with statuscode: 500' },
+      ]);
       assert.equal(seen[0]!['user-agent'], 'kube-probe/1.33');
-      assert.equal(await netTransport.tcpConnect('127.0.0.1', port, 1000), true);
+      assert.equal((await netTransport.tcpConnect('127.0.0.1', port, 1000)).ok, true);
     } finally {
       await new Promise((r) => server.close(r));
     }
-    assert.equal(await netTransport.tcpConnect('127.0.0.1', port, 1000), false);
-    assert.equal(await netTransport.httpGet({ host: '127.0.0.1', port, path: '/', headers: {}, timeoutMs: 1000 }), false);
+    assert.deepEqual(await netTransport.tcpConnect('127.0.0.1', port, 1000), { ok: false, output: `dial tcp 127.0.0.1:${port}: connect: connection refused` });
+    assert.deepEqual(await netTransport.httpGet({ host: '127.0.0.1', port, path: '/', headers: {}, timeoutMs: 1000 }), { ok: false, output: `Get "http://127.0.0.1:${port}/": dial tcp 127.0.0.1:${port}: connect: connection refused` });
   });
 });

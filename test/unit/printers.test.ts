@@ -113,6 +113,28 @@ const objects: KubeObject[] = [
     count: 3,
   },
   {
+    kind: 'Job',
+    metadata: meta('pi', 300),
+    spec: { completions: 3, parallelism: 1, selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': 'u1' } }, template: { spec: { containers: [{ name: 'pi', image: 'perl:5.34.0' }] } } },
+    status: { succeeded: 3, startTime: created(300), completionTime: created(235), conditions: [{ type: 'SuccessCriteriaMet', status: 'True' }, { type: 'Complete', status: 'True' }] },
+  },
+  { kind: 'Job', metadata: meta('running', 90), spec: { parallelism: 2, template: { spec: { containers: [{ name: 'w', image: 'busybox' }] } } }, status: { active: 2, succeeded: 0, startTime: created(80) } },
+  { kind: 'Job', metadata: meta('new', 1), spec: { parallelism: 1, template: { spec: { containers: [{ name: 'w', image: 'busybox' }] } } } },
+  {
+    kind: 'Job',
+    metadata: meta('broken', 700),
+    spec: { completions: 1, template: { spec: { containers: [{ name: 'w', image: 'busybox' }] } } },
+    status: { failed: 7, startTime: created(690), conditions: [{ type: 'FailureTarget', status: 'True' }, { type: 'Failed', status: 'True' }] },
+  },
+  { kind: 'Job', metadata: meta('held', 30), spec: { completions: 2, suspend: true, template: { spec: { containers: [{ name: 'w', image: 'busybox' }] } } }, status: { conditions: [{ type: 'Suspended', status: 'True' }] } },
+  {
+    kind: 'CronJob',
+    metadata: meta('hello', 3600),
+    spec: { schedule: '*/1 * * * *', jobTemplate: { spec: { template: { spec: { containers: [{ name: 'hello', image: 'busybox:1.28' }] } } } } },
+    status: { active: [{ name: 'hello-29000000' }], lastScheduleTime: created(45) },
+  },
+  { kind: 'CronJob', metadata: meta('nightly', 60), spec: { schedule: '0 3 * * *', timeZone: 'Europe/Paris', suspend: true, jobTemplate: { spec: { template: { spec: { containers: [{ name: 'b', image: 'backup' }] } } } } } },
+  {
     kind: 'Ingress',
     metadata: meta('ing', 10),
     spec: { ingressClassName: 'nginx', rules: [{ host: 'a.example.com' }, { host: 'b.example.com' }, { host: 'c.example.com' }, { host: 'd.example.com' }], tls: [{ hosts: ['a.example.com'] }] },

@@ -214,6 +214,52 @@ const objects: Record<string, Record<string, unknown>> = {
     status: { currentNumberScheduled: 1, numberMisscheduled: 0, desiredNumberScheduled: 1, numberReady: 1, observedGeneration: 1, updatedNumberScheduled: 1, numberAvailable: 1 },
   },
   'apps/v1/ControllerRevision': { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: meta('ds-5d8c7b6f9', 'kube-system'), data: { spec: { template: { $patch: 'replace', metadata: { labels: { a: 'b' } } } } }, revision: 2 },
+  'batch/v1/Job': {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: meta('pi', 'default'),
+    spec: {
+      parallelism: 2,
+      completions: 4,
+      activeDeadlineSeconds: 600,
+      podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { containerName: 'main', operator: 'In', values: [42] } }, { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
+      backoffLimit: 6,
+      selector,
+      manualSelector: true,
+      template,
+      ttlSecondsAfterFinished: 100,
+      completionMode: 'NonIndexed',
+      suspend: false,
+      podReplacementPolicy: 'Failed',
+    },
+    status: {
+      conditions: [{ type: 'Complete', status: 'True', lastProbeTime: '2024-05-01T10:00:00Z', lastTransitionTime: '2024-05-01T10:00:00Z', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' }],
+      startTime: '2024-05-01T09:59:00Z',
+      completionTime: '2024-05-01T10:00:00Z',
+      active: 1,
+      succeeded: 4,
+      failed: 2,
+      terminating: 0,
+      ready: 0,
+      uncountedTerminatedPods: { succeeded: ['u1'], failed: ['u2'] },
+    },
+  },
+  'batch/v1/CronJob': {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: meta('hello', 'default'),
+    spec: {
+      schedule: '*/1 * * * *',
+      timeZone: 'Europe/Paris',
+      startingDeadlineSeconds: 30,
+      concurrencyPolicy: 'Forbid',
+      suspend: true,
+      jobTemplate: { metadata: { labels: { app: 'hello' } }, spec: { backoffLimit: 2, template } },
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 1,
+    },
+    status: { active: [{ kind: 'Job', namespace: 'default', name: 'hello-1', uid: 'u1', apiVersion: 'batch/v1', resourceVersion: '7' }], lastScheduleTime: '2024-05-01T10:00:00Z', lastSuccessfulTime: '2024-05-01T10:00:05Z' },
+  },
   'autoscaling/v1/Scale': { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 3 }, status: { replicas: 2, selector: 'app=web' } },
   'discovery.k8s.io/v1/EndpointSlice': {
     apiVersion: 'discovery.k8s.io/v1',
@@ -418,7 +464,7 @@ describe('protobuf refusals', () => {
   });
 
   it('refuses a kind it has no message for with 415', () => {
-    const e = thrownApiError(() => decodeProtobufBody(envelope('batch/v1', 'CronJob', Buffer.alloc(0))));
+    const e = thrownApiError(() => decodeProtobufBody(envelope('policy/v1', 'PodDisruptionBudget', Buffer.alloc(0))));
     assert.equal(e.code, 415);
   });
 

@@ -1,0 +1,188 @@
+// Events and Jobs in a one-node lab, with the real kubectl (1.32 and Debian's 1.20): `kubectl
+// describe pod` lists the scheduler's and the kubelet's events; a failing readiness probe is an
+// Unhealthy event carrying the probe's output, counted up as it repeats; a Job whose pod fails
+// twice retries after the back-off and completes; a CronJob on a one-minute schedule fires;
+// `kubectl events --for` and `kubectl get events -w` see the events.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually, kubectlBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
+import { isRoot, startLab, type TestLab } from '../helpers/lab.ts';
+
+const debianKubectl = process.env.PODPATH_KUBECTL_DEBIAN ?? path.join(repoRoot, '.cache/kubernetes-client/usr/bin/kubectl');
+const kubectls = [{ version: '1.32', bin: kubectlBin }, ...(fs.existsSync(debianKubectl) ? [{ version: '1.20', bin: debianKubectl }] : [])];
+
+describe('events and Jobs in a lab', { skip: !isRoot && 'labs need root' }, () => {
+  let lab: TestLab;
+  let counter: string;
+  let cronCreated = 0;
+  const homes: string[] = [];
+  const run = (bin: string, home: string, args: string[]) => {
+    const r = spawnSync(bin, args, { env: { ...process.env, HOME: home, KUBECONFIG: lab.kubeconfig }, encoding: 'utf8', timeout: 150_000 });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
+  const json = (args: string[]) => JSON.parse(lab.ok([...args, '-o', 'json']));
+
+  before(async () => {
+    lab = await startLab({ args: ['--no-netpol', '--no-dns'] });
+    counter = path.join('/tmp', `${lab.name}-attempts`);
+    // The CronJob first: its minute comes while the rest runs.
+    lab.ok(['create', 'cronjob', 'tick', '--image=busybox', '--schedule=*/1 * * * *', '--', 'echo', 'tick']);
+    cronCreated = Date.now();
+    // Each attempt is a new pod; a hostPath directory counts them.
+    fs.mkdirSync(counter, { recursive: true });
+    lab.ok(
+      ['apply', '-f', '-'],
+      `apiVersion: batch/v1
+kind: Job
+metadata: {name: flaky}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      volumes: [{name: state, hostPath: {path: ${counter}, type: Directory}}]
+      containers:
+      - name: flaky
+        image: busybox
+        volumeMounts: [{name: state, mountPath: /state}]
+        command: [sh, -c, 'n=$(cat /state/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /state/n; echo attempt $n; [ $n -ge 3 ]']
+`,
+    );
+    lab.ok(['run', 'web', '--image=busybox', '--restart=Never', '--', 'sleep', '3600']);
+    lab.ok(['run', 'crash', '--image=busybox', '--', 'sh', '-c', 'exit 1']);
+    lab.ok(['run', 'nowhere', '--image=busybox', '--overrides={"spec":{"nodeSelector":{"disktype":"ssd"}}}', '--', 'sleep', '3600']);
+    lab.ok(
+      ['apply', '-f', '-'],
+      `apiVersion: v1
+kind: Pod
+metadata: {name: unready}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    readinessProbe:
+      exec: {command: [sh, -c, "echo backend not reachable; exit 1"]}
+      periodSeconds: 1
+`,
+    );
+  });
+  after(async () => {
+    if (lab) {
+      const r = await lab.down();
+      assert.equal(r.code, 0, r.stderr);
+    }
+    if (counter) fs.rmSync(counter, { recursive: true, force: true });
+    for (const h of homes) fs.rmSync(h, { recursive: true, force: true });
+  });
+
+  for (const k of kubectls) {
+    it(`kubectl ${k.version} describe pod lists Scheduled, Pulled, Created and Started`, async () => {
+      const home = tempDir(`home-ev-${k.version}`);
+      homes.push(home);
+      lab.ok(['wait', '--for=condition=Ready', 'pod/web', '--timeout=60s']);
+      const node = json(['get', 'pod', 'web']).spec.nodeName;
+      const out = await eventually(() => {
+        const r = run(k.bin, home, ['describe', 'pod', 'web']);
+        return /Normal\s+Started\s/.test(r.stdout) ? r.stdout : undefined;
+      }, 30_000, 'the Started event in kubectl describe');
+      const events = out!.slice(out!.indexOf('Events:'));
+      assert.match(events, /^\s+Type\s+Reason\s+Age\s+From\s+Message$/m);
+      assert.match(events, new RegExp(`^\\s+Normal\\s+Scheduled\\s+\\S+\\s+default-scheduler\\s+Successfully assigned default/web to ${node}$`, 'm'));
+      assert.match(events, /^\s+Normal\s+Pulled\s+\S+\s+kubelet(, \S+)?\s+Container image "busybox" already present on machine$/m);
+      assert.match(events, /^\s+Normal\s+Created\s+\S+\s+kubelet(, \S+)?\s+Created container: web$/m);
+      assert.match(events, /^\s+Normal\s+Started\s+\S+\s+kubelet(, \S+)?\s+Started container web$/m);
+    });
+  }
+
+  it('a failing readiness probe is an Unhealthy event with the probe\'s output, counted as it repeats', async () => {
+    const ev = await eventually(() => {
+      const items = json(['get', 'events', '--field-selector', 'involvedObject.name=unready,reason=Unhealthy']).items;
+      return items.length === 1 && items[0].count >= 3 ? items[0] : undefined;
+    }, 30_000, 'an Unhealthy event seen three times');
+    assert.equal(ev.type, 'Warning');
+    assert.equal(ev.message, 'Readiness probe failed: backend not reachable\n');
+    assert.equal(ev.involvedObject.fieldPath, 'spec.containers{app}');
+    assert.ok(Date.parse(ev.lastTimestamp) > Date.parse(ev.firstTimestamp), 'lastTimestamp moves, firstTimestamp stays');
+    const described = lab.ok(['describe', 'pod', 'unready']);
+    assert.match(described, /Warning\s+Unhealthy\s+\S+ \(x\d+ over \S+\)\s+kubelet(, \S+)?\s+Readiness probe failed: backend not reachable$/m);
+    const events = lab.ok(['events', '--for', 'pod/unready']);
+    assert.match(events, /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/m);
+    assert.match(events, /Warning\s+Unhealthy\s+Pod\/unready\s+Readiness probe failed: backend not reachable/);
+  });
+
+  it('a pod that fits no node is FailedScheduling, and a crashing container BackOff, in upstream\'s words', async () => {
+    const failed = await eventually(() => json(['get', 'events', '--field-selector', 'involvedObject.name=nowhere,reason=FailedScheduling']).items[0], 30_000, 'FailedScheduling');
+    assert.deepEqual([failed.type, failed.source.component, failed.message], [
+      'Warning',
+      'default-scheduler',
+      "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+    ]);
+    const uid = json(['get', 'pod', 'crash']).metadata.uid;
+    const backOff = await eventually(() => json(['get', 'events', '--field-selector', 'involvedObject.name=crash,reason=BackOff']).items[0], 30_000, 'BackOff');
+    assert.deepEqual([backOff.type, backOff.message, backOff.involvedObject.fieldPath], ['Warning', `Back-off restarting failed container crash in pod crash_default(${uid})`, 'spec.containers{crash}']);
+  });
+
+  it('kubectl get events -w streams events as they are recorded', async () => {
+    const home = tempDir('home-ev-watch');
+    homes.push(home);
+    const child = spawn(kubectlBin, ['get', 'events', '-w', '--field-selector', 'involvedObject.name=late'], { env: { ...process.env, HOME: home, KUBECONFIG: lab.kubeconfig } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await eventually(() => child.pid !== undefined, 5_000, 'kubectl to start');
+      lab.ok(['run', 'late', '--image=busybox', '--restart=Never', '--', 'sleep', '3600']);
+      await eventually(() => /Normal\s+Started\s+pod\/late\s+Started container late/.test(out), 30_000, 'the Started event in the watch');
+      assert.match(out, /Normal\s+Scheduled\s+pod\/late\s+Successfully assigned default\/late to /);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('a Job whose pod fails twice retries after the back-off and completes', async () => {
+    const w = lab.kubectl(['wait', '--for=condition=complete', 'job/flaky', '--timeout=150s']);
+    assert.equal(w.code, 0, `${w.stderr}\n${lab.diagnose()}`);
+    assert.equal(w.stdout, 'job.batch/flaky condition met\n');
+    const pods = json(['get', 'pods', '-l', 'batch.kubernetes.io/job-name=flaky', '--sort-by=.metadata.creationTimestamp']).items;
+    assert.deepEqual(pods.map((p: { status: { phase: string } }) => p.status.phase), ['Failed', 'Failed', 'Succeeded']);
+    // The second pod came at least 10 s after the first failed, the third at least 20 s after the second.
+    const finished = (p: any) => Date.parse(p.status.containerStatuses[0].state.terminated.finishedAt);
+    const created = (p: any) => Date.parse(p.metadata.creationTimestamp);
+    assert.ok(created(pods[1]) - finished(pods[0]) >= 9_000, 'a 10 s back-off before the second attempt');
+    assert.ok(created(pods[2]) - finished(pods[1]) >= 19_000, 'a 20 s back-off before the third attempt');
+    const job = json(['get', 'job', 'flaky']);
+    assert.deepEqual([job.status.succeeded, job.status.failed, job.status.conditions.map((c: { type: string }) => c.type)], [1, 2, ['SuccessCriteriaMet', 'Complete']]);
+    assert.match(lab.ok(['get', 'job', 'flaky']), /^NAME\s+STATUS\s+COMPLETIONS\s+DURATION\s+AGE\nflaky\s+Complete\s+1\/1\s+\d+s\s+\S+\n$/);
+    const described = lab.ok(['describe', 'job', 'flaky']);
+    assert.match(described, /Pods Statuses:\s+0 Active \(0 Ready\) \/ 1 Succeeded \/ 2 Failed/);
+    for (const p of pods) assert.match(described, new RegExp(`Normal\\s+SuccessfulCreate\\s+\\S+\\s+job-controller\\s+Created pod: ${p.metadata.name}$`, 'm'));
+    assert.match(described, /Normal\s+Completed\s+\S+\s+job-controller\s+Job completed$/m);
+    // kubectl picks the pod itself (podutils.ByLogging: among finished pods, the oldest) and says so.
+    const logs = lab.kubectl(['logs', 'job/flaky']);
+    assert.deepEqual([logs.code, logs.stdout, logs.stderr], [0, 'attempt 1\n', `Found 3 pods, using pod/${pods[0].metadata.name}\n`]);
+    assert.equal(lab.ok(['logs', pods[2].metadata.name]), 'attempt 3\n');
+  });
+
+  it('a CronJob on a one-minute schedule fires, and kubectl create job --from makes one by hand', async () => {
+    const jobs = await eventually(() => {
+      const items = json(['get', 'jobs']).items.filter((j: any) => j.metadata.ownerReferences?.[0]?.kind === 'CronJob');
+      return items.length ? items : undefined;
+    }, Math.max(1_000, cronCreated + 70_000 - Date.now()), 'a Job of the CronJob');
+    const cj = json(['get', 'cronjob', 'tick']);
+    const j = jobs![0];
+    const scheduled = j.metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp'];
+    assert.equal(j.metadata.name, `tick-${Date.parse(scheduled) / 60_000}`);
+    assert.equal(new Date(scheduled).getUTCSeconds(), 0);
+    assert.equal(cj.status.lastScheduleTime, scheduled);
+    assert.match(lab.ok(['describe', 'cronjob', 'tick']), new RegExp(`Normal\\s+SuccessfulCreate\\s+\\S+\\s+cronjob-controller\\s+Created job ${j.metadata.name}$`, 'm'));
+    assert.match(lab.ok(['get', 'cronjob', 'tick']), /^NAME\s+SCHEDULE\s+TIMEZONE\s+SUSPEND\s+ACTIVE\s+LAST SCHEDULE\s+AGE\ntick\s+\*\/1 \* \* \* \*\s+<none>\s+False\s+[01]\s+\d+s\s+\S+\n$/);
+    assert.equal(lab.ok(['create', 'job', 'by-hand', '--from=cronjob/tick']), 'job.batch/by-hand created\n');
+    const manual = json(['get', 'job', 'by-hand']);
+    assert.equal(manual.metadata.annotations['cronjob.kubernetes.io/instantiate'], 'manual');
+    assert.equal(manual.metadata.ownerReferences[0].name, 'tick');
+    lab.ok(['wait', '--for=condition=complete', 'job/by-hand', '--timeout=60s']);
+    assert.equal(lab.ok(['logs', 'job/by-hand']), 'tick\n');
+  });
+});

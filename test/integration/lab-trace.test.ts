@@ -1,0 +1,261 @@
+// `podpath trace` in a real lab with seed 001, in iptables mode (two nodes) and nftables mode (and
+// userspace, where kube-proxy's own connection is a hop): the path
+// computed from the node's own rules (read from its kernel) is the one a real probe takes, as
+// nft monitor trace and conntrack -E report it; the observed endpoint is the pod that answered;
+// nothing of the observation is left behind, also after Ctrl-C; the same objects and a captured
+// iptables-save or nft -j ruleset give the same path through --kubeconfig --node-rules; and a
+// Service without endpoints is rejected where the computed path says, as the kernel reports.
+// Seed 000's Ingress request is followed through the controller's own connection onward.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { listNetns } from '../../src/exec/netns.ts';
+import { readState } from '../../src/lab/lab.ts';
+import { eventually, podpathBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
+import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
+
+const seed = path.join(repoRoot, 'examples/seed-001');
+const url = 'http://192.168.49.2:30080/api/v1/whoami';
+
+interface JsonHop {
+  step: number;
+  kind: string;
+  node?: string;
+  rule?: { table: string; chain: string; text: string };
+  observed?: boolean;
+}
+interface JsonTrace {
+  verdict: string;
+  mode: string;
+  endpoint: { pod: string; ip: string; port: number } | null;
+  candidates: { pod: string }[];
+  hops: JsonHop[];
+  observed?: { verdict: string; endpoint: { pod: string } | null; differences: string[]; probe: { ok: boolean; answer?: string }; hops: (JsonHop & { computed?: number })[] };
+}
+
+/** Every network namespace of the lab, and what each lists of nftables tables. */
+function labTables(lab: TestLab): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const ns of listNetns().filter((n) => n.startsWith(`pp-${lab.name}-`))) out.set(ns, spawnSync('nsenter', [`--net=/run/netns/${ns}`, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout);
+  return out;
+}
+
+/** Processes running nft monitor or conntrack -E inside the lab's namespaces. */
+function labMonitors(lab: TestLab): string[] {
+  const out: string[] = [];
+  for (const ns of listNetns().filter((n) => n.startsWith(`pp-${lab.name}-`))) {
+    for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        if (/nft .*monitor|conntrack -E/.test(cmd)) out.push(`${ns}: ${pid} ${cmd}`);
+      } catch {
+        // gone
+      }
+    }
+  }
+  return out;
+}
+
+function assertNothingLeft(lab: TestLab): void {
+  for (const [ns, tables] of labTables(lab)) assert.doesNotMatch(tables, /podpath-trace/, `a trace table is left in ${ns}`);
+  assert.deepEqual(labMonitors(lab), []);
+}
+
+function traceJson(lab: TestLab, args: string[]): { code: number; t: JsonTrace; stderr: string } {
+  const r = lab.podpath(['trace', ...args, '-o', 'json']);
+  assert.ok(r.stdout.startsWith('{'), `podpath trace printed no JSON (${r.code}): ${r.stderr}`);
+  return { code: r.code, t: JSON.parse(r.stdout) as JsonTrace, stderr: r.stderr };
+}
+
+/** seed 001's NodePort request from the client, traced with --observe: computed and observed agree, and the endpoint is the pod that answered. */
+async function observedNodePort(lab: TestLab, mode: 'iptables' | 'nftables' | 'userspace'): Promise<string> {
+  const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', url, '--observe']);
+  assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
+  assert.equal(t.mode, mode);
+  assert.equal(t.verdict, 'delivered');
+  const o = t.observed!;
+  assert.equal(o.verdict, 'delivered');
+  assert.deepEqual(o.differences, []);
+  // every hop the kernel reports was seen, and every rule it reported was computed
+  const observable = t.hops.filter((h) => h.observed !== undefined);
+  assert.deepEqual(observable.filter((h) => !h.observed).map((h) => h.step), []);
+  assert.deepEqual(o.hops.filter((h) => h.kind === 'netfilter' && h.computed === undefined), []);
+  // the endpoint is the observed one, and it is the pod the echo app says answered
+  assert.ok(o.probe.ok);
+  const answer = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; podIP: string; client: string };
+  assert.equal(t.endpoint?.pod, `default/${answer.pod}`);
+  assert.equal(t.endpoint?.ip, answer.podIP);
+  assert.equal(o.endpoint?.pod, t.endpoint?.pod);
+  // the address and port the pod saw are those of the connection the kernel reported reaching it
+  const last = o.hops.filter((h) => h.kind === 'conntrack' || h.kind === 'proxy').at(-1) as unknown as { packet: { after: { src: string; srcPort: number } } };
+  assert.equal(answer.client, `${last.packet.after.src}:${last.packet.after.srcPort}`);
+  if (mode === 'userspace') {
+    // the proxy's own connection is a hop, seen
+    assert.deepEqual(observable.map((h) => [h.kind, h.observed]), [['proxy', true], ['deliver', true]]);
+  } else {
+    assert.ok(observable.filter((h) => h.kind === 'netfilter').length >= 8, JSON.stringify(t.hops));
+    const dnat = t.hops.find((h) => h.kind === 'netfilter' && (mode === 'iptables' ? /-j DNAT --to-destination/ : /dnat to/).test(h.rule?.text ?? ''));
+    assert.ok(dnat?.rule?.text.includes(`${answer.podIP}:8080`), dnat?.rule?.text);
+  }
+  assertNothingLeft(lab);
+  return answer.pod;
+}
+
+for (const mode of ['iptables', 'nftables'] as const) {
+  describe(`podpath trace in a lab, ${mode} mode`, { skip: !isRoot && 'labs need root' }, () => {
+    let lab: TestLab;
+
+    before(async () => {
+      // two nodes in iptables mode: one pod on each, so a NodePort connection may stay on the node or cross to the other
+      lab = await startLab({ files: [seed], proxyMode: mode, nodes: mode === 'iptables' ? 2 : 1, args: ['--no-netpol', '--no-dns'] });
+    });
+    after(async () => {
+      if (lab) {
+        const r = await lab.down();
+        assert.equal(r.code, 0, r.stderr);
+      }
+    });
+
+    it("computes the NodePort path from the node's own rules and observes the same path to the pod that answered", () =>
+      explained(lab, async () => {
+        // until the kernel has chosen each pod once (on two nodes: the local one and the one across the underlay), at most 12 probes
+        const answered = new Set<string>();
+        const pods = JSON.parse(lab.ok(['get', 'pods', '-l', 'app=api', '-o', 'json'])) as { items: { metadata: { name: string }; spec: { nodeName: string } }[] };
+        const nodes = new Set(pods.items.map((p) => p.spec.nodeName));
+        assert.equal(nodes.size, mode === 'iptables' ? 2 : 1);
+        for (let i = 0; i < 12 && answered.size < pods.items.length; i++) answered.add(await observedNodePort(lab, mode));
+        assert.equal(answered.size, pods.items.length);
+      }));
+
+    it('leaves no trace table and no monitor behind when interrupted (SIGINT)', () =>
+      explained(lab, async () => {
+        const node = readState(lab.name)!.nodes[0]!.netns;
+        const child = spawn(process.execPath, [podpathBin, 'trace', '--name', lab.name, '--from', 'client', '--to', url, '--observe'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (c, sig) => resolve(c ?? (sig ? -1 : null))));
+        let interrupted = false;
+        // interrupt once the node's trace table is in place: the observation is under way
+        for (let i = 0; i < 3000 && child.exitCode === null; i++) {
+          const tables = spawnSync('nsenter', [`--net=/run/netns/${node}`, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout;
+          if (/podpath-trace/.test(tables)) {
+            child.kill('SIGINT');
+            interrupted = true;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const code = await exited;
+        assert.ok(interrupted, 'the trace ended before its table was seen');
+        assert.equal(code, 130);
+        assertNothingLeft(lab);
+      }));
+
+    it('traces the same path from the API and a captured ruleset (--kubeconfig, --node-rules)', () =>
+      explained(lab, async () => {
+        const st = readState(lab.name)!;
+        const dir = tempDir('trace');
+        // every node's: the path computed may cross to the other
+        const capture = (file: string, argv: string[]) =>
+          st.nodes.flatMap((n) => {
+            fs.writeFileSync(path.join(dir, `${n.name}-${file}`), spawnSync('nsenter', [`--net=/run/netns/${n.netns}`, ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout);
+            return ['--node-rules', `${n.name}=${path.join(dir, `${n.name}-${file}`)}`];
+          });
+        // iptables-save for iptables mode; the nft JSON and its text listing for nftables mode
+        const files = mode === 'iptables' ? capture('rules', ['iptables-save']) : [...capture('rules.json', ['nft', '-j', 'list', 'ruleset']), ...capture('rules.txt', ['nft', '-a', 'list', 'ruleset'])];
+        const live = traceJson(lab, ['--from', 'client', '--to', url]);
+        assert.equal(live.code, 0, live.stderr);
+        const r = spawnSync(process.execPath, [podpathBin, 'trace', '--kubeconfig', lab.kubeconfig, ...files, '--from', 'client', '--to', url, '-o', 'json'], { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(r.status, 0, r.stderr);
+        const captured = JSON.parse(r.stdout) as JsonTrace;
+        assert.equal(captured.mode, mode);
+        const rules = (t: JsonTrace) => t.hops.filter((h) => h.kind === 'netfilter').map((h) => `${h.rule!.table} ${h.rule!.chain}: ${h.rule!.text}`);
+        // kube-proxy's rules are the same either way (an nft capture also walks iptables-nft's tables as nft rules: flannel's masquerade)
+        const kubeProxy = (l: string[]) => l.filter((x) => (mode === 'iptables' ? true : x.startsWith('ip kube-proxy ')));
+        assert.deepEqual(kubeProxy(rules(captured)), kubeProxy(rules(live.t)));
+        assert.ok(kubeProxy(rules(live.t)).length >= 6);
+        assert.deepEqual(captured.endpoint, live.t.endpoint);
+      }));
+
+    it('computes and observes the REJECT of a NodePort whose Service has no endpoints (last: it scales the app to zero)', () =>
+      explained(lab, async () => {
+        lab.ok(['scale', 'deployment/api-server', '--replicas=0']);
+        // the rules say "no endpoints" once the pods are gone from the EndpointSlice and kube-proxy has synced: the computed trace says so then
+        let r!: ReturnType<typeof traceJson>;
+        await eventually(async () => {
+          r = traceJson(lab, ['--from', 'client', '--to', url, '--observe']);
+          assert.equal(r.t.verdict, 'rejected', JSON.stringify(r.t.hops.at(-1)));
+          return true;
+        }, 60_000);
+        assert.equal(r.code, 3);
+        const o = r.t.observed!;
+        assert.equal(o.verdict, 'rejected');
+        assert.equal(o.probe.ok, false);
+        assert.deepEqual(o.differences, []);
+        const last = r.t.hops.at(-1)!;
+        assert.match(last.rule!.text, mode === 'iptables' ? /-j REJECT/ : /reject/);
+        assert.equal(last.observed, true);
+        assert.equal(r.t.endpoint, null);
+        assertNothingLeft(lab);
+      }));
+  });
+}
+
+describe('podpath trace in a lab, userspace mode', { skip: !isRoot && 'labs need root' }, () => {
+  let lab: TestLab;
+
+  before(async () => {
+    lab = await startLab({ files: [seed], proxyMode: 'userspace', args: ['--no-netpol', '--no-dns'] });
+  });
+  after(async () => {
+    if (lab) {
+      const r = await lab.down();
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
+
+  it("follows kube-proxy's own connection from the node to the pod that answered, computed and observed", () => explained(lab, async () => void (await observedNodePort(lab, 'userspace'))));
+});
+
+describe("podpath trace in a lab: seed 000's Ingress request", { skip: !isRoot && 'labs need root' }, () => {
+  let lab: TestLab;
+
+  before(async () => {
+    lab = await startLab({ files: [path.join(repoRoot, 'examples/seed-000')], ingress: true, args: ['--no-netpol'] });
+  });
+  after(async () => {
+    if (lab) {
+      const r = await lab.down();
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
+
+  it('observes the client reach the controller through the LoadBalancer IP and nginx connect on to the app pod that answered, as computed', () =>
+    explained(lab, async () => {
+      const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', 'https://app.example.com/api/v1/hello', '--observe']);
+      assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
+      const o = t.observed!;
+      assert.deepEqual(o.differences, []);
+      assert.equal(o.verdict, 'delivered');
+      const answer = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; client: string };
+      assert.equal(t.endpoint?.pod, `default/${answer.pod}`);
+      // the controller's own connection is a hop, seen, from the controller's address as the app saw it
+      const onward = o.hops.find((h) => h.kind === 'ingress') as unknown as { computed: number; packet: { after: { src: string; srcPort: number } } };
+      assert.equal(t.hops[onward.computed - 1]!.kind, 'ingress');
+      assert.equal(`${onward.packet.after.src}:${onward.packet.after.srcPort}`, answer.client);
+      assert.deepEqual(t.hops.filter((h) => h.observed === false), []);
+      assertNothingLeft(lab);
+    }));
+});
+
+describe('podpath trace flags', () => {
+  it('refuses --observe without a lab, and --node-rules that are not NODE=FILE, naming what is wrong', () => {
+    const f = path.join(repoRoot, 'examples/trace/seed-001.yaml');
+    const a = spawnSync(process.execPath, [podpathBin, 'trace', '-f', f, '--from', 'client', '--to', url, '--observe'], { encoding: 'utf8' });
+    assert.equal(a.status, 1);
+    assert.match(a.stderr, /--observe sends a probe in a lab/);
+    const b = spawnSync(process.execPath, [podpathBin, 'trace', '-f', f, '--node-rules', 'rules.txt', '--from', 'client', '--to', url], { encoding: 'utf8' });
+    assert.equal(b.status, 1);
+    assert.match(b.stderr, /--node-rules rules\.txt: expected NODE=FILE/);
+  });
+});
