@@ -11,7 +11,10 @@ import { canonicalJSON, computeHash } from './hash.ts';
 /** apps/v1 DefaultDaemonSetUniqueLabelKey: on a revision and on the pods made from it. */
 export const controllerRevisionHashLabel = 'controller-revision-hash';
 
-/** A value with the keys of every object sorted, as Go's encoding/json writes a map[string]interface{}. */
+/**
+ * A value with the keys of every object sorted, as Go's encoding/json writes a map[string]interface{}.
+ * (A JS object keeps keys that read as array indices, such as a label "10", first in numeric order.)
+ */
 function sortedKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortedKeys);
   if (v && typeof v === 'object') {
