@@ -27,23 +27,22 @@ interface Run {
   stderr: string;
 }
 
-function pod(name: string, script: string, extra = ''): string {
-  return `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec:\n${extra}  containers:\n  - name: c\n    image: podpath/echo\n    command: [sh, -c, ${JSON.stringify(script)}]\n`;
+function pod(name: string, script: string, extra = '', mounts = ''): string {
+  return `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec:\n${extra}  containers:\n  - name: c\n    image: podpath/echo\n    command: [sh, -c, ${JSON.stringify(script)}]\n${mounts}`;
 }
 
 describe('kubectl logs against a node agent', { skip: !isRoot && 'labs need root' }, () => {
   let lab: TestLab;
   let home: string;
-  let marker: string;
 
   before(async () => {
     lab = await startLab({ args: ['--no-netpol', '--no-dns'] });
     home = tempDir('home-logs');
-    marker = path.join('/tmp', `${lab.name}-crashed`);
     const pods = [
       pod('talker', 'echo line-1; echo err-1 >&2; sleep 3; echo line-2; i=0; while true; do i=$((i+1)); echo tick-$i; sleep 1; done'),
       // The first instance fails; the second runs on: --previous has the first one's log.
-      pod('crasher', `echo "run $(date +%s%N)"; echo "stderr of the run" >&2; if [ -e ${marker} ]; then exec sleep 600; fi; touch ${marker}; exit 1`),
+      // (the marker in an emptyDir: a restarted container starts from a fresh filesystem, its volumes kept)
+      pod('crasher', `echo "run $(date +%s%N)"; echo "stderr of the run" >&2; if [ -e /state/crashed ]; then exec sleep 600; fi; touch /state/crashed; exit 1`, '  volumes: [{name: state, emptyDir: {}}]\n', '    volumeMounts: [{name: state, mountPath: /state}]\n'),
       'apiVersion: v1\nkind: Pod\nmetadata: {name: pair}\nspec:\n  containers:\n  - {name: one, image: podpath/echo, command: [sleep, "600"]}\n  - {name: two, image: podpath/echo, command: [sleep, "600"]}\n',
     ];
     lab.ok(['apply', '-f', '-'], pods.join('---\n'));
@@ -55,7 +54,6 @@ describe('kubectl logs against a node agent', { skip: !isRoot && 'labs need root
       assert.equal(r.code, 0, r.stderr);
     }
     if (home) fs.rmSync(home, { recursive: true, force: true });
-    if (marker) fs.rmSync(marker, { force: true });
   });
 
   /** The crasher restarted once and its second instance runs. */
