@@ -2,11 +2,12 @@
 // LogLocation does, then the node agent's /containerLogs proxied (as the kubelet's) — its body
 // streamed as it comes, its error answers turned into Status objects as the API server's
 // response checker does.
-import http from 'node:http';
+import https from 'node:https';
 import type { ServerResponse } from 'node:http';
 import { ApiError, errors } from '../api/errors.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import type { Node, Pod } from '../api/types.ts';
+import { kubeletTLS, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 import { decodePodLogOptions, kubeletLogQuery, validatePodLogOptions } from './podlogoptions.ts';
 
@@ -55,7 +56,7 @@ function dialError(url: string, addr: string, port: number, e: NodeJS.ErrnoExcep
 }
 
 /** pods/{name}/log. Resolves once the answer is under way; rejects (before anything is sent) with the Status to answer. */
-export function podLogs(registry: Registry, r: { rt: ResourceType; namespace?: string; name?: string }, q: URLSearchParams, res: ServerResponse): Promise<void> {
+export function podLogs(registry: Registry, r: { rt: ResourceType; namespace?: string; name?: string }, q: URLSearchParams, res: ServerResponse, kubelet: KubeletClientConfig): Promise<void> {
   const opts = decodePodLogOptions(q);
   const errs = validatePodLogOptions(opts);
   if (errs.length) throw errors.invalid('', 'PodLogOptions', r.name!, errs);
@@ -76,7 +77,7 @@ export function podLogs(registry: Registry, r: { rt: ResourceType; namespace?: s
   const qs = kubeletLogQuery(opts).toString();
   const url = `https://${addr.includes(':') ? `[${addr}]` : addr}:${port}${path}${qs ? `?${qs}` : ''}`;
   return new Promise((resolve, reject) => {
-    const up = http.get({ host: addr, port, path: `${path}${qs ? `?${qs}` : ''}`, agent: false }, (ur) => {
+    const up = https.get({ host: addr, port, path: `${path}${qs ? `?${qs}` : ''}`, agent: false, ...kubeletTLS(kubelet) }, (ur) => {
       const code = ur.statusCode ?? 500;
       if (code < 200 || code > 206) {
         let body = Buffer.alloc(0);
