@@ -3,6 +3,7 @@
 // the agent's serving certificate verified against the CA when one is given (without it,
 // as upstream, not verified).
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import type tls from 'node:tls';
 
 /** PEM material, read once at start. */
@@ -38,4 +39,22 @@ export function loadKubeletClient(f: KubeletClientFiles): KubeletClientConfig {
 /** The TLS options of a connection to an agent. */
 export function kubeletTLS(c: KubeletClientConfig): tls.ConnectionOptions {
   return { ...(c.cert && c.key ? { cert: c.cert, key: c.key } : {}), ...(c.ca ? { ca: c.ca } : {}), rejectUnauthorized: Boolean(c.ca) };
+}
+
+/** Node's certificate verification codes that Go reports as an unknown authority. */
+const unknownAuthority = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT']);
+
+/** Go's text for an agent whose serving certificate fails verification; undefined for other errors. */
+export function tlsVerifyError(e: NodeJS.ErrnoException & { cert?: { subjectaltname?: string } }, host: string): string | undefined {
+  const prefix = 'tls: failed to verify certificate: x509: ';
+  if (e.code && unknownAuthority.has(e.code)) return `${prefix}certificate signed by unknown authority`;
+  if (e.code === 'CERT_HAS_EXPIRED' || e.code === 'CERT_NOT_YET_VALID') return `${prefix}certificate has expired or is not yet valid`;
+  if (e.code !== 'ERR_TLS_CERT_ALTNAME_INVALID') return undefined;
+  // Go's HostnameError: the certificate's IP SANs for an IP, its DNS names otherwise.
+  const sans = (e.cert?.subjectaltname ?? '').split(', ').filter(Boolean);
+  const ip = isIP(host) !== 0;
+  const valid = sans.filter((x) => x.startsWith(ip ? 'IP Address:' : 'DNS:')).map((x) => x.slice(x.indexOf(':') + 1));
+  if (ip && valid.length === 0) return `${prefix}cannot validate certificate for ${host} because it doesn't contain any IP SANs`;
+  if (valid.length === 0) return `${prefix}certificate is not valid for any names, but wanted to match ${host}`;
+  return `${prefix}certificate is valid for ${valid.join(', ')}, not ${host}`;
 }

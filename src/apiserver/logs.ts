@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { ApiError, errors } from '../api/errors.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import type { Node, Pod } from '../api/types.ts';
-import { kubeletTLS, type KubeletClientConfig } from './kubeletclient.ts';
+import { kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 import { decodePodLogOptions, kubeletLogQuery, validatePodLogOptions } from './podlogoptions.ts';
 
@@ -50,7 +50,7 @@ export function kubeletError(code: number, body: string, podName: string): ApiEr
 
 /** Go's net/http client error for a kubelet it cannot reach. */
 function dialError(url: string, addr: string, port: number, e: NodeJS.ErrnoException): ApiError {
-  const why = e.code === 'ECONNREFUSED' ? `dial tcp ${addr}:${port}: connect: connection refused` : e.code === 'ETIMEDOUT' ? `dial tcp ${addr}:${port}: i/o timeout` : e.message;
+  const why = e.code === 'ECONNREFUSED' ? `dial tcp ${addr}:${port}: connect: connection refused` : e.code === 'ETIMEDOUT' ? `dial tcp ${addr}:${port}: i/o timeout` : (tlsVerifyError(e, addr) ?? e.message);
   // Not a Status error upstream: a 500 with no reason.
   return new ApiError(500, '', `Get ${JSON.stringify(url)}: ${why}`);
 }

@@ -10,7 +10,7 @@ import { ApiError, errors, isApiError } from '../api/errors.ts';
 import { findResource } from '../api/resources.ts';
 import type { Node, Pod } from '../api/types.ts';
 import { parseTarget } from '../util/httpserver.ts';
-import { kubeletTLS, type KubeletClientConfig } from './kubeletclient.ts';
+import { kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 
 export const streamingSubresources = new Set(['exec', 'attach', 'portforward']);
@@ -115,8 +115,8 @@ function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string,
     socket.pipe(upstream);
     upstream.pipe(socket);
   });
-  upstream.on('error', (e) => {
-    if (!connected) reply(socket, errors.internal(`error dialing backend: dial tcp ${host}:${port}: ${e.message}`));
+  upstream.on('error', (e: NodeJS.ErrnoException) => {
+    if (!connected) reply(socket, errors.internal(`error dialing backend: ${tlsVerifyError(e, host) ?? `dial tcp ${host}:${port}: ${e.message}`}`));
     else socket.destroy();
   });
   socket.on('close', () => upstream.destroy());

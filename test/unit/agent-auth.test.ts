@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { AgentAuth, authenticate, bearerToken, isSubpath, nodeRequestAttributes, type NodeAttributes, type Reviews, type UserInfo } from '../../src/agent/auth.ts';
 import { loadAgentTLS } from '../../src/agent/certs.ts';
 import { startAgentServer } from '../../src/agent/server.ts';
-import { kubeletTLS, type KubeletClientConfig } from '../../src/apiserver/kubeletclient.ts';
+import { kubeletTLS, tlsVerifyError, type KubeletClientConfig } from '../../src/apiserver/kubeletclient.ts';
 import { issueKubeletCerts, kubeletClientSubject } from '../../src/lab/kubeletcerts.ts';
 import { issueLeaf, makeCA, sansOf } from '../../src/util/pki.ts';
 import { plainHttpAnswer } from '../../src/util/tlsserver.ts';
@@ -160,7 +160,13 @@ describe('node agent HTTPS server', () => {
         const forged = await issueLeaf(other, { subject: kubeletClientSubject, dns: [], ips: [], notBefore: now, notAfter: later, usage: 'client' });
         assert.deepEqual(await get(port, '/exec/default/web/app', { rejectUnauthorized: false, cert: forged.cert, key: forged.key }), { status: 401, body: 'Unauthorized' });
         // The API server refuses an agent whose serving certificate its CA did not sign.
-        await assert.rejects(get(port, '/', kubeletTLS({ ...apiserver, ca: other.certPem })), /self[- ]signed|unable to verify|unable to get local issuer/i);
+        const refused = await get(port, '/', kubeletTLS({ ...apiserver, ca: other.certPem })).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+        assert.equal(refused && tlsVerifyError(refused, '127.0.0.1'), 'tls: failed to verify certificate: x509: certificate signed by unknown authority');
+        // ... and one whose certificate is for another address.
+        const misnamed = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+          https.get({ host: 'localhost', port, path: '/', agent: false, ...kubeletTLS(apiserver) }, () => resolve(undefined)).on('error', resolve);
+        });
+        assert.equal(misnamed && tlsVerifyError(misnamed, 'localhost'), 'tls: failed to verify certificate: x509: certificate is valid for node-1, not localhost');
         // An upgrade without credentials is refused before the streaming server sees it.
         const upgraded = await new Promise<string>((resolve, reject) => {
           const s = (https.request({ host: '127.0.0.1', port, path: '/exec/default/web/app?command=sh', rejectUnauthorized: false, agent: false, headers: { Connection: 'Upgrade', Upgrade: 'websocket' } }) as unknown as NodeJS.EventEmitter & { end(): void });
