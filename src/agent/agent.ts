@@ -2,17 +2,21 @@
 // It registers the Node and heartbeats (nodestatus.ts), keeps the node's pod network as the
 // Nodes say (network.ts), and syncs every pod bound to it — sandbox and containers
 // (runtime.ts, sandbox.ts), probes (prober.ts), status (status.ts) — on each change and every
-// half second; it serves container logs (logs.ts). Pod state is checkpointed, so a restarted
+// half second; it serves container logs (logs.ts), exec/attach/port-forward (streaming.ts) and
+// the Summary API over HTTPS to the users its auth filter lets in (server.ts, auth.ts). Pod state is checkpointed, so a restarted
 // agent adopts the pods that kept running.
 import fs from 'node:fs';
-import type http from 'node:http';
 import type { EndpointSlice, KubeObject, Node, Pod, PodStatus, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath, type ClientConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
 import { CheckpointStore, type RuntimePod } from './checkpoint.ts';
 import { apiTime, realClock, type Clock } from './clock.ts';
-import { startLogServer } from './logs.ts';
+import { logHandler } from './logs.ts';
+import { AgentAuth } from './auth.ts';
+import { loadAgentTLS } from './certs.ts';
+import { startAgentServer } from './server.ts';
+import { webhookReviews } from './webhook.ts';
 import { ContainerLogWriters, logKey } from './logwriter.ts';
 import { containerEnv } from './env.ts';
 import { StreamingServer, type StreamingHost } from './streaming.ts';
@@ -53,6 +57,11 @@ export interface AgentOptions {
   cniBackend: 'host-gw' | 'vxlan';
   /** the interface LoadBalancer IPs are held on (the node's underlay link) */
   underlayDevice: string;
+  /** the serving certificate and key (kubelet --tls-cert-file, --tls-private-key-file); without them a self-signed one */
+  tlsCertFile?: string;
+  tlsPrivateKeyFile?: string;
+  /** the CA bundle client certificates are verified against (kubelet --client-ca-file); without it only bearer tokens authenticate */
+  clientCAFile?: string;
   /** the command that starts a built-in image: argv prefix, e.g. [node, bin/podpath.js] */
   podpathArgv: string[];
   log: (s: string) => void;
@@ -91,7 +100,7 @@ export class NodeAgent {
   /** pods whose volumes are set up (by this agent: an adopted pod's are written again), or why they are not */
   private volumes = new Map<string, true | string>();
   private readonly recorder: EventRecorder;
-  private logServer: http.Server | undefined;
+  private server: { close(): void } | undefined;
   private readonly logWriters: ContainerLogWriters;
   private readonly stats: StatsCollector;
 
@@ -216,9 +225,7 @@ export class NodeAgent {
     this.pods.start();
     await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync(), this.services.waitForSync(), this.slices.waitForSync()]);
     this.announce();
-    this.logServer = startLogServer({
-      host: this.o.nodeIP,
-      port: kubeletPort,
+    const logs = logHandler({
       pod: (ns, name) => this.podForLogs(ns, name),
       logFile: (uid, container, instance) => (instance === 'current' ? this.paths.containerLog(uid, container) : this.paths.containerPreviousLog(uid, container)),
       writing: (uid, container) => Boolean(this.runtime.get(uid)?.containers[container]?.state.running) || this.logWriters.active(logKey(uid, container)),
@@ -226,7 +233,16 @@ export class NodeAgent {
       summary: () => this.stats.summary(),
     });
     const streaming = new StreamingServer(this.streamingHost());
-    this.logServer.on('upgrade', (req, socket, head) => streaming.handle(req, socket, head));
+    const tls = await loadAgentTLS(this.o);
+    this.server = await startAgentServer({
+      host: this.o.nodeIP,
+      port: kubeletPort,
+      tls,
+      auth: new AgentAuth(this.o.nodeName, webhookReviews(this.client), this.o.log),
+      handler: logs,
+      upgrade: (req, socket, head) => streaming.handle(req, socket, head),
+      log: this.o.log,
+    });
     this.timers.push(setInterval(() => void this.nodeStatus.heartbeat(), 10_000));
     this.timers.push(setInterval(() => this.tick(), 500));
     this.measure();
@@ -309,7 +325,7 @@ export class NodeAgent {
     this.nodes.stop();
     this.services.stop();
     this.slices.stop();
-    this.logServer?.close();
+    this.server?.close();
     this.logWriters.closeAll();
     this.client.close();
   }

@@ -4,19 +4,16 @@
 // limitBytes — and with follow what is appended while the container runs. Errors are the
 // kubelet's texts (the API server passes a 400's text on to the client).
 import fs from 'node:fs';
-import type http from 'node:http';
 import type { Summary } from '../api/stats.ts';
 import type { ContainerStatus, Pod, PodStatus } from '../api/types.ts';
 import { queryBool } from '../api/query.ts';
-import { createHttpServer, decodeSegment } from '../util/httpserver.ts';
+import { decodeSegment, type Handler } from '../util/httpserver.ts';
 import { LogView, parseEntry, splitLines, tailStart, timestampOfMillis, type LogViewOptions } from './crilog.ts';
 
 /** Which instance of a container a log is of. */
 export type LogInstance = 'current' | 'previous';
 
 export interface LogServerOptions {
-  host: string;
-  port: number;
   /** a pod bound to this node, with its status as this node knows it; undefined when there is none */
   pod: (namespace: string, name: string) => { pod: Pod; status: PodStatus } | undefined;
   /** the log file of a container's current (or last) instance, or of the one before */
@@ -130,8 +127,9 @@ function readFrom(file: string, offset: number): Buffer {
   }
 }
 
-export function startLogServer(o: LogServerOptions): http.Server {
-  const server = createHttpServer((req, res, target) => {
+/** The handler of /containerLogs and /stats/summary (server.ts serves it, after the auth filter). */
+export function logHandler(o: LogServerOptions): Handler {
+  return (_req, res, target) => {
     if (target.pathname === '/stats/summary' && o.summary) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return res.end(JSON.stringify(o.summary()));
@@ -174,8 +172,5 @@ export function startLogServer(o: LogServerOptions): http.Server {
       }
     }, o.followIntervalMs ?? 200);
     res.on('close', () => clearInterval(t));
-  }, {}, o.log);
-  server.listen(o.port, o.host);
-  server.on('error', (e) => o.log(`log server: ${e.message}`));
-  return server;
+  };
 }

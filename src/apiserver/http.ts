@@ -24,6 +24,7 @@ import { isMetrics, serveMetrics } from './metrics.ts';
 import type { Store } from './storage/store.ts';
 import { streamingSubresources } from './streaming.ts';
 import { serveWatch } from './watch.ts';
+import type { KubeletClientConfig } from './kubeletclient.ts';
 import { BodyTooLargeError, decodeSegment, discardBody, readBody, type Handler, type Target } from '../util/httpserver.ts';
 
 const maxBodyBytes = 3 * 1024 * 1024;
@@ -41,6 +42,8 @@ export interface HttpOptions {
   /** who may do what; by default RBAC over the registry's store */
   authorizer?: Authorizer;
   serverAddress: string;
+  /** how node agents are dialed (logs, the Metrics API) */
+  kubelet?: KubeletClientConfig;
   ready: () => boolean;
   log?: (line: string) => void;
 }
@@ -306,7 +309,7 @@ export function createHandler(opts: HttpOptions): Handler {
     }
     if (sub === 'log') {
       if (method !== 'GET') throw errors.generic(405);
-      return podLogs(registry, r, q, reply.res);
+      return podLogs(registry, r, q, reply.res, opts.kubelet ?? {});
     }
     if (streamingSubresources.has(sub ?? '')) {
       // Served on the upgrade (streaming.ts); a plain request is refused as upstream's proxy refuses it.
@@ -448,7 +451,7 @@ export function createHandler(opts: HttpOptions): Handler {
       if (!r) return notFound(reply, path, extra());
       if (isMetrics(r)) {
         const shape = negotiate(req.headers.accept, false);
-        return reply.object(200, shape, await serveMetrics(registry, r, req.method ?? 'GET', target.query));
+        return reply.object(200, shape, await serveMetrics(registry, r, req.method ?? 'GET', target.query, opts.kubelet ?? {}));
       }
       if (isAsk(r)) {
         const a = await answer(r, { method: req.method ?? 'GET', query: target.query, raw: { text: bytes.toString('utf8'), contentType: req.headers['content-type'] ?? '', bytes }, user, registry, authentication, authorizer });

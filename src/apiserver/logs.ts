@@ -2,11 +2,12 @@
 // LogLocation does, then the node agent's /containerLogs proxied (as the kubelet's) — its body
 // streamed as it comes, its error answers turned into Status objects as the API server's
 // response checker does.
-import http from 'node:http';
+import https from 'node:https';
 import type { ServerResponse } from 'node:http';
 import { ApiError, errors } from '../api/errors.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import type { Node, Pod } from '../api/types.ts';
+import { kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 import { decodePodLogOptions, kubeletLogQuery, validatePodLogOptions } from './podlogoptions.ts';
 
@@ -49,13 +50,13 @@ export function kubeletError(code: number, body: string, podName: string): ApiEr
 
 /** Go's net/http client error for a kubelet it cannot reach. */
 function dialError(url: string, addr: string, port: number, e: NodeJS.ErrnoException): ApiError {
-  const why = e.code === 'ECONNREFUSED' ? `dial tcp ${addr}:${port}: connect: connection refused` : e.code === 'ETIMEDOUT' ? `dial tcp ${addr}:${port}: i/o timeout` : e.message;
+  const why = e.code === 'ECONNREFUSED' ? `dial tcp ${addr}:${port}: connect: connection refused` : e.code === 'ETIMEDOUT' ? `dial tcp ${addr}:${port}: i/o timeout` : (tlsVerifyError(e, addr) ?? e.message);
   // Not a Status error upstream: a 500 with no reason.
   return new ApiError(500, '', `Get ${JSON.stringify(url)}: ${why}`);
 }
 
 /** pods/{name}/log. Resolves once the answer is under way; rejects (before anything is sent) with the Status to answer. */
-export function podLogs(registry: Registry, r: { rt: ResourceType; namespace?: string; name?: string }, q: URLSearchParams, res: ServerResponse): Promise<void> {
+export function podLogs(registry: Registry, r: { rt: ResourceType; namespace?: string; name?: string }, q: URLSearchParams, res: ServerResponse, kubelet: KubeletClientConfig): Promise<void> {
   const opts = decodePodLogOptions(q);
   const errs = validatePodLogOptions(opts);
   if (errs.length) throw errors.invalid('', 'PodLogOptions', r.name!, errs);
@@ -76,7 +77,7 @@ export function podLogs(registry: Registry, r: { rt: ResourceType; namespace?: s
   const qs = kubeletLogQuery(opts).toString();
   const url = `https://${addr.includes(':') ? `[${addr}]` : addr}:${port}${path}${qs ? `?${qs}` : ''}`;
   return new Promise((resolve, reject) => {
-    const up = http.get({ host: addr, port, path: `${path}${qs ? `?${qs}` : ''}`, agent: false }, (ur) => {
+    const up = https.get({ host: addr, port, path: `${path}${qs ? `?${qs}` : ''}`, agent: false, ...kubeletTLS(kubelet) }, (ur) => {
       const code = ur.statusCode ?? 500;
       if (code < 200 || code > 206) {
         let body = Buffer.alloc(0);

@@ -3,13 +3,14 @@
 // Nodes and Pods they are of), from each node agent's Summary API (/stats/summary, the
 // kubelet's). An agent reports a rate once it has measured twice; a pod or node it has no rate
 // for yet is left out, as metrics-server leaves it out.
-import http from 'node:http';
+import https from 'node:https';
 import { errors } from '../api/errors.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import { binaryQuantity, decimalQuantity, metricResolutionSeconds, type CPUStats, type MemoryStats, type Summary } from '../api/stats.ts';
 import type { KubeObject, Node, Pod } from '../api/types.ts';
 import type { Shape } from './negotiation.ts';
 import { includeObjectOf, partialMetadata, toMetadataList } from './output.ts';
+import { kubeletTLS, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 import { nodeEndpoint } from './streaming.ts';
 
@@ -53,10 +54,10 @@ export function podMetrics(pod: Pod, summary: Summary | undefined, now: string):
   return { kind: 'PodMetrics', apiVersion, metadata: meta, ...timeInfo(ps.containers[0]!.cpu!), containers };
 }
 
-/** GET http://NODE:PORT/stats/summary; undefined when the agent does not answer (its node is left out). */
-function fetchSummary(host: string, port: number): Promise<Summary | undefined> {
+/** GET https://NODE:PORT/stats/summary; undefined when the agent does not answer (its node is left out). */
+function fetchSummary(host: string, port: number, kubelet: KubeletClientConfig): Promise<Summary | undefined> {
   return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/stats/summary', agent: false, timeout: summaryTimeoutMs }, (res) => {
+    const req = https.get({ host, port, path: '/stats/summary', agent: false, timeout: summaryTimeoutMs, ...kubeletTLS(kubelet) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -75,7 +76,7 @@ function fetchSummary(host: string, port: number): Promise<Summary | undefined> 
 }
 
 /** Each named node's summary, asked for at once. */
-async function summaries(registry: Registry, nodeNames: Iterable<string>): Promise<Map<string, Summary>> {
+async function summaries(registry: Registry, nodeNames: Iterable<string>, kubelet: KubeletClientConfig): Promise<Map<string, Summary>> {
   const out = new Map<string, Summary>();
   await Promise.all(
     [...new Set(nodeNames)].map(async (name) => {
@@ -85,7 +86,7 @@ async function summaries(registry: Registry, nodeNames: Iterable<string>): Promi
       } catch {
         return;
       }
-      const s = await fetchSummary(ep.host, ep.port);
+      const s = await fetchSummary(ep.host, ep.port, kubelet);
       if (s) out.set(name, s);
     }),
   );
@@ -130,7 +131,7 @@ function bytesOf(q: string): number {
  * its lister's NotFound (`node "x" not found`, `pods "x" not found`), one with no metrics yet
  * `nodemetrics.metrics.k8s.io "x" not found` or `podmetrics.metrics.k8s.io "ns/x" not found`.
  */
-export async function serveMetrics(registry: Registry, r: { rt: ResourceType; namespace?: string; name?: string; subresource?: string }, method: string, q: URLSearchParams): Promise<(s: Shape) => unknown> {
+export async function serveMetrics(registry: Registry, r: { rt: ResourceType; namespace?: string; name?: string; subresource?: string }, method: string, q: URLSearchParams, kubelet: KubeletClientConfig): Promise<(s: Shape) => unknown> {
   if (r.subresource !== undefined) throw errors.generic(404);
   if (method !== 'GET' || q.get('watch') === 'true' || q.get('watch') === '1') throw errors.generic(405);
   const include = includeObjectOf(q);
@@ -144,24 +145,24 @@ export async function serveMetrics(registry: Registry, r: { rt: ResourceType; na
     if (r.name !== undefined) {
       const node = registry.tryGet(nodes, undefined, r.name) as Node | undefined;
       if (!node) throw errors.notFound({ group: '', resource: 'node' }, r.name);
-      const m = nodeMetrics(node, (await summaries(registry, [r.name])).get(r.name), now);
+      const m = nodeMetrics(node, (await summaries(registry, [r.name], kubelet)).get(r.name), now);
       if (!m) throw errors.notFound({ group: metricsGroup, resource: 'nodemetrics' }, r.name);
       return one(m);
     }
     const list = registry.list(nodes, undefined, q).items as Node[];
-    const got = await summaries(registry, list.map((n) => n.metadata.name!));
+    const got = await summaries(registry, list.map((n) => n.metadata.name!), kubelet);
     return many('NodeMetricsList', list.map((n) => nodeMetrics(n, got.get(n.metadata.name!), now)).filter((m): m is Obj => m !== undefined));
   }
   const onNode = (p: KubeObject) => Boolean((p as Pod).spec?.nodeName);
   if (r.name !== undefined) {
     const pod = registry.tryGet(pods, r.namespace, r.name) as Pod | undefined;
     if (!pod) throw errors.notFound({ group: '', resource: 'pods' }, r.name);
-    const m = onNode(pod) ? podMetrics(pod, (await summaries(registry, [pod.spec.nodeName!])).get(pod.spec.nodeName!), now) : undefined;
+    const m = onNode(pod) ? podMetrics(pod, (await summaries(registry, [pod.spec.nodeName!], kubelet)).get(pod.spec.nodeName!), now) : undefined;
     if (!m) throw errors.notFound({ group: metricsGroup, resource: 'podmetrics' }, `${r.namespace}/${r.name}`);
     return one(m);
   }
   // in the Kube API's order: by namespace, then name
   const list = (registry.list(pods, r.namespace, q).items.filter(onNode) as Pod[]).sort((a, b) => a.metadata.namespace!.localeCompare(b.metadata.namespace!) || a.metadata.name!.localeCompare(b.metadata.name!));
-  const got = await summaries(registry, list.map((p) => p.spec.nodeName!));
+  const got = await summaries(registry, list.map((p) => p.spec.nodeName!), kubelet);
   return many('PodMetricsList', list.map((p) => podMetrics(p, got.get(p.spec.nodeName!), now)).filter((m): m is Obj => m !== undefined));
 }

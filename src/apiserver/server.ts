@@ -20,6 +20,7 @@ import { storeAuthorizer } from './authz.ts';
 import { checkRbacWrite } from './escalation.ts';
 import { clusterRoleBindings, clusterRoles } from './bootstrappolicy.ts';
 import { createUpgradeHandler } from './streaming.ts';
+import { loadKubeletClient } from './kubeletclient.ts';
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { Registry, type Ctx } from './registry.ts';
 import { CustomResources } from './apiextensions.ts';
@@ -43,6 +44,10 @@ export interface ApiServerOptions {
   listenUnix?: string;
   /** how long an Event lives after its last write (--event-ttl; an hour by default) */
   eventTTLMs?: number;
+  /** the client certificate node agents are dialed with, and the CA their serving certificates are verified against */
+  kubeletClientCertificate?: string;
+  kubeletClientKey?: string;
+  kubeletCertificateAuthority?: string;
   log?: (line: string) => void;
 }
 
@@ -121,6 +126,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   // (--trace-gc-nvp: scavenge.parallel 61-92 ms, background.scavenge.parallel 1-2 ms).
   v8.setFlagsFromString('--no-parallel-scavenge');
   const { host, port } = splitHostPort(opts.listen);
+  const kubelet = loadKubeletClient(opts);
   const ips = new ClusterIPAllocator(opts.serviceCIDR);
   const nodePorts = PortAllocator.parse(opts.nodePortRange);
   privateDir(opts.dataDir);
@@ -185,13 +191,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     authentication,
     authorizer,
     serverAddress: `${opts.advertiseAddress ?? host}:${actualPort}`,
+    kubelet,
     ready: () => ready,
     log,
   });
   guard(server, handler, apiserverLimits, log);
   if (unixServer) guard(unixServer, handler, apiserverLimits, log);
   // exec, attach and port-forward: upgraded connections, proxied to the pod's node agent.
-  const upgrade = createUpgradeHandler({ registry, admit: (req, pathname, query) => void authorizeRequest(req, pathname, query, authentication, authorizer), route, log });
+  const upgrade = createUpgradeHandler({ registry, kubelet, admit: (req, pathname, query) => void authorizeRequest(req, pathname, query, authentication, authorizer), route, log });
   server.on('upgrade', upgrade);
   unixServer?.on('upgrade', upgrade);
 

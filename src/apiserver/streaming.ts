@@ -4,12 +4,13 @@
 // agent's streaming server (the kubelet's /exec, /attach, /portForward) byte for byte: the agent
 // answers the upgrade and speaks the stream protocols, as the kubelet does behind an API server.
 import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ApiError, errors, isApiError } from '../api/errors.ts';
 import { findResource } from '../api/resources.ts';
 import type { Node, Pod } from '../api/types.ts';
 import { parseTarget } from '../util/httpserver.ts';
+import { kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 
 export const streamingSubresources = new Set(['exec', 'attach', 'portforward']);
@@ -20,6 +21,8 @@ export interface StreamingOptions {
   admit: (req: IncomingMessage, pathname: string, query: URLSearchParams) => void;
   /** /api/v1/... resolved to a resource (http.ts's route) */
   route: (pathname: string) => { rt: { resource: string; group: string }; namespace?: string; name?: string; subresource?: string } | undefined;
+  /** how agents are dialed */
+  kubelet: KubeletClientConfig;
   log?: (line: string) => void;
 }
 
@@ -85,7 +88,7 @@ export function createUpgradeHandler(o: StreamingOptions): (req: IncomingMessage
         agentPath = `/${r.subresource}/${encodeURIComponent(r.namespace)}/${encodeURIComponent(r.name)}/${encodeURIComponent(container)}?${q}`;
       }
       const { host, port } = agentEndpoint(o.registry, pod);
-      proxy(req, socket, head, host, port, agentPath);
+      proxy(req, socket, head, host, port, agentPath, o.kubelet);
     } catch (e) {
       if (isApiError(e)) return reply(socket, e);
       o.log?.(`internal error on upgrade ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
@@ -95,11 +98,11 @@ export function createUpgradeHandler(o: StreamingOptions): (req: IncomingMessage
 }
 
 /** Passes the upgrade request to the agent and then the bytes both ways; the agent's answer (101 or a refusal) goes back as it is. */
-function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string, port: number, agentPath: string): void {
-  const upstream = net.connect({ host, port });
+function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string, port: number, agentPath: string, kubelet: KubeletClientConfig): void {
+  const upstream = tls.connect({ host, port, ...kubeletTLS(kubelet) });
   upstream.setNoDelay(true);
   let connected = false;
-  upstream.on('connect', () => {
+  upstream.on('secureConnect', () => {
     connected = true;
     const lines = [`${req.method} ${agentPath} HTTP/1.1`, `Host: ${host}:${port}`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -112,8 +115,8 @@ function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string,
     socket.pipe(upstream);
     upstream.pipe(socket);
   });
-  upstream.on('error', (e) => {
-    if (!connected) reply(socket, errors.internal(`error dialing backend: dial tcp ${host}:${port}: ${e.message}`));
+  upstream.on('error', (e: NodeJS.ErrnoException) => {
+    if (!connected) reply(socket, errors.internal(`error dialing backend: ${tlsVerifyError(e, host) ?? `dial tcp ${host}:${port}: ${e.message}`}`));
     else socket.destroy();
   });
   socket.on('close', () => upstream.destroy());

@@ -70,7 +70,7 @@ export function addDaemonCommands(program: Command): void {
 
   program
     .command('agent')
-    .description("Run a node agent (the kubelet's job): registers the node, runs its pods in network namespaces wired by CNI, and serves on port 10250 their logs, exec/attach/port-forward and the Summary API (/stats/summary, measured every 15 s).")
+    .description("Run a node agent (the kubelet's job): registers the node, runs its pods in network namespaces wired by CNI, and serves on port 10250 over HTTPS their logs, exec/attach/port-forward and the Summary API (/stats/summary, measured every 15 s) to clients with a certificate of --client-ca-file or a bearer token the API server's TokenReview accepts, as its SubjectAccessReview for nodes/proxy (nodes/stats for /stats) allows.")
     .requiredOption('--node-name <name>', 'name of the Node')
     .requiredOption('--node-ip <ip>', "the node's InternalIP")
     .requiredOption('--state-dir <dir>', 'directory for pod state, logs and IPAM')
@@ -81,7 +81,10 @@ export function addDaemonCommands(program: Command): void {
     .option('--resolv-conf <file>', "the node's resolv.conf: what dnsPolicy Default pods get, and the search domains ClusterFirst appends", '/etc/resolv.conf')
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
     .option('--cni-backend <backend>', "the network daemon's backend (host-gw or vxlan): under vxlan the pod bridge's MTU leaves room for the outer headers", 'host-gw')
-    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; resolvConf: string; clusterDomain: string; cniBackend: string }) => {
+    .option('--tls-cert-file <file>', 'PEM serving certificate of port 10250 (default: a self-signed one kept in STATE-DIR/pki)')
+    .option('--tls-private-key-file <file>', 'PEM private key of --tls-cert-file')
+    .option('--client-ca-file <file>', "PEM CA bundle: a client certificate it signed authenticates as its CN in the groups of its O (the API server's --kubelet-client-certificate)")
+    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; resolvConf: string; clusterDomain: string; cniBackend: string; tlsCertFile?: string; tlsPrivateKeyFile?: string; clientCaFile?: string }) => {
       if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
       const { NodeAgent } = await import('../agent/agent.ts');
       const agent = new NodeAgent({
@@ -95,6 +98,9 @@ export function addDaemonCommands(program: Command): void {
         resolvConf: o.resolvConf,
         clusterDomain: o.clusterDomain,
         cniBackend: o.cniBackend,
+        ...(o.tlsCertFile ? { tlsCertFile: path.resolve(o.tlsCertFile) } : {}),
+        ...(o.tlsPrivateKeyFile ? { tlsPrivateKeyFile: path.resolve(o.tlsPrivateKeyFile) } : {}),
+        ...(o.clientCaFile ? { clientCAFile: path.resolve(o.clientCaFile) } : {}),
         underlayDevice: 'eth0',
         podpathArgv: [process.execPath, process.argv[1]!],
         log: log(`agent ${o.nodeName}`),

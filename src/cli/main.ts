@@ -147,7 +147,10 @@ program
   .addOption(new Option('--advertise-address <ip>', 'address the `kubernetes` Service points at (default: none)'))
   .option('--apply <file>', 'after starting, create or update the objects in this YAML file (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--event-ttl <duration>', 'how long Events are kept after their last write (kube-apiserver\'s --event-ttl)', '1h0m0s')
-  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string }) => {
+  .option('--kubelet-client-certificate <file>', "PEM client certificate node agents are dialed with (logs, exec, attach, port-forward, the Metrics API)")
+  .option('--kubelet-client-key <file>', 'PEM private key of --kubelet-client-certificate')
+  .option('--kubelet-certificate-authority <file>', "PEM CA the agents' serving certificates are verified against (without it they are not verified)")
+  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string; kubeletClientCertificate?: string; kubeletClientKey?: string; kubeletCertificateAuthority?: string }) => {
     let eventTTLMs: number;
     try {
       eventTTLMs = parseGoDuration(o.eventTtl);
@@ -164,6 +167,9 @@ program
       ...(o.listenUnix ? { listenUnix: path.resolve(o.listenUnix) } : {}),
       ...(o.kubeconfig ? { kubeconfig: path.resolve(o.kubeconfig) } : {}),
       ...(o.advertiseAddress ? { advertiseAddress: o.advertiseAddress } : {}),
+      ...(o.kubeletClientCertificate ? { kubeletClientCertificate: path.resolve(o.kubeletClientCertificate) } : {}),
+      ...(o.kubeletClientKey ? { kubeletClientKey: path.resolve(o.kubeletClientKey) } : {}),
+      ...(o.kubeletCertificateAuthority ? { kubeletCertificateAuthority: path.resolve(o.kubeletCertificateAuthority) } : {}),
     });
   });
 

@@ -68,6 +68,11 @@ export function labPaths(name: string) {
     labCA: path.join(dir, 'ca'),
     labCACert: path.join(dir, 'ca', 'ca.crt'),
     labCAKey: path.join(dir, 'ca', 'ca.key'),
+    /** the API server's client certificate to the node agents, and each node's serving certificate, both of the lab CA */
+    kubeletClientCert: path.join(dir, 'ca', 'apiserver-kubelet-client.crt'),
+    kubeletClientKey: path.join(dir, 'ca', 'apiserver-kubelet-client.key'),
+    nodeServingCert: (n: string) => path.join(dir, 'ca', `kubelet-${n}.crt`),
+    nodeServingKey: (n: string) => path.join(dir, 'ca', `kubelet-${n}.key`),
     node: (n: string) => path.join(dir, 'nodes', n),
   };
 }

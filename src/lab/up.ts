@@ -1,5 +1,6 @@
-// `podpath up`: a lab built step by step — the network, the API server and the host's tunnel to
-// it, the lab's resolver, the lab CA, controllers and scheduler, a node agent per node, kube-proxy
+// `podpath up`: a lab built step by step — the network, the lab CA (and the certificates of the
+// API server's connections to the node agents), the API server and the host's tunnel to it, the
+// lab's resolver, controllers and scheduler, a node agent per node, kube-proxy
 // as the DaemonSet kube-system/kube-proxy — then routes from the client to the pods, the add-ons
 // and manifests applied, and waits until nodes, pods and NodePorts are ready. What happens is told to an UpProgress, for the CLI
 // to print; a lab that fails to come up is removed (unless kept for inspection).
@@ -16,6 +17,7 @@ import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import { loadOrCreateCA } from '../util/pki.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
+import { issueKubeletCerts } from './kubeletcerts.ts';
 import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
 import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from './wait.ts';
 
@@ -127,10 +129,11 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
   const t0 = Date.now();
   try {
     const s = buildNetwork(o.name, o.nodes, o.cniBackend);
+    const { ca } = await loadOrCreateCA(labPaths(s.name).labCA, `CN=podpath lab ${s.name} CA`);
+    await issueKubeletCerts(ca, s.nodes, labPaths(s.name));
     await startApiServer(s);
     await startApiTunnel(s);
     startResolver(s);
-    await loadOrCreateCA(labPaths(s.name).labCA, `CN=podpath lab ${s.name} CA`);
     startControllers(s);
     startAgents(s);
     const client = labClient(s);
@@ -184,7 +187,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
 async function startApiServer(s: LabState): Promise<void> {
   const p = labPaths(s.name);
   const n1 = s.nodes[0]!;
-  startDaemon(s, 'apiserver', n1.netns, ['apiserver', '--data-dir', p.apiserverData, '--listen', `${n1.ip}:6443`, '--listen-unix', p.apiserverSocket, '--advertise-address', n1.ip, '--kubeconfig', p.adminKubeconfig, '--service-cidr', serviceCIDR]);
+  startDaemon(s, 'apiserver', n1.netns, ['apiserver', '--data-dir', p.apiserverData, '--listen', `${n1.ip}:6443`, '--listen-unix', p.apiserverSocket, '--advertise-address', n1.ip, '--kubeconfig', p.adminKubeconfig, '--service-cidr', serviceCIDR, '--kubelet-client-certificate', p.kubeletClientCert, '--kubelet-client-key', p.kubeletClientKey, '--kubelet-certificate-authority', p.labCACert]);
   await waitFor(() => fs.existsSync(p.adminKubeconfig) && fs.existsSync(p.apiserverSocket), 30_000, 'the API server');
 }
 
@@ -233,6 +236,12 @@ function startAgents(s: LabState): void {
       clusterDNS,
       '--resolv-conf',
       p.nodeResolvConf,
+      '--tls-cert-file',
+      p.nodeServingCert(n.name),
+      '--tls-private-key-file',
+      p.nodeServingKey(n.name),
+      '--client-ca-file',
+      p.labCACert,
       ...(i === 0 ? ['--control-plane'] : []),
     ]);
   }

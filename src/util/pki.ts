@@ -121,9 +121,11 @@ export interface LeafRequest {
   ips: string[];
   notBefore: Date;
   notAfter: Date;
+  /** what the certificate is for (extended key usage): serving (the default) or a client's */
+  usage?: 'server' | 'client';
 }
 
-/** A TLS server certificate for the request's names with a new ECDSA P-256 key, signed by `ca`; PEM. */
+/** A TLS server (or, with usage 'client', client) certificate for the request's names with a new ECDSA P-256 key, signed by `ca`; PEM. */
 export async function issueLeaf(ca: CA, r: LeafRequest): Promise<{ cert: string; key: string }> {
   const keys = (await webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
@@ -138,7 +140,7 @@ export async function issueLeaf(ca: CA, r: LeafRequest): Promise<{ cert: string;
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension([r.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
       // With an empty subject the SANs are the certificate's only names, and critical (RFC 5280 4.2.1.6).
       new x509.SubjectAlternativeNameExtension([...r.ips.map((ip) => ({ type: 'ip' as const, value: ip })), ...r.dns.map((d) => ({ type: 'dns' as const, value: d }))], r.subject === ''),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert),

@@ -1,7 +1,7 @@
 // The node agent's container logs: the CRI log format (lines with their time and stream, long
 // lines cut into partial entries), reading them as the kubelet's ReadLogs does (tail, since,
 // timestamps, limitBytes cut mid-line), which instance a request reads (previous, waiting
-// containers), the /containerLogs server over HTTP, and the log writer on a real process's FIFOs.
+// containers), the /containerLogs handler over HTTP, and the log writer on a real process's FIFOs.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -10,7 +10,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Pod, PodStatus } from '../../src/api/types.ts';
 import { encodeEntry, formatTimestamp, LineSplitter, LogView, normalizeTimestamp, parseEntry, splitLines, type LogEntry } from '../../src/agent/crilog.ts';
-import { logInstance, parseLogQuery, renderLines, startLogServer, type LogInstance } from '../../src/agent/logs.ts';
+import { logHandler, logInstance, parseLogQuery, renderLines, type LogInstance } from '../../src/agent/logs.ts';
+import { createHttpServer } from '../../src/util/httpserver.ts';
 import { ContainerLogWriters, rotateLog } from '../../src/agent/logwriter.ts';
 import { hostProcesses } from '../../src/agent/processes.ts';
 import { tempStateDir } from '../helpers/agent.ts';
@@ -147,16 +148,14 @@ describe('node agent log server', () => {
     const pod = { metadata: { name: 'web', namespace: 'default', uid: 'u1' }, spec: { containers: [{ name: 'app' }], initContainers: [{ name: 'init' }] } } as Pod;
     let status: PodStatus = { containerStatuses: [{ name: 'app', state: { running: {} }, lastState: { terminated: { exitCode: 1 } }, ready: true, restartCount: 1, image: 'x', imageID: 'x' }] } as PodStatus;
     let writing = true;
-    const server = startLogServer({
-      host: '127.0.0.1',
-      port: 0,
+    const server = createHttpServer(logHandler({
       log: () => {},
       followIntervalMs: 20,
       pod: (ns, name) => (ns === 'default' && name === 'web' ? { pod, status } : undefined),
       logFile: (uid, c, instance) => (assert.deepEqual([uid, c], ['u1', 'app']), files[instance]),
       writing: () => writing,
-    });
-    await new Promise((r) => server.once('listening', r));
+    }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
     const logs = (q = '', c = 'app') => get(port, `/containerLogs/default/web/${c}${q}`);
     try {

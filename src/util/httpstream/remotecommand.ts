@@ -99,7 +99,7 @@ export function isSpdyRequest(req: IncomingMessage): boolean {
 
 /** An answer that refuses the upgrade: status, plain text (as the kubelet's streaming.WriteError). */
 export function refuse(socket: Duplex, code: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
-  const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }[code] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }[code] ?? 'Error';
   const body = Buffer.from(text);
   socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${text}`);
 }

@@ -1,0 +1,60 @@
+// How the API server dials node agents (kube-apiserver's --kubelet-client-certificate,
+// --kubelet-client-key and --kubelet-certificate-authority): TLS with its client certificate,
+// the agent's serving certificate verified against the CA when one is given (without it,
+// as upstream, not verified).
+import fs from 'node:fs';
+import { isIP } from 'node:net';
+import type tls from 'node:tls';
+
+/** PEM material, read once at start. */
+export interface KubeletClientConfig {
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
+export interface KubeletClientFiles {
+  kubeletClientCertificate?: string;
+  kubeletClientKey?: string;
+  kubeletCertificateAuthority?: string;
+}
+
+function read(file: string, flag: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`--${flag} ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function loadKubeletClient(f: KubeletClientFiles): KubeletClientConfig {
+  if (Boolean(f.kubeletClientCertificate) !== Boolean(f.kubeletClientKey)) throw new Error('--kubelet-client-certificate and --kubelet-client-key go together');
+  const c: KubeletClientConfig = {};
+  if (f.kubeletClientCertificate) c.cert = read(f.kubeletClientCertificate, 'kubelet-client-certificate');
+  if (f.kubeletClientKey) c.key = read(f.kubeletClientKey, 'kubelet-client-key');
+  if (f.kubeletCertificateAuthority) c.ca = read(f.kubeletCertificateAuthority, 'kubelet-certificate-authority');
+  return c;
+}
+
+/** The TLS options of a connection to an agent. */
+export function kubeletTLS(c: KubeletClientConfig): tls.ConnectionOptions {
+  return { ...(c.cert && c.key ? { cert: c.cert, key: c.key } : {}), ...(c.ca ? { ca: c.ca } : {}), rejectUnauthorized: Boolean(c.ca) };
+}
+
+/** Node's certificate verification codes that Go reports as an unknown authority. */
+const unknownAuthority = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT']);
+
+/** Go's text for an agent whose serving certificate fails verification; undefined for other errors. */
+export function tlsVerifyError(e: NodeJS.ErrnoException & { cert?: { subjectaltname?: string } }, host: string): string | undefined {
+  const prefix = 'tls: failed to verify certificate: x509: ';
+  if (e.code && unknownAuthority.has(e.code)) return `${prefix}certificate signed by unknown authority`;
+  if (e.code === 'CERT_HAS_EXPIRED' || e.code === 'CERT_NOT_YET_VALID') return `${prefix}certificate has expired or is not yet valid`;
+  if (e.code !== 'ERR_TLS_CERT_ALTNAME_INVALID') return undefined;
+  // Go's HostnameError: the certificate's IP SANs for an IP, its DNS names otherwise.
+  const sans = (e.cert?.subjectaltname ?? '').split(', ').filter(Boolean);
+  const ip = isIP(host) !== 0;
+  const valid = sans.filter((x) => x.startsWith(ip ? 'IP Address:' : 'DNS:')).map((x) => x.slice(x.indexOf(':') + 1));
+  if (ip && valid.length === 0) return `${prefix}cannot validate certificate for ${host} because it doesn't contain any IP SANs`;
+  if (valid.length === 0) return `${prefix}certificate is not valid for any names, but wanted to match ${host}`;
+  return `${prefix}certificate is valid for ${valid.join(', ')}, not ${host}`;
+}
