@@ -285,7 +285,8 @@ export function createHandler(opts: HttpOptions): Handler {
       if (method === 'PUT') return send(reply, shape, await registry.updateScale(ctx, await raw()));
       return send(reply, shape, await registry.updateScale(ctx, await raw(), mediaType(contentType)));
     }
-    if (sub === 'status') {
+    // Subresources that are the object itself, of which a write takes one part (status, or a pod's ephemeral containers).
+    if (sub === 'status' || sub === 'ephemeralcontainers') {
       if (method !== 'GET' && method !== 'PUT' && method !== 'PATCH') throw errors.generic(405);
       const shape = negotiate(accept, proto);
       if (method === 'GET') {
@@ -293,19 +294,8 @@ export function createHandler(opts: HttpOptions): Handler {
         const obj = registry.get(r.rt, r.namespace, r.name);
         return reply.object(200, shape, (s) => shapeObject(r.rt, obj, s, q));
       }
-      if (method === 'PUT') return send(reply, shape, await registry.updateStatus(ctx, await raw()));
-      return send(reply, shape, await registry.patch(ctx, await raw(), 'status'));
-    }
-    if (sub === 'ephemeralcontainers') {
-      if (method !== 'GET' && method !== 'PUT' && method !== 'PATCH') throw errors.generic(405);
-      const shape = negotiate(accept, proto);
-      if (method === 'GET') {
-        await waitForResourceVersion(registry.store, q);
-        const obj = registry.get(r.rt, r.namespace, r.name);
-        return reply.object(200, shape, (s) => shapeObject(r.rt, obj, s, q));
-      }
-      if (method === 'PUT') return send(reply, shape, await registry.updateEphemeralContainers(ctx, await raw()));
-      return send(reply, shape, await registry.patch(ctx, await raw(), 'ephemeralcontainers'));
+      if (method === 'PUT') return send(reply, shape, await (sub === 'status' ? registry.updateStatus(ctx, await raw()) : registry.updateEphemeralContainers(ctx, await raw())));
+      return send(reply, shape, await registry.patch(ctx, await raw(), sub));
     }
     if (sub === 'log') {
       if (method !== 'GET') throw errors.generic(405);
