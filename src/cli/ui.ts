@@ -3,6 +3,7 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { clientIP, clusterCIDR, clusterDNS, routerIP, serviceCIDR, underlayCIDR } from '../lab/defaults.ts';
+import type { UIServerOptions } from '../ui/server.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -35,10 +36,15 @@ export function addUICommands(program: Command): void {
       let source;
       let label: string;
       let rules;
+      let live: Pick<UIServerOptions, 'trace' | 'observe' | 'diagnose'> = {};
       if (o.filename.length) {
         if (o.name || o.kubeconfig) throw new Error('-f is offline: leave out --name and --kubeconfig');
-        const { readTraceState } = await import('../trace/offline.ts');
-        source = fileSource(readTraceState(o.filename), o.mode);
+        // the trace's objects and any Events (a probe's failures), as podpath diagnose -f reads them
+        const { readDiagnoseState } = await import('../diagnose/offline.ts');
+        const { offlineDiagnosis } = await import('../ui/trace.ts');
+        const state = readDiagnoseState(o.filename);
+        source = fileSource(state.objects, o.mode);
+        live = { diagnose: offlineDiagnosis(state.events) };
         label = o.filename.map((f) => (f === '-' ? 'stdin' : path.basename(f))).join(', ');
       } else {
         const { Client, loadConfig } = await import('../client/client.ts');
@@ -56,11 +62,21 @@ export function addUICommands(program: Command): void {
           // the lab's nodes are namespaces here: their rules (with counters) are read from the kernel
           const { kernelRuleTrees } = await import('../ui/kernel.ts');
           rules = kernelRuleTrees((node) => lab.nodes.find((n) => n.name === node)?.netns);
+          // traces as podpath trace --name computes them (each node's rules from its kernel) and
+          // observes them (--observe), over the objects the page's watches hold; diagnose with the
+          // lab's live facts
+          const { labTraceOver } = await import('../lab/trace.ts');
+          const { diagnoseLab } = await import('../lab/diagnose.ts');
+          live = {
+            trace: (i, req) => labTraceOver(lab, i.objects, i.proxy, {}, req),
+            observe: (i, req) => labTraceOver(lab, i.objects, i.proxy, { observe: true }, req),
+            diagnose: (_i, req) => diagnoseLab(lab.name, req),
+          };
         }
         source = await watchSource(client, o.mode);
       }
       const plan = { underlayCIDR, routerIP, clientIP, clusterCIDR, serviceCIDR, clusterDNS, clusterDomain: 'cluster.local', cniBackend };
-      const server = await startUIServer({ source, plan, ...listen, ...(rules ? { rules } : {}) });
+      const server = await startUIServer({ source, plan, ...listen, ...(rules ? { rules } : {}), ...live });
       if (!['127.0.0.1', '::1', 'localhost'].includes(listen.host)) process.stderr.write(`podpath ui: serving on ${listen.host}, not loopback: anyone who can reach it and has the token can read the cluster's objects\n`);
       process.stdout.write(`podpath ui (${label}): ${server.url}\n`);
       const stop = () => {

@@ -182,7 +182,7 @@ describe('ui server', () => {
     let generation = 0;
     const listeners: (() => void)[] = [];
     let objects = seed001();
-    const source: ClusterSource = { live: true, get generation() { return generation; }, objects: () => objects, proxyMode: () => 'iptables', onChange: (cb) => listeners.push(cb), stop: () => {} };
+    const source: ClusterSource = { live: true, get generation() { return generation; }, objects: () => objects, proxyMode: () => 'iptables', proxyConfig: () => undefined, onChange: (cb) => listeners.push(cb), stop: () => {} };
     const s = await startUIServer({ source, plan: labPlan, host: '127.0.0.1', port: 0, token: 'fixed-token' });
     try {
       const frames: string[] = [];
