@@ -7,6 +7,7 @@
 // as the kernel agrees (the connection really fails). Screenshots go to test-results/ui.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -142,6 +143,9 @@ describe('podpath ui with a lab, in Chromium', { skip: !isRoot && 'labs need roo
     assert.match(await page.locator('.observation').innerText(), /the kernel took the computed path/);
     await screenshot(page, 'lab-observed');
     assert.deepEqual(traceTablesLeft(lab), []);
+    // back to the computed path, which follows the cluster's changes
+    await page.click('#path-go');
+    await page.waitForSelector('.observation', { state: 'detached' });
   });
 
   it("draws the node's rules from its kernel, with the packet counters of the connection just made", async () => {
@@ -162,6 +166,7 @@ describe('podpath ui with a lab, in Chromium', { skip: !isRoot && 'labs need roo
     lab.ok(['apply', '-f', '-'], denyPolicy);
     // the policy arrives through the watch; the page traces the shown path again
     await page.waitForSelector('.verdict[data-verdict="dropped"]', { timeout: 10_000 });
+    fs.writeFileSync('/tmp/uiobs/netpol-trace.json', await exportedJSON(page));
     const layer = page.locator('.layer[data-layer="netpol"]');
     assert.equal(await layer.getAttribute('data-state'), 'fail');
     assert.match(await layer.innerText(), /NetworkPolicy default\/api-deny-all/);

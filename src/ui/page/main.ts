@@ -35,6 +35,8 @@ const state: {
   observing?: boolean;
   /** why the last Observe failed */
   observeError?: string;
+  /** the cluster changed since the observation shown */
+  stale?: boolean;
   rulesNode?: string;
 } = { tab: 'topology', query: { from: 'client', to: '', protocol: 'tcp', endpoint: [] } };
 
@@ -153,7 +155,12 @@ function onTopology(t: Topology) {
   status.textContent = `${t.live ? '● live' : 'offline file'} · ${t.mode} · ${t.nodes.length} node${t.nodes.length === 1 ? '' : 's'}, ${pods} pods, ${t.services.length} Services`;
   status.className = `status ${t.live ? 'live' : 'file'}`;
   if (state.tab === 'path') renderPathForm();
-  if (changed && state.trace && state.tab === 'path') void runTrace(true);
+  // An observation is a snapshot of what the kernel did: a change marks it stale (Trace or Observe
+  // again) instead of replacing it — nor does one arriving while it runs discard its result.
+  if (changed && state.trace && (state.observing || state.trace.observed)) {
+    state.stale = true;
+    if (state.tab === 'path') renderPath();
+  } else if (changed && state.trace && state.tab === 'path') void runTrace(true);
   if (changed && state.tab === 'rules') void loadRules();
 }
 
@@ -273,6 +280,7 @@ function showTrace(text: string): Trace {
   state.trace = t;
   state.diagnosis = undefined;
   state.observeError = undefined;
+  state.stale = false;
   if (t.verdict !== 'delivered') void loadDiagnosis(traceSeq);
   return t;
 }
@@ -321,7 +329,13 @@ function renderPath() {
   const scroll = pathBody.querySelector('.lane-wrap')?.scrollTop ?? 0;
   const d = state.diagnosis;
   const wrap = h('div', { class: 'lane-wrap' }, swimlane(t, pathActions, d));
-  const notice = state.observing ? h('div', { class: 'notice', role: 'status' }, 'Observing: one probe of this connection, its packets traced in every namespace on the path…') : state.observeError ? h('div', { class: 'error', role: 'alert', id: 'observe-error' }, state.observeError) : null;
+  const notice = state.observing
+    ? h('div', { class: 'notice', role: 'status' }, 'Observing: one probe of this connection, its packets traced in every namespace on the path…')
+    : state.observeError
+      ? h('div', { class: 'error', role: 'alert', id: 'observe-error' }, state.observeError)
+      : state.stale && t.observed
+        ? h('div', { class: 'notice', role: 'status', id: 'observe-stale' }, 'The cluster changed since this observation: Trace or Observe again.')
+        : null;
   clear(pathBody, verdictBanner(t), notice, h('div', { class: 'path-main' }, wrap, h('div', { class: 'side' }, observationView(t), candidatesView(t, pathActions), evidence(t, state.step, pathActions, d))));
   wrap.scrollTop = scroll;
   for (const c of pathBody.querySelectorAll('.hop')) c.classList.toggle('selected', (c as HTMLElement).dataset.step === String(state.step));

@@ -84,6 +84,8 @@ export function verdictBanner(t: Trace): HTMLElement {
         return h('li', { class: `layer ${state}`, 'data-layer': l.kind, 'data-state': state }, h('span', { class: 'mark', 'aria-hidden': 'true' }, state === 'pass' ? '✓' : state === 'fail' ? '✗' : '·'), h('span', { class: 'label' }, l.label), h('span', { class: 'sum' }, hops.length ? layerSummary(t, l.kind, hops) : 'not reached'), h('span', { class: 'sr-only' }, state === 'pass' ? 'passed' : state === 'fail' ? 'failed' : 'not reached'));
       }),
     ),
+    // what the computation leaves out in this proxy mode (IPVS's choice, a userspace proxy's process)
+    t.notes?.length ? h('ul', { class: 'trace-notes dim' }, t.notes.map((n) => h('li', {}, n))) : null,
   );
 }
 
