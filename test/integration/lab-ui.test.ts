@@ -4,10 +4,10 @@
 // showing its address — the very JSON `podpath trace --name` prints —, Observe marks the steps
 // the kernel reported and names the pod it chose (and leaves no trace rule behind), and a
 // NetworkPolicy that denies it turns the verdict red, naming the policy and diagnose's finding —
-// as the kernel agrees (the connection really fails). Screenshots go to test-results/ui.
+// the kernel's own rule in podpath's policy table — as the kernel agrees (the connection really
+// fails). Screenshots go to test-results/ui.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -166,12 +166,14 @@ describe('podpath ui with a lab, in Chromium', { skip: !isRoot && 'labs need roo
     lab.ok(['apply', '-f', '-'], denyPolicy);
     // the policy arrives through the watch; the page traces the shown path again
     await page.waitForSelector('.verdict[data-verdict="dropped"]', { timeout: 10_000 });
-    fs.writeFileSync('/tmp/uiobs/netpol-trace.json', await exportedJSON(page));
     const layer = page.locator('.layer[data-layer="netpol"]');
     assert.equal(await layer.getAttribute('data-state'), 'fail');
     assert.match(await layer.innerText(), /NetworkPolicy default\/api-deny-all/);
     assert.equal(await layer.evaluate((e) => getComputedStyle(e).color), 'rgb(207, 34, 46)');
-    assert.equal(await page.locator('.hop.fail').getAttribute('data-kind'), 'netpol');
+    // the kernel's drop: the pod's chain in podpath's policy table, acting for the policy
+    const failing = page.locator('.hop.fail');
+    assert.equal(await failing.getAttribute('data-kind'), 'netfilter');
+    assert.match(await failing.innerText(), /drop[\s\S]*ip podpath-netpol ingress-default\/api-server-[\s\S]*NetworkPolicy default\/api-deny-all/);
     assert.match(await page.locator('aside.evidence').innerText(), /NetworkPolicy default\/api-deny-all/);
     // diagnose's finding, from the lab's live facts, at the failing hop
     const finding = page.locator('aside.evidence .diagnosis');

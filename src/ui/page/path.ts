@@ -40,6 +40,9 @@ const layers: { kind: HopKind; label: string }[] = [
   { kind: 'reply', label: 'reply' },
 ];
 
+/** The layer a step belongs to: a kernel rule acting for a NetworkPolicy (a lab's policy table) is the NetworkPolicy layer's. */
+export const layerOf = (x: Hop): HopKind => (x.kind === 'netfilter' && x.object?.kind === 'NetworkPolicy' ? 'netpol' : x.kind);
+
 /** The hop that dropped or rejected the packet: the last one of a trace that was not delivered. */
 export const failingStep = (t: Trace) => (t.verdict === 'delivered' ? undefined : t.hops[t.hops.length - 1]?.step);
 
@@ -57,7 +60,7 @@ function layerSummary(t: Trace, kind: HopKind, hops: Hop[]): string {
       return nat.length ? nat.join(', ') : 'no rewrite';
     }
     case 'netpol':
-      return hops.some((x) => / denied/.test(x.note)) ? 'denied' : 'allowed';
+      return hops.some((x) => / denied/.test(x.note) || x.rule?.action === 'drop') ? 'denied' : 'allowed';
     case 'deliver':
       return t.endpoint ? `${t.endpoint.pod}` : 'delivered';
     default:
@@ -68,8 +71,9 @@ function layerSummary(t: Trace, kind: HopKind, hops: Hop[]): string {
 /** The verdict banner: the outcome, and a ✓ or ✗ for each layer the packet went through. */
 export function verdictBanner(t: Trace): HTMLElement {
   const fail = failingStep(t);
-  const failKind = t.hops.find((x) => x.step === fail)?.kind;
-  const present = layers.filter((l) => t.hops.some((x) => x.kind === l.kind));
+  const failing = t.hops.find((x) => x.step === fail);
+  const failKind = failing && layerOf(failing);
+  const present = layers.filter((l) => t.hops.some((x) => layerOf(x) === l.kind));
   if (fail !== undefined && !present.some((l) => l.kind === 'deliver')) present.push(layers.find((l) => l.kind === 'deliver')!);
   return h(
     'div',
@@ -79,7 +83,7 @@ export function verdictBanner(t: Trace): HTMLElement {
       'ol',
       { class: 'layers', 'aria-label': 'verdict per layer' },
       present.map((l) => {
-        const hops = t.hops.filter((x) => x.kind === l.kind);
+        const hops = t.hops.filter((x) => layerOf(x) === l.kind);
         const state = !hops.length ? 'unreached' : l.kind === failKind ? 'fail' : 'pass';
         return h('li', { class: `layer ${state}`, 'data-layer': l.kind, 'data-state': state }, h('span', { class: 'mark', 'aria-hidden': 'true' }, state === 'pass' ? '✓' : state === 'fail' ? '✗' : '·'), h('span', { class: 'label' }, l.label), h('span', { class: 'sum' }, hops.length ? layerSummary(t, l.kind, hops) : 'not reached'), h('span', { class: 'sr-only' }, state === 'pass' ? 'passed' : state === 'fail' ? 'failed' : 'not reached'));
       }),
