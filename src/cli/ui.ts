@@ -11,6 +11,7 @@ interface UIFlags {
   name?: string;
   kubeconfig?: string;
   filename: string[];
+  nodeRules: string[];
   listen: string;
   mode: string;
   cniBackend?: 'host-gw' | 'vxlan';
@@ -26,7 +27,8 @@ export function addUICommands(program: Command): void {
     .option('--kubeconfig <file>', "a kubeconfig's current context instead of a lab")
     .option('-f, --filename <file-or-dir>', 'offline: YAML of the cluster\'s objects, as podpath trace -f reads them (repeatable; - for stdin)', collect, [] as string[])
     .option('--listen <host:port>', 'where to serve (port 0: a free one)', '127.0.0.1:0')
-    .addOption(new Option('--mode <mode>', "offline: kube-proxy's mode on every node (live: kube-system/kube-proxy's ConfigMap says)").choices(['iptables', 'nftables']).default('iptables'))
+    .option('--node-rules <node=file>', "offline: a node's rules as captured there, as podpath trace --node-rules reads them (repeatable); the path is traced over them, in --mode as the nodes ran it", collect, [] as string[])
+    .addOption(new Option('--mode <mode>', "offline: kube-proxy's mode on every node (live: kube-system/kube-proxy's ConfigMap says); ipvs and userspace with --node-rules").choices(['iptables', 'nftables', 'ipvs', 'userspace']).default('iptables'))
     .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic between them (default: the lab\'s, else host-gw)').choices(['host-gw', 'vxlan']))
     .action(async (o: UIFlags) => {
       const { startUIServer, parseListen } = await import('../ui/server.ts');
@@ -45,8 +47,16 @@ export function addUICommands(program: Command): void {
         const state = readDiagnoseState(o.filename);
         source = fileSource(state.objects, o.mode);
         live = { diagnose: offlineDiagnosis(state.events) };
+        if (o.nodeRules.length) {
+          // traced as podpath trace -f … --node-rules traces it: over the rules captured on the nodes
+          const kernel = await (await import('./trace.ts')).readNodeRuleFiles(o.nodeRules);
+          const { ClusterIndex } = await import('../trace/cluster.ts');
+          const { kernelTrace } = await import('../trace/kernel.ts');
+          live.trace = (i, req) => kernelTrace({ ix: new ClusterIndex(i.objects, i.plan), mode: i.mode, kernel }, req);
+        } else if (o.mode !== 'iptables' && o.mode !== 'nftables') throw Object.assign(new Error(`--mode ${o.mode}: the rules are computed for iptables and nftables; for ${o.mode}, give the nodes' captured rules (--node-rules NODE=FILE)`), { code: 'BadFlags' });
         label = o.filename.map((f) => (f === '-' ? 'stdin' : path.basename(f))).join(', ');
       } else {
+        if (o.nodeRules.length) throw Object.assign(new Error("--node-rules gives captured rules for -f; a lab's rules are read from its nodes"), { code: 'BadFlags' });
         const { Client, loadConfig } = await import('../client/client.ts');
         let client;
         if (o.kubeconfig) {

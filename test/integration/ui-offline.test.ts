@@ -2,6 +2,7 @@
 // a NodePort path computed by the trace engine and drawn as a swimlane (the DNAT step showing
 // the pod's address), the exports byte for byte what `podpath trace -o json|mermaid` prints, a
 // NetworkPolicy's deny in red, diagnose's finding at the failing hop of a broken cluster's path,
+// a userspace kube-proxy's own connection as a step of its own (over a node's captured rules),
 // the rules tree, the token, the keyboard and both color schemes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -48,6 +49,7 @@ describe('podpath ui -f, in Chromium', () => {
   let page: Page;
   let denyUI: RunningUI | undefined;
   let brokenUI: RunningUI | undefined;
+  let userspaceUI: RunningUI | undefined;
   /** what the page logged as an error (a Content-Security-Policy violation is one) */
   const errors: string[] = [];
 
@@ -61,6 +63,7 @@ describe('podpath ui -f, in Chromium', () => {
     await ui?.stop();
     await denyUI?.stop();
     await brokenUI?.stop();
+    await userspaceUI?.stop();
   });
 
   it('refuses requests without the printed token', async () => {
@@ -206,6 +209,31 @@ describe('podpath ui -f, in Chromium', () => {
     assert.match(await finding.innerText(), /selector app=apl of Service default\/api-service matches no pod/);
     assert.ok((await finding.innerText()).includes(want.findings.find((f) => f.check === 'selector')!.fix!));
     await screenshot(p, 'offline-diagnose-finding');
+    await p.close();
+    assert.deepEqual(errors, []);
+  });
+
+  it("draws a userspace kube-proxy's own connection as a step of its own, over the node's captured rules, as podpath trace --node-rules computes it", async () => {
+    const dir = path.join(repoRoot, 'test/fixtures/trace-observe-userspace');
+    const files = ['-f', path.join(dir, 'objects.yaml'), '--node-rules', `tl3=${path.join(dir, 'node-save.txt')}`, '--mode', 'userspace'];
+    userspaceUI = await startUI(files);
+    const p = await openPage(browser, userspaceUI.url, 'light', errors);
+    await p.waitForSelector('[data-service="default/api-service"]');
+    await p.keyboard.press('p');
+    await traceWithKeyboard(p, '192.168.49.2:30080');
+    assert.equal(await p.locator('.verdict').getAttribute('data-verdict'), 'delivered');
+    const proxy = p.locator('.hop[data-kind="proxy"]');
+    assert.equal(await proxy.count(), 1);
+    assert.match(await proxy.innerText(), /^kube-proxy/i);
+    assert.equal(await proxy.evaluate((e) => getComputedStyle(e).borderLeftStyle), 'double');
+    assert.equal(await p.locator('.layer[data-layer="proxy"]').getAttribute('data-state'), 'pass');
+    // the onward connection, from the node to the pod, is the step's rewrite
+    assert.deepEqual(await proxy.locator('mark').allInnerTexts(), ['10.244.0.1', await proxy.locator('mark').nth(1).innerText(), '10.244.0.2', '8080']);
+    assert.match(await p.locator('.trace-notes').innerText(), /userspace mode: kube-proxy's own process accepts the connection/);
+    await screenshot(p, 'offline-userspace-proxy');
+    const r = spawnSync(process.execPath, [podpathBin, 'trace', ...files, '--from', 'client', '--to', '192.168.49.2:30080', '-o', 'json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(await exported(p, '#export-json'), r.stdout);
     await p.close();
     assert.deepEqual(errors, []);
   });
