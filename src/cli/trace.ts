@@ -26,7 +26,7 @@ interface TraceFlags {
 }
 
 /** NODE=FILE pairs (several files for one node are read together), each file read now: a bad one is named before anything is traced. */
-async function readNodeRuleFiles(pairs: string[]) {
+export async function readNodeRuleFiles(pairs: string[]) {
   const { capturedRules } = await import('../trace/kernel.ts');
   const { TraceError } = await import('../trace/types.ts');
   const files = new Map<string, { text: string; source: string }[]>();

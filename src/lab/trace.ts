@@ -1,13 +1,14 @@
 // `podpath trace` against a running lab: the objects from its API server, kube-proxy's mode and the
 // pod network from its ConfigMap, the rest of the address plan from the lab's own (its state:
 // the CNI backend), each node's rules read from that node's kernel, and — with --observe — the
-// lab's namespaces for the probe and the kernel's reports.
+// lab's namespaces for the probe and the kernel's reports. `podpath ui` runs the same over the
+// objects its watches hold.
 import type { Pod } from '../api/types.ts';
 import { sandboxName } from '../agent/sandbox.ts';
 import { defaultExecutor, type Executor } from '../exec/exec.ts';
-import { ClusterIndex, podKey, type AddressPlan } from '../trace/cluster.ts';
+import { ClusterIndex, podKey, type AddressPlan, type ClusterObjects } from '../trace/cluster.ts';
 import type { TraceRequest } from '../trace/engine.ts';
-import { readClusterObjects, readProxyConfig } from '../trace/live.ts';
+import { readClusterObjects, readProxyConfig, type ProxyConfigSummary } from '../trace/live.ts';
 import { kernelTrace, readKernelRules, type KernelRules } from '../trace/kernel.ts';
 import { observeTrace } from '../trace/observe.ts';
 import { TraceError, type Trace } from '../trace/types.ts';
@@ -45,7 +46,6 @@ export function labNetns(s: LabState, pods: Map<string, Pod>): (place: string) =
 /** One trace in the lab: computed from the nodes' kernels, and observed with `observe`. */
 export async function labTrace(o: LabTraceOptions, req: TraceRequest): Promise<Trace> {
   const s = pickLab(o.name);
-  const ex = o.executor ?? defaultExecutor;
   const client = labClient(s);
   let objects;
   let proxy;
@@ -54,6 +54,15 @@ export async function labTrace(o: LabTraceOptions, req: TraceRequest): Promise<T
   } finally {
     client.close();
   }
+  return labTraceOver(s, objects, proxy, o, req);
+}
+
+/**
+ * One trace in the lab over objects already at hand (as read by labTrace, or as `podpath ui`'s
+ * watches hold them): each node's rules read from its kernel now, the probe sent with `observe`.
+ */
+export async function labTraceOver(s: LabState, objects: ClusterObjects, proxy: ProxyConfigSummary | undefined, o: Omit<LabTraceOptions, 'name'>, req: TraceRequest): Promise<Trace> {
+  const ex = o.executor ?? defaultExecutor;
   const mode = proxy?.mode ?? 'iptables';
   if (mode === 'none' || !proxy) throw new TraceError('BadState', `lab ${s.name} runs no kube-proxy (no ConfigMap kube-system/kube-proxy): no Service rules to trace`);
   const ix = new ClusterIndex(objects, labPlan(s, proxy.clusterCIDR));

@@ -52,6 +52,11 @@ export async function readProxyConfig(client: Client): Promise<ProxyConfigSummar
     if (e instanceof ApiError && e.code === 404) return undefined;
     throw e;
   }
+  return proxyConfigOf(cm);
+}
+
+/** What the trace takes from the ConfigMap kube-system/kube-proxy (as read once, or as a watch holds it); undefined without a config.conf. */
+export function proxyConfigOf(cm: { data?: Record<string, string> }): ProxyConfigSummary | undefined {
   const text = cm.data?.['config.conf'];
   if (text === undefined) return undefined;
   const doc = YAML.parse(text) as { mode?: string; clusterCIDR?: string; ipvs?: { scheduler?: string } } | null;

@@ -2,7 +2,10 @@
 // target address is a pod's; kube-proxy's rule comments name the Service port ("ns/svc:port …");
 // nftables chain names carry it (service-HASH-ns/svc/tcp/port, endpoint-…__ip/port); iptables
 // chain names carry only a hash (KUBE-SVC-…, KUBE-SEP-…), matched against the names kube-proxy
-// would give each Service port (src/proxy/iptables/render.ts).
+// would give each Service port (src/proxy/iptables/render.ts); a pod's chain in podpath's
+// NetworkPolicy table (src/netpol/rules.ts) stands for the policies isolating that pod.
+import { podKey, PolicyModel } from '../netpol/policy.ts';
+import { podChainName, tableFamily, tableName } from '../netpol/rules.ts';
 import { servicePorts } from '../proxy/model.ts';
 import { extChain, fwChain, sepChain, svcChain, svlChain } from '../proxy/iptables/render.ts';
 import type { ClusterIndex } from './cluster.ts';
@@ -49,8 +52,22 @@ export class ObjectFinder {
     return s ? { kind: 'EndpointSlice', namespace: svc.namespace!, name: s.metadata.name! } : undefined;
   }
 
+  /** A rule in a pod's chain of the NetworkPolicy table: the first policy isolating that pod in the chain's direction. */
+  private policy(hit: RuleHit): ObjectRef | undefined {
+    if (hit.table !== `${tableFamily} ${tableName}`) return undefined;
+    const o = this.ix.objects;
+    const chains = this.ix.memo('netpol pod chains', () => new Map(o.pods.flatMap((p) => (['Ingress', 'Egress'] as const).map((dir) => [podChainName(dir, podKey(p)), { pod: p, dir }] as const))));
+    const owner = chains.get(hit.chain);
+    if (!owner) return undefined;
+    const model = this.ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }));
+    const p = model.selecting(owner.pod, owner.dir)[0];
+    return p ? { kind: 'NetworkPolicy', namespace: p.namespace, name: p.name } : undefined;
+  }
+
   /** The object behind a rule that acted, if any names one. */
   of(hit: RuleHit, inherited?: ObjectRef): ObjectRef | undefined {
+    const policy = this.policy(hit);
+    if (policy) return policy;
     // a jump to one endpoint's chain: the EndpointSlice that lists it
     const ep = (hit.comment !== undefined ? /-> ([0-9.]+):\d+$/.exec(hit.comment)?.[1] : undefined) ?? (hit.target !== undefined ? /__([0-9.]+)\/\d+$/.exec(hit.target)?.[1] : undefined);
     if (ep !== undefined) {

@@ -37,7 +37,8 @@ if (proto === 'udp') {
   start();
   const s = require('net').connect({ host, port: Number(port), localPort: Number(localPort) });
   let data = '';
-  s.on('connect', () => { const connected = ms(); setTimeout(() => { s.destroy(); done({ ok: true, timeMs: connected, remote: s.remoteAddress + ':' + s.remotePort, ...(data ? { answer: data.slice(0, 500) } : {}) }); }, 200); });
+  // the peer read at connect: a destroyed socket no longer has it
+  s.on('connect', () => { const connected = ms(); const remote = s.remoteAddress + ':' + s.remotePort; setTimeout(() => { s.destroy(); done({ ok: true, timeMs: connected, remote, ...(data ? { answer: data.slice(0, 500) } : {}) }); }, 200); });
   s.on('data', (d) => { data += d; });
   s.on('error', (e) => done({ ok: false, error: e.message }));
 }

@@ -1,6 +1,7 @@
 // `podpath ui`'s HTTP server: one page and the JSON it reads — the topology (pushed again over
 // Server-Sent Events whenever the watched cluster changes), traces (the very text `podpath
-// trace -o json|mermaid` prints), a node's rule tree and any object's YAML. Every request must
+// trace -o json|mermaid` prints; observed ones, one at a time, in a lab), the diagnosis of a
+// failing path (`podpath diagnose -o json`), a node's rule tree and any object's YAML. Every request must
 // carry the token printed in the URL (or the cookie the first load sets), so another local user
 // cannot drive it.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -10,6 +11,8 @@ import { stringify as toYAML } from 'yaml';
 import { createHttpServer, type Target } from '../util/httpserver.ts';
 import type { AddressPlan } from '../trace/cluster.ts';
 import type { TraceRequest } from '../trace/engine.ts';
+import { diagnosisJSON } from '../diagnose/json.ts';
+import { DiagnoseError } from '../diagnose/types.ts';
 import { traceJSON } from '../trace/json.ts';
 import { traceMermaid } from '../trace/mermaid.ts';
 import { TraceError } from '../trace/types.ts';
@@ -18,7 +21,7 @@ import { pageHTML } from './html.ts';
 import type { RuleTree } from './rules.ts';
 import type { ClusterSource } from './source.ts';
 import { topology, type Topology } from './topology.ts';
-import { computeTrace, computedRuleTree, type TraceFunction, type TraceInputs } from './trace.ts';
+import { computeTrace, computedRuleTree, offlineDiagnosis, type DiagnoseFunction, type TraceFunction, type TraceInputs } from './trace.ts';
 
 export interface UIServerOptions {
   source: ClusterSource;
@@ -28,6 +31,10 @@ export interface UIServerOptions {
   port: number;
   /** defaults to the offline engine over the source's objects */
   trace?: TraceFunction;
+  /** the observed trace (`podpath trace --observe`): a lab's only; without it Observe is refused */
+  observe?: TraceFunction;
+  /** defaults to the offline checklist over the source's objects */
+  diagnose?: DiagnoseFunction;
   /** a node's rule tree; defaults to the rules computed from the objects */
   rules?: (inputs: TraceInputs, node: string) => RuleTree | Promise<RuleTree>;
   /** fixed in tests; random otherwise */
@@ -45,7 +52,7 @@ const cookieName = 'podpath-ui';
 
 export class UIError extends Error {
   constructor(
-    readonly code: 'BadListen' | 'NotFound' | 'BadRequest',
+    readonly code: 'BadListen' | 'NotFound' | 'BadRequest' | 'NotLive' | 'Busy',
     message: string,
   ) {
     super(message);
@@ -100,11 +107,18 @@ export async function startUIServer(o: UIServerOptions): Promise<UIServer> {
   const token = o.token ?? randomBytes(24).toString('base64url');
   const traceFn = o.trace ?? computeTrace;
   const rulesFn = o.rules ?? computedRuleTree;
-  const inputs = (): TraceInputs => ({ objects: o.source.objects(), plan: o.plan, mode: o.source.proxyMode() });
+  const diagnoseFn = o.diagnose ?? offlineDiagnosis();
+  const inputs = (): TraceInputs => {
+    const proxy = o.source.proxyConfig();
+    return { objects: o.source.objects(), plan: o.plan, mode: o.source.proxyMode(), ...(proxy ? { proxy } : {}) };
+  };
+  // One observation at a time: each installs trace rules in the namespaces the path crosses. It
+  // runs to its end (its rules removed) even when the page goes away; close() waits for it.
+  let observing: Promise<unknown> | undefined;
   let view: { generation: number; json: string } | undefined;
   const topologyJSON = () => {
     if (view?.generation !== o.source.generation) {
-      const t: Topology = topology(o.source.objects(), { mode: o.source.proxyMode(), live: o.source.live, generation: o.source.generation });
+      const t: Topology = topology(o.source.objects(), { mode: o.source.proxyMode(), live: o.source.live, generation: o.source.generation, observe: !!o.observe });
       view = { generation: o.source.generation, json: JSON.stringify(t) };
     }
     return view.json;
@@ -124,7 +138,8 @@ export async function startUIServer(o: UIServerOptions): Promise<UIServer> {
     const p = t.pathname;
     const fromQuery = p === '/' && sameToken(t.query.get('token'), token);
     if (!fromQuery && !sameToken(cookieToken(req), token)) return send(res, 403, 'text/plain; charset=utf-8', 'podpath ui: open the address podpath ui printed, with its token\n');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'only GET\n', { Allow: 'GET, HEAD' });
+    // Observe changes the nodes' rules for a moment: a POST (which a link or an image cannot send)
+    if (p === '/api/observe' ? req.method !== 'POST' : req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', p === '/api/observe' ? 'only POST\n' : 'only GET\n', { Allow: p === '/api/observe' ? 'POST' : 'GET, HEAD' });
     try {
       switch (p) {
         case '/':
@@ -148,6 +163,21 @@ export async function startUIServer(o: UIServerOptions): Promise<UIServer> {
           const tr = await traceFn(inputs(), traceRequestOf(t.query));
           return t.query.get('output') === 'mermaid' ? send(res, 200, 'text/plain; charset=utf-8', traceMermaid(tr)) : send(res, 200, 'application/json; charset=utf-8', traceJSON(tr));
         }
+        case '/api/observe': {
+          if (!o.observe) throw new UIError('NotLive', 'Observe sends a probe and watches its path in a lab: serve the page with --name LAB (this one shows a file or a kubeconfig\'s cluster)');
+          if (observing) throw new UIError('Busy', 'an observation is running (one at a time: each puts trace rules in the namespaces on the path); try again when it is done');
+          const run = Promise.resolve().then(() => o.observe!(inputs(), traceRequestOf(t.query)));
+          observing = run;
+          try {
+            return send(res, 200, 'application/json; charset=utf-8', traceJSON(await run));
+          } finally {
+            observing = undefined;
+          }
+        }
+        case '/api/diagnose': {
+          const r = traceRequestOf(t.query);
+          return send(res, 200, 'application/json; charset=utf-8', diagnosisJSON(await diagnoseFn(inputs(), { from: r.from, to: r.to, protocol: r.protocol })));
+        }
         case '/api/rules': {
           const node = t.query.get('node');
           if (!node) throw new UIError('BadRequest', 'node: required');
@@ -159,8 +189,11 @@ export async function startUIServer(o: UIServerOptions): Promise<UIServer> {
           return send(res, 404, 'text/plain; charset=utf-8', `${p}: not found\n`);
       }
     } catch (e) {
-      const code = e instanceof TraceError || e instanceof UIError ? e.code : 'Internal';
-      return sendJSON(res, code === 'Internal' ? 500 : code === 'NotFound' ? 404 : 400, { code, message: (e as Error).message });
+      const code = e instanceof TraceError || e instanceof UIError || e instanceof DiagnoseError ? e.code : 'Internal';
+      const status = code === 'Internal' ? 500 : code === 'NotFound' ? 404 : code === 'Busy' ? 409 : 400;
+      // the page may be gone (closed during an observation): nothing to answer then
+      if (res.writableEnded || res.destroyed) return;
+      return sendJSON(res, status, { code, message: (e as Error).message });
     }
   };
   const server = createHttpServer((req, res, t) => void handle(req, res, t));
@@ -173,13 +206,16 @@ export async function startUIServer(o: UIServerOptions): Promise<UIServer> {
   return {
     url: `http://${host}:${a.port}/?token=${token}`,
     token,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      // an observation under way removes its trace rules before the server goes
+      await observing?.catch(() => undefined);
+      return new Promise<void>((resolve) => {
         clearInterval(keepAlive);
         for (const s of streams) s.end();
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }
 

@@ -2,12 +2,11 @@
 // informers (one per kind the trace reads, and kube-proxy's ConfigMap for the proxy mode), so
 // that a change shows on the page without a reload. Both give the objects in the shape the trace
 // engine takes them.
-import { parse as parseYAML } from 'yaml';
 import type { KubeObject } from '../api/types.ts';
 import type { Client } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { sortObjects, traceKinds, type ClusterObjects } from '../trace/cluster.ts';
-import { traceResources } from '../trace/live.ts';
+import { proxyConfigOf, traceResources, type ProxyConfigSummary } from '../trace/live.ts';
 
 export interface ClusterSource {
   /** watched (true) or read once */
@@ -17,26 +16,29 @@ export interface ClusterSource {
   objects(): ClusterObjects;
   /** kube-proxy's mode: the flag's, or the kube-system/kube-proxy ConfigMap's */
   proxyMode(): string;
+  /** kube-proxy's configuration as its ConfigMap gives it (mode, pod network, scheduler); none from a file */
+  proxyConfig(): ProxyConfigSummary | undefined;
   /** called (at most once per batch of watch events) after the objects changed */
   onChange(cb: () => void): void;
   stop(): void;
 }
 
 export function fileSource(objects: ClusterObjects, mode: string): ClusterSource {
-  return { live: false, generation: 0, objects: () => objects, proxyMode: () => mode, onChange: () => {}, stop: () => {} };
+  return { live: false, generation: 0, objects: () => objects, proxyMode: () => mode, proxyConfig: () => undefined, onChange: () => {}, stop: () => {} };
 }
 
-/** kube-proxy's mode as its KubeProxyConfiguration (the ConfigMap's config.conf) says; "" is iptables on Linux. */
-export function configMapProxyMode(cm: KubeObject | undefined): string | undefined {
-  const conf = (cm as { data?: Record<string, string> } | undefined)?.data?.['config.conf'];
-  if (!conf) return undefined;
+/** kube-proxy's configuration as its KubeProxyConfiguration (the ConfigMap's config.conf) says; undefined when it cannot be read. */
+export function configMapProxyConfig(cm: KubeObject | undefined): ProxyConfigSummary | undefined {
+  if (!cm) return undefined;
   try {
-    const mode = (parseYAML(conf) as { mode?: string } | null)?.mode;
-    return mode || 'iptables';
+    return proxyConfigOf(cm as { data?: Record<string, string> });
   } catch {
     return undefined;
   }
 }
+
+/** kube-proxy's mode as its KubeProxyConfiguration says; "" is iptables on Linux. */
+export const configMapProxyMode = (cm: KubeObject | undefined): string | undefined => configMapProxyConfig(cm)?.mode;
 
 /** Events arriving together (a scale writes a Deployment, pods and a slice) are one change. */
 const batchMs = 25;
@@ -95,6 +97,7 @@ export async function watchSource(client: Client, fallbackMode: string): Promise
         }),
       )),
     proxyMode: () => configMapProxyMode(proxyConfig.list()[0]) ?? fallbackMode,
+    proxyConfig: () => configMapProxyConfig(proxyConfig.list()[0]),
     onChange: (cb) => listeners.push(cb),
     stop: () => {
       if (timer) clearTimeout(timer);

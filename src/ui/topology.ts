@@ -78,6 +78,8 @@ export interface Topology {
   live: boolean;
   /** bumped on every change the server sees, so the page can tell a fresh view */
   generation: number;
+  /** whether the server can send a probe and watch its path (a lab's): the path view's Observe */
+  observe: boolean;
   nodes: NodeView[];
   /** pods bound to no node yet */
   pending: PodView[];
@@ -88,7 +90,7 @@ export interface Topology {
 
 const byName = <T extends { namespace?: string; name: string }>(a: T, b: T) => (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.name.localeCompare(b.name);
 
-export function topology(objects: ClusterObjects, o: { mode: string; live: boolean; generation: number }): Topology {
+export function topology(objects: ClusterObjects, o: { mode: string; live: boolean; generation: number; observe?: boolean }): Topology {
   const pods: PodView[] = objects.pods.map((p) => ({
     namespace: p.metadata.namespace ?? 'default',
     name: p.metadata.name!,
@@ -172,5 +174,5 @@ export function topology(objects: ClusterObjects, o: { mode: string; live: boole
       };
     })
     .sort(byName);
-  return { mode: o.mode, live: o.live, generation: o.generation, nodes, pending: pods.filter((p) => !known.has(p.node)).sort(byName), services, ingresses, policies };
+  return { mode: o.mode, live: o.live, generation: o.generation, observe: o.observe ?? false, nodes, pending: pods.filter((p) => !known.has(p.node)).sort(byName), services, ingresses, policies };
 }

@@ -1,9 +1,13 @@
 // `podpath ui` against a real one-node lab running seed 001, in Chromium: the page lists the
 // Deployment's pods and the NodePort Service, a scale shows without a reload (pushed through the
 // server's watches), client → 192.168.49.2:30080 is drawn to one of the pods with the DNAT step
-// showing its address, and a NetworkPolicy that denies it turns the verdict red, naming the
-// policy — as the kernel agrees (the connection really fails). Screenshots go to test-results/ui.
+// showing its address — the very JSON `podpath trace --name` prints —, Observe marks the steps
+// the kernel reported and names the pod it chose (and leaves no trace rule behind), and a
+// NetworkPolicy that denies it turns the verdict red, naming the policy and diagnose's finding —
+// the kernel's own rule in podpath's policy table — as the kernel agrees (the connection really
+// fails). Screenshots go to test-results/ui.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -13,6 +17,22 @@ import { launchBrowser, openPage, screenshot, startUI, type RunningUI } from '..
 
 const seed = path.join(repoRoot, 'examples/seed-001');
 const denyPolicy = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api-deny-all, namespace: default}\nspec:\n  podSelector: {matchLabels: {app: api}}\n  policyTypes: [Ingress]\n';
+
+/** The JSON the page's export shows. */
+async function exportedJSON(page: Page): Promise<string> {
+  await page.click('#export-json');
+  await page.waitForSelector('dialog[open]');
+  const text = await page.locator('#dialog-text').evaluate((e) => e.textContent ?? '');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog[open]', { state: 'detached' });
+  return text;
+}
+
+/** The lab's network namespaces that hold a trace table (`podpath-trace-PID`). */
+function traceTablesLeft(lab: TestLab): string[] {
+  const nss = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`pp-${lab.name}-`));
+  return nss.filter((ns) => /podpath-trace/.test(spawnSync('nsenter', [`--net=/run/netns/${ns}`, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout));
+}
 
 const listedPods = (page: Page) => page.locator('[data-pod^="default/api-server-"]').evaluateAll((es) => es.map((e) => `${e.getAttribute('data-pod')} ${e.getAttribute('data-ip')}`).sort());
 
@@ -95,6 +115,37 @@ describe('podpath ui with a lab, in Chromium', { skip: !isRoot && 'labs need roo
     const r = lab.curl('client', 'http://192.168.49.2:30080/health');
     assert.equal(r.code, 0, r.stderr);
     await screenshot(page, 'lab-nodeport-path');
+    // the page's path is podpath trace's, each node's rules read from its kernel
+    const cli = lab.podpath(['trace', '--from', 'client', '--to', '192.168.49.2:30080', '-o', 'json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(await exportedJSON(page), cli.stdout);
+  });
+
+  it('observes the path: each step the kernel reported marked, the pod it chose named, no trace rule left', async () => {
+    await page.click('#path-observe');
+    await page.waitForSelector('.observation[data-observed-verdict]', { timeout: 60_000 });
+    assert.equal(await page.locator('.observation').getAttribute('data-observed-verdict'), 'delivered');
+    const t = JSON.parse(await exportedJSON(page)) as { endpoint?: { pod: string }; hops: { step: number; kind: string; observed?: boolean }[]; observed: { endpoint?: { pod: string; ip: string }; differences: string[]; probe: { ok: boolean; answer?: string } } };
+    // the kernel's choice, named on the page, is the pod that answered the probe and the path's end
+    const chosen = t.observed.endpoint!;
+    assert.equal(await page.locator('.kernel-endpoint').getAttribute('data-endpoint'), chosen.pod);
+    assert.match(await page.locator('.kernel-endpoint').innerText(), new RegExp(`${chosen.pod}[\\s\\S]*${chosen.ip.replace(/\./g, '\\.')}:8080`));
+    assert.equal(t.endpoint?.pod, chosen.pod);
+    assert.ok(pods(lab, 'app=api').some((p) => `default/${p.name}` === chosen.pod), chosen.pod);
+    assert.ok(t.observed.probe.ok, t.observed.probe.answer);
+    // every step the kernel reports is marked on its card, as the JSON says
+    const marks = await page.locator('.hop[data-observed]').evaluateAll((es) => es.map((e) => `${e.getAttribute('data-step')} ${e.getAttribute('data-observed')}`));
+    assert.deepEqual(marks, t.hops.filter((x) => x.observed !== undefined).map((x) => `${x.step} ${x.observed ? 'observed' : 'unseen'}`));
+    assert.ok(marks.filter((m) => m.endsWith(' observed')).length >= 8, marks.join(', '));
+    assert.equal(await page.locator('[data-lane^="pod/"]').getAttribute('data-lane'), `pod/${chosen.pod}`);
+    // the differences, listed (none on this path)
+    assert.deepEqual(t.observed.differences, []);
+    assert.match(await page.locator('.observation').innerText(), /the kernel took the computed path/);
+    await screenshot(page, 'lab-observed');
+    assert.deepEqual(traceTablesLeft(lab), []);
+    // back to the computed path, which follows the cluster's changes
+    await page.click('#path-go');
+    await page.waitForSelector('.observation', { state: 'detached' });
   });
 
   it("draws the node's rules from its kernel, with the packet counters of the connection just made", async () => {
@@ -119,8 +170,16 @@ describe('podpath ui with a lab, in Chromium', { skip: !isRoot && 'labs need roo
     assert.equal(await layer.getAttribute('data-state'), 'fail');
     assert.match(await layer.innerText(), /NetworkPolicy default\/api-deny-all/);
     assert.equal(await layer.evaluate((e) => getComputedStyle(e).color), 'rgb(207, 34, 46)');
-    assert.equal(await page.locator('.hop.fail').getAttribute('data-kind'), 'netpol');
+    // the kernel's drop: the pod's chain in podpath's policy table, acting for the policy
+    const failing = page.locator('.hop.fail');
+    assert.equal(await failing.getAttribute('data-kind'), 'netfilter');
+    assert.match(await failing.innerText(), /drop[\s\S]*ip podpath-netpol ingress-default\/api-server-[\s\S]*NetworkPolicy default\/api-deny-all/);
     assert.match(await page.locator('aside.evidence').innerText(), /NetworkPolicy default\/api-deny-all/);
+    // diagnose's finding, from the lab's live facts, at the failing hop
+    const finding = page.locator('aside.evidence .diagnosis');
+    await finding.waitFor({ timeout: 30_000 });
+    assert.equal(await finding.getAttribute('data-check'), 'network-policy');
+    assert.match(await finding.innerText(), /\(live\)[\s\S]*default\/api-deny-all/);
     await screenshot(page, 'lab-netpol-deny');
     // the kernel drops it too
     const r = lab.curl('client', 'http://192.168.49.2:30080/health', ['--max-time', '3']);

@@ -1,7 +1,9 @@
 // `podpath ui -f`: the page in Debian's Chromium, offline from seed 001's objects — the topology,
 // a NodePort path computed by the trace engine and drawn as a swimlane (the DNAT step showing
 // the pod's address), the exports byte for byte what `podpath trace -o json|mermaid` prints, a
-// NetworkPolicy's deny in red, the rules tree, the token, the keyboard and both color schemes.
+// NetworkPolicy's deny in red, diagnose's finding at the failing hop of a broken cluster's path,
+// a userspace kube-proxy's own connection as a step of its own (over a node's captured rules),
+// the rules tree, the token, the keyboard and both color schemes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { podpathBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
 import { launchBrowser, openPage, screenshot, startUI, type RunningUI } from '../helpers/ui.ts';
+import { stringify as toYAML } from 'yaml';
+import { wrongSelector } from '../unit/diagnose-helpers.ts';
 
 const state = path.join(repoRoot, 'examples/trace/seed-001.yaml');
 const nodePortURL = 'http://192.168.49.2:30080/health';
@@ -44,6 +48,8 @@ describe('podpath ui -f, in Chromium', () => {
   let ui: RunningUI;
   let page: Page;
   let denyUI: RunningUI | undefined;
+  let brokenUI: RunningUI | undefined;
+  let userspaceUI: RunningUI | undefined;
   /** what the page logged as an error (a Content-Security-Policy violation is one) */
   const errors: string[] = [];
 
@@ -56,6 +62,8 @@ describe('podpath ui -f, in Chromium', () => {
     await browser?.close();
     await ui?.stop();
     await denyUI?.stop();
+    await brokenUI?.stop();
+    await userspaceUI?.stop();
   });
 
   it('refuses requests without the printed token', async () => {
@@ -170,5 +178,63 @@ describe('podpath ui -f, in Chromium', () => {
     await screenshot(dark, 'offline-netpol-deny-dark');
     assert.equal(await exported(dark, '#export-json'), podpathTrace([state, deny], ['--from', 'client', '--to', nodePortURL, '-o', 'json']));
     await dark.close();
+  });
+
+  it("shows diagnose's finding at the failing hop of a broken cluster's path, as podpath diagnose -f finds it", async () => {
+    // seed 001 with the Service's selector misspelt (diagnose's own broken case), as a state file
+    const o = wrongSelector();
+    const file = path.join(tempDir('ui'), 'wrong-selector.yaml');
+    fs.writeFileSync(file, Object.values(o).flat().map((x) => toYAML(x)).join('---\n'));
+    brokenUI = await startUI(['-f', file]);
+    const p = await openPage(browser, brokenUI.url, 'light', errors);
+    await p.waitForSelector('[data-service="default/api-service"]');
+    await p.keyboard.press('p');
+    await p.selectOption('#path-from', 'pod/default/curl');
+    await p.fill('#path-to', 'svc/default/api-service:8080');
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => document.getElementById('view-path')?.dataset.traceTo === 'svc/default/api-service:8080');
+    assert.equal(await p.locator('.verdict').getAttribute('data-verdict'), 'rejected');
+    assert.equal(await p.locator('#path-observe').count(), 0, 'no Observe without a lab');
+    const cli = spawnSync(process.execPath, [podpathBin, 'diagnose', '-f', file, '--from', 'pod/default/curl', '--to', 'svc/default/api-service:8080', '-o', 'json'], { encoding: 'utf8' });
+    assert.equal(cli.status, 3, cli.stderr);
+    const want = JSON.parse(cli.stdout) as { failing: { check: string; summary: string }; findings: { check: string; fix?: string }[] };
+    assert.equal(want.failing.check, 'selector');
+    // on the failing hop's card, and in its evidence (the page opens on that step)
+    const card = p.locator('.hop.fail .hop-diagnosis');
+    await card.waitFor();
+    assert.equal(await card.getAttribute('data-check'), 'selector');
+    assert.match(await card.innerText(), new RegExp(want.failing.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    const finding = p.locator('aside.evidence .diagnosis');
+    assert.equal(await finding.getAttribute('data-check'), 'selector');
+    assert.match(await finding.innerText(), /selector app=apl of Service default\/api-service matches no pod/);
+    assert.ok((await finding.innerText()).includes(want.findings.find((f) => f.check === 'selector')!.fix!));
+    await screenshot(p, 'offline-diagnose-finding');
+    await p.close();
+    assert.deepEqual(errors, []);
+  });
+
+  it("draws a userspace kube-proxy's own connection as a step of its own, over the node's captured rules, as podpath trace --node-rules computes it", async () => {
+    const dir = path.join(repoRoot, 'test/fixtures/trace-observe-userspace');
+    const files = ['-f', path.join(dir, 'objects.yaml'), '--node-rules', `tl3=${path.join(dir, 'node-save.txt')}`, '--mode', 'userspace'];
+    userspaceUI = await startUI(files);
+    const p = await openPage(browser, userspaceUI.url, 'light', errors);
+    await p.waitForSelector('[data-service="default/api-service"]');
+    await p.keyboard.press('p');
+    await traceWithKeyboard(p, '192.168.49.2:30080');
+    assert.equal(await p.locator('.verdict').getAttribute('data-verdict'), 'delivered');
+    const proxy = p.locator('.hop[data-kind="proxy"]');
+    assert.equal(await proxy.count(), 1);
+    assert.match(await proxy.innerText(), /^kube-proxy/i);
+    assert.equal(await proxy.evaluate((e) => getComputedStyle(e).borderLeftStyle), 'double');
+    assert.equal(await p.locator('.layer[data-layer="proxy"]').getAttribute('data-state'), 'pass');
+    // the onward connection, from the node to the pod, is the step's rewrite
+    assert.deepEqual(await proxy.locator('mark').allInnerTexts(), ['10.244.0.1', await proxy.locator('mark').nth(1).innerText(), '10.244.0.2', '8080']);
+    assert.match(await p.locator('.trace-notes').innerText(), /userspace mode: kube-proxy's own process accepts the connection/);
+    await screenshot(p, 'offline-userspace-proxy');
+    const r = spawnSync(process.execPath, [podpathBin, 'trace', ...files, '--from', 'client', '--to', '192.168.49.2:30080', '-o', 'json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(await exported(p, '#export-json'), r.stdout);
+    await p.close();
+    assert.deepEqual(errors, []);
   });
 });

@@ -4,7 +4,9 @@
 // through NAT, and the comparison with the path computed from the same node's rules — which
 // agrees, and names what differs once the reports are changed.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../helpers/apiserver.ts';
@@ -105,6 +107,28 @@ describe('nft monitor trace and conntrack -E, read', () => {
     assert.ok(argv.includes('--local-port') && argv.includes('/ca.crt'));
     assert.deepEqual(parseProbe('{"pod":"a"}\n--podpath-probe 200 10.0.0.1 443 0.0045', ''), { ok: true, timeMs: 4.5, remote: '10.0.0.1:443', answer: 'HTTP 200 {"pod":"a"}' });
     assert.deepEqual(parseProbe('\n--podpath-probe 000 192.168.49.2 30081 0.001', 'curl: (7) Failed to connect to 192.168.49.2 port 30081 after 0 ms: Couldn\'t connect to server\n'), { ok: false, timeMs: 1, remote: '192.168.49.2:30081', error: "curl: (7) Failed to connect to 192.168.49.2 port 30081 after 0 ms: Couldn't connect to server" });
+  });
+});
+
+describe('the probe program', () => {
+  it('connects to a bare TCP port from the fixed source port and reports the peer it connected to', async () => {
+    const server = net.createServer((c) => c.end('hello'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    let peerPort = 0;
+    server.on('connection', (c) => (peerPort = c.remotePort ?? 0));
+    try {
+      const srcPort = 40000 + Math.floor(Math.random() * 20000);
+      const argv = probeArgv({ protocol: 'tcp', host: '127.0.0.1', port, srcPort });
+      const r = await new Promise<{ out: string; err: string }>((resolve) => execFile(argv[0]!, argv.slice(1), (_e, out, err) => resolve({ out, err })));
+      const p = parseProbe(r.out, r.err);
+      assert.equal(p.ok, true, r.err);
+      assert.equal(p.remote, `127.0.0.1:${port}`);
+      assert.equal(p.answer, 'hello');
+      assert.equal(peerPort, srcPort);
+    } finally {
+      server.close();
+    }
   });
 });
 

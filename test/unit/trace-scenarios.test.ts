@@ -5,8 +5,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { NetworkPolicy } from '../../src/api/types.ts';
+import { podChainName, tableFamily, tableName } from '../../src/netpol/rules.ts';
 import { readTraceState, traceObjects } from '../../src/trace/offline.ts';
-import type { ClusterObjects } from '../../src/trace/cluster.ts';
+import { ClusterIndex, type ClusterObjects } from '../../src/trace/cluster.ts';
+import { ObjectFinder } from '../../src/trace/objects.ts';
 import { labPlan } from './trace-helpers.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -122,5 +124,21 @@ describe('trace: broken scenarios', () => {
     assert.ok(t.hops.some((h) => h.kind === 'route' && h.note.startsWith('10.244.1.0/24 via 192.168.49.3 dev eth0')));
     const v = traceObjects(o, { ...labPlan, cniBackend: 'vxlan' }, 'iptables', { from: 'pod/default/app-7c9d8f6b5-2xw9k', to: '10.244.1.5:8080' });
     assert.ok(v.hops.some((h) => h.note.startsWith('VXLAN: encapsulated in UDP 192.168.49.2 → 192.168.49.3:8472')));
+  });
+});
+
+describe('the object behind a kernel rule', () => {
+  it("names the NetworkPolicy isolating a pod for a rule in that pod's chain of podpath's policy table, not a Service", () => {
+    const o = seed('seed-001');
+    const deny: NetworkPolicy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'api-deny-all', namespace: 'default' }, spec: { podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'] } };
+    const finder = new ObjectFinder(new ClusterIndex({ ...o, policies: [deny] }, labPlan));
+    const pkt = { protocol: 'tcp' as const, src: '10.244.0.1', srcPort: 40000, dst: '10.244.0.5', dstPort: 8080 };
+    const hit = (table: string, chain: string) => ({ table, chain, text: 'counter packets 1 bytes 60 drop', action: 'drop', detail: 'drop', comment: 'default/api-server-6d4cf56db6-7xk2p ingress', pkt });
+    const chain = podChainName('Ingress', 'default/api-server-6d4cf56db6-7xk2p');
+    assert.deepEqual(finder.of(hit(`${tableFamily} ${tableName}`, chain)), { kind: 'NetworkPolicy', namespace: 'default', name: 'api-deny-all' });
+    // the pod's egress is not isolated: no policy stands behind a chain of that name
+    assert.equal(finder.of({ ...hit(`${tableFamily} ${tableName}`, podChainName('Egress', 'default/api-server-6d4cf56db6-7xk2p')), comment: undefined }), undefined);
+    // the same chain name in another table is not the policy table's
+    assert.notDeepEqual(finder.of(hit('ip filter', chain)), { kind: 'NetworkPolicy', namespace: 'default', name: 'api-deny-all' });
   });
 });

@@ -1,10 +1,13 @@
 // podpath ui's server side without a browser: the topology and rule trees computed from the
 // trace's objects, the --listen flag, and the server — the token on every request, traces
-// byte for byte as `podpath trace -o json` renders them, and a change pushed to the page.
+// byte for byte as `podpath trace -o json` renders them, diagnoses as `podpath diagnose -o json`
+// does, Observe refused without a lab and while one runs (close waiting for it), and a change
+// pushed to the page.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { diagnosisJSON } from '../../src/diagnose/json.ts';
 import { parseDump } from '../../src/iptables/index.ts';
 import type { ClusterObjects } from '../../src/trace/cluster.ts';
 import { traceJSON } from '../../src/trace/json.ts';
@@ -18,6 +21,7 @@ import { topology } from '../../src/ui/topology.ts';
 import { computedRuleTree } from '../../src/ui/trace.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { labPlan } from './trace-helpers.ts';
+import { run as diagnoseRun, wrongSelector } from './diagnose-helpers.ts';
 
 const seed001 = () => readTraceState([path.join(repoRoot, 'examples/trace/seed-001.yaml')]);
 
@@ -140,15 +144,20 @@ describe('ui flags and sources', () => {
   });
 });
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    }).on('error', reject);
+    http
+      .request(url, { headers, method }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      })
+      .on('error', reject)
+      .end();
   });
 }
+
+const post = (url: string, headers: Record<string, string> = {}) => get(url, headers, 'POST');
 
 describe('ui server', () => {
   it('wants the token on every request, then serves traces exactly as podpath trace -o json renders them', async () => {
@@ -178,11 +187,72 @@ describe('ui server', () => {
     }
   });
 
+  it("diagnoses a path as podpath diagnose does, and names diagnose's failing check where the path fails", async () => {
+    const objects = wrongSelector();
+    const s = await startUIServer({ source: fileSource(objects, 'iptables'), plan: labPlan, host: '127.0.0.1', port: 0, token: 't' });
+    try {
+      const q = new URLSearchParams({ from: 'pod/default/curl', to: 'svc/default/api-service:8080' });
+      const r = await get(`${new URL(s.url).origin}/api/diagnose?${q}`, { Cookie: 'podpath-ui=t' });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.body, diagnosisJSON(diagnoseRun(objects, { from: 'pod/default/curl', to: 'svc/default/api-service:8080', protocol: 'tcp' })));
+      assert.equal(JSON.parse(r.body).failing.check, 'selector');
+      const bad = await get(`${new URL(s.url).origin}/api/diagnose?from=pod/default/nope&to=svc/default/api-service:8080`, { Cookie: 'podpath-ui=t' });
+      assert.equal(bad.status, 400);
+      assert.match(JSON.parse(bad.body).message, /pod\/default\/nope/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses Observe without a lab, and a second while one runs; close waits for the running one', async () => {
+    const objects = seed001();
+    const offline = await startUIServer({ source: fileSource(objects, 'iptables'), plan: labPlan, host: '127.0.0.1', port: 0, token: 't' });
+    const q = new URLSearchParams({ from: 'client', to: '192.168.49.2:30080' });
+    try {
+      const r = await post(`${new URL(offline.url).origin}/api/observe?${q}`, { Cookie: 'podpath-ui=t' });
+      assert.equal(r.status, 400);
+      assert.equal(JSON.parse(r.body).code, 'NotLive');
+      assert.equal((JSON.parse(await get(`${new URL(offline.url).origin}/api/topology`, { Cookie: 'podpath-ui=t' }).then((x) => x.body)) as { observe: boolean }).observe, false);
+    } finally {
+      await offline.close();
+    }
+    // an observation that ends when the test says: its rules are "removed" then
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const calls: string[] = [];
+    let removed = false;
+    const observe = async (i: { objects: ClusterObjects }, req: { from: string; to: string }) => {
+      calls.push(`${req.from} ${req.to}`);
+      await finished;
+      removed = true;
+      return traceObjects(i.objects, labPlan, 'iptables', { from: req.from, to: req.to, protocol: 'tcp', prefer: [] });
+    };
+    const s = await startUIServer({ source: fileSource(objects, 'iptables'), plan: labPlan, host: '127.0.0.1', port: 0, token: 't', observe });
+    const base = new URL(s.url).origin;
+    const first = post(`${base}/api/observe?${q}`, { Cookie: 'podpath-ui=t' });
+    while (!calls.length) await new Promise((r) => setTimeout(r, 5));
+    const second = await post(`${base}/api/observe?${q}`, { Cookie: 'podpath-ui=t' });
+    assert.equal(second.status, 409);
+    assert.equal(JSON.parse(second.body).code, 'Busy');
+    assert.match(JSON.parse(second.body).message, /an observation is running/);
+    assert.equal((await get(`${base}/api/observe?${q}`, { Cookie: 'podpath-ui=t' })).status, 405, 'Observe is a POST');
+    assert.equal(calls.length, 1);
+    // closing while it runs: close resolves only once the observation is done
+    let closed = false;
+    const closing = s.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(closed, false);
+    finish();
+    await closing;
+    assert.equal(removed, true);
+    await first.catch(() => undefined);
+  });
+
   it('pushes the topology to the page when the source changes', async () => {
     let generation = 0;
     const listeners: (() => void)[] = [];
     let objects = seed001();
-    const source: ClusterSource = { live: true, get generation() { return generation; }, objects: () => objects, proxyMode: () => 'iptables', onChange: (cb) => listeners.push(cb), stop: () => {} };
+    const source: ClusterSource = { live: true, get generation() { return generation; }, objects: () => objects, proxyMode: () => 'iptables', proxyConfig: () => undefined, onChange: (cb) => listeners.push(cb), stop: () => {} };
     const s = await startUIServer({ source, plan: labPlan, host: '127.0.0.1', port: 0, token: 'fixed-token' });
     try {
       const frames: string[] = [];

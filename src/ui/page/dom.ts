@@ -27,8 +27,8 @@ export function clear(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
-export async function getText(url: string): Promise<string> {
-  const r = await fetch(url, { credentials: 'same-origin' });
+export async function getText(url: string, init: RequestInit = {}): Promise<string> {
+  const r = await fetch(url, { credentials: 'same-origin', ...init });
   const text = await r.text();
   if (!r.ok) {
     let msg = text;

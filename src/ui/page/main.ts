@@ -1,11 +1,13 @@
 // podpath ui's page: a header with the cluster's state and three views — topology (live, pushed
-// by the server over Server-Sent Events), a packet's path, and a node's rules. Keyboard: t, p, r
+// by the server over Server-Sent Events), a packet's path (observed on request in a lab, and
+// diagnosed where it fails), and a node's rules. Keyboard: t, p, r
 // switch views; / goes to the destination; arrows move between steps; Escape closes a dialog.
+import type { Diagnosis } from '../../diagnose/types.ts';
 import type { Candidate, Trace } from '../../trace/types.ts';
 import type { RuleTree } from '../rules.ts';
 import type { IngressView, PodView, ServiceView, Topology } from '../topology.ts';
 import { clear, getJSON, getText, h } from './dom.ts';
-import { candidatesView, evidence, swimlane, verdictBanner } from './path.ts';
+import { candidatesView, evidence, observationView, swimlane, verdictBanner } from './path.ts';
 import { rulesView } from './rules.ts';
 import { topologyView } from './topology.ts';
 import './style.css';
@@ -27,6 +29,14 @@ const state: {
   /** the trace exactly as the server sent it: `podpath trace -o json` */
   traceText?: string;
   step?: number;
+  /** `podpath diagnose`'s answer for a path that fails */
+  diagnosis?: Diagnosis;
+  /** an observation under way */
+  observing?: boolean;
+  /** why the last Observe failed */
+  observeError?: string;
+  /** the cluster changed since the observation shown */
+  stale?: boolean;
   rulesNode?: string;
 } = { tab: 'topology', query: { from: 'client', to: '', protocol: 'tcp', endpoint: [] } };
 
@@ -145,7 +155,12 @@ function onTopology(t: Topology) {
   status.textContent = `${t.live ? '● live' : 'offline file'} · ${t.mode} · ${t.nodes.length} node${t.nodes.length === 1 ? '' : 's'}, ${pods} pods, ${t.services.length} Services`;
   status.className = `status ${t.live ? 'live' : 'file'}`;
   if (state.tab === 'path') renderPathForm();
-  if (changed && state.trace && state.tab === 'path') void runTrace(true);
+  // An observation is a snapshot of what the kernel did: a change marks it stale (Trace or Observe
+  // again) instead of replacing it — nor does one arriving while it runs discard its result.
+  if (changed && state.trace && (state.observing || state.trace.observed)) {
+    state.stale = true;
+    if (state.tab === 'path') renderPath();
+  } else if (changed && state.trace && state.tab === 'path') void runTrace(true);
   if (changed && state.tab === 'rules') void loadRules();
 }
 
@@ -191,6 +206,7 @@ function renderPathForm() {
     list,
     h('label', {}, 'protocol', protocol),
     h('button', { class: 'btn primary', type: 'submit', id: 'path-go' }, 'Trace'),
+    t?.observe && state.trace ? h('button', { class: 'btn', type: 'button', id: 'path-observe', disabled: state.observing, 'aria-busy': state.observing ? 'true' : undefined, title: 'send one probe of this connection and mark each step the kernel reports (podpath trace --observe)', onclick: () => void observe() }, state.observing ? 'Observing…' : 'Observe') : null,
     state.trace ? h('span', { class: 'exports' }, h('button', { class: 'btn', type: 'button', id: 'export-mermaid', onclick: () => void exportMermaid() }, 'Mermaid'), h('button', { class: 'btn', type: 'button', id: 'export-json', onclick: () => openDialog('trace JSON (podpath trace -o json)', state.traceText ?? '', 'trace.json', 'application/json') }, 'JSON')) : null,
   );
   pathForm.onsubmit = (e) => {
@@ -236,13 +252,12 @@ async function runTrace(keepStep = false) {
     const text = await getText(`/api/trace?${traceQuery()}`);
     if (seq !== traceSeq) return;
     const before = state.trace?.verdict;
-    state.traceText = text;
-    state.trace = JSON.parse(text) as Trace;
+    const tr = showTrace(text);
     // a re-trace after a change keeps the step shown, unless the outcome changed
-    if (!keepStep || before !== state.trace.verdict || !state.trace.hops.some((x) => x.step === state.step)) {
+    if (!keepStep || before !== tr.verdict || !tr.hops.some((x) => x.step === state.step)) {
       // open on the step that matters: where it failed, else the first rewrite to the endpoint
-      const fail = state.trace.verdict !== 'delivered' ? state.trace.hops[state.trace.hops.length - 1] : undefined;
-      state.step = (fail ?? state.trace.hops.find((x) => x.packet.rewritten.includes('dst')) ?? state.trace.hops[0])?.step;
+      const fail = tr.verdict !== 'delivered' ? tr.hops[tr.hops.length - 1] : undefined;
+      state.step = (fail ?? tr.hops.find((x) => x.packet.rewritten.includes('dst')) ?? tr.hops[0])?.step;
     }
     renderPathForm();
     renderPath();
@@ -250,6 +265,7 @@ async function runTrace(keepStep = false) {
     if (seq !== traceSeq) return;
     state.trace = undefined;
     state.traceText = undefined;
+    state.diagnosis = undefined;
     renderPathForm();
     clear(pathBody, h('div', { class: 'error', role: 'alert' }, (e as Error).message));
   } finally {
@@ -257,12 +273,70 @@ async function runTrace(keepStep = false) {
   }
 }
 
+/** A trace as the server sent it becomes the one shown; where it fails, diagnose is asked why. */
+function showTrace(text: string): Trace {
+  const t = JSON.parse(text) as Trace;
+  state.traceText = text;
+  state.trace = t;
+  state.diagnosis = undefined;
+  state.observeError = undefined;
+  state.stale = false;
+  if (t.verdict !== 'delivered') void loadDiagnosis(traceSeq);
+  return t;
+}
+
+async function loadDiagnosis(seq: number) {
+  try {
+    const d = await getJSON<Diagnosis>(`/api/diagnose?${traceQuery()}`);
+    if (seq !== traceSeq) return;
+    state.diagnosis = d;
+  } catch (e) {
+    if (seq !== traceSeq) return;
+    state.diagnosis = undefined;
+    state.observeError = `diagnose: ${(e as Error).message}`;
+  }
+  renderPath();
+}
+
+/** Observe: the server sends one probe and reports the path the kernel took beside the computed one. */
+async function observe() {
+  if (state.observing) return;
+  const seq = ++traceSeq;
+  state.observing = true;
+  state.observeError = undefined;
+  renderPathForm();
+  renderPath();
+  try {
+    const text = await getText(`/api/observe?${traceQuery()}`, { method: 'POST' });
+    if (seq !== traceSeq) return;
+    const tr = showTrace(text);
+    // open on the step the kernel was not seen taking, else keep the one shown
+    const unseen = tr.hops.find((x) => x.observed === false);
+    if (unseen) state.step = unseen.step;
+    else if (!tr.hops.some((x) => x.step === state.step)) state.step = tr.hops[0]?.step;
+  } catch (e) {
+    if (seq === traceSeq) state.observeError = (e as Error).message;
+  } finally {
+    state.observing = false;
+    renderPathForm();
+    renderPath();
+  }
+}
+
 function renderPath() {
   const t = state.trace;
   if (!t) return clear(pathBody, h('p', { class: 'dim hint' }, 'Pick a source and a destination, or press Trace beside a Service or an Ingress in the topology.'));
   const scroll = pathBody.querySelector('.lane-wrap')?.scrollTop ?? 0;
-  const wrap = h('div', { class: 'lane-wrap' }, swimlane(t, pathActions));
-  clear(pathBody, verdictBanner(t), h('div', { class: 'path-main' }, wrap, h('div', { class: 'side' }, candidatesView(t, pathActions), evidence(t, state.step, pathActions))));
+  const d = state.diagnosis;
+  const wrap = h('div', { class: 'lane-wrap' }, swimlane(t, pathActions, d));
+  const notice = state.observing
+    ? h('div', { class: 'notice', role: 'status' }, 'Observing: one probe of this connection, its packets traced in every namespace on the path…')
+    : state.observeError
+      ? h('div', { class: 'error', role: 'alert', id: 'observe-error' }, state.observeError)
+      : state.stale && t.observed
+        ? h('div', { class: 'notice', role: 'status', id: 'observe-stale' }, 'The cluster changed since this observation: Trace or Observe again.')
+        : null;
+  clear(pathBody, verdictBanner(t), notice, h('div', { class: 'path-main' }, wrap, h('div', { class: 'side' }, observationView(t), candidatesView(t, pathActions), evidence(t, state.step, pathActions, d))));
   wrap.scrollTop = scroll;
   for (const c of pathBody.querySelectorAll('.hop')) c.classList.toggle('selected', (c as HTMLElement).dataset.step === String(state.step));
   views.path.dataset.traceTo = t.to;
