@@ -4,7 +4,7 @@
 // as upstream, not verified).
 import fs from 'node:fs';
 import { isIP } from 'node:net';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 
 /** PEM material, read once at start. */
 export interface KubeletClientConfig {
@@ -36,9 +36,20 @@ export function loadKubeletClient(f: KubeletClientFiles): KubeletClientConfig {
   return c;
 }
 
-/** The TLS options of a connection to an agent. */
+const contexts = new WeakMap<KubeletClientConfig, tls.SecureContext>();
+
+/**
+ * The TLS options of a connection to an agent. The certificate, key and CA are parsed into one
+ * secure context per configuration, once: given as PEM on each connection they were parsed
+ * again every time, which cost tens of milliseconds per exec, log or metrics request.
+ */
 export function kubeletTLS(c: KubeletClientConfig): tls.ConnectionOptions {
-  return { ...(c.cert && c.key ? { cert: c.cert, key: c.key } : {}), ...(c.ca ? { ca: c.ca } : {}), rejectUnauthorized: Boolean(c.ca) };
+  let secureContext = contexts.get(c);
+  if (!secureContext) {
+    secureContext = tls.createSecureContext({ ...(c.cert && c.key ? { cert: c.cert, key: c.key } : {}), ...(c.ca ? { ca: c.ca } : {}) });
+    contexts.set(c, secureContext);
+  }
+  return { secureContext, rejectUnauthorized: Boolean(c.ca) };
 }
 
 /** Node's certificate verification codes that Go reports as an unknown authority. */
