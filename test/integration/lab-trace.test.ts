@@ -125,6 +125,13 @@ for (const mode of ['iptables', 'nftables'] as const) {
         const pods = JSON.parse(lab.ok(['get', 'pods', '-l', 'app=api', '-o', 'json'])) as { items: { metadata: { name: string }; spec: { nodeName: string } }[] };
         const nodes = new Set(pods.items.map((p) => p.spec.nodeName));
         assert.equal(nodes.size, mode === 'iptables' ? 2 : 1);
+        // Pods Running is not kube-proxy synced: observe once the node's kernel holds every endpoint
+        // (a sync between reading the rules and the probe would be a difference the test did not make).
+        const everyPod = new Set(pods.items.map((p) => `default/${p.metadata.name}`));
+        await eventually(() => {
+          const c = traceJson(lab, ['--from', 'client', '--to', url]).t.candidates.map((x) => x.pod);
+          return c.length === everyPod.size && c.every((p) => everyPod.has(p));
+        }, 30_000, "kube-proxy's rules in the kernel to hold every endpoint");
         for (let i = 0; i < 12 && answered.size < pods.items.length; i++) answered.add(await observedNodePort(lab, mode));
         assert.equal(answered.size, pods.items.length);
       }));
