@@ -114,10 +114,10 @@ export interface KubectlResult {
 }
 
 /** Runs the real kubectl with a private HOME (kubectl caches discovery per HOME). */
-export function makeKubectl(kubeconfig: string): (args: string[], input?: string) => KubectlResult {
-  const home = tempDir('home');
+/** kubectl (`bin`: another version's) against `kubeconfig`, with a HOME of its own for its caches. */
+export function makeKubectl(kubeconfig: string, bin = kubectlBin, home = tempDir('home')): (args: string[], input?: string) => KubectlResult {
   return (args, input) => {
-    const r = spawnSync(kubectlBin, args, {
+    const r = spawnSync(bin, args, {
       input,
       env: { ...process.env, HOME: home, KUBECONFIG: kubeconfig },
       encoding: 'utf8',

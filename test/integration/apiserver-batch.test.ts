@@ -4,7 +4,6 @@
 // selector and pod labels, `kubectl create job --from=cronjob/X`; and Events leaving after
 // --event-ttl.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -30,10 +29,7 @@ describe('batch/v1 and Events against the API server', () => {
     for (const k of kubectls) {
       const home = tempDir(`home-batch-${k.version}`);
       homes.push(home);
-      runners.set(k.version, (args, input) => {
-        const r = spawnSync(k.bin, args, { input, env: { ...process.env, HOME: home, KUBECONFIG: s.kubeconfig }, encoding: 'utf8', timeout: 60_000 });
-        return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-      });
+      runners.set(k.version, makeKubectl(s.kubeconfig, k.bin, home));
     }
     cm = startControllerManager(s);
   });

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { eventually, makeKubectl, repoRoot, request, startApiServer, tempDir, type TestApiServer } from '../helpers/apiserver.ts';
 
@@ -242,18 +241,18 @@ spec:
 
   it("works with Debian's kubectl 1.20 too", { skip: fs.existsSync(oldKubectl) ? false : `no ${oldKubectl}` }, () => {
     const home = tempDir('home-crd-debian');
-    const run = (args: string[], input?: string) => spawnSync(oldKubectl, args, { input, env: { ...process.env, HOME: home, KUBECONFIG: s.kubeconfig }, encoding: 'utf8', timeout: 60_000 });
+    const run = makeKubectl(s.kubeconfig, oldKubectl, home);
     try {
       let r = run(['apply', '-f', fixture]);
-      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr);
       r = run(['apply', '-f', '-'], route('old', '  hostnames: [old.example.com]\n'));
-      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr);
       r = run(['get', 'hr', 'old']);
       assert.match(r.stdout, /^old\s+\["old.example.com"\]\s+\d+s$/m);
       r = run(['patch', 'hr', 'old', '--type=merge', '-p', '{"spec":{"hostnames":["new.example.com"]}}']);
-      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr);
       r = run(['delete', 'hr', 'old']);
-      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr);
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }

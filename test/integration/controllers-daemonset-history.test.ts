@@ -3,7 +3,6 @@
 // brings a template back (its revision then renumbered as the newest), and
 // revisionHistoryLimit prunes what no pod uses. Nodes are API objects only: nothing runs the pods.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -121,9 +120,10 @@ describe('DaemonSet ControllerRevisions with kubectl rollout', () => {
 
   it("rollout history and undo work with Debian's kubectl 1.20 too", { skip: fs.existsSync(oldKubectl) ? false : `no ${oldKubectl}` }, async () => {
     const home = tempDir('dsrev-kubectl-');
+    const kubectlOld = makeKubectl(s.kubeconfig, oldKubectl, home);
     const old = (args: string[]) => {
-      const r = spawnSync(oldKubectl, args, { env: { ...process.env, HOME: home, KUBECONFIG: s.kubeconfig }, encoding: 'utf8', timeout: 60_000 });
-      assert.equal(r.status, 0, r.stderr);
+      const r = kubectlOld(args);
+      assert.equal(r.code, 0, r.stderr);
       return r.stdout;
     };
     assert.equal(old(['rollout', 'history', 'daemonset/agent']), 'daemonset.apps/agent \nREVISION  CHANGE-CAUSE\n2         second\n4         first\n5         third\n\n');

@@ -4,11 +4,10 @@
 // controller renumber that ReplicaSet; old ReplicaSets beyond revisionHistoryLimit go. Both
 // kubectl versions, against the controller-manager as its own process.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, kubectlBin, repoRoot, startApiServer, startControllerManager, tempDir, type TestApiServer } from '../helpers/apiserver.ts';
+import { eventually, kubectlBin, makeKubectl, repoRoot, startApiServer, startControllerManager, tempDir, type TestApiServer } from '../helpers/apiserver.ts';
 
 const debianKubectl = process.env.PODPATH_KUBECTL_DEBIAN ?? path.join(repoRoot, '.cache/kubernetes-client/usr/bin/kubectl');
 const kubectls = [{ name: '1.32', bin: kubectlBin }, ...(fs.existsSync(debianKubectl) ? [{ name: '1.20', bin: debianKubectl }] : [])];
@@ -59,10 +58,7 @@ describe('Deployment revisions', () => {
     for (const k of kubectls) {
       const home = tempDir(`home-${k.name}`);
       homes.push(home);
-      runners.set(k.name, (args, input) => {
-        const r = spawnSync(k.bin, args, { input, env: { ...process.env, HOME: home, KUBECONFIG: s.kubeconfig }, encoding: 'utf8', timeout: 60_000 });
-        return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-      });
+      runners.set(k.name, makeKubectl(s.kubeconfig, k.bin, home));
     }
     cm = startControllerManager(s);
   });
