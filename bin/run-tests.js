@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,7 +27,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const env = { ...process.env, PODPATH_TEST_RUN: runId };
+// Every lab or scratch namespace a test of this run builds is claimed here (test/helpers/lab.ts
+// testName), so the check below looks only at this run's names, not at another run's beside it.
+const claims = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-test-claims-'));
+const env = { ...process.env, PODPATH_TEST_RUN: runId, PODPATH_TEST_CLAIMS: claims };
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...files],
@@ -48,16 +52,17 @@ function leftoverProcesses() {
   return left;
 }
 
-/** Test labs are named ppt<random> (test/helpers/lab.ts): their namespaces, /etc/netns files and state. */
+/** This run's labs and scratch namespaces (names claimed in `claims`): their namespaces, /etc/netns files and state. */
 function leftoverLabs() {
+  const names = fs.readdirSync(claims);
   const ls = (dir, prefix) => {
     try {
-      return fs.readdirSync(dir).filter((n) => n.startsWith(prefix)).map((n) => path.join(dir, n));
+      return fs.readdirSync(dir).filter((n) => names.some((name) => n === `${prefix}${name}` || n.startsWith(`${prefix}${name}-`))).map((n) => path.join(dir, n));
     } catch {
       return [];
     }
   };
-  return [...ls('/run/netns', 'pp-ppt'), ...ls('/etc/netns', 'pp-ppt'), ...ls('/run/podpath', 'ppt')];
+  return [...ls('/run/netns', 'pp-'), ...ls('/etc/netns', 'pp-'), ...ls('/run/podpath', '')];
 }
 
 let leftovers = leftoverProcesses();
@@ -66,6 +71,7 @@ for (let i = 0; i < 20 && leftovers.length; i++) {
   leftovers = leftoverProcesses();
 }
 const labs = leftoverLabs();
+fs.rmSync(claims, { recursive: true, force: true });
 if (leftovers.length || labs.length) {
   console.error('\nthe test suite left things behind:');
   for (const l of leftovers) console.error(`  process ${l}`);

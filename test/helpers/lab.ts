@@ -8,8 +8,25 @@ import { labPaths, readState } from '../../src/lab/lab.ts';
 import { makeKubectl, podpathBin, tempDir, type KubectlResult } from './apiserver.ts';
 
 export const isRoot = process.getuid?.() === 0;
-/** Test labs are named ppt<random>; bin/run-tests.js checks nothing with that prefix is left. */
+/** Test labs and scratch namespaces are named ppt<random>. */
 export const testLabPrefix = 'ppt';
+
+/**
+ * A name for a lab or scratch namespace of this test run: ppt, the tag, random hex. bin/run-tests.js
+ * checks that nothing of the names its run claimed is left (the claims are files in a directory of
+ * the run), so runs side by side on one machine do not flag each other's labs.
+ */
+export function testName(tag = '', bytes = 4): string {
+  const name = `${testLabPrefix}${tag}${randomBytes(bytes).toString('hex')}`;
+  claimTestName(name);
+  return name;
+}
+
+/** Records `name` as this run's (see testName) for names the test builds itself. */
+export function claimTestName(name: string): void {
+  const dir = process.env.PODPATH_TEST_CLAIMS;
+  if (dir) fs.writeFileSync(path.join(dir, name), '');
+}
 
 export interface TestLab {
   name: string;
@@ -35,7 +52,7 @@ function runPodpath(args: string[]): KubectlResult {
 
 /** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). The Ingress controller only with `ingress`. */
 export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean; /** a few letters after the prefix, naming the suite's labs */ tag?: string }): Promise<TestLab> {
-  const name = `${testLabPrefix}${opts.tag ?? ''}${randomBytes(4).toString('hex')}`;
+  const name = testName(opts.tag);
   const kubeconfig = path.join(tempDir('lab'), 'kubeconfig');
   // With a kube-proxy configuration file and no mode, the file's mode is the lab's.
   const mode = opts.proxyMode ?? (opts.proxyConfig ? undefined : 'iptables');

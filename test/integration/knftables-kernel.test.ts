@@ -3,18 +3,17 @@
 // they were built from, agree with the Fake element for element, and nft refuses what the Fake
 // refuses, with the same codes, changing nothing.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { commandExists, run } from '../../src/exec/exec.ts';
 import { Fake, NftError, Nftables, parsePriority, readRuleset, type Chain, type NftMap, type NftSet, type Transaction } from '../../src/knftables/index.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
 import { ctx, elem, moreServices, rule, seed001 } from '../fixtures/kube-proxy-nft.ts';
-import { testLabPrefix } from '../helpers/lab.ts';
+import { testName } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
 // Named as the suite's labs, so its leftover check would see it.
-const ns = `pp-${testLabPrefix}${randomBytes(3).toString('hex')}-knft`;
+const ns = `pp-${testName('', 3)}-knft`;
 
 const codeOf = (f: () => void) => codes(f, NftError);
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { listNetns } from '../../src/exec/netns.ts';
 import { podpathBin, repoRoot } from '../helpers/apiserver.ts';
-import { isRoot, testLabPrefix } from '../helpers/lab.ts';
+import { isRoot, testName } from '../helpers/lab.ts';
 
 const up = (args: string[], asNobody = false) => {
   const argv = [process.execPath, podpathBin, 'up', ...args];
@@ -18,7 +18,7 @@ const up = (args: string[], asNobody = false) => {
 
 describe('podpath up preflight', () => {
   it('without root, names what is missing and creates nothing', { skip: !isRoot && 'needs root to switch to an unprivileged user' }, () => {
-    const name = `${testLabPrefix}nobody`;
+    const name = testName('nobody', 2);
     const r = up(['--name', name, '-f', 'examples/seed-001'], true);
     assert.equal(r.code, 1);
     assert.match(r.out, /cannot build a lab, missing:\n {2}- root: podpath up creates network namespaces and links; run it as root \(sudo\)/);
@@ -27,7 +27,7 @@ describe('podpath up preflight', () => {
   });
 
   it('stops --proxy-mode ipvs on a kernel without IPVS with a message naming it and the modes that work', { skip: fs.existsSync('/proc/net/ip_vs') && 'this kernel has IPVS' }, () => {
-    const name = `${testLabPrefix}ipvs`;
+    const name = testName('ipvs', 2);
     const r = up(['--name', name, '--proxy-mode', 'ipvs']);
     assert.equal(r.code, 1);
     assert.match(r.out, /IPVS: this kernel has no IP Virtual Server support \(\/proc\/net\/ip_vs is missing: the ip_vs module is not loaded, or not built\)/);
@@ -39,7 +39,7 @@ describe('podpath up preflight', () => {
   it('takes the lab\'s proxy mode from --proxy-config, and refuses a bad file before building anything', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-proxy-config-'));
     try {
-      const name = `${testLabPrefix}cfg`;
+      const name = testName('cfg', 2);
       const bad = path.join(dir, 'bad.yaml');
       fs.writeFileSync(bad, 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nipvs:\n  strictArp: true\n');
       const r = up(['--name', name, '--proxy-config', bad]);
@@ -58,14 +58,15 @@ describe('podpath up preflight', () => {
   });
 
   it('refuses a bad lab name, node count, backend or manifest before building anything', () => {
+    const x = testName('x', 2);
     assert.match(up(['--name', 'Bad_Name']).out, /invalid lab name "Bad_Name": use 1-20 lower-case letters, digits and '-', starting with a letter/);
-    assert.match(up(['--name', `${testLabPrefix}x`, '--nodes', '0']).out, /--nodes must be between 1 and 20/);
-    assert.match(up(['--name', `${testLabPrefix}x`, '--cni-backend', 'flannel']).out, /Allowed choices are host-gw, vxlan/);
+    assert.match(up(['--name', x, '--nodes', '0']).out, /--nodes must be between 1 and 20/);
+    assert.match(up(['--name', x, '--cni-backend', 'flannel']).out, /Allowed choices are host-gw, vxlan/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pptest-manifest-'));
     fs.writeFileSync(path.join(dir, 'widget.yaml'), 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n');
-    assert.match(up(['--name', `${testLabPrefix}x`, '-f', dir]).out, /widget\.yaml: kind Widget \(example\.com\/v1\) is not served by podpath/);
+    assert.match(up(['--name', x, '-f', dir]).out, /widget\.yaml: kind Widget \(example\.com\/v1\) is not served by podpath/);
     fs.rmSync(dir, { recursive: true, force: true });
-    assert.equal(fs.existsSync(`/run/podpath/${testLabPrefix}x`), false);
+    assert.equal(fs.existsSync(`/run/podpath/${x}`), false);
   });
 
   it('runs no kube-proxy without root, saying so, and refuses bad proxy flags naming the flag', { skip: !isRoot && 'needs root to switch to an unprivileged user' }, () => {

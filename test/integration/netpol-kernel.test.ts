@@ -2,7 +2,6 @@
 // of the test's own: a full sync loads, partial syncs (a label change, a new policy, policies
 // deleted) load on top of it, and the kernel's table then matches the Fake's chain for chain.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { commandExists, run } from '../../src/exec/exec.ts';
 import { Fake, Nftables } from '../../src/knftables/index.ts';
@@ -11,11 +10,11 @@ import type { Cluster } from '../../src/netpol/policy.ts';
 import { tableFamily, tableName } from '../../src/netpol/rules.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { findPod, from, nsName, pod, policy, port, to, withPolicies } from '../helpers/netpol.ts';
-import { testLabPrefix } from '../helpers/lab.ts';
+import { testName } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
 // Named as the suite's labs, so its leftover check would see it.
-const ns = `pp-${testLabPrefix}${randomBytes(3).toString('hex')}-np`;
+const ns = `pp-${testName('', 3)}-np`;
 
 function placed(c: Cluster): Cluster {
   for (const p of c.pods) p.spec.nodeName = p.metadata.namespace === 'y' ? 'n2' : 'n1';

@@ -3,7 +3,6 @@
 // test's own. (The one match that needs the kernel's IPVS, `-m ipvs`, is left out where the kernel
 // has none; the IPVS table itself cannot be loaded here.)
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
@@ -12,7 +11,7 @@ import { netnsAdd, netnsDel } from '../../src/exec/netns.ts';
 import { ipsetSwapScript } from '../../src/proxy/ipvs/plan.ts';
 import { render } from '../../src/proxy/app/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
-import { isRoot, testLabPrefix } from '../helpers/lab.ts';
+import { isRoot, testName } from '../helpers/lab.ts';
 
 const section = (text: string, heading: string) => {
   const lines = text.split('\n');
@@ -25,7 +24,7 @@ it('ipset restore and iptables-restore take the IPVS mode render of upstream\'s 
   const text = render([path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml')], { mode: 'ipvs', nodeName: 'test-node', nodeIP: '192.168.0.2', config: { clusterCIDR: '10.0.0.0/8', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], scheduler: 'rr' } });
   const hasIpvs = fs.existsSync('/proc/net/ip_vs');
   const rules = section(text, '# iptables-restore').split('\n').filter((l) => hasIpvs || !l.includes(' -m ipvs ')).join('\n');
-  const ns = `pp-${testLabPrefix}${randomBytes(3).toString('hex')}-ipvs`;
+  const ns = `pp-${testName('', 3)}-ipvs`;
   netnsAdd(ns);
   try {
     const inNs = (argv: string[], input?: string) => run(['ip', 'netns', 'exec', ns, ...argv], input === undefined ? {} : { input });

@@ -4,7 +4,6 @@
 // a table flushed behind the backend's back is noticed and restored; and nft refuses with the
 // Fake's code what the Fake refuses, changing nothing.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { commandExists, run } from '../../src/exec/exec.ts';
 import { Fake, NftError, Nftables, type NftInterface } from '../../src/knftables/index.ts';
@@ -16,11 +15,11 @@ import { kubeProxyTable } from '../../src/proxy/nftables/render.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { endpointSlice as slice, service } from '../helpers/proxy.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
-import { testLabPrefix } from '../helpers/lab.ts';
+import { testName } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
 // Named as the suite's labs, so its leftover check would see it.
-const ns = `pp-${testLabPrefix}${randomBytes(3).toString('hex')}-nft`;
+const ns = `pp-${testName('', 3)}-nft`;
 const flags: ProxyFlags = { clusterCIDR: '10.244.0.0/16', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], serviceCIDRs: ['10.96.0.0/12'] };
 const nodeIP = '192.168.49.2';
 const codeOf = (f: () => void) => codes(f, NftError);
