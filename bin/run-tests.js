@@ -30,10 +30,18 @@ if (files.length === 0) {
 // Every lab or scratch namespace a test of this run builds is claimed here (test/helpers/lab.ts
 // testName), so the check below looks only at this run's names, not at another run's beside it.
 const claims = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-test-claims-'));
-const env = { ...process.env, PODPATH_TEST_RUN: runId, PODPATH_TEST_CLAIMS: claims };
+// Top-level tests and suites declared and ended, as files report them (test/helpers/completeness-reporter.js).
+const unended = path.join(claims, '..', `podpath-test-unended-${runId}`);
+const env = { ...process.env, PODPATH_TEST_RUN: runId, PODPATH_TEST_CLAIMS: claims, PODPATH_TEST_UNENDED: unended };
 const res = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...files],
+  [
+    '--import', 'tsx', '--import', path.join(root, 'test/helpers/exit-after-flush.js'),
+    '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(root, 'test/helpers/completeness-reporter.js')}`, '--test-reporter-destination=/dev/null',
+    ...files,
+  ],
   { cwd: root, env, stdio: 'inherit' },
 );
 
@@ -65,6 +73,17 @@ function leftoverLabs() {
   return [...ls('/run/netns', 'pp-'), ...ls('/etc/netns', 'pp-'), ...ls('/run/podpath', '')];
 }
 
+/** Top-level tests and suites that a file declared and never reported passed or failed. */
+function unendedTests() {
+  const open = new Set();
+  const lines = fs.existsSync(unended) ? fs.readFileSync(unended, 'utf8').split('\n') : [];
+  for (const line of lines) {
+    if (line.startsWith('+ ')) open.add(line.slice(2));
+    else if (line.startsWith('- ')) open.delete(line.slice(2));
+  }
+  return [...open];
+}
+
 let leftovers = leftoverProcesses();
 for (let i = 0; i < 20 && leftovers.length; i++) {
   spawnSync('sleep', ['0.25']);
@@ -72,6 +91,13 @@ for (let i = 0; i < 20 && leftovers.length; i++) {
 }
 const labs = leftoverLabs();
 fs.rmSync(claims, { recursive: true, force: true });
+const cutShort = unendedTests();
+fs.rmSync(unended, { force: true });
+if (cutShort.length) {
+  console.error('\nthese tests were declared but never reported an end (a test file cut short):');
+  for (const t of cutShort) console.error(`  ${t}`);
+  if (res.status === 0) process.exit(1);
+}
 if (leftovers.length || labs.length) {
   console.error('\nthe test suite left things behind:');
   for (const l of leftovers) console.error(`  process ${l}`);
