@@ -212,7 +212,7 @@ export function addDaemonCommands(program: Command): void {
     proxy
       .command('render')
       .description('Print what a full sync would apply on a node (the iptables-restore input, the nft -f transaction, or for IPVS the addresses, ipvsadm-save table, ipsets and iptables rules), from a file of Services and EndpointSlices. No cluster, no root.')
-      .requiredOption('-f, --filename <file>', 'multi-document YAML of Services and EndpointSlices (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+      .requiredOption('-f, --filename <file-or-dir>', 'multi-document YAML of Services, EndpointSlices and Nodes, or a directory of them (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[])
       .option('--node-name <name>', 'the node whose rules are rendered (decides which endpoints are local)', 'node')
       .option('--node-ip <ip>', "the node's primary IP (nftables mode's NodePort address; LoadBalancer source ranges)"),
   ).action(async (o: ProxyCliFlags & { filename: string[]; nodeName: string; nodeIp?: string }, cmd: Command) => {
@@ -252,7 +252,7 @@ export function addDaemonCommands(program: Command): void {
     dns
       .command('serve')
       .description('Answer DNS from a file of Services, EndpointSlices, Pods and Namespaces, with no cluster and no root (the same answers as `podpath dns`).')
-      .requiredOption('-f, --filename <file>', 'multi-document YAML of the objects (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[]),
+      .requiredOption('-f, --filename <file-or-dir>', 'multi-document YAML of the objects, or a directory of them (repeatable; - for stdin)', (v: string, acc: string[]) => [...acc, v], [] as string[]),
     '127.0.0.1:5353',
     false,
   ).action(async (o: DnsCliFlags & { filename: string[] }) => {

@@ -2,7 +2,7 @@
 // (the same index and server from a state file, no cluster).
 import fs from 'node:fs';
 import type http from 'node:http';
-import { readObjects } from '../api/state.ts';
+import { readStateFiles } from '../api/state.ts';
 import type { EndpointSlice, KubeObject, Namespace, Pod, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
@@ -74,27 +74,23 @@ function optionalListen(s: string | undefined, flag: string): HostPort | undefin
 
 /** Services, EndpointSlices, Pods and Namespaces from state files ("-" is stdin). */
 export function readState(files: string[]): ClusterState {
-  const st: ClusterState = { services: [], slices: [], pods: [], namespaces: [] };
-  for (const f of files) {
-    let objs: KubeObject[];
-    try {
-      objs = readObjects(f === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(f, 'utf8'), f, [
-        { apiVersion: 'v1', kind: 'Service', namespaced: true },
-        { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespaced: true },
-        { apiVersion: 'v1', kind: 'Pod', namespaced: true },
-        { apiVersion: 'v1', kind: 'Namespace', namespaced: false },
-      ]);
-    } catch (e) {
-      throw new DnsError('BadState', (e as Error).message);
-    }
-    for (const o of objs) {
-      if (o.kind === 'Service') st.services.push(o as Service);
-      else if (o.kind === 'EndpointSlice') st.slices.push(o as EndpointSlice);
-      else if (o.kind === 'Pod') st.pods.push(o as Pod);
-      else st.namespaces.push(o as Namespace);
-    }
+  let objs: KubeObject[];
+  try {
+    objs = readStateFiles(files, [
+      { apiVersion: 'v1', kind: 'Service', namespaced: true },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespaced: true },
+      { apiVersion: 'v1', kind: 'Pod', namespaced: true },
+      { apiVersion: 'v1', kind: 'Namespace', namespaced: false },
+    ]);
+  } catch (e) {
+    throw new DnsError('BadState', (e as Error).message);
   }
-  return st;
+  return {
+    services: objs.filter((o): o is Service => o.kind === 'Service'),
+    slices: objs.filter((o): o is EndpointSlice => o.kind === 'EndpointSlice'),
+    pods: objs.filter((o): o is Pod => o.kind === 'Pod'),
+    namespaces: objs.filter((o): o is Namespace => o.kind === 'Namespace'),
+  };
 }
 
 export interface RunningDns {

@@ -9,7 +9,7 @@ import { chainsOf, parseDump, serializeDump } from '../../src/iptables/index.ts'
 import { deleteChains, portProtoHash, renderIptables, staleChains } from '../../src/proxy/iptables/render.ts';
 import type { ProxyFlags } from '../../src/proxy/config.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
-import { parseState, render } from '../../src/proxy/app/render.ts';
+import { readState, render } from '../../src/proxy/app/render.ts';
 import { sortIptables } from '../helpers/iptables-sort.ts';
 import { proxyHealthBody, rfc3339Nano, serviceHealthBody } from '../../src/proxy/healthcheck.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
@@ -39,7 +39,7 @@ describe('iptables proxier rules', () => {
   });
 
   it('writes exactly upstream\'s rules for upstream\'s overall test case, after its canonical sort', () => {
-    const st = parseState(fs.readFileSync(path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml'), 'utf8'), 'state');
+    const st = readState([path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml')]);
     const text = restoreText(servicePorts(st.services, st.slices, 'test-node'), { clusterCIDR: '10.0.0.0/8', nfacctCounters: true });
     const golden = fs.readFileSync(path.join(repoRoot, 'test/golden/proxy-iptables-upstream-overall.txt'), 'utf8');
     assert.equal(sortIptables(text), sortIptables(golden));

@@ -16,7 +16,7 @@ import { ProxyMetrics } from '../../src/proxy/metrics.ts';
 import { portsByService, servicePorts } from '../../src/proxy/model.ts';
 import { NftablesBackend } from '../../src/proxy/nftables/backend.ts';
 import { fullSyncTransaction, kubeProxyTable, nftablesConfig } from '../../src/proxy/nftables/render.ts';
-import { parseState } from '../../src/proxy/app/render.ts';
+import { readState } from '../../src/proxy/app/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { endpointSlice as slice, service as svc } from '../helpers/proxy.ts';
 import { sortNftables } from '../helpers/nft-sort.ts';
@@ -63,7 +63,7 @@ const api = svc('api', { clusterIP: '10.96.0.21' });
 
 describe('nftables backend sync (on the knftables Fake)', () => {
   it('makes the table on its first, full, sync: seed 001\'s transaction byte for byte', () => {
-    const st = parseState(fs.readFileSync(path.join(repoRoot, 'examples/proxy/seed-001-state.yaml'), 'utf8'), 'seed');
+    const st = readState([path.join(repoRoot, 'examples/proxy/seed-001-state.yaml')]);
     const fake = new Fake(kubeProxyTable);
     const b = new NftablesBackend(flags, new ProxyMetrics('nftables'), fake);
     assert.equal(fake.table(), undefined);

@@ -10,7 +10,7 @@ import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { servicePorts } from '../../src/proxy/model.ts';
 import { Fake, isNotFound, NftError, type ListableType } from '../../src/knftables/index.ts';
 import { deleteChains, fullSyncTransaction, kubeProxyTable, planNftSync, renderNftables, renderService, type NftAppliedState, type NftablesConfig, type ServiceNft } from '../../src/proxy/nftables/render.ts';
-import { parseState, render } from '../../src/proxy/app/render.ts';
+import { readState, render } from '../../src/proxy/app/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { sortNftables } from '../helpers/nft-sort.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
@@ -51,7 +51,7 @@ function wanted(services: Service[], slices: EndpointSlice[], cfg = upstreamCfg)
 
 describe('nftables proxier rules', () => {
   it('holds exactly upstream\'s table for upstream\'s overall test case', () => {
-    const st = parseState(fs.readFileSync(path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml'), 'utf8'), 'state');
+    const st = readState([path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml')]);
     const fake = new Fake(kubeProxyTable);
     fake.run(fullSyncTransaction(servicePorts(st.services, st.slices, 'test-node'), upstreamCfg));
     const golden = fs.readFileSync(path.join(repoRoot, 'test/golden/proxy-nftables-upstream-overall.txt'), 'utf8');
@@ -61,7 +61,7 @@ describe('nftables proxier rules', () => {
   it('renders through `proxy render --mode nftables` the same transaction, and a second full sync of it is accepted', () => {
     const file = path.join(repoRoot, 'test/fixtures/proxy-overall-state.yaml');
     const text = render([file], { mode: 'nftables', nodeName: 'test-node', config: { clusterCIDR: '10.0.0.0/8', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], serviceCIDRs: ['172.30.0.0/16'] }, nodeIP: '192.168.0.2' });
-    const st = parseState(fs.readFileSync(file, 'utf8'), 'f');
+    const st = readState([file]);
     const tx = fullSyncTransaction(servicePorts(st.services, st.slices, 'test-node'), upstreamCfg);
     assert.equal(text, tx.toString(), 'nodeport-addresses default to the primary IP in nftables mode');
     const fake = new Fake(kubeProxyTable);

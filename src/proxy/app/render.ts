@@ -1,8 +1,7 @@
 // `podpath proxy render`: what a full sync would apply on a node, from a file of Services and
 // EndpointSlices, with no cluster and no root. Each mode's render (modes.ts) is the same pure
 // function its live backend runs.
-import fs from 'node:fs';
-import { readObjects } from '../../api/state.ts';
+import { readStateFiles } from '../../api/state.ts';
 import { familyOf } from '../../util/ip.ts';
 import type { EndpointSlice, KubeObject, Node, Service } from '../../api/types.ts';
 import { nodePortIPs, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from '../config.ts';
@@ -26,11 +25,11 @@ export interface RenderOptions {
   config: ProxyFlags;
 }
 
-/** Services, EndpointSlices and Nodes from a multi-document YAML/JSON text (Lists are unpacked). */
-export function parseState(text: string, source: string): { services: Service[]; slices: EndpointSlice[]; nodes: Node[] } {
+/** Services, EndpointSlices and Nodes from state files or directories (multi-document YAML/JSON, Lists unpacked; "-" is stdin). */
+export function readState(files: string[]): { services: Service[]; slices: EndpointSlice[]; nodes: Node[] } {
   let objs: KubeObject[];
   try {
-    objs = readObjects(text, source, [
+    objs = readStateFiles(files, [
       { apiVersion: 'v1', kind: 'Service', namespaced: true },
       { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespaced: true },
       { apiVersion: 'v1', kind: 'Node', namespaced: false },
@@ -59,15 +58,7 @@ export function render(files: string[], o: RenderOptions): string {
   const node: OfflineNode = { flags: o.config, ...(o.nodeIP ? { nodeIP: o.nodeIP } : {}), ...(ips ? { nodePortIPs: ips } : {}) };
   const problem = modes[mode].offlineProblem?.(node);
   if (problem) throw new RenderError('BadFlags', problem);
-  const services: Service[] = [];
-  const slices: EndpointSlice[] = [];
-  const nodes: Node[] = [];
-  for (const f of files) {
-    const st = parseState(f === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(f, 'utf8'), f);
-    services.push(...st.services);
-    slices.push(...st.slices);
-    nodes.push(...st.nodes);
-  }
+  const { services, slices, nodes } = readState(files);
   // The rendered node's zone, for topology-aware routing.
   const zone = nodeZone(nodes.find((n) => n.metadata.name === o.nodeName));
   return modes[mode].render(servicePorts(services, slices, o.nodeName, zone), node);
