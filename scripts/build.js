@@ -29,20 +29,11 @@ await build({
   logLevel: 'warning',
 });
 // `podpath ui`'s page: its script and stylesheet for the browser, nothing fetched from elsewhere at
-// run time (src/ui/assets.ts bundles the same, with the same options, in memory when these are
-// missing or older than the page's sources).
-await build({
-  entryPoints: [path.join(root, 'src/ui/page/main.ts')],
-  outdir: path.join(root, 'build/ui'),
-  entryNames: 'app',
-  bundle: true,
-  format: 'iife',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+// run time. src/ui/assets.ts bundles the same, with the same options (src/ui/page/esbuild.json),
+// in memory when these are missing or older than the page's sources.
+const pageDir = path.join(root, 'src/ui/page');
+const pageOptions = JSON.parse(fs.readFileSync(path.join(pageDir, 'esbuild.json'), 'utf8'));
+await build({ ...pageOptions, entryPoints: pageOptions.entryPoints.map((e) => path.join(pageDir, e)), outdir: path.join(root, 'build/ui') });
 // The Node-API addon: one C file against Node's own headers. Without a compiler podpath still
 // works; the userspace proxy then says it cannot keep client addresses.
 const headers = [path.resolve(process.execPath, '../../include/node'), '/usr/include/node'].find((d) => fs.existsSync(path.join(d, 'node_api.h')));

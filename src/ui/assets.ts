@@ -15,18 +15,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const pageSourceDir = path.join(root, 'src/ui/page');
 export const builtAssetsDir = path.join(root, 'build/ui');
 
-/** esbuild's options for the page; scripts/build.js passes the same. */
-export const pageBuildOptions = {
-  entryPoints: [path.join(pageSourceDir, 'main.ts')],
-  entryNames: 'app',
-  bundle: true,
-  format: 'iife',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-} as const;
+/** esbuild's options for the page, from the file scripts/build.js reads too (entry points relative to the page's folder). */
+export function pageBuildOptions(): Record<string, unknown> & { entryPoints: string[] } {
+  const o = JSON.parse(fs.readFileSync(path.join(pageSourceDir, 'esbuild.json'), 'utf8')) as Record<string, unknown> & { entryPoints: string[] };
+  return { ...o, entryPoints: o.entryPoints.map((e) => path.join(pageSourceDir, e)) };
+}
 
 function newestSource(dir: string): number {
   let t = 0;
@@ -46,7 +39,7 @@ export async function loadPageAssets(): Promise<PageAssets> {
   }
   if (!haveSources) throw new Error(`the page's assets are missing (${js}); run npm run build`);
   const { build } = await import('esbuild');
-  const r = await build({ ...pageBuildOptions, entryPoints: [...pageBuildOptions.entryPoints], write: false, outdir: builtAssetsDir });
+  const r = await build({ ...pageBuildOptions(), write: false, outdir: builtAssetsDir });
   const out = (ext: string) => r.outputFiles.find((f) => f.path.endsWith(ext))?.text ?? '';
   return { js: out('.js'), css: out('.css') };
 }
