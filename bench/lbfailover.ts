@@ -56,7 +56,7 @@ try {
         if (claimed !== undefined) claims.push(claimed - r.at);
         const node = lab.kubectl(['get', 'node', holder, '-o', 'json']);
         if (node.code === 0 && JSON.parse(node.stdout).status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True')) stillReady++;
-        console.log(`  ${how} #${i + 1}: served after ${r.ms} ms through ${r.to} (${r.tries} connections); its agent took the address after ${claimed === undefined ? '?' : claimed - r.at} ms`);
+        console.log(`  ${how} #${i + 1}: served after ${r.ms} ms through ${r.to} (connection ${r.tries}); its agent took the address after ${claimed === undefined ? '?' : claimed - r.at} ms`);
       } else {
         failed++;
         console.log(`  ${how} #${i + 1}: not served through another node within 30 s (${r.last})`);
