@@ -225,6 +225,7 @@ export class NodeAgent {
     this.pods.start();
     await Promise.all([this.pods.waitForSync(), this.nodes.waitForSync(), this.services.waitForSync(), this.slices.waitForSync()]);
     this.announce();
+    await this.announcer.start();
     const logs = logHandler({
       pod: (ns, name) => this.podForLogs(ns, name),
       logFile: (uid, container, instance) => (instance === 'current' ? this.paths.containerLog(uid, container) : this.paths.containerPreviousLog(uid, container)),
@@ -319,7 +320,8 @@ export class NodeAgent {
     }
   }
 
-  stop(): void {
+  /** Stops every part; the promise settles once the LoadBalancer IPs are let go and the peers told. */
+  stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.pods.stop();
     this.nodes.stop();
@@ -328,6 +330,7 @@ export class NodeAgent {
     this.server?.close();
     this.logWriters.closeAll();
     this.client.close();
+    return this.announcer.stop();
   }
 
   // ---- node ----
@@ -344,7 +347,7 @@ export class NodeAgent {
 
   private announce(): void {
     if (!this.services.hasSynced || !this.slices.hasSynced || !this.nodes.hasSynced) return;
-    this.announcer.announce(this.services.list(), this.slices.list(), this.nodes.list());
+    void this.announcer.announce(this.services.list(), this.slices.list(), this.nodes.list());
   }
 
   // ---- pods: the kubelet's syncPod ----

@@ -1,42 +1,245 @@
 // The LoadBalancer IPs this node answers for on the underlay, as MetalLB's layer-2 speaker holds
-// them: which node is chosen is announce.ts's plan; this adds and removes the addresses through
-// the executor, in the namespace the agent runs in (the node's). (The routes to other nodes' pod
-// CIDRs are the network daemon's: src/cni.)
+// them: which node is chosen is announce.ts's plan over the speakers alive now (memberlist.ts's
+// heartbeats); this shell listens and sends the heartbeats, watches the underlay link, and adds,
+// renews and removes the addresses through the executor, in the namespace the agent runs in (the
+// node's), announcing a new one with gratuitous ARP so clients move to this node at once. (The
+// routes to other nodes' pod CIDRs are the network daemon's: src/cni.)
+import dgram from 'node:dgram';
 import type { EndpointSlice, Node, Service } from '../api/types.ts';
-import { succeeds, type Executor } from '../exec/exec.ts';
-import { announcements } from './announce.ts';
+import type { Executor } from '../exec/exec.ts';
+import { announcements, speakerPlan } from './announce.ts';
+import { addressLifetimeSeconds, deadAfterMs, decodeHeartbeat, encodeHeartbeat, heartbeatIntervalMs, Members, memberlistPort } from './memberlist.ts';
 
 export interface AnnouncerOptions {
   nodeName: string;
+  /** the node's address on the underlay: where the speaker listens */
+  nodeIP: string;
   /** the interface LoadBalancer IPs are held on (the node's underlay link) */
   underlayDevice: string;
   log: (s: string) => void;
 }
 
+/** The speaker's UDP socket (one fake in the unit tests). */
+export interface HeartbeatSocket {
+  /** settles once the datagram is handed to the kernel (or could not be) */
+  send(buf: Buffer, ip: string, port: number): Promise<void>;
+  close(): void;
+}
+
+export type OpenHeartbeatSocket = (address: string, port: number, onMessage: (buf: Buffer, from: string) => void) => Promise<HeartbeatSocket>;
+
+/** A real UDP socket bound to address:port; send errors (a link that is down) are dropped, as lost heartbeats are. */
+export const udpHeartbeatSocket: OpenHeartbeatSocket = (address, port, onMessage) =>
+  new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.on('message', (buf, rinfo) => onMessage(buf, rinfo.address));
+    s.bind({ address, port }, () => {
+      s.off('error', reject);
+      s.on('error', () => {});
+      resolve({ send: (buf, ip, p) => new Promise((done) => s.send(buf, p, ip, () => done())), close: () => s.close() });
+    });
+  });
+
+export interface AnnouncerDeps {
+  openSocket: OpenHeartbeatSocket;
+  now: () => number;
+}
+
+const internalIP = (n: Node) => n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+
+/** Whether `ip -o link show` says the device is up with a carrier (UP and LOWER_UP). */
+export function linkUp(ipLinkOutput: string, device: string): boolean {
+  const line = ipLinkOutput.split('\n').find((l) => new RegExp(`^\\d+: ${device.replace(/[.]/g, '\\.')}[:@]`).test(l));
+  const flags = /<([^>]*)>/.exec(line ?? '')?.[1]?.split(',') ?? [];
+  return flags.includes('UP') && flags.includes('LOWER_UP');
+}
+
 export class LoadBalancerAnnouncer {
   /** LoadBalancer IPs this node holds on its underlay interface */
-  private readonly announced = new Set<string>();
+  private readonly held = new Set<string>();
+  private readonly members = new Members();
+  private objects: { services: Service[]; slices: EndpointSlice[]; nodes: Node[] } | undefined;
+  /** when the underlay link was last seen coming up; undefined while it is down or not yet checked */
+  private linkUpSince: number | undefined;
+  private socket: HeartbeatSocket | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private reconciling: Promise<void> | undefined;
+  /** the address changes (renewals, claims, releases) one after another: a renewal running beside a release would add the address back */
+  private lock: Promise<unknown> = Promise.resolve();
+  private again = false;
+  private stopped = false;
+  private lastLive = '';
+  private readonly complained = new Set<string>();
+  private readonly deps: AnnouncerDeps;
 
   constructor(
     private readonly o: AnnouncerOptions,
     private readonly ex: Executor,
-  ) {}
+    deps: Partial<AnnouncerDeps> = {},
+  ) {
+    this.deps = { openSocket: deps.openSocket ?? udpHeartbeatSocket, now: deps.now ?? Date.now };
+  }
 
-  /** Holds the LoadBalancer IPs this node is chosen to answer for, and lets go of the others. */
-  announce(services: Service[], slices: EndpointSlice[], nodes: Node[]): void {
-    const mine = new Set(announcements(services, slices, nodes).filter((a) => a.node === this.o.nodeName).map((a) => a.ip));
-    for (const ip of mine) {
-      if (this.announced.has(ip)) continue;
-      if (succeeds(['ip', 'addr', 'replace', `${ip}/32`, 'dev', this.o.underlayDevice], {}, this.ex)) {
-        this.announced.add(ip);
-        this.o.log(`answering for LoadBalancer IP ${ip}`);
+  /**
+   * Listens for the other speakers and starts the heartbeat. Without its socket the speaker holds
+   * nothing: deaf to its peers, it would take every address for itself.
+   */
+  async start(withTimer = true): Promise<void> {
+    try {
+      this.socket = await this.deps.openSocket(this.o.nodeIP, memberlistPort, (buf, from) => this.received(buf, from));
+    } catch (e) {
+      this.o.log(`LoadBalancer speaker off, this node answers for no LoadBalancer IP: cannot listen on ${this.o.nodeIP}:${memberlistPort}/udp: ${(e as Error).message}`);
+      return;
+    }
+    if (withTimer) this.timer = setInterval(() => void this.tick(), heartbeatIntervalMs);
+    await this.tick();
+  }
+
+  /** Lets go of every address and tells the peers, so they take over now rather than after deadAfter. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.reconciling;
+    await this.exclusive(async () => {
+      for (const ip of [...this.held]) await this.release(ip);
+    });
+    await this.heartbeat();
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  /** The objects the choice is made from changed. */
+  announce(services: Service[], slices: EndpointSlice[], nodes: Node[]): Promise<void> {
+    this.objects = { services, slices, nodes };
+    return this.reconcile();
+  }
+
+  /** Renews the held addresses, checks the underlay link, re-chooses with the members alive now, and sends a heartbeat. */
+  async tick(): Promise<void> {
+    if (this.ticking || this.stopped || !this.socket) return;
+    this.ticking = true;
+    try {
+      const dev = this.o.underlayDevice;
+      const r = await this.exclusive(() => {
+        const lines = [`link show dev ${dev}`, ...[...this.held].map((ip) => `addr replace ${ip}/32 dev ${dev} valid_lft ${addressLifetimeSeconds} preferred_lft ${addressLifetimeSeconds}`)];
+        return this.ex.execAsync(['ip', '-o', '-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, allowFail: true, timeoutMs: 5000 });
+      });
+      const up = linkUp(r.stdout, dev);
+      if (up && this.linkUpSince === undefined) this.linkUpSince = this.deps.now();
+      if (!up && this.linkUpSince !== undefined) {
+        this.linkUpSince = undefined;
+        this.o.log(`underlay link ${dev} is down: answering for no LoadBalancer IP until it is up again`);
       }
+      await this.reconcile();
+      await this.heartbeat();
+    } finally {
+      this.ticking = false;
     }
-    for (const ip of [...this.announced]) {
-      if (mine.has(ip)) continue;
-      succeeds(['ip', 'addr', 'del', `${ip}/32`, 'dev', this.o.underlayDevice], {}, this.ex);
-      this.announced.delete(ip);
-      this.o.log(`no longer answering for LoadBalancer IP ${ip}`);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Ready to hold addresses: the link is up and has been for deadAfter, so every live peer has
+   * been heard (a node back from the dead must not take addresses before it knows who holds them).
+   */
+  private ready(now: number): boolean {
+    return !this.stopped && this.linkUpSince !== undefined && now - this.linkUpSince >= deadAfterMs;
+  }
+
+  private received(buf: Buffer, from: string): void {
+    let h;
+    try {
+      h = decodeHeartbeat(buf);
+    } catch (e) {
+      this.complainOnce(`from ${from}`, `ignoring a heartbeat from ${from}: ${(e as Error).message}`);
+      return;
     }
+    const node = this.objects?.nodes.find((n) => n.metadata.name === h.node);
+    if (h.node === this.o.nodeName || !node || internalIP(node) !== from) {
+      this.complainOnce(`node ${h.node} ${from}`, `ignoring a heartbeat of ${JSON.stringify(h.node)} from ${from}: not the InternalIP of a Node of that name`);
+      return;
+    }
+    if (this.members.heard(h, this.deps.now())) void this.reconcile();
+  }
+
+  private complainOnce(key: string, message: string): void {
+    if (this.complained.has(key)) return;
+    this.complained.add(key);
+    this.o.log(message);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || !this.objects) return;
+    const buf = encodeHeartbeat({ node: this.o.nodeName, ready: this.ready(this.deps.now()), holds: [...this.held].sort() });
+    const peers = this.objects.nodes.filter((n) => n.metadata.name !== this.o.nodeName).map(internalIP);
+    await Promise.all(peers.map((ip) => (ip ? socket.send(buf, ip, memberlistPort) : undefined)));
+  }
+
+  /** One reconcile at a time; a change meanwhile runs it once more. */
+  private reconcile(): Promise<void> {
+    if (this.reconciling) {
+      this.again = true;
+      return this.reconciling;
+    }
+    this.reconciling = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.exclusive(() => this.reconcileOnce());
+        } while (this.again && !this.stopped);
+      } finally {
+        this.reconciling = undefined;
+      }
+    })();
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    if (!this.objects || !this.socket || this.stopped) return;
+    const now = this.deps.now();
+    const live = this.members.ready(now);
+    if (this.ready(now)) live.add(this.o.nodeName);
+    const liveKey = [...live].sort().join(', ') || 'none';
+    if (liveKey !== this.lastLive) {
+      this.o.log(`LoadBalancer speakers ready: ${liveKey}`);
+      this.lastLive = liveKey;
+    }
+    const chosen = announcements(this.objects.services, this.objects.slices, this.objects.nodes, live);
+    const plan = speakerPlan(this.o.nodeName, chosen, this.held, this.members.holders(now));
+    for (const ip of plan.release) await this.release(ip);
+    for (const ip of plan.claim) await this.claim(ip);
+    // The peers waiting for these addresses hear at once that they are free (or taken).
+    if (plan.release.length || plan.claim.length) void this.heartbeat();
+  }
+
+  private async claim(ip: string): Promise<void> {
+    const dev = this.o.underlayDevice;
+    const r = await this.ex.execAsync(['ip', 'addr', 'replace', `${ip}/32`, 'dev', dev, 'valid_lft', String(addressLifetimeSeconds), 'preferred_lft', String(addressLifetimeSeconds)], { allowFail: true, timeoutMs: 5000 });
+    if (r.status !== 0) {
+      this.o.log(`cannot hold LoadBalancer IP ${ip} on ${dev}: ${(r.error ?? r.stderr).trim()}`);
+      return;
+    }
+    this.held.add(ip);
+    this.o.log(`answering for LoadBalancer IP ${ip}`);
+    // Gratuitous ARP (unsolicited requests, sender = target = the address): the neighbours'
+    // caches that still name the previous holder's MAC take this node's. Three, a second apart,
+    // as one can be lost; not awaited.
+    void this.ex.execAsync(['arping', '-U', '-c', '3', '-I', dev, ip], { allowFail: true, timeoutMs: 10_000 }).then((a) => {
+      if (a.status !== 0 && a.status !== 1) this.complainOnce(`arping ${a.error ?? a.status}`, `gratuitous ARP for ${ip} failed (clients keep the previous holder's MAC until their ARP entry expires): ${(a.error ?? a.stderr).trim() || `exit ${a.status}`}${a.error?.includes('ENOENT') ? ': apt-get install -y iputils-arping' : ''}`);
+    });
+  }
+
+  private async release(ip: string): Promise<void> {
+    await this.ex.execAsync(['ip', 'addr', 'del', `${ip}/32`, 'dev', this.o.underlayDevice], { allowFail: true, timeoutMs: 5000 });
+    this.held.delete(ip);
+    this.o.log(`no longer answering for LoadBalancer IP ${ip}`);
   }
 }

@@ -70,7 +70,7 @@ export function addDaemonCommands(program: Command): void {
 
   program
     .command('agent')
-    .description("Run a node agent (the kubelet's job): registers the node, runs its pods in network namespaces wired by CNI, and serves on port 10250 over HTTPS their logs, exec/attach/port-forward and the Summary API (/stats/summary, measured every 15 s) to clients with a certificate of --client-ca-file or a bearer token the API server's TokenReview accepts, as its SubjectAccessReview for nodes/proxy (nodes/stats for /stats) allows.")
+    .description("Run a node agent (the kubelet's job): registers the node, runs its pods in network namespaces wired by CNI, and serves on port 10250 over HTTPS their logs, exec/attach/port-forward and the Summary API (/stats/summary, measured every 15 s) to clients with a certificate of --client-ca-file or a bearer token the API server's TokenReview accepts, as its SubjectAccessReview for nodes/proxy (nodes/stats for /stats) allows. It answers on eth0 for the LoadBalancer IPs it is chosen for, and learns which nodes are alive from the other agents' heartbeats (UDP 7946 on --node-ip).")
     .requiredOption('--node-name <name>', 'name of the Node')
     .requiredOption('--node-ip <ip>', "the node's InternalIP")
     .requiredOption('--state-dir <dir>', 'directory for pod state, logs and IPAM')

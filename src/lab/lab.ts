@@ -243,6 +243,7 @@ export function preflight({ proxyMode, netpol, ingress }: PreflightOptions = { p
   if (!commandExists('conntrack')) missing.push('conntrack (conntrack-tools), for kube-proxy\'s UDP cleanup: apt-get install -y conntrack');
   if (!commandExists('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
   if (!commandExists('curl')) missing.push('curl: apt-get install -y curl');
+  if (!commandExists('arping')) missing.push("arping (iputils-arping), the gratuitous ARP of a LoadBalancer IP's new holder: apt-get install -y iputils-arping");
   if (ingress && !commandExists('nginx')) missing.push('nginx, for the Ingress controller (or leave it out: --no-ingress): apt-get install -y nginx libnginx-mod-http-lua');
   else if (ingress && !fs.existsSync('/usr/lib/nginx/modules/ngx_http_lua_module.so')) missing.push("nginx's Lua module, for the Ingress controller (or leave it out: --no-ingress): apt-get install -y libnginx-mod-http-lua");
   for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {

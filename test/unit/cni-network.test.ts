@@ -4,8 +4,7 @@
 // daemon's reaction to Node events; and the node agent's LoadBalancer IPs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Node, Service } from '../../src/api/types.ts';
-import { LoadBalancerAnnouncer } from '../../src/agent/network.ts';
+import type { Node } from '../../src/api/types.ts';
 import { NetworkDaemon, nodeAnnotations } from '../../src/cni/daemon.ts';
 import { parseNetConf } from '../../src/cni/netconf.ts';
 import { masqueradeComment, PodNetwork } from '../../src/cni/network.ts';
@@ -97,26 +96,6 @@ describe('pod network (the network daemon)', () => {
     assert.deepEqual(argv(), ['ip route replace 10.244.1.0/24 via 192.168.49.3', 'ip route replace 10.244.1.0/24 via 192.168.49.3']);
   });
 
-});
-
-describe('LoadBalancer IPs (the node agent)', () => {
-  it('holds the LoadBalancer IPs it is chosen for on the underlay device and lets go of the others', () => {
-    const ex = new FakeExecutor();
-    const logs: string[] = [];
-    const net = new LoadBalancerAnnouncer({ nodeName: 'n1', underlayDevice: 'eth0', log: (s) => void logs.push(s) }, ex);
-    const argv = () => ex.calls.map((c) => c.argv.join(' '));
-    const lb = (name: string, ip: string) => ({ metadata: { namespace: 'default', name }, spec: { type: 'LoadBalancer' }, status: { loadBalancer: { ingress: [{ ip }] } } }) as unknown as Service;
-    const services = ['192.168.49.200', '192.168.49.201', '192.168.49.202', '192.168.49.203'].map((ip, i) => lb(`s${i}`, ip));
-    net.announce(services, [], [self, n2]);
-    const held = argv().map((a) => /^ip addr replace (\S+)\/32 dev eth0$/.exec(a)?.[1]);
-    assert.ok(held.length > 0 && held.length < 4, `some addresses here, some on n2 (${held})`);
-    ex.calls.length = 0;
-    net.announce(services, [], [self, n2]);
-    assert.deepEqual(argv(), [], 'nothing again for addresses held');
-    net.announce(services, [], [n2]);
-    assert.deepEqual(argv().sort(), held.map((ip) => `ip addr del ${ip}/32 dev eth0`).sort(), 'a node no longer Ready (here: not listed) lets go');
-    assert.equal(logs.filter((l) => l.startsWith('no longer answering')).length, held.length);
-  });
 });
 
 describe('net-conf.json', () => {
