@@ -5,6 +5,7 @@
 // count that survives the pods' deletion, and the pods an Indexed Job makes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { containerEnv } from '../../src/agent/env.ts';
 import { applyDefaults } from '../../src/api/defaults.ts';
 import { errorString } from '../../src/api/errors.ts';
 import { firstPendingIndexes, formatIntervals, intervalsOf, parseIntervals, totalIndexes, validateIndexesFormat, withIndexes } from '../../src/api/indexes.ts';
@@ -194,6 +195,9 @@ describe('Indexed Jobs (planJob)', () => {
     assert.equal(completionIndex(p as Pod), 2);
     assert.equal(jobPod({ ...j, metadata: { ...j.metadata, name: 'x'.repeat(60) } }, { index: 12 }).metadata.generateName, 'x'.repeat(54) + '-12-');
     assert.equal(jobPod(j, { index: 0, failureCount: 2 }).metadata.annotations?.[indexFailureCountKey], '2');
+    // the agent resolves the variable from the label, and the hostname is the pod's
+    const env = containerEnv({ ...p, metadata: { ...p.metadata, name: 'ix-2-abcde', namespace: 'default' } } as Pod, p.spec.containers[0]!, { nodeName: 'n1', nodeIP: '10.0.0.1', services: [], hostEnv: {} });
+    assert.deepEqual([env.JOB_COMPLETION_INDEX, env.HOSTNAME, env.X], ['2', 'ix-2', '1']);
   });
 });
 
