@@ -6,6 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { containerEnv } from '../../src/agent/env.ts';
+import { findResource } from '../../src/api/resources.ts';
+import { ClusterIPAllocator, PortAllocator } from '../../src/apiserver/allocators.ts';
+import type { RawBody } from '../../src/apiserver/decode.ts';
+import { Registry } from '../../src/apiserver/registry.ts';
+import { ServiceAllocations } from '../../src/apiserver/serviceips.ts';
+import { Store } from '../../src/apiserver/storage/store.ts';
 import { applyDefaults } from '../../src/api/defaults.ts';
 import { errorString } from '../../src/api/errors.ts';
 import { firstPendingIndexes, formatIntervals, intervalsOf, parseIntervals, totalIndexes, validateIndexesFormat, withIndexes } from '../../src/api/indexes.ts';
@@ -229,3 +235,26 @@ describe('Indexed Job validation', () => {
     assert.ok(st.includes('status.completedIndexes: Invalid value: "0,0": error parsing completedIndexes: non-increasing order, previous: 0, current: 0'), st.join('\n'));
   });
 });
+
+describe('a Job pod held by the tracking finalizer (the API server)', () => {
+  const raw = (o: unknown, contentType = 'application/json'): RawBody => {
+    const text = JSON.stringify(o);
+    return { text, contentType, bytes: Buffer.from(text) };
+  };
+  it('stays after its kubelet’s grace-0 delete until the finalizer goes, then is gone', async () => {
+    const pods = findResource('', 'v1', 'pods')!;
+    const registry = new Registry(new Store(null), { allocations: new ServiceAllocations(new ClusterIPAllocator('10.96.0.0/12'), PortAllocator.parse('30000-32767')) });
+    await registry.create({ rt: findResource('', 'v1', 'namespaces')!, query: new URLSearchParams() }, raw({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } }));
+    const q = new URLSearchParams();
+    await registry.create({ rt: pods, namespace: 'default', query: q }, raw({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', finalizers: [jobTrackingFinalizer] }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'busybox' }] } }));
+    const ctx = { rt: pods, namespace: 'default', name: 'p', query: q };
+    await registry.delete(ctx, { gracePeriodSeconds: 30 });
+    assert.equal(registry.tryGet(pods, 'default', 'p')?.metadata.deletionGracePeriodSeconds, 30);
+    // the agent killed it and deletes it for good: the finalizer holds it, with no grace left
+    await registry.delete(ctx, { gracePeriodSeconds: 0 });
+    assert.equal(registry.tryGet(pods, 'default', 'p')?.metadata.deletionGracePeriodSeconds, 0);
+    await registry.patch(ctx, raw({ metadata: { [`$deleteFromPrimitiveList/finalizers`]: [jobTrackingFinalizer] } }, 'application/strategic-merge-patch+json'));
+    assert.equal(registry.tryGet(pods, 'default', 'p'), undefined);
+  });
+});
+
