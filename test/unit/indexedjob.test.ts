@@ -5,6 +5,7 @@
 // count that survives the pods' deletion, and the pods an Indexed Job makes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { settle } from '../helpers/job.ts';
 import { containerEnv } from '../../src/agent/env.ts';
 import { findResource } from '../../src/api/resources.ts';
 import { ClusterIPAllocator, PortAllocator } from '../../src/apiserver/allocators.ts';
@@ -17,7 +18,7 @@ import { errorString } from '../../src/api/errors.ts';
 import { firstPendingIndexes, formatIntervals, intervalsOf, parseIntervals, totalIndexes, validateIndexesFormat, withIndexes } from '../../src/api/indexes.ts';
 import type { Job, Pod } from '../../src/api/types.ts';
 import { validateJob, validateJobStatusUpdate } from '../../src/api/validation/batch.ts';
-import { completionIndex, completionIndexKey, indexFailureCountKey, jobPod, jobTrackingFinalizer, planJob, type JobPlan } from '../../src/controllers/job.ts';
+import { completionIndex, completionIndexKey, indexFailureCountKey, jobPod, jobTrackingFinalizer, planJob } from '../../src/controllers/job.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString().replace('.000Z', 'Z');
@@ -61,25 +62,6 @@ function pod(ix: number, phase: 'Running' | 'Succeeded' | 'Failed', o: { finishe
       containerStatuses: [{ name: 'main', ready: false, restartCount: 0, state: terminated ? { terminated: { exitCode: o.exitCode ?? (phase === 'Failed' ? 1 : 0), finishedAt: at(o.finishedMs ?? 0) } } : { running: {} } }],
     },
   } as Pod;
-}
-
-/** The controller's rounds at `now` until nothing changes (status written, finalizers removed, deleted pods marked). */
-function settle(j: Job, pods: Pod[], now: number): { job: Job; pods: Pod[]; plans: JobPlan[] } {
-  const plans: JobPlan[] = [];
-  for (let i = 0; i < 10; i++) {
-    const plan = planJob(j, pods, now);
-    plans.push(plan);
-    const before = JSON.stringify([j.status, pods]);
-    j = { ...j, status: plan.status };
-    pods = pods.map((p) => {
-      const q = structuredClone(p);
-      if (plan.removeFinalizers.includes(p.metadata.name!)) q.metadata.finalizers = (q.metadata.finalizers ?? []).filter((f) => f !== jobTrackingFinalizer);
-      if (plan.delete.includes(p.metadata.name!)) q.metadata.deletionTimestamp = at(now - T0);
-      return q;
-    });
-    if (JSON.stringify([j.status, pods]) === before) return { job: j, pods, plans };
-  }
-  throw new Error('planJob did not settle');
 }
 
 const cond = (s: Job['status'], type: string) => (s?.conditions ?? []).find((c) => c.type === type && c.status === 'True');

@@ -5,6 +5,7 @@
 // schedules in a time zone, concurrencyPolicy, suspend and the history limits.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { settle } from '../helpers/job.ts';
 import { parseSchedule } from '../../src/api/cron.ts';
 import { applyDefaults } from '../../src/api/defaults.ts';
 import type { CronJob, Job, Pod } from '../../src/api/types.ts';
@@ -49,28 +50,6 @@ function pod(phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed', finishedMs =
       containerStatuses: [{ name: 'main', ready: false, restartCount: 0, state: terminated ? { terminated: { exitCode: o.exitCode ?? (phase === 'Failed' ? 1 : 0), finishedAt: at(finishedMs) } } : { running: {} } }],
     },
   } as Pod;
-}
-
-/**
- * The controller's rounds until nothing changes: each plan's status written, then the
- * finalizers it removes gone from the pods (and the pods it deletes marked deleting).
- */
-function settle(j: Job, pods: Pod[], now: number): { job: Job; pods: Pod[]; plan: ReturnType<typeof planJob>; plans: ReturnType<typeof planJob>[] } {
-  const plans: ReturnType<typeof planJob>[] = [];
-  for (let i = 0; i < 10; i++) {
-    const plan = planJob(j, pods, now);
-    plans.push(plan);
-    const before = JSON.stringify([j.status, pods]);
-    j = { ...j, status: plan.status };
-    pods = pods.map((p) => {
-      const q = structuredClone(p);
-      if (plan.removeFinalizers.includes(p.metadata.name!)) q.metadata.finalizers = (q.metadata.finalizers ?? []).filter((f) => f !== jobTrackingFinalizer);
-      if (plan.delete.includes(p.metadata.name!)) q.metadata.deletionTimestamp = at(now - T0);
-      return q;
-    });
-    if (JSON.stringify([j.status, pods]) === before) return { job: j, pods, plan, plans };
-  }
-  throw new Error('planJob did not settle');
 }
 
 const cond = (j: Job['status'], type: string) => (j?.conditions ?? []).find((c) => c.type === type && c.status === 'True');
