@@ -33,7 +33,7 @@ import { containerMounts, setUpVolumes, type VolumeSources } from './volumes.ts'
 import { EventRecorder, type EventType } from '../client/events.ts';
 import { CniError, sandboxSetupError } from './cni.ts';
 import path from 'node:path';
-import { podStatus, StatusManager } from './status.ts';
+import { podStatus, StatusManager, terminatedStatus } from './status.ts';
 import { StatsCollector, type RunningContainer } from './stats.ts';
 import { metricResolutionSeconds } from '../api/stats.ts';
 
@@ -374,6 +374,9 @@ export class NodeAgent {
       }
       if (pod.metadata.deletionTimestamp) {
         if (rp) await this.terminate(rp, pod.metadata.deletionGracePeriodSeconds ?? 30);
+        // A pod held by finalizers stays in the API after this: as the kubelet does, its last
+        // status says how it ended (killed: Failed), which is what a Job counts.
+        if (!isTerminal(pod) && (pod.metadata.finalizers ?? []).length) await this.status.set(pod, terminatedStatus(pod, apiTime(this.clock.now()))).catch(() => {});
         await this.client.request('DELETE', `${objectPath('v1', 'pods', pod.metadata.namespace, pod.metadata.name!)}?gracePeriodSeconds=0`, { preconditions: { uid } }).catch(() => {});
         return;
       }

@@ -64,7 +64,13 @@ export function containerEnv(pod: Pod, c: Container, i: ContainerEnvInputs): Rec
   };
   // The test runner finds what a test run left behind by this marker.
   if (hostEnv.PODPATH_TEST_RUN) env.PODPATH_TEST_RUN = hostEnv.PODPATH_TEST_RUN;
-  const field = (p: string) =>
+  const field = (p: string) => {
+    // metadata.labels['KEY'] and metadata.annotations['KEY'] (the downward API's subscripts)
+    const sub = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(p);
+    if (sub) return pod.metadata[sub[1] as 'labels' | 'annotations']?.[sub[2]!];
+    return fieldOf(p);
+  };
+  const fieldOf = (p: string) =>
     ({ 'metadata.name': pod.metadata.name, 'metadata.namespace': pod.metadata.namespace, 'metadata.uid': pod.metadata.uid, 'spec.nodeName': i.nodeName, 'status.podIP': i.podIP, 'status.hostIP': i.nodeIP, 'spec.serviceAccountName': pod.spec.serviceAccountName })[p];
   for (const e of c.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, k: string) => env[k] ?? m);

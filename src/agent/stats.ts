@@ -1,6 +1,6 @@
 // What the node agent measures of its pods for the Summary API (/stats/summary), as cAdvisor does
 // for the kubelet: every metricResolutionSeconds, each running container's CPU time and memory;
-// CPU as a rate over the window between the last two measurements.
+// CPU as a rate over the window between the last two measurements, and that window.
 //
 // podpath has no cgroup per container: a container is the processes in its mount namespace (its
 // process, what it forked — daemons too — and what `kubectl exec` ran in it), as a cgroup holds
@@ -186,7 +186,7 @@ export class StatsCollector {
     const parts = [...this.containers.values()];
     const cur: Sample = { t: this.agent.cur.t, cpuNs: this.agent.cur.cpuNs + sum(parts.map((m) => m.cur.cpuNs)), bytes: this.agent.cur.bytes + sum(parts.map((m) => m.cur.bytes)) };
     const rate = nodeNanoCores(this.agent, parts);
-    return { cpu: { time: apiTime(cur.t), ...(rate !== undefined ? { usageNanoCores: rate } : {}), usageCoreNanoSeconds: cur.cpuNs }, memory: memoryStats(cur) };
+    return { cpu: { time: apiTime(cur.t), ...(rate !== undefined ? { usageNanoCores: rate, windowSeconds: windowOf(this.agent) } : {}), usageCoreNanoSeconds: cur.cpuNs }, memory: memoryStats(cur) };
   }
 
   summary(): Summary {
@@ -202,7 +202,8 @@ export class StatsCollector {
       p.containers.sort((a, b) => a.name.localeCompare(b.name));
       const time = p.containers[0]!.cpu!.time;
       const rates = p.containers.map((c) => c.cpu?.usageNanoCores);
-      p.cpu = { time, usageCoreNanoSeconds: sum(p.containers.map((c) => c.cpu!.usageCoreNanoSeconds)), ...(rates.every((r) => r !== undefined) ? { usageNanoCores: sum(rates as number[]) } : {}) };
+      const window = p.containers[0]!.cpu!.windowSeconds;
+      p.cpu = { time, usageCoreNanoSeconds: sum(p.containers.map((c) => c.cpu!.usageCoreNanoSeconds)), ...(rates.every((r) => r !== undefined) ? { usageNanoCores: sum(rates as number[]), ...(window !== undefined ? { windowSeconds: window } : {}) } : {}) };
       p.memory = { time, workingSetBytes: sum(p.containers.map((c) => c.memory!.workingSetBytes)), rssBytes: sum(p.containers.map((c) => c.memory!.rssBytes)) };
     }
     return {
@@ -216,9 +217,14 @@ function sum(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0);
 }
 
+/** The seconds between a series' last two measurements. */
+function windowOf(m: Measured): number {
+  return (m.cur.t - m.prev!.t) / 1000;
+}
+
 function cpuStats(m: Measured): CPUStats {
   const rate = usageNanoCores(m.prev, m.cur);
-  return { time: apiTime(m.cur.t), ...(rate !== undefined ? { usageNanoCores: rate } : {}), usageCoreNanoSeconds: m.cur.cpuNs };
+  return { time: apiTime(m.cur.t), ...(rate !== undefined ? { usageNanoCores: rate, windowSeconds: windowOf(m) } : {}), usageCoreNanoSeconds: m.cur.cpuNs };
 }
 
 function memoryStats(s: Sample): MemoryStats {

@@ -69,6 +69,27 @@ export function podStatus(pod: Pod, rp: RuntimePod, nodeIP: string, now: string)
   };
 }
 
+/**
+ * The last status of a pod killed because it was deleted: Failed, its running containers
+ * terminated (137, Error) and nothing ready, as the kubelet writes before the pod goes.
+ */
+export function terminatedStatus(pod: Pod, now: string): PodStatus {
+  const st = pod.status ?? {};
+  const end = (cs: ContainerStatus): ContainerStatus => {
+    const running = cs.state?.running as { startedAt?: string } | undefined;
+    if (cs.state?.terminated) return { ...cs, ready: false };
+    return { ...cs, ready: false, started: false, state: { terminated: { exitCode: 137, reason: 'Error', ...(running?.startedAt ? { startedAt: running.startedAt } : {}), finishedAt: now } } };
+  };
+  return {
+    ...st,
+    phase: 'Failed',
+    conditions: (st.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' || c.type === 'PodReadyToStartContainers') && c.status === 'True' ? { ...c, status: 'False', lastTransitionTime: now } : c),
+    ...(st.containerStatuses ? { containerStatuses: st.containerStatuses.map(end) } : {}),
+    ...(st.initContainerStatuses ? { initContainerStatuses: st.initContainerStatuses.map(end) } : {}),
+    ...(st.ephemeralContainerStatuses ? { ephemeralContainerStatuses: st.ephemeralContainerStatuses.map(end) } : {}),
+  };
+}
+
 /** Writes pod statuses, each only when it differs from the last one written for the pod. */
 export class StatusManager {
   private readonly written = new Map<string, string>();

@@ -9,6 +9,13 @@ export interface CPUStats {
   /** the rate over the last window; absent until two measurements exist */
   usageNanoCores?: number;
   usageCoreNanoSeconds: number;
+  /**
+   * The window of usageNanoCores: the seconds between the two measurements it is the rate
+   * over (to the millisecond). The kubelet's Summary has no such field — metrics-server takes
+   * the interval between the timestamps of two scrapes; podpath's agent, which measures,
+   * says it.
+   */
+  windowSeconds?: number;
 }
 
 export interface MemoryStats {

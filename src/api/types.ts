@@ -508,6 +508,11 @@ export interface PodFailurePolicyRule {
   onPodConditions?: { type: string; status?: string }[];
 }
 
+export interface SuccessPolicyRule {
+  succeededIndexes?: string;
+  succeededCount?: number;
+}
+
 export interface JobCondition {
   type: string;
   status: string;
@@ -525,6 +530,7 @@ export interface JobSpec {
   backoffLimitPerIndex?: number;
   maxFailedIndexes?: number;
   podFailurePolicy?: { rules: PodFailurePolicyRule[] };
+  successPolicy?: { rules: SuccessPolicyRule[] };
   selector?: LabelSelector;
   manualSelector?: boolean;
   template: PodTemplateSpec;
@@ -545,6 +551,7 @@ export interface JobStatus {
   terminating?: number;
   ready?: number;
   completedIndexes?: string;
+  failedIndexes?: string;
   uncountedTerminatedPods?: { succeeded?: string[]; failed?: string[] };
 }
 

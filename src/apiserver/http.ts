@@ -5,13 +5,14 @@ import { ApiError, errors, isApiError, type Status } from '../api/errors.ts';
 import { queryBool } from '../api/query.ts';
 import { apiVersionOf, findResource, type ResourceType } from '../api/resources.ts';
 import { parseFieldSelector, type FieldRequirement } from '../api/fields.ts';
-import { isObject, type KubeObject } from '../api/types.ts';
+import { isObject, type KubeObject, type Pod } from '../api/types.ts';
 import { Authentication, userOfRequest, type UserInfo } from './authn.ts';
 import { storeAuthorizer, type Authorizer } from './authz.ts';
 import { impersonate } from './impersonation.ts';
 import { forbidden, requestAttributes } from './requestinfo.ts';
 import { podLogs } from './logs.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
+import { ephemeralContainersOf, isLegacyEphemeralClient, podBodyOfEphemeralContainers, podPatchOfEphemeralContainers } from './ephemeralcontainers.ts';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion, wantsAggregated } from './discovery.ts';
 import { openapiResponse, prepareOpenAPI } from './openapi.ts';
 import { fallbackShape, negotiate, statusFormat, type Shape } from './negotiation.ts';
@@ -284,6 +285,20 @@ export function createHandler(opts: HttpOptions): Handler {
       }
       if (method === 'PUT') return send(reply, shape, await registry.updateScale(ctx, await raw()));
       return send(reply, shape, await registry.updateScale(ctx, await raw(), mediaType(contentType)));
+    }
+    // pods/ephemeralcontainers in the EphemeralContainers form of servers before 1.22, for the clients of then.
+    if (sub === 'ephemeralcontainers' && (method === 'GET' || method === 'PUT' || method === 'PATCH')) {
+      const shape = negotiate(accept, false);
+      if (method === 'GET' && isLegacyEphemeralClient(ctx.userAgent)) {
+        await waitForResourceVersion(registry.store, q);
+        const obj = registry.get(r.rt, r.namespace, r.name) as Pod;
+        return reply.object(200, shape, () => ephemeralContainersOf(obj));
+      }
+      const body = method === 'PUT' ? podBodyOfEphemeralContainers(await raw()) : method === 'PATCH' ? podPatchOfEphemeralContainers(await raw()) : undefined;
+      if (body) {
+        const result = method === 'PUT' ? await registry.updateEphemeralContainers(ctx, body) : await registry.patch(ctx, body, sub);
+        return send(reply, shape, { ...result, object: ephemeralContainersOf(result.object as Pod) });
+      }
     }
     // Subresources that are the object itself, of which a write takes one part (status, or a pod's ephemeral containers).
     if (sub === 'status' || sub === 'ephemeralcontainers') {

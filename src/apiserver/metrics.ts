@@ -31,7 +31,31 @@ function usage(cpu: CPUStats | undefined, memory: MemoryStats | undefined): { cp
   return { cpu: decimalQuantity(cpu.usageNanoCores, -9), memory: binaryQuantity(memory.workingSetBytes) };
 }
 
-const timeInfo = (cpu: CPUStats) => ({ timestamp: cpu.time, window: `${metricResolutionSeconds}s` });
+/**
+ * The time of the measurement and the window its rate is over, as metrics-server reports them
+ * (the window the real interval between the two measurements, e.g. 15.012s); an agent that
+ * does not say its window is taken at the nominal resolution.
+ */
+const timeInfo = (cpu: CPUStats) => ({ timestamp: cpu.time, window: goDuration(cpu.windowSeconds ?? metricResolutionSeconds) });
+
+/** A duration as Go's time.Duration prints it (metav1.Duration's JSON): 15s, 15.012s, 1m0.5s. */
+export function goDuration(seconds: number): string {
+  let ns = Math.round(seconds * 1e9);
+  if (ns === 0) return '0s';
+  const neg = ns < 0;
+  ns = Math.abs(ns);
+  if (ns < 1e9) {
+    // below a second Go uses ms, µs or ns
+    const [unit, div] = ns >= 1e6 ? ['ms', 1e6] : ns >= 1e3 ? ['µs', 1e3] : ['ns', 1];
+    return `${neg ? '-' : ''}${trimFraction(ns / div)}${unit}`;
+  }
+  const h = Math.floor(ns / 3600e9);
+  const m = Math.floor((ns % 3600e9) / 60e9);
+  const s = (ns % 60e9) / 1e9;
+  return `${neg ? '-' : ''}${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${trimFraction(s)}s`;
+}
+
+const trimFraction = (v: number) => v.toFixed(9).replace(/\.?0+$/, '');
 
 /** The NodeMetrics of a node from its agent's summary; undefined without a rate yet. */
 export function nodeMetrics(node: Node, summary: Summary | undefined, now: string): Obj | undefined {

@@ -686,6 +686,10 @@ export class Registry {
       if (!next.metadata.deletionTimestamp) {
         next.metadata.deletionTimestamp = rfc3339(nowMs);
         next.metadata.deletionGracePeriodSeconds = 0;
+      } else if (rt.kind === 'Pod' && (next.metadata.deletionGracePeriodSeconds ?? 0) > 0) {
+        // A pod ended (its kubelet's grace-0 delete) but held by finalizers: it goes once they do.
+        next.metadata.deletionTimestamp = rfc3339(nowMs);
+        next.metadata.deletionGracePeriodSeconds = 0;
       }
       if (dryRun) return { body: canonical(next), gone: false };
       if (sameValue(next, obj)) return { body: obj, gone: false };

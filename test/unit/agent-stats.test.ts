@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { nodeNanoCores, parseStat, StatsCollector, usageNanoCores, type ProcFS, type RunningContainer } from '../../src/agent/stats.ts';
 import { binaryQuantity, decimalQuantity } from '../../src/api/stats.ts';
 import type { Node, Pod } from '../../src/api/types.ts';
-import { nodeMetrics, podMetrics } from '../../src/apiserver/metrics.ts';
+import { goDuration, nodeMetrics, podMetrics } from '../../src/apiserver/metrics.ts';
 
 /** A /proc/PID/stat line with the given utime, stime, cutime, cstime and rss (pages). */
 function statLine(pid: number, comm: string, utime: number, stime: number, cutime: number, cstime: number, rss: number): string {
@@ -80,6 +80,13 @@ describe('the Summary API of a node agent', () => {
     assert.equal(s.node.cpu!.usageNanoCores, 1e9 + 10_000_000, 'the node is the agent’s own time (not its reaped children’s) and its containers');
     assert.equal(s.node.memory!.workingSetBytes, (1000 + 256) * 4096);
     assert.deepEqual(s.pods[0]!.podRef, { name: 'busy', namespace: 'default', uid: 'u1' });
+    assert.deepEqual([s.pods[0]!.containers[0]!.cpu!.windowSeconds, s.pods[0]!.cpu!.windowSeconds, s.node.cpu!.windowSeconds], [15, 15, 15]);
+    // a late measurement: the rate is over the real 15.312 s, and says so
+    table.set(10, ['mnt:[7]', 3041.2, 0, 0, 0, 100]);
+    stats.measure([c('loop', 10)], 1_030_312);
+    s = stats.summary();
+    assert.equal(s.pods[0]!.containers[0]!.cpu!.windowSeconds, 15.312);
+    assert.equal(s.pods[0]!.containers[0]!.cpu!.usageNanoCores, 1e9);
   });
 
   it('starts a restarted container (another pid) over, and leaves out one still being set up in the host’s namespace', () => {
@@ -117,7 +124,7 @@ describe('the Metrics API', () => {
       {
         podRef: { name: 'busy', namespace: 'default', uid: 'u1' },
         startTime: '2026-01-01T00:00:00Z',
-        containers: [{ name: 'loop', startTime: '2026-01-01T00:00:00Z', cpu: { time: '2026-01-01T00:00:15Z', usageNanoCores: 998_123_456, usageCoreNanoSeconds: 1 }, memory: { time: '2026-01-01T00:00:15Z', workingSetBytes: 1_048_576, rssBytes: 0 } }],
+        containers: [{ name: 'loop', startTime: '2026-01-01T00:00:00Z', cpu: { time: '2026-01-01T00:00:15Z', usageNanoCores: 998_123_456, usageCoreNanoSeconds: 1, windowSeconds: 15.012 }, memory: { time: '2026-01-01T00:00:15Z', workingSetBytes: 1_048_576, rssBytes: 0 } }],
       },
       {
         podRef: { name: 'new', namespace: 'default', uid: 'u2' },
@@ -134,11 +141,15 @@ describe('the Metrics API', () => {
       apiVersion: 'metrics.k8s.io/v1beta1',
       metadata: { name: 'busy', namespace: 'default', creationTimestamp: 'NOW', labels: { app: 'busy' } },
       timestamp: '2026-01-01T00:00:15Z',
-      window: '15s',
+      window: '15.012s',
       containers: [{ name: 'loop', usage: { cpu: '998123456n', memory: '1Mi' } }],
     });
     assert.equal(podMetrics(pod('new', 'u2'), summary, 'NOW'), undefined);
     assert.equal(podMetrics(pod('gone', 'u3'), summary, 'NOW'), undefined);
+  });
+
+  it('prints the window as Go prints a Duration', () => {
+    assert.deepEqual([15, 15.012, 15.3125, 0.5, 60.5, 3725].map(goDuration), ['15s', '15.012s', '15.3125s', '500ms', '1m0.5s', '1h2m5s']);
   });
 
   it('makes NodeMetrics with the node’s labels', () => {

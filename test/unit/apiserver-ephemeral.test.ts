@@ -12,6 +12,7 @@ import type { ApiError } from '../../src/api/errors.ts';
 import { findResource } from '../../src/api/resources.ts';
 import { ClusterIPAllocator, PortAllocator } from '../../src/apiserver/allocators.ts';
 import type { RawBody } from '../../src/apiserver/decode.ts';
+import { ephemeralContainersOf, isLegacyEphemeralClient, podBodyOfEphemeralContainers, podPatchOfEphemeralContainers } from '../../src/apiserver/ephemeralcontainers.ts';
 import { Registry } from '../../src/apiserver/registry.ts';
 import { ServiceAllocations } from '../../src/apiserver/serviceips.ts';
 import { Store } from '../../src/apiserver/storage/store.ts';
@@ -111,5 +112,22 @@ describe('the pods/ephemeralcontainers subresource in the registry', () => {
     const pod = structuredClone(registry.get(pods, 'default', 'web')) as Pod;
     pod.spec.ephemeralContainers = [];
     await assert.rejects(registry.update(ctx, raw(pod)), (e: ApiError) => e.status.code === 422);
+  });
+
+  it('takes the EphemeralContainers form of servers before 1.22 (PUT, merge and JSON patches) and reads it back for their clients', async () => {
+    const registry = await registryWithPod();
+    assert.deepEqual(['kubectl/v1.20.2 (linux/amd64) kubernetes/faecb19', 'kubectl/v1.21.0 (linux/amd64) kubernetes/x', 'kubectl/v1.32.3 (linux/amd64) kubernetes/x', 'curl/8.0', undefined].map(isLegacyEphemeralClient), [true, true, false, false, false]);
+    // what kubectl 1.20 PUTs: no name, no resourceVersion
+    const body = podBodyOfEphemeralContainers(raw({ kind: 'EphemeralContainers', apiVersion: 'v1', metadata: { creationTimestamp: null }, ephemeralContainers: [{ name: 'dbg', image: 'busybox', terminationMessagePolicy: 'File' }] }))!;
+    const { object } = await registry.updateEphemeralContainers(ctx, body);
+    const ec = ephemeralContainersOf(object as Pod) as unknown as { kind: string; metadata: { name: string }; ephemeralContainers: { name: string }[] };
+    assert.deepEqual([ec.kind, ec.metadata.name, ec.ephemeralContainers.map((c) => c.name)], ['EphemeralContainers', 'web', ['dbg']]);
+    assert.equal(podBodyOfEphemeralContainers(raw({ kind: 'Pod', apiVersion: 'v1', metadata: {} })), undefined, 'a Pod body stays as it is');
+    const merge = podPatchOfEphemeralContainers(raw({ ephemeralContainers: [{ name: 'two', image: 'busybox' }] }, 'application/strategic-merge-patch+json'))!;
+    await registry.patch(ctx, merge, 'ephemeralcontainers');
+    const json = podPatchOfEphemeralContainers(raw([{ op: 'add', path: '/ephemeralContainers/-', value: { name: 'three', image: 'busybox' } }], 'application/json-patch+json'))!;
+    const out = (await registry.patch(ctx, json, 'ephemeralcontainers')).object as Pod;
+    assert.deepEqual(out.spec.ephemeralContainers!.map((c) => c.name), ['dbg', 'two', 'three']);
+    assert.equal(podPatchOfEphemeralContainers(raw({ spec: { ephemeralContainers: [] } })), undefined, 'a patch of the Pod stays as it is');
   });
 });

@@ -5,13 +5,14 @@
 // schedules in a time zone, concurrencyPolicy, suspend and the history limits.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { settle } from '../helpers/job.ts';
 import { parseSchedule } from '../../src/api/cron.ts';
 import { applyDefaults } from '../../src/api/defaults.ts';
 import type { CronJob, Job, Pod } from '../../src/api/types.ts';
 import { validateCronJob, validateJob } from '../../src/api/validation/batch.ts';
 import { errorString } from '../../src/api/errors.ts';
 import { jobFromTemplate, planCronJob, rfc3339In } from '../../src/controllers/cronjob.ts';
-import { jobPod, matchPodFailurePolicy, planJob, podFailureBackOff } from '../../src/controllers/job.ts';
+import { completionIndexKey, indexFailureCountKey, jobPod, jobTrackingFinalizer, matchPodFailurePolicy, planJob, podFailureBackOff } from '../../src/controllers/job.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString().replace('.000Z', 'Z');
@@ -29,10 +30,19 @@ function job(spec: Partial<Job['spec']> = {}, status?: Job['status']): Job {
 }
 
 let seq = 0;
-function pod(phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed', finishedMs = 0, o: { exitCode?: number; deleting?: boolean; ready?: boolean } = {}): Pod {
+function pod(phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed', finishedMs = 0, o: { exitCode?: number; deleting?: boolean; ready?: boolean; index?: number; failureCount?: number; counted?: boolean } = {}): Pod {
   const terminated = phase === 'Succeeded' || phase === 'Failed';
+  const annotations = { ...(o.index !== undefined ? { [completionIndexKey]: String(o.index) } : {}), ...(o.failureCount !== undefined ? { [indexFailureCountKey]: String(o.failureCount) } : {}) };
   return {
-    metadata: { name: `pi-${seq++}`, namespace: 'default', uid: `p${seq}`, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'pi', uid: 'job-uid', controller: true }], ...(o.deleting ? { deletionTimestamp: at(finishedMs) } : {}) },
+    metadata: {
+      name: `pi-${seq++}`,
+      namespace: 'default',
+      uid: `p${seq}`,
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'pi', uid: 'job-uid', controller: true }],
+      ...(o.counted ? {} : { finalizers: [jobTrackingFinalizer] }),
+      ...(Object.keys(annotations).length ? { annotations } : {}),
+      ...(o.deleting ? { deletionTimestamp: at(finishedMs) } : {}),
+    },
     spec: { nodeName: 'n1', containers: [{ name: 'main' }] },
     status: {
       phase,
@@ -49,7 +59,7 @@ describe('Job controller (planJob)', () => {
     const p = planJob(job({ completions: 5, parallelism: 2 }), [], T0);
     assert.equal(p.create, 2);
     assert.deepEqual([p.status.active, p.status.startTime], [2, at(0)]);
-    const q = planJob(job({ completions: 3, parallelism: 3 }, { startTime: at(0), succeeded: 2 }), [pod('Succeeded'), pod('Succeeded')], T0 + 1000);
+    const q = planJob(job({ completions: 3, parallelism: 3 }, { startTime: at(0), succeeded: 2 }), [pod('Succeeded', 0, { counted: true }), pod('Succeeded', 0, { counted: true })], T0 + 1000);
     assert.equal(q.create, 1);
   });
 
@@ -57,7 +67,7 @@ describe('Job controller (planJob)', () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 10].map(podFailureBackOff), [10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 360_000, 360_000]);
     const j = job({ backoffLimit: 6 }, { startTime: at(0) });
     const failed1 = [pod('Failed', 5_000)];
-    const early = planJob(j, failed1, T0 + 14_000);
+    const early = settle(j, failed1, T0 + 14_000).plan;
     assert.deepEqual([early.create, early.requeueAfterMs, early.status.failed], [0, 1_000, 1]);
     assert.equal(planJob(j, failed1, T0 + 15_000).create, 1);
     const failed2 = [pod('Failed', 5_000), pod('Failed', 30_000)];
@@ -68,24 +78,31 @@ describe('Job controller (planJob)', () => {
   });
 
   it('completes once completions pods succeeded: SuccessCriteriaMet, then Complete with completionTime, a Completed event', () => {
-    const p = planJob(job({ completions: 1 }, { startTime: at(0), active: 1 }), [pod('Failed', 5_000), pod('Failed', 30_000), pod('Succeeded', 80_000)], T0 + 81_000);
-    assert.equal(p.create, 0);
-    assert.ok(cond(p.status, 'SuccessCriteriaMet'));
+    const { plan: p, plans } = settle(job({ completions: 1 }, { startTime: at(0), active: 1 }), [pod('Failed', 5_000), pod('Failed', 30_000), pod('Succeeded', 80_000)], T0 + 81_000);
+    assert.equal(plans[0]!.create, 0);
+    assert.ok(cond(plans[0]!.status, 'SuccessCriteriaMet'));
+    assert.equal(cond(plans[0]!.status, 'Complete'), undefined, 'not before the pods are counted');
     assert.deepEqual(
       [cond(p.status, 'Complete')?.reason, cond(p.status, 'Complete')?.message, p.status.completionTime, p.status.succeeded, p.status.failed, p.status.active],
       ['CompletionsReached', 'Reached expected number of succeeded pods', at(81_000), 1, 2, undefined],
     );
-    assert.deepEqual(p.events, [{ type: 'Normal', reason: 'Completed', message: 'Job completed' }]);
+    assert.deepEqual(p.status.uncountedTerminatedPods, {});
+    assert.deepEqual(plans.flatMap((x) => x.events), [{ type: 'Normal', reason: 'Completed', message: 'Job completed' }]);
   });
 
   it('fails past backoffLimit: FailureTarget and the active pods deleted, then Failed once none is left', () => {
     const j = job({ backoffLimit: 1, parallelism: 2, completions: 4 }, { startTime: at(0) });
     const running = pod('Running');
-    const p = planJob(j, [pod('Failed', 1_000), pod('Failed', 2_000), running], T0 + 3_000);
+    const pods = [pod('Failed', 1_000), pod('Failed', 2_000), running];
+    const p = planJob(j, pods, T0 + 3_000);
     assert.equal(cond(p.status, 'FailureTarget')?.reason, 'BackoffLimitExceeded');
     assert.equal(cond(p.status, 'Failed'), undefined);
     assert.deepEqual(p.delete, [running.metadata.name]);
-    const after = planJob({ ...j, status: p.status }, [pod('Failed', 1_000), pod('Failed', 2_000)], T0 + 5_000);
+    // The deleted pod counts as failed; Failed comes once it is counted and gone.
+    const s = settle({ ...j, status: p.status }, pods, T0 + 4_000);
+    assert.equal(cond(s.plan.status, 'Failed'), undefined, 'not while a pod is terminating');
+    assert.equal(s.plan.status.failed, 3);
+    const after = planJob(s.job, s.pods.filter((x) => x !== running && x.metadata.name !== running.metadata.name), T0 + 5_000);
     assert.deepEqual([cond(after.status, 'Failed')?.reason, cond(after.status, 'Failed')?.message], ['BackoffLimitExceeded', 'Job has reached the specified backoff limit']);
     assert.ok(after.events.some((e) => e.type === 'Warning' && e.reason === 'BackoffLimitExceeded'));
   });

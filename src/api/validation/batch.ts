@@ -3,12 +3,13 @@
 import { parseSchedule, timeZoneError } from '../cron.ts';
 import { sameValue } from '../fieldset.ts';
 import { field, GoRepr, Path, type FieldError } from '../errors.ts';
+import { validateIndexesFormat } from '../indexes.ts';
 import { fromLabelSelector, matches } from '../labels.ts';
 import type { CronJob, Job, JobSpec } from '../types.ts';
 import { wireValue } from '../wire.ts';
 import { validatePodTemplateSpec } from './core.ts';
 import { labelSelectorRepr, validateLabelSelector, validateNonnegative, validateObjectMeta, validateObjectMetaUpdate } from './meta.ts';
-import { maxLenError, nameIsDNSSubdomain } from './names.ts';
+import { isDNS1123Label, maxLenError, nameIsDNSSubdomain } from './names.ts';
 
 /** The labels the API server puts on a Job's pods (and its selector) unless manualSelector is set. */
 export const jobLabels = {
@@ -37,17 +38,88 @@ export function generateJobSelector(job: Job): void {
   sel.matchLabels = { ...(sel.matchLabels ?? {}), [jobLabels.controllerUid]: uid };
 }
 
+/** Upstream's caps on Indexed Jobs (they bound the length of the index strings in the status). */
+const maxParallelismForIndexedJob = 100_000;
+const maxFailedIndexesForIndexedJob = 100_000;
+const completionsSoftLimit = 100_000;
+const parallelismLimitForHighCompletions = 10_000;
+const maxFailedIndexesLimitForHighCompletions = 10_000;
+const maxSuccessPolicyRules = 20;
+const maxSucceededIndexesLength = 64 * 1024;
+
+/** A successPolicy as Go's %v prints the struct (its rules' pointers elided). */
+function successPolicyRepr(sp: { rules?: unknown[] }): GoRepr {
+  return new GoRepr(`batch.SuccessPolicy{Rules:[]batch.SuccessPolicyRule{${(sp.rules ?? []).length ? '...' : ''}}}`);
+}
+
+function validateSuccessPolicy(spec: JobSpec, p: Path): FieldError[] {
+  const errs: FieldError[] = [];
+  const rules = spec.successPolicy?.rules ?? [];
+  const rp = p.child('rules');
+  if (rules.length === 0) errs.push(field.required(rp, 'at least one rules must be specified when the successPolicy is specified'));
+  if (rules.length > maxSuccessPolicyRules) errs.push(field.tooMany(rp, rules.length, maxSuccessPolicyRules));
+  const completions = spec.completions ?? 0;
+  rules.forEach((r, i) => {
+    const rpth = rp.index(i);
+    if (r.succeededCount === undefined && r.succeededIndexes === undefined) errs.push(field.required(rpth, 'at least one of succeededCount or succeededIndexes must be specified'));
+    let total = 0;
+    if (r.succeededIndexes !== undefined) {
+      const ip = rpth.child('succeededIndexes');
+      if (r.succeededIndexes.length > maxSucceededIndexesLength) errs.push(field.tooLong(ip, r.succeededIndexes, maxSucceededIndexesLength));
+      const v = validateIndexesFormat(r.succeededIndexes, completions);
+      if ('error' in v) errs.push(field.invalid(ip, r.succeededIndexes, `error parsing succeededIndexes: ${v.error}`));
+      else total = v.total;
+    }
+    if (r.succeededCount !== undefined) {
+      const cp = rpth.child('succeededCount');
+      errs.push(...validateNonnegative(r.succeededCount, cp));
+      if (r.succeededCount > completions) errs.push(field.invalid(cp, r.succeededCount, `must be less than or equal to ${completions} (the number of specified completions)`));
+      if (r.succeededIndexes !== undefined && r.succeededCount > total) errs.push(field.invalid(cp, r.succeededCount, `must be less than or equal to ${total} (the number of indexes in the specified succeededIndexes field)`));
+    }
+  });
+  return errs;
+}
+
 function validateJobSpec(spec: JobSpec, p: Path, opts: { selector: boolean }): FieldError[] {
   const errs: FieldError[] = [];
-  for (const f of ['parallelism', 'completions', 'backoffLimit', 'ttlSecondsAfterFinished'] as const) {
+  for (const f of ['parallelism', 'completions', 'activeDeadlineSeconds', 'backoffLimit', 'ttlSecondsAfterFinished', 'backoffLimitPerIndex'] as const) {
     if (spec[f] !== undefined) errs.push(...validateNonnegative(spec[f], p.child(f)));
   }
-  if (spec.activeDeadlineSeconds !== undefined) errs.push(...validateNonnegative(spec.activeDeadlineSeconds, p.child('activeDeadlineSeconds')));
+  if (spec.maxFailedIndexes !== undefined) {
+    errs.push(...validateNonnegative(spec.maxFailedIndexes, p.child('maxFailedIndexes')));
+    if (spec.backoffLimitPerIndex === undefined) errs.push(field.required(p.child('backoffLimitPerIndex'), 'when maxFailedIndexes is specified'));
+  }
   if (spec.completionMode !== undefined && !['NonIndexed', 'Indexed'].includes(spec.completionMode)) {
     errs.push(field.notSupported(p.child('completionMode'), spec.completionMode, ['NonIndexed', 'Indexed']));
   }
-  if (spec.completionMode === 'Indexed' && spec.completions === undefined) {
-    errs.push(field.required(p.child('completions'), 'when completion mode is Indexed'));
+  if (spec.completionMode === 'Indexed') {
+    if (spec.completions === undefined) errs.push(field.required(p.child('completions'), 'when completion mode is Indexed'));
+    if (spec.parallelism !== undefined && spec.parallelism > maxParallelismForIndexedJob) {
+      errs.push(field.invalid(p.child('parallelism'), spec.parallelism, `must be less than or equal to ${maxParallelismForIndexedJob} when completion mode is Indexed`));
+    }
+    if (spec.completions !== undefined && spec.maxFailedIndexes !== undefined && spec.maxFailedIndexes > spec.completions) {
+      errs.push(field.invalid(p.child('maxFailedIndexes'), spec.maxFailedIndexes, 'must be less than or equal to completions'));
+    }
+    if (spec.maxFailedIndexes !== undefined && spec.maxFailedIndexes > maxFailedIndexesForIndexedJob) {
+      errs.push(field.invalid(p.child('maxFailedIndexes'), spec.maxFailedIndexes, `must be less than or equal to ${maxFailedIndexesForIndexedJob}`));
+    }
+    if (spec.completions !== undefined && spec.completions > completionsSoftLimit && spec.backoffLimitPerIndex !== undefined) {
+      const high = `when completions are above ${completionsSoftLimit} and used with backoff limit per index`;
+      if (spec.maxFailedIndexes === undefined) errs.push(field.required(p.child('maxFailedIndexes'), `must be specified when completions is above ${completionsSoftLimit}`));
+      if (spec.parallelism !== undefined && spec.parallelism > parallelismLimitForHighCompletions) {
+        errs.push(field.invalid(p.child('parallelism'), spec.parallelism, `must be less than or equal to ${parallelismLimitForHighCompletions} ${high}`));
+      }
+      if (spec.maxFailedIndexes !== undefined && spec.maxFailedIndexes > maxFailedIndexesLimitForHighCompletions) {
+        errs.push(field.invalid(p.child('maxFailedIndexes'), spec.maxFailedIndexes, `must be less than or equal to ${maxFailedIndexesLimitForHighCompletions} ${high}`));
+      }
+    }
+  } else if (spec.completionMode === undefined || spec.completionMode === 'NonIndexed') {
+    if (spec.backoffLimitPerIndex !== undefined) errs.push(field.invalid(p.child('backoffLimitPerIndex'), spec.backoffLimitPerIndex, 'requires indexed completion mode'));
+    if (spec.maxFailedIndexes !== undefined) errs.push(field.invalid(p.child('maxFailedIndexes'), spec.maxFailedIndexes, 'requires indexed completion mode'));
+  }
+  if (spec.successPolicy) {
+    if (spec.completionMode !== 'Indexed') errs.push(field.invalid(p.child('successPolicy'), successPolicyRepr(spec.successPolicy), 'requires indexed completion mode'));
+    else if (spec.completions !== undefined) errs.push(...validateSuccessPolicy(spec, p.child('successPolicy')));
   }
   const tp = p.child('template');
   if (opts.selector) {
@@ -77,7 +149,9 @@ function validateJobSpec(spec: JobSpec, p: Path, opts: { selector: boolean }): F
     const rules = spec.podFailurePolicy.rules ?? [];
     rules.forEach((r, i) => {
       const rpth = p.child('podFailurePolicy', 'rules').index(i);
-      if (!['FailJob', 'Ignore', 'Count', 'FailIndex'].includes(r.action)) errs.push(field.notSupported(rpth.child('action'), r.action, ['Count', 'FailIndex', 'FailJob', 'Ignore']));
+      if (r.action === 'FailIndex') {
+        if (spec.backoffLimitPerIndex === undefined) errs.push(field.invalid(rpth.child('action'), r.action, 'requires the backoffLimitPerIndex to be set'));
+      } else if (!['FailJob', 'Ignore', 'Count'].includes(r.action)) errs.push(field.notSupported(rpth.child('action'), r.action, ['Count', 'FailIndex', 'FailJob', 'Ignore']));
       if (r.onExitCodes && r.onPodConditions?.length) errs.push(field.invalid(rpth, 'specifying both OnExitCodes and OnPodConditions is not supported', 'specifying both OnExitCodes and OnPodConditions is not supported'));
       if (!r.onExitCodes && !r.onPodConditions?.length) errs.push(field.invalid(rpth, 'specifying one of OnExitCodes and OnPodConditions is required', 'specifying one of OnExitCodes and OnPodConditions is required'));
       const ec = r.onExitCodes;
@@ -92,7 +166,14 @@ function validateJobSpec(spec: JobSpec, p: Path, opts: { selector: boolean }): F
 }
 
 export function validateJob(job: Job): FieldError[] {
-  return [...validateObjectMeta(job.metadata, true, nameIsDNSSubdomain), ...validateJobSpec(job.spec ?? ({} as JobSpec), Path.root('spec'), { selector: true })];
+  const errs = [...validateObjectMeta(job.metadata, true, nameIsDNSSubdomain), ...validateJobSpec(job.spec ?? ({} as JobSpec), Path.root('spec'), { selector: true })];
+  // An Indexed Job's pods are named and have the hostname <job>-<index>: the last index must make a DNS label.
+  const completions = job.spec?.completions ?? 0;
+  if (job.spec?.completionMode === 'Indexed' && completions > 0) {
+    const hostname = `${job.metadata.name ?? ''}-${completions - 1}`;
+    if (isDNS1123Label(hostname).length) errs.push(field.invalid(Path.root('metadata', 'name'), job.metadata.name ?? '', `will not able to create pod with invalid DNS label: ${hostname}`));
+  }
+  return errs;
 }
 
 /** What a Job update may not change: selector, completions (NonIndexed), the pod template, the completion mode. */
@@ -103,6 +184,8 @@ export function validateJobUpdate(job: Job, old: Job): FieldError[] {
   if (!same('V1LabelSelector', job.spec.selector, old.spec.selector)) errs.push(field.invalid(sp.child('selector'), labelSelectorRepr(job.spec.selector), 'field is immutable'));
   if (job.spec.completions !== old.spec.completions && job.spec.completionMode !== 'Indexed') errs.push(field.invalid(sp.child('completions'), job.spec.completions ?? null, 'field is immutable'));
   if (job.spec.completionMode !== old.spec.completionMode) errs.push(field.invalid(sp.child('completionMode'), job.spec.completionMode ?? '', 'field is immutable'));
+  if (job.spec.backoffLimitPerIndex !== old.spec.backoffLimitPerIndex) errs.push(field.invalid(sp.child('backoffLimitPerIndex'), job.spec.backoffLimitPerIndex ?? null, 'field is immutable'));
+  if (!same('V1SuccessPolicy', job.spec.successPolicy, old.spec.successPolicy)) errs.push(field.invalid(sp.child('successPolicy'), job.spec.successPolicy ? successPolicyRepr(job.spec.successPolicy) : null, 'field is immutable'));
   // Upstream prints the whole Go struct (%#v); its type and an ellipsis stand for it here.
   if (!same('V1PodTemplateSpec', job.spec.template, old.spec.template)) errs.push(field.invalid(sp.child('template'), new GoRepr('core.PodTemplateSpec{...}'), 'field is immutable'));
   return errs;
@@ -115,6 +198,18 @@ export function validateJobStatusUpdate(job: Job, old: Job): FieldError[] {
     const v = job.status?.[f];
     if (v !== undefined) errs.push(...validateNonnegative(v, sp.child(f)));
   }
+  const completions = job.spec.completions;
+  const st = job.status ?? {};
+  if (completions !== undefined) {
+    const c = validateIndexesFormat(st.completedIndexes ?? '', completions);
+    if ('error' in c) errs.push(field.invalid(sp.child('completedIndexes'), st.completedIndexes, `error parsing completedIndexes: ${c.error}`));
+    if (job.spec.backoffLimitPerIndex !== undefined && st.failedIndexes !== undefined) {
+      const f = validateIndexesFormat(st.failedIndexes, completions);
+      if ('error' in f) errs.push(field.invalid(sp.child('failedIndexes'), st.failedIndexes, `error parsing failedIndexes: ${f.error}`));
+    }
+  }
+  if (st.completedIndexes && job.spec.completionMode !== 'Indexed') errs.push(field.invalid(sp.child('completedIndexes'), st.completedIndexes, 'cannot set non-empty completedIndexes when non-indexed completion mode'));
+  if (job.spec.backoffLimitPerIndex === undefined && st.failedIndexes !== undefined) errs.push(field.invalid(sp.child('failedIndexes'), st.failedIndexes, 'cannot set non-null failedIndexes when backoffLimitPerIndex is null'));
   return errs;
 }
 
