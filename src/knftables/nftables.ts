@@ -6,7 +6,7 @@
 import { defaultExecutor, type Executor, type Result } from '../exec/exec.ts';
 import { errorFromStderr, NftError } from './errors.ts';
 import { singular, type ListableType, type NftInterface } from './interface.ts';
-import { NftSession } from './libnftables.ts';
+import { libnftables, NftSession } from './libnftables.ts';
 import { parseRuleset, type Ruleset } from './ruleset.ts';
 import { Transaction } from './transaction.ts';
 import type { Element, Family, Rule } from './types.ts';
@@ -66,7 +66,11 @@ export class Nftables implements NftInterface {
 
   /** How transactions are applied: through the libnftables context, or by nft (and why not the context, if one was asked for). */
   get transport(): string {
-    if (this.session) return 'libnftables (one context kept open)';
+    if (this.opts.session && !this.session && !this.noSession) {
+      const lib = libnftables();
+      if ('error' in lib) this.noSession = lib.error;
+    }
+    if (this.opts.session && !this.noSession) return 'libnftables (one context kept open)';
     return `nft -f -${this.noSession ? ` (${this.noSession})` : ''}`;
   }
 
