@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { EndpointSlice } from '../src/api/types.ts';
 import { Client, loadConfig } from '../src/client/client.ts';
-import { readState } from '../src/lab/lab.ts';
+import { labPaths, readState } from '../src/lab/lab.ts';
 import { podpathBin } from '../test/helpers/apiserver.ts';
 import { benchSlice } from './proxy-state.ts';
 
@@ -48,13 +48,18 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 `;
 
+/** What kube-proxy logged: its container's log file (CRI format) without each line's timestamp-and-stream prefix. */
+function readLog(file: string): string {
+  return fs.readFileSync(file, 'utf8').replace(/^\S+ (?:stdout|stderr) [FP] /gm, '');
+}
+
 /** Waits until the proxy has logged nothing for 1.5 s plus its last sync's duration (no sync in flight, tokens back). */
 async function idle(log: string): Promise<void> {
   for (;;) {
-    const text = fs.readFileSync(log, 'utf8');
+    const text = readLog(log);
     const lastMs = Number(/ in ([\d.]+) ms\n?$/.exec(text)?.[1] ?? 0);
     await sleep(1500 + lastMs);
-    if (fs.readFileSync(log, 'utf8').length === text.length) return;
+    if (readLog(log).length === text.length) return;
   }
 }
 
@@ -95,8 +100,12 @@ async function main(): Promise<void> {
     if (up.status !== 0) throw new Error(`podpath up failed:\n${up.stdout}\n${up.stderr}`);
     const s = readState(name)!;
     const netns = s.nodes[0]!.netns;
-    const log = path.join(s.stateDir, 'logs', `proxy-${s.nodes[0]!.name}.log`);
     const client = new Client(loadConfig(kubeconfig));
+    // kube-proxy runs as the DaemonSet kube-system/kube-proxy: its pod's container log on the node
+    const proxyPods = await client.get<{ items: { metadata: { uid: string }; spec: { nodeName: string } }[] }>('/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-proxy');
+    const proxyPod = proxyPods.items.find((p) => p.spec.nodeName === s.nodes[0]!.name);
+    if (!proxyPod) throw new Error(`no kube-proxy pod on ${s.nodes[0]!.name}`);
+    const log = path.join(labPaths(name).node(s.nodes[0]!.name), 'logs', `${proxyPod.metadata.uid}_kube-proxy.log`);
     const svc = await client.get<{ spec: { clusterIP: string } }>('/api/v1/namespaces/default/services/target');
     const podList = await client.get<{ items: { status: { podIP: string } }[] }>('/api/v1/namespaces/default/pods?labelSelector=app%3Dtarget');
     const podIP = podList.items[0]!.status.podIP;
@@ -114,7 +123,7 @@ async function main(): Promise<void> {
       // All of them in the rules: a sync line with at least n + 2 Services (kubernetes, target).
       const want = n + 2;
       for (let waited = 0; ; waited += 500) {
-        const lines = fs.readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.includes(' synced '));
+        const lines = readLog(log).trim().split('\n').filter((l) => l.includes(' synced '));
         const last = lines.at(-1) ?? '';
         if (Number(/synced (\d+) services/.exec(last)?.[1] ?? 0) >= want) break;
         if (waited > 1_800_000) throw new Error(`the proxy did not reach ${want} services within 30 min: ${last}`);
@@ -127,15 +136,14 @@ async function main(): Promise<void> {
       const syncMs: number[] = [];
       for (let k = 0; k < changes; k++) {
         await idle(log);
-        const before = fs.readFileSync(log, 'utf8').length;
+        const before = readLog(log).length;
         const slice: EndpointSlice = benchSlice(0, k % 2 === 0 ? 9 : 10);
         const tw = Date.now();
         await client.request('PATCH', '/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices/svc-0-x', { endpoints: slice.endpoints }, 'application/merge-patch+json');
         for (let waited = 0; ; waited += 5) {
           // The first sync that started after the write and wrote something (not one that only
           // deleted chains an earlier sync flushed).
-          const line = fs
-            .readFileSync(log, 'utf8')
+          const line = readLog(log)
             .slice(before)
             .split('\n')
             .map((l) => ({ l, end: Date.parse(l.slice(0, 24)), ms: Number(/ in ([\d.]+) ms$/.exec(l)?.[1] ?? NaN) }))

@@ -2,7 +2,8 @@
 // Compiles src/ into dist/ (ES modules, one chunk per lazily loaded command) so podpath's
 // processes start without a TypeScript loader: faster, and tens of MiB less per process; and
 // src/native/sockopt.c into build/sockopt.node (the userspace proxy's transparent sockets); and
-// writes build/openapi-models.json, the model data the API server's OpenAPI schemas come from.
+// src/native/nftctx.c into build/nftctx.node (a libnftables context kept open); and writes
+// build/openapi-models.json, the model data the API server's OpenAPI schemas come from.
 // Run by `npm ci`/`npm install` (the prepare script); bin/podpath.js falls back to loading the
 // TypeScript sources whenever dist/ is missing or older than src/.
 import { spawnSync } from 'node:child_process';
@@ -34,15 +35,20 @@ await build({
 const pageDir = path.join(root, 'src/ui/page');
 const pageOptions = JSON.parse(fs.readFileSync(path.join(pageDir, 'esbuild.json'), 'utf8'));
 await build({ ...pageOptions, entryPoints: pageOptions.entryPoints.map((e) => path.join(pageDir, e)), outdir: path.join(root, 'build/ui') });
-// The Node-API addon: one C file against Node's own headers. Without a compiler podpath still
-// works; the userspace proxy then says it cannot keep client addresses.
+// The Node-API addons, one C file each against Node's own headers. Without a compiler podpath
+// still works: the userspace proxy then says it cannot keep client addresses, and nftables
+// transactions go to a new `nft -f -` each instead of one libnftables context kept open.
 const headers = [path.resolve(process.execPath, '../../include/node'), '/usr/include/node'].find((d) => fs.existsSync(path.join(d, 'node_api.h')));
 fs.mkdirSync(path.join(root, 'build'), { recursive: true });
-const cc = headers && spawnSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', `-I${headers}`, '-o', path.join(root, 'build/sockopt.node'), path.join(root, 'src/native/sockopt.c')], { encoding: 'utf8' });
-if (!cc || cc.status !== 0) {
-  const why = !headers ? "Node's headers (node_api.h) were not found beside this node" : cc.error ? `cc: ${cc.error.message}` : cc.stderr.trim();
-  console.warn(`podpath build: build/sockopt.node not built (${why}); the userspace proxy will not keep client addresses. apt-get install -y gcc libc6-dev, then npm run build.`);
+function addon(name, libs, without) {
+  const cc = headers && spawnSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', `-I${headers}`, '-o', path.join(root, `build/${name}.node`), path.join(root, `src/native/${name}.c`), ...libs], { encoding: 'utf8' });
+  if (!cc || cc.status !== 0) {
+    const why = !headers ? "Node's headers (node_api.h) were not found beside this node" : cc.error ? `cc: ${cc.error.message}` : cc.stderr.trim();
+    console.warn(`podpath build: build/${name}.node not built (${why}); ${without}`);
+  }
 }
+addon('sockopt', [], 'the userspace proxy will not keep client addresses. apt-get install -y gcc libc6-dev, then npm run build.');
+addon('nftctx', ['-lnftables', '-lpthread'], 'nftables transactions go to a new nft process each (slow partial syncs at thousands of Services). apt-get install -y gcc libc6-dev libnftables-dev, then npm run build.');
 // Upstream's type descriptions, read from @kubernetes/client-node's declarations with the
 // TypeScript compiler (a devDependency): without them the API server serves no OpenAPI schemas.
 try {

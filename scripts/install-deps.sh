@@ -17,7 +17,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  ca-certificates curl util-linux iproute2 iptables nftables conntrack containernetworking-plugins dnsutils dnsperf haproxy wrk ipvsadm ipset gcc libc6-dev \
+  ca-certificates curl util-linux iproute2 iptables nftables conntrack containernetworking-plugins dnsutils dnsperf haproxy wrk ipvsadm ipset gcc libc6-dev libnftables-dev \
   busybox tcpdump iputils-arping >/dev/null
 # Other people's Kubernetes clients the tests drive against the API server: Kubernetes' Python
 # client (run with Debian's /usr/bin/python3) and Ruby's kubeclient.

@@ -224,8 +224,9 @@ export function lookup(ix: DnsIndex, q: Question, depth = 0): Answer {
     }
     return nodata();
   }
-  // CoreDNS answers NS only at the apex; anywhere else in the zone it is NODATA, name or not.
-  if (q.type === Type.NS) return nodata();
+  // CoreDNS answers NS only at the apex; anywhere else in the zone it looks the name up as A to
+  // tell a name that exists (NODATA) from one that does not (NXDOMAIN), and answers no records.
+  if (q.type === Type.NS) return lookup(ix, { ...q, type: Type.A }, depth).rcode === Rcode.NXDOMAIN ? nxdomain() : nodata();
   if (n === 1 && labels[0] === 'dns-version') {
     if (q.type === Type.TXT) return { ...empty(Rcode.NOERROR), answer: [{ name: q.name, type: Type.TXT, ttl: 28800, data: [dnsSchemaVersion] }] };
     return nodata();

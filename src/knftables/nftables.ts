@@ -1,9 +1,12 @@
 // The nftables Interface over the real nft binary, through podpath's exec layer (so it can run
 // in a namespace, and be handed the exec fake): transactions go to `nft -f -` as text, reads come
-// back as JSON plus the text listing that carries each rule's text.
+// back as JSON plus the text listing that carries each rule's text. Asked to (`session`), it runs
+// transactions through one libnftables context kept open instead (./libnftables.ts), and through
+// `nft -f -` where that addon is not built.
 import { defaultExecutor, type Executor, type Result } from '../exec/exec.ts';
 import { errorFromStderr, NftError } from './errors.ts';
 import { singular, type ListableType, type NftInterface } from './interface.ts';
+import { libnftables, NftSession } from './libnftables.ts';
 import { parseRuleset, type Ruleset } from './ruleset.ts';
 import { Transaction } from './transaction.ts';
 import type { Element, Family, Rule } from './types.ts';
@@ -18,6 +21,13 @@ export interface NftOptions {
   emulateDestroy?: boolean;
   /** per nft run (default 60 s; a large sync may want more) */
   timeoutMs?: number;
+  /**
+   * Run transactions through one libnftables context kept open (build/nftctx.node) rather than a
+   * new nft each; `warmup` queues what the context dry-runs after each commit to have its cache
+   * ready for the next (operations needing the cache the caller's transactions need). Only with
+   * the real executor; without the addon, transactions go to `nft -f -` as before.
+   */
+  session?: { warmup?: (tx: Transaction) => void };
 }
 
 /** Where and how to run nft. */
@@ -46,8 +56,41 @@ export function readRuleset(r: NftRunner = {}): Ruleset {
 
 export class Nftables implements NftInterface {
   private hasDestroy: boolean | undefined;
+  private session: NftSession | undefined;
+  /** why transactions go to `nft -f -` though a session was asked for */
+  private noSession: string | undefined;
 
-  constructor(private readonly opts: NftOptions) {}
+  constructor(private readonly opts: NftOptions) {
+    if (opts.session && opts.executor && opts.executor !== defaultExecutor) this.noSession = 'not with this executor';
+  }
+
+  /** How transactions are applied: through the libnftables context, or by nft (and why not the context, if one was asked for). */
+  get transport(): string {
+    if (this.opts.session && !this.session && !this.noSession) {
+      const lib = libnftables();
+      if ('error' in lib) this.noSession = lib.error;
+    }
+    if (this.opts.session && !this.noSession) return 'libnftables (one context kept open)';
+    return `nft -f -${this.noSession ? ` (${this.noSession})` : ''}`;
+  }
+
+  /** The open context, opened on first use; undefined when transactions go to nft. */
+  private openSession(): NftSession | undefined {
+    if (this.session || !this.opts.session || this.noSession) return this.session;
+    const { family, table, netns } = this.opts;
+    const warm = new Transaction({ family, table });
+    this.opts.session.warmup?.(warm);
+    const s = NftSession.open({ ...(netns ? { netns } : {}), ...(warm.numOperations ? { warmup: warm.toString() } : {}) });
+    if ('error' in s) this.noSession = s.error;
+    else this.session = s;
+    return this.session;
+  }
+
+  /** Closes the libnftables context, if one is open (a later transaction opens another). */
+  close(): void {
+    this.session?.close();
+    this.session = undefined;
+  }
 
   newTransaction(): Transaction {
     const { family, table, emulateDestroy } = this.opts;
@@ -69,11 +112,14 @@ export class Nftables implements NftInterface {
 
   run(tx: Transaction): void {
     if (tx.error) throw tx.error;
-    nft(this.opts, ['-f', '-'], tx.toString());
+    const s = this.openSession();
+    if (s) s.run(tx.toString());
+    else nft(this.opts, ['-f', '-'], tx.toString());
   }
 
   check(tx: Transaction): void {
     if (tx.error) throw tx.error;
+    // by nft, always: a dry run in the context would leave the objects it defines in its cache
     nft(this.opts, ['--check', '-f', '-'], tx.toString());
   }
 

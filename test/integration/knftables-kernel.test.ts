@@ -1,35 +1,57 @@
 // src/knftables against the real nft and kernel, in a network namespace of the test's own: the
 // serialized kube-proxy transactions load, read back (`nft -j` + `nft -a list`) into the objects
 // they were built from, agree with the Fake element for element, and nft refuses what the Fake
-// refuses, with the same codes, changing nothing.
+// refuses, with the same codes, changing nothing. All of it twice: transactions by `nft -f -`, and
+// through one libnftables context kept open (build/nftctx.node), which also refuses with nft's
+// very words, lives in the namespace it was opened in, and notices a ruleset changed by another
+// writer between its transactions.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { commandExists, run } from '../../src/exec/exec.ts';
 import { Fake, NftError, Nftables, parsePriority, readRuleset, type Chain, type NftMap, type NftSet, type Transaction } from '../../src/knftables/index.ts';
+import { libnftables } from '../../src/knftables/libnftables.ts';
+import { queueCacheWarmup } from '../../src/proxy/nftables/render.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
 import { ctx, elem, moreServices, rule, seed001 } from '../fixtures/kube-proxy-nft.ts';
 import { testName } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
-// Named as the suite's labs, so its leftover check would see it.
-const ns = `pp-${testName('', 3)}-knft`;
+const lib = libnftables();
+const noAddon = 'error' in lib ? lib.error : false;
 
 const codeOf = (f: () => void) => codes(f, NftError);
+/** The NftError a call throws. */
+function errorOf(f: () => void): NftError {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof NftError, `not an NftError: ${e}`);
+    return e;
+  }
+  assert.fail('no error');
+}
 
 /** The objects a transaction defines (its add operations), by kind. */
 function defined<T extends Chain | NftSet | NftMap>(tx: Transaction, kind: T['kind']): T[] {
   return tx.operations.filter((op) => op.verb === 'add' && op.obj.kind === kind).map((op) => op.obj as T);
 }
 
-describe('knftables on the kernel', { skip }, () => {
-  const nft = new Nftables({ ...ctx, netns: ns });
+for (const transport of ['nft', 'libnftables'] as const) describe(`knftables on the kernel, transactions by ${transport}`, { skip: skip || (transport === 'libnftables' && noAddon) }, () => {
+  // Named as the suite's labs, so its leftover check would see it.
+  const ns = `pp-${testName('', 3)}-${transport === 'nft' ? 'knft' : 'knfl'}`;
+  const nft = new Nftables({ ...ctx, netns: ns, ...(transport === 'libnftables' ? { session: { warmup: queueCacheWarmup } } : {}) });
+  /** the same table by `nft -f -`, for what nft itself says */
+  const byExec = new Nftables({ ...ctx, netns: ns });
   const fake = new Fake(ctx);
+  let rootTables = '';
 
   before(() => {
     run(['ip', 'netns', 'add', ns]);
+    rootTables = run(['nft', 'list', 'tables']);
   });
   after(() => {
+    nft.close();
     run(['ip', 'netns', 'del', ns], { allowFail: true });
   });
 
@@ -38,6 +60,8 @@ describe('knftables on the kernel', { skip }, () => {
       nft.run(tx);
       fake.run(tx);
     }
+    assert.equal(nft.transport, transport === 'nft' ? 'nft -f -' : 'libnftables (one context kept open)');
+    assert.equal(run(['nft', 'list', 'tables']), rootTables, 'the root namespace is not touched');
     const rs = readRuleset({ netns: ns });
     assert.deepEqual(rs.tables.map((t) => [t.family, t.name, t.comment]), [['ip', 'kube-proxy', 'rules for kube-proxy']]);
 
@@ -135,16 +159,43 @@ describe('knftables on the kernel', { skip }, () => {
       const code = codeOf(() => fake.run(tx));
       assert.notEqual(code, 'no error');
       assert.equal(codeOf(() => nft.check(tx)), code, 'nft --check');
-      assert.equal(codeOf(() => nft.run(tx)), code, 'nft -f');
+      const err = errorOf(() => nft.run(tx));
+      assert.equal(err.code, code, 'nft -f');
+      // word for word what `nft -f -` prints, location and all
+      assert.equal(err.stderr, errorOf(() => byExec.run(tx)).stderr);
       assert.equal(run(['nft', 'list', 'ruleset'], { netns: ns }), before);
     });
   }
 
+  it('applies transactions after a refused one, and reports a refusal on a later line with its line', () => {
+    const tx = nft.newTransaction().add({ kind: 'chain', name: 'after-refusal' }).add(rule('after-refusal', 'counter'));
+    nft.run(tx);
+    assert.deepEqual(nft.listRules('after-refusal').map((r) => r.rule), ['counter packets 0 bytes 0']);
+    // a long line (nft reads a file's lines into 1 KiB; /dev/stdin's whole)
+    const long = nft.newTransaction().add(rule('after-refusal', 'counter')).add(rule('after-refusal', `ip saddr { ${Array.from({ length: 120 }, (_, i) => `10.1.${i}.1`).join(', ')} } jump nowhere`));
+    const err = errorOf(() => nft.run(long));
+    assert.match(err.stderr!, /^\/dev\/stdin:2:/);
+    assert.equal(err.stderr, errorOf(() => byExec.run(long)).stderr);
+    nft.run(nft.newTransaction().delete({ kind: 'chain', name: 'after-refusal' }).add({ kind: 'chain', name: 'after-refusal' }).delete({ kind: 'chain', name: 'after-refusal' }));
+    assert.ok(!nft.list('chains').includes('after-refusal'));
+  });
+
+  it('sees what another writer changed between its transactions', () => {
+    nft.run(nft.newTransaction().add({ kind: 'set', name: 'retyped', type: 'inet_service' }).add(elem({ set: 'retyped' }, ['80'])));
+    // another writer (nft itself) makes the set hold addresses; an element of the new type must be
+    // evaluated against it, not against a cache of the old one
+    run(['nft', '-f', '-'], { netns: ns, input: 'delete set ip kube-proxy retyped\nadd set ip kube-proxy retyped { type ipv4_addr ; }\n' });
+    nft.run(nft.newTransaction().add(elem({ set: 'retyped' }, ['10.9.9.9'])));
+    assert.deepEqual(nft.listElements('set', 'retyped').map((e) => e.key), [['10.9.9.9']]);
+    nft.run(nft.newTransaction().delete({ kind: 'set', name: 'retyped' }));
+  });
+
   it('emulates destroy where nft lacks it, and destroys what is there and what is not', () => {
-    const n = new Nftables({ ...ctx, netns: ns, emulateDestroy: true });
+    const n = new Nftables({ ...ctx, netns: ns, emulateDestroy: true, ...(transport === 'libnftables' ? { session: {} } : {}) });
     const tx = n.newTransaction().add({ kind: 'chain', name: 'doomed' });
     n.run(tx);
     n.run(n.newTransaction().destroy({ kind: 'chain', name: 'doomed' }).destroy({ kind: 'chain', name: 'never-was' }));
     assert.ok(!n.list('chains').includes('doomed') && !n.list('chains').includes('never-was'));
+    n.close();
   });
 });

@@ -2,7 +2,8 @@
 // by side with the same backend on the knftables Fake: after every sync (full, partial, the
 // delayed delete of stale chains) the kernel holds the chains, sets and elements the Fake holds;
 // a table flushed behind the backend's back is noticed and restored; and nft refuses with the
-// Fake's code what the Fake refuses, changing nothing.
+// Fake's code what the Fake refuses, changing nothing. Twice: transactions by `nft -f -`, and
+// through the libnftables context kube-proxy keeps open (build/nftctx.node).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { commandExists, run } from '../../src/exec/exec.ts';
@@ -10,7 +11,8 @@ import { Fake, NftError, Nftables, type NftInterface } from '../../src/knftables
 import type { ProxyFlags } from '../../src/proxy/config.ts';
 import { ProxyMetrics } from '../../src/proxy/metrics.ts';
 import { portsByService, servicePorts } from '../../src/proxy/model.ts';
-import { NftablesBackend } from '../../src/proxy/nftables/backend.ts';
+import { libnftables } from '../../src/knftables/libnftables.ts';
+import { kubeProxyNftables, NftablesBackend } from '../../src/proxy/nftables/backend.ts';
 import { kubeProxyTable } from '../../src/proxy/nftables/render.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { endpointSlice as slice, service } from '../helpers/proxy.ts';
@@ -18,8 +20,8 @@ import { codeOf as codes } from '../fixtures/codes.ts';
 import { testName } from '../helpers/lab.ts';
 
 const skip = !isRoot ? 'needs root for a network namespace' : !commandExists('nft') ? 'nft is not installed' : false;
-// Named as the suite's labs, so its leftover check would see it.
-const ns = `pp-${testName('', 3)}-nft`;
+const lib = libnftables();
+const noAddon = 'error' in lib ? lib.error : false;
 const flags: ProxyFlags = { clusterCIDR: '10.244.0.0/16', masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nodePortAddresses: [], serviceCIDRs: ['10.96.0.0/12'] };
 const nodeIP = '192.168.49.2';
 const codeOf = (f: () => void) => codes(f, NftError);
@@ -31,8 +33,10 @@ function contents(nft: NftInterface) {
   return { chains, sets: elements('set'), maps: elements('map') };
 }
 
-describe('nftables backend on the kernel', { skip }, () => {
-  const kernel = new Nftables({ ...kubeProxyTable, netns: ns });
+for (const transport of ['nft', 'libnftables'] as const) describe(`nftables backend on the kernel, transactions by ${transport}`, { skip: skip || (transport === 'libnftables' && noAddon) }, () => {
+  // Named as the suite's labs, so its leftover check would see it.
+  const ns = `pp-${testName('', 3)}-${transport === 'nft' ? 'nft' : 'nfl'}`;
+  const kernel = transport === 'nft' ? new Nftables({ ...kubeProxyTable, netns: ns }) : kubeProxyNftables(undefined, ns);
   const fake = new Fake(kubeProxyTable);
   const clock = { t: 1_000_000 };
   const metrics = new ProxyMetrics('nftables');
@@ -52,6 +56,7 @@ describe('nftables backend on the kernel', { skip }, () => {
     run(['ip', 'netns', 'add', ns]);
   });
   after(() => {
+    kernel.close();
     run(['ip', 'netns', 'del', ns], { allowFail: true });
   });
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { concat, Fake, NftError, Nftables, parsePriority, parseRuleset, readRuleset, Transaction, writeOperation, type Expr, type NftObject, type NftSet, type Statement } from '../../src/knftables/index.ts';
+import { asStdinErrors } from '../../src/knftables/libnftables.ts';
 import { deleteChains, planNftSync, renderNftables, type ServiceNft } from '../../src/proxy/nftables/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
 import { sortNftables } from '../helpers/nft-sort.ts';
@@ -427,5 +428,17 @@ describe('knftables reader of nft -j output', () => {
     ]);
     assert.equal(codeOf(() => parseRuleset('not json')), 'EINVAL');
     assert.equal(codeOf(() => parseRuleset('{"nftables": [{"metainfo": {"json_schema_version": 2}}]}')), 'EINVAL');
+  });
+});
+
+describe('knftables libnftables context', () => {
+  it('gives the errors nft read from its file as `nft -f -` prints them', () => {
+    const long = `add rule ip t c ip saddr { ${'10.0.0.1, '.repeat(150)}10.0.0.2 } jump nowhere`;
+    const text = `add table ip t\n${long}\n`;
+    // nft reads a file's line into 1 KiB for the quote; /dev/stdin's line is quoted whole
+    const fromFile = `/proc/self/fd/21:2:1-${long.length}: Error: Could not process rule: No such file or directory\n${long.slice(0, 1023)}\n${'^'.repeat(long.length)}\n`;
+    assert.equal(asStdinErrors(fromFile, '/proc/self/fd/21', text), `/dev/stdin:2:1-${long.length}: Error: Could not process rule: No such file or directory\n${long}\n${'^'.repeat(long.length)}\n`);
+    // lines without a location (netlink's own errors) stay as they are
+    assert.equal(asStdinErrors('netlink: Error: cache initialization failed\n', '/proc/self/fd/21', text), 'netlink: Error: cache initialization failed\n');
   });
 });

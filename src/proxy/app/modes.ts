@@ -69,7 +69,12 @@ export const modes: Record<ProxyMode, ProxyModeSpec> = {
     kernelNAT: true,
     offlineProblem: (n) => (n.nodePortIPs !== undefined && n.nodePortIPs.length === 0 ? '--node-ip is needed: NodePorts answer on the node\'s primary IP (or give --nodeport-addresses 0.0.0.0/0)' : undefined),
     render: (ports, n) => renderNftables(ports, nftablesConfig(n.flags, n.nodePortIPs, n.nodeIP)),
-    newBackend: (c) => new NftablesBackend(c.flags, c.metrics, kubeProxyNftables(c.ex), Date.now, c.ex),
+    newBackend: (c) => {
+      const nft = kubeProxyNftables(c.ex);
+      // By nft -f -, every sync runs a new nft, which first re-reads the whole table: say so.
+      c.log(`nftables transactions by ${nft.transport}`);
+      return new NftablesBackend(c.flags, c.metrics, nft, Date.now, c.ex);
+    },
   },
   userspace: {
     tools: [],
