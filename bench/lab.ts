@@ -3,7 +3,7 @@
 // lab (RSS, and PSS from smaps_rollup, which shares pages fairly; per kind of process, at pods
 // Ready and again --settle seconds later); for the seed, the time to the first successful curl through the NodePort 30080 from the
 // client namespace, polled while `podpath up` runs. Root only.
-//   npm run build && node --import tsx bench/lab.ts [--runs 3] [--settle 20] [--no-netpol]
+//   npm run build && node --import tsx bench/lab.ts [--runs 3] [--settle 20] [--timeout 300] [--no-netpol]
 // (--no-netpol: labs without the NetworkPolicy agent, for comparing with labs from before it.)
 // (Build first: with src/ newer than dist/, every lab process runs through tsx, slower and larger.)
 // References measured in the same run: starting one podpath process (`podpath --version`, the
@@ -26,6 +26,8 @@ function arg(name: string, def: number): number {
 }
 const RUNS = arg('runs', 3);
 const SETTLE_MS = arg('settle', 20) * 1000;
+// podpath up's own limit (its --timeout): a busy machine still gives memory figures
+const TIMEOUT_S = arg('timeout', 300);
 const upFlags = process.argv.includes('--no-netpol') ? ['--no-netpol'] : [];
 
 function podpath(args: string[]): { ms: number; out: string } {
@@ -117,7 +119,7 @@ function milestones(out: string): { nodes: number; running: number; ready: numbe
 }
 
 /**
- * `podpath up` in the background while the client namespace polls `url` (bounded: 2 minutes);
+ * `podpath up` in the background while the client namespace polls `url` (bounded: up's timeout and a minute);
  * resolves with up's time and output and the time of the first successful answer.
  */
 async function upPolling(args: string[], clientNs: string, url: string | undefined): Promise<{ ms: number; out: string; firstAnswerMs?: number }> {
@@ -134,7 +136,7 @@ async function upPolling(args: string[], clientNs: string, url: string | undefin
     upMs = performance.now() - t0;
   });
   let firstAnswerMs: number | undefined;
-  for (let i = 0; i < 1200 && (firstAnswerMs === undefined || exit === undefined); i++) {
+  for (let i = 0; i < (TIMEOUT_S + 60) * 20 && (firstAnswerMs === undefined || exit === undefined); i++) {
     if (url && firstAnswerMs === undefined && listNetns().includes(clientNs)) {
       const r = spawnSync('ip', ['netns', 'exec', clientNs, 'curl', '-s', '-o', '/dev/null', '--max-time', '0.5', url]);
       if (r.status === 0) firstAnswerMs = performance.now() - t0;
@@ -157,7 +159,7 @@ async function scenario(label: string, nodes: number, files: string[], nodePortU
     const name = `ppb${randomBytes(3).toString('hex')}`;
     const kc = path.join(os.tmpdir(), `${name}.kubeconfig`);
     try {
-      const r = await upPolling(['up', '--name', name, '--nodes', String(nodes), '--kubeconfig', kc, ...upFlags, ...files.flatMap((f) => ['-f', f])], `pp-${name}-c`, nodePortURL);
+      const r = await upPolling(['up', '--name', name, '--nodes', String(nodes), '--kubeconfig', kc, '--timeout', String(TIMEOUT_S), ...upFlags, ...files.flatMap((f) => ['-f', f])], `pp-${name}-c`, nodePortURL);
       up.push(r.ms);
       if (r.firstAnswerMs !== undefined) firstAnswer.push(r.firstAnswerMs);
       steps.push(milestones(r.out));
