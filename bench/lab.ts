@@ -1,8 +1,9 @@
 // Lab benchmark: time from `podpath up -f examples/seed-001` to nodes Ready, pods Running and
 // pods Ready; the same for a 3-node lab with 10 pods; resident memory of every process of the
-// lab; for the seed, the time to the first successful curl through the NodePort 30080 from the
+// lab (RSS, and PSS from smaps_rollup, which shares pages fairly; per kind of process, at pods
+// Ready and again --settle seconds later); for the seed, the time to the first successful curl through the NodePort 30080 from the
 // client namespace, polled while `podpath up` runs. Root only.
-//   npm run build && node --import tsx bench/lab.ts [--runs 3] [--no-netpol]
+//   npm run build && node --import tsx bench/lab.ts [--runs 3] [--settle 20] [--timeout 300] [--no-netpol]
 // (--no-netpol: labs without the NetworkPolicy agent, for comparing with labs from before it.)
 // (Build first: with src/ newer than dist/, every lab process runs through tsx, slower and larger.)
 // References measured in the same run: starting one podpath process (`podpath --version`, the
@@ -24,6 +25,9 @@ function arg(name: string, def: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 }
 const RUNS = arg('runs', 3);
+const SETTLE_MS = arg('settle', 20) * 1000;
+// podpath up's own limit (its --timeout): a busy machine still gives memory figures
+const TIMEOUT_S = arg('timeout', 300);
 const upFlags = process.argv.includes('--no-netpol') ? ['--no-netpol'] : [];
 
 function podpath(args: string[]): { ms: number; out: string } {
@@ -34,23 +38,72 @@ function podpath(args: string[]): { ms: number; out: string } {
   return { ms, out: r.stdout };
 }
 
-function rssMiB(pid: number): number {
+/** A process's resident and proportional set sizes in MiB (PSS splits shared pages among their sharers). */
+function memMiB(pid: number): { rss: number; pss: number } {
+  const kB = (file: string, field: string) => {
+    try {
+      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : 0;
+    } catch {
+      return 0;
+    }
+  };
+  return { rss: kB('status', 'VmRSS'), pss: kB('smaps_rollup', 'Pss') };
+}
+
+/** What a process is: the lab's name for it, or for a process in a pod its podpath subcommand or program. */
+function processLabel(pid: number, daemons: Map<number, string>): string {
+  const d = daemons.get(pid);
+  if (d) return d.startsWith('agent-') ? 'agent' : d;
+  let argv: string[];
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
+    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   } catch {
-    return 0;
+    return '?';
   }
+  const js = argv.findIndex((a) => a.endsWith('podpath.js'));
+  if (js >= 0) {
+    const words = argv.slice(js + 1);
+    const sub = words.slice(0, words.findIndex((w) => w.startsWith('-')) >>> 0);
+    return `podpath ${sub.slice(0, 2).join(' ')}`;
+  }
+  const m = /^(nginx: \w+)/.exec(argv.join(' '));
+  return m ? m[1]! : path.basename(argv[0] ?? '?');
+}
+
+interface Mem {
+  processes: number;
+  rss: number;
+  pss: number;
+  /** per kind of process: how many, their RSS and PSS */
+  byKind: Map<string, { n: number; rss: number; pss: number }>;
 }
 
 /** Every process of a lab: its daemons, and whatever runs in its namespaces (pods). */
-function labMemory(name: string): { processes: number; mib: number } {
+function labMemory(name: string): Mem {
   const s = readState(name)!;
+  const daemons = new Map(Object.entries(s.pids).map(([c, p]) => [p, c] as const));
   const pids = new Set<number>(Object.values(s.pids));
   for (const ns of listNetns().filter((n) => n.startsWith(`pp-${name}-`))) for (const p of pidsIn(ns)) pids.add(p);
-  let mib = 0;
-  for (const p of pids) mib += rssMiB(p);
-  return { processes: pids.size, mib };
+  const mem: Mem = { processes: 0, rss: 0, pss: 0, byKind: new Map() };
+  for (const p of pids) {
+    const m = memMiB(p);
+    if (!m.rss) continue;
+    const k = processLabel(p, daemons);
+    const e = mem.byKind.get(k) ?? { n: 0, rss: 0, pss: 0 };
+    mem.byKind.set(k, { n: e.n + 1, rss: e.rss + m.rss, pss: e.pss + m.pss });
+    mem.processes++;
+    mem.rss += m.rss;
+    mem.pss += m.pss;
+  }
+  return mem;
+}
+
+function printMemory(label: string, when: string, mem: Mem): void {
+  console.log(`${label}: memory of all lab processes ${when}: RSS ${mem.rss.toFixed(0)} MiB, PSS ${mem.pss.toFixed(0)} MiB in ${mem.processes} processes`);
+  for (const [k, e] of [...mem.byKind].sort((a, b) => b[1].rss - a[1].rss)) {
+    console.log(`${label}:   ${k.padEnd(28)} ${String(e.n).padStart(2)} × RSS ${(e.rss / e.n).toFixed(1).padStart(6)} MiB, PSS ${(e.pss / e.n).toFixed(1).padStart(6)} MiB  (total RSS ${e.rss.toFixed(0)}, PSS ${e.pss.toFixed(0)})`);
+  }
 }
 
 function median(xs: number[]): number {
@@ -66,7 +119,7 @@ function milestones(out: string): { nodes: number; running: number; ready: numbe
 }
 
 /**
- * `podpath up` in the background while the client namespace polls `url` (bounded: 2 minutes);
+ * `podpath up` in the background while the client namespace polls `url` (bounded: up's timeout and a minute);
  * resolves with up's time and output and the time of the first successful answer.
  */
 async function upPolling(args: string[], clientNs: string, url: string | undefined): Promise<{ ms: number; out: string; firstAnswerMs?: number }> {
@@ -83,7 +136,7 @@ async function upPolling(args: string[], clientNs: string, url: string | undefin
     upMs = performance.now() - t0;
   });
   let firstAnswerMs: number | undefined;
-  for (let i = 0; i < 1200 && (firstAnswerMs === undefined || exit === undefined); i++) {
+  for (let i = 0; i < (TIMEOUT_S + 60) * 20 && (firstAnswerMs === undefined || exit === undefined); i++) {
     if (url && firstAnswerMs === undefined && listNetns().includes(clientNs)) {
       const r = spawnSync('ip', ['netns', 'exec', clientNs, 'curl', '-s', '-o', '/dev/null', '--max-time', '0.5', url]);
       if (r.status === 0) firstAnswerMs = performance.now() - t0;
@@ -100,16 +153,22 @@ async function scenario(label: string, nodes: number, files: string[], nodePortU
   const up: number[] = [];
   const firstAnswer: number[] = [];
   const steps: { nodes: number; running: number; ready: number }[] = [];
-  let mem = { processes: 0, mib: 0 };
+  let mem: Mem | undefined;
+  let rest: Mem | undefined;
   for (let run = 0; run < RUNS; run++) {
     const name = `ppb${randomBytes(3).toString('hex')}`;
     const kc = path.join(os.tmpdir(), `${name}.kubeconfig`);
     try {
-      const r = await upPolling(['up', '--name', name, '--nodes', String(nodes), '--kubeconfig', kc, ...upFlags, ...files.flatMap((f) => ['-f', f])], `pp-${name}-c`, nodePortURL);
+      const r = await upPolling(['up', '--name', name, '--nodes', String(nodes), '--kubeconfig', kc, '--timeout', String(TIMEOUT_S), ...upFlags, ...files.flatMap((f) => ['-f', f])], `pp-${name}-c`, nodePortURL);
       up.push(r.ms);
       if (r.firstAnswerMs !== undefined) firstAnswer.push(r.firstAnswerMs);
       steps.push(milestones(r.out));
       mem = labMemory(name);
+      // and once the lab has been idle a while (start-up garbage collected, caches warm)
+      if (run === RUNS - 1) {
+        await new Promise((res) => setTimeout(res, SETTLE_MS));
+        rest = labMemory(name);
+      }
     } finally {
       podpath(['down', '--name', name]);
       fs.rmSync(kc, { force: true });
@@ -119,7 +178,8 @@ async function scenario(label: string, nodes: number, files: string[], nodePortU
   console.log(`${label}: podpath up, wall time to pods Ready: median ${(median(up) / 1000).toFixed(2)} s (runs: ${up.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
   console.log(`${label}:   nodes Ready ${med((x) => x.nodes)} s, pods Running with IPs ${med((x) => x.running)} s, pods Ready ${med((x) => x.ready)} s`);
   if (nodePortURL) console.log(`${label}: to the first successful curl of ${nodePortURL} from the client namespace: median ${firstAnswer.length ? (median(firstAnswer) / 1000).toFixed(2) : '-'} s (${firstAnswer.length}/${RUNS} runs answered)`);
-  console.log(`${label}: resident memory of all lab processes: ${mem.mib.toFixed(0)} MiB in ${mem.processes} processes`);
+  if (mem) printMemory(label, 'at pods Ready (last run)', mem);
+  if (rest) printMemory(label, `${SETTLE_MS / 1000} s later`, rest);
 }
 
 async function references(): Promise<void> {

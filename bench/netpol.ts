@@ -12,6 +12,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Namespace, NetworkPolicy, Pod } from '../src/api/types.ts';
+import { applyDefaults } from '../src/api/defaults.ts';
 import { commandExists, run } from '../src/exec/exec.ts';
 import { ipIn, netnsAdd, netnsDel } from '../src/exec/netns.ts';
 import { Nftables } from '../src/knftables/index.ts';
@@ -58,7 +59,7 @@ function cluster(): Cluster {
 }
 
 const c = cluster();
-const m = new PolicyModel(c);
+const m = new PolicyModel(c, applyDefaults);
 const pods = m.allPods();
 const pairs = Array.from({ length: 20_000 }, (_, i) => [pods[(i * 7919) % pods.length]!, pods[(i * 104729) % pods.length]!] as const);
 const evalMs = time(() => {
@@ -69,7 +70,7 @@ console.log(`evaluate: ${Math.round(pairs.length / (evalMs / 1000)).toLocaleStri
 const fake = { newTransaction: () => new Nftables({ family: tableFamily, table: tableName }).newTransaction() };
 let text = '';
 const computeOnce = () => once(() => {
-  text = planSync(fake, desiredTable(new PolicyModel(c), 'n0'), undefined).toString();
+  text = planSync(fake, desiredTable(new PolicyModel(c, applyDefaults), 'n0'), undefined).toString();
 });
 computeOnce(); // warm-up
 const root = process.getuid?.() === 0 && commandExists('nft') && commandExists('python3');
@@ -129,7 +130,7 @@ try {
   console.log(`latency: policy write -> partial transaction applied (${ops} operations) ${median(lat).toFixed(1)} ms median of ${lat.length}, max ${Math.max(...lat).toFixed(1)} ms (aim < 200 ms): nft -f ${median(inSync).toFixed(1)} ms, the rest (model, table, plan, text, scheduling) ${median(rest).toFixed(1)} ms`);
 
   // 3. connection set-up between two local pods: table vs none
-  const m = new PolicyModel(c);
+  const m = new PolicyModel(c, applyDefaults);
   const local = m.allPods().filter((p) => p.spec?.nodeName === 'n0' && !p.status!.podIP!.endsWith('.0'));
   // the server and client: among a sample of local servers, the admitted pair whose first admitting
   // policy comes latest in the server's chain, so the SYN walks most of it (--first: earliest)
@@ -187,7 +188,7 @@ print(statistics.median(xs) * 1e6)
   const full = planSync(nft, t, undefined);
   // the agent's table with no policies (forward chain, empty verdict maps): conntrack is in use, as
   // on any node kube-proxy runs on; no table at all has none in this namespace
-  const empty = planSync(nft, desiredTable(new PolicyModel({ ...c, policies: [] }), 'n0'), undefined);
+  const empty = planSync(nft, desiredTable(new PolicyModel({ ...c, policies: [] }, applyDefaults), 'n0'), undefined);
   const withT: number[] = [];
   const without: number[] = [];
   const bare: number[] = [];

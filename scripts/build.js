@@ -2,7 +2,8 @@
 // Compiles src/ into dist/ (ES modules, one chunk per lazily loaded command) so podpath's
 // processes start without a TypeScript loader: faster, and tens of MiB less per process; and
 // src/native/sockopt.c into build/sockopt.node (the userspace proxy's transparent sockets); and
-// src/native/nftctx.c into build/nftctx.node (a libnftables context kept open); and writes
+// src/native/nftctx.c into build/nftctx.node (a libnftables context kept open); and
+// src/images/echo.c into build/echo (the podpath/echo image's program); and writes
 // build/openapi-models.json, the model data the API server's OpenAPI schemas come from.
 // Run by `npm ci`/`npm install` (the prepare script); bin/podpath.js falls back to loading the
 // TypeScript sources whenever dist/ is missing or older than src/.
@@ -49,6 +50,13 @@ function addon(name, libs, without) {
 }
 addon('sockopt', [], 'the userspace proxy will not keep client addresses. apt-get install -y gcc libc6-dev, then npm run build.');
 addon('nftctx', ['-lnftables', '-lpthread'], 'nftables transactions go to a new nft process each (slow partial syncs at thousands of Services). apt-get install -y gcc libc6-dev libnftables-dev, then npm run build.');
+// The built-in image podpath/echo as a native program (src/images/echo.c): a pod of it holds about
+// a MiB instead of a Node process. Without it the node agent runs `podpath image echo`, which
+// answers the same.
+const echo = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', path.join(root, 'build/echo'), path.join(root, 'src/images/echo.c')], { encoding: 'utf8' });
+if (echo.status !== 0) {
+  console.warn(`podpath build: build/echo not built (${echo.error ? `cc: ${echo.error.message}` : echo.stderr.trim()}); podpath/echo pods run as Node processes. apt-get install -y gcc libc6-dev, then npm run build.`);
+}
 // Upstream's type descriptions, read from @kubernetes/client-node's declarations with the
 // TypeScript compiler (a devDependency): without them the API server serves no OpenAPI schemas.
 try {

@@ -36,6 +36,7 @@ import path from 'node:path';
 import { podStatus, StatusManager, terminatedStatus } from './status.ts';
 import { StatsCollector, type RunningContainer } from './stats.ts';
 import { metricResolutionSeconds } from '../api/stats.ts';
+import { builtFile } from '../util/built.ts';
 
 /** The pod bridge's MTU under VXLAN: 1500 less 50 bytes of outer headers (flannel's FLANNEL_MTU). */
 const vxlanBridgeMTU = 1450;
@@ -142,7 +143,7 @@ export class NodeAgent {
         services: () => this.services.list(),
         podKubeconfig: (pod) => writePodKubeconfig(paths.podKubeconfig(pod.metadata.uid!), this.services.get('default', 'kubernetes'), this.clientConfig),
         mounts: (pod, c) => containerMounts(pod, c, (v) => path.join(paths.podVolumes(pod.metadata.uid!), v)),
-        imageTools: { busyboxBin: () => this.busyboxBin(executor) },
+        imageTools: { busyboxBin: () => this.busyboxBin(executor), nativeProgram: builtFile },
         containerStarted: (uid, container) => this.prober.forget(uid, container),
         logs: this.logWriters,
         event: (rp, container, type, reason, message) => this.podEvent(rp, container, type, reason, message),

@@ -6,6 +6,7 @@ import { Option, type Command } from 'commander';
 import { defaultProxyMode, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
 import { parseHostPort } from '../util/ip.ts';
 import { clusterCIDR, clusterDNS, loadBalancerPool } from '../lab/defaults.ts';
+import { daemonNodeFlags } from '../util/nodeflags.ts';
 
 const log = (component: string) => (line: string) => process.stderr.write(`${new Date().toISOString()} ${component}: ${line}\n`);
 
@@ -102,7 +103,7 @@ export function addDaemonCommands(program: Command): void {
         ...(o.tlsPrivateKeyFile ? { tlsPrivateKeyFile: path.resolve(o.tlsPrivateKeyFile) } : {}),
         ...(o.clientCaFile ? { clientCAFile: path.resolve(o.clientCaFile) } : {}),
         underlayDevice: 'eth0',
-        podpathArgv: [process.execPath, process.argv[1]!],
+        podpathArgv: [process.execPath, ...daemonNodeFlags, process.argv[1]!],
         log: log(`agent ${o.nodeName}`),
       });
       await agent.start();

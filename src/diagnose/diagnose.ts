@@ -19,6 +19,7 @@ import { kubeProxyFinding, proxyRulesFinding } from './nodes.ts';
 import { declaredPorts, isReady, podName, resolveTargetPort } from './pods.ts';
 import { findService, missingService, serviceChecks, svcName, svcRef, trafficPolicyFinding, type ServiceScope } from './service.ts';
 import { checkOrder, DiagnoseError, type Diagnosis, type Finding, type LiveFacts } from './types.ts';
+import { applyDefaults } from '../api/defaults.ts';
 
 export interface DiagnoseInput {
   objects: ClusterObjects;
@@ -137,7 +138,7 @@ function netpolFinding(ix: ClusterIndex, sources: Endpoint[], scope: ServiceScop
   const pods = scope.endpointPods.length ? scope.endpointPods : scope.pods.filter(isReady);
   if (!pods.length || !sources.length) return { check: 'network-policy', status: 'skipped', summary: 'no endpoint pod to reach', evidence: [], object };
   const o = ix.objects;
-  const model = ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }));
+  const model = ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }, applyDefaults));
   const evidence: string[] = [];
   let denied = 0;
   let total = 0;

@@ -8,6 +8,7 @@ import { podKey, PolicyModel, type Endpoint, type Protocol } from '../netpol/pol
 import { formatProbe, probeArgs, probeMismatches, type Outcome, type ProbeResult } from '../netpol/probe.ts';
 import { labClient, pickLab } from './access.ts';
 import { clientIP } from './defaults.ts';
+import { applyDefaults } from '../api/defaults.ts';
 
 export interface ProbeOptions {
   name?: string;
@@ -46,7 +47,7 @@ export async function probeLab(o: ProbeOptions): Promise<{ text: string; agree: 
   } finally {
     client.close();
   }
-  const m = new PolicyModel({ namespaces, pods, policies });
+  const m = new PolicyModel({ namespaces, pods, policies }, applyDefaults);
   const wanted = (p: Pod) => (o.namespaces ? o.namespaces.includes(p.metadata.namespace!) : p.metadata.namespace !== 'kube-system');
   const targets = m
     .allPods()

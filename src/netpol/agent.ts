@@ -85,7 +85,7 @@ export class Syncer {
     this.running = true;
     let ok = false;
     try {
-      const want = desiredTable(new PolicyModel(this.sources.cluster()), this.o.nodeName);
+      const want = desiredTable(new PolicyModel(this.sources.cluster(), null), this.o.nodeName);
       const full = this.applied === undefined;
       const tx = planSync(this.o.nft, want, this.applied);
       if (tx.numOperations) this.o.nft.run(tx);

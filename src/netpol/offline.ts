@@ -4,6 +4,7 @@ import { readStateFiles } from '../api/state.ts';
 import type { Namespace, NetworkPolicy, Pod } from '../api/types.ts';
 import { formatMatrix, reachability } from './matrix.ts';
 import { explain, parsePort, parseProtocol, PolicyModel, type Cluster } from './policy.ts';
+import { applyDefaults } from '../api/defaults.ts';
 
 /** Namespaces, Pods and NetworkPolicies from state files or directories ("-" is stdin); a file that cannot be read or parsed is named. */
 export function readCluster(files: string[]): Cluster {
@@ -22,12 +23,12 @@ export function readCluster(files: string[]): Cluster {
 }
 
 export function matrixText(files: string[], port: string, protocol: string): string {
-  const m = new PolicyModel(readCluster(files));
+  const m = new PolicyModel(readCluster(files), applyDefaults);
   return formatMatrix(reachability(m, parsePort(port), parseProtocol(protocol)));
 }
 
 export function checkText(files: string[], o: { from: string; to: string; port: string; protocol: string }): { allowed: boolean; text: string } {
-  const m = new PolicyModel(readCluster(files));
+  const m = new PolicyModel(readCluster(files), applyDefaults);
   const c = { from: m.resolve(o.from), to: m.resolve(o.to), port: parsePort(o.port), protocol: parseProtocol(o.protocol) };
   const v = m.evaluate(c);
   return { allowed: v.allowed, text: explain(c, v) };

@@ -4,8 +4,7 @@
 // it. Policies only add allowances; there is no deny and no order. The enforcement agent computes
 // its nft sets from the same peer and port matching (peers.ts), so the offline answer and the
 // kernel's agree.
-import { applyDefaults } from '../api/defaults.ts';
-import type { Namespace, NetworkPolicy, Pod } from '../api/types.ts';
+import type { KubeObject, Namespace, NetworkPolicy, Pod } from '../api/types.ts';
 import { compilePolicy, endpointIP, matchesPeer, matchesPorts, type CompiledPolicy, type Direction, type Endpoint, type Protocol } from './peers.ts';
 
 export type { Direction, Endpoint, Protocol } from './peers.ts';
@@ -81,6 +80,14 @@ function podNetworked(p: Pod): boolean {
   return !p.spec?.hostNetwork && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
 }
 
+/**
+ * Applies a kind's API defaults to an object in place (api/defaults.ts applyDefaults): objects
+ * read from files are not defaulted (policyTypes, protocol TCP, the namespace's name label).
+ * The enforcement agent's come from the API server, defaulted already: it passes null, and so
+ * never loads the API's schema (the models of every kind, tens of MiB in each node's agent).
+ */
+export type Defaulter = (kind: string, obj: KubeObject) => void;
+
 export class PolicyModel {
   readonly policies: CompiledPolicy[];
   private readonly nsLabels = new Map<string, Record<string, string>>();
@@ -88,10 +95,10 @@ export class PolicyModel {
   private readonly byKey = new Map<string, Pod>();
   private readonly byIP = new Map<string, Pod>();
 
-  constructor(c: Cluster) {
+  constructor(c: Cluster, defaults: Defaulter | null) {
     for (const ns of c.namespaces) {
-      const copy = structuredClone(ns);
-      applyDefaults('Namespace', copy);
+      const copy = defaults ? structuredClone(ns) : ns;
+      defaults?.('Namespace', copy);
       this.nsLabels.set(ns.metadata.name!, copy.metadata.labels ?? {});
     }
     this.pods = c.pods.filter(podNetworked);
@@ -101,9 +108,8 @@ export class PolicyModel {
       if (ip) this.byIP.set(ip, p);
     }
     this.policies = c.policies.map((np) => {
-      // objects read from files are not defaulted (policyTypes, protocol TCP); the API server's are
-      const copy = structuredClone(np);
-      applyDefaults('NetworkPolicy', copy);
+      const copy = defaults ? structuredClone(np) : np;
+      defaults?.('NetworkPolicy', copy);
       return compilePolicy(copy, policyKey(np));
     });
   }

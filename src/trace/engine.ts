@@ -14,6 +14,7 @@ import { walkHook, type Branch, type Hook, type PacketState, type RuleWalker } f
 import { ObjectFinder } from './objects.ts';
 import { Resolver, isIPAddress, type Resolution } from './resolve.ts';
 import { rewritten, tupleText, TraceError, type Candidate, type Hop, type HopKind, type ObjectRef, type Packet, type Protocol, type Trace, type Verdict } from './types.ts';
+import { applyDefaults } from '../api/defaults.ts';
 
 export interface TraceRequest {
   /** client | node/NAME | pod/NS/NAME */
@@ -425,7 +426,7 @@ class Tracer {
 
   private netpol(node: NodeInfo, pkt: Packet, pod: Pod): { allowed: boolean; reason: string } {
     const o = this.ctx.ix.objects;
-    const m = this.ctx.ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }));
+    const m = this.ctx.ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }, applyDefaults));
     const from = m.resolve(pkt.src);
     const to = { pod };
     const protocol = pkt.protocol.toUpperCase() as 'TCP';

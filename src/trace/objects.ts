@@ -11,6 +11,7 @@ import { extChain, fwChain, sepChain, svcChain, svlChain } from '../proxy/iptabl
 import type { ClusterIndex } from './cluster.ts';
 import type { RuleHit } from './netfilter.ts';
 import type { ObjectRef } from './types.ts';
+import { applyDefaults } from '../api/defaults.ts';
 
 const dns1123 = '[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?';
 const servicePortRef = new RegExp(`(?:^|\\s)(${dns1123})/(${dns1123})(?::([-a-z0-9]+))?(?=\\s|$)`);
@@ -59,7 +60,7 @@ export class ObjectFinder {
     const chains = this.ix.memo('netpol pod chains', () => new Map(o.pods.flatMap((p) => (['Ingress', 'Egress'] as const).map((dir) => [podChainName(dir, podKey(p)), { pod: p, dir }] as const))));
     const owner = chains.get(hit.chain);
     if (!owner) return undefined;
-    const model = this.ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }));
+    const model = this.ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }, applyDefaults));
     const p = model.selecting(owner.pod, owner.dir)[0];
     return p ? { kind: 'NetworkPolicy', namespace: p.namespace, name: p.name } : undefined;
   }

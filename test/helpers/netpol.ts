@@ -8,6 +8,7 @@ import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, LabelSelector
 import { readCluster } from '../../src/netpol/offline.ts';
 import { reachability } from '../../src/netpol/matrix.ts';
 import { PolicyModel, type Cluster, type Protocol } from '../../src/netpol/policy.ts';
+import { applyDefaults } from '../../src/api/defaults.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const examplesDir = path.join(repoRoot, 'examples/netpol');
@@ -77,7 +78,7 @@ export class Reachability {
 
 /** The pairs where the model disagrees with the expectation (loopback left out, as upstream's ignoreLoopback). */
 export function mismatches(c: Cluster, r: Reachability, p: number, protocol: Protocol = 'TCP'): string[] {
-  const mx = reachability(new PolicyModel(c), p, protocol);
+  const mx = reachability(new PolicyModel(c, applyDefaults), p, protocol);
   const out: string[] = [];
   mx.pods.forEach((f, i) =>
     mx.pods.forEach((t, j) => {

@@ -38,4 +38,12 @@ describe('images', () => {
     assert.deepEqual((run('podpath/coredns') as { argv: string[] }).argv, ['node', 'podpath.js', 'dns', '--kubeconfig', '/kc']);
     assert.match((run('nginx:1.27') as { error: string }).error, /is not built into podpath .*busybox, alpine, nicolaka\/netshoot/);
   });
+
+  it("runs a built-in image's native program where this checkout built one, with the subcommand's flags, and podpath otherwise", () => {
+    const native: ImageTools = { ...tools, nativeProgram: (p) => (p === 'echo' ? '/pp/build/echo' : undefined) };
+    const echo = { name: 'c', image: 'podpath/echo', ports: [{ containerPort: 80 }, { containerPort: 81, protocol: 'UDP' as const }], args: ['--message', 'v2'] };
+    assert.deepEqual(containerCommand(echo, ['node', 'podpath.js'], () => '/kc', native), { argv: ['/pp/build/echo', '--port', '80', '--udp-port', '81', '--message', 'v2'], etcDirs: [], builtin: true });
+    assert.deepEqual((containerCommand(echo, ['node', 'podpath.js'], () => '/kc', tools) as { argv: string[] }).argv, ['node', 'podpath.js', 'image', 'echo', '--port', '80', '--udp-port', '81', '--message', 'v2']);
+    assert.deepEqual((containerCommand({ name: 'c', image: 'podpath/coredns' }, ['node', 'podpath.js'], () => '/kc', native) as { argv: string[] }).argv, ['node', 'podpath.js', 'dns', '--kubeconfig', '/kc']);
+  });
 });

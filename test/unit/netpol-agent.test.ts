@@ -10,6 +10,8 @@ import { PolicyModel, type Cluster } from '../../src/netpol/policy.ts';
 import { desiredTable, tableFamily, tableName } from '../../src/netpol/rules.ts';
 import { planSync } from '../../src/netpol/sync.ts';
 import { findPod, from, nsName, pod, podIP, policy, port, to, withPolicies } from '../helpers/netpol.ts';
+import { applyDefaults } from '../../src/api/defaults.ts';
+import type { KubeObject } from '../../src/api/types.ts';
 
 /** x/* and z/* on node n1, y/* on n2. */
 function placed(c: Cluster): Cluster {
@@ -19,9 +21,19 @@ function placed(c: Cluster): Cluster {
 
 const newFake = () => new Fake({ family: tableFamily, table: tableName });
 
+/** The cluster as the agent's informers hold it: Namespaces and NetworkPolicies defaulted, as the API server serves them. */
+function served(c: Cluster): Cluster {
+  const defaulted = <T extends KubeObject>(kind: string, o: T): T => {
+    const copy = structuredClone(o);
+    applyDefaults(kind, copy);
+    return copy;
+  };
+  return { namespaces: c.namespaces.map((n) => defaulted('Namespace', n)), pods: c.pods, policies: c.policies.map((np) => defaulted('NetworkPolicy', np)) };
+}
+
 function syncer(c: { cluster: Cluster }, fake = newFake()) {
   const logs: string[] = [];
-  return { s: new Syncer({ cluster: () => c.cluster }, { nodeName: 'n1', nft: fake, log: (l) => logs.push(l) }), fake, logs };
+  return { s: new Syncer({ cluster: () => served(c.cluster) }, { nodeName: 'n1', nft: fake, log: (l) => logs.push(l) }), fake, logs };
 }
 
 describe('netpol agent: the node table', () => {
@@ -61,7 +73,7 @@ describe('netpol agent: the node table', () => {
       ],
     });
     const c = placed(withPolicies([np]));
-    const t = desiredTable(new PolicyModel(c), 'n1');
+    const t = desiredTable(new PolicyModel(c, applyDefaults), 'n1');
     assert.deepEqual(t.chains.get('egress-x/a')!.rules, [
       'ip daddr 10.244.1.10 return',
       'ip daddr 192.168.242.0/24 ip daddr != { 192.168.242.0/28 } return',
@@ -138,11 +150,11 @@ describe('netpol agent: the node table', () => {
   it('a full sync replaces whatever table was there, in one transaction', () => {
     const np = policy('x', 'deny', {}, { ingress: [] });
     const fake = newFake();
-    const tx = planSync(fake, desiredTable(new PolicyModel(placed(withPolicies([np]))), 'n1'), undefined);
+    const tx = planSync(fake, desiredTable(new PolicyModel(placed(withPolicies([np])), applyDefaults), 'n1'), undefined);
     const lines = tx.toString().split('\n');
     assert.deepEqual(lines.slice(0, 3), ['add table ip podpath-netpol { comment "podpath NetworkPolicy agent" ; }', 'delete table ip podpath-netpol', 'add table ip podpath-netpol { comment "podpath NetworkPolicy agent" ; }']);
     fake.run(tx);
-    fake.run(planSync(fake, desiredTable(new PolicyModel(placed(withPolicies([np]))), 'n1'), undefined));
+    fake.run(planSync(fake, desiredTable(new PolicyModel(placed(withPolicies([np])), applyDefaults), 'n1'), undefined));
     assert.deepEqual([...fake.table()!.chains.keys()].sort(), ['forward', 'ingress-x/a', 'ingress-x/b', 'ingress-x/c']);
   });
 });

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import type { NetworkPolicy } from '../../src/api/types.ts';
 import { explain, PolicyError, PolicyModel, type Connection } from '../../src/netpol/policy.ts';
 import { findPod, from, mismatches, nsName, pod, podIP, port, Reachability, to, withPolicies } from '../helpers/netpol.ts';
+import { applyDefaults } from '../../src/api/defaults.ts';
 
 /** A policy as a user writes it: no policyTypes unless given, nothing defaulted. */
 function raw(ns: string, name: string, spec: Partial<NetworkPolicy['spec']>): NetworkPolicy {
@@ -14,7 +15,7 @@ function raw(ns: string, name: string, spec: Partial<NetworkPolicy['spec']>): Ne
 }
 
 function verdict(policies: NetworkPolicy[], f: string, t: string, p: number, protocol: 'TCP' | 'UDP' | 'SCTP' = 'TCP') {
-  const m = new PolicyModel(withPolicies(policies));
+  const m = new PolicyModel(withPolicies(policies), applyDefaults);
   const c: Connection = { from: m.resolve(f), to: m.resolve(t), port: p, protocol };
   return { v: m.evaluate(c), text: explain(c, m.evaluate(c)) };
 }
@@ -81,7 +82,7 @@ describe('ports', () => {
       // y/b serves "serve-81-tcp" on 8081 instead
       findPod(c, 'y/b').spec.containers[0]!.ports = [{ name: 'serve-81-tcp', containerPort: 8081 }];
     });
-    const m = new PolicyModel(c);
+    const m = new PolicyModel(c, applyDefaults);
     const ev = (t: string, p: number) => m.evaluate({ from: m.resolve('x/a'), to: m.resolve(t), port: p, protocol: 'TCP' }).allowed;
     assert.equal(ev('y/a', 81), true);
     assert.equal(ev('y/b', 81), false);
@@ -155,7 +156,7 @@ describe('verdicts and explanations', () => {
   });
 
   it('refuses unknown pods and malformed endpoints with codes', () => {
-    const m = new PolicyModel(withPolicies([]));
+    const m = new PolicyModel(withPolicies([]), applyDefaults);
     assert.throws(() => m.resolve('x/q'), (e: PolicyError) => e.code === 'UnknownPod' && /x\/q/.test(e.message));
     assert.throws(() => m.resolve('not-an-ip'), (e: PolicyError) => e.code === 'BadEndpoint');
   });
@@ -172,7 +173,7 @@ describe('Cyclonus matcher assertions (pkg/matcher/policy_tests.go)', () => {
   it('a named port port-hello is allowed', () => {
     const np = raw('x', 'hello', { podSelector: pod('a'), ingress: [{ ports: [port('port-hello')] }] });
     const c = withPolicies([np], (c) => void (findPod(c, 'x/a').spec.containers[0]!.ports = [{ name: 'port-hello', containerPort: 7890 }]));
-    const m = new PolicyModel(c);
+    const m = new PolicyModel(c, applyDefaults);
     assert.equal(m.evaluate({ from: m.resolve('y/a'), to: m.resolve('x/a'), port: 7890, protocol: 'TCP' }).allowed, true);
     assert.equal(m.evaluate({ from: m.resolve('y/a'), to: m.resolve('x/a'), port: 7891, protocol: 'TCP' }).allowed, false);
   });

@@ -1,0 +1,7 @@
+// The Node flags podpath's long-running processes start with: the lab's daemons (`podpath up`
+// starts them) and the built-in images the node agent runs as podpath subcommands. V8 lets its
+// young generation grow to 16 MiB per semi-space under allocation bursts (a list, a sync) and
+// keeps it; capped at 2 MiB, the API server holds about 27 MiB less, the controller manager and
+// the NetworkPolicy agent about 15 MiB less each, for scavenges that are more frequent but
+// shorter (bench/lab.ts, bench/apiserver.ts).
+export const daemonNodeFlags: readonly string[] = ['--max-semi-space-size=2'];
