@@ -111,13 +111,16 @@ export const realExecutor: Executor = {
       });
       child.on('close', (status) => finish(status));
       // Output is complete when its pipes close. A child the command left behind may hold them
-      // open, so a second after the exit what was read by then is the output (the data still in
-      // the pipes at the exit is read within that second; the close usually comes first).
+      // open, so a second after the exit what reached the pipes by then is the output. Timers run
+      // before the event loop polls for I/O, so what arrived while the loop was busy is read in
+      // the poll after the timer: the pipes are let go in the check phase that follows it.
       child.on('exit', (status) => {
         setTimeout(() => {
-          child.stdout.destroy();
-          child.stderr.destroy();
-          finish(status);
+          setImmediate(() => {
+            child.stdout.destroy();
+            child.stderr.destroy();
+            finish(status);
+          });
         }, 1_000).unref();
       });
       child.stdin.on('error', () => {
