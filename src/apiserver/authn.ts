@@ -180,8 +180,38 @@ export class Authentication {
   }
 }
 
-/** The user of a request's `Authorization: Bearer` token, or undefined. */
-export function userOfRequest(headers: { authorization?: string | undefined }, authentication: Authentication): UserInfo | undefined {
-  const m = /^Bearer\s+(.+)$/i.exec(headers.authorization ?? '');
+/** What a TLS connection's client certificate says, when it presented one. */
+export interface PeerCertificate {
+  /** the certificate chains to the --client-ca-file CA */
+  verified: boolean;
+  commonName?: string;
+  organizations: string[];
+}
+
+/**
+ * The x509 authenticator: a client certificate the client CA signed is the user of its CN, in
+ * the groups of its O fields (kubeadm's component and node credentials). Unverified ones, and
+ * ones with no CN, identify no one.
+ */
+export function userOfCertificate(peer: PeerCertificate | undefined): UserInfo | undefined {
+  if (!peer?.verified || !peer.commonName) return undefined;
+  return { username: peer.commonName, groups: [...peer.organizations, systemAuthenticated] };
+}
+
+/** The peer certificate of a TLS socket (undefined on plain sockets and when none was sent). */
+export function peerOf(socket: unknown): PeerCertificate | undefined {
+  const s = socket as { getPeerCertificate?: () => { subject?: { CN?: string; O?: string | string[] } } | null; authorized?: boolean };
+  if (typeof s?.getPeerCertificate !== 'function') return undefined;
+  const peer = s.getPeerCertificate();
+  if (!peer?.subject) return undefined;
+  const o = peer.subject.O;
+  return { verified: Boolean(s.authorized), organizations: o === undefined ? [] : Array.isArray(o) ? o : [o], ...(peer.subject.CN ? { commonName: String(peer.subject.CN) } : {}) };
+}
+
+/** The user of a request: its verified client certificate's (x509 comes first, as upstream's union of authenticators has it), else its `Authorization: Bearer` token's, or undefined. */
+export function userOfRequest(req: { headers: { authorization?: string | undefined }; socket?: unknown }, authentication: Authentication): UserInfo | undefined {
+  const byCert = userOfCertificate(peerOf(req.socket));
+  if (byCert) return byCert;
+  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
   return m ? authentication.authenticate(m[1]!.trim()) : undefined;
 }
