@@ -6,6 +6,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { peerCertificate, type PeerCertificate } from '../util/pki.ts';
 import { privateDir, writePrivate } from '../util/privatefs.ts';
 import { tokenMatches } from './certs.ts';
 
@@ -180,14 +181,6 @@ export class Authentication {
   }
 }
 
-/** What a TLS connection's client certificate says, when it presented one. */
-export interface PeerCertificate {
-  /** the certificate chains to the --client-ca-file CA */
-  verified: boolean;
-  commonName?: string;
-  organizations: string[];
-}
-
 /**
  * The x509 authenticator: a client certificate the client CA signed is the user of its CN, in
  * the groups of its O fields (kubeadm's component and node credentials). Unverified ones, and
@@ -198,19 +191,9 @@ export function userOfCertificate(peer: PeerCertificate | undefined): UserInfo |
   return { username: peer.commonName, groups: [...peer.organizations, systemAuthenticated] };
 }
 
-/** The peer certificate of a TLS socket (undefined on plain sockets and when none was sent). */
-export function peerOf(socket: unknown): PeerCertificate | undefined {
-  const s = socket as { getPeerCertificate?: () => { subject?: { CN?: string; O?: string | string[] } } | null; authorized?: boolean };
-  if (typeof s?.getPeerCertificate !== 'function') return undefined;
-  const peer = s.getPeerCertificate();
-  if (!peer?.subject) return undefined;
-  const o = peer.subject.O;
-  return { verified: Boolean(s.authorized), organizations: o === undefined ? [] : Array.isArray(o) ? o : [o], ...(peer.subject.CN ? { commonName: String(peer.subject.CN) } : {}) };
-}
-
 /** The user of a request: its verified client certificate's (x509 comes first, as upstream's union of authenticators has it), else its `Authorization: Bearer` token's, or undefined. */
 export function userOfRequest(req: { headers: { authorization?: string | undefined }; socket?: unknown }, authentication: Authentication): UserInfo | undefined {
-  const byCert = userOfCertificate(peerOf(req.socket));
+  const byCert = userOfCertificate(peerCertificate(req.socket));
   if (byCert) return byCert;
   const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
   return m ? authentication.authenticate(m[1]!.trim()) : undefined;
