@@ -6,15 +6,23 @@
 //   allowed   a service account the namespace's RoleBinding allows
 //   denied    the same service account asking for Secrets (every binding of its groups visited)
 //   rebuild   the index rebuilt after a change to a Role or binding (once per change, not per request)
+// Beside them the Node authorizer (in front of RBAC), for a node agent's credential over a graph
+// of --pods pods (each with a secret and a configmap) spread over 100 nodes:
+//   node allowed   a node reading the secret of a pod bound to it (a graph lookup)
+//   node denied    the same node reading another node's pod's secret (no relationship: then RBAC)
+//   node rules     a node listing Services (NodeRules, what the authorizer does not subdivide)
+//   graph build    the graph built from every pod (once, at the first node request), and a pod's update
 // Then over HTTPS against a real `podpath apiserver` holding the same RoleBindings: sequential
 // GETs of a namespace's ConfigMaps with the admin token (the reference), and with the admin
 // token impersonating the service account (Impersonate-User: the impersonation check is the
 // admin's, so what differs is the service account's RBAC decision).
-//   node --import tsx bench/rbac.ts [--bindings 1000] [--requests 200000] [--http 2000]
+//   node --import tsx bench/rbac.ts [--bindings 1000] [--requests 200000] [--http 2000] [--pods 5000]
 import https from 'node:https';
 import type { ClusterRole, Role, RoleBinding } from '../src/api/types.ts';
 import { adminUser, serviceAccountGroups, serviceAccountUsername, type UserInfo } from '../src/apiserver/authn.ts';
 import { Authorizer } from '../src/apiserver/authz.ts';
+import { graphOf } from '../src/apiserver/nodegraph.ts';
+import type { Pod } from '../src/api/types.ts';
 import { clusterRoleBindings, clusterRoles } from '../src/apiserver/bootstrappolicy.ts';
 import { impersonate } from '../src/apiserver/impersonation.ts';
 import { RbacIndex } from '../src/apiserver/rbac.ts';
@@ -25,6 +33,8 @@ import { arg } from './common.ts';
 const bindings = Number(arg('bindings', '1000'));
 const requests = Number(arg('requests', '200000'));
 const httpRequests = Number(arg('http', '2000'));
+const podCount = Number(arg('pods', '5000'));
+const nodeCount = 100;
 const perNamespace = 10;
 const namespaces = Math.ceil(bindings / perNamespace);
 const rbac = 'rbac.authorization.k8s.io';
@@ -45,7 +55,16 @@ for (let i = 0; i < 100; i++) {
   extraClusterBindings.push({ apiVersion: `${rbac}/v1`, kind: 'ClusterRoleBinding', metadata: { name: `reader-${i}` }, roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: `reader-${i}` }, subjects: [{ kind: 'User', apiGroup: rbac, name: `user-${i}` }] });
 }
 const policy = () => ({ roles, roleBindings, clusterRoles: [...clusterRoles, ...extraClusterRoles], clusterRoleBindings: [...clusterRoleBindings, ...extraClusterBindings] });
-const authorizer = new Authorizer(policy);
+const benchPod = (i: number): Pod =>
+  ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace: `team-${i % namespaces}`, name: `pod-${i}` },
+    spec: { nodeName: `node-${i % nodeCount}`, serviceAccountName: 'default', containers: [{ name: 'c', image: 'x', envFrom: [{ configMapRef: { name: `cm-${i}` } }] }], volumes: [{ name: 's', secret: { secretName: `secret-${i}` } }] },
+  }) as Pod;
+const allPods = Array.from({ length: podCount }, (_, i) => benchPod(i));
+const graph = graphOf(allPods);
+const authorizer = new Authorizer(policy, () => graph);
 
 const sa = (ns: string, name: string): UserInfo => ({ username: serviceAccountUsername(ns, name), groups: serviceAccountGroups(ns) });
 const ns = `team-${Math.floor(namespaces / 2)}`;
@@ -86,6 +105,30 @@ for (let r = 0; r < 20; r++) {
   rebuild.push(Number(process.hrtime.bigint() - t0) / 1e6);
 }
 
+// ---- the Node authorizer ----
+const nodeUser: UserInfo = { username: 'system:node:node-7', groups: ['system:nodes', 'system:authenticated'] };
+const own = allPods[7]!;
+const other = allPods[8]!;
+const secretOf = (p: Pod) => `/api/v1/namespaces/${p.metadata.namespace}/secrets/secret-${p.metadata.name!.slice(4)}`;
+const nodeAllowed: number[] = [];
+const nodeDenied: number[] = [];
+const nodeRules: number[] = [];
+for (let r = 0; r < rounds; r++) {
+  nodeAllowed.push(perRequestMicros(nodeUser, secretOf(own), true));
+  nodeDenied.push(perRequestMicros(nodeUser, secretOf(other), false));
+  nodeRules.push(perRequestMicros(nodeUser, '/api/v1/services', true));
+}
+const graphBuild: number[] = [];
+for (let r = 0; r < 5; r++) {
+  const t0 = process.hrtime.bigint();
+  graphOf(allPods);
+  graphBuild.push(Number(process.hrtime.bigint() - t0) / 1e6);
+}
+const t1 = process.hrtime.bigint();
+const updates = 100_000;
+for (let i = 0; i < updates; i++) graph.setPod(allPods[i % podCount]!);
+const podUpdateMicros = Number(process.hrtime.bigint() - t1) / 1e3 / updates;
+
 const total = roleBindings.length + clusterRoleBindings.length + extraClusterBindings.length;
 console.log(`RBAC authorization per request: ${roleBindings.length} RoleBindings, ${clusterRoleBindings.length + extraClusterBindings.length} ClusterRoleBindings (${total} bindings), median of ${rounds} rounds of ${requests} requests`);
 const a = median(admin);
@@ -95,6 +138,12 @@ for (const [name, xs] of [['allowed (service account)', allowed], ['denied (serv
   console.log(`  ${name.padEnd(34)} ${m.toFixed(3)} µs   (+${(m - a).toFixed(3)} µs over admin; aim: < 100 µs)`);
 }
 console.log(`  index rebuild after a change        ${median(rebuild).toFixed(2)} ms`);
+console.log(`Node authorizer per request (before RBAC), a node's credential, ${podCount} pods on ${nodeCount} nodes`);
+for (const [name, xs] of [['node allowed (its pod\'s secret)', nodeAllowed], ['node denied (another node\'s)', nodeDenied], ['node rules (list services)', nodeRules]] as const) {
+  const m = median(xs);
+  console.log(`  ${name.padEnd(34)} ${m.toFixed(3)} µs   (+${(m - a).toFixed(3)} µs over admin; aim: < 100 µs)`);
+}
+console.log(`  graph build (${podCount} pods)             ${median(graphBuild).toFixed(2)} ms; a pod's update ${podUpdateMicros.toFixed(2)} µs`);
 
 // ---- over HTTPS ----
 const s = await startApiServer();

@@ -100,6 +100,8 @@ export class NodeAgent {
   private syncing = new Set<string>();
   /** pods whose volumes are set up (by this agent: an adopted pod's are written again), or why they are not */
   private volumes = new Map<string, true | string>();
+  /** each pod's service account token (by pod uid) */
+  private readonly podTokens = new Map<string, string>();
   private readonly recorder: EventRecorder;
   private server: { close(): void } | undefined;
   private readonly logWriters: ContainerLogWriters;
@@ -141,7 +143,7 @@ export class NodeAgent {
         checkpoints: new CheckpointStore(paths.podsDir),
         sandboxes: this.sandboxes,
         services: () => this.services.list(),
-        podKubeconfig: (pod) => writePodKubeconfig(paths.podKubeconfig(pod.metadata.uid!), this.services.get('default', 'kubernetes'), this.clientConfig),
+        podKubeconfig: (pod) => writePodKubeconfig(paths.podKubeconfig(pod.metadata.uid!), this.services.get('default', 'kubernetes'), { ca: this.clientConfig.ca ?? '', token: this.podTokens.get(pod.metadata.uid!) ?? '' }),
         mounts: (pod, c) => containerMounts(pod, c, (v) => path.join(paths.podVolumes(pod.metadata.uid!), v)),
         imageTools: { busyboxBin: () => this.busyboxBin(executor), nativeProgram: builtFile },
         containerStarted: (uid, container) => this.prober.forget(uid, container),
@@ -187,7 +189,25 @@ export class NodeAgent {
         if (e.code === 404) return undefined;
         throw e;
       });
-    return { configMap: get('configmaps'), secret: get('secrets'), serviceAccount: () => ({ token: this.clientConfig.token ?? '', ca: this.clientConfig.ca ?? '' }) };
+    return { configMap: get('configmaps'), secret: get('secrets'), serviceAccount: (pod) => this.podToken(pod) };
+  }
+
+  /**
+   * The token of a pod's service account, bound to the pod, as the kubelet's token manager asks
+   * for it: 3607 s, which the API server extends to a year for pod-bound tokens (they end with the
+   * pod anyway). Kept per pod; the pod's kubeconfig for podpath's own images carries it too.
+   */
+  private async podToken(pod: Pod): Promise<{ token: string; ca: string }> {
+    const uid = pod.metadata.uid!;
+    let token = this.podTokens.get(uid);
+    if (!token) {
+      const sa = pod.spec.serviceAccountName || 'default';
+      const body = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: null, expirationSeconds: 3607, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid } } };
+      const r = await this.client.request<{ status?: { token?: string } }>('POST', objectPath('v1', 'serviceaccounts', pod.metadata.namespace, sa, 'token'), body);
+      token = r.status?.token ?? '';
+      this.podTokens.set(uid, token);
+    }
+    return { token, ca: this.clientConfig.ca ?? '' };
   }
 
   /** The kubelet's WaitForAttachAndMount: whether the pod's volumes are ready (a failure is told once as a FailedMount event, and tried again on the next sync). */
@@ -412,5 +432,6 @@ export class NodeAgent {
     await this.runtime.terminate(rp, graceSeconds);
     this.status.forget(rp.uid);
     this.volumes.delete(rp.uid);
+    this.podTokens.delete(rp.uid);
   }
 }

@@ -6,10 +6,10 @@ import type http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { guard, parseTarget, serverOptions, type Handler } from '../util/httpserver.ts';
 import { refuse } from '../util/httpstream/remotecommand.ts';
 import { listenTLS } from '../util/tlsserver.ts';
+import { peerCertificate } from '../util/pki.ts';
 import type { AgentAuth, Credentials } from './auth.ts';
 import type { AgentTLS } from './certs.ts';
 
@@ -25,14 +25,10 @@ export interface AgentServerOptions {
 
 /** What a request's connection and headers present. */
 export function credentialsOf(req: http.IncomingMessage): Credentials {
-  const socket = req.socket as TLSSocket;
   const c: Credentials = {};
   if (req.headers.authorization !== undefined) c.authorization = req.headers.authorization;
-  const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
-  if (peer && Object.keys(peer).length) {
-    const o = peer.subject?.O;
-    c.peer = { verified: socket.authorized, organizations: o === undefined ? [] : Array.isArray(o) ? o : [o], ...(peer.subject?.CN ? { commonName: String(peer.subject.CN) } : {}) };
-  }
+  const peer = peerCertificate(req.socket);
+  if (peer) c.peer = peer;
   return c;
 }
 

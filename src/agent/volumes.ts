@@ -15,8 +15,8 @@ import type { Bind } from './rootfs.ts';
 export interface VolumeSources {
   configMap(namespace: string, name: string): Promise<KubeObject | undefined>;
   secret(namespace: string, name: string): Promise<KubeObject | undefined>;
-  /** the credentials the pod's service account token stands for (podpath: the node agent's) */
-  serviceAccount(): { token: string; ca: string };
+  /** a token of the pod's service account, bound to the pod (the kubelet's TokenRequest), and the API server's CA */
+  serviceAccount(pod: Pod): Promise<{ token: string; ca: string }>;
 }
 
 /** A file of a volume: its path inside the volume, content and mode. */
@@ -132,7 +132,7 @@ export async function volumeFiles(pod: Pod, v: Volume, src: VolumeSources): Prom
     const mode = proj.defaultMode ?? defaultMode;
     const out: VolumeFile[] = [];
     for (const s of proj.sources ?? []) {
-      if (s.serviceAccountToken) out.push(serviceAccountFiles(pod, src.serviceAccount(), s.serviceAccountToken.path ?? 'token')[0]!);
+      if (s.serviceAccountToken) out.push(serviceAccountFiles(pod, await fetchToken(pod, src), s.serviceAccountToken.path ?? 'token')[0]!);
       else if (s.configMap) out.push(...((await volumeFiles(pod, { name: v.name, configMap: { ...s.configMap, defaultMode: mode } }, src)) ?? []));
       else if (s.secret) out.push(...((await volumeFiles(pod, { name: v.name, secret: { secretName: s.secret.name, items: s.secret.items, optional: s.secret.optional, defaultMode: mode } }, src)) ?? []));
       else if (s.downwardAPI) out.push(...downwardFiles(pod, s.downwardAPI.items, mode));
@@ -199,5 +199,22 @@ export async function setUpVolumes(pod: Pod, podDir: string, src: VolumeSources)
       throw new VolumeError(`MountVolume.SetUp failed for volume "${v.name}" : ${(e as Error).message}`);
     }
   }
-  if (mountsServiceAccount(pod)) writeVolume(path.join(podDir, serviceAccountVolume), serviceAccountFiles(pod, src.serviceAccount()));
+  if (mountsServiceAccount(pod)) {
+    let creds: { token: string; ca: string };
+    try {
+      creds = await fetchToken(pod, src);
+    } catch (e) {
+      throw new VolumeError(`MountVolume.SetUp failed for volume "${serviceAccountVolume}" : ${(e as Error).message}`);
+    }
+    writeVolume(path.join(podDir, serviceAccountVolume), serviceAccountFiles(pod, creds));
+  }
+}
+
+/** The pod's token, in the kubelet's words when the API server refuses it. */
+async function fetchToken(pod: Pod, src: VolumeSources): Promise<{ token: string; ca: string }> {
+  try {
+    return await src.serviceAccount(pod);
+  } catch (e) {
+    throw new Error(`failed to fetch token: ${(e as Error).message}`);
+  }
 }

@@ -1,7 +1,26 @@
-// Mutating admission: what kube-apiserver's admission chain changes in a new object after
-// decoding (and defaulting) and before the registry strategy validates it. Only the plugins
-// podpath needs: DefaultIngressClass (plugin/pkg/admission/network/defaultingressclass).
-import type { Ingress, IngressClass } from '../api/types.ts';
+// Admission: what kube-apiserver's admission chain changes in a new object after decoding (and
+// defaulting) and before the registry strategy validates it, and the attributes validating
+// plugins judge a write by. Only the plugins podpath needs: DefaultIngressClass
+// (plugin/pkg/admission/network/defaultingressclass) here, NodeRestriction in noderestriction.ts.
+import type { Ingress, IngressClass, KubeObject } from '../api/types.ts';
+import type { UserInfo } from './authn.ts';
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
+
+/** admission.Attributes: what a write does, to what, by whom. */
+export interface AdmissionAttributes {
+  operation: Operation;
+  user: UserInfo | undefined;
+  group: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  /** the object's name (on create, the new object's) */
+  name: string;
+  object?: KubeObject;
+  old?: KubeObject;
+}
+
 
 /** networking.k8s.io/v1 AnnotationIsDefaultIngressClass */
 export const annotationIsDefaultIngressClass = 'ingressclass.kubernetes.io/is-default-class';

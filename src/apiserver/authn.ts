@@ -6,6 +6,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { peerCertificate, type PeerCertificate } from '../util/pki.ts';
 import { privateDir, writePrivate } from '../util/privatefs.ts';
 import { tokenMatches } from './certs.ts';
 
@@ -180,8 +181,20 @@ export class Authentication {
   }
 }
 
-/** The user of a request's `Authorization: Bearer` token, or undefined. */
-export function userOfRequest(headers: { authorization?: string | undefined }, authentication: Authentication): UserInfo | undefined {
-  const m = /^Bearer\s+(.+)$/i.exec(headers.authorization ?? '');
+/**
+ * The x509 authenticator: a client certificate the client CA signed is the user of its CN, in
+ * the groups of its O fields (kubeadm's component and node credentials). Unverified ones, and
+ * ones with no CN, identify no one.
+ */
+export function userOfCertificate(peer: PeerCertificate | undefined): UserInfo | undefined {
+  if (!peer?.verified || !peer.commonName) return undefined;
+  return { username: peer.commonName, groups: [...peer.organizations, systemAuthenticated] };
+}
+
+/** The user of a request: its verified client certificate's (x509 comes first, as upstream's union of authenticators has it), else its `Authorization: Bearer` token's, or undefined. */
+export function userOfRequest(req: { headers: { authorization?: string | undefined }; socket?: unknown }, authentication: Authentication): UserInfo | undefined {
+  const byCert = userOfCertificate(peerCertificate(req.socket));
+  if (byCert) return byCert;
+  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
   return m ? authentication.authenticate(m[1]!.trim()) : undefined;
 }

@@ -1,5 +1,6 @@
 // The authorizer's vocabulary (k8s.io/apiserver pkg/authorization/authorizer): what a request
 // asks, a decision about it, and the rules a user holds.
+import type { FieldRequirement } from '../api/fields.ts';
 import type { UserInfo } from './authn.ts';
 
 /** authorizer.Attributes: a resource request or a non-resource (URL) request. */
@@ -14,6 +15,8 @@ export interface Attributes {
   resource?: string;
   subresource?: string;
   name?: string;
+  /** a list's or watch's field selector (the Node authorizer allows a node's own pods by spec.nodeName) */
+  fieldSelector?: FieldRequirement[];
   /** non-resource requests */
   path?: string;
 }

@@ -34,6 +34,36 @@ function clusterRole(name: string, rules: PolicyRule[] | null, o: { labels?: Rec
 
 const aggregateTo = (role: string) => ({ [`rbac.authorization.k8s.io/aggregate-to-${role}`]: 'true' });
 
+/**
+ * NodeRules: what every node may do (the ClusterRole system:node holds them, bound to no one
+ * since nodes are authorized by the Node authorizer, which applies them to what it does not
+ * subdivide).
+ */
+export const nodeRules: readonly PolicyRule[] = [
+  rule(['create'], ['authentication.k8s.io'], ['tokenreviews']),
+  rule(['create'], ['authorization.k8s.io'], ['localsubjectaccessreviews', 'subjectaccessreviews']),
+  rule(read, [''], ['services']),
+  rule(['create', 'get', 'list', 'watch'], [''], ['nodes']),
+  rule(['patch', 'update'], [''], ['nodes/status']),
+  rule(['patch', 'update'], [''], ['nodes']),
+  rule(eventsWrite, [''], ['events']),
+  rule(read, [''], ['pods']),
+  rule(['create', 'delete'], [''], ['pods']),
+  rule(['patch', 'update'], [''], ['pods/status']),
+  rule(['create'], [''], ['pods/eviction']),
+  rule(read, [''], ['configmaps', 'secrets']),
+  rule(['get'], [''], ['persistentvolumeclaims', 'persistentvolumes']),
+  rule(['get'], [''], ['endpoints']),
+  rule(['create', 'get', 'list', 'watch'], ['certificates.k8s.io'], ['certificatesigningrequests']),
+  rule(['create', 'delete', 'get', 'patch', 'update'], ['coordination.k8s.io'], ['leases']),
+  rule(['get'], ['storage.k8s.io'], ['volumeattachments']),
+  rule(['create'], [''], ['serviceaccounts/token']),
+  rule(['get', 'patch', 'update'], [''], ['persistentvolumeclaims/status']),
+  rule(read, ['storage.k8s.io'], ['csidrivers']),
+  rule(['create', 'delete', 'get', 'patch', 'update'], ['storage.k8s.io'], ['csinodes']),
+  rule(read, ['node.k8s.io'], ['runtimeclasses']),
+];
+
 export const clusterRoles: readonly ClusterRole[] = [
   clusterRole('admin', null, { aggregateFrom: 'admin' }),
   clusterRole('cluster-admin', [rule(['*'], ['*'], ['*']), urls(['*'], ['*'])]),
@@ -116,30 +146,7 @@ export const clusterRoles: readonly ClusterRole[] = [
     rule(read, ['storage.k8s.io'], ['csistoragecapacities']),
   ]),
   clusterRole('system:monitoring', [urls(['get'], ['/healthz', '/healthz/*', '/livez', '/livez/*', '/metrics', '/metrics/slis', '/readyz', '/readyz/*'])]),
-  clusterRole('system:node', [
-    rule(['create'], ['authentication.k8s.io'], ['tokenreviews']),
-    rule(['create'], ['authorization.k8s.io'], ['localsubjectaccessreviews', 'subjectaccessreviews']),
-    rule(read, [''], ['services']),
-    rule(['create', 'get', 'list', 'watch'], [''], ['nodes']),
-    rule(['patch', 'update'], [''], ['nodes/status']),
-    rule(['patch', 'update'], [''], ['nodes']),
-    rule(eventsWrite, [''], ['events']),
-    rule(read, [''], ['pods']),
-    rule(['create', 'delete'], [''], ['pods']),
-    rule(['patch', 'update'], [''], ['pods/status']),
-    rule(['create'], [''], ['pods/eviction']),
-    rule(read, [''], ['configmaps', 'secrets']),
-    rule(['get'], [''], ['persistentvolumeclaims', 'persistentvolumes']),
-    rule(['get'], [''], ['endpoints']),
-    rule(['create', 'get', 'list', 'watch'], ['certificates.k8s.io'], ['certificatesigningrequests']),
-    rule(['create', 'delete', 'get', 'patch', 'update'], ['coordination.k8s.io'], ['leases']),
-    rule(['get'], ['storage.k8s.io'], ['volumeattachments']),
-    rule(['create'], [''], ['serviceaccounts/token']),
-    rule(['get', 'patch', 'update'], [''], ['persistentvolumeclaims/status']),
-    rule(read, ['storage.k8s.io'], ['csidrivers']),
-    rule(['create', 'delete', 'get', 'patch', 'update'], ['storage.k8s.io'], ['csinodes']),
-    rule(read, ['node.k8s.io'], ['runtimeclasses']),
-  ]),
+  clusterRole('system:node', [...nodeRules]),
   clusterRole('system:node-proxier', [
     rule(['list', 'watch'], [''], ['endpoints', 'services']),
     rule(read, [''], ['nodes']),

@@ -198,7 +198,7 @@ function deleteOptions(body: string, contentType: string, q: URLSearchParams): D
  * or the user it impersonates, authorized for the request's attributes (403 in upstream's words).
  */
 export function authorizeRequest(req: IncomingMessage, pathname: string, query: URLSearchParams, authentication: Authentication, authorizer: Authorizer): UserInfo {
-  const requestor = userOfRequest(req.headers, authentication);
+  const requestor = userOfRequest(req, authentication);
   if (!requestor) throw errors.unauthorized();
   const user = impersonate(requestor, req.headersDistinct, authorizer);
   const attrs = requestAttributes(user, req.method ?? 'GET', pathname, query);

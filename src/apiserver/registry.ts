@@ -16,7 +16,7 @@ import { sameValue } from '../api/fieldset.ts';
 import { isObject, type Ingress, type IngressClass, type KubeObject, type Namespace, type Pod, type Service } from '../api/types.ts';
 import { validatePodEphemeralContainersUpdate } from '../api/validation/core.ts';
 import { wireObject } from '../api/wire.ts';
-import { admitDefaultIngressClass } from './admission.ts';
+import { admitDefaultIngressClass, type AdmissionAttributes, type Operation } from './admission.ts';
 import type { UserInfo } from './authn.ts';
 import { decodeFor, fieldValidationOf, mediaType, parseBody, type Decoded, type FieldValidation, type RawBody } from './decode.ts';
 import { carryAllocatedValues, normalizeClusterIPs, ServiceAllocations, type Txn } from './serviceips.ts';
@@ -36,6 +36,9 @@ export interface Ctx {
 
 /** A check that may refuse a write after admission and before validation (RBAC's escalation prevention). */
 export type WriteCheck = (ctx: Ctx, obj: KubeObject, old: KubeObject | undefined) => void;
+
+/** Validating admission: may refuse a create, update (of the object or its status) or delete by a user. */
+export type ValidatingAdmission = (a: AdmissionAttributes) => void;
 
 export interface WriteResult {
   object: KubeObject;
@@ -130,6 +133,8 @@ export class Registry {
   /** the custom kinds, when the server serves CustomResourceDefinitions */
   kinds: DynamicKinds | undefined;
   writeCheck: WriteCheck | undefined;
+  /** validating admission (NodeRestriction), for writes a user asks for */
+  validate: ValidatingAdmission | undefined;
 
   constructor(
     readonly store: Store,
@@ -221,6 +226,13 @@ export class Registry {
     return (ctx.userAgent ?? '').split('/')[0] || 'unknown';
   }
 
+  /** Runs validating admission for a user's write. */
+  private validateWrite(ctx: Ctx, operation: Operation, subresource: string, obj: KubeObject | undefined, old: KubeObject | undefined): void {
+    if (!this.validate || !ctx.user) return;
+    const name = ctx.name ?? obj?.metadata.name ?? '';
+    this.validate({ operation, user: ctx.user, group: ctx.rt.group, resource: ctx.rt.resource, subresource, namespace: ctx.namespace ?? '', name, ...(obj ? { object: obj } : {}), ...(old ? { old } : {}) });
+  }
+
   private managerCtx(ctx: Ctx, subresource?: 'status' | 'ephemeralcontainers'): ManagerContext {
     return { manager: this.managerOf(ctx), apiVersion: apiVersionOf(ctx.rt), model: ctx.rt.model, now: rfc3339(this.now()), ...(subresource ? { subresource } : {}) };
   }
@@ -294,6 +306,7 @@ export class Registry {
       else recordUpdate(undefined, obj, this.managerCtx(ctx));
       this.admit(rt, obj);
       this.writeCheck?.(ctx, obj, undefined);
+      this.validateWrite(ctx, 'CREATE', '', obj, undefined);
       const errs = strategy.validate(obj);
       if (errs.length) throw this.invalid(rt, meta.name ?? '', errs);
       if (this.store.get(resourceKey(rt), rt.namespaced ? meta.namespace : undefined, meta.name!)) {
@@ -388,6 +401,7 @@ export class Registry {
     }
     try {
       this.writeCheck?.(ctx, obj, old);
+      this.validateWrite(ctx, 'UPDATE', '', obj, old);
       const errs = strategy.validateUpdate(obj, old);
       if (errs.length) throw this.invalid(rt, name, errs);
     } catch (e) {
@@ -444,6 +458,7 @@ export class Registry {
     if (obj.status === undefined) delete next.status;
     if (rt.kind === 'Service') applyDefaults('Service', next);
     const strategy = this.strategyOf(rt);
+    this.validateWrite(ctx, 'UPDATE', 'status', next, old);
     const errs = strategy.validateStatusUpdate?.(next, old) ?? [];
     if (errs.length) throw this.invalid(rt, name, errs);
     recordUpdate(old, next, this.managerCtx(ctx, 'status'));
@@ -639,6 +654,10 @@ export class Registry {
   // ---- delete ----
 
   async delete(ctx: Ctx, opts: DeleteOptions): Promise<DeleteResult> {
+    if (this.validate && ctx.user) {
+      const old = this.tryGet(ctx.rt, ctx.namespace, ctx.name!);
+      if (old) this.validateWrite(ctx, 'DELETE', '', undefined, old);
+    }
     const r = this.deleteObject(ctx.rt, ctx.namespace, ctx.name!, opts);
     if (!opts.dryRun?.includes('All')) await this.store.sync();
     return r;

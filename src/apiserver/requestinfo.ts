@@ -58,7 +58,9 @@ export function requestAttributes(user: UserInfo, method: string, path: string, 
     const fs = query.get('fieldSelector');
     if (fs) {
       try {
-        const exact = parseFieldSelector(fs).filter((r) => r.field === 'metadata.name' && r.op === '=');
+        const reqs = parseFieldSelector(fs);
+        a.fieldSelector = reqs;
+        const exact = reqs.filter((r) => r.field === 'metadata.name' && r.op === '=');
         const name = exact[0]?.value ?? '';
         if (name && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('%')) a.name = name;
       } catch {

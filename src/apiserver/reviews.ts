@@ -236,6 +236,9 @@ function checkMetadataEmpty(rt: ResourceType, obj: KubeObject, allowNamespace: b
 const minExpirationSeconds = 600;
 const maxExpirationSeconds = 2 ** 32;
 const defaultExpirationSeconds = 3600;
+/** token.WarnOnlyBoundTokenExpirationSeconds, and serviceaccount.ExpirationExtensionSeconds */
+const kubeletTokenSeconds = 3607;
+const extendedTokenSeconds = 365 * 24 * 3600;
 
 async function tokenRequest(r: AskRoute, ctx: AskContext, obj: KubeObject, warnings: string[]): Promise<Answer> {
   const namespace = r.namespace!;
@@ -248,6 +251,7 @@ async function tokenRequest(r: AskRoute, ctx: AskContext, obj: KubeObject, warni
   if (expirationSeconds < minExpirationSeconds) errs.push(field.invalid(Path.root('spec', 'expirationSeconds'), expirationSeconds, 'may not specify a duration less than 10 minutes'));
   if (expirationSeconds > maxExpirationSeconds) errs.push(field.invalid(Path.root('spec', 'expirationSeconds'), expirationSeconds, 'may not specify a duration larger than 2^32 seconds'));
   if (errs.length) throw errors.invalid(tokenRequestType.group, tokenRequestType.kind, name, errs);
+  ctx.registry.validate?.({ operation: 'CREATE', user: ctx.user, group: '', resource: 'serviceaccounts', subresource: 'token', namespace, name, object: obj });
 
   const sa = ctx.registry.tryGet(resourceOf('', 'serviceaccounts'), namespace, name);
   if (!sa) throw errors.notFound({ group: '', resource: 'serviceaccounts' }, name);
@@ -273,7 +277,11 @@ async function tokenRequest(r: AskRoute, ctx: AskContext, obj: KubeObject, warni
     bound = { kind: kind as BoundRef['kind'], name: refName, uid };
   }
   const audiences = Array.isArray(spec.audiences) && spec.audiences.length ? (spec.audiences as string[]) : [serviceAccountIssuer];
-  const issued = ctx.authentication.issue({ namespace, serviceAccount: { name, uid: sa.metadata.uid ?? '' }, audiences, expirationSeconds, ...(bound ? { bound } : {}) });
+  // --service-account-extend-token-expiration (on by default): the kubelet's 3607 s pod-bound
+  // tokens live a year; the answer still says when the asked-for time ends.
+  const extended = bound?.kind === 'Pod' && expirationSeconds === kubeletTokenSeconds ? extendedTokenSeconds : expirationSeconds;
+  const issued = ctx.authentication.issue({ namespace, serviceAccount: { name, uid: sa.metadata.uid ?? '' }, audiences, expirationSeconds: extended, ...(bound ? { bound } : {}) });
+  const expiresAt = new Date(issued.expirationTimestamp.getTime() - (extended - expirationSeconds) * 1000);
   const metadata = metadataOf({ ...obj, metadata: { ...obj.metadata, name, namespace } });
   return {
     code: 201,
@@ -283,7 +291,7 @@ async function tokenRequest(r: AskRoute, ctx: AskContext, obj: KubeObject, warni
       metadata,
       // audiences, expirationSeconds and boundObjectRef have no omitempty.
       spec: { audiences, expirationSeconds, boundObjectRef: ref ? compact({ kind: ref.kind, apiVersion: ref.apiVersion, name: ref.name, uid: ref.uid }, []) : null },
-      status: { token: issued.token, expirationTimestamp: issued.expirationTimestamp.toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      status: { token: issued.token, expirationTimestamp: expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z') },
     },
     warnings,
   };

@@ -7,7 +7,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { isApiError } from '../api/errors.ts';
 import { resourceOf } from '../api/resources.ts';
-import type { KubeObject, Service } from '../api/types.ts';
+import type { KubeObject, Node, Pod, Service } from '../api/types.ts';
 import { parseIP } from '../util/ip.ts';
 import { ClusterIPAllocator, PortAllocator } from './allocators.ts';
 import { Authentication, loadOrCreateServiceAccountKey, type BoundKind } from './authn.ts';
@@ -18,6 +18,7 @@ import { Finalization } from './finalization.ts';
 import { authorizeRequest, createHandler, route } from './http.ts';
 import { storeAuthorizer } from './authz.ts';
 import { checkRbacWrite } from './escalation.ts';
+import { admitNodeRestriction } from './noderestriction.ts';
 import { clusterRoleBindings, clusterRoles } from './bootstrappolicy.ts';
 import { createUpgradeHandler } from './streaming.ts';
 import { loadKubeletClient } from './kubeletclient.ts';
@@ -48,6 +49,8 @@ export interface ApiServerOptions {
   kubeletClientCertificate?: string;
   kubeletClientKey?: string;
   kubeletCertificateAuthority?: string;
+  /** PEM file of the CA whose client certificates authenticate their CN in the groups of their O (--client-ca-file) */
+  clientCAFile?: string;
   log?: (line: string) => void;
 }
 
@@ -67,6 +70,14 @@ export interface RunningApiServer {
 const apiserverLimits: Partial<Limits> = { headersTimeoutMs: 32_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 120_000 };
 
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+function readClientCA(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`--client-ca-file: ${(e as Error).message}`);
+  }
+}
 
 function splitHostPort(s: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
@@ -149,7 +160,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const finalization = new Finalization(registry);
   finalization.log = log;
 
-  const tls = { cert: serving.cert, key: serving.key, ca: serving.caCert };
+  // With a client CA, clients may present certificates (asked for, never required: tokens still work).
+  const clientCA = opts.clientCAFile ? readClientCA(opts.clientCAFile) : undefined;
+  const tls = { cert: serving.cert, key: serving.key, ...(clientCA ? { ca: clientCA, requestCert: true, rejectUnauthorized: false } : { ca: serving.caCert }) };
   const server = https.createServer({ ...tls, ...serverOptions(apiserverLimits) });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
@@ -185,6 +198,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   });
   const authorizer = storeAuthorizer(store);
   registry.writeCheck = (ctx, obj, old) => checkRbacWrite(authorizer, ctx.user, obj, old);
+  registry.validate = (a) =>
+    admitNodeRestriction(a, {
+      pod: (namespace, name) => registry.tryGet(resourceOf('', 'pods'), namespace, name) as Pod | undefined,
+      node: (name) => registry.tryGet(resourceOf('', 'nodes'), undefined, name) as Node | undefined,
+    });
   const handler = createHandler({
     registry,
     token: serving.token,

@@ -137,7 +137,7 @@ program
 
 program
   .command('apiserver')
-  .description('Run a Kubernetes API server (HTTPS, bearer token, RBAC authorization, durable embedded storage, CustomResourceDefinitions) in the foreground.')
+  .description('Run a Kubernetes API server (HTTPS, bearer token or client certificate, Node and RBAC authorization, NodeRestriction, durable embedded storage, CustomResourceDefinitions) in the foreground.')
   .requiredOption('--data-dir <dir>', 'directory for storage, certificates and the token')
   .option('--listen <host:port>', 'address to listen on', '127.0.0.1:6443')
   .option('--listen-unix <path>', 'also serve on this unix socket')
@@ -150,7 +150,8 @@ program
   .option('--kubelet-client-certificate <file>', "PEM client certificate node agents are dialed with (logs, exec, attach, port-forward, the Metrics API)")
   .option('--kubelet-client-key <file>', 'PEM private key of --kubelet-client-certificate')
   .option('--kubelet-certificate-authority <file>', "PEM CA the agents' serving certificates are verified against (without it they are not verified)")
-  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string; kubeletClientCertificate?: string; kubeletClientKey?: string; kubeletCertificateAuthority?: string }) => {
+  .option('--client-ca-file <file>', 'PEM CA whose client certificates authenticate as their CN, in the groups of their O (components and node agents)')
+  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string; kubeletClientCertificate?: string; kubeletClientKey?: string; kubeletCertificateAuthority?: string; clientCaFile?: string }) => {
     let eventTTLMs: number;
     try {
       eventTTLMs = parseGoDuration(o.eventTtl);
@@ -170,6 +171,7 @@ program
       ...(o.kubeletClientCertificate ? { kubeletClientCertificate: path.resolve(o.kubeletClientCertificate) } : {}),
       ...(o.kubeletClientKey ? { kubeletClientKey: path.resolve(o.kubeletClientKey) } : {}),
       ...(o.kubeletCertificateAuthority ? { kubeletCertificateAuthority: path.resolve(o.kubeletCertificateAuthority) } : {}),
+      ...(o.clientCaFile ? { clientCAFile: path.resolve(o.clientCaFile) } : {}),
     });
   });
 

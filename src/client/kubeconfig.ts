@@ -8,7 +8,10 @@ export interface KubeconfigEntry {
   name: string;
   server: string;
   caCert: string;
-  token: string;
+  /** the user's credential: a bearer token, or a client certificate and its key (PEM) */
+  token?: string;
+  clientCert?: string;
+  clientKey?: string;
 }
 
 interface NamedItem {
@@ -26,13 +29,15 @@ interface Kubeconfig {
   preferences?: Record<string, unknown>;
 }
 
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
 function entryDoc(e: KubeconfigEntry): Kubeconfig {
   return {
     apiVersion: 'v1',
     kind: 'Config',
     preferences: {},
     clusters: [{ name: e.name, cluster: { server: e.server, 'certificate-authority-data': Buffer.from(e.caCert).toString('base64') } }],
-    users: [{ name: e.name, user: { token: e.token } }],
+    users: [{ name: e.name, user: e.clientCert ? { 'client-certificate-data': b64(e.clientCert), 'client-key-data': b64(e.clientKey ?? '') } : { token: e.token ?? '' } }],
     contexts: [{ name: e.name, context: { cluster: e.name, user: e.name } }],
     'current-context': e.name,
   };

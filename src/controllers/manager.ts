@@ -1,9 +1,10 @@
 // `podpath controller-manager`: a process that talks only to the API
 // server, with shared informers feeding the controllers.
 import fs from 'node:fs';
-import type { ClusterRole, ControllerRevision, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Ingress, Job, KubeObject, Node, Pod, ReplicaSet, Service } from '../api/types.ts';
+import type { ClusterRole, ControllerRevision, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Ingress, Job, KubeObject, Namespace, Node, Pod, ReplicaSet, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
+import { ServiceAccountsController } from './serviceaccounts.ts';
 import { parseCA, type CA } from '../util/pki.ts';
 import { IngressCertificateController, type Secret } from './certificates.ts';
 import { ClusterRoleAggregationController } from './clusterroleaggregation.ts';
@@ -54,7 +55,9 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   const cronJobs = new Informer<CronJob>(client, 'batch/v1', 'cronjobs');
   const ingresses = ca ? new Informer<Ingress>(client, 'networking.k8s.io/v1', 'ingresses') : undefined;
   const secrets = ca ? new Informer<Secret>(client, 'v1', 'secrets') : undefined;
-  const informers: Informer<KubeObject>[] = [pods, rss, deps, dss, revisions, svcs, slices, eps, nodes, clusterRoles, jobs, cronJobs, ...(ingresses && secrets ? [ingresses, secrets] : [])];
+  const namespaces = new Informer<Namespace>(client, 'v1', 'namespaces');
+  const serviceAccounts = new Informer<KubeObject>(client, 'v1', 'serviceaccounts');
+  const informers: Informer<KubeObject>[] = [pods, rss, deps, dss, revisions, svcs, slices, eps, nodes, clusterRoles, jobs, cronJobs, namespaces, serviceAccounts, ...(ingresses && secrets ? [ingresses, secrets] : [])];
   for (const i of informers) i.onError = (e) => o.log(`informer ${i.resource}: ${e.message}`);
   const queues = [
     new ReplicaSetController(client, rss, pods, o.log).queue,
@@ -65,6 +68,7 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
     new EndpointsControllers(client, svcs, pods, slices, eps, o.log).queue,
     new NodeIpamController(client, nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
     new ClusterRoleAggregationController(client, clusterRoles, o.log).queue,
+    new ServiceAccountsController(client, namespaces, serviceAccounts, o.log).queue,
     ...(o.loadBalancerPool ? [new LoadBalancerIPController(client, svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
     ...(ca && ingresses && secrets ? [new IngressCertificateController(client, ingresses, secrets, ca, o.log).queue] : []),
   ];

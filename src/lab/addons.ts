@@ -341,3 +341,17 @@ export function flannelAddon(o: { apiHost: string; apiPort: number; network: str
     },
   ] as KubeObject[];
 }
+
+/**
+ * The node agents' LoadBalancer announcer (MetalLB's speaker in layer-2 mode) watches Services,
+ * EndpointSlices and every Node; the Node authorizer lets a node read only its own Node, so the
+ * lab grants the announcer's reads to the group system:nodes, as MetalLB's manifest grants them
+ * to its speaker's service account.
+ */
+export function announcerRBAC(): KubeObject[] {
+  const name = 'podpath:loadbalancer-announcer';
+  return [
+    { apiVersion: rbacV1, kind: 'ClusterRole', metadata: { name }, rules: [{ apiGroups: [''], resources: ['nodes', 'services'], verbs: ['get', 'list', 'watch'] }, { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] }] },
+    { apiVersion: rbacV1, kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:nodes' }] },
+  ] as KubeObject[];
+}

@@ -74,6 +74,9 @@ export function labPaths(name: string) {
     kubeletClientKey: path.join(dir, 'ca', 'apiserver-kubelet-client.key'),
     nodeServingCert: (n: string) => path.join(dir, 'ca', `kubelet-${n}.crt`),
     nodeServingKey: (n: string) => path.join(dir, 'ca', `kubelet-${n}.key`),
+    /** the components' own credentials (client certificates of the lab CA), as kubeadm's scheduler.conf and kubelet.conf */
+    schedulerKubeconfig: path.join(dir, 'scheduler.kubeconfig'),
+    nodeKubeconfig: (n: string) => path.join(dir, `kubelet-${n}.kubeconfig`),
     node: (n: string) => path.join(dir, 'nodes', n),
   };
 }

@@ -8,16 +8,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Ingress, Node, Pod, Service } from '../api/types.ts';
 import { fromSet, matches } from '../api/labels.ts';
-import type { Client } from '../client/client.ts';
+import { loadConfig, objectPath, type Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { dnsAddon, flannelAddon, ingressAddon, netpolAddon } from './addons.ts';
+import { announcerRBAC, dnsAddon, flannelAddon, ingressAddon, netpolAddon } from './addons.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
-import { loadOrCreateCA } from '../util/pki.ts';
+import { loadOrCreateCA, type CA } from '../util/pki.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
-import { issueKubeletCerts } from './kubeletcerts.ts';
+import { componentIdentities, issueKubeletCerts, writeComponentKubeconfigs } from './kubeletcerts.ts';
 import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
 import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from './wait.ts';
 
@@ -132,12 +132,15 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
     const { ca } = await loadOrCreateCA(labPaths(s.name).labCA, `CN=podpath lab ${s.name} CA`);
     await issueKubeletCerts(ca, s.nodes, labPaths(s.name));
     await startApiServer(s);
+    await writeComponentCredentials(s, ca);
     await startApiTunnel(s);
     startResolver(s);
-    startControllers(s);
-    startAgents(s);
     const client = labClient(s);
     try {
+      // the node agents' LoadBalancer announcer reads what MetalLB's speaker reads: granted to the nodes before they start
+      for (const line of await applyAll(client, announcerRBAC())) progress.applied(line);
+      startControllers(s);
+      startAgents(s);
       // the network daemon as flannel deploys itself: a DaemonSet keeping each node's routes (or VXLAN) to the others' pod CIDRs
       for (const line of await applyAll(client, flannelAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443, network: clusterCIDR, backend: s.cniBackend }))) progress.applied(line);
       // kube-proxy as kubeadm deploys it: a DaemonSet whose pods reach the API server at its address, from its ConfigMap.
@@ -145,6 +148,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
       // the NetworkPolicy agent as a DaemonSet too, enforcing on each node in the node's namespace
       if (o.netpol !== false) for (const line of await applyAll(client, netpolAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443 }))) progress.applied(line);
       const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
+      await markControlPlane(client, s.nodes[0]!.name);
       const nodesReadyMs = Date.now() - t0;
       routeToPods(s, nodes);
       if (withDNS) for (const line of await applyAll(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
@@ -187,8 +191,23 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
 async function startApiServer(s: LabState): Promise<void> {
   const p = labPaths(s.name);
   const n1 = s.nodes[0]!;
-  startDaemon(s, 'apiserver', n1.netns, ['apiserver', '--data-dir', p.apiserverData, '--listen', `${n1.ip}:6443`, '--listen-unix', p.apiserverSocket, '--advertise-address', n1.ip, '--kubeconfig', p.adminKubeconfig, '--service-cidr', serviceCIDR, '--kubelet-client-certificate', p.kubeletClientCert, '--kubelet-client-key', p.kubeletClientKey, '--kubelet-certificate-authority', p.labCACert]);
+  startDaemon(s, 'apiserver', n1.netns, ['apiserver', '--data-dir', p.apiserverData, '--listen', `${n1.ip}:6443`, '--listen-unix', p.apiserverSocket, '--advertise-address', n1.ip, '--kubeconfig', p.adminKubeconfig, '--service-cidr', serviceCIDR, '--kubelet-client-certificate', p.kubeletClientCert, '--kubelet-client-key', p.kubeletClientKey, '--kubelet-certificate-authority', p.labCACert, '--client-ca-file', p.labCACert]);
   await waitFor(() => fs.existsSync(p.adminKubeconfig) && fs.existsSync(p.apiserverSocket), 30_000, 'the API server');
+}
+
+/** Each component's own kubeconfig: a client certificate of the lab CA, for the API server the admin kubeconfig names. */
+async function writeComponentCredentials(s: LabState, ca: CA): Promise<void> {
+  const p = labPaths(s.name);
+  const admin = loadConfig(p.adminKubeconfig);
+  await writeComponentKubeconfigs(ca, componentIdentities(s.nodes, p), admin.server, admin.ca ?? '');
+}
+
+/**
+ * kubeadm's mark-control-plane phase: the first node's role label, set with the admin credential
+ * (NodeRestriction keeps node agents from setting node-role.kubernetes.io/ labels themselves).
+ */
+async function markControlPlane(client: Client, node: string): Promise<void> {
+  await client.request('PATCH', objectPath('v1', 'nodes', undefined, node), { metadata: { labels: { 'node-role.kubernetes.io/control-plane': '' } } }, 'application/strategic-merge-patch+json');
 }
 
 /** The host's tunnel to the API server's unix socket; its port goes into the lab's state. */
@@ -211,17 +230,17 @@ function startControllers(s: LabState): void {
   const p = labPaths(s.name);
   const n1 = s.nodes[0]!;
   startDaemon(s, 'controller-manager', n1.netns, ['controller-manager', '--kubeconfig', p.adminKubeconfig, '--cluster-cidr', clusterCIDR, '--cluster-signing-cert-file', p.labCACert, '--cluster-signing-key-file', p.labCAKey]);
-  startDaemon(s, 'scheduler', n1.netns, ['scheduler', '--kubeconfig', p.adminKubeconfig]);
+  startDaemon(s, 'scheduler', n1.netns, ['scheduler', '--kubeconfig', p.schedulerKubeconfig]);
 }
 
 /** A node agent per node; the first node is the control plane. */
 function startAgents(s: LabState): void {
   const p = labPaths(s.name);
-  for (const [i, n] of s.nodes.entries()) {
+  for (const n of s.nodes) {
     startDaemon(s, `agent-${n.name}`, n.netns, [
       'agent',
       '--kubeconfig',
-      p.adminKubeconfig,
+      p.nodeKubeconfig(n.name),
       '--node-name',
       n.name,
       '--node-ip',
@@ -242,7 +261,6 @@ function startAgents(s: LabState): void {
       p.nodeServingKey(n.name),
       '--client-ca-file',
       p.labCACert,
-      ...(i === 0 ? ['--control-plane'] : []),
     ]);
   }
 }

@@ -165,3 +165,21 @@ export function pemCertificates(text: string): string[] {
   return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => `${m[0]}\n`);
 }
 
+
+/** What a TLS connection's client certificate says, when it presented one. */
+export interface PeerCertificate {
+  /** the certificate chains to the CA the server asks client certificates of */
+  verified: boolean;
+  commonName?: string;
+  organizations: string[];
+}
+
+/** The client certificate of a request's socket: undefined on plain sockets and when none was sent. */
+export function peerCertificate(socket: unknown): PeerCertificate | undefined {
+  const s = socket as { getPeerCertificate?: () => { subject?: { CN?: string; O?: string | string[] } } | null; authorized?: boolean };
+  if (typeof s?.getPeerCertificate !== 'function') return undefined;
+  const peer = s.getPeerCertificate();
+  if (!peer?.subject) return undefined;
+  const o = peer.subject.O;
+  return { verified: Boolean(s.authorized), organizations: o === undefined ? [] : Array.isArray(o) ? o : [o], ...(peer.subject.CN ? { commonName: String(peer.subject.CN) } : {}) };
+}

@@ -28,7 +28,7 @@ const secrets: Record<string, KubeObject> = {
 const sources: VolumeSources = {
   configMap: async (ns, name) => configMaps[`${ns}/${name}`],
   secret: async (ns, name) => secrets[`${ns}/${name}`],
-  serviceAccount: () => ({ token: 'tok-123', ca: '-----BEGIN CERTIFICATE-----\n' }),
+  serviceAccount: async () => ({ token: 'tok-123', ca: '-----BEGIN CERTIFICATE-----\n' }),
 };
 
 const kubeProxyPod = (): Pod => ({
