@@ -50,9 +50,12 @@ export function computeGateways(s: GatewayObjects, controllerName: string, ports
   return { classes, model, plane };
 }
 
-/** The Ingress model with the Gateways' servers in place of the Ingress catch-all, their upstreams and certificates added. */
+/**
+ * The Ingress model with the Gateways' servers in place of the Ingress catch-all (kept while there
+ * is no listener: nginx then answers 404 on its ports), their upstreams and certificates added.
+ */
 export function withGateways(m: IngressModel, plane: DataPlaneModel): IngressModel {
-  return { ...m, servers: plane.servers, upstreams: new Map([...m.upstreams, ...plane.upstreams]), certificates: new Map([...m.certificates, ...plane.certificates]) };
+  return { ...m, servers: plane.servers.length ? plane.servers : m.servers, upstreams: new Map([...m.upstreams, ...plane.upstreams]), certificates: new Map([...m.certificates, ...plane.certificates]) };
 }
 
 export interface RunningGatewayController {
