@@ -9,7 +9,7 @@
 import type { EndpointSlice, KubeObject, Namespace, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
-import { IngressSyncer, fakeCertificate, serveHealthz } from '../ingress/controller/controller.ts';
+import { IngressSyncer, fakeCertificate, oneAtATime, serveHealthz } from '../ingress/controller/controller.ts';
 import { ControllerMetrics } from '../ingress/metrics.ts';
 import type { Model as IngressModel, Secret } from '../ingress/model.ts';
 import { Nginx, type DataPlane } from '../ingress/nginx/process.ts';
@@ -168,22 +168,7 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
       if (!sameStatus(r.status?.parents ?? [], parents)) await put(v1, 'httproutes', r, { ...r.status, parents });
     }
   };
-  let statusRunning = false;
-  let statusAgain = false;
-  statusSoon = () => {
-    if (statusRunning) {
-      statusAgain = true;
-      return;
-    }
-    statusRunning = true;
-    void updateStatus().finally(() => {
-      statusRunning = false;
-      if (statusAgain) {
-        statusAgain = false;
-        statusSoon();
-      }
-    });
-  };
+  statusSoon = oneAtATime(updateStatus);
   // the data plane Service's address may come later than the last change
   const statusTick = setInterval(() => statusSoon(), 1000);
   statusSoon();

@@ -211,20 +211,10 @@ class Tracer {
         pkt = res.onward;
         continue;
       }
-      // At a pod: an Ingress controller takes the request and opens its own connection onward.
-      if (at.kind === 'pod' && target.url && isIngressController(at.pod)) {
-        const onward = this.ingressHop(at, res.pkt, target.url);
-        if (!onward.ok) {
-          this.replies(legs);
-          return { verdict: 'rejected', reason: onward.reason, ...base, hops: this.hops, candidates: this.candidates };
-        }
-        start = at;
-        pkt = onward.pkt!;
-        continue;
-      }
-      // At a pod: the Gateway controller's nginx takes the request for the Gateway listening there.
-      if (at.kind === 'pod' && target.url && isGatewayController(at.pod)) {
-        const onward = this.gatewayHop(at, res.pkt, target.url);
+      // At a pod: an Ingress or Gateway controller takes the request and opens its own connection onward.
+      const proxyHop = at.kind === 'pod' && target.url ? (isIngressController(at.pod) ? this.ingressHop : isGatewayController(at.pod) ? this.gatewayHop : undefined) : undefined;
+      if (proxyHop && at.kind === 'pod') {
+        const onward = proxyHop.call(this, at, res.pkt, target.url!);
         if (!onward.ok) {
           this.replies(legs);
           return { verdict: 'rejected', reason: onward.reason, ...base, hops: this.hops, candidates: this.candidates };

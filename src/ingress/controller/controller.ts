@@ -368,22 +368,7 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     }
   };
   // after every sync, and every second (the published Service's address may change)
-  let statusRunning = false;
-  let statusAgain = false;
-  statusSoon = () => {
-    if (statusRunning) {
-      statusAgain = true;
-      return;
-    }
-    statusRunning = true;
-    void updateStatus().finally(() => {
-      statusRunning = false;
-      if (statusAgain) {
-        statusAgain = false;
-        statusSoon();
-      }
-    });
-  };
+  statusSoon = oneAtATime(updateStatus);
   const statusTick = setInterval(() => statusSoon(), 1000);
   statusSoon();
 
@@ -422,4 +407,25 @@ export function serveHealthz(addr: HostPort, plane: DataPlane, metrics: Controll
   server.listen(addr.port, addr.host);
   log(`/healthz and /metrics on ${addr.host}:${addr.port}`);
   return server;
+}
+
+/** `run` at most once at a time; calls meanwhile make one more run after it. */
+export function oneAtATime(run: () => Promise<void>): () => void {
+  let running = false;
+  let again = false;
+  const soon = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    void run().finally(() => {
+      running = false;
+      if (again) {
+        again = false;
+        soon();
+      }
+    });
+  };
+  return soon;
 }
