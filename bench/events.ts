@@ -19,7 +19,7 @@ function up(recording: boolean): { readyMs: number; events: number } {
   const kc = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-events-')), 'kubeconfig');
   const env = { ...process.env, ...(recording ? {} : { PODPATH_EVENT_RECORDING: 'off' }) };
   try {
-    const r = spawnSync(process.execPath, [podpathBin, 'up', '--name', name, '--kubeconfig', kc, '--no-netpol', '--no-ingress', '-f', path.join(repoRoot, 'examples/seed-001')], { encoding: 'utf8', env, timeout: 300_000 });
+    const r = spawnSync(process.execPath, [podpathBin, 'up', '--name', name, '--kubeconfig', kc, '--no-netpol', '--no-ingress', '--no-gateway', '-f', path.join(repoRoot, 'examples/seed-001')], { encoding: 'utf8', env, timeout: 300_000 });
     if (r.status !== 0) throw new Error(`podpath up failed:\n${r.stdout}\n${r.stderr}`);
     const m = /pods Ready ([\d.]+) s/.exec(r.stdout);
     if (!m) throw new Error(`podpath up did not print its milestones:\n${r.stdout}`);

@@ -12,8 +12,10 @@
 //     controller's worker_processes (auto), listen options and keepalive settings.
 // From the lab's client namespace, wrk measures
 //   1. throughput and p99 of (a) the controller through its LoadBalancer IP, (b) the plain
-//      nginx through its LoadBalancer IP, (c) one backend pod directly; interleaved a,b,c per
-//      round over --rounds rounds, medians reported, (a)/(b) paired within each round;
+//      nginx through its LoadBalancer IP, (c) one backend pod directly, (d) the Gateway
+//      controller (podpath-gateway) through its LoadBalancer IP, a Gateway and an HTTPRoute for
+//      the same host and Service; interleaved a,b,c,d per round over --rounds rounds, medians
+//      reported, (a)/(b) and (d)/(a) paired within each round;
 //   2. configuration changes: during a --churn-duration wrk run against (a), --changes new
 //      Ingresses (another host each, evenly spaced); in the same kind of run against (b),
 //      --changes `nginx -s reload`s (SIGHUP to its master, whose PID is in a pid file this bench
@@ -265,7 +267,7 @@ async function main(): Promise<void> {
   const cpu = os.cpus();
   log(`bench/ingress: lab ${name}; ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? '?'}), shared — load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; nothing pinned`);
   log(`nginx ${nginxVersion} (host package, every nginx here), libnginx-mod-http-lua ${luaVersion}, wrk ${wrkVersion}, node ${process.version}`);
-  log(`wrk from the client namespace: ${wrkArgs(duration).join(' ')} URL; ${rounds} rounds a,b,c interleaved (after a 2 s warm-up of each)`);
+  log(`wrk from the client namespace: ${wrkArgs(duration).join(' ')} URL; ${rounds} rounds a,b,c,d interleaved (after a 2 s warm-up of each)`);
 
   // 1. the lab
   const tUp = Date.now();
@@ -313,10 +315,18 @@ async function main(): Promise<void> {
     const workers = (ns: string) => pidsIn(ns).filter((p) => /^nginx: worker process/.test(readCmdline(p))).length;
     log(`lab up in ${((Date.now() - tUp) / 1000).toFixed(1)} s (1 node, kube-proxy iptables mode, cluster DNS, no NetworkPolicy agent); backends ${backends.join(', ')} :${BACKEND_PORT}`);
     log(`nginx workers: controller ${workers(controllerNs)} (worker_processes auto), plain ${workers(plainNs)} (auto), each backend 1; plain access log: ${plainAccessLog ? 'on, to a file' : 'off'}; the controller logs every request to its container log (ingress-nginx's default)`);
+    // (d): a Gateway of the lab's class and an HTTPRoute for the same host and Service
+    const G = '/apis/gateway.networking.k8s.io/v1/namespaces/default';
+    await api.request('POST', `${G}/gateways`, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'bench', namespace: 'default' }, spec: { gatewayClassName: 'podpath', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
+    await api.request('POST', `${G}/httproutes`, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'bench', namespace: 'default' }, spec: { parentRefs: [{ name: 'bench' }], hostnames: [HOST], rules: [{ backendRefs: [{ name: 'bench-backend', port: 80 }] }] } });
+    const gatewayIP = await lbIP('podpath-gateway', 'podpath-gateway');
+    const urlD = `http://${gatewayIP}/`;
+    await until(`200 from ${urlD} (Host ${HOST})`, 60_000, () => (httpStatus(urlD) === '200' ? true : undefined));
     const targets: [string, string, string][] = [
       ['a', 'podpath controller', urlA],
       ['b', 'plain nginx', urlB],
       ['c', 'direct to one pod', urlC],
+      ['d', 'podpath Gateway', urlD],
     ];
     for (const [k, what, url] of targets) log(`  (${k}) ${what.padEnd(19)} ${url}`);
 
@@ -357,7 +367,7 @@ async function main(): Promise<void> {
     // 2. throughput, interleaved
     log(`\n== throughput (${elapsed()}) ==`);
     for (const [, , url] of targets) await wrk(url, 2);
-    const runs: Record<string, WrkResult[]> = { a: [], b: [], c: [] };
+    const runs: Record<string, WrkResult[]> = { a: [], b: [], c: [], d: [] };
     const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  failed ${r.failed}`;
     for (let round = 1; round <= rounds; round++) {
       for (const [k, what, url] of targets) {
@@ -368,6 +378,7 @@ async function main(): Promise<void> {
     }
     const ratios = runs.a!.map((r, i) => (r.rps / runs.b![i]!.rps) * 100);
     const ratiosC = runs.a!.map((r, i) => (r.rps / runs.c![i]!.rps) * 100);
+    const ratiosD = runs.d!.map((r, i) => (r.rps / runs.a![i]!.rps) * 100);
 
     // 3. configuration changes: new Ingresses against (a), SIGHUPs against (b); the retrying client alongside
     log(`\n== configuration changes: ${changes} in ${churnSeconds} s, wrk and the retrying client (${clientConnections} keep-alive connections) at once (${elapsed()}) ==`);
@@ -464,6 +475,7 @@ async function main(): Promise<void> {
     log('');
     log(`(a)/(b): ${median(ratios).toFixed(0)}% of the plain nginx's requests/s (paired per round: ${ratios.map((x) => x.toFixed(0)).join(', ')}%; aim >= 90%)`);
     log(`(a)/(c): ${median(ratiosC).toFixed(0)}% of a direct connection to one pod (paired per round: ${ratiosC.map((x) => x.toFixed(0)).join(', ')}%)`);
+    log(`(d)/(a): ${median(ratiosD).toFixed(0)}% of the Ingress's requests/s through the Gateway (same nginx template and Lua balancer, the route chosen in Lua; paired per round: ${ratiosD.map((x) => x.toFixed(0)).join(', ')}%)`);
     log(`public anchor: kubernetes/ingress-nginx#5658, ingress-nginx 153,473 vs plain nginx 336,769 req/s (46%), wrk, other hardware — compare the ratio, not the numbers`);
     log('');
     log('changes during load                            wrk requests   wrk failed   per 1M   reloads     retrying client: requests / failed (retried)');

@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const manifest = path.join(dir, 'target.yaml');
   fs.writeFileSync(manifest, target);
   const podpath = (args: string[]) => spawnSync(process.execPath, [podpathBin, ...args], { encoding: 'utf8', timeout: 300_000 });
-  const up = podpath(['up', '--name', name, '--proxy-mode', mode, '--kubeconfig', kubeconfig, '-f', manifest]);
+  const up = podpath(['up', '--name', name, '--proxy-mode', mode, '--no-gateway', '--kubeconfig', kubeconfig, '-f', manifest]);
   try {
     if (up.status !== 0) throw new Error(`podpath up failed:\n${up.stdout}\n${up.stderr}`);
     const s = readState(name)!;

@@ -90,7 +90,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 
 try {
   fs.writeFileSync(path.join(dir, 'web.yaml'), manifest);
-  const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '--kubeconfig', kubeconfig, '--no-netpol', '--no-dns', '--no-ingress', '-f', path.join(dir, 'web.yaml')], { encoding: 'utf8' });
+  const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '--kubeconfig', kubeconfig, '--no-netpol', '--no-dns', '--no-ingress', '--no-gateway', '-f', path.join(dir, 'web.yaml')], { encoding: 'utf8' });
   if (up.status !== 0) throw new Error(`podpath up: ${up.stderr}`);
   for (const [version, bin] of kubectls) {
     spawnSync(bin, ['exec', 'web', '--', 'true'], { env }); // discovery cache

@@ -81,7 +81,7 @@ if (process.argv.includes('--observe')) {
   const podpath = path.join(root, 'bin/podpath.js');
   for (const mode of arg('modes', 'iptables,nftables').split(',')) {
     const name = `ppb${randomBytes(3).toString('hex')}`;
-    const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '-f', path.join(root, 'examples/seed-001'), '--proxy-mode', mode, '--no-ingress', '--no-dns', '--no-netpol', '--timeout', '120'], { encoding: 'utf8' });
+    const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '-f', path.join(root, 'examples/seed-001'), '--proxy-mode', mode, '--no-ingress', '--no-gateway', '--no-dns', '--no-netpol', '--timeout', '120'], { encoding: 'utf8' });
     try {
       if (up.status !== 0) throw new Error(`podpath up failed: ${up.stderr}`);
       const total: number[] = [];

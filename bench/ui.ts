@@ -79,7 +79,7 @@ console.log(`first render, 100 Services, 1,000 pods:               ${f(large)}  
 
 if (process.argv.includes('--lab')) {
   const name = `uibench${randomBytes(3).toString('hex')}`;
-  const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '-f', path.join(root, 'examples/seed-001'), '--no-dns', '--no-ingress', '--kubeconfig', path.join(dir, 'kubeconfig')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '-f', path.join(root, 'examples/seed-001'), '--no-dns', '--no-ingress', '--no-gateway', '--kubeconfig', path.join(dir, 'kubeconfig')], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     if (up.status !== 0) throw new Error('podpath up failed');
     const client: Client = labClient(readState(name)!);

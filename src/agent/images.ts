@@ -29,6 +29,8 @@ export const builtinImages: Record<string, (c: Container, kubeconfig: () => stri
   'podpath/coredns': (_c, kubeconfig) => ['dns', '--kubeconfig', kubeconfig()],
   // ingress-nginx's controller: a real nginx driven by `podpath ingress-controller`.
   'podpath/ingress-nginx-controller': (_c, kubeconfig) => ['ingress-controller', '--kubeconfig', kubeconfig()],
+  // the Gateway API controller on the same data plane: `podpath gateway-controller`
+  'podpath/gateway-controller': (_c, kubeconfig) => ['gateway-controller', '--kubeconfig', kubeconfig()],
   // kube-proxy, as kubeadm's DaemonSet runs it: its args (--config=…, --hostname-override=…) say
   // where its KubeProxyConfiguration is, and that names its kubeconfig (the API server's address,
   // not the Service it programs).
@@ -57,6 +59,7 @@ export const builtinEntrypoints: Record<string, string[]> = {
 /** The directories under /etc an image brings with it, private to each pod (nginx.conf where the seeds look for it). */
 export const imageEtcDirs: Record<string, string[]> = {
   'podpath/ingress-nginx-controller': ['nginx'],
+  'podpath/gateway-controller': ['nginx'],
 };
 
 /** An image reference without Docker Hub's registry, library/ and tag or digest: busybox for docker.io/library/busybox:1.36, podpath/echo for docker.io/podpath/echo:1. */

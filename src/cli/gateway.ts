@@ -1,9 +1,61 @@
-// `podpath gateway route`: the Gateway API's routing decision for one request, offline, from a file.
+// `podpath gateway route`: the Gateway API's routing decision for one request, offline, from a
+// file; `podpath gateway-controller`: the same decisions on the Ingress controller's nginx.
 import { Option, type Command } from 'commander';
+import { parseHostPort } from '../util/ip.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
 export function addGatewayCommands(program: Command): void {
+  program
+    .command('gateway-controller')
+    .description(
+      "A Gateway API controller on the Ingress controller's data plane: watches GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants, Services, EndpointSlices, Secrets and Namespaces; serves the Gateways of its GatewayClasses with a real nginx (each listener a server on its port, HTTPRoute matches chosen by the Lua code in the spec's precedence, endpoints to the Lua balancer without a reload); writes GatewayClass, Gateway (addresses, listeners) and HTTPRoute status; serves /healthz and /metrics.",
+    )
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--controller-name <name>', 'the GatewayClass spec.controllerName it answers to', 'podpath.dev/gateway-controller')
+    .option('--publish-service <namespace/name>', "the data plane's Service: its load-balancer address goes into each Gateway's status, and only listeners on its ports are accepted")
+    .option('--conf-dir <dir>', 'where nginx.conf, the certificates and the Lua code are written', '/etc/nginx')
+    .option('--run-dir <dir>', "nginx's pid file and temp directories (default: CONF_DIR/run)")
+    .option('--listen-address <ip>', 'address nginx binds (default: all)', '')
+    .option('--status-port <port>', "nginx's status server on 127.0.0.1 (endpoint updates, counters)", '10246')
+    .option('--healthz-bind-address <host:port>', '/healthz and /metrics ("off": none)', '0.0.0.0:10254')
+    .option('--worker-processes <n>', "nginx's worker_processes", 'auto')
+    .option('--access-log <file>', 'access log ("off": none)', '/dev/stdout')
+    .option('--nginx <path>', 'the nginx binary', 'nginx')
+    .option('--sync-period <ms>', 'least time between two reloads', '500')
+    .action(async (o: Record<string, string | undefined>) => {
+      const { runGatewayController } = await import('../gateway/controller.ts');
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} gateway-controller: ${line}\n`);
+      const statusPort = Number(o.statusPort);
+      if (!Number.isInteger(statusPort) || statusPort < 1 || statusPort > 65535) throw new Error(`--status-port must be a port number, not ${o.statusPort}`);
+      const c = await runGatewayController({
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+        controllerName: String(o.controllerName),
+        ...(o.publishService ? { publishService: o.publishService } : {}),
+        render: {
+          confDir: String(o.confDir),
+          runDir: o.runDir ?? `${String(o.confDir)}/run`,
+          listenAddress: String(o.listenAddress),
+          httpPort: 80,
+          httpsPort: 443,
+          statusPort,
+          workerProcesses: String(o.workerProcesses),
+          accessLog: String(o.accessLog),
+          redirectCode: 308,
+        },
+        ...(o.healthzBindAddress !== 'off' ? { healthz: parseHostPort(String(o.healthzBindAddress), '--healthz-bind-address') } : {}),
+        nginx: String(o.nginx),
+        minSyncMs: Number(o.syncPeriod) >= 0 ? Number(o.syncPeriod) : 500,
+        log,
+      });
+      const stop = async () => {
+        await c.stop();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop());
+      process.on('SIGINT', () => void stop());
+    });
+
   const gateway = program.command('gateway').description('The Gateway API (GatewayClass, Gateway, HTTPRoute, ReferenceGrant) offline: which listener, route, rule and backend serve a request. No cluster, no root.');
 
   gateway

@@ -36,12 +36,13 @@ program
   .option('--proxy-config <file>', "kube-proxy's KubeProxyConfiguration file for every node (its mode is the lab's unless --proxy-mode is given); `podpath restart proxy-NODE` rereads it")
   .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
   .option('--no-ingress', 'leave out the Ingress controller (ingress-nginx: namespace ingress-nginx, a real nginx behind the LoadBalancer Service ingress-nginx-controller, IngressClass nginx); it needs a proxy mode')
+  .option('--no-gateway', 'leave out the Gateway API (its standard-channel CRDs, the GatewayClass podpath, and its controller: namespace podpath-gateway, a real nginx behind the LoadBalancer Service podpath-gateway); it needs a proxy mode')
   .option('--no-netpol', 'leave out the NetworkPolicy agent (the DaemonSet kube-system/podpath-netpol running `podpath netpol agent` on every node): policies are then stored but not enforced')
   .option('--dns-upstream <addrs>', "where the cluster DNS forwards names outside cluster.local (ADDR[:PORT],...; default: the node's resolv.conf)")
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')
   .option('--timeout <seconds>', 'how long to wait for nodes and pods', '120')
   .option('--keep-on-failure', 'leave a lab that did not come up in place for inspection')
-  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan'; proxyMode: string; proxyConfig?: string; dns: boolean; netpol: boolean; ingress: boolean; dnsUpstream?: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean }, cmd: Command) => {
+  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan'; proxyMode: string; proxyConfig?: string; dns: boolean; netpol: boolean; ingress: boolean; gateway: boolean; dnsUpstream?: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean }, cmd: Command) => {
     await (await labCli()).up({
       name: o.name,
       nodes: Number(o.nodes),
@@ -51,6 +52,7 @@ program
       dns: o.dns,
       netpol: o.netpol,
       ingress: o.ingress,
+      gateway: o.gateway,
       ...(o.dnsUpstream ? { dnsUpstream: o.dnsUpstream } : {}),
       files: o.filename.map((f) => path.resolve(f)),
       ...(o.kubeconfig ? { kubeconfig: path.resolve(o.kubeconfig) } : {}),

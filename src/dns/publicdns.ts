@@ -54,6 +54,30 @@ function serviceClaims(svc: Service): Claim[] {
   return annotatedNames(svc).map((h) => ({ name: normalizeName(h), owner, targets }));
 }
 
+/** The fields of a Gateway API HTTPRoute and Gateway that name what to publish (gateway/types.ts, read structurally). */
+export interface RouteForDNS {
+  metadata: { namespace?: string; name?: string };
+  spec?: { hostnames?: string[]; parentRefs?: { group?: string; kind?: string; namespace?: string; name: string }[] };
+}
+export interface GatewayForDNS {
+  metadata: { namespace?: string; name?: string };
+  status?: { addresses?: { type?: string; value: string }[] };
+}
+
+/** external-dns's gateway-httproute source: an HTTPRoute's hostnames at its parent Gateways' status.addresses. */
+function httpRouteClaims(r: RouteForDNS, gateways: GatewayForDNS[]): Claim[] {
+  const ns = r.metadata.namespace ?? 'default';
+  const addrs = (r.spec?.parentRefs ?? [])
+    .filter((p) => (p.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' && (p.kind ?? 'Gateway') === 'Gateway')
+    .flatMap((p) => gateways.find((g) => (g.metadata.namespace ?? 'default') === (p.namespace ?? ns) && g.metadata.name === p.name)?.status?.addresses ?? [])
+    .filter((a) => (a.type ?? 'IPAddress') === 'IPAddress')
+    .map((a) => ({ ip: a.value }));
+  const targets = ipv4Targets(addrs);
+  if (!targets.length) return [];
+  const owner = `httproute/${ns}/${r.metadata.name}`;
+  return (r.spec?.hostnames ?? []).map((h) => ({ name: normalizeName(h), owner, targets }));
+}
+
 /** A name an Ingress host or annotation can publish: DNS labels, optionally under a leading `*.`. */
 const publishable = (n: string): boolean => /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/.test(n) && n.length <= 253 && parseIP(n) === undefined;
 
@@ -62,10 +86,10 @@ const publishable = (n: string): boolean => /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}
  * (external-dns's per-resource conflict resolution picks the candidate with the least targets):
  * here the one whose sorted addresses compare lowest, then by its kind/namespace/name.
  */
-export function publicNames(ingresses: Ingress[], services: Service[]): PublicNames {
+export function publicNames(ingresses: Ingress[], services: Service[], gw: { routes: RouteForDNS[]; gateways: GatewayForDNS[] } = { routes: [], gateways: [] }): PublicNames {
   const best = new Map<string, Claim>();
   const rank = (c: Claim) => `${c.targets.join(',')}\u0000${c.owner}`;
-  for (const c of [...ingresses.flatMap(ingressClaims), ...services.flatMap(serviceClaims)]) {
+  for (const c of [...ingresses.flatMap(ingressClaims), ...services.flatMap(serviceClaims), ...gw.routes.flatMap((r) => httpRouteClaims(r, gw.gateways))]) {
     if (!publishable(c.name)) continue;
     const cur = best.get(c.name);
     if (!cur || rank(c) < rank(cur)) best.set(c.name, c);

@@ -90,7 +90,61 @@ export interface Location {
   canary?: Canary;
   /** http requests are redirected to https (308) */
   sslRedirect: boolean;
+  /** the Lua code picks the route per request from these (a Gateway listener's HTTPRoute rules) */
+  routes?: RouteChoice[];
 }
+
+/**
+ * One match of a route rule as the Lua code checks it at a location: the Host against
+ * `hostnames` (exact, or `*.` for any number of labels; empty: any), then path, method, headers
+ * and query; the first choice in the list with the most specific Host match wins (the list is in
+ * precedence order otherwise). How a Gateway's HTTPRoutes ride on this model (gateway/dataplane.ts).
+ */
+export interface RouteChoice {
+  /** reported as $namespace and $ingress_name (the route), and in logs and metrics */
+  namespace: string;
+  name: string;
+  rule: number;
+  hostnames: string[];
+  path: { type: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string };
+  method?: string;
+  /** names lower-case; regex: a full match */
+  headers: ValueMatch[];
+  query: ValueMatch[];
+  /** in order; a redirect answers at once */
+  filters: RouteFilter[];
+  /** weighted; a backend without an upstream does not resolve (its share is answered 500) */
+  backends: RouteBackend[];
+}
+
+export interface ValueMatch {
+  name: string;
+  regex: boolean;
+  value: string;
+}
+
+export interface RouteBackend {
+  upstream?: string;
+  service: string;
+  port: number;
+  weight: number;
+  filters: RouteFilter[];
+}
+
+export interface HeaderEdit {
+  set: [string, string][];
+  add: [string, string][];
+  remove: string[];
+}
+
+/** A path modifier: the full path, or the matched PathPrefix replaced. */
+export type PathEdit = { full: string } | { prefix: string };
+
+export type RouteFilter =
+  | ({ type: 'request-headers' } & HeaderEdit)
+  | ({ type: 'response-headers' } & HeaderEdit)
+  | { type: 'rewrite'; hostname?: string; path?: PathEdit }
+  | { type: 'redirect'; scheme?: string; hostname?: string; port?: number; path?: PathEdit; statusCode: number };
 
 export interface ServerTLS {
   /** NAMESPACE/NAME of the kubernetes.io/tls Secret, or undefined for the default certificate */
@@ -102,6 +156,10 @@ export interface ServerTLS {
 export interface Server {
   /** the host, `*.example.com`, or `_` for the catch-all server */
   hostname: string;
+  /** a port of its own (a Gateway listener's), instead of the controller's HTTP and HTTPS ports */
+  listen?: { port: number; tls: boolean };
+  /** `*.example.com` takes any number of labels (the Gateway API), not exactly one (Ingress) */
+  anyDepthWildcard?: boolean;
   tls?: ServerTLS;
   /** every path of this host is a regex (use-regex or rewrite-target on one of its Ingresses) */
   regex: boolean;
@@ -164,7 +222,7 @@ function findServicePort(svc: Service, b: IngressBackend): ServicePort | undefin
 }
 
 /** The upstream for a Service backend: the Service port's ready endpoints from its EndpointSlices. */
-function resolveUpstream(s: IngressState, namespace: string, b: IngressBackend, config: IngressConfig): Upstream {
+export function resolveUpstream(s: IngressState, namespace: string, b: IngressBackend, config: IngressConfig): Upstream {
   const base = { name: upstreamName(namespace, b), namespace, service: b.service!.name, port: String(b.service!.port?.number ?? b.service!.port?.name ?? '') };
   const svc = s.services.find((x) => x.metadata.namespace === namespace && x.metadata.name === b.service!.name);
   if (!svc) return { ...base, endpoints: [], missing: true, unavailable: `Service ${namespace}/${b.service!.name} not found` };
@@ -225,7 +283,7 @@ function better(a: Candidate, b: Candidate): boolean {
   return a.order < b.order;
 }
 
-function decodeSecret(sec: Secret): { pem: string } | { error: string } {
+export function decodeSecret(sec: Secret): { pem: string } | { error: string } {
   if (sec.type !== 'kubernetes.io/tls') return { error: `Secret ${sec.metadata.namespace}/${sec.metadata.name} is of type ${sec.type ?? 'Opaque'}, not kubernetes.io/tls` };
   const crt = sec.data?.['tls.crt'];
   const key = sec.data?.['tls.key'];

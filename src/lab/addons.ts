@@ -1,6 +1,9 @@
 // The lab's cluster add-ons, applied by `podpath up` like kubeadm applies its own: the cluster
 // DNS as CoreDNS is deployed (Deployment `coredns` in kube-system, two replicas, behind the
 // `kube-dns` Service at the cluster DNS address), running the built-in image podpath/coredns.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import type { KubeObject, PolicyRule } from '../api/types.ts';
 import { netConfJSON } from '../cni/netconf.ts';
 
@@ -353,5 +356,103 @@ export function announcerRBAC(): KubeObject[] {
   return [
     { apiVersion: rbacV1, kind: 'ClusterRole', metadata: { name }, rules: [{ apiGroups: [''], resources: ['nodes', 'services'], verbs: ['get', 'list', 'watch'] }, { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] }] },
     { apiVersion: rbacV1, kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:nodes' }] },
+  ] as KubeObject[];
+}
+
+export const gatewayNamespace = 'podpath-gateway';
+export const gatewayControllerName = 'podpath-gateway';
+/** The lab's GatewayClass and the controllerName its controller answers to (domain-prefixed, as the spec asks). */
+export const gatewayClassName = 'podpath';
+export const gatewayController = 'podpath.dev/gateway-controller';
+/** The Gateway API release whose standard channel the lab installs (src/lab/manifests/, vendored with its licence header). */
+export const gatewayAPIVersion = 'v1.3.0';
+
+/**
+ * The Gateway API's standard-channel CRDs (GatewayClass, Gateway, HTTPRoute, GRPCRoute,
+ * ReferenceGrant) as the release's standard-install.yaml ships them, read from the checkout.
+ */
+export function gatewayCRDs(root: string): KubeObject[] {
+  const file = path.join(root, 'src/lab/manifests', `gateway-api-${gatewayAPIVersion}-standard-install.yaml`);
+  return parseAllDocuments(fs.readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => Boolean(o?.kind));
+}
+
+/** The GatewayClass `podpath`, served by the lab's Gateway controller. */
+export function gatewayClass(): KubeObject {
+  return { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: gatewayClassName }, spec: { controllerName: gatewayController, description: 'nginx in namespace podpath-gateway (podpath gateway-controller)' } } as KubeObject;
+}
+
+/**
+ * The Gateway controller, deployed as Gateway implementations deploy their data plane: namespace
+ * podpath-gateway, the Deployment and LoadBalancer Service podpath-gateway (http 80, https 443,
+ * 8080; Local traffic policy, so nginx sees the client's address). Every Gateway of the class
+ * `podpath` is served by this one nginx at the Service's address.
+ */
+export function gatewayAddon(): KubeObject[] {
+  const labels = { 'app.kubernetes.io/name': gatewayControllerName, 'app.kubernetes.io/component': 'controller' };
+  const meta = (name: string) => ({ name, namespace: gatewayNamespace, labels });
+  const ports = [
+    { name: 'http', port: 80 },
+    { name: 'https', port: 443 },
+    { name: 'http-alt', port: 8080 },
+  ];
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: gatewayNamespace, labels: { 'app.kubernetes.io/name': gatewayControllerName } } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(gatewayControllerName) },
+    ...clusterRoleFor(
+      gatewayControllerName,
+      { namespace: gatewayNamespace, name: gatewayControllerName },
+      [
+        { apiGroups: [''], resources: ['services', 'secrets', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+        { apiGroups: ['gateway.networking.k8s.io'], resources: ['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['gateway.networking.k8s.io'], resources: ['gatewayclasses/status', 'gateways/status', 'httproutes/status'], verbs: ['update', 'patch'] },
+      ],
+      labels,
+    ),
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(gatewayControllerName),
+      spec: {
+        type: 'LoadBalancer',
+        externalTrafficPolicy: 'Local',
+        ipFamilyPolicy: 'SingleStack',
+        ipFamilies: ['IPv4'],
+        selector: labels,
+        ports: ports.map((p) => ({ name: p.name, port: p.port, protocol: 'TCP', targetPort: p.port })),
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(gatewayControllerName),
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: gatewayControllerName,
+            terminationGracePeriodSeconds: 30,
+            containers: [
+              {
+                name: 'controller',
+                image: 'podpath/gateway-controller',
+                args: [`--publish-service=${gatewayNamespace}/${gatewayControllerName}`, `--controller-name=${gatewayController}`],
+                env: [
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ],
+                ports: [...ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })), { name: 'metrics', containerPort: 10254, protocol: 'TCP' }],
+                readinessProbe: { httpGet: { path: '/healthz', port: 10254, scheme: 'HTTP' }, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 3 },
+              },
+            ],
+          },
+        },
+      },
+    },
   ] as KubeObject[];
 }

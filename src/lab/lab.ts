@@ -232,7 +232,7 @@ export interface PreflightOptions {
   proxyMode: string;
   /** the NetworkPolicy agent (nft) */
   netpol: boolean;
-  /** the Ingress controller (nginx with its Lua module) */
+  /** the Ingress or Gateway controller (nginx with its Lua module) */
   ingress: boolean;
 }
 
@@ -248,8 +248,8 @@ export function preflight({ proxyMode, netpol, ingress }: PreflightOptions = { p
   if (!commandExists('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
   if (!commandExists('curl')) missing.push('curl: apt-get install -y curl');
   if (!commandExists('arping')) missing.push("arping (iputils-arping), the gratuitous ARP of a LoadBalancer IP's new holder: apt-get install -y iputils-arping");
-  if (ingress && !commandExists('nginx')) missing.push('nginx, for the Ingress controller (or leave it out: --no-ingress): apt-get install -y nginx libnginx-mod-http-lua');
-  else if (ingress && !fs.existsSync('/usr/lib/nginx/modules/ngx_http_lua_module.so')) missing.push("nginx's Lua module, for the Ingress controller (or leave it out: --no-ingress): apt-get install -y libnginx-mod-http-lua");
+  if (ingress && !commandExists('nginx')) missing.push('nginx, for the Ingress and Gateway controllers (or leave them out: --no-ingress --no-gateway): apt-get install -y nginx libnginx-mod-http-lua');
+  else if (ingress && !fs.existsSync('/usr/lib/nginx/modules/ngx_http_lua_module.so')) missing.push("nginx's Lua module, for the Ingress and Gateway controllers (or leave them out: --no-ingress --no-gateway): apt-get install -y libnginx-mod-http-lua");
   for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {
     if (!fs.existsSync(`/usr/lib/cni/${plugin}`)) {
       missing.push(`CNI plugin ${plugin} in /usr/lib/cni: apt-get install -y containernetworking-plugins`);

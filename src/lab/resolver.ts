@@ -6,11 +6,11 @@
 // way out, so every other name is REFUSED, at once — the cluster DNS forwards there as CoreDNS
 // forwards to a node's resolver.
 import dgram from 'node:dgram';
-import type { Ingress, Service } from '../api/types.ts';
+import type { Ingress, KubeObject, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { decodeQuery, encodeResponse, Rcode, Type, type Question, type Response } from '../dns/wire.ts';
-import { describePublicNames, lookupPublic, noPublicNames, publicNames, type PublicNames } from '../dns/publicdns.ts';
+import { describePublicNames, lookupPublic, noPublicNames, publicNames, type GatewayForDNS, type PublicNames, type RouteForDNS } from '../dns/publicdns.ts';
 
 export const labZone = 'lab';
 const ttl = 60;
@@ -57,6 +57,9 @@ export function watchPublicNames(kubeconfig: string, log: (s: string) => void): 
   const client = new Client(loadConfig(kubeconfig, 'lab-resolver/podpath'));
   const ingresses = new Informer<Ingress>(client, 'networking.k8s.io/v1', 'ingresses');
   const services = new Informer<Service>(client, 'v1', 'services');
+  // the Gateway API's (CRDs: served once the lab installs them; never with --no-gateway)
+  const gateways = new Informer<GatewayForDNS & KubeObject>(client, 'gateway.networking.k8s.io/v1', 'gateways');
+  const routes = new Informer<RouteForDNS & KubeObject>(client, 'gateway.networking.k8s.io/v1', 'httproutes');
   let names = noPublicNames();
   let shown: string | undefined;
   let pending = false;
@@ -64,7 +67,7 @@ export function watchPublicNames(kubeconfig: string, log: (s: string) => void): 
     pending = false;
     // Both lists first: a name is not published with only half of the cluster known.
     if (!ingresses.hasSynced || !services.hasSynced) return;
-    names = publicNames(ingresses.list(), services.list());
+    names = publicNames(ingresses.list(), services.list(), { routes: routes.hasSynced ? routes.list() : [], gateways: gateways.hasSynced ? gateways.list() : [] });
     const lines = describePublicNames(names).join('; ');
     if (lines !== shown) log(`public names: ${lines || 'none'}`);
     shown = lines;
@@ -74,7 +77,7 @@ export function watchPublicNames(kubeconfig: string, log: (s: string) => void): 
     pending = true;
     setImmediate(recompute);
   };
-  for (const i of [ingresses, services] as Informer[]) {
+  for (const i of [ingresses, services, gateways, routes] as Informer[]) {
     let failing = false;
     i.onError = (e) => {
       // The API server may still be starting: say so once, not every second.
@@ -92,8 +95,7 @@ export function watchPublicNames(kubeconfig: string, log: (s: string) => void): 
   return {
     current: () => names,
     stop: () => {
-      ingresses.stop();
-      services.stop();
+      for (const i of [ingresses, services, gateways, routes]) i.stop();
       client.close();
     },
   };

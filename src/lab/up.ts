@@ -11,14 +11,14 @@ import { fromSet, matches } from '../api/labels.ts';
 import { loadConfig, objectPath, type Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { announcerRBAC, dnsAddon, flannelAddon, ingressAddon, netpolAddon } from './addons.ts';
+import { announcerRBAC, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, gatewayCRDs, ingressAddon, netpolAddon } from './addons.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import { loadOrCreateCA, type CA } from '../util/pki.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
 import { componentIdentities, issueKubeletCerts, writeComponentKubeconfigs } from './kubeletcerts.ts';
-import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
+import { buildNetwork, destroyLab, labPaths, podpathJs, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
 import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from './wait.ts';
 
 
@@ -38,6 +38,8 @@ export interface UpOptions {
   netpol?: boolean;
   /** the Ingress controller add-on (default on; like DNS it needs kube-proxy) */
   ingress?: boolean;
+  /** the Gateway API: its CRDs, the GatewayClass podpath and the Gateway controller (default true) */
+  gateway?: boolean;
   files: string[];
   kubeconfig?: string;
   timeoutSeconds: number;
@@ -116,7 +118,8 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
   checkUpOptions(o);
   const objs = readLabManifests(o.files);
   const withIngress = (o.ingress ?? true) && o.proxyMode !== 'none';
-  const missing = preflight({ proxyMode: o.proxyMode, netpol: o.netpol !== false, ingress: withIngress });
+  const withGateway = (o.gateway ?? true) && o.proxyMode !== 'none';
+  const missing = preflight({ proxyMode: o.proxyMode, netpol: o.netpol !== false, ingress: withIngress || withGateway });
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
   // The DNS pods reach the API server through the `kubernetes` Service: no proxy, no DNS.
   const withDNS = (o.dns ?? true) && o.proxyMode !== 'none';
@@ -153,6 +156,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
       routeToPods(s, nodes);
       if (withDNS) for (const line of await applyAll(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
       if (withIngress) for (const line of await applyAll(client, ingressAddon())) progress.applied(line);
+      if (withGateway) for (const line of await installGatewayAPI(client)) progress.applied(line);
       for (const line of await applyAll(client, objs)) progress.applied(line);
       const ready = await waitForPods(client, o.timeoutSeconds * 1000);
       const kc = publishKubeconfig(s, o.kubeconfig);
@@ -330,4 +334,22 @@ async function servedIngresses(client: Client, s: LabState, pods: Pod[]): Promis
     out.push({ namespace: ing.metadata.namespace!, name: ing.metadata.name!, ...(address ? { address } : {}), urls: [...new Set(urls)] });
   }
   return out;
+}
+
+/**
+ * The Gateway API's standard-channel CRDs, once established the GatewayClass podpath, then its
+ * controller (which watches the CRDs' kinds from its start).
+ */
+async function installGatewayAPI(client: Client): Promise<string[]> {
+  const lines = await applyAll(client, gatewayCRDs(path.resolve(path.dirname(podpathJs), '..')));
+  await waitFor(
+    async () => Boolean(await client.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses')),
+    30_000,
+    'the Gateway API CRDs to be established',
+  );
+  const gc = gatewayClass();
+  await client.request('PATCH', `/apis/gateway.networking.k8s.io/v1/gatewayclasses/${gc.metadata.name}?fieldManager=podpath&force=true`, JSON.stringify(gc), 'application/apply-patch+yaml');
+  lines.push(`gatewayclasses.gateway.networking.k8s.io/${gc.metadata.name} applied`);
+  lines.push(...(await applyAll(client, gatewayAddon())));
+  return lines;
 }

@@ -6,6 +6,7 @@ import { announcements } from '../agent/announce.ts';
 import type { CniBackend } from '../cni/routes.ts';
 import { cidrAddress, cidrContains, parseCIDR } from '../util/ip.ts';
 import type { Secret } from '../ingress/model.ts';
+import type { Gateway, GatewayClass, HTTPRoute, ReferenceGrant } from '../gateway/types.ts';
 
 export interface ClusterObjects {
   nodes: Node[];
@@ -17,6 +18,11 @@ export interface ClusterObjects {
   ingressClasses: IngressClass[];
   policies: NetworkPolicy[];
   secrets: Secret[];
+  /** the Gateway API's objects (absent where its CRDs are not installed) */
+  gatewayClasses?: GatewayClass[];
+  gateways?: Gateway[];
+  httpRoutes?: HTTPRoute[];
+  referenceGrants?: ReferenceGrant[];
 }
 
 /** The kinds a state file for the trace may hold. */
@@ -30,6 +36,11 @@ export const traceKinds = [
   { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', namespaced: false },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespaced: true },
   { apiVersion: 'v1', kind: 'Secret', namespaced: true },
+  // the Gateway API's standard channel: CRDs, so a cluster may not serve them (optional)
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', namespaced: false, optional: true },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', namespaced: true, optional: true },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespaced: true, optional: true },
+  { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', namespaced: true, optional: true },
 ];
 
 export function sortObjects(objs: KubeObject[]): ClusterObjects {
@@ -62,6 +73,18 @@ export function sortObjects(objs: KubeObject[]): ClusterObjects {
         break;
       case 'Secret':
         c.secrets.push(o as Secret);
+        break;
+      case 'GatewayClass':
+        (c.gatewayClasses ??= []).push(o as GatewayClass);
+        break;
+      case 'Gateway':
+        (c.gateways ??= []).push(o as Gateway);
+        break;
+      case 'HTTPRoute':
+        (c.httpRoutes ??= []).push(o as HTTPRoute);
+        break;
+      case 'ReferenceGrant':
+        (c.referenceGrants ??= []).push(o as ReferenceGrant);
         break;
     }
   }

@@ -23,7 +23,7 @@ export function compareObserved(t: Trace, o: Omit<Observation, 'differences'>): 
   const nf = obs.filter((h) => h.kind === 'netfilter');
   // an onward connection that was open already (nginx's upstream keepalive) meets no nat chain: from the computed step it starts at
   const reusedAt = obs.find((x) => x.kind === 'ingress' && x.note.includes('not a new connection'));
-  const reusedAfter = reusedAt ? (hops.find((h) => h.kind === 'ingress' && h.namespace === reusedAt.namespace)?.step ?? Infinity) : Infinity;
+  const reusedAfter = reusedAt ? (hops.find((h) => (h.kind === 'ingress' || h.kind === 'gateway') && h.namespace === reusedAt.namespace)?.step ?? Infinity) : Infinity;
   for (const h of request) {
     if (h.kind === 'netfilter' && h.rule) {
       const k = key(h.node, h.rule);
@@ -40,7 +40,7 @@ export function compareObserved(t: Trace, o: Omit<Observation, 'differences'>): 
       h.observed = same;
       if (c && same) c.computed = h.step;
       else differences.push(c ? `computed step ${h.step} (conntrack at node ${h.node}) translates to ${tupleText(h.packet.after)}, the kernel to ${tupleText(c.packet.after)}` : `computed step ${h.step} (conntrack at node ${h.node}): no such new connection was reported`);
-    } else if (h.kind === 'proxy' || (h.kind === 'ingress' && h.packet.rewritten.length)) {
+    } else if (h.kind === 'proxy' || ((h.kind === 'ingress' || h.kind === 'gateway') && h.packet.rewritten.length)) {
       const x = obs.find((y) => y.kind === h.kind && (y.node ?? y.namespace) === (h.node ?? h.namespace) && y.computed === undefined);
       h.observed = x !== undefined && x.packet.after.dst === h.packet.after.dst && x.packet.after.dstPort === h.packet.after.dstPort;
       if (h.observed) x!.computed = h.step;

@@ -8,6 +8,9 @@ import type { Pod } from '../api/types.ts';
 import { defaultControllerClass, type ControllerClass } from '../ingress/classes.ts';
 import { buildModel } from '../ingress/model.ts';
 import { route as ingressRoute } from '../ingress/route.ts';
+import { computeGateways, defaultControllerName as gatewayControllerName } from '../gateway/controller.ts';
+import { byAge } from '../ingress/model.ts';
+import { routeRequest as gatewayRoute } from '../gateway/route.ts';
 import { PolicyModel, explain } from '../netpol/policy.ts';
 import { podKey, type ClusterIndex, type NodeInfo } from './cluster.ts';
 import { walkHook, type Branch, type Hook, type PacketState, type RuleWalker } from './netfilter.ts';
@@ -209,9 +212,10 @@ class Tracer {
         pkt = res.onward;
         continue;
       }
-      // At a pod: an Ingress controller takes the request and opens its own connection onward.
-      if (at.kind === 'pod' && target.url && isIngressController(at.pod)) {
-        const onward = this.ingressHop(at, res.pkt, target.url);
+      // At a pod: an Ingress or Gateway controller takes the request and opens its own connection onward.
+      const proxyHop = at.kind === 'pod' && target.url ? (isIngressController(at.pod) ? this.ingressHop : isGatewayController(at.pod) ? this.gatewayHop : undefined) : undefined;
+      if (proxyHop && at.kind === 'pod') {
+        const onward = proxyHop.call(this, at, res.pkt, target.url!);
         if (!onward.ok) {
           this.replies(legs);
           return { verdict: 'rejected', reason: onward.reason, ...base, hops: this.hops, candidates: this.candidates };
@@ -483,6 +487,56 @@ class Tracer {
     return { ok: true, reason: '', pkt: next };
   }
 
+  /**
+   * The Gateway controller's choice (the listener on the port the request reached, the HTTPRoute
+   * rule, its filters, the backendRef), computed by `podpath gateway route`'s functions over the
+   * Gateways of the controller's classes (the oldest Gateway with a listener for the request wins,
+   * as on the shared nginx), and its own connection to an endpoint of the chosen backend.
+   */
+  private gatewayHop(at: Extract<Place, { kind: 'pod' }>, pkt: Packet, url: URL): { ok: boolean; reason: string; pkt?: Packet } {
+    const o = this.ctx.ix.objects;
+    const c = this.ctx.ix.memo('gateway model', () =>
+      computeGateways(
+        { namespaces: o.namespaces, services: o.services, slices: o.slices, secrets: o.secrets, classes: o.gatewayClasses ?? [], gateways: o.gateways ?? [], routes: o.httpRoutes ?? [], grants: o.referenceGrants ?? [] },
+        gatewayControllerName,
+        undefined,
+      ),
+    );
+    const scheme = url.protocol === 'https:' ? 'https' : 'http';
+    const req = { scheme, port: pkt.dstPort, host: url.host, ...(scheme === 'https' ? { sni: url.hostname } : {}), method: 'GET', path: url.pathname || '/', search: url.search, headers: {} } as const;
+    const gws = [...c.model.gateways.values()].sort((a, b) => byAge(a.gateway, b.gateway));
+    const results = gws.map((g) => gatewayRoute(c.model, g.key, req));
+    const r = results.find((x) => x.listener !== null) ?? results[0];
+    if (!r) {
+      this.hop('gateway', at, pkt, pkt, `no Gateway of a GatewayClass with controllerName ${gatewayControllerName}: nginx answers 404`);
+      return { ok: false, reason: `the Gateway controller ${podKey(at.pod)} serves no Gateway` };
+    }
+    const rule = r.route !== null ? `HTTPRoute ${r.route} rule ${r.rule}${r.match ? ` (${r.match.text}; hostname ${r.match.hostname})` : ''}` : undefined;
+    const b = r.backend?.service;
+    const upstream = b ? c.plane.upstreams.get(`${b.namespace}-${b.name}-${b.port}`) : undefined;
+    const endpoints = upstream?.endpoints.map((e) => `${e.address}:${e.port}`) ?? [];
+    const parts = [
+      `GatewayClass ${[...new Set((o.gatewayClasses ?? []).filter((g) => g.spec?.controllerName === gatewayControllerName).map((g) => g.metadata.name))].join(', ')} (${gatewayControllerName})`,
+      `Gateway ${r.gateway}${r.listener ? ` listener ${r.listener} (port ${pkt.dstPort})` : ''}`,
+      ...(rule ? [rule] : []),
+      ...r.filters.map((f) => `${f.type}: ${f.changes.join(', ')}`),
+      ...(r.backends.length > 1 ? [`backendRefs ${r.backends.map((x) => `${x.service.name}:${x.service.port} weight ${x.weight}`).join(', ')} (the largest share shown)`] : []),
+      ...(b ? [`backend Service ${b.namespace}/${b.name} port ${b.port}`, `upstream ${upstream?.name ?? '?'} → ${endpoints.length ? endpoints.join(', ') : '(no endpoints)'}`] : []),
+      ...(r.status !== 200 ? [`nginx answers ${r.status}: ${r.reason}`] : []),
+    ];
+    const object: ObjectRef = r.route ? { kind: 'HTTPRoute', namespace: r.route.split('/')[0]!, name: r.route.split('/')[1]! } : { kind: 'Gateway', namespace: r.gateway.split('/')[0]!, name: r.gateway.split('/')[1]! };
+    if (r.status !== 200 || !upstream?.endpoints.length) {
+      this.hop('gateway', at, pkt, pkt, parts.join('; '), { object });
+      return { ok: false, reason: `the Gateway controller ${podKey(at.pod)} answers ${r.status !== 200 ? r.status : 503}: ${r.status !== 200 ? r.reason : `Service ${b!.namespace}/${b!.name} has no ready endpoints`}` };
+    }
+    const eps = upstream.endpoints.map((e) => ({ ip: e.address, port: e.port, probability: 1 / upstream.endpoints.length }));
+    const chosen = eps[this.choose(eps, `gateway upstream ${upstream.name}`)]!;
+    parts.push(`the balancer picks ${this.ctx.ix.podName(chosen.ip)} (${chosen.ip}:${chosen.port}); nginx connects from the pod's own address`);
+    const next: Packet = { protocol: 'tcp', src: at.pod.status!.podIP!, srcPort: (this.req.srcPort ?? defaultSrcPort) + 1, dst: chosen.ip, dstPort: chosen.port };
+    this.hop('gateway', at, pkt, next, parts.join('; '), { object });
+    return { ok: true, reason: '', pkt: next };
+  }
+
   /** The replies, last connection first: each back through the conntrack entries its request left. */
   private replies(legs: { start: Place; pkt: Packet; res: LegResult }[]): void {
     for (const leg of [...legs].reverse()) {
@@ -501,6 +555,7 @@ class Tracer {
   }
 }
 
+const isGatewayController = (p: Pod) => p.metadata.labels?.['app.kubernetes.io/name'] === 'podpath-gateway' && p.metadata.labels?.['app.kubernetes.io/component'] === 'controller';
 const isIngressController = (p: Pod) => p.metadata.labels?.['app.kubernetes.io/name'] === 'ingress-nginx' && p.metadata.labels?.['app.kubernetes.io/component'] === 'controller';
 
 function controllerClass(classes: { metadata: { name?: string }; spec?: { controller?: string } }[]): ControllerClass {

@@ -19,13 +19,21 @@ export const traceResources: Record<string, string> = {
   IngressClass: 'ingressclasses',
   NetworkPolicy: 'networkpolicies',
   Secret: 'secrets',
+  GatewayClass: 'gatewayclasses',
+  Gateway: 'gateways',
+  HTTPRoute: 'httproutes',
+  ReferenceGrant: 'referencegrants',
 };
 
 /** Every object of the trace's kinds, in all namespaces, as the API server lists them now. */
 export async function readClusterObjects(client: Client): Promise<ClusterObjects> {
   const lists = await Promise.all(
     traceKinds.map(async (k) => {
-      const l = await client.get<{ items: KubeObject[] }>(collectionPath(k.apiVersion, traceResources[k.kind]!));
+      const l = await client.get<{ items: KubeObject[] }>(collectionPath(k.apiVersion, traceResources[k.kind]!)).catch((e: unknown) => {
+        // a CRD's kind where the CRD is not installed
+        if (k.optional && e instanceof ApiError && e.code === 404) return { items: [] };
+        throw e;
+      });
       return l.items.map((o) => ({ ...o, apiVersion: k.apiVersion, kind: k.kind }));
     }),
   );

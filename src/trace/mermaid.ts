@@ -35,7 +35,7 @@ export function traceMermaid(t: Trace): string {
       const line = `${h.hook ?? ''} ${h.rule.table} ${h.rule.chain}: ${h.rule.action ?? ''}${obj}`;
       if (h.packet.rewritten.length) body.push(`  ${me}->>${me}: ${clean(line)}`);
       else body.push(`  Note over ${me}: ${clean(line)}`);
-    } else if (h.kind === 'ingress' && h.packet.rewritten.length) {
+    } else if ((h.kind === 'ingress' || h.kind === 'gateway') && h.packet.rewritten.length) {
       body.push(`  Note over ${me}: ${clean(h.note, 240)}`);
     } else if (h.kind !== 'route' || !h.packet.rewritten.length) {
       body.push(`  Note over ${me}: ${clean(`${h.kind}: ${h.note}${obj}`)}`);

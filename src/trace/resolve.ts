@@ -3,7 +3,7 @@
 // them, answered by the same zone function CoreDNS's stand-in serves (src/dns/zone.ts), names
 // outside the zone forwarded to the lab's resolver. The client and the nodes ask the lab's
 // resolver on the router, which answers the names the cluster publishes (Ingress hosts,
-// LoadBalancer hostname annotations: src/dns/publicdns.ts).
+// LoadBalancer hostname annotations, HTTPRoute hostnames: src/dns/publicdns.ts).
 import { podResolvConf } from '../agent/dns.ts';
 import type { Pod } from '../api/types.ts';
 import { lookupPublic, publicNames, type PublicNames } from '../dns/publicdns.ts';
@@ -50,7 +50,8 @@ export class Resolver {
   }
 
   private publicNames(): PublicNames {
-    return this.ix.memo('public names', () => publicNames(this.ix.objects.ingresses, this.ix.objects.services));
+    const o = this.ix.objects;
+    return this.ix.memo('public names', () => publicNames(o.ingresses, o.services, { routes: o.httpRoutes ?? [], gateways: o.gateways ?? [] }));
   }
 
   /** The lab resolver's answer for one name. */
@@ -60,7 +61,7 @@ export class Resolver {
     if (!ips) return { ips: [], answer: 'REFUSED (not a name the cluster publishes)' };
     const owner = this.publicNames().owners.get(n) ?? this.publicNames().owners.get(`*.${n.slice(n.indexOf('.') + 1)}`);
     const [kind, namespace, objName] = (owner ?? '').split('/');
-    const object = owner ? { kind: kind === 'ingress' ? 'Ingress' : 'Service', namespace: namespace!, name: objName! } : undefined;
+    const object = owner ? { kind: kind === 'ingress' ? 'Ingress' : kind === 'httproute' ? 'HTTPRoute' : 'Service', namespace: namespace!, name: objName! } : undefined;
     return { ips, answer: `A ${ips.join(', ')}${owner ? ` (published for ${owner})` : ''}`, ...(object ? { object } : {}) };
   }
 

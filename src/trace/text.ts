@@ -6,7 +6,7 @@
 import { objectText } from './objects.ts';
 import type { Hop, Observation, ObservedHop, Packet, PacketField, Trace } from './types.ts';
 
-const kindLabel: Record<string, string> = { resolve: 'DNS', route: 'route', netfilter: 'netfilter', conntrack: 'conntrack', ingress: 'ingress', proxy: 'proxy', netpol: 'netpol', deliver: 'deliver', reply: 'reply' };
+const kindLabel: Record<string, string> = { resolve: 'DNS', route: 'route', netfilter: 'netfilter', conntrack: 'conntrack', ingress: 'ingress', gateway: 'gateway', proxy: 'proxy', netpol: 'netpol', deliver: 'deliver', reply: 'reply' };
 
 /** The 5-tuple with rewritten fields starred. */
 export function packetText(p: Packet, marked: readonly PacketField[] = []): string {

@@ -15,7 +15,7 @@ export interface Packet {
 
 export type PacketField = keyof Omit<Packet, 'protocol'>;
 
-export type HopKind = 'resolve' | 'route' | 'netfilter' | 'conntrack' | 'ingress' | 'proxy' | 'netpol' | 'deliver' | 'reply';
+export type HopKind = 'resolve' | 'route' | 'netfilter' | 'conntrack' | 'ingress' | 'gateway' | 'proxy' | 'netpol' | 'deliver' | 'reply';
 
 /** The rule that acted: iptables table and chain, or an nftables table (family and name) and chain. */
 export interface RuleRef {
@@ -98,7 +98,7 @@ export interface ProbeResult {
 
 export interface ObservedHop {
   step: number;
-  kind: Extract<HopKind, 'netfilter' | 'conntrack' | 'route' | 'proxy' | 'ingress' | 'deliver'>;
+  kind: Extract<HopKind, 'netfilter' | 'conntrack' | 'route' | 'proxy' | 'ingress' | 'gateway' | 'deliver'>;
   node?: string;
   namespace?: string;
   hook?: string;

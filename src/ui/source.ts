@@ -3,7 +3,7 @@
 // that a change shows on the page without a reload. Both give the objects in the shape the trace
 // engine takes them.
 import type { KubeObject } from '../api/types.ts';
-import type { Client } from '../client/client.ts';
+import { collectionPath, type Client } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { sortObjects, traceKinds, type ClusterObjects } from '../trace/cluster.ts';
 import { proxyConfigOf, traceResources, type ProxyConfigSummary } from '../trace/live.ts';
@@ -45,8 +45,11 @@ const batchMs = 25;
 const syncTimeoutMs = 30_000;
 
 export async function watchSource(client: Client, fallbackMode: string): Promise<ClusterSource> {
-  const informers = traceKinds.map((k) => new Informer(client, k.apiVersion, traceResources[k.kind]!));
-  const kinds = new Map(informers.map((inf, i) => [inf, traceKinds[i]!]));
+  // a CRD's kind is watched where the cluster serves it (the Gateway API's, in a lab without --no-gateway)
+  const served = await Promise.all(traceKinds.map((k) => (k.optional ? client.get(collectionPath(k.apiVersion, traceResources[k.kind]!)).then(() => true, () => false) : true)));
+  const watched = traceKinds.filter((_, i) => served[i]);
+  const informers = watched.map((k) => new Informer(client, k.apiVersion, traceResources[k.kind]!));
+  const kinds = new Map(informers.map((inf, i) => [inf, watched[i]!]));
   const proxyConfig = new Informer(client, 'v1', 'configmaps', { namespace: 'kube-system', fieldSelector: 'metadata.name=kube-proxy' });
   const listeners: (() => void)[] = [];
   let generation = 0;

@@ -50,8 +50,8 @@ function runPodpath(args: string[]): KubectlResult {
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-/** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). The Ingress controller only with `ingress`. */
-export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean; /** a few letters after the prefix, naming the suite's labs */ tag?: string }): Promise<TestLab> {
+/** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). The Ingress controller only with `ingress`, the Gateway API only with `gateway`. */
+export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean; /** the Gateway API and its controller */ gateway?: boolean; /** a few letters after the prefix, naming the suite's labs */ tag?: string }): Promise<TestLab> {
   const name = testName(opts.tag);
   const kubeconfig = path.join(tempDir('lab'), 'kubeconfig');
   // With a kube-proxy configuration file and no mode, the file's mode is the lab's.
@@ -60,6 +60,7 @@ export async function startLab(opts: { files?: string[]; nodes?: number; cniBack
   for (const f of opts.files ?? []) args.push('-f', f);
   args.push(...(opts.args ?? []));
   if (!opts.ingress) args.push('--no-ingress');
+  if (!opts.gateway) args.push('--no-gateway');
   const kubectl = makeKubectl(kubeconfig);
   const lab: TestLab = {
     name,

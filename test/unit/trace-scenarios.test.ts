@@ -74,6 +74,24 @@ describe('trace: broken scenarios', () => {
       assert.equal(t.hops.at(-1)!.kind, 'reply');
     });
 
+    it(`${mode}: a Gateway's HTTPRoute: the lab's DNS publishes its hostname, the Gateway hop picks the rule and an app pod`, () => {
+      const o = readTraceState([path.join(repoRoot, 'examples/trace/seed-000.yaml'), path.join(repoRoot, 'examples/trace/gateway.yaml')]);
+      const t = traceObjects(o, labPlan, mode, { from: 'client', to: 'http://gw.example.com/api/v1/hello' });
+      assert.equal(t.verdict, 'delivered', t.reason);
+      assert.deepEqual(t.hops.find((h) => h.kind === 'resolve')!.object, { kind: 'HTTPRoute', namespace: 'default', name: 'app' });
+      const hop = t.hops.find((h) => h.kind === 'gateway')!;
+      assert.equal(hop.namespace, 'pod/podpath-gateway/podpath-gateway-7667b86c7f-x2k9p');
+      assert.deepEqual(hop.object, { kind: 'HTTPRoute', namespace: 'default', name: 'app' });
+      assert.match(hop.note, /Gateway default\/web listener http \(port 80\); HTTPRoute default\/app rule 0 \(PathPrefix \/api; hostname gw\.example\.com\)/);
+      assert.match(hop.note, /upstream default-app-service-80 → /);
+      assert.equal(hop.packet.after.src, '10.244.1.9');
+      assert.match(t.endpoint!.pod, /^default\/app-/);
+      // a path no rule takes: the Gateway answers 404
+      const miss = traceObjects(o, labPlan, mode, { from: 'client', to: 'http://gw.example.com/other' });
+      assert.equal(miss.verdict, 'rejected');
+      assert.match(miss.reason, /Gateway controller podpath-gateway\/\S+ answers 404: no rule/);
+    });
+
     it(`${mode}: externalTrafficPolicy Local reached on a node without a local endpoint is dropped`, () => {
       // the controller runs on podpath-m02; podpath (192.168.49.2) has none of its endpoints
       const t = traceObjects(seed('seed-000'), labPlan, mode, { from: 'client', to: '192.168.49.2:31443' });

@@ -34,6 +34,8 @@ export interface SyncerOptions {
   metrics: ControllerMetrics;
   /** after every sync (the controller updates Ingress status then) */
   onSynced?: () => void;
+  /** adds to (or replaces parts of) the model before it is rendered: a Gateway controller's listeners and routes */
+  extend?: (m: Model) => Model;
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
@@ -124,7 +126,8 @@ export class IngressSyncer {
       if (v === versionOf(ing)) exclude.add(keyOf(ing));
       else this.refused.delete(keyOf(ing));
     }
-    return buildModel(s, { class: this.o.class, defaultCertificate: this.o.defaultCertificate, exclude });
+    const m = buildModel(s, { class: this.o.class, defaultCertificate: this.o.defaultCertificate, exclude });
+    return this.o.extend ? this.o.extend(m) : m;
   }
 
   private async sync(): Promise<void> {
@@ -259,7 +262,7 @@ export class IngressSyncer {
 }
 
 /** ingress-nginx's self-signed certificate, for hosts without one of their own. */
-async function fakeCertificate(): Promise<string> {
+export async function fakeCertificate(): Promise<string> {
   const { makeCA } = await import('../../util/pki.ts');
   const now = new Date();
   const c = await makeCA('CN=Kubernetes Ingress Controller Fake Certificate, O=Acme Co', new Date(now.getTime() - 3600_000), new Date(now.getTime() + 365 * 86400_000));
@@ -365,45 +368,11 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
     }
   };
   // after every sync, and every second (the published Service's address may change)
-  let statusRunning = false;
-  let statusAgain = false;
-  statusSoon = () => {
-    if (statusRunning) {
-      statusAgain = true;
-      return;
-    }
-    statusRunning = true;
-    void updateStatus().finally(() => {
-      statusRunning = false;
-      if (statusAgain) {
-        statusAgain = false;
-        statusSoon();
-      }
-    });
-  };
+  statusSoon = oneAtATime(updateStatus);
   const statusTick = setInterval(() => statusSoon(), 1000);
   statusSoon();
 
-  let server: http.Server | undefined;
-  if (o.healthz) {
-    server = createHttpServer((_req, res, target) => {
-      if (target.pathname === '/healthz') {
-        const ok = plane.running();
-        res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(ok ? 'ok' : 'nginx is not running');
-        return;
-      }
-      if (target.pathname === '/metrics') {
-        void plane
-          .counters()
-          .catch(() => '')
-          .then((text) => res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.expose(text)));
-        return;
-      }
-      res.writeHead(404).end();
-    });
-    server.listen(o.healthz.port, o.healthz.host);
-    o.log(`/healthz and /metrics on ${o.healthz.host}:${o.healthz.port}`);
-  }
+  const server = o.healthz ? serveHealthz(o.healthz, plane, metrics, o.log) : undefined;
   return {
     syncer,
     stop: async () => {
@@ -416,4 +385,47 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
       client.close();
     },
   };
+}
+
+/** /healthz (nginx running) and /metrics (the controller's and nginx's counters) on `addr`. */
+export function serveHealthz(addr: HostPort, plane: DataPlane, metrics: ControllerMetrics, log: (s: string) => void): http.Server {
+  const server = createHttpServer((_req, res, target) => {
+    if (target.pathname === '/healthz') {
+      const ok = plane.running();
+      res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(ok ? 'ok' : 'nginx is not running');
+      return;
+    }
+    if (target.pathname === '/metrics') {
+      void plane
+        .counters()
+        .catch(() => '')
+        .then((text) => res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.expose(text)));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  server.listen(addr.port, addr.host);
+  log(`/healthz and /metrics on ${addr.host}:${addr.port}`);
+  return server;
+}
+
+/** `run` at most once at a time; calls meanwhile make one more run after it. */
+export function oneAtATime(run: () => Promise<void>): () => void {
+  let running = false;
+  let again = false;
+  const soon = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    void run().finally(() => {
+      running = false;
+      if (again) {
+        again = false;
+        soon();
+      }
+    });
+  };
+  return soon;
 }

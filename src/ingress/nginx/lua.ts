@@ -90,9 +90,176 @@ local function pick(name, list)
   return ep
 end
 
--- rewrite phase: the upstream (or its canary) and the first endpoint; 503 when there is none
+-- routes (a Gateway listener's HTTPRoute matches, M.routes[$pp_routes], in precedence order but
+-- for the Host): the first of the most specific Host match whose path, method, headers and query
+-- all match
+local function host_rank(names, host)
+  if #names == 0 then return 0, 0 end
+  local e, c
+  for _, n in ipairs(names) do
+    local ne, nc
+    if n:sub(1, 2) == "*." then
+      local suffix = n:sub(2)
+      if #host > #suffix and host:sub(-#suffix) == suffix then ne, nc = 0, #n end
+    elseif n == host then
+      ne, nc = #n, #n
+    end
+    if ne and (e == nil or ne > e or (ne == e and nc > c)) then e, c = ne, nc end
+  end
+  return e, c
+end
+
+local function full_match(s, pattern)
+  return ngx.re.find(s, "^(?:" .. pattern .. ")$", "jo") ~= nil
+end
+
+local function value_matches(m, v)
+  if v == nil then return false end
+  if m.regex then return full_match(v, m.value) end
+  return v == m.value
+end
+
+local function joined(v)
+  if type(v) == "table" then return table.concat(v, ",") end
+  if v == true then return "" end
+  return v
+end
+
+local function path_matches(p, path)
+  if p.type == "Exact" then return path == p.value end
+  if p.type == "RegularExpression" then return full_match(path, p.value) end
+  local prefix = p.value:gsub("/$", "")
+  return prefix == "" or path == prefix or path:sub(1, #prefix + 1) == prefix .. "/"
+end
+
+local function choice_matches(c, path, headers, args)
+  if not path_matches(c.path, path) then return false end
+  if c.method and c.method ~= ngx.req.get_method() then return false end
+  for _, h in ipairs(c.headers) do
+    if not value_matches(h, joined(headers[h.name])) then return false end
+  end
+  for _, q in ipairs(c.query) do
+    local v = args[q.name]
+    if type(v) == "table" then v = v[1] end
+    if v == true then v = "" end
+    if not value_matches(q, v) then return false end
+  end
+  return true
+end
+
+local function edited_path(path, edit, choice)
+  if edit.full then return edit.full end
+  local prefix = choice.path.value:gsub("/$", "")
+  local repl = edit.prefix:gsub("/$", "")
+  local out = repl .. path:sub(#prefix + 1)
+  if out == "" then return "/" end
+  return out
+end
+
+local default_ports = { http = 80, https = 443 }
+
+-- a filter; a redirect answers at once
+local function apply(f, choice, ctx)
+  if f.type == "request-headers" then
+    for _, kv in ipairs(f.set) do ngx.req.set_header(kv[1], kv[2]) end
+    for _, kv in ipairs(f.add) do
+      local had = joined(ngx.req.get_headers()[kv[1]])
+      ngx.req.set_header(kv[1], had and (had .. "," .. kv[2]) or kv[2])
+    end
+    for _, n in ipairs(f.remove) do ngx.req.clear_header(n) end
+  elseif f.type == "response-headers" then
+    ctx.response = ctx.response or {}
+    table.insert(ctx.response, f)
+  elseif f.type == "rewrite" then
+    -- the Host sent upstream is $best_http_host, a map of $http_host read after this phase
+    if f.hostname then ngx.req.set_header("Host", f.hostname) end
+    if f.path then ngx.req.set_uri(edited_path(ngx.var.uri, f.path, choice)) end
+  elseif f.type == "redirect" then
+    local scheme = f.scheme or ngx.var.scheme
+    local host = f.hostname or ctx.host
+    local port = f.port
+    if port == nil then
+      if f.scheme then port = default_ports[scheme] or tonumber(ngx.var.server_port)
+      else port = tonumber(ngx.var.server_port) end
+    end
+    local path = f.path and edited_path(ngx.var.uri, f.path, choice) or ngx.var.uri
+    local hostport = host
+    if port ~= default_ports[scheme] then hostport = host .. ":" .. port end
+    local args = ngx.var.args
+    return ngx.redirect(scheme .. "://" .. hostport .. path .. (args and ("?" .. args) or ""), f.statusCode)
+  end
+end
+
+local function pick_backend(backends)
+  local total = 0
+  for _, b in ipairs(backends) do total = total + b.weight end
+  if total <= 0 then return nil end
+  local r = math.random() * total
+  for _, b in ipairs(backends) do
+    if b.weight > 0 then
+      r = r - b.weight
+      if r < 0 then return b end
+    end
+  end
+  return backends[#backends]
+end
+
+function M.route(table_id)
+  local choices = M.routes[tonumber(table_id)]
+  local host = (ngx.var.host or ""):lower():gsub("%.$", "")
+  local path = ngx.var.uri
+  local headers = ngx.req.get_headers()
+  local args = ngx.req.get_uri_args()
+  local best, be, bc
+  for _, c in ipairs(choices) do
+    local e, n = host_rank(c.hostnames, host)
+    if e and (best == nil or e > be or (e == be and n > bc)) and choice_matches(c, path, headers, args) then
+      best, be, bc = c, e, n
+    end
+  end
+  if best == nil then return ngx.exit(ngx.HTTP_NOT_FOUND) end
+  ngx.var.namespace = best.namespace
+  ngx.var.ingress_name = best.name
+  ngx.var.location_path = best.path.value
+  local ctx = { host = host }
+  ngx.ctx.pp_route = ctx
+  for _, f in ipairs(best.filters) do apply(f, best, ctx) end
+  local b = pick_backend(best.backends)
+  if b == nil or b.upstream == nil then
+    if b then ngx.var.service_name = b.service end
+    return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
+  end
+  ngx.var.service_name = b.service
+  ngx.var.service_port = tostring(b.port)
+  ngx.var.proxy_upstream_name = b.upstream
+  for _, f in ipairs(b.filters) do apply(f, best, ctx) end
+end
+
+-- the response's header changes a route asked for
+function M.header_filter()
+  local ctx = ngx.ctx.pp_route
+  if ctx == nil or ctx.response == nil then return end
+  for _, f in ipairs(ctx.response) do
+    for _, kv in ipairs(f.set) do ngx.header[kv[1]] = kv[2] end
+    for _, kv in ipairs(f.add) do
+      local had = ngx.header[kv[1]]
+      if type(had) == "table" then had[#had + 1] = kv[2] ngx.header[kv[1]] = had
+      elseif had then ngx.header[kv[1]] = { had, kv[2] }
+      else ngx.header[kv[1]] = kv[2] end
+    end
+    for _, n in ipairs(f.remove) do ngx.header[n] = nil end
+  end
+end
+
+-- rewrite phase: the route (where the location has routes), the upstream (or its canary) and the
+-- first endpoint; 503 when there is none
 function M.rewrite()
   sync()
+  local routes = ngx.var.pp_routes
+  if routes ~= nil and routes ~= "" then
+    M.route(routes)
+    if ngx.var.proxy_upstream_name == "" then return end
+  end
   local name = ngx.var.proxy_upstream_name
   if to_canary() then
     name = ngx.var.canary_upstream

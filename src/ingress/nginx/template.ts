@@ -4,7 +4,7 @@
 // default backend's 404, and a status server on 127.0.0.1 that takes endpoint updates and serves
 // the request counters. Pure: the controller writes the text and the files it names.
 import { createHash } from 'node:crypto';
-import { catchAll, defaultCertificate, ownsHealthz, refString, type Location, type Model, type NginxMatch, type Server } from '../model.ts';
+import { catchAll, defaultCertificate, ownsHealthz, refString, type Location, type Model, type NginxMatch, type RouteChoice, type Server } from '../model.ts';
 import { luaModuleName, luaSource } from './lua.ts';
 
 export interface RenderOptions {
@@ -109,7 +109,32 @@ function appRoots(s: Server): string[] {
   return roots.flatMap((r) => [`if ($uri = /) {`, `    return 302 $scheme://$http_host${r};`, `}`]);
 }
 
-function renderLocation(l: Location, server: Server, o: RenderOptions): string[] {
+/**
+ * A location whose route the Lua code picks per request (`$pp_routes` names its table in
+ * `podpath.routes`): it sets the upstream, the names in the log and the request's changes itself.
+ */
+function renderRoutesLocation(l: Location, table: number): string[] {
+  const c = l.config;
+  const body = [
+    ...locationVars(l, ''),
+    `set $pp_routes "${table}";`,
+    `client_max_body_size ${c.proxyBodySize};`,
+    `proxy_connect_timeout ${c.proxyConnectTimeout}s;`,
+    `proxy_send_timeout ${c.proxySendTimeout}s;`,
+    `proxy_read_timeout ${c.proxyReadTimeout}s;`,
+    `rewrite_by_lua_block { ${luaModuleName}.rewrite() }`,
+    `header_filter_by_lua_block { ${luaModuleName}.header_filter() }`,
+    `log_by_lua_block { ${luaModuleName}.log() }`,
+    'proxy_pass http://upstream_balancer;',
+  ];
+  return [`location ${locationText(l.match)} { # ${l.routes!.length} route match${l.routes!.length === 1 ? '' : 'es'}, tried by the Lua code`, ...body.map((b) => `    ${b}`), '}'];
+}
+
+function renderLocation(l: Location, server: Server, o: RenderOptions, tables: RouteChoice[][]): string[] {
+  if (l.routes) {
+    tables.push(l.routes);
+    return renderRoutesLocation(l, tables.length);
+  }
   const c = l.config;
   const body: string[] = [];
   const source = oneLine(l.ingress ? `# ${refString(l.ingress)}${l.path !== undefined ? ` ${server.hostname === catchAll ? '' : server.hostname}${l.path} (${l.pathType})` : ' defaultBackend'}` : "# the controller's default backend");
@@ -137,27 +162,53 @@ function renderLocation(l: Location, server: Server, o: RenderOptions): string[]
   return [`location ${locationText(l.match)} { ${source}`, ...body.map((b) => `    ${b}`), '}'];
 }
 
-function renderServer(s: Server, o: RenderOptions, certFiles: Map<string, string>): string[] {
+/** The listen lines: the controller's HTTP and HTTPS ports, or the server's own port (TLS or not). */
+function listens(s: Server, o: RenderOptions, cert: string | undefined): string[] {
   const isDefault = s.hostname === catchAll;
-  const name = s.hostname.startsWith('*.') ? `~^(?<subdomain>[\\w-]+)${s.hostname.slice(1).replace(/\./g, '\\.')}$` : s.hostname;
+  const certLines = cert ? [`ssl_certificate ${o.confDir}/${cert};`, `ssl_certificate_key ${o.confDir}/${cert};`] : [];
+  if (s.listen) {
+    const tls = s.listen.tls && cert !== undefined;
+    return [listen(o, s.listen.port, `${isDefault ? ' default_server reuseport backlog=4096' : ''}${tls ? ' ssl' : ''}`), ...(tls ? certLines : [])];
+  }
+  return [listen(o, o.httpPort, isDefault ? ' default_server reuseport backlog=4096' : ''), ...(cert ? [listen(o, o.httpsPort, isDefault ? ' default_server reuseport backlog=4096 ssl' : ' ssl'), ...certLines] : [])];
+}
+
+function renderServer(s: Server, o: RenderOptions, certFiles: Map<string, string>, tables: RouteChoice[][]): string[] {
+  const isDefault = s.hostname === catchAll;
+  // nginx's own `*.example.com` takes any number of labels; an Ingress wildcard takes one
+  const name = s.hostname.startsWith('*.') && !s.anyDepthWildcard ? `~^(?<subdomain>[\\w-]+)${s.hostname.slice(1).replace(/\./g, '\\.')}$` : s.hostname;
   const cert = certFiles.get(s.tls?.certificate ?? defaultCertificate) ?? certFiles.get(defaultCertificate);
   const lines = [
-    `## start server ${s.hostname}`,
+    `## start server ${s.hostname}${s.listen ? ` port ${s.listen.port}` : ''}`,
     'server {',
     `    server_name ${name} ;`,
-    `    ${listen(o, o.httpPort, isDefault ? ' default_server reuseport backlog=4096' : '')}`,
-    ...(cert ? [`    ${listen(o, o.httpsPort, isDefault ? ' default_server reuseport backlog=4096 ssl' : ' ssl')}`, `    ssl_certificate ${o.confDir}/${cert};`, `    ssl_certificate_key ${o.confDir}/${cert};`] : []),
+    ...listens(s, o, cert).map((x) => `    ${x}`),
     `    set $pp_server ${q(s.hostname)};`,
     '    set $proxy_upstream_name "-";',
     '    set $proxy_alternative_upstream_name "";',
     ...appRoots(s).map((x) => `    ${x}`),
-    ...s.locations.flatMap((l) => renderLocation(l, s, o).map((x) => `    ${x}`)),
+    ...s.locations.flatMap((l) => renderLocation(l, s, o, tables).map((x) => `    ${x}`)),
     // the controller's own health check, unless a host-less Ingress path takes /healthz
-    ...(isDefault && !ownsHealthz(s) ? ['    location = /healthz {', '        access_log off;', '        return 200;', '    }'] : []),
+    ...(isDefault && !s.listen && !ownsHealthz(s) ? ['    location = /healthz {', '        access_log off;', '        return 200;', '    }'] : []),
     '}',
-    `## end server ${s.hostname}`,
+    `## end server ${s.hostname}${s.listen ? ` port ${s.listen.port}` : ''}`,
   ];
   return lines;
+}
+
+/** A Lua literal of plain data (strings, numbers, booleans, arrays, records); undefined fields left out. */
+export function luaValue(v: unknown): string {
+  if (typeof v === 'string') return `"${v.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\x00-\x1f\x7f]/g, (c) => `\\${String(c.charCodeAt(0)).padStart(3, '0')}`)}"`;
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '0';
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `{${v.map(luaValue).join(', ')}}`;
+  if (v && typeof v === 'object') {
+    return `{${Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => `[${luaValue(k)}] = ${luaValue(x)}`)
+      .join(', ')}}`;
+  }
+  return 'nil';
 }
 
 /** The upstreams the Lua balancer serves, as the status server's payload. */
@@ -177,11 +228,15 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     certFiles.set(name, f);
     files.set(f, c.pem);
   }
+  const tables: RouteChoice[][] = [];
+  const servers = m.servers.flatMap((s) => [...renderServer(s, o, certFiles, tables), '']);
   const http = [
     `lua_package_path ${q(`${o.confDir}/lua/?.lua;;`)};`,
     'lua_shared_dict configuration_data 20M;',
     'lua_shared_dict metrics 5M;',
-    `init_by_lua_block { ${luaModuleName} = require(${q(luaModuleName)}) }`,
+    ...(tables.length
+      ? [`init_by_lua_block {`, `    ${luaModuleName} = require(${q(luaModuleName)})`, `    ${luaModuleName}.routes = ${luaValue(tables)}`, '}']
+      : [`init_by_lua_block { ${luaModuleName} = require(${q(luaModuleName)}) }`]),
     'init_worker_by_lua_block { math.randomseed(ngx.now() * 1000 + ngx.worker.pid()) }',
     '',
     'types {',
@@ -262,7 +317,7 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     '    keepalive_requests 10000;',
     '}',
     '',
-    ...m.servers.flatMap((s) => [...renderServer(s, o, certFiles), '']),
+    ...servers,
     '# the status server: endpoint updates from the controller, request counters for /metrics',
     'server {',
     `    listen 127.0.0.1:${o.statusPort};`,

@@ -34,6 +34,7 @@ const layers: { kind: HopKind; label: string }[] = [
   { kind: 'netfilter', label: 'kube-proxy rules' },
   { kind: 'conntrack', label: 'conntrack' },
   { kind: 'ingress', label: 'Ingress' },
+  { kind: 'gateway', label: 'Gateway' },
   { kind: 'proxy', label: 'kube-proxy (userspace)' },
   { kind: 'netpol', label: 'NetworkPolicy' },
   { kind: 'deliver', label: 'delivery' },

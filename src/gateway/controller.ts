@@ -1,0 +1,188 @@
+// `podpath gateway-controller`: a Gateway API controller on the Ingress controller's data plane.
+// It watches GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants, Services, EndpointSlices,
+// Secrets and Namespaces; the Gateways of its classes (spec.controllerName) become listeners and
+// routes in the Ingress model (dataplane.ts) that the same syncer renders into nginx.conf and
+// whose endpoints go to the same Lua balancer without a reload. Status — GatewayClass Accepted,
+// Gateway Accepted/Programmed with the data plane Service's address and each listener's, every
+// HTTPRoute's parents — is computed by the functions `podpath gateway route` uses (model.ts,
+// status.ts) and written through the status subresources when it changed.
+import type { EndpointSlice, KubeObject, Namespace, Service } from '../api/types.ts';
+import { Client, loadConfig, objectPath } from '../client/client.ts';
+import { Informer } from '../client/informer.ts';
+import { IngressSyncer, fakeCertificate, oneAtATime, serveHealthz } from '../ingress/controller/controller.ts';
+import { ControllerMetrics } from '../ingress/metrics.ts';
+import type { Model as IngressModel, Secret } from '../ingress/model.ts';
+import { Nginx, type DataPlane } from '../ingress/nginx/process.ts';
+import type { RenderOptions } from '../ingress/nginx/template.ts';
+import type { HostPort } from '../util/ip.ts';
+import { buildDataPlane, type DataPlaneModel } from './dataplane.ts';
+import { buildModel, keyOf, type GatewayState, type Model } from './model.ts';
+import { gatewayClassConditions, gatewayStatus, routeParents, sameStatus, stamp, type Condition, type RouteParentEntry } from './status.ts';
+import { gatewayGroup, type Gateway, type GatewayClass, type HTTPRoute, type ReferenceGrant } from './types.ts';
+
+export const defaultControllerName = 'podpath.dev/gateway-controller';
+
+export interface GatewayControllerOptions {
+  kubeconfig?: string;
+  /** the GatewayClass spec.controllerName this controller answers to */
+  controllerName: string;
+  /** NAMESPACE/NAME of the data plane's Service: its address goes into each Gateway's status, its ports are the listeners' */
+  publishService?: string;
+  render: RenderOptions;
+  healthz?: HostPort;
+  nginx: string;
+  minSyncMs: number;
+  log: (s: string) => void;
+}
+
+/** The objects a Gateway controller reads. */
+export interface GatewayObjects extends GatewayState {
+  secrets: Secret[];
+}
+
+/** Only the Gateways of classes with our controllerName; the model and data plane built from them. */
+export function computeGateways(s: GatewayObjects, controllerName: string, ports: number[] | undefined): { classes: GatewayClass[]; model: Model; plane: DataPlaneModel } {
+  const classes = s.classes.filter((c) => c.spec?.controllerName === controllerName);
+  const names = new Set(classes.map((c) => c.metadata.name));
+  const gateways = s.gateways.filter((g) => names.has(g.spec?.gatewayClassName) && !g.metadata.deletionTimestamp);
+  const model = buildModel({ ...s, gateways });
+  const plane = buildDataPlane({ model, services: s.services, slices: s.slices, secrets: s.secrets, grants: s.grants, ...(ports ? { ports } : {}) });
+  return { classes, model, plane };
+}
+
+/**
+ * The Ingress model with the Gateways' servers in place of the Ingress catch-all (kept while there
+ * is no listener: nginx then answers 404 on its ports), their upstreams and certificates added.
+ */
+export function withGateways(m: IngressModel, plane: DataPlaneModel): IngressModel {
+  return { ...m, servers: plane.servers.length ? plane.servers : m.servers, upstreams: new Map([...m.upstreams, ...plane.upstreams]), certificates: new Map([...m.certificates, ...plane.certificates]) };
+}
+
+export interface RunningGatewayController {
+  syncer: IngressSyncer;
+  stop(): Promise<void>;
+}
+
+export async function runGatewayController(o: GatewayControllerOptions): Promise<RunningGatewayController> {
+  const client = new Client(loadConfig(o.kubeconfig, 'podpath-gateway-controller'));
+  const v1 = `${gatewayGroup}/v1`;
+  const classes = new Informer<GatewayClass>(client, v1, 'gatewayclasses');
+  const gateways = new Informer<Gateway>(client, v1, 'gateways');
+  const routes = new Informer<HTTPRoute>(client, v1, 'httproutes');
+  const grants = new Informer<ReferenceGrant>(client, `${gatewayGroup}/v1beta1`, 'referencegrants');
+  const services = new Informer<Service>(client, 'v1', 'services');
+  const slices = new Informer<EndpointSlice>(client, 'discovery.k8s.io/v1', 'endpointslices');
+  const secrets = new Informer<Secret>(client, 'v1', 'secrets');
+  const namespaces = new Informer<Namespace>(client, 'v1', 'namespaces');
+  const all = [classes, gateways, routes, grants, services, slices, secrets, namespaces] as Informer<KubeObject>[];
+  const objects = (): GatewayObjects => ({
+    classes: classes.list(),
+    gateways: gateways.list(),
+    routes: routes.list(),
+    grants: grants.list(),
+    services: services.list(),
+    slices: slices.list(),
+    secrets: secrets.list(),
+    namespaces: namespaces.list(),
+  });
+  const publish = o.publishService?.split('/');
+  const publishSvc = () => (publish ? services.get(publish[0]!, publish[1]!) : undefined);
+  const ports = () => {
+    const p = publishSvc()?.spec?.ports?.map((x) => x.port);
+    return p?.length ? p : undefined;
+  };
+
+  const metrics = new ControllerMetrics({ controller_class: o.controllerName, controller_namespace: process.env.POD_NAMESPACE ?? '', controller_pod: process.env.POD_NAME ?? '' });
+  let restart: NodeJS.Timeout | undefined;
+  let statusSoon = (): void => {};
+  const plane: DataPlane = new Nginx({
+    nginx: o.nginx,
+    confDir: o.render.confDir,
+    runDir: o.render.runDir,
+    statusPort: o.render.statusPort,
+    log: o.log,
+    onExit: () => {
+      restart = setTimeout(() => {
+        syncer.forget();
+        syncer.request();
+      }, 1000);
+    },
+  });
+  const defaultCertificate = await fakeCertificate();
+  const render = o.render.accessLog === '/dev/stdout' ? { ...o.render, accessLog: `/proc/${process.pid}/fd/1` } : o.render;
+  let last: ReturnType<typeof computeGateways> | undefined;
+  const syncer = new IngressSyncer(() => ({ ingresses: [], classes: [], services: [], slices: [], secrets: [] }), plane, {
+    class: { ingressClass: '', controller: o.controllerName, watchWithoutClass: false },
+    render,
+    defaultCertificate,
+    minSyncMs: o.minSyncMs,
+    log: o.log,
+    metrics,
+    onSynced: () => statusSoon(),
+    extend: (m) => {
+      last = computeGateways(objects(), o.controllerName, ports());
+      return withGateways(m, last.plane);
+    },
+  });
+
+  const changed = () => syncer.request();
+  for (const i of all) i.on({ add: changed, update: changed, delete: changed });
+  for (const i of all) i.start();
+  await Promise.all(all.map((i) => i.waitForSync()));
+  o.log(`informers synced; serving GatewayClasses of controller ${o.controllerName}`);
+  await syncer.syncNow();
+
+  const put = async (apiVersion: string, resource: string, obj: KubeObject, status: unknown) => {
+    const kind = { gatewayclasses: 'GatewayClass', gateways: 'Gateway', httproutes: 'HTTPRoute' }[resource];
+    await client
+      .request('PUT', objectPath(apiVersion, resource, obj.metadata.namespace, obj.metadata.name!, 'status'), { ...obj, apiVersion, kind, status })
+      .catch((e: Error) => o.log(`status of ${kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}: ${e.message}`));
+  };
+  const updateStatus = async () => {
+    const c = last;
+    if (!c) return;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    type WithStatus = { status?: { conditions?: Condition[]; parents?: RouteParentEntry[]; addresses?: unknown; listeners?: { name: string; conditions?: Condition[] }[] } };
+    for (const gc of c.classes) {
+      const old = (gc as WithStatus).status;
+      const conditions = stamp(gatewayClassConditions(gc), old?.conditions, gc.metadata.generation, now);
+      if (!sameStatus(old?.conditions, conditions)) await put(v1, 'gatewayclasses', gc, { ...old, conditions });
+    }
+    const address = publishSvc()?.status?.loadBalancer?.ingress?.[0];
+    for (const gm of c.model.gateways.values()) {
+      const gw = gm.gateway;
+      const current = gateways.get(gw.metadata.namespace, gw.metadata.name!) as (Gateway & WithStatus) | undefined;
+      if (!current) continue;
+      const old = current.status;
+      const view = gatewayStatus(c.plane.listeners.get(gm.key) ?? [], address, plane.running());
+      const gen = current.metadata.generation;
+      const status = {
+        addresses: view.addresses,
+        conditions: stamp(view.conditions, old?.conditions, gen, now),
+        listeners: view.listeners.map((l) => ({ ...l, conditions: stamp(l.conditions, old?.listeners?.find((x) => x.name === l.name)?.conditions, gen, now) })),
+      };
+      if (!sameStatus(old, status)) await put(v1, 'gateways', current, status);
+    }
+    for (const r of routes.list() as (HTTPRoute & WithStatus)[]) {
+      const parents = routeParents(c.model, keyOf(r), r.status?.parents, o.controllerName, r.metadata.generation, now);
+      if (!sameStatus(r.status?.parents ?? [], parents)) await put(v1, 'httproutes', r, { ...r.status, parents });
+    }
+  };
+  statusSoon = oneAtATime(updateStatus);
+  // the data plane Service's address may come later than the last change
+  const statusTick = setInterval(() => statusSoon(), 1000);
+  statusSoon();
+  const server = o.healthz ? serveHealthz(o.healthz, plane, metrics, o.log) : undefined;
+  return {
+    syncer,
+    stop: async () => {
+      clearInterval(statusTick);
+      if (restart) clearTimeout(restart);
+      syncer.stop();
+      for (const i of all) i.stop();
+      server?.close();
+      await plane.stop();
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,234 @@
+// The Gateway API in a real one-node lab, beside the Ingress: the lab installs the standard-channel
+// CRDs, the GatewayClass podpath and its controller (namespace podpath-gateway, a LoadBalancer
+// Service in front of a real nginx). A Gateway and HTTPRoutes applied with kubectl are served at
+// the Service's address: from the client namespace through the LoadBalancer IP, kube-proxy, the
+// controller's nginx and the app pods — host, path and header matches, a weighted split, a
+// URLRewrite — and the statuses kubectl shows are the controller's. What nginx did is what
+// `podpath gateway route` says, on the objects read back from the cluster; the same request
+// through the Ingress reaches the same pods.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually } from '../helpers/apiserver.ts';
+import { explained, isRoot, pods, startLab, type TestLab } from '../helpers/lab.ts';
+
+const holds = (check: () => void) => (): true => {
+  check();
+  return true;
+};
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+const v2 = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app-v2, labels: {app: app-v2}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app-v2}}
+  template:
+    metadata: {labels: {app: app-v2}}
+    spec:
+      containers:
+      - name: app
+        image: podpath/echo
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /health, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app-v2}
+spec:
+  selector: {app: app-v2}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+`;
+
+const gatewayYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web}
+spec:
+  gatewayClassName: podpath
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+  - {name: admin, port: 80, protocol: HTTP, hostname: admin.example.com}
+  - {name: odd, port: 9999, protocol: HTTP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app}
+spec:
+  parentRefs: [{name: web, sectionName: http}]
+  hostnames: [app.example.com, gw.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    backendRefs: [{name: app-service, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /api}, headers: [{name: X-Version, value: "v2"}]}]
+    backendRefs: [{name: app-v2, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: split}
+spec:
+  parentRefs: [{name: web}]
+  hostnames: [split.example.com]
+  rules:
+  - backendRefs: [{name: app-service, port: 80, weight: 1}, {name: app-v2, port: 80, weight: 1}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: rewrite}
+spec:
+  parentRefs: [{name: web}]
+  hostnames: [rw.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {hostname: internal.example.com, path: {type: ReplacePrefixMatch, replacePrefixMatch: /api/v1}}
+    backendRefs: [{name: app-service, port: 80}]
+  - matches: [{path: {type: Exact, value: /gone}}]
+    backendRefs: [{name: no-such-service, port: 80}]
+`;
+
+describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' }, () => {
+  let lab: TestLab;
+  let gwIP: string;
+  let ingressIP: string;
+  let tmp: string;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pp-labgw-'));
+    fs.writeFileSync(path.join(tmp, 'v2.yaml'), v2);
+    lab = await startLab({ files: [path.join(root, 'examples/seed-000'), path.join(tmp, 'v2.yaml')], ingress: true, gateway: true, args: ['--no-netpol', '--no-dns', '--timeout', '200'], tag: 'gw' });
+    gwIP = lab.ok(['get', 'svc', '-n', 'podpath-gateway', 'podpath-gateway', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
+    ingressIP = lab.ok(['get', 'svc', '-n', 'ingress-nginx', 'ingress-nginx-controller', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
+    lab.ok(['apply', '-f', '-'], gatewayYAML);
+  });
+  after(async () => {
+    await lab?.down();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  interface Got {
+    code: number;
+    body: { pod?: string; path?: string; host?: string; client?: string };
+  }
+  const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  /** requests from the client namespace to `ip` with their Host and headers, in one shell (a podpath process per request is slow on a busy machine) */
+  const getMany = (reqs: [host: string, path: string, headers?: string[]][], ip = gwIP): Got[] => {
+    const script = reqs.map(([host, p, headers = []]) => `curl -s -m 10 -H ${q(`Host: ${host}`)} ${headers.map((h) => `-H ${q(h)}`).join(' ')} -w '\n@@%{http_code}@@\n' ${q(`http://${ip}${p}`)}`).join('; ');
+    const r = lab.exec('client', ['sh', '-c', script]);
+    const parts = r.stdout.split(/@@(\d+)@@\n?/);
+    const out: Got[] = [];
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      let body: Got['body'] = {};
+      try {
+        body = JSON.parse(parts[i]!.trim()) as Got['body'];
+      } catch {
+        // nginx's own page
+      }
+      out.push({ code: Number(parts[i + 1]), body });
+    }
+    assert.equal(out.length, reqs.length, `${r.stdout}\n${r.stderr}`);
+    return out;
+  };
+  const get = (host: string, p: string, headers: string[] = []): Got => getMany([[host, p, headers]])[0]!;
+
+  it('installs the standard-channel CRDs and the GatewayClass podpath, Accepted by its controller', () =>
+    explained(lab, async () => {
+      const crds = lab.ok(['get', 'crd', '-o', 'name']);
+      for (const k of ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'referencegrants']) assert.match(crds, new RegExp(`${k}\\.gateway\\.networking\\.k8s\\.io`));
+      assert.equal(lab.ok(['get', 'crd', 'gateways.gateway.networking.k8s.io', '-o', 'jsonpath={.metadata.annotations.gateway\\.networking\\.k8s\\.io/bundle-version}']), 'v1.3.0');
+      await eventually(holds(() => assert.match(lab.ok(['get', 'gatewayclass', 'podpath']), /podpath\s+podpath\.dev\/gateway-controller\s+True/)));
+    }));
+
+  it("programs the Gateway at its Service's LoadBalancer IP: kubectl's ADDRESS and PROGRAMMED, listener status with attachedRoutes", () =>
+    explained(lab, async () => {
+      assert.match(gwIP, /^192\.168\.49\.2\d\d$/);
+      assert.notEqual(gwIP, ingressIP);
+      await eventually(holds(() => assert.match(lab.ok(['get', 'gateway', 'web']), new RegExp(`web\\s+podpath\\s+${gwIP.replace(/\./g, '\\.')}\\s+True`))), 30_000);
+      const gw = JSON.parse(lab.ok(['get', 'gateway', 'web', '-o', 'json'])) as { status: { conditions: { type: string; status: string; reason: string }[]; listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string; reason: string }[] }[] } };
+      const c = (cs: { type: string; status: string; reason: string }[], t: string) => cs.find((x) => x.type === t);
+      // one listener is on a port the data plane's Service does not offer
+      assert.deepEqual(c(gw.status.conditions, 'Accepted'), { ...c(gw.status.conditions, 'Accepted'), status: 'True', reason: 'ListenersNotValid' });
+      const listeners = Object.fromEntries(gw.status.listeners.map((l) => [l.name, l]));
+      assert.equal(listeners.http!.attachedRoutes, 3);
+      // split and rewrite name no sectionName: they attach to every listener whose hostname they intersect, not admin.example.com's
+      assert.equal(listeners.admin!.attachedRoutes, 0);
+      assert.equal(listeners.odd!.attachedRoutes, 2);
+      assert.equal(c(listeners.http!.conditions, 'Programmed')!.status, 'True');
+      assert.equal(c(listeners.odd!.conditions, 'Accepted')!.reason, 'PortUnavailable');
+      const routes = JSON.parse(lab.ok(['get', 'httproute', '-o', 'json'])) as { items: { metadata: { name: string }; status: { parents: { controllerName: string; conditions: { type: string; status: string; reason: string }[] }[] } }[] };
+      const byName = Object.fromEntries(routes.items.map((r) => [r.metadata.name, r.status.parents[0]!]));
+      assert.equal(byName.app!.controllerName, 'podpath.dev/gateway-controller');
+      assert.equal(c(byName.app!.conditions, 'Accepted')!.status, 'True');
+      assert.equal(c(byName.app!.conditions, 'ResolvedRefs')!.status, 'True');
+      assert.deepEqual([c(byName.rewrite!.conditions, 'ResolvedRefs')!.status, c(byName.rewrite!.conditions, 'ResolvedRefs')!.reason], ['False', 'BackendNotFound']);
+    }));
+
+  it('serves host, path and header matches, a weighted split and a URLRewrite from the client through the LoadBalancer IP, nginx and the pods', () =>
+    explained(lab, async () => {
+      const app = new Set(pods(lab, 'app=app').map((p) => p.name));
+      const appV2 = new Set(pods(lab, 'app=app-v2').map((p) => p.name));
+      await eventually(holds(() => assert.equal(get('gw.example.com', '/api/v1/hello').code, 200)), 30_000);
+      const [plain, v2, other, nobody, rw, gone] = getMany([
+        ['gw.example.com', '/api/v1/hello'],
+        ['gw.example.com', '/api/v1/hello', ['X-Version: v2']],
+        ['gw.example.com', '/other'],
+        ['nobody.example.com', '/api/v1/hello'],
+        ['rw.example.com', '/old/thing'],
+        ['rw.example.com', '/gone'],
+      ]);
+      assert.ok(app.has(plain!.body.pod!), `${plain!.code} ${plain!.body.pod}`);
+      assert.ok(appV2.has(v2!.body.pod!), `${v2!.code} ${v2!.body.pod}`);
+      assert.equal(other!.code, 404);
+      assert.equal(nobody!.code, 404);
+      assert.equal(rw!.code, 200);
+      assert.equal(rw!.body.path, '/api/v1/thing');
+      assert.equal(rw!.body.host, 'internal.example.com');
+      assert.equal(gone!.code, 500);
+      const seen = { app: 0, v2: 0 };
+      for (const r of getMany(Array.from({ length: 30 }, () => ['split.example.com', '/api/v1/x'] as [string, string]))) {
+        assert.equal(r.code, 200);
+        if (app.has(r.body.pod!)) seen.app++;
+        else if (appV2.has(r.body.pod!)) seen.v2++;
+      }
+      assert.ok(seen.app > 0 && seen.v2 > 0, `both sides of the 1:1 split answered: ${JSON.stringify(seen)}`);
+      // the same request through the Ingress and through the Gateway: the same pods, each proxied by its own controller pod
+      assert.equal(getMany([['app.example.com', '/api/v1/hello']], ingressIP)[0]!.code, 308, 'the Ingress redirects http to https for its TLS host');
+      const ing = JSON.parse(lab.curl('client', 'https://app.example.com/api/v1/hello').stdout) as { pod: string; client: string };
+      const gw = get('app.example.com', '/api/v1/hello');
+      assert.ok(app.has(ing.pod) && app.has(gw.body.pod!));
+      const ctrl = (ns: string) => (JSON.parse(lab.ok(['get', 'pods', '-n', ns, '-o', 'json'])) as { items: { status: { podIP: string } }[] }).items[0]!.status.podIP;
+      assert.equal(ing.client.split(':')[0], ctrl('ingress-nginx'));
+      assert.equal(gw.body.client!.split(':')[0], ctrl('podpath-gateway'));
+    }));
+
+  it('answers as `podpath gateway route` says, on the objects read back from the cluster', () =>
+    explained(lab, async () => {
+      const state = path.join(tmp, 'state.yaml');
+      fs.writeFileSync(state, lab.ok(['get', 'namespaces,services,endpointslices,gatewayclasses,gateways,httproutes', '-A', '-o', 'yaml']));
+      const cases: [string, string, string[]][] = [
+        ['gw.example.com', '/api/v1/hello', []],
+        ['gw.example.com', '/api/v1/hello', ['X-Version: v2']],
+        ['gw.example.com', '/nothing', []],
+        ['rw.example.com', '/old/a', []],
+        ['rw.example.com', '/gone', []],
+        ['admin.example.com', '/api/v1/x', []],
+        ['split.example.com', '/api/v1/x', []],
+      ];
+      const app = new Set(pods(lab, 'app=app').map((p) => p.name));
+      const answers = getMany(cases);
+      for (const [i, [host, p, headers]] of cases.entries()) {
+        const { routeFiles } = await import('../../src/gateway/offline.ts');
+        const want = routeFiles([state], { url: `http://${host}${p}`, gateway: 'default/web', headers, method: 'GET' });
+        const got = answers[i]!;
+        assert.equal(got.code, want.status, `${host}${p} ${headers.join(' ')}`);
+        if (want.status !== 200) continue;
+        const svc = app.has(got.body.pod!) ? 'app-service' : 'app-v2';
+        assert.ok(want.backends.some((b) => b.service.name === svc), `${host}${p}: nginx chose ${svc}, route() lists ${want.backends.map((b) => b.service.name).join(', ')}`);
+        if (want.request!.path.startsWith('/api/v1')) assert.equal(got.body.path, want.request!.path);
+      }
+    }));
+});

@@ -1,0 +1,121 @@
+// The Gateway controller's rendering, without nginx: listeners as servers on their own ports, the
+// route matches in the spec's precedence, listener status (conflicts, ports the Service does not
+// offer, certificate references), the Lua literal of the route tables in nginx.conf, and the
+// statuses written to Gateways and HTTPRoutes.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { computeGateways, withGateways, type GatewayObjects } from '../../src/gateway/controller.ts';
+import { gatewayStatus, routeParents, stamp } from '../../src/gateway/status.ts';
+import type { Gateway, HTTPRoute, Listener } from '../../src/gateway/types.ts';
+import { buildModel as buildIngressModel } from '../../src/ingress/model.ts';
+import { defaultRenderOptions, luaValue, renderNginxConf } from '../../src/ingress/nginx/template.ts';
+import { service, slice } from '../helpers/ingress.ts';
+
+const G = 'gateway.networking.k8s.io/v1';
+const ctrl = 'podpath.dev/gateway-controller';
+let clock = 0;
+const meta = (name: string) => ({ name, namespace: 'default', creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, ++clock)).toISOString(), generation: 1 });
+const gw = (name: string, listeners: Listener[]): Gateway => ({ apiVersion: G, kind: 'Gateway', metadata: meta(name), spec: { gatewayClassName: 'podpath', listeners } });
+const route = (name: string, spec: HTTPRoute['spec']): HTTPRoute => ({ apiVersion: G, kind: 'HTTPRoute', metadata: meta(name), spec: { parentRefs: [{ name: 'gw' }], ...spec } });
+
+function objects(gateways: Gateway[], routes: HTTPRoute[]): GatewayObjects {
+  return {
+    namespaces: [],
+    classes: [
+      { apiVersion: G, kind: 'GatewayClass', metadata: { name: 'podpath' }, spec: { controllerName: ctrl } },
+      { apiVersion: G, kind: 'GatewayClass', metadata: { name: 'other' }, spec: { controllerName: 'example.com/other' } },
+    ],
+    gateways,
+    routes,
+    grants: [],
+    services: [service('web'), service('api')],
+    slices: [slice('web', ['10.244.0.5']), slice('api', ['10.244.0.6', '10.244.0.7'])],
+    secrets: [],
+  };
+}
+
+const render = (o: GatewayObjects, ports?: number[]) => {
+  const c = computeGateways(o, ctrl, ports);
+  const m = withGateways(buildIngressModel({ ingresses: [], classes: [], services: [], slices: [], secrets: [] }, { class: { ingressClass: '', controller: ctrl, watchWithoutClass: false } }), c.plane);
+  return { c, conf: renderNginxConf(m, { ...defaultRenderOptions, confDir: '/etc/nginx', runDir: '/run/nginx' }).conf };
+};
+
+describe('gateway data plane', () => {
+  it('renders each listener as a server on its own port; a port without a hostless listener gets a 404 default server; other classes are not served', () => {
+    const o = objects(
+      [gw('gw', [{ name: 'http', port: 80, protocol: 'HTTP', hostname: 'a.example.com' }, { name: 'alt', port: 8080, protocol: 'HTTP' }]), { ...gw('foreign', [{ name: 'x', port: 81, protocol: 'HTTP' }]), spec: { gatewayClassName: 'other', listeners: [{ name: 'x', port: 81, protocol: 'HTTP' }] } }],
+      [route('r', { rules: [{ backendRefs: [{ name: 'web', port: 80 }] }] })],
+    );
+    const { c, conf } = render(o);
+    assert.deepEqual([...c.model.gateways.keys()], ['default/gw']);
+    assert.deepEqual(c.plane.servers.map((s) => `${s.listen!.port} ${s.hostname}`), ['80 _', '80 a.example.com', '8080 _']);
+    assert.match(conf, /server_name a\.example\.com ;\n\s+listen 80;/);
+    assert.match(conf, /listen 80 default_server reuseport backlog=4096;/);
+    assert.match(conf, /listen 8080 default_server reuseport backlog=4096;/);
+    assert.doesNotMatch(conf, /listen 81/);
+    assert.equal(conf.match(/location = \/healthz/g)!.length, 1, "only the status server's: a listener's default server keeps every path for its routes");
+    assert.match(conf, /set \$pp_routes "1";/);
+    assert.match(conf, /podpath\.routes = \{\{\{\["namespace"\] = "default", \["name"\] = "r", \["rule"\] = 0/);
+    assert.match(conf, /\["upstream"\] = "default-web-80"/);
+  });
+
+  it('orders a listener\'s matches by the spec\'s precedence: Exact, then longer PathPrefix, then method, headers, age', () => {
+    const o = objects(
+      [gw('gw', [{ name: 'http', port: 80, protocol: 'HTTP' }])],
+      [
+        route('old', { rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'web', port: 80 }] }] }),
+        route('new', {
+          rules: [
+            { matches: [{ path: { type: 'PathPrefix', value: '/a' } }, { path: { type: 'Exact', value: '/a' } }], backendRefs: [{ name: 'api', port: 80 }] },
+            { matches: [{ path: { type: 'PathPrefix', value: '/a' }, headers: [{ name: 'X-V', value: '2' }] }], backendRefs: [{ name: 'api', port: 80 }] },
+          ],
+        }),
+      ],
+    );
+    const choices = render(o).c.plane.servers.find((s) => s.locations[0]!.routes)!.locations[0]!.routes!;
+    assert.deepEqual(choices.map((x) => `${x.name}#${x.rule} ${x.path.type} ${x.path.value}${x.headers.length ? ' +h' : ''}`), ['new#0 Exact /a', 'new#1 PathPrefix /a +h', 'new#0 PathPrefix /a', 'old#0 PathPrefix /']);
+    assert.deepEqual(choices[1]!.headers, [{ name: 'x-v', regex: false, value: '2' }]);
+  });
+
+  it('listener status: PortUnavailable, HostnameConflict (the older Gateway keeps it), ProtocolConflict, a missing certificate; attachedRoutes', () => {
+    const o = objects(
+      [
+        gw('gw', [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'odd', port: 9999, protocol: 'HTTP' }, { name: 'tls', port: 443, protocol: 'HTTPS', tls: { certificateRefs: [{ name: 'missing' }] } }]),
+        gw('late', [{ name: 'same', port: 80, protocol: 'HTTP' }, { name: 'tls-on-80', port: 80, protocol: 'HTTPS', hostname: 'x.test', tls: { certificateRefs: [{ name: 'missing' }] } }]),
+      ],
+      [route('r', { rules: [{ backendRefs: [{ name: 'web', port: 80 }] }] })],
+    );
+    const { c } = render(o, [80, 443]);
+    const cond = (g: string, l: string, t: string) => {
+      const x = c.plane.listeners.get(`default/${g}`)!.find((y) => y.name === l)!.conditions.find((y) => y.type === t)!;
+      return `${x.status} ${x.reason}`;
+    };
+    assert.equal(cond('gw', 'http', 'Programmed'), 'True Programmed');
+    assert.equal(cond('gw', 'odd', 'Accepted'), 'False PortUnavailable');
+    assert.equal(cond('gw', 'tls', 'ResolvedRefs'), 'False InvalidCertificateRef');
+    assert.equal(cond('late', 'same', 'Conflicted'), 'True HostnameConflict');
+    assert.equal(cond('late', 'tls-on-80', 'Conflicted'), 'True ProtocolConflict');
+    assert.equal(c.plane.listeners.get('default/gw')!.find((l) => l.name === 'http')!.attachedRoutes, 1);
+    const view = gatewayStatus(c.plane.listeners.get('default/gw')!, { ip: '192.168.49.201' }, true);
+    assert.deepEqual(view.addresses, [{ type: 'IPAddress', value: '192.168.49.201' }]);
+    assert.deepEqual(view.conditions.map((x) => `${x.type} ${x.status} ${x.reason}`), ['Accepted True ListenersNotValid', 'Programmed True Programmed']);
+    assert.deepEqual(gatewayStatus(c.plane.listeners.get('default/gw')!, undefined, true).conditions[1]!.reason, 'AddressNotAssigned');
+  });
+
+  it('route status: one parents entry per parentRef with the model\'s conditions; other controllers\' entries kept; lastTransitionTime kept while the status stays', () => {
+    const o = objects([gw('gw', [{ name: 'http', port: 80, protocol: 'HTTP' }])], [route('r', { rules: [{ backendRefs: [{ name: 'nope', port: 80 }] }] })]);
+    const { c } = render(o);
+    const other = { parentRef: { name: 'x' }, controllerName: 'example.com/other', conditions: [] };
+    const first = routeParents(c.model, 'default/r', [other], ctrl, 1, '2026-01-01T00:00:00Z');
+    assert.equal(first.length, 2);
+    assert.deepEqual(first[1]!.conditions.map((x) => `${x.type} ${x.status} ${x.reason}`), ['Accepted True Accepted', 'ResolvedRefs False BackendNotFound']);
+    const again = routeParents(c.model, 'default/r', first, ctrl, 2, '2026-01-02T00:00:00Z');
+    assert.equal(again[1]!.conditions[0]!.lastTransitionTime, '2026-01-01T00:00:00Z');
+    assert.equal(again[1]!.conditions[0]!.observedGeneration, 2);
+    assert.equal(stamp([{ type: 'A', status: 'False', reason: 'r', message: '' }], again[1]!.conditions.map((x) => ({ ...x, type: 'A' })), 3, 'later')[0]!.lastTransitionTime, 'later');
+  });
+
+  it('writes Lua literals that survive quotes, backslashes and control characters', () => {
+    assert.equal(luaValue({ a: 'x"y\\z\n1', b: [1, true], c: undefined }), '{["a"] = "x\\"y\\\\z\\0101", ["b"] = {1, true}}');
+  });
+});
