@@ -318,57 +318,60 @@ const replacePrefixNeedsOnePrefixMatch = (where: 'requestRedirect' | 'urlRewrite
   return [`${has} ? ((size(self.matches) != 1 || !has(self.matches[0].path) || self.matches[0].path.type != 'PathPrefix') ? false : true) : true`, message];
 };
 
-const httpRouteSpec = obj('The desired state of the HTTPRoute.', {
-  hostnames: hostnames('Hostnames to match against the HTTP Host header.'),
-  parentRefs,
-  rules: arr('HTTP matchers, filters and actions.', obj('Matches requests and says what to do with them.', {
-    backendRefs: backendRefs('The backends matching requests are forwarded to.', httpFilters('Filters applied to requests sent to this backend.')),
-    filters: httpFilters('Filters applied to requests that match the rule.'),
-    matches: arr('Conditions on requests (any one matching is enough).', obj('A request matches when all its conditions do.', {
-      headers: matchList('HTTP request header matchers (all must match).', valueMatch('An HTTP request header matcher.', 4096)),
-      method: enumOf('The HTTP method to match.', ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']),
-      path: pathMatch,
-      queryParams: matchList('HTTP query parameter matchers (all must match).', valueMatch('An HTTP query parameter matcher.', 1024)),
-    }), { maxItems: 64, default: [{ path: { ...specDefaults.pathMatch } }] }),
+/** The spec shared by HTTPRoute and GRPCRoute (their Go types are parallel): hostnames, parentRefs, rules of matches, filters and backends. */
+function routeSpec(kindName: string, proto: string, routeFilters: (d: string) => JSONSchemaProps, match: Record<string, JSONSchemaProps>, o: { matchesDefault?: unknown; ruleFields?: Record<string, JSONSchemaProps>; ruleRules?: [string, string][]; rulesDefault?: unknown; matchesOptional: boolean }): JSONSchemaProps {
+  return obj(`The desired state of the ${kindName}.`, {
+    hostnames: hostnames(`Hostnames to match against the ${proto} Host header.`),
+    parentRefs,
+    rules: arr(`${proto} matchers, filters and actions.`, obj(`Matches ${proto} requests and says what to do with them.`, {
+      backendRefs: backendRefs('The backends matching requests are forwarded to.', routeFilters('Filters applied to requests sent to this backend.')),
+      filters: routeFilters('Filters applied to requests that match the rule.'),
+      matches: arr('Conditions on requests (any one matching is enough).', obj('A request matches when all its conditions do.', match), { maxItems: 64, ...(o.matchesDefault ? { default: o.matchesDefault } : {}) }),
+      ...o.ruleFields,
+    }, { rules: o.ruleRules }), { maxItems: 16, ...(o.rulesDefault ? { default: o.rulesDefault } : {}), rules: [totalMatches(o.matchesOptional)] }),
+  });
+}
+
+const httpRouteSpec = routeSpec('HTTPRoute', 'HTTP', httpFilters, {
+  headers: matchList('HTTP request header matchers (all must match).', valueMatch('An HTTP request header matcher.', 4096)),
+  method: enumOf('The HTTP method to match.', ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']),
+  path: pathMatch,
+  queryParams: matchList('HTTP query parameter matchers (all must match).', valueMatch('An HTTP query parameter matcher.', 1024)),
+}, {
+  matchesDefault: [{ path: { ...specDefaults.pathMatch } }],
+  rulesDefault: [{ matches: [{ path: { ...specDefaults.pathMatch } }] }],
+  matchesOptional: false,
+  ruleFields: {
     timeouts: obj('Timeouts for requests.', {
       backendRequest: str('Timeout for one request from the gateway to a backend.', { pattern: durationPattern }),
       request: str('Timeout for the gateway to respond to a request.', { pattern: durationPattern }),
     }, { rules: [["!(has(self.request) && has(self.backendRequest) && duration(self.request) != duration('0s') && duration(self.backendRequest) > duration(self.request))", 'backendRequest timeout cannot be longer than request timeout']] }),
-  }, {
-    rules: [
-      ["(has(self.backendRefs) && size(self.backendRefs) > 0) ? (!has(self.filters) || self.filters.all(f, !has(f.requestRedirect))): true", 'RequestRedirect filter must not be used together with backendRefs'],
-      replacePrefixNeedsOnePrefixMatch('requestRedirect', false),
-      replacePrefixNeedsOnePrefixMatch('urlRewrite', false),
-      replacePrefixNeedsOnePrefixMatch('requestRedirect', true),
-      replacePrefixNeedsOnePrefixMatch('urlRewrite', true),
-    ],
-  }), { maxItems: 16, default: [{ matches: [{ path: { ...specDefaults.pathMatch } }] }], rules: [totalMatches(false)] }),
+  },
+  ruleRules: [
+    ["(has(self.backendRefs) && size(self.backendRefs) > 0) ? (!has(self.filters) || self.filters.all(f, !has(f.requestRedirect))): true", 'RequestRedirect filter must not be used together with backendRefs'],
+    replacePrefixNeedsOnePrefixMatch('requestRedirect', false),
+    replacePrefixNeedsOnePrefixMatch('urlRewrite', false),
+    replacePrefixNeedsOnePrefixMatch('requestRedirect', true),
+    replacePrefixNeedsOnePrefixMatch('urlRewrite', true),
+  ],
 });
 
 const grpcServiceChars = '^(?i)\\.?[a-z_][a-z_0-9]*(\\.[a-z_][a-z_0-9]*)*$';
 const grpcMethodChars = '^[A-Za-z_][A-Za-z_0-9]*$';
-const grpcRouteSpec = obj('The desired state of the GRPCRoute.', {
-  hostnames: hostnames('Hostnames to match against the gRPC Host header.'),
-  parentRefs,
-  rules: arr('gRPC matchers, filters and actions.', obj('Matches gRPC requests and says what to do with them.', {
-    backendRefs: backendRefs('The backends matching requests are forwarded to.', grpcFilters('Filters applied to requests sent to this backend.')),
-    filters: grpcFilters('Filters applied to requests that match the rule.'),
-    matches: arr('Conditions on requests (any one matching is enough).', obj('A request matches when all its conditions do.', {
-      headers: matchList('gRPC request header matchers (all must match).', valueMatch('A gRPC request header matcher.', 4096)),
-      method: obj('A gRPC service/method matcher.', {
-        method: str('The method to match.', { maxLength: 1024 }),
-        service: str('The service to match.', { maxLength: 1024 }),
-        type: enumOf('How to match the service and method.', ['Exact', 'RegularExpression'], { default: specDefaults.headerMatchType }),
-      }, {
-        rules: [
-          ["has(self.type) ? has(self.service) || has(self.method) : true", "One or both of 'service' or 'method' must be specified"],
-          [`(!has(self.type) || self.type == 'Exact') && has(self.service) ? self.service.matches(r"""${grpcServiceChars}"""): true`, `service must only contain valid characters (matching ${grpcServiceChars})`],
-          [`(!has(self.type) || self.type == 'Exact') && has(self.method) ? self.method.matches(r"""${grpcMethodChars}"""): true`, `method must only contain valid characters (matching ${grpcMethodChars})`],
-        ],
-      }),
-    }), { maxItems: 64 }),
-  }), { maxItems: 16, rules: [totalMatches(true)] }),
-});
+const grpcRouteSpec = routeSpec('GRPCRoute', 'gRPC', grpcFilters, {
+  headers: matchList('gRPC request header matchers (all must match).', valueMatch('A gRPC request header matcher.', 4096)),
+  method: obj('A gRPC service/method matcher.', {
+    method: str('The method to match.', { maxLength: 1024 }),
+    service: str('The service to match.', { maxLength: 1024 }),
+    type: enumOf('How to match the service and method.', ['Exact', 'RegularExpression'], { default: specDefaults.headerMatchType }),
+  }, {
+    rules: [
+      ["has(self.type) ? has(self.service) || has(self.method) : true", "One or both of 'service' or 'method' must be specified"],
+      [`(!has(self.type) || self.type == 'Exact') && has(self.service) ? self.service.matches(r"""${grpcServiceChars}"""): true`, `service must only contain valid characters (matching ${grpcServiceChars})`],
+      [`(!has(self.type) || self.type == 'Exact') && has(self.method) ? self.method.matches(r"""${grpcMethodChars}"""): true`, `method must only contain valid characters (matching ${grpcMethodChars})`],
+    ],
+  }),
+}, { matchesOptional: true });
 
 const referenceGrantSpec = obj('The desired state of the ReferenceGrant.', {
   'from!': arr('The namespaces and kinds trusted to refer to the resources in "to".', obj('Trusted namespaces and kinds.', {
