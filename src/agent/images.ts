@@ -37,6 +37,8 @@ export const builtinImages: Record<string, (c: Container, kubeconfig: () => stri
   'podpath/netpol': () => ['netpol', 'agent'],
   // the node's network daemon, as flannel's image runs flanneld (its args: --ip-masq --kube-subnet-mgr)
   'podpath/flannel': () => ['flanneld'],
+  // the node's BGP daemon, as Calico's calico/node image runs BIRD (its args: --ip-masq, --route-reflector, timers)
+  'podpath/calico-node': () => ['calico-node'],
 };
 
 /** The paths of a built-in image's own program: a container `command` naming it runs the image (kubeadm's kube-proxy: command: [/usr/local/bin/kube-proxy, --config=…]). */

@@ -16,12 +16,15 @@ export interface KubeletCertFiles {
 /** kubeadm's subject of the API server's kubelet client certificate. */
 export const kubeletClientSubject = 'CN=kube-apiserver-kubelet-client, O=system:masters';
 
-export async function issueKubeletCerts(ca: CA, nodes: LabNode[], files: KubeletCertFiles): Promise<void> {
+/** The API server's client certificate (unless `withClient` is false: a node joining a running lab) and each node's serving one. */
+export async function issueKubeletCerts(ca: CA, nodes: LabNode[], files: KubeletCertFiles, withClient = true): Promise<void> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + 365 * 24 * 3600 * 1000);
-  const client = await issueLeaf(ca, { subject: kubeletClientSubject, dns: [], ips: [], notBefore, notAfter, usage: 'client' });
-  writePrivate(files.kubeletClientCert, client.cert);
-  writePrivate(files.kubeletClientKey, client.key);
+  if (withClient) {
+    const client = await issueLeaf(ca, { subject: kubeletClientSubject, dns: [], ips: [], notBefore, notAfter, usage: 'client' });
+    writePrivate(files.kubeletClientCert, client.cert);
+    writePrivate(files.kubeletClientKey, client.key);
+  }
   for (const n of nodes) {
     const serving = await issueLeaf(ca, { subject: `CN=${n.name}`, dns: [n.name], ips: [n.ip], notBefore, notAfter });
     writePrivate(files.nodeServingCert(n.name), serving.cert);
