@@ -69,8 +69,9 @@ export async function down(name: string | undefined): Promise<void> {
   }
 }
 
-export async function status(): Promise<void> {
-  const labs = listLabs();
+export async function status(only?: string): Promise<void> {
+  const labs = listLabs().filter((n) => !only || n === only);
+  if (only && !labs.length) throw new Error(`no lab named ${only} (podpath status lists the labs)`);
   if (!labs.length) return say('no labs');
   for (const n of labs) {
     const s = await labStatus(n);

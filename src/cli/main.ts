@@ -89,8 +89,9 @@ nodeCmd
 
 program
   .command('status')
-  .description('List labs, their processes and nodes.')
-  .action(async () => (await labCli()).status());
+  .description('List labs, their processes and nodes (with --cni-backend bgp, a line per BGP peer of each node, as `calicoctl node status`).')
+  .option('--name <name>', 'only this lab')
+  .action(async (o: { name?: string }) => (await labCli()).status(o.name));
 
 program
   .command('restart')

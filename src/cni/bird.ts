@@ -176,13 +176,3 @@ export function parseShowProtocols(text: string): BgpSession[] {
 export function bgpPeerType(k: PeerKind): string {
   return k === 'mesh' ? 'node-to-node mesh' : k === 'rr' ? 'route reflector' : 'route reflector client';
 }
-
-/** `calicoctl node status`'s table for these sessions. */
-export function nodeStatusTable(sessions: BgpSession[]): string {
-  const rows = sessions.map((s) => [s.peer, bgpPeerType(s.kind), s.state, s.since, s.info]);
-  const head = ['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const sep = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
-  const row = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [sep, row(head), sep, ...rows.map(row), sep].join('\n') + '\n';
-}

@@ -1,0 +1,196 @@
+// --cni-backend bgp: a real BIRD on every node (the DaemonSet kube-system/calico-node) peering
+// over the underlay. Each node's kernel holds the other nodes' pod CIDRs `proto bird` via their
+// underlay address and every session is Established; pods on different nodes reach each other
+// with their own addresses, through a ClusterIP and a NodePort too; a node whose BIRD falls
+// silent has its routes withdrawn by the others when the hold timer expires (its pods become
+// unreachable) and back when it speaks again; nodes joining and leaving change the sessions and
+// routes with no restart; `podpath ssh` shows birdc and the CNI configuration; `podpath trace`
+// names the BGP route. With --bgp-route-reflector every node peers with the first one alone.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { labPaths } from '../../src/lab/lab.ts';
+import { nodeBgp } from '../../src/lab/status.ts';
+import { eventually } from '../helpers/apiserver.ts';
+import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
+
+const podsYaml = (nodes: string[]) =>
+  nodes
+    .map(
+      (n, i) => `apiVersion: v1
+kind: Pod
+metadata: {name: web${i + 1}, labels: {app: web${i + 1}}}
+spec:
+  nodeName: ${n}
+  containers:
+  - {name: web, image: podpath/echo, ports: [{containerPort: 8080}]}
+`,
+    )
+    .join('---\n');
+
+interface PodInfo {
+  name: string;
+  ip: string;
+  node: string;
+}
+
+async function runningPods(lab: TestLab, count: number): Promise<PodInfo[]> {
+  return (await eventually((): PodInfo[] | undefined => {
+    const items = (JSON.parse(lab.ok(['get', 'pods', '-o', 'json'])) as { items: any[] }).items.filter((p) => p.status?.podIP && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    return items.length === count ? items.map((p) => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName })) : undefined;
+  }, 60_000, `${count} ready pods`))!;
+}
+
+function nodesOf(lab: TestLab): { name: string; ip: string; podCIDR: string }[] {
+  return (JSON.parse(lab.ok(['get', 'nodes', '-o', 'json'])) as { items: any[] }).items.map((n) => ({ name: n.metadata.name, ip: n.status.addresses.find((a: any) => a.type === 'InternalIP').address, podCIDR: n.spec.podCIDR }));
+}
+
+const ssh = (lab: TestLab, node: string, cmd: string) => lab.podpath(['ssh', node, '--', cmd]);
+
+/** Whether `node`'s kernel routes `cidr` via `ip` as BIRD installs it. */
+const birdRoute = (lab: TestLab, node: string, cidr: string, ip: string) => new RegExp(`^${cidr.replace(/\./g, '\\.')} via ${ip.replace(/\./g, '\\.')} dev eth0 proto bird`, 'm').test(ssh(lab, node, 'ip route').stdout);
+
+const peer = (from: PodInfo, to: PodInfo, lab: TestLab) => lab.curl(`pod/default/${from.name}`, `http://${to.ip}:8080/api/v1/peer`, ['--max-time', '3']);
+
+describe('a 3-node lab with --cni-backend bgp', { skip: !isRoot && 'labs need root' }, () => {
+  let lab: TestLab;
+  before(async () => {
+    lab = await startLab({ nodes: 3, cniBackend: 'bgp', tag: 'bgp', args: ['--no-dns', '--no-netpol'] });
+  });
+  after(async () => {
+    if (lab) assert.equal((await lab.down()).code, 0);
+  });
+
+  it('routes every node pair over BGP (proto bird via the underlay, sessions Established) with source addresses kept, and through a ClusterIP and a NodePort', () =>
+    explained(lab, async () => {
+      const nodes = nodesOf(lab);
+      assert.equal(nodes.length, 3);
+      for (const n of nodes) {
+        await eventually(() => nodes.every((o) => o.name === n.name || birdRoute(lab, n.name, o.podCIDR, o.ip)), 30_000, `node ${n.name} to learn the other pod CIDRs over BGP`);
+        const bgp = nodeBgp(lab.name, n.name);
+        assert.ok('sessions' in bgp, JSON.stringify(bgp));
+        assert.deepEqual(
+          bgp.sessions.map((s) => [s.protocol, s.state, s.info]),
+          nodes.filter((o) => o.name !== n.name).map((o) => [`Mesh_${o.ip.replace(/\./g, '_')}`, 'up', 'Established']),
+        );
+      }
+      const birdc = ssh(lab, nodes[0]!.name, 'birdc show protocols');
+      assert.equal(birdc.code, 0, birdc.stderr);
+      assert.match(birdc.stdout, /Mesh_192_168_49_3\s+BGP\s+---\s+up\s+\S+\s+Established/);
+      const conflist = ssh(lab, nodes[1]!.name, 'cat /etc/cni/net.d/10-bgp.conflist');
+      assert.equal(conflist.code, 0, conflist.stderr);
+      assert.equal(JSON.parse(conflist.stdout).plugins[0].ipam.ranges[0][0].subnet, nodes[1]!.podCIDR);
+      const status = lab.podpath(['status']).stdout;
+      assert.match(status, /BGP peer 192\.168\.49\.3 \(node-to-node mesh\) up since \S+ Established/);
+      assert.equal(status.match(/BGP peer .* Established/g)?.length, 6, status);
+      const daemon = JSON.parse(lab.ok(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=calico-node', '-o', 'json'])).items as any[];
+      assert.equal(daemon.length, 3);
+      assert.match(lab.ok(['logs', '-n', 'kube-system', daemon[0].metadata.name]), /Started BIRD \(config \/var\/run\/calico\/bird\/\S+\/bird\.conf\); peers: /);
+
+      lab.ok(['apply', '-f', '-'], podsYaml(nodes.map((n) => n.name)));
+      const pods = await runningPods(lab, 3);
+      for (const from of pods) {
+        for (const to of pods) {
+          if (from === to) continue;
+          const r = peer(from, to, lab);
+          assert.equal(r.code, 0, `${from.name} (${from.node}) -> ${to.ip} (${to.node}): ${r.stderr}`);
+          const who = JSON.parse(r.stdout);
+          assert.equal(who.pod, to.name);
+          assert.equal(who.client.split(':')[0], from.ip, 'pod-to-pod traffic keeps its source address');
+        }
+      }
+      // web3 (on the third node) behind a Service: its ClusterIP from the first node's pod, its NodePort on the first node from the client
+      const web3 = pods.find((p) => p.name === 'web3')!;
+      lab.ok(['expose', 'pod', 'web3', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
+      const svc = JSON.parse(lab.ok(['get', 'svc', 'web3', '-o', 'json'])).spec;
+      const web1 = pods.find((p) => p.name === 'web1')!;
+      assert.notEqual(web1.node, web3.node);
+      const viaClusterIP = await eventually(() => {
+        const r = lab.curl(`pod/default/web1`, `http://${svc.clusterIP}/api/v1/c`, ['--max-time', '3']);
+        return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+      }, 20_000, 'the ClusterIP to answer');
+      assert.equal(viaClusterIP.pod, 'web3');
+      const viaNodePort = await eventually(() => {
+        const r = lab.curl('client', `http://${nodes[0]!.ip}:${svc.ports[0].nodePort}/api/v1/n`, ['--max-time', '3']);
+        return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+      }, 20_000, 'the NodePort to answer');
+      assert.equal(viaNodePort.pod, 'web3');
+
+      const trace = lab.podpath(['trace', '--from', 'pod/default/web1', '--to', `http://${web3.ip}:8080/`]);
+      assert.match(trace.stdout, new RegExp(`${web3.ip.replace(/\.\d+$/, '')}\\.0/24 via ${nodes.find((n) => n.name === web3.node)!.ip.replace(/\./g, '\\.')} dev eth0 proto bird \\(BGP route learned from node ${web3.node}`), trace.stdout + trace.stderr);
+    }));
+
+  it('withdraws the routes of a node whose BIRD falls silent within the hold time (its pods unreachable), and learns them again when it speaks', () =>
+    explained(lab, async () => {
+      const nodes = nodesOf(lab);
+      const [first, , third] = nodes;
+      const pods = await runningPods(lab, 3);
+      const web1 = pods.find((p) => p.node === first!.name)!;
+      const web3 = pods.find((p) => p.node === third!.name)!;
+      const pid = Number(fs.readFileSync(`${labPaths(lab.name).nodeBird(third!.name)}/bird.pid`, 'utf8'));
+      // SIGSTOP: the node is there but its BGP speaker says nothing (as a node that went away): only the hold timer (9 s) tells
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await eventually(() => !birdRoute(lab, first!.name, third!.podCIDR, third!.ip), 30_000, `the first node to withdraw ${third!.podCIDR}`);
+        assert.match(ssh(lab, first!.name, 'birdc show protocols').stdout, new RegExp(`Mesh_${third!.ip.replace(/\./g, '_')}\\s+BGP\\s+---\\s+start\\s+.*Hold timer expired`));
+        assert.notEqual(peer(web1, web3, lab).code, 0, 'the silent node\'s pod is unreachable');
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await eventually(() => birdRoute(lab, first!.name, third!.podCIDR, third!.ip), 60_000, `the first node to learn ${third!.podCIDR} again`);
+      assert.equal(peer(web1, web3, lab).code, 0, 'reachable again');
+
+      // The daemon's pod deleted: BIRD stops with it (its peers withdraw at once), the DaemonSet's new pod brings it back.
+      const daemon = (JSON.parse(lab.ok(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=calico-node', '-o', 'json'])).items as any[]).find((p) => p.spec.nodeName === third!.name);
+      lab.ok(['delete', 'pod', '-n', 'kube-system', daemon.metadata.name]);
+      await eventually(() => Number(fs.readFileSync(`${labPaths(lab.name).nodeBird(third!.name)}/bird.pid`, 'utf8')) !== pid && birdRoute(lab, first!.name, third!.podCIDR, third!.ip), 60_000, 'a new BIRD on the third node and its routes learned');
+      await eventually(() => peer(web1, web3, lab).code === 0, 20_000, 'reachable with the new daemon');
+    }));
+
+  it('peers with a node that joins and routes its pods, and withdraws a node that leaves, without restarting BIRD', () =>
+    explained(lab, async () => {
+      const before = nodesOf(lab);
+      const pids = before.map((n) => fs.readFileSync(`${labPaths(lab.name).nodeBird(n.name)}/bird.pid`, 'utf8'));
+      const add = lab.podpath(['node', 'add']);
+      assert.equal(add.code, 0, add.stderr);
+      const joined = nodesOf(lab).find((n) => !before.some((b) => b.name === n.name))!;
+      for (const n of before) await eventually(() => birdRoute(lab, n.name, joined.podCIDR, joined.ip), 30_000, `${n.name} to learn ${joined.podCIDR}`);
+      lab.ok(['run', 'web4', '--image=podpath/echo', '--port=8080', `--overrides={"spec":{"nodeName":"${joined.name}"}}`]);
+      const pods = await runningPods(lab, 4);
+      const web1 = pods.find((p) => p.name === 'web1')!;
+      const web4 = pods.find((p) => p.name === 'web4')!;
+      await eventually(() => peer(web1, web4, lab).code === 0, 20_000, 'the new node\'s pod reachable');
+      assert.deepEqual(before.map((n) => fs.readFileSync(`${labPaths(lab.name).nodeBird(n.name)}/bird.pid`, 'utf8')), pids, 'the same BIRD processes, reconfigured');
+
+      const del = lab.podpath(['node', 'delete', joined.name]);
+      assert.equal(del.code, 0, del.stderr);
+      for (const n of before) await eventually(() => !birdRoute(lab, n.name, joined.podCIDR, joined.ip) && !/Mesh_192_168_49_5/.test(ssh(lab, n.name, 'birdc show protocols').stdout), 30_000, `${n.name} to forget ${joined.name}`);
+    }));
+});
+
+describe('a 3-node lab with --cni-backend bgp --bgp-route-reflector', { skip: !isRoot && 'labs need root' }, () => {
+  let lab: TestLab;
+  before(async () => {
+    lab = await startLab({ nodes: 3, cniBackend: 'bgp', tag: 'bgprr', args: ['--no-dns', '--no-netpol', '--bgp-route-reflector'] });
+  });
+  after(async () => {
+    if (lab) assert.equal((await lab.down()).code, 0);
+  });
+
+  it('peers every node with the first, which reflects the others\' routes with their own next hops', () =>
+    explained(lab, async () => {
+      const [rr, a, b] = nodesOf(lab);
+      await eventually(() => birdRoute(lab, a!.name, b!.podCIDR, b!.ip) && birdRoute(lab, b!.name, a!.podCIDR, a!.ip) && birdRoute(lab, rr!.name, a!.podCIDR, a!.ip), 30_000, 'reflected routes');
+      const rrSessions = nodeBgp(lab.name, rr!.name);
+      assert.ok('sessions' in rrSessions);
+      assert.deepEqual(rrSessions.sessions.map((s) => [s.protocol, s.kind, s.info]), [[`RR_${a!.ip.replace(/\./g, '_')}`, 'rr-client', 'Established'], [`RR_${b!.ip.replace(/\./g, '_')}`, 'rr-client', 'Established']]);
+      const client = nodeBgp(lab.name, a!.name);
+      assert.ok('sessions' in client);
+      assert.deepEqual(client.sessions.map((s) => [s.protocol, s.kind, s.info]), [[`Node_${rr!.ip.replace(/\./g, '_')}`, 'rr', 'Established']]);
+      lab.ok(['apply', '-f', '-'], podsYaml([a!.name, b!.name]));
+      const pods = await runningPods(lab, 2);
+      const r = peer(pods[0]!, pods[1]!, lab);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).client.split(':')[0], pods[0]!.ip);
+    }));
+});
