@@ -3,9 +3,9 @@
 // underlay address and every session is Established; pods on different nodes reach each other
 // with their own addresses, through a ClusterIP and a NodePort too; a node whose BIRD falls
 // silent has its routes withdrawn by the others when the hold timer expires (its pods become
-// unreachable) and back when it speaks again; nodes joining and leaving change the sessions and
-// routes with no restart; `podpath ssh` shows birdc and the CNI configuration; `podpath trace`
-// names the BGP route. With --bgp-route-reflector every node peers with the first one alone.
+// unreachable) and back when it speaks again; `podpath ssh` shows birdc and the CNI
+// configuration, `podpath status` a line per peer; `podpath trace` names the BGP route. (Nodes
+// joining and leaving: lab-bgp-nodes; the route reflector: lab-bgp-rr.)
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -13,44 +13,7 @@ import { labPaths } from '../../src/lab/lab.ts';
 import { nodeBgp } from '../../src/lab/status.ts';
 import { eventually } from '../helpers/apiserver.ts';
 import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
-
-const podsYaml = (nodes: string[]) =>
-  nodes
-    .map(
-      (n, i) => `apiVersion: v1
-kind: Pod
-metadata: {name: web${i + 1}, labels: {app: web${i + 1}}}
-spec:
-  nodeName: ${n}
-  containers:
-  - {name: web, image: podpath/echo, ports: [{containerPort: 8080}]}
-`,
-    )
-    .join('---\n');
-
-interface PodInfo {
-  name: string;
-  ip: string;
-  node: string;
-}
-
-async function runningPods(lab: TestLab, count: number): Promise<PodInfo[]> {
-  return (await eventually((): PodInfo[] | undefined => {
-    const items = (JSON.parse(lab.ok(['get', 'pods', '-o', 'json'])) as { items: any[] }).items.filter((p) => p.status?.podIP && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
-    return items.length === count ? items.map((p) => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName })) : undefined;
-  }, 60_000, `${count} ready pods`))!;
-}
-
-function nodesOf(lab: TestLab): { name: string; ip: string; podCIDR: string }[] {
-  return (JSON.parse(lab.ok(['get', 'nodes', '-o', 'json'])) as { items: any[] }).items.map((n) => ({ name: n.metadata.name, ip: n.status.addresses.find((a: any) => a.type === 'InternalIP').address, podCIDR: n.spec.podCIDR }));
-}
-
-const ssh = (lab: TestLab, node: string, cmd: string) => lab.podpath(['ssh', node, '--', cmd]);
-
-/** Whether `node`'s kernel routes `cidr` via `ip` as BIRD installs it. */
-const birdRoute = (lab: TestLab, node: string, cidr: string, ip: string) => new RegExp(`^${cidr.replace(/\./g, '\\.')} via ${ip.replace(/\./g, '\\.')} dev eth0 proto bird`, 'm').test(ssh(lab, node, 'ip route').stdout);
-
-const peer = (from: PodInfo, to: PodInfo, lab: TestLab) => lab.curl(`pod/default/${from.name}`, `http://${to.ip}:8080/api/v1/peer`, ['--max-time', '3']);
+import { birdRoute, nodesOf, peer, podsYaml, runningPods, ssh } from '../helpers/bgp.ts';
 
 describe('a 3-node lab with --cni-backend bgp', { skip: !isRoot && 'labs need root' }, () => {
   let lab: TestLab;
@@ -140,57 +103,7 @@ describe('a 3-node lab with --cni-backend bgp', { skip: !isRoot && 'labs need ro
       await eventually(() => birdRoute(lab, first!.name, third!.podCIDR, third!.ip), 60_000, `the first node to learn ${third!.podCIDR} again`);
       assert.equal(peer(web1, web3, lab).code, 0, 'reachable again');
 
-      // The daemon's pod deleted: BIRD stops with it (its peers withdraw at once), the DaemonSet's new pod brings it back.
-      const daemon = (JSON.parse(lab.ok(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=calico-node', '-o', 'json'])).items as any[]).find((p) => p.spec.nodeName === third!.name);
-      lab.ok(['delete', 'pod', '-n', 'kube-system', daemon.metadata.name]);
-      await eventually(() => Number(fs.readFileSync(`${labPaths(lab.name).nodeBird(third!.name)}/bird.pid`, 'utf8')) !== pid && birdRoute(lab, first!.name, third!.podCIDR, third!.ip), 60_000, 'a new BIRD on the third node and its routes learned');
-      await eventually(() => peer(web1, web3, lab).code === 0, 20_000, 'reachable with the new daemon');
     }));
 
-  it('peers with a node that joins and routes its pods, and withdraws a node that leaves, without restarting BIRD', () =>
-    explained(lab, async () => {
-      const before = nodesOf(lab);
-      const pids = before.map((n) => fs.readFileSync(`${labPaths(lab.name).nodeBird(n.name)}/bird.pid`, 'utf8'));
-      const add = lab.podpath(['node', 'add']);
-      assert.equal(add.code, 0, add.stderr);
-      const joined = nodesOf(lab).find((n) => !before.some((b) => b.name === n.name))!;
-      for (const n of before) await eventually(() => birdRoute(lab, n.name, joined.podCIDR, joined.ip), 30_000, `${n.name} to learn ${joined.podCIDR}`);
-      lab.ok(['run', 'web4', '--image=podpath/echo', '--port=8080', `--overrides={"spec":{"nodeName":"${joined.name}"}}`]);
-      const pods = await runningPods(lab, 4);
-      const web1 = pods.find((p) => p.name === 'web1')!;
-      const web4 = pods.find((p) => p.name === 'web4')!;
-      await eventually(() => peer(web1, web4, lab).code === 0, 20_000, 'the new node\'s pod reachable');
-      assert.deepEqual(before.map((n) => fs.readFileSync(`${labPaths(lab.name).nodeBird(n.name)}/bird.pid`, 'utf8')), pids, 'the same BIRD processes, reconfigured');
-
-      const del = lab.podpath(['node', 'delete', joined.name]);
-      assert.equal(del.code, 0, del.stderr);
-      for (const n of before) await eventually(() => !birdRoute(lab, n.name, joined.podCIDR, joined.ip) && !/Mesh_192_168_49_5/.test(ssh(lab, n.name, 'birdc show protocols').stdout), 30_000, `${n.name} to forget ${joined.name}`);
-    }));
 });
 
-describe('a 3-node lab with --cni-backend bgp --bgp-route-reflector', { skip: !isRoot && 'labs need root' }, () => {
-  let lab: TestLab;
-  before(async () => {
-    lab = await startLab({ nodes: 3, cniBackend: 'bgp', tag: 'bgprr', args: ['--no-dns', '--no-netpol', '--bgp-route-reflector'] });
-  });
-  after(async () => {
-    if (lab) assert.equal((await lab.down()).code, 0);
-  });
-
-  it('peers every node with the first, which reflects the others\' routes with their own next hops', () =>
-    explained(lab, async () => {
-      const [rr, a, b] = nodesOf(lab);
-      await eventually(() => birdRoute(lab, a!.name, b!.podCIDR, b!.ip) && birdRoute(lab, b!.name, a!.podCIDR, a!.ip) && birdRoute(lab, rr!.name, a!.podCIDR, a!.ip), 30_000, 'reflected routes');
-      const rrSessions = nodeBgp(lab.name, rr!.name);
-      assert.ok('sessions' in rrSessions);
-      assert.deepEqual(rrSessions.sessions.map((s) => [s.protocol, s.kind, s.info]), [[`RR_${a!.ip.replace(/\./g, '_')}`, 'rr-client', 'Established'], [`RR_${b!.ip.replace(/\./g, '_')}`, 'rr-client', 'Established']]);
-      const client = nodeBgp(lab.name, a!.name);
-      assert.ok('sessions' in client);
-      assert.deepEqual(client.sessions.map((s) => [s.protocol, s.kind, s.info]), [[`Node_${rr!.ip.replace(/\./g, '_')}`, 'rr', 'Established']]);
-      lab.ok(['apply', '-f', '-'], podsYaml([a!.name, b!.name]));
-      const pods = await runningPods(lab, 2);
-      const r = peer(pods[0]!, pods[1]!, lab);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(JSON.parse(r.stdout).client.split(':')[0], pods[0]!.ip);
-    }));
-});
