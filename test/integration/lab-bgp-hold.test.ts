@@ -25,7 +25,8 @@ describe('a 3-node lab with --cni-backend bgp: the hold timer', { skip: !isRoot 
       const [first, , third] = nodes;
       lab.ok(['apply', '-f', '-'], podsYaml(nodes.map((n) => n.name)));
       const pods = await runningPods(lab, 3);
-      await eventually(() => fs.existsSync(`${labPaths(lab.name).nodeBird(third!.name)}/bird.pid`), 30_000, 'BIRD on the third node');
+      // the session up (the first node routes to the third) and BIRD's pid written, before it falls silent
+      await eventually(() => fs.readFileSync(`${labPaths(lab.name).nodeBird(third!.name)}/bird.pid`, 'utf8').trim() !== '' && birdRoute(lab, first!.name, third!.podCIDR, third!.ip), 30_000, 'the session to the third node up');
       const web1 = pods.find((p) => p.node === first!.name)!;
       const web3 = pods.find((p) => p.node === third!.name)!;
       const pid = Number(fs.readFileSync(`${labPaths(lab.name).nodeBird(third!.name)}/bird.pid`, 'utf8'));

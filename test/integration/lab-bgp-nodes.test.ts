@@ -25,7 +25,7 @@ describe('a 2-node lab with --cni-backend bgp: nodes joining and leaving, the da
       const before = nodesOf(lab);
       const pidFile = (n: string) => `${labPaths(lab.name).nodeBird(n)}/bird.pid`;
       // BIRD starts once the daemon has seen its Node's pod CIDR: after its pod is Ready, maybe
-      await eventually(() => before.every((n) => fs.existsSync(pidFile(n.name))), 30_000, 'BIRD on every node');
+      await eventually(() => before.every((n) => fs.existsSync(pidFile(n.name)) && fs.readFileSync(pidFile(n.name), 'utf8').trim() !== ''), 30_000, 'BIRD on every node');
       const pids = before.map((n) => fs.readFileSync(pidFile(n.name), 'utf8'));
       const add = lab.podpath(['node', 'add']);
       assert.equal(add.code, 0, add.stderr);
@@ -48,7 +48,7 @@ describe('a 2-node lab with --cni-backend bgp: nodes joining and leaving, the da
     explained(lab, async () => {
       const [first, second] = nodesOf(lab);
       lab.ok(['apply', '-f', '-'], podsYaml([first!.name, second!.name]));
-      await eventually(() => fs.existsSync(`${labPaths(lab.name).nodeBird(second!.name)}/bird.pid`), 30_000, 'BIRD on the second node');
+      await eventually(() => fs.readFileSync(`${labPaths(lab.name).nodeBird(second!.name)}/bird.pid`, 'utf8').trim() !== '' && birdRoute(lab, first!.name, second!.podCIDR, second!.ip), 30_000, 'the session to the second node up');
       const pid = Number(fs.readFileSync(`${labPaths(lab.name).nodeBird(second!.name)}/bird.pid`, 'utf8'));
       // The daemon's pod deleted: BIRD stops with it (its peers withdraw at once), the DaemonSet's new pod brings it back.
       const daemon = (JSON.parse(lab.ok(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=calico-node', '-o', 'json'])).items as any[]).find((p) => p.spec.nodeName === second!.name);
