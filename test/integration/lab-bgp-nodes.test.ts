@@ -48,6 +48,7 @@ describe('a 2-node lab with --cni-backend bgp: nodes joining and leaving, the da
     explained(lab, async () => {
       const [first, second] = nodesOf(lab);
       lab.ok(['apply', '-f', '-'], podsYaml([first!.name, second!.name]));
+      lab.ok(['delete', 'pod', 'web4', '--ignore-not-found', '--grace-period=0', '--force']);
       await eventually(() => fs.readFileSync(`${labPaths(lab.name).nodeBird(second!.name)}/bird.pid`, 'utf8').trim() !== '' && birdRoute(lab, first!.name, second!.podCIDR, second!.ip), 30_000, 'the session to the second node up');
       const pid = Number(fs.readFileSync(`${labPaths(lab.name).nodeBird(second!.name)}/bird.pid`, 'utf8'));
       // The daemon's pod deleted: BIRD stops with it (its peers withdraw at once), the DaemonSet's new pod brings it back.
