@@ -36,6 +36,17 @@ if ! dpkg -s nginx libnginx-mod-http-lua >/dev/null 2>&1; then
   [ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d
   if [ -n "$fresh_nginx" ] && command -v systemctl >/dev/null; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 fi
+# BIRD 2 is the BGP daemon of --cni-backend bgp, run by podpath inside each node's namespace; a
+# fresh install must not start (or enable) Debian's bird service on the host.
+if ! dpkg -s bird2 >/dev/null 2>&1; then
+  policy_rc=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_rc=yes
+  fi
+  apt-get install -y -qq --no-install-recommends bird2 >/dev/null
+  [ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null; then systemctl disable --now bird >/dev/null 2>&1 || true; fi
+fi
 if ! command -v kubectl >/dev/null; then
   apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
 fi

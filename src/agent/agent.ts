@@ -55,7 +55,9 @@ export interface AgentOptions {
   resolvConf?: string;
   clusterDomain: string;
   /** how pod CIDRs of other nodes are reached (the network daemon's backend): the pod bridge's MTU follows it */
-  cniBackend: 'host-gw' | 'vxlan';
+  cniBackend: 'host-gw' | 'vxlan' | 'bgp';
+  /** where the node's CNI configuration list is written, as 10-<backend>.conflist (kubelet --cni-conf-dir); the state dir by default */
+  cniConfDir?: string;
   /** the interface LoadBalancer IPs are held on (the node's underlay link) */
   underlayDevice: string;
   /** the serving certificate and key (kubelet --tls-cert-file, --tls-private-key-file); without them a self-signed one */
@@ -120,8 +122,9 @@ export class NodeAgent {
     this.nodes = new Informer<Node>(this.client, 'v1', 'nodes');
     this.services = new Informer<Service>(this.client, 'v1', 'services');
     this.slices = new Informer<EndpointSlice>(this.client, 'discovery.k8s.io/v1', 'endpointslices');
-    const paths = (this.paths = agentPaths(o.stateDir));
+    const paths = (this.paths = agentPaths(o.stateDir, { ...(o.cniConfDir ? { confDir: o.cniConfDir } : {}), backend: o.cniBackend }));
     fs.mkdirSync(paths.logsDir, { recursive: true });
+    fs.mkdirSync(path.dirname(paths.confList), { recursive: true });
     this.logWriters = new ContainerLogWriters(o.log);
     this.nodeStatus = new NodeStatusManager(o, { client: this.client, clock: this.clock, machine: readMachineInfo(), cached: () => this.nodes.get(undefined, o.nodeName) });
     this.announcer = new LoadBalancerAnnouncer(o, executor);

@@ -39,6 +39,8 @@ export const builtinImages: Record<string, (c: Container, kubeconfig: () => stri
   'podpath/netpol': () => ['netpol', 'agent'],
   // the node's network daemon, as flannel's image runs flanneld (its args: --ip-masq --kube-subnet-mgr)
   'podpath/flannel': () => ['flanneld'],
+  // the node's BGP daemon, as Calico's calico/node image runs BIRD (its args: --ip-masq, --route-reflector, timers)
+  'podpath/calico-node': () => ['calico-node'],
 };
 
 /**

@@ -15,7 +15,7 @@ export interface AgentPaths {
   containerStdin(uid: string, container: string): string;
   /** host-local IPAM's allocations */
   ipamDir: string;
-  /** the node's CNI network configuration list, as written for inspection */
+  /** the node's CNI network configuration list, as written for inspection: 10-<backend>.conflist in the CNI configuration directory */
   confList: string;
   /** the in-cluster kubeconfig a pod's built-in image is given */
   podKubeconfig(uid: string): string;
@@ -25,7 +25,8 @@ export interface AgentPaths {
   containerRoot(uid: string, container: string): string;
 }
 
-export function agentPaths(stateDir: string): AgentPaths {
+/** `cni` is where the CNI configuration goes (kubelet --cni-conf-dir; STATE-DIR by default) and the backend that names it. */
+export function agentPaths(stateDir: string, cni: { confDir?: string; backend?: string } = {}): AgentPaths {
   return {
     podsDir: path.join(stateDir, 'pods'),
     logsDir: path.join(stateDir, 'logs'),
@@ -34,7 +35,7 @@ export function agentPaths(stateDir: string): AgentPaths {
     containerOutput: (uid, container) => ({ stdout: path.join(stateDir, 'logs', `${uid}_${container}.stdout`), stderr: path.join(stateDir, 'logs', `${uid}_${container}.stderr`) }),
     containerStdin: (uid, container) => path.join(stateDir, 'logs', `${uid}_${container}.stdin`),
     ipamDir: path.join(stateDir, 'ipam'),
-    confList: path.join(stateDir, '10-podpath.conflist'),
+    confList: path.join(cni.confDir ?? stateDir, `10-${cni.backend ?? 'podpath'}.conflist`),
     podKubeconfig: (uid) => path.join(stateDir, 'serviceaccount', `${uid}.kubeconfig`),
     podVolumes: (uid) => path.join(stateDir, 'volumes', uid),
     containerRoot: (uid, container) => path.join(stateDir, 'rootfs', `${uid}_${container}`),

@@ -104,7 +104,7 @@ export class SandboxManager {
   /** The node's pod network: a bridge over its pod CIDR (with the MTU an overlay leaves). */
   setPodCIDR(podCIDR: string, mtu: number | undefined): void {
     this.conf = nodeConfList(podCIDR, this.o.ipamDir, mtu);
-    fs.writeFileSync(this.o.confListFile, JSON.stringify(this.conf, null, 2));
+    fs.writeFileSync(this.o.confListFile, `${JSON.stringify(this.conf, null, 2)}\n`);
   }
 
   /** RunPodSandbox: the namespace, its resolv.conf, loopback and the pod network (eth0), its hosts. */

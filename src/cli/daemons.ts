@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { defaultProxyMode, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
 import { parseHostPort } from '../util/ip.ts';
+import type { CniBackend } from '../cni/routes.ts';
 import { clusterCIDR, clusterDNS, loadBalancerPool } from '../lab/defaults.ts';
 import { daemonNodeFlags } from '../util/nodeflags.ts';
 
@@ -81,12 +82,14 @@ export function addDaemonCommands(program: Command): void {
     .option('--cluster-dns <ip>', 'nameserver written into pods\' resolv.conf', clusterDNS)
     .option('--resolv-conf <file>', "the node's resolv.conf: what dnsPolicy Default pods get, and the search domains ClusterFirst appends", '/etc/resolv.conf')
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
-    .option('--cni-backend <backend>', "the network daemon's backend (host-gw or vxlan): under vxlan the pod bridge's MTU leaves room for the outer headers", 'host-gw')
+    .option('--cni-backend <backend>', "the network daemon's backend (host-gw, vxlan or bgp): under vxlan the pod bridge's MTU leaves room for the outer headers; it names the configuration list 10-<backend>.conflist", 'host-gw')
+    .option('--cni-conf-dir <dir>', "where the node's CNI configuration list is written (default: --state-dir)")
     .option('--tls-cert-file <file>', 'PEM serving certificate of port 10250 (default: a self-signed one kept in STATE-DIR/pki)')
     .option('--tls-private-key-file <file>', 'PEM private key of --tls-cert-file')
     .option('--client-ca-file <file>', "PEM CA bundle: a client certificate it signed authenticates as its CN in the groups of its O (the API server's --kubelet-client-certificate)")
-    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; resolvConf: string; clusterDomain: string; cniBackend: string; tlsCertFile?: string; tlsPrivateKeyFile?: string; clientCaFile?: string }) => {
-      if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
+    .action(async (o: { nodeName: string; nodeIp: string; stateDir: string; kubeconfig?: string; podNetnsPrefix: string; controlPlane?: boolean; clusterDns: string; resolvConf: string; clusterDomain: string; cniBackend: string; tlsCertFile?: string; tlsPrivateKeyFile?: string; clientCaFile?: string; cniConfDir?: string }) => {
+      const { cniBackends } = await import('../cni/routes.ts');
+      if (!(cniBackends as string[]).includes(o.cniBackend)) throw new Error(`--cni-backend must be ${cniBackends.join(', ')}, not ${o.cniBackend}`);
       const { NodeAgent } = await import('../agent/agent.ts');
       const agent = new NodeAgent({
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
@@ -98,7 +101,8 @@ export function addDaemonCommands(program: Command): void {
         clusterDNS: o.clusterDns,
         resolvConf: o.resolvConf,
         clusterDomain: o.clusterDomain,
-        cniBackend: o.cniBackend,
+        cniBackend: o.cniBackend as CniBackend,
+        ...(o.cniConfDir ? { cniConfDir: path.resolve(o.cniConfDir) } : {}),
         ...(o.tlsCertFile ? { tlsCertFile: path.resolve(o.tlsCertFile) } : {}),
         ...(o.tlsPrivateKeyFile ? { tlsPrivateKeyFile: path.resolve(o.tlsPrivateKeyFile) } : {}),
         ...(o.clientCaFile ? { clientCAFile: path.resolve(o.clientCaFile) } : {}),
@@ -126,6 +130,49 @@ export function addDaemonCommands(program: Command): void {
       const { runDaemon } = await import('../cni/daemon.ts');
       const d = await runDaemon({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), nodeName, netConf, ipMasq: Boolean(o.ipMasq), log: log(`flanneld ${nodeName}`) });
       onStop(() => d.stop());
+    });
+
+  program
+    .command('calico-node')
+    .description("Run the node's BGP daemon, as Calico's calico-node runs BIRD: renders bird.conf from the Nodes (this node's pod CIDR originated; a session to every other node — the node-to-node mesh — or with --route-reflector only to the first node, which reflects), starts a real BIRD in this namespace (bird -f -c DIR/bird.conf -s DIR/bird.ctl) and reloads it with `birdc configure` when Nodes join or leave; BIRD installs the learned routes in the kernel (proto bird). In a lab, the DaemonSet kube-system/calico-node.")
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--node-name <name>', 'the Node this daemon runs on (default: $NODE_NAME)')
+    .option('--bird-dir <dir>', "BIRD's directory: a subdirectory per node holds bird.conf and the control socket bird.ctl", '/var/run/calico/bird')
+    .option('--cluster-cidr <cidr>', 'the pod network (Calico\'s IP pool; what --ip-masq leaves alone)', clusterCIDR)
+    .option('--as-number <n>', 'the AS number of every node (one iBGP AS, as Calico\'s default)', '64512')
+    .option('--route-reflector', 'peer only with the first node (by address), which reflects routes to the others, instead of the full node-to-node mesh')
+    .option('--hold-time <s>', 'BGP hold time: a peer silent this long is down and its routes withdrawn', '9')
+    .option('--keepalive-time <s>', 'BGP keepalive interval', '3')
+    .option('--connect-retry-time <s>', 'seconds between attempts to reach a peer that is down', '2')
+    .option('--ip-masq', 'masquerade pod traffic leaving the pod network (Calico\'s natOutgoing)')
+    .action(async (o: { kubeconfig?: string; nodeName?: string; birdDir: string; clusterCidr: string; asNumber: string; routeReflector?: boolean; holdTime: string; keepaliveTime: string; connectRetryTime: string; ipMasq?: boolean }) => {
+      const nodeName = o.nodeName ?? process.env.NODE_NAME;
+      if (!nodeName) throw new Error('calico-node: --node-name or $NODE_NAME is required');
+      const num = (flag: string, v: string, min: number, max: number) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < min || n > max) throw new Error(`calico-node: ${flag} must be an integer from ${min} to ${max}, not ${v}`);
+        return n;
+      };
+      const holdSeconds = num('--hold-time', o.holdTime, 3, 65535);
+      const keepaliveSeconds = num('--keepalive-time', o.keepaliveTime, 1, 65535);
+      if (keepaliveSeconds * 3 > holdSeconds) throw new Error(`calico-node: --keepalive-time ${keepaliveSeconds} must be at most a third of --hold-time ${holdSeconds}`);
+      const { runBgpDaemon } = await import('../cni/bgp.ts');
+      const d = await runBgpDaemon({
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+        nodeName,
+        dir: path.join(o.birdDir, nodeName),
+        clusterCIDR: o.clusterCidr,
+        bird: { asNumber: num('--as-number', o.asNumber, 1, 4294967295), routeReflector: Boolean(o.routeReflector), timers: { holdSeconds, keepaliveSeconds, connectRetrySeconds: num('--connect-retry-time', o.connectRetryTime, 1, 65535) } },
+        ipMasq: Boolean(o.ipMasq),
+        log: log(`calico-node ${nodeName}`),
+      });
+      onStop(() => d.stop());
+      // BIRD gone on its own: the daemon stops too, so the pod's restart starts both again.
+      void d.failed.then(async (why) => {
+        log(`calico-node ${nodeName}`)(`${why}; exiting`);
+        await d.stop();
+        process.exit(1);
+      });
     });
 
   // The flags `proxy` and `proxy render` share, with kube-proxy's names and defaults.

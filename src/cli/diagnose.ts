@@ -19,9 +19,9 @@ export function addDiagnoseCommands(program: Command): void {
     .option('--to <destination>', 'instead of a target: a URL, HOST:PORT or svc/NAMESPACE/NAME[:PORT], as podpath trace takes it')
     .addOption(new Option('--protocol <protocol>', 'transport protocol').choices(['tcp', 'udp']))
     .addOption(new Option('--mode <mode>', "offline: kube-proxy's mode on every node").choices(['iptables', 'nftables']).default('iptables'))
-    .addOption(new Option('--cni-backend <backend>', 'offline: how nodes route pod traffic between them').choices(['host-gw', 'vxlan']).default('host-gw'))
+    .addOption(new Option('--cni-backend <backend>', 'offline: how nodes route pod traffic between them').choices(['host-gw', 'vxlan', 'bgp']).default('host-gw'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (target: string | undefined, o: { name?: string; filename: string[]; from?: string; to?: string; protocol?: 'tcp' | 'udp'; mode: string; cniBackend: 'host-gw' | 'vxlan'; output: string }) => {
+    .action(async (target: string | undefined, o: { name?: string; filename: string[]; from?: string; to?: string; protocol?: 'tcp' | 'udp'; mode: string; cniBackend: 'host-gw' | 'vxlan' | 'bgp'; output: string }) => {
       const req = { ...(target !== undefined ? { target } : {}), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}), ...(o.protocol ? { protocol: o.protocol } : {}) };
       let d;
       if (o.filename.length) {

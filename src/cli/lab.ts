@@ -6,6 +6,7 @@ import { removeLab } from '../lab/down.ts';
 import { listLabs, restartDaemon } from '../lab/lab.ts';
 import { openServiceTunnel } from '../lab/service.ts';
 import { labStatus } from '../lab/status.ts';
+import { bgpPeerType } from '../cni/bird.ts';
 import { up as bringUp, type UpOptions, type UpProgress, type UpSummary } from '../lab/up.ts';
 
 export { pickLab };
@@ -68,13 +69,19 @@ export async function down(name: string | undefined): Promise<void> {
   }
 }
 
-export async function status(): Promise<void> {
-  const labs = listLabs();
+export async function status(only?: string): Promise<void> {
+  const labs = listLabs().filter((n) => !only || n === only);
+  if (only && !labs.length) throw new Error(`no lab named ${only} (podpath status lists the labs)`);
   if (!labs.length) return say('no labs');
   for (const n of labs) {
     const s = await labStatus(n);
     say(`lab ${n}: created ${s.createdAt}; API ${s.apiURL}; processes: ${s.processes.map((p) => `${p.component}${p.alive ? '' : ' (dead)'}`).join(', ')}`);
-    for (const node of s.nodes ?? []) say(`  node ${node.name} ${node.address} ${node.ready ? 'Ready' : 'NotReady'} podCIDR ${node.podCIDR ?? '-'}`);
+    for (const node of s.nodes ?? []) {
+      say(`  node ${node.name} ${node.address} ${node.ready ? 'Ready' : 'NotReady'} podCIDR ${node.podCIDR ?? '-'}`);
+      // a line per BGP peer, as `calicoctl node status` lists them
+      if (node.bgp && 'error' in node.bgp) say(`    BGP: BIRD not answering (${node.bgp.error})`);
+      else for (const p of node.bgp?.sessions ?? []) say(`    BGP peer ${p.peer} (${bgpPeerType(p.kind)}) ${p.state} since ${p.since} ${p.info}`.trimEnd());
+    }
     if (s.apiError !== undefined) say(`  API server unreachable: ${s.apiError}`);
   }
 }
@@ -105,6 +112,7 @@ export async function service(name: string | undefined, svcName: string, namespa
 const daemonSetComponents: Record<string, { selector: string; what: string; none: string }> = {
   proxy: { selector: 'k8s-app=kube-proxy', what: 'kube-proxy', none: 'is its --proxy-mode none?' },
   netpol: { selector: 'k8s-app=podpath-netpol', what: 'the NetworkPolicy agent', none: 'was it made with --no-netpol?' },
+  calico: { selector: 'k8s-app=calico-node', what: 'the BGP daemon calico-node', none: 'was it made with --cni-backend bgp?' },
 };
 
 /**

@@ -31,7 +31,8 @@ program
   .option('-f, --filename <file-or-dir>', 'manifests to apply (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--name <name>', 'lab name (network namespaces are named pp-<name>-...)', 'podpath')
   .option('--nodes <n>', 'number of nodes', '1')
-  .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic').choices(['host-gw', 'vxlan']).default('host-gw'))
+  .addOption(new Option('--cni-backend <backend>', "how nodes reach each other's pod CIDRs: host-gw routes or a VXLAN overlay kept by flannel's DaemonSet kube-system/kube-flannel-ds, or routes learned over BGP from a real BIRD on every node, Calico's DaemonSet kube-system/calico-node (bgp needs Debian's bird2)").choices(['host-gw', 'vxlan', 'bgp']).default('host-gw'))
+  .option('--bgp-route-reflector', 'with --cni-backend bgp: every node peers only with the first node, which reflects the routes (as Calico recommends past ~50 nodes), instead of the full node-to-node mesh')
   .addOption(new Option('--proxy-mode <mode>', 'kube-proxy mode on every node (none: no Service rules; ipvs needs a kernel with IPVS)').choices([...labProxyModes]).default(defaultProxyMode))
   .option('--proxy-config <file>', "kube-proxy's KubeProxyConfiguration file for every node (its mode is the lab's unless --proxy-mode is given); `podpath restart proxy-NODE` rereads it")
   .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
@@ -42,11 +43,12 @@ program
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')
   .option('--timeout <seconds>', 'how long to wait for nodes and pods', '120')
   .option('--keep-on-failure', 'leave a lab that did not come up in place for inspection')
-  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan'; proxyMode: string; proxyConfig?: string; dns: boolean; netpol: boolean; ingress: boolean; gateway: boolean; dnsUpstream?: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean }, cmd: Command) => {
+  .action(async (o: { filename: string[]; name: string; nodes: string; cniBackend: 'host-gw' | 'vxlan' | 'bgp'; proxyMode: string; proxyConfig?: string; dns: boolean; netpol: boolean; ingress: boolean; gateway: boolean; dnsUpstream?: string; kubeconfig?: string; timeout: string; keepOnFailure?: boolean; bgpRouteReflector?: boolean }, cmd: Command) => {
     await (await labCli()).up({
       name: o.name,
       nodes: Number(o.nodes),
       cniBackend: o.cniBackend,
+      ...(o.bgpRouteReflector ? { bgpRouteReflector: true } : {}),
       proxyMode: o.proxyMode,
       ...(o.proxyConfig ? { proxyConfig: path.resolve(o.proxyConfig), proxyModeGiven: cmd.getOptionValueSource('proxyMode') === 'cli' } : {}),
       dns: o.dns,
@@ -67,10 +69,31 @@ program
   .option('--name <name>', 'lab name')
   .action(async (o: { name?: string }) => (await labCli()).down(o.name));
 
+const nodeCmd = program.command('node').description('Add or delete nodes of a running lab, as `minikube node add|delete` (the network daemons route to a new node\'s pods and withdraw a deleted node\'s).');
+nodeCmd
+  .command('add')
+  .description("Add a node: its namespace on the underlay, a node agent, and the DaemonSets' pods on it; returns when the Node is Ready with a pod CIDR.")
+  .option('--name <name>', 'lab name (default: the only one running)')
+  .option('--timeout <seconds>', 'how long to wait for the Node to be Ready', '60')
+  .action(async (o: { name?: string; timeout: string }) => {
+    const { addNode } = await import('../lab/nodes.ts');
+    const { node } = await addNode(o.name, Number(o.timeout) * 1000);
+    process.stdout.write(`node ${node.name} ${node.ip} added (namespace ${node.netns})\n`);
+  });
+nodeCmd
+  .command('delete <node>')
+  .description("Delete a node (not the first, the control plane): its agent, its pods and namespaces, and its Node.")
+  .option('--name <name>', 'lab name (default: the only one running)')
+  .action(async (node: string, o: { name?: string }) => {
+    const { deleteNode } = await import('../lab/nodes.ts');
+    for (const line of await deleteNode(o.name, node)) process.stdout.write(`${line}\n`);
+  });
+
 program
   .command('status')
-  .description('List labs, their processes and nodes.')
-  .action(async () => (await labCli()).status());
+  .description('List labs, their processes and nodes (with --cni-backend bgp, a line per BGP peer of each node, as `calicoctl node status`).')
+  .option('--name <name>', 'only this lab')
+  .action(async (o: { name?: string }) => (await labCli()).status(o.name));
 
 program
   .command('restart')

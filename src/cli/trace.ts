@@ -20,7 +20,7 @@ interface TraceFlags {
   to: string;
   protocol: 'tcp' | 'udp';
   mode?: string;
-  cniBackend?: 'host-gw' | 'vxlan';
+  cniBackend?: 'host-gw' | 'vxlan' | 'bgp';
   endpoint: string[];
   output: string;
 }
@@ -71,7 +71,7 @@ export function addTraceCommands(program: Command): void {
     .requiredOption('--to <destination>', 'a URL (http://HOST[:PORT]/PATH, https://…), HOST:PORT (a name or an address) or svc/NAMESPACE/NAME[:PORT]')
     .addOption(new Option('--protocol <protocol>', 'transport protocol').choices(['tcp', 'udp']).default('tcp'))
     .addOption(new Option('--mode <mode>', "kube-proxy's mode on every node (-f: the rules rendered, default iptables; --kubeconfig: default from the kube-proxy ConfigMap)").choices(['iptables', 'nftables', 'ipvs', 'userspace']))
-    .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic between them (-f and --kubeconfig; default host-gw)').choices(['host-gw', 'vxlan']))
+    .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic between them (-f and --kubeconfig; default host-gw)').choices(['host-gw', 'vxlan', 'bgp']))
     .option('--endpoint <pod-or-ip>', 'where the kernel or nginx picks an endpoint at random, follow this one (NAMESPACE/POD or IP; repeatable); default: the first candidate, or with --observe the one the kernel took', collect, [] as string[])
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'mermaid']).default('text'))
     .action(async (o: TraceFlags) => {

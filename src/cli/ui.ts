@@ -14,7 +14,7 @@ interface UIFlags {
   nodeRules: string[];
   listen: string;
   mode: string;
-  cniBackend?: 'host-gw' | 'vxlan';
+  cniBackend?: 'host-gw' | 'vxlan' | 'bgp';
 }
 
 export function addUICommands(program: Command): void {
@@ -29,7 +29,7 @@ export function addUICommands(program: Command): void {
     .option('--listen <host:port>', 'where to serve (port 0: a free one)', '127.0.0.1:0')
     .option('--node-rules <node=file>', "offline: a node's rules as captured there, as podpath trace --node-rules reads them (repeatable); the path is traced over them, in --mode as the nodes ran it", collect, [] as string[])
     .addOption(new Option('--mode <mode>', "offline: kube-proxy's mode on every node (live: kube-system/kube-proxy's ConfigMap says); ipvs and userspace with --node-rules").choices(['iptables', 'nftables', 'ipvs', 'userspace']).default('iptables'))
-    .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic between them (default: the lab\'s, else host-gw)').choices(['host-gw', 'vxlan']))
+    .addOption(new Option('--cni-backend <backend>', 'how nodes route pod traffic between them (default: the lab\'s, else host-gw)').choices(['host-gw', 'vxlan', 'bgp']))
     .action(async (o: UIFlags) => {
       const { startUIServer, parseListen } = await import('../ui/server.ts');
       const { fileSource, watchSource } = await import('../ui/source.ts');

@@ -2,15 +2,15 @@
 // net-conf.json, mounted at /etc/kube-flannel/): the cluster's pod network and the backend that
 // reaches other nodes' pod CIDRs. {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
 import { parseCIDR } from '../util/ip.ts';
-import type { CniBackend } from './routes.ts';
+import type { FlannelBackend } from './routes.ts';
 
 export interface NetConf {
   /** the cluster's pod network (what --ip-masq does not masquerade) */
   network: string;
-  backend: CniBackend;
+  backend: FlannelBackend;
 }
 
-export const backends: readonly CniBackend[] = ['host-gw', 'vxlan'];
+export const backends: readonly FlannelBackend[] = ['host-gw', 'vxlan'];
 
 /** Parses net-conf.json; an error names the file's fault. */
 export function parseNetConf(text: string, source = 'net-conf.json'): NetConf {
@@ -26,10 +26,10 @@ export function parseNetConf(text: string, source = 'net-conf.json'): NetConf {
   if (parseCIDR(d.Network)?.family !== 4) throw new Error(`${source}: "Network" ${JSON.stringify(d.Network)} is not an IPv4 CIDR`);
   const type = d.Backend?.Type ?? 'vxlan';
   if (typeof type !== 'string' || !(backends as string[]).includes(type)) throw new Error(`${source}: backend type ${JSON.stringify(type)} is not supported (${backends.join(', ')})`);
-  return { network: d.Network, backend: type as CniBackend };
+  return { network: d.Network, backend: type as FlannelBackend };
 }
 
 /** The net-conf.json of a cluster with pod network `network` and `backend`. */
-export function netConfJSON(network: string, backend: CniBackend): string {
+export function netConfJSON(network: string, backend: FlannelBackend): string {
   return `${JSON.stringify({ Network: network, Backend: { Type: backend } }, null, 2)}\n`;
 }

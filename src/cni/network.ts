@@ -6,18 +6,23 @@
 import type { Node } from '../api/types.ts';
 import { run, succeeds, type Executor } from '../exec/exec.ts';
 import { Iptables, type IptablesInterface } from '../iptables/index.ts';
-import { peerCommands, peerRemovalCommands, vxlanDevice, vxlanDeviceCommands, type CniBackend, type NetCommand, type PeerNode } from './routes.ts';
+import { peerCommands, peerRemovalCommands, vxlanDevice, vxlanDeviceCommands, type FlannelBackend, type NetCommand, type PeerNode } from './routes.ts';
 
 export interface PodNetworkOptions {
   nodeName: string;
   nodeIP: string;
   /** masquerade pod traffic whose destination is outside this range */
   clusterCIDR: string;
-  backend: CniBackend;
+  backend: FlannelBackend;
   log: (s: string) => void;
 }
 
 export const masqueradeComment = 'podpath: masquerade pod traffic leaving the cluster network';
+
+/** One nat rule in the node's namespace: pod traffic leaving the cluster network is masqueraded (flannel's --ip-masq, Calico's natOutgoing). */
+export function ensureMasquerade(iptables: IptablesInterface, clusterCIDR: string): void {
+  iptables.ensureRule('append', 'nat', 'POSTROUTING', ['-s', clusterCIDR, '!', '-d', clusterCIDR, '-m', 'comment', '--comment', masqueradeComment, '-j', 'MASQUERADE']);
+}
 
 /** The node's internal address, as the Node reports it. */
 export function internalIP(n: Node): string | undefined {
@@ -45,7 +50,7 @@ export class PodNetwork {
 
   /** One nat rule in the node's namespace: pod traffic leaving the cluster network is masqueraded. */
   ensureMasquerade(): void {
-    this.iptables.ensureRule('append', 'nat', 'POSTROUTING', ['-s', this.o.clusterCIDR, '!', '-d', this.o.clusterCIDR, '-m', 'comment', '--comment', masqueradeComment, '-j', 'MASQUERADE']);
+    ensureMasquerade(this.iptables, this.o.clusterCIDR);
   }
 
   /** This node's pod CIDR (from its Node's spec); under VXLAN its device is made for it. */

@@ -5,7 +5,11 @@
 //            the peer's VTEP address (the .0 of its pod CIDR), a permanent ARP entry for that
 //            address and an FDB entry sending the peer's VTEP MAC to its InternalIP (flannel's vxlan).
 
-export type CniBackend = 'host-gw' | 'vxlan';
+/** How pod CIDRs of other nodes are reached: flannel's host-gw or VXLAN, or routes learned over BGP (bgp.ts). */
+export type CniBackend = 'host-gw' | 'vxlan' | 'bgp';
+/** The backends flannel's daemon keeps. */
+export type FlannelBackend = Exclude<CniBackend, 'bgp'>;
+export const cniBackends: readonly CniBackend[] = ['host-gw', 'vxlan', 'bgp'];
 
 export const vxlanDevice = 'podpath.1';
 export const vxlanVNI = 1;
@@ -46,7 +50,7 @@ export function vxlanDeviceCommands(self: PeerNode, underlayDevice = 'eth0'): Ne
 }
 
 /** The commands that make `peer`'s pods reachable (idempotent: all are `replace`). */
-export function peerCommands(backend: CniBackend, peer: PeerNode): NetCommand[] {
+export function peerCommands(backend: FlannelBackend, peer: PeerNode): NetCommand[] {
   if (backend === 'host-gw') return [{ tool: 'ip', args: ['route', 'replace', peer.podCIDR, 'via', peer.internalIP] }];
   const vtep = vtepAddress(peer.podCIDR);
   const mac = vtepMAC(peer.internalIP);
@@ -58,7 +62,7 @@ export function peerCommands(backend: CniBackend, peer: PeerNode): NetCommand[] 
 }
 
 /** The commands that forget `peer` (each may fail harmlessly when already gone). */
-export function peerRemovalCommands(backend: CniBackend, peer: PeerNode): NetCommand[] {
+export function peerRemovalCommands(backend: FlannelBackend, peer: PeerNode): NetCommand[] {
   const route: NetCommand = { tool: 'ip', args: ['route', 'del', peer.podCIDR] };
   if (backend === 'host-gw') return [route];
   const mac = vtepMAC(peer.internalIP);

@@ -5,6 +5,7 @@ import type { Pod } from '../api/types.ts';
 import { sandboxName } from '../agent/sandbox.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
 import { defaultExecutor, execAttached, type Executor } from '../exec/exec.ts';
+import { netnsEtcDir } from '../exec/netns.ts';
 import { proxyMetricsAddress, tunnelHost } from './defaults.ts';
 import { labPaths, listLabs, readState, type LabNode, type LabState } from './lab.ts';
 
@@ -58,6 +59,22 @@ export async function runIn(name: string | undefined, from: string, argv: string
 }
 
 /**
+ * How a node shell is prepared, in a mount namespace of its own (nothing is mounted on the host):
+ * the node's /etc — the node's own files (cni/net.d, where its agent writes the CNI
+ * configuration) over the host's, read-only, and again the files `ip netns exec` binds (resolv.conf) — and
+ * BIRD's directory of the node as /run/bird, where `birdc` looks for its socket. Arguments: the
+ * hostname, the node's etc, the namespace's /etc/netns directory, BIRD's directory, the command.
+ */
+const nodeShellPrelude = [
+  'host="$0" etc="$1" nsetc="$2" bird="$3"; shift 3',
+  'if [ -d "$etc" ] && mount -t overlay podpath-node-etc -o "lowerdir=$etc:/etc" /etc; then',
+  '  for f in "$nsetc"/*; do [ -e "/etc/${f##*/}" ] && mount --bind "$f" "/etc/${f##*/}"; done',
+  'fi',
+  '[ -S "$bird/bird.ctl" ] && mkdir -p /run/bird && mount --bind "$bird" /run/bird',
+  'hostname "$host" && cd && exec "$@"',
+].join('\n');
+
+/**
  * `podpath ssh`: a node as `minikube ssh` gives it — a login shell (or `argv`) in the node's
  * network namespace, with the node's /etc/resolv.conf and its name as the hostname (a UTS
  * namespace of its own), attached to this terminal (so with a TTY when stdin is one), where
@@ -69,7 +86,8 @@ export function sshNode(name: string | undefined, node: string | undefined, argv
   const n = labNode(s, node);
   const cmd = argv.length === 0 ? ['bash', '-l'] : argv.length === 1 && /\s/.test(argv[0]!) ? ['sh', '-c', argv[0]!] : argv;
   const env = { ...process.env, HOSTNAME: n.name };
-  return execAttached(['unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && cd && exec "$@"', n.name, ...cmd], { netns: n.netns, netnsEtc: true, env });
+  const p = labPaths(s.name);
+  return execAttached(['unshare', '--uts', '--mount', '--', 'sh', '-c', nodeShellPrelude, n.name, p.nodeEtc(n.name), netnsEtcDir(n.netns), p.nodeBird(n.name), ...cmd], { netns: n.netns, netnsEtc: true, env });
 }
 
 /**

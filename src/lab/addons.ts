@@ -439,3 +439,59 @@ export function gatewayAddon(): KubeObject[] {
     },
   ] as KubeObject[];
 }
+
+export const calicoName = 'calico-node';
+export const calicoLabels = { 'k8s-app': 'calico-node' };
+/** Where calico-node's container finds BIRD's directory (a hostPath: the lab's, one subdirectory per node). */
+export const calicoBirdMount = '/var/run/calico/bird';
+
+/**
+ * The node's BGP daemon as Calico deploys itself (calico.yaml, BGP mode): the ServiceAccount
+ * calico-node and the DaemonSet calico-node — host network, privileged, every taint tolerated —
+ * whose pods run a real BIRD in their node's namespace, configured from the Nodes. BIRD's
+ * configuration and control socket live in `birdDir` on the host (`podpath ssh NODE -- birdc
+ * show protocols` finds them there), one subdirectory per node. Like flannel's it reaches the
+ * API server at its address.
+ */
+export function calicoAddon(o: { apiHost: string; apiPort: number; network: string; birdDir: string; routeReflector: boolean; holdSeconds: number; keepaliveSeconds: number }): KubeObject[] {
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: calicoName, namespace: 'kube-system' } },
+    ...clusterRoleFor(calicoName, { namespace: 'kube-system', name: calicoName }, [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] }]),
+    {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: calicoName, namespace: 'kube-system', labels: calicoLabels },
+      spec: {
+        selector: { matchLabels: calicoLabels },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+        template: {
+          metadata: { labels: calicoLabels },
+          spec: {
+            hostNetwork: true,
+            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            priorityClassName: 'system-node-critical',
+            serviceAccountName: calicoName,
+            tolerations: [{ effect: 'NoSchedule', operator: 'Exists' }, { key: 'CriticalAddonsOnly', operator: 'Exists' }, { effect: 'NoExecute', operator: 'Exists' }],
+            containers: [
+              {
+                name: 'calico-node',
+                image: 'podpath/calico-node',
+                args: ['--ip-masq', `--cluster-cidr=${o.network}`, `--bird-dir=${calicoBirdMount}`, `--hold-time=${o.holdSeconds}`, `--keepalive-time=${o.keepaliveSeconds}`, ...(o.routeReflector ? ['--route-reflector'] : [])],
+                env: [
+                  { name: 'NODE_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } } },
+                  { name: 'CALICO_NETWORKING_BACKEND', value: 'bird' },
+                  { name: 'CALICO_IPV4POOL_CIDR', value: o.network },
+                  { name: 'KUBERNETES_SERVICE_HOST', value: o.apiHost },
+                  { name: 'KUBERNETES_SERVICE_PORT', value: String(o.apiPort) },
+                ],
+                securityContext: { privileged: true },
+                volumeMounts: [{ name: 'var-run-calico-bird', mountPath: calicoBirdMount }],
+              },
+            ],
+            volumes: [{ name: 'var-run-calico-bird', hostPath: { path: o.birdDir, type: 'DirectoryOrCreate' } }],
+          },
+        },
+      },
+    },
+  ] as KubeObject[];
+}

@@ -20,12 +20,15 @@ export interface KubeletCertFiles {
 /** kubeadm's subject of the API server's kubelet client certificate. */
 export const kubeletClientSubject = 'CN=kube-apiserver-kubelet-client, O=system:masters';
 
-export async function issueKubeletCerts(ca: CA, nodes: LabNode[], files: KubeletCertFiles): Promise<void> {
+/** The API server's client certificate (unless `withClient` is false: a node joining a running lab) and each node's serving one. */
+export async function issueKubeletCerts(ca: CA, nodes: LabNode[], files: KubeletCertFiles, withClient = true): Promise<void> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + 365 * 24 * 3600 * 1000);
-  const client = await issueLeaf(ca, { subject: kubeletClientSubject, dns: [], ips: [], notBefore, notAfter, usage: 'client' });
-  writePrivate(files.kubeletClientCert, client.cert);
-  writePrivate(files.kubeletClientKey, client.key);
+  if (withClient) {
+    const client = await issueLeaf(ca, { subject: kubeletClientSubject, dns: [], ips: [], notBefore, notAfter, usage: 'client' });
+    writePrivate(files.kubeletClientCert, client.cert);
+    writePrivate(files.kubeletClientKey, client.key);
+  }
   for (const n of nodes) {
     const serving = await issueLeaf(ca, { subject: `CN=${n.name}`, dns: [n.name], ips: [n.ip], notBefore, notAfter });
     writePrivate(files.nodeServingCert(n.name), serving.cert);
@@ -40,9 +43,9 @@ export interface ComponentIdentity {
 }
 
 /** The identities kubeadm gives the control plane's components and each node's kubelet. */
-export function componentIdentities(nodes: readonly LabNode[], files: { schedulerKubeconfig: string; nodeKubeconfig: (node: string) => string }): ComponentIdentity[] {
+export function componentIdentities(nodes: readonly LabNode[], files: { schedulerKubeconfig: string; nodeKubeconfig: (node: string) => string }, scheduler = true): ComponentIdentity[] {
   return [
-    { subject: 'CN=system:kube-scheduler', kubeconfig: files.schedulerKubeconfig },
+    ...(scheduler ? [{ subject: 'CN=system:kube-scheduler', kubeconfig: files.schedulerKubeconfig }] : []),
     ...nodes.map((n) => ({ subject: `CN=system:node:${n.name}, O=system:nodes`, kubeconfig: files.nodeKubeconfig(n.name) })),
   ];
 }

@@ -14,6 +14,7 @@ import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn, writeNetnsEtc } 
 import { alive, killGroup } from '../exec/proc.ts';
 
 import { clientIP, nodeIP, routerIP, serviceCIDR } from './defaults.ts';
+import type { CniBackend } from '../cni/routes.ts';
 
 export const stateRoot = process.env.PODPATH_STATE_ROOT ?? '/run/podpath';
 /** bin/podpath.js of this checkout, found from this module whether it runs from src/ or dist/. */
@@ -39,7 +40,9 @@ export interface LabState {
   client: string;
   nodes: LabNode[];
   podNetnsPrefix: string;
-  cniBackend: 'host-gw' | 'vxlan';
+  cniBackend: CniBackend;
+  /** with the bgp backend: the first node reflects routes to the others (no full mesh) */
+  bgpRouteReflector?: boolean;
   /** component -> pid */
   pids: Record<string, number>;
   /** component -> how it was started (namespace and arguments), so it can be restarted */
@@ -78,6 +81,12 @@ export function labPaths(name: string) {
     schedulerKubeconfig: path.join(dir, 'scheduler.kubeconfig'),
     nodeKubeconfig: (n: string) => path.join(dir, `kubelet-${n}.kubeconfig`),
     node: (n: string) => path.join(dir, 'nodes', n),
+    /** what a node shell sees over /etc (podpath ssh): the node's CNI configuration in cni/net.d */
+    nodeEtc: (n: string) => path.join(dir, 'nodes', n, 'etc'),
+    nodeCniConfDir: (n: string) => path.join(dir, 'nodes', n, 'etc', 'cni', 'net.d'),
+    /** BIRD's directories (bgp backend), one per node: bird.conf and the control socket bird.ctl */
+    bird: path.join(dir, 'bird'),
+    nodeBird: (n: string) => path.join(dir, 'bird', n),
   };
 }
 
@@ -106,7 +115,7 @@ export function listLabs(): string[] {
 }
 
 /** Creates the namespaces, links and addresses of a lab. */
-export function buildNetwork(name: string, nodes: number, backend: 'host-gw' | 'vxlan'): LabState {
+export function buildNetwork(name: string, nodes: number, backend: CniBackend): LabState {
   const p = labPaths(name);
   fs.mkdirSync(p.logs, { recursive: true });
   const prefix = `pp-${name}-`;
@@ -129,32 +138,39 @@ export function buildNetwork(name: string, nodes: number, backend: 'host-gw' | '
   // The nodes' resolv.conf (the kubelet's --resolv-conf): the lab's resolver on the router.
   const resolvConf = `nameserver ${routerIP}\n`;
   fs.writeFileSync(p.nodeResolvConf, resolvConf);
-  const attach = (ns: string, port: string, address: string) => {
-    netnsAdd(ns);
-    // What a command run there with `ip netns exec` (podpath exec/curl) resolves with: the
-    // client's and the nodes' DNS server is the lab's router, not the host's.
-    writeNetnsEtc(ns, 'resolv.conf', resolvConf);
-    ipIn(s.underlay, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-    ipIn(s.underlay, 'link', 'set', port, 'master', 'br0', 'up');
-    ipIn(ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
-    ipIn(ns, 'link', 'set', 'eth0', 'up');
-  };
-  attach(s.client, 'client', clientIP);
-  for (let i = 0; i < nodes; i++) {
-    const n: LabNode = { name: nodeName(name, i), netns: `${prefix}n${i + 1}`, ip: nodeIP(i) };
-    attach(n.netns, `node${i + 1}`, n.ip);
-    sysctlIn(n.netns, 'net.ipv4.ip_forward', '1');
-    // A real node reaches ClusterIPs through its default route: without any route, the node's
-    // own connections to a Service fail before kube-proxy's output rules can DNAT them. The
-    // underlay is the node's only network, so an unallocated ClusterIP just goes unanswered.
-    ipIn(n.netns, 'route', 'add', serviceCIDR, 'dev', 'eth0');
-    // Bridged pod-to-pod replies must pass iptables too, or a Service's DNAT is not undone for
-    // a client on the same bridge (what kubeadm and minikube set on every node).
-    sysctlIn(n.netns, 'net.bridge.bridge-nf-call-iptables', '1');
-    s.nodes.push(n);
-    writeState(s);
-  }
+  attachToUnderlay(s, s.client, 'client', clientIP);
+  for (let i = 0; i < nodes; i++) addNodeNetwork(s, i);
   return s;
+}
+
+/** The namespace of node number `i` (from 0) on the lab's underlay, recorded in the state. */
+export function addNodeNetwork(s: LabState, i: number): LabNode {
+  const prefix = `pp-${s.name}-`;
+  const n: LabNode = { name: nodeName(s.name, i), netns: `${prefix}n${i + 1}`, ip: nodeIP(i) };
+  attachToUnderlay(s, n.netns, `node${i + 1}`, n.ip);
+  sysctlIn(n.netns, 'net.ipv4.ip_forward', '1');
+  // A real node reaches ClusterIPs through its default route: without any route, the node's
+  // own connections to a Service fail before kube-proxy's output rules can DNAT them. The
+  // underlay is the node's only network, so an unallocated ClusterIP just goes unanswered.
+  ipIn(n.netns, 'route', 'add', serviceCIDR, 'dev', 'eth0');
+  // Bridged pod-to-pod replies must pass iptables too, or a Service's DNAT is not undone for
+  // a client on the same bridge (what kubeadm and minikube set on every node).
+  sysctlIn(n.netns, 'net.bridge.bridge-nf-call-iptables', '1');
+  s.nodes.push(n);
+  writeState(s);
+  return n;
+}
+
+/** A namespace `ns` on the underlay bridge (port `port`) with `address`, resolving through the lab's router. */
+function attachToUnderlay(s: LabState, ns: string, port: string, address: string): void {
+  netnsAdd(ns);
+  // What a command run there with `ip netns exec` (podpath exec/curl) resolves with: the
+  // client's and the nodes' DNS server is the lab's router, not the host's.
+  writeNetnsEtc(ns, 'resolv.conf', fs.readFileSync(labPaths(s.name).nodeResolvConf, 'utf8'));
+  ipIn(s.underlay, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+  ipIn(s.underlay, 'link', 'set', port, 'master', 'br0', 'up');
+  ipIn(ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+  ipIn(ns, 'link', 'set', 'eth0', 'up');
 }
 
 /** Starts `podpath <args>` as a detached process (in `netns` if given), logging to the lab's log dir. */
@@ -183,7 +199,7 @@ export async function restartDaemon(s: LabState, component: string): Promise<num
   return startDaemon(s, component, d.netns, d.args);
 }
 
-async function stopPids(pids: number[]): Promise<void> {
+export async function stopPids(pids: number[]): Promise<void> {
   const signal = (sig: NodeJS.Signals) => pids.forEach((pid) => killGroup(pid, sig));
   signal('SIGTERM');
   const deadline = Date.now() + 5000;
@@ -234,9 +250,11 @@ export interface PreflightOptions {
   netpol: boolean;
   /** the Ingress or Gateway controller (nginx with its Lua module) */
   ingress: boolean;
+  /** the pod network's backend (bgp needs BIRD) */
+  cniBackend?: CniBackend;
 }
 
-export function preflight({ proxyMode, netpol, ingress }: PreflightOptions = { proxyMode: 'iptables', netpol: true, ingress: true }): string[] {
+export function preflight({ proxyMode, netpol, ingress, cniBackend }: PreflightOptions = { proxyMode: 'iptables', netpol: true, ingress: true }): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root: podpath up creates network namespaces and links; run it as root (sudo)');
   if (!commandExists('ip')) missing.push('ip (iproute2): apt-get install -y iproute2');
@@ -248,6 +266,7 @@ export function preflight({ proxyMode, netpol, ingress }: PreflightOptions = { p
   if (!commandExists('nsenter')) missing.push('nsenter (util-linux): apt-get install -y util-linux');
   if (!commandExists('curl')) missing.push('curl: apt-get install -y curl');
   if (!commandExists('arping')) missing.push("arping (iputils-arping), the gratuitous ARP of a LoadBalancer IP's new holder: apt-get install -y iputils-arping");
+  if (cniBackend === 'bgp' && !(commandExists('bird') && commandExists('birdc'))) missing.push('bird and birdc (BIRD 2), the BGP daemon of --cni-backend bgp: apt-get install -y bird2');
   if (ingress && !commandExists('nginx')) missing.push('nginx, for the Ingress and Gateway controllers (or leave them out: --no-ingress --no-gateway): apt-get install -y nginx libnginx-mod-http-lua');
   else if (ingress && !fs.existsSync('/usr/lib/nginx/modules/ngx_http_lua_module.so')) missing.push("nginx's Lua module, for the Ingress and Gateway controllers (or leave them out: --no-ingress --no-gateway): apt-get install -y libnginx-mod-http-lua");
   for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {

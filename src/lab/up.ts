@@ -6,12 +6,14 @@
 // to print; a lab that fails to come up is removed (unless kept for inspection).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ingress, Node, Pod, Service } from '../api/types.ts';
+import type { Ingress, KubeObject, Node, Pod, Service } from '../api/types.ts';
+import { labTimers } from '../cni/bird.ts';
+import { cniBackends, type CniBackend } from '../cni/routes.ts';
 import { fromSet, matches } from '../api/labels.ts';
 import { loadConfig, objectPath, type Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { announcerRBAC, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, ingressAddon, netpolAddon } from './addons.ts';
+import { announcerRBAC, calicoAddon, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, ingressAddon, netpolAddon } from './addons.ts';
 import { gatewayCRDs } from '../gateway/crds.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, readLabManifests } from './apply.ts';
@@ -26,7 +28,9 @@ import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from 
 export interface UpOptions {
   name: string;
   nodes: number;
-  cniBackend: 'host-gw' | 'vxlan';
+  cniBackend: CniBackend;
+  /** with --cni-backend bgp: the first node is the route reflector instead of a full mesh */
+  bgpRouteReflector?: boolean;
   proxyMode: string;
   /** kube-proxy's KubeProxyConfiguration file, passed to every node's proxy */
   proxyConfig?: string;
@@ -103,7 +107,8 @@ export interface IngressAccess {
 export function checkUpOptions(o: UpOptions): void {
   if (o.nodes < 1 || o.nodes > 20) throw new Error('--nodes must be between 1 and 20');
   if (!labProxyModes.includes(o.proxyMode)) throw new Error(`--proxy-mode must be ${labProxyModes.slice(0, -1).join(', ')} or none, not ${o.proxyMode}`);
-  if (o.cniBackend !== 'host-gw' && o.cniBackend !== 'vxlan') throw new Error(`--cni-backend must be host-gw or vxlan, not ${o.cniBackend}`);
+  if (!cniBackends.includes(o.cniBackend)) throw new Error(`--cni-backend must be host-gw, vxlan or bgp, not ${o.cniBackend}`);
+  if (o.bgpRouteReflector && o.cniBackend !== 'bgp') throw new Error('--bgp-route-reflector needs --cni-backend bgp');
 }
 
 /** The proxy mode of the lab: a --proxy-config file's, unless --proxy-mode was given (the file is read, and refused if bad, here). */
@@ -120,7 +125,7 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
   const objs = readLabManifests(o.files);
   const withIngress = (o.ingress ?? true) && o.proxyMode !== 'none';
   const withGateway = (o.gateway ?? true) && o.proxyMode !== 'none';
-  const missing = preflight({ proxyMode: o.proxyMode, netpol: o.netpol !== false, ingress: withIngress || withGateway });
+  const missing = preflight({ proxyMode: o.proxyMode, netpol: o.netpol !== false, ingress: withIngress || withGateway, cniBackend: o.cniBackend });
   if (missing.length) throw new Error(`cannot build a lab, missing:\n  - ${missing.join('\n  - ')}`);
   // The DNS pods reach the API server through the `kubernetes` Service: no proxy, no DNS.
   const withDNS = (o.dns ?? true) && o.proxyMode !== 'none';
@@ -133,6 +138,10 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
   const t0 = Date.now();
   try {
     const s = buildNetwork(o.name, o.nodes, o.cniBackend);
+    if (o.bgpRouteReflector) {
+      s.bgpRouteReflector = true;
+      writeState(s);
+    }
     const { ca } = await loadOrCreateCA(labPaths(s.name).labCA, `CN=podpath lab ${s.name} CA`);
     await issueKubeletCerts(ca, s.nodes, labPaths(s.name));
     await startApiServer(s);
@@ -145,8 +154,8 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
       for (const line of await applyAll(client, announcerRBAC())) progress.applied(line);
       startControllers(s);
       startAgents(s);
-      // the network daemon as flannel deploys itself: a DaemonSet keeping each node's routes (or VXLAN) to the others' pod CIDRs
-      for (const line of await applyAll(client, flannelAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443, network: clusterCIDR, backend: s.cniBackend }))) progress.applied(line);
+      // the network daemon: flannel's DaemonSet keeping each node's routes (or VXLAN) to the others' pod CIDRs, or Calico's running BIRD
+      for (const line of await applyAll(client, networkAddon(s))) progress.applied(line);
       // kube-proxy as kubeadm deploys it: a DaemonSet whose pods reach the API server at its address, from its ConfigMap.
       if (o.proxyMode !== 'none') for (const line of await applyAll(client, kubeProxyAddon({ config: labKubeProxyConfiguration(o.proxyMode, o.proxyConfig), apiServer: `https://${s.nodes[0]!.ip}:6443` }))) progress.applied(line);
       // the NetworkPolicy agent as a DaemonSet too, enforcing on each node in the node's namespace
@@ -192,6 +201,13 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
   }
 }
 
+/** The pod network's daemon of the lab's backend: flannel's (host-gw, vxlan) or Calico's (bgp). */
+export function networkAddon(s: LabState): KubeObject[] {
+  const api = { apiHost: s.nodes[0]!.ip, apiPort: 6443, network: clusterCIDR };
+  if (s.cniBackend !== 'bgp') return flannelAddon({ ...api, backend: s.cniBackend });
+  return calicoAddon({ ...api, birdDir: labPaths(s.name).bird, routeReflector: Boolean(s.bgpRouteReflector), holdSeconds: labTimers.holdSeconds, keepaliveSeconds: labTimers.keepaliveSeconds });
+}
+
 /** The API server on the first node, until its kubeconfig and unix socket exist. */
 async function startApiServer(s: LabState): Promise<void> {
   const p = labPaths(s.name);
@@ -201,10 +217,10 @@ async function startApiServer(s: LabState): Promise<void> {
 }
 
 /** Each component's own kubeconfig: a client certificate of the lab CA, for the API server the admin kubeconfig names. */
-async function writeComponentCredentials(s: LabState, ca: CA): Promise<void> {
+export async function writeComponentCredentials(s: LabState, ca: CA, nodes: readonly LabNode[] = s.nodes, scheduler = true): Promise<void> {
   const p = labPaths(s.name);
   const admin = loadConfig(p.adminKubeconfig);
-  await writeComponentKubeconfigs(ca, componentIdentities(s.nodes, p), admin.server, admin.ca ?? '');
+  await writeComponentKubeconfigs(ca, componentIdentities(nodes, p, scheduler), admin.server, admin.ca ?? '');
 }
 
 /**
@@ -238,36 +254,41 @@ function startControllers(s: LabState): void {
   startDaemon(s, 'scheduler', n1.netns, ['scheduler', '--kubeconfig', p.schedulerKubeconfig]);
 }
 
-/** A node agent per node; the first node is the control plane. */
+/** A node agent per node, each with its own identity (system:node:NAME). */
 function startAgents(s: LabState): void {
+  for (const n of s.nodes) startAgent(s, n);
+}
+
+/** The node agent of node `n`, its CNI configuration where the node's shell sees /etc/cni/net.d. */
+export function startAgent(s: LabState, n: LabNode): void {
   const p = labPaths(s.name);
-  for (const n of s.nodes) {
-    startDaemon(s, `agent-${n.name}`, n.netns, [
-      'agent',
-      '--kubeconfig',
-      p.nodeKubeconfig(n.name),
-      '--node-name',
-      n.name,
-      '--node-ip',
-      n.ip,
-      '--state-dir',
-      p.node(n.name),
-      '--pod-netns-prefix',
-      s.podNetnsPrefix,
-      '--cni-backend',
-      s.cniBackend,
-      '--cluster-dns',
-      clusterDNS,
-      '--resolv-conf',
-      p.nodeResolvConf,
-      '--tls-cert-file',
-      p.nodeServingCert(n.name),
-      '--tls-private-key-file',
-      p.nodeServingKey(n.name),
-      '--client-ca-file',
-      p.labCACert,
-    ]);
-  }
+  startDaemon(s, `agent-${n.name}`, n.netns, [
+    'agent',
+    '--kubeconfig',
+    p.nodeKubeconfig(n.name),
+    '--node-name',
+    n.name,
+    '--node-ip',
+    n.ip,
+    '--state-dir',
+    p.node(n.name),
+    '--pod-netns-prefix',
+    s.podNetnsPrefix,
+    '--cni-backend',
+    s.cniBackend,
+    '--cni-conf-dir',
+    p.nodeCniConfDir(n.name),
+    '--cluster-dns',
+    clusterDNS,
+    '--resolv-conf',
+    p.nodeResolvConf,
+    '--tls-cert-file',
+    p.nodeServingCert(n.name),
+    '--tls-private-key-file',
+    p.nodeServingKey(n.name),
+    '--client-ca-file',
+    p.labCACert,
+  ]);
 }
 
 /**
@@ -275,7 +296,7 @@ function startAgents(s: LabState): void {
  * adds them on their computer for a local cluster); so does the router (the lab's resolver
  * answers pods directly, as a host-gw network's router does).
  */
-function routeToPods(s: LabState, nodes: Node[]): void {
+export function routeToPods(s: LabState, nodes: Node[]): void {
   for (const n of nodes) {
     const via = n.status!.addresses!.find((a) => a.type === 'InternalIP')!.address;
     ipIn(s.client, 'route', 'replace', n.spec!.podCIDR!, 'via', via);

@@ -13,6 +13,7 @@ import { byAge } from '../ingress/model.ts';
 import { routeRequest as gatewayRoute } from '../gateway/route.ts';
 import { PolicyModel, explain } from '../netpol/policy.ts';
 import { podKey, type ClusterIndex, type NodeInfo } from './cluster.ts';
+import { vtepMAC } from '../cni/routes.ts';
 import { walkHook, type Branch, type Hook, type PacketState, type RuleWalker } from './netfilter.ts';
 import { ObjectFinder } from './objects.ts';
 import { Resolver, isIPAddress, type Resolution } from './resolve.ts';
@@ -386,10 +387,11 @@ class Tracer {
           src: node.podCIDR.split('/')[0]!,
           next: 'underlay',
           peer,
-          vxlan: `VXLAN: encapsulated in UDP ${node.ip} → ${peer.ip}:8472 (VNI 1) on eth0`,
+          vxlan: `VXLAN: encapsulated in UDP ${node.ip} → ${peer.ip}:8472 (VNI 1) on eth0, by the FDB entry ${vtepMAC(peer.ip)} dst ${peer.ip} the network daemon wrote for node ${peer.name}`,
         };
       }
-      return { text: `${peer.podCIDR} via ${peer.ip} dev eth0 (host-gw route to node ${peer.name})`, dev: 'eth0', src: node.ip, next: 'underlay', peer };
+      if (ix.plan.cniBackend === 'bgp') return { text: `${peer.podCIDR} via ${peer.ip} dev eth0 proto bird (BGP route learned from node ${peer.name}, ${peer.ip})`, dev: 'eth0', src: node.ip, next: 'underlay', peer };
+      return { text: `${peer.podCIDR} via ${peer.ip} dev eth0 (host-gw route to node ${peer.name}, written by the network daemon)`, dev: 'eth0', src: node.ip, next: 'underlay', peer };
     }
     if (ix.inCIDR(ix.plan.underlayCIDR, dst)) return { text: `${ix.plan.underlayCIDR} dev eth0 proto kernel scope link src ${node.ip}`, dev: 'eth0', src: node.ip, next: 'underlay' };
     if (ix.inCIDR(ix.plan.serviceCIDR, dst)) return { text: `${ix.plan.serviceCIDR} dev eth0: a ClusterIP no rule translated goes out to the underlay, where nothing has it`, dev: 'eth0', src: node.ip, next: 'underlay' };

@@ -34,7 +34,7 @@ export interface TestLab {
   kubectl: (args: string[], input?: string) => KubectlResult;
   /** kubectl that must succeed; returns stdout */
   ok: (args: string[], input?: string) => string;
-  /** `podpath <args>` for this lab, synchronously */
+  /** `podpath <args> --name LAB`, synchronously */
   podpath: (args: string[]) => KubectlResult;
   /** curl inside the lab (from 'client', 'node/NAME' or 'pod/NS/NAME'); returns stdout */
   curl: (from: string, url: string, extra?: string[]) => KubectlResult;
@@ -51,7 +51,7 @@ function runPodpath(args: string[]): KubectlResult {
 }
 
 /** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). The Ingress controller only with `ingress`, the Gateway API only with `gateway`. */
-export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean; /** the Gateway API and its controller */ gateway?: boolean; /** a few letters after the prefix, naming the suite's labs */ tag?: string }): Promise<TestLab> {
+export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan' | 'bgp'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean; /** the Gateway API and its controller */ gateway?: boolean; /** a few letters after the prefix, naming the suite's labs */ tag?: string }): Promise<TestLab> {
   const name = testName(opts.tag);
   const kubeconfig = path.join(tempDir('lab'), 'kubeconfig');
   // With a kube-proxy configuration file and no mode, the file's mode is the lab's.
@@ -71,7 +71,11 @@ export async function startLab(opts: { files?: string[]; nodes?: number; cniBack
       if (r.code !== 0) throw new Error(`kubectl ${a.join(' ')} failed (${r.code}):\n${r.stderr}`);
       return r.stdout;
     },
-    podpath: (a) => runPodpath([...a, '--name', name]),
+    // --name before a `--`, so it stays podpath's and not the command's after it (podpath ssh NODE -- CMD)
+    podpath: (a) => {
+      const i = a.indexOf('--');
+      return runPodpath(i < 0 ? [...a, '--name', name] : [...a.slice(0, i), '--name', name, ...a.slice(i)]);
+    },
     curl: (from, url, extra = []) => runPodpath(['curl', '--name', name, '--from', from, url, ...extra]),
     exec: (from, argv) => runPodpath(['exec', '--name', name, '--from', from, '--', ...argv]),
     down: async () => runPodpath(['down', '--name', name]),

@@ -33,6 +33,7 @@ function txPackets(ns: string, dev: string): number {
 const labs = [
   { backend: 'host-gw', proxyMode: 'iptables' },
   { backend: 'vxlan', proxyMode: 'iptables' },
+  { backend: 'bgp', proxyMode: 'iptables' },
   { backend: 'host-gw', proxyMode: 'nftables' },
   { backend: 'host-gw', proxyMode: 'userspace' },
 ] as const;
@@ -88,6 +89,11 @@ for (const { backend, proxyMode } of labs) {
         afterTx.forEach((n, i) => assert.ok(n > before[i]!, `node ${i + 1} sent through ${vxlanDevice}`));
         const routes = ipIn(s.nodes[0]!.netns, 'route', 'show', 'dev', vxlanDevice);
         assert.match(routes, /10\.244\.\d+\.0\/24 via 10\.244\.\d+\.0 onlink/);
+      } else if (backend === 'bgp') {
+        // learned over BGP from BIRD on the other nodes, via their underlay addresses
+        const routes = ipIn(s.nodes[0]!.netns, 'route');
+        assert.match(routes, /10\.244\.\d+\.0\/24 via 192\.168\.49\.3 dev eth0 proto bird/);
+        assert.match(routes, /10\.244\.\d+\.0\/24 via 192\.168\.49\.4 dev eth0 proto bird/);
       } else {
         const routes = ipIn(s.nodes[0]!.netns, 'route');
         assert.match(routes, /10\.244\.\d+\.0\/24 via 192\.168\.49\.\d+ dev eth0/);
@@ -114,6 +120,23 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 `);
       const soloSvc = JSON.parse(lab.ok(['get', 'svc', 'solo', '-o', 'json'])).spec;
+      if (proxyMode !== 'userspace') {
+        // ClusterIP and NodePort traffic crosses nodes: from a pod on the first node to solo on the last
+        // through its ClusterIP, and from the client through a Cluster-policy NodePort of the first node.
+        const fromFirst = byNode.get(lab.name)![0]!;
+        lab.ok(['expose', 'pod', 'solo', '--name', 'solo-cluster', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
+        const cluster = JSON.parse(lab.ok(['get', 'svc', 'solo-cluster', '-o', 'json'])).spec;
+        const viaClusterIP = await eventually(() => {
+          const r = lab.curl(`pod/default/${fromFirst.name}`, `http://${soloSvc.clusterIP}/api/v1/c`, ['--max-time', '3']);
+          return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+        }, 20_000, 'the ClusterIP to answer across nodes');
+        assert.equal(viaClusterIP.pod, 'solo');
+        const viaNodePort = await eventually(() => {
+          const r = lab.curl('client', `http://192.168.49.2:${cluster.ports[0].nodePort}/api/v1/n`, ['--max-time', '3']);
+          return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+        }, 20_000, 'the NodePort of the first node to answer from the last');
+        assert.equal(viaNodePort.pod, 'solo');
+      }
       const health = (ip: string) => lab.curl('client', `http://${ip}:${soloSvc.healthCheckNodePort}/healthz`, ['-w', '\\n%{http_code}']);
       await explained(lab, () => eventually(() => health('192.168.49.4').stdout.endsWith('\n200'), 30_000, 'the health check of the node with the pod to pass'));
       const ok = health('192.168.49.4').stdout;

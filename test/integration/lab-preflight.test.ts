@@ -61,12 +61,24 @@ describe('podpath up preflight', () => {
     const x = testName('x', 2);
     assert.match(up(['--name', 'Bad_Name']).out, /invalid lab name "Bad_Name": use 1-20 lower-case letters, digits and '-', starting with a letter/);
     assert.match(up(['--name', x, '--nodes', '0']).out, /--nodes must be between 1 and 20/);
-    assert.match(up(['--name', x, '--cni-backend', 'flannel']).out, /Allowed choices are host-gw, vxlan/);
+    assert.match(up(['--name', x, '--cni-backend', 'flannel']).out, /Allowed choices are host-gw, vxlan, bgp/);
+    assert.match(up(['--name', x, '--bgp-route-reflector']).out, /--bgp-route-reflector needs --cni-backend bgp/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pptest-manifest-'));
     fs.writeFileSync(path.join(dir, 'widget.yaml'), 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n');
     assert.match(up(['--name', x, '-f', dir]).out, /widget\.yaml: kind Widget \(example\.com\/v1\) is not served by podpath/);
     fs.rmSync(dir, { recursive: true, force: true });
     assert.equal(fs.existsSync(`/run/podpath/${x}`), false);
+  });
+
+  it('refuses --cni-backend bgp without BIRD, naming the package, before building anything', { skip: !isRoot && 'the root check comes first' }, () => {
+    const name = testName('nobird', 2);
+    // BIRD is in /usr/sbin; without it on PATH it is not there for podpath either
+    const argv = [process.execPath, podpathBin, 'up', '--name', name, '--cni-backend', 'bgp'];
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { ...process.env, PATH: '/usr/local/bin:/usr/bin:/bin' } });
+    assert.equal(r.status, 1);
+    assert.match(`${r.stdout}${r.stderr}`, /cannot build a lab, missing:[\s\S]*- bird and birdc \(BIRD 2\), the BGP daemon of --cni-backend bgp: apt-get install -y bird2/);
+    assert.deepEqual(listNetns().filter((n) => n.startsWith(`pp-${name}-`)), []);
+    assert.equal(fs.existsSync(`/run/podpath/${name}`), false);
   });
 
   it('runs no kube-proxy without root, saying so, and refuses bad proxy flags naming the flag', { skip: !isRoot && 'needs root to switch to an unprivileged user' }, () => {

@@ -8,7 +8,7 @@ import type { Node } from '../../src/api/types.ts';
 import { NetworkDaemon, nodeAnnotations } from '../../src/cni/daemon.ts';
 import { parseNetConf } from '../../src/cni/netconf.ts';
 import { masqueradeComment, PodNetwork } from '../../src/cni/network.ts';
-import type { CniBackend } from '../../src/cni/routes.ts';
+import type { FlannelBackend } from '../../src/cni/routes.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { FakeIptables } from '../../src/iptables/index.ts';
 
@@ -17,7 +17,7 @@ const self = node('n1', '192.168.49.2', '10.244.0.0/24');
 const n2 = node('n2', '192.168.49.3', '10.244.1.0/24');
 const n3 = node('n3', '192.168.49.4', '10.244.2.0/24');
 
-function network(backend: CniBackend, ex = new FakeExecutor()) {
+function network(backend: FlannelBackend, ex = new FakeExecutor()) {
   const logs: string[] = [];
   const iptables = new FakeIptables();
   const net = new PodNetwork({ nodeName: 'n1', nodeIP: '192.168.49.2', clusterCIDR: '10.244.0.0/16', backend, log: (s: string) => void logs.push(s) }, ex, iptables);
