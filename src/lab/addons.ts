@@ -1,9 +1,6 @@
 // The lab's cluster add-ons, applied by `podpath up` like kubeadm applies its own: the cluster
 // DNS as CoreDNS is deployed (Deployment `coredns` in kube-system, two replicas, behind the
 // `kube-dns` Service at the cluster DNS address), running the built-in image podpath/coredns.
-import fs from 'node:fs';
-import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import type { KubeObject, PolicyRule } from '../api/types.ts';
 import { netConfJSON } from '../cni/netconf.ts';
 
@@ -364,20 +361,6 @@ export const gatewayControllerName = 'podpath-gateway';
 /** The lab's GatewayClass and the controllerName its controller answers to (domain-prefixed, as the spec asks). */
 export const gatewayClassName = 'podpath';
 export const gatewayController = 'podpath.dev/gateway-controller';
-/** The Gateway API release whose standard channel the lab installs (src/lab/manifests/, vendored with its licence header). */
-export const gatewayAPIVersion = 'v1.3.0';
-
-/**
- * The Gateway API's standard-channel CRDs (GatewayClass, Gateway, HTTPRoute, GRPCRoute,
- * ReferenceGrant) as the release's standard-install.yaml ships them, read from the checkout.
- */
-export function gatewayCRDs(root: string): KubeObject[] {
-  const file = path.join(root, 'src/lab/manifests', `gateway-api-${gatewayAPIVersion}-standard-install.yaml`);
-  return parseAllDocuments(fs.readFileSync(file, 'utf8'))
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => Boolean(o?.kind));
-}
-
 /** The GatewayClass `podpath`, served by the lab's Gateway controller. */
 export function gatewayClass(): KubeObject {
   return { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: gatewayClassName }, spec: { controllerName: gatewayController, description: 'nginx in namespace podpath-gateway (podpath gateway-controller)' } } as KubeObject;

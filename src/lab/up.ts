@@ -13,14 +13,15 @@ import { fromSet, matches } from '../api/labels.ts';
 import { loadConfig, objectPath, type Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { announcerRBAC, calicoAddon, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, gatewayCRDs, ingressAddon, netpolAddon } from './addons.ts';
+import { announcerRBAC, calicoAddon, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, ingressAddon, netpolAddon } from './addons.ts';
+import { gatewayCRDs } from '../gateway/crds.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import { loadOrCreateCA, type CA } from '../util/pki.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
 import { componentIdentities, issueKubeletCerts, writeComponentKubeconfigs } from './kubeletcerts.ts';
-import { buildNetwork, destroyLab, labPaths, podpathJs, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
+import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
 import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from './wait.ts';
 
 
@@ -362,7 +363,7 @@ async function servedIngresses(client: Client, s: LabState, pods: Pod[]): Promis
  * controller (which watches the CRDs' kinds from its start).
  */
 async function installGatewayAPI(client: Client): Promise<string[]> {
-  const lines = await applyAll(client, gatewayCRDs(path.resolve(path.dirname(podpathJs), '..')));
+  const lines = await applyAll(client, gatewayCRDs());
   await waitFor(
     async () => Boolean(await client.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses')),
     30_000,

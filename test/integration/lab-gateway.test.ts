@@ -143,6 +143,20 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
       await eventually(holds(() => assert.match(lab.ok(['get', 'gatewayclass', 'podpath']), /podpath\s+podpath\.dev\/gateway-controller\s+True/)));
     }));
 
+  it("defaults and validates with the CRDs' schemas: a rule without matches, a CEL rule's message, kubectl explain", () =>
+    explained(lab, async () => {
+      // the route `split` has no matches: the API server stored the spec's default
+      assert.equal(lab.ok(['get', 'httproute', 'split', '-o', 'jsonpath={.spec.rules[0].matches}']), '[{"path":{"type":"PathPrefix","value":"/"}}]');
+      assert.equal(lab.ok(['get', 'httproute', 'split', '-o', 'jsonpath={.spec.rules[0].backendRefs[0].kind} {.spec.parentRefs[0].group}']), 'Service gateway.networking.k8s.io');
+      const bad = lab.kubectl(['apply', '-f', '-'], 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: bad}\nspec:\n  rules:\n  - matches: [{path: {type: PathPrefix, value: api}}]\n');
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /spec\.rules\[0\]\.matches\[0\]\.path: Invalid value: "object": value must be an absolute path and start with '\/' when type one of \['Exact', 'PathPrefix'\]/);
+      const explain = lab.ok(['explain', 'gateway.spec.listeners']);
+      assert.match(explain, /^GROUP:\s+gateway\.networking\.k8s\.io\nKIND:\s+Gateway\nVERSION:\s+v1\n/);
+      assert.match(explain, /The listeners of the Gateway\./);
+      assert.match(explain, /protocol\s+<string> -required-\n\s+The network protocol/);
+    }));
+
   it("programs the Gateway at its Service's LoadBalancer IP: kubectl's ADDRESS and PROGRAMMED, listener status with attachedRoutes", () =>
     explained(lab, async () => {
       assert.match(gwIP, /^192\.168\.49\.2\d\d$/);
