@@ -136,6 +136,8 @@ function nginxContainer(role: string, conf: string, port: number, drainMs = 0): 
     env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
     ports: [{ containerPort: port }],
     readinessProbe: { tcpSocket: { port }, periodSeconds: 1 },
+    // a container's own writes stay in its root; the pid file must reach the host's directory
+    volumeMounts: [{ name: 'scratch', mountPath: dir }],
   };
 }
 
@@ -144,7 +146,7 @@ function deployment(app: string, replicas: number, container: Record<string, unk
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: app, namespace: 'default', labels: { app } },
-    spec: { replicas, selector: { matchLabels: { app } }, template: { metadata: { labels: { app } }, spec: { terminationGracePeriodSeconds: 5, containers: [container] } } },
+    spec: { replicas, selector: { matchLabels: { app } }, template: { metadata: { labels: { app } }, spec: { terminationGracePeriodSeconds: 5, containers: [container], volumes: [{ name: 'scratch', hostPath: { path: dir, type: 'Directory' } }] } } },
   } as KubeObject;
 }
 
