@@ -97,22 +97,22 @@ export function multinodeSuites(labs: readonly { backend: 'host-gw' | 'vxlan' | 
         // client's own address) and says so on the health-check port.
         const last = `${lab.name}-m03`;
         lab.ok(['apply', '-f', '-'], `apiVersion: v1
-  kind: Pod
-  metadata: {name: solo, labels: {app: solo}}
-  spec:
-    nodeName: ${last}
-    containers:
-    - {name: web, image: podpath/echo, ports: [{containerPort: 8080}]}
-  ---
-  apiVersion: v1
-  kind: Service
-  metadata: {name: solo}
-  spec:
-    type: LoadBalancer
-    externalTrafficPolicy: Local
-    selector: {app: solo}
-    ports: [{port: 80, targetPort: 8080}]
-  `);
+kind: Pod
+metadata: {name: solo, labels: {app: solo}}
+spec:
+  nodeName: ${last}
+  containers:
+  - {name: web, image: podpath/echo, ports: [{containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: solo}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: solo}
+  ports: [{port: 80, targetPort: 8080}]
+`);
         const soloSvc = JSON.parse(lab.ok(['get', 'svc', 'solo', '-o', 'json'])).spec;
         if (proxyMode !== 'userspace') {
           // ClusterIP and NodePort traffic crosses nodes: from a pod on the first node to solo on the last
