@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wrapNetns } from '../exec/exec.ts';
-import { daemonNodeFlags } from '../util/nodeflags.ts';
+import { labDaemonNodeFlags } from '../util/nodeflags.ts';
 import { commandExists } from '../exec/exec.ts';
 import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn, writeNetnsEtc } from '../exec/netns.ts';
 import { alive, killGroup } from '../exec/proc.ts';
@@ -179,7 +179,7 @@ export function startDaemon(s: LabState, component: string, netns: string | unde
   // nsenter switches only the network namespace. (`ip netns exec` would also give the daemon a
   // private mount namespace, and the pod namespaces an agent creates would then be invisible to
   // everything else on the host.)
-  const argv = wrapNetns([process.execPath, ...daemonNodeFlags, podpathJs, ...args], netns ? { netns } : {});
+  const argv = wrapNetns([process.execPath, ...labDaemonNodeFlags(component), podpathJs, ...args], netns ? { netns } : {});
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env: process.env });
   fs.closeSync(log);
   child.unref();

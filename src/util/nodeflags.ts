@@ -3,5 +3,11 @@
 // young generation grow to 16 MiB per semi-space under allocation bursts (a list, a sync) and
 // keeps it; capped at 2 MiB, the API server holds about 27 MiB less, the controller manager and
 // the NetworkPolicy agent about 15 MiB less each, for scavenges that are more frequent but
-// shorter (bench/lab.ts, bench/apiserver.ts).
+// shorter (bench/lab.ts). Not for the API server: there the cap cost a quarter of its durable
+// write rate and a sixth of its watch latency (bench/apiserver.ts), a price a user sees.
 export const daemonNodeFlags: readonly string[] = ['--max-semi-space-size=2'];
+
+/** The Node flags of the lab's daemon `component`. */
+export function labDaemonNodeFlags(component: string): readonly string[] {
+  return component === 'apiserver' ? [] : daemonNodeFlags;
+}
