@@ -1,7 +1,7 @@
 // `podpath gateway route`: the Gateway API's routing decision for one request, offline, from a
 // file; `podpath gateway-controller`: the same decisions on the Ingress controller's nginx.
 import { Option, type Command } from 'commander';
-import { parseHostPort } from '../util/ip.ts';
+import { nginxDataPlane } from './ingress.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -26,26 +26,12 @@ export function addGatewayCommands(program: Command): void {
     .action(async (o: Record<string, string | undefined>) => {
       const { runGatewayController } = await import('../gateway/controller.ts');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} gateway-controller: ${line}\n`);
-      const statusPort = Number(o.statusPort);
-      if (!Number.isInteger(statusPort) || statusPort < 1 || statusPort > 65535) throw new Error(`--status-port must be a port number, not ${o.statusPort}`);
       const c = await runGatewayController({
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
         controllerName: String(o.controllerName),
         ...(o.publishService ? { publishService: o.publishService } : {}),
-        render: {
-          confDir: String(o.confDir),
-          runDir: o.runDir ?? `${String(o.confDir)}/run`,
-          listenAddress: String(o.listenAddress),
-          httpPort: 80,
-          httpsPort: 443,
-          statusPort,
-          workerProcesses: String(o.workerProcesses),
-          accessLog: String(o.accessLog),
-          redirectCode: 308,
-        },
-        ...(o.healthzBindAddress !== 'off' ? { healthz: parseHostPort(String(o.healthzBindAddress), '--healthz-bind-address') } : {}),
-        nginx: String(o.nginx),
-        minSyncMs: Number(o.syncPeriod) >= 0 ? Number(o.syncPeriod) : 500,
+        // listeners bring their own ports; these are the template's defaults
+        ...nginxDataPlane(o, { httpPort: 80, httpsPort: 443 }),
         log,
       });
       const stop = async () => {

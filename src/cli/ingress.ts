@@ -5,6 +5,36 @@ import { parseHostPort } from '../util/ip.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
+/** A port number flag (`name` as commander names it, e.g. statusPort for --status-port). */
+export function portFlag(o: Record<string, unknown>, name: string): number {
+  const n = Number(o[name]);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a port number, not ${o[name]}`);
+  return n;
+}
+
+/**
+ * The nginx data plane's settings from the flags the Ingress and Gateway controllers share
+ * (--conf-dir, --run-dir, --listen-address, --status-port, --worker-processes, --access-log,
+ * --healthz-bind-address, --nginx, --sync-period), with the HTTP and HTTPS ports given.
+ */
+export function nginxDataPlane(o: Record<string, unknown>, ports: { httpPort: number; httpsPort: number }) {
+  return {
+    render: {
+      confDir: String(o.confDir),
+      runDir: o.runDir ? String(o.runDir) : `${String(o.confDir)}/run`,
+      listenAddress: String(o.listenAddress),
+      ...ports,
+      statusPort: portFlag(o, 'statusPort'),
+      workerProcesses: String(o.workerProcesses),
+      accessLog: String(o.accessLog),
+      redirectCode: 308 as const,
+    },
+    ...(o.healthzBindAddress !== 'off' ? { healthz: parseHostPort(String(o.healthzBindAddress), '--healthz-bind-address') } : {}),
+    nginx: String(o.nginx),
+    minSyncMs: Number(o.syncPeriod) >= 0 ? Number(o.syncPeriod) : 500,
+  };
+}
+
 export function addIngressCommands(program: Command): void {
   program
     .command('ingress-controller')
@@ -30,29 +60,11 @@ export function addIngressCommands(program: Command): void {
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const { runController } = await import('../ingress/controller/controller.ts');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ingress-controller: ${line}\n`);
-      const port = (name: string) => {
-        const n = Number(o[name]);
-        if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a port number, not ${o[name]}`);
-        return n;
-      };
       const c = await runController({
         ...(o.kubeconfig ? { kubeconfig: String(o.kubeconfig) } : {}),
         class: { ingressClass: String(o.ingressClass), controller: String(o.controllerClass), watchWithoutClass: Boolean(o.watchIngressWithoutClass) },
         ...(o.publishService ? { publishService: String(o.publishService) } : {}),
-        render: {
-          confDir: String(o.confDir),
-          runDir: o.runDir ? String(o.runDir) : `${String(o.confDir)}/run`,
-          listenAddress: String(o.listenAddress),
-          httpPort: port('httpPort'),
-          httpsPort: port('httpsPort'),
-          statusPort: port('statusPort'),
-          workerProcesses: String(o.workerProcesses),
-          accessLog: String(o.accessLog),
-          redirectCode: 308,
-        },
-        ...(o.healthzBindAddress !== 'off' ? { healthz: parseHostPort(String(o.healthzBindAddress), '--healthz-bind-address') } : {}),
-        nginx: String(o.nginx),
-        minSyncMs: Number(o.syncPeriod) >= 0 ? Number(o.syncPeriod) : 500,
+        ...nginxDataPlane(o, { httpPort: portFlag(o, 'httpPort'), httpsPort: portFlag(o, 'httpsPort') }),
         log,
       });
       const stop = async () => {
