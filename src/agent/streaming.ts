@@ -8,11 +8,9 @@
 // SPDY/3.1 (older clients, and the fallback) are served.
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { createWebSocketStream } from 'ws';
 import { resizePty, startInteractive } from '../exec/stream.ts';
 import { decodeSegment, parseTarget } from '../util/httpserver.ts';
@@ -38,6 +36,7 @@ import {
 } from '../util/httpstream/remotecommand.ts';
 import { SpdySession, type SpdyStream } from '../util/httpstream/spdy.ts';
 import type { OutputListener } from './logwriter.ts';
+import { loadAddon } from '../util/addon.ts';
 
 /** Where and how a command runs for exec: beside the container's process (its namespaces, root and working directory), with its environment. */
 export interface ExecTarget {
@@ -77,17 +76,10 @@ export interface StreamingHost {
 interface SockoptAddon {
   netnsSocket(path: string): number;
 }
-let addon: SockoptAddon | undefined;
 function sockopt(): SockoptAddon {
-  if (addon) return addon;
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const p = path.join(dir, 'build/sockopt.node');
-    if (fs.existsSync(path.join(dir, 'bin/podpath.js'))) {
-      if (!fs.existsSync(p)) break;
-      return (addon = createRequire(import.meta.url)(p) as SockoptAddon);
-    }
-  }
-  throw new Error('build/sockopt.node is not built (it needs a C compiler and Node\'s headers: apt-get install -y gcc libc6-dev, then npm run build)');
+  const r = loadAddon<SockoptAddon>('sockopt');
+  if ('error' in r) throw new Error(r.error);
+  return r.addon;
 }
 
 /** A command's file, as the container's PATH finds it; undefined when there is none to run. */

@@ -19,7 +19,7 @@ interface NftctxAddon {
 
 /** The addon, or why there is none (a caller falls back to `nft -f -`). */
 export function libnftables(): { addon: NftctxAddon } | { error: string } {
-  return loadAddon<NftctxAddon>('nftctx', "a C compiler and libnftables' headers: apt-get install -y gcc libc6-dev libnftables-dev");
+  return loadAddon<NftctxAddon>('nftctx');
 }
 
 export interface NftSessionOptions {

@@ -5,11 +5,8 @@
 // where it must be handed to that socket instead of forwarded: a mark on packets that belong to a
 // transparent socket (nft `socket transparent`) and a policy route for marked packets to the local
 // stack do that, as for TPROXY.
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { commandExists, defaultExecutor, run, type Executor } from '../../exec/exec.ts';
+import { loadAddon } from '../../util/addon.ts';
 import { Nftables, type Chain, type Transaction } from '../../knftables/index.ts';
 
 /** The fwmark bit on replies to transparent sockets (kube-proxy's own marks are 0x4000 and 0x8000). */
@@ -47,40 +44,20 @@ interface SockoptAddon {
   transparentSocket(udp: boolean, ip: string, port: number): number;
 }
 
-/** build/sockopt.node of this checkout (scripts/build.js compiles it), found from src/ or dist/. */
-function addonPath(): string | undefined {
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'bin/podpath.js'))) {
-      const p = path.join(dir, 'build/sockopt.node');
-      return fs.existsSync(p) ? p : undefined;
-    }
-  }
-  return undefined;
-}
-
-let addon: SockoptAddon | undefined;
 let addonError: string | undefined;
 
-function loadAddon(): SockoptAddon | undefined {
-  if (addon || addonError) return addon;
-  const p = addonPath();
-  if (!p) {
-    addonError = 'build/sockopt.node is not built (it needs a C compiler and Node\'s headers: apt-get install -y gcc libc6-dev, then npm run build)';
-    return undefined;
-  }
-  try {
-    addon = createRequire(import.meta.url)(p) as SockoptAddon;
-  } catch (e) {
-    addonError = `${p} does not load: ${(e as Error).message} (npm run build rebuilds it)`;
-  }
-  return addon;
+/** build/sockopt.node of this checkout (scripts/build.js compiles it); addonError says why not. */
+function loadSockopt(): SockoptAddon | undefined {
+  const r = loadAddon<SockoptAddon>('sockopt');
+  if ('error' in r) addonError = r.error;
+  return 'addon' in r ? r.addon : undefined;
 }
 
 /** The machine's: the addon for the sockets, `nft` and `ip` (run through `ex`) for the mark and route. */
 export function realTransparent(ex: Executor = defaultExecutor): TransparentShell {
   return {
     missing() {
-      if (!loadAddon()) return addonError;
+      if (!loadSockopt()) return addonError;
       if (!commandExists('nft', ex)) return 'nft is missing (apt-get install -y nftables)';
       return undefined;
     },
@@ -91,7 +68,7 @@ export function realTransparent(ex: Executor = defaultExecutor): TransparentShel
       if (!run(['ip', 'rule', 'show', 'fwmark', mark], {}, ex).trim()) run(['ip', 'rule', 'add', 'fwmark', mark, 'lookup', String(transparentRouteTable)], {}, ex);
       run(['ip', 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(transparentRouteTable)], {}, ex);
     },
-    open: (udp, ip, port) => loadAddon()!.transparentSocket(udp, ip, port),
+    open: (udp, ip, port) => loadSockopt()!.transparentSocket(udp, ip, port),
   };
 }
 
