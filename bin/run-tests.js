@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runId = randomUUID();
+const started = Date.now();
 
 function collect(p, out) {
   const st = fs.statSync(p);
@@ -73,15 +74,21 @@ function leftoverLabs() {
   return [...ls('/run/netns', 'pp-'), ...ls('/etc/netns', 'pp-'), ...ls('/run/podpath', '')];
 }
 
-/** Top-level tests and suites that a file declared and never reported passed or failed. */
-function unendedTests() {
+/** Top-level tests and suites that a file declared and never reported passed or failed, and the
+ * time each file's tests took, from the first declared to the last ended (ms). */
+function fileReport() {
   const open = new Set();
+  const perFile = new Map();
   const lines = fs.existsSync(unended) ? fs.readFileSync(unended, 'utf8').split('\n') : [];
   for (const line of lines) {
     if (line.startsWith('+ ')) open.add(line.slice(2));
     else if (line.startsWith('- ')) open.delete(line.slice(2));
+    else if (line.startsWith('= ')) {
+      const [file, ms] = line.slice(2).split('\t');
+      perFile.set(file, Number(ms));
+    }
   }
-  return [...open];
+  return { unended: [...open], perFile };
 }
 
 let leftovers = leftoverProcesses();
@@ -91,8 +98,14 @@ for (let i = 0; i < 20 && leftovers.length; i++) {
 }
 const labs = leftoverLabs();
 fs.rmSync(claims, { recursive: true, force: true });
-const cutShort = unendedTests();
+const { unended: cutShort, perFile } = fileReport();
 fs.rmSync(unended, { force: true });
+// The slowest files, so a suite growing past its time budget says where the time went.
+const slowest = [...perFile].sort((a, b) => b[1] - a[1]).slice(0, 12);
+if (slowest.length > 1) {
+  console.log(`\nslowest test files (the suite took ${Math.round((Date.now() - started) / 1000)} s, two files at a time):`);
+  for (const [file, ms] of slowest) console.log(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${path.relative(root, file)}`);
+}
 if (cutShort.length) {
   console.error('\nthese tests were declared but never reported an end (a test file cut short):');
   for (const t of cutShort) console.error(`  ${t}`);

@@ -129,15 +129,19 @@ describe('batch/v1 and Events against the API server', () => {
   });
 
   it('removes Events once --event-ttl has passed since their last write', async () => {
-    // A server of its own, whose Events live two seconds.
-    const short = await startApiServer({ extraArgs: ['--event-ttl', '2s'] });
+    // A server of its own, whose Events live four seconds.
+    const short = await startApiServer({ extraArgs: ['--event-ttl', '4s'] });
     try {
       const k = makeKubectl(short.kubeconfig);
       const ev = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'x.1', namespace: 'default' }, involvedObject: { kind: 'Pod', name: 'x', namespace: 'default' }, reason: 'Test', message: 'm', type: 'Normal', count: 1 };
+      const written = Date.now();
       const r = k(['create', '-f', '-'], JSON.stringify(ev));
       assert.equal(r.code, 0, r.stderr);
-      assert.match(k(['get', 'event', 'x.1']).stdout, /Normal\s+Test\s+pod\/x\s+m/);
-      await eventually(() => k(['get', 'event', 'x.1']).stderr.includes('NotFound'), 10_000, 'the Event to expire');
+      const got = k(['get', 'event', 'x.1']);
+      // On a loaded machine the two kubectl calls alone can outlast the TTL; the Event is then
+      // rightly gone already, and only its expiry below can be checked.
+      if (Date.now() - written < 3_000) assert.match(got.stdout, /Normal\s+Test\s+pod\/x\s+m/, got.stderr);
+      await eventually(() => k(['get', 'event', 'x.1']).stderr.includes('NotFound'), 15_000, 'the Event to expire');
     } finally {
       await short.dispose();
     }
