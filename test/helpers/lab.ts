@@ -1,9 +1,12 @@
 // Test helpers for labs: `podpath up` as a real child process with a unique lab name, the real
 // kubectl pointed at the lab's kubeconfig, curl inside the lab, and `podpath down`.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { listNetns } from '../../src/exec/netns.ts';
+import { alive } from '../../src/exec/proc.ts';
 import { labPaths, readState } from '../../src/lab/lab.ts';
 import { makeKubectl, podpathBin, tempDir, type KubectlResult } from './apiserver.ts';
 
@@ -98,6 +101,18 @@ export async function startLab(opts: { files?: string[]; nodes?: number; cniBack
     throw new Error(`podpath ${args.join(' ')} failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
   }
   return lab;
+}
+
+/** Takes the lab down and checks that nothing of it is left: its namespaces, /etc/netns files,
+ * state directory and every process its state names. */
+export async function downAndGone(lab: TestLab): Promise<void> {
+  const pids = Object.values(readState(lab.name)?.pids ?? {});
+  const r = await lab.down();
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(listNetns().filter((n) => n.startsWith(`pp-${lab.name}-`)), []);
+  assert.equal(fs.existsSync(labPaths(lab.name).dir), false);
+  assert.deepEqual(fs.readdirSync('/etc/netns').filter((n) => n.startsWith(`pp-${lab.name}-`)), []);
+  for (const pid of pids) assert.equal(alive(pid), false, `lab process ${pid} is gone`);
 }
 
 /** Runs `fn`; when it throws, adds the lab's diagnosis to the error. */
