@@ -1,7 +1,7 @@
 // Test helpers for labs: `podpath up` as a real child process with a unique lab name, the real
 // kubectl pointed at the lab's kubeconfig, curl inside the lab, and `podpath down`.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -53,6 +53,26 @@ function runPodpath(args: string[]): KubectlResult {
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
+/** Labs this test process started and has not taken down. Their daemons run in process groups of
+ * their own, so when the runner ends a file that outlasted its time (with SIGTERM) they would
+ * live on, loading the machine for the files after it: they are taken down first. */
+const liveLabs = new Set<string>();
+/** `podpath up` commands still building a lab: stopped before their labs are taken down */
+const building = new Set<ChildProcess>();
+let onTerm = false;
+
+function takeDownOnTerm(name: string): void {
+  if (!onTerm) {
+    onTerm = true;
+    process.once('SIGTERM', () => {
+      for (const c of building) c.kill('SIGKILL');
+      for (const n of liveLabs) spawnSync(process.execPath, [podpathBin, 'down', '--name', n], { stdio: 'ignore', timeout: 60_000 });
+      process.exit(1);
+    });
+  }
+  liveLabs.add(name);
+}
+
 /** `args`: more flags for `podpath up` (e.g. --no-dns, --no-netpol for a lab that needs neither). The Ingress controller only with `ingress`, the Gateway API only with `gateway`. */
 export async function startLab(opts: { files?: string[]; nodes?: number; cniBackend?: 'host-gw' | 'vxlan' | 'bgp'; proxyMode?: 'iptables' | 'nftables' | 'userspace'; proxyConfig?: string; args?: string[]; ingress?: boolean; /** the Gateway API and its controller */ gateway?: boolean; /** a few letters after the prefix, naming the suite's labs */ tag?: string }): Promise<TestLab> {
   const name = testName(opts.tag);
@@ -81,20 +101,29 @@ export async function startLab(opts: { files?: string[]; nodes?: number; cniBack
     },
     curl: (from, url, extra = []) => runPodpath(['curl', '--name', name, '--from', from, url, ...extra]),
     exec: (from, argv) => runPodpath(['exec', '--name', name, '--from', from, '--', ...argv]),
-    down: async () => runPodpath(['down', '--name', name]),
+    down: async () => {
+      const r = runPodpath(['down', '--name', name]);
+      liveLabs.delete(name);
+      return r;
+    },
     diagnose: () => {
       const logs = labPaths(name).logs;
       const tails = fs.existsSync(logs) ? fs.readdirSync(logs).map((f) => `--- ${f}\n${fs.readFileSync(path.join(logs, f), 'utf8').split('\n').slice(-15).join('\n')}`) : [];
       return [kubectl(['get', 'pods', '-o', 'wide']).stdout, kubectl(['get', 'events']).stdout, ...tails].join('\n');
     },
   };
+  takeDownOnTerm(name);
   const out = await new Promise<KubectlResult>((resolve) => {
     const child = spawn(process.execPath, [podpathBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    building.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('exit', (code) => {
+      building.delete(child);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
   if (out.code !== 0) {
     await lab.down();
