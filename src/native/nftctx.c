@@ -393,6 +393,32 @@ static napi_value set_prop(napi_env env, napi_value obj, const char *name, napi_
   return obj;
 }
 
+// Waits until the context's thread is free and returns with c->mu held: 0, or (c->mu released)
+// the errno the context failed with.
+static int acquire(struct nftctx *c) {
+  pthread_mutex_lock(&c->mu);
+  while (c->busy) pthread_cond_wait(&c->cv, &c->mu);
+  if (!c->open_err && !c->quit) return 0;
+  int e = c->open_err ? c->open_err : EBADF;
+  pthread_mutex_unlock(&c->mu);
+  return e;
+}
+
+// Hands the job set up under c->mu to the thread and waits for its answer, c->mu held throughout.
+static void hand_over(struct nftctx *c) {
+  c->has_job = true;
+  c->busy = true;
+  c->done = false;
+  pthread_cond_broadcast(&c->cv);
+  while (!c->done) pthread_cond_wait(&c->cv, &c->mu);
+  c->done = false;
+}
+
+static void free_names(char **names, uint32_t n) {
+  for (uint32_t i = 0; names && i < n; i++) free(names[i]);
+  free(names);
+}
+
 // run(context, text: string) -> { rc, stdout, stderr, source }: the text as `nft -f` takes it;
 // source is the file name nft's error locations give (where `nft -f -` says /dev/stdin).
 static napi_value js_run(napi_env env, napi_callback_info info) {
@@ -405,21 +431,13 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "run(context, text: string)");
     return NULL;
   }
-  pthread_mutex_lock(&c->mu);
-  while (c->busy) pthread_cond_wait(&c->cv, &c->mu);
-  if (c->open_err || c->quit) {
-    int e = c->open_err ? c->open_err : EBADF;
-    pthread_mutex_unlock(&c->mu);
+  int e = acquire(c);
+  if (e) {
     free(text);
     return throw_errno(env, "nft context", e);
   }
   c->job = text;
-  c->has_job = true;
-  c->busy = true;
-  c->done = false;
-  pthread_cond_broadcast(&c->cv);
-  while (!c->done) pthread_cond_wait(&c->cv, &c->mu);
-  c->done = false;
+  hand_over(c);
   int rc = c->rc;
   char *out = c->out, *err = c->err;
   c->out = c->err = NULL;
@@ -467,20 +485,15 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
          napi_get_element(env, argv[4], i, &nm) == napi_ok && get_string(env, nm, &names[i]) && strlen(names[i]) < NFT_NAME_MAXLEN;
   }
   if (!ok || strlen(table) >= NFT_NAME_MAXLEN) {
-    for (uint32_t i = 0; names && i < n; i++) free(names[i]);
-    free(names);
+    free_names(names, n);
     free(kinds);
     free(table);
     napi_throw_type_error(env, NULL, "remove: bad kinds or names");
     return NULL;
   }
-  pthread_mutex_lock(&c->mu);
-  while (c->busy) pthread_cond_wait(&c->cv, &c->mu);
-  if (c->open_err || c->quit) {
-    int e = c->open_err ? c->open_err : EBADF;
-    pthread_mutex_unlock(&c->mu);
-    for (uint32_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+  int e = acquire(c);
+  if (e) {
+    free_names(names, n);
     free(kinds);
     free(table);
     return throw_errno(env, "nft context", e);
@@ -490,19 +503,13 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
   c->del_count = (int)n;
   c->del_kinds = kinds;
   c->del_names = names;
-  c->has_job = true;
-  c->busy = true;
-  c->done = false;
-  pthread_cond_broadcast(&c->cv);
-  while (!c->done) pthread_cond_wait(&c->cv, &c->mu);
-  c->done = false;
+  hand_over(c);
   c->del_count = 0;
   c->del_kinds = NULL;
   c->del_names = NULL;
   int rc = c->rc, failed = c->del_failed;
   pthread_mutex_unlock(&c->mu);
-  for (uint32_t i = 0; i < n; i++) free(names[i]);
-  free(names);
+  free_names(names, n);
   free(kinds);
 
   napi_value res, v;
