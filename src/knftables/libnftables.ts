@@ -1,19 +1,20 @@
 // Transactions through one libnftables context kept open (build/nftctx.node, src/native/nftctx.c)
-// instead of a new `nft -f -` each time. What it saves is nft's cache: before a transaction that
-// adds rules or elements, nft reads every chain and set of the ruleset, which for kube-proxy's
-// table at 10,000 Services (over 100,000 chains) is most of a second per process. nft 1.0.x keeps
-// a context's cache only while the ruleset's generation id is unchanged and drops it after every
-// commit, so the context refills it right after each of ours, with a dry run of `warmup` (a
-// transaction needing the same cache), while the caller goes on; a ruleset changed by anyone else
-// in between is noticed by nft itself (the generation id) and read again. A refused transaction
-// throws what `nft -f -` would have printed, word for word.
+// instead of a new `nft -f -` each time: one thread in the namespace, no process per transaction.
+// nft still reads from the kernel what each transaction needs (a context's cache lasts only until
+// the next commit); what kube-proxy writes keeps that small (./cachefree.ts). A refused
+// transaction throws what `nft -f -` would have printed, word for word.
 import { loadAddon } from '../util/addon.ts';
+import os from 'node:os';
 import { errorFromStderr, NftError } from './errors.ts';
+import type { Family } from './types.ts';
+
+/** The kernel's NFPROTO_ numbers. */
+const nfproto: Record<Family, number> = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 };
 
 interface NftctxAddon {
-  open(netnsPath: string | null, warmup: string | null): object;
+  open(netnsPath: string | null): object;
   run(ctx: object, text: string): { rc: number; stdout: string; stderr: string; source: string };
-  stats(ctx: object): { runs: number; refills: number };
+  remove(ctx: object, family: number, table: string, kinds: number[], names: string[]): { rc: number; failed: number };
   close(ctx: object): void;
 }
 
@@ -25,8 +26,6 @@ export function libnftables(): { addon: NftctxAddon } | { error: string } {
 export interface NftSessionOptions {
   /** the network namespace (under /run/netns) the context lives in; the process's when absent */
   netns?: string;
-  /** nft text to dry-run after each successful commit, so the next transaction finds the cache filled */
-  warmup?: string;
 }
 
 /** One open libnftables context. */
@@ -45,7 +44,7 @@ export class NftSession {
     const lib = libnftables();
     if ('error' in lib) return lib;
     try {
-      return new NftSession(lib.addon, lib.addon.open(o.netns ? `/run/netns/${o.netns}` : null, o.warmup ?? null));
+      return new NftSession(lib.addon, lib.addon.open(o.netns ? `/run/netns/${o.netns}` : null));
     } catch (e) {
       throw new NftError('EEXEC', `libnftables: ${(e as Error).message}`);
     }
@@ -64,9 +63,20 @@ export class NftSession {
     throw errorFromStderr(asStdinErrors(r.stderr, r.source, text));
   }
 
-  /** Calls answered, and cache refills that succeeded. */
-  stats(): { runs: number; refills: number } {
-    return this.ctx ? this.addon.stats(this.ctx) : { runs: 0, refills: 0 };
+  /**
+   * Deletes chains and sets or maps of one table by name, all or none, in one batch of netlink
+   * messages of the addon's own: nft would read every chain of every table first. Throws an
+   * NftError with the errno's code (ENOENT, EBUSY: the text is the kernel's errno, not nft's words).
+   */
+  remove(family: Family, table: string, objs: { kind: 'chain' | 'set' | 'map'; name: string }[]): void {
+    if (!this.ctx) throw new NftError('EEXEC', 'libnftables: the context is closed');
+    if (!objs.length) return;
+    const r = this.addon.remove(this.ctx, nfproto[family], table, objs.map((o) => (o.kind === 'chain' ? 0 : 1)), objs.map((o) => o.name));
+    if (r.rc === 0) return;
+    const name = Object.entries(os.constants.errno).find(([, n]) => n === r.rc)?.[0] ?? `errno ${r.rc}`;
+    const code = (['ENOENT', 'EEXIST', 'EBUSY', 'EOPNOTSUPP'] as const).find((c) => c === name) ?? 'EINVAL';
+    const what = r.failed >= 0 ? `: delete ${objs[r.failed]!.kind} ${family} ${table} ${objs[r.failed]!.name}` : '';
+    throw new NftError(code, `netlink: ${name}${what}`);
   }
 
   close(): void {

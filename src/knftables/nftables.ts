@@ -4,6 +4,7 @@
 // transactions through one libnftables context kept open instead (./libnftables.ts), and through
 // `nft -f -` where that addon is not built.
 import { defaultExecutor, type Executor, type Result } from '../exec/exec.ts';
+import { deletesByName, rulesInChainBlocks } from './cachefree.ts';
 import { errorFromStderr, NftError } from './errors.ts';
 import { singular, type ListableType, type NftInterface } from './interface.ts';
 import { libnftables, NftSession } from './libnftables.ts';
@@ -23,11 +24,9 @@ export interface NftOptions {
   timeoutMs?: number;
   /**
    * Run transactions through one libnftables context kept open (build/nftctx.node) rather than a
-   * new nft each; `warmup` queues what the context dry-runs after each commit to have its cache
-   * ready for the next (operations needing the cache the caller's transactions need). Only with
-   * the real executor; without the addon, transactions go to `nft -f -` as before.
+   * new nft each. Only with the real executor; without the addon, transactions go to `nft -f -`.
    */
-  session?: { warmup?: (tx: Transaction) => void };
+  session?: boolean;
 }
 
 /** Where and how to run nft. */
@@ -77,10 +76,8 @@ export class Nftables implements NftInterface {
   /** The open context, opened on first use; undefined when transactions go to nft. */
   private openSession(): NftSession | undefined {
     if (this.session || !this.opts.session || this.noSession) return this.session;
-    const { family, table, netns } = this.opts;
-    const warm = new Transaction({ family, table });
-    this.opts.session.warmup?.(warm);
-    const s = NftSession.open({ ...(netns ? { netns } : {}), ...(warm.numOperations ? { warmup: warm.toString() } : {}) });
+    const { netns } = this.opts;
+    const s = NftSession.open(netns ? { netns } : {});
     if ('error' in s) this.noSession = s.error;
     else this.session = s;
     return this.session;
@@ -112,9 +109,37 @@ export class Nftables implements NftInterface {
 
   run(tx: Transaction): void {
     if (tx.error) throw tx.error;
+    // Rules in chain blocks where that spares nft reading every chain first (./cachefree.ts).
+    // Refused in that form, the transaction (nothing of which was applied) goes again as written,
+    // so what it does and the error it fails with are nft's for tx.toString() exactly.
+    // Deletes by name alone, in a libnftables context: as netlink messages of its own, where nft
+    // would read every chain first; refused, again as written (so nft's own words).
     const s = this.openSession();
-    if (s) s.run(tx.toString());
-    else nft(this.opts, ['-f', '-'], tx.toString());
+    const deletes = s && deletesByName(tx);
+    if (s && deletes) {
+      try {
+        s.remove(deletes.family, deletes.table, deletes.objs);
+        return;
+      } catch {
+        // as written, below
+      }
+    }
+    const blocks = rulesInChainBlocks(tx);
+    if (blocks !== undefined) {
+      try {
+        this.apply(blocks);
+        return;
+      } catch {
+        // as written, below
+      }
+    }
+    this.apply(tx.toString());
+  }
+
+  private apply(text: string): void {
+    const s = this.openSession();
+    if (s) s.run(text);
+    else nft(this.opts, ['-f', '-'], text);
   }
 
   check(tx: Transaction): void {

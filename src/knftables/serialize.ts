@@ -3,7 +3,7 @@
 // writer assumes a valid object.
 import { NftError } from './errors.ts';
 import { locate } from './validate.ts';
-import { parsePriority, type NftContext, type NftObject, type Verb } from './types.ts';
+import { parsePriority, type NftContext, type NftObject, type Rule, type Verb } from './types.ts';
 
 // Go's %q, which knftables uses for comments. Comments that validate need none of its escapes,
 // but objects read back from the kernel are written through here too (the Fake's dump).
@@ -23,6 +23,11 @@ function quote(s: string): string {
     else out += c > 0xffff ? `\\U${c.toString(16).padStart(8, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
   }
   return `${out}"`;
+}
+
+/** A rule's statements and comment, as they follow the chain (or stand in a chain block). */
+export function ruleBody(r: Rule): string {
+  return r.comment !== undefined ? `${r.rule} comment ${quote(r.comment)}` : r.rule;
 }
 
 const props = (parts: string[]) => (parts.length ? ` {${parts.join('')} }` : '');
@@ -62,10 +67,7 @@ export function writeOperation(verb: Verb, obj: NftObject, ctx: NftContext = {})
       let line = `${verb} rule ${family} ${table} ${obj.chain}`;
       if (obj.index !== undefined) line += ` index ${obj.index}`;
       else if (obj.handle !== undefined) line += ` handle ${obj.handle}`;
-      if (verb === 'add' || verb === 'insert' || verb === 'replace') {
-        line += ` ${obj.rule}`;
-        if (obj.comment !== undefined) line += ` comment ${quote(obj.comment)}`;
-      }
+      if (verb === 'add' || verb === 'insert' || verb === 'replace') line += ` ${ruleBody(obj)}`;
       return `${line}\n`;
     }
     case 'set':

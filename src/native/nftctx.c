@@ -1,20 +1,20 @@
 // One libnftables context kept alive across transactions, for a caller that runs many small ones
-// on a large table (kube-proxy's partial syncs). nft reads the table into its cache before each
-// transaction that adds rules or elements; a new `nft` process reads it afresh every time, which
-// at 100,000 chains is most of a second. A context keeps that cache for as long as the ruleset's
-// generation id is unchanged (nft checks it before every use), but nft 1.0.x drops it after each
-// commit, its own included. So after a successful commit the context's thread refills the cache
-// at once, with a dry run of a caller-given command (`warmup`) that needs the same cache, while
-// the caller goes on with its work: the next transaction finds it ready, unless someone changed
-// the ruleset in between, and then nft reads it again as usual.
+// on a large table (kube-proxy's partial syncs): one process's nft state rather than a new `nft`
+// each time. nft still reads from the kernel what each transaction needs (its cache lasts only
+// while the ruleset's generation id is unchanged, and every commit changes it); the caller keeps
+// that small by what it writes (src/knftables/cachefree.ts).
 //
 // Each context has its own thread, joined to the given network namespace for its life, which
 // runs every nft call of the context (libnftables is not thread-safe per context; its netlink
 // socket and the interface lookups it makes then belong to that namespace). The JavaScript side
-// waits for each call's answer; a refill in progress only delays the next call.
+// waits for each call's answer.
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
 #include <node_api.h>
 #include <pthread.h>
@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct nftctx {
@@ -36,15 +37,20 @@ struct nftctx {
   char srcpath[64]; // its name, /proc/self/fd/N, as nft's error locations give it
   int open_err;     // errno of joining the namespace or making the context
   bool ready;       // the thread has made its context (or failed to)
-  bool busy;        // a call or a refill is running
+  bool busy;        // a call is running
   bool has_job;     // a call waits for the thread
   bool done;        // the call's answer is there
   bool quit;
-  char *job;        // the call's nft text
-  char *warmup;     // what to dry-run after a successful commit (NULL: nothing)
+  char *job;        // the call's nft text, or (del_count > 0) the table of the deletes
+  // a batch of deletes by name, sent as netlink messages of our own: family, kinds (0 chain,
+  // 1 set or map) and names; the answer is rc (0, or the kernel's errno) and del_failed
+  int del_family;
+  int del_count;
+  int *del_kinds;
+  char **del_names;
+  int del_failed;   // the first refused delete's index, -1 for none
   int rc;
   char *out, *err;
-  unsigned runs, refills;
 };
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
@@ -70,6 +76,102 @@ static int write_source(int fd, const char *text) {
   return 0;
 }
 
+static void put_attr(char *buf, size_t *off, unsigned short type, const char *str) {
+  struct nlattr *a = (struct nlattr *)(buf + *off);
+  size_t len = strlen(str) + 1;
+  a->nla_type = type;
+  a->nla_len = (unsigned short)(NLA_HDRLEN + len);
+  memcpy(buf + *off + NLA_HDRLEN, str, len);
+  memset(buf + *off + NLA_HDRLEN + len, 0, NLA_ALIGN(a->nla_len) - a->nla_len);
+  *off += NLA_ALIGN(a->nla_len);
+}
+
+static void put_msg(char *buf, size_t *off, unsigned short type, unsigned short flags, int family, unsigned seq, unsigned short res_id) {
+  struct nlmsghdr *h = (struct nlmsghdr *)(buf + *off);
+  h->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+  h->nlmsg_type = type;
+  h->nlmsg_flags = flags;
+  h->nlmsg_seq = seq;
+  h->nlmsg_pid = 0;
+  struct nfgenmsg *g = (struct nfgenmsg *)(buf + *off + NLMSG_HDRLEN);
+  g->nfgen_family = (unsigned char)family;
+  g->version = NFNETLINK_V0;
+  g->res_id = htons(res_id);
+  *off += h->nlmsg_len;
+}
+
+// Deletes chains and sets of one table by name in one nftables batch, as nft would send them,
+// without the cache nft would read first (every chain of every table, for a delete). The kernel
+// handles the batch within sendmsg: the errors it refused messages with are queued by the time
+// that returns, and none means the batch was committed. 0, or the first refusal's errno (its
+// index in *failed), or the errno of talking to the kernel at all (*failed -1).
+static int nl_delete(int family, const char *table, int n, const int *kinds, char *const *names, int *failed) {
+  *failed = -1;
+  size_t cap = 2 * NLMSG_ALIGN(NLMSG_HDRLEN + sizeof(struct nfgenmsg)) + (size_t)n * (NLMSG_HDRLEN + 4 + 2 * (NLA_HDRLEN + 260));
+  char *buf = calloc(1, cap);
+  if (!buf) return ENOMEM;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) {
+    int e = errno;
+    free(buf);
+    return e;
+  }
+  int rcvbuf = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+  int err = 0;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) err = errno;
+  unsigned seq0 = 1;
+  size_t off = 0;
+  put_msg(buf, &off, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC, seq0, NFNL_SUBSYS_NFTABLES);
+  for (int i = 0; i < n; i++) {
+    size_t start = off;
+    unsigned short type = (NFNL_SUBSYS_NFTABLES << 8) | (kinds[i] == 0 ? NFT_MSG_DELCHAIN : NFT_MSG_DELSET);
+    put_msg(buf, &off, type, NLM_F_REQUEST, family, seq0 + 1 + (unsigned)i, 0);
+    put_attr(buf, &off, kinds[i] == 0 ? NFTA_CHAIN_TABLE : NFTA_SET_TABLE, table);
+    put_attr(buf, &off, kinds[i] == 0 ? NFTA_CHAIN_NAME : NFTA_SET_NAME, names[i]);
+    ((struct nlmsghdr *)(buf + start))->nlmsg_len = (unsigned)(off - start);
+  }
+  put_msg(buf, &off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC, seq0 + 1 + (unsigned)n, NFNL_SUBSYS_NFTABLES);
+  if (!err) {
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    ssize_t sent = sendto(fd, buf, off, 0, (struct sockaddr *)&kernel, sizeof kernel);
+    if (sent < 0) err = errno;
+    else if ((size_t)sent != off) err = EMSGSIZE;
+  }
+  // What the kernel answered: only refusals, since no message asked for an ack. The first
+  // refusal (lowest index) is the one to report, as nft reports its first error.
+  int refused = 0;
+  char rbuf[8192];
+  while (!err) {
+    ssize_t r = recv(fd, rbuf, sizeof rbuf, MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      // EAGAIN: all read. ENOBUFS: more refusals than the buffer held: the batch was refused.
+      if (errno == ENOBUFS && !refused) err = ENOBUFS;
+      break;
+    }
+    int left = (int)r;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type != NLMSG_ERROR) continue;
+      const struct nlmsgerr *e = NLMSG_DATA(h);
+      if (e->error == 0) continue;
+      int idx = (int)(h->nlmsg_seq - seq0 - 1);
+      if (idx < 0 || idx >= n) idx = -1;
+      if (!refused || (idx >= 0 && (*failed < 0 || idx < *failed))) {
+        refused = -e->error;
+        *failed = idx;
+      }
+    }
+  }
+  if (!err) err = refused;
+  close(fd);
+  free(buf);
+  return err;
+}
+
 static void *worker(void *arg) {
   struct nftctx *c = arg;
   int err = 0;
@@ -92,8 +194,20 @@ static void *worker(void *arg) {
     if (c->quit) break;
     c->has_job = false;
     char *job = c->job;
-    char *warmup = c->warmup ? strdup(c->warmup) : NULL;
     c->job = NULL;
+    if (c->del_count > 0) {
+      pthread_mutex_unlock(&c->mu);
+      int failed = -1;
+      int rc = nl_delete(c->del_family, job, c->del_count, c->del_kinds, c->del_names, &failed);
+      free(job);
+      pthread_mutex_lock(&c->mu);
+      c->rc = rc;
+      c->del_failed = failed;
+      c->done = true;
+      c->busy = false;
+      pthread_cond_broadcast(&c->cv);
+      continue;
+    }
     pthread_mutex_unlock(&c->mu);
 
     // Fresh buffers for this call (buffering again rewinds them).
@@ -124,28 +238,8 @@ static void *worker(void *arg) {
     c->out = out;
     c->err = errtext;
     c->done = true;
-    c->runs++;
-    pthread_cond_broadcast(&c->cv);
-    bool refill = rc == 0 && warmup && c->nft;
-    pthread_mutex_unlock(&c->mu);
-
-    if (refill) {
-      nft_ctx_set_dry_run(c->nft, true);
-      nft_ctx_buffer_output(c->nft);
-      nft_ctx_buffer_error(c->nft);
-      int wrc = nft_run_cmd_from_buffer(c->nft, warmup);
-      nft_ctx_set_dry_run(c->nft, false);
-      pthread_mutex_lock(&c->mu);
-      if (wrc == 0) c->refills++;
-      pthread_mutex_unlock(&c->mu);
-    }
-    free(warmup);
-
-    pthread_mutex_lock(&c->mu);
-    if (!c->nft) {
-      // Could not make a new context: the next call says so.
-      c->open_err = ENOMEM;
-    }
+    // Could not make a new context: the next call says so.
+    if (!c->nft) c->open_err = ENOMEM;
     c->busy = false;
     pthread_cond_broadcast(&c->cv);
   }
@@ -162,7 +256,6 @@ static void shut(struct nftctx *c) {
   if (c->nft) nft_ctx_free(c->nft);
   if (c->nsfd >= 0) close(c->nsfd);
   if (c->srcfd >= 0) close(c->srcfd);
-  free(c->warmup);
   free(c->job);
   free(c->out);
   free(c->err);
@@ -201,19 +294,13 @@ static bool get_string(napi_env env, napi_value v, char **out) {
   return napi_get_value_string_utf8(env, v, *out, len + 1, &len) == napi_ok;
 }
 
-// open(netnsPath: string | null, warmup: string | null) -> context
+// open(netnsPath: string | null) -> context
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) {
-    napi_throw_type_error(env, NULL, "open(netnsPath: string | null, warmup: string | null)");
-    return NULL;
-  }
-  napi_valuetype t0, t1;
-  napi_typeof(env, argv[0], &t0);
-  napi_typeof(env, argv[1], &t1);
-  if ((t0 != napi_string && t0 != napi_null) || (t1 != napi_string && t1 != napi_null)) {
-    napi_throw_type_error(env, NULL, "open(netnsPath: string | null, warmup: string | null)");
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_valuetype t0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_typeof(env, argv[0], &t0) != napi_ok || (t0 != napi_string && t0 != napi_null)) {
+    napi_throw_type_error(env, NULL, "open(netnsPath: string | null)");
     return NULL;
   }
   struct nftctx *c = calloc(1, sizeof *c);
@@ -245,17 +332,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     }
     free(p);
   }
-  if (t1 == napi_string && !get_string(env, argv[1], &c->warmup)) {
-    if (c->nsfd >= 0) close(c->nsfd);
-    free(c->warmup);
-    free(c);
-    napi_throw_type_error(env, NULL, "open: bad warmup");
-    return NULL;
-  }
   int e = pthread_create(&c->thread, NULL, worker, c);
   if (e) {
     if (c->nsfd >= 0) close(c->nsfd);
-    free(c->warmup);
     free(c);
     return throw_errno(env, "pthread_create", e);
   }
@@ -314,6 +393,32 @@ static napi_value set_prop(napi_env env, napi_value obj, const char *name, napi_
   return obj;
 }
 
+// Waits until the context's thread is free and returns with c->mu held: 0, or (c->mu released)
+// the errno the context failed with.
+static int acquire(struct nftctx *c) {
+  pthread_mutex_lock(&c->mu);
+  while (c->busy) pthread_cond_wait(&c->cv, &c->mu);
+  if (!c->open_err && !c->quit) return 0;
+  int e = c->open_err ? c->open_err : EBADF;
+  pthread_mutex_unlock(&c->mu);
+  return e;
+}
+
+// Hands the job set up under c->mu to the thread and waits for its answer, c->mu held throughout.
+static void hand_over(struct nftctx *c) {
+  c->has_job = true;
+  c->busy = true;
+  c->done = false;
+  pthread_cond_broadcast(&c->cv);
+  while (!c->done) pthread_cond_wait(&c->cv, &c->mu);
+  c->done = false;
+}
+
+static void free_names(char **names, uint32_t n) {
+  for (uint32_t i = 0; names && i < n; i++) free(names[i]);
+  free(names);
+}
+
 // run(context, text: string) -> { rc, stdout, stderr, source }: the text as `nft -f` takes it;
 // source is the file name nft's error locations give (where `nft -f -` says /dev/stdin).
 static napi_value js_run(napi_env env, napi_callback_info info) {
@@ -326,21 +431,13 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "run(context, text: string)");
     return NULL;
   }
-  pthread_mutex_lock(&c->mu);
-  while (c->busy) pthread_cond_wait(&c->cv, &c->mu);
-  if (c->open_err || c->quit) {
-    int e = c->open_err ? c->open_err : EBADF;
-    pthread_mutex_unlock(&c->mu);
+  int e = acquire(c);
+  if (e) {
     free(text);
     return throw_errno(env, "nft context", e);
   }
   c->job = text;
-  c->has_job = true;
-  c->busy = true;
-  c->done = false;
-  pthread_cond_broadcast(&c->cv);
-  while (!c->done) pthread_cond_wait(&c->cv, &c->mu);
-  c->done = false;
+  hand_over(c);
   int rc = c->rc;
   char *out = c->out, *err = c->err;
   c->out = c->err = NULL;
@@ -361,25 +458,66 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
   return res;
 }
 
-// stats(context) -> { runs, refills }: calls answered, and cache refills that succeeded.
-static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+// remove(context, family: number, table: string, kinds: number[], names: string[]) -> { rc, failed }:
+// deletes the chains (kind 0) and sets or maps (kind 1) by name in one batch of netlink messages
+// of our own; rc is 0 or an errno, failed the index of the delete the kernel refused (-1: none).
+static napi_value js_remove(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
   struct nftctx *c;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || !(c = get_ctx(env, argv[0]))) {
-    napi_throw_type_error(env, NULL, "stats(context)");
+  int32_t family;
+  uint32_t n = 0, m = 0;
+  bool arr1 = false, arr2 = false;
+  char *table = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5 || !(c = get_ctx(env, argv[0])) || napi_get_value_int32(env, argv[1], &family) != napi_ok ||
+      napi_is_array(env, argv[3], &arr1) != napi_ok || napi_is_array(env, argv[4], &arr2) != napi_ok || !arr1 || !arr2 || napi_get_array_length(env, argv[3], &n) != napi_ok ||
+      napi_get_array_length(env, argv[4], &m) != napi_ok || n != m || n == 0 || !get_string(env, argv[2], &table)) {
+    free(table);
+    napi_throw_type_error(env, NULL, "remove(context, family: number, table: string, kinds: number[], names: string[])");
     return NULL;
   }
-  pthread_mutex_lock(&c->mu);
-  while (c->busy) pthread_cond_wait(&c->cv, &c->mu);
-  unsigned runs = c->runs, refills = c->refills;
+  int *kinds = calloc(n, sizeof *kinds);
+  char **names = calloc(n, sizeof *names);
+  bool ok = kinds && names;
+  for (uint32_t i = 0; ok && i < n; i++) {
+    napi_value k, nm;
+    ok = napi_get_element(env, argv[3], i, &k) == napi_ok && napi_get_value_int32(env, k, &kinds[i]) == napi_ok && (kinds[i] == 0 || kinds[i] == 1) &&
+         napi_get_element(env, argv[4], i, &nm) == napi_ok && get_string(env, nm, &names[i]) && strlen(names[i]) < NFT_NAME_MAXLEN;
+  }
+  if (!ok || strlen(table) >= NFT_NAME_MAXLEN) {
+    free_names(names, n);
+    free(kinds);
+    free(table);
+    napi_throw_type_error(env, NULL, "remove: bad kinds or names");
+    return NULL;
+  }
+  int e = acquire(c);
+  if (e) {
+    free_names(names, n);
+    free(kinds);
+    free(table);
+    return throw_errno(env, "nft context", e);
+  }
+  c->job = table;
+  c->del_family = family;
+  c->del_count = (int)n;
+  c->del_kinds = kinds;
+  c->del_names = names;
+  hand_over(c);
+  c->del_count = 0;
+  c->del_kinds = NULL;
+  c->del_names = NULL;
+  int rc = c->rc, failed = c->del_failed;
   pthread_mutex_unlock(&c->mu);
+  free_names(names, n);
+  free(kinds);
+
   napi_value res, v;
   napi_create_object(env, &res);
-  napi_create_uint32(env, runs, &v);
-  set_prop(env, res, "runs", v);
-  napi_create_uint32(env, refills, &v);
-  set_prop(env, res, "refills", v);
+  napi_create_int32(env, rc, &v);
+  set_prop(env, res, "rc", v);
+  napi_create_int32(env, failed, &v);
+  set_prop(env, res, "failed", v);
   return res;
 }
 
@@ -387,7 +525,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"run", NULL, js_run, NULL, NULL, NULL, napi_default, NULL},
-      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"remove", NULL, js_remove, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);

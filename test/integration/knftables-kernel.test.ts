@@ -10,7 +10,6 @@ import { after, before, describe, it } from 'node:test';
 import { commandExists, run } from '../../src/exec/exec.ts';
 import { Fake, NftError, Nftables, parsePriority, readRuleset, type Chain, type NftMap, type NftSet, type Transaction } from '../../src/knftables/index.ts';
 import { libnftables } from '../../src/knftables/libnftables.ts';
-import { queueCacheWarmup } from '../../src/proxy/nftables/render.ts';
 import { isRoot } from '../helpers/lab.ts';
 import { codeOf as codes } from '../fixtures/codes.ts';
 import { ctx, elem, moreServices, rule, seed001 } from '../fixtures/kube-proxy-nft.ts';
@@ -40,7 +39,7 @@ function defined<T extends Chain | NftSet | NftMap>(tx: Transaction, kind: T['ki
 for (const transport of ['nft', 'libnftables'] as const) describe(`knftables on the kernel, transactions by ${transport}`, { skip: skip || (transport === 'libnftables' && noAddon) }, () => {
   // Named as the suite's labs, so its leftover check would see it.
   const ns = `pp-${testName('', 3)}-${transport === 'nft' ? 'knft' : 'knfl'}`;
-  const nft = new Nftables({ ...ctx, netns: ns, ...(transport === 'libnftables' ? { session: { warmup: queueCacheWarmup } } : {}) });
+  const nft = new Nftables({ ...ctx, netns: ns, ...(transport === 'libnftables' ? { session: true } : {}) });
   /** the same table by `nft -f -`, for what nft itself says */
   const byExec = new Nftables({ ...ctx, netns: ns });
   const fake = new Fake(ctx);
@@ -180,6 +179,57 @@ for (const transport of ['nft', 'libnftables'] as const) describe(`knftables on 
     assert.ok(!nft.list('chains').includes('after-refusal'));
   });
 
+  it('rewrites a Service\'s chains with their rules in chain blocks, as add rule would, and refuses in that form with nft\'s words for the text', () => {
+    const aff = 'affinity-TEST-ns9/svc9/tcp/p80__10.96.9.9/80';
+    const tx = () =>
+      nft
+        .newTransaction()
+        .add({ kind: 'set', name: aff, type: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: 10800 })
+        .add({ kind: 'chain', name: 'svc-blocks' })
+        .flush({ kind: 'chain', name: 'svc-blocks' })
+        .add({ kind: 'chain', name: 'ep-blocks' })
+        .flush({ kind: 'chain', name: 'ep-blocks' })
+        .add(rule('svc-blocks', `ip saddr @${aff} goto ep-blocks`))
+        .add(rule('svc-blocks', 'numgen random mod 1 vmap { 0 : goto ep-blocks }', 'one endpoint'))
+        .add(rule('ep-blocks', 'meta l4proto tcp dnat to 10.180.0.2:80'));
+    // twice: the second rewrites the chains (flushed, then filled), as a partial sync does
+    for (let i = 0; i < 2; i++) {
+      nft.run(tx());
+      fake.run(tx());
+    }
+    for (const chain of ['svc-blocks', 'ep-blocks']) assert.deepEqual(nft.listRules(chain).map((r) => [r.rule.replace(/, /g, ' , '), r.comment]), fake.listRules(chain).map((r) => [r.rule, r.comment]), chain);
+    const bad = nft.newTransaction().add({ kind: 'chain', name: 'svc-blocks' }).flush({ kind: 'chain', name: 'svc-blocks' }).add(rule('svc-blocks', 'jump nope'));
+    const before = run(['nft', 'list', 'ruleset'], { netns: ns });
+    const err = errorOf(() => nft.run(bad));
+    assert.equal(err.code, codeOf(() => fake.run(bad)));
+    assert.equal(err.stderr, errorOf(() => byExec.run(bad)).stderr, 'word for word what nft says to the text as written');
+    assert.equal(run(['nft', 'list', 'ruleset'], { netns: ns }), before);
+    nft.run(nft.newTransaction().flush({ kind: 'chain', name: 'svc-blocks' }).delete({ kind: 'chain', name: 'svc-blocks' }).delete({ kind: 'chain', name: 'ep-blocks' }).delete({ kind: 'set', name: aff }));
+    fake.run(fake.newTransaction().flush({ kind: 'chain', name: 'svc-blocks' }).delete({ kind: 'chain', name: 'svc-blocks' }).delete({ kind: 'chain', name: 'ep-blocks' }).delete({ kind: 'set', name: aff }));
+  });
+
+  it('deletes chains and sets by name all or nothing, and refuses with nft\'s words', () => {
+    const objs = () => nft.newTransaction().add({ kind: 'chain', name: 'del-a' }).add({ kind: 'chain', name: 'del-b' }).add({ kind: 'set', name: 'del-s', type: 'ipv4_addr' });
+    nft.run(objs());
+    fake.run(objs());
+    for (const [what, tx] of [
+      ['one missing', nft.newTransaction().delete({ kind: 'chain', name: 'del-a' }).delete({ kind: 'chain', name: 'nope' })],
+      ['one in use', nft.newTransaction().delete({ kind: 'chain', name: 'del-a' }).delete({ kind: 'chain', name: 'mark-for-masquerade' })],
+      ['a set in use', nft.newTransaction().delete({ kind: 'set', name: 'del-s' }).delete({ kind: 'set', name: 'cluster-ips' })],
+    ] as const) {
+      const before = run(['nft', 'list', 'ruleset'], { netns: ns });
+      const err = errorOf(() => nft.run(tx));
+      assert.equal(err.code, codeOf(() => fake.run(tx)), what);
+      assert.equal(err.stderr, errorOf(() => byExec.run(tx)).stderr, what);
+      assert.equal(run(['nft', 'list', 'ruleset'], { netns: ns }), before, what);
+    }
+    const del = () => nft.newTransaction().delete({ kind: 'chain', name: 'del-a' }).delete({ kind: 'set', name: 'del-s' }).delete({ kind: 'chain', name: 'del-b' });
+    nft.run(del());
+    fake.run(del());
+    assert.deepEqual(nft.list('chains'), fake.list('chains'));
+    assert.deepEqual(nft.list('sets'), fake.list('sets'));
+  });
+
   it('sees what another writer changed between its transactions', () => {
     nft.run(nft.newTransaction().add({ kind: 'set', name: 'retyped', type: 'inet_service' }).add(elem({ set: 'retyped' }, ['80'])));
     // another writer (nft itself) makes the set hold addresses; an element of the new type must be
@@ -191,7 +241,7 @@ for (const transport of ['nft', 'libnftables'] as const) describe(`knftables on 
   });
 
   it('emulates destroy where nft lacks it, and destroys what is there and what is not', () => {
-    const n = new Nftables({ ...ctx, netns: ns, emulateDestroy: true, ...(transport === 'libnftables' ? { session: {} } : {}) });
+    const n = new Nftables({ ...ctx, netns: ns, emulateDestroy: true, ...(transport === 'libnftables' ? { session: true } : {}) });
     const tx = n.newTransaction().add({ kind: 'chain', name: 'doomed' });
     n.run(tx);
     n.run(n.newTransaction().destroy({ kind: 'chain', name: 'doomed' }).destroy({ kind: 'chain', name: 'never-was' }));

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { concat, Fake, NftError, Nftables, parsePriority, parseRuleset, readRuleset, Transaction, writeOperation, type Expr, type NftObject, type NftSet, type Statement } from '../../src/knftables/index.ts';
+import { rulesInChainBlocks } from '../../src/knftables/cachefree.ts';
 import { asStdinErrors } from '../../src/knftables/libnftables.ts';
 import { deleteChains, planNftSync, renderNftables, type ServiceNft } from '../../src/proxy/nftables/render.ts';
 import { repoRoot } from '../helpers/apiserver.ts';
@@ -135,6 +136,65 @@ describe('knftables transactions as nft -f text', () => {
     const emulated = new Transaction({ ...ctx, emulateDestroy: true }).destroy(set);
     assert.equal(emulated.toString(), 'add set ip kube-proxy s { type ipv4_addr ; }\ndelete set ip kube-proxy s\n');
     assert.match(new Transaction({ ...ctx, emulateDestroy: true }).destroy({ kind: 'rule', chain: 'c', rule: '', handle: 3 }).error?.message ?? '', /not compatible with EmulateDestroy/);
+  });
+});
+
+describe('knftables rules in chain blocks (what spares nft 1.0.x reading every chain)', () => {
+  const aff = 'affinity-X-ns1/svc1/tcp/p80__10.180.0.1/80';
+  const partial = () =>
+    new Transaction(ctx)
+      .add({ kind: 'set', name: aff, type: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: 10800 })
+      .add({ kind: 'chain', name: 'svc' })
+      .flush({ kind: 'chain', name: 'svc' })
+      .add({ kind: 'chain', name: 'ep' })
+      .flush({ kind: 'chain', name: 'ep' })
+      .add(rule('svc', `ip saddr @${aff} goto ep`))
+      .add(rule('svc', 'numgen random mod 1 vmap { 0 : goto ep }', 'one endpoint'))
+      .add(rule('ep', 'meta l4proto tcp dnat to 10.180.0.2:80'))
+      .flush({ kind: 'chain', name: 'stale' });
+
+  it('writes a transaction of chains, flushes, sets and rules with each chain\'s rules in one block, in order', () => {
+    assert.equal(
+      rulesInChainBlocks(partial()),
+      [
+        `add set ip kube-proxy ${aff} { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }`,
+        'add chain ip kube-proxy svc',
+        'flush chain ip kube-proxy svc',
+        'add chain ip kube-proxy ep',
+        'flush chain ip kube-proxy ep',
+        'add chain ip kube-proxy svc {',
+        `ip saddr @${aff} goto ep`,
+        'numgen random mod 1 vmap { 0 : goto ep } comment "one endpoint"',
+        '}',
+        'add chain ip kube-proxy ep {',
+        'meta l4proto tcp dnat to 10.180.0.2:80',
+        '}',
+        'flush chain ip kube-proxy stale',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('leaves alone what would still need nft\'s whole cache, or would mean something else in a block', () => {
+    const base = () => new Transaction(ctx).add({ kind: 'chain', name: 'c' });
+    assert.equal(rulesInChainBlocks(new Transaction(ctx).add(rule('c', 'accept'))), undefined, 'a chain the transaction does not add (add rule needs it to exist)');
+    assert.equal(rulesInChainBlocks(base().add(rule('c', 'ip saddr @other accept'))), undefined, 'a set the transaction does not declare');
+    assert.equal(rulesInChainBlocks(base().add(rule('c', 'accept')).add(elem({ set: 'cluster-ips' }, ['10.0.0.1']))), undefined, 'an element');
+    assert.equal(rulesInChainBlocks(base().add(rule('c', 'accept')).delete({ kind: 'chain', name: 'old' })), undefined, 'a delete');
+    assert.equal(rulesInChainBlocks(base().add({ ...rule('c', 'accept'), index: 0 })), undefined, 'a rule by position');
+    assert.equal(rulesInChainBlocks(base().insert(rule('c', 'accept'))), undefined, 'an insert');
+    assert.equal(rulesInChainBlocks(base().add({ kind: 'table', comment: 'x' }).add(rule('c', 'accept'))), undefined, 'a table');
+    assert.equal(rulesInChainBlocks(base().flush({ kind: 'chain', name: 'c' })), undefined, 'no rule: nothing to gain');
+  });
+
+  it('runs the blocks, and a transaction refused in that form again as written, with what nft says to that', () => {
+    const ex = new FakeExecutor().on('nft', (_argv, opts) => (opts.input?.includes('{\n') ? { status: 1, stderr: 'Error: blocks refused\n' } : { status: 1, stderr: '/dev/stdin:6:1-3: Error: Could not process rule: No such file or directory\n' }));
+    const nft = new Nftables({ ...ctx, executor: ex });
+    assert.equal(codeOf(() => nft.run(partial())), 'ENOENT');
+    assert.deepEqual(ex.calls.map((c) => c.input), [rulesInChainBlocks(partial()), partial().toString()]);
+    const ok = new FakeExecutor().on('nft', () => '');
+    new Nftables({ ...ctx, executor: ok }).run(partial());
+    assert.deepEqual(ok.calls.map((c) => c.input), [rulesInChainBlocks(partial())], 'accepted: sent once');
   });
 });
 

@@ -8,7 +8,7 @@ import type { Backend, SyncRequest, SyncResult } from '../backend.ts';
 import type { ProxyFlags } from '../config.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { liveNodePortIPs } from '../nodeaddresses.ts';
-import { deleteChains, kubeProxyTable, queueCacheWarmup, nftablesConfig, planNftSync, renderService, type NftAppliedState, type NftSyncPlan, type ServiceNft } from './render.ts';
+import { deleteChains, kubeProxyTable, nftablesConfig, planNftSync, renderService, type NftAppliedState, type NftSyncPlan, type ServiceNft } from './render.ts';
 
 /** Chains flushed by a sync are deleted at least this long after (older kernels keep references a moment). */
 const staleChainDelayMs = 1000;
@@ -16,11 +16,10 @@ const staleChainDelayMs = 1000;
 /**
  * The kernel's `ip kube-proxy` table, through nft run by `ex` (a large sync may take minutes);
  * with the real executor, transactions go through one libnftables context kept open where
- * build/nftctx.node is built (a partial sync at 10,000 Services then skips nft's re-reading of the
- * whole table).
+ * build/nftctx.node is built.
  */
 export function kubeProxyNftables(ex: Executor = defaultExecutor, netns?: string): Nftables {
-  return new Nftables({ ...kubeProxyTable, executor: ex, timeoutMs: 600_000, ...(netns ? { netns } : {}), session: { warmup: queueCacheWarmup } });
+  return new Nftables({ ...kubeProxyTable, executor: ex, timeoutMs: 600_000, ...(netns ? { netns } : {}), session: true });
 }
 
 export class NftablesBackend implements Backend {

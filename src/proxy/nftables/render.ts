@@ -257,16 +257,6 @@ function declareFixed(tx: Transaction, cfg: NftablesConfig): void {
   addFlush({ kind: 'chain', name: rejectChain, comment: 'helper for @no-endpoint-services / @no-endpoint-nodeports' });
 }
 
-/**
- * What the kernel Interface's libnftables context dry-runs after each commit, to have nft's cache
- * ready for the next sync: the table as declared (nft then reads chains, sets, objects and
- * flowtables) and an element of cluster-ips (and elements of interval sets) — what every sync's
- * transaction needs. A dry run: nothing is added.
- */
-export function queueCacheWarmup(tx: Transaction): void {
-  tx.add({ kind: 'table', comment: 'rules for kube-proxy' }).add({ kind: 'element', set: clusterIPsSet, key: ['0.0.0.0'] });
-}
-
 /** The fixed chains' rules, and the addresses NodePorts answer on. */
 function addFixedRules(tx: Transaction, cfg: NftablesConfig): void {
   const m = masqueradeMark(cfg.masqueradeBit);
