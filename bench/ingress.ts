@@ -526,7 +526,9 @@ async function summarizeLog(file: string, from: number): Promise<LogSummary> {
   const out: LogSummary = { statuses: {}, samples: [], messages: {} };
   const { createInterface } = await import('node:readline');
   const lines = createInterface({ input: fs.createReadStream(file, { start: from }), crlfDelay: Infinity });
-  for await (const line of lines) {
+  for await (const raw of lines) {
+    // a container log line: TIMESTAMP STREAM FLAG then what nginx wrote
+    const line = raw.replace(/^\S+Z (stdout|stderr) [FP] /, '');
     const a = /^\S+ - \S+ \[[^\]]+\] "[^"]*" (\d{3}) /.exec(line);
     if (a) {
       out.statuses[a[1]!] = (out.statuses[a[1]!] ?? 0) + 1;

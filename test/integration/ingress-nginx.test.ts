@@ -395,4 +395,43 @@ describe('the Ingress controller with a real nginx', { skip: !canRun && 'needs r
     assert.equal(routeOf({ host: 'broken.test', target: '/foo(' }).status, 200);
     assert.equal(served(routeOf({ host: 'broken.test', target: '/foo(' })), 'api');
   });
+
+  it('before a reload the old workers drain: asked with their generation, their responses say Connection: close; the new workers keep connections alive', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    /** the Connection header lines of a response on a kept-alive connection */
+    const connection = () =>
+      new Promise<string[]>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: render.httpPort, path: '/', headers: { Host: 'app.test' }, agent }, (res) => {
+          res.resume();
+          const lines: string[] = [];
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) if (res.rawHeaders[i]!.toLowerCase() === 'connection') lines.push(res.rawHeaders[i + 1]!);
+          res.on('end', () => resolve(lines));
+        });
+        req.on('error', reject);
+      });
+    const drain = (generation: string) => new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: render.statusPort, method: 'POST', path: '/configuration/drain' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(generation);
+    });
+    const running = /podpath\.generation = "([0-9a-f]+)"/.exec(fs.readFileSync(path.join(render.confDir, 'nginx.conf'), 'utf8'))![1]!;
+    try {
+      assert.deepEqual(await connection(), ['keep-alive']);
+      assert.equal(await drain('another-generation'), 201);
+      assert.deepEqual(await connection(), ['keep-alive'], 'a drain for another generation leaves these workers be');
+      assert.equal(await drain(running), 201);
+      assert.deepEqual(await connection(), ['keep-alive', 'close'], "nginx's own line stays; the client takes close");
+      const pids = workers();
+      state.ingresses.push(ingress('after-drain', { rules: [rule('after-drain.test', pth('/', 'Prefix', 'web'))] }));
+      await syncer.syncNow();
+      await settled(pids);
+      assert.notEqual(/podpath\.generation = "([0-9a-f]+)"/.exec(fs.readFileSync(path.join(render.confDir, 'nginx.conf'), 'utf8'))![1], running);
+      assert.deepEqual(await connection(), ['keep-alive'], 'the new workers are not draining');
+    } finally {
+      agent.destroy();
+    }
+  });
 });

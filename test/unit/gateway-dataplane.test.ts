@@ -54,7 +54,11 @@ describe('gateway data plane', () => {
     assert.match(conf, /listen 8080 default_server reuseport backlog=4096;/);
     assert.doesNotMatch(conf, /listen 81/);
     assert.equal(conf.match(/location = \/healthz/g)!.length, 1, "only the status server's: a listener's default server keeps every path for its routes");
-    assert.match(conf, /set \$pp_routes "1";/);
+    // the location hands the Lua code its entry in podpath.locations, which names its route table
+    assert.match(conf, /rewrite_by_lua_block \{ podpath\.rewrite\(1\) \}/);
+    assert.match(conf, /podpath\.locations = \{\{\["server"\] = "a\.example\.com", \["path"\] = "\/", \["routes"\] = 1\}/);
+    // no route edits response headers: no header filter phase
+    assert.doesNotMatch(conf, /header_filter_by_lua/);
     assert.match(conf, /podpath\.routes = \{\{\{\["namespace"\] = "default", \["name"\] = "r", \["rule"\] = 0/);
     assert.match(conf, /\["upstream"\] = "default-web-80"/);
   });

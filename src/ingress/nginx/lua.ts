@@ -4,6 +4,14 @@
 // /configuration/backends, a shared dict holds them, and every worker picks the new list up on
 // its next request, so endpoint changes never reload nginx. It also chooses canaries and sticky
 // endpoints, retries a failed connect on the next endpoint, and counts requests for /metrics.
+// What a location needs per request (its upstream, canary, affinity and metric labels) is a Lua
+// table built at start (podpath.locations, indexed by the number its rewrite_by_lua passes), not
+// nginx variables read on every request; request counts gather in each worker and go to the
+// shared dict twice a second (as ingress-nginx's monitor batches them), not two locked shared
+// dict writes per request. Before a reload the controller asks the running workers to drain
+// (POST /configuration/drain with their generation): from then on their responses carry
+// `Connection: close`, so clients leave the old workers between requests instead of having an
+// idle kept-alive connection closed under a request they are sending.
 //
 // The payload is one line per upstream: `NAME ADDRESS:PORT ADDRESS:PORT ...` (nginx/backends.ts).
 
@@ -15,9 +23,16 @@ local ngx_balancer = require("ngx.balancer")
 local M = {}
 local data = ngx.shared.configuration_data
 local metrics = ngx.shared.metrics
+local exiting = ngx.worker.exiting
 local backends, version, rr = {}, nil, {}
+-- this worker's configuration is being replaced: answer with Connection: close
+local draining = false
 -- request_duration_seconds buckets, as ingress-nginx's
 local buckets = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 }
+local bucket_names = {}
+for i, b in ipairs(buckets) do bucket_names[i] = tostring(b) end
+-- request counts of this worker not yet in the shared dict: key -> { sum = seconds, [le] = count }
+local pending = {}
 
 local function sync()
   local v = data:get("version")
@@ -35,6 +50,7 @@ local function sync()
     end
   end
   backends, version = nb, v
+  draining = M.generation ~= nil and data:get("drain") == M.generation
 end
 
 local function header(name)
@@ -44,25 +60,20 @@ local function header(name)
 end
 
 -- canary-by-header (always/never, or an exact canary-by-header-value), then canary-weight
-local function to_canary()
-  if ngx.var.canary_upstream == "" then return false end
-  local name = ngx.var.canary_header
-  if name ~= "" then
-    local v = header(name)
-    local want = ngx.var.canary_header_value
+local function to_canary(c)
+  if c.header then
+    local v = header(c.header)
     if v ~= nil then
-      if want ~= "" then
-        if v == want then return true end
+      if c.value then
+        if v == c.value then return true end
       elseif v == "always" then return true
       elseif v == "never" then return false
       end
     end
   end
-  local weight = tonumber(ngx.var.canary_weight) or 0
-  local total = tonumber(ngx.var.canary_weight_total) or 100
-  if weight <= 0 then return false end
-  if weight >= total then return true end
-  return math.random(total) <= weight
+  if c.weight <= 0 then return false end
+  if c.weight >= c.total then return true end
+  return math.random(c.total) <= c.weight
 end
 
 local function next_rr(name, list)
@@ -74,23 +85,22 @@ local function next_rr(name, list)
 end
 
 -- session affinity by cookie: the cookie names the endpoint (md5 of ADDRESS:PORT)
-local function pick(name, list)
-  local cookie = ngx.var.affinity_cookie
-  if cookie == "" then return next_rr(name, list) end
-  local v = ngx.var["cookie_" .. cookie]
+local function pick(name, list, aff)
+  if aff == nil then return next_rr(name, list) end
+  local v = ngx.var["cookie_" .. aff.cookie]
   if v then
     for _, ep in ipairs(list) do
       if ngx.md5(ep.key) == v then return ep end
     end
   end
   local ep = next_rr(name, list)
-  local parts = { cookie .. "=" .. ngx.md5(ep.key), "Path=" .. ngx.var.affinity_path, "HttpOnly" }
-  if ngx.var.affinity_max_age ~= "" then parts[#parts + 1] = "Max-Age=" .. ngx.var.affinity_max_age end
+  local parts = { aff.cookie .. "=" .. ngx.md5(ep.key), "Path=" .. aff.path, "HttpOnly" }
+  if aff.max_age then parts[#parts + 1] = "Max-Age=" .. aff.max_age end
   ngx.header["Set-Cookie"] = table.concat(parts, "; ")
   return ep
 end
 
--- routes (a Gateway listener's HTTPRoute matches, M.routes[$pp_routes], in precedence order but
+-- routes (a Gateway listener's HTTPRoute matches, M.routes[N], in precedence order but
 -- for the Host): the first of the most specific Host match whose path, method, headers and query
 -- all match
 local function host_rank(names, host)
@@ -132,17 +142,24 @@ local function path_matches(p, path)
   return prefix == "" or path == prefix or path:sub(1, #prefix + 1) == prefix .. "/"
 end
 
-local function choice_matches(c, path, headers, args)
+-- the request's headers and query arguments are read (into tables) only for a match that needs them
+local function choice_matches(c, path, req)
   if not path_matches(c.path, path) then return false end
   if c.method and c.method ~= ngx.req.get_method() then return false end
-  for _, h in ipairs(c.headers) do
-    if not value_matches(h, joined(headers[h.name])) then return false end
+  if #c.headers > 0 then
+    req.headers = req.headers or ngx.req.get_headers()
+    for _, h in ipairs(c.headers) do
+      if not value_matches(h, joined(req.headers[h.name])) then return false end
+    end
   end
-  for _, q in ipairs(c.query) do
-    local v = args[q.name]
-    if type(v) == "table" then v = v[1] end
-    if v == true then v = "" end
-    if not value_matches(q, v) then return false end
+  if #c.query > 0 then
+    req.args = req.args or ngx.req.get_uri_args()
+    for _, q in ipairs(c.query) do
+      local v = req.args[q.name]
+      if type(v) == "table" then v = v[1] end
+      if v == true then v = "" end
+      if not value_matches(q, v) then return false end
+    end
   end
   return true
 end
@@ -204,40 +221,42 @@ local function pick_backend(backends)
   return backends[#backends]
 end
 
-function M.route(table_id)
-  local choices = M.routes[tonumber(table_id)]
+-- the route of a location with routes: its names go to the log's variables and the metric labels
+local function route(choices, ctx)
   local host = (ngx.var.host or ""):lower():gsub("%.$", "")
   local path = ngx.var.uri
-  local headers = ngx.req.get_headers()
-  local args = ngx.req.get_uri_args()
+  local req = {}
   local best, be, bc
   for _, c in ipairs(choices) do
     local e, n = host_rank(c.hostnames, host)
-    if e and (best == nil or e > be or (e == be and n > bc)) and choice_matches(c, path, headers, args) then
+    if e and (best == nil or e > be or (e == be and n > bc)) and choice_matches(c, path, req) then
       best, be, bc = c, e, n
     end
   end
   if best == nil then return ngx.exit(ngx.HTTP_NOT_FOUND) end
-  ngx.var.namespace = best.namespace
-  ngx.var.ingress_name = best.name
-  ngx.var.location_path = best.path.value
-  local ctx = { host = host }
-  ngx.ctx.pp_route = ctx
+  local var = ngx.var
+  var.namespace = best.namespace
+  var.ingress_name = best.name
+  var.location_path = best.path.value
+  ctx.host = host
   for _, f in ipairs(best.filters) do apply(f, best, ctx) end
   local b = pick_backend(best.backends)
   if b == nil or b.upstream == nil then
-    if b then ngx.var.service_name = b.service end
+    if b then var.service_name = b.service end
     return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
   end
-  ngx.var.service_name = b.service
-  ngx.var.service_port = tostring(b.port)
-  ngx.var.proxy_upstream_name = b.upstream
+  var.service_name = b.service
+  var.service_port = tostring(b.port)
+  var.proxy_upstream_name = b.upstream
   for _, f in ipairs(b.filters) do apply(f, best, ctx) end
+  ctx.labels = best.namespace .. "\\t" .. best.name .. "\\t" .. b.service .. "\\t"
+  ctx.path = best.path.value
+  return b.upstream
 end
 
 -- the response's header changes a route asked for
 function M.header_filter()
-  local ctx = ngx.ctx.pp_route
+  local ctx = ngx.ctx.pp
   if ctx == nil or ctx.response == nil then return end
   for _, f in ipairs(ctx.response) do
     for _, kv in ipairs(f.set) do ngx.header[kv[1]] = kv[2] end
@@ -251,25 +270,31 @@ function M.header_filter()
   end
 end
 
--- rewrite phase: the route (where the location has routes), the upstream (or its canary) and the
--- first endpoint; 503 when there is none
-function M.rewrite()
+-- rewrite phase of location M.locations[id]: the route (where the location has routes), the
+-- upstream (or its canary) and the first endpoint; 503 when there is none
+function M.rewrite(id)
   sync()
-  local routes = ngx.var.pp_routes
-  if routes ~= nil and routes ~= "" then
-    M.route(routes)
-    if ngx.var.proxy_upstream_name == "" then return end
+  -- nginx adds its own "Connection: keep-alive"; clients take close over it (RFC 9112 §9.6)
+  if draining or exiting() then ngx.header["Connection"] = "close" end
+  local loc = M.locations[id]
+  local ctx = { loc = loc, labels = loc.labels, path = loc.path }
+  local name = loc.upstream
+  if loc.routes then
+    ngx.ctx.pp = ctx
+    name = route(M.routes[loc.routes], ctx)
+    if name == nil then return end
   end
-  local name = ngx.var.proxy_upstream_name
-  if to_canary() then
-    name = ngx.var.canary_upstream
+  if loc.canary and to_canary(loc.canary) then
+    name = loc.canary.upstream
     ngx.var.proxy_alternative_upstream_name = name
+    ctx.canary = true
   end
   local list = backends[name]
   if list == nil or #list == 0 then
     return ngx.exit(ngx.HTTP_SERVICE_UNAVAILABLE)
   end
-  ngx.ctx.pp = { name = name, list = list, first = pick(name, list), tried = {} }
+  ctx.name, ctx.list, ctx.first = name, list, pick(name, list, loc.affinity)
+  if not loc.routes then ngx.ctx.pp = ctx end
 end
 
 -- balancer phase: the chosen endpoint; a retry (proxy_next_upstream) takes one not yet tried
@@ -286,6 +311,7 @@ function M.balance()
     -- a retry: the list as it is now (an endpoint that went away since the first try is gone
     -- from it), the next endpoint round the list not tried yet — so retries spread over the
     -- endpoints instead of all landing on the list's first ones
+    c.tried = c.tried or {}
     c.tried[c.last.key] = true
     sync()
     local list = backends[c.name] or c.list
@@ -300,21 +326,58 @@ function M.balance()
   if not ok then ngx.log(ngx.ERR, "set_current_peer ", ep.key, ": ", err) end
 end
 
--- log phase: requests (the buckets' counts add up to them) and their duration by ingress, service, status, method, server and path
-function M.log()
-  local key = table.concat({ ngx.var.namespace, ngx.var.ingress_name, ngx.var.service_name, ngx.var.status,
-    ngx.req.get_method(), ngx.var.pp_server, ngx.var.location_path,
-    ngx.var.proxy_alternative_upstream_name ~= "" and "canary" or "" }, "\\t")
-  local t = tonumber(ngx.var.request_time) or 0
-  metrics:incr("sum\\t" .. key, t, 0)
-  local le = "+Inf"
-  for _, b in ipairs(buckets) do
-    if t <= b then le = tostring(b) break end
+-- this worker's pending counts into the shared dict (the status server reads them from there)
+local function flush()
+  local p = pending
+  if next(p) == nil then return end
+  pending = {}
+  for key, v in pairs(p) do
+    metrics:incr("sum\\t" .. key, v.sum, 0)
+    for le, n in pairs(v) do
+      if le ~= "sum" then metrics:incr("bucket\\t" .. le .. "\\t" .. key, n, 0) end
+    end
   end
-  metrics:incr("bucket\\t" .. le .. "\\t" .. key, 1, 0)
 end
 
--- the status server: POST/GET /configuration/backends, GET /configuration/metrics
+function M.init_worker()
+  math.randomseed(ngx.now() * 1000 + ngx.worker.pid())
+  -- also called (premature) as the worker shuts down, so its last counts are kept
+  local ok, err = ngx.timer.every(0.5, flush)
+  if not ok then ngx.log(ngx.ERR, "metrics timer: ", err) end
+end
+
+-- log phase: requests (the buckets' counts add up to them) and their duration by ingress,
+-- service, status, method, server and path
+function M.log()
+  local c = ngx.ctx.pp
+  local var = ngx.var
+  local labels, path, canary
+  if c and c.labels then
+    labels, path, canary = c.labels, c.path, c.canary
+  else
+    -- the request ended before a route or an endpoint was chosen: the location's variables say what it was
+    labels = var.namespace .. "\\t" .. var.ingress_name .. "\\t" .. var.service_name .. "\\t"
+    path, canary = var.location_path, var.proxy_alternative_upstream_name ~= ""
+  end
+  local server = c and c.loc and c.loc.server or var.pp_server
+  local key = labels .. ngx.status .. "\\t" .. ngx.req.get_method() .. "\\t" .. server .. "\\t" .. path .. (canary and "\\tcanary" or "\\t")
+  local t = ngx.now() - ngx.req.start_time()
+  local le = "+Inf"
+  for i = 1, #buckets do
+    if t <= buckets[i] then le = bucket_names[i] break end
+  end
+  local p = pending[key]
+  if p == nil then
+    p = { sum = 0 }
+    pending[key] = p
+  end
+  p.sum = p.sum + t
+  p[le] = (p[le] or 0) + 1
+  -- a worker on its way out may have no timer left to flush with
+  if exiting() then flush() end
+end
+
+-- the status server: POST/GET /configuration/backends, POST /configuration/drain, GET /configuration/metrics
 function M.configuration()
   local uri = ngx.var.uri
   if uri == "/configuration/backends" then
@@ -335,6 +398,14 @@ function M.configuration()
       return
     end
     ngx.print(data:get("backends") or "")
+    return
+  end
+  if uri == "/configuration/drain" and ngx.req.get_method() == "POST" then
+    -- the workers of this generation answer with Connection: close from their next request on
+    ngx.req.read_body()
+    data:set("drain", ngx.req.get_body_data() or "")
+    data:incr("version", 1, 0)
+    ngx.status = ngx.HTTP_CREATED
     return
   end
   if uri == "/configuration/metrics" then

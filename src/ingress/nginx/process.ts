@@ -1,6 +1,8 @@
 // The controller's data plane: a real nginx master it starts and reloads, and the status server
 // its Lua code answers on. A configuration is checked with `nginx -t` before it replaces the
-// running one; endpoints go to the Lua balancer over HTTP, with no reload. FakeNginx
+// running one; endpoints go to the Lua balancer over HTTP, with no reload. A reload first tells
+// the running workers to drain (their responses say `Connection: close`) and waits drainMs, so
+// that clients are off the old workers' kept-alive connections when nginx closes those. FakeNginx
 // (./fake.ts) stands in for it in unit tests.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -32,7 +34,12 @@ export interface NginxOptions {
   log: (s: string) => void;
   /** called when the master exits on its own (not by stop) */
   onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+  /** how long the old workers answer with Connection: close before a reload replaces them (default 500 ms; 0: reload at once) */
+  drainMs?: number;
 }
+
+/** The default time between asking the running workers to drain and the reload. */
+export const defaultDrainMs = 500;
 
 function request(port: number, method: string, p: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -94,11 +101,33 @@ export class Nginx implements DataPlane {
     const tmp = `${this.confFile}.tmp`;
     fs.writeFileSync(tmp, r.conf);
     fs.renameSync(tmp, this.confFile);
-    if (!this.master) await this.start();
-    else this.master.signal('SIGHUP');
     const previous = this.loaded;
+    if (!this.master) await this.start();
+    else {
+      await this.drain(previous);
+      this.master?.signal('SIGHUP');
+    }
     this.loaded = r;
     if (previous) this.removeStale(r);
+  }
+
+  /**
+   * Asks the running configuration's workers to drain: each client connection gets `Connection:
+   * close` with its next response, so the connections nginx closes at the reload are mostly gone
+   * already (nginx itself closes idle kept-alive connections at once, under any request just sent
+   * on them). Best effort: a status server that does not answer only costs the wait.
+   */
+  private async drain(running: Rendered | undefined): Promise<void> {
+    const ms = this.o.drainMs ?? defaultDrainMs;
+    if (!running || ms <= 0) return;
+    try {
+      const r = await request(this.o.statusPort, 'POST', '/configuration/drain', running.generation);
+      if (r.status !== 201) this.o.log(`nginx did not take the drain request: ${r.status} ${r.body.slice(0, 200)}`);
+    } catch (e) {
+      this.o.log(`nginx did not take the drain request: ${(e as Error).message}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   /** Certificates no longer named by the running configuration. */

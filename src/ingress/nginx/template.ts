@@ -41,6 +41,11 @@ export interface Rendered {
   conf: string;
   /** other files, by path relative to confDir */
   files: Map<string, string>;
+  /**
+   * names this configuration (a hash of it and its files): the workers that load it know it, so
+   * before the next reload they can be told to drain (POST /configuration/drain)
+   */
+  generation: string;
 }
 
 /** ingress-nginx's default access log format (log-format-upstream). */
@@ -110,31 +115,66 @@ function appRoots(s: Server): string[] {
 }
 
 /**
- * A location whose route the Lua code picks per request (`$pp_routes` names its table in
+ * A location whose route the Lua code picks per request (its podpath.locations entry names its table in
  * `podpath.routes`): it sets the upstream, the names in the log and the request's changes itself.
  */
-function renderRoutesLocation(l: Location, table: number): string[] {
+function renderRoutesLocation(l: Location, id: number): string[] {
   const c = l.config;
+  // the response-header phase only where a route edits response headers
+  const editsResponse = l.routes!.some((r) => [...r.filters, ...r.backends.flatMap((b) => b.filters)].some((f) => f.type === 'response-headers'));
   const body = [
     ...locationVars(l, ''),
-    `set $pp_routes "${table}";`,
     `client_max_body_size ${c.proxyBodySize};`,
     `proxy_connect_timeout ${c.proxyConnectTimeout}s;`,
     `proxy_send_timeout ${c.proxySendTimeout}s;`,
     `proxy_read_timeout ${c.proxyReadTimeout}s;`,
-    `rewrite_by_lua_block { ${luaModuleName}.rewrite() }`,
-    `header_filter_by_lua_block { ${luaModuleName}.header_filter() }`,
+    `rewrite_by_lua_block { ${luaModuleName}.rewrite(${id}) }`,
+    ...(editsResponse ? [`header_filter_by_lua_block { ${luaModuleName}.header_filter() }`] : []),
     `log_by_lua_block { ${luaModuleName}.log() }`,
     'proxy_pass http://upstream_balancer;',
   ];
   return [`location ${locationText(l.match)} { # ${l.routes!.length} route match${l.routes!.length === 1 ? '' : 'es'}, tried by the Lua code`, ...body.map((b) => `    ${b}`), '}'];
 }
 
-function renderLocation(l: Location, server: Server, o: RenderOptions, tables: RouteChoice[][]): string[] {
+/** What the Lua code knows of a location with an upstream or routes (podpath.locations[N]), so it reads no nginx variables per request. */
+interface LuaLocation {
+  server: string;
+  path: string;
+  /** "NAMESPACE\tINGRESS\tSERVICE\t": the metric labels before status (routes: per request) */
+  labels?: string;
+  upstream?: string;
+  /** podpath.routes[N] */
+  routes?: number;
+  canary?: { upstream: string; weight: number; total: number; header?: string; value?: string };
+  affinity?: { cookie: string; path: string; max_age?: string };
+}
+
+/** The tables init_by_lua gives the Lua code: locations and route matches, each numbered from 1 as rewrite_by_lua names them. */
+interface LuaTables {
+  locations: LuaLocation[];
+  routes: RouteChoice[][];
+}
+
+function luaLocation(l: Location, server: Server, tables: LuaTables): number {
+  const c = l.canary;
+  const aff = l.config.affinity;
+  const path = l.path ?? '/';
+  const loc: LuaLocation = { server: server.hostname, path };
   if (l.routes) {
-    tables.push(l.routes);
-    return renderRoutesLocation(l, tables.length);
+    tables.routes.push(l.routes);
+    loc.routes = tables.routes.length;
+  } else {
+    loc.labels = `${l.ingress?.namespace ?? ''}\t${l.ingress?.name ?? ''}\t${l.backend?.service?.name ?? ''}\t`;
+    loc.upstream = l.upstream;
   }
+  if (c) loc.canary = { upstream: c.upstream, weight: c.weight, total: c.weightTotal, ...(c.header ? { header: c.header } : {}), ...(c.headerValue !== undefined && c.headerValue !== '' ? { value: c.headerValue } : {}) };
+  if (aff?.cookieName) loc.affinity = { cookie: aff.cookieName, path: aff.path ?? path, ...(aff.maxAge !== undefined ? { max_age: String(aff.maxAge) } : {}) };
+  tables.locations.push(loc);
+  return tables.locations.length;
+}
+
+function renderLocation(l: Location, server: Server, o: RenderOptions, tables: LuaTables): string[] {
+  if (l.routes) return renderRoutesLocation(l, luaLocation(l, server, tables));
   const c = l.config;
   const body: string[] = [];
   const source = oneLine(l.ingress ? `# ${refString(l.ingress)}${l.path !== undefined ? ` ${server.hostname === catchAll ? '' : server.hostname}${l.path} (${l.pathType})` : ' defaultBackend'}` : "# the controller's default backend");
@@ -155,7 +195,7 @@ function renderLocation(l: Location, server: Server, o: RenderOptions, tables: R
     `proxy_connect_timeout ${c.proxyConnectTimeout}s;`,
     `proxy_send_timeout ${c.proxySendTimeout}s;`,
     `proxy_read_timeout ${c.proxyReadTimeout}s;`,
-    `rewrite_by_lua_block { ${luaModuleName}.rewrite() }`,
+    `rewrite_by_lua_block { ${luaModuleName}.rewrite(${luaLocation(l, server, tables)}) }`,
     `log_by_lua_block { ${luaModuleName}.log() }`,
     `proxy_pass ${c.backendProtocol === 'HTTPS' ? 'https' : 'http'}://upstream_balancer;`,
   );
@@ -173,7 +213,7 @@ function listens(s: Server, o: RenderOptions, cert: string | undefined): string[
   return [listen(o, o.httpPort, isDefault ? ' default_server reuseport backlog=4096' : ''), ...(cert ? [listen(o, o.httpsPort, isDefault ? ' default_server reuseport backlog=4096 ssl' : ' ssl'), ...certLines] : [])];
 }
 
-function renderServer(s: Server, o: RenderOptions, certFiles: Map<string, string>, tables: RouteChoice[][]): string[] {
+function renderServer(s: Server, o: RenderOptions, certFiles: Map<string, string>, tables: LuaTables): string[] {
   const isDefault = s.hostname === catchAll;
   // nginx's own `*.example.com` takes any number of labels; an Ingress wildcard takes one
   const name = s.hostname.startsWith('*.') && !s.anyDepthWildcard ? `~^(?<subdomain>[\\w-]+)${s.hostname.slice(1).replace(/\./g, '\\.')}$` : s.hostname;
@@ -228,16 +268,19 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     certFiles.set(name, f);
     files.set(f, c.pem);
   }
-  const tables: RouteChoice[][] = [];
+  const tables: LuaTables = { locations: [], routes: [] };
   const servers = m.servers.flatMap((s) => [...renderServer(s, o, certFiles, tables), '']);
   const http = [
     `lua_package_path ${q(`${o.confDir}/lua/?.lua;;`)};`,
     'lua_shared_dict configuration_data 20M;',
     'lua_shared_dict metrics 5M;',
-    ...(tables.length
-      ? [`init_by_lua_block {`, `    ${luaModuleName} = require(${q(luaModuleName)})`, `    ${luaModuleName}.routes = ${luaValue(tables)}`, '}']
-      : [`init_by_lua_block { ${luaModuleName} = require(${q(luaModuleName)}) }`]),
-    'init_worker_by_lua_block { math.randomseed(ngx.now() * 1000 + ngx.worker.pid()) }',
+    `init_by_lua_block {`,
+    `    ${luaModuleName} = require(${q(luaModuleName)})`,
+    `    ${luaModuleName}.generation = "${generationMark}"`,
+    `    ${luaModuleName}.locations = ${luaValue(tables.locations)}`,
+    ...(tables.routes.length ? [`    ${luaModuleName}.routes = ${luaValue(tables.routes)}`] : []),
+    '}',
+    `init_worker_by_lua_block { ${luaModuleName}.init_worker() }`,
     '',
     'types {',
     '    text/html html htm;',
@@ -361,5 +404,9 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     '}',
     '',
   ].join('\n');
-  return { conf, files };
+  const generation = sha([conf, ...[...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).flat()].join('\0'));
+  return { conf: conf.replace(generationMark, generation), files, generation };
 }
+
+/** Where the configuration's generation goes in its text (replaced by a hash of the text with the mark). */
+const generationMark = '@GENERATION@';
