@@ -2,6 +2,10 @@
 // command: kubectl's start, the upgrade through the API server, the agent running `true` in the
 // pod's namespace), and `kubectl port-forward` requests per second against the same pod reached
 // directly from the host through the lab's tunnel (`podpath service --url` to a NodePort: the limit).
+// Beside exec, the floors no server can go under: kubectl's own start (`kubectl version --client`)
+// and its cheapest round trip (`kubectl get --raw /healthz`); and the servers' part alone, an exec
+// over WebSocket (v5.channel.k8s.io) from this process: the connection, the upgrade through the
+// API server to the agent, `true` run in the container, the status and the close frame.
 // Root only.
 //   node --import tsx bench/stream.ts [--calls 30] [--seconds 5] [--concurrency 10]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -10,6 +14,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { WebSocket } from 'ws';
+import { loadConfig } from '../src/client/client.ts';
 import { arg } from './common.ts';
 
 const calls = Number(arg('calls', '30'));
@@ -85,6 +91,34 @@ async function load(url: string, keepAlive: boolean): Promise<number> {
   return n / seconds;
 }
 
+/** An exec of `true` over WebSocket straight from here; the time until the server's close frame. */
+function wsExec(): Promise<number> {
+  const c = loadConfig(kubeconfig);
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const url = `${c.server.replace(/^https/, 'wss')}/api/v1/namespaces/default/pods/web/exec?command=true&container=main&stdout=true&stderr=true`;
+    const ws = new WebSocket(url, ['v5.channel.k8s.io'], { headers: { Authorization: `Bearer ${c.token}` }, ...(c.ca ? { ca: c.ca } : {}) });
+    let status = '';
+    ws.on('message', (d: Buffer) => {
+      if (d[0] === 3) status = d.subarray(1).toString();
+    });
+    ws.on('close', (code) => (code === 1000 && status.includes('"Success"') ? resolve(performance.now() - t0) : reject(new Error(`exec over WebSocket: close ${code}, status ${status}`))));
+    ws.on('error', reject);
+  });
+}
+
+/** `calls` runs of argv, each timed whole; it must succeed. */
+function timed(bin: string, argv: string[]): number[] {
+  const ms: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(bin, argv, { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`kubectl ${argv.join(' ')}: ${r.stderr}`);
+    ms.push(performance.now() - t0);
+  }
+  return ms;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
@@ -92,16 +126,17 @@ try {
   fs.writeFileSync(path.join(dir, 'web.yaml'), manifest);
   const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '--kubeconfig', kubeconfig, '--no-netpol', '--no-dns', '--no-ingress', '--no-gateway', '-f', path.join(dir, 'web.yaml')], { encoding: 'utf8' });
   if (up.status !== 0) throw new Error(`podpath up: ${up.stderr}`);
+  const server: number[] = [];
+  for (let i = 0; i < calls; i++) server.push(await wsExec());
+  const figures = (xs: number[]) => `median ${median(xs).toFixed(0)} ms, p90 ${pct(xs, 0.9).toFixed(0)} ms`;
+  console.log(`exec over WebSocket from this process (the servers' part): ${figures(server)} (${calls} calls)`);
   for (const [version, bin] of kubectls) {
     spawnSync(bin, ['exec', 'web', '--', 'true'], { env }); // discovery cache
-    const ms: number[] = [];
-    for (let i = 0; i < calls; i++) {
-      const t0 = performance.now();
-      const r = spawnSync(bin, ['exec', 'web', '--', 'true'], { env, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`kubectl exec: ${r.stderr}`);
-      ms.push(performance.now() - t0);
-    }
-    console.log(`kubectl ${version} exec web -- true: median ${median(ms).toFixed(0)} ms, p90 ${pct(ms, 0.9).toFixed(0)} ms (${calls} calls; the aim is under 150 ms)`);
+    const start = timed(bin, ['version', '--client']);
+    const healthz = timed(bin, ['get', '--raw', '/healthz']);
+    const exec = timed(bin, ['exec', 'web', '--', 'true']);
+    console.log(`kubectl ${version}: version --client ${figures(start)}; get --raw /healthz ${figures(healthz)}`);
+    console.log(`kubectl ${version} exec web -- true: ${figures(exec)} (${calls} calls; the aim is under 150 ms)`);
   }
   const tunnel = spawn(process.execPath, [podpath, 'service', 'web', '--name', name, '--url'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(tunnel);

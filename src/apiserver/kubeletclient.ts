@@ -37,19 +37,42 @@ export function loadKubeletClient(f: KubeletClientFiles): KubeletClientConfig {
 }
 
 const contexts = new WeakMap<KubeletClientConfig, tls.SecureContext>();
+/** the last TLS session ticket each agent (host:port) gave, per configuration */
+const sessions = new WeakMap<KubeletClientConfig, Map<string, Buffer>>();
+/** agents remembered at most (the oldest is forgotten first) */
+const maxSessions = 1024;
 
 /**
  * The TLS options of a connection to an agent. The certificate, key and CA are parsed into one
  * secure context per configuration, once: given as PEM on each connection they were parsed
- * again every time, which cost tens of milliseconds per exec, log or metrics request.
+ * again every time, which cost tens of milliseconds per exec, log or metrics request. With the
+ * agent's address, the session it last gave is offered for resumption (see keepSession).
  */
-export function kubeletTLS(c: KubeletClientConfig): tls.ConnectionOptions {
+export function kubeletTLS(c: KubeletClientConfig, host?: string, port?: number): tls.ConnectionOptions {
   let secureContext = contexts.get(c);
   if (!secureContext) {
     secureContext = tls.createSecureContext({ ...(c.cert && c.key ? { cert: c.cert, key: c.key } : {}), ...(c.ca ? { ca: c.ca } : {}) });
     contexts.set(c, secureContext);
   }
-  return { secureContext, rejectUnauthorized: Boolean(c.ca) };
+  const session = host === undefined ? undefined : sessions.get(c)?.get(`${host}:${port}`);
+  return { secureContext, rejectUnauthorized: Boolean(c.ca), ...(session ? { session } : {}) };
+}
+
+/**
+ * Keeps the session tickets an agent sends on `socket`, so that the next connection to it
+ * resumes the session: no certificates sent or verified again and no signatures, a round of the
+ * handshake fewer on both sides. The agent still knows the client certificate of a resumed
+ * session; a ticket it no longer accepts (restarted, new keys) falls back to a full handshake.
+ */
+export function keepSession(c: KubeletClientConfig, host: string, port: number, socket: tls.TLSSocket): void {
+  socket.on('session', (ticket: Buffer) => {
+    let m = sessions.get(c);
+    if (!m) sessions.set(c, (m = new Map()));
+    const key = `${host}:${port}`;
+    m.delete(key);
+    m.set(key, ticket);
+    if (m.size > maxSessions) m.delete(m.keys().next().value!);
+  });
 }
 
 /** Node's certificate verification codes that Go reports as an unknown authority. */

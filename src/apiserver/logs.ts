@@ -3,11 +3,12 @@
 // streamed as it comes, its error answers turned into Status objects as the API server's
 // response checker does.
 import https from 'node:https';
+import type tls from 'node:tls';
 import type { ServerResponse } from 'node:http';
 import { ApiError, errors } from '../api/errors.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import type { Node, Pod } from '../api/types.ts';
-import { kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
+import { keepSession, kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 import { decodePodLogOptions, kubeletLogQuery, validatePodLogOptions } from './podlogoptions.ts';
 
@@ -77,7 +78,7 @@ export function podLogs(registry: Registry, r: { rt: ResourceType; namespace?: s
   const qs = kubeletLogQuery(opts).toString();
   const url = `https://${addr.includes(':') ? `[${addr}]` : addr}:${port}${path}${qs ? `?${qs}` : ''}`;
   return new Promise((resolve, reject) => {
-    const up = https.get({ host: addr, port, path: `${path}${qs ? `?${qs}` : ''}`, agent: false, ...kubeletTLS(kubelet) }, (ur) => {
+    const up = https.get({ host: addr, port, path: `${path}${qs ? `?${qs}` : ''}`, agent: false, ...kubeletTLS(kubelet, addr, port) }, (ur) => {
       const code = ur.statusCode ?? 500;
       if (code < 200 || code > 206) {
         let body = Buffer.alloc(0);
@@ -93,6 +94,7 @@ export function podLogs(registry: Registry, r: { rt: ResourceType; namespace?: s
       ur.pipe(res);
       resolve();
     });
+    up.on('socket', (s) => keepSession(kubelet, addr, port, s as tls.TLSSocket));
     up.on('error', (e: NodeJS.ErrnoException) => {
       if (!res.headersSent) return reject(dialError(url, addr, port, e));
       res.destroy();

@@ -4,13 +4,14 @@
 // kubelet's). An agent reports a rate once it has measured twice; a pod or node it has no rate
 // for yet is left out, as metrics-server leaves it out.
 import https from 'node:https';
+import type tls from 'node:tls';
 import { errors } from '../api/errors.ts';
 import { findResource, type ResourceType } from '../api/resources.ts';
 import { binaryQuantity, decimalQuantity, metricResolutionSeconds, type CPUStats, type MemoryStats, type Summary } from '../api/stats.ts';
 import type { KubeObject, Node, Pod } from '../api/types.ts';
 import type { Shape } from './negotiation.ts';
 import { includeObjectOf, partialMetadata, toMetadataList } from './output.ts';
-import { kubeletTLS, type KubeletClientConfig } from './kubeletclient.ts';
+import { keepSession, kubeletTLS, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 import { nodeEndpoint } from './streaming.ts';
 
@@ -81,7 +82,7 @@ export function podMetrics(pod: Pod, summary: Summary | undefined, now: string):
 /** GET https://NODE:PORT/stats/summary; undefined when the agent does not answer (its node is left out). */
 function fetchSummary(host: string, port: number, kubelet: KubeletClientConfig): Promise<Summary | undefined> {
   return new Promise((resolve) => {
-    const req = https.get({ host, port, path: '/stats/summary', agent: false, timeout: summaryTimeoutMs, ...kubeletTLS(kubelet) }, (res) => {
+    const req = https.get({ host, port, path: '/stats/summary', agent: false, timeout: summaryTimeoutMs, ...kubeletTLS(kubelet, host, port) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -94,6 +95,7 @@ function fetchSummary(host: string, port: number, kubelet: KubeletClientConfig):
       });
       res.on('error', () => resolve(undefined));
     });
+    req.on('socket', (s) => keepSession(kubelet, host, port, s as tls.TLSSocket));
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
   });

@@ -10,7 +10,7 @@ import { ApiError, errors, isApiError } from '../api/errors.ts';
 import { findResource } from '../api/resources.ts';
 import type { Node, Pod } from '../api/types.ts';
 import { parseTarget } from '../util/httpserver.ts';
-import { kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
+import { keepSession, kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 
 export const streamingSubresources = new Set(['exec', 'attach', 'portforward']);
@@ -99,7 +99,8 @@ export function createUpgradeHandler(o: StreamingOptions): (req: IncomingMessage
 
 /** Passes the upgrade request to the agent and then the bytes both ways; the agent's answer (101 or a refusal) goes back as it is. */
 function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string, port: number, agentPath: string, kubelet: KubeletClientConfig): void {
-  const upstream = tls.connect({ host, port, ...kubeletTLS(kubelet) });
+  const upstream = tls.connect({ host, port, ...kubeletTLS(kubelet, host, port) });
+  keepSession(kubelet, host, port, upstream);
   upstream.setNoDelay(true);
   let connected = false;
   upstream.on('secureConnect', () => {

@@ -7,7 +7,8 @@ import net from 'node:net';
 
 /** Host side: 127.0.0.1:port (0 = any free port) -> unix socket. Resolves with the port. */
 export function tunnel(listenHost: string, port: number, unixPath: string): Promise<{ port: number; server: net.Server }> {
-  const server = net.createServer((c) => {
+  // TCP_NODELAY: a small write behind an unacknowledged one would wait for the delayed ACK (40 ms).
+  const server = net.createServer({ noDelay: true }, (c) => {
     const u = net.connect(unixPath);
     c.pipe(u).pipe(c);
     const close = () => {
@@ -27,7 +28,7 @@ export function tunnel(listenHost: string, port: number, unixPath: string): Prom
 export function forwarder(unixPath: string, host: string, port: number): Promise<net.Server> {
   fs.rmSync(unixPath, { force: true });
   const server = net.createServer((c) => {
-    const t = net.connect({ host, port });
+    const t = net.connect({ host, port, noDelay: true });
     c.pipe(t).pipe(c);
     const close = () => {
       c.destroy();

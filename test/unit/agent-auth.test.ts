@@ -8,10 +8,11 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import type tls from 'node:tls';
 import { AgentAuth, authenticate, bearerToken, isSubpath, nodeRequestAttributes, type NodeAttributes, type Reviews, type UserInfo } from '../../src/agent/auth.ts';
 import { loadAgentTLS } from '../../src/agent/certs.ts';
 import { startAgentServer } from '../../src/agent/server.ts';
-import { kubeletTLS, tlsVerifyError, type KubeletClientConfig } from '../../src/apiserver/kubeletclient.ts';
+import { keepSession, kubeletTLS, tlsVerifyError, type KubeletClientConfig } from '../../src/apiserver/kubeletclient.ts';
 import { issueKubeletCerts, kubeletClientSubject } from '../../src/lab/kubeletcerts.ts';
 import { issueLeaf, makeCA, sansOf } from '../../src/util/pki.ts';
 import { plainHttpAnswer } from '../../src/util/tlsserver.ts';
@@ -153,6 +154,18 @@ describe('node agent HTTPS server', () => {
         assert.equal(kubeletClientSubject, 'CN=kube-apiserver-kubelet-client, O=system:masters');
         assert.deepEqual(await get(port, '/containerLogs/default/web/app', kubeletTLS(apiserver)), { status: 200, body: 'served' });
         assert.deepEqual(seen, ['kube-apiserver-kubelet-client [system:masters,system:authenticated] get proxy']);
+        // The API server resumes its TLS session with the agent; a resumed session is still its client certificate.
+        const resuming = () =>
+          new Promise<{ reused: boolean; status: number }>((resolve, reject) => {
+            const req = https.get({ host: '127.0.0.1', port, path: '/containerLogs/default/web/app', agent: false, ...kubeletTLS(apiserver, '127.0.0.1', port) }, (res) => {
+              res.resume();
+              res.on('end', () => resolve({ reused: (res.socket as tls.TLSSocket).isSessionReused(), status: res.statusCode! }));
+            });
+            req.on('socket', (s) => keepSession(apiserver, '127.0.0.1', port, s as tls.TLSSocket));
+            req.on('error', reject);
+          });
+        assert.deepEqual(await resuming(), { reused: false, status: 200 });
+        assert.deepEqual(await resuming(), { reused: true, status: 200 });
         assert.deepEqual(await get(port, '/stats/summary', kubeletTLS({ ca: ca.certPem })), { status: 401, body: 'Unauthorized' }, 'no credentials');
         assert.deepEqual(await get(port, '/stats/summary', { rejectUnauthorized: false }, { Authorization: 'Bearer sa-token' }), { status: 403, body: 'Forbidden (user=system:serviceaccount:default:viewer, verb=get, resource=nodes, subresource=stats)' });
         // A certificate another CA signed, claiming system:masters, is no one.

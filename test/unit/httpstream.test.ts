@@ -1,10 +1,12 @@
 // SPDY/3.1 framing and the stream protocols' small parts (src/util/httpstream): the header
 // dictionary, header blocks that any zlib inflater reads block by block, a session answering a
-// client's streams, echoing its pings and passing data both ways, and protocol negotiation.
+// client's streams, echoing its pings and passing data both ways, the synchronous inflater of a
+// client's header blocks against zlib's own deflate, and protocol negotiation.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
+import { SyncInflater } from '../../src/util/httpstream/inflate.ts';
 import { negotiate, streamOptions } from '../../src/util/httpstream/remotecommand.ts';
 import { controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, frameType, HeaderCompressor, parseFrames, spdyDictionary, SpdySession, type SpdyStream } from '../../src/util/httpstream/spdy.ts';
 
@@ -35,6 +37,47 @@ describe('SPDY/3.1', () => {
     for (const h of blocks) {
       assert.deepEqual(decodeHeaderBlock(await flushThrough(inflate, c.compress(encodeHeaderBlock(h)))), h);
     }
+  });
+
+  it('inflates a peer’s header blocks one by one, synchronously, as zlib wrote them', async () => {
+    // Stored, fixed-code and dynamic-code blocks; references into the dictionary and into earlier
+    // blocks; a block larger than the 32 KiB window; and pieces that end between bytes (a partial
+    // flush), whose last bits start the next piece.
+    const random = (n: number, seed: number) => {
+      let x = seed;
+      return Buffer.from(Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) & 0x7fffffff), 97 + (x % 7))));
+    };
+    const headers = (i: number) => encodeHeaderBlock({ streamtype: [i % 2 ? 'data' : 'error'], port: [String(8000 + i)], requestid: [String(i)], 'user-agent': ['kubectl/v1.32.0'] });
+    const pieces = [...Array.from({ length: 20 }, (_, i) => headers(i)), Buffer.alloc(0), random(40_000, 1), Buffer.concat([random(100, 1), headers(3)]), headers(21)];
+    const cases = [{ level: 6 }, { level: 0 }, { strategy: zlib.constants.Z_FIXED }, { level: 9, flush: zlib.constants.Z_PARTIAL_FLUSH }];
+    for (const { flush, ...o } of cases) {
+      const deflate = zlib.createDeflate({ dictionary: spdyDictionary, ...o });
+      const out: Buffer[] = [];
+      deflate.on('data', (d: Buffer) => out.push(d));
+      const inflater = new SyncInflater(spdyDictionary);
+      for (const p of pieces) {
+        deflate.write(p);
+        await new Promise<void>((r) => deflate.flush(flush ?? zlib.constants.Z_SYNC_FLUSH, () => r()));
+        assert.deepEqual(inflater.inflate(Buffer.concat(out.splice(0))), p, JSON.stringify(o));
+      }
+      deflate.close();
+    }
+  });
+
+  it('refuses a header block that is not a zlib stream with the SPDY dictionary, and stays failed', () => {
+    const other = zlib.deflateSync(Buffer.from('x'), { dictionary: Buffer.from('another dictionary') });
+    assert.throws(() => new SyncInflater(spdyDictionary).inflate(other), /another dictionary/);
+    const inflater = new SyncInflater(spdyDictionary);
+    assert.throws(() => inflater.inflate(Buffer.from([0x12, 0x34, 0x56])), /incorrect zlib header/);
+    assert.throws(() => inflater.inflate(zlib.deflateSync(Buffer.from('x'), { dictionary: spdyDictionary })), /incorrect zlib header/);
+  });
+
+  it('takes a block cut between two pieces up again with the second, and nothing after the stream’s end', () => {
+    const text = Buffer.from('a header block long enough to be cut short, header block');
+    const z = zlib.deflateSync(text, { dictionary: spdyDictionary });
+    const inflater = new SyncInflater(spdyDictionary);
+    assert.deepEqual(Buffer.concat([inflater.inflate(z.subarray(0, 12)), inflater.inflate(z.subarray(12))]), text);
+    assert.throws(() => inflater.inflate(Buffer.from([0])), /after the end/);
   });
 
   it('answers a client’s streams, echoes its pings and carries data and half-closes both ways', async () => {

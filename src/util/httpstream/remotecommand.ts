@@ -161,10 +161,10 @@ export function webSocketStreams(ws: WebSocket, protocol: string, o: StreamOptio
       if (done) return;
       done = true;
       const text = v >= 4 ? JSON.stringify(st) : st.status === 'Success' ? '' : (st.message ?? '');
-      const close = () => ws.close(1000);
       if (ws.readyState !== ws.OPEN) return;
-      if (text) ws.send(Buffer.concat([Buffer.from([channel.error]), Buffer.from(text)]), { binary: true }, close);
-      else close();
+      // The close frame follows the status in the same write, not a round through the event loop later.
+      if (text) ws.send(Buffer.concat([Buffer.from([channel.error]), Buffer.from(text)]), { binary: true });
+      ws.close(1000);
     },
     closed,
   };

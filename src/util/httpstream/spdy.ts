@@ -8,7 +8,7 @@
 // No npm library fits: the only SPDY/3.1 implementation on npm (spdy-transport) is an HTTP-over-
 // SPDY stack for browsers, unmaintained since 2018, and never tried with Go's spdystream.
 import { Duplex } from 'node:stream';
-import zlib from 'node:zlib';
+import { SyncInflater } from './inflate.ts';
 
 /** The SPDY/3 header dictionary (draft-mbelshe-httpbis-spdy-00 §2.6.10.1): length-prefixed words, then a tail. */
 const dictWords = [
@@ -121,33 +121,6 @@ export class HeaderCompressor {
   }
 }
 
-/** The decompressing side: one inflate stream with the dictionary, fed block by block, in order. */
-class HeaderDecompressor {
-  private readonly inflate = zlib.createInflate({ dictionary: spdyDictionary });
-  private failure: Error | undefined;
-
-  constructor() {
-    this.inflate.on('error', (e) => (this.failure = e));
-  }
-
-  decompress(block: Buffer): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
-      this.inflate.write(block);
-      this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        if (this.failure) return reject(this.failure);
-        const out: Buffer[] = [];
-        for (let c = this.inflate.read() as Buffer | null; c !== null; c = this.inflate.read() as Buffer | null) out.push(c);
-        resolve(Buffer.concat(out));
-      });
-    });
-  }
-
-  close(): void {
-    this.inflate.destroy();
-  }
-}
-
 interface Frame {
   control: boolean;
   type: number;
@@ -253,12 +226,10 @@ export class SpdyStream extends Duplex {
  */
 export class SpdySession {
   private readonly streams = new Map<number, SpdyStream>();
-  private readonly decompressor = new HeaderDecompressor();
+  /** the client's header blocks: inflated at once, so a stream's reply goes out in the same turn */
+  private readonly decompressor = new SyncInflater(spdyDictionary);
   private readonly compressor = new HeaderCompressor();
   private pending: Buffer = Buffer.alloc(0);
-  /** frames waiting while a header block is being inflated */
-  private backlog: Frame[] = [];
-  private inflating = false;
   private closed = false;
   private lastStreamId = 0;
   onStream: (s: SpdyStream) => void = () => {};
@@ -277,11 +248,8 @@ export class SpdySession {
   private receive(d: Buffer): void {
     this.pending = this.pending.length ? Buffer.concat([this.pending, d]) : d;
     const { frames, rest } = parseFrames(this.pending);
-    this.pending = Buffer.from(rest);
-    for (const f of frames) {
-      if (this.inflating) this.backlog.push(f);
-      else this.handle(f);
-    }
+    this.pending = rest;
+    for (const f of frames) this.handle(f);
   }
 
   private handle(f: Frame): void {
@@ -317,16 +285,13 @@ export class SpdySession {
   }
 
   private inflateThen(block: Buffer, then: (h: Buffer) => void): void {
-    this.inflating = true;
-    this.decompressor.decompress(block).then(
-      (h) => {
-        this.inflating = false;
-        then(h);
-        // Frames that came meanwhile, up to the next header block.
-        while (!this.inflating && this.backlog.length) this.handle(this.backlog.shift()!);
-      },
-      (e: Error) => this.protocolError(new Error(`header block: ${e.message}`)),
-    );
+    let h: Buffer;
+    try {
+      h = this.decompressor.inflate(block);
+    } catch (e) {
+      return this.protocolError(new Error(`header block: ${(e as Error).message}`));
+    }
+    then(h);
   }
 
   private handleSynStream(f: Frame): void {
@@ -358,7 +323,8 @@ export class SpdySession {
   private handleData(f: Frame): void {
     const s = this.streams.get(f.streamId);
     if (!s) return;
-    if (f.data.length && !s.remoteClosed) s.push(Buffer.from(f.data));
+    // A view of the received chunk, not a copy: nothing else writes into it.
+    if (f.data.length && !s.remoteClosed) s.push(f.data);
     if (f.flags & flagFin) s.remoteEnded();
   }
 
@@ -425,7 +391,6 @@ export class SpdySession {
       s.destroy();
     }
     this.streams.clear();
-    this.decompressor.close();
     if (!this.transport.destroyed) {
       this.transport.end();
       setTimeout(() => this.transport.destroy(), 1000).unref();
