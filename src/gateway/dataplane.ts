@@ -3,7 +3,9 @@
 // (server_name its hostname; without one, the port's default server), whose one location hands
 // the request to the Lua code with the listener's route matches in precedence order (the order
 // compareCandidates gives, the Host's specificity decided per request). Upstreams and their
-// endpoints are the Ingress model's. Also each listener's status (Accepted, Conflicted,
+// endpoints are the Ingress model's. Where each Gateway has its own Service (provision.ts), a
+// listener's server listens on its Gateway's target port for the listener port instead, so
+// Gateways never share an nginx port. Also each listener's status (Accepted, Conflicted,
 // ResolvedRefs, Programmed and attachedRoutes). Pure.
 import { defaultConfig } from '../ingress/annotations.ts';
 import { byAge, catchAll, decodeSecret, resolveUpstream, type Certificate, type HeaderEdit, type Location, type PathEdit, type RouteChoice, type RouteFilter, type Secret, type Server, type Upstream, type ValueMatch } from '../ingress/model.ts';
