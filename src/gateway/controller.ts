@@ -150,10 +150,17 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
       .catch((e: Error) => o.log(`status of ${kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}: ${e.message}`));
   };
   const manager = 'podpath-gateway-controller';
+  /** the last failure logged per object: a write retried every second is logged once until it changes */
+  const failed = new Map<string, string>();
   const apply = async (apiVersion: string, resource: string, obj: KubeObject) => {
-    await client
-      .request('PATCH', `${objectPath(apiVersion, resource, obj.metadata.namespace, obj.metadata.name!)}?fieldManager=${manager}&force=true`, JSON.stringify(obj), 'application/apply-patch+yaml')
-      .catch((e: Error) => o.log(`apply ${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}: ${e.message}`));
+    const what = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
+    await client.request('PATCH', `${objectPath(apiVersion, resource, obj.metadata.namespace, obj.metadata.name!)}?fieldManager=${manager}&force=true`, JSON.stringify(obj), 'application/apply-patch+yaml').then(
+      () => failed.delete(what),
+      (e: Error) => {
+        if (failed.get(what) !== e.message) o.log(`apply ${what}: ${e.message}`);
+        failed.set(what, e.message);
+      },
+    );
   };
   const remove = async (apiVersion: string, resource: string, obj: KubeObject) => {
     await client.request('DELETE', objectPath(apiVersion, resource, obj.metadata.namespace, obj.metadata.name!)).catch((e: Error & { code?: number }) => {

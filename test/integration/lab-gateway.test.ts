@@ -133,6 +133,8 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
     lab = await startLab({ files: [path.join(root, 'examples/seed-000'), path.join(tmp, 'v2.yaml')], ingress: true, gateway: true, args: ['--no-netpol', '--no-dns', '--timeout', '200'], tag: 'gw' });
     ingressIP = lab.ok(['get', 'svc', '-n', 'ingress-nginx', 'ingress-nginx-controller', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
     lab.ok(['apply', '-f', '-'], gatewayYAML);
+    // the second Gateway's test checks what the controller did meanwhile
+    lab.ok(['apply', '-f', '-'], otherYAML);
     // the controller gives the Gateway its Service, the pool an address
     await explained(lab, () => eventually(holds(() => assert.match((gwIP = lab.ok(['get', 'svc', 'web-podpath', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])), /^192\.168\.49\.2\d\d$/)), 30_000));
   });
@@ -289,7 +291,6 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
 
   it('gives a second Gateway its own Service at the address spec.addresses asks for; routes stay on their Gateway; DNS and trace follow; its Service goes with it', () =>
     explained(lab, async () => {
-      lab.ok(['apply', '-f', '-'], otherYAML);
       const otherIP = '192.168.49.240';
       await eventually(holds(() => assert.match(lab.ok(['get', 'gateway', 'other']), /other\s+podpath\s+192\.168\.49\.240\s+True/)), 30_000);
       assert.equal(lab.ok(['get', 'svc', 'other-podpath', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']), otherIP);
@@ -298,16 +299,16 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
       await eventually(holds(() => assert.equal(lab.ok(['get', 'gateway', 'named', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].reason}']), 'AddressNotUsable')), 30_000);
       assert.notEqual(lab.kubectl(['get', 'svc', 'named-podpath']).code, 0);
       const appV2 = new Set(pods(lab, 'app=app-v2').map((p) => p.name));
-      await eventually(holds(() => assert.equal(getMany([['other.example.com', '/x']], otherIP)[0]!.code, 200)), 30_000);
+      await eventually(holds(() => assert.equal(getMany([['other.example.com', '/api/v1/x']], otherIP)[0]!.code, 200)), 30_000);
       // each Gateway's routes at its own address only, though both listen on port 80
-      const [mine, notMine] = getMany([['other.example.com', '/x'], ['gw.example.com', '/api/v1/hello']], otherIP);
+      const [mine, notMine] = getMany([['other.example.com', '/api/v1/x'], ['gw.example.com', '/api/v1/hello']], otherIP);
       assert.ok(appV2.has(mine!.body.pod!));
       assert.equal(notMine!.code, 404);
-      assert.equal(getMany([['other.example.com', '/x']], gwIP)[0]!.code, 404);
+      assert.equal(getMany([['other.example.com', '/api/v1/x']], gwIP)[0]!.code, 404);
       // the lab's DNS publishes the route's hostname at its Gateway's address; trace's gateway hop names that Gateway
-      const viaName = JSON.parse(lab.curl('client', 'http://other.example.com/x').stdout) as { pod: string };
+      const viaName = JSON.parse(lab.curl('client', 'http://other.example.com/api/v1/x').stdout) as { pod: string };
       assert.ok(appV2.has(viaName.pod));
-      const t = JSON.parse(lab.podpath(['trace', '--from', 'client', '--to', 'http://other.example.com/x', '-o', 'json']).stdout) as { verdict: string; hops: { kind: string; gateway?: { gateway: string; port: number } }[] };
+      const t = JSON.parse(lab.podpath(['trace', '--from', 'client', '--to', 'http://other.example.com/api/v1/x', '-o', 'json']).stdout) as { verdict: string; hops: { kind: string; gateway?: { gateway: string; port: number } }[] };
       assert.equal(t.verdict, 'delivered');
       assert.deepEqual(t.hops.find((h) => h.kind === 'gateway')!.gateway, { gateway: 'default/other', listener: 'http', port: 80 });
       // deleting the Gateway deletes its Service (the garbage collector, by the owner reference) and its endpoints
