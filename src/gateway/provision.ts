@@ -86,11 +86,6 @@ export function requestedAddress(gw: Gateway): { ip?: string } | { reason: 'Addr
   return { ip: a.value };
 }
 
-export interface DataPlanePods {
-  /** the pods nginx runs in (the controller's own) */
-  pods: Pod[];
-}
-
 /** The Gateway's Service: type LoadBalancer, Local traffic policy (nginx sees the client), no selector. */
 export function gatewayService(gw: Gateway, ports: Map<number, number>, ip: string | undefined): Service {
   const name = gatewayServiceName(gw);
