@@ -9,11 +9,13 @@ export function addGatewayCommands(program: Command): void {
   program
     .command('gateway-controller')
     .description(
-      "A Gateway API controller on the Ingress controller's data plane: watches GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants, Services, EndpointSlices, Secrets and Namespaces; serves the Gateways of its GatewayClasses with a real nginx (each listener a server on its port, HTTPRoute matches chosen by the Lua code in the spec's precedence, endpoints to the Lua balancer without a reload); writes GatewayClass, Gateway (addresses, listeners) and HTTPRoute status; serves /healthz and /metrics.",
+      "A Gateway API controller on the Ingress controller's data plane: watches GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants, Services, EndpointSlices, Secrets and Namespaces; serves the Gateways of its GatewayClasses with a real nginx (each listener a server on its port, HTTPRoute matches chosen by the Lua code in the spec's precedence, endpoints to the Lua balancer without a reload); with --data-plane-selector gives each Gateway a LoadBalancer Service (and address) of its own; writes GatewayClass, Gateway (addresses, listeners) and HTTPRoute status; serves /healthz and /metrics.",
     )
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--controller-name <name>', 'the GatewayClass spec.controllerName it answers to', 'podpath.dev/gateway-controller')
     .option('--publish-service <namespace/name>', "the data plane's Service: its load-balancer address goes into each Gateway's status, and only listeners on its ports are accepted")
+    .option('--data-plane-selector <labels>', "the data plane's pods (this controller's own, by label selector, in --data-plane-namespace): each Gateway gets a LoadBalancer Service of its own, GATEWAY-CLASS in the Gateway's namespace, whose endpoints they are")
+    .option('--data-plane-namespace <namespace>', "the data plane's pods' namespace (default: $POD_NAMESPACE)")
     .option('--conf-dir <dir>', 'where nginx.conf, the certificates and the Lua code are written', '/etc/nginx')
     .option('--run-dir <dir>', "nginx's pid file and temp directories (default: CONF_DIR/run)")
     .option('--listen-address <ip>', 'address nginx binds (default: all)', '')
@@ -30,6 +32,7 @@ export function addGatewayCommands(program: Command): void {
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
         controllerName: String(o.controllerName),
         ...(o.publishService ? { publishService: o.publishService } : {}),
+        ...(o.dataPlaneSelector ? { dataPlane: { selector: o.dataPlaneSelector, namespace: o.dataPlaneNamespace ?? process.env.POD_NAMESPACE ?? 'default' } } : {}),
         // listeners bring their own ports; these are the template's defaults
         ...nginxDataPlane(o, { httpPort: 80, httpsPort: 443 }),
         log,

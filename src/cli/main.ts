@@ -37,7 +37,7 @@ program
   .option('--proxy-config <file>', "kube-proxy's KubeProxyConfiguration file for every node (its mode is the lab's unless --proxy-mode is given); `podpath restart proxy-NODE` rereads it")
   .option('--no-dns', 'leave out the cluster DNS (CoreDNS, the kube-dns Service at 10.96.0.10); it needs a proxy mode')
   .option('--no-ingress', 'leave out the Ingress controller (ingress-nginx: namespace ingress-nginx, a real nginx behind the LoadBalancer Service ingress-nginx-controller, IngressClass nginx); it needs a proxy mode')
-  .option('--no-gateway', 'leave out the Gateway API (its standard-channel CRDs, the GatewayClass podpath, and its controller: namespace podpath-gateway, a real nginx behind the LoadBalancer Service podpath-gateway); it needs a proxy mode')
+  .option('--no-gateway', 'leave out the Gateway API (its standard-channel CRDs, the GatewayClass podpath, and its controller: namespace podpath-gateway, a real nginx; each Gateway gets a LoadBalancer Service and address of its own); it needs a proxy mode')
   .option('--no-netpol', 'leave out the NetworkPolicy agent (the DaemonSet kube-system/podpath-netpol running `podpath netpol agent` on every node): policies are then stored but not enforced')
   .option('--dns-upstream <addrs>', "where the cluster DNS forwards names outside cluster.local (ADDR[:PORT],...; default: the node's resolv.conf)")
   .option('--kubeconfig <file>', 'write the kubeconfig here instead of merging it into $KUBECONFIG or ~/.kube/config')

@@ -5,8 +5,9 @@
 // whose endpoints go to the same Lua balancer without a reload. Status — GatewayClass Accepted,
 // Gateway Accepted/Programmed with the data plane Service's address and each listener's, every
 // HTTPRoute's parents — is computed by the functions `podpath gateway route` uses (model.ts,
-// status.ts) and written through the status subresources when it changed.
-import type { EndpointSlice, KubeObject, Namespace, Service } from '../api/types.ts';
+// status.ts) and written through the status subresources when it changed. With a data plane
+// selector, each Gateway gets a LoadBalancer Service of its own (provision.ts) and its own address.
+import type { EndpointSlice, KubeObject, Namespace, Pod, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { IngressSyncer, fakeCertificate, oneAtATime, serveHealthz } from '../ingress/controller/controller.ts';
@@ -15,7 +16,9 @@ import type { Model as IngressModel, Secret } from '../ingress/model.ts';
 import { Nginx, type DataPlane } from '../ingress/nginx/process.ts';
 import type { RenderOptions } from '../ingress/nginx/template.ts';
 import type { HostPort } from '../util/ip.ts';
+import { byAge } from '../ingress/model.ts';
 import { buildDataPlane, type DataPlaneModel } from './dataplane.ts';
+import { allocateTargetPorts, gatewayAddress, gatewayService, gatewayServiceName, gatewaySlice, isGatewayService, requestedAddress, type TargetPorts } from './provision.ts';
 import { buildModel, keyOf, type GatewayState, type Model } from './model.ts';
 import { gatewayClassConditions, gatewayStatus, routeParents, sameStatus, stamp, type Condition, type RouteParentEntry } from './status.ts';
 import { gatewayGroup, type Gateway, type GatewayClass, type HTTPRoute, type ReferenceGrant } from './types.ts';
@@ -28,6 +31,8 @@ export interface GatewayControllerOptions {
   controllerName: string;
   /** NAMESPACE/NAME of the data plane's Service: its address goes into each Gateway's status, its ports are the listeners' */
   publishService?: string;
+  /** the data plane's pods (the controller's own): each Gateway gets a LoadBalancer Service of its own in front of them */
+  dataPlane?: { namespace: string; selector: string };
   render: RenderOptions;
   healthz?: HostPort;
   nginx: string;
@@ -40,14 +45,19 @@ export interface GatewayObjects extends GatewayState {
   secrets: Secret[];
 }
 
-/** Only the Gateways of classes with our controllerName; the model and data plane built from them. */
-export function computeGateways(s: GatewayObjects, controllerName: string, ports: number[] | undefined): { classes: GatewayClass[]; model: Model; plane: DataPlaneModel } {
+/**
+ * Only the Gateways of classes with our controllerName; the model and data plane built from them.
+ * `ports`: the shared Service's (undefined: any); `perGateway`: every Gateway has a Service of its
+ * own, its listener ports mapped to target ports kept in those Services.
+ */
+export function computeGateways(s: GatewayObjects, controllerName: string, ports: number[] | undefined, perGateway = false): { classes: GatewayClass[]; gateways: Gateway[]; model: Model; plane: DataPlaneModel; targetPorts?: TargetPorts } {
   const classes = s.classes.filter((c) => c.spec?.controllerName === controllerName);
   const names = new Set(classes.map((c) => c.metadata.name));
-  const gateways = s.gateways.filter((g) => names.has(g.spec?.gatewayClassName) && !g.metadata.deletionTimestamp);
+  const gateways = s.gateways.filter((g) => names.has(g.spec?.gatewayClassName) && !g.metadata.deletionTimestamp).sort(byAge);
   const model = buildModel({ ...s, gateways });
-  const plane = buildDataPlane({ model, services: s.services, slices: s.slices, secrets: s.secrets, grants: s.grants, ...(ports ? { ports } : {}) });
-  return { classes, model, plane };
+  const targetPorts = perGateway ? allocateTargetPorts(gateways, s.services) : undefined;
+  const plane = buildDataPlane({ model, services: s.services, slices: s.slices, secrets: s.secrets, grants: s.grants, ...(ports ? { ports } : {}), ...(targetPorts ? { targetPorts } : {}) });
+  return { classes, gateways, model, plane, ...(targetPorts ? { targetPorts } : {}) };
 }
 
 /**
@@ -74,7 +84,8 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
   const slices = new Informer<EndpointSlice>(client, 'discovery.k8s.io/v1', 'endpointslices');
   const secrets = new Informer<Secret>(client, 'v1', 'secrets');
   const namespaces = new Informer<Namespace>(client, 'v1', 'namespaces');
-  const all = [classes, gateways, routes, grants, services, slices, secrets, namespaces] as Informer<KubeObject>[];
+  const pods = o.dataPlane ? new Informer<Pod>(client, 'v1', 'pods', { namespace: o.dataPlane.namespace, labelSelector: o.dataPlane.selector }) : undefined;
+  const all = [classes, gateways, routes, grants, services, slices, secrets, namespaces, ...(pods ? [pods] : [])] as Informer<KubeObject>[];
   const objects = (): GatewayObjects => ({
     classes: classes.list(),
     gateways: gateways.list(),
@@ -120,7 +131,7 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
     metrics,
     onSynced: () => statusSoon(),
     extend: (m) => {
-      last = computeGateways(objects(), o.controllerName, ports());
+      last = computeGateways(objects(), o.controllerName, ports(), Boolean(o.dataPlane));
       return withGateways(m, last.plane);
     },
   });
@@ -138,9 +149,58 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
       .request('PUT', objectPath(apiVersion, resource, obj.metadata.namespace, obj.metadata.name!, 'status'), { ...obj, apiVersion, kind, status })
       .catch((e: Error) => o.log(`status of ${kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}: ${e.message}`));
   };
+  const manager = 'podpath-gateway-controller';
+  /** the last failure logged per object: a write retried every second is logged once until it changes */
+  const failed = new Map<string, string>();
+  const apply = async (apiVersion: string, resource: string, obj: KubeObject) => {
+    const what = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
+    await client.request('PATCH', `${objectPath(apiVersion, resource, obj.metadata.namespace, obj.metadata.name!)}?fieldManager=${manager}&force=true`, JSON.stringify(obj), 'application/apply-patch+yaml').then(
+      () => failed.delete(what),
+      (e: Error) => {
+        if (failed.get(what) !== e.message) o.log(`apply ${what}: ${e.message}`);
+        failed.set(what, e.message);
+      },
+    );
+  };
+  const remove = async (apiVersion: string, resource: string, obj: KubeObject) => {
+    await client.request('DELETE', objectPath(apiVersion, resource, obj.metadata.namespace, obj.metadata.name!)).catch((e: Error & { code?: number }) => {
+      if (e.code !== 404) o.log(`delete ${resource} ${obj.metadata.namespace}/${obj.metadata.name}: ${e.message}`);
+    });
+  };
+  /** Each Gateway's Service and EndpointSlice as they should be; those of a Gateway no longer ours deleted. */
+  const provision = async (c: NonNullable<typeof last>) => {
+    if (!pods || !c.targetPorts) return;
+    const want = new Set<string>();
+    for (const gw of c.gateways) {
+      if ('reason' in requestedAddress(gw)) continue; // AddressNotUsable: nothing to serve it at
+      const m = c.targetPorts.get(keyOf(gw)) ?? new Map<number, number>();
+      const ip = (requestedAddress(gw) as { ip?: string }).ip;
+      const svc = gatewayService(gw, m, ip);
+      const slice = gatewaySlice(gw, m, pods.list());
+      want.add(keyOf(svc));
+      const cur = services.get(svc.metadata.namespace, svc.metadata.name!);
+      const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+      const curPorts = cur?.spec.ports?.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, targetPort: p.targetPort }));
+      if (!cur || !same(curPorts, svc.spec.ports) || cur.spec.loadBalancerIP !== svc.spec.loadBalancerIP || !same(cur.metadata.labels, svc.metadata.labels)) await apply('v1', 'services', svc);
+      const curSlice = slices.get(slice.metadata.namespace, slice.metadata.name!);
+      if (!curSlice || !same(curSlice.endpoints, slice.endpoints) || !same(curSlice.ports, slice.ports)) await apply('discovery.k8s.io/v1', 'endpointslices', slice);
+    }
+    // a Gateway moved to another class (a deleted one's dependents are the garbage collector's)
+    for (const s of services.list()) {
+      if (!isGatewayService(s) || want.has(keyOf(s))) continue;
+      const owner = s.metadata.ownerReferences?.find((r) => r.kind === 'Gateway');
+      const gw = owner && gateways.get(s.metadata.namespace, owner.name);
+      if (!gw || gw.metadata.uid !== owner.uid || gatewayServiceName(gw) !== s.metadata.name) continue;
+      o.log(`Gateway ${keyOf(gw)} is no longer served: deleting its Service ${s.metadata.name}`);
+      await remove('v1', 'services', s);
+      const slice = slices.get(s.metadata.namespace, s.metadata.name!);
+      if (slice) await remove('discovery.k8s.io/v1', 'endpointslices', slice);
+    }
+  };
   const updateStatus = async () => {
     const c = last;
     if (!c) return;
+    await provision(c);
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     type WithStatus = { status?: { conditions?: Condition[]; parents?: RouteParentEntry[]; addresses?: unknown; listeners?: { name: string; conditions?: Condition[] }[] } };
     for (const gc of c.classes) {
@@ -154,7 +214,8 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
       const current = gateways.get(gw.metadata.namespace, gw.metadata.name!) as (Gateway & WithStatus) | undefined;
       if (!current) continue;
       const old = current.status;
-      const view = gatewayStatus(c.plane.listeners.get(gm.key) ?? [], address, plane.running());
+      const own = o.dataPlane ? gatewayAddress(gw, services.get(gw.metadata.namespace, gatewayServiceName(gw))) : undefined;
+      const view = gatewayStatus(c.plane.listeners.get(gm.key) ?? [], own ?? address, plane.running());
       const gen = current.metadata.generation;
       const status = {
         addresses: view.addresses,

@@ -3,13 +3,16 @@
 // (server_name its hostname; without one, the port's default server), whose one location hands
 // the request to the Lua code with the listener's route matches in precedence order (the order
 // compareCandidates gives, the Host's specificity decided per request). Upstreams and their
-// endpoints are the Ingress model's. Also each listener's status (Accepted, Conflicted,
+// endpoints are the Ingress model's. Where each Gateway has its own Service (provision.ts), a
+// listener's server listens on its Gateway's target port for the listener port instead, so
+// Gateways never share an nginx port. Also each listener's status (Accepted, Conflicted,
 // ResolvedRefs, Programmed and attachedRoutes). Pure.
 import { defaultConfig } from '../ingress/annotations.ts';
 import { byAge, catchAll, decodeSecret, resolveUpstream, type Certificate, type HeaderEdit, type Location, type PathEdit, type RouteChoice, type RouteFilter, type Secret, type Server, type Upstream, type ValueMatch } from '../ingress/model.ts';
 import type { EndpointSlice, Service } from '../api/types.ts';
 import { compareCandidates, type Candidate } from './match.ts';
 import type { GatewayModel, ListenerModel, Model } from './model.ts';
+import type { TargetPorts } from './provision.ts';
 import { gatewayGroup, type HTTPHeaderFilter, type HTTPHeaderMatch, type HTTPPathModifier, type HTTPRouteFilter, type ReferenceGrant } from './types.ts';
 
 export interface ListenerCondition {
@@ -43,6 +46,11 @@ export interface DataPlaneInput {
   grants: ReferenceGrant[];
   /** the ports the data plane's Service offers (undefined: any) */
   ports?: number[];
+  /**
+   * each Gateway's listener port → nginx's port, where every Gateway has a Service of its own
+   * (provision.ts): conflicts are then between one Gateway's listeners only
+   */
+  targetPorts?: TargetPorts;
 }
 
 const anyHost = { name: '*', exactChars: 0, chars: 0 };
@@ -144,10 +152,12 @@ export function buildDataPlane(input: DataPlaneInput): DataPlaneModel {
   };
   const servers: Server[] = [];
   const listeners = new Map<string, ListenerStatus[]>();
-  /** "port host" taken, and whether each port is TLS */
+  /** "port host" taken, and whether each port is TLS (nginx's ports) */
   const taken = new Map<string, string>();
   const portTLS = new Map<number, boolean>();
   const defaults = new Set<number>();
+  /** nginx's port → the listener port clients ask for, where they differ */
+  const publicPort = new Map<number, number>();
   const gws = [...input.model.gateways.values()].sort((a, b) => byAge(a.gateway, b.gateway));
   for (const gw of gws) {
     const out: ListenerStatus[] = [];
@@ -157,7 +167,8 @@ export function buildDataPlane(input: DataPlaneInput): DataPlaneModel {
   // a port without a listener of no hostname answers other names 404 (its default server)
   for (const [port, tls] of portTLS) {
     if (defaults.has(port)) continue;
-    servers.push({ hostname: catchAll, listen: { port, tls }, ...(tls ? { tls: { certificate: 'default' } } : {}), regex: false, locations: [notFound()] });
+    const pub = publicPort.get(port);
+    servers.push({ hostname: catchAll, listen: { port, tls, ...(pub !== undefined ? { publicPort: pub } : {}) }, ...(tls ? { tls: { certificate: 'default' } } : {}), regex: false, locations: [notFound()] });
   }
   servers.sort((a, b) => a.listen!.port - b.listen!.port || (a.hostname === catchAll ? -1 : b.hostname === catchAll ? 1 : a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
   return { servers, upstreams, certificates, listeners };
@@ -180,12 +191,14 @@ export function buildDataPlane(input: DataPlaneInput): DataPlaneModel {
     if (input.ports && !input.ports.includes(l.port)) {
       return fail(cond('Accepted', false, 'PortUnavailable', `port ${l.port} is not offered by the data plane's Service (ports ${input.ports.join(', ')})`), noConflict, resolved);
     }
+    const port = input.targetPorts ? input.targetPorts.get(gw.key)?.get(l.port) : l.port;
+    if (port === undefined) return fail(cond('Accepted', false, 'PortUnavailable', `no port is left in the data plane for port ${l.port}`), noConflict, resolved);
     if (kinds.length && !supported.length) {
       return fail(cond('Accepted', true, 'Accepted', 'listener accepted'), noConflict, cond('ResolvedRefs', false, 'InvalidRouteKinds', `allowedRoutes.kinds names no kind this controller serves (HTTPRoute)`));
     }
     const host = l.hostname?.toLowerCase() ?? '';
-    const key = `${l.port} ${host}`;
-    if (portTLS.has(l.port) && portTLS.get(l.port) !== tls) {
+    const key = `${port} ${host}`;
+    if (portTLS.has(port) && portTLS.get(port) !== tls) {
       return fail(cond('Accepted', true, 'Accepted', 'listener accepted'), cond('Conflicted', true, 'ProtocolConflict', `port ${l.port} is served with ${tls ? 'HTTP' : 'HTTPS'} by another listener`), resolved);
     }
     if (taken.has(key)) {
@@ -205,12 +218,13 @@ export function buildDataPlane(input: DataPlaneInput): DataPlaneModel {
       certificates.set(certificate, got);
     }
     taken.set(key, `listener ${l.name} of Gateway ${gw.key}`);
-    portTLS.set(l.port, tls);
-    if (!host) defaults.add(l.port);
+    portTLS.set(port, tls);
+    if (port !== l.port) publicPort.set(port, l.port);
+    if (!host) defaults.add(port);
     const routes = listenerChoices(lm, upstreamOf);
     const location: Location = { match: { kind: 'prefix', pattern: '/' }, config: defaultConfig, sslRedirect: false, routes };
-    servers.push({ hostname: host || catchAll, listen: { port: l.port, tls }, anyDepthWildcard: true, ...(certificate ? { tls: { secret: certificate, certificate } } : {}), regex: false, locations: routes.length ? [location] : [notFound()] });
-    status.conditions = [cond('Accepted', true, 'Accepted', 'listener accepted'), noConflict, resolved, cond('Programmed', true, 'Programmed', `served by nginx on port ${l.port}`)];
+    servers.push({ hostname: host || catchAll, listen: { port, tls, ...(port !== l.port ? { publicPort: l.port } : {}) }, anyDepthWildcard: true, ...(certificate ? { tls: { secret: certificate, certificate } } : {}), regex: false, locations: routes.length ? [location] : [notFound()] });
+    status.conditions = [cond('Accepted', true, 'Accepted', 'listener accepted'), noConflict, resolved, cond('Programmed', true, 'Programmed', `served by nginx on port ${port}`)];
     return status;
   }
 }

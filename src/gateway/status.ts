@@ -37,9 +37,9 @@ export interface GatewayStatusView {
 /**
  * Accepted unless no listener is valid (ListenersNotValid, True when only some are not);
  * Programmed once nginx runs the configuration and the Service has an address (else
- * AddressNotAssigned, or Invalid when no listener is programmed).
+ * AddressNotAssigned, or the reason `address` gives, or Invalid when no listener is programmed).
  */
-export function gatewayStatus(listeners: ListenerStatus[], address: { ip?: string; hostname?: string } | undefined, loaded: boolean): GatewayStatusView {
+export function gatewayStatus(listeners: ListenerStatus[], address: { ip?: string; hostname?: string } | { reason: string; message: string } | undefined, loaded: boolean): GatewayStatusView {
   const ok = listeners.filter((l) => l.conditions.some((c) => c.type === 'Programmed' && c.status === 'True'));
   const invalid = listeners.length - ok.length;
   const accepted = !listeners.length || ok.length > 0;
@@ -48,8 +48,11 @@ export function gatewayStatus(listeners: ListenerStatus[], address: { ip?: strin
       ? { type: 'Accepted', status: accepted ? 'True' : 'False', reason: 'ListenersNotValid', message: `${invalid} of ${listeners.length} listener(s) are not valid: ${listeners.filter((l) => !ok.includes(l)).map((l) => l.name).join(', ')}` }
       : { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Gateway accepted' },
   ];
-  const addresses: GatewayStatusView['addresses'] = address?.ip ? [{ type: 'IPAddress', value: address.ip }] : address?.hostname ? [{ type: 'Hostname', value: address.hostname }] : [];
-  if (!ok.length && listeners.length) conditions.push({ type: 'Programmed', status: 'False', reason: 'Invalid', message: 'no listener is programmed' });
+  const problem = address && 'reason' in address ? address : undefined;
+  const at = address && !('reason' in address) ? address : undefined;
+  const addresses: GatewayStatusView['addresses'] = at?.ip ? [{ type: 'IPAddress', value: at.ip }] : at?.hostname ? [{ type: 'Hostname', value: at.hostname }] : [];
+  if (problem) conditions.push({ type: 'Programmed', status: 'False', reason: problem.reason, message: problem.message });
+  else if (!ok.length && listeners.length) conditions.push({ type: 'Programmed', status: 'False', reason: 'Invalid', message: 'no listener is programmed' });
   else if (!addresses.length) conditions.push({ type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: "the data plane's Service has no load-balancer address yet" });
   else if (!loaded) conditions.push({ type: 'Programmed', status: 'False', reason: 'Pending', message: 'nginx has not loaded the configuration yet' });
   else conditions.push({ type: 'Programmed', status: 'True', reason: 'Programmed', message: `served by nginx at ${addresses[0]!.value}` });

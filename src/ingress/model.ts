@@ -156,8 +156,11 @@ export interface ServerTLS {
 export interface Server {
   /** the host, `*.example.com`, or `_` for the catch-all server */
   hostname: string;
-  /** a port of its own (a Gateway listener's), instead of the controller's HTTP and HTTPS ports */
-  listen?: { port: number; tls: boolean };
+  /**
+   * a port of its own (a Gateway listener's), instead of the controller's HTTP and HTTPS ports;
+   * publicPort: the port clients asked for where a Service maps it to another `port` in the pod
+   */
+  listen?: { port: number; tls: boolean; publicPort?: number };
   /** `*.example.com` takes any number of labels (the Gateway API), not exactly one (Ingress) */
   anyDepthWildcard?: boolean;
   tls?: ServerTLS;

@@ -367,19 +367,16 @@ export function gatewayClass(): KubeObject {
 }
 
 /**
- * The Gateway controller, deployed as Gateway implementations deploy their data plane: namespace
- * podpath-gateway, the Deployment and LoadBalancer Service podpath-gateway (http 80, https 443,
- * 8080; Local traffic policy, so nginx sees the client's address). Every Gateway of the class
- * `podpath` is served by this one nginx at the Service's address.
+ * The Gateway controller: namespace podpath-gateway, the Deployment podpath-gateway running the
+ * controller and its nginx. Each Gateway of the class `podpath` gets from it a LoadBalancer Service
+ * of its own (GATEWAY-podpath in the Gateway's namespace, owned by the Gateway; Local traffic
+ * policy, so nginx sees the client's address) whose endpoints are these pods, as NGINX Gateway
+ * Fabric and Envoy Gateway provision one per Gateway.
  */
 export function gatewayAddon(): KubeObject[] {
   const labels = { 'app.kubernetes.io/name': gatewayControllerName, 'app.kubernetes.io/component': 'controller' };
   const meta = (name: string) => ({ name, namespace: gatewayNamespace, labels });
-  const ports = [
-    { name: 'http', port: 80 },
-    { name: 'https', port: 443 },
-    { name: 'http-alt', port: 8080 },
-  ];
+  const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: gatewayNamespace, labels: { 'app.kubernetes.io/name': gatewayControllerName } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(gatewayControllerName) },
@@ -387,27 +384,16 @@ export function gatewayAddon(): KubeObject[] {
       gatewayControllerName,
       { namespace: gatewayNamespace, name: gatewayControllerName },
       [
-        { apiGroups: [''], resources: ['services', 'secrets', 'namespaces'], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['secrets', 'namespaces', 'pods'], verbs: ['get', 'list', 'watch'] },
+        // each Gateway's Service and its EndpointSlice
+        { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
         { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
         { apiGroups: ['gateway.networking.k8s.io'], resources: ['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['gateway.networking.k8s.io'], resources: ['gatewayclasses/status', 'gateways/status', 'httproutes/status'], verbs: ['update', 'patch'] },
       ],
       labels,
     ),
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: meta(gatewayControllerName),
-      spec: {
-        type: 'LoadBalancer',
-        externalTrafficPolicy: 'Local',
-        ipFamilyPolicy: 'SingleStack',
-        ipFamilies: ['IPv4'],
-        selector: labels,
-        ports: ports.map((p) => ({ name: p.name, port: p.port, protocol: 'TCP', targetPort: p.port })),
-      },
-    },
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -424,12 +410,12 @@ export function gatewayAddon(): KubeObject[] {
               {
                 name: 'controller',
                 image: 'podpath/gateway-controller',
-                args: [`--publish-service=${gatewayNamespace}/${gatewayControllerName}`, `--controller-name=${gatewayController}`],
+                args: [`--data-plane-selector=${selector}`, `--controller-name=${gatewayController}`],
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 ],
-                ports: [...ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })), { name: 'metrics', containerPort: 10254, protocol: 'TCP' }],
+                ports: [{ name: 'metrics', containerPort: 10254, protocol: 'TCP' }],
                 readinessProbe: { httpGet: { path: '/healthz', port: 10254, scheme: 'HTTP' }, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 3 },
               },
             ],

@@ -11,6 +11,7 @@ import { route as ingressRoute } from '../ingress/route.ts';
 import { computeGateways, defaultControllerName as gatewayControllerName } from '../gateway/controller.ts';
 import { byAge } from '../ingress/model.ts';
 import { routeRequest as gatewayRoute } from '../gateway/route.ts';
+import { gatewayAtTargetPort, isGatewayService } from '../gateway/provision.ts';
 import { PolicyModel, explain } from '../netpol/policy.ts';
 import { podKey, type ClusterIndex, type NodeInfo } from './cluster.ts';
 import { vtepMAC } from '../cni/routes.ts';
@@ -123,9 +124,9 @@ class Tracer {
     this.prefer = [...(req.prefer ?? [])];
   }
 
-  private hop(kind: HopKind, where: Place | { node: string }, before: Packet, after: Packet, note: string, extra: Partial<Pick<Hop, 'rule' | 'object' | 'hook'>> = {}): void {
+  private hop(kind: HopKind, where: Place | { node: string }, before: Packet, after: Packet, note: string, extra: Partial<Pick<Hop, 'rule' | 'object' | 'hook' | 'gateway'>> = {}): void {
     const at = 'node' in where && typeof where.node === 'string' ? { node: where.node } : (where as Place).kind === 'node' ? { node: (where as Extract<Place, { kind: 'node' }>).node.name } : { namespace: placeName(where as Place) };
-    this.hops.push({ step: this.hops.length + 1, kind, ...at, ...(extra.hook ? { hook: extra.hook } : {}), packet: { before: { ...before }, after: { ...after }, rewritten: rewritten(before, after) }, ...(extra.rule ? { rule: extra.rule } : {}), ...(extra.object ? { object: extra.object } : {}), note });
+    this.hops.push({ step: this.hops.length + 1, kind, ...at, ...(extra.hook ? { hook: extra.hook } : {}), packet: { before: { ...before }, after: { ...after }, rewritten: rewritten(before, after) }, ...(extra.rule ? { rule: extra.rule } : {}), ...(extra.object ? { object: extra.object } : {}), ...(extra.gateway ? { gateway: extra.gateway } : {}), note });
   }
 
   /** Picks among branches: the preferred endpoint if it is one, else the first. */
@@ -491,27 +492,33 @@ class Tracer {
 
   /**
    * The Gateway controller's choice (the listener on the port the request reached, the HTTPRoute
-   * rule, its filters, the backendRef), computed by `podpath gateway route`'s functions over the
-   * Gateways of the controller's classes (the oldest Gateway with a listener for the request wins,
-   * as on the shared nginx), and its own connection to an endpoint of the chosen backend.
+   * rule, its filters, the backendRef), computed by `podpath gateway route`'s functions, and its
+   * own connection to an endpoint of the chosen backend. Where each Gateway has a Service of its
+   * own, the port nginx was reached on (the Service's target port) names the Gateway and its
+   * listener port; else (one shared Service) the oldest Gateway with a listener for the port wins.
    */
   private gatewayHop(at: Extract<Place, { kind: 'pod' }>, pkt: Packet, url: URL): { ok: boolean; reason: string; pkt?: Packet } {
     const o = this.ctx.ix.objects;
+    const perGateway = o.services.some(isGatewayService);
     const c = this.ctx.ix.memo('gateway model', () =>
       computeGateways(
         { namespaces: o.namespaces, services: o.services, slices: o.slices, secrets: o.secrets, classes: o.gatewayClasses ?? [], gateways: o.gateways ?? [], routes: o.httpRoutes ?? [], grants: o.referenceGrants ?? [] },
         gatewayControllerName,
         undefined,
+        perGateway,
       ),
     );
+    const own = perGateway ? gatewayAtTargetPort(o.services, pkt.dstPort) : undefined;
+    const listenerPort = own?.port ?? pkt.dstPort;
     const scheme = url.protocol === 'https:' ? 'https' : 'http';
-    const req = { scheme, port: pkt.dstPort, host: url.host, ...(scheme === 'https' ? { sni: url.hostname } : {}), method: 'GET', path: url.pathname || '/', search: url.search, headers: {} } as const;
-    const gws = [...c.model.gateways.values()].sort((a, b) => byAge(a.gateway, b.gateway));
+    const req = { scheme, port: listenerPort, host: url.host, ...(scheme === 'https' ? { sni: url.hostname } : {}), method: 'GET', path: url.pathname || '/', search: url.search, headers: {} } as const;
+    const gws = [...c.model.gateways.values()].filter((g) => !perGateway || g.key === own?.gateway).sort((a, b) => byAge(a.gateway, b.gateway));
     const results = gws.map((g) => gatewayRoute(c.model, g.key, req));
     const r = results.find((x) => x.listener !== null) ?? results[0];
     if (!r) {
-      this.hop('gateway', at, pkt, pkt, `no Gateway of a GatewayClass with controllerName ${gatewayControllerName}: nginx answers 404`);
-      return { ok: false, reason: `the Gateway controller ${podKey(at.pod)} serves no Gateway` };
+      const none = perGateway ? `no Gateway's Service has target port ${pkt.dstPort}` : `no Gateway of a GatewayClass with controllerName ${gatewayControllerName}`;
+      this.hop('gateway', at, pkt, pkt, `${none}: nginx answers 404`);
+      return { ok: false, reason: `the Gateway controller ${podKey(at.pod)} serves no Gateway${perGateway ? ` on port ${pkt.dstPort}` : ''}` };
     }
     const rule = r.route !== null ? `HTTPRoute ${r.route} rule ${r.rule}${r.match ? ` (${r.match.text}; hostname ${r.match.hostname})` : ''}` : undefined;
     const b = r.backend?.service;
@@ -519,7 +526,8 @@ class Tracer {
     const endpoints = upstream?.endpoints.map((e) => `${e.address}:${e.port}`) ?? [];
     const parts = [
       `GatewayClass ${[...new Set((o.gatewayClasses ?? []).filter((g) => g.spec?.controllerName === gatewayControllerName).map((g) => g.metadata.name))].join(', ')} (${gatewayControllerName})`,
-      `Gateway ${r.gateway}${r.listener ? ` listener ${r.listener} (port ${pkt.dstPort})` : ''}`,
+      ...(own ? [`nginx's port ${pkt.dstPort} is port ${listenerPort} of Gateway ${own.gateway}'s own Service`] : []),
+      `Gateway ${r.gateway}${r.listener ? ` listener ${r.listener} (port ${listenerPort})` : ''}`,
       ...(rule ? [rule] : []),
       ...r.filters.map((f) => `${f.type}: ${f.changes.join(', ')}`),
       ...(r.backends.length > 1 ? [`backendRefs ${r.backends.map((x) => `${x.service.name}:${x.service.port} weight ${x.weight}`).join(', ')} (the largest share shown)`] : []),
@@ -527,15 +535,16 @@ class Tracer {
       ...(r.status !== 200 ? [`nginx answers ${r.status}: ${r.reason}`] : []),
     ];
     const object: ObjectRef = r.route ? { kind: 'HTTPRoute', namespace: r.route.split('/')[0]!, name: r.route.split('/')[1]! } : { kind: 'Gateway', namespace: r.gateway.split('/')[0]!, name: r.gateway.split('/')[1]! };
+    const gateway = { gateway: r.gateway, listener: r.listener, port: listenerPort };
     if (r.status !== 200 || !upstream?.endpoints.length) {
-      this.hop('gateway', at, pkt, pkt, parts.join('; '), { object });
+      this.hop('gateway', at, pkt, pkt, parts.join('; '), { object, gateway });
       return { ok: false, reason: `the Gateway controller ${podKey(at.pod)} answers ${r.status !== 200 ? r.status : 503}: ${r.status !== 200 ? r.reason : `Service ${b!.namespace}/${b!.name} has no ready endpoints`}` };
     }
     const eps = upstream.endpoints.map((e) => ({ ip: e.address, port: e.port, probability: 1 / upstream.endpoints.length }));
     const chosen = eps[this.choose(eps, `gateway upstream ${upstream.name}`)]!;
     parts.push(`the balancer picks ${this.ctx.ix.podName(chosen.ip)} (${chosen.ip}:${chosen.port}); nginx connects from the pod's own address`);
     const next: Packet = { protocol: 'tcp', src: at.pod.status!.podIP!, srcPort: (this.req.srcPort ?? defaultSrcPort) + 1, dst: chosen.ip, dstPort: chosen.port };
-    this.hop('gateway', at, pkt, next, parts.join('; '), { object });
+    this.hop('gateway', at, pkt, next, parts.join('; '), { object, gateway });
     return { ok: true, reason: '', pkt: next };
   }
 

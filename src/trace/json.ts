@@ -5,7 +5,7 @@ import type { Trace } from './types.ts';
 
 export function traceJSON(t: Trace): string {
   const { verdict, reason, from, to, mode, endpoint, candidates, hops, notes, observed } = t;
-  const hopsOrdered = hops.map(({ step, kind, node, namespace, hook, packet, rule, object, note, observed: seen }) => ({ step, kind, ...(node !== undefined ? { node } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(hook !== undefined ? { hook } : {}), packet, ...(rule ? { rule } : {}), ...(object ? { object } : {}), note, ...(seen !== undefined ? { observed: seen } : {}) }));
+  const hopsOrdered = hops.map(({ step, kind, node, namespace, hook, packet, rule, object, gateway, note, observed: seen }) => ({ step, kind, ...(node !== undefined ? { node } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(hook !== undefined ? { hook } : {}), packet, ...(rule ? { rule } : {}), ...(object ? { object } : {}), ...(gateway ? { gateway } : {}), note, ...(seen !== undefined ? { observed: seen } : {}) }));
   const obs = observed && {
     verdict: observed.verdict,
     reason: observed.reason,

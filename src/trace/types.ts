@@ -46,6 +46,8 @@ export interface Hop {
   packet: { before: Packet; after: Packet; rewritten: PacketField[] };
   rule?: RuleRef;
   object?: ObjectRef;
+  /** at a gateway hop: the Gateway the request reached ("NS/NAME"), its listener and the listener's port (the port of the Gateway's own Service, not nginx's) */
+  gateway?: { gateway: string; listener: string | null; port: number };
   note: string;
   /** with --observe, for a hop the kernel reports (netfilter rules, conntrack NAT, delivery): whether the probe's packet was seen taking it */
   observed?: boolean;

@@ -1,11 +1,12 @@
 // The Gateway API in a real one-node lab, beside the Ingress: the lab installs the standard-channel
-// CRDs, the GatewayClass podpath and its controller (namespace podpath-gateway, a LoadBalancer
-// Service in front of a real nginx). A Gateway and HTTPRoutes applied with kubectl are served at
-// the Service's address: from the client namespace through the LoadBalancer IP, kube-proxy, the
-// controller's nginx and the app pods — host, path and header matches, a weighted split, a
-// URLRewrite — and the statuses kubectl shows are the controller's. What nginx did is what
-// `podpath gateway route` says, on the objects read back from the cluster; the same request
-// through the Ingress reaches the same pods.
+// CRDs, the GatewayClass podpath and its controller (namespace podpath-gateway, a real nginx). Each
+// Gateway applied with kubectl gets a LoadBalancer Service of its own and so its own address; its
+// HTTPRoutes are served there: from the client namespace through the LoadBalancer IP, kube-proxy,
+// the controller's nginx and the app pods — host, path and header matches, a weighted split, a
+// URLRewrite — and the statuses kubectl shows are the controller's. A second Gateway is isolated
+// from the first, takes the address spec.addresses asks for, and its Service goes with it. What
+// nginx did is what `podpath gateway route` says, on the objects read back from the cluster; the
+// same request through the Ingress reaches the same pods.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -91,6 +92,35 @@ spec:
     backendRefs: [{name: no-such-service, port: 80}]
 `;
 
+// a second Gateway asking for an address of the pool, its route; a third asking for a hostname
+const otherYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: other}
+spec:
+  gatewayClassName: podpath
+  addresses: [{type: IPAddress, value: 192.168.49.240}]
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: only-other}
+spec:
+  parentRefs: [{name: other}]
+  hostnames: [other.example.com]
+  rules:
+  - backendRefs: [{name: app-v2, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: named}
+spec:
+  gatewayClassName: podpath
+  addresses: [{type: Hostname, value: lb.example.com}]
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+`;
+
 describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' }, () => {
   let lab: TestLab;
   let gwIP: string;
@@ -101,9 +131,12 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pp-labgw-'));
     fs.writeFileSync(path.join(tmp, 'v2.yaml'), v2);
     lab = await startLab({ files: [path.join(root, 'examples/seed-000'), path.join(tmp, 'v2.yaml')], ingress: true, gateway: true, args: ['--no-netpol', '--no-dns', '--timeout', '200'], tag: 'gw' });
-    gwIP = lab.ok(['get', 'svc', '-n', 'podpath-gateway', 'podpath-gateway', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
     ingressIP = lab.ok(['get', 'svc', '-n', 'ingress-nginx', 'ingress-nginx-controller', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
     lab.ok(['apply', '-f', '-'], gatewayYAML);
+    // the second Gateway's test checks what the controller did meanwhile
+    lab.ok(['apply', '-f', '-'], otherYAML);
+    // the controller gives the Gateway its Service, the pool an address
+    await explained(lab, () => eventually(holds(() => assert.match((gwIP = lab.ok(['get', 'svc', 'web-podpath', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])), /^192\.168\.49\.2\d\d$/)), 30_000));
   });
   after(async () => {
     await lab?.down();
@@ -157,22 +190,30 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
       assert.match(explain, /protocol\s+<string> -required-\n\s+The network protocol/);
     }));
 
-  it("programs the Gateway at its Service's LoadBalancer IP: kubectl's ADDRESS and PROGRAMMED, listener status with attachedRoutes", () =>
+  it("programs the Gateway at its own Service's LoadBalancer IP: the Service, kubectl's ADDRESS and PROGRAMMED, listener status with attachedRoutes", () =>
     explained(lab, async () => {
-      assert.match(gwIP, /^192\.168\.49\.2\d\d$/);
       assert.notEqual(gwIP, ingressIP);
+      const svc = JSON.parse(lab.ok(['get', 'svc', 'web-podpath', '-o', 'json'])) as { metadata: { labels: Record<string, string>; ownerReferences: { kind: string; name: string; controller: boolean }[] }; spec: { type: string; selector?: unknown; ports: { port: number; targetPort: number }[] } };
+      assert.equal(svc.spec.type, 'LoadBalancer');
+      assert.equal(svc.metadata.labels['gateway.networking.k8s.io/gateway-name'], 'web');
+      assert.deepEqual(svc.metadata.ownerReferences.map((r) => [r.kind, r.name, r.controller]), [['Gateway', 'web', true]]);
+      // the listeners' ports, each to a port of nginx's own in the pod; the endpoints are the controller's pod
+      assert.deepEqual(svc.spec.ports.map((p) => p.port), [80, 9999]);
+      assert.ok(svc.spec.ports.every((p) => p.targetPort >= 20000 && p.targetPort <= 29999));
+      const ctrlIP = (JSON.parse(lab.ok(['get', 'pods', '-n', 'podpath-gateway', '-o', 'json'])) as { items: { status: { podIP: string } }[] }).items[0]!.status.podIP;
+      await eventually(holds(() => assert.equal(lab.ok(['get', 'endpointslice', 'web-podpath', '-o', 'jsonpath={.endpoints[0].addresses[0]} {.endpoints[0].conditions.ready}']), `${ctrlIP} true`)), 30_000);
       await eventually(holds(() => assert.match(lab.ok(['get', 'gateway', 'web']), new RegExp(`web\\s+podpath\\s+${gwIP.replace(/\./g, '\\.')}\\s+True`))), 30_000);
       const gw = JSON.parse(lab.ok(['get', 'gateway', 'web', '-o', 'json'])) as { status: { conditions: { type: string; status: string; reason: string }[]; listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string; reason: string }[] }[] } };
       const c = (cs: { type: string; status: string; reason: string }[], t: string) => cs.find((x) => x.type === t);
-      // one listener is on a port the data plane's Service does not offer
-      assert.deepEqual(c(gw.status.conditions, 'Accepted'), { ...c(gw.status.conditions, 'Accepted'), status: 'True', reason: 'ListenersNotValid' });
+      assert.deepEqual(c(gw.status.conditions, 'Accepted'), { ...c(gw.status.conditions, 'Accepted'), status: 'True', reason: 'Accepted' });
       const listeners = Object.fromEntries(gw.status.listeners.map((l) => [l.name, l]));
       assert.equal(listeners.http!.attachedRoutes, 3);
       // split and rewrite name no sectionName: they attach to every listener whose hostname they intersect, not admin.example.com's
       assert.equal(listeners.admin!.attachedRoutes, 0);
       assert.equal(listeners.odd!.attachedRoutes, 2);
       assert.equal(c(listeners.http!.conditions, 'Programmed')!.status, 'True');
-      assert.equal(c(listeners.odd!.conditions, 'Accepted')!.reason, 'PortUnavailable');
+      // any port: the Gateway's Service has it
+      assert.equal(c(listeners.odd!.conditions, 'Programmed')!.status, 'True');
       const routes = JSON.parse(lab.ok(['get', 'httproute', '-o', 'json'])) as { items: { metadata: { name: string }; status: { parents: { controllerName: string; conditions: { type: string; status: string; reason: string }[] }[] } }[] };
       const byName = Object.fromEntries(routes.items.map((r) => [r.metadata.name, r.status.parents[0]!]));
       assert.equal(byName.app!.controllerName, 'podpath.dev/gateway-controller');
@@ -195,6 +236,8 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
         ['rw.example.com', '/gone'],
       ]);
       assert.ok(app.has(plain!.body.pod!), `${plain!.code} ${plain!.body.pod}`);
+      const odd = getMany([['split.example.com', '/api/v1/x']], `${gwIP}:9999`)[0]!;
+      assert.equal(odd.code, 200, 'the listener on port 9999, through port 9999 of the Gateway\'s Service');
       assert.ok(appV2.has(v2!.body.pod!), `${v2!.code} ${v2!.body.pod}`);
       assert.equal(other!.code, 404);
       assert.equal(nobody!.code, 404);
@@ -244,5 +287,33 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
         assert.ok(want.backends.some((b) => b.service.name === svc), `${host}${p}: nginx chose ${svc}, route() lists ${want.backends.map((b) => b.service.name).join(', ')}`);
         if (want.request!.path.startsWith('/api/v1')) assert.equal(got.body.path, want.request!.path);
       }
+    }));
+
+  it('gives a second Gateway its own Service at the address spec.addresses asks for; routes stay on their Gateway; DNS and trace follow; its Service goes with it', () =>
+    explained(lab, async () => {
+      const otherIP = '192.168.49.240';
+      await eventually(holds(() => assert.match(lab.ok(['get', 'gateway', 'other']), /other\s+podpath\s+192\.168\.49\.240\s+True/)), 30_000);
+      assert.equal(lab.ok(['get', 'svc', 'other-podpath', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']), otherIP);
+      assert.equal(lab.ok(['get', 'gateway', 'other', '-o', 'jsonpath={.status.addresses}']), `[{"type":"IPAddress","value":"${otherIP}"}]`);
+      // a hostname is not an address a LoadBalancer Service can be asked for: no Service, Programmed False
+      await eventually(holds(() => assert.equal(lab.ok(['get', 'gateway', 'named', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].reason}']), 'AddressNotUsable')), 30_000);
+      assert.notEqual(lab.kubectl(['get', 'svc', 'named-podpath']).code, 0);
+      const appV2 = new Set(pods(lab, 'app=app-v2').map((p) => p.name));
+      await eventually(holds(() => assert.equal(getMany([['other.example.com', '/api/v1/x']], otherIP)[0]!.code, 200)), 30_000);
+      // each Gateway's routes at its own address only, though both listen on port 80
+      const [mine, notMine] = getMany([['other.example.com', '/api/v1/x'], ['gw.example.com', '/api/v1/hello']], otherIP);
+      assert.ok(appV2.has(mine!.body.pod!));
+      assert.equal(notMine!.code, 404);
+      assert.equal(getMany([['other.example.com', '/api/v1/x']], gwIP)[0]!.code, 404);
+      // the lab's DNS publishes the route's hostname at its Gateway's address; trace's gateway hop names that Gateway
+      const viaName = JSON.parse(lab.curl('client', 'http://other.example.com/api/v1/x').stdout) as { pod: string };
+      assert.ok(appV2.has(viaName.pod));
+      const t = JSON.parse(lab.podpath(['trace', '--from', 'client', '--to', 'http://other.example.com/api/v1/x', '-o', 'json']).stdout) as { verdict: string; hops: { kind: string; gateway?: { gateway: string; port: number } }[] };
+      assert.equal(t.verdict, 'delivered');
+      assert.deepEqual(t.hops.find((h) => h.kind === 'gateway')!.gateway, { gateway: 'default/other', listener: 'http', port: 80 });
+      // deleting the Gateway deletes its Service (the garbage collector, by the owner reference) and its endpoints
+      lab.ok(['delete', 'gateway', 'other', 'named']);
+      await eventually(holds(() => assert.equal(lab.ok(['get', 'svc,endpointslice', '-l', 'gateway.networking.k8s.io/gateway-name=other', '-o', 'name']), '')), 30_000);
+      assert.equal(get('gw.example.com', '/api/v1/hello').code, 200, 'the first Gateway still serves');
     }));
 });

@@ -1,11 +1,15 @@
 // The Gateway controller's rendering, without nginx: listeners as servers on their own ports, the
 // route matches in the spec's precedence, listener status (conflicts, ports the Service does not
-// offer, certificate references), the Lua literal of the route tables in nginx.conf, and the
-// statuses written to Gateways and HTTPRoutes.
+// offer, certificate references), the Lua literal of the route tables in nginx.conf, the
+// statuses written to Gateways and HTTPRoutes, and each Gateway's own Service (its ports mapped to
+// nginx's ports of that Gateway alone, its address).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { computeGateways, withGateways, type GatewayObjects } from '../../src/gateway/controller.ts';
+import { allocateTargetPorts, gatewayAddress, gatewayAtTargetPort, gatewayService, gatewayServiceName, gatewaySlice } from '../../src/gateway/provision.ts';
 import { gatewayStatus, routeParents, stamp } from '../../src/gateway/status.ts';
+import type { Pod, Service } from '../../src/api/types.ts';
+import { validateEndpointSlice } from '../../src/api/validation/networking.ts';
 import type { Gateway, HTTPRoute, Listener } from '../../src/gateway/types.ts';
 import { buildModel as buildIngressModel } from '../../src/ingress/model.ts';
 import { defaultRenderOptions, luaValue, renderNginxConf } from '../../src/ingress/nginx/template.ts';
@@ -34,8 +38,8 @@ function objects(gateways: Gateway[], routes: HTTPRoute[]): GatewayObjects {
   };
 }
 
-const render = (o: GatewayObjects, ports?: number[]) => {
-  const c = computeGateways(o, ctrl, ports);
+const render = (o: GatewayObjects, ports?: number[], perGateway = false) => {
+  const c = computeGateways(o, ctrl, ports, perGateway);
   const m = withGateways(buildIngressModel({ ingresses: [], classes: [], services: [], slices: [], secrets: [] }, { class: { ingressClass: '', controller: ctrl, watchWithoutClass: false } }), c.plane);
   return { c, conf: renderNginxConf(m, { ...defaultRenderOptions, confDir: '/etc/nginx', runDir: '/run/nginx' }).conf };
 };
@@ -121,5 +125,60 @@ describe('gateway data plane', () => {
 
   it('writes Lua literals that survive quotes, backslashes and control characters', () => {
     assert.equal(luaValue({ a: 'x"y\\z\n1', b: [1, true], c: undefined }), '{["a"] = "x\\"y\\\\z\\0101", ["b"] = {1, true}}');
+  });
+
+  it("a Service per Gateway: each Gateway's listener ports on nginx ports of its own, no conflict between Gateways, the client's port kept for redirects and X-Forwarded-Port", () => {
+    const web = { ...gw('web', [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'alt', port: 8080, protocol: 'HTTP' }]), metadata: { ...meta('web'), uid: 'u-web' } };
+    const other = { ...gw('other', [{ name: 'http', port: 80, protocol: 'HTTP' }]), metadata: { ...meta('other'), uid: 'u-other' } };
+    const o = objects([other, web].reverse(), [route('r', { rules: [{ backendRefs: [{ name: 'web', port: 80 }] }] })]);
+    const { c, conf } = render(o, undefined, true);
+    // oldest first, the lowest free ports
+    assert.deepEqual([...c.targetPorts!].map(([k, m]) => [k, [...m]]), [['default/web', [[80, 20000], [8080, 20001]]], ['default/other', [[80, 20002]]]]);
+    // the same port 80 on both: no HostnameConflict, each a default server on its own nginx port
+    assert.equal(c.plane.listeners.get('default/other')![0]!.conditions.find((x) => x.type === 'Conflicted')!.status, 'False');
+    assert.match(conf, /listen 20000 default_server/);
+    assert.match(conf, /listen 20002 default_server/);
+    assert.doesNotMatch(conf, /listen 80[ ;]/);
+    assert.match(conf, /map \$server_port \$pp_listener_port \{\n\s+default \$server_port;\n\s+20000 80;\n\s+20001 8080;\n\s+20002 80;\n\s+\}/);
+    assert.match(conf, /X-Forwarded-Port \$pp_listener_port;/);
+    // the route attaches to `gw`, not these: their listeners serve 404 only
+    assert.doesNotMatch(conf, /tried by the Lua code/);
+
+    // a Service keeps its target ports when an older Gateway comes or a listener goes
+    const svc = gatewayService(other, c.targetPorts!.get('default/other')!, undefined);
+    assert.equal(gatewayServiceName(other), 'other-podpath');
+    assert.deepEqual(svc.metadata.ownerReferences, [{ apiVersion: G, kind: 'Gateway', name: 'other', uid: 'u-other', controller: true, blockOwnerDeletion: true }]);
+    assert.equal(svc.metadata.labels!['gateway.networking.k8s.io/gateway-name'], 'other');
+    assert.equal(svc.spec.selector, undefined);
+    assert.deepEqual(svc.spec.ports, [{ name: 'port-80', protocol: 'TCP', port: 80, targetPort: 20002 }]);
+    const again = allocateTargetPorts([web, other], [svc]);
+    assert.deepEqual([...again.get('default/other')!], [[80, 20002]]);
+    assert.deepEqual([...again.get('default/web')!], [[80, 20000], [8080, 20001]]);
+    assert.deepEqual(gatewayAtTargetPort([{ ...svc, status: {} } as Service], 20002), { gateway: 'default/other', port: 80 });
+    assert.equal(gatewayAtTargetPort([{ ...svc, metadata: { ...svc.metadata, labels: {} } } as Service], 20002), undefined, "a user's Service is not a Gateway's");
+
+    // the endpoints: the data plane's pods at the target ports
+    const pod = { metadata: { name: 'ctrl-1', namespace: 'podpath-gateway', uid: 'p1' }, spec: { nodeName: 'n1', containers: [] }, status: { phase: 'Running', podIP: '10.244.0.9', conditions: [{ type: 'Ready', status: 'True' }] } } as unknown as Pod;
+    const es = gatewaySlice(other, c.targetPorts!.get('default/other')!, [pod]);
+    assert.equal(es.metadata.labels!['kubernetes.io/service-name'], 'other-podpath');
+    assert.deepEqual(es.ports, [{ name: 'port-80', protocol: 'TCP', port: 20002 }]);
+    // what the API server takes (a label value has no '/')
+    assert.deepEqual(validateEndpointSlice(es).map((e) => JSON.stringify(e)), []);
+    assert.deepEqual(es.endpoints, [{ addresses: ['10.244.0.9'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'n1', targetRef: { kind: 'Pod', namespace: 'podpath-gateway', name: 'ctrl-1', uid: 'p1' } }]);
+  });
+
+  it("a Gateway's address: its Service's LoadBalancer IP; spec.addresses asked for, or AddressNotUsable / AddressNotAssigned", () => {
+    const g = (addresses?: { type?: string; value: string }[]) => ({ ...gw('g', [{ name: 'http', port: 80, protocol: 'HTTP' }]), spec: { gatewayClassName: 'podpath', listeners: [], ...(addresses ? { addresses } : {}) } }) as Gateway;
+    const svc = (ip?: string) => ({ metadata: { name: 'g-podpath', namespace: 'default' }, spec: {}, status: ip ? { loadBalancer: { ingress: [{ ip }] } } : {} }) as Service;
+    assert.deepEqual(gatewayAddress(g(), svc('192.168.49.201')), { ip: '192.168.49.201' });
+    assert.equal((gatewayAddress(g(), svc()) as { reason: string }).reason, 'AddressNotAssigned');
+    assert.equal((gatewayAddress(g(), undefined) as { reason: string }).reason, 'AddressNotAssigned');
+    assert.deepEqual(gatewayAddress(g([{ value: '192.168.49.240' }]), svc('192.168.49.240')), { ip: '192.168.49.240' });
+    assert.match((gatewayAddress(g([{ value: '192.168.49.240' }]), svc('192.168.49.201')) as { message: string }).message, /192\.168\.49\.240 was requested; the LoadBalancer pool gave 192\.168\.49\.201/);
+    assert.equal((gatewayAddress(g([{ type: 'Hostname', value: 'lb.example.com' }]), svc('192.168.49.201')) as { reason: string }).reason, 'AddressNotUsable');
+    assert.equal((gatewayAddress(g([{ value: '1.2.3.4' }, { value: '1.2.3.5' }]), undefined) as { reason: string }).reason, 'AddressNotUsable');
+    assert.equal(gatewayService(g([{ value: '192.168.49.240' }]), new Map([[80, 20000]]), '192.168.49.240').spec.loadBalancerIP, '192.168.49.240');
+    const view = gatewayStatus([], { reason: 'AddressNotUsable', message: 'address type Hostname is not supported; IPAddress is' }, true);
+    assert.deepEqual([view.addresses, view.conditions[1]!.reason, view.conditions[1]!.status], [[], 'AddressNotUsable', 'False']);
   });
 });

@@ -90,6 +90,26 @@ describe('trace: broken scenarios', () => {
       const miss = traceObjects(o, labPlan, mode, { from: 'client', to: 'http://gw.example.com/other' });
       assert.equal(miss.verdict, 'rejected');
       assert.match(miss.reason, /Gateway controller podpath-gateway\/\S+ answers 404: no rule/);
+      assert.deepEqual(hop.gateway, { gateway: 'default/web', listener: 'http', port: 80 });
+      assert.match(hop.note, /nginx's port 20000 is port 80 of Gateway default\/web's own Service/);
+
+      // a second Gateway with its own Service (port 80 → nginx's 20001) and address: the hop is its, by the port nginx was reached on
+      const two = readTraceState([path.join(repoRoot, 'examples/trace/seed-000.yaml'), path.join(repoRoot, 'examples/trace/gateway.yaml')]);
+      const web = two.gateways!.find((g) => g.metadata.name === 'web')!;
+      two.gateways!.push({ ...web, metadata: { ...web.metadata, name: 'other', uid: 'u-other' }, status: { addresses: [{ type: 'IPAddress', value: '192.168.49.202' }] } } as typeof web);
+      const app = two.httpRoutes!.find((r) => r.metadata.name === 'app')!;
+      two.httpRoutes!.push({ ...app, metadata: { ...app.metadata, name: 'only-other' }, spec: { ...app.spec, parentRefs: [{ name: 'other' }], hostnames: ['other.example.com'] } });
+      const svc = two.services.find((x) => x.metadata.name === 'web-podpath')!;
+      const es = two.slices.find((x) => x.metadata.name === 'web-podpath')!;
+      const relabel = { 'gateway.networking.k8s.io/gateway-name': 'other' };
+      two.services.push({ ...svc, metadata: { ...svc.metadata, name: 'other-podpath', labels: { ...svc.metadata.labels, ...relabel } }, spec: { ...svc.spec, clusterIP: '10.96.200.21', clusterIPs: ['10.96.200.21'], healthCheckNodePort: 32147, ports: [{ name: 'port-80', port: 80, protocol: 'TCP', targetPort: 20001, nodePort: 31590 }] }, status: { loadBalancer: { ingress: [{ ip: '192.168.49.202' }] } } });
+      two.slices.push({ ...es, metadata: { ...es.metadata, name: 'other-podpath', labels: { ...es.metadata.labels, ...relabel, 'kubernetes.io/service-name': 'other-podpath' } }, ports: [{ name: 'port-80', port: 20001, protocol: 'TCP' }] });
+      const t2 = traceObjects(two, labPlan, mode, { from: 'client', to: 'http://other.example.com/api/x' });
+      assert.equal(t2.verdict, 'delivered', t2.reason);
+      const hop2 = t2.hops.find((h) => h.kind === 'gateway')!;
+      assert.deepEqual(hop2.gateway, { gateway: 'default/other', listener: 'http', port: 80 });
+      assert.equal(hop2.packet.before.dstPort, 20001);
+      assert.deepEqual(traceObjects(two, labPlan, mode, { from: 'client', to: 'http://gw.example.com/api/x' }).hops.find((h) => h.kind === 'gateway')!.gateway!.gateway, 'default/web');
     });
 
     it(`${mode}: externalTrafficPolicy Local reached on a node without a local endpoint is dropped`, () => {

@@ -196,8 +196,8 @@ local function apply(f, choice, ctx)
     local host = f.hostname or ctx.host
     local port = f.port
     if port == nil then
-      if f.scheme then port = default_ports[scheme] or tonumber(ngx.var.server_port)
-      else port = tonumber(ngx.var.server_port) end
+      if f.scheme then port = default_ports[scheme] or tonumber(ngx.var.pp_listener_port)
+      else port = tonumber(ngx.var.pp_listener_port) end
     end
     local path = f.path and edited_path(ngx.var.uri, f.path, choice) or ngx.var.uri
     local hostport = host

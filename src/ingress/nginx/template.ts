@@ -202,6 +202,13 @@ function renderLocation(l: Location, server: Server, o: RenderOptions, tables: L
   return [`location ${locationText(l.match)} { ${source}`, ...body.map((b) => `    ${b}`), '}'];
 }
 
+/** nginx's port → the port clients asked for, where they differ (once each, in port order). */
+function publicPorts(servers: Server[]): [number, number][] {
+  const m = new Map<number, number>();
+  for (const s of servers) if (s.listen?.publicPort !== undefined) m.set(s.listen.port, s.listen.publicPort);
+  return [...m].sort((a, b) => a[0] - b[0]);
+}
+
 /** The listen lines: the controller's HTTP and HTTPS ports, or the server's own port (TLS or not). */
 function listens(s: Server, o: RenderOptions, cert: string | undefined): string[] {
   const isDefault = s.hostname === catchAll;
@@ -325,6 +332,11 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     '    default $request_uri;',
     '    "~^(?<pp_no_slash>.*)/$" $pp_no_slash;',
     '}',
+    "# the port the client asked for: a Gateway's Service maps its listener ports to nginx's own",
+    'map $server_port $pp_listener_port {',
+    '    default $server_port;',
+    ...publicPorts(m.servers).map(([port, pub]) => `    ${port} ${pub};`),
+    '}',
     'map $http_upgrade $connection_upgrade {',
     '    default upgrade;',
     "    '' '';",
@@ -342,7 +354,7 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     'proxy_set_header X-Real-IP $remote_addr;',
     'proxy_set_header X-Forwarded-For $remote_addr;',
     'proxy_set_header X-Forwarded-Host $best_http_host;',
-    'proxy_set_header X-Forwarded-Port $server_port;',
+    'proxy_set_header X-Forwarded-Port $pp_listener_port;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
     'proxy_set_header X-Forwarded-Scheme $scheme;',
     'proxy_set_header X-Scheme $scheme;',

@@ -62,6 +62,11 @@ function layerSummary(t: Trace, kind: HopKind, hops: Hop[]): string {
     }
     case 'netpol':
       return hops.some((x) => / denied/.test(x.note) || x.rule?.action === 'drop') ? 'denied' : 'allowed';
+    case 'gateway': {
+      // the Gateway the request reached (each has an address of its own) and the listener that took it
+      const g = hops.find((x) => x.gateway)?.gateway;
+      return g ? `${g.gateway}${g.listener ? ` ${g.listener}` : ''}:${g.port}` : `${hops.length} step${hops.length === 1 ? '' : 's'}`;
+    }
     case 'deliver':
       return t.endpoint ? `${t.endpoint.pod}` : 'delivered';
     default:
