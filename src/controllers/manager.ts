@@ -48,9 +48,9 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   const builder = o.useServiceAccountCredentials ? serviceAccountClientBuilder(client, o.log) : rootClientBuilder(client);
   // upstream's names: each is the controller's service account, bound to system:controller:NAME
   const names = ['replicaset-controller', 'deployment-controller', 'daemon-set-controller', 'job-controller', 'ttl-after-finished-controller', 'cronjob-controller', 'endpointslice-controller', 'endpoint-controller', 'node-controller', 'clusterrole-aggregation-controller', 'service-account-controller', 'service-controller'] as const;
-  let as: Record<(typeof names)[number], Client>;
+  let clients: Record<(typeof names)[number], Client>;
   try {
-    as = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await builder.client(n)] as const))) as typeof as;
+    clients = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await builder.client(n)] as const))) as typeof clients;
   } catch (e) {
     builder.close();
     client.close();
@@ -75,18 +75,18 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   const informers: Informer<KubeObject>[] = [pods, rss, deps, dss, revisions, svcs, slices, eps, nodes, clusterRoles, jobs, cronJobs, namespaces, serviceAccounts, ...(ingresses && secrets ? [ingresses, secrets] : [])];
   for (const i of informers) i.onError = (e) => o.log(`informer ${i.resource}: ${e.message}`);
   const queues = [
-    new ReplicaSetController(as['replicaset-controller'], rss, pods, o.log).queue,
-    new DeploymentController(as['deployment-controller'], deps, rss, o.log).queue,
-    new DaemonSetController(as['daemon-set-controller'], dss, pods, nodes, revisions, o.log).queue,
-    new JobController(as['job-controller'], jobs, pods, o.log, as['ttl-after-finished-controller']).queue,
-    new CronJobController(as['cronjob-controller'], cronJobs, jobs, o.log).queue,
-    new EndpointsControllers(as['endpointslice-controller'], svcs, pods, slices, eps, o.log, as['endpoint-controller']).queue,
+    new ReplicaSetController(clients['replicaset-controller'], rss, pods, o.log).queue,
+    new DeploymentController(clients['deployment-controller'], deps, rss, o.log).queue,
+    new DaemonSetController(clients['daemon-set-controller'], dss, pods, nodes, revisions, o.log).queue,
+    new JobController(clients['job-controller'], jobs, pods, o.log, clients['ttl-after-finished-controller']).queue,
+    new CronJobController(clients['cronjob-controller'], cronJobs, jobs, o.log).queue,
+    new EndpointsControllers(clients['endpointslice-controller'], svcs, pods, slices, eps, o.log, clients['endpoint-controller']).queue,
     // upstream starts node IPAM with the node controller's client
-    new NodeIpamController(as['node-controller'], nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
-    new ClusterRoleAggregationController(as['clusterrole-aggregation-controller'], clusterRoles, o.log).queue,
-    new ServiceAccountsController(as['service-account-controller'], namespaces, serviceAccounts, o.log).queue,
+    new NodeIpamController(clients['node-controller'], nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
+    new ClusterRoleAggregationController(clients['clusterrole-aggregation-controller'], clusterRoles, o.log).queue,
+    new ServiceAccountsController(clients['service-account-controller'], namespaces, serviceAccounts, o.log).queue,
     // LoadBalancer addresses go into services/status, as a cloud provider's service controller writes them
-    ...(o.loadBalancerPool ? [new LoadBalancerIPController(as['service-controller'], svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
+    ...(o.loadBalancerPool ? [new LoadBalancerIPController(clients['service-controller'], svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
     // cert-manager's ingress-shim is no controller of kube-controller-manager, so it has no
     // system:controller role: it writes its Secrets and events as the manager itself, whose role allows both
     ...(ca && ingresses && secrets ? [new IngressCertificateController(client, ingresses, secrets, ca, o.log).queue] : []),
