@@ -1,12 +1,15 @@
 // The default ClusterRoles and ClusterRoleBindings kube-apiserver creates at start (kubernetes
-// plugin/pkg/auth/authorizer/rbac/bootstrappolicy, as its testdata/cluster-roles.yaml and
-// cluster-role-bindings.yaml render them), kept as data. Roles of components podpath has no
+// plugin/pkg/auth/authorizer/rbac/bootstrappolicy, as its testdata/cluster-roles.yaml,
+// cluster-role-bindings.yaml, controller-roles.yaml and controller-role-bindings.yaml render
+// them), kept as data. Roles of components podpath has no
 // counterpart of (certificate approvers, volume provisioners, heapster) are left out.
 import type { ClusterRole, PolicyRule, RoleBinding } from '../api/types.ts';
 
 const rw = ['create', 'delete', 'deletecollection', 'patch', 'update'];
 const read = ['get', 'list', 'watch'];
 const rwAll = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+/** every verb but deletecollection */
+const rwEach = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 const eventsWrite = ['create', 'patch', 'update'];
 
 /** A resource rule: verbs on resources of the API groups (and names, if any). */
@@ -63,6 +66,84 @@ export const nodeRules: readonly PolicyRule[] = [
   rule(['create', 'delete', 'get', 'patch', 'update'], ['storage.k8s.io'], ['csinodes']),
   rule(read, ['node.k8s.io'], ['runtimeclasses']),
 ];
+
+/** What every controller may do with events (eventsRule in controller_policy.go). */
+const eventsRule = rule(eventsWrite, ['', 'events.k8s.io'], ['events']);
+
+/**
+ * The roles of the controllers kube-controller-manager runs with --use-service-account-credentials
+ * (controller_policy.go, as testdata/controller-roles.yaml renders them), by the name of each
+ * controller's service account in kube-system: ClusterRole system:controller:NAME, bound to it.
+ * Only the controllers podpath runs; its garbage collector and namespace termination run inside
+ * the API server.
+ */
+export const controllerRoleRules: Readonly<Record<string, readonly PolicyRule[]>> = {
+  'clusterrole-aggregation-controller': [rule(['escalate', 'get', 'list', 'patch', 'update', 'watch'], ['rbac.authorization.k8s.io'], ['clusterroles'])],
+  'cronjob-controller': [
+    rule(['get', 'list', 'update', 'watch'], ['batch'], ['cronjobs']),
+    rule(rwEach, ['batch'], ['jobs']),
+    rule(['update'], ['batch'], ['cronjobs/status']),
+    rule(['update'], ['batch'], ['cronjobs/finalizers']),
+    rule(['delete', 'list', 'watch'], [''], ['pods']),
+    eventsRule,
+  ],
+  'daemon-set-controller': [
+    rule(read, ['apps', 'extensions'], ['daemonsets']),
+    rule(['update'], ['apps', 'extensions'], ['daemonsets/status']),
+    rule(['update'], ['apps', 'extensions'], ['daemonsets/finalizers']),
+    rule(['list', 'watch'], [''], ['nodes']),
+    rule(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+    rule(['create'], [''], ['pods/binding']),
+    rule(rwEach, ['apps'], ['controllerrevisions']),
+    eventsRule,
+  ],
+  'deployment-controller': [
+    rule(['get', 'list', 'update', 'watch'], ['apps', 'extensions'], ['deployments']),
+    rule(['update'], ['apps', 'extensions'], ['deployments/status']),
+    rule(['update'], ['apps', 'extensions'], ['deployments/finalizers']),
+    rule(rwEach, ['apps', 'extensions'], ['replicasets']),
+    rule(['get', 'list', 'update', 'watch'], [''], ['pods']),
+    eventsRule,
+  ],
+  'endpoint-controller': [
+    rule(read, [''], ['pods', 'services']),
+    rule(['create', 'delete', 'get', 'list', 'update', 'watch'], [''], ['endpoints']),
+    rule(['create'], [''], ['endpoints/restricted']),
+    eventsRule,
+  ],
+  'endpointslice-controller': [
+    rule(read, [''], ['nodes', 'pods', 'services']),
+    rule(['update'], [''], ['services/finalizers']),
+    rule(['create', 'delete', 'get', 'list', 'update', 'watch'], ['discovery.k8s.io'], ['endpointslices']),
+    eventsRule,
+  ],
+  'job-controller': [
+    rule(['get', 'list', 'patch', 'update', 'watch'], ['batch'], ['jobs']),
+    rule(['update'], ['batch'], ['jobs/status']),
+    rule(['update'], ['batch'], ['jobs/finalizers']),
+    rule(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+    eventsRule,
+  ],
+  // the node IPAM controller's too (kube-controller-manager starts it with this one's client)
+  'node-controller': [
+    rule(['delete', 'get', 'list', 'patch', 'update', 'watch'], [''], ['nodes']),
+    rule(['patch', 'update'], [''], ['nodes/status']),
+    rule(['patch', 'update'], [''], ['pods/status']),
+    rule(['delete', 'get', 'list', 'watch'], [''], ['pods']),
+    eventsRule,
+  ],
+  'replicaset-controller': [
+    rule(['get', 'list', 'update', 'watch'], ['apps', 'extensions'], ['replicasets']),
+    rule(['update'], ['apps', 'extensions'], ['replicasets/status']),
+    rule(['update'], ['apps', 'extensions'], ['replicasets/finalizers']),
+    rule(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+    eventsRule,
+  ],
+  'service-account-controller': [rule(['create'], [''], ['serviceaccounts']), eventsRule],
+  // the LoadBalancer address allocator's, as a cloud provider's service controller writes services/status
+  'service-controller': [rule(read, [''], ['services']), rule(['patch', 'update'], [''], ['services/status']), rule(['list', 'watch'], [''], ['nodes']), eventsRule],
+  'ttl-after-finished-controller': [rule(['delete', 'get', 'list', 'watch'], ['batch'], ['jobs']), eventsRule],
+};
 
 export const clusterRoles: readonly ClusterRole[] = [
   clusterRole('admin', null, { aggregateFrom: 'admin' }),
@@ -164,6 +245,7 @@ export const clusterRoles: readonly ClusterRole[] = [
     metadata: { name: 'system:aggregated-metrics-reader', labels: { 'k8s-app': 'metrics-server', ...aggregateTo('admin'), ...aggregateTo('edit'), ...aggregateTo('view') } },
     rules: [rule(read, ['metrics.k8s.io'], ['pods', 'nodes'])],
   },
+  ...Object.entries(controllerRoleRules).map(([name, rules]) => clusterRole(`system:controller:${name}`, [...rules])),
 ];
 
 type SubjectSpec = ['User' | 'Group', string] | ['ServiceAccount', string, string];
@@ -190,4 +272,5 @@ export const clusterRoleBindings: readonly RoleBinding[] = [
   clusterRoleBinding('system:node-proxier', 'system:node-proxier', [['User', 'system:kube-proxy']]),
   clusterRoleBinding('system:public-info-viewer', 'system:public-info-viewer', [['Group', 'system:authenticated'], ['Group', 'system:unauthenticated']]),
   clusterRoleBinding('system:service-account-issuer-discovery', 'system:service-account-issuer-discovery', [['Group', 'system:serviceaccounts']]),
+  ...Object.keys(controllerRoleRules).map((name) => clusterRoleBinding(`system:controller:${name}`, `system:controller:${name}`, [['ServiceAccount', 'kube-system', name]])),
 ];

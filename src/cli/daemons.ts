@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { defaultProxyMode, proxyModes, validateFlags, type ProxyFlags, type ProxyMode } from '../proxy/config.ts';
 import { parseHostPort } from '../util/ip.ts';
 import type { CniBackend } from '../cni/routes.ts';
@@ -36,6 +36,13 @@ function durationMs(s: string): number {
 
 const hostPort = (s: string, flag = 'address') => parseHostPort(s, flag);
 
+/** A Go-style boolean flag: given alone it is true, or =true / =false. */
+const boolFlag = (flag: string) => (v: string) => {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new InvalidArgumentError(`${flag} is true or false, not ${JSON.stringify(v)}`);
+};
+
 export function addDaemonCommands(program: Command): void {
   program
     .command('controller-manager')
@@ -46,7 +53,8 @@ export function addDaemonCommands(program: Command): void {
     .option('--load-balancer-pool <first-last>', 'addresses for LoadBalancer Services (empty: none)', loadBalancerPool)
     .option('--cluster-signing-cert-file <file>', 'PEM CA certificate that signs the TLS Secrets of Ingresses annotated cert-manager.io/cluster-issuer (with --cluster-signing-key-file)')
     .option('--cluster-signing-key-file <file>', 'PEM private key of --cluster-signing-cert-file')
-    .action(async (o: { kubeconfig?: string; clusterCidr: string; nodeCidrMaskSize: string; loadBalancerPool: string; clusterSigningCertFile?: string; clusterSigningKeyFile?: string }) => {
+    .option('--use-service-account-credentials [bool]', 'each controller acts as its own service account kube-system/NAME (bound to ClusterRole system:controller:NAME), with a token renewed through the TokenRequest API; the manager\'s own credential only makes those and watches', boolFlag('--use-service-account-credentials'), false)
+    .action(async (o: { kubeconfig?: string; clusterCidr: string; nodeCidrMaskSize: string; loadBalancerPool: string; clusterSigningCertFile?: string; clusterSigningKeyFile?: string; useServiceAccountCredentials: boolean }) => {
       const { runControllerManager } = await import('../controllers/manager.ts');
       const stop = await runControllerManager({
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
@@ -55,6 +63,7 @@ export function addDaemonCommands(program: Command): void {
         loadBalancerPool: o.loadBalancerPool,
         ...(o.clusterSigningCertFile ? { clusterSigningCertFile: o.clusterSigningCertFile } : {}),
         ...(o.clusterSigningKeyFile ? { clusterSigningKeyFile: o.clusterSigningKeyFile } : {}),
+        useServiceAccountCredentials: o.useServiceAccountCredentials,
         log: log('controller-manager'),
       });
       onStop(stop);

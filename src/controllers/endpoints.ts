@@ -101,6 +101,8 @@ export class EndpointsControllers {
     private readonly slices: Informer<EndpointSlice>,
     private readonly endpoints: Informer<Endpoints>,
     log: (s: string) => void,
+    /** the client that writes Endpoints (upstream's endpoint controller; `client` writes EndpointSlices as the endpointslice controller) */
+    private readonly endpointsClient: Client = client,
   ) {
     this.queue = new WorkQueue((k) => this.sync(k), (k, e) => log(`endpoints ${k}: ${e.message}`));
     services.on({ add: (s) => this.queue.add(nsName(s)), update: (_, s) => this.queue.add(nsName(s)), delete: (s) => this.queue.add(nsName(s)) });
@@ -181,7 +183,7 @@ export class EndpointsControllers {
 
   private async deleteEndpoints(ns: string, name: string): Promise<void> {
     try {
-      await this.client.request('DELETE', objectPath('v1', 'endpoints', ns, name));
+      await this.endpointsClient.request('DELETE', objectPath('v1', 'endpoints', ns, name));
     } catch (e) {
       if (!isApiError(e) || e.code !== 404) throw e;
     }
@@ -200,7 +202,7 @@ export class EndpointsControllers {
       metadata: { name, namespace: ns, labels, annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': now }, ...(cur ? { resourceVersion: cur.metadata.resourceVersion } : {}) },
       ...(subsets.length ? { subsets } : {}),
     };
-    await this.client.request('PUT', objectPath('v1', 'endpoints', ns, name), body);
+    await this.endpointsClient.request('PUT', objectPath('v1', 'endpoints', ns, name), body);
   }
 }
 

@@ -473,6 +473,8 @@ export class JobController {
     private readonly jobInformer: Informer<Job>,
     private readonly podInformer: Informer<Pod>,
     log: (s: string) => void,
+    /** the client that deletes a Job past its ttlSecondsAfterFinished (upstream's ttl-after-finished controller) */
+    private readonly ttlClient: Client = client,
   ) {
     this.queue = new WorkQueue((k) => this.sync(k), (k, e) => log(`job ${k}: ${e.message}`));
     this.recorder = new EventRecorder(client, 'job-controller');
@@ -520,7 +522,7 @@ export class JobController {
     const jobObj = { ...job, apiVersion: 'batch/v1', kind: 'Job' };
     if (plan.deleteJob) {
       await Promise.all(plan.removeFinalizers.map((n) => this.removeFinalizer(ns, n)));
-      await this.client.request('DELETE', objectPath('batch/v1', 'jobs', ns, name), { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground', preconditions: { uid: job.metadata.uid } }).catch(() => {});
+      await this.ttlClient.request('DELETE', objectPath('batch/v1', 'jobs', ns, name), { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground', preconditions: { uid: job.metadata.uid } }).catch(() => {});
       return;
     }
     const exp = { add: new Set<string>(), del: new Set(plan.delete), at: Date.now() };

@@ -1,10 +1,12 @@
 // `podpath controller-manager`: a process that talks only to the API
-// server, with shared informers feeding the controllers.
+// server, with shared informers (on the manager's own credential) feeding the controllers, each
+// writing through the client its ClientBuilder gives it.
 import fs from 'node:fs';
 import type { ClusterRole, ControllerRevision, CronJob, DaemonSet, Deployment, EndpointSlice, Endpoints, Ingress, Job, KubeObject, Namespace, Node, Pod, ReplicaSet, Service } from '../api/types.ts';
 import { Client, loadConfig } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
 import { ServiceAccountsController } from './serviceaccounts.ts';
+import { rootClientBuilder, serviceAccountClientBuilder } from './clientbuilder.ts';
 import { parseCA, type CA } from '../util/pki.ts';
 import { IngressCertificateController, type Secret } from './certificates.ts';
 import { ClusterRoleAggregationController } from './clusterroleaggregation.ts';
@@ -24,6 +26,8 @@ export interface ControllerManagerOptions {
   /** the CA that signs Ingress certificates (kube-controller-manager's --cluster-signing-cert-file/-key-file): both or neither */
   clusterSigningCertFile?: string;
   clusterSigningKeyFile?: string;
+  /** --use-service-account-credentials: each controller as its own service account in kube-system */
+  useServiceAccountCredentials?: boolean;
   log: (s: string) => void;
 }
 
@@ -41,6 +45,17 @@ async function signingCA(o: ControllerManagerOptions): Promise<CA | undefined> {
 export async function runControllerManager(o: ControllerManagerOptions): Promise<() => void> {
   const ca = await signingCA(o);
   const client = new Client(loadConfig(o.kubeconfig, 'kube-controller-manager/podpath'));
+  const builder = o.useServiceAccountCredentials ? serviceAccountClientBuilder(client, o.log) : rootClientBuilder(client);
+  // upstream's names: each is the controller's service account, bound to system:controller:NAME
+  const names = ['replicaset-controller', 'deployment-controller', 'daemon-set-controller', 'job-controller', 'ttl-after-finished-controller', 'cronjob-controller', 'endpointslice-controller', 'endpoint-controller', 'node-controller', 'clusterrole-aggregation-controller', 'service-account-controller', 'service-controller'] as const;
+  let clients: Record<(typeof names)[number], Client>;
+  try {
+    clients = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await builder.client(n)] as const))) as typeof clients;
+  } catch (e) {
+    builder.close();
+    client.close();
+    throw e;
+  }
   const pods = new Informer<Pod>(client, 'v1', 'pods');
   const rss = new Informer<ReplicaSet>(client, 'apps/v1', 'replicasets');
   const deps = new Informer<Deployment>(client, 'apps/v1', 'deployments');
@@ -60,16 +75,20 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   const informers: Informer<KubeObject>[] = [pods, rss, deps, dss, revisions, svcs, slices, eps, nodes, clusterRoles, jobs, cronJobs, namespaces, serviceAccounts, ...(ingresses && secrets ? [ingresses, secrets] : [])];
   for (const i of informers) i.onError = (e) => o.log(`informer ${i.resource}: ${e.message}`);
   const queues = [
-    new ReplicaSetController(client, rss, pods, o.log).queue,
-    new DeploymentController(client, deps, rss, o.log).queue,
-    new DaemonSetController(client, dss, pods, nodes, revisions, o.log).queue,
-    new JobController(client, jobs, pods, o.log).queue,
-    new CronJobController(client, cronJobs, jobs, o.log).queue,
-    new EndpointsControllers(client, svcs, pods, slices, eps, o.log).queue,
-    new NodeIpamController(client, nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
-    new ClusterRoleAggregationController(client, clusterRoles, o.log).queue,
-    new ServiceAccountsController(client, namespaces, serviceAccounts, o.log).queue,
-    ...(o.loadBalancerPool ? [new LoadBalancerIPController(client, svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
+    new ReplicaSetController(clients['replicaset-controller'], rss, pods, o.log).queue,
+    new DeploymentController(clients['deployment-controller'], deps, rss, o.log).queue,
+    new DaemonSetController(clients['daemon-set-controller'], dss, pods, nodes, revisions, o.log).queue,
+    new JobController(clients['job-controller'], jobs, pods, o.log, clients['ttl-after-finished-controller']).queue,
+    new CronJobController(clients['cronjob-controller'], cronJobs, jobs, o.log).queue,
+    new EndpointsControllers(clients['endpointslice-controller'], svcs, pods, slices, eps, o.log, clients['endpoint-controller']).queue,
+    // upstream starts node IPAM with the node controller's client
+    new NodeIpamController(clients['node-controller'], nodes, o.clusterCIDR, o.nodeCIDRMaskSize, o.log).queue,
+    new ClusterRoleAggregationController(clients['clusterrole-aggregation-controller'], clusterRoles, o.log).queue,
+    new ServiceAccountsController(clients['service-account-controller'], namespaces, serviceAccounts, o.log).queue,
+    // LoadBalancer addresses go into services/status, as a cloud provider's service controller writes them
+    ...(o.loadBalancerPool ? [new LoadBalancerIPController(clients['service-controller'], svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
+    // cert-manager's ingress-shim is no controller of kube-controller-manager, so it has no
+    // system:controller role: it writes its Secrets and events as the manager itself, whose role allows both
     ...(ca && ingresses && secrets ? [new IngressCertificateController(client, ingresses, secrets, ca, o.log).queue] : []),
   ];
   for (const i of informers) i.start();
@@ -78,6 +97,7 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   return () => {
     for (const q of queues) q.stop();
     for (const i of informers) i.stop();
+    builder.close();
     client.close();
   };
 }

@@ -225,8 +225,9 @@ export class DeploymentController {
     const revision = newRS.metadata.annotations?.[revisionAnnotation];
     let resourceVersion = d.metadata.resourceVersion;
     if (revision !== undefined && d.metadata.annotations?.[revisionAnnotation] !== revision) {
-      const patch = { metadata: { annotations: { [revisionAnnotation]: revision } } };
-      resourceVersion = (await this.client.request<Deployment>('PATCH', objectPath('apps/v1', 'deployments', ns, name), patch, 'application/merge-patch+json')).metadata.resourceVersion;
+      // an update, not a patch: the deployment controller's role may only update Deployments
+      const updated = { ...d, apiVersion: 'apps/v1', kind: 'Deployment', metadata: { ...d.metadata, annotations: { ...d.metadata.annotations, [revisionAnnotation]: revision } } };
+      resourceVersion = (await this.client.request<Deployment>('PUT', objectPath('apps/v1', 'deployments', ns, name), updated)).metadata.resourceVersion;
     }
 
     if (!found) {

@@ -3,8 +3,8 @@
 // O system:masters), and for each node a serving certificate for its name and address — the
 // agents trust the CA for client certificates, the API server for serving ones. And the
 // components' own identities, each a client certificate of the CA in its own kubeconfig (the API
-// server trusts the CA with --client-ca-file): system:kube-scheduler and each node's
-// system:node:NAME in group system:nodes.
+// server trusts the CA with --client-ca-file): system:kube-scheduler,
+// system:kube-controller-manager and each node's system:node:NAME in group system:nodes.
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { issueLeaf, type CA } from '../util/pki.ts';
 import { writePrivate } from '../util/privatefs.ts';
@@ -43,9 +43,14 @@ export interface ComponentIdentity {
 }
 
 /** The identities kubeadm gives the control plane's components and each node's kubelet. */
-export function componentIdentities(nodes: readonly LabNode[], files: { schedulerKubeconfig: string; nodeKubeconfig: (node: string) => string }, scheduler = true): ComponentIdentity[] {
+export function componentIdentities(nodes: readonly LabNode[], files: { schedulerKubeconfig: string; controllerManagerKubeconfig: string; nodeKubeconfig: (node: string) => string }, controlPlane = true): ComponentIdentity[] {
   return [
-    ...(scheduler ? [{ subject: 'CN=system:kube-scheduler', kubeconfig: files.schedulerKubeconfig }] : []),
+    ...(controlPlane
+      ? [
+          { subject: 'CN=system:kube-scheduler', kubeconfig: files.schedulerKubeconfig },
+          { subject: 'CN=system:kube-controller-manager', kubeconfig: files.controllerManagerKubeconfig },
+        ]
+      : []),
     ...nodes.map((n) => ({ subject: `CN=system:node:${n.name}, O=system:nodes`, kubeconfig: files.nodeKubeconfig(n.name) })),
   ];
 }

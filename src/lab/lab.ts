@@ -79,6 +79,7 @@ export function labPaths(name: string) {
     nodeServingKey: (n: string) => path.join(dir, 'ca', `kubelet-${n}.key`),
     /** the components' own credentials (client certificates of the lab CA), as kubeadm's scheduler.conf and kubelet.conf */
     schedulerKubeconfig: path.join(dir, 'scheduler.kubeconfig'),
+    controllerManagerKubeconfig: path.join(dir, 'controller-manager.kubeconfig'),
     nodeKubeconfig: (n: string) => path.join(dir, `kubelet-${n}.kubeconfig`),
     node: (n: string) => path.join(dir, 'nodes', n),
     /** what a node shell sees over /etc (podpath ssh): the node's CNI configuration in cni/net.d */

@@ -217,10 +217,10 @@ async function startApiServer(s: LabState): Promise<void> {
 }
 
 /** Each component's own kubeconfig: a client certificate of the lab CA, for the API server the admin kubeconfig names. */
-export async function writeComponentCredentials(s: LabState, ca: CA, nodes: readonly LabNode[] = s.nodes, scheduler = true): Promise<void> {
+export async function writeComponentCredentials(s: LabState, ca: CA, nodes: readonly LabNode[] = s.nodes, controlPlane = true): Promise<void> {
   const p = labPaths(s.name);
   const admin = loadConfig(p.adminKubeconfig);
-  await writeComponentKubeconfigs(ca, componentIdentities(nodes, p, scheduler), admin.server, admin.ca ?? '');
+  await writeComponentKubeconfigs(ca, componentIdentities(nodes, p, controlPlane), admin.server, admin.ca ?? '');
 }
 
 /**
@@ -246,11 +246,15 @@ function startResolver(s: LabState): void {
   startDaemon(s, 'resolver', s.underlay, ['lab-resolver', '--listen', `${routerIP}:53`, '--kubeconfig', p.adminKubeconfig, '--host', `router.lab=${routerIP}`, '--host', `client.lab=${clientIP}`, ...s.nodes.flatMap((n) => ['--host', `${n.name}.lab=${n.ip}`])]);
 }
 
-/** The controller manager (signing Ingress certificates with the lab CA) and the scheduler, on the first node. */
+/**
+ * The controller manager (signing Ingress certificates with the lab CA) and the scheduler, on the
+ * first node, each with its own identity; as kubeadm runs it, each controller acts as its own
+ * service account (--use-service-account-credentials=true).
+ */
 function startControllers(s: LabState): void {
   const p = labPaths(s.name);
   const n1 = s.nodes[0]!;
-  startDaemon(s, 'controller-manager', n1.netns, ['controller-manager', '--kubeconfig', p.adminKubeconfig, '--cluster-cidr', clusterCIDR, '--cluster-signing-cert-file', p.labCACert, '--cluster-signing-key-file', p.labCAKey]);
+  startDaemon(s, 'controller-manager', n1.netns, ['controller-manager', '--kubeconfig', p.controllerManagerKubeconfig, '--use-service-account-credentials=true', '--cluster-cidr', clusterCIDR, '--cluster-signing-cert-file', p.labCACert, '--cluster-signing-key-file', p.labCAKey]);
   startDaemon(s, 'scheduler', n1.netns, ['scheduler', '--kubeconfig', p.schedulerKubeconfig]);
 }
 

@@ -164,9 +164,9 @@ export function request(s: TestApiServer, method: string, p: string, body?: stri
   });
 }
 
-/** `podpath controller-manager` against a test server, as its own process; stop() waits for it to exit. */
+/** `podpath controller-manager` against a test server, as its own process, each controller as its own service account (as kubeadm runs it); stop() waits for it to exit. */
 export function startControllerManager(s: TestApiServer): { stop: () => Promise<void> } {
-  const cm = spawn(process.execPath, [podpathBin, 'controller-manager', '--kubeconfig', s.kubeconfig], { stdio: 'ignore' });
+  const cm = spawn(process.execPath, [podpathBin, 'controller-manager', '--kubeconfig', s.kubeconfig, '--use-service-account-credentials'], { stdio: 'ignore' });
   return {
     stop: async () => {
       if (cm.exitCode !== null || cm.signalCode !== null) return;

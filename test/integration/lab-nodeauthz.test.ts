@@ -3,6 +3,8 @@
 // pods bound to it and its own Node — kubectl with a node's kubeconfig (1.32, and Debian's 1.20
 // when present) reads the secret of a pod on its node but not one on another node, and labels
 // its own Node but not another's. Pods get their own service accounts' tokens, bound to them.
+// The controller manager has its own identity too, and each of its controllers acts as its own
+// service account in kube-system, held to its system:controller role.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +31,16 @@ describe('node agents with their own identities in a lab', { skip: !isRoot && 'l
   let lab: TestLab;
   let nodes: string[];
   let nodeKubeconfig: string;
+  let controllerManagerKubeconfig: string;
+  /** A component's kubeconfig, pointed at the API server through the host's tunnel. */
+  const tunnelled = (file: string): string => {
+    const mine = YAML.parse(fs.readFileSync(lab.kubeconfig, 'utf8'));
+    const theirs = YAML.parse(fs.readFileSync(file, 'utf8'));
+    theirs.clusters[0].cluster.server = mine.clusters[0].cluster.server;
+    const out = path.join(tempDir('componentkc'), 'kubeconfig');
+    fs.writeFileSync(out, YAML.stringify(theirs), { mode: 0o600 });
+    return out;
+  };
 
   before(async () => {
     lab = await startLab({ nodes: 2, args: ['--no-netpol', '--no-dns'], tag: 'na' });
@@ -36,12 +48,8 @@ describe('node agents with their own identities in a lab', { skip: !isRoot && 'l
     lab.ok(['create', 'secret', 'generic', 'first', '--from-literal=key=one']);
     lab.ok(['create', 'secret', 'generic', 'second', '--from-literal=key=two']);
     lab.ok(['apply', '-f', '-'], podWithSecret('on-first', nodes[0]!, 'first') + '---\n' + podWithSecret('on-second', nodes[1]!, 'second'));
-    // the second node's kubelet kubeconfig, pointed at the API server through the host's tunnel
-    const mine = YAML.parse(fs.readFileSync(lab.kubeconfig, 'utf8'));
-    const node = YAML.parse(fs.readFileSync(labPaths(lab.name).nodeKubeconfig(nodes[1]!), 'utf8'));
-    node.clusters[0].cluster.server = mine.clusters[0].cluster.server;
-    nodeKubeconfig = path.join(tempDir('nodekc'), 'kubeconfig');
-    fs.writeFileSync(nodeKubeconfig, YAML.stringify(node), { mode: 0o600 });
+    nodeKubeconfig = tunnelled(labPaths(lab.name).nodeKubeconfig(nodes[1]!));
+    controllerManagerKubeconfig = tunnelled(labPaths(lab.name).controllerManagerKubeconfig);
     await eventually(() => lab.ok(['get', 'pods', '-o', 'jsonpath={.items[*].status.phase}']).trim() === 'Running Running', 60_000, 'both pods to run');
   });
   after(async () => {
@@ -85,4 +93,35 @@ describe('node agents with their own identities in a lab', { skip: !isRoot && 'l
         lab.ok(['label', 'node', first, 'node-restriction.kubernetes.io/trusted=yes', '--overwrite']);
       }));
   }
+
+  it('runs the controller manager as system:kube-controller-manager, which may watch everything but not write what its controllers write', () =>
+    explained(lab, async () => {
+      const asManager = makeKubectl(controllerManagerKubeconfig);
+      let r = asManager(['get', 'pods', '-A', '-o', 'name']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^pod\/on-first$/m);
+      r = asManager(['create', 'deployment', 'by-manager', '--image=busybox']);
+      assert.equal(r.stderr.trim(), 'error: failed to create deployment: deployments.apps is forbidden: User "system:kube-controller-manager" cannot create resource "deployments" in API group "apps" in the namespace "default"');
+      r = asManager(['delete', 'pod', 'on-first']);
+      assert.equal(r.stderr.trim(), 'Error from server (Forbidden): pods "on-first" is forbidden: User "system:kube-controller-manager" cannot delete resource "pods" in API group "" in the namespace "default"');
+    }));
+
+  it("writes a Deployment's ReplicaSet as kube-system:deployment-controller: without that binding it is refused, with it back it is made", () =>
+    explained(lab, async () => {
+      const binding = 'system:controller:deployment-controller';
+      assert.equal(lab.ok(['get', 'clusterrolebinding', binding, '-o', 'jsonpath={.subjects[0].kind}/{.subjects[0].namespace}/{.subjects[0].name}']), 'ServiceAccount/kube-system/deployment-controller');
+      const log = path.join(labPaths(lab.name).logs, 'controller-manager.log');
+      lab.ok(['delete', 'clusterrolebinding', binding]);
+      try {
+        lab.ok(['create', 'deployment', 'denied', '--image=busybox', '--', 'sleep', '600']);
+        await eventually(() => fs.readFileSync(log, 'utf8').includes('replicasets.apps is forbidden: User "system:serviceaccount:kube-system:deployment-controller" cannot create resource "replicasets" in API group "apps" in the namespace "default"'), 30_000, "the deployment controller's refused ReplicaSet in its log");
+        assert.equal(lab.ok(['get', 'rs', '-l', 'app=denied', '-o', 'name']), '');
+      } finally {
+        lab.ok(['create', 'clusterrolebinding', binding, `--clusterrole=${binding}`, '--serviceaccount=kube-system:deployment-controller']);
+      }
+      await eventually(() => lab.ok(['get', 'rs', '-l', 'app=denied', '-o', 'name']).startsWith('replicaset.apps/denied-'), 30_000, 'the ReplicaSet once the binding is back');
+      // its events are the controller's as before, written as its service account
+      await eventually(() => /Normal\s+ScalingReplicaSet\s+deployment\/denied\s+Scaled up replica set denied-\w+ from 0 to 1/.test(lab.ok(['get', 'events', '--field-selector', 'involvedObject.name=denied'])), 30_000, 'the ScalingReplicaSet event');
+      lab.ok(['delete', 'deployment', 'denied']);
+    }));
 });

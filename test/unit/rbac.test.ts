@@ -224,3 +224,52 @@ describe('ClusterRole aggregation', () => {
     assert.equal(aggregatedRules(byName['cluster-admin']!, clusterRoles), undefined);
   });
 });
+
+describe("the controllers' bootstrap roles", () => {
+  const byName = Object.fromEntries(clusterRoles.map((r) => [r.metadata.name, r]));
+  const a = new Authorizer(() => policy());
+  const kcm: UserInfo = { username: 'system:kube-controller-manager', groups: ['system:authenticated'] };
+  const ask = (user: UserInfo, method: string, path: string) => a.authorize(requestAttributes(user, method, path, new URLSearchParams())).decision;
+
+  it("gives the deployment controller upstream's rules, as controller-roles.yaml renders them", () => {
+    const events = { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] };
+    assert.deepEqual(byName['system:controller:deployment-controller'], {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'system:controller:deployment-controller', annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'true' }, labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
+      rules: [
+        { apiGroups: ['apps', 'extensions'], resources: ['deployments'], verbs: ['get', 'list', 'update', 'watch'] },
+        { apiGroups: ['apps', 'extensions'], resources: ['deployments/status'], verbs: ['update'] },
+        { apiGroups: ['apps', 'extensions'], resources: ['deployments/finalizers'], verbs: ['update'] },
+        { apiGroups: ['apps', 'extensions'], resources: ['replicasets'], verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'update', 'watch'] },
+        events,
+      ],
+    });
+  });
+
+  it('binds each system:controller:NAME role to the service account kube-system/NAME, and no one else', () => {
+    const roles = clusterRoles.filter((r) => r.metadata.name!.startsWith('system:controller:'));
+    assert.ok(roles.length >= 12);
+    for (const r of roles) {
+      const b = clusterRoleBindings.find((x) => x.metadata.name === r.metadata.name);
+      assert.deepEqual(b?.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: r.metadata.name }, r.metadata.name);
+      assert.deepEqual(b?.subjects, [{ kind: 'ServiceAccount', name: r.metadata.name!.slice('system:controller:'.length), namespace: 'kube-system' }]);
+    }
+  });
+
+  it('lets each controller do its own writes only, and the manager itself watch everything but write few things', () => {
+    const deploymentController = sa('kube-system', 'deployment-controller');
+    assert.equal(ask(deploymentController, 'POST', '/apis/apps/v1/namespaces/default/replicasets'), 'Allow');
+    assert.equal(ask(deploymentController, 'PUT', '/apis/apps/v1/namespaces/default/deployments/web/status'), 'Allow');
+    assert.equal(ask(deploymentController, 'POST', '/api/v1/namespaces/default/pods'), 'NoOpinion');
+    assert.equal(ask(deploymentController, 'PATCH', '/apis/apps/v1/namespaces/default/deployments/web'), 'NoOpinion');
+    assert.equal(ask(sa('kube-system', 'replicaset-controller'), 'POST', '/api/v1/namespaces/default/pods'), 'Allow');
+    assert.equal(ask(sa('kube-system', 'job-controller'), 'DELETE', '/apis/batch/v1/namespaces/default/jobs/j'), 'NoOpinion');
+    assert.equal(ask(sa('kube-system', 'ttl-after-finished-controller'), 'DELETE', '/apis/batch/v1/namespaces/default/jobs/j'), 'Allow');
+    assert.equal(ask(kcm, 'GET', '/api/v1/pods?watch=true'), 'Allow');
+    assert.equal(ask(kcm, 'POST', '/api/v1/namespaces/kube-system/serviceaccounts/deployment-controller/token'), 'Allow');
+    assert.equal(ask(kcm, 'POST', '/apis/apps/v1/namespaces/default/replicasets'), 'NoOpinion');
+    assert.equal(ask(kcm, 'DELETE', '/api/v1/namespaces/default/pods/p'), 'NoOpinion');
+  });
+});
