@@ -238,10 +238,11 @@ print(statistics.median(xs) * 1e6)
     const [a, b, e, f] = order.map((s) => median(times[s]));
     const pct = (x: number, ref: number) => `${x >= ref ? '+' : ''}${(((x - ref) / ref) * 100).toFixed(1)}%`;
     console.log(`connect: ${client.metadata.namespace}/${client.metadata.name} -> ${server.metadata.namespace}/${server.metadata.name}:80 (chain of ${chainLen(server)} rules, admitted by its policy #${lastRule + 1} of ${m.selecting(server, 'Ingress').length}), median of ${rounds} rounds × ${connects} connects (each round's median):`);
-    console.log(`  (a) no table at all (no conntrack)                      ${a.toFixed(1)} µs`);
-    console.log(`  (b) kube-proxy's rules only (conntrack on; no policy)   ${b.toFixed(1)} µs  ${pct(b, a)} vs (a)`);
-    console.log(`  (c) (b) + the agent's table with no policy              ${e.toFixed(1)} µs  ${pct(e, b)} vs (b)`);
-    console.log(`  (d) (b) + the agent's table with ${nPolicies} policies        ${f.toFixed(1)} µs  ${pct(f, b)} vs (b) (aim < 10%), ${pct(f, e)} vs (c)`);
+    const line = (what: string, us: number, vs: string) => console.log(`  ${what.padEnd(56)}${us.toFixed(1)} µs${vs ? `  ${vs}` : ''}`);
+    line('(a) no table at all (no conntrack)', a, '');
+    line("(b) kube-proxy's rules only (conntrack on; no policy)", b, `${pct(b, a)} vs (a)`);
+    line("(c) (b) + the agent's table with no policy", e, `${pct(e, b)} vs (b)`);
+    line(`(d) (b) + the agent's table with ${nPolicies} policies`, f, `${pct(f, b)} vs (b) (aim < 10%), ${pct(f, e)} vs (c)`);
   }
 } finally {
   for (const ch of children) if (ch.exitCode === null && ch.pid) process.kill(ch.pid);
