@@ -64,11 +64,10 @@ export function writeOperation(verb: Verb, obj: NftObject, ctx: NftContext = {})
       return `${verb} chain ${family} ${table} ${obj.name}${props(parts)}\n`;
     }
     case 'rule': {
-      let line = `${verb} rule ${family} ${table} ${obj.chain}`;
-      if (obj.index !== undefined) line += ` index ${obj.index}`;
-      else if (obj.handle !== undefined) line += ` handle ${obj.handle}`;
-      if (verb === 'add' || verb === 'insert' || verb === 'replace') line += ` ${ruleBody(obj)}`;
-      return `${line}\n`;
+      const at = obj.index !== undefined ? ` index ${obj.index}` : obj.handle !== undefined ? ` handle ${obj.handle}` : '';
+      const h = `${verb} rule ${family} ${table} ${obj.chain}`;
+      if (verb !== 'add' && verb !== 'insert' && verb !== 'replace') return `${h}${at}\n`;
+      return `${h}${at} ${ruleBody(obj)}\n`;
     }
     case 'set':
     case 'map': {
@@ -85,12 +84,12 @@ export function writeOperation(verb: Verb, obj: NftObject, ctx: NftContext = {})
       return `${verb} ${obj.kind} ${family} ${table} ${obj.name}${props(parts)}\n`;
     }
     case 'element': {
-      let line = `${verb} element ${family} ${table} ${obj.set ?? obj.map} { ${obj.key.join(' . ')}`;
-      if (defining) {
-        if (obj.comment !== undefined) line += ` comment ${quote(obj.comment)}`;
-        if (obj.value?.length) line += ` : ${obj.value.join(' . ')}`;
-      }
-      return `${line} }\n`;
+      const key = obj.key.length === 1 ? obj.key[0] : obj.key.join(' . ');
+      const h = `${verb} element ${family} ${table} ${obj.set ?? obj.map}`;
+      if (!defining || (obj.comment === undefined && !obj.value?.length)) return `${h} { ${key} }\n`;
+      const comment = obj.comment !== undefined ? ` comment ${quote(obj.comment)}` : '';
+      const value = obj.value?.length ? ` : ${obj.value.length === 1 ? obj.value[0] : obj.value.join(' . ')}` : '';
+      return `${h} { ${key}${comment}${value} }\n`;
     }
     case 'flowtable': {
       const parts: string[] = [];

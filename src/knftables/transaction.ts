@@ -15,7 +15,9 @@ export interface Operation {
 // object after queueing it. (A copy per operation doubled what a 10,000-Service sync allocates.)
 
 export class Transaction {
-  private readonly queue: Operation[] = [];
+  // verbs and objects side by side (no object per operation: a large sync queues 100,000s)
+  private readonly verbs: Verb[] = [];
+  private readonly objs: NftObject[] = [];
   private err: NftError | undefined;
 
   constructor(readonly context: NftContext = {}) {}
@@ -26,17 +28,20 @@ export class Transaction {
   }
 
   get operations(): readonly Operation[] {
-    return this.queue;
+    return this.objs.map((obj, i) => ({ verb: this.verbs[i]!, obj }));
   }
 
   get numOperations(): number {
-    return this.queue.length;
+    return this.objs.length;
   }
 
   private push(verb: Verb, obj: NftObject): this {
     if (this.err) return this;
     this.err = validate(verb, obj, this.context);
-    if (!this.err) this.queue.push({ verb, obj });
+    if (!this.err) {
+      this.verbs.push(verb);
+      this.objs.push(obj);
+    }
     return this;
   }
 
@@ -88,8 +93,19 @@ export class Transaction {
 
   /** The `nft -f` input; a pending error is appended as a comment, as knftables does. */
   toString(): string {
-    let text = '';
-    for (const op of this.queue) text += writeOperation(op.verb, op.obj, this.context);
+    // joined a chunk of lines at a time: each line's pieces die young, and no string of
+    // 100,000s of concatenations waits to be flattened (a large sync's text is megabytes)
+    const chunks: string[] = [];
+    const lines: string[] = [];
+    for (let i = 0; i < this.objs.length; i++) {
+      lines.push(writeOperation(this.verbs[i]!, this.objs[i]!, this.context));
+      if (lines.length === 512) {
+        chunks.push(lines.join(''));
+        lines.length = 0;
+      }
+    }
+    chunks.push(lines.join(''));
+    const text = chunks.join('');
     return this.err ? `${text}# ERROR: ${this.err.message}` : text;
   }
 }

@@ -13,6 +13,8 @@ export interface Location {
 export function locate(ctx: NftContext, obj: NftObject): Location | NftError {
   const family = obj.family;
   const table = obj.kind === 'table' ? obj.name : obj.table;
+  // the usual case, an object in the context's table: the context is the location (no copy per operation)
+  if (family === undefined && table === undefined && ctx.family && ctx.table) return ctx as Location;
   if ((ctx.family && family && family !== ctx.family) || (ctx.table && table && table !== ctx.table)) {
     return new NftError('EINVAL', 'cannot override family or table when the Interface has a default');
   }

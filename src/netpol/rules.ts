@@ -84,8 +84,8 @@ interface Ctx {
   ip: Map<Pod, string | undefined>;
   podsByNs: Map<string, Pod[]>;
   policiesByNs: Map<string, CompiledPolicy[]>;
-  /** per rule: its lines by the numbers its named ingress ports have on the pod ('' when none is named) */
-  lines: Map<CompiledRule, Map<string, string[]>>;
+  /** per rule and direction: its named ingress ports, and its lines by the numbers those have on the pod ('' when none is named) */
+  lines: Map<CompiledRule, { named: CompiledPort[]; byVariant: Map<string, string[]> }>;
   elements: Map<string, string[]>;
   /** selecting()'s answers by namespace, direction and labels (pods of one app share one) */
   selected: Map<string, CompiledPolicy[]>;
@@ -152,10 +152,11 @@ function isName(x: CompiledPort): boolean {
  */
 function ruleLines(c: Ctx, p: CompiledPolicy, dir: Direction, i: number, r: CompiledRule, pod: Pod, sets: Map<string, DesiredSet>): string[] {
   // the lines are the same for every pod but for the numbers ingress ports' names have on it
+  let entry = c.lines.get(r);
+  if (!entry) c.lines.set(r, (entry = { named: dir === 'Ingress' && r.ports ? r.ports.filter(isName) : [], byVariant: new Map() }));
+  const { byVariant } = entry;
   let variant = '';
-  if (dir === 'Ingress' && r.ports) for (const x of r.ports) if (isName(x)) variant += `${namedPortNumbers(pod, x.port as string, x.protocol).join(',')};`;
-  let byVariant = c.lines.get(r);
-  if (!byVariant) c.lines.set(r, (byVariant = new Map()));
+  for (const x of entry.named) variant += `${namedPortNumbers(pod, x.port as string, x.protocol).join(',')};`;
   const cached = byVariant.get(variant);
   if (cached) return cached;
   const m = c.m;
@@ -219,7 +220,10 @@ export function desiredTable(m: PolicyModel, nodeName: string): DesiredTable {
       const name = podChainName(dir, key);
       // a pod reaching itself (also through its own Service) is never policed
       const rules = [dir === 'Ingress' ? `ip saddr ${ip} return` : `ip daddr ${ip} return`];
-      for (const p of sel) p.rules[dir].forEach((r, i) => rules.push(...ruleLines(c, p, dir, i, r, pod, t.sets)));
+      for (const p of sel) {
+        const rs = p.rules[dir];
+        for (let i = 0; i < rs.length; i++) for (const l of ruleLines(c, p, dir, i, rs[i]!, pod, t.sets)) rules.push(l);
+      }
       rules.push('counter drop');
       t.chains.set(name, { name, rules, comment: `${key} ${dir.toLowerCase()}` });
       t.maps[dir].set(ip, `jump ${name}`);
