@@ -1,13 +1,11 @@
 // podpath up | down | status | exec | curl | service | proxy ipvsadm: the lab commands' flags
 // resolved and their results printed; the work is in lab/.
+// What only one command needs is imported by that command: `podpath curl` and `exec`, which tests
+// and users run by the hundred, do not load the lab builder's graph (certificates, YAML, addons).
 import { curlIn, labClient, labNode, pickLab, proxyIpvsTable, runIn, sshNode } from '../lab/access.ts';
-import { restartDaemonSetPod } from '../lab/kubeproxy.ts';
-import { removeLab } from '../lab/down.ts';
 import { listLabs, restartDaemon } from '../lab/lab.ts';
-import { openServiceTunnel } from '../lab/service.ts';
-import { labStatus } from '../lab/status.ts';
 import { bgpPeerType } from '../cni/bird.ts';
-import { up as bringUp, type UpOptions, type UpProgress, type UpSummary } from '../lab/up.ts';
+import type { UpOptions, UpProgress, UpSummary } from '../lab/up.ts';
 
 export { pickLab };
 export type { UpOptions };
@@ -15,7 +13,7 @@ export type { UpOptions };
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 
 export async function up(o: UpOptions): Promise<void> {
-  await bringUp(o, printer(o.name));
+  await (await import('../lab/up.ts')).up(o, printer(o.name));
   say(`remove the lab:\n  podpath down --name ${o.name}`);
 }
 
@@ -64,7 +62,7 @@ export async function down(name: string | undefined): Promise<void> {
   const names = name ? [name] : listLabs();
   if (names.length === 0) return say('no lab to remove');
   for (const n of names) {
-    for (const line of await removeLab(n)) say(`${n}: ${line}`);
+    for (const line of await (await import('../lab/down.ts')).removeLab(n)) say(`${n}: ${line}`);
     say(`lab ${n} removed`);
   }
 }
@@ -74,7 +72,7 @@ export async function status(only?: string): Promise<void> {
   if (only && !labs.length) throw new Error(`no lab named ${only} (podpath status lists the labs)`);
   if (!labs.length) return say('no labs');
   for (const n of labs) {
-    const s = await labStatus(n);
+    const s = await (await import('../lab/status.ts')).labStatus(n);
     say(`lab ${n}: created ${s.createdAt}; API ${s.apiURL}; processes: ${s.processes.map((p) => `${p.component}${p.alive ? '' : ' (dead)'}`).join(', ')}`);
     for (const node of s.nodes ?? []) {
       say(`  node ${node.name} ${node.address} ${node.ready ? 'Ready' : 'NotReady'} podCIDR ${node.podCIDR ?? '-'}`);
@@ -103,7 +101,7 @@ export function ipvsadm(name: string | undefined, node: string | undefined, o: {
 
 /** `minikube service NAME --url`: prints the 127.0.0.1 URL; the returned function closes the tunnel. */
 export async function service(name: string | undefined, svcName: string, namespace: string, onUrl: (url: string) => void): Promise<() => void> {
-  const t = await openServiceTunnel(name, svcName, namespace);
+  const t = await (await import('../lab/service.ts')).openServiceTunnel(name, svcName, namespace);
   onUrl(t.url);
   return t.close;
 }
@@ -127,7 +125,7 @@ export async function restart(name: string | undefined, component: string): Prom
     const node = labNode(s, m[2]).name;
     const client = labClient(s);
     try {
-      const r = await restartDaemonSetPod(client, ds.selector, node);
+      const r = await (await import('../lab/kubeproxy.ts')).restartDaemonSetPod(client, ds.selector, node);
       if (!r.deleted.length) throw new Error(`lab ${s.name} has no pod of ${ds.what} on ${node} (${ds.none})`);
       return `pod kube-system/${r.deleted.join(', ')} deleted; ${r.started ? `${ds.what} runs again as pod kube-system/${r.started}` : `its replacement has not started yet (kubectl get pods -n kube-system -l ${ds.selector})`}`;
     } finally {

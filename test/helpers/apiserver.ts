@@ -191,7 +191,8 @@ export function sleep(ms: number): Promise<void> {
 export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
-  for (;;) {
+  for (let tries = 0; ; tries++) {
+    const started = Date.now();
     try {
       const v = await fn();
       if (v) return v;
@@ -199,6 +200,8 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000
       last = e;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(50);
+    // Backing off, and never resting less than the check took: most checks spawn kubectl or
+    // podpath, and polling them back to back kept a core busy while the lab it waited on starved.
+    await sleep(Math.min(1000, Math.max(50 * 2 ** Math.min(tries, 2), Date.now() - started)));
   }
 }
