@@ -75,7 +75,7 @@ function leftoverLabs() {
 }
 
 /** Top-level tests and suites that a file declared and never reported passed or failed, and the
- * time each file's tests took, from the first declared to the last ended (ms). */
+ * time each file's top-level tests and suites took in all (ms; the file's imports not counted). */
 function fileReport() {
   const open = new Set();
   const perFile = new Map();
@@ -85,7 +85,7 @@ function fileReport() {
     else if (line.startsWith('- ')) open.delete(line.slice(2));
     else if (line.startsWith('= ')) {
       const [file, ms] = line.slice(2).split('\t');
-      perFile.set(file, Number(ms));
+      perFile.set(file, (perFile.get(file) ?? 0) + Number(ms));
     }
   }
   return { unended: [...open], perFile };
@@ -103,7 +103,7 @@ fs.rmSync(unended, { force: true });
 // The slowest files, so a suite growing past its time budget says where the time went.
 const slowest = [...perFile].sort((a, b) => b[1] - a[1]).slice(0, 12);
 if (slowest.length > 1) {
-  console.log(`\nslowest test files (the suite took ${Math.round((Date.now() - started) / 1000)} s, two files at a time):`);
+  console.log(`\nslowest test files, by their tests' time (the suite took ${Math.round((Date.now() - started) / 1000)} s, two files at a time):`);
   for (const [file, ms] of slowest) console.log(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${path.relative(root, file)}`);
 }
 if (cutShort.length) {
