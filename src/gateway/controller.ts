@@ -10,10 +10,9 @@
 import type { EndpointSlice, KubeObject, Namespace, Pod, Service } from '../api/types.ts';
 import { Client, loadConfig, objectPath } from '../client/client.ts';
 import { Informer } from '../client/informer.ts';
-import { IngressSyncer, fakeCertificate, oneAtATime, serveHealthz } from '../ingress/controller/controller.ts';
+import { IngressSyncer, fakeCertificate, nginxPlane, serveController } from '../ingress/controller/controller.ts';
 import { ControllerMetrics } from '../ingress/metrics.ts';
 import type { Model as IngressModel, Secret } from '../ingress/model.ts';
-import { Nginx, type DataPlane } from '../ingress/nginx/process.ts';
 import type { RenderOptions } from '../ingress/nginx/template.ts';
 import type { HostPort } from '../util/ip.ts';
 import { byAge } from '../ingress/model.ts';
@@ -104,23 +103,12 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
   };
 
   const metrics = new ControllerMetrics({ controller_class: o.controllerName, controller_namespace: process.env.POD_NAMESPACE ?? '', controller_pod: process.env.POD_NAME ?? '' });
-  let restart: NodeJS.Timeout | undefined;
   let statusSoon = (): void => {};
-  const plane: DataPlane = new Nginx({
-    nginx: o.nginx,
-    confDir: o.render.confDir,
-    runDir: o.render.runDir,
-    statusPort: o.render.statusPort,
-    log: o.log,
-    onExit: () => {
-      restart = setTimeout(() => {
-        syncer.forget();
-        syncer.request();
-      }, 1000);
-    },
+  const { plane, render, cancelRestart } = nginxPlane(o, () => {
+    syncer.forget();
+    syncer.request();
   });
   const defaultCertificate = await fakeCertificate();
-  const render = o.render.accessLog === '/dev/stdout' ? { ...o.render, accessLog: `/proc/${process.pid}/fd/1` } : o.render;
   let last: ReturnType<typeof computeGateways> | undefined;
   const syncer = new IngressSyncer(() => ({ ingresses: [], classes: [], services: [], slices: [], secrets: [] }), plane, {
     class: { ingressClass: '', controller: o.controllerName, watchWithoutClass: false },
@@ -229,21 +217,7 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
       if (!sameStatus(r.status?.parents ?? [], parents)) await put(v1, 'httproutes', r, { ...r.status, parents });
     }
   };
-  statusSoon = oneAtATime(updateStatus);
-  // the data plane Service's address may come later than the last change
-  const statusTick = setInterval(() => statusSoon(), 1000);
-  statusSoon();
-  const server = o.healthz ? serveHealthz(o.healthz, plane, metrics, o.log) : undefined;
-  return {
-    syncer,
-    stop: async () => {
-      clearInterval(statusTick);
-      if (restart) clearTimeout(restart);
-      syncer.stop();
-      for (const i of all) i.stop();
-      server?.close();
-      await plane.stop();
-      client.close();
-    },
-  };
+  const served = serveController({ syncer, informers: all, client, plane, cancelRestart, metrics, healthz: o.healthz, log: o.log }, updateStatus);
+  statusSoon = served.statusSoon;
+  return served.running;
 }

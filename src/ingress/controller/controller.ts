@@ -316,26 +316,12 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
   const metrics = new ControllerMetrics(id);
   const recorder = new EventRecorder(client, 'nginx-ingress-controller');
   const event = (ing: Ingress, type: EventType, reason: string, message: string) => void recorder.record({ ...ing, apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' }, type, reason, message);
-  let restart: NodeJS.Timeout | undefined;
   let statusSoon = (): void => {};
-  const plane: DataPlane = new Nginx({
-    nginx: o.nginx,
-    confDir: o.render.confDir,
-    runDir: o.render.runDir,
-    statusPort: o.render.statusPort,
-    log: o.log,
-    // nginx died: start it again with the configuration of the next sync
-    onExit: () => {
-      restart = setTimeout(() => {
-        syncer.forget();
-        syncer.request();
-      }, 1000);
-    },
+  const { plane, render, cancelRestart } = nginxPlane(o, () => {
+    syncer.forget();
+    syncer.request();
   });
   const defaultCertificate = o.defaultCertificate ?? (await fakeCertificate());
-  // nginx writes its access log to the controller's own stdout (the container log); /dev/stdout
-  // cannot be opened by `nginx -t` when stdout is a socket, /proc/PID/fd/1 of a file can.
-  const render = o.render.accessLog === '/dev/stdout' ? { ...o.render, accessLog: `/proc/${process.pid}/fd/1` } : o.render;
   const syncer = new IngressSyncer(state, plane, { class: o.class, render, defaultCertificate, minSyncMs: o.minSyncMs, log: o.log, event, metrics, onSynced: () => statusSoon() });
 
   // "Scheduled for sync", as ingress-nginx tells each Ingress it takes on
@@ -367,22 +353,59 @@ export async function runController(o: ControllerOptions): Promise<RunningContro
         .catch((e: Error) => o.log(`status of Ingress ${keyOf(ing)}: ${e.message}`));
     }
   };
-  // after every sync, and every second (the published Service's address may change)
-  statusSoon = oneAtATime(updateStatus);
+  const served = serveController({ syncer, informers: all, client, plane, cancelRestart, metrics, healthz: o.healthz, log: o.log }, updateStatus);
+  statusSoon = served.statusSoon;
+  return served.running;
+}
+
+/**
+ * nginx as a controller's data plane (the Ingress and the Gateway controllers alike): when it
+ * dies, it is started again a second later with the configuration of the next sync. nginx writes
+ * its access log to the controller's own stdout (the container log); /dev/stdout cannot be opened
+ * by `nginx -t` when stdout is a socket, /proc/PID/fd/1 of a file can.
+ */
+export function nginxPlane(o: { nginx: string; render: RenderOptions; log: (s: string) => void }, resync: () => void): { plane: DataPlane; render: RenderOptions; cancelRestart(): void } {
+  let restart: NodeJS.Timeout | undefined;
+  const plane = new Nginx({
+    nginx: o.nginx,
+    confDir: o.render.confDir,
+    runDir: o.render.runDir,
+    statusPort: o.render.statusPort,
+    log: o.log,
+    onExit: () => {
+      restart = setTimeout(resync, 1000);
+    },
+  });
+  const render = o.render.accessLog === '/dev/stdout' ? { ...o.render, accessLog: `/proc/${process.pid}/fd/1` } : o.render;
+  return { plane, render, cancelRestart: () => restart && clearTimeout(restart) };
+}
+
+/**
+ * A controller's status writes and serving, once its syncer runs: `updateStatus` after every
+ * sync (the returned `statusSoon`) and every second (a published Service's address may come or
+ * change later than the last sync), /healthz and /metrics, and the stop that ends it all.
+ */
+export function serveController(
+  o: { syncer: IngressSyncer; informers: Informer<KubeObject>[]; client: Client; plane: DataPlane; cancelRestart(): void; metrics: ControllerMetrics; healthz?: HostPort; log: (s: string) => void },
+  updateStatus: () => Promise<void>,
+): { statusSoon: () => void; running: RunningController } {
+  const statusSoon = oneAtATime(updateStatus);
   const statusTick = setInterval(() => statusSoon(), 1000);
   statusSoon();
-
-  const server = o.healthz ? serveHealthz(o.healthz, plane, metrics, o.log) : undefined;
+  const server = o.healthz ? serveHealthz(o.healthz, o.plane, o.metrics, o.log) : undefined;
   return {
-    syncer,
-    stop: async () => {
-      clearInterval(statusTick);
-      if (restart) clearTimeout(restart);
-      syncer.stop();
-      for (const i of all) i.stop();
-      server?.close();
-      await plane.stop();
-      client.close();
+    statusSoon,
+    running: {
+      syncer: o.syncer,
+      stop: async () => {
+        clearInterval(statusTick);
+        o.cancelRestart();
+        o.syncer.stop();
+        for (const i of o.informers) i.stop();
+        server?.close();
+        await o.plane.stop();
+        o.client.close();
+      },
     },
   };
 }
