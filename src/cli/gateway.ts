@@ -1,12 +1,12 @@
 // `podpath gateway route`: the Gateway API's routing decision for one request, offline, from a
 // file; `podpath gateway-controller`: the same decisions on the Ingress controller's nginx.
 import { Option, type Command } from 'commander';
-import { nginxDataPlane } from './ingress.ts';
+import { nginxDataPlane, nginxDataPlaneOptions, stopOnSignals } from './ingress.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
 export function addGatewayCommands(program: Command): void {
-  program
+  const controller = program
     .command('gateway-controller')
     .description(
       "A Gateway API controller on the Ingress controller's data plane: watches GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants, Services, EndpointSlices, Secrets and Namespaces; serves the Gateways of its GatewayClasses with a real nginx (each listener a server on its port, HTTPRoute matches chosen by the Lua code in the spec's precedence, endpoints to the Lua balancer without a reload); with --data-plane-selector gives each Gateway a LoadBalancer Service (and address) of its own; writes GatewayClass, Gateway (addresses, listeners) and HTTPRoute status; serves /healthz and /metrics.",
@@ -15,16 +15,8 @@ export function addGatewayCommands(program: Command): void {
     .option('--controller-name <name>', 'the GatewayClass spec.controllerName it answers to', 'podpath.dev/gateway-controller')
     .option('--publish-service <namespace/name>', "the data plane's Service: its load-balancer address goes into each Gateway's status, and only listeners on its ports are accepted")
     .option('--data-plane-selector <labels>', "the data plane's pods (this controller's own, by label selector, in --data-plane-namespace): each Gateway gets a LoadBalancer Service of its own, GATEWAY-CLASS in the Gateway's namespace, whose endpoints they are")
-    .option('--data-plane-namespace <namespace>', "the data plane's pods' namespace (default: $POD_NAMESPACE)")
-    .option('--conf-dir <dir>', 'where nginx.conf, the certificates and the Lua code are written', '/etc/nginx')
-    .option('--run-dir <dir>', "nginx's pid file and temp directories (default: CONF_DIR/run)")
-    .option('--listen-address <ip>', 'address nginx binds (default: all)', '')
-    .option('--status-port <port>', "nginx's status server on 127.0.0.1 (endpoint updates, counters)", '10246')
-    .option('--healthz-bind-address <host:port>', '/healthz and /metrics ("off": none)', '0.0.0.0:10254')
-    .option('--worker-processes <n>', "nginx's worker_processes", 'auto')
-    .option('--access-log <file>', 'access log ("off": none)', '/dev/stdout')
-    .option('--nginx <path>', 'the nginx binary', 'nginx')
-    .option('--sync-period <ms>', 'least time between two reloads', '500')
+    .option('--data-plane-namespace <namespace>', "the data plane's pods' namespace (default: $POD_NAMESPACE)");
+  nginxDataPlaneOptions(controller)
     .action(async (o: Record<string, string | undefined>) => {
       const { runGatewayController } = await import('../gateway/controller.ts');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} gateway-controller: ${line}\n`);
@@ -37,12 +29,7 @@ export function addGatewayCommands(program: Command): void {
         ...nginxDataPlane(o, { httpPort: 80, httpsPort: 443 }),
         log,
       });
-      const stop = async () => {
-        await c.stop();
-        process.exit(0);
-      };
-      process.on('SIGTERM', () => void stop());
-      process.on('SIGINT', () => void stop());
+      stopOnSignals(c);
     });
 
   const gateway = program.command('gateway').description('The Gateway API (GatewayClass, Gateway, HTTPRoute, ReferenceGrant) offline: which listener, route, rule and backend serve a request. No cluster, no root.');

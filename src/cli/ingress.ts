@@ -35,8 +35,32 @@ export function nginxDataPlane(o: Record<string, unknown>, ports: { httpPort: nu
   };
 }
 
+/** Declares the flags nginxDataPlane reads on a controller's command. */
+export function nginxDataPlaneOptions(cmd: Command): Command {
+  return cmd
+    .option('--conf-dir <dir>', 'where nginx.conf, the certificates and the Lua code are written', '/etc/nginx')
+    .option('--run-dir <dir>', "nginx's pid file and temp directories (default: CONF_DIR/run, private to the pod like the configuration)")
+    .option('--listen-address <ip>', 'address nginx binds (default: all)', '')
+    .option('--status-port <port>', "nginx's status server on 127.0.0.1 (endpoint updates, counters)", '10246')
+    .option('--healthz-bind-address <host:port>', '/healthz and /metrics ("off": none)', '0.0.0.0:10254')
+    .option('--worker-processes <n>', "nginx's worker_processes", 'auto')
+    .option('--access-log <file>', 'access log ("off": none)', '/dev/stdout')
+    .option('--nginx <path>', 'the nginx binary', 'nginx')
+    .option('--sync-period <ms>', 'least time between two reloads (changes in between are merged into one)', '500');
+}
+
+/** A running controller stopped (its nginx too) on SIGTERM or SIGINT, then the process exits. */
+export function stopOnSignals(c: { stop(): Promise<void> }): void {
+  const stop = async () => {
+    await c.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+}
+
 export function addIngressCommands(program: Command): void {
-  program
+  const controller = program
     .command('ingress-controller')
     .description(
       'An Ingress controller built like ingress-nginx: watches Ingresses, IngressClasses, Services, EndpointSlices and Secrets and drives a real nginx (checked with nginx -t, reloaded only when nginx.conf changes; endpoints reach its Lua balancer without a reload), sets each Ingress\'s status to the controller Service\'s address, and serves /healthz and /metrics.',
@@ -46,17 +70,9 @@ export function addIngressCommands(program: Command): void {
     .option('--controller-class <name>', "the IngressClass spec.controller it answers to", 'k8s.io/ingress-nginx')
     .option('--watch-ingress-without-class', 'also serve Ingresses that name no class')
     .option('--publish-service <namespace/name>', "the Service whose load-balancer address goes into each Ingress's status")
-    .option('--conf-dir <dir>', 'where nginx.conf, the certificates and the Lua code are written', '/etc/nginx')
-    .option('--run-dir <dir>', "nginx's pid file and temp directories (default: CONF_DIR/run, private to the pod like the configuration)")
     .option('--http-port <port>', 'port of the HTTP servers', '80')
-    .option('--https-port <port>', 'port of the HTTPS servers', '443')
-    .option('--listen-address <ip>', 'address nginx binds (default: all)', '')
-    .option('--status-port <port>', "nginx's status server on 127.0.0.1 (endpoint updates, counters)", '10246')
-    .option('--healthz-bind-address <host:port>', '/healthz and /metrics ("off": none)', '0.0.0.0:10254')
-    .option('--worker-processes <n>', "nginx's worker_processes", 'auto')
-    .option('--access-log <file>', 'access log ("off": none)', '/dev/stdout')
-    .option('--nginx <path>', 'the nginx binary', 'nginx')
-    .option('--sync-period <ms>', 'least time between two reloads (changes in between are merged into one)', '500')
+    .option('--https-port <port>', 'port of the HTTPS servers', '443');
+  nginxDataPlaneOptions(controller)
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const { runController } = await import('../ingress/controller/controller.ts');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ingress-controller: ${line}\n`);
@@ -67,12 +83,7 @@ export function addIngressCommands(program: Command): void {
         ...nginxDataPlane(o, { httpPort: portFlag(o, 'httpPort'), httpsPort: portFlag(o, 'httpsPort') }),
         log,
       });
-      const stop = async () => {
-        await c.stop();
-        process.exit(0);
-      };
-      process.on('SIGTERM', () => void stop());
-      process.on('SIGINT', () => void stop());
+      stopOnSignals(c);
     });
 
   const ingress = program.command('ingress').description('The Ingress controller\'s model offline: the nginx.conf it would load, and which Ingress serves a request. No cluster, no root.');
