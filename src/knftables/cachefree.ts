@@ -28,7 +28,7 @@ export function rulesInChainBlocks(tx: Transaction): string | undefined {
     if (block) out += `${block.text}}\n`;
     block = undefined;
   };
-  for (const { verb, obj } of tx.operations) {
+  for (const { verb, obj } of tx) {
     const where = locate(tx.context, obj);
     if (where instanceof Error) return undefined;
     const at = `${where.family} ${where.table}`;
@@ -62,7 +62,7 @@ export function deletesByName(tx: Transaction): { family: Family; table: string;
   if (tx.error || !tx.numOperations) return undefined;
   let at: { family: Family; table: string } | undefined;
   const objs: { kind: 'chain' | 'set' | 'map'; name: string }[] = [];
-  for (const { verb, obj } of tx.operations) {
+  for (const { verb, obj } of tx) {
     if (verb !== 'delete' || (obj.kind !== 'chain' && obj.kind !== 'set' && obj.kind !== 'map') || obj.handle !== undefined) return undefined;
     const where = locate(tx.context, obj);
     if (where instanceof Error || (at && (at.family !== where.family || at.table !== where.table))) return undefined;

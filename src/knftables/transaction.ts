@@ -28,7 +28,12 @@ export class Transaction {
   }
 
   get operations(): readonly Operation[] {
-    return this.objs.map((obj, i) => ({ verb: this.verbs[i]!, obj }));
+    return [...this];
+  }
+
+  /** The operations one by one, so a reader that stops at the first misfit does not build the whole list. */
+  *[Symbol.iterator](): IterableIterator<Operation> {
+    for (let i = 0; i < this.objs.length; i++) yield { verb: this.verbs[i]!, obj: this.objs[i]! };
   }
 
   get numOperations(): number {
