@@ -4,7 +4,8 @@
 // src/native/sockopt.c into build/sockopt.node (the userspace proxy's transparent sockets); and
 // src/native/nftctx.c into build/nftctx.node (a libnftables context kept open); and
 // src/images/echo.c into build/echo (the podpath/echo image's program); and writes
-// build/openapi-models.json, the model data the API server's OpenAPI schemas come from.
+// build/openapi-models.json, the model data the API server's OpenAPI schemas come from; and
+// build/model-types.json, the field types the API's decoder reads (src/api/schema.ts).
 // Run by `npm ci`/`npm install` (the prepare script); bin/podpath.js falls back to loading the
 // TypeScript sources whenever dist/ is missing or older than src/.
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateModelTypes } from './gen-model-types.js';
 import { generateOpenAPIModels } from './gen-openapi-models.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,6 +59,9 @@ const echo = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', path.join(root, '
 if (echo.status !== 0) {
   console.warn(`podpath build: build/echo not built (${echo.error ? `cc: ${echo.error.message}` : echo.stderr.trim()}); podpath/echo pods run as Node processes. apt-get install -y gcc libc6-dev, then npm run build.`);
 }
+// The models' field types (without them every process that decodes objects derives them at
+// start, in a child process that imports @kubernetes/client-node's models).
+await generateModelTypes(root);
 // Upstream's type descriptions, read from @kubernetes/client-node's declarations with the
 // TypeScript compiler (a devDependency): without them the API server serves no OpenAPI schemas.
 try {

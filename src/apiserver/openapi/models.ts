@@ -3,7 +3,7 @@
 // and required fields). Field types come from the models themselves (src/api/schema.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { checkoutRoot } from '../../util/built.ts';
 
 export interface FieldDoc {
   description: string;
@@ -29,14 +29,6 @@ export interface ModelData {
 export class ModelDataMissing extends Error {}
 
 const fileName = 'build/openapi-models.json';
-
-/** The checkout's root: the nearest folder above this module holding bin/podpath.js (src/ and dist/ alike). */
-function checkoutRoot(): string | undefined {
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'bin/podpath.js'))) return dir;
-  }
-  return undefined;
-}
 
 let cached: ModelData | undefined;
 
