@@ -155,14 +155,14 @@ export class FakeIptables implements IptablesInterface {
   }
 
   /** As iptables-save lists a table: built-in chains first, then user chains by name, each chain's rules in turn. */
-  save(table: TableName): Table {
+  save(table: TableName, only?: readonly string[]): Table {
     const chains = this.tables.get(table) ?? this.chains(new Map(), table);
     const builtin = builtinChains[table];
     const names = [...builtin, ...[...chains.keys()].filter((n) => !builtin.includes(n)).sort()];
     return {
       name: table,
       chains: names.map((name) => ({ name, policy: chains.get(name)!.policy, counters: chains.get(name)!.counters })),
-      ops: names.flatMap((name) => chains.get(name)!.rules.map((rule) => ({ op: 'append' as const, rule: { chain: rule.chain, args: [...rule.args] } }))),
+      ops: names.filter((name) => !only || only.includes(name)).flatMap((name) => chains.get(name)!.rules.map((rule) => ({ op: 'append' as const, rule: { chain: rule.chain, args: [...rule.args] } }))),
     };
   }
 

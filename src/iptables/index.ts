@@ -7,4 +7,5 @@ export { tokenize, quoteArg, joinArgs, type Quoting } from './tokenize.ts';
 export { parseRuleSpec, matchParam, targetParam, type RuleSpec, type Match, type Target, type Param, type Negatable } from './rulespec.ts';
 export type { IptablesInterface, RestoreOptions, RulePosition } from './interface.ts';
 export { FakeIptables } from './fake.ts';
+export { withEnsured, type EnsuredChain, type EnsuredRule } from './ensure.ts';
 export { Iptables, errorFromStderr, type IptablesOptions } from './iptables.ts';

@@ -15,8 +15,8 @@ export interface RestoreOptions {
 export interface IptablesInterface {
   /** Applies tables as iptables-restore does, all or nothing; throws IptError. */
   restore(tables: readonly Table[], opts?: RestoreOptions): void;
-  /** One table as iptables-save gives it. */
-  save(table: TableName): Table;
+  /** One table as iptables-save gives it; with `chains`, only those chains' rules (all chains declared). */
+  save(table: TableName, chains?: readonly string[]): Table;
   /** The names of the chains a table has (built-in and user), without reading its rules. */
   listChains(table: TableName): string[];
   /** Creates a user chain unless it exists; whether it existed. */

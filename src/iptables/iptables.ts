@@ -75,8 +75,11 @@ export class Iptables implements IptablesInterface {
     this.ok(argv, serializeDump(tables, 'restore'));
   }
 
-  save(table: TableName): Table {
-    const found = parseDump(this.ok(['iptables-save', '-t', table])).find((t) => t.name === table);
+  save(table: TableName, chains?: readonly string[]): Table {
+    let text = this.ok(['iptables-save', '-t', table]);
+    // Only the rules asked for are parsed: kube-proxy's nat table can hold 100,000s.
+    if (chains) text = text.split('\n').filter((l) => !l.startsWith('-A ') || chains.some((c) => l.startsWith(`-A ${c} `))).join('\n');
+    const found = parseDump(text).find((t) => t.name === table);
     return found ?? { name: table, chains: [], ops: [] };
   }
 

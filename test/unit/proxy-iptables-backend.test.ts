@@ -68,6 +68,20 @@ describe('iptables backend on the iptables fake', () => {
     assert.deepEqual(tables(ipt), fullySynced(after));
   });
 
+  it('puts each jump rule first in its built-in chain once, however many full syncs, below what another program inserted later', () => {
+    const ipt = new FakeIptables();
+    const b = newBackend(ipt);
+    const two = state({ a: ['10.244.0.5'], b: ['10.244.0.7'] });
+    b.sync({ byService: two, nodeIP });
+    const jumps = (table: TableName, chain: string) => ipt.rules(table, chain)!.map((r) => r.args.at(-1));
+    assert.deepEqual(jumps('nat', 'PREROUTING'), ['KUBE-SERVICES']);
+    assert.deepEqual(jumps('filter', 'INPUT'), ['KUBE-FIREWALL', 'KUBE-PROXY-FIREWALL', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES'], 'each prepended in turn, as upstream\'s -I one after another');
+    ipt.ensureRule('prepend', 'filter', 'INPUT', ['-j', 'ACCEPT']);
+    b.sync({ byService: two, nodeIP });
+    assert.deepEqual(jumps('filter', 'INPUT'), ['ACCEPT', 'KUBE-FIREWALL', 'KUBE-PROXY-FIREWALL', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES'], 'present jumps are left where they are');
+    for (const t of ['mangle', 'nat', 'filter'] as const) assert.equal(ipt.hasChain(t, 'KUBE-PROXY-CANARY'), true);
+  });
+
   it('deletes the stale chains it finds in the saved nat table: ones left by an earlier run, a deleted Service\'s', () => {
     const ipt = new FakeIptables();
     // An earlier kube-proxy left a Service chain and its endpoint chain behind.
@@ -96,26 +110,26 @@ describe('iptables backend on the iptables fake', () => {
     }
     let saves = 0;
     const ipt = new (class extends FakeIptables {
-      override save(table: TableName): Table {
+      override save(table: TableName, chains?: readonly string[]): Table {
         saves++;
-        return super.save(table);
+        return super.save(table, chains);
       }
     })();
     let now = 0;
     const backend = newBackend(ipt, new ProxyMetrics('iptables'), () => now);
     const m = portsByService(servicePorts(services, slices, 'n'));
     backend.sync({ byService: m });
-    assert.equal(saves, 1);
+    assert.equal(saves, 3, 'a full sync reads filter, nat and mangle once each (jumps, canaries, stale chains)');
     const seps = () => declaredServiceChains(ipt).filter((c) => c.startsWith('KUBE-SEP-')).length;
     assert.equal(seps(), 1010, 'a full sync declares every endpoint chain');
     now = 1000;
     backend.sync({ byService: m, changed: new Set(['ns/s7']) });
     assert.equal(seps(), 10, 'a partial sync declares only the changed Service\'s endpoint chains');
     assert.ok(ipt.rules('nat', 'KUBE-SERVICES')!.some((r) => r.args.includes('172.30.1.99')), 'KUBE-SERVICES is still written whole');
-    assert.equal(saves, 1, '1,010 endpoints: no stale-chain listing on this partial sync');
+    assert.equal(saves, 3, '1,010 endpoints: no stale-chain listing on this partial sync');
     now = 31_000;
     backend.sync({ byService: m, changed: new Set(['ns/s7']) });
-    assert.equal(saves, 2, 'a sync period later it looks again');
+    assert.equal(saves, 4, 'a sync period later it looks again');
   });
 });
 

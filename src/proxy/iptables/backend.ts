@@ -3,7 +3,7 @@
 // nat table deleted in the same transaction), the jump rules and upstream's canary chains kept in
 // place on full syncs — all through src/iptables' Interface (its fake in unit tests).
 import { defaultExecutor, type Executor } from '../../exec/exec.ts';
-import { Iptables, type IptablesInterface, type TableName } from '../../iptables/index.ts';
+import { Iptables, withEnsured, type IptablesInterface, type Table, type TableName } from '../../iptables/index.ts';
 import { allServicePorts, type Backend, type SyncRequest, type SyncResult } from '../backend.ts';
 import type { ProxyFlags } from '../config.ts';
 import type { ProxyMetrics } from '../metrics.ts';
@@ -11,6 +11,11 @@ import { liveNodePortIPs } from '../nodeaddresses.ts';
 import { deleteChains, iptablesConfig, jumpRules, largeClusterEndpointsThreshold, renderIptables, staleChains } from './render.ts';
 
 const canaryTables: TableName[] = ['mangle', 'nat', 'filter'];
+/** The jumps' targets, then upstream's canary chains. */
+const ensuredChains = [...jumpRules.map((j) => ({ table: j.table, chain: j.args.at(-1)! })), ...canaryTables.map((table) => ({ table, chain: 'KUBE-PROXY-CANARY' }))];
+const ensuredTables = [...new Set(ensuredChains.map((c) => c.table))];
+/** The built-in chains jumps go from. */
+const jumpChains = [...new Set(jumpRules.map((j) => j.chain))];
 
 export class IptablesBackend implements Backend {
   readonly mode = 'iptables' as const;
@@ -39,25 +44,23 @@ export class IptablesBackend implements Backend {
     const check = full || !large || this.now() - this.lastStaleCheck >= this.syncPeriodMs;
     if (check) this.lastStaleCheck = this.now();
     const [, nat] = r.tables;
-    const stale = check ? staleChains(this.iptables.listChains('nat'), r.activeNatChains) : [];
+    // A full sync reads the tables anyway: the jump rules' built-in chains come along.
+    const saved = full ? new Map<TableName, Table>(ensuredTables.map((t) => [t, this.iptables.save(t, jumpChains)])) : undefined;
+    const chainsNow = saved ? saved.get('nat')!.chains.map((c) => c.name) : check ? this.iptables.listChains('nat') : [];
+    const stale = check ? staleChains(chainsNow, r.activeNatChains) : [];
     deleteChains(nat, stale);
+    // As upstream on a full sync: each jump's chain made if missing, the jump put first in its
+    // built-in chain unless it is there, and the canary chains that tell of a flush; in the
+    // same transaction here, not as ~45 iptables commands.
+    const tables = saved ? withEnsured(r.tables, saved, ensuredChains, jumpRules) : r.tables;
     try {
-      this.iptables.restore(r.tables, { noflush: true, counters: true });
+      this.iptables.restore(tables, { noflush: true, counters: true });
     } catch (e) {
       this.metrics.iptablesRestoreFailures.inc();
       if (!full) this.metrics.iptablesPartialRestoreFailures.inc();
       throw e;
     }
-    if (full) {
-      // As upstream: each jump's chain made if missing, then the jump put first in its built-in chain.
-      for (const j of jumpRules) {
-        this.iptables.ensureChain(j.table, j.args.at(-1)!);
-        this.iptables.ensureRule('prepend', j.table, j.chain, j.args);
-      }
-      // Upstream's canary: if these vanish, someone flushed the tables and a full sync is due.
-      for (const t of canaryTables) this.iptables.ensureChain(t, 'KUBE-PROXY-CANARY');
-      this.serviceNatRules.clear();
-    }
+    if (full) this.serviceNatRules.clear();
     for (const k of req.changed ?? []) this.serviceNatRules.delete(k);
     let writtenServiceRules = 0;
     for (const [k, n] of r.serviceNatRules) {
