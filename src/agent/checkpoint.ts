@@ -10,6 +10,8 @@ export interface RuntimeContainer {
   startedAt?: string;
   /** startedAt to the millisecond (the API's timestamps are whole seconds) */
   startedAtMs?: number;
+  /** started by this agent and still assembling its root: its own command has not run yet (no probes) */
+  execPending?: boolean;
   restartCount: number;
   state: ContainerState;
   lastState?: ContainerState;

@@ -136,7 +136,7 @@ export const firstProbeAfterMs = 500;
 
 export interface ProberDeps extends ProbeDeps {
   clock: Clock;
-  processes: Pick<Processes, 'alive' | 'signal'>;
+  processes: Pick<Processes, 'alive' | 'signal' | 'supervises'>;
   log: (s: string) => void;
   /** a probe finished: the pod's status may have changed */
   resync: (uid: string) => void;
@@ -161,6 +161,8 @@ export class Prober {
     for (const c of pod.spec.containers) {
       const rc = rp.containers[c.name];
       if (!rc?.state.running || !rc.pid || !this.d.processes.alive(rc.pid)) continue;
+      // (a container a previous agent started, adopted, has long run its command)
+      if (rc.execPending && this.d.processes.supervises(rc.pid)) continue;
       const startedMs = rc.startedAtMs ?? (Date.parse(rc.startedAt ?? '') || now);
       for (const kind of ['readiness', 'liveness'] as const) {
         const probe = kind === 'readiness' ? c.readinessProbe : c.livenessProbe;

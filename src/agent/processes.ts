@@ -25,6 +25,12 @@ export interface StartOptions {
   readOutput?: () => void;
   /** a FIFO (made here when missing) that is the process's stdin, held open until closeStdin */
   stdinFifo?: string;
+  /**
+   * Called when the process closes its fd 3, a pipe from this table: a container's wrapper
+   * closes it as it execs the container's command (rootfs.ts), the moment a runtime calls the
+   * container started. (Also called if the process ends without closing it first.)
+   */
+  onExec?: () => void;
 }
 
 export interface Processes {
@@ -60,7 +66,18 @@ export function hostProcesses(): Processes {
       // O_RDWR first (a FIFO opened so never blocks), then the read end the process gets.
       const holder = o.stdinFifo ? fs.openSync(o.stdinFifo, 'r+') : undefined;
       const stdinFd = o.stdinFifo ? fs.openSync(o.stdinFifo, 'r') : 'ignore';
-      const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: [stdinFd, outFd, errFd], env: o.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
+      const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: [stdinFd, outFd, errFd, ...(o.onExec ? (['pipe'] as const) : [])], env: o.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
+      if (o.onExec) {
+        const execed = child.stdio[3] as NodeJS.ReadableStream & NodeJS.EventEmitter;
+        let told = false;
+        const tell = () => {
+          if (!told) (told = true), o.onExec!();
+        };
+        execed.on('error', tell);
+        execed.once('end', tell);
+        execed.once('close', tell);
+        execed.resume();
+      }
       if (typeof stdinFd === 'number') fs.closeSync(stdinFd);
       child.unref();
       if (child.pid) o.readOutput?.();

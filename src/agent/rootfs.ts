@@ -67,7 +67,8 @@ shift
 exec chroot "$F" /bin/sh -c "$S" container "$H" "$W" "$P" "$@"`;
 
 // Stage 2, chrooted: each bind moved to its target (made as a directory or an empty file, a
-// symlink in its place replaced), read-only where asked; the hostname; the command.
+// symlink in its place replaced), read-only where asked; the hostname; the command, with fd 3
+// closed first: the agent's pipe there tells it the container's own process now runs.
 const stage2 = `set -e
 H=$1 W=$2 P=$3; shift 3
 i=0
@@ -84,6 +85,7 @@ hostname "$H"
 echo "$H" > /etc/hostname
 mkdir -p "$W"
 cd "$W"
+exec 3>&-
 PATH=$P exec "$@"`;
 
 /**

@@ -189,7 +189,17 @@ export class ContainerRuntime {
       rotateLog(this.o.paths.containerLog(rp.uid, c.name), this.o.paths.containerPreviousLog(rp.uid, c.name));
       this.readOutput(rp.uid, c.name);
     };
-    const pid = this.d.processes.start(argv, { env, output, readOutput, ...stdinFifo }, (code, signal) => {
+    // The probes wait for the container's own command, not the assembly of its root before it
+    // (a second on a busy machine: a first probe then finds nothing listening, and readiness
+    // waits a whole period); their clock starts there.
+    let pid: number | undefined;
+    rc.execPending = true;
+    const onExec = () => {
+      if (pid !== undefined && rc.pid !== pid) return;
+      rc.execPending = false;
+      rc.startedAtMs = this.d.clock.now();
+    };
+    pid = this.d.processes.start(argv, { env, output, readOutput, onExec, ...stdinFifo }, (code, signal) => {
       if (rc.pid === pid) this.exited(rp, rc, code, signal);
     });
     // podpath has no image store: every image is on the machine already.
@@ -203,7 +213,7 @@ export class ContainerRuntime {
     const now = this.d.clock.now();
     rc.pid = pid;
     rc.startedAt = apiTime(now);
-    rc.startedAtMs = now;
+    if (rc.execPending) rc.startedAtMs = now; // else the process has exec'd already (onExec set it)
     rc.state = { running: { startedAt: rc.startedAt } };
     rc.started = true;
     rc.ready = !c.readinessProbe;

@@ -44,6 +44,7 @@ export class FakeProcesses implements Processes {
     const pid = this.next++;
     this.procs.set(pid, { argv, opts, onExit, alive: true });
     this.events.push(`start ${pid}`);
+    opts.onExec?.(); // the command runs at once
     return pid;
   }
   supervises(pid: number): boolean {

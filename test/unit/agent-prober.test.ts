@@ -108,6 +108,24 @@ describe('node agent prober', () => {
     assert.equal(r.containers.main!.ready, true);
   });
 
+  it('probes nothing while the container\'s root is still being assembled (its command not yet run), then from when it runs', async () => {
+    const { clock, procs, prober, pid, r, asked, tickAfter } = proberFor([true, true]);
+    const p = pod('web', { containers: [{ name: 'main', readinessProbe: { httpGet: { port: 80 }, periodSeconds: 10 } }] });
+    r.containers.main!.execPending = true;
+    assert.equal(await tickAfter(p, 5000), 0, 'no probe finds the port closed before the command runs');
+    r.containers.main!.execPending = false;
+    r.containers.main!.startedAtMs = clock.now();
+    assert.equal(await tickAfter(p, 0), 0, 'not in the instant the command started');
+    assert.equal(await tickAfter(p, firstProbeAfterMs), 1);
+    assert.equal(r.containers.main!.ready, true);
+    // One a previous agent started (adopted, not this table's child) is probed whatever its checkpoint says.
+    const adopted: RuntimePod = { ...r, uid: 'u2', containers: { main: { ...r.containers.main!, pid: pid + 100, execPending: true, ready: false } } };
+    procs.adopted.add(pid + 100);
+    prober.tick(p, adopted);
+    await settle();
+    assert.equal(asked.length, 2);
+  });
+
   it('waits initialDelaySeconds, starts over when the container restarts, and probes nothing that is not running', async () => {
     const { clock, procs, prober, pid, r, tickAfter } = proberFor([true, true, true]);
     const p = pod('web', { containers: [{ name: 'main', readinessProbe: { tcpSocket: { port: 80 }, initialDelaySeconds: 5 } }] });
