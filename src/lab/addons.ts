@@ -1,6 +1,6 @@
 // The lab's cluster add-ons, applied by `podpath up` like kubeadm applies its own: the cluster
-// DNS as CoreDNS is deployed (Deployment `coredns` in kube-system, two replicas, behind the
-// `kube-dns` Service at the cluster DNS address), running the built-in image podpath/coredns.
+// DNS as CoreDNS is deployed (Deployment `coredns` in kube-system behind the `kube-dns` Service
+// at the cluster DNS address), running the built-in image podpath/coredns.
 import type { KubeObject, PolicyRule } from '../api/types.ts';
 import { netConfJSON } from '../cni/netconf.ts';
 
@@ -25,6 +25,7 @@ export interface DnsAddonOptions {
   /** the kube-dns Service's ClusterIP (the kubelet's --cluster-dns) */
   clusterIP: string;
   zone: string;
+  /** kubeadm deploys two; minikube scales a cluster with one control plane down to one */
   replicas?: number;
   /** resolvers for names outside the zone (default: the node's resolv.conf, dnsPolicy Default) */
   upstream?: string;

@@ -154,20 +154,30 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
       for (const line of await applyAll(client, announcerRBAC())) progress.applied(line);
       startControllers(s);
       startAgents(s);
-      // the network daemon: flannel's DaemonSet keeping each node's routes (or VXLAN) to the others' pod CIDRs, or Calico's running BIRD
-      for (const line of await applyAll(client, networkAddon(s))) progress.applied(line);
-      // kube-proxy as kubeadm deploys it: a DaemonSet whose pods reach the API server at its address, from its ConfigMap.
-      if (o.proxyMode !== 'none') for (const line of await applyAll(client, kubeProxyAddon({ config: labKubeProxyConfiguration(o.proxyMode, o.proxyConfig), apiServer: `https://${s.nodes[0]!.ip}:6443` }))) progress.applied(line);
-      // the NetworkPolicy agent as a DaemonSet too, enforcing on each node in the node's namespace
-      if (o.netpol !== false) for (const line of await applyAll(client, netpolAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443 }))) progress.applied(line);
-      const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
-      await markControlPlane(client, s.nodes[0]!.name);
-      const nodesReadyMs = Date.now() - t0;
-      routeToPods(s, nodes);
-      if (withDNS) for (const line of await applyAll(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
-      if (withIngress) for (const line of await applyAll(client, ingressAddon())) progress.applied(line);
-      if (withGateway) for (const line of await installGatewayAPI(client)) progress.applied(line);
-      for (const line of await applyAll(client, objs)) progress.applied(line);
+      // Everything the lab runs is applied while the nodes register (pods wait for a node, then
+      // start): the add-ons kubeadm applies, podpath's own, then the user's objects.
+      const applied = (async () => {
+        // the network daemon: flannel's DaemonSet keeping each node's routes (or VXLAN) to the others' pod CIDRs, or Calico's running BIRD
+        for (const line of await applyAll(client, networkAddon(s))) progress.applied(line);
+        // kube-proxy as kubeadm deploys it: a DaemonSet whose pods reach the API server at its address, from its ConfigMap.
+        if (o.proxyMode !== 'none') for (const line of await applyAll(client, kubeProxyAddon({ config: labKubeProxyConfiguration(o.proxyMode, o.proxyConfig), apiServer: `https://${s.nodes[0]!.ip}:6443` }))) progress.applied(line);
+        // the NetworkPolicy agent as a DaemonSet too, enforcing on each node in the node's namespace
+        if (o.netpol !== false) for (const line of await applyAll(client, netpolAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443 }))) progress.applied(line);
+        // CoreDNS: kubeadm's two replicas across nodes; on a single node one, as minikube scales it
+        // (a second copy there adds memory and start-up work, and no resilience).
+        if (withDNS) for (const line of await applyAll(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', replicas: s.nodes.length === 1 ? 1 : 2, ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
+        if (withIngress) for (const line of await applyAll(client, ingressAddon())) progress.applied(line);
+        if (withGateway) for (const line of await installGatewayAPI(client)) progress.applied(line);
+        for (const line of await applyAll(client, objs)) progress.applied(line);
+      })();
+      const registered = (async () => {
+        const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
+        await markControlPlane(client, s.nodes[0]!.name);
+        const readyMs = Date.now() - t0;
+        routeToPods(s, nodes);
+        return readyMs;
+      })();
+      const [nodesReadyMs] = await Promise.all([registered, applied]);
       const ready = await waitForPods(client, o.timeoutSeconds * 1000);
       const kc = publishKubeconfig(s, o.kubeconfig);
       const podsReadyMs = Date.now() - t0;
