@@ -208,10 +208,10 @@ export function authorizeRequest(req: IncomingMessage, pathname: string, query: 
 }
 
 export function createHandler(opts: HttpOptions): Handler {
-  // The OpenAPI documents are built once, off the request path, and out of the burst in which a
-  // lab starts a dozen processes beside this one (a third of a CPU-second: clients come later;
-  // one that asks sooner has its document built then).
-  setTimeout(prepareOpenAPI, 3000).unref();
+  // The OpenAPI documents are built once, off the request path, when the burst in which a lab
+  // starts a dozen processes beside this one is over (they cost a third of a CPU-second); a
+  // client that asks sooner has its group-version's document built then (~50 ms).
+  setTimeout(prepareOpenAPI, 30_000).unref();
   const { registry } = opts;
   const extra = () => registry.kinds?.types() ?? [];
   const findDynamic: FindDynamic = (g, v, r) => registry.kinds?.find(g, v, r);

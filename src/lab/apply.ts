@@ -3,7 +3,8 @@
 import { readManifests } from '../api/manifest.ts';
 import { findKind } from '../api/resources.ts';
 import type { KubeObject } from '../api/types.ts';
-import { objectPath, type Client } from '../client/client.ts';
+import { ApiError } from '../api/errors.ts';
+import { collectionPath, objectPath, type Client } from '../client/client.ts';
 
 /** The objects of `files`; refused, naming the file, when podpath does not serve a kind or an object has no name. */
 export function readLabManifests(files: string[]): KubeObject[] {
@@ -24,6 +25,28 @@ export async function applyAll(client: Client, objs: KubeObject[]): Promise<stri
     const p = `${objectPath(String(o.apiVersion), rt.resource, ns, o.metadata.name!)}?fieldManager=podpath&fieldValidation=Strict&force=true`;
     await client.request('PATCH', p, JSON.stringify(o), 'application/apply-patch+yaml');
     lines.push(`${rt.resource}${rt.group ? `.${rt.group}` : ''}/${o.metadata.name} applied`);
+  }
+  return lines;
+}
+
+/**
+ * The cluster's add-ons, as kubeadm installs its own: each object created, and applied
+ * (server-side, as applyAll) only if it exists already. A create is also the cheaper request:
+ * the API server reads a JSON body, where an apply body is YAML (the Gateway API's CRDs are
+ * half a megabyte of it).
+ */
+export async function installAddon(client: Client, objs: KubeObject[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const o of objs) {
+    const rt = findKind(String(o.apiVersion), String(o.kind))!;
+    const ns = rt.namespaced ? (o.metadata?.namespace ?? 'default') : undefined;
+    try {
+      await client.request('POST', `${collectionPath(String(o.apiVersion), rt.resource, ns)}?fieldManager=podpath&fieldValidation=Strict`, JSON.stringify(o));
+      lines.push(`${rt.resource}${rt.group ? `.${rt.group}` : ''}/${o.metadata.name} created`);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status.code === 409)) throw e;
+      lines.push(...(await applyAll(client, [o])));
+    }
   }
   return lines;
 }

@@ -16,7 +16,7 @@ import { labClient } from './access.ts';
 import { announcerRBAC, calicoAddon, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, ingressAddon, netpolAddon } from './addons.ts';
 import { gatewayCRDs } from '../gateway/crds.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
-import { applyAll, readLabManifests } from './apply.ts';
+import { applyAll, installAddon, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import { loadOrCreateCA, type CA } from '../util/pki.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
@@ -151,22 +151,22 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
     const client = labClient(s);
     try {
       // the node agents' LoadBalancer announcer reads what MetalLB's speaker reads: granted to the nodes before they start
-      for (const line of await applyAll(client, announcerRBAC())) progress.applied(line);
+      for (const line of await installAddon(client, announcerRBAC())) progress.applied(line);
       startControllers(s);
       startAgents(s);
       // Everything the lab runs is applied while the nodes register (pods wait for a node, then
       // start): the add-ons kubeadm applies, podpath's own, then the user's objects.
       const applied = (async () => {
         // the network daemon: flannel's DaemonSet keeping each node's routes (or VXLAN) to the others' pod CIDRs, or Calico's running BIRD
-        for (const line of await applyAll(client, networkAddon(s))) progress.applied(line);
+        for (const line of await installAddon(client, networkAddon(s))) progress.applied(line);
         // kube-proxy as kubeadm deploys it: a DaemonSet whose pods reach the API server at its address, from its ConfigMap.
-        if (o.proxyMode !== 'none') for (const line of await applyAll(client, kubeProxyAddon({ config: labKubeProxyConfiguration(o.proxyMode, o.proxyConfig), apiServer: `https://${s.nodes[0]!.ip}:6443` }))) progress.applied(line);
+        if (o.proxyMode !== 'none') for (const line of await installAddon(client, kubeProxyAddon({ config: labKubeProxyConfiguration(o.proxyMode, o.proxyConfig), apiServer: `https://${s.nodes[0]!.ip}:6443` }))) progress.applied(line);
         // the NetworkPolicy agent as a DaemonSet too, enforcing on each node in the node's namespace
-        if (o.netpol !== false) for (const line of await applyAll(client, netpolAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443 }))) progress.applied(line);
+        if (o.netpol !== false) for (const line of await installAddon(client, netpolAddon({ apiHost: s.nodes[0]!.ip, apiPort: 6443 }))) progress.applied(line);
         // CoreDNS: kubeadm's two replicas across nodes; on a single node one, as minikube scales it
         // (a second copy there adds memory and start-up work, and no resilience).
-        if (withDNS) for (const line of await applyAll(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', replicas: s.nodes.length === 1 ? 1 : 2, ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
-        if (withIngress) for (const line of await applyAll(client, ingressAddon())) progress.applied(line);
+        if (withDNS) for (const line of await installAddon(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', replicas: s.nodes.length === 1 ? 1 : 2, ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
+        if (withIngress) for (const line of await installAddon(client, ingressAddon())) progress.applied(line);
         if (withGateway) for (const line of await installGatewayAPI(client)) progress.applied(line);
         for (const line of await applyAll(client, objs)) progress.applied(line);
       })();
@@ -377,7 +377,7 @@ async function servedIngresses(client: Client, s: LabState, pods: Pod[]): Promis
  * controller (which watches the CRDs' kinds from its start).
  */
 async function installGatewayAPI(client: Client): Promise<string[]> {
-  const lines = await applyAll(client, gatewayCRDs());
+  const lines = await installAddon(client, gatewayCRDs());
   await waitFor(
     async () => Boolean(await client.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses')),
     30_000,
@@ -386,6 +386,6 @@ async function installGatewayAPI(client: Client): Promise<string[]> {
   const gc = gatewayClass();
   await client.request('PATCH', `/apis/gateway.networking.k8s.io/v1/gatewayclasses/${gc.metadata.name}?fieldManager=podpath&force=true`, JSON.stringify(gc), 'application/apply-patch+yaml');
   lines.push(`gatewayclasses.gateway.networking.k8s.io/${gc.metadata.name} applied`);
-  lines.push(...(await applyAll(client, gatewayAddon())));
+  lines.push(...(await installAddon(client, gatewayAddon())));
   return lines;
 }

@@ -162,17 +162,21 @@ spec:
   restartPolicy: Never
   volumes: [{name: workdir, emptyDir: {}}]
   initContainers:
-  - {name: prepare, image: busybox, command: [sh, -c, 'sleep 2; echo prepared > /work-dir/out'], volumeMounts: [{name: workdir, mountPath: /work-dir}]}
+  - {name: prepare, image: busybox, command: [sh, -c, 'sleep 3; echo prepared > /work-dir/out'], volumeMounts: [{name: workdir, mountPath: /work-dir}]}
   containers:
   - {name: main, image: busybox, command: [sh, -c, 'cat /work-dir/out; env | sort; exec sleep 600'], volumeMounts: [{name: workdir, mountPath: /work-dir}]}
 `;
     lab.ok(['apply', '-f', '-'], manifest);
     const status = () => JSON.parse(lab.ok(['get', 'pod', 'init-demo', '-o', 'json'])).status;
-    await eventually(() => status().initContainerStatuses?.[0]?.state?.running, 15_000, 'the init container to run');
+    // One reading while the init container runs: on a busy machine its few seconds pass quickly.
+    const running = (await eventually(() => {
+      const st = status();
+      return st.initContainerStatuses?.[0]?.state?.running ? st : undefined;
+    }, 15_000, 'the init container to run'))!;
     const during = lab.ok(['get', 'pod', 'init-demo']).trim().split('\n')[1]!;
     assert.match(during, /^init-demo\s+0\/1\s+Init:0\/1\s/);
-    assert.equal(status().conditions.find((c: any) => c.type === 'Initialized').status, 'False');
-    assert.equal(status().containerStatuses[0].state.waiting.reason, 'PodInitializing');
+    assert.equal(running.conditions.find((c: any) => c.type === 'Initialized').status, 'False');
+    assert.equal(running.containerStatuses[0].state.waiting.reason, 'PodInitializing');
     await eventually(() => status().phase === 'Running', 20_000, 'the main container to run');
     const st = status();
     assert.equal(st.initContainerStatuses[0].state.terminated.exitCode, 0);
