@@ -43,6 +43,8 @@ export interface ApiServerOptions {
   extraSANs?: string[];
   /** also serve on this unix socket (the lab's host tunnel connects to it) */
   listenUnix?: string;
+  /** also serve on this listening socket, inherited as a file descriptor */
+  listenFd?: number;
   /** how long an Event lives after its last write (--event-ttl; an hour by default) */
   eventTTLMs?: number;
   /** the client certificate node agents are dialed with, and the CA their serving certificates are verified against */
@@ -174,20 +176,31 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     server.listen(port, host, () => resolve());
   });
   const actualPort = (server.address() as { port: number }).port;
-  let unixServer: https.Server | undefined;
-  if (opts.listenUnix) {
-    fs.rmSync(opts.listenUnix, { force: true });
-    unixServer = https.createServer({ ...tls, ...serverOptions(apiserverLimits) });
-    unixServer.on('connection', (sk: Socket) => {
+  // Further listeners serving the same: a unix socket, or a listening socket inherited as a file
+  // descriptor (a lab's API server is reached from the host's 127.0.0.1 so, through a socket
+  // \`podpath up\` made in the host's network namespace).
+  const extra: https.Server[] = [];
+  const serveAlso = async (listen: (srv: https.Server, done: () => void) => void) => {
+    const srv = https.createServer({ ...tls, ...serverOptions(apiserverLimits) });
+    srv.on('connection', (sk: Socket) => {
       sockets.add(sk);
       sk.on('close', () => sockets.delete(sk));
     });
-    const u = unixServer;
     await new Promise<void>((resolve, reject) => {
-      u.once('error', reject);
-      u.listen(opts.listenUnix, () => resolve());
+      srv.once('error', reject);
+      listen(srv, resolve);
     });
-    fs.chmodSync(opts.listenUnix, 0o600);
+    extra.push(srv);
+  };
+  if (opts.listenUnix) {
+    const unixPath = opts.listenUnix;
+    fs.rmSync(unixPath, { force: true });
+    await serveAlso((srv, done) => srv.listen(unixPath, done));
+    fs.chmodSync(unixPath, 0o600);
+  }
+  if (opts.listenFd !== undefined) {
+    const fd = opts.listenFd;
+    await serveAlso((srv, done) => srv.listen({ fd }, done));
   }
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `https://${shownHost}:${actualPort}`;
@@ -214,11 +227,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     log,
   });
   guard(server, handler, apiserverLimits, log);
-  if (unixServer) guard(unixServer, handler, apiserverLimits, log);
+  for (const srv of extra) guard(srv, handler, apiserverLimits, log);
   // exec, attach and port-forward: upgraded connections, proxied to the pod's node agent.
   const upgrade = createUpgradeHandler({ registry, kubelet, admit: (req, pathname, query) => void authorizeRequest(req, pathname, query, authentication, authorizer), route, log });
   server.on('upgrade', upgrade);
-  unixServer?.on('upgrade', upgrade);
+  for (const srv of extra) srv.on('upgrade', upgrade);
 
   try {
     bootstrap(registry, actualPort, opts.advertiseAddress);
@@ -249,7 +262,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       eventExpiry.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        unixServer?.close();
+        for (const srv of extra) srv.close();
         for (const s of sockets) s.destroy();
       });
       if (opts.listenUnix) fs.rmSync(opts.listenUnix, { force: true });

@@ -366,20 +366,6 @@ export function addDaemonCommands(program: Command): void {
     });
 
   program
-    .command('tunnel', { hidden: true })
-    .description('Pipe 127.0.0.1:PORT to a unix socket (the host end of a lab tunnel).')
-    .requiredOption('--listen <host:port>', 'address to listen on')
-    .requiredOption('--unix <path>', 'unix socket to connect to')
-    .option('--port-file <file>', 'write the listening port here')
-    .action(async (o: { listen: string; unix: string; portFile?: string }) => {
-      const { host, port } = hostPort(o.listen);
-      const { tunnel } = await import('../lab/tunnel.ts');
-      const t = await tunnel(host, port, o.unix);
-      if (o.portFile) fs.writeFileSync(o.portFile, String(t.port));
-      onStop(() => void t.server.close());
-    });
-
-  program
     .command('forward', { hidden: true })
     .description('Listen on a unix socket and connect each connection to HOST:PORT from this namespace.')
     .requiredOption('--listen-unix <path>', 'unix socket to listen on')

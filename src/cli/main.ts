@@ -160,12 +160,19 @@ program
     process.on('SIGTERM', end);
   });
 
+/** A file descriptor number given on the command line. */
+function fdNumber(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 3) throw new Error(`--listen-fd must be a file descriptor number of 3 or more, not ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
 program
   .command('apiserver')
   .description('Run a Kubernetes API server (HTTPS, bearer token or client certificate, Node and RBAC authorization, NodeRestriction, durable embedded storage, CustomResourceDefinitions) in the foreground.')
   .requiredOption('--data-dir <dir>', 'directory for storage, certificates and the token')
   .option('--listen <host:port>', 'address to listen on', '127.0.0.1:6443')
   .option('--listen-unix <path>', 'also serve on this unix socket')
+  .option('--listen-fd <n>', 'also serve on the listening socket this process inherits as file descriptor N (how podpath up lets the host\'s 127.0.0.1 reach a lab\'s API server)')
   .option('--service-cidr <cidr>', 'range ClusterIPs are allocated from', serviceCIDR)
   .option('--node-port-range <lo-hi>', 'range NodePorts are allocated from', '30000-32767')
   .option('--kubeconfig <file>', 'write a kubeconfig for this server (context "podpath", mode 0600)')
@@ -176,7 +183,7 @@ program
   .option('--kubelet-client-key <file>', 'PEM private key of --kubelet-client-certificate')
   .option('--kubelet-certificate-authority <file>', "PEM CA the agents' serving certificates are verified against (without it they are not verified)")
   .option('--client-ca-file <file>', 'PEM CA whose client certificates authenticate as their CN, in the groups of their O (components and node agents)')
-  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string; kubeletClientCertificate?: string; kubeletClientKey?: string; kubeletCertificateAuthority?: string; clientCaFile?: string }) => {
+  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; listenFd?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string; kubeletClientCertificate?: string; kubeletClientKey?: string; kubeletCertificateAuthority?: string; clientCaFile?: string }) => {
     let eventTTLMs: number;
     try {
       eventTTLMs = parseGoDuration(o.eventTtl);
@@ -191,6 +198,7 @@ program
       serviceCIDR: o.serviceCidr,
       nodePortRange: o.nodePortRange,
       ...(o.listenUnix ? { listenUnix: path.resolve(o.listenUnix) } : {}),
+      ...(o.listenFd !== undefined ? { listenFd: fdNumber(o.listenFd) } : {}),
       ...(o.kubeconfig ? { kubeconfig: path.resolve(o.kubeconfig) } : {}),
       ...(o.advertiseAddress ? { advertiseAddress: o.advertiseAddress } : {}),
       ...(o.kubeletClientCertificate ? { kubeletClientCertificate: path.resolve(o.kubeletClientCertificate) } : {}),

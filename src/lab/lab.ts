@@ -1,10 +1,12 @@
 // A lab: an underlay namespace with a bridge (the "physical" 192.168.49.0/24 network), node
 // namespaces on it, a client namespace standing for the user's computer, and one process per
 // component inside the namespace where its upstream counterpart lives. Nothing is added to the
-// host's root namespace: the host reaches the lab through 127.0.0.1 tunnels.
+// host's root namespace: the host reaches the lab through sockets on 127.0.0.1 (the API server
+// serves one made in the host's namespace and handed to it; tunnels do the rest).
 import { proxyPreflight } from '../proxy/app/modes.ts';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wrapNetns } from '../exec/exec.ts';
@@ -13,7 +15,7 @@ import { commandExists } from '../exec/exec.ts';
 import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn, writeNetnsEtc } from '../exec/netns.ts';
 import { alive, killGroup } from '../exec/proc.ts';
 
-import { clientIP, nodeIP, routerIP, serviceCIDR } from './defaults.ts';
+import { clientIP, nodeIP, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import type { CniBackend } from '../cni/routes.ts';
 
 export const stateRoot = process.env.PODPATH_STATE_ROOT ?? '/run/podpath';
@@ -45,11 +47,18 @@ export interface LabState {
   bgpRouteReflector?: boolean;
   /** component -> pid */
   pids: Record<string, number>;
-  /** component -> how it was started (namespace and arguments), so it can be restarted */
-  daemons?: Record<string, { netns?: string; args: string[] }>;
+  /** component -> how it was started, so it can be restarted */
+  daemons?: Record<string, DaemonSpec>;
   apiPort?: number;
   kubeconfig?: string;
   context?: string;
+}
+
+export interface DaemonSpec {
+  netns?: string;
+  args: string[];
+  /** it serves a listening socket on the host's 127.0.0.1 at this port, inherited as fd 3 */
+  hostPort?: number;
 }
 
 export function validateLabName(name: string): void {
@@ -65,7 +74,6 @@ export function labPaths(name: string) {
     state: path.join(dir, 'state.json'),
     logs: path.join(dir, 'logs'),
     apiserverData: path.join(dir, 'apiserver'),
-    apiserverSocket: path.join(dir, 'apiserver.sock'),
     adminKubeconfig: path.join(dir, 'admin.kubeconfig'),
     nodeResolvConf: path.join(dir, 'resolv.conf'),
     /** the lab's CA (ca.crt, ca.key): it signs Ingress certificates, and `podpath curl` trusts it */
@@ -174,19 +182,35 @@ function attachToUnderlay(s: LabState, ns: string, port: string, address: string
   ipIn(ns, 'link', 'set', 'eth0', 'up');
 }
 
-/** Starts `podpath <args>` as a detached process (in `netns` if given), logging to the lab's log dir. */
-export function startDaemon(s: LabState, component: string, netns: string | undefined, args: string[]): number {
+/** A listening socket on the host's 127.0.0.1 (port 0: any free one), made here for a daemon to inherit. */
+export function hostListener(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', (e) => reject(new Error(`cannot listen on ${tunnelHost}:${port} on this host: ${e.message}`)));
+    server.listen(port, tunnelHost, () => resolve(server));
+  });
+}
+
+/**
+ * Starts `podpath <args>` as a detached process (in `netns` if given), logging to the lab's log
+ * dir; with `listener`, the process inherits that socket as its fd 3 (this process's copy is closed).
+ */
+export function startDaemon(s: LabState, component: string, netns: string | undefined, args: string[], listener?: net.Server): number {
   const log = fs.openSync(path.join(labPaths(s.name).logs, `${component}.log`), 'a');
   // nsenter switches only the network namespace. (`ip netns exec` would also give the daemon a
   // private mount namespace, and the pod namespaces an agent creates would then be invisible to
   // everything else on the host.)
   const argv = wrapNetns([process.execPath, ...labDaemonNodeFlags(component), podpathJs, ...args], netns ? { netns } : {});
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env: process.env });
+  // (a net.Server has no public file descriptor; its handle's is the listening socket)
+  const inherited = listener ? [(listener as unknown as { _handle: { fd: number } })._handle.fd] : [];
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log, ...inherited], env: process.env });
   fs.closeSync(log);
+  const hostPort = listener ? (listener.address() as net.AddressInfo).port : undefined;
+  listener?.close();
   child.unref();
   if (!child.pid) throw new Error(`could not start ${component}`);
   s.pids[component] = child.pid;
-  s.daemons = { ...s.daemons, [component]: { ...(netns ? { netns } : {}), args } };
+  s.daemons = { ...s.daemons, [component]: { ...(netns ? { netns } : {}), args, ...(hostPort ? { hostPort } : {}) } };
   writeState(s);
   return child.pid;
 }
@@ -197,7 +221,7 @@ export async function restartDaemon(s: LabState, component: string): Promise<num
   if (!d) throw new Error(`lab ${s.name} has no component ${component} (it has: ${Object.keys(s.daemons ?? {}).join(', ')})`);
   const pid = s.pids[component];
   if (pid && alive(pid)) await stopPids([pid]);
-  return startDaemon(s, component, d.netns, d.args);
+  return startDaemon(s, component, d.netns, d.args, d.hostPort ? await hostListener(d.hostPort) : undefined);
 }
 
 export async function stopPids(pids: number[]): Promise<void> {

@@ -5,6 +5,7 @@
 // and manifests applied, and waits until nodes, pods and NodePorts are ready. What happens is told to an UpProgress, for the CLI
 // to print; a lab that fails to come up is removed (unless kept for inspection).
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Ingress, KubeObject, Node, Pod, Service } from '../api/types.ts';
 import { labTimers } from '../cni/bird.ts';
@@ -21,7 +22,7 @@ import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR
 import { loadOrCreateCA, type CA } from '../util/pki.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
 import { componentIdentities, issueKubeletCerts, writeComponentKubeconfigs } from './kubeletcerts.ts';
-import { buildNetwork, destroyLab, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
+import { buildNetwork, destroyLab, hostListener, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
 import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from './wait.ts';
 
 
@@ -146,7 +147,6 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
     await issueKubeletCerts(ca, s.nodes, labPaths(s.name));
     await startApiServer(s);
     await writeComponentCredentials(s, ca);
-    await startApiTunnel(s);
     startResolver(s);
     const client = labClient(s);
     try {
@@ -218,12 +218,18 @@ export function networkAddon(s: LabState): KubeObject[] {
   return calicoAddon({ ...api, birdDir: labPaths(s.name).bird, routeReflector: Boolean(s.bgpRouteReflector), holdSeconds: labTimers.holdSeconds, keepaliveSeconds: labTimers.keepaliveSeconds });
 }
 
-/** The API server on the first node, until its kubeconfig and unix socket exist. */
+/**
+ * The API server on the first node, until its kubeconfig exists (it is written once every
+ * listener serves): it also serves a socket made here on the host's 127.0.0.1, the lab's API
+ * address for kubectl on this host.
+ */
 async function startApiServer(s: LabState): Promise<void> {
   const p = labPaths(s.name);
   const n1 = s.nodes[0]!;
-  startDaemon(s, 'apiserver', n1.netns, ['apiserver', '--data-dir', p.apiserverData, '--listen', `${n1.ip}:6443`, '--listen-unix', p.apiserverSocket, '--advertise-address', n1.ip, '--kubeconfig', p.adminKubeconfig, '--service-cidr', serviceCIDR, '--kubelet-client-certificate', p.kubeletClientCert, '--kubelet-client-key', p.kubeletClientKey, '--kubelet-certificate-authority', p.labCACert, '--client-ca-file', p.labCACert]);
-  await waitFor(() => fs.existsSync(p.adminKubeconfig) && fs.existsSync(p.apiserverSocket), 30_000, 'the API server');
+  const host = await hostListener(0);
+  s.apiPort = (host.address() as AddressInfo).port;
+  startDaemon(s, 'apiserver', n1.netns, ['apiserver', '--data-dir', p.apiserverData, '--listen', `${n1.ip}:6443`, '--listen-fd', '3', '--advertise-address', n1.ip, '--kubeconfig', p.adminKubeconfig, '--service-cidr', serviceCIDR, '--kubelet-client-certificate', p.kubeletClientCert, '--kubelet-client-key', p.kubeletClientKey, '--kubelet-certificate-authority', p.labCACert, '--client-ca-file', p.labCACert], host);
+  await waitFor(() => fs.existsSync(p.adminKubeconfig), 30_000, 'the API server');
 }
 
 /** Each component's own kubeconfig: a client certificate of the lab CA, for the API server the admin kubeconfig names. */
@@ -239,15 +245,6 @@ export async function writeComponentCredentials(s: LabState, ca: CA, nodes: read
  */
 async function markControlPlane(client: Client, node: string): Promise<void> {
   await client.request('PATCH', objectPath('v1', 'nodes', undefined, node), { metadata: { labels: { 'node-role.kubernetes.io/control-plane': '' } } }, 'application/strategic-merge-patch+json');
-}
-
-/** The host's tunnel to the API server's unix socket; its port goes into the lab's state. */
-async function startApiTunnel(s: LabState): Promise<void> {
-  const p = labPaths(s.name);
-  const portFile = path.join(p.dir, 'tunnel.port');
-  startDaemon(s, 'tunnel', undefined, ['tunnel', '--listen', `${tunnelHost}:0`, '--unix', p.apiserverSocket, '--port-file', portFile]);
-  s.apiPort = await waitFor(() => Number(fs.readFileSync(portFile, 'utf8')) || undefined, 10_000, 'the API tunnel');
-  writeState(s);
 }
 
 /** The lab's upstream resolver on the router: the lab's hosts by name, and the names the cluster publishes (Ingress hosts, LoadBalancer hostname annotations). */
