@@ -1,14 +1,27 @@
 // Certificate authorities and the certificates they sign, with @peculiar/x509 over WebCrypto:
 // ECDSA P-256 keys, PEM in and out. The API server's own CA and the lab's CA (which signs
-// Ingress certificates) are both made here.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+// Ingress certificates) are both made here. Reading certificates and checking a CA's key need
+// only Node's own X509Certificate: the library (~200 modules, a fifth of a CPU-second to load)
+// is loaded on the first certificate made, which most processes never make.
+import type * as X509 from '@peculiar/x509';
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { formatIP, parseIP } from './ip.ts';
 import { privateDir, writePrivate } from './privatefs.ts';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+let library: Promise<typeof X509> | undefined;
+
+/** @peculiar/x509, over Node's WebCrypto. */
+function x509lib(): Promise<typeof X509> {
+  library ??= (async () => {
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return x509;
+  })();
+  return library;
+}
 
 const ecdsa = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
@@ -24,19 +37,36 @@ export function serial(): string {
   return b.toString('hex');
 }
 
-/** A CA able to sign: its certificate (the first of certPem), its key and both as PEM. */
+/** A CA able to sign: its certificate (the first of certPem) and its key, as PEM, and how the key signs. */
 export interface CA {
-  cert: x509.X509Certificate;
-  key: CryptoKey;
   /** how the key signs (ECDSA or RSA with SHA-256) */
   signingAlgorithm: Algorithm;
+  /** how the key is imported into WebCrypto */
+  keyAlgorithm: EcKeyImportParams | RsaHashedImportParams;
   /** the CA's certificate, and the certificates above it when the file held a chain */
   certPem: string;
   keyPem: string;
 }
 
+/** A CA's certificate and key as the library signs with them, made at its first signature. */
+const signers = new WeakMap<CA, Promise<{ cert: X509.X509Certificate; key: CryptoKey }>>();
+
+function signerOf(ca: CA): Promise<{ cert: X509.X509Certificate; key: CryptoKey }> {
+  let s = signers.get(ca);
+  if (!s) {
+    s = (async () => {
+      const x509 = await x509lib();
+      const der = createPrivateKey(ca.keyPem).export({ type: 'pkcs8', format: 'der' });
+      return { cert: new x509.X509Certificate(ca.certPem), key: await webcrypto.subtle.importKey('pkcs8', der, ca.keyAlgorithm, true, ['sign']) };
+    })();
+    signers.set(ca, s);
+  }
+  return s;
+}
+
 /** A self-signed CA named `subject` (e.g. CN=podpath-ca), with a new ECDSA P-256 key. */
 export async function makeCA(subject: string, notBefore: Date, notAfter: Date): Promise<CA> {
+  const x509 = await x509lib();
   const keys = (await webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -51,7 +81,9 @@ export async function makeCA(subject: string, notBefore: Date, notAfter: Date): 
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert, key: keys.privateKey, signingAlgorithm: ecdsa, certPem: cert.toString('pem') + '\n', keyPem: pemKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+  const ca: CA = { signingAlgorithm: ecdsa, keyAlgorithm: { name: 'ECDSA', namedCurve: 'P-256' }, certPem: cert.toString('pem') + '\n', keyPem: pemKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+  signers.set(ca, Promise.resolve({ cert, key: keys.privateKey }));
+  return ca;
 }
 
 /**
@@ -60,29 +92,25 @@ export async function makeCA(subject: string, notBefore: Date, notAfter: Date): 
  * cannot be read or do not belong together.
  */
 export async function parseCA(certPem: string, keyPem: string): Promise<CA> {
-  const cert = new x509.X509Certificate(certPem);
-  const der = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
-  const pub = cert.publicKey.algorithm as EcKeyAlgorithm | RsaHashedKeyAlgorithm;
-  let importAlg: EcKeyImportParams | RsaHashedImportParams;
+  const cert = new X509Certificate(certPem);
+  const key = createPrivateKey(keyPem);
+  let keyAlgorithm: EcKeyImportParams | RsaHashedImportParams;
   let signingAlgorithm: Algorithm;
-  if (pub.name === 'ECDSA') {
-    const curve = (pub as EcKeyAlgorithm).namedCurve;
-    importAlg = { name: 'ECDSA', namedCurve: curve };
+  const type = cert.publicKey.asymmetricKeyType;
+  if (type === 'ec') {
+    const curve = { prime256v1: 'P-256', secp384r1: 'P-384' }[String(cert.publicKey.asymmetricKeyDetails?.namedCurve)];
+    if (!curve) throw new Error(`unsupported CA key curve ${cert.publicKey.asymmetricKeyDetails?.namedCurve} (P-256 or P-384)`);
+    keyAlgorithm = { name: 'ECDSA', namedCurve: curve };
     signingAlgorithm = { name: 'ECDSA', hash: curve === 'P-384' ? 'SHA-384' : 'SHA-256' } as EcdsaParams;
-  } else if (pub.name === 'RSASSA-PKCS1-v1_5') {
-    importAlg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  } else if (type === 'rsa') {
+    keyAlgorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
     signingAlgorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as RsaHashedImportParams;
   } else {
-    throw new Error(`unsupported CA key algorithm ${pub.name} (ECDSA or RSA)`);
+    throw new Error(`unsupported CA key algorithm ${type} (ECDSA or RSA)`);
   }
-  const key = await webcrypto.subtle.importKey('pkcs8', der, importAlg, true, ['sign']);
-  // The key must be the certificate's: sign something and check it with the certificate's key.
-  const probe = Buffer.from('podpath');
-  const sig = await webcrypto.subtle.sign(signingAlgorithm, key, probe);
-  if (!(await webcrypto.subtle.verify(signingAlgorithm, await cert.publicKey.export(importAlg, ['verify']), sig, probe))) {
-    throw new Error("the private key does not belong to the CA certificate");
-  }
-  return { cert, key, signingAlgorithm, certPem, keyPem };
+  // The key must be the certificate's.
+  if (!cert.checkPrivateKey(key)) throw new Error('the private key does not belong to the CA certificate');
+  return { signingAlgorithm, keyAlgorithm, certPem, keyPem };
 }
 
 /** The CA kept in these files, or undefined when either is missing or unreadable. */
@@ -127,23 +155,25 @@ export interface LeafRequest {
 
 /** A TLS server (or, with usage 'client', client) certificate for the request's names with a new ECDSA P-256 key, signed by `ca`; PEM. */
 export async function issueLeaf(ca: CA, r: LeafRequest): Promise<{ cert: string; key: string }> {
+  const x509 = await x509lib();
+  const signer = await signerOf(ca);
   const keys = (await webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: r.subject,
-    issuer: ca.cert.subject,
+    issuer: signer.cert.subject,
     notBefore: r.notBefore,
     notAfter: r.notAfter,
     signingAlgorithm: ca.signingAlgorithm,
     publicKey: keys.publicKey,
-    signingKey: ca.key,
+    signingKey: signer.key,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([r.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
       // With an empty subject the SANs are the certificate's only names, and critical (RFC 5280 4.2.1.6).
       new x509.SubjectAlternativeNameExtension([...r.ips.map((ip) => ({ type: 'ip' as const, value: ip })), ...r.dns.map((d) => ({ type: 'dns' as const, value: d }))], r.subject === ''),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+      await x509.AuthorityKeyIdentifierExtension.create(signer.cert),
     ],
   });
   return { cert: cert.toString('pem') + '\n', key: pemKey(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
@@ -152,9 +182,16 @@ export async function issueLeaf(ca: CA, r: LeafRequest): Promise<{ cert: string;
 /** The SAN values (DNS names and IPs) of a PEM certificate, sorted; [] when it cannot be read. */
 export function sansOf(certPem: string): string[] {
   try {
-    const c = new x509.X509Certificate(certPem);
-    const ext = c.getExtension(x509.SubjectAlternativeNameExtension);
-    return (ext?.names.items ?? []).map((n) => n.value).sort();
+    // Node writes them as "DNS:a, IP Address:10.0.0.1" (values with a comma or quote quoted)
+    const alt = new X509Certificate(certPem).subjectAltName ?? '';
+    return [...alt.matchAll(/(?:^|, )(DNS|IP Address):("(?:[^"\\]|\\.)*"|[^,]*)/g)]
+      .map((m) => {
+        const v = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+        // IPv6 addresses in their short form (Node writes all eight groups), as the names asked for
+        const ip = m[1] === 'IP Address' ? parseIP(v) : undefined;
+        return ip ? formatIP(ip.value, ip.family) : v;
+      })
+      .sort();
   } catch {
     return [];
   }

@@ -5,7 +5,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import type { Ingress } from '../../src/api/types.ts';
 import { caBundle, certificatesFor, decideSecret, issuedSecret, renewalTime, type Secret, type WantedCertificate } from '../../src/controllers/certificates.ts';
-import { issueLeaf, makeCA, parseCA, pemCertificates, type CA } from '../../src/util/pki.ts';
+import { issueLeaf, makeCA, parseCA, pemCertificates, sansOf, type CA } from '../../src/util/pki.ts';
 
 const day = 24 * 3600 * 1000;
 let seq = 0;
@@ -163,6 +163,12 @@ describe('when a Secret is issued', () => {
     const inter = await issueLeaf(ca, { subject: 'CN=not self-signed', dns: ['x'], ips: [], notBefore: now, notAfter: new Date(now.getTime() + day) });
     assert.deepEqual(caBundle(inter.cert + ca.certPem), { chain: inter.cert, ca: ca.certPem });
     assert.deepEqual(caBundle(ca.certPem), { chain: '', ca: ca.certPem });
+  });
+
+  it('reads a certificate\'s names back as they were asked for: DNS names, IPv4, IPv6 in its short form', async () => {
+    const leaf = await issueLeaf(ca, { subject: 'CN=names', dns: ['b.example', 'a.example'], ips: ['10.0.0.1', 'fd00::10', '::1'], notBefore: now, notAfter: new Date(now.getTime() + day) });
+    assert.deepEqual(sansOf(leaf.cert), ['10.0.0.1', '::1', 'a.example', 'b.example', 'fd00::10']);
+    assert.deepEqual(sansOf('not a certificate'), []);
   });
 
   it('reads a signing CA whatever its key encoding, and refuses a key of another certificate', async () => {
