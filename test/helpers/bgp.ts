@@ -26,13 +26,13 @@ export interface PodInfo {
 
 export async function runningPods(lab: TestLab, count: number): Promise<PodInfo[]> {
   return (await eventually((): PodInfo[] | undefined => {
-    const items = (JSON.parse(lab.ok(['get', 'pods', '-o', 'json'])) as { items: any[] }).items.filter((p) => p.status?.podIP && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    const items = (lab.get('/api/v1/namespaces/default/pods') as { items: any[] }).items.filter((p) => p.status?.podIP && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
     return items.length === count ? items.map((p) => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName })) : undefined;
   }, 60_000, `${count} ready pods`))!;
 }
 
 export function nodesOf(lab: TestLab): { name: string; ip: string; podCIDR: string }[] {
-  return (JSON.parse(lab.ok(['get', 'nodes', '-o', 'json'])) as { items: any[] }).items.map((n) => ({ name: n.metadata.name, ip: n.status.addresses.find((a: any) => a.type === 'InternalIP').address, podCIDR: n.spec.podCIDR }));
+  return (lab.get('/api/v1/nodes') as { items: any[] }).items.map((n) => ({ name: n.metadata.name, ip: n.status.addresses.find((a: any) => a.type === 'InternalIP').address, podCIDR: n.spec.podCIDR }));
 }
 
 export const ssh = (lab: TestLab, node: string, cmd: string) => lab.podpath(['ssh', node, '--', cmd]);

@@ -154,7 +154,7 @@ export interface LoadBalancedApp {
 /** A LoadBalancer Service, its holder, and its pods on the other nodes, answering the client. */
 export async function loadBalancedApp(lab: TestLab): Promise<LoadBalancedApp> {
   lab.ok(['apply', '-f', '-'], service);
-  const ip: string = await eventually(() => JSON.parse(lab.ok(['get', 'svc', 'web', '-o', 'json'])).status?.loadBalancer?.ingress?.[0]?.ip, 20_000, 'an EXTERNAL-IP');
+  const ip: string = await eventually(() => lab.get('/api/v1/namespaces/default/services/web').status?.loadBalancer?.ingress?.[0]?.ip, 20_000, 'an EXTERNAL-IP');
   const s = labState(lab);
   const holder = (await eventually(() => (lbHolders(s, ip).length === 1 ? lbHolders(s, ip)[0] : undefined), 20_000, 'one node to hold the LoadBalancer IP'))!;
   lab.ok(['apply', '-f', '-'], backends(holder));

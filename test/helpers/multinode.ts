@@ -48,7 +48,7 @@ export function multinodeSuites(labs: readonly { backend: 'host-gw' | 'vxlan'; p
             [`${lab.name}-m03`, '192.168.49.4'],
           ],
         );
-        const cidrs = JSON.parse(lab.ok(['get', 'nodes', '-o', 'json'])).items.map((n: any) => n.spec.podCIDR).sort();
+        const cidrs = lab.get('/api/v1/nodes').items.map((n: any) => n.spec.podCIDR).sort();
         assert.deepEqual(cidrs, ['10.244.0.0/24', '10.244.1.0/24', '10.244.2.0/24']);
 
         lab.ok(['apply', '-f', '-'], app);
@@ -107,13 +107,13 @@ spec:
   selector: {app: solo}
   ports: [{port: 80, targetPort: 8080}]
 `);
-        const soloSvc = JSON.parse(lab.ok(['get', 'svc', 'solo', '-o', 'json'])).spec;
+        const soloSvc = lab.get('/api/v1/namespaces/default/services/solo').spec;
         if (proxyMode !== 'userspace') {
           // ClusterIP and NodePort traffic crosses nodes: from a pod on the first node to solo on the last
           // through its ClusterIP, and from the client through a Cluster-policy NodePort of the first node.
           const fromFirst = byNode.get(lab.name)![0]!;
           lab.ok(['expose', 'pod', 'solo', '--name', 'solo-cluster', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
-          const cluster = JSON.parse(lab.ok(['get', 'svc', 'solo-cluster', '-o', 'json'])).spec;
+          const cluster = lab.get('/api/v1/namespaces/default/services/solo-cluster').spec;
           const viaClusterIP = await eventually(() => {
             const r = lab.curl(`pod/default/${fromFirst.name}`, `http://${soloSvc.clusterIP}/api/v1/c`, ['--max-time', '3']);
             return r.code === 0 ? JSON.parse(r.stdout) : undefined;
@@ -140,9 +140,9 @@ spec:
           assert.equal(dropped.code, 7, 'a node without a local endpoint refuses the connection');
           // A Cluster-policy NodePort is proxied from the node's own address (its bridge, toward a local pod).
           lab.ok(['expose', 'deployment', 'spread', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
-          const spread = JSON.parse(lab.ok(['get', 'svc', 'spread', '-o', 'json'])).spec;
+          const spread = lab.get('/api/v1/namespaces/default/services/spread').spec;
           await eventually(() => lab.curl('client', `http://192.168.49.4:${spread.ports[0].nodePort}/`).code === 0, 10_000, 'the spread NodePort to answer');
-          const podCIDR = JSON.parse(lab.ok(['get', 'node', last, '-o', 'json'])).spec.podCIDR as string;
+          const podCIDR = lab.get(`/api/v1/nodes/${last}`).spec.podCIDR as string;
           const seen = new Set<string>();
           for (let i = 0; i < 30 && seen.size < 2; i++) seen.add(JSON.parse(lab.curl('client', `http://192.168.49.4:${spread.ports[0].nodePort}/api/v1/local`).stdout).client.split(':')[0]);
           assert.ok(!seen.has('192.168.49.100'), `Cluster policy does not keep the client address: ${[...seen]}`);

@@ -68,7 +68,7 @@ describe('a 3-node lab with --cni-backend bgp', { skip: !isRoot && 'labs need ro
       // web3 (on the third node) behind a Service: its ClusterIP from the first node's pod, its NodePort on the first node from the client
       const web3 = pods.find((p) => p.name === 'web3')!;
       lab.ok(['expose', 'pod', 'web3', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
-      const svc = JSON.parse(lab.ok(['get', 'svc', 'web3', '-o', 'json'])).spec;
+      const svc = lab.get('/api/v1/namespaces/default/services/web3').spec;
       const web1 = pods.find((p) => p.name === 'web1')!;
       assert.notEqual(web1.node, web3.node);
       const viaClusterIP = await eventually(() => {

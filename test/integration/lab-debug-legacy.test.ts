@@ -32,7 +32,7 @@ describe('kubectl debug (1.20) in a lab', { skip: (!isRoot && 'labs need root') 
 
   const env = () => ({ ...process.env, HOME: home, KUBECONFIG: lab.kubeconfig });
   const kc = (args: string[]) => spawnSync(oldKubectl, args, { env: env(), encoding: 'utf8', timeout: 60_000 });
-  const podJSON = () => JSON.parse(lab.ok(['get', 'pod', 'web', '-o', 'json'])) as { status: { phase: string; podIP: string }; spec: { ephemeralContainers?: { name: string }[] } };
+  const podJSON = () => lab.get('/api/v1/namespaces/default/pods/web') as { status: { phase: string; podIP: string }; spec: { ephemeralContainers?: { name: string }[] } };
 
   it('debug -it gives a shell in the pod’s network; a second debug keeps the first; the object read is EphemeralContainers', () =>
     explained(lab, async () => {

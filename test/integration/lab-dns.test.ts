@@ -63,7 +63,7 @@ describe('cluster DNS in a lab', { skip: !isRoot && 'labs need root' }, () => {
       assert.match(inPod(client, ['getent', 'hosts', 'kubernetes.default']).out, /^10\.96\.0\.1\s+kubernetes\.default\.svc\.cluster\.local$/);
       const udp = inPod(client, ['dig', '+search', '+short', 'kube-dns.kube-system']);
       assert.equal(udp.out, '10.96.0.10');
-      assert.equal(inPod(client, ['dig', '+tcp', '+short', 'api-service.default.svc.cluster.local']).out, JSON.parse(lab.ok(['get', 'svc', 'api-service', '-o', 'json'])).spec.clusterIP);
+      assert.equal(inPod(client, ['dig', '+tcp', '+short', 'api-service.default.svc.cluster.local']).out, lab.get('/api/v1/namespaces/default/services/api-service').spec.clusterIP);
       assert.equal(inPod(client, ['dig', '+short', '_https._tcp.kubernetes.default.svc.cluster.local', 'SRV']).out, '0 100 443 kubernetes.default.svc.cluster.local.');
       assert.equal(inPod(client, ['dig', '+short', '-x', '10.96.0.1']).out, 'kubernetes.default.svc.cluster.local.');
     }));
@@ -71,7 +71,7 @@ describe('cluster DNS in a lab', { skip: !isRoot && 'labs need root' }, () => {
   it("a headless Service's answer follows scaling within 2 s of the EndpointSlice", () =>
     explained(lab, async () => {
       // dig from the client pod's namespace straight at kube-dns (nsenter: a few ms a query).
-      const uid = JSON.parse(lab.ok(['get', 'pod', client, '-o', 'json'])).metadata.uid as string;
+      const uid = lab.get(`/api/v1/namespaces/default/pods/${client}`).metadata.uid as string;
       const netns = `${readState(lab.name)!.podNetnsPrefix}${uid.replace(/-/g, '').slice(0, 8)}`;
       const answer = () => spawnSync('nsenter', [`--net=/run/netns/${netns}`, 'dig', '@10.96.0.10', '+short', '+time=1', '+tries=1', 'pets.default.svc.cluster.local'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort();
       const slices = () => JSON.parse(lab.ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=pets', '-o', 'json'])).items as EndpointSlice[];

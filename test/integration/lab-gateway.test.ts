@@ -193,7 +193,7 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
   it("programs the Gateway at its own Service's LoadBalancer IP: the Service, kubectl's ADDRESS and PROGRAMMED, listener status with attachedRoutes", () =>
     explained(lab, async () => {
       assert.notEqual(gwIP, ingressIP);
-      const svc = JSON.parse(lab.ok(['get', 'svc', 'web-podpath', '-o', 'json'])) as { metadata: { labels: Record<string, string>; ownerReferences: { kind: string; name: string; controller: boolean }[] }; spec: { type: string; selector?: unknown; ports: { port: number; targetPort: number }[] } };
+      const svc = lab.get('/api/v1/namespaces/default/services/web-podpath') as { metadata: { labels: Record<string, string>; ownerReferences: { kind: string; name: string; controller: boolean }[] }; spec: { type: string; selector?: unknown; ports: { port: number; targetPort: number }[] } };
       assert.equal(svc.spec.type, 'LoadBalancer');
       assert.equal(svc.metadata.labels['gateway.networking.k8s.io/gateway-name'], 'web');
       assert.deepEqual(svc.metadata.ownerReferences.map((r) => [r.kind, r.name, r.controller]), [['Gateway', 'web', true]]);

@@ -114,7 +114,7 @@ describe('kube-system as kubeadm lays it out', { skip: !isRoot && 'labs need roo
   it('runs busybox pods that reach a Service by name with wget and resolve it with nslookup', async () => {
     lab.ok(['run', 'wget', '--image=busybox', '--restart=Never', '--', 'wget', '-qO-', 'http://api-service:8080/health']);
     lab.ok(['run', 'lookup', '--image=docker.io/library/busybox:1.36', '--restart=Never', '--', 'nslookup', 'api-service.default.svc.cluster.local']);
-    const ip = JSON.parse(lab.ok(['get', 'svc', 'api-service', '-o', 'json'])).spec.clusterIP as string;
+    const ip = lab.get('/api/v1/namespaces/default/services/api-service').spec.clusterIP as string;
     await explained(lab, () =>
       eventually(() => ['wget', 'lookup'].every((p) => /Completed/.test(lab.kubectl(['get', 'pod', p]).stdout)), 30_000, 'the busybox pods to complete'),
     );

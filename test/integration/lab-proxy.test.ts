@@ -119,7 +119,7 @@ spec:
     });
 
     it('follows the Deployment scaling up and down in the rules within 2 s of the EndpointSlice', async () => {
-      const readyInSlice = () => (JSON.parse(lab.ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=api-service', '-o', 'json'])).items as any[]).flatMap((s) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false).length;
+      const readyInSlice = () => (lab.get('/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dapi-service').items as any[]).flatMap((s) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false).length;
       for (const replicas of [4, 2]) {
         lab.ok(['scale', 'deployment/api-server', `--replicas=${replicas}`]);
         await explained(lab, () => eventually(() => readyInSlice() === replicas, 30_000, `${replicas} ready endpoints in the EndpointSlice`));

@@ -132,7 +132,7 @@ spec:
   ports: [{port: 80, targetPort: http}]
 `;
     lab.ok(['apply', '-f', '-'], manifest);
-    const slice = () => JSON.parse(lab.ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=gated', '-o', 'json'])).items[0];
+    const slice = () => lab.get('/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dgated').items[0];
     const running = (await eventually(() => pods(lab, 'app=gated').find((p) => p.phase === 'Running' && p.ip), 30_000, 'the gated pod to run'))!;
     await eventually(() => slice()?.endpoints?.length === 1, 10_000, 'the not-ready endpoint');
     // Probed every second and failing: not Ready, and its endpoint is not ready either.
@@ -142,7 +142,7 @@ spec:
     assert.equal(notReady.endpoints[0].addresses[0], running.ip);
     assert.equal(notReady.endpoints[0].conditions.ready, false);
     assert.equal(notReady.ports[0].port, 8080, 'the named targetPort resolves to the container port');
-    const ep = JSON.parse(lab.ok(['get', 'endpoints', 'gated', '-o', 'json']));
+    const ep = lab.get('/api/v1/namespaces/default/endpoints/gated');
     assert.equal(ep.subsets[0].addresses, undefined);
     assert.equal(ep.subsets[0].notReadyAddresses[0].ip, running.ip);
     fs.writeFileSync(flag, '');
@@ -167,7 +167,7 @@ spec:
   - {name: main, image: busybox, command: [sh, -c, 'cat /work-dir/out; env | sort; exec sleep 600'], volumeMounts: [{name: workdir, mountPath: /work-dir}]}
 `;
     lab.ok(['apply', '-f', '-'], manifest);
-    const status = () => JSON.parse(lab.ok(['get', 'pod', 'init-demo', '-o', 'json'])).status;
+    const status = () => lab.get('/api/v1/namespaces/default/pods/init-demo').status;
     // One reading while the init container runs: on a busy machine its few seconds pass quickly.
     const running = (await eventually(() => {
       const st = status();
@@ -187,7 +187,7 @@ spec:
       return l.includes('KUBERNETES_SERVICE_HOST') ? l : undefined;
     }, 10_000, 'the main container\'s output');
     assert.match(logs!, /^prepared$/m);
-    const clusterIP = JSON.parse(lab.ok(['get', 'svc', 'api-service', '-o', 'json'])).spec.clusterIP;
+    const clusterIP = lab.get('/api/v1/namespaces/default/services/api-service').spec.clusterIP;
     assert.match(logs!, new RegExp(`^API_SERVICE_SERVICE_HOST=${clusterIP.replace(/\./g, '\\.')}$`, 'm'));
     assert.match(logs!, new RegExp(`^API_SERVICE_PORT_8080_TCP=tcp://${clusterIP.replace(/\./g, '\\.')}:8080$`, 'm'));
     assert.match(logs!, /^KUBERNETES_SERVICE_HOST=10\.96\.0\.1$/m);
@@ -197,7 +197,10 @@ spec:
 
   it('leaves a pod whose image is not built in and has no command Waiting, saying why', async () => {
     lab.ok(['run', 'web', '--image=nginx:1.27', '--restart=Never']);
-    const st = (await eventually(() => JSON.parse(lab.ok(['get', 'pod', 'web', '-o', 'json'])).status.containerStatuses?.[0]?.state?.waiting?.message ? JSON.parse(lab.ok(['get', 'pod', 'web', '-o', 'json'])).status : undefined, 15_000, 'the waiting reason'))!;
+    const st = (await eventually(() => {
+      const status = lab.get('/api/v1/namespaces/default/pods/web').status;
+      return status.containerStatuses?.[0]?.state?.waiting?.message ? status : undefined;
+    }, 15_000, 'the waiting reason'))!;
     assert.equal(st.containerStatuses[0].state.waiting.reason, 'CreateContainerConfigError');
     assert.match(st.containerStatuses[0].state.waiting.message, /image nginx:1\.27 is not built into podpath and the container has no command/);
     assert.match(lab.ok(['get', 'pod', 'web']), /web\s+0\/1\s+CreateContainerConfigError\s+0\s/);
@@ -238,7 +241,7 @@ spec:
     for (;;) {
       const now = pods(lab, 'app=api');
       minReady = Math.min(minReady, now.filter((p) => p.ready && !p.deleting).length);
-      const dep = JSON.parse(lab.ok(['get', 'deployment', 'api-server', '-o', 'json']));
+      const dep = lab.get('/apis/apps/v1/namespaces/default/deployments/api-server');
       const done = dep.status.observedGeneration === dep.metadata.generation && dep.status.updatedReplicas === 2 && dep.status.readyReplicas === 2 && (dep.status.replicas ?? 0) === 2;
       if (done && now.length === 2) break;
       inProgress++;

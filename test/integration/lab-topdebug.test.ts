@@ -70,7 +70,7 @@ describe('kubectl top and kubectl debug in a lab', { skip: !isRoot && 'labs need
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 
-  const podJSON = (name: string) => JSON.parse(lab.ok(['get', 'pod', name, '-o', 'json'])) as { status: { podIP: string; containerStatuses: { containerID?: string }[]; ephemeralContainerStatuses?: { name: string; state: { running?: unknown; terminated?: { exitCode: number } } }[] }; spec: Record<string, unknown> };
+  const podJSON = (name: string) => lab.get(`/api/v1/namespaces/default/pods/${name}`) as { status: { podIP: string; containerStatuses: { containerID?: string }[]; ephemeralContainerStatuses?: { name: string; state: { running?: unknown; terminated?: { exitCode: number } } }[] }; spec: Record<string, unknown> };
 
   it('a busy loop’s CPU in the Metrics API is what it used over the window, measured here from /proc (within 20%)', (t) =>
     explained(lab, async () => {
@@ -216,7 +216,7 @@ describe('kubectl top and kubectl debug in a lab', { skip: !isRoot && 'labs need
         const name = /Creating debugging pod (\S+)/.exec(r.stdout + r.stderr)![1]!;
         await poll(() => lab.kubectl(['get', 'pod', name, '-o', 'jsonpath={.status.phase}']).stdout === 'Succeeded' || undefined, 30_000, 'the node debugging pod done');
         assert.equal(lab.ok(['logs', name]), 'host-root\n');
-        const spec = JSON.parse(lab.ok(['get', 'pod', name, '-o', 'json'])).spec as { hostNetwork?: boolean; nodeName?: string };
+        const spec = lab.get(`/api/v1/namespaces/default/pods/${name}`).spec as { hostNetwork?: boolean; nodeName?: string };
         assert.equal(spec.hostNetwork, true);
         assert.equal(spec.nodeName, node);
 

@@ -95,7 +95,7 @@ spec:
   selector: {app: api}
   ports: [{port: 80, targetPort: 8080}]
 `);
-      const lbIP = (await eventually(() => JSON.parse(lab.ok(['get', 'svc', 'public', '-o', 'json'])).status?.loadBalancer?.ingress?.[0]?.ip as string | undefined, 15_000, 'an EXTERNAL-IP'))!;
+      const lbIP = (await eventually(() => lab.get('/api/v1/namespaces/default/services/public').status?.loadBalancer?.ingress?.[0]?.ip as string | undefined, 15_000, 'an EXTERNAL-IP'))!;
       const answer = await eventually(() => {
         const r = lab.curl('client', `http://${lbIP}/api/v1/lb`, ['--max-time', '2']);
         return r.code === 0 ? JSON.parse(r.stdout) : undefined;
@@ -188,7 +188,7 @@ spec:
       const victim = pods(lab, 'app=api')[0]!;
       // The container's process, as the node agent recorded it (the agent started it; the suite started the agent).
       const stateDir = path.join(labPaths(lab.name).dir, 'nodes', readState(lab.name)!.nodes[0]!.name, 'pods');
-      const uid = JSON.parse(lab.ok(['get', 'pod', victim.name, '-o', 'json'])).metadata.uid as string;
+      const uid = lab.get(`/api/v1/namespaces/default/pods/${victim.name}`).metadata.uid as string;
       const pid = (JSON.parse(fs.readFileSync(path.join(stateDir, `${uid}.json`), 'utf8')) as { containers: Record<string, { pid?: number }> }).containers.api!.pid!;
       const url = 'http://192.168.49.2:30080/health';
       // Each line: when the request started (ms since the epoch) and its status.
