@@ -116,26 +116,35 @@ export class LoadBalancerAnnouncer {
     return this.reconcile();
   }
 
-  /** Renews the held addresses, checks the underlay link, re-chooses with the members alive now, and sends a heartbeat. */
+  /** Renews the held addresses and checks the underlay link (while the cluster has LoadBalancer IPs), re-chooses with the members alive now, and sends a heartbeat. */
   async tick(): Promise<void> {
     if (this.ticking || this.stopped || !this.socket) return;
     this.ticking = true;
     try {
-      const dev = this.o.underlayDevice;
-      const r = await this.exclusive(() => {
-        const lines = [`link show dev ${dev}`, ...[...this.held].map((ip) => `addr replace ${ip}/32 dev ${dev} valid_lft ${addressLifetimeSeconds} preferred_lft ${addressLifetimeSeconds}`)];
-        return this.ex.execAsync(['ip', '-o', '-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, allowFail: true, timeoutMs: 5000 });
-      });
-      const up = linkUp(r.stdout, dev);
-      if (up && this.linkUpSince === undefined) this.linkUpSince = this.deps.now();
-      if (!up && this.linkUpSince !== undefined) {
-        this.linkUpSince = undefined;
-        this.o.log(`underlay link ${dev} is down: answering for no LoadBalancer IP until it is up again`);
-      }
+      // With no LoadBalancer IP in the cluster there is nothing to renew, and the link's state
+      // matters only once there is one: the check (an `ip` run every tick, on every node) waits
+      // until then, the link counted as it was last seen.
+      const idle = this.held.size === 0 && this.linkUpSince !== undefined && !this.objects?.services.some((svc) => svc.status?.loadBalancer?.ingress?.some((i) => i.ip));
+      if (!idle) await this.checkLink();
       await this.reconcile();
       await this.heartbeat();
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /** Renews the held addresses and reads the underlay link's state, in one `ip -batch`. */
+  private async checkLink(): Promise<void> {
+    const dev = this.o.underlayDevice;
+    const r = await this.exclusive(() => {
+      const lines = [`link show dev ${dev}`, ...[...this.held].map((ip) => `addr replace ${ip}/32 dev ${dev} valid_lft ${addressLifetimeSeconds} preferred_lft ${addressLifetimeSeconds}`)];
+      return this.ex.execAsync(['ip', '-o', '-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, allowFail: true, timeoutMs: 5000 });
+    });
+    const up = linkUp(r.stdout, dev);
+    if (up && this.linkUpSince === undefined) this.linkUpSince = this.deps.now();
+    if (!up && this.linkUpSince !== undefined) {
+      this.linkUpSince = undefined;
+      this.o.log(`underlay link ${dev} is down: answering for no LoadBalancer IP until it is up again`);
     }
   }
 

@@ -213,3 +213,26 @@ describe('three speakers', () => {
     assert.ok(took < deadAfterMs, `taken over after ${took} ms`);
   });
 });
+
+describe('a speaker in a cluster without LoadBalancer IPs', () => {
+  it('runs no ip command per tick, and checks its link again as soon as a Service has an address', async () => {
+    let now = 0;
+    const ex = new FakeExecutor().on('ip', () => '2: eth0@if9: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n');
+    const open: OpenHeartbeatSocket = async () => ({ send: async () => {}, close: () => {} });
+    const s = new LoadBalancerAnnouncer({ nodeName: 'a', nodeIP: '192.168.49.2', underlayDevice: 'eth0', log: () => {} }, ex, { openSocket: open, now: () => now });
+    const linkChecks = () => ex.calls.filter((c) => c.argv.includes('-batch')).length;
+    await s.start(false);
+    await s.announce([], [], nodes);
+    assert.equal(linkChecks(), 1, 'the link is read once at start');
+    for (let i = 0; i < 10; i++) {
+      now += heartbeatIntervalMs;
+      await s.tick();
+    }
+    assert.equal(linkChecks(), 1);
+    await s.announce([lb('s', vip)], [], nodes);
+    now += heartbeatIntervalMs;
+    await s.tick();
+    assert.equal(linkChecks(), 2);
+    await s.stop();
+  });
+});
