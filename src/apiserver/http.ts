@@ -14,7 +14,7 @@ import { podLogs } from './logs.ts';
 import { mediaType, parseBody, type RawBody } from './decode.ts';
 import { ephemeralContainersOf, isLegacyEphemeralClient, podBodyOfEphemeralContainers, podPatchOfEphemeralContainers } from './ephemeralcontainers.ts';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion, wantsAggregated } from './discovery.ts';
-import { openapiResponse, prepareOpenAPI } from './openapi.ts';
+import { openapiResponse } from './openapi.ts';
 import { fallbackShape, negotiate, statusFormat, type Shape } from './negotiation.ts';
 import { encodeBody, shapeList, shapeObject, type Encoded } from './output.ts';
 import { encodeProtobufObject, hasProtobuf, ProtoError, protobufMediaType } from './protobuf.ts';
@@ -208,10 +208,6 @@ export function authorizeRequest(req: IncomingMessage, pathname: string, query: 
 }
 
 export function createHandler(opts: HttpOptions): Handler {
-  // The OpenAPI documents are built once, off the request path, when the burst in which a lab
-  // starts a dozen processes beside this one is over (they cost a third of a CPU-second); a
-  // client that asks sooner has its group-version's document built then (~50 ms).
-  setTimeout(prepareOpenAPI, 30_000).unref();
   const { registry } = opts;
   const extra = () => registry.kinds?.types() ?? [];
   const findDynamic: FindDynamic = (g, v, r) => registry.kinds?.find(g, v, r);

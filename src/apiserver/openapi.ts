@@ -194,12 +194,3 @@ export function openapiResponse(path: string, query: URLSearchParams, reqHeaders
   return undefined;
 }
 
-/** Builds every document now, so the first client does not wait (or learn of missing model data). */
-export function prepareOpenAPI(): void {
-  try {
-    for (const gv of servedGvs().values()) v3Cached(gv);
-    v2Cached();
-  } catch (e) {
-    if (!(e instanceof ModelDataMissing)) throw e;
-  }
-}
