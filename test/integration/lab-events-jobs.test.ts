@@ -99,7 +99,7 @@ spec:
 
   it('a failing readiness probe is an Unhealthy event with the probe\'s output, counted as it repeats', async () => {
     const ev = await eventually(() => {
-      const items = json(['get', 'events', '--field-selector', 'involvedObject.name=unready,reason=Unhealthy']).items;
+      const items = lab.get(`/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent('involvedObject.name=unready,reason=Unhealthy')}`).items;
       return items.length === 1 && items[0].count >= 3 ? items[0] : undefined;
     }, 30_000, 'an Unhealthy event seen three times');
     assert.equal(ev.type, 'Warning');
@@ -114,14 +114,14 @@ spec:
   });
 
   it('a pod that fits no node is FailedScheduling, and a crashing container BackOff, in upstream\'s words', async () => {
-    const failed = await eventually(() => json(['get', 'events', '--field-selector', 'involvedObject.name=nowhere,reason=FailedScheduling']).items[0], 30_000, 'FailedScheduling');
+    const failed = await eventually(() => lab.get(`/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent('involvedObject.name=nowhere,reason=FailedScheduling')}`).items[0], 30_000, 'FailedScheduling');
     assert.deepEqual([failed.type, failed.source.component, failed.message], [
       'Warning',
       'default-scheduler',
       "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
     ]);
     const uid = json(['get', 'pod', 'crash']).metadata.uid;
-    const backOff = await eventually(() => json(['get', 'events', '--field-selector', 'involvedObject.name=crash,reason=BackOff']).items[0], 30_000, 'BackOff');
+    const backOff = await eventually(() => lab.get(`/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent('involvedObject.name=crash,reason=BackOff')}`).items[0], 30_000, 'BackOff');
     assert.deepEqual([backOff.type, backOff.message, backOff.involvedObject.fieldPath], ['Warning', `Back-off restarting failed container crash in pod crash_default(${uid})`, 'spec.containers{crash}']);
   });
 
@@ -167,12 +167,12 @@ spec:
 
   it('a CronJob on a one-minute schedule fires, and kubectl create job --from makes one by hand', async () => {
     const jobs = await eventually(() => {
-      const items = json(['get', 'jobs']).items.filter((j: any) => j.metadata.ownerReferences?.[0]?.kind === 'CronJob');
+      const items = lab.get('/apis/batch/v1/namespaces/default/jobs').items.filter((j: any) => j.metadata.ownerReferences?.[0]?.kind === 'CronJob');
       return items.length ? items : undefined;
     }, Math.max(1_000, cronCreated + 70_000 - Date.now()), 'a Job of the CronJob');
     // By now the schedule may have fired more than once: the Job to check is the one of the CronJob's last schedule.
     const cj = json(['get', 'cronjob', 'tick']);
-    const ofCron = json(['get', 'jobs']).items.filter((x: any) => x.metadata.ownerReferences?.[0]?.kind === 'CronJob');
+    const ofCron = lab.get('/apis/batch/v1/namespaces/default/jobs').items.filter((x: any) => x.metadata.ownerReferences?.[0]?.kind === 'CronJob');
     const j = ofCron.find((x: any) => x.metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'] === cj.status.lastScheduleTime) ?? jobs![0];
     const scheduled = j.metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp'];
     assert.equal(j.metadata.name, `tick-${Date.parse(scheduled) / 60_000}`);

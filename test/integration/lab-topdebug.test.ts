@@ -87,9 +87,12 @@ describe('kubectl top and kubectl debug in a lab', { skip: !isRoot && 'labs need
         const started = Date.now();
         const m = await poll(
           () => {
-            const r = lab.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/busy']);
-            if (r.code !== 0) return undefined;
-            const pm = JSON.parse(r.stdout) as { timestamp: string; window: string; containers: { name: string; usage: { cpu: string } }[] };
+            let pm: { timestamp: string; window: string; containers: { name: string; usage: { cpu: string } }[] };
+            try {
+              pm = lab.get('/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/busy');
+            } catch {
+              return undefined;
+            }
             const end = Date.parse(pm.timestamp);
             const window = parseFloat(pm.window) * 1000;
             return end - window > started + 500 && Date.now() > end + 1500 ? { end, window, cpu: pm.containers[0]!.usage.cpu, name: pm.containers[0]!.name } : undefined;
