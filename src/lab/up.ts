@@ -154,8 +154,17 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
       for (const line of await installAddon(client, announcerRBAC())) progress.applied(line);
       startControllers(s);
       startAgents(s);
-      // Everything the lab runs is applied while the nodes register (pods wait for a node, then
-      // start): the add-ons kubeadm applies, podpath's own, then the user's objects.
+      const registered = (async () => {
+        const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
+        await markControlPlane(client, s.nodes[0]!.name);
+        const readyMs = Date.now() - t0;
+        routeToPods(s, nodes);
+        return readyMs;
+      })();
+      // The add-ons (kubeadm's, then podpath's own) are applied while the nodes register: their
+      // pods wait for a node, and DaemonSets cover each node as it comes. The user's objects wait
+      // for every node, as after kind or kubeadm: a Deployment applied while one node of three is
+      // registered would put all its pods on that one.
       const applied = (async () => {
         // the network daemon: flannel's DaemonSet keeping each node's routes (or VXLAN) to the others' pod CIDRs, or Calico's running BIRD
         for (const line of await installAddon(client, networkAddon(s))) progress.applied(line);
@@ -168,14 +177,8 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
         if (withDNS) for (const line of await installAddon(client, dnsAddon({ clusterIP: clusterDNS, zone: 'cluster.local', replicas: s.nodes.length === 1 ? 1 : 2, ...(o.dnsUpstream ? { upstream: o.dnsUpstream } : {}) }))) progress.applied(line);
         if (withIngress) for (const line of await installAddon(client, ingressAddon())) progress.applied(line);
         if (withGateway) for (const line of await installGatewayAPI(client)) progress.applied(line);
+        await registered;
         for (const line of await applyAll(client, objs)) progress.applied(line);
-      })();
-      const registered = (async () => {
-        const nodes = await waitForNodes(client, s.nodes.length, o.timeoutSeconds * 1000);
-        await markControlPlane(client, s.nodes[0]!.name);
-        const readyMs = Date.now() - t0;
-        routeToPods(s, nodes);
-        return readyMs;
       })();
       const [nodesReadyMs] = await Promise.all([registered, applied]);
       const ready = await waitForPods(client, o.timeoutSeconds * 1000);
