@@ -16,7 +16,8 @@ export function addGatewayCommands(program: Command): void {
     .option('--publish-service <namespace/name>', "the data plane's Service: its load-balancer address goes into each Gateway's status, and only listeners on its ports are accepted")
     .option('--data-plane-selector <labels>', "the data plane's pods (this controller's own, by label selector, in --data-plane-namespace): each Gateway gets a LoadBalancer Service of its own, GATEWAY-CLASS in the Gateway's namespace, whose endpoints they are")
     .option('--data-plane-namespace <namespace>', "the data plane's pods' namespace (default: $POD_NAMESPACE)");
-  nginxDataPlaneOptions(controller)
+  // NGINX Gateway Fabric's NginxProxy workerConnections default
+  nginxDataPlaneOptions(controller, { workerConnections: 1024 })
     .action(async (o: Record<string, string | undefined>) => {
       const { runGatewayController } = await import('../gateway/controller.ts');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} gateway-controller: ${line}\n`);

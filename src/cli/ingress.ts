@@ -5,16 +5,26 @@ import { parseHostPort } from '../util/ip.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
+/** The flag commander names `name` (statusPort: --status-port). */
+const flagName = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 /** A port number flag (`name` as commander names it, e.g. statusPort for --status-port). */
 export function portFlag(o: Record<string, unknown>, name: string): number {
   const n = Number(o[name]);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a port number, not ${o[name]}`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${flagName(name)} must be a port number, not ${o[name]}`);
+  return n;
+}
+
+/** A positive integer flag (`name` as commander names it). */
+function positiveInt(o: Record<string, unknown>, name: string): number {
+  const n = Number(o[name]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flagName(name)} must be a positive integer, not ${o[name]}`);
   return n;
 }
 
 /**
  * The nginx data plane's settings from the flags the Ingress and Gateway controllers share
- * (--conf-dir, --run-dir, --listen-address, --status-port, --worker-processes, --access-log,
+ * (--conf-dir, --run-dir, --listen-address, --status-port, --worker-processes, --worker-connections, --access-log,
  * --healthz-bind-address, --nginx, --sync-period), with the HTTP and HTTPS ports given.
  */
 export function nginxDataPlane(o: Record<string, unknown>, ports: { httpPort: number; httpsPort: number }) {
@@ -26,6 +36,7 @@ export function nginxDataPlane(o: Record<string, unknown>, ports: { httpPort: nu
       ...ports,
       statusPort: portFlag(o, 'statusPort'),
       workerProcesses: String(o.workerProcesses),
+      workerConnections: positiveInt(o, 'workerConnections'),
       accessLog: String(o.accessLog),
       redirectCode: 308 as const,
     },
@@ -35,8 +46,11 @@ export function nginxDataPlane(o: Record<string, unknown>, ports: { httpPort: nu
   };
 }
 
-/** Declares the flags nginxDataPlane reads on a controller's command. */
-export function nginxDataPlaneOptions(cmd: Command): Command {
+/**
+ * Declares the flags nginxDataPlane reads on a controller's command, with the worker_connections
+ * of the controller it follows (ingress-nginx 16384, NGINX Gateway Fabric 1024).
+ */
+export function nginxDataPlaneOptions(cmd: Command, defaults: { workerConnections: number }): Command {
   return cmd
     .option('--conf-dir <dir>', 'where nginx.conf, the certificates and the Lua code are written', '/etc/nginx')
     .option('--run-dir <dir>', "nginx's pid file and temp directories (default: CONF_DIR/run, private to the pod like the configuration)")
@@ -44,6 +58,7 @@ export function nginxDataPlaneOptions(cmd: Command): Command {
     .option('--status-port <port>', "nginx's status server on 127.0.0.1 (endpoint updates, counters)", '10246')
     .option('--healthz-bind-address <host:port>', '/healthz and /metrics ("off": none)', '0.0.0.0:10254')
     .option('--worker-processes <n>', "nginx's worker_processes", 'auto')
+    .option('--worker-connections <n>', "nginx's worker_connections (each slot holds about 0.4 KiB in every worker)", String(defaults.workerConnections))
     .option('--access-log <file>', 'access log ("off": none)', '/dev/stdout')
     .option('--nginx <path>', 'the nginx binary', 'nginx')
     .option('--sync-period <ms>', 'least time between two reloads (changes in between are merged into one)', '500');
@@ -72,7 +87,8 @@ export function addIngressCommands(program: Command): void {
     .option('--publish-service <namespace/name>', "the Service whose load-balancer address goes into each Ingress's status")
     .option('--http-port <port>', 'port of the HTTP servers', '80')
     .option('--https-port <port>', 'port of the HTTPS servers', '443');
-  nginxDataPlaneOptions(controller)
+  // ingress-nginx's max-worker-connections
+  nginxDataPlaneOptions(controller, { workerConnections: 16384 })
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const { runController } = await import('../ingress/controller/controller.ts');
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ingress-controller: ${line}\n`);

@@ -200,7 +200,11 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
       // the listeners' ports, each to a port of nginx's own in the pod; the endpoints are the controller's pod
       assert.deepEqual(svc.spec.ports.map((p) => p.port), [80, 9999]);
       assert.ok(svc.spec.ports.every((p) => p.targetPort >= 20000 && p.targetPort <= 29999));
-      const ctrlIP = (JSON.parse(lab.ok(['get', 'pods', '-n', 'podpath-gateway', '-o', 'json'])) as { items: { status: { podIP: string } }[] }).items[0]!.status.podIP;
+      const ctrlPod = (JSON.parse(lab.ok(['get', 'pods', '-n', 'podpath-gateway', '-o', 'json'])) as { items: { metadata: { name: string }; status: { podIP: string } }[] }).items[0]!;
+      const ctrlIP = ctrlPod.status.podIP;
+      // its nginx has NGINX Gateway Fabric's 1024 connections a worker, not ingress-nginx's 16384 (7 MiB a worker)
+      const conf = lab.exec(`pod/podpath-gateway/${ctrlPod.metadata.name}`, ['cat', '/etc/nginx/nginx.conf']);
+      assert.match(conf.stdout, /^ {4}worker_connections 1024;$/m, conf.stderr);
       await eventually(holds(() => assert.equal(lab.ok(['get', 'endpointslice', 'web-podpath', '-o', 'jsonpath={.endpoints[0].addresses[0]} {.endpoints[0].conditions.ready}']), `${ctrlIP} true`)), 30_000);
       await eventually(holds(() => assert.match(lab.ok(['get', 'gateway', 'web']), new RegExp(`web\\s+podpath\\s+${gwIP.replace(/\./g, '\\.')}\\s+True`))), 30_000);
       const gw = JSON.parse(lab.ok(['get', 'gateway', 'web', '-o', 'json'])) as { status: { conditions: { type: string; status: string; reason: string }[]; listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string; reason: string }[] }[] } };

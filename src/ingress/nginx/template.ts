@@ -20,6 +20,12 @@ export interface RenderOptions {
   statusPort: number;
   /** nginx worker_processes ("auto") */
   workerProcesses: string;
+  /**
+   * nginx worker_connections: ingress-nginx's max-worker-connections is 16384. nginx allocates
+   * and touches a connection and two events per slot at each worker's start, about 0.4 KiB each,
+   * so 16384 slots hold 7 MiB in every worker.
+   */
+  workerConnections: number;
   /** where access log lines go: a file, /dev/stdout, or "off" */
   accessLog: string;
   /** HTTP status of the https redirect (ingress-nginx's http-redirect-code, 308) */
@@ -32,6 +38,7 @@ export const defaultRenderOptions: Omit<RenderOptions, 'confDir' | 'runDir'> = {
   httpsPort: 443,
   statusPort: 10246,
   workerProcesses: 'auto',
+  workerConnections: 16384,
   accessLog: '/dev/stdout',
   redirectCode: 308,
 };
@@ -407,7 +414,7 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     '',
     'events {',
     '    multi_accept on;',
-    '    worker_connections 16384;',
+    `    worker_connections ${o.workerConnections};`,
     '    use epoll;',
     '}',
     '',
