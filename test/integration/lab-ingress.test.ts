@@ -3,12 +3,14 @@
 // controller pod, and its nginx proxies to an app pod — over TLS with the lab CA's certificate.
 // Then what the issue asks of the controller live: endpoints change without reloads while a
 // client keeps sending, new Ingresses are served, and broken Ingresses leave the rest serving.
+// `podpath trace --observe` follows the same request through the controller's own connection.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../helpers/apiserver.ts';
 import { explained, isRoot, pods, startLab, type TestLab } from '../helpers/lab.ts';
+import { assertNothingLeft, traceJson } from '../helpers/trace.ts';
 
 /** `eventually` polls for a truthy value: an assertion that passes is one. */
 const holds = (check: () => void) => (): true => {
@@ -55,6 +57,25 @@ describe('lab: Ingress (seed 000)', { skip: !isRoot && 'needs root' }, () => {
   };
   /** the HTTP status of one request from the client (the lab's DNS and CA) */
   const status = (url: string, extra: string[] = []): string => lab.curl('client', url, ['-o', '/dev/null', '-w', '%{http_code}', ...extra]).stdout;
+
+  // First, while nginx holds no kept-alive connection to an app pod: a request that reuses one
+  // meets no nat chain on its way onward, which the computed path (a new connection) does not show.
+  it("traces seed 000's request: the client reaches the controller through the LoadBalancer IP and nginx connects on to the app pod that answered, as computed", () =>
+    explained(lab, async () => {
+      const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', 'https://app.example.com/api/v1/hello', '--observe']);
+      assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
+      const o = t.observed!;
+      assert.deepEqual(o.differences, []);
+      assert.equal(o.verdict, 'delivered');
+      const answer = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; client: string };
+      assert.equal(t.endpoint?.pod, `default/${answer.pod}`);
+      // the controller's own connection is a hop, seen, from the controller's address as the app saw it
+      const onward = o.hops.find((h) => h.kind === 'ingress') as unknown as { computed: number; packet: { after: { src: string; srcPort: number } } };
+      assert.equal(t.hops[onward.computed - 1]!.kind, 'ingress');
+      assert.equal(`${onward.packet.after.src}:${onward.packet.after.srcPort}`, answer.client);
+      assert.deepEqual(t.hops.filter((h) => h.observed === false), []);
+      assertNothingLeft(lab);
+    }));
 
   it('serves https://app.example.com/ from the client through DNS, the LoadBalancer IP, the controller and the app pods, with the certificate verified', () =>
     explained(lab, async () => {

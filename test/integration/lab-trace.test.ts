@@ -5,69 +5,19 @@
 // nothing of the observation is left behind, also after Ctrl-C; the same objects and a captured
 // iptables-save or nft -j ruleset give the same path through --kubeconfig --node-rules; and a
 // Service without endpoints is rejected where the computed path says, as the kernel reports.
-// Seed 000's Ingress request is followed through the controller's own connection onward.
+// (Seed 000's Ingress request is traced in lab-ingress's lab.)
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listNetns } from '../../src/exec/netns.ts';
 import { readState } from '../../src/lab/lab.ts';
 import { eventually, podpathBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
 import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
+import { assertNothingLeft, traceJson, type JsonTrace } from '../helpers/trace.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
 const url = 'http://192.168.49.2:30080/api/v1/whoami';
-
-interface JsonHop {
-  step: number;
-  kind: string;
-  node?: string;
-  rule?: { table: string; chain: string; text: string };
-  observed?: boolean;
-}
-interface JsonTrace {
-  verdict: string;
-  mode: string;
-  endpoint: { pod: string; ip: string; port: number } | null;
-  candidates: { pod: string }[];
-  hops: JsonHop[];
-  observed?: { verdict: string; endpoint: { pod: string } | null; differences: string[]; probe: { ok: boolean; answer?: string }; hops: (JsonHop & { computed?: number })[] };
-}
-
-/** Every network namespace of the lab, and what each lists of nftables tables. */
-function labTables(lab: TestLab): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const ns of listNetns().filter((n) => n.startsWith(`pp-${lab.name}-`))) out.set(ns, spawnSync('nsenter', [`--net=/run/netns/${ns}`, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout);
-  return out;
-}
-
-/** Processes running nft monitor or conntrack -E inside the lab's namespaces. */
-function labMonitors(lab: TestLab): string[] {
-  const out: string[] = [];
-  for (const ns of listNetns().filter((n) => n.startsWith(`pp-${lab.name}-`))) {
-    for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
-      try {
-        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        if (/nft .*monitor|conntrack -E/.test(cmd)) out.push(`${ns}: ${pid} ${cmd}`);
-      } catch {
-        // gone
-      }
-    }
-  }
-  return out;
-}
-
-function assertNothingLeft(lab: TestLab): void {
-  for (const [ns, tables] of labTables(lab)) assert.doesNotMatch(tables, /podpath-trace/, `a trace table is left in ${ns}`);
-  assert.deepEqual(labMonitors(lab), []);
-}
-
-function traceJson(lab: TestLab, args: string[]): { code: number; t: JsonTrace; stderr: string } {
-  const r = lab.podpath(['trace', ...args, '-o', 'json']);
-  assert.ok(r.stdout.startsWith('{'), `podpath trace printed no JSON (${r.code}): ${r.stderr}`);
-  return { code: r.code, t: JSON.parse(r.stdout) as JsonTrace, stderr: r.stderr };
-}
 
 /** seed 001's NodePort request from the client, traced with --observe: computed and observed agree, and the endpoint is the pod that answered. */
 async function observedNodePort(lab: TestLab, mode: 'iptables' | 'nftables' | 'userspace'): Promise<string> {
@@ -222,37 +172,6 @@ describe('podpath trace in a lab, userspace mode', { skip: !isRoot && 'labs need
   });
 
   it("follows kube-proxy's own connection from the node to the pod that answered, computed and observed", () => explained(lab, async () => void (await observedNodePort(lab, 'userspace'))));
-});
-
-describe("podpath trace in a lab: seed 000's Ingress request", { skip: !isRoot && 'labs need root' }, () => {
-  let lab: TestLab;
-
-  before(async () => {
-    lab = await startLab({ files: [path.join(repoRoot, 'examples/seed-000')], ingress: true, args: ['--no-netpol'] });
-  });
-  after(async () => {
-    if (lab) {
-      const r = await lab.down();
-      assert.equal(r.code, 0, r.stderr);
-    }
-  });
-
-  it('observes the client reach the controller through the LoadBalancer IP and nginx connect on to the app pod that answered, as computed', () =>
-    explained(lab, async () => {
-      const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', 'https://app.example.com/api/v1/hello', '--observe']);
-      assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
-      const o = t.observed!;
-      assert.deepEqual(o.differences, []);
-      assert.equal(o.verdict, 'delivered');
-      const answer = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; client: string };
-      assert.equal(t.endpoint?.pod, `default/${answer.pod}`);
-      // the controller's own connection is a hop, seen, from the controller's address as the app saw it
-      const onward = o.hops.find((h) => h.kind === 'ingress') as unknown as { computed: number; packet: { after: { src: string; srcPort: number } } };
-      assert.equal(t.hops[onward.computed - 1]!.kind, 'ingress');
-      assert.equal(`${onward.packet.after.src}:${onward.packet.after.srcPort}`, answer.client);
-      assert.deepEqual(t.hops.filter((h) => h.observed === false), []);
-      assertNothingLeft(lab);
-    }));
 });
 
 describe('podpath trace flags', () => {
