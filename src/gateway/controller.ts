@@ -17,6 +17,7 @@ import type { RenderOptions } from '../ingress/nginx/template.ts';
 import type { HostPort } from '../util/ip.ts';
 import { byAge } from '../ingress/model.ts';
 import { buildDataPlane, type DataPlaneModel } from './dataplane.ts';
+import { OnDemandPlane } from './ondemand.ts';
 import { allocateTargetPorts, gatewayAddress, gatewayService, gatewayServiceName, gatewaySlice, isGatewayService, requestedAddress, type TargetPorts } from './provision.ts';
 import { buildModel, keyOf, type GatewayState, type Model } from './model.ts';
 import { gatewayClassConditions, gatewayStatus, routeParents, sameStatus, stamp, type Condition, type RouteParentEntry } from './status.ts';
@@ -104,10 +105,13 @@ export async function runGatewayController(o: GatewayControllerOptions): Promise
 
   const metrics = new ControllerMetrics({ controller_class: o.controllerName, controller_namespace: process.env.POD_NAMESPACE ?? '', controller_pod: process.env.POD_NAME ?? '' });
   let statusSoon = (): void => {};
-  const { plane, render, cancelRestart } = nginxPlane(o, () => {
+  const nginx = nginxPlane(o, () => {
     syncer.forget();
     syncer.request();
   });
+  const { render, cancelRestart } = nginx;
+  // nginx once a Gateway has a listener to serve (withGateways keeps the catch-all until then)
+  const plane = new OnDemandPlane(nginx.plane, () => (last?.plane.servers.length ?? 0) > 0, () => syncer.resendBackends());
   const defaultCertificate = await fakeCertificate();
   let last: ReturnType<typeof computeGateways> | undefined;
   const syncer = new IngressSyncer(() => ({ ingresses: [], classes: [], services: [], slices: [], secrets: [] }), plane, {

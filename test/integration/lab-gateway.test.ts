@@ -132,6 +132,10 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
     fs.writeFileSync(path.join(tmp, 'v2.yaml'), v2);
     lab = await startLab({ files: [path.join(root, 'examples/seed-000'), path.join(tmp, 'v2.yaml')], ingress: true, gateway: true, args: ['--no-netpol', '--no-dns', '--timeout', '200'], tag: 'gw' });
     ingressIP = lab.ok(['get', 'svc', '-n', 'ingress-nginx', 'ingress-nginx-controller', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
+    // no Gateway yet: the controller pod is Ready with no nginx started, no configuration written
+    const ctrl = (lab.get('/api/v1/namespaces/podpath-gateway/pods') as { items: { metadata: { name: string } }[] }).items[0]!.metadata.name;
+    const conf = lab.exec(`pod/podpath-gateway/${ctrl}`, ['sh', '-c', 'test -e /etc/nginx/nginx.conf && echo written || echo none']);
+    assert.equal(conf.stdout.trim(), 'none', conf.stderr);
     lab.ok(['apply', '-f', '-'], gatewayYAML);
     // the second Gateway's test checks what the controller did meanwhile
     lab.ok(['apply', '-f', '-'], otherYAML);

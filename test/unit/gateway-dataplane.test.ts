@@ -8,6 +8,8 @@ import { describe, it } from 'node:test';
 import { computeGateways, withGateways, type GatewayObjects } from '../../src/gateway/controller.ts';
 import { allocateTargetPorts, gatewayAddress, gatewayAtTargetPort, gatewayService, gatewayServiceName, gatewaySlice } from '../../src/gateway/provision.ts';
 import { gatewayStatus, routeParents, stamp } from '../../src/gateway/status.ts';
+import { OnDemandPlane } from '../../src/gateway/ondemand.ts';
+import { FakeNginx } from '../../src/ingress/nginx/fake.ts';
 import type { Pod, Service } from '../../src/api/types.ts';
 import { validateEndpointSlice } from '../../src/api/validation/networking.ts';
 import type { Gateway, HTTPRoute, Listener } from '../../src/gateway/types.ts';
@@ -180,5 +182,42 @@ describe('gateway data plane', () => {
     assert.equal(gatewayService(g([{ value: '192.168.49.240' }]), new Map([[80, 20000]]), '192.168.49.240').spec.loadBalancerIP, '192.168.49.240');
     const view = gatewayStatus([], { reason: 'AddressNotUsable', message: 'address type Hostname is not supported; IPAddress is' }, true);
     assert.deepEqual([view.addresses, view.conditions[1]!.reason, view.conditions[1]!.status], [[], 'AddressNotUsable', 'False']);
+  });
+});
+
+describe('the Gateway data plane on demand', () => {
+  const rendered = (conf: string) => ({ conf, files: new Map<string, string>(), generation: conf });
+
+  it('starts no nginx while no listener is to be served, and counts as healthy meanwhile', async () => {
+    const fake = new FakeNginx();
+    let starts = 0;
+    const plane = new OnDemandPlane(fake, () => false, () => starts++);
+    assert.equal(await plane.check(rendered('catch-all')), undefined);
+    await plane.load(rendered('catch-all'));
+    await plane.setBackends('[]');
+    assert.deepEqual([fake.checked, fake.loaded, fake.backends, starts], [[], [], [], 0]);
+    assert.equal(plane.running(), true);
+    assert.equal(plane.active, false);
+    assert.equal(await plane.counters(), '');
+  });
+
+  it("starts nginx with the first configuration that serves a listener, asks for the endpoints again once, and is nginx's from then on", async () => {
+    const fake = new FakeNginx();
+    fake.refuse = (conf) => (conf === 'bad' ? 'nginx: [emerg] bad' : undefined);
+    let wanted = false;
+    let starts = 0;
+    const plane = new OnDemandPlane(fake, () => wanted, () => starts++);
+    await plane.load(rendered('catch-all'));
+    wanted = true;
+    assert.equal(await plane.check(rendered('bad')), 'nginx: [emerg] bad');
+    await plane.load(rendered('gateway web'));
+    await plane.setBackends('[web]');
+    assert.deepEqual([fake.loaded, fake.backends, starts, plane.running()], [['gateway web'], ['[web]'], 1, true]);
+    // the last Gateway gone: nginx keeps running and reloading, and its failures show
+    wanted = false;
+    await plane.load(rendered('catch-all'));
+    assert.deepEqual([fake.reloads, starts], [1, 1]);
+    await fake.stop();
+    assert.equal(plane.running(), false);
   });
 });

@@ -253,6 +253,12 @@ export class IngressSyncer {
     this.sentBackends = undefined;
   }
 
+  /** The endpoints go to the balancer again on the next sync, whether or not they changed (a data plane that dropped them). */
+  resendBackends(): void {
+    this.sentBackends = undefined;
+    this.request();
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
