@@ -15,7 +15,7 @@ describe('LoadBalancer IP failover in a 3-node lab', { skip: !isRoot && 'labs ne
     t.after(() => lab.down());
     await explained(lab, async () => {
       const { s, ip, url, holder } = await loadBalancedApp(lab);
-      assert.equal(clientNeighMAC(s, ip), underlayMAC(s, holder), "the client's ARP entry names the holder");
+      await eventually(() => clientNeighMAC(s, ip) === underlayMAC(s, holder), 5000, `the client's ARP entry to name the holder ${holder}`);
 
       for (const how of ['kill', 'link'] as Death[]) {
         await t.test(how === 'kill' ? 'its agent killed' : 'its link cut', async () => {
