@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import { listNetns } from '../../src/exec/netns.ts';
 import type { TestLab } from './lab.ts';
 
+/** seed 001's NodePort, answered by the echo app with the pod's name and the client it saw */
+export const url = 'http://192.168.49.2:30080/api/v1/whoami';
+
 export interface JsonHop {
   step: number;
   kind: string;
@@ -54,4 +57,38 @@ export function traceJson(lab: TestLab, args: string[]): { code: number; t: Json
   const r = lab.podpath(['trace', ...args, '-o', 'json']);
   assert.ok(r.stdout.startsWith('{'), `podpath trace printed no JSON (${r.code}): ${r.stderr}`);
   return { code: r.code, t: JSON.parse(r.stdout) as JsonTrace, stderr: r.stderr };
+}
+
+/** seed 001's NodePort request from the client, traced with --observe: computed and observed agree, and the endpoint is the pod that answered. */
+export async function observedNodePort(lab: TestLab, mode: 'iptables' | 'nftables' | 'userspace'): Promise<string> {
+  const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', url, '--observe']);
+  assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
+  assert.equal(t.mode, mode);
+  assert.equal(t.verdict, 'delivered');
+  const o = t.observed!;
+  assert.equal(o.verdict, 'delivered');
+  assert.deepEqual(o.differences, []);
+  // every hop the kernel reports was seen, and every rule it reported was computed
+  const observable = t.hops.filter((h) => h.observed !== undefined);
+  assert.deepEqual(observable.filter((h) => !h.observed).map((h) => h.step), []);
+  assert.deepEqual(o.hops.filter((h) => h.kind === 'netfilter' && h.computed === undefined), []);
+  // the endpoint is the observed one, and it is the pod the echo app says answered
+  assert.ok(o.probe.ok);
+  const answer = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; podIP: string; client: string };
+  assert.equal(t.endpoint?.pod, `default/${answer.pod}`);
+  assert.equal(t.endpoint?.ip, answer.podIP);
+  assert.equal(o.endpoint?.pod, t.endpoint?.pod);
+  // the address and port the pod saw are those of the connection the kernel reported reaching it
+  const last = o.hops.filter((h) => h.kind === 'conntrack' || h.kind === 'proxy').at(-1) as unknown as { packet: { after: { src: string; srcPort: number } } };
+  assert.equal(answer.client, `${last.packet.after.src}:${last.packet.after.srcPort}`);
+  if (mode === 'userspace') {
+    // the proxy's own connection is a hop, seen
+    assert.deepEqual(observable.map((h) => [h.kind, h.observed]), [['proxy', true], ['deliver', true]]);
+  } else {
+    assert.ok(observable.filter((h) => h.kind === 'netfilter').length >= 8, JSON.stringify(t.hops));
+    const dnat = t.hops.find((h) => h.kind === 'netfilter' && (mode === 'iptables' ? /-j DNAT --to-destination/ : /dnat to/).test(h.rule?.text ?? ''));
+    assert.ok(dnat?.rule?.text.includes(`${answer.podIP}:8080`), dnat?.rule?.text);
+  }
+  assertNothingLeft(lab);
+  return answer.pod;
 }

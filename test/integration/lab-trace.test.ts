@@ -1,11 +1,11 @@
-// `podpath trace` in a real lab with seed 001, in iptables mode (two nodes) and nftables mode (and
-// userspace, where kube-proxy's own connection is a hop): the path
+// `podpath trace` in a real lab with seed 001, in iptables mode (two nodes) and nftables mode: the path
 // computed from the node's own rules (read from its kernel) is the one a real probe takes, as
 // nft monitor trace and conntrack -E report it; the observed endpoint is the pod that answered;
 // nothing of the observation is left behind, also after Ctrl-C; the same objects and a captured
 // iptables-save or nft -j ruleset give the same path through --kubeconfig --node-rules; and a
 // Service without endpoints is rejected where the computed path says, as the kernel reports.
-// (Seed 000's Ingress request is traced in lab-ingress's lab.)
+// (Seed 000's Ingress request is traced in lab-ingress's lab, the userspace proxy's connection in
+// lab-userspace's; test/helpers/trace.ts holds what they share.)
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,44 +14,10 @@ import { after, before, describe, it } from 'node:test';
 import { readState } from '../../src/lab/lab.ts';
 import { eventually, podpathBin, repoRoot, tempDir } from '../helpers/apiserver.ts';
 import { explained, isRoot, startLab, type TestLab } from '../helpers/lab.ts';
-import { assertNothingLeft, traceJson, type JsonTrace } from '../helpers/trace.ts';
+import { assertNothingLeft, observedNodePort, traceJson, url, type JsonTrace } from '../helpers/trace.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
-const url = 'http://192.168.49.2:30080/api/v1/whoami';
 
-/** seed 001's NodePort request from the client, traced with --observe: computed and observed agree, and the endpoint is the pod that answered. */
-async function observedNodePort(lab: TestLab, mode: 'iptables' | 'nftables' | 'userspace'): Promise<string> {
-  const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', url, '--observe']);
-  assert.equal(code, 0, `${stderr}\n${JSON.stringify(t.observed?.differences)}`);
-  assert.equal(t.mode, mode);
-  assert.equal(t.verdict, 'delivered');
-  const o = t.observed!;
-  assert.equal(o.verdict, 'delivered');
-  assert.deepEqual(o.differences, []);
-  // every hop the kernel reports was seen, and every rule it reported was computed
-  const observable = t.hops.filter((h) => h.observed !== undefined);
-  assert.deepEqual(observable.filter((h) => !h.observed).map((h) => h.step), []);
-  assert.deepEqual(o.hops.filter((h) => h.kind === 'netfilter' && h.computed === undefined), []);
-  // the endpoint is the observed one, and it is the pod the echo app says answered
-  assert.ok(o.probe.ok);
-  const answer = JSON.parse(o.probe.answer!.replace(/^HTTP 200 /, '')) as { pod: string; podIP: string; client: string };
-  assert.equal(t.endpoint?.pod, `default/${answer.pod}`);
-  assert.equal(t.endpoint?.ip, answer.podIP);
-  assert.equal(o.endpoint?.pod, t.endpoint?.pod);
-  // the address and port the pod saw are those of the connection the kernel reported reaching it
-  const last = o.hops.filter((h) => h.kind === 'conntrack' || h.kind === 'proxy').at(-1) as unknown as { packet: { after: { src: string; srcPort: number } } };
-  assert.equal(answer.client, `${last.packet.after.src}:${last.packet.after.srcPort}`);
-  if (mode === 'userspace') {
-    // the proxy's own connection is a hop, seen
-    assert.deepEqual(observable.map((h) => [h.kind, h.observed]), [['proxy', true], ['deliver', true]]);
-  } else {
-    assert.ok(observable.filter((h) => h.kind === 'netfilter').length >= 8, JSON.stringify(t.hops));
-    const dnat = t.hops.find((h) => h.kind === 'netfilter' && (mode === 'iptables' ? /-j DNAT --to-destination/ : /dnat to/).test(h.rule?.text ?? ''));
-    assert.ok(dnat?.rule?.text.includes(`${answer.podIP}:8080`), dnat?.rule?.text);
-  }
-  assertNothingLeft(lab);
-  return answer.pod;
-}
 
 for (const mode of ['iptables', 'nftables'] as const) {
   describe(`podpath trace in a lab, ${mode} mode`, { skip: !isRoot && 'labs need root' }, () => {
@@ -157,22 +123,6 @@ for (const mode of ['iptables', 'nftables'] as const) {
       }));
   });
 }
-
-describe('podpath trace in a lab, userspace mode', { skip: !isRoot && 'labs need root' }, () => {
-  let lab: TestLab;
-
-  before(async () => {
-    lab = await startLab({ files: [seed], proxyMode: 'userspace', args: ['--no-netpol', '--no-dns'] });
-  });
-  after(async () => {
-    if (lab) {
-      const r = await lab.down();
-      assert.equal(r.code, 0, r.stderr);
-    }
-  });
-
-  it("follows kube-proxy's own connection from the node to the pod that answered, computed and observed", () => explained(lab, async () => void (await observedNodePort(lab, 'userspace'))));
-});
 
 describe('podpath trace flags', () => {
   it('refuses --observe without a lab, and --node-rules that are not NODE=FILE, naming what is wrong', () => {

@@ -1,7 +1,8 @@
 // kube-proxy in userspace mode in a real lab with the seed example: the same end-to-end
 // behaviour as the rule modes (NodePort from the client, ClusterIP from a pod, hairpin, ClientIP
 // affinity, refusal without endpoints, scaling), an endpoint killed mid-run without a failed
-// new connection, per-Service schedulers and weights, and the live `ipvsadm` table.
+// new connection, per-Service schedulers and weights, and the live `ipvsadm` table; and
+// `podpath trace --observe` of the NodePort request, kube-proxy's own connection a hop.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { labPaths, readState } from '../../src/lab/lab.ts';
 import { eventually, repoRoot, sleep } from '../helpers/apiserver.ts';
+import { observedNodePort } from '../helpers/trace.ts';
 import { echoHits, explained, isRoot, kubeProxyLog, pods, serviceClusterIP, startLab, udpEcho, udpEchoFromNode, udpEchoManifest, type TestLab } from '../helpers/lab.ts';
 
 const seed = path.join(repoRoot, 'examples/seed-001');
@@ -32,6 +34,9 @@ describe('kube-proxy in userspace mode, in a lab with the seed example', { skip:
     assert.equal(r.code, 0, r.stderr);
     return r.stdout;
   };
+
+  // First, on the lab as it came up: `podpath trace --observe` follows kube-proxy's own connection
+  it("traces the NodePort request: kube-proxy's own connection from the node to the pod that answered, computed and observed", () => explained(lab, async () => void (await observedNodePort(lab, 'userspace'))));
 
   it('reaches both pods through the NodePort 192.168.49.2:30080 from the client namespace', () =>
     explained(lab, async () => {
