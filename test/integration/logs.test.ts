@@ -217,7 +217,7 @@ for kw in ({'name': 'pair'}, {'name': 'talker', 'tail_lines': -1}):
 
     const env = () => ({ ...process.env, HOME: home, KUBECONFIG: lab.kubeconfig });
     const kc = (args: string[]) => spawnSync(oldKubectl, args, { env: env(), encoding: 'utf8', timeout: 60_000 });
-    const podJSON = () => lab.get('/api/v1/namespaces/default/pods/web') as { status: { phase: string; podIP: string }; spec: { ephemeralContainers?: { name: string }[] } };
+    const podJSON = () => lab.get('/api/v1/namespaces/default/pods/web') as { status: { phase: string; podIP: string; ephemeralContainerStatuses?: { name: string; state: { terminated?: object } }[] }; spec: { ephemeralContainers?: { name: string }[] } };
 
     it('debug -it gives a shell in the pod’s network; a second debug keeps the first; the object read is EphemeralContainers', () =>
       explained(lab, async () => {
@@ -231,6 +231,9 @@ for kw in ({'name': 'pair'}, {'name': 'talker', 'tail_lines': -1}):
         } finally {
           p.kill();
         }
+        // kubectl 1.20 reads the object and writes it back with its resourceVersion, and does not
+        // retry a conflict: the agent's status write for the first container's exit comes first
+        await eventually(() => podJSON().status.ephemeralContainerStatuses?.find((c) => c.name === 'old')?.state.terminated !== undefined, 30_000, "the first debugging container's exit in the pod's status");
         const r = kc(['debug', 'web', '--image=busybox', '-c', 'old2', '--', 'true']);
         assert.equal(r.status, 0, r.stderr);
         assert.deepEqual(podJSON().spec.ephemeralContainers?.map((c) => c.name), ['old', 'old2']);
