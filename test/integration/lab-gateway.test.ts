@@ -125,6 +125,8 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
   let lab: TestLab;
   let gwIP: string;
   let ingressIP: string;
+  /** the Gateway controller's pod (the data plane) */
+  let ctrlPod: string;
   let tmp: string;
 
   before(async () => {
@@ -133,8 +135,8 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
     lab = await startLab({ files: [path.join(root, 'examples/seed-000'), path.join(tmp, 'v2.yaml')], ingress: true, gateway: true, args: ['--no-netpol', '--no-dns', '--timeout', '200'], tag: 'gw' });
     ingressIP = lab.ok(['get', 'svc', '-n', 'ingress-nginx', 'ingress-nginx-controller', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
     // no Gateway yet: the controller pod is Ready with no nginx started, no configuration written
-    const ctrl = (lab.get('/api/v1/namespaces/podpath-gateway/pods') as { items: { metadata: { name: string } }[] }).items[0]!.metadata.name;
-    const conf = lab.exec(`pod/podpath-gateway/${ctrl}`, ['sh', '-c', 'test -e /etc/nginx/nginx.conf && echo written || echo none']);
+    ctrlPod = (lab.get('/api/v1/namespaces/podpath-gateway/pods') as { items: { metadata: { name: string } }[] }).items[0]!.metadata.name;
+    const conf = lab.exec(`pod/podpath-gateway/${ctrlPod}`, ['sh', '-c', 'test -e /etc/nginx/nginx.conf && echo written || echo none']);
     assert.equal(conf.stdout.trim(), 'none', conf.stderr);
     lab.ok(['apply', '-f', '-'], gatewayYAML);
     // the second Gateway's test checks what the controller did meanwhile
@@ -204,10 +206,9 @@ describe('lab: Gateway API beside the Ingress', { skip: !isRoot && 'needs root' 
       // the listeners' ports, each to a port of nginx's own in the pod; the endpoints are the controller's pod
       assert.deepEqual(svc.spec.ports.map((p) => p.port), [80, 9999]);
       assert.ok(svc.spec.ports.every((p) => p.targetPort >= 20000 && p.targetPort <= 29999));
-      const ctrlPod = (JSON.parse(lab.ok(['get', 'pods', '-n', 'podpath-gateway', '-o', 'json'])) as { items: { metadata: { name: string }; status: { podIP: string } }[] }).items[0]!;
-      const ctrlIP = ctrlPod.status.podIP;
+      const ctrlIP = (JSON.parse(lab.ok(['get', 'pods', '-n', 'podpath-gateway', '-o', 'json'])) as { items: { status: { podIP: string } }[] }).items[0]!.status.podIP;
       // its nginx has NGINX Gateway Fabric's 1024 connections a worker, not ingress-nginx's 16384 (7 MiB a worker)
-      const conf = lab.exec(`pod/podpath-gateway/${ctrlPod.metadata.name}`, ['cat', '/etc/nginx/nginx.conf']);
+      const conf = lab.exec(`pod/podpath-gateway/${ctrlPod}`, ['cat', '/etc/nginx/nginx.conf']);
       assert.match(conf.stdout, /^ {4}worker_connections 1024;$/m, conf.stderr);
       await eventually(holds(() => assert.equal(lab.ok(['get', 'endpointslice', 'web-podpath', '-o', 'jsonpath={.endpoints[0].addresses[0]} {.endpoints[0].conditions.ready}']), `${ctrlIP} true`)), 30_000);
       await eventually(holds(() => assert.match(lab.ok(['get', 'gateway', 'web']), new RegExp(`web\\s+podpath\\s+${gwIP.replace(/\./g, '\\.')}\\s+True`))), 30_000);

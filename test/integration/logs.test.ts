@@ -205,17 +205,12 @@ for kw in ({'name': 'pair'}, {'name': 'talker', 'tail_lines': -1}):
 
   // In the same lab (both built the same bare one-node lab):
   describe('kubectl debug (1.20) in a lab', { skip: !fs.existsSync(oldKubectl) && `no ${oldKubectl} (scripts/install-deps.sh unpacks it)` }, () => {
-    let home: string;
-
     before(() => {
-      home = tempDir('home-debug-1.20');
       lab.ok(['run', 'web', '--image=busybox', '--', 'sleep', '100000']);
     });
-    after(() => {
-      if (home) fs.rmSync(home, { recursive: true, force: true });
-    });
 
-    const env = () => ({ ...process.env, HOME: home, KUBECONFIG: lab.kubeconfig });
+    // the suite's home of kubectl 1.20
+    const env = () => ({ ...process.env, HOME: path.join(home, '1.20'), KUBECONFIG: lab.kubeconfig });
     const kc = (args: string[]) => spawnSync(oldKubectl, args, { env: env(), encoding: 'utf8', timeout: 60_000 });
     const podJSON = () => lab.get('/api/v1/namespaces/default/pods/web') as { status: { phase: string; podIP: string; ephemeralContainerStatuses?: { name: string; state: { terminated?: object } }[] }; spec: { ephemeralContainers?: { name: string }[] } };
 
