@@ -8,6 +8,19 @@ import type { StoreEvent } from './storage/store.ts';
 
 type Ref = { rt: ResourceType; namespace: string | undefined; name: string };
 
+/** The field manager of PodGC's status writes (kube-controller-manager's pod garbage collector). */
+export const podGCManager = 'PodGC';
+
+/** `pod` as PodGC leaves an orphan before deleting it: Failed, with the DisruptionTarget condition saying why. */
+export function markedFailedByPodGC(pod: Pod, now = new Date()): Pod {
+  const next = structuredClone(pod);
+  const status = (next.status ??= {});
+  status.phase = 'Failed';
+  const cond = { type: 'DisruptionTarget', status: 'True', lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), reason: 'DeletionByPodGC', message: 'PodGC: node no longer exists' };
+  status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget'), cond];
+  return next;
+}
+
 const keyOf = (r: Ref) => `${r.rt.group}/${r.rt.resource}/${r.namespace ?? ''}/${r.name}`;
 
 export class Finalization {
@@ -222,11 +235,18 @@ export class Finalization {
   }
 
   /** A deleting pod whose node does not exist has no kubelet to finish it: it goes now. */
+  /**
+   * A deleted pod whose node is gone has no kubelet to confirm its end. As upstream's PodGC, it
+   * is first marked Failed (DisruptionTarget, DeletionByPodGC), so a finalizer's holder (the Job
+   * controller under podReplacementPolicy: Failed) sees it finished and lets go; then it goes.
+   */
   private checkOrphanedPod(ref: Ref): void {
-    const pod = this.get(ref) as Pod | undefined;
+    let pod = this.get(ref) as Pod | undefined;
     if (!pod?.metadata.deletionTimestamp) return;
     const node = pod.spec.nodeName ? this.registry.tryGet(resourceOf('', 'nodes'), undefined, pod.spec.nodeName) : undefined;
-    if (!node && !(pod.metadata.finalizers ?? []).length) this.registry.removeNow(ref.rt, pod);
+    if (node) return;
+    if (pod.spec.nodeName && pod.status?.phase !== 'Failed' && pod.status?.phase !== 'Succeeded') pod = this.registry.writeInternal(ref.rt, markedFailedByPodGC(pod), podGCManager) as Pod;
+    if (!(pod.metadata.finalizers ?? []).length) this.registry.removeNow(ref.rt, pod);
   }
 
   private processNamespace(name: string): void {

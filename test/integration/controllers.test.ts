@@ -2,7 +2,7 @@
 // objects it manages exist (so it first learns of them from a list, not a watch event).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, makeKubectl, startApiServer, startControllerManager, type TestApiServer } from '../helpers/apiserver.ts';
+import { eventually, makeKubectl, request, startApiServer, startControllerManager, type TestApiServer } from '../helpers/apiserver.ts';
 
 describe('controller-manager', () => {
   let s: TestApiServer;
@@ -110,5 +110,39 @@ spec:
     assert.equal(r.code, 0, r.stderr);
     await eventually(() => !names().includes('web'), 20_000, "the web Endpoints to follow its Service");
     assert.ok(names().includes('lock') && names().includes('manual'), names().join(' '));
+  });
+
+  it('fails a deleted pod whose node is gone, as PodGC does, so a Job under podReplacementPolicy: Failed lets it go and replaces it', async () => {
+    const nodeJson = JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'gone' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+    assert.equal(kubectl(['create', '-f', '-'], nodeJson).code, 0);
+    const job = `apiVersion: batch/v1
+kind: Job
+metadata: {name: held}
+spec:
+  podReplacementPolicy: Failed
+  podFailurePolicy: {rules: [{action: Ignore, onPodConditions: [{type: DisruptionTarget}]}]}
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: main, image: busybox, command: [sleep, "3600"]}]
+`;
+    const r = kubectl(['apply', '-f', '-'], job);
+    assert.equal(r.code, 0, r.stderr);
+    const pods = () => json(['get', 'pods', '-l', 'job-name=held']).items as { metadata: { name: string; deletionTimestamp?: string; finalizers?: string[] }; status: { phase?: string; conditions?: { type: string; reason?: string; message?: string }[] } }[];
+    const first = await eventually(() => pods()[0], 20_000, "the Job's pod");
+    const name = first!.metadata.name;
+    assert.deepEqual(first!.metadata.finalizers, ['batch.kubernetes.io/job-tracking']);
+    const bind = await request(s, 'POST', `/api/v1/namespaces/default/pods/${name}/binding`, JSON.stringify({ apiVersion: 'v1', kind: 'Binding', metadata: { name }, target: { kind: 'Node', name: 'gone' } }));
+    assert.equal(bind.status, 201, bind.body);
+    assert.equal(kubectl(['delete', 'node', 'gone']).code, 0);
+    assert.equal(kubectl(['delete', 'pod', name, '--wait=false']).code, 0);
+    // Marked Failed with PodGC's condition, released by the Job controller, then gone; the
+    // Ignore rule on DisruptionTarget means the Job does not count it as a failure.
+    await eventually(() => !pods().some((p) => p.metadata.name === name), 20_000, 'the orphaned pod to go');
+    const next = await eventually(() => pods().find((p) => p.metadata.name !== name), 20_000, 'a replacement pod');
+    assert.ok(next);
+    const st = json(['get', 'job', 'held']).status;
+    assert.equal(st.failed ?? 0, 0, JSON.stringify(st));
+    assert.equal(st.active, 1, JSON.stringify(st));
   });
 });
