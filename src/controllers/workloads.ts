@@ -83,10 +83,19 @@ export class ReplicaSetController {
     // Until the informer has seen our last creations/deletions, acting again would overshoot.
     const settled = !exp || Date.now() - exp.at > 5000 || (active.length >= exp.add && exp.del === 0);
     if (settled) this.expectations.delete(key);
+    if (!settled) this.queue.addAfter(key, Math.max(0, exp!.at + 5000 - Date.now()) + 10);
     if (settled && active.length < want) {
       const n = want - active.length;
-      this.expectations.set(key, { add: want, del: 0, at: Date.now() });
-      await Promise.all(Array.from({ length: n }, () => this.createPod(rs)));
+      const e = { add: want, del: 0, at: Date.now() };
+      this.expectations.set(key, e);
+      const created = await Promise.allSettled(Array.from({ length: n }, () => this.createPod(rs)));
+      const failed = created.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      // The informer will never see the pods that were refused: expect only the others (upstream's
+      // CreationObserved per failed create), so the retry creates them rather than waiting.
+      if (failed.length) {
+        e.add -= failed.length;
+        throw failed[0]!.reason;
+      }
     } else if (settled && active.length > want) {
       const rank = (p: Pod) => (p.spec.nodeName ? 1 : 0) + (isPodReady(p) ? 2 : 0);
       const victims = [...active].sort((a, b) => rank(a) - rank(b) || Date.parse(b.metadata.creationTimestamp ?? '') - Date.parse(a.metadata.creationTimestamp ?? '')).slice(0, active.length - want);
