@@ -15,6 +15,13 @@ export interface ClientConfig {
   server: string;
   ca?: string;
   token?: string;
+  /**
+   * A file the token is read from instead, again at most once a minute and after a 401
+   * (client-go's BearerTokenFile), so a token the kubelet rotates in a pod's volume is picked up.
+   */
+  tokenFile?: string;
+  /** Told when the server answers 401, so the token's source can renew it (client-go resets its cached token then). */
+  onUnauthorized?: () => void;
   cert?: string;
   key?: string;
   insecure?: boolean;
@@ -47,6 +54,7 @@ export function loadConfig(kubeconfig?: string, userAgent = 'podpath'): ClientCo
       server: `https://${host.includes(':') ? `[${host}]` : host}:${process.env.KUBERNETES_SERVICE_PORT ?? '443'}`,
       ca: fs.readFileSync(`${sa}/ca.crt`, 'utf8'),
       token: fs.readFileSync(`${sa}/token`, 'utf8').trim(),
+      tokenFile: `${sa}/token`,
       userAgent,
     };
   }
@@ -66,7 +74,10 @@ export function loadConfig(kubeconfig?: string, userAgent = 'podpath'): ClientCo
   if (ca) cfg.ca = ca;
   if (cluster['insecure-skip-tls-verify']) cfg.insecure = true;
   if (typeof user.token === 'string') cfg.token = user.token;
-  else if (typeof user.tokenFile === 'string') cfg.token = readFile(user.tokenFile, base).trim();
+  else if (typeof user.tokenFile === 'string') {
+    cfg.tokenFile = path.resolve(base, user.tokenFile);
+    cfg.token = readFile(user.tokenFile, base).trim();
+  }
   const cert = readMaybe(user['client-certificate-data'] as string | undefined, user['client-certificate'] as string | undefined, base);
   const key = readMaybe(user['client-key-data'] as string | undefined, user['client-key'] as string | undefined, base);
   if (cert) cfg.cert = cert;
@@ -79,9 +90,13 @@ export interface WatchEvent<T = KubeObject> {
   object: T;
 }
 
+/** How long a token read from a file is used before the file is read again (client-go's cachingTokenSource). */
+export const tokenFileCacheMs = 60_000;
+
 export class Client {
   private readonly agent: https.Agent;
   private readonly url: URL;
+  private tokenReadAt = Date.now();
 
   constructor(readonly cfg: ClientConfig) {
     this.url = new URL(cfg.server);
@@ -97,8 +112,29 @@ export class Client {
 
   private options(method: string, p: string, headers: Record<string, string>): https.RequestOptions {
     const h: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.cfg.userAgent ?? 'podpath', ...headers };
-    if (this.cfg.token) h.Authorization = `Bearer ${this.cfg.token}`;
+    const token = this.token();
+    if (token) h.Authorization = `Bearer ${token}`;
     return { host: this.url.hostname.replace(/^\[|\]$/g, ''), port: this.url.port || 443, method, path: p, agent: this.agent, headers: h, servername: isIP(this.url.hostname.replace(/^\[|\]$/g, '')) ? undefined : this.url.hostname };
+  }
+
+  /** The token to send: the configured one, or the token file's, read again once it is a minute old (a failed read keeps the last). */
+  private token(): string | undefined {
+    const file = this.cfg.tokenFile;
+    if (file && Date.now() - this.tokenReadAt >= tokenFileCacheMs) {
+      this.tokenReadAt = Date.now();
+      try {
+        this.cfg.token = fs.readFileSync(file, 'utf8').trim();
+      } catch {
+        // the last token read stays in use, as client-go's cached source keeps it
+      }
+    }
+    return this.cfg.token;
+  }
+
+  /** A 401: the token file is read again on the next request, and the token's source is told. */
+  private unauthorized(): void {
+    this.tokenReadAt = 0;
+    this.cfg.onUnauthorized?.();
   }
 
   /** One request; non-2xx answers throw ApiError carrying the server's Status. */
@@ -119,6 +155,7 @@ export class Client {
             }
             return;
           }
+          if (code === 401) this.unauthorized();
           let st: Status | undefined;
           try {
             st = JSON.parse(text) as Status;
@@ -150,6 +187,7 @@ export class Client {
     };
     const req = https.request(this.options('GET', p, {}), (res) => {
       if ((res.statusCode ?? 0) >= 300) {
+        if (res.statusCode === 401) this.unauthorized();
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => end(new ApiError(res.statusCode ?? 0, '', Buffer.concat(chunks).toString())));

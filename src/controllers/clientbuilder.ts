@@ -62,14 +62,6 @@ export function serviceAccountClientBuilder(root: Client, log: (s: string) => vo
   const clients: Client[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
-  const later = (ms: number, f: () => void) => {
-    if (closed) return;
-    const t = setTimeout(() => {
-      timers.delete(t);
-      f();
-    }, ms);
-    timers.add(t);
-  };
   return {
     async client(name) {
       const deadline = Date.now() + startTimeoutMs;
@@ -88,19 +80,48 @@ export function serviceAccountClientBuilder(root: Client, log: (s: string) => vo
       if (root.cfg.insecure) cfg.insecure = true;
       const client = new Client(cfg);
       clients.push(client);
-      const renew = () =>
+      let timer: NodeJS.Timeout | undefined;
+      let renewing = false;
+      let issuedAt = Date.now();
+      const schedule = (ms: number) => {
+        if (closed) return;
+        if (timer) {
+          clearTimeout(timer);
+          timers.delete(timer);
+        }
+        const t = (timer = setTimeout(() => {
+          timers.delete(t);
+          timer = undefined;
+          renew();
+        }, ms));
+        timers.add(t);
+      };
+      const renew = () => {
+        if (renewing || closed) return;
+        renewing = true;
         controllerToken(root, name).then(
           (next) => {
+            renewing = false;
+            issuedAt = Date.now();
             cfg.token = next.token;
-            renewAfter(next);
+            schedule(Math.max(1000, 0.8 * (next.expiresAt - Date.now())));
           },
           (e: Error) => {
+            renewing = false;
             log(`renewing the token of service account ${controllerNamespace}/${name}: ${e.message}`);
-            later(retryMs, renew);
+            schedule(retryMs);
           },
         );
-      const renewAfter = (t: IssuedToken) => later(Math.max(1000, 0.8 * (t.expiresAt - Date.now())), renew);
-      renewAfter(first);
+      };
+      // A 401 means the token is no longer good (revoked, or its service account remade): a new
+      // one is asked for at once rather than at the timer, as client-go resets its cached token.
+      // Answers to requests sent with the old token may still come in just after; one new token a second at most.
+      cfg.onUnauthorized = () => {
+        if (renewing || Date.now() - issuedAt < 1000) return;
+        log(`the token of service account ${controllerNamespace}/${name} was refused (401): asking for a new one`);
+        renew();
+      };
+      schedule(Math.max(1000, 0.8 * (first.expiresAt - Date.now())));
       return client;
     },
     close() {

@@ -145,4 +145,16 @@ spec:
     assert.equal(st.failed ?? 0, 0, JSON.stringify(st));
     assert.equal(st.active, 1, JSON.stringify(st));
   });
+
+  it('asks for a new token at once when its service account is remade: a controller whose token the API server refuses (401) is back within seconds', async () => {
+    // The ReplicaSet controller's token names its service account's uid; deleting the account
+    // makes every request of that controller a 401, long before the token's timer would renew it.
+    const sa = json(['get', 'serviceaccount', 'replicaset-controller', '-n', 'kube-system']);
+    assert.equal(kubectl(['delete', 'serviceaccount', 'replicaset-controller', '-n', 'kube-system']).code, 0);
+    const r = kubectl(['scale', 'deployment', 'web', '--replicas=4']);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually(() => json(['get', 'pods', '-l', 'app=web']).items.length === 4 || undefined, 20_000, 'the fourth pod, created with a new token');
+    const remade = json(['get', 'serviceaccount', 'replicaset-controller', '-n', 'kube-system']);
+    assert.notEqual(remade.metadata.uid, sa.metadata.uid, 'the service account was made again');
+  });
 });
