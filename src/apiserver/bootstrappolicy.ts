@@ -117,6 +117,9 @@ export const controllerRoleRules: Readonly<Record<string, readonly PolicyRule[]>
     rule(['create', 'delete', 'get', 'list', 'update', 'watch'], ['discovery.k8s.io'], ['endpointslices']),
     eventsRule,
   ],
+  // podpath's Ingress certificate issuer (a cert-manager ingress-shim of its own, so upstream has
+  // no role for it): what cert-manager's controller role gives that part, and nothing else
+  'ingress-certificate-controller': [rule(read, ['networking.k8s.io'], ['ingresses']), rule(['create', 'get', 'update'], [''], ['secrets']), eventsRule],
   'job-controller': [
     rule(['get', 'list', 'patch', 'update', 'watch'], ['batch'], ['jobs']),
     rule(['update'], ['batch'], ['jobs/status']),

@@ -47,10 +47,11 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
   const client = new Client(loadConfig(o.kubeconfig, 'kube-controller-manager/podpath'));
   const builder = o.useServiceAccountCredentials ? serviceAccountClientBuilder(client, o.log) : rootClientBuilder(client);
   // upstream's names: each is the controller's service account, bound to system:controller:NAME
-  const names = ['replicaset-controller', 'deployment-controller', 'daemon-set-controller', 'job-controller', 'ttl-after-finished-controller', 'cronjob-controller', 'endpointslice-controller', 'endpoint-controller', 'node-controller', 'clusterrole-aggregation-controller', 'service-account-controller', 'service-controller'] as const;
+  const names = ['replicaset-controller', 'deployment-controller', 'daemon-set-controller', 'job-controller', 'ttl-after-finished-controller', 'cronjob-controller', 'endpointslice-controller', 'endpoint-controller', 'node-controller', 'clusterrole-aggregation-controller', 'service-account-controller', 'service-controller', 'ingress-certificate-controller'] as const;
   let clients: Record<(typeof names)[number], Client>;
   try {
-    clients = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await builder.client(n)] as const))) as typeof clients;
+    // the certificate issuer's account only where it runs
+    clients = Object.fromEntries(await Promise.all(names.filter((n) => ca || n !== 'ingress-certificate-controller').map(async (n) => [n, await builder.client(n)] as const))) as typeof clients;
   } catch (e) {
     builder.close();
     client.close();
@@ -87,9 +88,7 @@ export async function runControllerManager(o: ControllerManagerOptions): Promise
     new ServiceAccountsController(clients['service-account-controller'], namespaces, serviceAccounts, o.log).queue,
     // LoadBalancer addresses go into services/status, as a cloud provider's service controller writes them
     ...(o.loadBalancerPool ? [new LoadBalancerIPController(clients['service-controller'], svcs, poolAddresses(o.loadBalancerPool), o.log).queue] : []),
-    // cert-manager's ingress-shim is no controller of kube-controller-manager, so it has no
-    // system:controller role: it writes its Secrets and events as the manager itself, whose role allows both
-    ...(ca && ingresses && secrets ? [new IngressCertificateController(client, ingresses, secrets, ca, o.log).queue] : []),
+    ...(ca && ingresses && secrets ? [new IngressCertificateController(clients['ingress-certificate-controller'], ingresses, secrets, ca, o.log).queue] : []),
   ];
   for (const i of informers) i.start();
   await Promise.all(informers.map((i) => i.waitForSync()));

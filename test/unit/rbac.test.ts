@@ -267,6 +267,11 @@ describe("the controllers' bootstrap roles", () => {
     assert.equal(ask(sa('kube-system', 'replicaset-controller'), 'POST', '/api/v1/namespaces/default/pods'), 'Allow');
     assert.equal(ask(sa('kube-system', 'job-controller'), 'DELETE', '/apis/batch/v1/namespaces/default/jobs/j'), 'NoOpinion');
     assert.equal(ask(sa('kube-system', 'ttl-after-finished-controller'), 'DELETE', '/apis/batch/v1/namespaces/default/jobs/j'), 'Allow');
+    const issuer = sa('kube-system', 'ingress-certificate-controller');
+    assert.equal(ask(issuer, 'POST', '/api/v1/namespaces/shop/secrets'), 'Allow');
+    assert.equal(ask(issuer, 'PUT', '/api/v1/namespaces/shop/secrets/tls'), 'Allow');
+    assert.equal(ask(issuer, 'DELETE', '/api/v1/namespaces/shop/secrets/tls'), 'NoOpinion');
+    assert.equal(ask(issuer, 'PUT', '/apis/networking.k8s.io/v1/namespaces/shop/ingresses/web'), 'NoOpinion');
     assert.equal(ask(kcm, 'GET', '/api/v1/pods?watch=true'), 'Allow');
     assert.equal(ask(kcm, 'POST', '/api/v1/namespaces/kube-system/serviceaccounts/deployment-controller/token'), 'Allow');
     assert.equal(ask(kcm, 'POST', '/apis/apps/v1/namespaces/default/replicasets'), 'NoOpinion');
