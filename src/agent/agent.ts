@@ -29,7 +29,7 @@ import { netTransport, Prober, type ProbeTransport } from './prober.ts';
 import { ContainerRuntime } from './runtime.ts';
 import { SandboxManager } from './sandbox.ts';
 import { writePodKubeconfig } from './serviceaccount.ts';
-import { containerMounts, setUpVolumes, type VolumeSources } from './volumes.ts';
+import { apiAccessToken, containerMounts, setUpVolumes, tokenRefreshAt, type PodToken, type TokenWant, type VolumeSources } from './volumes.ts';
 import { EventRecorder, type EventType } from '../client/events.ts';
 import { CniError, sandboxSetupError } from './cni.ts';
 import path from 'node:path';
@@ -80,6 +80,9 @@ export interface AgentDeps {
 
 /** The kubelet's port, where the API server finds a node's container logs. */
 
+/** A pod's tokens are kept per audience and lifetime asked for. */
+const tokenKey = (w: TokenWant) => `${w.audience ?? ''}/${w.expirationSeconds}`;
+
 export class NodeAgent {
   private readonly client: Client;
   private readonly clientConfig: ClientConfig;
@@ -102,8 +105,10 @@ export class NodeAgent {
   private syncing = new Set<string>();
   /** pods whose volumes are set up (by this agent: an adopted pod's are written again), or why they are not */
   private volumes = new Map<string, true | string>();
-  /** each pod's service account token (by pod uid) */
-  private readonly podTokens = new Map<string, string>();
+  /** when a pod's volumes that hold tokens are to be written again with new tokens (ms; by pod uid) */
+  private tokenRefresh = new Map<string, number>();
+  /** each pod's service account tokens (by pod uid, then audience and lifetime), as the kubelet's token manager caches them */
+  private readonly podTokens = new Map<string, Map<string, PodToken>>();
   private readonly recorder: EventRecorder;
   private server: { close(): void } | undefined;
   private readonly logWriters: ContainerLogWriters;
@@ -146,7 +151,7 @@ export class NodeAgent {
         checkpoints: new CheckpointStore(paths.podsDir),
         sandboxes: this.sandboxes,
         services: () => this.services.list(),
-        podKubeconfig: (pod) => writePodKubeconfig(paths.podKubeconfig(pod.metadata.uid!), this.services.get('default', 'kubernetes'), { ca: this.clientConfig.ca ?? '', token: this.podTokens.get(pod.metadata.uid!) ?? '' }),
+        podKubeconfig: (pod) => writePodKubeconfig(paths.podKubeconfig(pod.metadata.uid!), this.services.get('default', 'kubernetes'), { ca: this.clientConfig.ca ?? '', token: this.podTokens.get(pod.metadata.uid!)?.get(tokenKey(apiAccessToken))?.token ?? '' }),
         mounts: (pod, c) => containerMounts(pod, c, (v) => path.join(paths.podVolumes(pod.metadata.uid!), v)),
         imageTools: { busyboxBin: () => this.busyboxBin(executor), nativeProgram: builtFile },
         containerStarted: (uid, container) => this.prober.forget(uid, container),
@@ -192,33 +197,40 @@ export class NodeAgent {
         if (e.code === 404) return undefined;
         throw e;
       });
-    return { configMap: get('configmaps'), secret: get('secrets'), serviceAccount: (pod) => this.podToken(pod) };
+    return { configMap: get('configmaps'), secret: get('secrets'), serviceAccount: (pod, want) => this.podToken(pod, want) };
   }
 
   /**
-   * The token of a pod's service account, bound to the pod, as the kubelet's token manager asks
-   * for it: 3607 s, which the API server extends to a year for pod-bound tokens (they end with the
-   * pod anyway). Kept per pod; the pod's kubeconfig for podpath's own images carries it too.
+   * A token of a pod's service account, bound to the pod, as the kubelet's token manager asks
+   * for it: with the audience and lifetime the volume wants (kube-api-access: 3607 s, which the
+   * API server extends to a year for pod-bound tokens), kept until its refresh time.
    */
-  private async podToken(pod: Pod): Promise<{ token: string; ca: string }> {
+  private async podToken(pod: Pod, want: TokenWant): Promise<PodToken> {
     const uid = pod.metadata.uid!;
-    let token = this.podTokens.get(uid);
-    if (!token) {
-      const sa = pod.spec.serviceAccountName || 'default';
-      const body = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: null, expirationSeconds: 3607, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid } } };
-      const r = await this.client.request<{ status?: { token?: string } }>('POST', objectPath('v1', 'serviceaccounts', pod.metadata.namespace, sa, 'token'), body);
-      token = r.status?.token ?? '';
-      this.podTokens.set(uid, token);
-    }
-    return { token, ca: this.clientConfig.ca ?? '' };
+    const key = tokenKey(want);
+    const cached = this.podTokens.get(uid)?.get(key);
+    if (cached && this.clock.now() < cached.refreshAt) return cached;
+    const sa = pod.spec.serviceAccountName || 'default';
+    const body = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: want.audience ? [want.audience] : null, expirationSeconds: want.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid } } };
+    const r = await this.client.request<{ status?: { token?: string; expirationTimestamp?: string } }>('POST', objectPath('v1', 'serviceaccounts', pod.metadata.namespace, sa, 'token'), body);
+    // issued at: the expiry the server states, less the lifetime asked for (the kubelet's reckoning)
+    const expires = Date.parse(r.status?.expirationTimestamp ?? '') || this.clock.now() + want.expirationSeconds * 1000;
+    const t: PodToken = { token: r.status?.token ?? '', ca: this.clientConfig.ca ?? '', refreshAt: tokenRefreshAt(expires - want.expirationSeconds * 1000, want.expirationSeconds) };
+    let tokens = this.podTokens.get(uid);
+    if (!tokens) this.podTokens.set(uid, (tokens = new Map()));
+    tokens.set(key, t);
+    return t;
   }
 
   /** The kubelet's WaitForAttachAndMount: whether the pod's volumes are ready (a failure is told once as a FailedMount event, and tried again on the next sync). */
   private async volumesReady(pod: Pod): Promise<boolean> {
     const uid = pod.metadata.uid!;
-    if (this.volumes.get(uid) === true) return true;
+    if (this.volumes.get(uid) === true) {
+      if (this.clock.now() >= (this.tokenRefresh.get(uid) ?? Infinity)) await this.refreshTokens(pod);
+      return true;
+    }
     try {
-      await setUpVolumes(pod, this.paths.podVolumes(uid), this.volumeSources());
+      this.tokenRefresh.set(uid, await setUpVolumes(pod, this.paths.podVolumes(uid), this.volumeSources()));
       this.volumes.set(uid, true);
       return true;
     } catch (e) {
@@ -229,6 +241,20 @@ export class NodeAgent {
         void this.recorder.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedMount', msg);
       }
       return false;
+    }
+  }
+
+  /**
+   * Writes a running pod's token volumes again with new tokens, as the kubelet's volume manager
+   * remounts projected volumes; a failure leaves the old ones and is tried again in 10 s.
+   */
+  private async refreshTokens(pod: Pod): Promise<void> {
+    const uid = pod.metadata.uid!;
+    try {
+      this.tokenRefresh.set(uid, await setUpVolumes(pod, this.paths.podVolumes(uid), this.volumeSources(), { tokensOnly: true }));
+    } catch (e) {
+      this.tokenRefresh.set(uid, this.clock.now() + 10_000);
+      this.o.log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: ${(e as Error).message}`);
     }
   }
 
@@ -435,6 +461,7 @@ export class NodeAgent {
     await this.runtime.terminate(rp, graceSeconds);
     this.status.forget(rp.uid);
     this.volumes.delete(rp.uid);
+    this.tokenRefresh.delete(rp.uid);
     this.podTokens.delete(rp.uid);
   }
 }

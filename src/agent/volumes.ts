@@ -11,12 +11,41 @@ import type { Container, KubeObject, Pod } from '../api/types.ts';
 import { serviceAccountMountPath } from '../util/mounts.ts';
 import type { Bind } from './rootfs.ts';
 
+/** The token a volume asks for: a projected serviceAccountToken's audience and lifetime. */
+export interface TokenWant {
+  /** undefined: the API server's own audiences */
+  audience?: string;
+  expirationSeconds: number;
+}
+
+/** A pod's token as the kubelet's token manager holds it: to be asked for anew at `refreshAt` (ms). */
+export interface PodToken {
+  token: string;
+  ca: string;
+  refreshAt: number;
+}
+
+/**
+ * What kube-api-access asks for (the ServiceAccount admission plugin's 3607 s, which the API
+ * server extends for pod-bound tokens); a projected serviceAccountToken's lifetime defaults to an hour.
+ */
+export const apiAccessToken: TokenWant = { expirationSeconds: 3607 };
+export const defaultProjectedTokenSeconds = 3600;
+
+/**
+ * When the kubelet's token manager asks for a token anew: at 80% of the lifetime asked for, or
+ * after 24 hours (its maxTTL), whichever comes first; `issuedAt` in ms.
+ */
+export function tokenRefreshAt(issuedAt: number, expirationSeconds: number): number {
+  return issuedAt + Math.min(0.8 * expirationSeconds, 24 * 3600) * 1000;
+}
+
 /** What a volume's contents are read from: the API server's objects (undefined when missing). */
 export interface VolumeSources {
   configMap(namespace: string, name: string): Promise<KubeObject | undefined>;
   secret(namespace: string, name: string): Promise<KubeObject | undefined>;
   /** a token of the pod's service account, bound to the pod (the kubelet's TokenRequest), and the API server's CA */
-  serviceAccount(pod: Pod): Promise<{ token: string; ca: string }>;
+  serviceAccount(pod: Pod, want: TokenWant): Promise<PodToken>;
 }
 
 /** A file of a volume: its path inside the volume, content and mode. */
@@ -101,11 +130,15 @@ export function serviceAccountFiles(pod: Pod, creds: { token: string; ca: string
   ];
 }
 
+/** The earliest token refresh of what was written (Infinity: no token). */
+type Refresh = { at: number };
+
 /**
  * The files of one volume, or undefined for volumes that are not written (hostPath, emptyDir,
- * kinds podpath does not know). Reads the objects it names through `src`.
+ * kinds podpath does not know). Reads the objects it names through `src`; `refresh.at` is
+ * lowered to the refresh time of any token it holds.
  */
-export async function volumeFiles(pod: Pod, v: Volume, src: VolumeSources): Promise<VolumeFile[] | undefined> {
+export async function volumeFiles(pod: Pod, v: Volume, src: VolumeSources, refresh: Refresh = { at: Infinity }): Promise<VolumeFile[] | undefined> {
   const ns = pod.metadata.namespace ?? 'default';
   const cm = v.configMap as { name?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean } | undefined;
   if (cm) {
@@ -132,7 +165,12 @@ export async function volumeFiles(pod: Pod, v: Volume, src: VolumeSources): Prom
     const mode = proj.defaultMode ?? defaultMode;
     const out: VolumeFile[] = [];
     for (const s of proj.sources ?? []) {
-      if (s.serviceAccountToken) out.push(serviceAccountFiles(pod, await fetchToken(pod, src), s.serviceAccountToken.path ?? 'token')[0]!);
+      if (s.serviceAccountToken) {
+        const sat = s.serviceAccountToken as { audience?: string; expirationSeconds?: number; path?: string };
+        const t = await fetchToken(pod, src, { ...(sat.audience ? { audience: sat.audience } : {}), expirationSeconds: sat.expirationSeconds ?? defaultProjectedTokenSeconds });
+        refresh.at = Math.min(refresh.at, t.refreshAt);
+        out.push({ path: sat.path ?? 'token', content: Buffer.from(t.token), mode: 0o600 });
+      }
       else if (s.configMap) out.push(...((await volumeFiles(pod, { name: v.name, configMap: { ...s.configMap, defaultMode: mode } }, src)) ?? []));
       else if (s.secret) out.push(...((await volumeFiles(pod, { name: v.name, secret: { secretName: s.secret.name, items: s.secret.items, optional: s.secret.optional, defaultMode: mode } }, src)) ?? []));
       else if (s.downwardAPI) out.push(...downwardFiles(pod, s.downwardAPI.items, mode));
@@ -168,23 +206,45 @@ export function containerMounts(pod: Pod, c: Container, volumeDir: (volume: stri
   return binds;
 }
 
-/** Writes a volume's files into `dir` (replacing what was there), each with its mode. */
+/**
+ * Writes a volume's files into `dir`, each with its mode, and removes what it held before that
+ * is not among them. The directory itself stays (containers bind-mount it), and each file is
+ * replaced by a rename, so a reader sees the old content or the new, never a part.
+ */
 export function writeVolume(dir: string, files: VolumeFile[]): void {
-  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const keep = new Set<string>();
   for (const f of files) {
     const file = path.join(dir, f.path);
     if (!file.startsWith(dir + path.sep)) throw new VolumeError(`invalid path ${JSON.stringify(f.path)}: must not contain '..'`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, f.content, { mode: f.mode });
-    fs.chmodSync(file, f.mode);
+    const tmp = path.join(path.dirname(file), `..${path.basename(file)}.tmp`);
+    fs.writeFileSync(tmp, f.content, { mode: f.mode });
+    fs.chmodSync(tmp, f.mode);
+    fs.renameSync(tmp, file);
+    for (let p = file; p !== dir; p = path.dirname(p)) keep.add(p);
   }
+  const prune = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (keep.has(p)) {
+        if (e.isDirectory()) prune(p);
+      } else fs.rmSync(p, { recursive: true, force: true });
+    }
+  };
+  prune(dir);
 }
 
-/** Sets up every volume of a pod under `podDir` (one directory per volume); throws VolumeError naming the volume that failed. */
-export async function setUpVolumes(pod: Pod, podDir: string, src: VolumeSources): Promise<void> {
+/**
+ * Sets up every volume of a pod under `podDir` (one directory per volume); throws VolumeError
+ * naming the volume that failed. Returns when the tokens written are to be asked for anew
+ * (Infinity: none); with `tokensOnly`, only the volumes that hold a token are written again.
+ */
+export async function setUpVolumes(pod: Pod, podDir: string, src: VolumeSources, o: { tokensOnly?: boolean } = {}): Promise<number> {
   fs.mkdirSync(podDir, { recursive: true, mode: 0o700 });
+  const refresh: Refresh = { at: Infinity };
   for (const v of (pod.spec.volumes ?? []) as Volume[]) {
+    if (o.tokensOnly && !((v.projected as { sources?: Record<string, unknown>[] } | undefined)?.sources ?? []).some((s) => s.serviceAccountToken)) continue;
     try {
       const hp = v.hostPath as { path?: string; type?: string } | undefined;
       if (hp?.path) {
@@ -192,7 +252,7 @@ export async function setUpVolumes(pod: Pod, podDir: string, src: VolumeSources)
         else if (hp.type === 'FileOrCreate' && !fs.existsSync(hp.path)) fs.writeFileSync(hp.path, '');
         continue;
       }
-      const files = await volumeFiles(pod, v, src);
+      const files = await volumeFiles(pod, v, src, refresh);
       if (files) writeVolume(path.join(podDir, v.name), files);
       else fs.mkdirSync(path.join(podDir, v.name), { recursive: true });
     } catch (e) {
@@ -200,20 +260,22 @@ export async function setUpVolumes(pod: Pod, podDir: string, src: VolumeSources)
     }
   }
   if (mountsServiceAccount(pod)) {
-    let creds: { token: string; ca: string };
+    let creds: PodToken;
     try {
-      creds = await fetchToken(pod, src);
+      creds = await fetchToken(pod, src, apiAccessToken);
     } catch (e) {
       throw new VolumeError(`MountVolume.SetUp failed for volume "${serviceAccountVolume}" : ${(e as Error).message}`);
     }
+    refresh.at = Math.min(refresh.at, creds.refreshAt);
     writeVolume(path.join(podDir, serviceAccountVolume), serviceAccountFiles(pod, creds));
   }
+  return refresh.at;
 }
 
 /** The pod's token, in the kubelet's words when the API server refuses it. */
-async function fetchToken(pod: Pod, src: VolumeSources): Promise<{ token: string; ca: string }> {
+async function fetchToken(pod: Pod, src: VolumeSources, want: TokenWant): Promise<PodToken> {
   try {
-    return await src.serviceAccount(pod);
+    return await src.serviceAccount(pod, want);
   } catch (e) {
     throw new Error(`failed to fetch token: ${(e as Error).message}`);
   }

@@ -56,7 +56,34 @@ function defaultContainer(c: Container): void {
   defaultProbe(c.startupProbe);
 }
 
+/** The volume sources with a defaultMode (0644 = 420 when unset), as SetDefaults_*VolumeSource give them. */
+const modedSources = ['secret', 'configMap', 'downwardAPI', 'projected'] as const;
+
+/** Every volume source upstream's API knows, so a volume that names none of them is an emptyDir (SetDefaults_Volume). */
+const volumeSources = ['hostPath', 'emptyDir', 'gcePersistentDisk', 'awsElasticBlockStore', 'gitRepo', 'secret', 'nfs', 'iscsi', 'glusterfs', 'persistentVolumeClaim', 'rbd', 'flexVolume', 'cinder', 'cephfs', 'flocker', 'downwardAPI', 'fc', 'azureFile', 'configMap', 'vsphereVolume', 'quobyte', 'azureDisk', 'photonPersistentDisk', 'projected', 'portworxVolume', 'scaleIO', 'storageos', 'csi', 'ephemeral', 'image'];
+
+/** A downward API item's fieldRef names apiVersion v1 when it names none (SetDefaults_ObjectFieldSelector). */
+function defaultFieldRef(item: unknown): void {
+  const fieldRef = isObject(item) ? item.fieldRef : undefined;
+  if (isObject(fieldRef)) fieldRef.apiVersion ??= 'v1';
+}
+
+function defaultVolume(v: Record<string, unknown>): void {
+  if (!volumeSources.some((k) => k in v)) v.emptyDir = {};
+  for (const k of modedSources) if (isObject(v[k])) (v[k] as Record<string, unknown>).defaultMode ??= 0o644;
+  if (isObject(v.hostPath)) v.hostPath.type ??= '';
+  if (isObject(v.downwardAPI) && Array.isArray(v.downwardAPI.items)) v.downwardAPI.items.forEach(defaultFieldRef);
+  const sources = isObject(v.projected) && Array.isArray(v.projected.sources) ? v.projected.sources : [];
+  for (const src of sources) {
+    if (!isObject(src)) continue;
+    // SetDefaults_ServiceAccountTokenProjection: an hour
+    if (isObject(src.serviceAccountToken)) src.serviceAccountToken.expirationSeconds ??= 3600;
+    if (isObject(src.downwardAPI) && Array.isArray(src.downwardAPI.items)) src.downwardAPI.items.forEach(defaultFieldRef);
+  }
+}
+
 export function defaultPodSpec(spec: PodSpec): void {
+  for (const v of spec.volumes ?? []) if (isObject(v)) defaultVolume(v);
   spec.dnsPolicy ??= 'ClusterFirst';
   spec.restartPolicy ??= 'Always';
   spec.terminationGracePeriodSeconds ??= 30;

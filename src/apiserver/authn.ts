@@ -26,6 +26,8 @@ export const adminUser: UserInfo = { username: 'kubernetes-admin', groups: [syst
 
 /** The issuer kubeadm configures (--service-account-issuer), which is also the API audience. */
 export const serviceAccountIssuer = 'https://kubernetes.default.svc.cluster.local';
+/** The audiences the API server accepts for itself (--api-audiences defaults to the issuer). */
+const apiAudiences: readonly string[] = [serviceAccountIssuer];
 
 /** Extra keys the service account authenticator sets (k8s.io/apiserver serviceaccount util). */
 export const extraKeys = {
@@ -119,8 +121,20 @@ export class Authentication {
 
   /** The user a bearer token stands for, or undefined when it is none of this server's. */
   authenticate(token: string): UserInfo | undefined {
-    if (tokenMatches(token, this.adminToken)) return adminUser;
-    return this.serviceAccount(token);
+    return this.authenticateFor(token, apiAudiences)?.user;
+  }
+
+  /**
+   * The user a token stands for among the audiences asked for (a TokenReview's), and which of
+   * them it holds. A service account token holds those its aud claim names; the admin token,
+   * which names none, holds the API server's own only (upstream's audience-agnostic wrapper).
+   */
+  authenticateFor(token: string, audiences: readonly string[]): { user: UserInfo; audiences: string[] } | undefined {
+    if (tokenMatches(token, this.adminToken)) {
+      const held = audiences.filter((a) => apiAudiences.includes(a));
+      return held.length ? { user: adminUser, audiences: held } : undefined;
+    }
+    return this.serviceAccount(token, audiences);
   }
 
   /** Signs a service account token (TokenRequest) and says when it expires. */
@@ -145,7 +159,7 @@ export class Authentication {
     return { token: `${head}.${body}.${b64url(sig)}`, expirationTimestamp: new Date(claims.exp * 1000) };
   }
 
-  private serviceAccount(token: string): UserInfo | undefined {
+  private serviceAccount(token: string, audiences: readonly string[]): { user: UserInfo; audiences: string[] } | undefined {
     if (!this.publicKey || !this.lookup) return undefined;
     const parts = token.split('.');
     if (parts.length !== 3) return undefined;
@@ -164,7 +178,9 @@ export class Authentication {
       this.verified.set(token, claims);
     }
     const now = Date.now() / 1000;
-    if (claims.iss !== serviceAccountIssuer || !Array.isArray(claims.aud) || !claims.aud.includes(serviceAccountIssuer)) return undefined;
+    if (claims.iss !== serviceAccountIssuer || !Array.isArray(claims.aud)) return undefined;
+    const held = audiences.filter((a) => claims!.aud.includes(a));
+    if (!held.length) return undefined;
     if (!(claims.exp > now) || claims.nbf > now + 60) return undefined;
     const k8s = claims['kubernetes.io'];
     if (!k8s?.namespace || !k8s.serviceaccount?.name) return undefined;
@@ -187,7 +203,7 @@ export class Authentication {
       extra[extraKeys.nodeUID] = [k8s.node.uid];
     }
     if (claims.jti) extra[extraKeys.credentialID] = [`JTI=${claims.jti}`];
-    return { username: serviceAccountUsername(k8s.namespace, k8s.serviceaccount.name), uid: k8s.serviceaccount.uid, groups: serviceAccountGroups(k8s.namespace), extra };
+    return { user: { username: serviceAccountUsername(k8s.namespace, k8s.serviceaccount.name), uid: k8s.serviceaccount.uid, groups: serviceAccountGroups(k8s.namespace), extra }, audiences: held };
   }
 }
 

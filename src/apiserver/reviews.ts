@@ -92,11 +92,10 @@ export async function answer(r: AskRoute, ctx: AskContext): Promise<Answer> {
       return out({ userInfo: userInfoJSON(ctx.user) }, undefined);
     case 'TokenReview': {
       const spec = (obj.spec ?? {}) as Obj;
-      const audiences = Array.isArray(spec.audiences) ? (spec.audiences as string[]) : [];
-      const user = typeof spec.token === 'string' && spec.token ? ctx.authentication.authenticate(spec.token) : undefined;
-      // The API server's tokens are for its own audience; one asked for others authenticates no one.
-      const forUs = audiences.length === 0 || audiences.includes(serviceAccountIssuer);
-      const status: Obj = user && forUs ? { authenticated: true, user: userInfoJSON(user), audiences: [serviceAccountIssuer] } : { user: {} };
+      const asked = Array.isArray(spec.audiences) && spec.audiences.length ? (spec.audiences as string[]) : [serviceAccountIssuer];
+      // A token holds the audiences its aud claim shares with those asked for (the API server's own when none are).
+      const r = typeof spec.token === 'string' && spec.token ? ctx.authentication.authenticateFor(spec.token, asked) : undefined;
+      const status: Obj = r ? { authenticated: true, user: userInfoJSON(r.user), audiences: r.audiences } : { user: {} };
       return out(status, compact({ token: spec.token, audiences: spec.audiences }, []));
     }
     case 'TokenRequest':

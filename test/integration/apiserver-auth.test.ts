@@ -122,6 +122,25 @@ describe('kubectl auth against podpath apiserver', () => {
     assert.equal(tr.json().status.authenticated, true);
     assert.equal(tr.json().status.user.username, 'system:serviceaccount:team:bot');
 
+    // Audiences: a token holds those its aud claim shares with the ones a review asks for (the
+    // API server's own when none); the admin token, which names none, holds the API server's only.
+    const review = async (tok: string, audiences?: string[]) => {
+      const res = await request(s, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: tok, ...(audiences ? { audiences } : {}) } }));
+      assert.equal(res.status, 201, res.body);
+      const st = res.json().status;
+      return st.authenticated ? st.audiences : 'refused';
+    };
+    r = kubectl(['create', 'token', 'bot', '-n', 'team', '--audience=vault', '--audience=ci']);
+    assert.equal(r.code, 0, r.stderr);
+    const vault = r.stdout.trim();
+    assert.deepEqual(await review(vault), 'refused');
+    assert.deepEqual(await review(vault, ['vault']), ['vault']);
+    assert.deepEqual(await review(vault, ['other', 'ci', 'vault']), ['ci', 'vault']);
+    assert.deepEqual(await review(token, ['vault']), 'refused');
+    assert.deepEqual(await review(s.token, ['vault']), 'refused');
+    assert.deepEqual(await review(s.token), ['https://kubernetes.default.svc.cluster.local']);
+    assert.equal(kubectl(['--token', vault, 'get', 'pods']).code, 1, 'a token for other audiences is not one for the API server');
+
     // Too short a token, and one for an account that does not exist, are refused as upstream refuses them.
     r = kubectl(['create', 'token', 'bot', '-n', 'team', '--duration=5m']);
     assert.equal(r.code, 1);

@@ -22,9 +22,11 @@ kind: Pod
 metadata: {name: ${name}}
 spec:
   nodeName: ${node}
-  volumes: [{name: s, secret: {secretName: ${secret}}}]
+  volumes:
+  - {name: s, secret: {secretName: ${secret}}}
+  - {name: vault, projected: {sources: [{serviceAccountToken: {audience: vault, expirationSeconds: 600, path: token}}]}}
   containers:
-  - {name: main, image: busybox, command: [sleep, '600'], volumeMounts: [{name: s, mountPath: /secret}]}
+  - {name: main, image: busybox, command: [sleep, '600'], volumeMounts: [{name: s, mountPath: /secret}, {name: vault, mountPath: /vault}]}
 `;
 
 describe('node agents with their own identities in a lab', { skip: !isRoot && 'labs need root' }, () => {
@@ -66,6 +68,15 @@ describe('node agents with their own identities in a lab', { skip: !isRoot && 'l
       const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
       assert.equal(claims.sub, 'system:serviceaccount:default:default');
       assert.equal(claims['kubernetes.io'].pod.name, 'on-first');
+      assert.deepEqual(claims.aud, ['https://kubernetes.default.svc.cluster.local']);
+      // A projected token carries the audience and lifetime its volume asks for, not the pod's default.
+      const projected = lab.ok(['exec', 'on-first', '--', 'cat', '/vault/token']);
+      const pc = JSON.parse(Buffer.from(projected.split('.')[1]!, 'base64url').toString('utf8'));
+      assert.deepEqual([pc.aud, pc.exp - pc.iat, pc['kubernetes.io'].pod.name], [['vault'], 600, 'on-first']);
+      const review = lab.ok(['create', '-f', '-', '-o', 'json'], JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: projected, audiences: ['vault'] } }));
+      assert.equal(JSON.parse(review).status.authenticated, true, 'the vault audience accepts it');
+      const spec = JSON.parse(lab.ok(['get', 'pod', 'on-first', '-o', 'json'])).spec.volumes;
+      assert.deepEqual(spec[1].projected, { defaultMode: 420, sources: [{ serviceAccountToken: { audience: 'vault', expirationSeconds: 600, path: 'token' } }] });
     }));
 
   for (const { version, bin } of kubectls) {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { KubeObject, Pod } from '../../src/api/types.ts';
-import { containerMounts, setUpVolumes, VolumeError, volumeFiles, type VolumeSources } from '../../src/agent/volumes.ts';
+import { containerMounts, setUpVolumes, tokenRefreshAt, VolumeError, volumeFiles, writeVolume, type TokenWant, type VolumeSources } from '../../src/agent/volumes.ts';
 import { expandVars } from '../../src/agent/env.ts';
 import { tempStateDir } from '../helpers/agent.ts';
 
@@ -28,7 +28,7 @@ const secrets: Record<string, KubeObject> = {
 const sources: VolumeSources = {
   configMap: async (ns, name) => configMaps[`${ns}/${name}`],
   secret: async (ns, name) => secrets[`${ns}/${name}`],
-  serviceAccount: async () => ({ token: 'tok-123', ca: '-----BEGIN CERTIFICATE-----\n' }),
+  serviceAccount: async () => ({ token: 'tok-123', ca: '-----BEGIN CERTIFICATE-----\n', refreshAt: Infinity }),
 };
 
 const kubeProxyPod = (): Pod => ({
@@ -85,6 +85,50 @@ describe('pod volumes', () => {
       { source: path.join(dir, 'kube-api-access'), target: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
     ]);
     assert.deepEqual(containerMounts({ ...pod, spec: { ...pod.spec, automountServiceAccountToken: false } }, pod.spec.containers[0]!, (v) => path.join(dir, v)).length, 2);
+  });
+
+  it("asks for a projected token with the volume's audience and lifetime, and writes token volumes again in place when they are due", async () => {
+    const dir = path.join(tempStateDir(), 'volumes', 'u2');
+    const asked: TokenWant[] = [];
+    let n = 0;
+    const src: VolumeSources = {
+      ...sources,
+      serviceAccount: async (_pod, want) => {
+        asked.push(want);
+        n++;
+        return { token: `tok-${n}`, ca: 'ca', refreshAt: tokenRefreshAt(1_000_000, want.expirationSeconds) };
+      },
+    };
+    const pod = kubeProxyPod();
+    pod.spec.volumes = [
+      { name: 'kube-proxy', configMap: { name: 'kube-proxy' } },
+      { name: 'vault', projected: { sources: [{ serviceAccountToken: { audience: 'vault', expirationSeconds: 600, path: 'vault-token' } }, { serviceAccountToken: { path: 'api-token' } }] } },
+    ];
+    const due = await setUpVolumes(pod, dir, src);
+    // kube-api-access's 3607 s, the projection's own 600 s, and a projection's default hour
+    assert.deepEqual(asked, [{ audience: 'vault', expirationSeconds: 600 }, { expirationSeconds: 3600 }, { expirationSeconds: 3607 }]);
+    assert.equal(due, 1_000_000 + 480_000, 'due at 80% of the shortest lifetime');
+    assert.equal(tokenRefreshAt(0, 1e9), 24 * 3600 * 1000, 'and never later than a day');
+    assert.equal(fs.readFileSync(path.join(dir, 'vault', 'vault-token'), 'utf8'), 'tok-1');
+    assert.equal(fs.statSync(path.join(dir, 'vault', 'vault-token')).mode & 0o777, 0o600);
+    const inode = fs.statSync(path.join(dir, 'vault')).ino;
+    const cmWritten = fs.statSync(path.join(dir, 'kube-proxy', 'config.conf')).mtimeMs;
+    asked.length = 0;
+    await setUpVolumes(pod, dir, src, { tokensOnly: true });
+    assert.equal(asked.length, 3, 'every token volume is written again');
+    assert.equal(fs.readFileSync(path.join(dir, 'vault', 'vault-token'), 'utf8'), 'tok-4');
+    assert.equal(fs.statSync(path.join(dir, 'vault')).ino, inode, 'the directory containers bind-mount stays');
+    assert.equal(fs.statSync(path.join(dir, 'kube-proxy', 'config.conf')).mtimeMs, cmWritten, 'volumes without a token are left alone');
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'vault')).sort(), ['api-token', 'vault-token'], 'no temporary file is left');
+  });
+
+  it('removes the files a volume no longer has when it is written again', () => {
+    const dir = path.join(tempStateDir(), 'volumes', 'u3', 'cfg');
+    const f = (p: string) => ({ path: p, content: Buffer.from(p), mode: 0o644 });
+    writeVolume(dir, [f('a'), f('sub/b'), f('old/c')]);
+    writeVolume(dir, [f('a'), f('sub/d')]);
+    assert.deepEqual(fs.readdirSync(dir, { recursive: true }).map(String).sort(), ['a', 'sub', 'sub/d']);
+    assert.throws(() => writeVolume(dir, [f('../x')]), VolumeError);
   });
 
   it('expands $(VAR) as the kubelet does', () => {
