@@ -187,6 +187,8 @@ export async function runDns(f: DnsFlags & { kubeconfig?: string }, log: (s: str
   };
   for (const inf of [services, namespaces, ...(pods ? [pods] : [])] as Informer<KubeObject>[]) inf.on({ add: changed, update: changed, delete: changed });
   slices.on({ add: programmed, update: (_o, c) => programmed(c), delete: changed });
+  // as CoreDNS's kubernetes plugin logs its reflectors' failures
+  for (const inf of [services, slices, namespaces, pods]) if (inf) inf.onError = (e) => log(`dns: [ERROR] plugin/kubernetes: failed to list or watch ${inf.resource}: ${e.message}`);
   for (const inf of [services, slices, namespaces, pods]) inf?.start();
   void Promise.all([services, slices, namespaces, pods].map((i) => i?.waitForSync())).then(() => log('dns: informers synced; answering the cluster zone'));
   return {

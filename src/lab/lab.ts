@@ -144,6 +144,16 @@ export function buildNetwork(name: string, nodes: number, backend: CniBackend): 
   ipIn(s.underlay, 'link', 'add', 'br0', 'type', 'bridge');
   ipIn(s.underlay, 'link', 'set', 'br0', 'up');
   ipIn(s.underlay, 'addr', 'add', `${routerIP}/24`, 'dev', 'br0');
+  // The router knows no ClusterIP: a packet to one that no rule translated is answered at once
+  // with ICMP host unreachable (as a real gateway answers for what it cannot route), so a
+  // connection a pod opens before kube-proxy's first sync fails now and is retried, instead of
+  // waiting three seconds for an ARP answer nothing gives.
+  // Every such packet is answered: the kernel's per-host limit of one ICMP error a second would
+  // leave a burst of connections (a component's informers all starting at once) to SYN
+  // retransmits, which keep their untranslated conntrack entry and come back here.
+  sysctlIn(s.underlay, 'net.ipv4.ip_forward', '1');
+  sysctlIn(s.underlay, 'net.ipv4.icmp_ratelimit', '0');
+  ipIn(s.underlay, 'route', 'add', 'unreachable', serviceCIDR);
   // The nodes' resolv.conf (the kubelet's --resolv-conf): the lab's resolver on the router.
   const resolvConf = `nameserver ${routerIP}\n`;
   fs.writeFileSync(p.nodeResolvConf, resolvConf);
@@ -159,9 +169,9 @@ export function addNodeNetwork(s: LabState, i: number): LabNode {
   attachToUnderlay(s, n.netns, `node${i + 1}`, n.ip);
   sysctlIn(n.netns, 'net.ipv4.ip_forward', '1');
   // A real node reaches ClusterIPs through its default route: without any route, the node's
-  // own connections to a Service fail before kube-proxy's output rules can DNAT them. The
-  // underlay is the node's only network, so an unallocated ClusterIP just goes unanswered.
-  ipIn(n.netns, 'route', 'add', serviceCIDR, 'dev', 'eth0');
+  // own connections to a Service fail before kube-proxy's output rules can DNAT them. Here the
+  // Service range goes to the underlay's router, which has no route for it.
+  ipIn(n.netns, 'route', 'add', serviceCIDR, 'via', routerIP, 'dev', 'eth0');
   // Bridged pod-to-pod replies must pass iptables too, or a Service's DNAT is not undone for
   // a client on the same bridge (what kubeadm and minikube set on every node).
   sysctlIn(n.netns, 'net.bridge.bridge-nf-call-iptables', '1');

@@ -267,6 +267,10 @@ class Tracer {
           place = { kind: 'client' };
           continue;
         }
+        if (!node && ix.inCIDR(ix.plan.serviceCIDR, pkt.dst)) {
+          this.hop('route', place, pkt, pkt, `the router ${ix.plan.routerIP} has no route to ${pkt.dst} (unreachable ${ix.plan.serviceCIDR}): it answers ICMP host unreachable`);
+          return { verdict: 'rejected', reason: `no rule translated ${pkt.dst}, and the underlay's router has no route to it`, pkt, nat };
+        }
         if (!node) {
           this.hop('route', place, pkt, pkt, `no host on the underlay answers ARP for ${pkt.dst}: the packet goes nowhere`);
           return { verdict: 'dropped', reason: `nothing on the underlay has ${pkt.dst}`, pkt, nat };
@@ -395,7 +399,7 @@ class Tracer {
       return { text: `${peer.podCIDR} via ${peer.ip} dev eth0 (host-gw route to node ${peer.name}, written by the network daemon)`, dev: 'eth0', src: node.ip, next: 'underlay', peer };
     }
     if (ix.inCIDR(ix.plan.underlayCIDR, dst)) return { text: `${ix.plan.underlayCIDR} dev eth0 proto kernel scope link src ${node.ip}`, dev: 'eth0', src: node.ip, next: 'underlay' };
-    if (ix.inCIDR(ix.plan.serviceCIDR, dst)) return { text: `${ix.plan.serviceCIDR} dev eth0: a ClusterIP no rule translated goes out to the underlay, where nothing has it`, dev: 'eth0', src: node.ip, next: 'underlay' };
+    if (ix.inCIDR(ix.plan.serviceCIDR, dst)) return { text: `${ix.plan.serviceCIDR} via ${ix.plan.routerIP} dev eth0: a ClusterIP no rule translated goes to the underlay's router`, dev: 'eth0', src: node.ip, next: 'underlay' };
     return { text: `no route to ${dst} (the lab's nodes have no default route)` };
   }
 

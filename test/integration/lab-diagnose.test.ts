@@ -150,7 +150,7 @@ describe('podpath diagnose in a running lab', { skip: !isRoot && 'labs need root
       assert.equal(d.trace!.verdict, 'rejected');
     }));
 
-  it('kube-proxy stopped and its rules flushed: both named, and the ClusterIP goes nowhere', () =>
+  it('kube-proxy stopped and its rules flushed: both named, and the ClusterIP answered unreachable by the router', () =>
     explained(lab, async () => {
       // as one stops a DaemonSet: a nodeSelector no node has
       lab.ok(['-n', 'kube-system', 'patch', 'ds', 'kube-proxy', '-p', '{"spec":{"template":{"spec":{"nodeSelector":{"podpath.test/stopped":"true"}}}}}']);
@@ -163,11 +163,13 @@ describe('podpath diagnose in a running lab', { skip: !isRoot && 'labs need root
       assert.match(finding(d, 'kube-proxy').evidence[0]!, new RegExp(`^node ${node}: no kube-proxy pod; /healthz nothing answers on 127\\.0\\.0\\.1:10256`));
       assert.equal(finding(d, 'proxy-rules').status, 'fail');
       assert.match(finding(d, 'proxy-rules').evidence[0]!, /no kube-proxy rules at all \(no KUBE-SERVICES chain\)/);
-      assert.equal(d.trace!.verdict, 'dropped');
+      // untranslated, the ClusterIP goes to the underlay's router, which answers it unreachable
+      assert.equal(d.trace!.verdict, 'rejected');
       const ip = serviceClusterIP(lab, 'api-service');
-      assert.match(d.trace!.reason, new RegExp(`nothing on the underlay has ${ip.replace(/\./g, '\\.')}`));
+      assert.match(d.trace!.reason, new RegExp(`no rule translated ${ip.replace(/\./g, '\\.')}, and the underlay's router has no route to it`));
       const c = lab.curl(`node/${node}`, `http://${ip}:8080/health`, ['--max-time', '2']);
-      assert.equal(c.code, 28, `curl: timed out, nothing answers (${c.stderr})`);
+      assert.equal(c.code, 7, `curl: could not connect, at once (${c.stderr})`);
+      assert.match(c.stderr, /after \d{1,3} ms/, 'refused at once, not after an ARP timeout');
       lab.ok(['-n', 'kube-system', 'patch', 'ds', 'kube-proxy', '-p', '{"spec":{"template":{"spec":{"nodeSelector":{"podpath.test/stopped":null}}}}}']);
       await healthy(['svc/default/api-service']);
     }));

@@ -149,15 +149,16 @@ describe('diagnose: broken scenarios', () => {
     assert.match(finding(d, 'kube-proxy').summary, /kube-proxy is not running and synced on node minikube/);
     assert.deepEqual(finding(d, 'kube-proxy').evidence, ['node minikube: no kube-proxy pod; /healthz nothing answers on 127.0.0.1:10256 (curl: (7) Failed to connect)']);
     assert.equal(finding(d, 'proxy-rules').status, 'fail');
-    assert.equal(d.trace!.verdict, 'dropped');
-    assert.match(d.trace!.reason, /nothing on the underlay has 10\.96\.123\.45/);
+    // no rule translated the ClusterIP: it goes to the underlay's router, which answers it unreachable
+    assert.equal(d.trace!.verdict, 'rejected');
+    assert.match(d.trace!.reason, /no rule translated 10\.96\.123\.45, and the underlay's router has no route to it/);
   });
 
   it('one Service\'s rules missing while kube-proxy answers: the proxy-rules check, and the trace agrees', () => {
     const facts = healthyFacts({ serviceRules: (_n, s) => ({ proxyRules: true, service: s.metadata.name !== 'api-service', detail: '…' }) });
     const d = run(seed('seed-001'), { target: 'svc/default/api-service' }, { facts });
     assert.equal(d.failing!.check, 'proxy-rules');
-    assert.equal(d.trace!.verdict, 'dropped');
+    assert.equal(d.trace!.verdict, 'rejected');
   });
 
   it('nothing listening on the targetPort (live): the listening check, and the delivered path fails there', () => {
@@ -236,10 +237,10 @@ describe('diagnose: the same verdicts over nftables rules', () => {
     assert.equal(d.trace!.hop!.where, 'node podpath');
   });
 
-  it("kube-proxy's table gone: the ClusterIP goes nowhere", () => {
+  it("kube-proxy's table gone: the router answers the ClusterIP unreachable", () => {
     const d = run(seed('seed-001'), { target: 'svc/default/api-service' }, { mode, facts: kubeProxyStoppedFacts() });
     assert.equal(d.failing!.check, 'kube-proxy');
-    assert.equal(d.trace!.verdict, 'dropped');
+    assert.equal(d.trace!.verdict, 'rejected');
   });
 
   it('a mode the trace does not compute: the checks run, the path says why it was not traced', () => {
