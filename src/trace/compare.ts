@@ -1,9 +1,7 @@
 // The computed trace beside the observed path (`podpath trace --observe`): which computed hops
 // the kernel reported, which observed hops were computed, and every difference in words. Pure.
-import { tupleText, type Hop, type Observation, type RuleRef, type Trace } from './types.ts';
+import { tupleText, type Observation, type RuleRef, type Trace } from './types.ts';
 
-/** A rule of a nat chain: iptables' nat table, or an nftables chain of type nat (kube-proxy's nat-… chains and what they jump to) */
-const isNat = (h: Hop) => h.rule?.table === 'nat' || /^(nat-|masquerad|services$|service-|external-|endpoint-|mark-for-masquerade)/.test(h.rule?.chain ?? '');
 
 const key = (node: string | undefined, r: Pick<RuleRef, 'table' | 'chain' | 'text'>) => `${node ?? ''}\u0000${r.table}\u0000${r.chain}\u0000${r.text}`;
 
@@ -21,9 +19,6 @@ export function compareObserved(t: Trace, o: Omit<Observation, 'differences'>): 
   const request = firstReply < 0 ? hops : hops.slice(0, firstReply);
   let from = 0;
   const nf = obs.filter((h) => h.kind === 'netfilter');
-  // an onward connection that was open already (nginx's upstream keepalive) meets no nat chain: from the computed step it starts at
-  const reusedAt = obs.find((x) => x.kind === 'ingress' && x.note.includes('not a new connection'));
-  const reusedAfter = reusedAt ? (hops.find((h) => (h.kind === 'ingress' || h.kind === 'gateway') && h.namespace === reusedAt.namespace)?.step ?? Infinity) : Infinity;
   for (const h of request) {
     if (h.kind === 'netfilter' && h.rule) {
       const k = key(h.node, h.rule);
@@ -32,7 +27,7 @@ export function compareObserved(t: Trace, o: Omit<Observation, 'differences'>): 
       if (i >= 0) {
         nf[i]!.computed = h.step;
         from = i + 1;
-      } else differences.push(`computed step ${h.step} was not seen: [node ${h.node}] ${h.rule.table} ${h.rule.chain}: ${h.rule.text}${h.step > reusedAfter && isNat(h) ? ' (expected: the connection onward was one already open, whose packets meet no nat chain)' : ''}`);
+      } else differences.push(`computed step ${h.step} was not seen: [node ${h.node}] ${h.rule.table} ${h.rule.chain}: ${h.rule.text}`);
     } else if (h.kind === 'conntrack') {
       const c = obs.find((x) => x.kind === 'conntrack' && x.node === h.node && x.computed === undefined);
       // a MASQUERADE's source port is the kernel's pick: the rest of the tuple must agree

@@ -31,6 +31,12 @@ export interface TraceRequest {
   prefer?: string[];
   /** the client's source port (an ephemeral one; fixed so that traces compare) */
   srcPort?: number;
+  /**
+   * An Ingress or Gateway controller sends the request on over a connection it holds open
+   * already (nginx's upstream keepalive, as `--observe` saw it): that connection's packets are
+   * an established one's, which meet no nat chain and pass conntrack's ESTABLISHED rules.
+   */
+  onwardOpen?: boolean;
 }
 
 export interface TraceContext {
@@ -201,8 +207,9 @@ class Tracer {
     const legs: { start: Place; pkt: Packet; res: LegResult }[] = [];
     let start = src.place;
     let pkt = first;
+    let established = false;
     for (let n = 0; n < 4; n++) {
-      const res = this.leg(start, pkt);
+      const res = this.leg(start, pkt, established);
       legs.push({ start, pkt, res });
       if (res.verdict !== 'arrived') {
         return { verdict: res.verdict, reason: res.reason, ...base, hops: this.hops, candidates: this.candidates };
@@ -224,6 +231,11 @@ class Tracer {
         }
         start = at;
         pkt = onward.pkt!;
+        if (this.req.onwardOpen) {
+          established = true;
+          const h = this.hops.at(-1)!;
+          h.note += '; over a connection it holds open already (upstream keepalive): its packets are an established connection\'s, with no nat chain';
+        }
         continue;
       }
       const where = at.kind === 'pod' ? podKey(at.pod) : at.kind === 'node' ? `node/${at.node.name}` : at.kind;
@@ -240,8 +252,8 @@ class Tracer {
     return { verdict: 'dropped', reason: 'the path loops', ...base, hops: this.hops, candidates: this.candidates };
   }
 
-  /** One connection's first packet from `start` until it arrives, is dropped or rejected. */
-  private leg(start: Place, first: Packet): LegResult {
+  /** One connection's first packet (or, `established`, a packet of a connection already open) from `start` until it arrives, is dropped or rejected. */
+  private leg(start: Place, first: Packet, established = false): LegResult {
     const ix = this.ctx.ix;
     let place: Place = start;
     let pkt = { ...first };
@@ -298,7 +310,7 @@ class Tracer {
       const walkers = this.ctx.rules(node.name);
       const view = { localIPs: node.localIPs };
       const entered = { ...pkt };
-      let state: PacketState = { pkt, mark, ctNew: true, dnat, ...(place.from !== 'local' ? { iif: place.from } : {}) };
+      let state: PacketState = { pkt, mark, ctNew: !established, dnat, ...(place.from !== 'local' ? { iif: place.from } : {}) };
       const run = (hook: Hook): 'accept' | 'drop' | 'reject' => {
         const r = walkHook(walkers, hook, state, view, (branches: Branch[], where) => this.choose(branches, `${where.table} ${where.chain}`));
         let prev = state.pkt;

@@ -14,7 +14,7 @@ export function traceJSON(t: Trace): string {
     differences: observed.differences,
     watched: observed.watched,
     timeMs: observed.timeMs,
-    hops: observed.hops.map(({ step, kind, node, namespace, hook, packet, rule, computed, note }) => ({ step, kind, ...(node !== undefined ? { node } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(hook !== undefined ? { hook } : {}), packet, ...(rule ? { rule } : {}), ...(computed !== undefined ? { computed } : {}), note })),
+    hops: observed.hops.map(({ step, kind, node, namespace, hook, packet, rule, computed, reused, note }) => ({ step, kind, ...(node !== undefined ? { node } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(hook !== undefined ? { hook } : {}), packet, ...(rule ? { rule } : {}), ...(computed !== undefined ? { computed } : {}), ...(reused ? { reused } : {}), note })),
   };
   return `${JSON.stringify({ verdict, reason, from, to, mode, endpoint: endpoint ?? null, candidates, hops: hopsOrdered, ...(notes?.length ? { notes } : {}), ...(obs ? { observed: obs } : {}) }, null, 2)}\n`;
 }

@@ -209,7 +209,7 @@ export function joinReports(namespaces: WatchedNamespace[], reports: Reports, tu
       const onward = cur.hooks.includes('output') ? here.slice(here.indexOf(walk) + 1).find((w) => w.chain === 'output' && w.pkt.dst !== t.src && w.pkt.dstPort !== t.srcPort) : undefined;
       if (onward) {
         const reused = onward.first ? '' : ' (not a new connection: one the pod had open already, so no nat chain and no conntrack event is met again)';
-        add({ kind: 'ingress', ...at(cur), packet: { before: t, after: onward.pkt }, note: `the request arrives in pod ${cur.pod}, which sends on ${tupleText(onward.pkt)}${reused}` });
+        add({ kind: 'ingress', ...at(cur), packet: { before: t, after: onward.pkt }, ...(onward.first ? {} : { reused: true as const }), note: `the request arrives in pod ${cur.pod}, which sends on ${tupleText(onward.pkt)}${reused}` });
         t = onward.pkt;
         continue;
       }
@@ -373,7 +373,9 @@ export async function observeTrace(c: ObserveContext, req: TraceRequest): Promis
   const reports = await watchProbe({ namespaces, probe, executor: ex, table });
   const joined = joinReports(namespaces, reports, tuple, c.kernel, table, (ip) => c.ix.podName(ip));
   const prefer = joined.endpoint ? [joined.endpoint.pod, joined.endpoint.ip] : [];
-  const computed = kernelTrace(c, { ...req, srcPort, prefer: [...prefer, ...(req.prefer ?? [])] });
+  // computed again as the kernel saw it: along the endpoint it chose, and over the connection onward the controller already had open, if it had one
+  const onwardOpen = joined.hops.some((h) => h.reused);
+  const computed = kernelTrace(c, { ...req, srcPort, prefer: [...prefer, ...(req.prefer ?? [])], ...(onwardOpen ? { onwardOpen } : {}) });
   const remote = reports.probe.remote;
   const out = compareObserved(computed, { ...joined, watched: namespaces.map((n) => n.place), timeMs: reports.timeMs });
   if (remote && remote !== `${tuple.dst}:${tuple.dstPort}`) out.observed!.differences.unshift(`the probe connected to ${remote}; the computed path goes to ${tuple.dst}:${tuple.dstPort}`);

@@ -108,6 +108,8 @@ export interface ObservedHop {
   rule?: RuleRef;
   /** the computed hop it is the same as, when one is */
   computed?: number;
+  /** an Ingress or Gateway controller's hop: it sent the request on over a connection it had open already */
+  reused?: true;
   note: string;
 }
 

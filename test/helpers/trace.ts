@@ -15,6 +15,9 @@ export interface JsonHop {
   node?: string;
   rule?: { table: string; chain: string; text: string };
   observed?: boolean;
+  note: string;
+  /** an observed controller hop that sent on over a connection it had open already */
+  reused?: boolean;
 }
 export interface JsonTrace {
   verdict: string;

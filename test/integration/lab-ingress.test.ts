@@ -58,8 +58,7 @@ describe('lab: Ingress (seed 000)', { skip: !isRoot && 'needs root' }, () => {
   /** the HTTP status of one request from the client (the lab's DNS and CA) */
   const status = (url: string, extra: string[] = []): string => lab.curl('client', url, ['-o', '/dev/null', '-w', '%{http_code}', ...extra]).stdout;
 
-  // First, while nginx holds no kept-alive connection to an app pod: a request that reuses one
-  // meets no nat chain on its way onward, which the computed path (a new connection) does not show.
+  // First, while nginx holds no kept-alive connection to an app pod; then over one it holds.
   it("traces seed 000's request: the client reaches the controller through the LoadBalancer IP and nginx connects on to the app pod that answered, as computed", () =>
     explained(lab, async () => {
       const { code, t, stderr } = traceJson(lab, ['--from', 'client', '--to', 'https://app.example.com/api/v1/hello', '--observe']);
@@ -74,6 +73,20 @@ describe('lab: Ingress (seed 000)', { skip: !isRoot && 'needs root' }, () => {
       assert.equal(t.hops[onward.computed - 1]!.kind, 'ingress');
       assert.equal(`${onward.packet.after.src}:${onward.packet.after.srcPort}`, answer.client);
       assert.deepEqual(t.hops.filter((h) => h.observed === false), []);
+      // Again, right after a burst of requests that leaves each nginx worker a kept-alive
+      // connection to each app pod (which closes it after 5 s idle), until nginx sends the probe's
+      // request over one of them: computed as an established connection's packets, still no difference.
+      let reused = false;
+      for (let i = 0; i < 4 && !reused; i++) {
+        // a client connection per request, so every worker gets some
+        const burst = lab.curl('client', 'https://app.example.com/api/v1/hello', ['-H', 'Connection: close', '-o', '/dev/null', ...Array.from({ length: 11 }, () => ['https://app.example.com/api/v1/hello', '-o', '/dev/null']).flat()]);
+        assert.equal(burst.code, 0, burst.stderr);
+        const again = traceJson(lab, ['--from', 'client', '--to', 'https://app.example.com/api/v1/hello', '--observe']);
+        assert.deepEqual([again.code, again.t.observed?.differences], [0, []], again.stderr);
+        reused = again.t.observed!.hops.some((h) => h.reused);
+        if (reused) assert.match(again.t.hops.find((h) => h.kind === 'ingress')!.note, /over a connection it holds open already/);
+      }
+      assert.ok(reused, 'nginx sent a request on over a kept-alive connection');
       assertNothingLeft(lab);
     }));
 

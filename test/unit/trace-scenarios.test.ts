@@ -74,6 +74,21 @@ describe('trace: broken scenarios', () => {
       assert.equal(t.hops.at(-1)!.kind, 'reply');
     });
 
+    it(`${mode}: a request nginx sends on over a connection it holds open meets no nat chain on the way onward, as an established connection's packets do`, () => {
+      const req = { from: 'client', to: 'https://app.example.com/' };
+      const onward = (t: ReturnType<typeof traceObjects>) => t.hops.slice(t.hops.findIndex((h) => h.kind === 'ingress') + 1, t.hops.findIndex((h) => h.kind === 'reply'));
+      const rules = (t: ReturnType<typeof traceObjects>) => onward(t).flatMap((h) => (h.rule ? [`${h.node} ${h.rule.chain}`] : []));
+      const fresh = traceObjects(seed('seed-000'), labPlan, mode, req);
+      const open = traceObjects(seed('seed-000'), labPlan, mode, { ...req, onwardOpen: true });
+      assert.deepEqual([open.verdict, open.endpoint], [fresh.verdict, fresh.endpoint]);
+      // a new connection walks the nat table's postrouting on both nodes; an open one does not
+      assert.ok(rules(fresh).some((r) => /POSTROUTING|nat-postrouting/.test(r)), rules(fresh).join('\n'));
+      assert.deepEqual(rules(open), mode === 'iptables' ? ['podpath-m02 FORWARD', 'podpath-m02 KUBE-FORWARD', 'podpath FORWARD', 'podpath KUBE-FORWARD'] : []);
+      if (mode === 'iptables') assert.match(onward(open).find((h) => h.rule?.chain === 'KUBE-FORWARD')!.rule!.text, /--ctstate RELATED,ESTABLISHED -j ACCEPT/);
+      assert.match(open.hops.find((h) => h.kind === 'ingress')!.note, /over a connection it holds open already/);
+      assert.ok(!onward(open).some((h) => h.kind === 'conntrack'), 'no new conntrack entry');
+    });
+
     it(`${mode}: a Gateway's HTTPRoute: the lab's DNS publishes its hostname, the Gateway hop picks the rule and an app pod`, () => {
       const o = readTraceState([path.join(repoRoot, 'examples/trace/seed-000.yaml'), path.join(repoRoot, 'examples/trace/gateway.yaml')]);
       const t = traceObjects(o, labPlan, mode, { from: 'client', to: 'http://gw.example.com/api/v1/hello' });
