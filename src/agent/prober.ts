@@ -48,7 +48,8 @@ export const netTransport: ProbeTransport = {
     new Promise((resolve) => {
       const url = `http://${r.host?.includes(':') ? `[${r.host}]` : r.host}:${r.port}${r.path}`;
       let timedOut = false;
-      const req = http.get({ host: r.host, port: r.port, path: r.path, timeout: r.timeoutMs, headers: r.headers }, (res) => {
+      // a connection per probe, closed after it (the kubelet's prober disables keep-alives)
+      const req = http.get({ host: r.host, port: r.port, path: r.path, timeout: r.timeoutMs, headers: r.headers, agent: false }, (res) => {
         res.resume();
         const code = res.statusCode ?? 0;
         resolve(code >= 200 && code < 400 ? { ok: true, output: '' } : { ok: false, output: `HTTP probe failed with statuscode: ${code}` });

@@ -165,6 +165,7 @@ describe('node agent prober', () => {
         { ok: false, output: 'HTTP probe failed with statuscode: 500' },
       ]);
       assert.equal(seen[0]!['user-agent'], 'kube-probe/1.33');
+      assert.equal(seen[0]!.connection, 'close', 'no connection is kept between probes, as the kubelet keeps none');
       assert.equal((await netTransport.tcpConnect('127.0.0.1', port, 1000)).ok, true);
     } finally {
       await new Promise((r) => server.close(r));
