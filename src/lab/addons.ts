@@ -357,6 +357,29 @@ export function announcerRBAC(): KubeObject[] {
   ] as KubeObject[];
 }
 
+/**
+ * The lab resolver publishes Ingress hosts and Services' hostname annotations as external-dns
+ * does, so its user gets what external-dns's ClusterRole gives it: reads of Services, Endpoints,
+ * Pods, Nodes, Namespaces, Ingresses and the Gateway API's routes, nothing else.
+ */
+export function resolverRBAC(user: string): KubeObject[] {
+  const name = user;
+  const read = ['get', 'list', 'watch'];
+  return [
+    {
+      apiVersion: rbacV1,
+      kind: 'ClusterRole',
+      metadata: { name },
+      rules: [
+        { apiGroups: [''], resources: ['services', 'endpoints', 'pods', 'nodes', 'namespaces'], verbs: read },
+        { apiGroups: ['extensions', 'networking.k8s.io'], resources: ['ingresses'], verbs: read },
+        { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways', 'httproutes', 'grpcroutes', 'tlsroutes', 'tcproutes', 'udproutes'], verbs: read },
+      ],
+    },
+    { apiVersion: rbacV1, kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: user }] },
+  ] as KubeObject[];
+}
+
 export const gatewayNamespace = 'podpath-gateway';
 export const gatewayControllerName = 'podpath-gateway';
 /** The lab's GatewayClass and the controllerName its controller answers to (domain-prefixed, as the spec asks). */

@@ -4,7 +4,8 @@
 // agents trust the CA for client certificates, the API server for serving ones. And the
 // components' own identities, each a client certificate of the CA in its own kubeconfig (the API
 // server trusts the CA with --client-ca-file): system:kube-scheduler,
-// system:kube-controller-manager and each node's system:node:NAME in group system:nodes.
+// system:kube-controller-manager, each node's system:node:NAME in group system:nodes, and the
+// lab resolver's podpath:lab-resolver.
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { issueLeaf, type CA } from '../util/pki.ts';
 import { writePrivate } from '../util/privatefs.ts';
@@ -36,6 +37,9 @@ export async function issueKubeletCerts(ca: CA, nodes: LabNode[], files: Kubelet
   }
 }
 
+/** The lab resolver's user: held by RBAC to what external-dns's ClusterRole gives it. */
+export const resolverUser = 'podpath:lab-resolver';
+
 /** A component's identity: the subject of its client certificate, and where its kubeconfig goes. */
 export interface ComponentIdentity {
   subject: string;
@@ -43,12 +47,13 @@ export interface ComponentIdentity {
 }
 
 /** The identities kubeadm gives the control plane's components and each node's kubelet. */
-export function componentIdentities(nodes: readonly LabNode[], files: { schedulerKubeconfig: string; controllerManagerKubeconfig: string; nodeKubeconfig: (node: string) => string }, controlPlane = true): ComponentIdentity[] {
+export function componentIdentities(nodes: readonly LabNode[], files: { schedulerKubeconfig: string; controllerManagerKubeconfig: string; resolverKubeconfig: string; nodeKubeconfig: (node: string) => string }, controlPlane = true): ComponentIdentity[] {
   return [
     ...(controlPlane
       ? [
           { subject: 'CN=system:kube-scheduler', kubeconfig: files.schedulerKubeconfig },
           { subject: 'CN=system:kube-controller-manager', kubeconfig: files.controllerManagerKubeconfig },
+          { subject: `CN=${resolverUser}`, kubeconfig: files.resolverKubeconfig },
         ]
       : []),
     ...nodes.map((n) => ({ subject: `CN=system:node:${n.name}, O=system:nodes`, kubeconfig: files.nodeKubeconfig(n.name) })),

@@ -88,6 +88,8 @@ export function labPaths(name: string) {
     /** the components' own credentials (client certificates of the lab CA), as kubeadm's scheduler.conf and kubelet.conf */
     schedulerKubeconfig: path.join(dir, 'scheduler.kubeconfig'),
     controllerManagerKubeconfig: path.join(dir, 'controller-manager.kubeconfig'),
+    /** the lab resolver's, which publishes names as external-dns does and reads what its role allows */
+    resolverKubeconfig: path.join(dir, 'resolver.kubeconfig'),
     nodeKubeconfig: (n: string) => path.join(dir, `kubelet-${n}.kubeconfig`),
     node: (n: string) => path.join(dir, 'nodes', n),
     /** what a node shell sees over /etc (podpath ssh): the node's CNI configuration in cni/net.d */

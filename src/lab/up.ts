@@ -14,14 +14,14 @@ import { fromSet, matches } from '../api/labels.ts';
 import { loadConfig, objectPath, type Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { announcerRBAC, calicoAddon, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, ingressAddon, netpolAddon } from './addons.ts';
+import { announcerRBAC, calicoAddon, resolverRBAC, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, ingressAddon, netpolAddon } from './addons.ts';
 import { gatewayCRDs } from '../gateway/crds.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, installAddon, readLabManifests } from './apply.ts';
 import { clientIP, clusterCIDR, clusterDNS, labProxyModes, routerIP, serviceCIDR, tunnelHost } from './defaults.ts';
 import { loadOrCreateCA, type CA } from '../util/pki.ts';
 import { publishKubeconfig } from './kubeconfig.ts';
-import { componentIdentities, issueKubeletCerts, writeComponentKubeconfigs } from './kubeletcerts.ts';
+import { componentIdentities, issueKubeletCerts, resolverUser, writeComponentKubeconfigs } from './kubeletcerts.ts';
 import { buildNetwork, destroyLab, hostListener, labPaths, preflight, readState, startDaemon, validateLabName, writeState, type LabNode, type LabState } from './lab.ts';
 import { waitFor, waitForNodePort, waitForNodes, waitForPods, waitForURL } from './wait.ts';
 
@@ -147,11 +147,12 @@ export async function up(given: UpOptions, progress: UpProgress): Promise<void> 
     await issueKubeletCerts(ca, s.nodes, labPaths(s.name));
     await startApiServer(s);
     await writeComponentCredentials(s, ca);
-    startResolver(s);
     const client = labClient(s);
     try {
-      // the node agents' LoadBalancer announcer reads what MetalLB's speaker reads: granted to the nodes before they start
-      for (const line of await installAddon(client, announcerRBAC())) progress.applied(line);
+      // the node agents' LoadBalancer announcer reads what MetalLB's speaker reads, and the
+      // resolver what external-dns reads: granted before they start
+      for (const line of await installAddon(client, [...announcerRBAC(), ...resolverRBAC(resolverUser)])) progress.applied(line);
+      startResolver(s);
       startControllers(s);
       startAgents(s);
       const registered = (async () => {
@@ -253,7 +254,7 @@ async function markControlPlane(client: Client, node: string): Promise<void> {
 /** The lab's upstream resolver on the router: the lab's hosts by name, and the names the cluster publishes (Ingress hosts, LoadBalancer hostname annotations). */
 function startResolver(s: LabState): void {
   const p = labPaths(s.name);
-  startDaemon(s, 'resolver', s.underlay, ['lab-resolver', '--listen', `${routerIP}:53`, '--kubeconfig', p.adminKubeconfig, '--host', `router.lab=${routerIP}`, '--host', `client.lab=${clientIP}`, ...s.nodes.flatMap((n) => ['--host', `${n.name}.lab=${n.ip}`])]);
+  startDaemon(s, 'resolver', s.underlay, ['lab-resolver', '--listen', `${routerIP}:53`, '--kubeconfig', p.resolverKubeconfig, '--host', `router.lab=${routerIP}`, '--host', `client.lab=${clientIP}`, ...s.nodes.flatMap((n) => ['--host', `${n.name}.lab=${n.ip}`])]);
 }
 
 /**

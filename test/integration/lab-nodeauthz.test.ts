@@ -117,6 +117,22 @@ describe('node agents with their own identities in a lab', { skip: !isRoot && 'l
       assert.equal(r.stderr.trim(), 'Error from server (Forbidden): pods "on-first" is forbidden: User "system:kube-controller-manager" cannot delete resource "pods" in API group "" in the namespace "default"');
     }));
 
+  it('runs the lab resolver as podpath:lab-resolver, which reads what external-dns reads and no Secret', () =>
+    explained(lab, async () => {
+      const asResolver = makeKubectl(tunnelled(labPaths(lab.name).resolverKubeconfig));
+      let r = asResolver(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
+      assert.deepEqual([r.code, r.stdout], [0, 'podpath:lab-resolver'], r.stderr);
+      for (const what of ['ingresses.networking.k8s.io', 'services', 'nodes']) assert.equal(asResolver(['auth', 'can-i', 'watch', what, '-A']).stdout.trim(), 'yes', what);
+      r = asResolver(['get', 'secrets', '-n', 'default']);
+      assert.match(r.stderr, /secrets is forbidden: User "podpath:lab-resolver" cannot list resource "secrets" in API group "" in the namespace "default"/);
+      // and it publishes as before: a LoadBalancer Service's hostname annotation resolves on the router
+      lab.ok(['create', 'service', 'loadbalancer', 'published', '--tcp=80:80']);
+      lab.ok(['annotate', 'service', 'published', 'external-dns.alpha.kubernetes.io/hostname=published.example.com']);
+      const ip = await eventually(() => lab.ok(['get', 'service', 'published', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']) || undefined, 20_000, 'a LoadBalancer IP');
+      await eventually(() => lab.exec('client', ['getent', 'hosts', 'published.example.com']).stdout.split(/\s+/)[0] === ip || undefined, 20_000, 'the name published');
+      lab.ok(['delete', 'service', 'published']);
+    }));
+
   it("writes a Deployment's ReplicaSet as kube-system:deployment-controller: without that binding it is refused, with it back it is made", () =>
     explained(lab, async () => {
       const binding = 'system:controller:deployment-controller';
