@@ -76,7 +76,8 @@ describe('protobuf request bodies against podpath apiserver', () => {
     assert.equal(p.spec.nodeName, 'node1');
     assert.deepEqual([p.spec.hostNetwork, p.spec.hostPID, p.spec.hostIPC], [true, true, true]);
     assert.equal(p.spec.restartPolicy, 'Never');
-    assert.deepEqual(p.spec.volumes, [{ name: 'host-root', hostPath: { path: '/' } }]);
+    // as stored: hostPath's type defaulted to "" (HostPathUnset), as upstream's defaulting sets it
+    assert.deepEqual(p.spec.volumes, [{ name: 'host-root', hostPath: { path: '/', type: '' } }]);
     assert.ok(p.spec.tolerations.some((t: { operator: string; key?: string }) => t.operator === 'Exists' && t.key === undefined));
     const c = p.spec.containers[0];
     assert.deepEqual([c.name, c.image, c.command ?? c.args], ['debugger', 'busybox', ['true']]);
