@@ -78,8 +78,6 @@ export interface AgentDeps {
   transport: ProbeTransport;
 }
 
-/** The kubelet's port, where the API server finds a node's container logs. */
-
 /** A pod's tokens are kept per audience and lifetime asked for. */
 const tokenKey = (w: TokenWant) => `${w.audience ?? ''}/${w.expirationSeconds}`;
 

@@ -234,7 +234,6 @@ export class Finalization {
     }
   }
 
-  /** A deleting pod whose node does not exist has no kubelet to finish it: it goes now. */
   /**
    * A deleted pod whose node is gone has no kubelet to confirm its end. As upstream's PodGC, it
    * is first marked Failed (DisruptionTarget, DeletionByPodGC), so a finalizer's holder (the Job

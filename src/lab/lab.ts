@@ -149,10 +149,10 @@ export function buildNetwork(name: string, nodes: number, backend: CniBackend): 
   // The router knows no ClusterIP: a packet to one that no rule translated is answered at once
   // with ICMP host unreachable (as a real gateway answers for what it cannot route), so a
   // connection a pod opens before kube-proxy's first sync fails now and is retried, instead of
-  // waiting three seconds for an ARP answer nothing gives.
-  // Every such packet is answered: the kernel's per-host limit of one ICMP error a second would
-  // leave a burst of connections (a component's informers all starting at once) to SYN
-  // retransmits, which keep their untranslated conntrack entry and come back here.
+  // waiting three seconds for an ARP answer nothing gives. Every such packet is answered: with
+  // the kernel's limit of one ICMP error a second per host, a burst of connections (a
+  // component's informers all starting at once) would be left to SYN retransmits, which keep
+  // their untranslated conntrack entry and come back here.
   sysctlIn(s.underlay, 'net.ipv4.ip_forward', '1');
   sysctlIn(s.underlay, 'net.ipv4.icmp_ratelimit', '0');
   ipIn(s.underlay, 'route', 'add', 'unreachable', serviceCIDR);

@@ -14,7 +14,7 @@ import { fromSet, matches } from '../api/labels.ts';
 import { loadConfig, objectPath, type Client } from '../client/client.ts';
 import { ipIn, listNetns } from '../exec/netns.ts';
 import { labClient } from './access.ts';
-import { announcerRBAC, calicoAddon, resolverRBAC, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, ingressAddon, netpolAddon } from './addons.ts';
+import { announcerRBAC, calicoAddon, dnsAddon, flannelAddon, gatewayAddon, gatewayClass, ingressAddon, netpolAddon, resolverRBAC } from './addons.ts';
 import { gatewayCRDs } from '../gateway/crds.ts';
 import { kubeProxyAddon, labKubeProxyConfiguration } from './kubeproxy.ts';
 import { applyAll, installAddon, readLabManifests } from './apply.ts';

@@ -2,7 +2,6 @@
 // the kernel reported, which observed hops were computed, and every difference in words. Pure.
 import { tupleText, type Observation, type RuleRef, type Trace } from './types.ts';
 
-
 const key = (node: string | undefined, r: Pick<RuleRef, 'table' | 'chain' | 'text'>) => `${node ?? ''}\u0000${r.table}\u0000${r.chain}\u0000${r.text}`;
 
 /**
