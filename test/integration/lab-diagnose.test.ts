@@ -78,7 +78,7 @@ describe('podpath diagnose in a running lab', { skip: !isRoot && 'labs need root
   before(async () => {
     const dir = tempDir('diagnose');
     fs.writeFileSync(path.join(dir, 'deaf.yaml'), deafManifest);
-    lab = await startLab({ files: [path.join(repoRoot, 'examples/seed-001'), path.join(dir, 'deaf.yaml')], tag: 'dg' });
+    lab = await startLab({ files: [path.join(repoRoot, 'examples/seed-001'), path.join(dir, 'deaf.yaml')], tag: 'dg', args: ['--no-netpol'] });
     node = readState(lab.name)!.nodes[0]!.name;
     netns = readState(lab.name)!.nodes[0]!.netns;
   });

@@ -23,7 +23,7 @@ describe('cluster DNS in a lab', { skip: !isRoot && 'labs need root' }, () => {
   let client: string;
 
   before(async () => {
-    lab = await startLab({ files });
+    lab = await startLab({ files, args: ['--no-netpol'] });
     client = pods(lab, 'app=api')[0]!.name;
   });
   after(async () => {

@@ -13,7 +13,7 @@ import { explained, isRoot, kubeProxyLog, startLab } from '../helpers/lab.ts';
 it('runs kube-proxy from a KubeProxyConfiguration file through its ConfigMap, and from the edited ConfigMap after a restart', { skip: !isRoot && 'labs need root' }, async (t) => {
   const file = path.join(tempDir('proxy-config'), 'config.conf');
   fs.writeFileSync(file, 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: userspace\nipvs:\n  scheduler: sh\n');
-  const lab = await startLab({ proxyConfig: file });
+  const lab = await startLab({ proxyConfig: file, args: ['--no-netpol'] });
   t.after(() => lab.down());
   await explained(lab, async () => {
     const node = readState(lab.name)!.nodes[0]!.name;

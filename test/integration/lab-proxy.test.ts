@@ -39,7 +39,7 @@ for (const mode of ['iptables', 'nftables'] as const) {
     let lab: TestLab;
 
     before(async () => {
-      lab = await startLab({ files: [seed], proxyMode: mode });
+      lab = await startLab({ files: [seed], proxyMode: mode, args: ['--no-netpol'] });
     });
     after(async () => {
       if (lab) {

@@ -18,7 +18,7 @@ const seed = path.join(repoRoot, 'examples/seed-001');
 describe('kube-proxy in userspace mode, in a lab with the seed example', { skip: !isRoot && 'labs need root' }, () => {
   let lab: TestLab;
   before(async () => {
-    lab = await startLab({ files: [seed], proxyMode: 'userspace' });
+    lab = await startLab({ files: [seed], proxyMode: 'userspace', args: ['--no-netpol'] });
   });
   after(async () => {
     if (lab) {
