@@ -148,6 +148,18 @@ describe('podpath ui with a lab, in Chromium', { skip: !isRoot && 'labs need roo
     await page.waitForSelector('.observation', { state: 'detached' });
   });
 
+  it('keeps what is being typed into the path form while the cluster changes', async () => {
+    const generation = await page.locator('#view-topology').getAttribute('data-generation');
+    await page.fill('#path-to', 'svc/default/api-se');
+    // a pod's annotation: the topology changes, kube-proxy's rules (and their counters) do not
+    lab.ok(['annotate', 'pod', pods(lab, 'app=api')[0]!.name, 'podpath.test/typing=1']);
+    await page.waitForFunction((g) => document.querySelector('#view-topology')?.getAttribute('data-generation') !== g, generation, { timeout: 20_000 });
+    assert.equal(await page.inputValue('#path-to'), 'svc/default/api-se', 'a change that adds no choice leaves the form as it is');
+    await page.fill('#path-to', '192.168.49.2:30080');
+    // the keys that switch views are not typed into the form
+    await page.locator('#path-to').blur();
+  });
+
   it("draws the node's rules from its kernel, with the packet counters of the connection just made", async () => {
     await page.keyboard.press('r');
     await page.waitForSelector('.tree');

@@ -154,7 +154,9 @@ function onTopology(t: Topology) {
   const pods = t.nodes.reduce((n, x) => n + x.namespaces.reduce((m, ns) => m + ns.pods.length, 0), 0);
   status.textContent = `${t.live ? '● live' : 'offline file'} · ${t.mode} · ${t.nodes.length} node${t.nodes.length === 1 ? '' : 's'}, ${pods} pods, ${t.services.length} Services`;
   status.className = `status ${t.live ? 'live' : 'file'}`;
-  if (state.tab === 'path') renderPathForm();
+  // The form is made again only when what it offers changed: made again, it would lose what is
+  // being typed, and a click landing as it is replaced
+  if (state.tab === 'path' && pathFormChoices(t) !== shownChoices) renderPathForm();
   // An observation is a snapshot of what the kernel did: a change marks it stale (Trace or Observe
   // again) instead of replacing it — nor does one arriving while it runs discard its result.
   if (changed && state.trace && (state.observing || state.trace.observed)) {
@@ -191,13 +193,39 @@ function destinations(t: Topology): string[] {
   return [...new Set(out)];
 }
 
+/** The sources a trace can start from in a topology. */
+function sourcesOf(t: Topology | undefined): string[] {
+  return ['client', ...(t?.nodes.map((n) => `node/${n.name}`) ?? []), ...(t?.nodes.flatMap((n) => n.namespaces.flatMap((ns) => ns.pods.filter((p) => !p.hostNetwork).map((p) => `pod/${p.namespace}/${p.name}`))) ?? [])];
+}
+
+/** What the path form offers from a topology (its sources, destinations, whether Observe is there), as one string. */
+function pathFormChoices(t: Topology | undefined): string {
+  return JSON.stringify([sourcesOf(t), t ? destinations(t) : [], Boolean(t?.observe)]);
+}
+let shownChoices = '';
+/** The query the form was last made with: while it is still the one shown, what the user typed since stays. */
+let formMadeWith: Pick<PathQuery, 'from' | 'to' | 'protocol'> | undefined;
+
+/** The form's values as they stand, when the user may have changed them since it was made from the query shown. */
+function typedValues(): Pick<PathQuery, 'from' | 'to' | 'protocol'> | undefined {
+  const q = state.query;
+  if (!formMadeWith || formMadeWith.from !== q.from || formMadeWith.to !== q.to || formMadeWith.protocol !== q.protocol) return undefined;
+  const value = (id: string) => pathForm.querySelector<HTMLInputElement | HTMLSelectElement>(`#${id}`)?.value;
+  return { from: value('path-from') ?? q.from, to: value('path-to') ?? q.to, protocol: value('path-protocol') ?? q.protocol };
+}
+
 function renderPathForm() {
   const t = state.topo;
-  const sources = ['client', ...(t?.nodes.map((n) => `node/${n.name}`) ?? []), ...(t?.nodes.flatMap((n) => n.namespaces.flatMap((ns) => ns.pods.filter((p) => !p.hostNetwork).map((p) => `pod/${p.namespace}/${p.name}`))) ?? [])];
-  if (!sources.includes(state.query.from)) sources.push(state.query.from);
-  const from = h('select', { id: 'path-from', name: 'from' }, sources.map((s) => h('option', { value: s, selected: s === state.query.from }, s)));
-  const to = h('input', { id: 'path-to', name: 'to', type: 'text', list: 'path-to-list', value: state.query.to, placeholder: 'http://192.168.49.2:30080/health, svc/default/api-service:8080, 10.244.0.5:8080', required: true, autocomplete: 'off', spellcheck: 'false' });
-  const protocol = h('select', { id: 'path-protocol', name: 'protocol' }, ['tcp', 'udp'].map((p) => h('option', { value: p, selected: p === state.query.protocol }, p.toUpperCase())));
+  shownChoices = pathFormChoices(t);
+  const typed = typedValues() ?? state.query;
+  formMadeWith = { from: state.query.from, to: state.query.to, protocol: state.query.protocol };
+  const focused = document.activeElement?.id === 'path-to' ? document.activeElement as HTMLInputElement : undefined;
+  const caret = focused ? [focused.selectionStart, focused.selectionEnd] : undefined;
+  const sources = sourcesOf(t);
+  if (!sources.includes(typed.from)) sources.push(typed.from);
+  const from = h('select', { id: 'path-from', name: 'from' }, sources.map((s) => h('option', { value: s, selected: s === typed.from }, s)));
+  const to = h('input', { id: 'path-to', name: 'to', type: 'text', list: 'path-to-list', value: typed.to, placeholder: 'http://192.168.49.2:30080/health, svc/default/api-service:8080, 10.244.0.5:8080', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const protocol = h('select', { id: 'path-protocol', name: 'protocol' }, ['tcp', 'udp'].map((p) => h('option', { value: p, selected: p === typed.protocol }, p.toUpperCase())));
   const list = h('datalist', { id: 'path-to-list' }, t ? destinations(t).map((d) => h('option', { value: d })) : []);
   clear(
     pathForm,
@@ -214,6 +242,10 @@ function renderPathForm() {
     state.query = { from: from.value, to: to.value.trim(), protocol: protocol.value, endpoint: [] };
     void runTrace();
   };
+  if (focused && caret) {
+    to.focus();
+    to.setSelectionRange(caret[0], caret[1]);
+  }
 }
 
 const traceQuery = (extra: Record<string, string> = {}) => {
