@@ -30,7 +30,7 @@ export interface PodToken {
  * server extends for pod-bound tokens); a projected serviceAccountToken's lifetime defaults to an hour.
  */
 export const apiAccessToken: TokenWant = { expirationSeconds: 3607 };
-export const defaultProjectedTokenSeconds = 3600;
+const defaultProjectedTokenSeconds = 3600;
 
 /**
  * When the kubelet's token manager asks for a token anew: at 80% of the lifetime asked for, or

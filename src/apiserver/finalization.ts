@@ -9,10 +9,10 @@ import type { StoreEvent } from './storage/store.ts';
 type Ref = { rt: ResourceType; namespace: string | undefined; name: string };
 
 /** The field manager of PodGC's status writes (kube-controller-manager's pod garbage collector). */
-export const podGCManager = 'PodGC';
+const podGCManager = 'PodGC';
 
 /** `pod` as PodGC leaves an orphan before deleting it: Failed, with the DisruptionTarget condition saying why. */
-export function markedFailedByPodGC(pod: Pod, now = new Date()): Pod {
+function markedFailedByPodGC(pod: Pod, now = new Date()): Pod {
   const next = structuredClone(pod);
   const status = (next.status ??= {});
   status.phase = 'Failed';

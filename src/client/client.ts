@@ -91,7 +91,7 @@ export interface WatchEvent<T = KubeObject> {
 }
 
 /** How long a token read from a file is used before the file is read again (client-go's cachingTokenSource). */
-export const tokenFileCacheMs = 60_000;
+const tokenFileCacheMs = 60_000;
 
 export class Client {
   private readonly agent: https.Agent;

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../helpers/apiserver.ts';
-import { explained, isRoot, pods, startLab, type TestLab } from '../helpers/lab.ts';
+import { echoHits, explained, isRoot, pods, startLab, type TestLab } from '../helpers/lab.ts';
 import { assertNothingLeft, traceJson } from '../helpers/trace.ts';
 
 /** `eventually` polls for a truthy value: an assertion that passes is one. */
@@ -79,8 +79,7 @@ describe('lab: Ingress (seed 000)', { skip: !isRoot && 'needs root' }, () => {
       let reused = false;
       for (let i = 0; i < 4 && !reused; i++) {
         // a client connection per request, so every worker gets some
-        const burst = lab.curl('client', 'https://app.example.com/api/v1/hello', ['-H', 'Connection: close', '-o', '/dev/null', ...Array.from({ length: 11 }, () => ['https://app.example.com/api/v1/hello', '-o', '/dev/null']).flat()]);
-        assert.equal(burst.code, 0, burst.stderr);
+        echoHits(lab, 'client', 'https://app.example.com/api/v1/hello', 12);
         const again = traceJson(lab, ['--from', 'client', '--to', 'https://app.example.com/api/v1/hello', '--observe']);
         assert.deepEqual([again.code, again.t.observed?.differences], [0, []], again.stderr);
         reused = again.t.observed!.hops.some((h) => h.reused);

@@ -156,7 +156,7 @@ function onTopology(t: Topology) {
   status.className = `status ${t.live ? 'live' : 'file'}`;
   // The form is made again only when what it offers changed: made again, it would lose what is
   // being typed, and a click landing as it is replaced
-  if (state.tab === 'path' && pathFormChoices(t) !== shownChoices) renderPathForm();
+  if (state.tab === 'path' && pathFormChoices(t).key !== shownChoices) renderPathForm();
   // An observation is a snapshot of what the kernel did: a change marks it stale (Trace or Observe
   // again) instead of replacing it — nor does one arriving while it runs discard its result.
   if (changed && state.trace && (state.observing || state.trace.observed)) {
@@ -198,9 +198,11 @@ function sourcesOf(t: Topology | undefined): string[] {
   return ['client', ...(t?.nodes.map((n) => `node/${n.name}`) ?? []), ...(t?.nodes.flatMap((n) => n.namespaces.flatMap((ns) => ns.pods.filter((p) => !p.hostNetwork).map((p) => `pod/${p.namespace}/${p.name}`))) ?? [])];
 }
 
-/** What the path form offers from a topology (its sources, destinations, whether Observe is there), as one string. */
-function pathFormChoices(t: Topology | undefined): string {
-  return JSON.stringify([sourcesOf(t), t ? destinations(t) : [], Boolean(t?.observe)]);
+/** What the path form offers from a topology: its sources and destinations, and `key`, those and whether Observe is there as one string. */
+function pathFormChoices(t: Topology | undefined): { sources: string[]; destinations: string[]; key: string } {
+  const sources = sourcesOf(t);
+  const dests = t ? destinations(t) : [];
+  return { sources, destinations: dests, key: JSON.stringify([sources, dests, Boolean(t?.observe)]) };
 }
 let shownChoices = '';
 /** The query the form was last made with: while it is still the one shown, what the user typed since stays. */
@@ -216,17 +218,18 @@ function typedValues(): Pick<PathQuery, 'from' | 'to' | 'protocol'> | undefined 
 
 function renderPathForm() {
   const t = state.topo;
-  shownChoices = pathFormChoices(t);
+  const choices = pathFormChoices(t);
+  shownChoices = choices.key;
   const typed = typedValues() ?? state.query;
   formMadeWith = { from: state.query.from, to: state.query.to, protocol: state.query.protocol };
   const focused = document.activeElement?.id === 'path-to' ? document.activeElement as HTMLInputElement : undefined;
   const caret = focused ? [focused.selectionStart, focused.selectionEnd] : undefined;
-  const sources = sourcesOf(t);
+  const sources = [...choices.sources];
   if (!sources.includes(typed.from)) sources.push(typed.from);
   const from = h('select', { id: 'path-from', name: 'from' }, sources.map((s) => h('option', { value: s, selected: s === typed.from }, s)));
   const to = h('input', { id: 'path-to', name: 'to', type: 'text', list: 'path-to-list', value: typed.to, placeholder: 'http://192.168.49.2:30080/health, svc/default/api-service:8080, 10.244.0.5:8080', required: true, autocomplete: 'off', spellcheck: 'false' });
   const protocol = h('select', { id: 'path-protocol', name: 'protocol' }, ['tcp', 'udp'].map((p) => h('option', { value: p, selected: p === typed.protocol }, p.toUpperCase())));
-  const list = h('datalist', { id: 'path-to-list' }, t ? destinations(t).map((d) => h('option', { value: d })) : []);
+  const list = h('datalist', { id: 'path-to-list' }, choices.destinations.map((d) => h('option', { value: d })));
   clear(
     pathForm,
     h('label', {}, 'from', from),
