@@ -1,7 +1,7 @@
 // NetworkPolicy benchmark (issue 16): a cluster of --pods pods over --nodes nodes and --policies
 // policies (each selects one app's pods and admits another app on 80/TCP, or a namespace, or a CIDR):
 //   evaluate  the model's verdicts per second (random pod pairs)
-//   compute   model + node n0's table (desiredTable) + full-sync plan (planSync) + its text: the
+//   compute   model (of objects as served, defaulted) + node n0's table (desiredTable) + full-sync plan (planSync) + its text: the
 //             pure code's time, against `nft -f` of the same text (the kernel tool's own time, the
 //             reference), interleaved run by run; aim: under 10%
 //   latency   as root, in a scratch network namespace: a policy write handed to a Syncer (real nft)
@@ -54,6 +54,14 @@ const once = (fn: () => void) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function served(c: Cluster): Cluster {
+  const d = <T extends Namespace | NetworkPolicy>(kind: string, o: T): T => {
+    applyDefaults(kind, o);
+    return o;
+  };
+  return { namespaces: c.namespaces.map((n) => d('Namespace', n)), pods: c.pods, policies: c.policies.map((np) => d('NetworkPolicy', np)) };
+}
+
 function cluster(): Cluster {
   const nss = Array.from({ length: 10 }, (_, i) => `ns${i}`);
   const namespaces: Namespace[] = nss.map((name, i) => ({ metadata: { name, labels: { team: `t${i % 3}` } } }));
@@ -69,8 +77,10 @@ function cluster(): Cluster {
   return { namespaces, pods, policies };
 }
 
-const c = cluster();
-const m = new PolicyModel(c, applyDefaults);
+// as the API server serves them (defaulted): the agent's informers hold these and its model
+// applies no defaults of its own
+const c = served(cluster());
+const m = new PolicyModel(c, null);
 const pods = m.allPods();
 const pairs = Array.from({ length: 20_000 }, (_, i) => [pods[(i * 7919) % pods.length]!, pods[(i * 104729) % pods.length]!] as const);
 console.log(`${nPods} pods, ${nNodes} nodes, ${nPolicies} policies`);
@@ -83,7 +93,7 @@ if (parts.has('evaluate')) {
 const fake = { newTransaction: () => new Nftables({ family: tableFamily, table: tableName }).newTransaction() };
 let text = '';
 const computeOnce = () => once(() => {
-  text = planSync(fake, desiredTable(new PolicyModel(c, applyDefaults), 'n0'), undefined).toString();
+  text = planSync(fake, desiredTable(new PolicyModel(c, null), 'n0'), undefined).toString();
 });
 computeOnce(); // warm-up
 const root = process.getuid?.() === 0 && commandExists('nft') && commandExists('python3');
@@ -148,7 +158,7 @@ try {
 
   if (parts.has('connect')) {
     // 3. connection set-up between two local pods: table vs none
-    const m = new PolicyModel(c, applyDefaults);
+    const m = new PolicyModel(c, null);
     const local = m.allPods().filter((p) => p.spec?.nodeName === 'n0' && !p.status!.podIP!.endsWith('.0'));
     // the server and client: among a sample of local servers, the admitted pair whose first admitting
     // policy comes latest in the server's chain, so the SYN walks most of it (--first: earliest)
@@ -205,7 +215,7 @@ print(statistics.median(xs) * 1e6)
     };
     const full = planSync(nft, t, undefined);
     // the agent's table with no policies: its forward chain and empty verdict maps
-    const empty = planSync(nft, desiredTable(new PolicyModel({ ...c, policies: [] }, applyDefaults), 'n0'), undefined);
+    const empty = planSync(nft, desiredTable(new PolicyModel({ ...c, policies: [] }, null), 'n0'), undefined);
     // what a node has without any policy: kube-proxy's rules (nftables mode, here for one Service),
     // which put connection tracking and NAT lookups on every new connection, as on any node
     const st = benchState(1);

@@ -102,3 +102,27 @@ export function writeOperation(verb: Verb, obj: NftObject, ctx: NftContext = {})
     }
   }
 }
+
+/** ` family table ` of a context that names both (pushOperation's `at`), else undefined. */
+export const contextAt = (ctx: NftContext): string | undefined => (ctx.family && ctx.table ? ` ${ctx.family} ${ctx.table} ` : undefined);
+
+/**
+ * writeOperation's line pushed onto `out` (which the caller joins). Rules and elements added in
+ * the context's table — the bulk of a large sync — go in piece by piece, with no string per line
+ * made and then flattened again by the join. `at` is contextAt(ctx).
+ */
+export function pushOperation(out: string[], verb: Verb, obj: NftObject, ctx: NftContext, at: string | undefined): void {
+  if (at !== undefined && verb === 'add' && (obj.kind === 'rule' || obj.kind === 'element') && obj.family === undefined && obj.table === undefined && obj.comment === undefined) {
+    if (obj.kind === 'element') {
+      out.push('add element', at, (obj.set ?? obj.map)!, ' { ', obj.key.length === 1 ? obj.key[0]! : obj.key.join(' . '));
+      if (obj.value?.length) out.push(' : ', obj.value.length === 1 ? obj.value[0]! : obj.value.join(' . '));
+      out.push(' }\n');
+      return;
+    }
+    if (obj.index === undefined && obj.handle === undefined) {
+      out.push('add rule', at, obj.chain, ' ', obj.rule, '\n');
+      return;
+    }
+  }
+  out.push(writeOperation(verb, obj, ctx));
+}

@@ -2,7 +2,7 @@
 // or the Fake). As in knftables, queueing never throws: the first invalid operation is kept as the
 // transaction's error, later ones are ignored, and running the transaction fails with it.
 import { NftError } from './errors.ts';
-import { writeOperation } from './serialize.ts';
+import { contextAt, pushOperation } from './serialize.ts';
 import type { NftContext, NftObject, Verb } from './types.ts';
 import { validate } from './validate.ts';
 
@@ -98,18 +98,19 @@ export class Transaction {
 
   /** The `nft -f` input; a pending error is appended as a comment, as knftables does. */
   toString(): string {
-    // joined a chunk of lines at a time: each line's pieces die young, and no string of
-    // 100,000s of concatenations waits to be flattened (a large sync's text is megabytes)
+    // joined a chunk at a time: no string of 100,000s of pieces waits to be flattened (a large
+    // sync's text is megabytes)
     const chunks: string[] = [];
-    const lines: string[] = [];
+    const parts: string[] = [];
+    const at = contextAt(this.context);
     for (let i = 0; i < this.objs.length; i++) {
-      lines.push(writeOperation(this.verbs[i]!, this.objs[i]!, this.context));
-      if (lines.length === 512) {
-        chunks.push(lines.join(''));
-        lines.length = 0;
+      if (parts.length >= 2048) {
+        chunks.push(parts.join(''));
+        parts.length = 0;
       }
+      pushOperation(parts, this.verbs[i]!, this.objs[i]!, this.context, at);
     }
-    chunks.push(lines.join(''));
+    chunks.push(parts.join(''));
     const text = chunks.join('');
     return this.err ? `${text}# ERROR: ${this.err.message}` : text;
   }

@@ -86,13 +86,15 @@ interface Ctx {
   policiesByNs: Map<string, CompiledPolicy[]>;
   /** per rule and direction: its named ingress ports, and its lines by the numbers those have on the pod ('' when none is named) */
   lines: Map<CompiledRule, { named: CompiledPort[]; byVariant: Map<string, string[]> }>;
+  /** allowLines' answers by selecting()'s answer, then by the pod's container ports (ingress) */
+  bodies: Map<CompiledPolicy[], Map<string, string[]>>;
   elements: Map<string, string[]>;
   /** selecting()'s answers by namespace, direction and labels (pods of one app share one) */
   selected: Map<string, CompiledPolicy[]>;
 }
 
 function context(m: PolicyModel): Ctx {
-  const c: Ctx = { m, ip: new Map(), podsByNs: new Map(), policiesByNs: new Map(), lines: new Map(), elements: new Map(), selected: new Map() };
+  const c: Ctx = { m, ip: new Map(), podsByNs: new Map(), policiesByNs: new Map(), lines: new Map(), bodies: new Map(), elements: new Map(), selected: new Map() };
   for (const q of m.allPods()) {
     const ip = endpointIP({ pod: q });
     c.ip.set(q, ip !== undefined && !ip.includes(':') ? ip : undefined);
@@ -196,6 +198,29 @@ function ruleLines(c: Ctx, p: CompiledPolicy, dir: Direction, i: number, r: Comp
   return lines;
 }
 
+/**
+ * The allow lines of the chain of `pod` for `dir`, which `sel` (selecting()'s shared answer)
+ * isolates: each line once, since policies only add allowances and a second equal line (an
+ * ipBlock, or "any port 53", in several policies) would never decide anything. The same for every
+ * pod the same policies select, but for the numbers ingress ports' names have on it: made once
+ * per such group.
+ */
+function allowLines(c: Ctx, sel: CompiledPolicy[], dir: Direction, pod: Pod, sets: Map<string, DesiredSet>): string[] {
+  let bodies = c.bodies.get(sel);
+  if (!bodies) c.bodies.set(sel, (bodies = new Map()));
+  const ports = dir === 'Ingress' ? JSON.stringify((pod.spec?.containers ?? []).map((x) => x.ports ?? [])) : '';
+  const hit = bodies.get(ports);
+  if (hit) return hit;
+  const lines = new Set<string>();
+  for (const p of sel) {
+    const rs = p.rules[dir];
+    for (let i = 0; i < rs.length; i++) for (const l of ruleLines(c, p, dir, i, rs[i]!, pod, sets)) lines.add(l);
+  }
+  const out = [...lines];
+  bodies.set(ports, out);
+  return out;
+}
+
 /** The table for the pods on `nodeName`: what the agent applies and the unit tests read. */
 export function desiredTable(m: PolicyModel, nodeName: string): DesiredTable {
   const t: DesiredTable = { chains: new Map(), sets: new Map(), maps: { Ingress: new Map(), Egress: new Map() }, owners: new Map() };
@@ -204,8 +229,8 @@ export function desiredTable(m: PolicyModel, nodeName: string): DesiredTable {
     name: baseChain,
     rules: [
       'ct state established,related accept',
-      // the node's own connections (kubelet probes among them) are always allowed
-      'fib saddr type local accept',
+      // (the node's own connections, kubelet probes among them, leave by the output hook, over
+      // cni0 too: no forward hook polices them, so they are always allowed)
       `ip saddr vmap @${mapName.Egress}`,
       `ip daddr vmap @${mapName.Ingress}`,
     ],
@@ -219,12 +244,9 @@ export function desiredTable(m: PolicyModel, nodeName: string): DesiredTable {
       if (!sel.length) continue;
       const name = podChainName(dir, key);
       // a pod reaching itself (also through its own Service) is never policed
-      const rules = [dir === 'Ingress' ? `ip saddr ${ip} return` : `ip daddr ${ip} return`];
-      for (const p of sel) {
-        const rs = p.rules[dir];
-        for (let i = 0; i < rs.length; i++) for (const l of ruleLines(c, p, dir, i, rs[i]!, pod, t.sets)) rules.push(l);
-      }
-      rules.push('counter drop');
+      const self = dir === 'Ingress' ? `ip saddr ${ip} return` : `ip daddr ${ip} return`;
+      const allow = allowLines(c, sel, dir, pod, t.sets);
+      const rules = [self, ...(allow.includes(self) ? allow.filter((l) => l !== self) : allow), 'counter drop'];
       t.chains.set(name, { name, rules, comment: `${key} ${dir.toLowerCase()}` });
       t.maps[dir].set(ip, `jump ${name}`);
       t.owners.set(name, { pod: key, direction: dir, policies: sel.map((p) => p.key) });

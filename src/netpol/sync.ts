@@ -34,7 +34,13 @@ export function planSync(nft: Pick<NftInterface, 'newTransaction'>, want: Desire
     for (const s of want.sets.values()) addSet(tx, s);
     declareMaps(tx);
     for (const c of want.chains.values()) tx.add({ kind: 'chain', name: c.name, ...(c.name === baseChain ? { type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' } : {}), ...(c.comment ? { comment: c.comment } : {}) });
-    for (const s of want.sets.values()) for (const e of s.elements) tx.add({ kind: 'element', set: s.name, key: words(e) });
+    // sets of equal selectors share one element list (rules.ts), and here its keys
+    const keys = new Map<string[], string[][]>();
+    for (const s of want.sets.values()) {
+      let ks = keys.get(s.elements);
+      if (!ks) keys.set(s.elements, (ks = s.elements.map(words)));
+      for (const key of ks) tx.add({ kind: 'element', set: s.name, key });
+    }
     for (const dir of directions) for (const [k, v] of want.maps[dir]) tx.add({ kind: 'element', map: mapName[dir], key: [k], value: [v] });
     for (const c of want.chains.keys()) writeChain(tx, want, c);
     return tx;
@@ -50,10 +56,21 @@ export function planSync(nft: Pick<NftInterface, 'newTransaction'>, want: Desire
     for (const e of old) if (!cur.has(e)) tx.delete({ kind: 'element', set: s.name, key: words(e) });
     for (const e of cur) if (!old.has(e)) tx.add({ kind: 'element', set: s.name, key: words(e) });
   }
-  for (const c of want.chains.values()) {
+  // Chains rewritten: each added again (nothing, to nft, for one that exists) and every set its
+  // rules name declared again, so that a transaction of chain rewrites only is one nft takes
+  // without reading every chain of the table first (knftables/cachefree.ts).
+  const rewrite = [...want.chains.values()].filter((c) => {
     const old = had.chains.get(c.name);
-    if (old && sameRules(old.rules, c.rules)) continue;
-    if (old) tx.flush({ kind: 'chain', name: c.name });
+    return !old || !sameRules(old.rules, c.rules);
+  });
+  const named = new Set<string>();
+  for (const c of rewrite) for (const r of c.rules) for (const m of r.matchAll(/@([^\s{},;:]+)/g)) named.add(m[1]!);
+  for (const n of named) {
+    const s = had.sets.has(n) ? want.sets.get(n) : undefined;
+    if (s) addSet(tx, s);
+  }
+  for (const c of rewrite) {
+    if (had.chains.has(c.name)) tx.add({ kind: 'chain', name: c.name }).flush({ kind: 'chain', name: c.name });
     writeChain(tx, want, c.name);
   }
   for (const dir of directions) {

@@ -85,6 +85,33 @@ describe('knftables transactions as nft -f text', () => {
     assert.equal(w('add', rule('c', 'accept', 'say "hi"\\\n\tä\x01\u200b')), 'add rule ip kube-proxy c accept comment "say \\"hi\\"\\\\\\n\\tä\\x01\\u200b"\n');
   });
 
+  it('writes a transaction as the lines writeOperation writes, the bulk adds (written in pieces) included', () => {
+    const objs: [Parameters<typeof writeOperation>[0], NftObject][] = [
+      ['add', { kind: 'rule', chain: 'c', rule: 'ip saddr @s return' }],
+      ['add', { kind: 'rule', chain: 'c', rule: 'accept', index: 2 }],
+      ['add', rule('c', 'accept', 'why')],
+      ['add', { kind: 'rule', chain: 'c', rule: 'drop', table: 'kube-proxy' }],
+      ['add', { kind: 'element', set: 's', key: ['10.0.0.1'] }],
+      ['add', { kind: 'element', set: 's', key: ['10.0.0.1', 'tcp', '80'] }],
+      ['add', elem({ map: 'm' }, ['1.2.3.4', 'tcp', '80'], ['goto', 'svc'])],
+      ['add', { kind: 'element', map: 'm', key: ['10.0.0.2'], value: ['jump x'] }],
+      ['add', { kind: 'element', map: 'm', key: ['10.0.0.3'], value: ['10.0.0.4', '80'], comment: 'c' }],
+      ['delete', { kind: 'element', set: 's', key: ['10.0.0.1'] }],
+      ['create', { kind: 'element', set: 's', key: ['10.0.0.5'] }],
+    ];
+    // more than one chunk of pieces
+    for (let i = 0; i < 1500; i++) objs.push(['add', { kind: 'element', set: 's', key: [`10.1.${i >> 8}.${i & 255}`] }]);
+    const tx = new Transaction(ctx);
+    for (const [verb, obj] of objs) tx[verb](obj);
+    assert.equal(tx.error, undefined);
+    assert.equal(tx.toString(), objs.map(([verb, obj]) => writeOperation(verb, obj, ctx)).join(''));
+    assert.match(tx.toString(), /^add rule ip kube-proxy c ip saddr @s return\nadd rule ip kube-proxy c index 2 accept\n/);
+    // a context without a table: objects name their own, and the lines are writeOperation's
+    const bare = new Transaction({});
+    bare.add({ kind: 'rule', family: 'inet', table: 't', chain: 'c', rule: 'accept' }).add({ kind: 'element', family: 'inet', table: 't', set: 's', key: ['1'] });
+    assert.equal(bare.toString(), 'add rule inet t c accept\nadd element inet t s { 1 }\n');
+  });
+
   it('numbers named priorities as knftables does, bridge family apart', () => {
     assert.equal(parsePriority('ip', 'dstnat'), -100);
     assert.equal(parsePriority('ip', 'srcnat+5'), 105);

@@ -42,7 +42,7 @@ describe('netpol agent: the node table', () => {
     assert.ok(s.syncNow());
     const t = fake.table()!;
     assert.deepEqual([...t.chains.keys()], ['forward']);
-    assert.deepEqual(t.chains.get('forward')!.rules.map((r) => r.rule), ['ct state established,related accept', 'fib saddr type local accept', 'ip saddr vmap @egress-pods', 'ip daddr vmap @ingress-pods']);
+    assert.deepEqual(t.chains.get('forward')!.rules.map((r) => r.rule), ['ct state established,related accept', 'ip saddr vmap @egress-pods', 'ip daddr vmap @ingress-pods']);
     assert.equal(t.chains.get('forward')!.chain.hook, 'forward');
     assert.deepEqual(fake.listElements('map', 'ingress-pods'), []);
   });
@@ -85,6 +85,25 @@ describe('netpol agent: the node table', () => {
     assert.deepEqual([...t.maps.Egress.keys()], ['10.244.1.10']);
     const { s } = syncer({ cluster: c });
     assert.ok(s.syncNow(), 'the Fake takes it');
+    // a second policy allowing the same block and DNS, and TCP 443: only the new line is added
+    const again = policy('x', 'egress-too', pod('a'), { egress: [to({ ipBlock: { cidr: '192.168.242.213/24', except: ['192.168.242.0/28'] } }), { ports: [{ protocol: 'UDP', port: 53 }, port(443)] }] });
+    const both = desiredTable(new PolicyModel(placed(withPolicies([np, again])), applyDefaults), 'n1');
+    assert.deepEqual(both.chains.get('egress-x/a')!.rules, [...t.chains.get('egress-x/a')!.rules.slice(0, -1), 'meta l4proto tcp th dport 443 return', 'counter drop']);
+  });
+
+  it('pods the same policies select share their lines but for the numbers their named ports have', () => {
+    const np = policy('x', 'allow-81', pod('a'), { ingress: [{ ports: [port('serve-81-tcp')] }] });
+    // x/b looks like x/a (same labels), but serves serve-81-tcp on 8181
+    const c = placed(
+      withPolicies([np], (c) => {
+        const b = findPod(c, 'x/b');
+        b.metadata.labels = { pod: 'a' };
+        for (const p of b.spec!.containers[0]!.ports!) if (p.name === 'serve-81-tcp') p.containerPort = 8181;
+      }),
+    );
+    const t = desiredTable(new PolicyModel(c, applyDefaults), 'n1');
+    assert.deepEqual(t.chains.get('ingress-x/a')!.rules, ['ip saddr 10.244.1.10 return', 'meta l4proto tcp th dport 81 return', 'counter drop']);
+    assert.deepEqual(t.chains.get('ingress-x/b')!.rules, ['ip saddr 10.244.1.11 return', 'meta l4proto tcp th dport 8181 return', 'counter drop']);
   });
 
   it('a pod label change edits only the peers set; a policy change only the chains it concerns', () => {
