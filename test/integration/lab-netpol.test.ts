@@ -1,5 +1,5 @@
 // NetworkPolicy enforced for real: a one-node lab of the e2e topology (examples/netpol, nine
-// podpath/echo pods in x, y, z) whose node runs `podpath netpol agent`. Default deny closes x to
+// podpath/echo pods in x, y, z; kube-proxy in nftables mode) whose node runs `podpath netpol agent`. Default deny closes x to
 // other pods and to the client, by pod IP, through a Service's ClusterIP and through its NodePort
 // (externalTrafficPolicy Local or Cluster); allow rules reopen exactly what they name; a change
 // takes effect within about a second; drops are counted on /metrics; an allowed keep-alive
@@ -61,7 +61,8 @@ function connects(lab: TestLab, from: string, url: string, ms = 1000): boolean {
 
 describe('NetworkPolicy in a lab', { skip: !isRoot && 'labs need root' }, () => {
   it('denies by default what a policy isolates, reopens what allow rules name, through Services too, within about a second', async (t) => {
-    const lab = await startLab({ files: [examplesDir] });
+    // kube-proxy in nftables mode here, iptables (the default) in the three-node lab below
+    const lab = await startLab({ files: [examplesDir], proxyMode: 'nftables' });
     t.after(async () => {
       await lab.down();
     });
