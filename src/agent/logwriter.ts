@@ -5,7 +5,7 @@
 // whoever listens (kubectl attach). A container's previous instance keeps its log for `previous`.
 import fs from 'node:fs';
 import net from 'node:net';
-import { encodeEntry, formatTimestamp, LineSplitter, type LogStream } from './crilog.ts';
+import { encodeEntries, formatTimestamp, LineSplitter, type LogStream } from './crilog.ts';
 
 /** A container's output FIFOs. */
 export interface ContainerOutput {
@@ -80,7 +80,7 @@ export class ContainerLogWriters {
       const write = (pieces: ReturnType<LineSplitter['push']>) => {
         if (!pieces.length || out.closed || out.writableEnded) return;
         const time = formatTimestamp(this.now());
-        out.write(Buffer.concat(pieces.map((p) => encodeEntry({ time, stream, partial: p.partial, content: p.content }))));
+        out.write(encodeEntries(time, stream, pieces));
       };
       reader.on('data', (chunk: Buffer) => {
         for (const l of this.listeners.get(key) ?? []) l(stream, chunk);

@@ -9,7 +9,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Pod, PodStatus } from '../../src/api/types.ts';
-import { encodeEntry, formatTimestamp, LineSplitter, LogView, normalizeTimestamp, parseEntry, splitLines, type LogEntry } from '../../src/agent/crilog.ts';
+import { encodeEntries, encodeEntry, formatTimestamp, LineSplitter, LogView, normalizeTimestamp, parseEntry, splitLines, type LogEntry } from '../../src/agent/crilog.ts';
 import { logHandler, logInstance, parseLogQuery, renderLines, type LogInstance } from '../../src/agent/logs.ts';
 import { createHttpServer } from '../../src/util/httpserver.ts';
 import { ContainerLogWriters, rotateLog } from '../../src/agent/logwriter.ts';
@@ -45,6 +45,13 @@ describe('CRI log format', () => {
     assert.deepEqual(s.push(Buffer.from('Z\nrest')), [{ content: Buffer.from('XYZ'), partial: false }]);
     assert.deepEqual(s.end(), [{ content: Buffer.from('rest'), partial: false }]);
     assert.deepEqual(s.end(), []);
+  });
+
+  it('writes a read\'s lines as one buffer of entries of its time and stream, partial ones marked P', () => {
+    const s = new LineSplitter(8);
+    const pieces = s.push(Buffer.from('a\n\n0123456789\nä z\nrest'));
+    assert.equal(encodeEntries(t0, 'stderr', pieces).toString(), `${t0} stderr F a\n${t0} stderr F \n${t0} stderr P 01234567\n${t0} stderr F 89\n${t0} stderr F ä z\n`);
+    assert.equal(encodeEntries(t0, 'stdout', []).length, 0);
   });
 });
 
