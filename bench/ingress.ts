@@ -13,9 +13,10 @@
 // From the lab's client namespace, wrk measures
 //   1. throughput and p99 of (a) the controller through its LoadBalancer IP, (b) the plain
 //      nginx through its LoadBalancer IP, (c) one backend pod directly, (d) the Gateway
-//      controller (podpath-gateway) through its LoadBalancer IP, a Gateway and an HTTPRoute for
+//      controller (podpath-gateway) through the Gateway's LoadBalancer IP, a Gateway and an HTTPRoute for
 //      the same host and Service; interleaved a,b,c,d per round over --rounds rounds, medians
-//      reported, (a)/(b) and (d)/(a) paired within each round;
+//      reported, (a)/(b) and (d)/(a) paired within each round; and for each target the CPU per
+//      request of every process, by the pod, node or client namespace it runs in;
 //   2. configuration changes: during a --churn-duration wrk run against (a), --changes new
 //      Ingresses (another host each, evenly spaced); in the same kind of run against (b),
 //      --changes `nginx -s reload`s (SIGHUP to its master, whose PID is in a pid file this bench
@@ -192,6 +193,44 @@ async function until<T>(what: string, maxMs: number, f: () => Promise<T | undefi
   }
 }
 
+/** CPU ticks (user + system) of every process, by PID, with its command and network namespace's inode. */
+function cpuSnapshot(): Map<number, { comm: string; net: number; ticks: number }> {
+  const out = new Map<number, { comm: string; net: number; ticks: number }>();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'latin1');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      // fields 14 and 15 (utime, stime) are the 12th and 13th after the command
+      let comm = stat.slice(stat.indexOf('(') + 1, close);
+      // podpath's processes by their command: `node …/podpath.js agent` is "podpath agent"
+      if (comm === 'node') {
+        const argv = fs.readFileSync(`/proc/${e}/cmdline`, 'latin1').split('\0');
+        const i = argv.findIndex((a) => /podpath(\.js)?$/.test(a));
+        if (i >= 0 && argv[i + 1]) comm = `podpath ${argv[i + 1]}`;
+      }
+      out.set(Number(e), { comm, net: fs.statSync(`/proc/${e}/ns/net`).ino, ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU-seconds by "place process" between two snapshots, places named by their namespaces' inodes; the largest first. */
+function cpuByPlace(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>, places: Map<number, string>): [string, number][] {
+  const hz = 100; // USER_HZ
+  const by = new Map<string, number>();
+  for (const [pid, x] of b) {
+    const d = x.ticks - (a.get(pid)?.ticks ?? 0);
+    if (d <= 0) continue;
+    const key = `${places.get(x.net) ?? 'other'} ${x.comm}`;
+    by.set(key, (by.get(key) ?? 0) + d / hz);
+  }
+  return [...by].sort((p, q) => q[1] - p[1]);
+}
+
 /** A child process of this bench, tracked so a failure can end it (by its PID). */
 function start(argv: string[]): { child: ChildProcess; output: Promise<{ code: number | null; stdout: string; stderr: string }> } {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
@@ -283,7 +322,14 @@ async function main(): Promise<void> {
     type Pod = { metadata: { name: string; uid: string; deletionTimestamp?: string }; status?: { podIP?: string; phase?: string } };
     const pods = async (selector: string, namespace = 'default') => (await api.get<{ items: Pod[] }>(`/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`)).items;
     const lbIP = (namespace: string, svc: string) =>
-      until(`LoadBalancer IP of ${namespace}/${svc}`, 60_000, async () => (await api.get<{ status?: { loadBalancer?: { ingress?: { ip?: string }[] } } }>(`/api/v1/namespaces/${namespace}/services/${svc}`)).status?.loadBalancer?.ingress?.[0]?.ip);
+      until(`LoadBalancer IP of ${namespace}/${svc}`, 60_000, async () => {
+        // a Gateway's Service comes a moment after the Gateway
+        const o = await api.get<{ status?: { loadBalancer?: { ingress?: { ip?: string }[] } } }>(`/api/v1/namespaces/${namespace}/services/${svc}`).catch((e: { status?: { code?: number } }) => {
+          if (e.status?.code === 404) return undefined;
+          throw e;
+        });
+        return o?.status?.loadBalancer?.ingress?.[0]?.ip;
+      });
     const httpStatus = (url: string) => run(inNs(clientNs, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '-H', `Host: ${HOST}`, url])).stdout.trim();
 
     const backends = (await pods('app=bench-backend')).filter((p) => p.status?.podIP).map((p) => p.status!.podIP!);
@@ -321,7 +367,8 @@ async function main(): Promise<void> {
     const G = '/apis/gateway.networking.k8s.io/v1/namespaces/default';
     await api.request('POST', `${G}/gateways`, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'bench', namespace: 'default' }, spec: { gatewayClassName: 'podpath', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
     await api.request('POST', `${G}/httproutes`, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'bench', namespace: 'default' }, spec: { parentRefs: [{ name: 'bench' }], hostnames: [HOST], rules: [{ backendRefs: [{ name: 'bench-backend', port: 80 }] }] } });
-    const gatewayIP = await lbIP('podpath-gateway', 'podpath-gateway');
+    // the Gateway's own LoadBalancer Service (GATEWAY-CLASS, in the Gateway's namespace)
+    const gatewayIP = await lbIP('default', 'bench-podpath');
     const urlD = `http://${gatewayIP}/`;
     await until(`200 from ${urlD} (Host ${HOST})`, 60_000, () => (httpStatus(urlD) === '200' ? true : undefined));
     const targets: [string, string, string][] = [
@@ -371,12 +418,30 @@ async function main(): Promise<void> {
     for (const [, , url] of targets) await wrk(url, 2);
     const runs: Record<string, WrkResult[]> = { a: [], b: [], c: [], d: [] };
     const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  failed ${r.failed}`;
+    // where the CPU goes per target: by network namespace (the pods, the node, the client's wrk) and command
+    const ino = (ns: string) => fs.statSync(`/run/netns/${ns}`).ino;
+    const places = new Map<number, string>([[ino(controllerNs), 'controller-pod'], [ino(plainNs), 'plain-pod'], [ino(nodeNs), 'node'], [ino(clientNs), 'client'], [fs.statSync('/proc/self/ns/net').ino, 'host']]);
+    for (const b of await pods('app=bench-backend')) places.set(ino(sandboxName(s.podNetnsPrefix, b.metadata.uid)), 'backend-pod');
+    // every other pod (the Gateway's data plane among them) by its namespace and owner's name
+    for (const p of (await api.get<{ items: (Pod & { metadata: { namespace: string; generateName?: string } })[] }>('/api/v1/pods')).items) {
+      const i = ino(sandboxName(s.podNetnsPrefix, p.metadata.uid));
+      if (!places.has(i)) places.set(i, `${p.metadata.namespace}/${(p.metadata.generateName ?? p.metadata.name).replace(/-$/, '')}`);
+    }
+    const cpuUs: Record<string, Map<string, number>> = { a: new Map(), b: new Map(), c: new Map(), d: new Map() };
     for (let round = 1; round <= rounds; round++) {
       for (const [k, what, url] of targets) {
+        const c0 = cpuSnapshot();
         const r = await wrk(url, duration);
+        for (const [key, sec] of cpuByPlace(c0, cpuSnapshot(), places)) cpuUs[k]!.set(key, (cpuUs[k]!.get(key) ?? 0) + (sec * 1e6) / (r.rps * duration));
         runs[k]!.push(r);
         log(`round ${round}  (${k}) ${what.padEnd(19)} ${fmt(r)}`);
       }
+    }
+    log('CPU per request (µs, mean of the rounds; processes by the network namespace they run in; wrk, gone by then, not counted):');
+    for (const [k, what] of targets) {
+      const top = [...cpuUs[k]!].sort((p, q) => q[1] - p[1]).filter(([, us]) => us / rounds >= 0.5);
+      const total = [...cpuUs[k]!.values()].reduce((x, y) => x + y, 0) / rounds;
+      log(`  (${k}) ${what.padEnd(19)} ${total.toFixed(1).padStart(6)} in all: ${top.map(([key, us]) => `${key} ${(us / rounds).toFixed(1)}`).join(', ')}`);
     }
     const ratios = runs.a!.map((r, i) => (r.rps / runs.b![i]!.rps) * 100);
     const ratiosC = runs.a!.map((r, i) => (r.rps / runs.c![i]!.rps) * 100);
