@@ -15,6 +15,11 @@ import type { Transaction } from './transaction.ts';
 import type { Family } from './types.ts';
 import { locate } from './validate.ts';
 
+/** The sets and maps a rule names (`@name`): a rule in a chain block may name only those its transaction declares. */
+export function setsNamed(rule: string): string[] {
+  return [...rule.matchAll(/@([^\s{},;:]+)/g)].map((m) => m[1]!);
+}
+
 /** tx's text with its rules in chain blocks; undefined where that form does not apply (write tx.toString()). */
 export function rulesInChainBlocks(tx: Transaction): string | undefined {
   if (tx.error) return undefined;
@@ -34,7 +39,7 @@ export function rulesInChainBlocks(tx: Transaction): string | undefined {
     const at = `${where.family} ${where.table}`;
     if (obj.kind === 'rule') {
       if (verb !== 'add' || obj.index !== undefined || obj.handle !== undefined || !chains.has(`${at} ${obj.chain}`)) return undefined;
-      for (const m of obj.rule.matchAll(/@([^\s{},;:]+)/g)) if (!sets.has(`${at} ${m[1]}`)) return undefined;
+      for (const n of setsNamed(obj.rule)) if (!sets.has(`${at} ${n}`)) return undefined;
       const key = `${at} ${obj.chain}`;
       if (block?.key !== key) {
         close();

@@ -2,6 +2,7 @@
 // (the table deleted and rebuilt, atomically) when nothing is known, else only the differences —
 // new and changed chains written, set and map elements added and removed, chains and sets no
 // longer wanted deleted once nothing refers to them.
+import { setsNamed } from '../knftables/cachefree.ts';
 import type { NftInterface, Transaction } from '../knftables/index.ts';
 import { baseChain, mapName, tableFamily, tableName, type DesiredSet, type DesiredTable } from './rules.ts';
 
@@ -64,7 +65,7 @@ export function planSync(nft: Pick<NftInterface, 'newTransaction'>, want: Desire
     return !old || !sameRules(old.rules, c.rules);
   });
   const named = new Set<string>();
-  for (const c of rewrite) for (const r of c.rules) for (const m of r.matchAll(/@([^\s{},;:]+)/g)) named.add(m[1]!);
+  for (const c of rewrite) for (const r of c.rules) for (const n of setsNamed(r)) named.add(n);
   for (const n of named) {
     const s = had.sets.has(n) ? want.sets.get(n) : undefined;
     if (s) addSet(tx, s);

@@ -4,6 +4,7 @@
 // transaction leads to a full rebuild.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { rulesInChainBlocks } from '../../src/knftables/cachefree.ts';
 import { Fake, NftError } from '../../src/knftables/index.ts';
 import { Syncer } from '../../src/netpol/agent.ts';
 import { PolicyModel, type Cluster } from '../../src/netpol/policy.ts';
@@ -129,6 +130,22 @@ describe('netpol agent: the node table', () => {
     assert.deepEqual([...fake.table()!.chains.keys()], ['forward']);
     assert.deepEqual(fake.list('sets'), []);
     assert.deepEqual(fake.listElements('map', 'ingress-pods'), []);
+  });
+
+  it('a policy change that only rewrites chains is one nft takes without reading the table\'s chains first', () => {
+    const allow = (p: number) => policy('x', 'allow-from-y', {}, { ingress: [{ ...from({ namespaceSelector: nsName('y') }), ports: [port(p)] }] });
+    const state = { cluster: placed(withPolicies([allow(80)])) };
+    const { s, fake } = syncer(state);
+    assert.ok(s.syncNow());
+    state.cluster = placed(withPolicies([allow(8080)]));
+    assert.ok(s.syncNow());
+    const tx = fake.lastTransaction!;
+    const blocks = rulesInChainBlocks(tx);
+    assert.ok(blocks, `chain blocks for:\n${tx.toString()}`);
+    // the set the rules name is declared again, each chain added (to nft: nothing) and flushed before its block
+    assert.match(blocks, /^add set ip podpath-netpol from-x\/allow-from-y-0 \{ type ipv4_addr ;/);
+    assert.match(blocks, /add chain ip podpath-netpol ingress-x\/a\nflush chain ip podpath-netpol ingress-x\/a\nadd chain ip podpath-netpol ingress-x\/a \{\nip saddr 10\.244\.1\.10 return\nip saddr @from-x\/allow-from-y-0 meta l4proto tcp th dport 8080 return\ncounter drop\n\}/);
+    assert.deepEqual(fake.listRules('ingress-x/b').map((r) => r.rule)[1], 'ip saddr @from-x/allow-from-y-0 meta l4proto tcp th dport 8080 return');
   });
 
   it('a failed transaction is counted and followed by a full rebuild', () => {
