@@ -132,8 +132,12 @@ function pathFinding(t: Trace | undefined, why: string, ix: ClusterIndex, facts:
   return { check: 'path', status: 'ok', summary: delivered, evidence };
 }
 
-/** NetworkPolicy between the source (as the endpoint pods see it) and each endpoint pod, on its target port. */
-function netpolFinding(ix: ClusterIndex, sources: Endpoint[], scope: ServiceScope): Finding {
+/**
+ * NetworkPolicy between the source (as the endpoint pods see it) and each endpoint pod, on its
+ * target port. `fromNode`: the source is that node itself (or a hostNetwork pod on it), whose
+ * connections to its own pods leave by the output hook and are never policed.
+ */
+function netpolFinding(ix: ClusterIndex, sources: Endpoint[], scope: ServiceScope, fromNode?: string): Finding {
   const object = svcRef(scope.svc);
   const pods = scope.endpointPods.length ? scope.endpointPods : scope.pods.filter(isReady);
   if (!pods.length || !sources.length) return { check: 'network-policy', status: 'skipped', summary: 'no endpoint pod to reach', evidence: [], object };
@@ -142,9 +146,16 @@ function netpolFinding(ix: ClusterIndex, sources: Endpoint[], scope: ServiceScop
   const evidence: string[] = [];
   let denied = 0;
   let total = 0;
+  let own = 0;
   const deciding = new Set<string>();
   for (const from of sources) {
     for (const p of pods) {
+      if (fromNode !== undefined && ix.nodeOfPod(p)?.name === fromNode) {
+        own++;
+        total++;
+        evidence.push(`node ${fromNode} -> ${podName(p)}: allowed (the node's own connection: output hook, no NetworkPolicy applies)`);
+        continue;
+      }
       for (const sp of scope.ports) {
         const protocol = (sp.protocol ?? 'TCP').toUpperCase() as 'TCP';
         const port = resolveTargetPort(p, sp.targetPort, sp.port, protocol).port;
@@ -164,6 +175,7 @@ function netpolFinding(ix: ClusterIndex, sources: Endpoint[], scope: ServiceScop
   const first = [...deciding][0];
   const policyObj = first ? { kind: 'NetworkPolicy', namespace: first.split('/')[0]!, name: first.split('/')[1]! } : object;
   const srcText = sources.map((s) => ('pod' in s ? podName(s.pod) : s.ip)).join(', ');
+  if (own === total) return { check: 'network-policy', status: 'ok', summary: `NetworkPolicy does not apply: node ${fromNode}'s own connections to its pods leave by the output hook, not forward`, evidence, object };
   if (denied === total) return { check: 'network-policy', status: 'fail', summary: `NetworkPolicy denies ${srcText} → the endpoints of ${svcName(scope.svc)}: ${[...deciding].join(', ')} isolate${deciding.size === 1 ? 's' : ''} them and no rule allows it (default deny)`, evidence, fix: `add a NetworkPolicy rule that allows this source on the target port (kubectl get networkpolicy -n ${scope.svc.metadata.namespace ?? 'default'}; podpath netpol check)`, object: policyObj };
   if (denied) return { check: 'network-policy', status: 'warn', summary: `NetworkPolicy denies ${denied} of ${total} source/endpoint pairs (${[...deciding].join(', ')})`, evidence, fix: 'the denied endpoints drop the connections the kernel sends them', object: policyObj };
   return { check: 'network-policy', status: 'ok', summary: `NetworkPolicy allows ${srcText} → the endpoints of ${svcName(scope.svc)}`, evidence, object };
@@ -174,6 +186,13 @@ function netpolFinding(ix: ClusterIndex, sources: Endpoint[], scope: ServiceScop
  * pod's traffic only when it hairpins back to the same pod); from outside the pod network, the
  * source as the trace's NetworkPolicy hop saw it (a node's address after masquerade), else as sent.
  */
+/** The node a source is, or whose network a hostNetwork pod shares; undefined for pods and the client. */
+function sourceNode(ix: ClusterIndex, src: Source): string | undefined {
+  if (src.kind === 'node') return src.spec.slice('node/'.length);
+  if (src.kind === 'pod' && src.pod.spec?.hostNetwork) return ix.nodeOfPod(src.pod)?.name;
+  return undefined;
+}
+
 function policySources(ix: ClusterIndex, src: Source, t: Trace | undefined): Endpoint[] {
   if (src.kind === 'pod') return [{ pod: src.pod }];
   const ip = t?.hops.find((h) => h.kind === 'netpol')?.packet.before.src;
@@ -215,12 +234,12 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
   let to = '';
   let pathWhy = untraced;
   /** what follows a Service's own checks: its rules on the nodes, traffic policy, NetworkPolicy from `sources` */
-  const forService = (scope: ServiceScope, sources: Endpoint[]) => {
+  const forService = (scope: ServiceScope, sources: Endpoint[], fromNode?: string) => {
     findings.push(proxyRulesFinding(o, scope.svc, facts, input.mode));
     const last = path && decidingHop(path);
     const droppedAt = path?.verdict === 'dropped' && last?.object?.kind === 'Service' && last.object.name === scope.svc.metadata.name ? last.node : undefined;
     findings.push(trafficPolicyFinding(o, scope.svc, droppedAt));
-    findings.push(netpolFinding(ix, sources, scope));
+    findings.push(netpolFinding(ix, sources, scope, fromNode));
   };
   /** an Ingress's checks, then each backend Service's, reached from the controller's pods */
   const forIngress = (ing: IngressScope) => {
@@ -244,7 +263,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
       findings.push(...s.findings);
       if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' && ports.length) path = traceFn({ from, to, ...proto });
       else pathWhy = `not traced: Service ${svcName(svc)} has no ClusterIP (headless or ExternalName)`;
-      forService(s.scope, policySources(ix, src, path));
+      forService(s.scope, policySources(ix, src, path), sourceNode(ix, src));
       findings.push(dnsFinding(ix, events, src, `${target.name}.${target.namespace}`, true, target.namespace, traceFn, facts));
     }
   } else if (target.kind === 'ingress') {
@@ -270,7 +289,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
       const ports = all.filter((p) => p.port === port || p.nodePort === port);
       const s = serviceChecks(o, events, svc, ports.length ? ports : all, facts);
       findings.push(...s.findings);
-      forService(s.scope, policySources(ix, src, path));
+      forService(s.scope, policySources(ix, src, path), sourceNode(ix, src));
     }
     const t = parseTarget(to);
     const host = t.service ? undefined : t.host;

@@ -381,7 +381,8 @@ class Tracer {
         return { verdict: 'dropped', reason: `no pod has ${pkt.dst} on node ${node.name}`, pkt, nat };
       }
       const dest: Place = { kind: 'pod', pod, node };
-      const np = this.netpol(node, pkt, pod);
+      // the node's own connections leave by output, never by forward, where the policies are enforced
+      const np = place.from === 'local' ? this.nodeOwn(node, pkt, pod) : this.netpol(node, pkt, pod);
       if (!np.allowed) return { verdict: 'dropped', reason: np.reason, pkt, nat };
       this.deliverHop(dest, pkt);
       return { verdict: 'arrived', reason: '', place: dest, pkt, nat };
@@ -447,9 +448,23 @@ class Tracer {
     return { verdict: 'arrived', reason: '', place: { kind: 'node', node, from: 'local' }, pkt, nat, onward };
   }
 
-  private netpol(node: NodeInfo, pkt: Packet, pod: Pod): { allowed: boolean; reason: string } {
+  private policyModel(): PolicyModel {
     const o = this.ctx.ix.objects;
-    const m = this.ctx.ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }, applyDefaults));
+    return this.ctx.ix.memo('policy model', () => new PolicyModel({ namespaces: o.namespaces, pods: o.pods, policies: o.policies }, applyDefaults));
+  }
+
+  /** A connection of the node itself to one of its pods: allowed whatever isolates the pod (said so when something does). */
+  private nodeOwn(node: NodeInfo, pkt: Packet, pod: Pod): { allowed: true; reason: string } {
+    const isolating = this.policyModel().selecting(pod, 'Ingress');
+    if (isolating.length) {
+      const p = isolating[0]!;
+      this.hop('netpol', { node: node.name }, pkt, pkt, `${podKey(pod)} is isolated for ingress by ${isolating.map((x) => x.key).join(', ')}, but this connection is node ${node.name}'s own: it leaves by the output hook, not forward, and no NetworkPolicy applies to it (as upstream expects of a pod's own node)`, { hook: 'output', object: { kind: 'NetworkPolicy', namespace: p.namespace, name: p.name } });
+    }
+    return { allowed: true, reason: '' };
+  }
+
+  private netpol(node: NodeInfo, pkt: Packet, pod: Pod): { allowed: boolean; reason: string } {
+    const m = this.policyModel();
     const from = m.resolve(pkt.src);
     const to = { pod };
     const protocol = pkt.protocol.toUpperCase() as 'TCP';

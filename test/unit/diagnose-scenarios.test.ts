@@ -120,6 +120,12 @@ describe('diagnose: broken scenarios', () => {
     assert.deepEqual(f.object, { kind: 'NetworkPolicy', namespace: 'default', name: 'default-deny' });
     assert.equal(d.trace!.verdict, 'dropped');
     assert.equal(d.trace!.hop!.kind, 'netpol');
+    // from the node itself the same policy does not apply: its connections leave by output, not forward
+    const n = run(o, { target: 'svc/default/api-service', from: 'node/minikube' });
+    const fn = finding(n, 'network-policy');
+    assert.equal(fn.status, 'ok');
+    assert.match(fn.summary, /^NetworkPolicy does not apply: node minikube's own connections to its pods/);
+    assert.equal(n.trace!.verdict, 'delivered');
   });
 
   it('an Ingress with a missing backend: the backend named; nginx answers 503 in the trace', () => {

@@ -60,6 +60,18 @@ describe('trace: broken scenarios', () => {
       assert.ok(!t.hops.some((h) => h.kind === 'deliver'));
     });
 
+    it(`${mode}: under default deny the node's own connection to its pod is still delivered (it leaves by output, not forward)`, () => {
+      const o = seed('seed-001');
+      o.policies.push({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: 'default' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } } as NetworkPolicy);
+      const t = traceObjects(o, labPlan, mode, { from: 'node/minikube', to: 'svc/default/api-service' });
+      assert.equal(t.verdict, 'delivered', t.reason);
+      const np = t.hops.find((h) => h.kind === 'netpol')!;
+      assert.equal(np.hook, 'output');
+      assert.deepEqual(np.object, { kind: 'NetworkPolicy', namespace: 'default', name: 'default-deny' });
+      assert.match(np.note, /node minikube's own: it leaves by the output hook, not forward/);
+      assert.ok(t.hops.some((h) => h.kind === 'deliver'));
+    });
+
     it(`${mode}: an Ingress whose backend Service is missing gets 503 from the ingress hop`, () => {
       const o = seed('seed-000');
       const ing = o.ingresses[0]!;
