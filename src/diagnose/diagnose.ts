@@ -181,11 +181,6 @@ function netpolFinding(ix: ClusterIndex, sources: Endpoint[], scope: ServiceScop
   return { check: 'network-policy', status: 'ok', summary: `NetworkPolicy allows ${srcText} → the endpoints of ${svcName(scope.svc)}`, evidence, object };
 }
 
-/**
- * Where the endpoint pods see the connection come from: a pod as itself (kube-proxy masquerades a
- * pod's traffic only when it hairpins back to the same pod); from outside the pod network, the
- * source as the trace's NetworkPolicy hop saw it (a node's address after masquerade), else as sent.
- */
 /** The node a source is, or whose network a hostNetwork pod shares; undefined for pods and the client. */
 function sourceNode(ix: ClusterIndex, src: Source): string | undefined {
   if (src.kind === 'node') return src.spec.slice('node/'.length);
@@ -193,6 +188,11 @@ function sourceNode(ix: ClusterIndex, src: Source): string | undefined {
   return undefined;
 }
 
+/**
+ * Where the endpoint pods see the connection come from: a pod as itself (kube-proxy masquerades a
+ * pod's traffic only when it hairpins back to the same pod); from outside the pod network, the
+ * source as the trace's NetworkPolicy hop saw it (a node's address after masquerade), else as sent.
+ */
 function policySources(ix: ClusterIndex, src: Source, t: Trace | undefined): Endpoint[] {
   if (src.kind === 'pod') return [{ pod: src.pod }];
   const ip = t?.hops.find((h) => h.kind === 'netpol')?.packet.before.src;
