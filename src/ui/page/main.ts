@@ -156,7 +156,10 @@ function onTopology(t: Topology) {
   status.className = `status ${t.live ? 'live' : 'file'}`;
   // The form is made again only when what it offers changed: made again, it would lose what is
   // being typed, and a click landing as it is replaced
-  if (state.tab === 'path' && pathFormChoices(t).key !== shownChoices) renderPathForm();
+  if (state.tab === 'path') {
+    const choices = pathFormChoices(t);
+    if (choices.key !== shownChoices) renderPathForm(choices);
+  }
   // An observation is a snapshot of what the kernel did: a change marks it stale (Trace or Observe
   // again) instead of replacing it — nor does one arriving while it runs discard its result.
   if (changed && state.trace && (state.observing || state.trace.observed)) {
@@ -216,9 +219,8 @@ function typedValues(): Pick<PathQuery, 'from' | 'to' | 'protocol'> | undefined 
   return { from: value('path-from') ?? q.from, to: value('path-to') ?? q.to, protocol: value('path-protocol') ?? q.protocol };
 }
 
-function renderPathForm() {
-  const t = state.topo;
-  const choices = pathFormChoices(t);
+/** The path form, made from the query shown (or what is being typed into it) and `choices` (those of the current topology). */
+function renderPathForm(choices = pathFormChoices(state.topo)) {
   shownChoices = choices.key;
   const typed = typedValues() ?? state.query;
   formMadeWith = { from: state.query.from, to: state.query.to, protocol: state.query.protocol };
@@ -237,7 +239,7 @@ function renderPathForm() {
     list,
     h('label', {}, 'protocol', protocol),
     h('button', { class: 'btn primary', type: 'submit', id: 'path-go' }, 'Trace'),
-    t?.observe && state.trace ? h('button', { class: 'btn', type: 'button', id: 'path-observe', disabled: state.observing, 'aria-busy': state.observing ? 'true' : undefined, title: 'send one probe of this connection and mark each step the kernel reports (podpath trace --observe)', onclick: () => void observe() }, state.observing ? 'Observing…' : 'Observe') : null,
+    state.topo?.observe && state.trace ? h('button', { class: 'btn', type: 'button', id: 'path-observe', disabled: state.observing, 'aria-busy': state.observing ? 'true' : undefined, title: 'send one probe of this connection and mark each step the kernel reports (podpath trace --observe)', onclick: () => void observe() }, state.observing ? 'Observing…' : 'Observe') : null,
     state.trace ? h('span', { class: 'exports' }, h('button', { class: 'btn', type: 'button', id: 'export-mermaid', onclick: () => void exportMermaid() }, 'Mermaid'), h('button', { class: 'btn', type: 'button', id: 'export-json', onclick: () => openDialog('trace JSON (podpath trace -o json)', state.traceText ?? '', 'trace.json', 'application/json') }, 'JSON')) : null,
   );
   pathForm.onsubmit = (e) => {
