@@ -72,7 +72,8 @@ export async function labTraceOver(s: LabState, objects: ClusterObjects, proxy: 
     const legacy = read.find(([, k]) => k.iptablesBackend === 'legacy');
     if (legacy) throw new TraceError('BadState', `node ${legacy[0]}'s iptables is the legacy variant: nft monitor trace sees only iptables-nft's rules (update-alternatives --set iptables /usr/sbin/iptables-nft)`);
     const pods = new Map(objects.pods.map((p) => [podKey(p), p]));
-    return observeTrace({ ix, mode, kernel, ...(proxy.scheduler ? { scheduler: proxy.scheduler } : {}), netnsOf: labNetns(s, pods), executor: ex, ...(curlTrust(s).length ? { ca: labPaths(s.name).labCACert } : {}) }, req);
+    const readKernel = (node: string) => readKernelRules(s.nodes.find((n) => n.name === node)!.netns, mode, ex);
+    return observeTrace({ ix, mode, kernel, ...(proxy.scheduler ? { scheduler: proxy.scheduler } : {}), netnsOf: labNetns(s, pods), executor: ex, readKernel, ...(curlTrust(s).length ? { ca: labPaths(s.name).labCACert } : {}) }, req);
   }
   return kernelTrace({ ix, mode, kernel, ...(proxy.scheduler ? { scheduler: proxy.scheduler } : {}) }, req);
 }

@@ -177,20 +177,45 @@ function actedRules(events: TraceEvent[]): TraceEvent[] {
   return rules;
 }
 
+/** Each node's rules by handle: as read before the probe, else as read after it (nft never reuses a handle in a table). */
+function ruleLookups(kernel: Map<string, KernelRules>, after: Map<string, KernelRules>) {
+  return new Map(
+    [...kernel].map(([node, k]) => {
+      const before = ruleByHandle(k);
+      const again = after.has(node) ? ruleByHandle(after.get(node)!) : undefined;
+      const rule: ReturnType<typeof ruleByHandle> = (family, table, chain, handle) => before(family, table, chain, handle) ?? again?.(family, table, chain, handle);
+      return [node, { rule, k }];
+    }),
+  );
+}
+
+/** The nodes where a rule acted in the probe that their rules as read before it do not hold. */
+export function nodesWithUnknownRules(namespaces: WatchedNamespace[], reports: Reports, kernel: Map<string, KernelRules>, table: string): string[] {
+  const out = new Set<string>();
+  for (const ns of namespaces) {
+    const k = ns.node ? kernel.get(ns.node) : undefined;
+    if (!k) continue;
+    const rule = ruleByHandle(k);
+    const unknown = (reports.events.get(ns.netns) ?? []).some((e) => e.type === 'rule' && e.handle !== undefined && !(e.family === 'ip' && e.table === table) && !rule(e.family, e.table, e.chain, e.handle));
+    if (unknown) out.add(ns.node!);
+  }
+  return [...out];
+}
+
 /**
  * The observed path: the probe's tuple followed from the source through each namespace's
  * reports. `kernel` holds the rules of each node as read before the probe (for the rules' text);
  * `podName` names the pod an address belongs to (when the packet is seen in no pod's namespace,
  * the address NAT sent it to still names the endpoint).
  */
-export function joinReports(namespaces: WatchedNamespace[], reports: Reports, tuple: Packet, kernel: Map<string, KernelRules>, table: string, podName: (ip: string) => string): Omit<Observation, 'differences' | 'timeMs' | 'watched'> {
+export function joinReports(namespaces: WatchedNamespace[], reports: Reports, tuple: Packet, kernel: Map<string, KernelRules>, table: string, podName: (ip: string) => string, after = new Map<string, KernelRules>()): Omit<Observation, 'differences' | 'timeMs' | 'watched'> {
   const hops: ObservedHop[] = [];
   const add = (h: Omit<ObservedHop, 'step'>) => hops.push({ step: hops.length + 1, ...h });
   const at = (ns: WatchedNamespace) => (ns.node ? { node: ns.node } : { namespace: ns.place });
   const probe = { ...reports.probe, tuple };
   const marker = { family: 'ip', table };
   const walks = new Map(namespaces.map((ns) => [ns.netns, traversals(reports.events.get(ns.netns) ?? [], marker)]));
-  const lookups = new Map([...kernel].map(([node, k]) => [node, { rule: ruleByHandle(k), k }]));
+  const lookups = ruleLookups(kernel, after);
   let cur = namespaces[0]!;
   let t = tuple;
   // each walk is one packet's pass through a namespace: a namespace may be crossed twice (a node bridging an Ingress controller's connection onward), a walk once
@@ -284,6 +309,11 @@ export interface ObserveContext extends KernelTraceContext {
   executor?: Executor;
   /** the marking table's name */
   table?: string;
+  /**
+   * A node's rules read again: a rule that acted in the probe but was not there when they were
+   * read before (kube-proxy rewrote its chain meanwhile, under new handles) is named from these.
+   */
+  readKernel?: (node: string) => Promise<KernelRules>;
 }
 
 /** The request's first packet as its source sends it (after name resolution). */
@@ -371,7 +401,9 @@ export async function observeTrace(c: ObserveContext, req: TraceRequest): Promis
   };
   const table = c.table ?? defaultTraceTable();
   const reports = await watchProbe({ namespaces, probe, executor: ex, table });
-  const joined = joinReports(namespaces, reports, tuple, c.kernel, table, (ip) => c.ix.podName(ip));
+  const reread = c.readKernel ? nodesWithUnknownRules(namespaces, reports, c.kernel, table) : [];
+  const after = new Map(await Promise.all(reread.map(async (n) => [n, await c.readKernel!(n)] as const)));
+  const joined = joinReports(namespaces, reports, tuple, c.kernel, table, (ip) => c.ix.podName(ip), after);
   const prefer = joined.endpoint ? [joined.endpoint.pod, joined.endpoint.ip] : [];
   // computed again as the kernel saw it: along the endpoint it chose, and over the connection onward the controller already had open, if it had one
   const onwardOpen = joined.hops.some((h) => h.reused);

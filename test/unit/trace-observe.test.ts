@@ -15,7 +15,7 @@ import { compareObserved } from '../../src/trace/compare.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 import { capturedRules, kernelRulesOf, kernelTrace, readKernelRules, readNodeRules } from '../../src/trace/kernel.ts';
 import { parseConntrackEvents, parseTraceEvents, traceTableText, traversals, subscribed, type ConntrackEvent, type TraceEvent } from '../../src/trace/nftrace.ts';
-import { joinReports, watchedNamespaces, type Reports, type WatchedNamespace } from '../../src/trace/observe.ts';
+import { joinReports, nodesWithUnknownRules, watchedNamespaces, type Reports, type WatchedNamespace } from '../../src/trace/observe.ts';
 import { readTraceState } from '../../src/trace/offline.ts';
 import { parseProbe, probeArgv } from '../../src/trace/probe.ts';
 import type { Packet } from '../../src/trace/types.ts';
@@ -185,6 +185,37 @@ describe('the observed path beside the computed one', () => {
     assert.equal(other.observed!.endpoint!.ip, '10.244.0.4');
     assert.equal(other.observed!.verdict, 'unknown');
     assert.ok(other.observed!.differences.some((x) => /^computed step \d+ \(conntrack at node tl1\) translates to/.test(x) || /was not seen/.test(x)), other.observed!.differences.join('\n'));
+  });
+
+  it('names a rule from the rules read after the probe when kube-proxy rewrote its chain between the reading and the probe', () => {
+    // the reading before the probe saw nat KUBE-SERVICES under other handles (the chain was written again since)
+    const json = JSON.parse(read('node-json.txt')) as { nftables: { rule?: { table: string; chain: string; handle: number } }[] };
+    for (const o of json.nftables) if (o.rule?.table === 'nat' && o.rule.chain === 'KUBE-SERVICES') o.rule.handle += 100_000;
+    let at = '';
+    const listing = read('node-listing.txt')
+      .split('\n')
+      .map((l) => {
+        const t = /^table \S+ (\S+) /.exec(l);
+        const c = /^\tchain (\S+) /.exec(l);
+        if (t) at = t[1]!;
+        else if (c) at = `${at.split(' ')[0]} ${c[1]}`;
+        else if (at === 'nat KUBE-SERVICES') return l.replace(/# handle (\d+)$/, (_, h: string) => `# handle ${Number(h) + 100_000}`);
+        return l;
+      })
+      .join('\n');
+    const before = new Map([[node, kernelRulesOf({ version: read('node-version.txt'), save: read('node-save.txt'), json: JSON.stringify(json), listing }, 'iptables')]]);
+    const r = reports();
+    assert.deepEqual(nodesWithUnknownRules(namespaces, r, before, table), [node]);
+    assert.deepEqual(nodesWithUnknownRules(namespaces, r, kernel, table), []);
+    const stale = joinReports(namespaces, r, tuple, before, table, (ip) => ix.podName(ip));
+    const unnamed = stale.hops.filter((h) => h.kind === 'netfilter' && !h.rule!.text.startsWith('-A '));
+    assert.ok(unnamed.length > 0 && unnamed.every((h) => h.rule!.chain === 'KUBE-SERVICES'));
+    const joined = joinReports(namespaces, r, tuple, before, table, (ip) => ix.podName(ip), kernel);
+    assert.deepEqual(
+      joined.hops.filter((h) => h.kind === 'netfilter' && !h.rule!.text.startsWith('-A ')),
+      [],
+    );
+    assert.deepEqual(joined.hops, joinReports(namespaces, r, tuple, kernel, table, (ip) => ix.podName(ip)).hops);
   });
 
   it("watches the source's output hook on the probe's own tuple, and every node and candidate pod on what the path may carry there", () => {
