@@ -49,7 +49,7 @@ import { readState, type LabState } from '../src/lab/lab.ts';
 import { pidsIn } from '../src/exec/netns.ts';
 import YAML from 'yaml';
 import { podpathBin, repoRoot } from '../test/helpers/apiserver.ts';
-import { arg, sleep } from './common.ts';
+import { arg, cpuByPlace, cpuSnapshot, sleep } from './common.ts';
 
 const duration = Number(arg('duration', '10'));
 const connections = Number(arg('connections', '50'));
@@ -191,44 +191,6 @@ async function until<T>(what: string, maxMs: number, f: () => Promise<T | undefi
     if (Date.now() > deadline) throw new Error(`${what}: not within ${maxMs / 1000} s`);
     await sleep(everyMs);
   }
-}
-
-/** CPU ticks (user + system) of every process, by PID, with its command and network namespace's inode. */
-function cpuSnapshot(): Map<number, { comm: string; net: number; ticks: number }> {
-  const out = new Map<number, { comm: string; net: number; ticks: number }>();
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'latin1');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      // fields 14 and 15 (utime, stime) are the 12th and 13th after the command
-      let comm = stat.slice(stat.indexOf('(') + 1, close);
-      // podpath's processes by their command: `node …/podpath.js agent` is "podpath agent"
-      if (comm === 'node') {
-        const argv = fs.readFileSync(`/proc/${e}/cmdline`, 'latin1').split('\0');
-        const i = argv.findIndex((a) => /podpath(\.js)?$/.test(a));
-        if (i >= 0 && argv[i + 1]) comm = `podpath ${argv[i + 1]}`;
-      }
-      out.set(Number(e), { comm, net: fs.statSync(`/proc/${e}/ns/net`).ino, ticks: Number(f[11]) + Number(f[12]) });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** CPU-seconds by "place process" between two snapshots, places named by their namespaces' inodes; the largest first. */
-function cpuByPlace(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>, places: Map<number, string>): [string, number][] {
-  const hz = 100; // USER_HZ
-  const by = new Map<string, number>();
-  for (const [pid, x] of b) {
-    const d = x.ticks - (a.get(pid)?.ticks ?? 0);
-    if (d <= 0) continue;
-    const key = `${places.get(x.net) ?? 'other'} ${x.comm}`;
-    by.set(key, (by.get(key) ?? 0) + d / hz);
-  }
-  return [...by].sort((p, q) => q[1] - p[1]);
 }
 
 /** A child process of this bench, tracked so a failure can end it (by its PID). */

@@ -7,6 +7,8 @@
 // over WebSocket (v5.channel.k8s.io) from this process: the connection, the upgrade through the
 // API server to the agent, `true` run in the container, the status and the close frame.
 // Root only.
+// For each port-forward run, the CPU per request of every process (podpath's by subcommand; the
+// load generator is this bench, "node").
 //   node --import tsx bench/stream.ts [--calls 30] [--seconds 5] [--concurrency 10]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../src/client/client.ts';
-import { arg } from './common.ts';
+import { arg, cpuByPlace, cpuSnapshot } from './common.ts';
 
 const calls = Number(arg('calls', '30'));
 const seconds = Number(arg('seconds', '5'));
@@ -65,8 +67,19 @@ function waitFor(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
   });
 }
 
-/** GET /health for `seconds` from `concurrency` loops; requests per second. */
-async function load(url: string, keepAlive: boolean): Promise<number> {
+/** GET /health for `seconds` from `concurrency` loops: requests per second, and the CPU each process spent per request (the load itself is "node"). */
+async function load(url: string, keepAlive: boolean): Promise<{ rps: number; cpu: string }> {
+  const c0 = cpuSnapshot();
+  const n = await loadOnly(url, keepAlive);
+  const cpu = cpuByPlace(c0, cpuSnapshot(), new Map())
+    .filter(([, sec]) => sec >= 0.05)
+    .map(([who, sec]) => `${who.replace(/^other /, '')} ${((sec * 1e6) / n).toFixed(0)}`)
+    .join(', ');
+  return { rps: n / seconds, cpu };
+}
+
+/** GET /health for `seconds` from `concurrency` loops; the requests made. */
+async function loadOnly(url: string, keepAlive: boolean): Promise<number> {
   const agent = new http.Agent({ keepAlive, maxSockets: concurrency });
   const end = Date.now() + seconds * 1000;
   let n = 0;
@@ -88,7 +101,7 @@ async function load(url: string, keepAlive: boolean): Promise<number> {
     }),
   );
   agent.destroy();
-  return n / seconds;
+  return n;
 }
 
 /** An exec of `true` over WebSocket straight from here; the time until the server's close frame. */
@@ -149,7 +162,8 @@ try {
       const how = keepAlive ? 'kept-alive connections' : 'a connection per request';
       const viaPf = await load(`http://127.0.0.1:${port}/health`, keepAlive);
       const viaTunnel = await load(`${direct}/health`, keepAlive);
-      console.log(`kubectl ${version} port-forward, ${concurrency} x ${how}: ${viaPf.toFixed(0)} req/s; direct through the tunnel ${viaTunnel.toFixed(0)} req/s (${((100 * viaPf) / viaTunnel).toFixed(0)}%; the aim is 50%)`);
+      console.log(`kubectl ${version} port-forward, ${concurrency} x ${how}: ${viaPf.rps.toFixed(0)} req/s; direct through the tunnel ${viaTunnel.rps.toFixed(0)} req/s (${((100 * viaPf.rps) / viaTunnel.rps).toFixed(0)}%; the aim is 50%)`);
+      console.log(`  CPU per request, µs: port-forward ${viaPf.cpu}; direct ${viaTunnel.cpu}`);
     }
     pf.kill();
   }
