@@ -22,10 +22,15 @@ function collect(p, out) {
 }
 
 const targets = process.argv.slice(2);
-// Labs first (the longest files; a long one started last would end the run alone), then the
-// other integration files, then the unit tests, which fill the gaps at the end.
-const rank = (f) => (path.basename(f).startsWith('lab-') ? 0 : f.includes(`${path.sep}integration${path.sep}`) ? 1 : 2);
-const files = (targets.length ? targets : ['test']).flatMap((t) => collect(path.resolve(root, t), [])).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+// The longest files first (a long one started last would end the run alone), the unit tests last,
+// where they fill the gaps. How long each file took in a full run is in test/timings.json
+// (`PODPATH_TEST_TIMES=test/timings.json npm test` writes it again); a file not there yet is
+// guessed by its kind: a lab as a long file, another integration file as a medium one.
+const timingsFile = path.join(root, 'test/timings.json');
+const timings = fs.existsSync(timingsFile) ? JSON.parse(fs.readFileSync(timingsFile, 'utf8')) : {};
+const guess = (f) => (path.basename(f).startsWith('lab-') ? 100 : f.includes(`${path.sep}integration${path.sep}`) ? 20 : 0);
+const expected = (f) => timings[path.relative(root, f)] ?? guess(f);
+const files = (targets.length ? targets : ['test']).flatMap((t) => collect(path.resolve(root, t), [])).sort((a, b) => expected(b) - expected(a) || (a < b ? -1 : 1));
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
@@ -105,6 +110,11 @@ const labs = leftoverLabs();
 fs.rmSync(claims, { recursive: true, force: true });
 const { unended: cutShort, perFile } = fileReport();
 fs.rmSync(unended, { force: true });
+if (process.env.PODPATH_TEST_TIMES && res.status === 0 && !targets.length) {
+  // seconds, rounded: the order above needs no more
+  const times = Object.fromEntries([...perFile].sort((a, b) => b[1] - a[1]).map(([f, ms]) => [path.relative(root, f), Math.round(ms / 100) / 10]));
+  fs.writeFileSync(path.resolve(root, process.env.PODPATH_TEST_TIMES), `${JSON.stringify(times, null, 1)}\n`);
+}
 // The slowest files, so a suite growing past its time budget says where the time went.
 const slowest = [...perFile].sort((a, b) => b[1] - a[1]).slice(0, 12);
 if (slowest.length > 1) {
