@@ -214,7 +214,9 @@ describe('container log writer', () => {
       const unsubscribe = writers.subscribe('k', (stream, chunk) => heard.push(`${stream}:${chunk}`));
       const run = (script: string) =>
         new Promise<void>((resolve) => {
-          const pid = procs.start(['sh', '-c', script], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, output, readOutput: () => (rotateLog(log, previous), writers.open('k', output, log)) }, () => resolve());
+          // the process is unref'd, as the agent's are (its server keeps it running): this test keeps itself running until the exit is seen
+          const alive = setInterval(() => {}, 1000);
+          const pid = procs.start(['sh', '-c', script], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, output, readOutput: () => (rotateLog(log, previous), writers.open('k', output, log)) }, () => (clearInterval(alive), resolve()));
           assert.ok(pid);
         });
       const before = Date.now();
