@@ -1,15 +1,17 @@
 // Streaming benchmark, in a lab of its own: `kubectl exec POD -- true` latency (the whole
 // command: kubectl's start, the upgrade through the API server, the agent running `true` in the
 // pod's namespace), and `kubectl port-forward` requests per second against the same pod reached
-// directly from the host through the lab's tunnel (`podpath service --url` to a NodePort: the limit).
+// directly from the host through the lab's tunnel (`podpath service --url` to a NodePort: the limit),
+// small requests (kept-alive, and a connection each) and throughput (a pod answering every GET
+// with an 8 MiB body).
 // Beside exec, the floors no server can go under: kubectl's own start (`kubectl version --client`)
 // and its cheapest round trip (`kubectl get --raw /healthz`); and the servers' part alone, an exec
 // over WebSocket (v5.channel.k8s.io) from this process: the connection, the upgrade through the
 // API server to the agent, `true` run in the container, the status and the close frame.
 // Root only.
-// For each port-forward run, the CPU per request of every process (podpath's by subcommand; the
+// For each port-forward run, the CPU per request (or per MB) of every process (podpath's by subcommand; the
 // load generator is this bench, "node").
-//   node --import tsx bench/stream.ts [--calls 30] [--seconds 5] [--concurrency 10]
+//   node --import tsx bench/stream.ts [--calls 30] [--seconds 5] [--concurrency 10] [--parts exec,requests,throughput]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,6 +25,7 @@ import { arg, cpuByPlace, cpuSnapshot } from './common.ts';
 const calls = Number(arg('calls', '30'));
 const seconds = Number(arg('seconds', '5'));
 const concurrency = Number(arg('concurrency', '10'));
+const parts = new Set(arg('parts', 'exec,requests,throughput').split(','));
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const podpath = path.join(root, 'bin/podpath.js');
 const name = `ppb${randomBytes(3).toString('hex')}`;
@@ -33,6 +36,8 @@ const kubectls = [
   ['1.20', process.env.PODPATH_KUBECTL_DEBIAN ?? path.join(root, '.cache/kubernetes-client/usr/bin/kubectl')],
 ].filter(([, bin]) => fs.existsSync(bin!)) as [string, string][];
 const env = { ...process.env, HOME: dir, KUBECONFIG: kubeconfig };
+/** the body the bulk pod answers every GET with */
+const bulkBytes = 8 << 20;
 const children: ChildProcess[] = [];
 
 const manifest = `apiVersion: v1
@@ -48,6 +53,24 @@ spec:
   type: NodePort
   selector: {app: web}
   ports: [{port: 8080, targetPort: 8080, nodePort: 30088}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bulk, labels: {app: bulk}}
+spec:
+  containers:
+  - name: main
+    image: node:20
+    command: [node, -e, "const b = Buffer.alloc(${bulkBytes}, 120); require('node:http').createServer((q, s) => s.end(b)).listen(8090)"]
+    ports: [{containerPort: 8090}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bulk}
+spec:
+  type: NodePort
+  selector: {app: bulk}
+  ports: [{port: 8090, targetPort: 8090, nodePort: 30089}]
 `;
 
 function waitFor(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
@@ -104,6 +127,40 @@ async function loadOnly(url: string, keepAlive: boolean): Promise<number> {
   return n;
 }
 
+/** GETs of the bulk pod's body for `seconds` over `streams` kept-alive connections: MB/s received, and the CPU each process spent per MB. */
+async function bulk(url: string, streams = 2): Promise<{ mbps: number; cpu: string }> {
+  const c0 = cpuSnapshot();
+  const { mb, s } = await bulkOnly(url, streams);
+  const cpu = cpuByPlace(c0, cpuSnapshot(), new Map())
+    .filter(([, sec]) => sec >= 0.05)
+    .map(([who, sec]) => `${who.replace(/^other /, '')} ${((sec * 1e3) / mb).toFixed(1)}`)
+    .join(', ');
+  return { mbps: mb / s, cpu };
+}
+
+async function bulkOnly(url: string, streams: number): Promise<{ mb: number; s: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: streams });
+  const end = Date.now() + seconds * 1000;
+  let bytes = 0;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      http
+        .get(url, { agent }, (res) => {
+          res.on('data', (d: Buffer) => (bytes += d.length));
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+        })
+        .on('error', reject);
+    });
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: streams }, async () => {
+      while (Date.now() < end) await one();
+    }),
+  );
+  agent.destroy();
+  return { mb: bytes / 1e6, s: (performance.now() - t0) / 1000 };
+}
+
 /** An exec of `true` over WebSocket straight from here; the time until the server's close frame. */
 function wsExec(): Promise<number> {
   const c = loadConfig(kubeconfig);
@@ -140,10 +197,10 @@ try {
   const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '--kubeconfig', kubeconfig, '--no-netpol', '--no-dns', '--no-ingress', '--no-gateway', '-f', path.join(dir, 'web.yaml')], { encoding: 'utf8' });
   if (up.status !== 0) throw new Error(`podpath up: ${up.stderr}`);
   const server: number[] = [];
-  for (let i = 0; i < calls; i++) server.push(await wsExec());
+  for (let i = 0; i < (parts.has('exec') ? calls : 0); i++) server.push(await wsExec());
   const figures = (xs: number[]) => `median ${median(xs).toFixed(0)} ms, p90 ${pct(xs, 0.9).toFixed(0)} ms`;
-  console.log(`exec over WebSocket from this process (the servers' part): ${figures(server)} (${calls} calls)`);
-  for (const [version, bin] of kubectls) {
+  if (parts.has('exec')) console.log(`exec over WebSocket from this process (the servers' part): ${figures(server)} (${calls} calls)`);
+  for (const [version, bin] of parts.has('exec') ? kubectls : []) {
     spawnSync(bin, ['exec', 'web', '--', 'true'], { env }); // discovery cache
     const start = timed(bin, ['version', '--client']);
     const healthz = timed(bin, ['get', '--raw', '/healthz']);
@@ -154,7 +211,7 @@ try {
   const tunnel = spawn(process.execPath, [podpath, 'service', 'web', '--name', name, '--url'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(tunnel);
   const direct = (await waitFor(tunnel, /(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  for (const [version, bin] of kubectls) {
+  for (const [version, bin] of parts.has('requests') ? kubectls : []) {
     const pf = spawn(bin, ['port-forward', 'pod/web', ':8080'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(pf);
     const port = (await waitFor(pf, /Forwarding from 127\.0\.0\.1:(\d+)/))[1]!;
@@ -165,6 +222,20 @@ try {
       console.log(`kubectl ${version} port-forward, ${concurrency} x ${how}: ${viaPf.rps.toFixed(0)} req/s; direct through the tunnel ${viaTunnel.rps.toFixed(0)} req/s (${((100 * viaPf.rps) / viaTunnel.rps).toFixed(0)}%; the aim is 50%)`);
       console.log(`  CPU per request, µs: port-forward ${viaPf.cpu}; direct ${viaTunnel.cpu}`);
     }
+    pf.kill();
+  }
+  // throughput: the same, for a large body
+  const bulkTunnel = spawn(process.execPath, [podpath, 'service', 'bulk', '--name', name, '--url'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(bulkTunnel);
+  const bulkDirect = (await waitFor(bulkTunnel, /(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  for (const [version, bin] of parts.has('throughput') ? kubectls : []) {
+    const pf = spawn(bin, ['port-forward', 'pod/bulk', ':8090'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(pf);
+    const port = (await waitFor(pf, /Forwarding from 127\.0\.0\.1:(\d+)/))[1]!;
+    const viaPf = await bulk(`http://127.0.0.1:${port}/`);
+    const viaTunnel = await bulk(`${bulkDirect}/`);
+    console.log(`kubectl ${version} port-forward, throughput (${bulkBytes >> 20} MiB bodies, 2 kept-alive connections): ${viaPf.mbps.toFixed(0)} MB/s; direct through the tunnel ${viaTunnel.mbps.toFixed(0)} MB/s (${((100 * viaPf.mbps) / viaTunnel.mbps).toFixed(0)}%; the aim is 50%)`);
+    console.log(`  CPU per MB, ms: port-forward ${viaPf.cpu}; direct ${viaTunnel.cpu}`);
     pf.kill();
   }
 } finally {
