@@ -483,9 +483,14 @@ class Tracer {
   private deliverHop(dest: Extract<Place, { kind: 'pod' }>, pkt: Packet): void {
     const p = dest.pod;
     const c = (p.spec?.containers ?? []).find((c) => (c.ports ?? []).some((cp) => cp.containerPort === pkt.dstPort && (cp.protocol ?? 'TCP').toLowerCase() === pkt.protocol));
+    // the Gateway controller's nginx listens on a port of its own for each Gateway listener, which its pod's spec cannot list
+    const own = !c && isGatewayController(p) && pkt.protocol === 'tcp' ? gatewayAtTargetPort(this.ctx.ix.objects.services, pkt.dstPort) : undefined;
+    const port = `${pkt.dstPort}/${pkt.protocol.toUpperCase()}`;
     const note = c
-      ? `pod ${podKey(p)}: container ${c.name} declares containerPort ${pkt.dstPort}/${pkt.protocol.toUpperCase()}`
-      : `pod ${podKey(p)}: no container declares ${pkt.dstPort}/${pkt.protocol.toUpperCase()} (whether a socket listens there is not known offline)`;
+      ? `pod ${podKey(p)}: container ${c.name} declares containerPort ${port}`
+      : own
+        ? `pod ${podKey(p)}: the Gateway controller's nginx listens on ${port} for port ${own.port} of Gateway ${own.gateway} (a port per Gateway listener, opened as Gateways come, so not in the pod's spec)`
+        : `pod ${podKey(p)}: no container declares ${port} (whether a socket listens there is not known offline)`;
     this.hop('deliver', dest, pkt, pkt, note, { object: { kind: 'Pod', namespace: p.metadata.namespace ?? 'default', name: p.metadata.name! } });
   }
 

@@ -119,6 +119,9 @@ describe('trace: broken scenarios', () => {
       assert.match(miss.reason, /Gateway controller podpath-gateway\/\S+ answers 404: no rule/);
       assert.deepEqual(hop.gateway, { gateway: 'default/web', listener: 'http', port: 80 });
       assert.match(hop.note, /nginx's port 20000 is port 80 of Gateway default\/web's own Service/);
+      // the pod's spec lists no port per Gateway listener: the delivery says which Gateway's port it is
+      const into = t.hops.find((h) => h.kind === 'deliver' && h.namespace === hop.namespace)!;
+      assert.match(into.note, /the Gateway controller's nginx listens on 20000\/TCP for port 80 of Gateway default\/web/);
 
       // a second Gateway with its own Service (port 80 → nginx's 20001) and address: the hop is its, by the port nginx was reached on
       const two = readTraceState([path.join(repoRoot, 'examples/trace/seed-000.yaml'), path.join(repoRoot, 'examples/trace/gateway.yaml')]);
@@ -136,6 +139,7 @@ describe('trace: broken scenarios', () => {
       const hop2 = t2.hops.find((h) => h.kind === 'gateway')!;
       assert.deepEqual(hop2.gateway, { gateway: 'default/other', listener: 'http', port: 80 });
       assert.equal(hop2.packet.before.dstPort, 20001);
+      assert.match(t2.hops.find((h) => h.kind === 'deliver' && h.namespace === hop2.namespace)!.note, /listens on 20001\/TCP for port 80 of Gateway default\/other/);
       assert.deepEqual(traceObjects(two, labPlan, mode, { from: 'client', to: 'http://gw.example.com/api/x' }).hops.find((h) => h.kind === 'gateway')!.gateway!.gateway, 'default/web');
     });
 
