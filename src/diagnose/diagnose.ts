@@ -10,6 +10,7 @@ import { PolicyModel, explain, type Endpoint } from '../netpol/policy.ts';
 import { ClusterIndex, type AddressPlan, type ClusterObjects } from '../trace/cluster.ts';
 import { parseTarget, trace, type TraceContext, type TraceRequest } from '../trace/engine.ts';
 import type { RuleWalker } from '../trace/netfilter.ts';
+import { portServer } from '../trace/podports.ts';
 import { isIPAddress } from '../trace/resolve.ts';
 import { renderNodeRules, traceProxyModes, type TraceProxyMode } from '../trace/rules.ts';
 import { TraceError, type Hop, type Protocol, type Trace } from '../trace/types.ts';
@@ -125,7 +126,7 @@ function pathFinding(t: Trace | undefined, why: string, ix: ClusterIndex, facts:
     if (facts) {
       const s = facts.sockets(pod);
       if (!('error' in s) && !s.some((x) => x.protocol === proto && x.port === ep.port)) return { check: 'path', status: 'fail', summary: `${delivered}, where nothing listens: the pod's kernel refuses the connection`, evidence, object: { kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name! } };
-    } else if (declaredPorts(pod) !== 'none' && !pod.spec.containers.some((c) => (c.ports ?? []).some((cp) => cp.containerPort === ep.port))) {
+    } else if (declaredPorts(pod) !== 'none' && !portServer(pod, ep.port, proto, ix.objects.services)) {
       return { check: 'path', status: 'fail', summary: `${delivered}, a port no container of the pod declares`, evidence, object: { kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name! } };
     }
   }

@@ -14,6 +14,7 @@ import { routeRequest as gatewayRoute } from '../gateway/route.ts';
 import { gatewayAtTargetPort, isGatewayService } from '../gateway/provision.ts';
 import { PolicyModel, explain } from '../netpol/policy.ts';
 import { podKey, type ClusterIndex, type NodeInfo } from './cluster.ts';
+import { isGatewayController, portServer } from './podports.ts';
 import { vtepMAC } from '../cni/routes.ts';
 import { walkHook, type Branch, type Hook, type PacketState, type RuleWalker } from './netfilter.ts';
 import { ObjectFinder } from './objects.ts';
@@ -482,14 +483,12 @@ class Tracer {
 
   private deliverHop(dest: Extract<Place, { kind: 'pod' }>, pkt: Packet): void {
     const p = dest.pod;
-    const c = (p.spec?.containers ?? []).find((c) => (c.ports ?? []).some((cp) => cp.containerPort === pkt.dstPort && (cp.protocol ?? 'TCP').toLowerCase() === pkt.protocol));
-    // the Gateway controller's nginx listens on a port of its own for each Gateway listener, which its pod's spec cannot list
-    const own = !c && isGatewayController(p) && pkt.protocol === 'tcp' ? gatewayAtTargetPort(this.ctx.ix.objects.services, pkt.dstPort) : undefined;
+    const by = portServer(p, pkt.dstPort, pkt.protocol, this.ctx.ix.objects.services);
     const port = `${pkt.dstPort}/${pkt.protocol.toUpperCase()}`;
-    const note = c
-      ? `pod ${podKey(p)}: container ${c.name} declares containerPort ${port}`
-      : own
-        ? `pod ${podKey(p)}: the Gateway controller's nginx listens on ${port} for port ${own.port} of Gateway ${own.gateway} (a port per Gateway listener, opened as Gateways come, so not in the pod's spec)`
+    const note = by && 'container' in by
+      ? `pod ${podKey(p)}: container ${by.container.name} declares containerPort ${port}`
+      : by
+        ? `pod ${podKey(p)}: the Gateway controller's nginx listens on ${port} for port ${by.listenerPort} of Gateway ${by.gateway} (a port per Gateway listener, opened as Gateways come, so not in the pod's spec)`
         : `pod ${podKey(p)}: no container declares ${port} (whether a socket listens there is not known offline)`;
     this.hop('deliver', dest, pkt, pkt, note, { object: { kind: 'Pod', namespace: p.metadata.namespace ?? 'default', name: p.metadata.name! } });
   }
@@ -602,7 +601,6 @@ class Tracer {
   }
 }
 
-const isGatewayController = (p: Pod) => p.metadata.labels?.['app.kubernetes.io/name'] === 'podpath-gateway' && p.metadata.labels?.['app.kubernetes.io/component'] === 'controller';
 const isIngressController = (p: Pod) => p.metadata.labels?.['app.kubernetes.io/name'] === 'ingress-nginx' && p.metadata.labels?.['app.kubernetes.io/component'] === 'controller';
 
 function controllerClass(classes: { metadata: { name?: string }; spec?: { controller?: string } }[]): ControllerClass {

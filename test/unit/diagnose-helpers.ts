@@ -10,7 +10,8 @@ import type { ClusterObjects } from '../../src/trace/cluster.ts';
 import { labPlan } from './trace-helpers.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const seed = (n: string): ClusterObjects => readDiagnoseState([path.join(repoRoot, `examples/trace/${n}.yaml`)]).objects;
+/** The objects of examples/trace/NAME.yaml files, together. */
+export const seed = (...names: string[]): ClusterObjects => readDiagnoseState(names.map((n) => path.join(repoRoot, `examples/trace/${n}.yaml`))).objects;
 export const run = (objects: ClusterObjects, req: DiagnoseRequest, o: { events?: Event[]; facts?: LiveFacts; mode?: string } = {}): Diagnosis => diagnose({ objects, events: o.events ?? [], plan: labPlan, mode: o.mode ?? 'iptables', ...(o.facts ? { facts: o.facts } : {}) }, req);
 export const api = (o: ClusterObjects) => o.services.find((s) => s.metadata.name === 'api-service')!;
 export const apiPods = (o: ClusterObjects) => o.pods.filter((p) => p.metadata.labels?.app === 'api');

@@ -55,6 +55,17 @@ describe('diagnose: broken scenarios', () => {
     assert.match(finding(d, 'path').summary, /DELIVERED to .* at 10\.244\.0\.5:8081, a port no container of the pod declares/);
   });
 
+  it("a Gateway's own Service: nginx's port per listener is not in the controller pod's spec, and the path is not failed for it", () => {
+    const o = seed('seed-000', 'gateway');
+    const d = run(o, { from: 'pod/default/app-7c9d8f6b5-2xw9k', target: 'svc/default/web-podpath' });
+    assert.equal(d.trace!.verdict, 'delivered');
+    assert.match(finding(d, 'path').summary, /DELIVERED to podpath-gateway\/podpath-gateway-\w+-\w+ at 10\.244\.1\.9:20000$/);
+    assert.equal(finding(d, 'path').status, 'ok', finding(d, 'path').summary);
+    // a port that is neither declared nor any Gateway Service's targetPort (an EndpointSlice written by hand) still fails
+    o.slices.find((s) => s.metadata.name === 'web-podpath')!.ports = [{ name: 'port-80', port: 20999, protocol: 'TCP' }];
+    assert.equal(finding(run(o, { from: 'pod/default/app-7c9d8f6b5-2xw9k', target: 'svc/default/web-podpath' }), 'path').status, 'fail');
+  });
+
   it('a named targetPort no container port carries fails the same check', () => {
     const o = seed('seed-001');
     api(o).spec.ports![0]!.targetPort = 'http';
