@@ -90,15 +90,33 @@ function waitFor(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
   });
 }
 
+/** `podpath service NAME --url`: the 127.0.0.1 URL of the tunnel to its NodePort. */
+async function tunnelTo(svc: string): Promise<string> {
+  const tunnel = spawn(process.execPath, [podpath, 'service', svc, '--name', name, '--url'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(tunnel);
+  return (await waitFor(tunnel, /(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+}
+
+/** `kubectl port-forward pod/POD :PORT` running, and the local port it chose. */
+async function portForward(bin: string, pod: string, port: number): Promise<{ pf: ChildProcess; port: string }> {
+  const pf = spawn(bin, ['port-forward', `pod/${pod}`, `:${port}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(pf);
+  return { pf, port: (await waitFor(pf, /Forwarding from 127\.0\.0\.1:(\d+)/))[1]! };
+}
+
+/** Each process's CPU since `c0` per unit of work (`scale`: CPU-seconds to the unit printed), largest first. */
+function cpuPer(c0: ReturnType<typeof cpuSnapshot>, units: number, scale: number): string {
+  return cpuByPlace(c0, cpuSnapshot(), new Map())
+    .filter(([, sec]) => sec >= 0.05)
+    .map(([who, sec]) => `${who.replace(/^other /, '')} ${((sec * scale) / units).toFixed(scale >= 1e6 ? 0 : 1)}`)
+    .join(', ');
+}
+
 /** GET /health for `seconds` from `concurrency` loops: requests per second, and the CPU each process spent per request (the load itself is "node"). */
 async function load(url: string, keepAlive: boolean): Promise<{ rps: number; cpu: string }> {
   const c0 = cpuSnapshot();
   const n = await loadOnly(url, keepAlive);
-  const cpu = cpuByPlace(c0, cpuSnapshot(), new Map())
-    .filter(([, sec]) => sec >= 0.05)
-    .map(([who, sec]) => `${who.replace(/^other /, '')} ${((sec * 1e6) / n).toFixed(0)}`)
-    .join(', ');
-  return { rps: n / seconds, cpu };
+  return { rps: n / seconds, cpu: cpuPer(c0, n, 1e6) };
 }
 
 /** GET /health for `seconds` from `concurrency` loops; the requests made. */
@@ -131,11 +149,7 @@ async function loadOnly(url: string, keepAlive: boolean): Promise<number> {
 async function bulk(url: string, streams = 2): Promise<{ mbps: number; cpu: string }> {
   const c0 = cpuSnapshot();
   const { mb, s } = await bulkOnly(url, streams);
-  const cpu = cpuByPlace(c0, cpuSnapshot(), new Map())
-    .filter(([, sec]) => sec >= 0.05)
-    .map(([who, sec]) => `${who.replace(/^other /, '')} ${((sec * 1e3) / mb).toFixed(1)}`)
-    .join(', ');
-  return { mbps: mb / s, cpu };
+  return { mbps: mb / s, cpu: cpuPer(c0, mb, 1e3) };
 }
 
 async function bulkOnly(url: string, streams: number): Promise<{ mb: number; s: number }> {
@@ -208,13 +222,9 @@ try {
     console.log(`kubectl ${version}: version --client ${figures(start)}; get --raw /healthz ${figures(healthz)}`);
     console.log(`kubectl ${version} exec web -- true: ${figures(exec)} (${calls} calls; the aim is under 150 ms)`);
   }
-  const tunnel = spawn(process.execPath, [podpath, 'service', 'web', '--name', name, '--url'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(tunnel);
-  const direct = (await waitFor(tunnel, /(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  const direct = await tunnelTo('web');
   for (const [version, bin] of parts.has('requests') ? kubectls : []) {
-    const pf = spawn(bin, ['port-forward', 'pod/web', ':8080'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(pf);
-    const port = (await waitFor(pf, /Forwarding from 127\.0\.0\.1:(\d+)/))[1]!;
+    const { pf, port } = await portForward(bin, 'web', 8080);
     for (const keepAlive of [true, false]) {
       const how = keepAlive ? 'kept-alive connections' : 'a connection per request';
       const viaPf = await load(`http://127.0.0.1:${port}/health`, keepAlive);
@@ -225,13 +235,9 @@ try {
     pf.kill();
   }
   // throughput: the same, for a large body
-  const bulkTunnel = spawn(process.execPath, [podpath, 'service', 'bulk', '--name', name, '--url'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(bulkTunnel);
-  const bulkDirect = (await waitFor(bulkTunnel, /(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  const bulkDirect = await tunnelTo('bulk');
   for (const [version, bin] of parts.has('throughput') ? kubectls : []) {
-    const pf = spawn(bin, ['port-forward', 'pod/bulk', ':8090'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(pf);
-    const port = (await waitFor(pf, /Forwarding from 127\.0\.0\.1:(\d+)/))[1]!;
+    const { pf, port } = await portForward(bin, 'bulk', 8090);
     const viaPf = await bulk(`http://127.0.0.1:${port}/`);
     const viaTunnel = await bulk(`${bulkDirect}/`);
     console.log(`kubectl ${version} port-forward, throughput (${bulkBytes >> 20} MiB bodies, 2 kept-alive connections): ${viaPf.mbps.toFixed(0)} MB/s; direct through the tunnel ${viaTunnel.mbps.toFixed(0)} MB/s (${((100 * viaPf.mbps) / viaTunnel.mbps).toFixed(0)}%; the aim is 50%)`);
