@@ -10,12 +10,12 @@ import { PolicyModel, explain, type Endpoint } from '../netpol/policy.ts';
 import { ClusterIndex, type AddressPlan, type ClusterObjects } from '../trace/cluster.ts';
 import { parseTarget, trace, type TraceContext, type TraceRequest } from '../trace/engine.ts';
 import type { RuleWalker } from '../trace/netfilter.ts';
-import { portServer } from '../trace/podports.ts';
+import { isIngressController, portServer } from '../trace/podports.ts';
 import { isIPAddress } from '../trace/resolve.ts';
 import { renderNodeRules, traceProxyModes, type TraceProxyMode } from '../trace/rules.ts';
 import { TraceError, type Hop, type Protocol, type Trace } from '../trace/types.ts';
 import { dnsFinding, type Source } from './dns.ts';
-import { ingressChecks, isIngressControllerPod, type IngressScope } from './ingress.ts';
+import { ingressChecks, type IngressScope } from './ingress.ts';
 import { kubeProxyFinding, proxyRulesFinding } from './nodes.ts';
 import { declaredPorts, isReady, podName, resolveTargetPort } from './pods.ts';
 import { findService, missingService, serviceChecks, svcName, svcRef, trafficPolicyFinding, type ServiceScope } from './service.ts';
@@ -245,7 +245,7 @@ export function diagnose(input: DiagnoseInput, req: DiagnoseRequest): Diagnosis 
   /** an Ingress's checks, then each backend Service's, reached from the controller's pods */
   const forIngress = (ing: IngressScope) => {
     findings.push(...ing.findings);
-    const controllers: Endpoint[] = o.pods.filter((p) => isIngressControllerPod(p.metadata.labels) && isReady(p)).map((p) => ({ pod: p }));
+    const controllers: Endpoint[] = o.pods.filter((p) => isIngressController(p) && isReady(p)).map((p) => ({ pod: p }));
     for (const b of ing.backends) {
       const s = serviceChecks(o, events, b.svc, [b.port], facts);
       findings.push(...s.findings);

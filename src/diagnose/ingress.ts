@@ -5,12 +5,12 @@
 import type { Ingress, IngressBackend, Service, ServicePort } from '../api/types.ts';
 import { defaultClassAnnotation, defaultControllerClass, isOurs, requestedClass } from '../ingress/classes.ts';
 import type { ClusterObjects } from '../trace/cluster.ts';
+import { isIngressController } from '../trace/podports.ts';
 import type { ObjectRef } from '../trace/types.ts';
 import { isLive, isReady, podName } from './pods.ts';
 import { findService, svcName } from './service.ts';
 import type { Finding } from './types.ts';
 
-export const isIngressControllerPod = (labels: Record<string, string> | undefined) => labels?.['app.kubernetes.io/name'] === 'ingress-nginx' && labels?.['app.kubernetes.io/component'] === 'controller';
 
 export interface IngressScope {
   findings: Finding[];
@@ -74,7 +74,7 @@ function classFinding(o: ClusterObjects, ing: Ingress, object: ObjectRef): Findi
   const cc = { ...defaultControllerClass, ...(ourClass ? { ingressClass: ourClass } : {}) };
   // an Ingress naming no class has the default one (the API server's admission sets it on create)
   const ours = isOurs(cls && requestedClass(ing) === undefined ? { ...ing, spec: { ...ing.spec, ingressClassName: cls.metadata.name! } } : ing, o.ingressClasses, cc);
-  const controllers = o.pods.filter((p) => isIngressControllerPod(p.metadata.labels) && isLive(p));
+  const controllers = o.pods.filter((p) => isIngressController(p) && isLive(p));
   const ready = controllers.filter(isReady);
   const evidence = [
     `class: ${ours.reason}`,

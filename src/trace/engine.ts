@@ -14,7 +14,7 @@ import { routeRequest as gatewayRoute } from '../gateway/route.ts';
 import { gatewayAtTargetPort, isGatewayService } from '../gateway/provision.ts';
 import { PolicyModel, explain } from '../netpol/policy.ts';
 import { podKey, type ClusterIndex, type NodeInfo } from './cluster.ts';
-import { isGatewayController, portServer } from './podports.ts';
+import { isGatewayController, isIngressController, portServer } from './podports.ts';
 import { vtepMAC } from '../cni/routes.ts';
 import { walkHook, type Branch, type Hook, type PacketState, type RuleWalker } from './netfilter.ts';
 import { ObjectFinder } from './objects.ts';
@@ -601,7 +601,6 @@ class Tracer {
   }
 }
 
-const isIngressController = (p: Pod) => p.metadata.labels?.['app.kubernetes.io/name'] === 'ingress-nginx' && p.metadata.labels?.['app.kubernetes.io/component'] === 'controller';
 
 function controllerClass(classes: { metadata: { name?: string }; spec?: { controller?: string } }[]): ControllerClass {
   const ours = classes.find((c) => c.spec?.controller === defaultControllerClass.controller);

@@ -1,11 +1,14 @@
 // What answers at a pod's port, from the objects: a container that declares it, or the Gateway
 // controller's nginx on the port it opens for a Gateway listener (one per listener, opened as
 // Gateways come: the pod's spec cannot list them). The trace's delivery hop and diagnose's path
-// check both ask.
+// check both ask; and which pods are the Ingress and Gateway controllers.
 import type { Container, Pod, Service } from '../api/types.ts';
 import { gatewayAtTargetPort } from '../gateway/provision.ts';
 
-export const isGatewayController = (p: Pod) => p.metadata.labels?.['app.kubernetes.io/name'] === 'podpath-gateway' && p.metadata.labels?.['app.kubernetes.io/component'] === 'controller';
+const controllerOf = (name: string) => (p: Pod) => p.metadata.labels?.['app.kubernetes.io/name'] === name && p.metadata.labels?.['app.kubernetes.io/component'] === 'controller';
+/** The Ingress controller's pods (ingress-nginx's labels), and the Gateway controller's. */
+export const isIngressController = controllerOf('ingress-nginx');
+export const isGatewayController = controllerOf('podpath-gateway');
 
 export type PortServer = { container: Container } | { gateway: string; listenerPort: number };
 
