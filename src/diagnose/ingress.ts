@@ -11,7 +11,6 @@ import { isLive, isReady, podName } from './pods.ts';
 import { findService, svcName } from './service.ts';
 import type { Finding } from './types.ts';
 
-
 export interface IngressScope {
   findings: Finding[];
   /** the backends that exist, each with the port named */

@@ -601,7 +601,6 @@ class Tracer {
   }
 }
 
-
 function controllerClass(classes: { metadata: { name?: string }; spec?: { controller?: string } }[]): ControllerClass {
   const ours = classes.find((c) => c.spec?.controller === defaultControllerClass.controller);
   return { ...defaultControllerClass, ...(ours?.metadata.name ? { ingressClass: ours.metadata.name } : {}) };
