@@ -155,7 +155,17 @@ export async function readNodeRules(netns: string, mode: ProxyMode | string, ex:
  * chain); for any other, "family table" and the rule as nft lists it. Undefined for a rule the
  * reading did not see (added since, or a chain of the trace's own table).
  */
-export function ruleByHandle(k: KernelRules): (family: string, table: string, chain: string, handle: number) => Omit<RuleRef, 'action'> | undefined {
+export function ruleByHandle(k: KernelRules): RuleLookup {
+  let r = lookups.get(k);
+  if (!r) lookups.set(k, (r = indexByHandle(k)));
+  return r;
+}
+
+type RuleLookup = (family: string, table: string, chain: string, handle: number) => Omit<RuleRef, 'action'> | undefined;
+/** each reading's index, made once: --observe asks it first for the nodes whose rules changed meanwhile, then to name every rule */
+const lookups = new WeakMap<KernelRules, RuleLookup>();
+
+function indexByHandle(k: KernelRules): RuleLookup {
   const owned = iptablesOwned(k.iptables);
   const byHandle = new Map<string, Omit<RuleRef, 'action'>>();
   const position = new Map<string, number>();

@@ -183,7 +183,7 @@ function ruleLookups(kernel: Map<string, KernelRules>, after: Map<string, Kernel
     [...kernel].map(([node, k]) => {
       const before = ruleByHandle(k);
       const again = after.has(node) ? ruleByHandle(after.get(node)!) : undefined;
-      const rule: ReturnType<typeof ruleByHandle> = (family, table, chain, handle) => before(family, table, chain, handle) ?? again?.(family, table, chain, handle);
+      const rule: typeof before = (family, table, chain, handle) => before(family, table, chain, handle) ?? again?.(family, table, chain, handle);
       return [node, { rule, k }];
     }),
   );
