@@ -224,6 +224,10 @@ describe('the Ingress controller with a real nginx', { skip: !canRun && 'needs r
     assert.equal(h['x-forwarded-port'], String(render.httpPort));
     assert.equal(h.host, 'app.test');
     assert.match(h['x-request-id']!, /^[0-9a-f]{32}$/);
+    const ids = new Set<string>();
+    for (let i = 0; i < 20; i++) ids.add((await send({ host: 'app.test', target: '/h' })).echo!.headers['x-request-id']!);
+    assert.equal(ids.size, 20, 'every request has an id of its own');
+    for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
     const b = await send({ host: 'app.test', target: '/h', headers: { 'X-Request-ID': 'my-request-42' } });
     assert.equal(b.echo!.headers['x-request-id'], 'my-request-42', 'a request id sent by the client is passed on');
     const s = await send({ scheme: 'https', host: 'other.test', target: '/h' });
@@ -241,6 +245,20 @@ describe('the Ingress controller with a real nginx', { skip: !canRun && 'needs r
       if (!line) await new Promise((r) => setTimeout(r, 25));
     }
     assert.match(line ?? '(no line)', re);
+  });
+
+  it('logs the X-Request-ID the backend was sent', async () => {
+    const a = await send({ host: 'app.test', target: '/logged-id' });
+    const id = a.echo!.headers['x-request-id']!;
+    const lineOf = async (text: string) => {
+      for (let i = 0; i < 80; i++) {
+        const line = fs.readFileSync(render.accessLog, 'utf8').split('\n').find((l) => l.includes(text));
+        if (line) return line;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return '(no line)';
+    };
+    assert.ok((await lineOf('/logged-id ')).endsWith(` 200 ${id}`), 'the access log names the id the backend got');
   });
 
   it('rewrite-target: /something/new reaches the backend as /new; path /foo with target / sends everything as /', async () => {
