@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Compiles src/ into dist/ (ES modules, one chunk per lazily loaded command) so podpath's
 // processes start without a TypeScript loader: faster, and tens of MiB less per process; and
-// src/native/sockopt.c into build/sockopt.node (the userspace proxy's transparent sockets); and
+// src/native/sockopt.c into build/sockopt.node (the userspace proxy's transparent sockets, the
+// port-forward's sockets in pods' namespaces, the LoadBalancer speaker's rtnetlink calls); and
 // src/native/nftctx.c into build/nftctx.node (a libnftables context kept open); and
 // src/images/echo.c into build/echo (the podpath/echo image's program); and writes
 // build/openapi-models.json, the model data the API server's OpenAPI schemas come from; and
@@ -50,7 +51,7 @@ function addon(name, libs, without) {
     console.warn(`podpath build: build/${name}.node not built (${why}); ${without}`);
   }
 }
-addon('sockopt', [], 'the userspace proxy will not keep client addresses. apt-get install -y gcc libc6-dev, then npm run build.');
+addon('sockopt', [], 'the userspace proxy will not keep client addresses, and the LoadBalancer speaker runs ip twice a second. apt-get install -y gcc libc6-dev, then npm run build.');
 addon('nftctx', ['-lnftables', '-lpthread'], 'nftables transactions go to a new nft process each (slow partial syncs at thousands of Services). apt-get install -y gcc libc6-dev libnftables-dev, then npm run build.');
 // The built-in image podpath/echo as a native program (src/images/echo.c): a pod of it holds about
 // a MiB instead of a Node process. Without it the node agent runs `podpath image echo`, which

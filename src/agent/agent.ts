@@ -21,6 +21,8 @@ import { ContainerLogWriters, logKey } from './logwriter.ts';
 import { containerEnv } from './env.ts';
 import { StreamingServer, type StreamingHost } from './streaming.ts';
 import { LoadBalancerAnnouncer } from './network.ts';
+import { addressLifetimeSeconds } from './memberlist.ts';
+import { hostUnderlay, ipUnderlay } from './underlay.ts';
 import { kubeletPort, NodeStatusManager, readMachineInfo } from './nodestatus.ts';
 import { isTerminal } from '../api/pod.ts';
 import { agentPaths, type AgentPaths } from './paths.ts';
@@ -130,7 +132,10 @@ export class NodeAgent {
     fs.mkdirSync(path.dirname(paths.confList), { recursive: true });
     this.logWriters = new ContainerLogWriters(o.log);
     this.nodeStatus = new NodeStatusManager(o, { client: this.client, clock: this.clock, machine: readMachineInfo(), cached: () => this.nodes.get(undefined, o.nodeName) });
-    this.announcer = new LoadBalancerAnnouncer(o, executor);
+    // rtnetlink in the agent's own namespace only on the host's executor: a test's fake executor keeps the `ip` commands it records
+    const held = deps.executor ? { underlay: ipUnderlay(executor, o.underlayDevice, addressLifetimeSeconds) } : hostUnderlay(executor, o.underlayDevice, addressLifetimeSeconds);
+    o.log(`LoadBalancer speaker: addresses through ${held.underlay.via}${held.why ? ` (${held.why})` : ''}`);
+    this.announcer = new LoadBalancerAnnouncer(o, executor, { underlay: held.underlay });
     this.sandboxes = new SandboxManager({ ...o, ipamDir: paths.ipamDir, confListFile: paths.confList }, executor);
     this.prober = new Prober({
       executor,

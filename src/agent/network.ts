@@ -1,14 +1,16 @@
 // The LoadBalancer IPs this node answers for on the underlay, as MetalLB's layer-2 speaker holds
 // them: which node is chosen is announce.ts's plan over the speakers alive now (memberlist.ts's
 // heartbeats); this shell listens and sends the heartbeats, watches the underlay link, and adds,
-// renews and removes the addresses through the executor, in the namespace the agent runs in (the
-// node's), announcing a new one with gratuitous ARP so clients move to this node at once. (The
-// routes to other nodes' pod CIDRs are the network daemon's: src/cni.)
+// renews and removes the addresses (underlay.ts: rtnetlink, or `ip` through the executor), in the
+// namespace the agent runs in (the node's), announcing a new one with gratuitous ARP so clients
+// move to this node at once. (The routes to other nodes' pod CIDRs are the network daemon's:
+// src/cni.)
 import dgram from 'node:dgram';
 import type { EndpointSlice, Node, Service } from '../api/types.ts';
 import type { Executor } from '../exec/exec.ts';
 import { announcements, speakerPlan } from './announce.ts';
 import { addressLifetimeSeconds, deadAfterMs, decodeHeartbeat, encodeHeartbeat, heartbeatIntervalMs, Members, memberlistPort } from './memberlist.ts';
+import { ipUnderlay, type Underlay } from './underlay.ts';
 
 export interface AnnouncerOptions {
   nodeName: string;
@@ -44,16 +46,11 @@ export const udpHeartbeatSocket: OpenHeartbeatSocket = (address, port, onMessage
 export interface AnnouncerDeps {
   openSocket: OpenHeartbeatSocket;
   now: () => number;
+  /** the addresses and the link (default: `ip` through the executor) */
+  underlay: Underlay;
 }
 
 const internalIP = (n: Node) => n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-
-/** Whether `ip -o link show` says the device is up with a carrier (UP and LOWER_UP). */
-export function linkUp(ipLinkOutput: string, device: string): boolean {
-  const line = ipLinkOutput.split('\n').find((l) => new RegExp(`^\\d+: ${device.replace(/[.]/g, '\\.')}[:@]`).test(l));
-  const flags = /<([^>]*)>/.exec(line ?? '')?.[1]?.split(',') ?? [];
-  return flags.includes('UP') && flags.includes('LOWER_UP');
-}
 
 export class LoadBalancerAnnouncer {
   /** LoadBalancer IPs this node holds on its underlay interface */
@@ -79,7 +76,7 @@ export class LoadBalancerAnnouncer {
     private readonly ex: Executor,
     deps: Partial<AnnouncerDeps> = {},
   ) {
-    this.deps = { openSocket: deps.openSocket ?? udpHeartbeatSocket, now: deps.now ?? Date.now };
+    this.deps = { openSocket: deps.openSocket ?? udpHeartbeatSocket, now: deps.now ?? Date.now, underlay: deps.underlay ?? ipUnderlay(ex, o.underlayDevice, addressLifetimeSeconds) };
   }
 
   /**
@@ -133,14 +130,10 @@ export class LoadBalancerAnnouncer {
     }
   }
 
-  /** Renews the held addresses and reads the underlay link's state, in one `ip -batch`. */
+  /** Renews the held addresses and reads the underlay link's state. */
   private async checkLink(): Promise<void> {
     const dev = this.o.underlayDevice;
-    const r = await this.exclusive(() => {
-      const lines = [`link show dev ${dev}`, ...[...this.held].map((ip) => `addr replace ${ip}/32 dev ${dev} valid_lft ${addressLifetimeSeconds} preferred_lft ${addressLifetimeSeconds}`)];
-      return this.ex.execAsync(['ip', '-o', '-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, allowFail: true, timeoutMs: 5000 });
-    });
-    const up = linkUp(r.stdout, dev);
+    const up = await this.exclusive(() => this.deps.underlay.renew([...this.held]));
     if (up && this.linkUpSince === undefined) this.linkUpSince = this.deps.now();
     if (!up && this.linkUpSince !== undefined) {
       this.linkUpSince = undefined;
@@ -231,9 +224,9 @@ export class LoadBalancerAnnouncer {
 
   private async claim(ip: string): Promise<void> {
     const dev = this.o.underlayDevice;
-    const r = await this.ex.execAsync(['ip', 'addr', 'replace', `${ip}/32`, 'dev', dev, 'valid_lft', String(addressLifetimeSeconds), 'preferred_lft', String(addressLifetimeSeconds)], { allowFail: true, timeoutMs: 5000 });
-    if (r.status !== 0) {
-      this.o.log(`cannot hold LoadBalancer IP ${ip} on ${dev}: ${(r.error ?? r.stderr).trim()}`);
+    const error = await this.deps.underlay.claim(ip);
+    if (error !== undefined) {
+      this.o.log(`cannot hold LoadBalancer IP ${ip} on ${dev}: ${error}`);
       return;
     }
     this.held.add(ip);
@@ -247,7 +240,7 @@ export class LoadBalancerAnnouncer {
   }
 
   private async release(ip: string): Promise<void> {
-    await this.ex.execAsync(['ip', 'addr', 'del', `${ip}/32`, 'dev', this.o.underlayDevice], { allowFail: true, timeoutMs: 5000 });
+    await this.deps.underlay.release(ip);
     this.held.delete(ip);
     this.o.log(`no longer answering for LoadBalancer IP ${ip}`);
   }

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import type { Node, Service } from '../../src/api/types.ts';
 import { announceRank, announcements, speakerPlan } from '../../src/agent/announce.ts';
 import { deadAfterMs, decodeHeartbeat, encodeHeartbeat, heartbeatIntervalMs, Members } from '../../src/agent/memberlist.ts';
-import { linkUp, LoadBalancerAnnouncer, type HeartbeatSocket, type OpenHeartbeatSocket } from '../../src/agent/network.ts';
+import { LoadBalancerAnnouncer, type HeartbeatSocket, type OpenHeartbeatSocket } from '../../src/agent/network.ts';
+import { linkUp } from '../../src/agent/underlay.ts';
 import { FakeExecutor } from '../../src/exec/fake.ts';
 
 const node = (name: string, ip: string, ready = true) =>
