@@ -104,6 +104,10 @@ export class Fake implements NftInterface {
     return c.rules.map((r) => ({ ...r }));
   }
 
+  hasRules(chain: string): boolean {
+    return (this.table()?.chains.get(chain)?.rules.length ?? 0) > 0;
+  }
+
   listElements(objectType: 'set' | 'map', name: string): Element[] {
     const s = objectType === 'set' ? this.table()?.sets.get(name) : this.table()?.maps.get(name);
     if (!s) throw notFound(`no such ${objectType} "${name}"`);

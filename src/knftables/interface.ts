@@ -17,6 +17,12 @@ export interface NftInterface {
   list(objectType: ListableType): string[];
   /** The rules of one chain ('' for every chain), with handles; ENOENT when the chain does not exist. */
   listRules(chain: string): Rule[];
+  /**
+   * Whether the chain exists and has a rule (false for no such chain or table). listRules(chain)
+   * answers this as well, but nft 1.0.x reads the whole table to list one chain: seconds at
+   * kube-proxy's 110,000 chains, where this asks the kernel for that chain alone when it can.
+   */
+  hasRules(chain: string): boolean;
   /** The elements of a set or map; ENOENT when it does not exist. */
   listElements(objectType: 'set' | 'map', name: string): Element[];
 }

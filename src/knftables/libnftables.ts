@@ -15,6 +15,7 @@ interface NftctxAddon {
   open(netnsPath: string | null): object;
   run(ctx: object, text: string): { rc: number; stdout: string; stderr: string; source: string };
   remove(ctx: object, family: number, table: string, kinds: number[], names: string[]): { rc: number; failed: number };
+  rules(ctx: object, family: number, table: string, chain: string): { rc: number; count: number };
   close(ctx: object): void;
 }
 
@@ -77,6 +78,15 @@ export class NftSession {
     const code = (['ENOENT', 'EEXIST', 'EBUSY', 'EOPNOTSUPP'] as const).find((c) => c === name) ?? 'EINVAL';
     const what = r.failed >= 0 ? `: delete ${objs[r.failed]!.kind} ${family} ${table} ${objs[r.failed]!.name}` : '';
     throw new NftError(code, `netlink: ${name}${what}`);
+  }
+
+  /** How many rules the chain has (0 when it or its table does not exist), from a netlink dump of that chain alone. */
+  ruleCount(family: Family, table: string, chain: string): number {
+    if (!this.ctx) throw new NftError('EEXEC', 'libnftables: the context is closed');
+    const r = this.addon.rules(this.ctx, nfproto[family], table, chain);
+    if (r.rc === 0) return r.count;
+    const name = Object.entries(os.constants.errno).find(([, n]) => n === r.rc)?.[0] ?? `errno ${r.rc}`;
+    throw new NftError('EEXEC', `netlink: ${name}: list rules of chain ${family} ${table} ${chain}`);
   }
 
   close(): void {

@@ -174,6 +174,17 @@ export class Nftables implements NftInterface {
     return parseRuleset(json, nft(this.opts, ['-a', 'list', ...what])).rules;
   }
 
+  hasRules(chain: string): boolean {
+    const s = this.openSession();
+    if (s) return s.ruleCount(this.opts.family, this.opts.table, chain) > 0;
+    try {
+      return this.listRules(chain).length > 0;
+    } catch (e) {
+      if (e instanceof NftError && e.code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
   listElements(objectType: 'set' | 'map', name: string): Element[] {
     return parseRuleset(nft(this.opts, ['--json', 'list', objectType, ...this.where(), name])).elements;
   }

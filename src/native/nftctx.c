@@ -49,6 +49,10 @@ struct nftctx {
   int *del_kinds;
   char **del_names;
   int del_failed;   // the first refused delete's index, -1 for none
+  // a count of one chain's rules (job: the table, del_names[0]: the chain), by a netlink dump of
+  // that chain alone; the answer is rc and count
+  bool count_rules;
+  int count;
   int rc;
   char *out, *err;
 };
@@ -172,6 +176,59 @@ static int nl_delete(int family, const char *table, int n, const int *kinds, cha
   return err;
 }
 
+// Counts the rules of one chain by a dump of that chain alone (NFT_MSG_GETRULE naming the table
+// and chain): nft 1.0.x would read every chain of every table first. 0 with *count (0 for a chain
+// or table that does not exist: the kernel's filtered dump is then empty), or an errno.
+static int nl_count_rules(int family, const char *table, const char *chain, int *count) {
+  *count = 0;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) return errno;
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+  int err = 0;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) err = errno;
+  char buf[1024] __attribute__((aligned(NLMSG_ALIGNTO)));
+  memset(buf, 0, sizeof buf);
+  size_t off = 0;
+  put_msg(buf, &off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, family, 1, 0);
+  put_attr(buf, &off, NFTA_RULE_TABLE, table);
+  put_attr(buf, &off, NFTA_RULE_CHAIN, chain);
+  ((struct nlmsghdr *)buf)->nlmsg_len = (unsigned)off;
+  if (!err) {
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    if (sendto(fd, buf, off, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) err = errno;
+  }
+  // A big chain's rules come in many datagrams; each rule is one NEWRULE message.
+  const size_t cap = 65536;
+  char *rbuf = malloc(cap);
+  if (!rbuf && !err) err = ENOMEM;
+  bool done = false;
+  while (!err && !done) {
+    ssize_t r = recv(fd, rbuf, cap, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    int left = (int)r;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)rbuf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type == NLMSG_DONE) {
+        done = true;
+        break;
+      }
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        int e = -((const struct nlmsgerr *)NLMSG_DATA(h))->error;
+        if (e) err = e;
+        done = true;
+        break;
+      }
+      if ((h->nlmsg_type & 0xff) == NFT_MSG_NEWRULE) (*count)++;
+    }
+  }
+  free(rbuf);
+  close(fd);
+  return err;
+}
+
 static void *worker(void *arg) {
   struct nftctx *c = arg;
   int err = 0;
@@ -195,6 +252,19 @@ static void *worker(void *arg) {
     c->has_job = false;
     char *job = c->job;
     c->job = NULL;
+    if (c->count_rules) {
+      pthread_mutex_unlock(&c->mu);
+      int count = 0;
+      int rc = nl_count_rules(c->del_family, job, c->del_names[0], &count);
+      free(job);
+      pthread_mutex_lock(&c->mu);
+      c->rc = rc;
+      c->count = count;
+      c->done = true;
+      c->busy = false;
+      pthread_cond_broadcast(&c->cv);
+      continue;
+    }
     if (c->del_count > 0) {
       pthread_mutex_unlock(&c->mu);
       int failed = -1;
@@ -521,11 +591,53 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
   return res;
 }
 
+// rules(context, family: number, table: string, chain: string) -> { rc, count }: how many rules
+// the chain has (0 when it or its table does not exist), from a netlink dump of that chain alone.
+static napi_value js_rules(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  struct nftctx *c;
+  int32_t family;
+  char *table = NULL, *chain = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 || !(c = get_ctx(env, argv[0])) || napi_get_value_int32(env, argv[1], &family) != napi_ok ||
+      !get_string(env, argv[2], &table) || !get_string(env, argv[3], &chain) || strlen(table) >= NFT_NAME_MAXLEN || strlen(chain) >= NFT_NAME_MAXLEN) {
+    free(table);
+    free(chain);
+    napi_throw_type_error(env, NULL, "rules(context, family: number, table: string, chain: string)");
+    return NULL;
+  }
+  int e = acquire(c);
+  if (e) {
+    free(table);
+    free(chain);
+    return throw_errno(env, "nft context", e);
+  }
+  c->job = table;
+  c->del_family = family;
+  c->del_names = &chain;
+  c->count_rules = true;
+  hand_over(c);
+  c->count_rules = false;
+  c->del_names = NULL;
+  int rc = c->rc, count = c->count;
+  pthread_mutex_unlock(&c->mu);
+  free(chain);
+
+  napi_value res, v;
+  napi_create_object(env, &res);
+  napi_create_int32(env, rc, &v);
+  set_prop(env, res, "rc", v);
+  napi_create_int32(env, count, &v);
+  set_prop(env, res, "count", v);
+  return res;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"run", NULL, js_run, NULL, NULL, NULL, napi_default, NULL},
       {"remove", NULL, js_remove, NULL, NULL, NULL, napi_default, NULL},
+      {"rules", NULL, js_rules, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);

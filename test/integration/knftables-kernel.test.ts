@@ -132,6 +132,26 @@ for (const transport of ['nft', 'libnftables'] as const) describe(`knftables on 
     assert.equal(codeOf(() => new Nftables({ family: 'ip', table: 'nope', netns: ns }).list('chains')), 'ENOENT');
   });
 
+  it('says whether a chain has rules as the Fake does: one with rules, an empty one, none, and no table', () => {
+    const empty = nft.newTransaction();
+    empty.add({ kind: 'chain', name: 'zz-empty' });
+    nft.run(empty);
+    fake.run(empty);
+    for (const chain of ['services', 'external-42NFTM6N-ns2/svc2/tcp/p80', 'zz-empty', 'nope']) {
+      assert.equal(nft.hasRules(chain), fake.hasRules(chain), chain);
+    }
+    assert.equal(nft.hasRules('services'), true);
+    assert.equal(nft.hasRules('zz-empty'), false);
+    assert.equal(nft.hasRules('nope'), false);
+    const noTable = new Nftables({ family: 'ip', table: 'nope', netns: ns, ...(transport === 'libnftables' ? { session: true } : {}) });
+    assert.equal(noTable.hasRules('services'), false);
+    noTable.close();
+    const drop = nft.newTransaction();
+    drop.delete({ kind: 'chain', name: 'zz-empty' });
+    nft.run(drop);
+    fake.run(drop);
+  });
+
   const refusals: [string, (tx: Transaction) => void][] = [
     ['a rule in a missing chain', (tx) => tx.add(rule('nope', 'accept'))],
     ['a jump to a missing chain', (tx) => tx.add(rule('services', 'jump nope'))],

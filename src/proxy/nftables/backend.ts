@@ -106,7 +106,7 @@ export class NftablesBackend implements Backend {
   /** Whether the table still dispatches Services: its services chain is there with its rules (a flushed or deleted table has none). */
   intact(): boolean {
     try {
-      return this.nft.listRules('services').length > 0;
+      return this.nft.hasRules('services');
     } catch {
       // Gone (ENOENT), or nft could not say: a full sync rewrites the table, or fails and says why.
       return false;
