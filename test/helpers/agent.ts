@@ -103,8 +103,19 @@ export class FakeNetns implements NetnsOps {
   }
 }
 
+const stateDirs: string[] = [];
+
+/** A scratch state directory, removed when the test process exits (unless something is mounted under it). */
 export function tempStateDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-agent-'));
+  if (!stateDirs.length) {
+    process.once('exit', () => {
+      const mounts = fs.readFileSync('/proc/mounts', 'utf8');
+      for (const d of stateDirs) if (!mounts.includes(d)) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-agent-'));
+  stateDirs.push(d);
+  return d;
 }
 
 export function pod(name: string, spec: Partial<PodSpec>, extra: Partial<Pod> = {}): Pod {
