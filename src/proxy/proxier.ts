@@ -87,6 +87,8 @@ export class Proxier {
   private initialized = false;
   private needFullSync = true;
   private lastFullSync = 0;
+  /** when stale UDP flows were last looked for (ms) */
+  private lastConntrack = -Infinity;
   /** cancels the timers still to fire */
   private readonly timers = new Set<() => void>();
 
@@ -224,20 +226,23 @@ export class Proxier {
     this.timers.add(cancel);
   }
 
-  /** Brings each changed Service's ports up to date; returns the Services to rewrite. */
-  private takeChanges(full: boolean): Set<string> {
+  /** Brings each changed Service's ports up to date; returns the Services to rewrite, and whether any had or has a UDP port. */
+  private takeChanges(full: boolean): { keys: Set<string>; udp: boolean } {
     const changed = new Set([...this.serviceChanges.checkoutChanges(), ...this.endpointChanges.checkoutChanges()]);
     this.o.metrics.serviceChangesPending.set(0);
     this.o.metrics.endpointChangesPending.set(0);
     const keys = full ? new Set([...this.ports.keys(), ...this.serviceChanges.keys(), ...changed]) : changed;
     const zone = nodeZone(this.node);
+    const hasUdp = (ports?: ServicePortInfo[]) => ports?.some((sp) => sp.protocol === 'UDP') ?? false;
+    let udp = false;
     for (const k of keys) {
       const svc = this.serviceChanges.get(k);
       const ports = svc ? servicePorts([svc], this.endpointChanges.slicesFor(k), this.o.nodeName, zone) : [];
+      udp ||= hasUdp(this.ports.get(k)) || hasUdp(ports);
       if (ports.length) this.ports.set(k, ports);
       else this.ports.delete(k);
     }
-    return keys;
+    return { keys, udp };
   }
 
   private sync(): void {
@@ -246,13 +251,13 @@ export class Proxier {
     const full = this.needFullSync;
     const triggers = this.endpointChanges.checkoutTriggerTimes();
     try {
-      const changed = this.takeChanges(full);
+      const { keys: changed, udp: udpChanged } = this.takeChanges(full);
       const nodeIP = this.nodeIP();
       const podCIDR = this.node?.spec?.podCIDR;
       const r = this.o.backend.sync({ byService: this.ports, ...(full ? {} : { changed }), ...(nodeIP ? { nodeIP } : {}), ...(podCIDR ? { podCIDR } : {}) });
       this.needFullSync = false;
       if (full) this.lastFullSync = this.clock.now();
-      this.afterSync(triggers);
+      this.afterSync(triggers, full || udpChanged);
       // Chains a sync flushed are deleted by a later one: make sure there is one.
       if (this.o.backend.pendingCleanup()) this.later(cleanupDelayMs, () => this.requestSync());
       const ms = performance.now() - t0;
@@ -270,8 +275,14 @@ export class Proxier {
     }
   }
 
-  /** What follows a successful sync: health, metrics, health-check servers, conntrack. */
-  private afterSync(triggers: number[]): void {
+  /**
+   * What follows a successful sync: health, metrics, health-check servers, conntrack. Stale UDP
+   * flows are looked for after a sync that changed a UDP Service port (or a full one), and at
+   * least once a sync period: listing the node's flows runs `conntrack`, and starting a process
+   * from a proxy holding 10,000 Services' state blocks it for tens of milliseconds, which every
+   * partial sync paid (upstream lists them in-process through netlink after every sync).
+   */
+  private afterSync(triggers: number[], udpChanged: boolean): void {
     const { metrics } = this.o;
     this.o.proxyHealth?.updated();
     const now = this.clock.now();
@@ -297,7 +308,8 @@ export class Proxier {
     metrics.noLocalEndpoints.set(noLocalInternal, { traffic_policy: 'internal' });
     metrics.noLocalEndpoints.set(noLocalExternal, { traffic_policy: 'external' });
     this.o.serviceHealth?.sync(hc);
-    if (udp.length && this.o.conntrack) {
+    if (udp.length && this.o.conntrack && (udpChanged || now - this.lastConntrack >= this.o.syncPeriodMs)) {
+      this.lastConntrack = now;
       try {
         const n = this.o.conntrack(udp);
         if (n) {

@@ -226,6 +226,24 @@ describe('Proxier', () => {
     assert.match(metrics.expose(), /^kubeproxy_conntrack_reconciler_deleted_entries_total 2$/m);
   });
 
+  it('looks for stale UDP flows after a sync that changed a UDP Service port, and otherwise once a sync period', () => {
+    let calls = 0;
+    const { clock, p } = started({ conntrack: () => (calls++, 0) });
+    p.onServiceAdd(service('dns', { ports: [{ port: 53, protocol: 'UDP' }] }));
+    p.onEndpointSliceAdd(slice('dns', ['10.244.0.8'], { protocol: 'UDP' }));
+    clock.advance();
+    const afterUdp = calls;
+    assert.ok(afterUdp >= 1, 'the UDP Service\'s own sync');
+    p.onEndpointSliceUpdate(slice('a', ['10.244.0.5']), slice('a', ['10.244.0.6']));
+    clock.advance();
+    assert.equal(calls, afterUdp, 'a TCP Service\'s endpoint change lists no flows');
+    p.onEndpointSliceUpdate(slice('dns', ['10.244.0.8'], { protocol: 'UDP' }), slice('dns', ['10.244.0.9'], { protocol: 'UDP' }));
+    clock.advance();
+    assert.equal(calls, afterUdp + 1, 'the UDP Service\'s endpoint change does');
+    clock.advance(syncPeriodMs);
+    assert.equal(calls, afterUdp + 2, 'and a sync period later, with nothing changed');
+  });
+
   it('stops its timers when stopped', () => {
     const { clock, backend, p } = started();
     p.onEndpointSliceUpdate(slice('a', ['10.244.0.5']), slice('a', ['10.244.0.6']));
