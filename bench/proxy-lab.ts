@@ -4,6 +4,12 @@
 //                log line saying the partial sync that applied it finished
 //   connect      TCP connection set-up from the node to a pod through its Service's ClusterIP,
 //                against a direct connection to the pod IP (the limit), interleaved
+//   floor        (nftables mode) the kernel's own time for the smallest transaction a partial sync
+//                can be on this table: a new chain holding one jump, through the same libnftables
+//                context, against one holding a rule without a jump. A jump makes the kernel check
+//                the whole table for loops at commit (every chain reachable from the base chains),
+//                and every partial sync of a Service writes jumps, so that check is a floor no
+//                proxy can go under on this kernel.
 // Root only; builds its own lab (named ppb…) and removes it.
 //   npm run build && node --import tsx bench/proxy-lab.ts [--mode nftables|iptables] [--services 10,10000] [--connects 500] [--changes 10]
 import { spawnSync } from 'node:child_process';
@@ -14,6 +20,7 @@ import path from 'node:path';
 import type { EndpointSlice } from '../src/api/types.ts';
 import { Client, loadConfig } from '../src/client/client.ts';
 import { labPaths, readState } from '../src/lab/lab.ts';
+import { NftSession } from '../src/knftables/libnftables.ts';
 import { podpathBin } from '../test/helpers/apiserver.ts';
 import { benchSlice } from './proxy-state.ts';
 
@@ -60,6 +67,27 @@ async function idle(log: string): Promise<void> {
     const lastMs = Number(/ in ([\d.]+) ms\n?$/.exec(text)?.[1] ?? 0);
     await sleep(1500 + lastMs);
     if (readLog(log).length === text.length) return;
+  }
+}
+
+/** Median ms of the kernel taking one new chain with a jump, and one with a counter, in kube-proxy's table (made and removed by netlink). */
+function commitFloor(netns: string, runs = 5): { jump: number; plain: number } | { error: string } {
+  const s = NftSession.open({ netns });
+  if ('error' in s) return s;
+  const time = (body: string) => {
+    const ms: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      s.run(`add chain ip kube-proxy pp-bench-floor-to\nadd chain ip kube-proxy pp-bench-floor {\n${body}\n}\n`);
+      ms.push(performance.now() - t);
+      s.remove('ip', 'kube-proxy', [{ kind: 'chain', name: 'pp-bench-floor' }, { kind: 'chain', name: 'pp-bench-floor-to' }]);
+    }
+    return pct(ms, 0.5);
+  };
+  try {
+    return { jump: time('jump pp-bench-floor-to'), plain: time('counter') };
+  } finally {
+    s.close();
   }
 }
 
@@ -161,6 +189,12 @@ async function main(): Promise<void> {
       console.log(`  EndpointSlice write -> rules applied: median ${pct(latencies, 0.5)} ms, max ${Math.max(...latencies)} ms (the sync itself: median ${pct(syncMs, 0.5).toFixed(1)} ms)`);
       const d50 = pct(c.direct, 0.5);
       const s50 = pct(c.service, 0.5);
+      if (mode === 'nftables') {
+        await idle(log);
+        const f = commitFloor(netns);
+        if ('error' in f) console.log(`  kernel floor: not measured (${f.error})`);
+        else console.log(`  kernel floor: a new chain with one jump committed in ${f.jump.toFixed(1)} ms, one with a counter in ${f.plain.toFixed(1)} ms (median of 5, libnftables context)`);
+      }
       console.log(`  connect through the ClusterIP: median ${s50.toFixed(0)} µs, p99 ${pct(c.service, 0.99).toFixed(0)} µs`);
       console.log(`  reference, direct to the pod:  median ${d50.toFixed(0)} µs, p99 ${pct(c.direct, 0.99).toFixed(0)} µs  (ClusterIP is ${(((s50 - d50) / d50) * 100).toFixed(0)}% slower at the median)`);
     }
