@@ -29,6 +29,9 @@ export interface NftSessionOptions {
   netns?: string;
 }
 
+/** ENOENT for 2: the name of an errno the addon answered with. */
+const errnoName = (n: number) => Object.entries(os.constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+
 /** One open libnftables context. */
 export class NftSession {
   private ctx: object | undefined;
@@ -74,7 +77,7 @@ export class NftSession {
     if (!objs.length) return;
     const r = this.addon.remove(this.ctx, nfproto[family], table, objs.map((o) => (o.kind === 'chain' ? 0 : 1)), objs.map((o) => o.name));
     if (r.rc === 0) return;
-    const name = Object.entries(os.constants.errno).find(([, n]) => n === r.rc)?.[0] ?? `errno ${r.rc}`;
+    const name = errnoName(r.rc);
     const code = (['ENOENT', 'EEXIST', 'EBUSY', 'EOPNOTSUPP'] as const).find((c) => c === name) ?? 'EINVAL';
     const what = r.failed >= 0 ? `: delete ${objs[r.failed]!.kind} ${family} ${table} ${objs[r.failed]!.name}` : '';
     throw new NftError(code, `netlink: ${name}${what}`);
@@ -85,8 +88,7 @@ export class NftSession {
     if (!this.ctx) throw new NftError('EEXEC', 'libnftables: the context is closed');
     const r = this.addon.rules(this.ctx, nfproto[family], table, chain);
     if (r.rc === 0) return r.count;
-    const name = Object.entries(os.constants.errno).find(([, n]) => n === r.rc)?.[0] ?? `errno ${r.rc}`;
-    throw new NftError('EEXEC', `netlink: ${name}: list rules of chain ${family} ${table} ${chain}`);
+    throw new NftError('EEXEC', `netlink: ${errnoName(r.rc)}: list rules of chain ${family} ${table} ${chain}`);
   }
 
   close(): void {
