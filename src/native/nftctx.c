@@ -252,27 +252,17 @@ static void *worker(void *arg) {
     c->has_job = false;
     char *job = c->job;
     c->job = NULL;
-    if (c->count_rules) {
+    if (c->count_rules || c->del_count > 0) {
+      // netlink messages of our own, not nft: a count of a chain's rules, or deletes by name
+      bool counting = c->count_rules;
       pthread_mutex_unlock(&c->mu);
-      int count = 0;
-      int rc = nl_count_rules(c->del_family, job, c->del_names[0], &count);
+      int value = -1;
+      int rc = counting ? nl_count_rules(c->del_family, job, c->del_names[0], &value) : nl_delete(c->del_family, job, c->del_count, c->del_kinds, c->del_names, &value);
       free(job);
       pthread_mutex_lock(&c->mu);
       c->rc = rc;
-      c->count = count;
-      c->done = true;
-      c->busy = false;
-      pthread_cond_broadcast(&c->cv);
-      continue;
-    }
-    if (c->del_count > 0) {
-      pthread_mutex_unlock(&c->mu);
-      int failed = -1;
-      int rc = nl_delete(c->del_family, job, c->del_count, c->del_kinds, c->del_names, &failed);
-      free(job);
-      pthread_mutex_lock(&c->mu);
-      c->rc = rc;
-      c->del_failed = failed;
+      if (counting) c->count = value;
+      else c->del_failed = value;
       c->done = true;
       c->busy = false;
       pthread_cond_broadcast(&c->cv);
@@ -465,6 +455,17 @@ static napi_value set_prop(napi_env env, napi_value obj, const char *name, napi_
 
 // Waits until the context's thread is free and returns with c->mu held: 0, or (c->mu released)
 // the errno the context failed with.
+// { rc, <name>: value }: the answer of a call that is not nft's text.
+static napi_value rc_and(napi_env env, int rc, const char *name, int value) {
+  napi_value res, v;
+  napi_create_object(env, &res);
+  napi_create_int32(env, rc, &v);
+  set_prop(env, res, "rc", v);
+  napi_create_int32(env, value, &v);
+  set_prop(env, res, name, v);
+  return res;
+}
+
 static int acquire(struct nftctx *c) {
   pthread_mutex_lock(&c->mu);
   while (c->busy) pthread_cond_wait(&c->cv, &c->mu);
@@ -582,13 +583,7 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
   free_names(names, n);
   free(kinds);
 
-  napi_value res, v;
-  napi_create_object(env, &res);
-  napi_create_int32(env, rc, &v);
-  set_prop(env, res, "rc", v);
-  napi_create_int32(env, failed, &v);
-  set_prop(env, res, "failed", v);
-  return res;
+  return rc_and(env, rc, "failed", failed);
 }
 
 // rules(context, family: number, table: string, chain: string) -> { rc, count }: how many rules
@@ -623,13 +618,7 @@ static napi_value js_rules(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&c->mu);
   free(chain);
 
-  napi_value res, v;
-  napi_create_object(env, &res);
-  napi_create_int32(env, rc, &v);
-  set_prop(env, res, "rc", v);
-  napi_create_int32(env, count, &v);
-  set_prop(env, res, "count", v);
-  return res;
+  return rc_and(env, rc, "count", count);
 }
 
 NAPI_MODULE_INIT() {
