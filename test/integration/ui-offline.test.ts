@@ -171,8 +171,14 @@ describe('podpath ui -f, in Chromium', () => {
     assert.match(await layer.innerText(), /NetworkPolicy default\/api-deny-all/);
     const failing = dark.locator('.hop.fail');
     assert.equal(await failing.getAttribute('data-kind'), 'netpol');
-    // red in either scheme: the failing layer's color is the scheme's --bad
-    const [color, bad] = await layer.evaluate((e) => [getComputedStyle(e).color, getComputedStyle(document.documentElement).getPropertyValue('--bad').trim()]);
+    // red in either scheme: the failing layer's color is the scheme's --bad. The locator finds the
+    // element, then reads it: a layer drawn again in between is read detached, with no computed
+    // style (''), so it is read again, for at most 2 s.
+    let [color, bad] = ['', ''];
+    for (let i = 0; i < 40 && !color; i++) {
+      [color, bad] = await layer.evaluate((e) => [getComputedStyle(e).color, getComputedStyle(document.documentElement).getPropertyValue('--bad').trim()]);
+      if (!color) await dark.waitForTimeout(50);
+    }
     assert.equal(color, 'rgb(255, 123, 114)');
     assert.equal(bad, '#ff7b72');
     await screenshot(dark, 'offline-netpol-deny-dark');
