@@ -453,8 +453,6 @@ static napi_value set_prop(napi_env env, napi_value obj, const char *name, napi_
   return obj;
 }
 
-// Waits until the context's thread is free and returns with c->mu held: 0, or (c->mu released)
-// the errno the context failed with.
 // { rc, <name>: value }: the answer of a call that is not nft's text.
 static napi_value rc_and(napi_env env, int rc, const char *name, int value) {
   napi_value res, v;
@@ -466,6 +464,8 @@ static napi_value rc_and(napi_env env, int rc, const char *name, int value) {
   return res;
 }
 
+// Waits until the context's thread is free and returns with c->mu held: 0, or (c->mu released)
+// the errno the context failed with.
 static int acquire(struct nftctx *c) {
   pthread_mutex_lock(&c->mu);
   while (c->busy) pthread_cond_wait(&c->cv, &c->mu);

@@ -169,7 +169,6 @@ static void add_attr(struct nlmsghdr *h, unsigned short type, const void *data, 
 // message's length when the kernel answered with a message (copied to reply), -errno otherwise
 // (with *step naming what failed when it was not the kernel's answer).
 static int nl_call(const char *nspath, struct nlmsghdr *req, char *reply, size_t cap, const char **step) {
-  *step = NULL;
   int fd = socket_in(nspath, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE, step);
   if (fd < 0) return fd;
   *step = NULL;
@@ -213,9 +212,9 @@ out:
 // Error texts as ip's: the kernel's refusal after "RTNETLINK answers: ", a missing device by name;
 // a step of our own that failed by its name.
 static napi_value nl_fail(napi_env env, int err, const char *dev, const char *step) {
+  if (step) return fail(env, step, err);
   char msg[200];
-  if (step) snprintf(msg, sizeof msg, "%s: %s", step, strerror(err));
-  else if (err == ENODEV && dev) snprintf(msg, sizeof msg, "Device \"%s\" does not exist.", dev);
+  if (err == ENODEV && dev) snprintf(msg, sizeof msg, "Device \"%s\" does not exist.", dev);
   else snprintf(msg, sizeof msg, "RTNETLINK answers: %s", strerror(err));
   char code[32];
   snprintf(code, sizeof code, "E%d", err);
