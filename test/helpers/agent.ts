@@ -1,13 +1,11 @@
 // Fakes for the node agent's parts: a clock that jumps instead of waiting, a process table whose
 // processes live and die as a test says, namespace operations that only record, and one log of
 // events they (and a FakeExecutor's handlers) append to, so a test can assert an order.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Pod, PodSpec } from '../../src/api/types.ts';
 import type { Clock } from '../../src/agent/clock.ts';
 import type { ExitListener, Processes, StartOptions } from '../../src/agent/processes.ts';
 import type { NetnsOps } from '../../src/agent/sandbox.ts';
+import { scratchDir } from './tmp.ts';
 
 /** Starts at a fixed instant; sleep() moves time forward at once. */
 export class FakeClock implements Clock {
@@ -103,19 +101,9 @@ export class FakeNetns implements NetnsOps {
   }
 }
 
-const stateDirs: string[] = [];
-
-/** A scratch state directory, removed when the test process exits (unless something is mounted under it). */
+/** A scratch state directory, removed when the test process exits. */
 export function tempStateDir(): string {
-  if (!stateDirs.length) {
-    process.once('exit', () => {
-      const mounts = fs.readFileSync('/proc/mounts', 'utf8');
-      for (const d of stateDirs) if (!mounts.includes(d)) fs.rmSync(d, { recursive: true, force: true });
-    });
-  }
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'podpath-agent-'));
-  stateDirs.push(d);
-  return d;
+  return scratchDir('podpath-agent-');
 }
 
 export function pod(name: string, spec: Partial<PodSpec>, extra: Partial<Pod> = {}): Pod {

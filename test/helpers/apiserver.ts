@@ -3,17 +3,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { scratchDir } from './tmp.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const podpathBin = path.join(repoRoot, 'bin/podpath.js');
 export const kubectlBin = process.env.PODPATH_KUBECTL ?? '/usr/bin/kubectl';
 
+/** A scratch directory of the test, removed when its process exits. */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `pptest-${prefix}-`));
+  return scratchDir(`pptest-${prefix}-`);
 }
 
 export interface TestApiServer {
