@@ -5,6 +5,7 @@ import { readManifests } from '../api/manifest.ts';
 import { decodeFor } from '../apiserver/decode.ts';
 import type { Registry } from '../apiserver/registry.ts';
 import { startApiServer, type ApiServerOptions } from '../apiserver/server.ts';
+import { onStop } from '../util/lifecycle.ts';
 
 export interface RunOptions extends Omit<ApiServerOptions, 'log'> {
   /** manifests to create or update once the server is up */
@@ -42,13 +43,5 @@ export async function runApiServer(opts: RunOptions): Promise<void> {
   if (opts.kubeconfig && opts.apply?.length) {
     process.stdout.write(`\nTry it:\n  export KUBECONFIG=${opts.kubeconfig}\n  kubectl get svc api-service\n  kubectl get deploy,endpoints -o wide\n  kubectl describe svc api-service\n(Ctrl-C stops the server; its state stays in ${opts.dataDir}.)\n`);
   }
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await server.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  onStop(() => server.close());
 }

@@ -8,21 +8,9 @@ import { parseHostPort } from '../util/ip.ts';
 import type { CniBackend } from '../cni/routes.ts';
 import { clusterCIDR, clusterDNS, loadBalancerPool } from '../lab/defaults.ts';
 import { daemonNodeFlags } from '../util/nodeflags.ts';
+import { onStop } from '../util/lifecycle.ts';
 
 const log = (component: string) => (line: string) => process.stderr.write(`${new Date().toISOString()} ${component}: ${line}\n`);
-
-/** What SIGTERM/SIGINT stop, all of it, before the process exits (a process may run two components). */
-const stops: (() => void | Promise<void>)[] = [];
-
-function onStop(fn: () => void | Promise<void>): void {
-  if (stops.push(fn) > 1) return;
-  const stop = async () => {
-    await Promise.all(stops.map((f) => f()));
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
-}
 
 /** A Go-style duration: 1s, 500ms, 1m30s. */
 function durationMs(s: string): number {

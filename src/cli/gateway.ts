@@ -1,7 +1,8 @@
 // `podpath gateway route`: the Gateway API's routing decision for one request, offline, from a
 // file; `podpath gateway-controller`: the same decisions on the Ingress controller's nginx.
 import { Option, type Command } from 'commander';
-import { nginxDataPlane, nginxDataPlaneOptions, stopOnSignals } from './ingress.ts';
+import { nginxDataPlane, nginxDataPlaneOptions } from './ingress.ts';
+import { onStop } from '../util/lifecycle.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -30,7 +31,7 @@ export function addGatewayCommands(program: Command): void {
         ...nginxDataPlane(o, { httpPort: 80, httpsPort: 443 }),
         log,
       });
-      stopOnSignals(c);
+      onStop(() => c.stop());
     });
 
   const gateway = program.command('gateway').description('The Gateway API (GatewayClass, Gateway, HTTPRoute, ReferenceGrant) offline: which listener, route, rule and backend serve a request. No cluster, no root.');

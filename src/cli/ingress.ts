@@ -2,6 +2,7 @@
 // render|route` (the same model, offline, from a file).
 import type { Command } from 'commander';
 import { parseHostPort } from '../util/ip.ts';
+import { onStop } from '../util/lifecycle.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -64,16 +65,6 @@ export function nginxDataPlaneOptions(cmd: Command, defaults: { workerConnection
     .option('--sync-period <ms>', 'least time between two reloads (changes in between are merged into one)', '500');
 }
 
-/** A running controller stopped (its nginx too) on SIGTERM or SIGINT, then the process exits. */
-export function stopOnSignals(c: { stop(): Promise<void> }): void {
-  const stop = async () => {
-    await c.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
-}
-
 export function addIngressCommands(program: Command): void {
   const controller = program
     .command('ingress-controller')
@@ -99,7 +90,7 @@ export function addIngressCommands(program: Command): void {
         ...nginxDataPlane(o, { httpPort: portFlag(o, 'httpPort'), httpsPort: portFlag(o, 'httpsPort') }),
         log,
       });
-      stopOnSignals(c);
+      onStop(() => c.stop());
     });
 
   const ingress = program.command('ingress').description('The Ingress controller\'s model offline: the nginx.conf it would load, and which Ingress serves a request. No cluster, no root.');

@@ -3,6 +3,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { parseHostPort } from '../util/ip.ts';
+import { onStop } from '../util/lifecycle.ts';
 
 const files = (v: string, acc: string[]) => [...acc, v];
 
@@ -26,12 +27,7 @@ export function addNetpolCommands(program: Command): void {
         ...(o.metricsBindAddress && o.metricsBindAddress !== 'off' ? { metrics: parseHostPort(o.metricsBindAddress, '--metrics-bind-address') } : {}),
         log,
       });
-      const stop = async () => {
-        await agent.stop();
-        process.exit(0);
-      };
-      process.on('SIGTERM', () => void stop());
-      process.on('SIGINT', () => void stop());
+      onStop(() => agent.stop());
     });
 
   netpol
