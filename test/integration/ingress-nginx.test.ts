@@ -214,7 +214,7 @@ describe('the Ingress controller with a real nginx', { skip: !canRun && 'needs r
     }
   });
 
-  it('the backend sees X-Forwarded-For / X-Real-IP (the client, not what it claims), X-Forwarded-Proto/-Host/-Port and an X-Request-ID', async () => {
+  it('the backend sees X-Forwarded-For / X-Real-IP (the client, not what it claims), X-Forwarded-Proto/-Host/-Port, X-Original-Forwarded-For and an X-Request-ID', async () => {
     const a = await send({ host: 'app.test', target: '/h', headers: { 'X-Forwarded-For': '203.0.113.9', 'X-Real-IP': '203.0.113.9' } });
     const h = a.echo!.headers;
     assert.equal(h['x-forwarded-for'], '127.0.0.1');
@@ -223,9 +223,15 @@ describe('the Ingress controller with a real nginx', { skip: !canRun && 'needs r
     assert.equal(h['x-forwarded-host'], 'app.test');
     assert.equal(h['x-forwarded-port'], String(render.httpPort));
     assert.equal(h.host, 'app.test');
+    assert.equal(h['x-original-forwarded-for'], '203.0.113.9', 'what the client claimed, kept aside');
+    assert.equal(h['x-original-uri'], undefined, 'ingress-nginx adds X-Original-URI only with proxy-add-original-uri-header');
     assert.match(h['x-request-id']!, /^[0-9a-f]{32}$/);
     const ids = new Set<string>();
-    for (let i = 0; i < 20; i++) ids.add((await send({ host: 'app.test', target: '/h' })).echo!.headers['x-request-id']!);
+    for (let i = 0; i < 20; i++) {
+      const e = (await send({ host: 'app.test', target: '/h' })).echo!.headers;
+      assert.equal(e['x-original-forwarded-for'], undefined, 'no X-Forwarded-For sent, none kept');
+      ids.add(e['x-request-id']!);
+    }
     assert.equal(ids.size, 20, 'every request has an id of its own');
     for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
     const b = await send({ host: 'app.test', target: '/h', headers: { 'X-Request-ID': 'my-request-42' } });

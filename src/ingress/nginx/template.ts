@@ -87,10 +87,8 @@ function listen(o: RenderOptions, port: number, extra: string): string {
   return `listen ${addr}${extra};`;
 }
 
-/** `set` lines that tell the Lua code and the log what this location is. */
+/** `set` lines that tell the log (and the metrics of a request that ends before the Lua code chose a route) what this location is, as ingress-nginx's. */
 function locationVars(l: Location, upstream: string): string[] {
-  const c = l.canary;
-  const aff = l.config.affinity;
   return [
     `set $namespace ${q(l.ingress?.namespace ?? '')};`,
     `set $ingress_name ${q(l.ingress?.name ?? '')};`,
@@ -99,14 +97,6 @@ function locationVars(l: Location, upstream: string): string[] {
     `set $location_path ${q(l.path ?? '/')};`,
     `set $proxy_upstream_name ${q(upstream)};`,
     `set $proxy_alternative_upstream_name "";`,
-    `set $canary_upstream ${q(c?.upstream ?? '')};`,
-    `set $canary_weight ${q(String(c?.weight ?? 0))};`,
-    `set $canary_weight_total ${q(String(c?.weightTotal ?? 100))};`,
-    `set $canary_header ${q(c?.header ?? '')};`,
-    `set $canary_header_value ${q(c?.headerValue ?? '')};`,
-    `set $affinity_cookie ${q(aff?.cookieName ?? '')};`,
-    `set $affinity_path ${q(aff?.path ?? l.path ?? '/')};`,
-    `set $affinity_max_age ${q(aff?.maxAge !== undefined ? String(aff.maxAge) : '')};`,
   ];
 }
 
@@ -373,7 +363,9 @@ export function renderNginxConf(m: Model, o: RenderOptions): Rendered {
     'proxy_set_header X-Forwarded-Proto $scheme;',
     'proxy_set_header X-Forwarded-Scheme $scheme;',
     'proxy_set_header X-Scheme $scheme;',
-    'proxy_set_header X-Original-URI $request_uri;',
+    // the client's own X-Forwarded-For (X-Forwarded-For itself is the client's address); X-Original-URI
+    // only with proxy-add-original-uri-header, false by default
+    'proxy_set_header X-Original-Forwarded-For $http_x_forwarded_for;',
     'proxy_buffering off;',
     'proxy_next_upstream error timeout;',
     'proxy_next_upstream_tries 10;',
