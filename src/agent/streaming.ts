@@ -82,6 +82,13 @@ function sockopt(): SockoptAddon {
   return r.addon;
 }
 
+/** The buffer every port-forward connection reads its pod's bytes into (each read is copied out at once). */
+let podRead: Buffer | undefined;
+function podReadBuffer(): Buffer {
+  podRead ??= Buffer.allocUnsafe(64 * 1024);
+  return podRead;
+}
+
 /** A command's file, as the container's PATH finds it; undefined when there is none to run. */
 function findCommand(cmd: string, env: Record<string, string>, pid: number): string | undefined {
   // Looked up in the container's own root and working directory, as the runtime would.
@@ -276,7 +283,25 @@ export class StreamingServer {
     } catch (e) {
       return fail((e as Error).message);
     }
-    const conn = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    // What the pod sends is read into one buffer the agent reuses and copied straight into DATA
+    // frames: no buffer per read (each counts towards V8's external memory, whose growth starts full
+    // collections), and the connection stops reading while the client's is backed up.
+    // (Node's Socket constructor takes onread as connect() does; its types list it for connect only.)
+    const options: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
+      fd,
+      readable: true,
+      writable: true,
+      allowHalfOpen: true,
+      onread: {
+        buffer: podReadBuffer(),
+        callback: (n: number, buf: Buffer) => {
+          if (data.sendNow(buf.subarray(0, n))) return true;
+          data.drained(() => conn.resume());
+          return false;
+        },
+      },
+    };
+    const conn = new net.Socket(options);
     let connected = false;
     conn.on('error', (e: NodeJS.ErrnoException) => {
       if (!connected) {
@@ -291,7 +316,7 @@ export class StreamingServer {
       connected = true;
       conn.setNoDelay(true);
       data.pipe(conn);
-      conn.pipe(data);
+      conn.on('end', () => data.end());
     });
     let finished = false;
     const done = () => {

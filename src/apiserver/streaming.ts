@@ -97,6 +97,23 @@ export function createUpgradeHandler(o: StreamingOptions): (req: IncomingMessage
   };
 }
 
+/** How much a relayed direction may hold unsent before its reading pauses. */
+const relayWindow = 1 << 20;
+
+/**
+ * `from`'s bytes written to `to`, `to` ended when `from` ends. As pipe(), but reading pauses only
+ * when a MiB waits unsent, not at the 16 KiB highWaterMark: through TLS each read is one 16 KiB
+ * record, and pipe() stopped and restarted reading the socket for nearly every one.
+ */
+function relay(from: Duplex, to: Duplex): void {
+  from.on('data', (d: Buffer) => {
+    if (to.write(d) || to.writableLength < relayWindow) return;
+    from.pause();
+    to.once('drain', () => from.resume());
+  });
+  from.on('end', () => to.end());
+}
+
 /** Passes the upgrade request to the agent and then the bytes both ways; the agent's answer (101 or a refusal) goes back as it is. */
 function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string, port: number, agentPath: string, kubelet: KubeletClientConfig): void {
   const upstream = tls.connect({ host, port, ...kubeletTLS(kubelet, host, port) });
@@ -113,8 +130,8 @@ function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string,
     }
     upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (head.length) upstream.write(head);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
+    relay(socket, upstream);
+    relay(upstream, socket);
   });
   upstream.on('error', (e: NodeJS.ErrnoException) => {
     if (!connected) reply(socket, errors.internal(`error dialing backend: ${tlsVerifyError(e, host) ?? `dial tcp ${host}:${port}: ${e.message}`}`));

@@ -1,7 +1,7 @@
 // kubectl exec, exec -it, attach, run --rm -it, port-forward and cp in a lab, with the real
 // kubectl 1.32 (WebSocket v5.channel.k8s.io; port-forward as SPDY tunnelled in WebSocket) and
 // Debian's kubectl 1.20 (SPDY/3.1 only): output, exit codes, a terminal (the test's own
-// pseudo-terminal, from script(1)), upstream's error texts, and port-forward under load and to a
+// pseudo-terminal, from script(1)), upstream's error texts, and port-forward under load, of 5 MiB bodies and to a
 // port nothing listens on.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -33,6 +33,19 @@ function get(url: string): Promise<{ status: number; body: string }> {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** GET url, the body's bytes (a fresh connection). */
+function getBytes(url: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: 30_000 }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve(Buffer.concat(parts)));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -180,6 +193,24 @@ describe('kubectl exec, attach, run -it, port-forward and cp in a lab', { skip: 
             const all = await Promise.all(Array.from({ length: 20 }, () => get(`http://127.0.0.1:${port}/api/v1/hello`)));
             assert.deepEqual(all.map((r) => r.status), Array(20).fill(200));
             assert.ok(all.every((r) => JSON.parse(r.body).pod === 'web'));
+          } finally {
+            p.kill();
+            await p.end();
+          }
+        }));
+
+      it('port-forward carries 5 MiB bodies byte for byte, four at once', () =>
+        explained(lab, async () => {
+          const p = background(['port-forward', 'pod/bulk', ':8090']);
+          try {
+            const port = Number((await p.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 8090/))[1]);
+            const want = Buffer.alloc(5 << 20);
+            for (let i = 0; i < want.length; i++) want[i] = (i * 7 + (i >> 16)) & 255;
+            const bodies = await Promise.all(Array.from({ length: 4 }, () => getBytes(`http://127.0.0.1:${port}/`)));
+            for (const b of bodies) {
+              assert.equal(b.length, want.length);
+              assert.ok(b.equals(want), 'the body differs from what the pod sent');
+            }
           } finally {
             p.kill();
             await p.end();

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { SyncInflater } from '../../src/util/httpstream/inflate.ts';
 import { negotiate, streamOptions } from '../../src/util/httpstream/remotecommand.ts';
-import { controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, frameType, HeaderCompressor, parseFrames, spdyDictionary, SpdySession, type SpdyStream } from '../../src/util/httpstream/spdy.ts';
+import { controlFrame, dataFrame, dataFrames, decodeHeaderBlock, encodeHeaderBlock, frameType, HeaderCompressor, parseFrames, spdyDictionary, SpdySession, type SpdyStream } from '../../src/util/httpstream/spdy.ts';
 
 /** Deflate or inflate one block through a long-lived zlib stream, as a SPDY peer does. */
 function flushThrough(z: zlib.Deflate | zlib.Inflate, block: Buffer): Promise<Buffer> {
@@ -28,6 +28,22 @@ describe('SPDY/3.1', () => {
     assert.equal(spdyDictionary.length, 1423);
     const z = await flushThrough(zlib.createDeflate({ dictionary: spdyDictionary }), Buffer.from('x'));
     assert.equal(z.subarray(2, 6).toString('hex'), 'e3c6a7c2');
+  });
+
+  it('cuts a payload into DATA frames of at most 32 KiB in one buffer, FIN on the last only', () => {
+    const payload = Buffer.alloc(70_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+    const { frames, rest } = parseFrames(dataFrames(7, 0x01, payload));
+    assert.equal(rest.length, 0);
+    assert.deepEqual(frames.map((f) => [f.control, f.streamId, f.flags, f.data.length]), [
+      [false, 7, 0, 32768],
+      [false, 7, 0, 32768],
+      [false, 7, 1, 70_000 - 65536],
+    ]);
+    assert.ok(Buffer.concat(frames.map((f) => f.data)).equals(payload));
+    const empty = parseFrames(dataFrames(9, 0x01, Buffer.alloc(0))).frames;
+    assert.deepEqual(empty.map((f) => [f.streamId, f.flags, f.data.length]), [[9, 1, 0]], 'an empty FIN is one frame');
+    assert.ok(dataFrame(3, 0, Buffer.from('hi')).equals(Buffer.from([0, 0, 0, 3, 0, 0, 0, 2, 0x68, 0x69])));
   });
 
   it('writes header blocks that one inflate stream reads block by block', async () => {
