@@ -98,7 +98,10 @@ static int socket_in(const char *nspath, int domain, int type, int protocol, con
     *what = "open network namespace";
     return -errno;
   }
-  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  // The process's own namespace, opened once: every thread is in it between calls, and a path walk
+  // in /proc for each of port-forward's connections cost more than the socket.
+  static int self = -1;
+  if (self < 0) self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (self < 0) {
     int e = errno;
     close(target);
@@ -108,7 +111,6 @@ static int socket_in(const char *nspath, int domain, int type, int protocol, con
   if (setns(target, CLONE_NEWNET) < 0) {
     int e = errno;
     close(target);
-    close(self);
     *what = "setns";
     return -e;
   }
@@ -120,7 +122,6 @@ static int socket_in(const char *nspath, int domain, int type, int protocol, con
     abort();
   }
   close(target);
-  close(self);
   *what = "socket";
   return fd < 0 ? -socketErr : fd;
 }
