@@ -53,6 +53,8 @@ export interface ApiServerOptions {
   kubeletCertificateAuthority?: string;
   /** PEM file of the CA whose client certificates authenticate their CN in the groups of their O (--client-ca-file) */
   clientCAFile?: string;
+  /** storage without fdatasync (etcd's --unsafe-no-fsync; storage/wal.ts) */
+  unsafeNoFsync?: boolean;
   log?: (line: string) => void;
 }
 
@@ -143,7 +145,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const ips = new ClusterIPAllocator(opts.serviceCIDR);
   const nodePorts = PortAllocator.parse(opts.nodePortRange);
   privateDir(opts.dataDir);
-  const store = Store.open(path.join(opts.dataDir, 'store'), { log });
+  const store = Store.open(path.join(opts.dataDir, 'store'), { log, unsafeNoFsync: opts.unsafeNoFsync ?? false });
   const allocations = new ServiceAllocations(ips, nodePorts);
   for (const problem of allocations.rebuild(store.list('/services') as Service[])) log(`warning: ${problem}`);
   const registry = new Registry(store, { allocations });

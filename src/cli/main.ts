@@ -183,7 +183,8 @@ program
   .option('--kubelet-client-key <file>', 'PEM private key of --kubelet-client-certificate')
   .option('--kubelet-certificate-authority <file>', "PEM CA the agents' serving certificates are verified against (without it they are not verified)")
   .option('--client-ca-file <file>', 'PEM CA whose client certificates authenticate as their CN, in the groups of their O (components and node agents)')
-  .action(async (o: { dataDir: string; listen: string; listenUnix?: string; listenFd?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string; kubeletClientCertificate?: string; kubeletClientKey?: string; kubeletCertificateAuthority?: string; clientCaFile?: string }) => {
+  .option('--unsafe-no-fsync', "write storage without fdatasync, as etcd's flag of the name: a crash of this process loses nothing, a crash of the machine may lose the last writes (podpath up gives it: a lab's data is under /run)")
+  .action(async (o: { unsafeNoFsync?: boolean; dataDir: string; listen: string; listenUnix?: string; listenFd?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string; kubeletClientCertificate?: string; kubeletClientKey?: string; kubeletCertificateAuthority?: string; clientCaFile?: string }) => {
     let eventTTLMs: number;
     try {
       eventTTLMs = parseGoDuration(o.eventTtl);
@@ -205,6 +206,7 @@ program
       ...(o.kubeletClientKey ? { kubeletClientKey: path.resolve(o.kubeletClientKey) } : {}),
       ...(o.kubeletCertificateAuthority ? { kubeletCertificateAuthority: path.resolve(o.kubeletCertificateAuthority) } : {}),
       ...(o.clientCaFile ? { clientCAFile: path.resolve(o.clientCaFile) } : {}),
+      ...(o.unsafeNoFsync ? { unsafeNoFsync: true } : {}),
     });
   });
 

@@ -30,6 +30,8 @@ export interface StoreOptions {
   compactBytes?: number;
   /** told about storage trouble the store lives through (failed compactions) */
   log?: (line: string) => void;
+  /** write without fdatasync (wal.ts: etcd's --unsafe-no-fsync) */
+  unsafeNoFsync?: boolean;
 }
 
 /**
@@ -111,7 +113,7 @@ export class Store {
   }
 
   static open(dataDir: string, opts: StoreOptions = {}): Store {
-    const { wal, state } = Wal.open(dataDir);
+    const { wal, state } = Wal.open(dataDir, { unsafeNoFsync: opts.unsafeNoFsync ?? false });
     return new Store(wal, state, opts);
   }
 

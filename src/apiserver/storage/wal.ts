@@ -6,6 +6,11 @@
 // A batch that cannot be written (a full disk) is cut back out of the log and reported to
 // onFailed, whose owner undoes it; its writers get the error, and later batches try again.
 //
+// With unsafeNoFsync (etcd's --unsafe-no-fsync) nothing is fdatasync'ed: every write still
+// reaches the kernel before it is acknowledged, so a process that dies loses nothing, but a
+// machine that crashes may lose the last writes. A lab's API server keeps its data under /run,
+// which does not outlive the machine anyway.
+//
 // Compaction never stops the event loop for long: the log is rotated to a segment
 // (wal.<rv>.log) and a new log started at once, then the snapshot at that rv is written in
 // slices between other work; once it is durable the segments it covers are deleted. Recovery
@@ -45,6 +50,33 @@ const sliceMs = 4;
 /** Snapshot bytes written between syncs, so no large burst of dirty pages stalls the log's fdatasync. */
 const syncEveryBytes = 8 * 1024 * 1024;
 
+/** How files reach the disk: synced, or left to the page cache (unsafeNoFsync). */
+interface Syncer {
+  data(fd: number): void;
+  dataAsync(fd: number): Promise<void>;
+  dir(dir: string): void;
+  dirAsync(dir: string): Promise<void>;
+}
+
+const synced: Syncer = {
+  data: (fd) => fs.fdatasyncSync(fd),
+  dataAsync: (fd) => new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve()))),
+  dir: syncDir,
+  dirAsync: syncDirAsync,
+};
+
+const unsynced: Syncer = {
+  data: () => {},
+  dataAsync: () => Promise.resolve(),
+  dir: () => {},
+  dirAsync: () => Promise.resolve(),
+};
+
+export interface WalOptions {
+  /** leave the log and snapshots to the page cache (see above) */
+  unsafeNoFsync?: boolean;
+}
+
 export class Wal {
   private fd: number;
   private pending: string[] = [];
@@ -61,22 +93,28 @@ export class Wal {
   /** Told about compactions that failed (they are retried later). */
   log: (line: string) => void = () => {};
 
-  private constructor(dir: string, fd: number, size: number) {
+  private constructor(
+    dir: string,
+    fd: number,
+    size: number,
+    private readonly syncer: Syncer,
+  ) {
     this.dir = dir;
     this.fd = fd;
     this.logBytes = size;
   }
 
   /** Opens (creating if needed) the data directory and recovers its state. */
-  static open(dir: string): { wal: Wal; state: RecoveredState } {
+  static open(dir: string, o: WalOptions = {}): { wal: Wal; state: RecoveredState } {
+    const sync = o.unsafeNoFsync ? unsynced : synced;
     privateDir(dir);
     const state = recover(dir);
     // Start from a fresh snapshot so the log never grows across restarts.
-    writeSnapshot(dir, state.rv, state.objects);
+    writeSnapshot(dir, state.rv, state.objects, sync);
     for (const seg of segments(dir)) fs.rmSync(path.join(dir, seg.name), { force: true });
     const fd = openPrivate(path.join(dir, logName), 'w');
-    fs.fdatasyncSync(fd);
-    return { wal: new Wal(dir, fd, 0), state };
+    sync.data(fd);
+    return { wal: new Wal(dir, fd, 0, sync), state };
   }
 
   append(rec: WalRecord): void {
@@ -109,7 +147,7 @@ export class Wal {
       // Positional writes: after a failed batch is cut off, the next one starts where it began.
       let off = 0;
       while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off, this.logBytes + off);
-      fs.fdatasyncSync(this.fd);
+      this.syncer.data(this.fd);
     } catch (e) {
       // Cut the batch (or the part of it that got written) back out: the log must hold only
       // acknowledged records, and the next batch starts on a clean line.
@@ -161,14 +199,14 @@ export class Wal {
       fs.closeSync(this.fd);
       fs.renameSync(path.join(this.dir, logName), path.join(this.dir, `wal.${rv}.log`));
       this.fd = openPrivate(path.join(this.dir, logName), 'w');
-      syncDir(this.dir);
+      this.syncer.dir(this.dir);
       this.logBytes = 0;
     } catch (e) {
       this.log(`compaction at rv ${rv} failed: ${(e as Error).message}`);
       if (!fs.existsSync(path.join(this.dir, logName))) this.fd = openPrivate(path.join(this.dir, logName), 'w');
       return Promise.resolve();
     }
-    this.compaction = writeSnapshotInSlices(this.dir, rv, entries, () => this.closed)
+    this.compaction = writeSnapshotInSlices(this.dir, rv, entries, () => this.closed, this.syncer)
       .then(async () => {
         // Off the event loop: freeing a segment's blocks takes the kernel tens of milliseconds.
         for (const seg of segments(this.dir)) if (seg.rv <= rv) await fs.promises.rm(path.join(this.dir, seg.name), { force: true });
@@ -217,8 +255,6 @@ function segments(dir: string): { name: string; rv: number }[] {
   return out.sort((a, b) => a.rv - b.rv);
 }
 
-const fdatasyncAsync = (fd: number) => new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
-
 /** The snapshot's text, object by object: never one JSON.stringify of everything, which would hold the store twice. */
 function* snapshotText(rv: number, entries: Iterable<[string, KubeObject]>): Generator<string> {
   yield `{"version":1,"rv":${rv},"objects":[`;
@@ -238,16 +274,16 @@ function writeAll(fd: number, s: string): number {
 }
 
 /** Writes a snapshot to a temporary file through `body`, then renames it into place; a failed one is removed (giving back its space). */
-function replaceSnapshot(dir: string, body: (fd: number) => Promise<void>): Promise<void>;
-function replaceSnapshot(dir: string, body: (fd: number) => void): void;
-function replaceSnapshot(dir: string, body: (fd: number) => void | Promise<void>): void | Promise<void> {
+function replaceSnapshot(dir: string, sync: Syncer, body: (fd: number) => Promise<void>): Promise<void>;
+function replaceSnapshot(dir: string, sync: Syncer, body: (fd: number) => void): void;
+function replaceSnapshot(dir: string, sync: Syncer, body: (fd: number) => void | Promise<void>): void | Promise<void> {
   const tmp = path.join(dir, `${snapshotName}.tmp`);
   const fd = openPrivate(tmp, 'w');
   const finish = (ok: boolean) => {
     fs.closeSync(fd);
     if (!ok) return fs.rmSync(tmp, { force: true });
     fs.renameSync(tmp, path.join(dir, snapshotName));
-    syncDir(dir);
+    sync.dir(dir);
   };
   let r: void | Promise<void>;
   try {
@@ -263,7 +299,7 @@ function replaceSnapshot(dir: string, body: (fd: number) => void | Promise<void>
     await closeAsync(fd);
     if (!ok) return fs.promises.rm(tmp, { force: true });
     await fs.promises.rename(tmp, path.join(dir, snapshotName));
-    await syncDirAsync(dir);
+    await sync.dirAsync(dir);
   };
   return r.then(
     () => finishAsync(true),
@@ -275,10 +311,10 @@ function replaceSnapshot(dir: string, body: (fd: number) => void | Promise<void>
 }
 
 /** The snapshot at once (at startup, before anything is served). */
-function writeSnapshot(dir: string, rv: number, objects: Map<string, KubeObject>): void {
-  replaceSnapshot(dir, (fd: number): void => {
+function writeSnapshot(dir: string, rv: number, objects: Map<string, KubeObject>, sync: Syncer): void {
+  replaceSnapshot(dir, sync, (fd: number): void => {
     for (const s of snapshotText(rv, objects)) writeAll(fd, s);
-    fs.fdatasyncSync(fd);
+    sync.data(fd);
   });
 }
 
@@ -286,8 +322,8 @@ function writeSnapshot(dir: string, rv: number, objects: Map<string, KubeObject>
  * The snapshot a slice at a time (each at most `sliceMs` of work, then a turn of the event
  * loop), synced as it goes so that no burst of dirty pages stalls the log's own fdatasync.
  */
-function writeSnapshotInSlices(dir: string, rv: number, entries: [string, KubeObject][], abandoned: () => boolean): Promise<void> {
-  return replaceSnapshot(dir, async (fd: number): Promise<void> => {
+function writeSnapshotInSlices(dir: string, rv: number, entries: [string, KubeObject][], abandoned: () => boolean, sync: Syncer): Promise<void> {
+  return replaceSnapshot(dir, sync, async (fd: number): Promise<void> => {
     const text = snapshotText(rv, entries);
     let unsynced = 0;
     for (let done = false; !done; ) {
@@ -304,7 +340,7 @@ function writeSnapshotInSlices(dir: string, rv: number, entries: [string, KubeOb
       }
       unsynced += writeAll(fd, parts.join(''));
       if (unsynced >= syncEveryBytes || done) {
-        await fdatasyncAsync(fd);
+        await sync.dataAsync(fd);
         unsynced = 0;
       }
       if (!done) await new Promise((r) => setImmediate(r));
