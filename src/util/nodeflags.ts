@@ -7,11 +7,10 @@
 // durable write rate and a sixth of its watch latency (bench/apiserver.ts), a price a user sees;
 // at 8 MiB bench/apiserver.ts at 10,000 objects showed no difference from no cap (writes/s and
 // watch latency within run-to-run noise), while a lab's start no longer leaves it a 32 MiB young
-// generation (16 MiB less at seed 001). --expose-gc lets each process collect once when it first
-// goes idle after starting (lifecycle.ts), which returns the old generation's start-up garbage.
-export const daemonNodeFlags: readonly string[] = ['--max-semi-space-size=2', '--expose-gc'];
+// generation (16 MiB less at seed 001).
+export const daemonNodeFlags: readonly string[] = ['--max-semi-space-size=2'];
 
-const apiserverNodeFlags: readonly string[] = ['--max-semi-space-size=8', '--expose-gc'];
+const apiserverNodeFlags: readonly string[] = ['--max-semi-space-size=8'];
 
 /** The Node flags of the lab's daemon `component`. */
 export function labDaemonNodeFlags(component: string): readonly string[] {
