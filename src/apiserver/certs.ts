@@ -3,14 +3,30 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseIP } from '../util/ip.ts';
 import { issueLeaf, makeCA, parseCA, sansOf, type CA } from '../util/pki.ts';
 import { privateDir, writePrivate } from '../util/privatefs.ts';
+import { ClusterIPAllocator } from './allocators.ts';
 
 export interface ServingMaterial {
   caCert: string;
   cert: string;
   key: string;
   token: string;
+}
+
+/**
+ * The names the serving certificate covers: 127.0.0.1, the `kubernetes` Service's ClusterIP (the
+ * first of the service CIDR), the address listened on and the advertised one, kube-apiserver's
+ * DNS names, and any extra.
+ */
+export function servingSANs(o: { listenHost: string; serviceCIDR: string; advertiseAddress?: string; extraSANs?: string[] }): { ips: string[]; dns: string[] } {
+  const ips = new Set<string>(['127.0.0.1', new ClusterIPAllocator(o.serviceCIDR).first()]);
+  if (o.listenHost && o.listenHost !== '0.0.0.0' && o.listenHost !== '::' && parseIP(o.listenHost)) ips.add(o.listenHost);
+  if (o.advertiseAddress) ips.add(o.advertiseAddress);
+  const dns = new Set(['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local']);
+  for (const s of o.extraSANs ?? []) (parseIP(s) ? ips : dns).add(s);
+  return { ips: [...ips], dns: [...dns] };
 }
 
 /** The CA kept in the data directory, or undefined when it is missing or unreadable. */

@@ -11,7 +11,7 @@ import type { KubeObject, Node, Pod, Service } from '../api/types.ts';
 import { parseIP } from '../util/ip.ts';
 import { ClusterIPAllocator, PortAllocator } from './allocators.ts';
 import { Authentication, loadOrCreateServiceAccountKey, type BoundKind } from './authn.ts';
-import { loadOrCreateServing, type ServingMaterial } from './certs.ts';
+import { loadOrCreateServing, servingSANs, type ServingMaterial } from './certs.ts';
 import { decodeFor } from './decode.ts';
 import { defaultEventTTLMs, EventExpiry } from './eventttl.ts';
 import { Finalization } from './finalization.ts';
@@ -153,12 +153,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   customResources.log = log;
   registry.kinds = customResources;
 
-  const sanIPs = new Set<string>(['127.0.0.1', ips.first()]);
-  if (host && host !== '0.0.0.0' && host !== '::' && parseIP(host)) sanIPs.add(host);
-  if (opts.advertiseAddress) sanIPs.add(opts.advertiseAddress);
-  const sanDNS = new Set(['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local']);
-  for (const s of opts.extraSANs ?? []) (parseIP(s) ? sanIPs : sanDNS).add(s);
-  const serving = await loadOrCreateServing(opts.dataDir, { ips: [...sanIPs], dns: [...sanDNS] });
+  const serving = await loadOrCreateServing(opts.dataDir, servingSANs({ listenHost: host, serviceCIDR: opts.serviceCIDR, ...(opts.advertiseAddress ? { advertiseAddress: opts.advertiseAddress } : {}), ...(opts.extraSANs ? { extraSANs: opts.extraSANs } : {}) }));
 
   let ready = false;
   const finalization = new Finalization(registry);
