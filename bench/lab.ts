@@ -175,7 +175,7 @@ async function scenario(label: string, nodes: number, files: string[], nodePortU
     }
   }
   const med = (f: (x: (typeof steps)[number]) => number) => (median(steps.map(f)) / 1000).toFixed(2);
-  console.log(`${label}: podpath up, wall time to pods Ready: median ${(median(up) / 1000).toFixed(2)} s (runs: ${up.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
+  console.log(`${label}: podpath up, wall time until it exits (pods Ready, then its NodePorts and Ingress hosts answering): median ${(median(up) / 1000).toFixed(2)} s (runs: ${up.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
   console.log(`${label}:   nodes Ready ${med((x) => x.nodes)} s, pods Running with IPs ${med((x) => x.running)} s, pods Ready ${med((x) => x.ready)} s`);
   if (nodePortURL) console.log(`${label}: to the first successful curl of ${nodePortURL} from the client namespace: median ${firstAnswer.length ? (median(firstAnswer) / 1000).toFixed(2) : '-'} s (${firstAnswer.length}/${RUNS} runs answered)`);
   if (mem) printMemory(label, 'at pods Ready (last run)', mem);

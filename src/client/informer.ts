@@ -21,6 +21,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private retry: NodeJS.Timeout | undefined;
+  /** lists that failed before the first one succeeded */
+  private failures = 0;
   onError: (e: Error) => void = () => {};
 
   constructor(
@@ -69,9 +71,15 @@ export class Informer<T extends KubeObject = KubeObject> {
     return `${collectionPath(this.apiVersion, this.resource, this.opts.namespace)}?${q}`;
   }
 
+  /**
+   * A relist after a second; until the first list succeeds, sooner (100 ms, doubling up to the
+   * second): a component starting beside kube-proxy may find the `kubernetes` Service not yet
+   * programmed, and a whole second's wait after that was most of a lab pod's time to Ready.
+   */
   private later(): void {
     if (this.stopped) return;
-    this.retry = setTimeout(() => void this.relist(), 1000);
+    const ms = this.synced ? 1000 : Math.min(1000, 100 * 2 ** this.failures++);
+    this.retry = setTimeout(() => void this.relist(), ms);
   }
 
   private async relist(): Promise<void> {
