@@ -98,8 +98,8 @@ static int socket_in(const char *nspath, int domain, int type, int protocol, con
     *what = "open network namespace";
     return -errno;
   }
-  // The process's own namespace, opened once: every thread is in it between calls, and a path walk
-  // in /proc for each of port-forward's connections cost more than the socket.
+  // The process's own namespace, opened once (every thread is in it between calls), not again
+  // for each of port-forward's connections.
   static int self = -1;
   if (self < 0) self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (self < 0) {
