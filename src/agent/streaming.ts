@@ -268,6 +268,12 @@ export class StreamingServer {
 
   /** One forwarded connection: 127.0.0.1:PORT in the pod's namespace, or the reason on the error stream. */
   private forward(t: PodTarget, ns: string, pod: string, data: SpdyStream, errorStream: SpdyStream): void {
+    // The client reset the data stream before its pair was complete: nothing to dial (its 'close' is past).
+    if (data.destroyed) {
+      errorStream.resume();
+      errorStream.end();
+      return;
+    }
     const port = Number(data.header('port'));
     errorStream.resume();
     const fail = (why: string) => {

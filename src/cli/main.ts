@@ -183,7 +183,7 @@ program
   .option('--kubelet-client-key <file>', 'PEM private key of --kubelet-client-certificate')
   .option('--kubelet-certificate-authority <file>', "PEM CA the agents' serving certificates are verified against (without it they are not verified)")
   .option('--client-ca-file <file>', 'PEM CA whose client certificates authenticate as their CN, in the groups of their O (components and node agents)')
-  .option('--unsafe-no-fsync', "write storage without fdatasync, as etcd's flag of the name: a crash of this process loses nothing, a crash of the machine may lose the last writes (podpath up gives it: a lab does not outlive the machine's boot)")
+  .option('--unsafe-no-fsync', "write storage without fdatasync, as etcd's flag of the name: a crash of this process loses nothing, a crash of the machine may lose or corrupt what is stored (podpath up gives it: a lab does not outlive the machine's boot)")
   .action(async (o: { unsafeNoFsync?: boolean; dataDir: string; listen: string; listenUnix?: string; listenFd?: string; serviceCidr: string; nodePortRange: string; kubeconfig?: string; advertiseAddress?: string; apply: string[]; eventTtl: string; kubeletClientCertificate?: string; kubeletClientKey?: string; kubeletCertificateAuthority?: string; clientCaFile?: string }) => {
     let eventTTLMs: number;
     try {

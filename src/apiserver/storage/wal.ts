@@ -8,8 +8,9 @@
 //
 // With unsafeNoFsync (etcd's --unsafe-no-fsync) nothing is fdatasync'ed: every write still
 // reaches the kernel before it is acknowledged, so a process that dies loses nothing, but a
-// machine that crashes may lose the last writes. `podpath up` gives it to a lab's API server: a
-// lab does not outlive the machine's boot anyway.
+// machine that crashes may lose or corrupt what is stored (a snapshot renamed into place
+// unsynced). `podpath up` gives it to a lab's API server: a lab does not outlive the machine's
+// boot anyway.
 //
 // Compaction never stops the event loop for long: the log is rotated to a segment
 // (wal.<rv>.log) and a new log started at once, then the snapshot at that rv is written in
