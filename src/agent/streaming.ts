@@ -268,14 +268,10 @@ export class StreamingServer {
 
   /** One forwarded connection: 127.0.0.1:PORT in the pod's namespace, or the reason on the error stream. */
   private forward(t: PodTarget, ns: string, pod: string, data: SpdyStream, errorStream: SpdyStream): void {
-    // The client reset the data stream before its pair was complete: nothing to dial (its 'close' is past).
-    if (data.destroyed) {
-      errorStream.resume();
-      errorStream.end();
-      return;
-    }
-    const port = Number(data.header('port'));
     errorStream.resume();
+    // The client reset the data stream before its pair was complete: nothing to dial (its 'close' is past).
+    if (data.destroyed) return void errorStream.end();
+    const port = Number(data.header('port'));
     const fail = (why: string) => {
       this.host.log(`port-forward ${ns}/${pod}: error forwarding port ${port}: ${why}`);
       errorStream.end(`error forwarding port ${port} to pod ${ns}/${pod}, uid ${t.uid}: ${why}`);

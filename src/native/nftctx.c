@@ -485,6 +485,28 @@ static void hand_over(struct nftctx *c) {
   c->done = false;
 }
 
+// Hands the context's thread (c->mu held, from acquire) a job of netlink messages of our own on
+// `table`: deletes of n objects by kind and name, or with counting a count of the rules of chain
+// names[0]. Releases c->mu; the answer's rc, and in *value the first refused delete's index or the
+// count. The table is the thread's to free.
+static int netlink_job(struct nftctx *c, int family, char *table, int n, int *kinds, char **names, bool counting, int *value) {
+  c->job = table;
+  c->del_family = family;
+  c->del_count = n;
+  c->del_kinds = kinds;
+  c->del_names = names;
+  c->count_rules = counting;
+  hand_over(c);
+  c->del_count = 0;
+  c->del_kinds = NULL;
+  c->del_names = NULL;
+  c->count_rules = false;
+  int rc = c->rc;
+  *value = counting ? c->count : c->del_failed;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
 static void free_names(char **names, uint32_t n) {
   for (uint32_t i = 0; names && i < n; i++) free(names[i]);
   free(names);
@@ -569,17 +591,8 @@ static napi_value js_remove(napi_env env, napi_callback_info info) {
     free(table);
     return throw_errno(env, "nft context", e);
   }
-  c->job = table;
-  c->del_family = family;
-  c->del_count = (int)n;
-  c->del_kinds = kinds;
-  c->del_names = names;
-  hand_over(c);
-  c->del_count = 0;
-  c->del_kinds = NULL;
-  c->del_names = NULL;
-  int rc = c->rc, failed = c->del_failed;
-  pthread_mutex_unlock(&c->mu);
+  int failed;
+  int rc = netlink_job(c, family, table, (int)n, kinds, names, false, &failed);
   free_names(names, n);
   free(kinds);
 
@@ -607,15 +620,8 @@ static napi_value js_rules(napi_env env, napi_callback_info info) {
     free(chain);
     return throw_errno(env, "nft context", e);
   }
-  c->job = table;
-  c->del_family = family;
-  c->del_names = &chain;
-  c->count_rules = true;
-  hand_over(c);
-  c->count_rules = false;
-  c->del_names = NULL;
-  int rc = c->rc, count = c->count;
-  pthread_mutex_unlock(&c->mu);
+  int count;
+  int rc = netlink_job(c, family, table, 0, NULL, &chain, true, &count);
   free(chain);
 
   return rc_and(env, rc, "count", count);

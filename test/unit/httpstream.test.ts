@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { SyncInflater } from '../../src/util/httpstream/inflate.ts';
 import { negotiate, streamOptions } from '../../src/util/httpstream/remotecommand.ts';
-import { controlFrame, dataFrame, dataFrames, decodeHeaderBlock, encodeHeaderBlock, frameType, HeaderCompressor, parseFrames, spdyDictionary, SpdySession, type SpdyStream } from '../../src/util/httpstream/spdy.ts';
+import { controlFrame, dataFrames, decodeHeaderBlock, encodeHeaderBlock, frameType, HeaderCompressor, parseFrames, spdyDictionary, SpdySession, type SpdyStream } from '../../src/util/httpstream/spdy.ts';
 
 /** Deflate or inflate one block through a long-lived zlib stream, as a SPDY peer does. */
 function flushThrough(z: zlib.Deflate | zlib.Inflate, block: Buffer): Promise<Buffer> {
@@ -43,7 +43,7 @@ describe('SPDY/3.1', () => {
     assert.ok(Buffer.concat(frames.map((f) => f.data)).equals(payload));
     const empty = parseFrames(dataFrames(9, 0x01, Buffer.alloc(0))).frames;
     assert.deepEqual(empty.map((f) => [f.streamId, f.flags, f.data.length]), [[9, 1, 0]], 'an empty FIN is one frame');
-    assert.ok(dataFrame(3, 0, Buffer.from('hi')).equals(Buffer.from([0, 0, 0, 3, 0, 0, 0, 2, 0x68, 0x69])));
+    assert.ok(dataFrames(3, 0, Buffer.from('hi')).equals(Buffer.from([0, 0, 0, 3, 0, 0, 0, 2, 0x68, 0x69])));
   });
 
   it('writes header blocks that one inflate stream reads block by block', async () => {
@@ -133,8 +133,8 @@ describe('SPDY/3.1', () => {
     const ping = Buffer.alloc(4);
     ping.writeUInt32BE(7);
     client.write(controlFrame(frameType.ping, 0, ping));
-    client.write(dataFrame(1, 0, Buffer.from('hello')));
-    client.write(dataFrame(1, 1, Buffer.alloc(0)));
+    client.write(dataFrames(1, 0, Buffer.from('hello')));
+    client.write(dataFrames(1, 1, Buffer.alloc(0)));
     await until(() => frames.some((f) => !f.control && f.flags & 1));
     assert.ok(frames.some((f) => f.control && f.type === frameType.ping && f.data.readUInt32BE(0) === 7));
     const data = frames.filter((f) => !f.control && f.streamId === 1);

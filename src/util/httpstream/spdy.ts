@@ -159,10 +159,6 @@ export function controlFrame(type: number, flags: number, payload: Buffer): Buff
   return Buffer.concat([h, payload]);
 }
 
-export function dataFrame(streamId: number, flags: number, payload: Buffer): Buffer {
-  return dataFrames(streamId, flags, payload, Math.max(payload.length, 1));
-}
-
 /**
  * `payload` as DATA frames of at most `max` bytes each (`flags` on the last), in one buffer: one
  * allocation and one copy per chunk forwarded. Every buffer allocated counts towards V8's external
