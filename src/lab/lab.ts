@@ -9,9 +9,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wrapNetns } from '../exec/exec.ts';
 import { labDaemonNodeFlags } from '../util/nodeflags.ts';
-import { commandExists } from '../exec/exec.ts';
+import { commandExists, run, wrapNetns } from '../exec/exec.ts';
 import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn, writeNetnsEtc } from '../exec/netns.ts';
 import { alive, killGroup } from '../exec/proc.ts';
 
@@ -149,13 +148,19 @@ export function buildNetwork(name: string, nodes: number, backend: CniBackend): 
   // The router knows no ClusterIP: a packet to one that no rule translated is answered at once
   // with ICMP host unreachable (as a real gateway answers for what it cannot route), so a
   // connection a pod opens before kube-proxy's first sync fails now and is retried, instead of
-  // waiting three seconds for an ARP answer nothing gives. Every such packet is answered: with
-  // the kernel's limit of one ICMP error a second per host, a burst of connections (a
-  // component's informers all starting at once) would be left to SYN retransmits, which keep
-  // their untranslated conntrack entry and come back here.
+  // waiting three seconds for an ARP answer nothing gives. Every such packet is answered: the
+  // Service range leads to a link that goes nowhere (svc0, a bridge without ports), and the filter rejects
+  // what would be forwarded there. An `unreachable` route would answer only five at once and
+  // then one a second (the kernel's route error limit, for the whole host and not per
+  // namespace), while all of a node's pods reach the router masqueraded as one address: a
+  // component's informers, all starting at once, then waited on SYN retransmits, a second
+  // each, which keep their untranslated conntrack entry and come back here.
   sysctlIn(s.underlay, 'net.ipv4.ip_forward', '1');
   sysctlIn(s.underlay, 'net.ipv4.icmp_ratelimit', '0');
-  ipIn(s.underlay, 'route', 'add', 'unreachable', serviceCIDR);
+  ipIn(s.underlay, 'link', 'add', 'svc0', 'type', 'bridge');
+  ipIn(s.underlay, 'link', 'set', 'svc0', 'up');
+  ipIn(s.underlay, 'route', 'add', serviceCIDR, 'dev', 'svc0');
+  run(['iptables', '-w', '-A', 'FORWARD', '-d', serviceCIDR, '-j', 'REJECT', '--reject-with', 'icmp-host-unreachable'], { netns: s.underlay });
   // The nodes' resolv.conf (the kubelet's --resolv-conf): the lab's resolver on the router.
   const resolvConf = `nameserver ${routerIP}\n`;
   fs.writeFileSync(p.nodeResolvConf, resolvConf);

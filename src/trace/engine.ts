@@ -281,8 +281,8 @@ class Tracer {
           continue;
         }
         if (!node && ix.inCIDR(ix.plan.serviceCIDR, pkt.dst)) {
-          this.hop('route', place, pkt, pkt, `the router ${ix.plan.routerIP} has no route to ${pkt.dst} (unreachable ${ix.plan.serviceCIDR}): it answers ICMP host unreachable`);
-          return { verdict: 'rejected', reason: `no rule translated ${pkt.dst}, and the underlay's router has no route to it`, pkt, nat };
+          this.hop('route', place, pkt, pkt, `the router ${ix.plan.routerIP} forwards nothing to the Service range ${ix.plan.serviceCIDR}: its filter rejects ${pkt.dst} with ICMP host unreachable`);
+          return { verdict: 'rejected', reason: `no rule translated ${pkt.dst}, and the underlay's router rejects the Service range`, pkt, nat };
         }
         if (!node) {
           this.hop('route', place, pkt, pkt, `no host on the underlay answers ARP for ${pkt.dst}: the packet goes nowhere`);

@@ -166,7 +166,7 @@ describe('podpath diagnose in a running lab', { skip: !isRoot && 'labs need root
       // untranslated, the ClusterIP goes to the underlay's router, which answers it unreachable
       assert.equal(d.trace!.verdict, 'rejected');
       const ip = serviceClusterIP(lab, 'api-service');
-      assert.match(d.trace!.reason, new RegExp(`no rule translated ${ip.replace(/\./g, '\\.')}, and the underlay's router has no route to it`));
+      assert.match(d.trace!.reason, new RegExp(`no rule translated ${ip.replace(/\./g, '\\.')}, and the underlay's router rejects the Service range`));
       const c = lab.curl(`node/${node}`, `http://${ip}:8080/health`, ['--max-time', '2']);
       assert.equal(c.code, 7, `curl: could not connect, at once (${c.stderr})`);
       assert.match(c.stderr, /after \d{1,3} ms/, 'refused at once, not after an ARP timeout');

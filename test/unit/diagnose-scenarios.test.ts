@@ -168,7 +168,7 @@ describe('diagnose: broken scenarios', () => {
     assert.equal(finding(d, 'proxy-rules').status, 'fail');
     // no rule translated the ClusterIP: it goes to the underlay's router, which answers it unreachable
     assert.equal(d.trace!.verdict, 'rejected');
-    assert.match(d.trace!.reason, /no rule translated 10\.96\.123\.45, and the underlay's router has no route to it/);
+    assert.match(d.trace!.reason, /no rule translated 10\.96\.123\.45, and the underlay's router rejects the Service range/);
   });
 
   it('one Service\'s rules missing while kube-proxy answers: the proxy-rules check, and the trace agrees', () => {
