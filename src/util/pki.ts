@@ -1,8 +1,8 @@
 // Certificate authorities and the certificates they sign, with @peculiar/x509 over WebCrypto:
 // ECDSA P-256 keys, PEM in and out. The API server's own CA and the lab's CA (which signs
 // Ingress certificates) are both made here. Reading certificates and checking a CA's key need
-// only Node's own X509Certificate: the library (~200 modules, a fifth of a CPU-second to load)
-// is loaded on the first certificate made, which most processes never make.
+// only Node's own X509Certificate: the library (~200 modules, 30-80 ms of CPU to load even
+// bundled) is loaded on the first certificate made, which most processes never make.
 import type * as X509 from '@peculiar/x509';
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
@@ -16,7 +16,9 @@ let library: Promise<typeof X509> | undefined;
 function x509lib(): Promise<typeof X509> {
   library ??= (async () => {
     await import('reflect-metadata');
-    const x509 = await import('@peculiar/x509');
+    // (bundled into dist/, a CommonJS package's dynamic import has only its default export)
+    const mod = (await import('@peculiar/x509')) as typeof X509 & { default?: typeof X509 };
+    const x509 = mod.default ?? mod;
     x509.cryptoProvider.set(webcrypto as unknown as Crypto);
     return x509;
   })();
