@@ -4,12 +4,14 @@
 // agent's streaming server (the kubelet's /exec, /attach, /portForward) byte for byte: the agent
 // answers the upgrade and speaks the stream protocols, as the kubelet does behind an API server.
 import type { IncomingMessage } from 'node:http';
+import type { OnReadOpts } from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ApiError, errors, isApiError } from '../api/errors.ts';
 import { findResource } from '../api/resources.ts';
 import type { Node, Pod } from '../api/types.ts';
 import { parseTarget } from '../util/httpserver.ts';
+import { ReadRing, readRingChunk } from '../util/readring.ts';
 import { keepSession, kubeletTLS, tlsVerifyError, type KubeletClientConfig } from './kubeletclient.ts';
 import type { Registry } from './registry.ts';
 
@@ -101,9 +103,10 @@ export function createUpgradeHandler(o: StreamingOptions): (req: IncomingMessage
 const relayWindow = 1 << 20;
 
 /**
- * `from`'s bytes written to `to`, `to` ended when `from` ends. As pipe(), but reading pauses only
- * when a MiB waits unsent, not at the 16 KiB highWaterMark: through TLS each read is one 16 KiB
- * record, and pipe() stopped and restarted reading the socket for nearly every one.
+ * The client's bytes written to the agent, the agent's side ended when the client's ends. As
+ * pipe(), but reading pauses only when a MiB waits unsent, not at the 16 KiB highWaterMark:
+ * through TLS each read is one 16 KiB record, and pipe() stopped and restarted reading the
+ * socket for nearly every one.
  */
 function relay(from: Duplex, to: Duplex): void {
   from.on('data', (d: Buffer) => {
@@ -116,7 +119,26 @@ function relay(from: Duplex, to: Duplex): void {
 
 /** Passes the upgrade request to the agent and then the bytes both ways; the agent's answer (101 or a refusal) goes back as it is. */
 function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string, port: number, agentPath: string, kubelet: KubeletClientConfig): void {
-  const upstream = tls.connect({ host, port, ...kubeletTLS(kubelet, host, port) });
+  // The agent's bytes (a port-forward's downloads) are read into a ring and written to the client
+  // from there: no buffer per TLS record, so no full collections from their external memory.
+  const ring = new ReadRing(relayWindow);
+  let paused = false;
+  const fromAgent = (n: number, b: Buffer): boolean => {
+    const { bytes, release } = ring.commit(b, n);
+    socket.write(bytes, () => {
+      release();
+      if (paused && ring.used <= relayWindow / 2) {
+        paused = false;
+        upstream.resume();
+      }
+    });
+    // once paused, only a write's release resumes reading (data already decrypted may still come)
+    if (ring.used > relayWindow - 2 * readRingChunk) paused = true;
+    return !paused;
+  };
+  // (Node's TLS client takes onread as net.connect() does; its types list it for net only.)
+  const options: tls.ConnectionOptions & { onread: OnReadOpts } = { host, port, ...kubeletTLS(kubelet, host, port), onread: { buffer: () => ring.next(), callback: fromAgent } };
+  const upstream = tls.connect(options);
   keepSession(kubelet, host, port, upstream);
   upstream.setNoDelay(true);
   let connected = false;
@@ -131,8 +153,8 @@ function proxy(req: IncomingMessage, socket: Duplex, head: Buffer, host: string,
     upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (head.length) upstream.write(head);
     relay(socket, upstream);
-    relay(upstream, socket);
   });
+  upstream.on('end', () => socket.end());
   upstream.on('error', (e: NodeJS.ErrnoException) => {
     if (!connected) reply(socket, errors.internal(`error dialing backend: ${tlsVerifyError(e, host) ?? `dial tcp ${host}:${port}: ${e.message}`}`));
     else socket.destroy();

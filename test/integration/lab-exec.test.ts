@@ -40,11 +40,21 @@ function get(url: string): Promise<{ status: number; body: string }> {
 }
 
 /** GET url, the body's bytes (a fresh connection). */
-function getBytes(url: string): Promise<Buffer> {
+/** A GET's whole body; `stallMs`: the reader stops for that long after each MiB, so everything behind it backs up. */
+function getBytes(url: string, stallMs = 0): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false, timeout: 30_000 }, (res) => {
       const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
+      let sinceStall = 0;
+      res.on('data', (d: Buffer) => {
+        parts.push(d);
+        sinceStall += d.length;
+        if (stallMs && sinceStall >= 1 << 20) {
+          sinceStall = 0;
+          res.pause();
+          setTimeout(() => res.resume(), stallMs);
+        }
+      });
       res.on('end', () => resolve(Buffer.concat(parts)));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -199,14 +209,15 @@ describe('kubectl exec, attach, run -it, port-forward and cp in a lab', { skip: 
           }
         }));
 
-      it('port-forward carries 5 MiB bodies byte for byte, four at once', () =>
+      it('port-forward carries 5 MiB bodies byte for byte, four at once and one to a reader that keeps stopping', () =>
         explained(lab, async () => {
           const p = background(['port-forward', 'pod/bulk', ':8090']);
           try {
             const port = Number((await p.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 8090/))[1]);
             const want = Buffer.alloc(5 << 20);
             for (let i = 0; i < want.length; i++) want[i] = (i * 7 + (i >> 16)) & 255;
-            const bodies = await Promise.all(Array.from({ length: 4 }, () => getBytes(`http://127.0.0.1:${port}/`)));
+            // (the stopping reader backs the pod's bytes up through kubectl and the API server's relay, which pauses and resumes its reading)
+            const bodies = await Promise.all([...Array.from({ length: 4 }, () => getBytes(`http://127.0.0.1:${port}/`)), getBytes(`http://127.0.0.1:${port}/`, 300)]);
             for (const b of bodies) {
               assert.equal(b.length, want.length);
               assert.ok(b.equals(want), 'the body differs from what the pod sent');
