@@ -80,6 +80,27 @@ describe('SPDY/3.1', () => {
     }
   });
 
+  it('inflates a long-lived connection’s header blocks, its output far past its buffer, back-references reaching across each move of the window', async () => {
+    const random = (n: number, seed: number) => {
+      let x = seed;
+      return Buffer.from(Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) & 0x7fffffff), 97 + (x % 26))));
+    };
+    const deflate = zlib.createDeflate({ dictionary: spdyDictionary });
+    const out: Buffer[] = [];
+    deflate.on('data', (d: Buffer) => out.push(d));
+    const inflater = new SyncInflater(spdyDictionary);
+    let total = 0;
+    for (let i = 0; i < 2500; i++) {
+      const p = i % 100 === 50 ? random(6000, i) : encodeHeaderBlock({ streamtype: [i % 2 ? 'data' : 'error'], port: ['8080'], requestid: [String(i)] });
+      total += p.length;
+      deflate.write(p);
+      await new Promise<void>((r) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+      assert.deepEqual(inflater.inflate(Buffer.concat(out.splice(0))), p, `piece ${i}`);
+    }
+    deflate.close();
+    assert.ok(total > 8 * 32 * 1024, `only ${total} bytes inflated`);
+  });
+
   it('refuses a header block that is not a zlib stream with the SPDY dictionary, and stays failed', () => {
     const other = zlib.deflateSync(Buffer.from('x'), { dictionary: Buffer.from('another dictionary') });
     assert.throws(() => new SyncInflater(spdyDictionary).inflate(other), /another dictionary/);

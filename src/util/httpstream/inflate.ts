@@ -89,8 +89,12 @@ class Bits {
  * ending where the sender flushed); throws on malformed input, and from then on.
  */
 export class SyncInflater {
-  /** the last 32 KiB of output (the dictionary at first), what back-references reach into */
-  private history: Buffer;
+  /**
+   * The output so far (the dictionary first); back-references reach into its last 32 KiB. One
+   * buffer for the stream's life: a header block's output is appended, and the window is moved
+   * to the front only when the buffer runs out, not copied out and back for every block.
+   */
+  private readonly out: Output;
   private headerRead = false;
   /**
    * What the last piece left: the bits of a block it did not finish (a peer's partial flush ends
@@ -101,7 +105,7 @@ export class SyncInflater {
   private failure: Error | undefined;
 
   constructor(private readonly dictionary: Buffer) {
-    this.history = Buffer.from(dictionary.subarray(Math.max(0, dictionary.length - window)));
+    this.out = new Output(dictionary.subarray(Math.max(0, dictionary.length - window)));
   }
 
   inflate(piece: Buffer): Buffer {
@@ -130,7 +134,9 @@ export class SyncInflater {
       this.headerRead = true;
     }
     // Output is appended after the history, so distances index straight back into it.
-    const out = new Output(this.history, input.length * 4);
+    const out = this.out;
+    out.keepWindow(input.length * 4);
+    const begin = out.n;
     this.carry = { buf: 0, cnt: 0, rest: Buffer.alloc(0) };
     while (!b.done) {
       const at = { pos: b.pos, buf: b.buf, cnt: b.cnt, n: out.n };
@@ -149,24 +155,32 @@ export class SyncInflater {
       }
     }
     if (!this.carry.rest.length) this.carry = { buf: b.buf, cnt: b.cnt, rest: this.carry.rest };
-    const produced = Buffer.from(out.buf.subarray(this.history.length, out.n));
-    this.history = Buffer.from(out.buf.subarray(Math.max(0, out.n - window), out.n));
-    return produced;
+    return Buffer.from(out.buf.subarray(begin, out.n));
   }
 }
 
 /** the most a block left unfinished may hold with the piece after it */
 const maxUnfinished = 1 << 20;
 
-/** The history and what is inflated after it, growing as needed. */
+/** The stream's output: the history back-references reach into, and what each piece adds after it. */
 class Output {
   buf: Buffer;
   n: number;
-  constructor(history: Buffer, expect: number) {
-    this.buf = Buffer.allocUnsafe(history.length + Math.max(1024, expect));
+  constructor(history: Buffer) {
+    this.buf = Buffer.allocUnsafe(4 * window);
     history.copy(this.buf);
     this.n = history.length;
   }
+  /** Before a piece: room for about `expect` more, the last 32 KiB moved to the front when the buffer has too little left. */
+  keepWindow(expect: number): void {
+    if (this.n + expect <= this.buf.length) return;
+    if (this.n > window) {
+      this.buf.copyWithin(0, this.n - window, this.n);
+      this.n = window;
+    }
+    this.room(expect);
+  }
+  /** Room for `more` within a piece: a bigger buffer, positions kept (a block being inflated indexes back by them). */
   room(more: number): void {
     if (this.n + more <= this.buf.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + more));
