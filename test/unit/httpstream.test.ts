@@ -4,6 +4,7 @@
 // client's header blocks against zlib's own deflate, and protocol negotiation.
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { SyncInflater } from '../../src/util/httpstream/inflate.ts';
@@ -99,6 +100,41 @@ describe('SPDY/3.1', () => {
     }
     deflate.close();
     assert.ok(total > 8 * 32 * 1024, `only ${total} bytes inflated`);
+  });
+
+  it('sends the small frames of one turn of the event loop as one write, a large frame after what waits, and what waits before its end', async () => {
+    const writes: Buffer[] = [];
+    let ended = false;
+    const transport = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        assert.ok(!ended, 'written after the end');
+        writes.push(chunk);
+        cb();
+      },
+      final(cb) {
+        ended = true;
+        cb();
+      },
+    });
+    const session = new SpdySession(transport);
+    const frames = (b: Buffer) => parseFrames(b).frames.map((f) => (f.control ? `control ${f.type}` : `data ${f.streamId} ${f.data.length}${f.flags & 1 ? ' fin' : ''}`));
+    session.sendData(1, Buffer.from('the answer'), false);
+    session.sendData(1, Buffer.alloc(0), true);
+    session.sendReset(3, 5);
+    assert.equal(writes.length, 0, 'small frames wait for the end of the turn');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes.map(frames), [['data 1 10', 'data 1 0 fin', 'control 3']]);
+    writes.length = 0;
+    session.sendData(5, Buffer.from('before'), false);
+    session.sendData(5, Buffer.alloc(20_000, 1), false);
+    assert.deepEqual(writes.map(frames), [['data 5 6'], ['data 5 20000']], 'a large frame goes at once, after what waited');
+    writes.length = 0;
+    session.sendData(7, Buffer.from('last words'), true);
+    session.close();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes.map(frames).flat(), ['data 7 10 fin', `control ${frameType.goaway}`]);
+    assert.ok(ended);
   });
 
   it('refuses a header block that is not a zlib stream with the SPDY dictionary, and stays failed', () => {

@@ -182,6 +182,9 @@ export function dataFrames(streamId: number, flags: number, payload: Buffer, max
   return out;
 }
 
+/** Frames below this (a TLS record's most) wait to go out with the others of their turn. */
+const coalesceBelow = 16 * 1024;
+
 /** One stream of a session: a Duplex of its DATA; `headers` from its SYN_STREAM. */
 export class SpdyStream extends Duplex {
   /** closed by the peer (FIN or reset): no more data comes */
@@ -264,6 +267,11 @@ export class SpdySession {
   private readonly decompressor = new SyncInflater(spdyDictionary);
   private readonly compressor = new HeaderCompressor();
   private pending: Buffer = Buffer.alloc(0);
+  /** frames written this turn, sent together at its end (write) */
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
+  private waitingCallbacks: ((e?: Error | null) => void)[] = [];
+  private flushScheduled = false;
   private closed = false;
   private lastStreamId = 0;
   onStream: (s: SpdyStream) => void = () => {};
@@ -362,12 +370,52 @@ export class SpdySession {
     if (f.flags & flagFin) s.remoteEnded();
   }
 
-  /** Whether the transport takes more at once (false: wait for its drain); `cb` once it took `b`. */
+  /**
+   * Whether the transport takes more at once (false: wait for its drain); `cb` once it took `b`.
+   * Frames smaller than a TLS record wait for the end of this turn of the event loop and go out
+   * together: a forwarded connection's last DATA and its FIN (the pod's answer and its close, read
+   * in one turn) make one record and one write instead of two, for the agent, the API server
+   * relaying them and the client. A larger frame sends what waits first, then itself.
+   */
   private write(b: Buffer, cb?: (e?: Error | null) => void): boolean {
     if (this.closed || this.transport.destroyed) {
       cb?.(new Error('connection closed'));
       return true;
     }
+    if (b.length >= coalesceBelow) {
+      this.flush();
+      return this.writeNow(b, cb);
+    }
+    this.waiting.push(b);
+    this.waitingBytes += b.length;
+    if (cb) this.waitingCallbacks.push(cb);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+    return this.transport.writableLength + this.waitingBytes < this.transport.writableHighWaterMark;
+  }
+
+  /** The frames waiting for the end of the turn, written now as one. */
+  private flush(): void {
+    if (!this.waiting.length) return;
+    const frames = this.waiting.length === 1 ? this.waiting[0]! : Buffer.concat(this.waiting, this.waitingBytes);
+    const callbacks = this.waitingCallbacks;
+    this.waiting = [];
+    this.waitingBytes = 0;
+    this.waitingCallbacks = [];
+    const done = (e?: Error) => {
+      for (const cb of callbacks) cb(e);
+    };
+    if (this.transport.destroyed) return done(new Error('connection closed'));
+    if (this.transport.write(frames)) return done();
+    if (callbacks.length) this.transport.once('drain', () => done());
+  }
+
+  private writeNow(b: Buffer, cb?: (e?: Error | null) => void): boolean {
     if (this.transport.write(b)) {
       cb?.();
       return true;
@@ -412,12 +460,15 @@ export class SpdySession {
   close(): void {
     if (this.closed) return;
     this.goAway();
+    this.flush();
     this.transport.end();
     this.shutdown();
   }
 
   private shutdown(why?: Error): void {
     if (this.closed) return;
+    // what was written before the end goes out before it
+    this.flush();
     this.closed = true;
     for (const s of this.streams.values()) {
       s.remoteEnded();
