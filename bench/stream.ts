@@ -11,7 +11,9 @@
 // Root only.
 // For each port-forward run, the CPU per request (or per MB) of every process (podpath's by subcommand; the
 // load generator is this bench, "node").
-//   node --import tsx bench/stream.ts [--calls 30] [--seconds 5] [--concurrency 10] [--parts exec,requests,throughput]
+//   node --import tsx bench/stream.ts [--calls 30] [--seconds 5] [--rounds 3] [--concurrency 10] [--parts exec,requests,throughput]
+// (--seconds of each side in --rounds alternating turns, port-forward then direct: a drift in the
+// machine's speed falls on both sides alike, not on one.)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -24,6 +26,7 @@ import { arg, cpuByPlace, cpuSnapshot } from './common.ts';
 
 const calls = Number(arg('calls', '30'));
 const seconds = Number(arg('seconds', '5'));
+const rounds = Math.max(1, Number(arg('rounds', '3')));
 const concurrency = Number(arg('concurrency', '10'));
 const parts = new Set(arg('parts', 'exec,requests,throughput').split(','));
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -104,25 +107,48 @@ async function portForward(bin: string, pod: string, port: number): Promise<{ pf
   return { pf, port: (await waitFor(pf, /Forwarding from 127\.0\.0\.1:(\d+)/))[1]! };
 }
 
-/** Each process's CPU since `c0` per unit of work (`scale`: CPU-seconds to the unit printed), largest first. */
-function cpuPer(c0: ReturnType<typeof cpuSnapshot>, units: number, scale: number): string {
-  return cpuByPlace(c0, cpuSnapshot(), new Map())
+/** One side of a comparison: its work (requests, or MB), seconds, and each process's CPU-seconds, summed over its turns. */
+interface Side {
+  units: number;
+  s: number;
+  cpu: Map<string, number>;
+}
+
+/** `a` and `b` in `rounds` alternating turns of seconds/rounds each. */
+async function paired(a: (secs: number) => Promise<{ units: number; s: number }>, b: (secs: number) => Promise<{ units: number; s: number }>): Promise<[Side, Side]> {
+  const sides: [Side, Side] = [
+    { units: 0, s: 0, cpu: new Map() },
+    { units: 0, s: 0, cpu: new Map() },
+  ];
+  for (let i = 0; i < rounds; i++) {
+    for (const [side, run] of [
+      [sides[0], a],
+      [sides[1], b],
+    ] as const) {
+      const c0 = cpuSnapshot();
+      const r = await run(seconds / rounds);
+      for (const [who, sec] of cpuByPlace(c0, cpuSnapshot(), new Map())) side.cpu.set(who, (side.cpu.get(who) ?? 0) + sec);
+      side.units += r.units;
+      side.s += r.s;
+    }
+  }
+  return sides;
+}
+
+/** Each process's CPU per unit of a side's work (`scale`: CPU-seconds to the unit printed), largest first. */
+function cpuPer(side: Side, scale: number): string {
+  return [...side.cpu]
+    .sort((p, q) => q[1] - p[1])
     .filter(([, sec]) => sec >= 0.05)
-    .map(([who, sec]) => `${who.replace(/^other /, '')} ${((sec * scale) / units).toFixed(scale >= 1e6 ? 0 : 1)}`)
+    .map(([who, sec]) => `${who.replace(/^other /, '')} ${((sec * scale) / side.units).toFixed(scale >= 1e6 ? 0 : 1)}`)
     .join(', ');
 }
 
-/** GET /health for `seconds` from `concurrency` loops: requests per second, and the CPU each process spent per request (the load itself is "node"). */
-async function load(url: string, keepAlive: boolean): Promise<{ rps: number; cpu: string }> {
-  const c0 = cpuSnapshot();
-  const n = await loadOnly(url, keepAlive);
-  return { rps: n / seconds, cpu: cpuPer(c0, n, 1e6) };
-}
-
-/** GET /health for `seconds` from `concurrency` loops; the requests made. */
-async function loadOnly(url: string, keepAlive: boolean): Promise<number> {
+/** GET /health for `secs` from `concurrency` loops: the requests made. */
+async function load(url: string, keepAlive: boolean, secs: number): Promise<{ units: number; s: number }> {
   const agent = new http.Agent({ keepAlive, maxSockets: concurrency });
-  const end = Date.now() + seconds * 1000;
+  const t0 = performance.now();
+  const end = Date.now() + secs * 1000;
   let n = 0;
   const one = () =>
     new Promise<void>((resolve, reject) => {
@@ -142,19 +168,13 @@ async function loadOnly(url: string, keepAlive: boolean): Promise<number> {
     }),
   );
   agent.destroy();
-  return n;
+  return { units: n, s: (performance.now() - t0) / 1000 };
 }
 
-/** GETs of the bulk pod's body for `seconds` over `streams` kept-alive connections: MB/s received, and the CPU each process spent per MB. */
-async function bulk(url: string, streams = 2): Promise<{ mbps: number; cpu: string }> {
-  const c0 = cpuSnapshot();
-  const { mb, s } = await bulkOnly(url, streams);
-  return { mbps: mb / s, cpu: cpuPer(c0, mb, 1e3) };
-}
-
-async function bulkOnly(url: string, streams: number): Promise<{ mb: number; s: number }> {
+/** GETs of the bulk pod's body for `secs` over `streams` kept-alive connections: the MB received. */
+async function bulk(url: string, secs: number, streams = 2): Promise<{ units: number; s: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: streams });
-  const end = Date.now() + seconds * 1000;
+  const end = Date.now() + secs * 1000;
   let bytes = 0;
   const one = () =>
     new Promise<void>((resolve, reject) => {
@@ -172,7 +192,7 @@ async function bulkOnly(url: string, streams: number): Promise<{ mb: number; s: 
     }),
   );
   agent.destroy();
-  return { mb: bytes / 1e6, s: (performance.now() - t0) / 1000 };
+  return { units: bytes / 1e6, s: (performance.now() - t0) / 1000 };
 }
 
 /** An exec of `true` over WebSocket straight from here; the time until the server's close frame. */
@@ -227,10 +247,10 @@ try {
     const { pf, port } = await portForward(bin, 'web', 8080);
     for (const keepAlive of [true, false]) {
       const how = keepAlive ? 'kept-alive connections' : 'a connection per request';
-      const viaPf = await load(`http://127.0.0.1:${port}/health`, keepAlive);
-      const viaTunnel = await load(`${direct}/health`, keepAlive);
-      console.log(`kubectl ${version} port-forward, ${concurrency} x ${how}: ${viaPf.rps.toFixed(0)} req/s; direct through the tunnel ${viaTunnel.rps.toFixed(0)} req/s (${((100 * viaPf.rps) / viaTunnel.rps).toFixed(0)}%; the aim is 50%)`);
-      console.log(`  CPU per request, µs: port-forward ${viaPf.cpu}; direct ${viaTunnel.cpu}`);
+      const [viaPf, viaTunnel] = await paired((secs) => load(`http://127.0.0.1:${port}/health`, keepAlive, secs), (secs) => load(`${direct}/health`, keepAlive, secs));
+      const rps = (x: Side) => x.units / x.s;
+      console.log(`kubectl ${version} port-forward, ${concurrency} x ${how}: ${rps(viaPf).toFixed(0)} req/s; direct through the tunnel ${rps(viaTunnel).toFixed(0)} req/s (${((100 * rps(viaPf)) / rps(viaTunnel)).toFixed(0)}%; the aim is 50%)`);
+      console.log(`  CPU per request, µs: port-forward ${cpuPer(viaPf, 1e6)}; direct ${cpuPer(viaTunnel, 1e6)}`);
     }
     pf.kill();
   }
@@ -238,10 +258,10 @@ try {
   const bulkDirect = await tunnelTo('bulk');
   for (const [version, bin] of parts.has('throughput') ? kubectls : []) {
     const { pf, port } = await portForward(bin, 'bulk', 8090);
-    const viaPf = await bulk(`http://127.0.0.1:${port}/`);
-    const viaTunnel = await bulk(`${bulkDirect}/`);
-    console.log(`kubectl ${version} port-forward, throughput (${bulkBytes >> 20} MiB bodies, 2 kept-alive connections): ${viaPf.mbps.toFixed(0)} MB/s; direct through the tunnel ${viaTunnel.mbps.toFixed(0)} MB/s (${((100 * viaPf.mbps) / viaTunnel.mbps).toFixed(0)}%; the aim is 50%)`);
-    console.log(`  CPU per MB, ms: port-forward ${viaPf.cpu}; direct ${viaTunnel.cpu}`);
+    const [viaPf, viaTunnel] = await paired((secs) => bulk(`http://127.0.0.1:${port}/`, secs), (secs) => bulk(`${bulkDirect}/`, secs));
+    const mbps = (x: Side) => x.units / x.s;
+    console.log(`kubectl ${version} port-forward, throughput (${bulkBytes >> 20} MiB bodies, 2 kept-alive connections): ${mbps(viaPf).toFixed(0)} MB/s; direct through the tunnel ${mbps(viaTunnel).toFixed(0)} MB/s (${((100 * mbps(viaPf)) / mbps(viaTunnel)).toFixed(0)}%; the aim is 50%)`);
+    console.log(`  CPU per MB, ms: port-forward ${cpuPer(viaPf, 1e3)}; direct ${cpuPer(viaTunnel, 1e3)}`);
     pf.kill();
   }
 } finally {
