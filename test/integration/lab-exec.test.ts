@@ -190,10 +190,17 @@ describe('kubectl exec, attach, run -it, port-forward and cp in a lab', { skip: 
           assert.match(kc(['get', 'pod', name]).stderr, new RegExp(`pods "${name}" not found`));
         }));
 
-      it('port-forward carries 100 sequential and 20 concurrent requests', () =>
+      // kubectl 1.31 and later tunnel port-forward through a WebSocket (SPDY/3.1+portforward.k8s.io) and fall back to SPDY quietly when refused
+      const tunnels = k.version !== '1.20';
+      it(`port-forward carries 100 sequential and 20 concurrent requests${tunnels ? ', through the WebSocket tunnel, not the SPDY fallback' : ''}`, () =>
         explained(lab, async () => {
-          const p = background(['port-forward', 'pod/web', ':8080']);
+          const p = background(['port-forward', 'pod/web', ':8080', ...(tunnels ? ['-v=7'] : [])]);
           try {
+            if (tunnels) {
+              await p.waitFor(/Switching Protocols/);
+              assert.match(p.err, /Before WebSocket Upgrade Connection/);
+              assert.doesNotMatch(p.err, /fallback to secondary dialer/);
+            }
             const port = Number((await p.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 8080/))[1]);
             for (let i = 0; i < 100; i++) {
               const r = await get(`http://127.0.0.1:${port}/health`);

@@ -105,6 +105,18 @@ export function refuse(socket: Duplex, code: number, text: string, contentType =
 }
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+/**
+ * The subprotocol chosen for an upgrade, answered through ws's 'headers' event: ws refuses a
+ * Sec-WebSocket-Protocol that breaks RFC 6455's token syntax with 400, and kubectl's port-forward
+ * tunnel asks for "SPDY/3.1+portforward.k8s.io" ('/' is no token character; Go's websocket
+ * library takes it), so kubectl 1.31 and later fell back to SPDY. The header is negotiated here
+ * and taken out of the request before ws reads it.
+ */
+const chosen = new WeakMap<IncomingMessage, string>();
+wss.on('headers', (headers: string[], req: IncomingMessage) => {
+  const protocol = chosen.get(req);
+  if (protocol) headers.push(`Sec-WebSocket-Protocol: ${protocol}`);
+});
 
 /** Completes a WebSocket upgrade with `protocol` (null when the client's protocols do not fit). */
 export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, supported: string[]): Promise<{ ws: WebSocket; protocol: string } | undefined> {
@@ -114,6 +126,8 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buff
     refuse(socket, 400, `unable to upgrade: unable to negotiate protocol: client supports ${JSON.stringify(requested)}, server supports ${JSON.stringify(supported)}`);
     return Promise.resolve(undefined);
   }
+  chosen.set(req, protocol);
+  delete req.headers['sec-websocket-protocol'];
   return new Promise((resolve) => {
     wss.handleUpgrade(req, socket, head, (ws) => resolve({ ws, protocol }));
   });
