@@ -153,9 +153,17 @@ async function load(url: string, keepAlive: boolean, secs: number): Promise<{ un
   const one = () =>
     new Promise<void>((resolve, reject) => {
       http
-        .get(url, { agent, headers: keepAlive ? {} : { Connection: 'close' } }, (res) => {
+        // A connection per request is closed by the client once the answer is in, as curl's is. With
+        // `Connection: close` the pod would close first and keep each connection in TIME_WAIT; the
+        // direct path's masqueraded connections then meet those on their random source ports, and
+        // the pod's kernel refuses them (PAWS) until their SYN is sent again a second later.
+        .get(url, { agent, headers: { Connection: 'keep-alive' } }, (res) => {
           res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+          res.on('end', () => {
+            // (without keep-alive the agent destroys the socket once it is free: the client's FIN)
+            if (res.statusCode === 200) resolve();
+            else reject(new Error(`status ${res.statusCode}`));
+          });
         })
         .on('error', reject);
     });
@@ -230,6 +238,12 @@ try {
   fs.writeFileSync(path.join(dir, 'web.yaml'), manifest);
   const up = spawnSync(process.execPath, [podpath, 'up', '--name', name, '--kubeconfig', kubeconfig, '--no-netpol', '--no-dns', '--no-ingress', '--no-gateway', '-f', path.join(dir, 'web.yaml')], { encoding: 'utf8' });
   if (up.status !== 0) throw new Error(`podpath up: ${up.stderr}`);
+  // The direct path's tunnel connects from the node's namespace to the one NodePort, and (the
+  // client closing each connection) keeps each of its ports in TIME_WAIT for a minute: past some
+  // 20,000 connections it runs out of ports and the reference collapses (2,000 connections/s
+  // becoming a few hundred), while port-forward's agent reaches the pod over loopback, where the
+  // kernel reuses such ports by default. The bench's node reuses them too.
+  spawnSync('ip', ['netns', 'exec', `pp-${name}-n1`, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1']);
   const server: number[] = [];
   for (let i = 0; i < (parts.has('exec') ? calls : 0); i++) server.push(await wsExec());
   const figures = (xs: number[]) => `median ${median(xs).toFixed(0)} ms, p90 ${pct(xs, 0.9).toFixed(0)} ms`;
