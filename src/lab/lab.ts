@@ -10,7 +10,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labDaemonNodeFlags } from '../util/nodeflags.ts';
-import { commandExists, run, wrapNetns } from '../exec/exec.ts';
+import { commandExists, wrapNetns } from '../exec/exec.ts';
+import { Iptables } from '../iptables/index.ts';
 import { ipIn, listNetns, netnsAdd, netnsDel, pidsIn, sysctlIn, writeNetnsEtc } from '../exec/netns.ts';
 import { alive, killGroup } from '../exec/proc.ts';
 
@@ -149,18 +150,19 @@ export function buildNetwork(name: string, nodes: number, backend: CniBackend): 
   // with ICMP host unreachable (as a real gateway answers for what it cannot route), so a
   // connection a pod opens before kube-proxy's first sync fails now and is retried, instead of
   // waiting three seconds for an ARP answer nothing gives. Every such packet is answered: the
-  // Service range leads to a link that goes nowhere (svc0, a bridge without ports), and the filter rejects
-  // what would be forwarded there. An `unreachable` route would answer only five at once and
-  // then one a second (the kernel's route error limit, for the whole host and not per
-  // namespace), while all of a node's pods reach the router masqueraded as one address: a
-  // component's informers, all starting at once, then waited on SYN retransmits, a second
-  // each, which keep their untranslated conntrack entry and come back here.
+  // Service range leads to a link that goes nowhere (svc0, a bridge without ports), the filter
+  // rejects what would be forwarded there, and the router's ICMP errors are not rate-limited
+  // (icmp_ratelimit 0). An `unreachable` route would answer only five at once and then one a
+  // second (the kernel's route error limit, for the whole host and not per namespace), while
+  // all of a node's pods reach the router masqueraded as one address: a component's informers,
+  // all starting at once, then waited on SYN retransmits, a second each, which keep their
+  // untranslated conntrack entry and come back here.
   sysctlIn(s.underlay, 'net.ipv4.ip_forward', '1');
   sysctlIn(s.underlay, 'net.ipv4.icmp_ratelimit', '0');
   ipIn(s.underlay, 'link', 'add', 'svc0', 'type', 'bridge');
   ipIn(s.underlay, 'link', 'set', 'svc0', 'up');
   ipIn(s.underlay, 'route', 'add', serviceCIDR, 'dev', 'svc0');
-  run(['iptables', '-w', '-A', 'FORWARD', '-d', serviceCIDR, '-j', 'REJECT', '--reject-with', 'icmp-host-unreachable'], { netns: s.underlay });
+  new Iptables({ netns: s.underlay }).ensureRule('append', 'filter', 'FORWARD', ['-d', serviceCIDR, '-j', 'REJECT', '--reject-with', 'icmp-host-unreachable']);
   // The nodes' resolv.conf (the kubelet's --resolv-conf): the lab's resolver on the router.
   const resolvConf = `nameserver ${routerIP}\n`;
   fs.writeFileSync(p.nodeResolvConf, resolvConf);
