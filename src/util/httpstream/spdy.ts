@@ -407,12 +407,11 @@ export class SpdySession {
     this.waiting = [];
     this.waitingBytes = 0;
     this.waitingCallbacks = [];
-    const done = (e?: Error) => {
+    const done = (e?: Error | null) => {
       for (const cb of callbacks) cb(e);
     };
     if (this.transport.destroyed) return done(new Error('connection closed'));
-    if (this.transport.write(frames)) return done();
-    if (callbacks.length) this.transport.once('drain', () => done());
+    this.writeNow(frames, callbacks.length ? done : undefined);
   }
 
   private writeNow(b: Buffer, cb?: (e?: Error | null) => void): boolean {
