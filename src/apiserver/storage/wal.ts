@@ -326,7 +326,7 @@ function writeSnapshot(dir: string, rv: number, objects: Map<string, KubeObject>
 function writeSnapshotInSlices(dir: string, rv: number, entries: [string, KubeObject][], abandoned: () => boolean, sync: Syncer): Promise<void> {
   return replaceSnapshot(dir, sync, async (fd: number): Promise<void> => {
     const text = snapshotText(rv, entries);
-    let unsynced = 0;
+    let unsyncedBytes = 0;
     for (let done = false; !done; ) {
       if (abandoned()) throw new Error('the store was closed');
       const t0 = performance.now();
@@ -339,10 +339,10 @@ function writeSnapshotInSlices(dir: string, rv: number, entries: [string, KubeOb
         }
         parts.push(next.value);
       }
-      unsynced += writeAll(fd, parts.join(''));
-      if (unsynced >= syncEveryBytes || done) {
+      unsyncedBytes += writeAll(fd, parts.join(''));
+      if (unsyncedBytes >= syncEveryBytes || done) {
         await sync.dataAsync(fd);
-        unsynced = 0;
+        unsyncedBytes = 0;
       }
       if (!done) await new Promise((r) => setImmediate(r));
     }
