@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../src/client/client.ts';
+import { sysctlIn } from '../src/exec/netns.ts';
 import { arg, cpuByPlace, cpuSnapshot } from './common.ts';
 
 const calls = Number(arg('calls', '30'));
@@ -243,7 +244,7 @@ try {
   // 20,000 connections it runs out of ports and the reference collapses (2,000 connections/s
   // becoming a few hundred), while port-forward's agent reaches the pod over loopback, where the
   // kernel reuses such ports by default. The bench's node reuses them too.
-  spawnSync('ip', ['netns', 'exec', `pp-${name}-n1`, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1']);
+  sysctlIn(`pp-${name}-n1`, 'net.ipv4.tcp_tw_reuse', '1');
   const server: number[] = [];
   for (let i = 0; i < (parts.has('exec') ? calls : 0); i++) server.push(await wsExec());
   const figures = (xs: number[]) => `median ${median(xs).toFixed(0)} ms, p90 ${pct(xs, 0.9).toFixed(0)} ms`;
